@@ -1,0 +1,39 @@
+# gridpatrol — the two commands: `make demo` and `make test`. See README.md.
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+HOST  ?= 127.0.0.1
+PORT  ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: demo test setup setup-test serve bench lint clean
+
+## Build gridpatrol.db from a real city (first run only) and serve http://$(HOST):$(PORT)
+demo: setup
+	$(BIN)/gridpatrol demo --host $(HOST) --port $(PORT)
+
+## Run every test on SpatiaLite and on a throwaway PostGIS, plus the browser tests in Chromium
+test: setup-test
+	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && \
+	  GRIDPATROL_TEST_POSTGRES_URL=$$url GRIDPATROL_REQUIRE_ALL_DATABASES=1 \
+	  $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup:
+	@scripts/setup.sh demo
+
+setup-test:
+	@scripts/setup.sh test
+
+serve: setup
+	$(BIN)/gridpatrol serve --host $(HOST) --port $(PORT)
+
+## Benchmarks (run on purpose; they start their own PostGIS)
+bench: setup-test
+	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && \
+	  GRIDPATROL_BENCH_POSTGRES_URL=$$url $(BIN)/python bench/run.py
+
+lint: setup-test
+	$(BIN)/ruff check geo patrol api maps tests bench
+
+clean:
+	rm -rf $(VENV) .pg .pytest_cache gridpatrol.db test-output
