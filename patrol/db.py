@@ -1,0 +1,71 @@
+"""Engines and sessions for the two supported databases: SpatiaLite (embedded default) and PostGIS (production)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from geoalchemy2.admin.dialects.sqlite import load_spatialite
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from patrol.errors import ConfigurationError
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, spatialite_library: str = "mod_spatialite", echo: bool = False) -> Engine:
+    """Create an engine for ``url``; for SQLite, every connection loads SpatiaLite and enforces foreign keys."""
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        os.environ.setdefault("SPATIALITE_LIBRARY_PATH", spatialite_library)
+        engine = create_engine(url, echo=echo)
+        _sqlite_transactions(engine)
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn, record):  # noqa: ANN001
+            # init_mode WGS84 with a transaction: 0.07 s instead of 14 s for the full spatial_ref_sys table, and
+            # SRID 4326 stays known (with EMPTY, metric distance queries silently return nothing).
+            try:
+                load_spatialite(dbapi_conn, record, init_mode="WGS84", transaction=True)
+            except Exception as exc:  # the extension itself is missing or cannot load
+                raise ConfigurationError(
+                    f"cannot load SpatiaLite ({spatialite_library}): {exc}; install libsqlite3-mod-spatialite "
+                    "and use a Python whose sqlite3 can load extensions (see README)"
+                ) from exc
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+        return engine
+    if backend == "postgresql":
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    raise ConfigurationError(f"unsupported database URL {url!r}: use sqlite:///… (SpatiaLite) or postgresql+psycopg://…")
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """Let SQLAlchemy, not pysqlite, issue BEGIN, so that SAVEPOINT and rollback behave (SQLAlchemy's recipe)."""
+
+    @event.listens_for(engine, "connect")
+    def _no_autobegin(dbapi_conn, record):  # noqa: ANN001
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):  # noqa: ANN001
+        conn.exec_driver_sql("BEGIN")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose work is committed together, or rolled back together on any error."""
+    with factory() as session, session.begin():
+        yield session

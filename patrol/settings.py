@@ -1,0 +1,33 @@
+"""One settings object for the whole application, read from the environment (prefix ``GRIDPATROL_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field can be set as ``GRIDPATROL_<NAME>`` (e.g. ``GRIDPATROL_DATABASE_URL``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDPATROL_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///gridpatrol.db",
+        description="sqlite:///file.db selects SpatiaLite (embedded default); postgresql+psycopg://… selects PostGIS.",
+    )
+    spatialite_library: str = Field("mod_spatialite", description="Name or path of the SpatiaLite extension.")
+    lang: str = Field("zh", description="Default UI language: zh or en.")
+    tiles: str | None = Field("OpenStreetMap", description="Basemap tile URL or folium name; empty for none.")
+    tile_attribution: str | None = None
+    households_min: int = Field(300, description="Default lower bound of households per grid.")
+    households_max: int = Field(500, description="Default upper bound of households per grid.")
+    dwelling_m2: float = Field(90.0, description="Gross floor area of one dwelling, for household estimates (m²).")
+    district_code: str = Field("000000", description="6-digit district code used as the prefix of grid codes.")
+    page_size_max: int = Field(5000, description="Largest page a GeoJSON endpoint returns.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
