@@ -8,7 +8,7 @@ what="${1:-demo}"
 
 pkgs=(python3.11-venv libsqlite3-mod-spatialite)
 if [ "$what" = test ]; then
-  pkgs+=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin chromium)
+  pkgs+=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin chromium fonts-wqy-microhei)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
