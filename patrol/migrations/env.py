@@ -6,29 +6,18 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 
 from patrol.db import make_engine
+from patrol.migrations_support import include_object
 from patrol.models import Base
 
 config = context.config
 target_metadata = Base.metadata
 
 
-def _include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001
-    # SpatiaLite's own bookkeeping tables and the R*Tree index tables are not ours.
-    if type_ == "table" and name and (
-        name.startswith(("idx_", "spatial_ref_sys", "geometry_columns", "views_geometry", "virts_geometry"))
-        or name in {"spatialite_history", "sql_statements_log", "SpatialIndex", "ElementaryGeometries",
-                    "KNN", "KNN2", "data_licenses", "spatial_ref_sys_aux", "sqlite_sequence"}
-        or name.startswith(("geometry_columns_", "views_geometry_columns_", "virts_geometry_columns_"))
-    ):
-        return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
-
-
 def _configure(connection) -> None:  # noqa: ANN001
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        include_object=_include_object,
+        include_object=include_object,
         process_revision_directives=alembic_helpers.writer,
         render_item=alembic_helpers.render_item,
         render_as_batch=connection.dialect.name == "sqlite",

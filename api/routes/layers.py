@@ -1,0 +1,51 @@
+"""GeoJSON endpoints of the spatial layers: communities, grids, buildings, roads (bbox filter, pagination)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import SessionDep, SettingsDep
+from api.geojson import page_collection
+from patrol.queries import layer_page, parse_bbox
+
+router = APIRouter(prefix="/api/v1", tags=["layers"])
+GEOJSON = "application/geo+json"
+
+BBox = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)", examples=["9.5,47.1,9.6,47.2"])]
+Limit = Annotated[int, Query(ge=1, description="page size (at most the configured page_size_max)")]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def _respond(session, settings, request: Request, layer: str, bbox, limit, offset, **filters) -> JSONResponse:  # noqa: ANN001
+    limit = min(limit, settings.page_size_max)
+    page = layer_page(session, layer, bbox=parse_bbox(bbox), limit=limit, offset=offset, filters=filters)
+    return JSONResponse(page_collection(page, request), media_type=GEOJSON)
+
+
+@router.get("/communities", summary="Communities 社区 as GeoJSON")
+def communities(request: Request, session: SessionDep, settings: SettingsDep, bbox: BBox = None,
+                limit: Limit = 1000, offset: Offset = 0, subdistrict_id: int | None = None) -> JSONResponse:
+    return _respond(session, settings, request, "communities", bbox, limit, offset, subdistrict_id=subdistrict_id)
+
+
+@router.get("/grids", summary="Grids 网格 as GeoJSON")
+def grids(request: Request, session: SessionDep, settings: SettingsDep, bbox: BBox = None,
+          limit: Limit = 1000, offset: Offset = 0, community_id: int | None = None) -> JSONResponse:
+    return _respond(session, settings, request, "grids", bbox, limit, offset, community_id=community_id)
+
+
+@router.get("/buildings", summary="Buildings 楼栋 as GeoJSON")
+def buildings(request: Request, session: SessionDep, settings: SettingsDep, bbox: BBox = None,
+              limit: Limit = 1000, offset: Offset = 0, community_id: int | None = None,
+              grid_id: int | None = None) -> JSONResponse:
+    return _respond(session, settings, request, "buildings", bbox, limit, offset, community_id=community_id,
+                    grid_id=grid_id)
+
+
+@router.get("/roads", summary="Road segments as GeoJSON")
+def roads(request: Request, session: SessionDep, settings: SettingsDep, bbox: BBox = None,
+          limit: Limit = 1000, offset: Offset = 0) -> JSONResponse:
+    return _respond(session, settings, request, "roads", bbox, limit, offset)

@@ -1,0 +1,30 @@
+"""The few places where SpatiaLite and PostGIS differ, each behind one small function."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, func, literal_column, select, text
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from patrol.models import SRID
+
+
+def envelope(session: Session, bbox: tuple[float, float, float, float]) -> ColumnElement:
+    minx, miny, maxx, maxy = bbox
+    if session.get_bind().dialect.name == "sqlite":
+        return func.BuildMbr(minx, miny, maxx, maxy, SRID)
+    return func.ST_MakeEnvelope(minx, miny, maxx, maxy, SRID)
+
+
+def bbox_filter(session: Session, id_col: InstrumentedAttribute, geom: InstrumentedAttribute,
+                bbox: tuple[float, float, float, float]) -> ColumnElement:
+    """Rows whose geometry intersects ``bbox`` (WGS-84), using the spatial index on both databases."""
+    env = envelope(session, bbox)
+    if session.get_bind().dialect.name == "sqlite":
+        # SpatiaLite's R*Tree is only used when queried explicitly through its SpatialIndex virtual table.
+        table = geom.class_.__tablename__
+        candidates = select(literal_column("rowid")).select_from(text("SpatialIndex")).where(
+            text("f_table_name = :t AND f_geometry_column = :c").bindparams(t=table, c=geom.key),
+            literal_column("search_frame") == env,
+        )
+        return and_(id_col.in_(candidates), func.ST_Intersects(geom, env) == 1)
+    return func.ST_Intersects(geom, env)

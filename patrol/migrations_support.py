@@ -1,0 +1,18 @@
+"""What Alembic compares: our tables, not SpatiaLite's bookkeeping tables nor its R*Tree index tables."""
+
+from __future__ import annotations
+
+from geoalchemy2 import alembic_helpers
+
+_SPATIALITE_TABLES = {"spatialite_history", "sql_statements_log", "SpatialIndex", "ElementaryGeometries", "KNN",
+                      "KNN2", "data_licenses", "spatial_ref_sys_aux", "sqlite_sequence", "spatial_ref_sys",
+                      "geometry_columns", "views_geometry_columns", "virts_geometry_columns"}
+
+
+def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001, ANN201
+    if type_ == "table" and name and (
+        name in _SPATIALITE_TABLES
+        or name.startswith(("idx_", "geometry_columns_", "views_geometry_columns_", "virts_geometry_columns_"))
+    ):
+        return False
+    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
