@@ -49,7 +49,7 @@ def cmd_import(args: argparse.Namespace) -> None:
     path = Path(args.file)
     if path.suffix.lower() != ".pbf":
         raise InvalidInput(f"{path.name}: expected an OpenStreetMap .osm.pbf file", field="file")
-    print(f"reading {path} …", file=sys.stderr)
+    print(f"reading {path} …")
     model = read_city(path, name=args.name, subdistrict_level=args.subdistrict_level,
                       community_level=args.community_level, dwelling_m2=settings.dwelling_m2)
     with transaction(factory) as session:

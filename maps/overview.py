@@ -330,7 +330,7 @@ def _grids_layer(grids: gpd.GeoDataFrame, labels: Mapping[str, str]) -> folium.G
     }
     grids = grids.assign(load=[labels[c] for c in grids["load_class"]])
     if "worker" in grids:
-        grids["worker"] = grids["worker"].fillna(labels["unassigned"])
+        grids["worker"] = grids["worker"].astype(object).where(grids["worker"].notna(), labels["unassigned"])
     display, shown = _display(grids, fields, labels)
     return folium.GeoJson(
         _feature_collection(display, {**shown, "load_class": ""}),

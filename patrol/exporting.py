@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
+import geopandas as gpd
 from sqlalchemy.orm import Session
 
 from patrol.errors import InvalidInput
 from patrol.queries import LAYERS, layer
 
 DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile"}
+# GDAL's SQLite-based writers crash (SIGSEGV) in a process that holds an open SpatiaLite connection, because
+# mod_spatialite and GDAL's bundled SQLite meet in one address space; they write in a child process instead.
+_SQLITE_DRIVERS = {"GPKG"}
 
 
 def export_layer(session: Session, name: str, path: Path) -> int:
@@ -20,7 +25,17 @@ def export_layer(session: Session, name: str, path: Path) -> int:
     if name not in LAYERS:
         raise InvalidInput(f"unknown layer {name!r}; layers: {', '.join(LAYERS)}", field="layer")
     frame = layer(session, name)
-    if path.exists():
-        path.unlink()
-    frame.to_file(path, driver=driver, layer=name if driver == "GPKG" else None, engine="pyogrio")
+    if driver in _SQLITE_DRIVERS:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            pool.apply(_write, (frame, str(path), driver, name))
+    else:
+        _write(frame, str(path), driver, name)
     return len(frame)
+
+
+def _write(frame: gpd.GeoDataFrame, path: str, driver: str, name: str) -> None:
+    target = Path(path)
+    if target.exists():
+        target.unlink()
+    frame.to_file(target, driver=driver, layer=name if driver == "GPKG" else None, engine="pyogrio")

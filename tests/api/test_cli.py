@@ -1,0 +1,62 @@
+"""The command line end to end, as a user runs it (subprocess), on both databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pyogrio
+import pytest
+
+from tests.conftest import shared_file
+
+
+def gridpatrol(url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GRIDPATROL_DATABASE_URL": url}
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+@pytest.mark.slow
+def test_import_liechtenstein_generate_and_check_grids(fresh_url, tmp_path):
+    path = shared_file("osm/liechtenstein_2015.osm.pbf")
+    r = gridpatrol(fresh_url, "import", str(path))
+    assert r.returncode == 0, r.stderr
+    assert "communities 社区: 11" in r.stdout and "buildings 楼栋: 8994" in r.stdout
+
+    r = gridpatrol(fresh_url, "grids", "generate", "--households", "300-500")
+    assert r.returncode == 0, r.stderr
+    r = gridpatrol(fresh_url, "grids", "check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    for line in ("gaps: 0", "overlaps: 0", "buildings in no grid: 0", "buildings in several grids: 0"):
+        assert line in out, out
+
+    gpkg = tmp_path / "grids.gpkg"
+    r = gridpatrol(fresh_url, "export", "grids", str(gpkg))
+    assert r.returncode == 0, r.stderr
+    exported = pyogrio.read_dataframe(gpkg)
+    assert len(exported) > 11 and exported["code"].str.len().eq(15).all()
+    assert exported.crs.to_epsg() == 4326
+
+
+def test_bad_file_exits_non_zero_with_one_line_and_changes_nothing(fresh_url, tmp_path):
+    bad = tmp_path / "city.osm.pbf"
+    bad.write_bytes(b"\x00garbage")
+    r = gridpatrol(fresh_url, "import", str(bad))
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[0].startswith("gridpatrol: error: cannot import city.osm.pbf")
+    assert "Traceback" not in r.stderr
+    info = gridpatrol(fresh_url, "info")
+    assert "buildings 楼栋: 0" in info.stdout
+
+
+def test_grids_before_any_city_is_a_clear_error(fresh_url):
+    r = gridpatrol(fresh_url, "grids", "generate")
+    assert r.returncode == 1 and "gridpatrol import" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_wrong_household_range_is_rejected_by_the_parser(fresh_url):
+    r = gridpatrol(fresh_url, "grids", "generate", "--households", "500-300")
+    assert r.returncode == 2 and "MIN ≤ MAX" in r.stderr
