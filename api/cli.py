@@ -22,7 +22,7 @@ def _households(text: str) -> tuple[int, int]:
     return lo, hi
 
 
-def _context(args: argparse.Namespace):  # noqa: ANN202
+def _context(args: argparse.Namespace):
     from patrol.db import make_engine, session_factory
     from patrol.migrate import upgrade
     from patrol.settings import get_settings
@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database", help="database URL (default: GRIDPATROL_DATABASE_URL or sqlite:///gridpatrol.db)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def add(name: str, fn: Callable, help_: str, parent=sub) -> argparse.ArgumentParser:  # noqa: ANN001
+    def add(name: str, fn: Callable, help_: str, parent=sub) -> argparse.ArgumentParser:
         sp = parent.add_parser(name, help=help_, description=help_)
         sp.set_defaults(func=fn)
         return sp

@@ -11,7 +11,7 @@ from fastapi import Request
 from patrol.queries import Page
 
 
-def _clean(value):  # noqa: ANN001, ANN202
+def _clean(value):
     if value is None:
         return None
     if isinstance(value, float) and math.isnan(value):

@@ -12,10 +12,9 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 
-from patrol.db import make_engine, session_factory, transaction
+from patrol.db import create_postgis_database, make_engine, session_factory, transaction
 from patrol.importing import read_city, store_city
 from patrol.migrate import upgrade
 
@@ -23,21 +22,10 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm" / "liecht
 
 
 def _fresh_pg(base: str) -> str:
-    url = make_url(base)
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    fresh = url.set(database=name)
-    e = create_engine(fresh)
-    with e.begin() as c:
-        c.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    e.dispose()
-    return fresh.render_as_string(hide_password=False)
+    return create_postgis_database(base, f"bench_{uuid.uuid4().hex[:8]}")
 
 
-def _ours(url: str, model) -> float:  # noqa: ANN001
+def _ours(url: str, model) -> float:
     engine = make_engine(url)
     upgrade(engine)
     t = time.perf_counter()
@@ -48,7 +36,7 @@ def _ours(url: str, model) -> float:  # noqa: ANN001
     return dt
 
 
-def _geopandas_spatialite(path: Path, model) -> float:  # noqa: ANN001
+def _geopandas_spatialite(path: Path, model) -> float:
     t = time.perf_counter()
     for name, frame in (("building", model.buildings), ("road", model.roads)):
         frame.to_file(path, layer=name, driver="SQLite", engine="pyogrio", dataset_options={"SPATIALITE": "YES"}
@@ -56,7 +44,7 @@ def _geopandas_spatialite(path: Path, model) -> float:  # noqa: ANN001
     return time.perf_counter() - t
 
 
-def _geopandas_postgis(url: str, model) -> float:  # noqa: ANN001
+def _geopandas_postgis(url: str, model) -> float:
     engine = create_engine(url)
     t = time.perf_counter()
     model.buildings.drop(columns=["community"]).to_postgis("gp_building", engine, if_exists="replace")

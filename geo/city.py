@@ -122,7 +122,7 @@ def assemble_city(
 
     subs["code"] = _codes(subs)
     coms["code"] = ""
-    for _, idx in coms.groupby("subdistrict").groups.items():
+    for idx in coms.groupby("subdistrict").groups.values():
         coms.loc[idx, "code"] = _codes(coms.loc[idx]).to_numpy()
     b["community"] = _assign(b.geometry.representative_point(), coms)
     loose = int(b["community"].isna().sum())

@@ -27,7 +27,7 @@ def make_engine(url: str, *, spatialite_library: str = "mod_spatialite", echo: b
         _sqlite_transactions(engine)
 
         @event.listens_for(engine, "connect")
-        def _connect(dbapi_conn, record):  # noqa: ANN001
+        def _connect(dbapi_conn, record):
             # init_mode WGS84 with a transaction: 0.07 s instead of 14 s for the full spatial_ref_sys table, and
             # SRID 4326 stays known (with EMPTY, metric distance queries silently return nothing).
             try:
@@ -52,11 +52,11 @@ def _sqlite_transactions(engine: Engine) -> None:
     """Let SQLAlchemy, not pysqlite, issue BEGIN, so that SAVEPOINT and rollback behave (SQLAlchemy's recipe)."""
 
     @event.listens_for(engine, "connect")
-    def _no_autobegin(dbapi_conn, record):  # noqa: ANN001
+    def _no_autobegin(dbapi_conn, record):
         dbapi_conn.isolation_level = None
 
     @event.listens_for(engine, "begin")
-    def _begin(conn):  # noqa: ANN001
+    def _begin(conn):
         conn.exec_driver_sql("BEGIN")
 
 
@@ -69,3 +69,30 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work is committed together, or rolled back together on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def create_postgis_database(base_url: str, name: str) -> str:
+    """Create database ``name`` with PostGIS on the server of ``base_url`` (tests, benchmarks); returns its URL."""
+    from sqlalchemy import text
+
+    url = make_url(base_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    fresh = url.set(database=name)
+    engine = create_engine(fresh)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    engine.dispose()
+    return fresh.render_as_string(hide_password=False)
+
+
+def drop_postgis_database(db_url: str) -> None:
+    from sqlalchemy import text
+
+    url = make_url(db_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()

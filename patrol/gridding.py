@@ -35,8 +35,8 @@ class GridResult:
         spread = f", households per grid {min(h)}–{max(h)}" if h else ""
         lo, hi = self.households_range
         inside = sum(lo <= x <= hi for x in h)
-        return [f"grids 网格: {self.grids} in {self.communities} communities{spread}; "
-                f"{inside} of {len(h)} within {lo}–{hi}"]
+        return [(f"grids 网格: {self.grids} in {self.communities} communities{spread}; "
+                 f"{inside} of {len(h)} within {lo}–{hi}")]
 
 
 @dataclass
@@ -120,7 +120,7 @@ def _insert_grids(session: Session, com: pd.Series, grids: gpd.GeoDataFrame, cod
     return ids
 
 
-def _as_multi(g):  # noqa: ANN001, ANN202
+def _as_multi(g):
     import shapely
 
     if isinstance(g, shapely.MultiPolygon):

@@ -6,6 +6,7 @@ database is written in one transaction only when nothing is wrong, so a failed i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,14 +44,14 @@ class ImportSummary:
             f"city: {self.city} (metric CRS EPSG:{self.metric_epsg})",
             f"subdistricts 街道: {self.subdistricts}",
             f"communities 社区: {self.communities}",
-            f"buildings 楼栋: {self.buildings} ({self.buildings_in_communities} inside communities), "
-            f"households 户 (estimated): {self.households}",
+            (f"buildings 楼栋: {self.buildings} ({self.buildings_in_communities} inside communities), "
+             f"households 户 (estimated): {self.households}"),
             f"road segments 道路: {self.roads} ({self.road_km:.1f} km)",
             *[f"note: {n}" for n in self.notes],
         ]
 
 
-def read_city(path: str | Path, **options) -> CityModel:  # noqa: ANN003
+def read_city(path: str | Path, **options) -> CityModel:
     """Read and assemble a city from an ``.osm.pbf`` file; raise ImportFailed listing every problem class."""
     try:
         osm = read_osm(path)
@@ -94,7 +95,7 @@ def store_city(session: Session, model: CityModel, *, source: str, district_code
 
 def summarize(session: Session, notes: list[str] | None = None) -> ImportSummary:
     city = city_exists(session)
-    count = lambda m: session.scalar(select(func.count()).select_from(m)) or 0  # noqa: E731
+    count = lambda m: session.scalar(select(func.count()).select_from(m)) or 0
     return ImportSummary(
         city=city.name if city else "",
         metric_epsg=city.metric_epsg if city else 0,
@@ -110,17 +111,16 @@ def summarize(session: Session, notes: list[str] | None = None) -> ImportSummary
     )
 
 
-def _none(value):  # noqa: ANN001, ANN202
+def _none(value):
     """A plain Python value for the DB-API: numpy scalars unwrapped, NA/NaN as None."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
     if hasattr(value, "item"):
         value = value.item()
-        return None if isinstance(value, float) and value != value else value
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
     return value
 
 
-def _insert_areas(session: Session, model, frame, extra: dict) -> dict[int, int]:  # noqa: ANN001
+def _insert_areas(session: Session, model, frame, extra: dict) -> dict[int, int]:
     ids: dict[int, int] = {}
     for (i, row), geom in zip(frame.iterrows(), ewkt(frame.geometry.to_numpy()), strict=True):
         values = {"code": row["code"], "name": row["name"], "osm_id": _none(row["osm_id"]),
@@ -133,7 +133,7 @@ def _insert_areas(session: Session, model, frame, extra: dict) -> dict[int, int]
     return ids
 
 
-def _insert_buildings(session: Session, b, com_ids: dict[int, int], *, progress: bool) -> None:  # noqa: ANN001
+def _insert_buildings(session: Session, b, com_ids: dict[int, int], *, progress: bool) -> None:
     geoms = ewkt(b.geometry.to_numpy())
     community = [None if pd.isna(c) else com_ids[int(c)] for c in b["community"]]
     rows = [
@@ -146,7 +146,7 @@ def _insert_buildings(session: Session, b, com_ids: dict[int, int], *, progress:
     _chunked(session, Building, rows, "buildings", progress)
 
 
-def _insert_roads(session: Session, r, *, progress: bool) -> None:  # noqa: ANN001
+def _insert_roads(session: Session, r, *, progress: bool) -> None:
     geoms = ewkt(r.geometry.to_numpy())
     rows = [
         {"osm_id": _none(o), "name": _none(n), "highway": h, "oneway": bool(w), "length_m": float(m), "geom": g}
@@ -156,7 +156,7 @@ def _insert_roads(session: Session, r, *, progress: bool) -> None:  # noqa: ANN0
     _chunked(session, RoadSegment, rows, "roads", progress)
 
 
-def _chunked(session: Session, model, rows: list[dict], label: str, progress: bool) -> None:  # noqa: ANN001
+def _chunked(session: Session, model, rows: list[dict], label: str, progress: bool) -> None:
     with tqdm(total=len(rows), desc=f"writing {label}", unit=" rows", disable=not progress, leave=False) as bar:
         for start in range(0, len(rows), CHUNK):
             part = rows[start:start + CHUNK]

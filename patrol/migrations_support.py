@@ -9,7 +9,7 @@ _SPATIALITE_TABLES = {"spatialite_history", "sql_statements_log", "SpatialIndex"
                       "geometry_columns", "views_geometry_columns", "virts_geometry_columns"}
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001, ANN201
+def include_object(obj, name, type_, reflected, compare_to):
     if type_ == "table" and name and (
         name in _SPATIALITE_TABLES
         or name.startswith(("idx_", "geometry_columns_", "views_geometry_columns_", "virts_geometry_columns_"))

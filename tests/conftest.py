@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from patrol.db import make_engine
+from patrol.db import create_postgis_database, drop_postgis_database, make_engine
 from patrol.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,27 +47,7 @@ def _postgres_url() -> str:
 
 
 def _fresh_postgres_database(base_url: str) -> str:
-    """Create an empty database with PostGIS next to the test database; returns its URL."""
-    url = make_url(base_url)
-    name = f"gp_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    fresh = url.set(database=name)
-    eng = create_engine(fresh)
-    with eng.begin() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    eng.dispose()
-    return fresh.render_as_string(hide_password=False)
-
-
-def _drop_postgres_database(db_url: str) -> None:
-    url = make_url(db_url)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
+    return create_postgis_database(base_url, f"gp_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -91,7 +70,7 @@ def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E
         upgrade(eng)
         yield eng
         eng.dispose()
-        _drop_postgres_database(url)
+        drop_postgis_database(url)
 
 
 @pytest.fixture
@@ -116,4 +95,4 @@ def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
     else:
         url = _fresh_postgres_database(_postgres_url())
         yield url
-        _drop_postgres_database(url)
+        drop_postgis_database(url)

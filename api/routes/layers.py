@@ -19,7 +19,7 @@ Limit = Annotated[int, Query(ge=1, description="page size (at most the configure
 Offset = Annotated[int, Query(ge=0)]
 
 
-def _respond(session, settings, request: Request, layer: str, bbox, limit, offset, **filters) -> JSONResponse:  # noqa: ANN001
+def _respond(session, settings, request: Request, layer: str, bbox, limit, offset, **filters) -> JSONResponse:
     limit = min(limit, settings.page_size_max)
     page = layer_page(session, layer, bbox=parse_bbox(bbox), limit=limit, offset=offset, filters=filters)
     return JSONResponse(page_collection(page, request), media_type=GEOJSON)
