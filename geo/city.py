@@ -165,10 +165,11 @@ def _city_name(boundaries: gpd.GeoDataFrame, *, fallback: str) -> str:
 
 
 def _frame(rows: list[dict], geoms: list, crs: pyproj.CRS) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(rows, geometry=[_multi(g) for g in geoms], crs=crs)
+    return gpd.GeoDataFrame(rows, geometry=[as_multipolygon(g) for g in geoms], crs=crs)
 
 
-def _multi(g: shapely.Geometry) -> shapely.Geometry:
+def as_multipolygon(g: shapely.Geometry) -> shapely.MultiPolygon:
+    """The polygonal parts of ``g`` as one MultiPolygon (the storage type of every areal layer)."""
     if isinstance(g, shapely.Polygon):
         return shapely.MultiPolygon([g])
     if isinstance(g, shapely.MultiPolygon):
@@ -181,7 +182,7 @@ def _areas_at(boundaries: gpd.GeoDataFrame, level: int, crs: pyproj.CRS) -> gpd.
     sel = boundaries[boundaries["admin_level"] == level].to_crs(crs)
     out = gpd.GeoDataFrame(
         {"name": sel["name"].to_numpy(), "osm_id": sel["osm_id"].to_numpy(), "derived": False},
-        geometry=[_multi(g) for g in sel.geometry], crs=crs,
+        geometry=[as_multipolygon(g) for g in sel.geometry], crs=crs,
     )
     return out.reset_index(drop=True)
 
@@ -208,13 +209,13 @@ def _footprint_area(b: gpd.GeoDataFrame, r: gpd.GeoDataFrame, *, reach_m: float 
     pts = b.geometry.representative_point().to_numpy()
     blob = shapely.union_all(shapely.buffer(pts, reach_m, quad_segs=4))
     shells = [shapely.Polygon(p.exterior) for p in shapely.get_parts(blob) if isinstance(p, shapely.Polygon)]
-    return _multi(shapely.union_all(shells).simplify(5.0))
+    return as_multipolygon(shapely.union_all(shells).simplify(5.0))
 
 
 def _derive_communities(area: shapely.Geometry, b: gpd.GeoDataFrame, households: tuple[int, int],
                         crs: pyproj.CRS) -> gpd.GeoDataFrame:
     inside = b[b.geometry.representative_point().within(area)]
     part = generate_grids(area, inside[["households", "geometry"]], households_range=households)
-    geoms = [_multi(g) for g in part.grids.geometry]
+    geoms = [as_multipolygon(g) for g in part.grids.geometry]
     rows = [{"name": f"社区 {i + 1:02d} (derived)", "osm_id": None, "derived": True} for i in range(len(geoms))]
     return _frame(rows, geoms, crs)

@@ -40,8 +40,10 @@ def parse_tags(other_tags: str | None) -> dict[str, str]:
     return {k.replace('\\"', '"'): v.replace('\\"', '"') for k, v in _TAG.findall(other_tags)}
 
 
-def _tag_column(other_tags: pd.Series, key: str) -> pd.Series:
-    return other_tags.map(lambda t: parse_tags(t).get(key))
+def _tag_columns(other_tags: pd.Series, *keys: str) -> list[pd.Series]:
+    """Columns of the given tags, parsing each row's ``other_tags`` once."""
+    parsed = other_tags.map(parse_tags)
+    return [parsed.map(lambda d, k=k: d.get(k)) for k in keys]
 
 
 def _osm_ids(df: pd.DataFrame) -> pd.Series:
@@ -84,14 +86,14 @@ def read_osm(path: str | Path) -> OsmCity:
 def _buildings(df: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
     tags = df["other_tags"] if "other_tags" in df else pd.Series(None, index=df.index, dtype=object)
     geoms, repaired = repair_polygons(df.geometry)
-    street, number = _tag_column(tags, "addr:street"), _tag_column(tags, "addr:housenumber")
+    street, number, levels = _tag_columns(tags, "addr:street", "addr:housenumber", "building:levels")
     address = (street.fillna("") + " " + number.fillna("")).str.strip().replace("", None)
     out = gpd.GeoDataFrame(
         {
             "osm_id": _osm_ids(df),
             "name": df.get("name"),
             "use": df["building"].astype(str),
-            "levels": _tag_column(tags, "building:levels"),
+            "levels": levels,
             "address": address,
         },
         geometry=geoms.reindex(df.index),
@@ -102,8 +104,9 @@ def _buildings(df: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
 
 def _roads(df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     tags = df["other_tags"] if "other_tags" in df else pd.Series(None, index=df.index, dtype=object)
-    oneway_tag = _tag_column(tags, "oneway").fillna("").str.lower()
-    roundabout = _tag_column(tags, "junction").fillna("").eq("roundabout")
+    oneway_tag, junction = _tag_columns(tags, "oneway", "junction")
+    oneway_tag = oneway_tag.fillna("").str.lower()
+    roundabout = junction.fillna("").eq("roundabout")
     reverse = oneway_tag.eq("-1").to_numpy()
     oneway = oneway_tag.isin(ONEWAY_TRUE) | reverse | roundabout | df["highway"].eq("motorway")
     geoms = df.geometry.to_numpy().copy()

@@ -14,10 +14,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from patrol.errors import ConfigurationError
 
 
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 def make_engine(url: str, *, spatialite_library: str = "mod_spatialite", echo: bool = False) -> Engine:
     """Create an engine for ``url``; for SQLite, every connection loads SpatiaLite and enforces foreign keys."""
     backend = make_url(url).get_backend_name()

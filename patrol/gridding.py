@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from geo.city import as_multipolygon
 from geo.grids.check import GridCheck, check_grids, format_check
 from geo.grids.codes import assign_codes
 from geo.grids.partition import generate_grids
@@ -108,7 +109,7 @@ def generate_city_grids(session: Session, *, households_range: tuple[int, int] =
 def _insert_grids(session: Session, com: pd.Series, grids: gpd.GeoDataFrame, codes: pd.Series,
                   crs: int) -> dict[int, int]:
     wgs = grids.set_crs(crs, allow_override=True).to_crs(4326)
-    geoms = ewkt([_as_multi(g) for g in wgs.geometry])
+    geoms = ewkt([as_multipolygon(g) for g in wgs.geometry])
     ids: dict[int, int] = {}
     for (i, row), code, geom in zip(grids.iterrows(), codes, geoms, strict=True):
         seq = int(code[-3:])
@@ -118,16 +119,6 @@ def _insert_grids(session: Session, com: pd.Series, grids: gpd.GeoDataFrame, cod
         ).scalar_one()
         ids[int(row["grid_no"])] = rid
     return ids
-
-
-def _as_multi(g):
-    import shapely
-
-    if isinstance(g, shapely.MultiPolygon):
-        return g
-    if isinstance(g, shapely.Polygon):
-        return shapely.MultiPolygon([g])
-    return shapely.MultiPolygon([p for p in shapely.get_parts(g) if isinstance(p, shapely.Polygon)])
 
 
 def check_city_grids(session: Session, *, households_range: tuple[int, int] | None = (300, 500),
