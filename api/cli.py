@@ -42,19 +42,44 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> None:
+    if args.layer:
+        return _import_layer(args)
     from patrol.db import transaction
     from patrol.importing import read_city, store_city
 
-    settings, _, factory = _context(args)
     path = Path(args.file)
     if path.suffix.lower() != ".pbf":
-        raise InvalidInput(f"{path.name}: expected an OpenStreetMap .osm.pbf file", field="file")
+        raise InvalidInput(f"{path.name}: expected an OpenStreetMap .osm.pbf file, or give --layer "
+                           "communities|grids|buildings|units for a GeoJSON/GeoPackage/Shapefile layer", field="file")
+    settings, _, factory = _context(args)
     print(f"reading {path} …")
     model = read_city(path, name=args.name, subdistrict_level=args.subdistrict_level,
                       community_level=args.community_level, dwelling_m2=settings.dwelling_m2)
     with transaction(factory) as session:
         summary = store_city(session, model, source=str(path.resolve()), replace=args.replace,
                              district_code=args.district_code or settings.district_code, progress=True)
+    print("\n".join(summary.lines()))
+
+
+def _import_layer(args: argparse.Namespace) -> None:
+    from geo.errors import GeoValidationError
+    from geo.layers import read_layer
+    from geo.validation import summarize_problems
+    from patrol.db import transaction
+    from patrol.errors import ImportFailed
+    from patrol.layer_import import import_layer
+
+    path = Path(args.file)
+    try:
+        frame = read_layer(path, layer=args.source_layer, kind=args.layer)
+    except GeoValidationError as exc:
+        raise ImportFailed(f"cannot import {path.name}: nothing was written",
+                           details=summarize_problems(exc.problems)) from exc
+    settings, _, factory = _context(args)
+    print(f"read {len(frame)} features from {path.name}; checking …")
+    with transaction(factory) as session:
+        summary = import_layer(session, args.layer, frame, source=path.name, datum=args.datum, replace=args.replace,
+                               dwelling_m2=settings.dwelling_m2)
     print("\n".join(summary.lines()))
 
 
@@ -156,13 +181,19 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     add("upgrade", cmd_db_upgrade, "apply the migrations (also done by every command)", db)
 
-    imp = add("import", cmd_import, "import a city from an OpenStreetMap .osm.pbf file")
+    imp = add("import", cmd_import, "import a city from an OpenStreetMap .osm.pbf file, or a layer (--layer) "
+                                     "from GeoJSON / GeoPackage / Shapefile")
     imp.add_argument("file")
+    imp.add_argument("--layer", choices=["communities", "grids", "buildings", "units"],
+                     help="import FILE as this layer of the city already imported (all-or-nothing)")
+    imp.add_argument("--source-layer", help="layer name inside a multi-layer file such as a GeoPackage")
+    imp.add_argument("--datum", choices=["wgs84", "gcj02", "bd09"], default="wgs84",
+                     help="lon/lat digitised on AMap/Tencent (gcj02) or Baidu (bd09) maps are converted to WGS-84")
     imp.add_argument("--name", help="city name (default: the widest boundary's name)")
     imp.add_argument("--subdistrict-level", type=int, help="OSM admin_level of subdistricts 街道 (default: auto)")
     imp.add_argument("--community-level", type=int, help="OSM admin_level of communities 社区 (default: auto)")
     imp.add_argument("--district-code", help="6-digit district code for grid codes (default 000000)")
-    imp.add_argument("--replace", action="store_true", help="replace the city already in the database")
+    imp.add_argument("--replace", action="store_true", help="replace the city (or the layer) already in the database")
 
     grids = sub.add_parser("grids", help="grids 网格").add_subparsers(dest="grids_command", required=True)
     gen = add("generate", cmd_grids_generate, "draw grids for every community from its buildings", grids)

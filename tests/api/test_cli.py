@@ -8,6 +8,7 @@ import sys
 
 import pyogrio
 import pytest
+import shapely
 
 from tests.conftest import shared_file
 
@@ -60,3 +61,31 @@ def test_grids_before_any_city_is_a_clear_error(fresh_url):
 def test_wrong_household_range_is_rejected_by_the_parser(fresh_url):
     r = gridpatrol(fresh_url, "grids", "generate", "--households", "500-300")
     assert r.returncode == 2 and "MIN ≤ MAX" in r.stderr
+
+
+def test_layer_import_all_or_nothing_from_the_command_line(fresh_url, tmp_path):
+    assert gridpatrol(fresh_url, "import", str(shared_file("osm/monaco.osm.pbf"))).returncode == 0
+    assert gridpatrol(fresh_url, "grids", "generate").returncode == 0
+    grids = tmp_path / "grids.geojson"
+    assert gridpatrol(fresh_url, "export", "grids", str(grids)).returncode == 0
+    before = gridpatrol(fresh_url, "grids", "check").stdout
+
+    frame = pyogrio.read_dataframe(grids)
+    x0, y0, x1, y1 = frame.geometry.iloc[0].bounds
+    frame.loc[0, "geometry"] = shapely.MultiPolygon([shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])])
+    frame.to_file(tmp_path / "bad.shp")
+    (tmp_path / "bad.prj").unlink()
+    r = gridpatrol(fresh_url, "import", str(tmp_path / "bad.shp"), "--layer", "grids", "--replace")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines[0] == "gridpatrol: error: cannot import bad.shp: nothing was written"
+    assert [ln.split(":")[0].strip(" -") for ln in lines[1:]] == ["unknown_crs", "invalid_geometry"]
+    assert gridpatrol(fresh_url, "grids", "check").stdout == before
+
+    r = gridpatrol(fresh_url, "import", str(tmp_path / "nothing.gpkg"), "--layer", "units")
+    assert r.returncode == 1 and "no such file" in r.stderr
+
+    r = gridpatrol(fresh_url, "import", str(grids), "--layer", "grids", "--replace")
+    assert r.returncode == 0, r.stderr
+    assert f"imported {len(frame)} grids (replacing {len(frame)})" in r.stdout
+    assert gridpatrol(fresh_url, "grids", "check").stdout == before

@@ -1,0 +1,285 @@
+"""Layers that planners and surveying bureaus deliver: communities, grids, buildings and responsible units.
+
+:func:`read_layer` reads a GeoJSON / GeoPackage / Shapefile (anything GDAL reads); :func:`prepare_layer` checks it
+completely — missing columns, geometry type, validity, CRS, features outside the city, bad values — and returns it
+in WGS-84 with the canonical columns, or raises one :class:`GeoValidationError` holding every problem found.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyproj
+import shapely
+
+from geo.city import as_multipolygon
+from geo.crs import WGS84, transform_geometry_to_wgs84
+from geo.errors import GeoValidationError, Problem
+from geo.validation import validate_geometries
+
+POLYGONS = frozenset({"Polygon", "MultiPolygon"})
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """What a delivered layer must hold: geometry types and columns (canonical name → accepted spellings)."""
+
+    types: frozenset[str]
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+
+
+LAYER_KINDS: dict[str, LayerSpec] = {
+    "communities": LayerSpec(POLYGONS, ("name",), ("code", "subdistrict")),
+    "grids": LayerSpec(POLYGONS, (), ("code", "name", "community")),
+    "buildings": LayerSpec(POLYGONS, (), ("name", "use", "levels", "households", "households_estimated", "residents",
+                                       "address", "osm_id")),
+    "units": LayerSpec(POLYGONS | {"Point"}, ("type", "name"), ("phone",)),
+}
+
+# Column names as bureaus spell them (case-insensitive) → canonical names.
+ALIASES: dict[str, str] = {
+    "名称": "name", "name_zh": "name", "mc": "name",
+    "编码": "code", "代码": "code", "bm": "code", "grid_code": "code", "wgbm": "code",
+    "街道": "subdistrict", "street": "subdistrict", "subdistrict_name": "subdistrict",
+    "社区": "community", "community_code": "community", "community_name": "community",
+    "用途": "use", "building": "use", "type_use": "use",
+    "层数": "levels", "floors": "levels", "building:levels": "levels", "building_levels": "levels",
+    "户数": "households", "hh": "households",
+    "人口": "residents", "population": "residents",
+    "地址": "address", "addr": "address",
+    "类型": "type", "unit_type": "type",
+    "电话": "phone", "tel": "phone", "telephone": "phone",
+}
+DATUMS = ("wgs84", "gcj02", "bd09")
+
+
+def read_layer(path: str | Path, *, layer: str | None = None, kind: str | None = None) -> gpd.GeoDataFrame:
+    """Read one vector layer; a multi-layer file (GeoPackage) needs ``layer`` unless a layer is named ``kind``.
+
+    Raises
+    ------
+    GeoValidationError
+        ``unreadable`` when the file is missing or GDAL cannot open it, ``no_such_layer`` for a layer name the
+        file does not hold (the message lists those it does).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise GeoValidationError(Problem("unreadable", f"{path}: no such file", field="file"))
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception as exc:  # GDAL raises DataSourceError, OSError or its own errors for a broken file
+        raise GeoValidationError(Problem("unreadable", f"{path.name}: {_first_line(exc)}", field="file")) from exc
+    if layer is None:
+        if len(layers) == 1:
+            layer = layers[0]
+        elif kind in layers:
+            layer = kind
+        else:
+            raise GeoValidationError(Problem(
+                "no_such_layer", f"{path.name} holds {len(layers)} layers ({', '.join(layers) or 'none'}); "
+                                 "choose one with --source-layer", field="source_layer"))
+    elif layer not in layers:
+        raise GeoValidationError(Problem(
+            "no_such_layer", f"{path.name} has no layer {layer!r} (it has {', '.join(layers) or 'none'})",
+            field="source_layer"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pyogrio.read_dataframe(path, layer=layer)
+    except Exception as exc:
+        raise GeoValidationError(Problem("unreadable", f"{path.name}: {_first_line(exc)}", field="file")) from exc
+
+
+def prepare_layer(
+    gdf: gpd.GeoDataFrame,
+    kind: str,
+    *,
+    city_area: shapely.Geometry | None = None,
+    metric_crs: pyproj.CRS | int | None = None,
+    datum: str = "wgs84",
+    tolerance_m: float = 100.0,
+) -> gpd.GeoDataFrame:
+    """Check a delivered layer completely and return it in WGS-84 with canonical columns.
+
+    Parameters
+    ----------
+    gdf
+        The layer as read.
+    kind
+        ``communities``, ``grids``, ``buildings`` or ``units`` (see :data:`LAYER_KINDS`).
+    city_area
+        The city's area in WGS-84; a feature farther than ``tolerance_m`` from it is ``outside_city``.
+    metric_crs
+        The city's projected CRS (needed with ``city_area``; chosen from the layer when None).
+    datum
+        ``wgs84``, or ``gcj02`` / ``bd09`` for lon/lat digitised on Chinese map SDKs (converted here).
+    tolerance_m
+        How far, m, a feature may reach beyond the city area.
+
+    Returns
+    -------
+    GeoDataFrame
+        EPSG:4326, columns ``row`` (1-based row number in the file), the kind's canonical columns present in
+        the file (missing optional ones as nulls), and ``geometry``: MultiPolygon for areal kinds; for ``units``
+        a Point, with a ``jurisdiction`` MultiPolygon column (the polygon delivered, its point being a
+        representative point inside it).
+
+    Raises
+    ------
+    GeoValidationError
+        Every problem found: ``empty_layer``, ``missing_column``, ``unknown_crs``, ``empty_geometry``,
+        ``wrong_geometry_type``, ``invalid_geometry``, ``outside_city``, ``bad_value``, ``duplicate_code``.
+    """
+    spec = LAYER_KINDS.get(kind)
+    if spec is None:
+        raise GeoValidationError(f"unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}", field="layer")
+    if datum not in DATUMS:
+        raise GeoValidationError(f"datum must be one of {', '.join(DATUMS)}, got {datum!r}", field="datum")
+    if gdf.empty:
+        raise GeoValidationError(Problem("empty_layer", "the layer has no features", field="file"))
+    frame = _canonical_columns(gdf, spec)
+    frame["row"] = np.arange(1, len(frame) + 1)
+    problems = [Problem("missing_column", f"the layer has no {c!r} column (columns: {_columns(gdf)})", field=c)
+                for c in spec.required if c not in frame.columns]
+    problems += validate_geometries(frame, id_column="row", allowed_types=set(spec.types))
+    problems += _value_problems(frame, kind)
+    if frame.crs is None:
+        raise GeoValidationError(problems)
+    frame = frame.to_crs(WGS84)
+    if datum != "wgs84":
+        if not pyproj.CRS(gdf.crs).is_geographic:
+            problems.append(Problem("datum_mismatch", f"--datum {datum} applies to longitude/latitude layers; this "
+                                                      f"one is in {gdf.crs.name}", field="datum"))
+        else:
+            frame = frame.set_geometry(transform_geometry_to_wgs84(np.asarray(frame.geometry.array), datum),
+                                       crs=WGS84)
+    if city_area is not None:
+        problems += _outside_city(frame, city_area, metric_crs, tolerance_m)
+    if problems:
+        raise GeoValidationError(problems)
+    return _finish(frame, kind, spec)
+
+
+def _canonical_columns(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
+    wanted = set(spec.required) | set(spec.optional)
+    renames: dict[str, str] = {}
+    for column in gdf.columns:
+        if column == gdf.geometry.name:
+            continue
+        key = str(column).strip().lower()
+        canonical = key if key in wanted else ALIASES.get(key)
+        if canonical in wanted and canonical not in renames.values():
+            renames[column] = canonical
+    frame = gdf[[*renames, gdf.geometry.name]].rename(columns=renames)
+    return frame.rename_geometry("geometry") if frame.geometry.name != "geometry" else frame
+
+
+def _columns(gdf: gpd.GeoDataFrame) -> str:
+    names = [str(c) for c in gdf.columns if c != gdf.geometry.name]
+    return ", ".join(names) or "none"
+
+
+def _value_problems(frame: gpd.GeoDataFrame, kind: str) -> list[Problem]:
+    problems: list[Problem] = []
+    rows = frame["row"].to_numpy()
+    for column in ("households", "residents", "levels"):
+        if column in frame.columns:
+            values = pd.to_numeric(frame[column], errors="coerce")
+            given = frame[column].notna() & (frame[column].astype(str).str.strip() != "")
+            bad = given & (values.isna() | (values < 0))
+            if column != "levels":
+                bad |= given & values.notna() & (values != values.round())
+            problems += [Problem("bad_value", f"{column} must be a whole number ≥ 0, got {v!r}", int(r), column)
+                         for r, v in zip(rows[bad.to_numpy()], frame.loc[bad, column], strict=True)]
+    for column in ("name", "type"):
+        if column in frame.columns and column in LAYER_KINDS[kind].required:
+            blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
+            problems += [Problem("bad_value", f"{column} is empty", int(r), column) for r in rows[blank.to_numpy()]]
+    if "code" in frame.columns:
+        width = {"communities": 3, "grids": 15}.get(kind)
+        codes = frame["code"].map(_code_text)
+        given = codes.notna()
+        if width is not None:
+            wrong = given & ~codes.fillna("").str.fullmatch(rf"\d{{{width}}}")
+            problems += [Problem("bad_value", f"code must be {width} digits, got {c!r}", int(r), "code")
+                         for r, c in zip(rows[wrong.to_numpy()], codes[wrong], strict=True)]
+        dup = given & codes.duplicated(keep=False)
+        if kind == "communities" and "subdistrict" in frame.columns:
+            dup = given & pd.Series(list(zip(frame["subdistrict"], codes, strict=True))).duplicated(keep=False).to_numpy()
+        problems += [Problem("duplicate_code", f"code {c} is used by more than one feature", int(r), "code")
+                     for r, c in zip(rows[np.asarray(dup)], codes[np.asarray(dup)], strict=True)]
+    return problems
+
+
+def _code_text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def _outside_city(frame: gpd.GeoDataFrame, city_area: shapely.Geometry, metric_crs: pyproj.CRS | int | None,
+                  tolerance_m: float) -> list[Problem]:
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not present.any():
+        return []
+    crs = pyproj.CRS(metric_crs) if metric_crs is not None else frame[present].estimate_utm_crs()
+    area = gpd.GeoSeries([city_area], crs=WGS84).to_crs(crs).buffer(tolerance_m).iloc[0]
+    metric = gpd.GeoSeries(geoms, crs=WGS84).to_crs(crs).to_numpy()
+    shapely.prepare(area)
+    outside = present & ~shapely.intersects(area, metric)
+    minx, miny, maxx, maxy = shapely.bounds(city_area)
+    where = f"({minx:.4f}, {miny:.4f}) – ({maxx:.4f}, {maxy:.4f})"
+    problems = []
+    for r, g in zip(frame["row"].to_numpy()[outside], geoms[outside], strict=True):
+        p = g.representative_point()
+        problems.append(Problem("outside_city", f"at ({p.x:.4f}, {p.y:.4f}), more than {tolerance_m:g} m from the "
+                                                f"city {where} — wrong CRS or datum?", int(r)))
+    return problems
+
+
+def _finish(frame: gpd.GeoDataFrame, kind: str, spec: LayerSpec) -> gpd.GeoDataFrame:
+    out = pd.DataFrame({"row": frame["row"].to_numpy()})
+    for column in (*spec.required, *spec.optional):
+        values = frame[column] if column in frame.columns else pd.Series([None] * len(frame), index=frame.index)
+        if column == "code":
+            values = values.map(_code_text)
+        elif column in ("households", "residents", "osm_id"):
+            values = pd.to_numeric(values, errors="coerce").astype("Int64")
+        elif column == "households_estimated":
+            values = values.map(_truthy)
+        elif column == "levels":
+            values = pd.to_numeric(values, errors="coerce")
+        else:
+            values = values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                                else str(v).strip() or None)
+        out[column] = values.to_numpy()
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    if kind == "units":
+        polygonal = shapely.get_type_id(geoms) != int(shapely.GeometryType.POINT)
+        out["jurisdiction"] = [as_multipolygon(g) if p else None for g, p in zip(geoms, polygonal, strict=True)]
+        points = [g.representative_point() if p else g for g, p in zip(geoms, polygonal, strict=True)]
+        return gpd.GeoDataFrame(out, geometry=points, crs=WGS84)
+    return gpd.GeoDataFrame(out, geometry=[as_multipolygon(g) for g in geoms], crs=WGS84)
+
+
+def _truthy(value: object) -> bool:
+    """A yes/no cell as files spell it (1/0, true/false, yes/no, 是/否); blank is no."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return False
+    return str(value).strip().lower() in {"1", "true", "t", "yes", "y", "是"}
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
