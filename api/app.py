@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import install_error_handlers
-from api.routes import layers
+from api.routes import cases, layers, open311
 from maps.assets import STATIC_DIR
 from maps.overview import overview_map
 from patrol.db import make_engine, session_factory
@@ -35,6 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(layers.router)
+    app.include_router(cases.router)
+    app.include_router(open311.router)
+    open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state")
     def health(session: SessionDep) -> dict:

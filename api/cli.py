@@ -136,6 +136,62 @@ def cmd_categories_list(args: argparse.Namespace) -> None:
             print(f"{c.code}\t{c.name_zh}\t{c.name_en}\t{c.kind}\t{c.level}\t{c.deadline_hours:g} h\tseverity {c.severity}")
 
 
+def cmd_users_add(args: argparse.Namespace) -> None:
+    import getpass
+
+    from patrol.auth import create_user
+    from patrol.db import transaction
+
+    _, _, factory = _context(args)
+    password = args.password
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif password is None and sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.username}: ")
+    if not password:
+        raise InvalidInput("give a password: --password, --password-stdin, or type it when asked", field="password")
+    grids = [g for g in (args.grids or "").split(",") if g]
+    with transaction(factory) as session:
+        user = create_user(session, username=args.username, role=args.role, password=password,
+                           display_name=args.name, community=args.community, unit_id=args.unit, grids=grids)
+        print(f"added {user.role} {user.username} (id {user.id})" + (f", grids {', '.join(grids)}" if grids else ""))
+
+
+def cmd_users_list(args: argparse.Namespace) -> None:
+    from sqlalchemy import select
+
+    from patrol.models import Grid, User
+
+    _, _, factory = _context(args)
+    with factory() as session:
+        for u in session.scalars(select(User).order_by(User.role, User.username)):
+            grids = list(session.scalars(select(Grid.code).where(Grid.worker_id == u.id)))
+            extra = f"\tgrids {','.join(grids)}" if grids else ""
+            print(f"{u.id}\t{u.username}\t{u.display_name}\t{u.role}\tcommunity {u.community_id or '-'}"
+                  f"\tunit {u.unit_id or '-'}{' (simulated)' if u.simulated else ''}{extra}")
+
+
+def cmd_apikeys_add(args: argparse.Namespace) -> None:
+    from patrol.auth import create_api_key
+    from patrol.db import transaction
+
+    _, _, factory = _context(args)
+    with transaction(factory) as session:
+        key = create_api_key(session, args.name)
+    print(key)
+    print(f"(the Open311 api_key for {args.name}; it is shown only now)", file=sys.stderr)
+
+
+def cmd_escalate(args: argparse.Namespace) -> None:
+    from patrol.cases import escalate_overdue
+    from patrol.db import transaction
+
+    settings, _, factory = _context(args)
+    with transaction(factory) as session:
+        ids = escalate_overdue(session, settings)
+    print(f"escalated {len(ids)} overdue cases" + (f": {', '.join(map(str, ids))}" if ids else ""))
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from patrol.importing import summarize
 
@@ -211,6 +267,22 @@ def build_parser() -> argparse.ArgumentParser:
     cl = add("load", cmd_categories_load, "load categories from a CSV (default: the shipped taxonomy)", cats)
     cl.add_argument("file", nargs="?")
     add("list", cmd_categories_list, "list the active categories", cats)
+
+    users = sub.add_parser("users", help="users and roles").add_subparsers(dest="users_command", required=True)
+    ua = add("add", cmd_users_add, "add a user", users)
+    ua.add_argument("username")
+    ua.add_argument("--role", required=True, choices=["grid_worker", "supervisor", "department", "planner", "admin"])
+    ua.add_argument("--name", help="display name, e.g. 王芳")
+    ua.add_argument("--password", help="(visible in the shell history; prefer --password-stdin or the prompt)")
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    ua.add_argument("--community", help="community code or name (supervisors)")
+    ua.add_argument("--unit", type=int, help="responsible unit id (department users)")
+    ua.add_argument("--grids", help="comma-separated grid codes the worker walks (grid workers)")
+    add("list", cmd_users_list, "list users", users)
+    keys = sub.add_parser("apikeys", help="Open311 API keys").add_subparsers(dest="keys_command", required=True)
+    ka = add("add", cmd_apikeys_add, "create an API key for an Open311 client", keys)
+    ka.add_argument("name")
+    add("escalate", cmd_escalate, "escalate every case whose deadline passed (run it periodically, e.g. cron)")
 
     add("info", cmd_info, "what the database holds")
     for name, fn, help_ in (("serve", cmd_serve, "serve the API and maps"),

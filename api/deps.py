@@ -6,8 +6,11 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from patrol.auth import Actor, actor_for, user_from_token
+from patrol.errors import Unauthorized
 from patrol.settings import Settings
 
 
@@ -23,3 +26,19 @@ def get_app_settings(request: Request) -> Settings:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_actor(session: Annotated[Session, Depends(get_session)],
+              settings: Annotated[Settings, Depends(get_app_settings)],
+              token: Annotated[str | None, Depends(_bearer)]) -> Actor:
+    """The logged-in user (Bearer token) and her scope; 401 without a valid token."""
+    if not token:
+        raise Unauthorized("log in first: POST /api/v1/auth/token, then send 'Authorization: Bearer <token>'",
+                           field="authorization")
+    return actor_for(session, user_from_token(session, token, settings))
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]

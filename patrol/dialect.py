@@ -39,3 +39,10 @@ def extent(session: Session, geom: InstrumentedAttribute) -> tuple[float, float,
     row = session.execute(select(func.min(parts[0]), func.min(parts[1]), func.max(parts[2]),
                                  func.max(parts[3]))).one()
     return None if row[0] is None else tuple(float(v) for v in row)
+
+
+def at_point(session: Session, id_col: InstrumentedAttribute, geom: InstrumentedAttribute, lon: float,
+             lat: float) -> ColumnElement:
+    """Rows whose geometry contains the point (to 1e-9°), through the spatial index on both databases."""
+    eps = 1e-9
+    return bbox_filter(session, id_col, geom, (lon - eps, lat - eps, lon + eps, lat + eps))

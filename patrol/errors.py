@@ -25,6 +25,16 @@ class NotFound(GridPatrolError):
     code = "not_found"
 
 
+class Unauthorized(GridPatrolError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(GridPatrolError):
+    status_code = 403
+    code = "forbidden"
+
+
 class InvalidInput(GridPatrolError):
     status_code = 422
     code = "invalid"

@@ -18,9 +18,11 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -28,6 +30,9 @@ SRID = 4326
 ROLES = ("grid_worker", "supervisor", "department", "planner", "admin")
 LEVELS = ("grid", "community", "department")
 CATEGORY_KINDS = ("component", "event")
+CASE_STATUSES = ("reported", "registered", "dispatched", "accepted", "handled", "verified", "closed", "rejected",
+                 "suspended", "duplicate")
+TASK_STATUSES = ("dispatched", "accepted", "handled", "not_responsible")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -187,3 +192,174 @@ class User(Base):
     __table_args__ = (
         CheckConstraint("role IN ('grid_worker', 'supervisor', 'department', 'planner', 'admin')", name="role"),
     )
+
+
+def _point(nullable: bool = False) -> Mapped:
+    return mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=nullable)
+
+
+class ApiKey(Base):
+    """A key for an Open311 client (another system or a residents' app); only its SHA-256 is stored."""
+
+    __tablename__ = "api_key"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+
+
+class Patrol(Base):
+    """One walk of a grid worker (巡查), from start to end; ``client_id`` makes a retried start idempotent."""
+
+    __tablename__ = "patrol"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class GpsFix(Base):
+    """A GPS fix of a patrol, stored in WGS-84; ``flag`` marks implausible fixes (kept, excluded from analytics)."""
+
+    __tablename__ = "gps_fix"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patrol_id: Mapped[int] = mapped_column(ForeignKey("patrol.id", ondelete="CASCADE"), index=True)
+    time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    flag: Mapped[str | None] = mapped_column(String(20))
+    geom = _point()
+    __table_args__ = (UniqueConstraint("patrol_id", "time"),)
+
+
+class Visit(Base):
+    """A household visit check-in at a building (入户走访)."""
+
+    __tablename__ = "visit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrol.id", ondelete="SET NULL"), index=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"), index=True)
+    time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    geom = _point(nullable=True)
+
+
+class Case(Base):
+    """A case (案件) in the closed loop. ``status`` follows :mod:`patrol.lifecycle`; ``level`` is where it is handled
+    (grid → community → department); ``deadline_at`` is computed in working hours."""
+
+    __tablename__ = "patrol_case"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("category.code"), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    level: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(300))
+    geom = _point()
+    input_crs: Mapped[str] = mapped_column(String(10), default="wgs84")
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id", ondelete="SET NULL"), index=True)
+    floor: Mapped[str | None] = mapped_column(String(20))
+    unit_no: Mapped[str | None] = mapped_column(String(20))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id", ondelete="SET NULL"))
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id", ondelete="SET NULL"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    remaining_hours: Mapped[float | None] = mapped_column(Float)
+    suspended_from: Mapped[str | None] = mapped_column(String(20))
+    handled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"))
+    recurrence_of_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
+        CheckConstraint("level IN ('grid', 'community', 'department')", name="level"),
+    )
+
+
+class CaseEvent(Base):
+    """One immutable step of a case (全程留痕): who, when, where, what, with a note."""
+
+    __tablename__ = "case_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id", ondelete="SET NULL"))
+    client_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    geom = _point(nullable=True)
+
+
+class Photo(Base):
+    """A photo of a case (before / after); served without EXIF, the EXIF time and place kept here."""
+
+    __tablename__ = "photo"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_event.id", ondelete="SET NULL"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    exif_lon: Mapped[float | None] = mapped_column(Float)
+    exif_lat: Mapped[float | None] = mapped_column(Float)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+
+
+class CaseTask(Base):
+    """A department whistled in (吹哨报到) on a case: its own deadline, report-in time and result."""
+
+    __tablename__ = "case_task"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("responsible_unit.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    deadline_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    report_in_by: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    reported_in_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    handled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (UniqueConstraint("case_id", "unit_id"),)
+
+
+class Revisit(Base):
+    """回头看: a check some days after closure that the problem stays fixed."""
+
+    __tablename__ = "revisit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+    due_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)

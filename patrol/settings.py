@@ -26,6 +26,18 @@ class Settings(BaseSettings):
     dwelling_m2: float = Field(90.0, description="Gross floor area of one dwelling, for household estimates (m²).")
     district_code: str = Field("000000", description="6-digit district code used as the prefix of grid codes.")
     page_size_max: int = Field(5000, description="Largest page a GeoJSON endpoint returns.")
+    secret_key: str | None = Field(None, description="Signs access tokens; default: a random key kept in secret_file.")
+    secret_file: str = Field("gridpatrol.secret", description="Where the generated secret key is kept.")
+    token_hours: float = Field(12.0, description="Lifetime of an access token, hours.")
+    refresh_days: float = Field(30.0, description="Lifetime of a refresh token, days.")
+    timezone: str = Field("Asia/Shanghai", description="The city's timezone (working hours, dates of revisits).")
+    work_periods: str = Field("08:30-12:00,13:30-17:30", description="Working periods of a working day.")
+    holidays: str = Field("", description="Public holidays: ISO dates or ranges a..b, comma-separated.")
+    workdays: str = Field("", description="Make-up working days (调休) on weekends, same format.")
+    duplicate_radius_m: float = Field(30.0, description="An open case of the same category this near is a "
+                                                        "possible duplicate; a closed one, a recurrence.")
+    recurrence_days: int = Field(30, description="A case this soon after a closure nearby is a recurrence.")
+    photo_max_bytes: int = Field(8 * 1024 * 1024, description="Largest photo accepted, bytes.")
 
 
 @lru_cache

@@ -38,3 +38,125 @@ def client(city_url):
     with TestClient(app) as c:
         yield c
     app.state.engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------- the case-loop world
+
+import dataclasses  # noqa: E402
+import uuid  # noqa: E402
+
+import shapely  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from patrol.auth import create_api_key, create_user  # noqa: E402
+from patrol.frames import ewkt  # noqa: E402
+from patrol.models import Grid, ResponsibleUnit  # noqa: E402
+from tests.conftest import _fresh_postgres_database, _postgres_url  # noqa: E402
+
+PASSWORD = "correct horse 1"
+ROLE_USERS = ("admin", "sup", "sup_other", "worker_a", "worker_b", "dept1", "dept2", "planner")
+
+
+@dataclasses.dataclass
+class World:
+    client: TestClient
+    url: str
+    engine: object
+    settings: Settings
+    tokens: dict[str, str]
+    users: dict[str, int]
+    units: list[int]
+    grid_a: int
+    grid_b: int
+    point_a: tuple[float, float]
+    point_b: tuple[float, float]
+    point_other: tuple[float, float]
+    api_key: str
+
+    def h(self, who: str) -> dict:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def report(self, who: str = "worker_a", category: str = "C0103", point=None, **extra) -> dict:
+        lon, lat = point or self.point_a
+        r = self.client.post("/api/v1/cases", headers=self.h(who), json={
+            "client_id": str(uuid.uuid4()), "category": category, "lon": lon, "lat": lat, **extra})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def act(self, who: str, case_id: int, action: str, expect: int = 200, **body) -> dict:
+        r = self.client.post(f"/api/v1/cases/{case_id}/actions/{action}", headers=self.h(who), json=body)
+        assert r.status_code == expect, r.text
+        return r.json()
+
+
+@pytest.fixture(scope="module")
+def world(backend, tmp_path_factory, monaco_model):
+    if backend == "spatialite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('world') / 'world.db'}"
+    else:
+        url = _fresh_postgres_database(_postgres_url())
+    engine = make_engine(url)
+    upgrade(engine)
+    with transaction(session_factory(engine)) as s:
+        store_city(s, monaco_model, source="monaco")
+        load_categories(s)
+        generate_city_grids(s, households_range=(300, 500))
+        grids = s.scalars(select(Grid).order_by(Grid.code)).all()
+        by_com: dict[int, list[Grid]] = {}
+        for g in grids:
+            by_com.setdefault(g.community_id, []).append(g)
+        com, pair = next((c, gs) for c, gs in by_com.items() if len(gs) >= 2)
+        other = next(gs[0] for c, gs in by_com.items() if c != com)
+        from patrol.frames import read_frame
+
+        frame = read_frame(s, [Grid.id], Grid.geom).set_index("id")
+        pts = {g.id: frame.geometry[g.id].representative_point() for g in (pair[0], pair[1], other)}
+        units = []
+        for i, (kind, name) in enumerate((("urban_management", "城管中队"), ("power", "供电所"),
+                                          ("greening", "园林所"))):
+            u = ResponsibleUnit(type=kind, name=name, geom=ewkt([shapely.Point(7.42 + i / 1000, 43.735)])[0])
+            s.add(u)
+            s.flush()
+            units.append(u.id)
+        code = s.scalar(select(Grid.code).where(Grid.id == pair[0].id))
+        com_code = code[9:12]
+        from patrol.models import Community
+
+        com_row = s.get(Community, com)
+        other_row = s.get(Community, other.community_id)
+        users = {
+            "admin": create_user(s, username="admin", role="admin", password=PASSWORD),
+            "sup": create_user(s, username="sup", role="supervisor", password=PASSWORD, community=com_row.name),
+            "sup_other": create_user(s, username="sup_other", role="supervisor", password=PASSWORD,
+                                     community=other_row.name),
+            "worker_a": create_user(s, username="worker_a", role="grid_worker", password=PASSWORD,
+                                    grids=[pair[0].code]),
+            "worker_b": create_user(s, username="worker_b", role="grid_worker", password=PASSWORD,
+                                    grids=[pair[1].code]),
+            "dept1": create_user(s, username="dept1", role="department", password=PASSWORD, unit_id=units[0]),
+            "dept2": create_user(s, username="dept2", role="department", password=PASSWORD, unit_id=units[1]),
+            "planner": create_user(s, username="planner", role="planner", password=PASSWORD),
+        }
+        ids = {k: u.id for k, u in users.items()}
+        key = create_api_key(s, "residents app")
+        assert com_code
+        point = {k: (p.x, p.y) for k, p in pts.items()}
+        grid_a, grid_b = pair[0].id, pair[1].id
+        other_id = other.id
+    settings = Settings(database_url=url, tiles=None, secret_key="test-secret-key-for-the-suite-0123456789",
+                        timezone="Asia/Shanghai")
+    app = create_app(settings)
+    with TestClient(app) as client:
+        tokens = {}
+        for name in ROLE_USERS:
+            r = client.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            tokens[name] = r.json()["access_token"]
+        yield World(client, url, engine, settings, tokens, ids, units, grid_a, grid_b, point[grid_a], point[grid_b],
+                    point[other_id], key)
+    app.state.engine.dispose()
+    engine.dispose()
+    if backend == "postgis":
+        from patrol.db import drop_postgis_database
+
+        drop_postgis_database(url)
