@@ -24,14 +24,16 @@ def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits before the response is sent, so a client never sees a 2xx for a write
+# that did not land (the default scope would commit after sending).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_actor(session: Annotated[Session, Depends(get_session)],
+def get_actor(session: SessionDep,
               settings: Annotated[Settings, Depends(get_app_settings)],
               token: Annotated[str | None, Depends(_bearer)]) -> Actor:
     """The logged-in user (Bearer token) and her scope; 401 without a valid token."""

@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 SRID = 4326
 ROLES = ("grid_worker", "supervisor", "department", "planner", "admin")
@@ -41,6 +42,27 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware datetime stored in UTC on both databases (SQLite keeps no offset: values are converted to UTC on
+    the way in and read back as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a timezone-aware column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _utcnow() -> dt.datetime:
@@ -64,7 +86,7 @@ class City(Base):
     metric_epsg: Mapped[int] = mapped_column(Integer)
     district_code: Mapped[str] = mapped_column(String(6), default="000000")
     source: Mapped[str] = mapped_column(String(500))
-    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
 
 class Subdistrict(Base):
@@ -206,7 +228,7 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
 
 class Patrol(Base):
@@ -217,8 +239,8 @@ class Patrol(Base):
     client_id: Mapped[str] = mapped_column(String(36), unique=True)
     worker_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -228,7 +250,7 @@ class GpsFix(Base):
     __tablename__ = "gps_fix"
     id: Mapped[int] = mapped_column(primary_key=True)
     patrol_id: Mapped[int] = mapped_column(ForeignKey("patrol.id", ondelete="CASCADE"), index=True)
-    time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     flag: Mapped[str | None] = mapped_column(String(20))
     geom = _point()
@@ -244,7 +266,7 @@ class Visit(Base):
     worker_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrol.id", ondelete="SET NULL"), index=True)
     building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"), index=True)
-    time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     note: Mapped[str | None] = mapped_column(Text)
     geom = _point(nullable=True)
 
@@ -276,12 +298,12 @@ class Case(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id", ondelete="SET NULL"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
-    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
-    deadline_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    reported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     remaining_hours: Mapped[float | None] = mapped_column(Float)
     suspended_from: Mapped[str | None] = mapped_column(String(20))
-    handled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
     rating: Mapped[int | None] = mapped_column(Integer)
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -289,7 +311,7 @@ class Case(Base):
     escalations: Mapped[int] = mapped_column(Integer, default=0)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"))
     recurrence_of_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
     __table_args__ = (
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
@@ -309,7 +331,7 @@ class CaseEvent(Base):
     level: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     actor: Mapped[str] = mapped_column(String(200))
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     note: Mapped[str | None] = mapped_column(Text)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id", ondelete="SET NULL"))
     client_id: Mapped[str | None] = mapped_column(String(36), unique=True)
@@ -327,12 +349,12 @@ class Photo(Base):
     mime: Mapped[str] = mapped_column(String(20))
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
-    taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    taken_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     exif_lon: Mapped[float | None] = mapped_column(Float)
     exif_lat: Mapped[float | None] = mapped_column(Float)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
 
 class CaseTask(Base):
@@ -343,10 +365,10 @@ class CaseTask(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("responsible_unit.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(20))
-    deadline_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    report_in_by: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    reported_in_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    handled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    deadline_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    report_in_by: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    reported_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     note: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (UniqueConstraint("case_id", "unit_id"),)
 
@@ -359,7 +381,7 @@ class Revisit(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), index=True)
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
     due_on: Mapped[dt.date] = mapped_column(Date, index=True)
-    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(20))
     worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     note: Mapped[str | None] = mapped_column(Text)

@@ -42,16 +42,16 @@ def client(city_url):
 
 # ---------------------------------------------------------------------------------------------- the case-loop world
 
-import dataclasses  # noqa: E402
-import uuid  # noqa: E402
+import dataclasses
+import uuid
 
-import shapely  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+import shapely
+from sqlalchemy import select
 
-from patrol.auth import create_api_key, create_user  # noqa: E402
-from patrol.frames import ewkt  # noqa: E402
-from patrol.models import Grid, ResponsibleUnit  # noqa: E402
-from tests.conftest import _fresh_postgres_database, _postgres_url  # noqa: E402
+from patrol.auth import create_api_key, create_user
+from patrol.frames import ewkt
+from patrol.models import Grid, ResponsibleUnit
+from tests.conftest import _fresh_postgres_database, _postgres_url
 
 PASSWORD = "correct horse 1"
 ROLE_USERS = ("admin", "sup", "sup_other", "worker_a", "worker_b", "dept1", "dept2", "planner")

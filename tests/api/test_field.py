@@ -1,0 +1,170 @@
+"""Patrols, GPS fixes, visits, photos and Open311, over HTTP on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import socket
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+
+import httpx
+import pytest
+import uvicorn
+from PIL import Image
+from sqlalchemy import select
+
+from api.app import create_app
+from patrol.db import session_factory, transaction
+from patrol.models import Building, Case, Photo
+
+UTC = dt.UTC
+
+
+def jpeg_with_gps(lat=(43, 44, 6.0), lon=(7, 25, 12.0)) -> bytes:
+    img = Image.new("RGB", (64, 48), (200, 80, 40))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2026:11:20 09:15:00"  # DateTimeOriginal
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: lat, 3: "E", 4: lon})
+    out = io.BytesIO()
+    img.save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def test_patrol_fixes_flag_spikes_and_retries_do_not_duplicate(world):
+    c, h = world.client, world.h("worker_a")
+    cid = str(uuid.uuid4())
+    p = c.post("/api/v1/patrols", headers=h, json={"client_id": cid})
+    assert p.status_code == 201 and c.post("/api/v1/patrols", headers=h, json={"client_id": cid}).status_code == 200
+    pid = p.json()["id"]
+    t0 = dt.datetime.now(UTC) - dt.timedelta(minutes=30)
+    x, y = world.point_a
+    # walking east at ~4 km/h: 1e-4° lon ≈ 8 m every 7 s; fix 5 is a 2 km spike, fix 7 has 150 m accuracy
+    fixes = [{"time": (t0 + dt.timedelta(seconds=7 * i)).isoformat(), "lon": x + 1e-4 * i, "lat": y, "accuracy": 8}
+             for i in range(10)]
+    fixes[5]["lat"] = y + 0.018
+    fixes[7]["accuracy"] = 150
+    r = c.post(f"/api/v1/patrols/{pid}/fixes", headers=h, json={"fixes": fixes})
+    assert r.json() == {"stored": 10, "duplicates": 0, "flagged": 2}
+    again = c.post(f"/api/v1/patrols/{pid}/fixes", headers=h, json={"fixes": fixes[:4]})
+    assert again.json() == {"stored": 0, "duplicates": 4, "flagged": 0}
+    future = [{"time": (dt.datetime.now(UTC) + dt.timedelta(hours=1)).isoformat(), "lon": x, "lat": y}]
+    assert c.post(f"/api/v1/patrols/{pid}/fixes", headers=h, json={"fixes": future}).json()["flagged"] == 1
+    bad = c.post(f"/api/v1/patrols/{pid}/fixes", headers=h, json={"fixes": [{**fixes[0], "lat": 95}]})
+    assert bad.status_code == 422 and bad.json()["field"].startswith("fixes.0")
+    assert c.post(f"/api/v1/patrols/{pid}/fixes", headers=world.h("worker_b"),
+                  json={"fixes": fixes}).status_code == 403
+    s = c.post(f"/api/v1/patrols/{pid}/end", headers=h).json()
+    assert s["flagged"] == {"speed": 1, "accuracy": 1, "future": 1} and s["fixes"] == 11
+    # the 8 usable fixes span x … x + 9e-4° of longitude: 9 × 8.04 m at 43.7° N (the spike adds nothing)
+    assert s["length_m"] == pytest.approx(9 * 8.04, rel=0.01)
+    assert len(s["track"]["coordinates"]) == 8
+
+
+def test_visit_check_in_is_idempotent_and_scoped(world):
+    with transaction(session_factory(world.engine)) as s:
+        mine = s.scalar(select(Building.id).where(Building.grid_id == world.grid_a).limit(1))
+        other = s.scalar(select(Building.id).where(Building.grid_id == world.grid_b).limit(1))
+    body = {"client_id": str(uuid.uuid4()), "building_id": mine, "note": "独居老人，身体好"}
+    c, h = world.client, world.h("worker_a")
+    assert c.post("/api/v1/visits", headers=h, json=body).status_code == 201
+    assert c.post("/api/v1/visits", headers=h, json=body).status_code == 200
+    assert c.post("/api/v1/visits", headers=h, json={**body, "client_id": str(uuid.uuid4()),
+                                                     "building_id": other}).status_code == 403
+
+
+def test_photos_sniffed_exif_kept_and_stripped_when_served(world):
+    case = world.report(description="楼道堆物")
+    c, h = world.client, world.h("worker_a")
+    data = jpeg_with_gps()
+    r = c.post(f"/api/v1/cases/{case['id']}/photos", headers=h, files={"file": ("a.jpg", data, "image/jpeg")})
+    assert r.status_code == 201, r.text
+    ph = r.json()
+    assert ph["exif_lat"] == pytest.approx(43 + 44 / 60 + 6 / 3600) and ph["exif_lon"] == pytest.approx(7.42)
+    assert c.post(f"/api/v1/cases/{case['id']}/photos", headers=h,
+                  files={"file": ("a.jpg", data, "image/jpeg")}).json()["id"] == ph["id"]
+    served = c.get(ph["url"], headers=h)
+    assert served.headers["content-type"] == "image/jpeg"
+    assert len(Image.open(io.BytesIO(served.content)).getexif()) == 0 and b"Exif" not in served.content[:200]
+    assert c.get(ph["url"], headers=world.h("worker_b")).status_code == 403
+    text = c.post(f"/api/v1/cases/{case['id']}/photos", headers=h, files={"file": ("a.jpg", b"hello", "image/jpeg")})
+    assert text.status_code == 422 and text.json()["field"] == "photo"
+    big = c.post(f"/api/v1/cases/{case['id']}/photos", headers=h,
+                 files={"file": ("b.jpg", data + b"\0" * world.settings.photo_max_bytes, "image/jpeg")})
+    assert big.status_code == 422 and "limit" in big.json()["message"]
+    detail = c.get(f"/api/v1/cases/{case['id']}", headers=h).json()
+    assert [p["id"] for p in detail["photos"]] == [ph["id"]]
+    with transaction(session_factory(world.engine)) as s:
+        taken = s.get(Photo, ph["id"]).taken_at
+        assert taken.replace(tzinfo=taken.tzinfo or UTC).astimezone(UTC) == dt.datetime(2026, 11, 20, 1, 15, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def server(world):
+    """The app served by uvicorn on a free loopback port, for clients that speak real HTTP."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(world.settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_open311_with_the_georeport_client_and_plain_http(world, server):
+    from georeport import GeoReport
+
+    base = f"{server}/open311/v2"
+    client = GeoReport(base)
+    services = client.get_service_list()
+    assert {"C0103", "B0109"} <= {s["service_code"] for s in services}
+    assert client.get_service_definition("C0103")["service_code"] == "C0103"
+
+    form = {"api_key": world.api_key, "service_code": "B0109", "lat": world.point_a[1], "long": world.point_a[0],
+            "description": "路灯不亮", "email": "resident@example.org", "first_name": "Li"}
+    created = httpx.post(f"{base}/requests.json", data=form)
+    assert created.status_code == 201, created.text
+    rid = created.json()[0]["service_request_id"]
+    one = client.get_service_requests(service_request_id=rid)
+    assert one[0]["status"] == "open" and one[0]["service_code"] == "B0109"
+    assert "email" not in one[0] and "resident@example.org" not in httpx.get(f"{base}/requests.json").text
+    listed = client.get_service_requests(service_code="B0109", status="open")
+    assert rid in {r["service_request_id"] for r in listed}
+
+    xml = httpx.get(f"{base}/requests/{rid}.xml")
+    root = ET.fromstring(xml.content)
+    assert root.tag == "service_requests" and root.find("request/service_request_id").text == rid
+    assert GeoReport(base, output_format="xml").get_service_list()
+
+    for data, status, word in (({**form, "api_key": "wrong"}, 401, "api_key"),
+                               ({**form, "service_code": "NOPE"}, 400, "category"),
+                               ({k: v for k, v in form.items() if k not in ("lat", "long")}, 400, "lat/long")):
+        r = httpx.post(f"{base}/requests.json", data=data)
+        assert r.status_code == status and word in r.json()[0]["description"], r.text
+        assert r.json()[0]["code"] == status
+    bad_xml = httpx.post(f"{base}/requests.xml", data={**form, "api_key": "wrong"})
+    assert ET.fromstring(bad_xml.content).find("error/code").text == "401"
+
+    # the centre handles it, the resident rates it low through the extension, and the case is reopened
+    with transaction(session_factory(world.engine)) as s:
+        from patrol import cases as svc
+        from patrol.auth import SYSTEM
+
+        for a in ("register", "dispatch", "accept", "handle", "verify", "close"):
+            svc.transition(s, SYSTEM, world.settings, int(rid), a,
+                           unit_id=world.units[0] if a == "dispatch" else None)
+    assert client.get_service_requests(service_request_id=rid)[0]["status"] == "closed"
+    rated = httpx.post(f"{base}/requests/{rid}/rating.json", data={"api_key": world.api_key, "rating": "1"})
+    assert rated.status_code == 200 and rated.json()[0]["status"] == "open"
+    with transaction(session_factory(world.engine)) as s:
+        case = s.get(Case, int(rid))
+        assert case.rating == 1 and case.reopened_count == 1 and case.channel == "open311"
