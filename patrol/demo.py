@@ -15,6 +15,7 @@ from patrol.db import transaction
 from patrol.gridding import generate_city_grids
 from patrol.importing import city_exists, read_city, store_city, summarize
 from patrol.settings import Settings
+from patrol.simulate import has_simulation, simulate_month
 
 DEMO_EXTRACTS = {"kouvola": ("test_pbf", "Kouvola"), "helsinki": ("helsinki_pbf", "Helsinki")}
 
@@ -32,6 +33,8 @@ def build_demo(factory: sessionmaker[Session], *, city: str, settings: Settings)
         if city_exists(session) is not None:
             yield "reusing the existing database (delete it to rebuild):"
             yield from summarize(session).lines()
+            if not has_simulation(session):
+                yield from simulate_month(factory, settings)
             return
     path = demo_file(city)
     yield f"building the demo from {path} (© OpenStreetMap contributors, ODbL)"
@@ -45,3 +48,4 @@ def build_demo(factory: sessionmaker[Session], *, city: str, settings: Settings)
     yield from summary.lines()
     yield f"categories: {n}"
     yield from grids.lines()
+    yield from simulate_month(factory, settings)
