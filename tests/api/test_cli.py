@@ -89,3 +89,31 @@ def test_layer_import_all_or_nothing_from_the_command_line(fresh_url, tmp_path):
     assert r.returncode == 0, r.stderr
     assert f"imported {len(frame)} grids (replacing {len(frame)})" in r.stdout
     assert gridpatrol(fresh_url, "grids", "check").stdout == before
+
+
+def test_users_apikeys_and_escalate_from_the_command_line(fresh_url):
+    assert gridpatrol(fresh_url, "import", str(shared_file("osm/monaco.osm.pbf"))).returncode == 0
+    assert gridpatrol(fresh_url, "grids", "generate").returncode == 0
+    assert gridpatrol(fresh_url, "categories", "load").returncode == 0
+    from patrol.db import make_engine, session_factory
+    from patrol.models import Grid
+
+    engine = make_engine(fresh_url)
+    with session_factory(engine)() as s:
+        grid = s.query(Grid).order_by(Grid.code).first().code
+    engine.dispose()
+    env = {**os.environ, "GRIDPATROL_DATABASE_URL": fresh_url}
+    r = subprocess.run([sys.executable, "-m", "api.cli", "users", "add", "wang", "--role", "grid_worker",
+                        "--name", "王芳", "--grids", grid, "--password-stdin"], input="long enough pw\n",
+                       capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 0 and f"grids {grid}" in r.stdout, r.stderr
+    dup = gridpatrol(fresh_url, "users", "add", "wang", "--role", "planner", "--password", "long enough pw")
+    assert dup.returncode == 1 and "exists already" in dup.stderr
+    short = gridpatrol(fresh_url, "users", "add", "li", "--role", "planner", "--password", "short")
+    assert short.returncode == 1 and "8 characters" in short.stderr
+    listed = gridpatrol(fresh_url, "users", "list")
+    assert "wang\t王芳\tgrid_worker" in listed.stdout and grid in listed.stdout
+    key = gridpatrol(fresh_url, "apikeys", "add", "12345 hotline")
+    assert key.returncode == 0 and key.stdout.strip().startswith("gp_")
+    esc = gridpatrol(fresh_url, "escalate")
+    assert esc.returncode == 0 and esc.stdout.startswith("escalated 0 overdue cases")
