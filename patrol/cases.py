@@ -23,7 +23,7 @@ from patrol.auth import Actor
 from patrol.dialect import at_point, bbox_filter
 from patrol.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patrol.frames import ewkt, read_frame
-from patrol.lifecycle import ACTIONS, CLOSED, LEVELS, OPEN, allowed_actions, next_level
+from patrol.lifecycle import ACTIONS, OPEN, allowed_actions, next_level
 from patrol.models import (
     Building,
     Case,
@@ -658,5 +658,3 @@ def _iso(t: dt.datetime | None) -> str | None:
     t = _aware(t)
     return t.isoformat() if t is not None else None
 
-
-__all__ = ["CLOSED", "LEVELS"]

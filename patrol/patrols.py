@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from geo.errors import GeoValidationError
 from geo.tracks import flag_fixes, track_length_m
 from patrol.auth import Actor
-from patrol.cases import _aware, locate, now_utc, parse_client_id, to_point
+from patrol.cases import _aware, now_utc, parse_client_id, to_point
 from patrol.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patrol.frames import ewkt
 from patrol.models import Building, GpsFix, Grid, Patrol, Visit
@@ -109,8 +109,11 @@ def add_fixes(session: Session, actor: Actor, patrol_id: int, fixes: list[Fix], 
     known = set()
     for t in session.scalars(select(GpsFix.time).where(GpsFix.patrol_id == p.id, GpsFix.time.in_(times))):
         known.add(_aware(t))
-    fresh = [i for i, t in enumerate(times) if t not in known]
-    fresh = [i for j, i in enumerate(fresh) if times[i] not in {times[k] for k in fresh[:j]}]
+    fresh = []
+    for i, t in enumerate(times):  # new times only, each once (a batch may repeat a fix)
+        if t not in known:
+            known.add(t)
+            fresh.append(i)
     if not fresh:
         return {"stored": 0, "duplicates": len(fixes), "flagged": 0}
     first = min(times[i] for i in fresh)
@@ -180,5 +183,3 @@ def check_in(session: Session, actor: Actor, *, client_id: str | None, building_
     session.flush()
     return v, True
 
-
-__all__ = ["locate"]

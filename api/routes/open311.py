@@ -132,10 +132,23 @@ def service_definition(code: str, fmt: str, session: SessionDep) -> Response:
     return JSONResponse(doc)
 
 
-def _request_row(session, case: Case, wkb, units: dict, cats: dict) -> dict:
+def _latest_notes(session, ids: list[int]) -> dict[int, str]:
+    """The newest note of each case, in one query (later rows overwrite earlier ones)."""
+    rows = session.execute(select(CaseEvent.case_id, CaseEvent.note)
+                           .where(CaseEvent.case_id.in_(ids), CaseEvent.note.is_not(None))
+                           .order_by(CaseEvent.at, CaseEvent.id)).all()
+    return dict(rows)
+
+
+def _rows(session, pairs: list) -> list[dict]:
+    units = dict(session.execute(select(ResponsibleUnit.id, ResponsibleUnit.name)).all())
+    cats = {c.code: c for c in session.scalars(select(Category))}
+    notes = _latest_notes(session, [c.id for c, _ in pairs])
+    return [_request_row(c, w, units, cats, notes.get(c.id)) for c, w in pairs]
+
+
+def _request_row(case: Case, wkb, units: dict, cats: dict, note: str | None) -> dict:
     p = svc.shapely.from_wkb(bytes(wkb))
-    note = session.scalar(select(CaseEvent.note).where(CaseEvent.case_id == case.id, CaseEvent.note.is_not(None))
-                          .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1))
     cat = cats.get(case.category_code)
     return {
         "service_request_id": str(case.id), "status": "closed" if case.status in CLOSED else "open",
@@ -188,9 +201,7 @@ def requests_(fmt: str, session: SessionDep, service_request_id: str | None = No
             elif wanted == {"closed"}:
                 stmt = stmt.where(Case.status.in_(tuple(CLOSED)))
     rows = session.execute(stmt.order_by(Case.reported_at.desc(), Case.id.desc()).limit(1000)).all()
-    units = dict(session.execute(select(ResponsibleUnit.id, ResponsibleUnit.name)).all())
-    cats = {c.code: c for c in session.scalars(select(Category))}
-    return _out(fmt, "service_requests", "request", [_request_row(session, c, w, units, cats) for c, w in rows])
+    return _out(fmt, "service_requests", "request", _rows(session, rows))
 
 
 @router.get("/requests/{request_id}.{fmt}", summary="One service request")
@@ -201,9 +212,7 @@ def request_one(request_id: str, fmt: str, session: SessionDep) -> Response:
     row = session.execute(select(Case, func.ST_AsBinary(Case.geom)).where(Case.id == int(request_id))).first()
     if row is None:
         raise Open311Error(404, f"service_request_id {request_id} not found", fmt)
-    units = dict(session.execute(select(ResponsibleUnit.id, ResponsibleUnit.name)).all())
-    cats = {c.code: c for c in session.scalars(select(Category))}
-    return _out(fmt, "service_requests", "request", [_request_row(session, row[0], row[1], units, cats)])
+    return _out(fmt, "service_requests", "request", _rows(session, [row]))
 
 
 def _float(form, name: str, fmt: str) -> float | None:
@@ -271,7 +280,5 @@ async def rate_request(request_id: str, fmt: str, request: Request, session: Ses
                               note=form.get("comment") or None)
 
     done = _guard(fmt, rate)
-    units = dict(session.execute(select(ResponsibleUnit.id, ResponsibleUnit.name)).all())
-    cats = {c.code: c for c in session.scalars(select(Category))}
     wkb = session.scalar(select(func.ST_AsBinary(Case.geom)).where(Case.id == case.id))
-    return _out(fmt, "service_requests", "request", [_request_row(session, done, wkb, units, cats)])
+    return _out(fmt, "service_requests", "request", _rows(session, [(done, wkb)]))
