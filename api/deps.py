@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from patrol.auth import Actor, actor_for, user_from_token
+from patrol.auth import Actor, actor_from_token
 from patrol.errors import Unauthorized
 from patrol.settings import Settings
 
@@ -40,7 +40,7 @@ def get_actor(session: SessionDep,
     if not token:
         raise Unauthorized("log in first: POST /api/v1/auth/token, then send 'Authorization: Bearer <token>'",
                            field="authorization")
-    return actor_for(session, user_from_token(session, token, settings))
+    return actor_from_token(session, token, settings)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

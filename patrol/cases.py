@@ -101,11 +101,13 @@ def to_point(lon: float, lat: float, crs: str = "wgs84") -> tuple[float, float]:
 
 
 def locate(session: Session, lon: float, lat: float) -> Place:
-    def first(model) -> int | None:
-        return session.scalars(select(model.id).where(at_point(session, model.id, model.geom, lon, lat))
-                               .order_by(model.id).limit(1)).first()
+    """The community, grid and building containing the point, in one round trip (lowest id on a shared edge)."""
+    def first(model):
+        return (select(model.id).where(at_point(session, model.id, model.geom, lon, lat))
+                .order_by(model.id).limit(1).scalar_subquery())
 
-    return Place(first(Community), first(Grid), first(Building))
+    row = session.execute(select(first(Community), first(Grid), first(Building))).one()
+    return Place(row[0], row[1], row[2])
 
 
 def nearest_grid(session: Session, lon: float, lat: float) -> tuple[str, float] | None:
@@ -127,19 +129,22 @@ def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return float(_geod.inv(lon1, lat1, lon2, lat2)[2])
 
 
-def _near(session: Session, category: str, lon: float, lat: float, radius_m: float, *where) -> list[int]:
-    """Ids of cases of ``category`` within ``radius_m`` of the point (bbox through the index, then geodesic)."""
+def _near(session: Session, category: str, lon: float, lat: float, radius_m: float,
+          since: dt.datetime) -> tuple[list[int], list[int]]:
+    """Cases of ``category`` within ``radius_m`` of the point, in one query (bbox through the index, then geodesic):
+    (open ones — possible duplicates, ones closed since ``since`` — recurrence)."""
     dlat = radius_m / 111_000 * 1.5
     dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
-    stmt = select(Case.id, func.ST_AsBinary(Case.geom)).where(
-        Case.category_code == category, *where,
+    stmt = select(Case.id, Case.status, Case.closed_at, func.ST_AsBinary(Case.geom)).where(
+        Case.category_code == category,
+        or_(Case.status.in_(OPEN), and_(Case.status == "closed", Case.closed_at >= since)),
         bbox_filter(session, Case.id, Case.geom, (lon - dlon, lat - dlat, lon + dlon, lat + dlat)))
-    out = []
-    for cid, wkb in session.execute(stmt):
+    open_, closed = [], []
+    for cid, status, closed_at, wkb in session.execute(stmt):
         p = shapely.from_wkb(bytes(wkb))
         if _metres(lon, lat, p.x, p.y) <= radius_m:
-            out.append(int(cid))
-    return out
+            (open_ if status in OPEN else closed).append(int(cid))
+    return sorted(open_), sorted(closed)
 
 
 # ---------------------------------------------------------------------------------------------- scope
@@ -197,6 +202,7 @@ class Created:
     case: Case
     created: bool
     possible_duplicates: list[int]
+    wkb: bytes | None = None  # the stored point, when known without a query
 
 
 def create_case(session: Session, actor: Actor, settings: Settings, *, client_id: str | None, category: str,
@@ -233,10 +239,8 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
     now = now or now_utc()
     cal = calendar(settings)
     level = cat.level if place.grid_id is not None or cat.level != "grid" else "community"
-    duplicates = _near(session, category, x, y, settings.duplicate_radius_m, Case.status.in_(OPEN))
     since = now - dt.timedelta(days=settings.recurrence_days)
-    recurrent = _near(session, category, x, y, settings.duplicate_radius_m, Case.status == "closed",
-                      Case.closed_at >= since)
+    duplicates, recurrent = _near(session, category, x, y, settings.duplicate_radius_m, since)
     contact = contact or {}
     case = Case(
         client_id=cid, category_code=category, status="reported", level=level,
@@ -251,7 +255,7 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
     session.add(case)
     session.flush()
     _event(session, case, actor, "report", None, "reported", now=now, note=description, point=(x, y))
-    return Created(case, True, duplicates)
+    return Created(case, True, duplicates, shapely.to_wkb(shapely.Point(x, y)))
 
 
 # ---------------------------------------------------------------------------------------------- transitions

@@ -23,7 +23,7 @@ def bbox_filter(session: Session, id_col: InstrumentedAttribute, geom: Instrumen
         # SpatiaLite's R*Tree is only used when queried explicitly through its SpatialIndex virtual table.
         table = geom.class_.__tablename__
         candidates = select(literal_column("rowid")).select_from(text("SpatialIndex")).where(
-            text("f_table_name = :t AND f_geometry_column = :c").bindparams(t=table, c=geom.key),
+            literal_column("f_table_name") == table, literal_column("f_geometry_column") == geom.key,
             literal_column("search_frame") == env,
         )
         return and_(id_col.in_(candidates), func.ST_Intersects(geom, env) == 1)

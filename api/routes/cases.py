@@ -88,8 +88,9 @@ class CaseIn(BaseModel):
     unit_no: str | None = Field(None, max_length=20)
 
 
-def _case_out(session, case: Case, *, detail: bool = False) -> dict:
-    wkb = session.scalar(select(func.ST_AsBinary(Case.geom)).where(Case.id == case.id))
+def _case_out(session, case: Case, *, detail: bool = False, wkb: bytes | None = None) -> dict:
+    if wkb is None:
+        wkb = session.scalar(select(func.ST_AsBinary(Case.geom)).where(Case.id == case.id))
     out = svc.case_dict(case, wkb, category=session.get(Category, case.category_code))
     if detail:
         out["timeline"] = svc.timeline(session, case.id)
@@ -112,7 +113,7 @@ def create_case(body: CaseIn, response: Response, actor: ActorDep, session: Sess
                              unit_no=body.unit_no)
     if not result.created:
         response.status_code = 200
-    out = _case_out(session, result.case)
+    out = _case_out(session, result.case, wkb=result.wkb)
     out["possible_duplicates"] = result.possible_duplicates
     return out
 
