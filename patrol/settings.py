@@ -38,6 +38,10 @@ class Settings(BaseSettings):
                                                         "possible duplicate; a closed one, a recurrence.")
     recurrence_days: int = Field(30, description="A case this soon after a closure nearby is a recurrence.")
     photo_max_bytes: int = Field(8 * 1024 * 1024, description="Largest photo accepted, bytes.")
+    kpi_thresholds: dict[str, tuple[float, float, float]] = Field(
+        default_factory=dict,
+        description='黄橙红 warning thresholds per KPI as JSON, e.g. {"on_time_rate": [0.9, 0.8, 0.7]} '
+                    "(yellow, orange, red); KPIs not named keep their defaults.")
 
 
 @lru_cache
