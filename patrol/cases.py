@@ -324,7 +324,8 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
     if action in ("reject", "return", "rework", "suspend", "merge") and not (note or action == "merge"):
         raise InvalidInput(f"{action} needs a note giving the reason", field="note")
     if action == "dispatch":
-        ev_unit = _dispatch(session, actor, case, unit_id, assignee_id)
+        ev_unit, why = _dispatch(session, actor, case, unit_id, assignee_id)
+        note = f"{note}\n{why}" if note and why else note or why
         case.deadline_at = cal.add_working_hours(now, hours or cat.deadline_hours)
     elif action == "whistle":
         _whistle(session, case, units, hours or cat.deadline_hours, report_in_hours, cal, now)
@@ -374,12 +375,27 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
     return case
 
 
-def _dispatch(session: Session, actor: Actor, case: Case, unit_id: int | None, assignee_id: int | None) -> int | None:
+def _dispatch(session: Session, actor: Actor, case: Case, unit_id: int | None,
+              assignee_id: int | None) -> tuple[int | None, str | None]:
+    """Dispatch to the unit or worker given, or else to the one responsible (patrol.routing), saying why."""
     if unit_id is not None:
         if session.get(ResponsibleUnit, unit_id) is None:
             raise InvalidInput(f"no responsible unit {unit_id}", field="unit_id")
         case.unit_id, case.assignee_id = unit_id, None
-        return unit_id
+        return unit_id, None
+    if assignee_id is None and case.level != "grid":
+        from patrol.routing import responsible
+
+        p = shapely.from_wkb(bytes(session.scalar(select(func.ST_AsBinary(Case.geom)).where(Case.id == case.id))))
+        returned = tuple(session.scalars(select(CaseEvent.unit_id).where(
+            CaseEvent.case_id == case.id, CaseEvent.action == "return", CaseEvent.unit_id.is_not(None))))
+        decision = responsible(session, lon=p.x, lat=p.y, category=case.category_code, level=case.level,
+                               grid_id=case.grid_id, exclude_units=returned, allow_straight_line=True,
+                               with_route=False)
+        if decision.chosen is not None:
+            case.unit_id, case.assignee_id = decision.chosen.unit_id, None
+            return decision.chosen.unit_id, "自动派遣 " + decision.why()
+        assignee_id = decision.worker["user_id"]
     if assignee_id is None and case.level == "grid" and case.grid_id is not None:
         assignee_id = session.scalar(select(Grid.worker_id).where(Grid.id == case.grid_id))
         if assignee_id is None:
@@ -391,7 +407,7 @@ def _dispatch(session: Session, actor: Actor, case: Case, unit_id: int | None, a
     if user is None or user.role != "grid_worker":
         raise InvalidInput(f"assignee {assignee_id} is not a grid worker", field="assignee_id")
     case.assignee_id, case.unit_id = assignee_id, None
-    return None
+    return None, None
 
 
 def _whistle(session: Session, case: Case, units: list[int] | None, hours: float, report_in_hours: float,

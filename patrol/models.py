@@ -385,3 +385,24 @@ class Revisit(Base):
     outcome: Mapped[str | None] = mapped_column(String(20))
     worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class Responsibility(Base):
+    """Who handles what (like FixMyStreet's body × category contacts): category × level → a type of unit.
+
+    ``category`` is a code (``B0109``), a prefix (``B01*``) or ``*``; the most specific rule wins and less specific
+    ones are the fallback, each ordered by ``priority``. ``profile`` is how the unit travels (walk / drive)."""
+
+    __tablename__ = "responsibility"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(20))
+    unit_type: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    profile: Mapped[str] = mapped_column(String(10), default="drive")
+    note_zh: Mapped[str | None] = mapped_column(String(200))
+    __table_args__ = (
+        UniqueConstraint("category", "level", "unit_type"),
+        CheckConstraint("level IN ('grid', 'community', 'department')", name="level"),
+        CheckConstraint("profile IN ('walk', 'drive')", name="profile"),
+    )

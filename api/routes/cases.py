@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
@@ -340,7 +341,7 @@ def record_revisit(revisit_id: int, body: RevisitIn, actor: ActorDep, session: S
 
 
 @router.get("/tasks", tags=["patrols"], summary="My work: cases to handle or verify, revisits due")
-def my_tasks(actor: ActorDep, session: SessionDep) -> dict:
+def my_tasks(actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     scope = svc.scope_filter(actor)
     if actor.role == "grid_worker":
         todo = [Case.assignee_id == actor.user_id, Case.status.in_(("dispatched", "accepted"))]
@@ -353,7 +354,7 @@ def my_tasks(actor: ActorDep, session: SessionDep) -> dict:
         verify = [Case.id == -1]
     else:
         raise Forbidden(f"a {actor.role} has no task list", field="role")
-    today = dt.date.today()
+    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
 
     def cases(where) -> list[dict]:
         rows = session.execute(select(Case, func.ST_AsBinary(Case.geom)).where(*where)
