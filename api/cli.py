@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -134,6 +135,36 @@ def cmd_categories_list(args: argparse.Namespace) -> None:
     with factory() as session:
         for c in session.scalars(select(Category).where(Category.active).order_by(Category.code)):
             print(f"{c.code}\t{c.name_zh}\t{c.name_en}\t{c.kind}\t{c.level}\t{c.deadline_hours:g} h\tseverity {c.severity}")
+
+
+def cmd_responsibility_load(args: argparse.Namespace) -> None:
+    from patrol.db import transaction
+    from patrol.responsibility import load_rules, load_rules_file
+
+    _, _, factory = _context(args)
+    with transaction(factory) as session:
+        n = load_rules_file(session, args.file) if args.file else load_rules(session)
+    print(f"loaded {n} responsibility rules" + (f" from {args.file}" if args.file else " (shipped table)"))
+
+
+def cmd_responsibility_list(args: argparse.Namespace) -> None:
+    from sqlalchemy import func, select
+
+    from patrol.models import Responsibility, ResponsibleUnit
+    from patrol.responsibility import _shipped
+
+    _, _, factory = _context(args)
+    with factory() as session:
+        rows = session.scalars(select(Responsibility).order_by(Responsibility.level, Responsibility.category,
+                                                               Responsibility.priority)).all()
+        units = dict(session.execute(select(ResponsibleUnit.type, func.count())
+                                     .group_by(ResponsibleUnit.type)).all())
+    if not rows:
+        print("no table loaded: the shipped one applies (gridpatrol responsibility load FILE to replace it)")
+        rows = _shipped()
+    for r in rows:
+        print(f"{r.category}\t{r.level}\t{r.unit_type}\tpriority {r.priority}\t{r.profile}\t"
+              f"{units.get(r.unit_type, 0) if r.unit_type != 'grid_worker' else '-'} units\t{r.note_zh or ''}")
 
 
 def cmd_users_add(args: argparse.Namespace) -> None:
@@ -268,6 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("file", nargs="?")
     add("list", cmd_categories_list, "list the active categories", cats)
 
+    resp = sub.add_parser("responsibility", help="who handles what: category × level → unit type").add_subparsers(
+        dest="resp_command", required=True)
+    rl = add("load", cmd_responsibility_load, "replace the responsibility table with a CSV (default: the shipped one)",
+             resp)
+    rl.add_argument("file", nargs="?")
+    add("list", cmd_responsibility_list, "list the rules and how many units of each type exist", resp)
+
     users = sub.add_parser("users", help="users and roles").add_subparsers(dest="users_command", required=True)
     ua = add("add", cmd_users_add, "add a user", users)
     ua.add_argument("username")
@@ -308,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `gridpatrol … list | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -95,12 +95,25 @@ def _people(s: Session, rng: random.Random) -> dict:
     pts = b.geometry.representative_point().sample(len(UNIT_TYPES), random_state=rng.randrange(1 << 30))
     units = {}
     for (kind, label), p in zip(UNIT_TYPES, pts, strict=True):
-        u = ResponsibleUnit(type=kind, name=f"{label} (模拟)", geom=ewkt([p])[0])
+        # a property company serves its own 小区 (here a simulated block of about 550 m around it), others the city
+        area = shapely.MultiPolygon([shapely.box(p.x - 0.005, p.y - 0.0025, p.x + 0.005, p.y + 0.0025)])
+        u = ResponsibleUnit(type=kind, name=f"{label} (模拟)", geom=ewkt([p])[0],
+                            jurisdiction=ewkt([area])[0] if kind == "property" else None)
         s.add(u)
         s.flush()
         create_user(s, username=f"dept_{kind}", role="department", password=DEMO_PASSWORD,
                     display_name=f"{label}值班员 (模拟)", unit_id=u.id, simulated=True)
         units[kind] = u.id
+    for c in coms:  # one community office 居委会 per community, serving its polygon
+        geom = s.scalar(select(func.ST_AsBinary(Community.geom)).where(Community.id == c.id))
+        poly = shapely.from_wkb(bytes(geom))
+        u = ResponsibleUnit(type="community_office", name=f"{c.name}居委会 (模拟)",
+                            geom=ewkt([poly.representative_point()])[0], jurisdiction=ewkt([poly])[0])
+        s.add(u)
+        s.flush()
+        create_user(s, username=f"office{c.code}", role="department", password=DEMO_PASSWORD,
+                    display_name=f"{c.name}居委会值班员 (模拟)", unit_id=u.id, simulated=True)
+        units[f"community_office:{c.code}"] = u.id
     return {"workers": workers, "sups": sups, "units": units, "n_workers": len(workers), "n_sups": len(sups)}
 
 
@@ -220,10 +233,9 @@ def _walk(s: Session, rng: random.Random, settings: Settings, case: Case, worker
     handler = worker
     if grid_level:
         ok = step(worker, "dispatch", 0.1)
-    else:
-        unit = rng.choice(units)
-        handler = dept[unit]
-        ok = step(sup, "dispatch", rng.uniform(0.2, 3), unit_id=unit)
+    else:  # no unit given: the responsible one nearest by road is chosen (patrol.routing), as a supervisor would
+        ok = step(sup, "dispatch", rng.uniform(0.2, 3))
+        handler = dept.get(case.unit_id, sup)
     if not ok or rng.random() < 0.08:
         return case.status
     if rng.random() < 0.05 and step(sup, "suspend", 1, note="等待材料 (模拟)"):

@@ -117,3 +117,18 @@ def test_users_apikeys_and_escalate_from_the_command_line(fresh_url):
     assert key.returncode == 0 and key.stdout.strip().startswith("gp_")
     esc = gridpatrol(fresh_url, "escalate")
     assert esc.returncode == 0 and esc.stdout.startswith("escalated 0 overdue cases")
+
+
+def test_responsibility_table_from_the_command_line(fresh_url, tmp_path):
+    assert "the shipped one applies" in gridpatrol(fresh_url, "responsibility", "list").stdout
+    bad = tmp_path / "rules.csv"
+    bad.write_text("category,level,unit_type\nB0109,street,power\n", encoding="utf-8")
+    r = gridpatrol(fresh_url, "responsibility", "load", str(bad))
+    assert r.returncode == 1 and "nothing loaded" in r.stderr and "line 2: level" in r.stderr
+    good = tmp_path / "ours.csv"
+    good.write_text("category,level,unit_type,priority,profile\n*,grid,grid_worker,1,walk\n"
+                    "*,community,community_office,1,walk\n*,department,urban_management,1,drive\n", encoding="utf-8")
+    r = gridpatrol(fresh_url, "responsibility", "load", str(good))
+    assert r.returncode == 0 and "loaded 3 responsibility rules" in r.stdout
+    listed = gridpatrol(fresh_url, "responsibility", "list").stdout.splitlines()
+    assert len(listed) == 3 and listed[0].startswith("*\tcommunity\tcommunity_office")
