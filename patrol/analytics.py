@@ -8,9 +8,12 @@ city) and feeds the pure functions from the database.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
-from sqlalchemy import select
+import shapely
+import shapely.geometry
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patrol import kpis as K
@@ -100,3 +103,247 @@ def kpi_trend(session: Session, actor: Actor, settings: Settings, *, period: str
                      unit_id=scope.unit_id, category=category, include_simulated=include_simulated,
                      settings=settings, thresholds=thresholds(settings))
     return K.kpi_records(df)
+
+
+# ---------------------------------------------------------------------------------------------- hotspots
+
+MEASURES = {
+    "cases": "all cases reported",
+    "overdue": "cases closed late or still open past their deadline",
+    "reworked": "cases reworked at least once (核查不通过 or a low rating)",
+    "reopened": "cases reopened after closure",
+}
+CELLS = ("h3", "fishnet", "grid")
+BIN_LABELS = {3: "热点 99%", 2: "热点 95%", 1: "热点 90%", 0: "不显著", -1: "冷点 90%", -2: "冷点 95%", -3: "冷点 99%"}
+
+
+@dataclass
+class CellLayer:
+    frame: object  # GeoDataFrame in WGS-84 with an ``id`` column
+    weights: object  # scipy sparse
+    counts: object  # np.ndarray
+    n_points: int
+    count_frame: object = None  # what geo.cells.count_points counts in (the metric fishnet keeps its spec)
+
+
+def _case_points(session: Session, scope: Scope, *, start: dt.datetime, end: dt.datetime, category: str | None,
+                 measure: str, include_simulated: bool):
+    import geopandas as gpd
+    import numpy as np
+
+    from patrol.models import Case, Category
+
+    if measure not in MEASURES:
+        raise InvalidInput(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}", field="measure")
+    where = [Case.reported_at >= start, Case.reported_at < end]
+    if scope.community_id is not None:
+        where.append(Case.community_id == scope.community_id)
+    if scope.grid_id is not None:
+        where.append(Case.grid_id == scope.grid_id)
+    if scope.unit_id is not None:
+        where.append(Case.unit_id == scope.unit_id)
+    if category:
+        where.append(Case.category_code == category)
+    if not include_simulated:
+        where.append(Case.simulated.is_(False))
+    if measure == "reworked":
+        where.append(Case.rework_count > 0)
+    elif measure == "reopened":
+        where.append(Case.reopened_count > 0)
+    rows = session.execute(select(func.ST_AsBinary(Case.geom), Category.severity, Case.status, Case.deadline_at,
+                                  Case.closed_on_time).join(Category, Category.code == Case.category_code)
+                           .where(*where)).all()
+    if measure == "overdue":
+        now = dt.datetime.now(dt.UTC)
+        from patrol.cases import _aware
+        from patrol.lifecycle import OPEN
+
+        rows = [r for r in rows if r[4] is False or (r[2] in OPEN and r[2] != "suspended" and r[3] is not None
+                                                     and _aware(r[3]) < now)]
+    geoms = shapely.from_wkb(np.array([bytes(r[0]) for r in rows], dtype=object)) if rows else []
+    return gpd.GeoDataFrame({"severity": [r[1] for r in rows]}, geometry=list(geoms), crs=4326)
+
+
+def _area(session: Session, scope: Scope):
+    """The area analysed: the scope's grid, community, or the whole city's communities (WGS-84)."""
+    import shapely as sh
+
+    from patrol.models import Community
+
+    if scope.grid_id is not None:
+        wkbs = session.scalars(select(func.ST_AsBinary(Grid.geom)).where(Grid.id == scope.grid_id)).all()
+    elif scope.community_id is not None:
+        wkbs = session.scalars(select(func.ST_AsBinary(Community.geom))
+                               .where(Community.id == scope.community_id)).all()
+    else:
+        wkbs = session.scalars(select(func.ST_AsBinary(Community.geom))).all()
+    if not wkbs:
+        raise InvalidInput("the city has no communities yet: import a city first", field="community")
+    return sh.union_all([sh.from_wkb(bytes(w)) for w in wkbs])
+
+
+def cell_layer(session: Session, scope: Scope, points, *, cells: str, resolution: int, size_m: float,
+               weight: str) -> CellLayer:
+    import warnings
+
+    import geopandas as gpd
+    import numpy as np
+
+    from geo import cells as C
+    from patrol.models import City
+
+    if cells not in CELLS:
+        raise InvalidInput(f"cells must be one of {', '.join(CELLS)}, got {cells!r}", field="cells")
+    if weight not in ("count", "severity"):
+        raise InvalidInput(f"weight must be count or severity, got {weight!r}", field="weight")
+    area = _area(session, scope)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", C.IslandWarning)
+        if cells == "h3":
+            if not 5 <= resolution <= 12:
+                raise InvalidInput(f"resolution must be 5–12 for city hotspots, got {resolution}", field="resolution")
+            frame = C.hexagons(area, resolution)
+            if frame.empty:
+                frame = C.hexagons(gpd.GeoSeries([area.representative_point()], crs=4326), resolution, rings=1)
+            frame = frame.rename(columns={"h3": "id"}).assign(h3=lambda f: f["id"])
+            w = C.h3_neighbours(frame["h3"].tolist())
+            metric_frame = frame
+        else:
+            epsg = session.scalar(select(City.metric_epsg))
+            if cells == "fishnet":
+                if not 25 <= size_m <= 5000:
+                    raise InvalidInput(f"size_m must be 25–5000, got {size_m}", field="size_m")
+                metric_area = gpd.GeoSeries([area], crs=4326).to_crs(epsg).iloc[0]
+                net = C.fishnet(metric_area.bounds, size_m, epsg)
+                metric_frame = net[net.intersects(metric_area)].reset_index(drop=True)
+                frame = metric_frame.to_crs(4326).rename(columns={"cell": "id"})
+            else:
+                frame = read_frame_grids(session, scope)
+                metric_frame = frame
+            w = C.contiguity(frame.geometry, kind="queen") if len(frame) > 1 else None
+        counts = C.count_points(points, metric_frame, weights="severity" if weight == "severity" else None) \
+            if len(points) else np.zeros(len(frame))
+    return CellLayer(frame, w, counts, len(points), metric_frame)
+
+
+def read_frame_grids(session: Session, scope: Scope):
+    from patrol.frames import read_frame
+
+    where = []
+    if scope.grid_id is not None:
+        where.append(Grid.id == scope.grid_id)
+    elif scope.community_id is not None:
+        where.append(Grid.community_id == scope.community_id)
+    return read_frame(session, [Grid.id, Grid.code], Grid.geom, where=where, order_by=[Grid.id])
+
+
+def hotspots(session: Session, actor: Actor, settings: Settings, *, start: dt.date | dt.datetime,
+             end: dt.date | dt.datetime, cells: str = "h3", resolution: int = 9, size_m: float = 250,
+             category: str | None = None, measure: str = "cases", weight: str = "count", permutations: int = 0,
+             community: str | None = None, grid: str | None = None, include_simulated: bool = True) -> dict:
+    """Getis-Ord Gi* hot and cold spots of cases aggregated to cells, with BH-FDR bins −3…+3, as GeoJSON."""
+    import numpy as np
+
+    from geo.hotspots import GetisOrdStar
+
+    scope = resolve_scope(session, actor, community=community, grid=grid)
+    s, e = K._period(start, end, settings.timezone)
+    if not 0 <= permutations <= 9999:
+        raise InvalidInput(f"permutations must be 0–9999, got {permutations}", field="permutations")
+    points = _case_points(session, scope, start=s, end=e, category=category, measure=measure,
+                          include_simulated=include_simulated)
+    layer = cell_layer(session, scope, points, cells=cells, resolution=resolution, size_m=size_m, weight=weight)
+    y = np.asarray(layer.counts, dtype=float)
+    n = len(y)
+    summary = {"cells": n, "points": layer.n_points, "measure": measure, "cell_kind": cells,
+               "start": s.isoformat(), "end": e.isoformat(), "fdr": True, "permutations": permutations}
+    z = p = pf = bins = psim = None
+    if n >= 3 and layer.weights is not None and np.ptp(y) > 0:
+        gi = GetisOrdStar(permutations=permutations, seed=0).fit(y, layer.weights)
+        z, p, pf, bins, psim = gi.z_, gi.p_, gi.p_fdr_, gi.bin_, gi.p_sim_
+        summary["message"] = None
+    else:
+        summary["message"] = ("no cases in this period and area" if layer.n_points == 0 else
+                              "too few cells or no variation: nothing to test")
+    feats = []
+    for i, geom in enumerate(layer.frame.geometry):
+        b = int(bins[i]) if bins is not None else 0
+        props = {"id": _plain(layer.frame["id"].iloc[i]), "count": float(y[i]),
+                 "z": _num(z, i), "p": _num(p, i), "p_fdr": _num(pf, i), "p_sim": _num(psim, i),
+                 "bin": b, "label_zh": BIN_LABELS[b]}
+        if "code" in layer.frame:
+            props["code"] = layer.frame["code"].iloc[i]
+        feats.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": props})
+    if bins is not None:
+        summary["bins"] = {str(k): int((bins == k).sum()) for k in range(-3, 4)}
+    return {"type": "FeatureCollection", "features": feats, "summary": summary}
+
+
+def emerging(session: Session, actor: Actor, settings: Settings, *, step: str = "week", steps: int = 8,
+             cells: str = "h3", resolution: int = 9, size_m: float = 250, category: str | None = None,
+             measure: str = "cases", community: str | None = None, grid: str | None = None,
+             include_simulated: bool = True, now: dt.datetime | None = None) -> dict:
+    """Emerging hot spots: Gi* per time step and the Mann–Kendall trend, one ArcGIS pattern per cell."""
+    import numpy as np
+
+    from geo.hotspots import emerging_hotspots
+
+    if step not in ("day", "week", "month"):
+        raise InvalidInput(f"step must be day, week or month, got {step!r}", field="step")
+    if not 2 <= steps <= 60:
+        raise InvalidInput(f"steps must be 2–60, got {steps}", field="steps")
+    scope = resolve_scope(session, actor, community=community, grid=grid)
+    tz = settings.timezone
+    now = now or dt.datetime.now(dt.UTC)
+    if step == "day":
+        from zoneinfo import ZoneInfo
+
+        today = now.astimezone(ZoneInfo(tz)).date()
+        bounds = [K._period(today - dt.timedelta(days=k), today - dt.timedelta(days=k - 1), tz)
+                  for k in range(steps, 0, -1)]
+    else:
+        bounds = K.last_periods(step, steps, now, tz)
+    layer = None
+    cols = []
+    for s, e in bounds:
+        pts = _case_points(session, scope, start=s, end=e, category=category, measure=measure,
+                           include_simulated=include_simulated)
+        layer = cell_layer(session, scope, pts, cells=cells, resolution=resolution, size_m=size_m,
+                           weight="count") if layer is None else \
+            CellLayer(layer.frame, layer.weights, _recount(layer, pts), len(pts), layer.count_frame)
+        cols.append(np.asarray(layer.counts, dtype=float))
+    counts = np.column_stack(cols)
+    summary = {"cells": counts.shape[0], "steps": [[s.isoformat(), e.isoformat()] for s, e in bounds],
+               "points": int(counts.sum()), "message": None}
+    codes = names = None
+    if counts.shape[0] >= 3 and layer.weights is not None and counts.sum() > 0 and np.ptp(counts) > 0:
+        res = emerging_hotspots(counts, layer.weights)
+        codes, names = res.code, res.pattern
+        summary["patterns"] = {str(k): int(v) for k, v in zip(*np.unique(names, return_counts=True), strict=True)}
+    else:
+        summary["message"] = "no cases in these periods and area" if counts.sum() == 0 else "nothing to test"
+    feats = [{"type": "Feature", "geometry": shapely.geometry.mapping(g),
+              "properties": {"id": _plain(layer.frame["id"].iloc[i]), "counts": counts[i].tolist(),
+                             "code": 0 if codes is None else int(codes[i]),
+                             "pattern": "No Pattern Detected" if names is None else str(names[i])}}
+             for i, g in enumerate(layer.frame.geometry)]
+    return {"type": "FeatureCollection", "features": feats, "summary": summary}
+
+
+def _recount(layer: CellLayer, points):
+    import numpy as np
+
+    from geo import cells as C
+
+    return C.count_points(points, layer.count_frame) if len(points) else np.zeros(len(layer.frame))
+
+
+def _num(a, i) -> float | None:
+    if a is None:
+        return None
+    v = float(a[i])
+    return None if math.isnan(v) else round(v, 6)
+
+
+def _plain(v):
+    return v.item() if hasattr(v, "item") else v

@@ -8,7 +8,7 @@ import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from api.deps import ActorDep, SessionDep, SettingsDep
 from patrol import analytics as svc
@@ -67,3 +67,36 @@ def kpi_trend(actor: ActorDep, session: SessionDep, settings: SettingsDep,
     rows = svc.kpi_trend(session, actor, settings, period=period, n=n, community=community, grid=grid,
                          unit_id=unit_id, category=category, include_simulated=include_simulated)
     return {"period": period, "rows": rows}
+
+
+Cells = Literal["h3", "fishnet", "grid"]
+Measure = Literal["cases", "overdue", "reworked", "reopened"]
+
+
+@router.get("/hotspots", summary="Gi* hot and cold spots of cases (or of overdue / reworked / reopened ones), "
+                                 "FDR-corrected bins −3…+3, as GeoJSON cells")
+def hotspots(actor: ActorDep, session: SessionDep, settings: SettingsDep, start: Period = None,
+             end: PeriodEnd = None, cells: Cells = "h3",
+             resolution: Annotated[int, Query(description="H3 resolution (9 ≈ 0.1 km² cells)")] = 9,
+             size_m: Annotated[float, Query(description="fishnet cell side, metres")] = 250,
+             category: str | None = None, measure: Measure = "cases",
+             weight: Literal["count", "severity"] = "count",
+             permutations: Annotated[int, Query(ge=0, le=9999)] = 0,
+             community: str | None = None, grid: str | None = None, include_simulated: bool = True) -> Response:
+    s, e = _days(settings, start, end)
+    out = svc.hotspots(session, actor, settings, start=s, end=e, cells=cells, resolution=resolution, size_m=size_m,
+                       category=category, measure=measure, weight=weight, permutations=permutations,
+                       community=community, grid=grid, include_simulated=include_simulated)
+    return JSONResponse(out, media_type="application/geo+json")
+
+
+@router.get("/emerging", summary="Emerging hot spots (Gi* per step + Mann–Kendall): one ArcGIS pattern per cell")
+def emerging(actor: ActorDep, session: SessionDep, settings: SettingsDep,
+             step: Literal["day", "week", "month"] = "week", steps: Annotated[int, Query(ge=2, le=60)] = 8,
+             cells: Cells = "h3", resolution: int = 9, size_m: float = 250, category: str | None = None,
+             measure: Measure = "cases", community: str | None = None, grid: str | None = None,
+             include_simulated: bool = True) -> Response:
+    out = svc.emerging(session, actor, settings, step=step, steps=steps, cells=cells, resolution=resolution,
+                       size_m=size_m, category=category, measure=measure, community=community, grid=grid,
+                       include_simulated=include_simulated)
+    return JSONResponse(out, media_type="application/geo+json")

@@ -76,3 +76,58 @@ def test_csv_trend_and_bad_input(world):
     empty = c.get("/api/v1/analytics/kpis", headers=world.h("admin"),
                   params={"by": "overall", "start": "2001-01-01", "end": "2001-02-01"}).json()["rows"]
     assert empty[0]["received"] == 0 and empty[0]["closure_rate"] is None
+
+
+def _cluster(world, n: int = 12) -> None:
+    x, y = world.point_a
+    for k in range(n):
+        world.report(category="C0104", point=(x + (k % 4) * 1e-5, y + (k // 4) * 1e-5))
+    world.report("worker_b", category="C0104", point=world.point_b)
+
+
+def _cell_with(features: list[dict], point) -> dict:
+    import shapely
+
+    p = shapely.Point(point)
+    found = [f for f in features if shapely.geometry.shape(f["geometry"]).covers(p)]
+    assert len(found) == 1
+    return found[0]["properties"]
+
+
+def test_hotspots_find_the_cluster_in_every_kind_of_cell(world):
+    _cluster(world)
+    c = world.client
+    for params in ({"cells": "h3", "resolution": 10}, {"cells": "fishnet", "size_m": 100}, {"cells": "grid"}):
+        r = c.get("/api/v1/analytics/hotspots", headers=world.h("admin"), params={**params, "category": "C0104"})
+        assert r.status_code == 200, r.text
+        fc = r.json()
+        assert fc["summary"]["points"] == 13 and fc["summary"]["message"] is None
+        assert sum(f["properties"]["count"] for f in fc["features"]) == 13
+        hot = _cell_with(fc["features"], world.point_a)
+        assert hot["count"] >= 12 and hot["bin"] >= 2 and hot["label_zh"].startswith("热点")
+        assert hot["z"] > 2.5 and hot["p_fdr"] < 0.05
+        assert all(-3 <= f["properties"]["bin"] <= 3 for f in fc["features"])
+
+
+def test_emerging_hotspot_of_a_cluster_that_appeared_this_week(world):
+    r = world.client.get("/api/v1/analytics/emerging", headers=world.h("admin"),
+                         params={"cells": "h3", "resolution": 10, "category": "C0104", "steps": 4})
+    assert r.status_code == 200, r.text
+    fc = r.json()
+    cell = _cell_with(fc["features"], world.point_a)
+    assert cell["counts"][:-1] == [0, 0, 0] and cell["counts"][-1] >= 12
+    assert cell["pattern"] == "New Hot Spot" and cell["code"] == 1
+
+
+def test_hotspots_empty_state_scope_and_bad_input(world):
+    c = world.client
+    empty = c.get("/api/v1/analytics/hotspots", headers=world.h("admin"),
+                  params={"start": "2001-01-01", "end": "2001-02-01"}).json()
+    assert empty["summary"]["points"] == 0 and "no cases" in empty["summary"]["message"]
+    assert all(f["properties"]["bin"] == 0 for f in empty["features"])
+    mine = c.get("/api/v1/analytics/hotspots", headers=world.h("worker_a"), params={"cells": "grid"}).json()
+    assert [f["properties"]["id"] for f in mine["features"]] == [world.grid_a]
+    bad = c.get("/api/v1/analytics/hotspots", headers=world.h("admin"), params={"cells": "h3", "resolution": 3})
+    assert bad.status_code == 422 and bad.json()["field"] == "resolution"
+    bad = c.get("/api/v1/analytics/hotspots", headers=world.h("admin"), params={"measure": "noise"})
+    assert bad.status_code == 422 and bad.json()["field"] == "measure"
