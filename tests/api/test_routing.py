@@ -77,7 +77,7 @@ def test_nobody_responsible_is_a_409_with_the_reasons(world):
 
 
 def test_jurisdictions_nested_and_overlapping(world):
-    cid, community = _community_of(world, world.grid_a)
+    _, community = _community_of(world, world.grid_a)
     _, other_community = _community_of(world, _grid_at(world, world.point_other))
     # the office of another community, right next to the point, does not cover it
     _add_unit(world, "community_office", "其他社区居委会", (world.point_a[0] + 0.0002, world.point_a[1]),

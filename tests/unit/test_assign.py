@@ -1,0 +1,211 @@
+"""Tests of geo.assign: bulk point-in-polygon must give exactly what geopandas.sjoin gives.
+
+The reference is ``sjoin(points, polygons, predicate="intersects")`` keeping the lowest polygon position per
+point (the documented edge rule), -1 for none.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from geo.assign import PolygonIndex, assign_points, build_polygon_index
+from geo.errors import GeoValidationError
+from tests.conftest import shared_file
+
+
+def reference(points: gpd.GeoSeries | np.ndarray, polygons: gpd.GeoSeries | np.ndarray) -> np.ndarray:
+    """sjoin, predicate="intersects" (covers, for points): lowest polygon position per point, -1 for none."""
+    left = gpd.GeoDataFrame(geometry=gpd.GeoSeries(np.asarray(points, dtype=object)).reset_index(drop=True))
+    right = gpd.GeoDataFrame(
+        geometry=gpd.GeoSeries(np.asarray(polygons, dtype=object)).reset_index(drop=True)
+    )
+    joined = gpd.sjoin(left, right, predicate="intersects", how="left")
+    lowest = joined["index_right"].fillna(-1).astype(np.int64).groupby(level=0).min()
+    return lowest.reindex(range(len(left)), fill_value=-1).to_numpy()
+
+
+def fishnet(nx: int, ny: int, size: float = 10.0) -> np.ndarray:
+    x, y = np.meshgrid(np.arange(nx) * size, np.arange(ny) * size)
+    return shapely.box(x.ravel(), y.ravel(), x.ravel() + size, y.ravel() + size)
+
+
+def boundary_points(polygons: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Vertices, edge midpoints and points along edges of ``polygons``: on a boundary, or within rounding."""
+    coords = shapely.get_coordinates(polygons)
+    i = rng.integers(0, len(coords) - 1, n)
+    t = rng.uniform(0, 1, n)[:, None]
+    return np.concatenate(
+        (
+            coords[rng.integers(0, len(coords), n)],
+            (coords[i] + coords[i + 1]) / 2,
+            coords[i] + t * (coords[i + 1] - coords[i]),
+        )
+    )
+
+
+def test_fishnet_edges_and_corners_follow_the_lowest_position_rule() -> None:
+    cells = fishnet(2, 2)  # 0: (0,0)-(10,10), 1: (10,0)-(20,10), 2: (0,10)-(10,20), 3: (10,10)-(20,20)
+    x = np.array([5.0, 15.0, 10.0, 10.0, 5.0, 10.0, 0.0, 20.0, 20.0, -0.001, 25.0, np.nan])
+    y = np.array([5.0, 15.0, 5.0, 15.0, 10.0, 10.0, 0.0, 20.0, 5.0, 5.0, 5.0, 5.0])
+    expected = [0, 3, 0, 2, 0, 0, 0, 3, 1, -1, -1, -1]
+    assert build_polygon_index(cells).query_xy(x, y).tolist() == expected
+    assert reference(shapely.points(x, y), cells).tolist() == expected
+
+
+@pytest.mark.parametrize("cell_size", [None, 0.3, 1.0, 3.7, 10.0, 50.0])
+def test_fishnet_matches_sjoin_for_any_bucket_size(cell_size: float | None) -> None:
+    rng = np.random.default_rng(1)
+    cells = fishnet(13, 7, size=7.5)
+    points = np.concatenate(
+        (
+            rng.uniform(-20, 120, (20_000, 2)),
+            boundary_points(cells, 3000, rng),
+            np.round(rng.uniform(-5, 100, (3000, 2)) / 7.5) * 7.5,
+        )
+    )  # grid nodes
+    ours = assign_points(shapely.points(points), cells, cell_size=cell_size)
+    assert np.array_equal(ours, reference(shapely.points(points), cells))
+
+
+def voronoi(area: shapely.Geometry, n: int, rng: np.random.Generator) -> np.ndarray:
+    minx, miny, maxx, maxy = area.bounds
+    seeds = rng.uniform((minx, miny), (maxx, maxy), (n * 3, 2))
+    seeds = seeds[shapely.contains_xy(area, seeds[:, 0], seeds[:, 1])][:n]
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=area.envelope))
+    cells = shapely.intersection(cells, area)
+    return cells[~shapely.is_empty(cells)]
+
+
+@pytest.fixture(scope="module")
+def liechtenstein_cells() -> gpd.GeoSeries:
+    from geo.osm import read_osm
+
+    city = read_osm(shared_file("osm/liechtenstein_2015.osm.pbf"))
+    country = city.boundaries.loc[city.boundaries["admin_level"] == 2].to_crs("EPSG:32632").geometry.iloc[0]
+    cells = voronoi(country, 3000, np.random.default_rng(5))
+    return gpd.GeoSeries(cells, crs="EPSG:32632")
+
+
+def test_voronoi_cells_over_liechtenstein_match_sjoin(liechtenstein_cells: gpd.GeoSeries) -> None:
+    rng = np.random.default_rng(2)
+    minx, miny, maxx, maxy = liechtenstein_cells.total_bounds
+    xy = np.concatenate(
+        (
+            rng.uniform((minx, miny), (maxx, maxy), (100_000, 2)),
+            boundary_points(np.asarray(liechtenstein_cells.array), 10_000, rng),
+        )
+    )
+    points = gpd.GeoSeries(shapely.points(xy), crs=liechtenstein_cells.crs)
+    expected = reference(points, liechtenstein_cells)
+    assert (expected == -1).any() and (expected >= 0).mean() > 0.3
+    for index in (
+        build_polygon_index(liechtenstein_cells),
+        build_polygon_index(liechtenstein_cells, cell_size=20.0),
+    ):
+        assert np.array_equal(index.query(points), expected)
+        assert np.array_equal(index.query_xy(xy[:, 0], xy[:, 1]), expected)
+    # In WGS-84 degrees too (planar, as sjoin): the same cells, other coordinates.
+    wgs = liechtenstein_cells.to_crs("EPSG:4326")
+    points_wgs = points.to_crs("EPSG:4326")
+    assert np.array_equal(assign_points(points_wgs, wgs), reference(points_wgs, wgs))
+
+
+def test_holes_multipolygons_and_overlaps() -> None:
+    rng = np.random.default_rng(3)
+    ring = shapely.Polygon(
+        [(200, 0), (300, 0), (300, 100), (200, 100)], [[(220, 20), (280, 20), (280, 80), (220, 80)]]
+    )
+    polygons = np.array(
+        [
+            shapely.box(10, 10, 10.3, 90),  # 0: a strip narrower than a bucket, inside 1
+            shapely.box(0, 0, 100, 100),  # 1
+            shapely.box(50, 50, 150, 150),  # 2: overlaps 1
+            ring,  # 3: a hole …
+            shapely.MultiPolygon(
+                [shapely.box(230, 30, 240, 40), shapely.box(260, 60, 270, 70)]
+            ),  # 4: … in the hole
+            None,  # 5: missing
+            shapely.Polygon(),  # 6: empty
+            shapely.box(225, 25, 275, 75),  # 7: in the hole, over 4
+        ],
+        dtype=object,
+    )
+    xy = np.concatenate(
+        (
+            rng.uniform((-10, -10), (310, 160), (50_000, 2)),
+            rng.uniform((9.9, 0), (10.4, 100), (5000, 2)),
+            boundary_points(polygons[[0, 1, 2, 3, 4, 7]], 2000, rng),
+        )
+    )
+    points = shapely.points(xy)
+    expected = reference(points, polygons)
+    assert {0, 1, 2, 3, 4, 7} <= set(expected.tolist()) and -1 in expected
+    for cell_size in (None, 0.7, 3.3, 17.0):
+        assert np.array_equal(assign_points(points, polygons, cell_size=cell_size), expected)
+    # A point inside the hole, but in no polygon filling it, is in none.
+    assert assign_points(shapely.points([[250, 50], [221, 21]]), polygons).tolist() == [7, -1]
+
+
+def test_missing_empty_and_outside_points_get_minus_one() -> None:
+    cells = fishnet(3, 3)
+    points = gpd.GeoSeries(
+        [
+            shapely.Point(5, 5),
+            None,
+            shapely.Point(),
+            shapely.Point(1e9, 5),
+            shapely.Point(np.nan, 5),
+            shapely.Point(-5, -5),
+        ]
+    )
+    assert assign_points(points, cells).tolist() == [0, -1, -1, -1, -1, -1]
+
+
+def test_empty_inputs() -> None:
+    cells = fishnet(2, 2)
+    assert assign_points(gpd.GeoSeries([], dtype="geometry"), cells).shape == (0,)
+    assert build_polygon_index(cells).query_xy([], []).dtype == np.int64
+    nothing = build_polygon_index(gpd.GeoSeries([], dtype="geometry"))
+    assert nothing.query_xy([1.0, 2.0], [1.0, 2.0]).tolist() == [-1, -1]
+    only_missing = build_polygon_index(np.array([None, shapely.Polygon()], dtype=object))
+    assert only_missing.query_xy([0.0], [0.0]).tolist() == [-1]
+
+
+def test_an_index_is_built_once_and_reused() -> None:
+    rng = np.random.default_rng(4)
+    cells = fishnet(10, 10)
+    index = build_polygon_index(cells)
+    assert isinstance(index, PolygonIndex) and 0 < index.boundary_share < 1
+    for _ in range(3):
+        xy = rng.uniform(-5, 105, (1000, 2))
+        assert np.array_equal(assign_points(shapely.points(xy), index), reference(shapely.points(xy), cells))
+
+
+def test_bad_inputs_are_reported() -> None:
+    cells = gpd.GeoSeries(fishnet(2, 2), crs="EPSG:32632")
+    with pytest.raises(GeoValidationError) as caught:
+        build_polygon_index(
+            np.array([shapely.box(0, 0, 1, 1), shapely.LineString([(0, 0), (1, 1)])]), cell_size=-1
+        )
+    assert {p.field for p in caught.value.problems} == {"polygons", "cell_size"}
+    assert "position 1" in str(caught.value)
+    with pytest.raises(GeoValidationError, match="shapely geometries"):
+        build_polygon_index([1, 2])
+    with pytest.raises(GeoValidationError, match="finite"):
+        build_polygon_index(np.array([shapely.Polygon([(0, 0), (np.inf, 0), (1, 1)])]))
+    with pytest.raises(GeoValidationError, match="max_buckets"):
+        build_polygon_index(cells, cell_size=1e-3)
+    with pytest.raises(GeoValidationError, match="points") as caught:
+        assign_points(gpd.GeoSeries([shapely.box(0, 0, 1, 1)], crs="EPSG:32632"), cells)
+    with pytest.raises(GeoValidationError, match="EPSG:4326") as caught:
+        assign_points(gpd.GeoSeries([shapely.Point(0, 0)], crs="EPSG:4326"), cells)
+    assert caught.value.problems[0].field == "points"
+    index = build_polygon_index(cells)
+    with pytest.raises(GeoValidationError) as caught:
+        index.query_xy([1.0, 2.0], [1.0])
+    assert caught.value.problems[0].field == "y"
+    with pytest.raises(GeoValidationError):
+        index.query_xy([[1.0]], [[1.0]])
