@@ -347,3 +347,142 @@ def _num(a, i) -> float | None:
 
 def _plain(v):
     return v.item() if hasattr(v, "item") else v
+
+
+# ---------------------------------------------------------------------------------------------- coverage
+
+_coverage_cache: dict[tuple, object] = {}
+_coverage_lock = __import__("threading").Lock()
+
+
+def _coverage_base(session: Session, scope: Scope):
+    """geo.coverage.prepare_coverage of the scope's grids, walkable streets and buildings, kept per process while
+    grids, roads and buildings stay the same."""
+    from geo.coverage import prepare_coverage
+    from patrol.frames import read_frame
+    from patrol.models import Building, City, RoadSegment
+
+    sig = tuple(session.execute(select(func.count(m.id), func.max(m.id)).select_from(m)).one()
+                for m in (Grid, RoadSegment, Building))
+    key = (session.get_bind().url.render_as_string(hide_password=False), scope.community_id, scope.grid_id, sig)
+    with _coverage_lock:
+        base = _coverage_cache.get(key)
+    if base is not None:
+        return base
+    grids = read_frame_grids(session, scope)
+    if grids.empty:
+        raise InvalidInput("no grids here yet: draw them first (gridpatrol grids generate)", field="grid")
+    where = [Building.grid_id.in_(grids["id"].tolist())]
+    buildings = read_frame(session, [Building.id], Building.geom, where=where)
+    roads = read_frame(session, [RoadSegment.osm_id, RoadSegment.name, RoadSegment.highway], RoadSegment.geom)
+    epsg = session.scalar(select(City.metric_epsg))
+    base = prepare_coverage(grids, roads, buildings=buildings, code="code", building_id="id",
+                            metric_crs=f"EPSG:{epsg}" if epsg else None)
+    with _coverage_lock:
+        if len(_coverage_cache) > 16:
+            _coverage_cache.clear()
+        _coverage_cache[key] = base
+    return base
+
+
+def _fixes(session: Session, grid_ids: list[int], start: dt.datetime, end: dt.datetime,
+           worker_id: int | None, include_simulated: bool):
+    import pandas as pd
+
+    from patrol.models import GpsFix, Patrol
+
+    where = [GpsFix.time >= start, GpsFix.time < end, Patrol.grid_id.in_(grid_ids)]
+    if worker_id is not None:
+        where.append(Patrol.worker_id == worker_id)
+    if not include_simulated:
+        where.append(Patrol.simulated.is_(False))
+    rows = session.execute(select(GpsFix.patrol_id, GpsFix.time, func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom),
+                                  GpsFix.flag).join(Patrol, Patrol.id == GpsFix.patrol_id).where(*where)
+                           .order_by(GpsFix.patrol_id, GpsFix.time)).all()
+    frame = pd.DataFrame(rows, columns=["patrol_id", "time", "lon", "lat", "flag"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    return frame
+
+
+def coverage(session: Session, actor: Actor, settings: Settings, *, start: dt.date | dt.datetime,
+             end: dt.date | dt.datetime, community: str | None = None, grid: str | None = None,
+             worker_id: int | None = None, distance_m: float = 25.0, blind_days: int | None = None,
+             include_simulated: bool = True) -> dict:
+    """Patrol coverage (不留死角) per grid for a period: street length and buildings within ``distance_m`` of the
+    tracks (or visited), covered / uncovered street runs and buildings; with ``blind_days``, the streets and
+    buildings not covered for more than that many days before ``end`` (looking back 90 days)."""
+    import pandas as pd
+
+    from geo.coverage import grid_coverage, last_covered
+    from patrol.models import Visit
+
+    if not 1 <= distance_m <= 500:
+        raise InvalidInput(f"distance_m must be 1–500, got {distance_m}", field="distance_m")
+    if blind_days is not None and not 1 <= blind_days <= 90:
+        raise InvalidInput(f"blind_days must be 1–90, got {blind_days}", field="blind_days")
+    scope = resolve_scope(session, actor, community=community, grid=grid)
+    s, e = K._period(start, end, settings.timezone)
+    base = _coverage_base(session, scope)
+    grids = read_frame_grids(session, scope)
+    ids = grids["id"].tolist()
+    fixes = _fixes(session, ids, s, e, worker_id, include_simulated)
+    visits = session.execute(select(Visit.building_id, Visit.time).where(Visit.time >= s, Visit.time < e)).all()
+    cov = grid_coverage(base, fixes, distance_m=distance_m, visited={b for b, _ in visits})
+    table = cov.grids.merge(grids[["id", "code"]], on="code", how="left")
+    out = {
+        "start": s.isoformat(), "end": e.isoformat(), "distance_m": distance_m, "fixes": len(fixes),
+        "grids": [_row(r) for r in table.to_dict("records")],
+        "streets": _fc(cov.streets.to_crs(4326), ["code", "name", "highway", "covered", "length_m"]),
+        "buildings": _fc(cov.buildings.to_crs(4326), ["building_id", "code", "covered", "visited"]),
+        "message": None if len(fixes) else "no patrol tracks in this period and area",
+    }
+    if blind_days is not None:
+        since = e - dt.timedelta(days=90)
+        old = _fixes(session, ids, since, e, worker_id, include_simulated)
+        seen = session.execute(select(Visit.building_id, func.max(Visit.time)).where(
+            Visit.time >= since, Visit.time < e).group_by(Visit.building_id)).all()
+        last = last_covered(base, old, distance_m=distance_m,
+                            visited={b: pd.Timestamp(t).tz_localize("UTC") if pd.Timestamp(t).tzinfo is None
+                                     else pd.Timestamp(t) for b, t in seen})
+        cutoff = pd.Timestamp(e - dt.timedelta(days=blind_days))
+        streets = last.streets[~(last.streets["last_covered"] >= cutoff)].to_crs(4326)
+        blds = last.buildings[~(last.buildings["last_covered"] >= cutoff)].to_crs(4326)
+        out["blind_spots"] = {
+            "days": blind_days, "street_m": round(float(streets["length_m"].sum()), 1) if len(streets) else 0.0,
+            "buildings": len(blds),
+            "streets": _fc(streets, ["code", "name", "highway", "length_m", "last_covered"]),
+            "building_features": _fc(blds, ["building_id", "code", "last_covered"]),
+        }
+    return out
+
+
+def _row(r: dict) -> dict:
+    out = {}
+    for k, v in r.items():
+        if hasattr(v, "item"):
+            v = v.item()
+        if isinstance(v, float) and math.isnan(v):
+            v = None
+        elif isinstance(v, float):
+            v = round(v, 3)
+        out[k] = v
+    return out
+
+
+def _fc(frame, columns: list[str]) -> dict:
+    import pandas as pd
+
+    cols = [c for c in columns if c in frame.columns]
+    feats = []
+    for geom, *vals in zip(frame.geometry, *(frame[c] for c in cols), strict=True):
+        props = {}
+        for c, v in zip(cols, vals, strict=True):
+            if isinstance(v, pd.Timestamp) or v is pd.NaT:
+                v = None if pd.isna(v) else v.isoformat()
+            elif hasattr(v, "item"):
+                v = v.item()
+            if isinstance(v, float):
+                v = None if math.isnan(v) else round(v, 2)
+            props[c] = v
+        feats.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": props})
+    return {"type": "FeatureCollection", "features": feats}

@@ -100,3 +100,17 @@ def emerging(actor: ActorDep, session: SessionDep, settings: SettingsDep,
                        size_m=size_m, category=category, measure=measure, community=community, grid=grid,
                        include_simulated=include_simulated)
     return JSONResponse(out, media_type="application/geo+json")
+
+
+@router.get("/coverage", summary="Patrol coverage per grid (不留死角): streets and buildings within D m of the tracks")
+def coverage(actor: ActorDep, session: SessionDep, settings: SettingsDep, start: Period = None,
+             end: PeriodEnd = None, community: str | None = None, grid: str | None = None,
+             worker_id: int | None = None,
+             distance_m: Annotated[float, Query(description="covered within this many metres of a track")] = 25.0,
+             blind_days: Annotated[int | None, Query(description="also list what was not covered for this many "
+                                                                 "days before end")] = None,
+             include_simulated: bool = True) -> dict:
+    s, e = _days(settings, start, end)
+    return svc.coverage(session, actor, settings, start=s, end=e, community=community, grid=grid,
+                        worker_id=worker_id, distance_m=distance_m, blind_days=blind_days,
+                        include_simulated=include_simulated)

@@ -131,3 +131,65 @@ def test_hotspots_empty_state_scope_and_bad_input(world):
     assert bad.status_code == 422 and bad.json()["field"] == "resolution"
     bad = c.get("/api/v1/analytics/hotspots", headers=world.h("admin"), params={"measure": "noise"})
     assert bad.status_code == 422 and bad.json()["field"] == "measure"
+
+
+def _walk_a_street_of_grid_a(world) -> float:
+    """Worker A walks the longest street piece inside grid A (a fix every ~8 m); returns its length in m."""
+    import datetime as dt
+    import uuid
+
+    import geopandas as gpd
+    import shapely
+    from sqlalchemy import func
+
+    from patrol.models import RoadSegment
+
+    with transaction(session_factory(world.engine)) as s:
+        grid = shapely.from_wkb(bytes(s.scalar(select(func.ST_AsBinary(Grid.geom)).where(Grid.id == world.grid_a))))
+        lines = [shapely.from_wkb(bytes(w)) for w in s.scalars(select(func.ST_AsBinary(RoadSegment.geom)))]
+    pieces = [p for g in shapely.intersection(lines, grid) for p in getattr(g, "geoms", [g])
+              if isinstance(p, shapely.LineString) and not p.is_empty]
+    metric = gpd.GeoSeries(pieces, crs=4326).to_crs(32632)
+    k = int(metric.length.to_numpy().argmax())
+    line, length = metric.iloc[k], float(metric.length.iloc[k])
+    pts = gpd.GeoSeries([line.interpolate(d) for d in range(0, int(length), 8)], crs=32632).to_crs(4326)
+    c, h = world.client, world.h("worker_a")
+    pid = c.post("/api/v1/patrols", headers=h, json={"client_id": str(uuid.uuid4())}).json()["id"]
+    t0 = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20)
+    fixes = [{"time": (t0 + dt.timedelta(seconds=6 * i)).isoformat(), "lon": p.x, "lat": p.y, "accuracy": 5}
+             for i, p in enumerate(pts)]
+    assert c.post(f"/api/v1/patrols/{pid}/fixes", headers=h, json={"fixes": fixes}).status_code == 200
+    c.post(f"/api/v1/patrols/{pid}/end", headers=h)
+    return length
+
+
+def test_coverage_of_a_patrolled_street_and_blind_spots(world):
+    length = _walk_a_street_of_grid_a(world)
+    code = _grid_code(world, world.grid_a)
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    since = (dt.datetime.now(ZoneInfo("Asia/Shanghai")) - dt.timedelta(days=2)).date().isoformat()
+    r = world.client.get("/api/v1/analytics/coverage", headers=world.h("sup"),
+                         params={"grid": code, "blind_days": 7, "start": since})
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["fixes"] > 3 and d["message"] is None
+    row = next(g for g in d["grids"] if g["id"] == world.grid_a)
+    # the walked street is covered end to end (its length, within the 1 m pieces), nearby streets may be too
+    assert row["covered_m"] >= length - 2 and row["covered_m"] <= row["street_m"]
+    assert 0 < row["coverage_pct"] <= 100 and row["track_m"] >= length - 10
+    covered = [f for f in d["streets"]["features"] if f["properties"]["covered"]]
+    uncovered = [f for f in d["streets"]["features"] if not f["properties"]["covered"]]
+    assert covered and abs(sum(f["properties"]["length_m"] for f in covered) - row["covered_m"]) < 1
+    blind = d["blind_spots"]
+    assert blind["street_m"] == pytest.approx(sum(f["properties"]["length_m"] for f in uncovered), abs=1)
+    assert blind["buildings"] == sum(not f["properties"]["covered"] for f in d["buildings"]["features"])
+    other = world.client.get("/api/v1/analytics/coverage", headers=world.h("worker_b"), params={"grid": code})
+    assert other.status_code == 403
+    bad = world.client.get("/api/v1/analytics/coverage", headers=world.h("sup"), params={"distance_m": 0})
+    assert bad.status_code == 422 and bad.json()["field"] == "distance_m"
+    quiet = world.client.get("/api/v1/analytics/coverage", headers=world.h("sup"),
+                             params={"grid": code, "start": "2001-01-01", "end": "2001-01-02"}).json()
+    assert quiet["fixes"] == 0 and "no patrol tracks" in quiet["message"]
+    assert next(g for g in quiet["grids"] if g["id"] == world.grid_a)["covered_m"] == 0
