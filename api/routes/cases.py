@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
@@ -117,6 +117,22 @@ def create_case(body: CaseIn, response: Response, actor: ActorDep, session: Sess
     out = _case_out(session, result.case, wkb=result.wkb)
     out["possible_duplicates"] = result.possible_duplicates
     return out
+
+
+class BatchIn(BaseModel):
+    cases: list[dict[str, Any]] = Field(description="reports with the fields of POST /api/v1/cases, at most 500",
+                                        max_length=500)
+
+
+@router.post("/cases/batch", summary="Report many cases at once (a phone's offline queue): one result per case")
+def create_cases(body: BatchIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
+    from patrol.ingest import create_cases as ingest
+
+    results = ingest(session, actor, settings, body.cases)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[str(r["status"])] = counts.get(str(r["status"]), 0) + 1
+    return {"results": results, "counts": counts}
 
 
 Status = Annotated[str | None, Query(description="comma-separated statuses, e.g. dispatched,accepted")]
