@@ -33,10 +33,17 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_actor(session: SessionDep,
+COOKIE = "gridpatrol_token"
+
+
+def get_actor(request: Request, session: SessionDep,
               settings: Annotated[Settings, Depends(get_app_settings)],
               token: Annotated[str | None, Depends(_bearer)]) -> Actor:
-    """The logged-in user (Bearer token) and her scope; 401 without a valid token."""
+    """The logged-in user and her scope; 401 without a valid token. The token comes from ``Authorization: Bearer``,
+    or — for GET pages opened in a browser (maps, dashboard) — from the ``gridpatrol_token`` cookie set by /login
+    (never for writes, so a cookie cannot be used to forge a change)."""
+    if not token and request.method in ("GET", "HEAD"):
+        token = request.cookies.get(COOKIE)
     if not token:
         raise Unauthorized("log in first: POST /api/v1/auth/token, then send 'Authorization: Bearer <token>'",
                            field="authorization")

@@ -486,3 +486,74 @@ def _fc(frame, columns: list[str]) -> dict:
             props[c] = v
         feats.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": props})
     return {"type": "FeatureCollection", "features": feats}
+
+
+# ---------------------------------------------------------------------------------------------- frames for maps
+
+
+def case_frame(session: Session, scope: Scope, *, start: dt.datetime | dt.date, end: dt.datetime | dt.date,
+               category: str | None = None, tz: str = "Asia/Shanghai", include_simulated: bool = True):
+    """Cases reported in [start, end) in the scope as points with category, status, severity and overdue."""
+    import geopandas as gpd
+
+    from patrol.cases import _aware
+    from patrol.lifecycle import OPEN
+    from patrol.models import Case, Category
+
+    s, e = K._period(start, end, tz)
+    where = [Case.reported_at >= s, Case.reported_at < e]
+    for col, value in ((Case.community_id, scope.community_id), (Case.grid_id, scope.grid_id),
+                       (Case.unit_id, scope.unit_id), (Case.category_code, category)):
+        if value is not None:
+            where.append(col == value)
+    if not include_simulated:
+        where.append(Case.simulated.is_(False))
+    rows = session.execute(select(Case.id, Case.category_code, Case.status, Category.severity, Case.deadline_at,
+                                  func.ST_X(Case.geom), func.ST_Y(Case.geom))
+                           .join(Category, Category.code == Case.category_code).where(*where)).all()
+    now = dt.datetime.now(dt.UTC)
+    return gpd.GeoDataFrame(
+        {"id": [r[0] for r in rows], "category": [r[1] for r in rows], "status": [r[2] for r in rows],
+         "severity": [r[3] for r in rows],
+         "overdue": [bool(r[2] in OPEN and r[2] != "suspended" and r[4] is not None and _aware(r[4]) < now)
+                     for r in rows]},
+        geometry=gpd.points_from_xy([r[5] for r in rows], [r[6] for r in rows]), crs=4326)
+
+
+def category_labels(session: Session, lang: str) -> dict[str, str]:
+    from patrol.models import Category
+
+    col = Category.name_zh if lang == "zh" else Category.name_en
+    return dict(session.execute(select(Category.code, col)).all())
+
+
+def track_frame(session: Session, scope: Scope, *, day: dt.date, worker_id: int | None, tz: str):
+    """The patrol tracks of a day (a worker's, or all in the scope) as LineStrings, flagged fixes left out."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from geo.tracks import track_length_m
+    from patrol.models import GpsFix, Patrol, User
+
+    s, e = K._period(day, day + dt.timedelta(days=1), tz)
+    grid_ids = read_frame_grids(session, scope)["id"].tolist()
+    where = [GpsFix.time >= s, GpsFix.time < e, GpsFix.flag.is_(None), Patrol.grid_id.in_(grid_ids or [-1])]
+    if worker_id is not None:
+        where.append(Patrol.worker_id == worker_id)
+    rows = session.execute(select(Patrol.id, func.coalesce(User.display_name, User.username), GpsFix.time,
+                                  func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom))
+                           .join(Patrol, Patrol.id == GpsFix.patrol_id).join(User, User.id == Patrol.worker_id)
+                           .where(*where).order_by(Patrol.id, GpsFix.time)).all()
+    frame = pd.DataFrame(rows, columns=["patrol", "worker", "time", "lon", "lat"])
+    out = []
+    for pid, g in frame.groupby("patrol", sort=True):
+        if len(g) < 2:
+            continue
+        times = pd.to_datetime(g["time"], utc=True).dt.tz_convert(tz)
+        out.append({"patrol": int(pid), "worker": g["worker"].iloc[0],
+                    "started": times.iloc[0].strftime("%H:%M"), "ended": times.iloc[-1].strftime("%H:%M"),
+                    "length_m": round(track_length_m(g["lon"].to_numpy(), g["lat"].to_numpy()), 1),
+                    "geometry": shapely.LineString(list(zip(g["lon"], g["lat"], strict=True)))})
+    if not out:
+        return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=4326)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=4326)

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     spatialite_library: str = Field("mod_spatialite", description="Name or path of the SpatiaLite extension.")
     lang: str = Field("zh", description="Default UI language: zh or en.")
     tiles: str | None = Field("OpenStreetMap", description="Basemap tile URL or folium name; empty for none.")
+    tiles_datum: str = Field("wgs84", description="Datum of the basemap: wgs84 (OSM, Tianditu) or gcj02 (AMap, "
+                                                  "Tencent): with gcj02 every layer is shifted to match it.")
     tile_attribution: str | None = None
     households_min: int = Field(300, description="Default lower bound of households per grid.")
     households_max: int = Field(500, description="Default upper bound of households per grid.")

@@ -50,6 +50,14 @@ def _fresh_postgres_database(base_url: str) -> str:
     return create_postgis_database(base_url, f"gp_{uuid.uuid4().hex[:12]}")
 
 
+@pytest.fixture(scope="session")
+def monaco_model():
+    """Monaco read from the shared real data (buildings, streets, quarters), once per run."""
+    from patrol.importing import read_city
+
+    return read_city(shared_file("osm/monaco.osm.pbf"))
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param

@@ -175,6 +175,19 @@ def list_cases(request: Request, actor: ActorDep, session: SessionDep, settings:
                          "numberReturned": len(features), "links": links}, media_type=GEOJSON)
 
 
+@router.get("/cases/map", summary="What a map of cases draws: clusters aggregated in the database, or the cases "
+                                 "when zoomed in (bbox and zoom from the map)")
+def cases_for_map(actor: ActorDep, session: SessionDep,
+                  bbox: Annotated[str, Query(description="minlon,minlat,maxlon,maxlat")],
+                  zoom: Annotated[int, Query(ge=0, le=22)], grid: str | None = None,
+                  community: str | None = None, category: str | None = None, status: Status = None,
+                  overdue: bool | None = None) -> dict:
+    statuses = [s for s in (status or "").split(",") if s]
+    f = svc.CaseFilter(bbox=parse_bbox(bbox), grid=grid, community=community, category=category,
+                       status=statuses or None, overdue=overdue)
+    return svc.case_clusters(session, actor, f, zoom)
+
+
 @router.get("/cases/{case_id}", summary="One case with its timeline, tasks, photos and revisits")
 def get_case(case_id: int, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     case = svc.get_case(session, actor, case_id)

@@ -9,15 +9,9 @@ from api.app import create_app
 from patrol.categories import load_categories
 from patrol.db import make_engine, session_factory, transaction
 from patrol.gridding import generate_city_grids
-from patrol.importing import read_city, store_city
+from patrol.importing import store_city
 from patrol.migrate import upgrade
 from patrol.settings import Settings
-from tests.conftest import shared_file
-
-
-@pytest.fixture(scope="session")
-def monaco_model():
-    return read_city(shared_file("osm/monaco.osm.pbf"))
 
 
 @pytest.fixture

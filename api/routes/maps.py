@@ -1,0 +1,185 @@
+"""The supervisor's map pages (HTML, folium + local Leaflet): cases, heat, hot spots, coverage, grids; and /login.
+
+A page opened in the browser authenticates with the ``gridpatrol_token`` cookie that /login sets (GET only); without
+it the page sends the user to /login and back. Every page reads through the same scoped services as the API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Annotated, Literal
+from urllib.parse import quote, urlencode
+
+import geopandas as gpd
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import COOKIE, SessionDep, SettingsDep, get_actor
+from api.routes.analytics import Period, PeriodEnd, _days
+from maps import analytics as M
+from patrol import analytics as svc
+from patrol.dialect import extent
+from patrol.errors import Unauthorized
+from patrol.lifecycle import CLOSED
+from patrol.models import Grid
+
+router = APIRouter(tags=["maps"])
+Lang = Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or en")]
+
+
+def _page_actor(request: Request, session, settings):
+    try:
+        return get_actor(request, session, settings, None)
+    except Unauthorized:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+def _html(m) -> HTMLResponse:
+    return HTMLResponse(m.get_root().render())
+
+
+def _opts(settings, lang) -> dict:
+    return {"lang": lang or settings.lang, "tiles": settings.tiles or None,
+            "tile_attribution": settings.tile_attribution, "datum": settings.tiles_datum}
+
+
+def _frame(fc: dict) -> gpd.GeoDataFrame:
+    feats = fc["features"]
+    if not feats:
+        return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=4326)
+    return gpd.GeoDataFrame.from_features(feats, crs=4326)
+
+
+@router.get("/maps/cases", response_class=HTMLResponse, summary="Every case: clusters from the server, cases zoomed in")
+def cases_page(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+               status: str | None = None, category: str | None = None, overdue: bool | None = None,
+               grid: str | None = None, community: str | None = None) -> Response:
+    actor = _page_actor(request, session, settings)
+    if isinstance(actor, Response):
+        return actor
+    box = extent(session, Grid.geom) or (-180.0, -85.0, 180.0, 85.0)
+    params = {k: v for k, v in {"status": status, "category": category, "grid": grid, "community": community,
+                                 "overdue": None if overdue is None else str(overdue).lower()}.items() if v}
+    url = "/api/v1/cases/map" + (f"?{urlencode(params)}" if params else "")
+    return _html(M.cases_map(bounds=box, data_url=url, time_zone=settings.timezone, **_opts(settings, lang)))
+
+
+@router.get("/maps/heat", response_class=HTMLResponse, summary="Heatmap of cases weighted by severity")
+def heat_page(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+              start: Period = None, end: PeriodEnd = None, category: str | None = None,
+              community: str | None = None, grid: str | None = None) -> Response:
+    actor = _page_actor(request, session, settings)
+    if isinstance(actor, Response):
+        return actor
+    s, e = _days(settings, start, end)
+    scope = svc.resolve_scope(session, actor, community=community, grid=grid)
+    cases = svc.case_frame(session, scope, start=s, end=e, category=category, tz=settings.timezone)
+    labels = svc.category_labels(session, lang or settings.lang)
+    return _html(M.heatmap_map(cases, category_labels=labels, closed_statuses=CLOSED, **_opts(settings, lang)))
+
+
+@router.get("/maps/hotspots", response_class=HTMLResponse, summary="Gi* hot and cold spots, and emerging patterns")
+def hotspots_page(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+                  start: Period = None, end: PeriodEnd = None, cells: Literal["h3", "fishnet", "grid"] = "h3",
+                  resolution: int = 9, size_m: float = 250, category: str | None = None,
+                  measure: Literal["cases", "overdue", "reworked", "reopened"] = "cases",
+                  emerging: Literal["week", "month", "none"] = "week", community: str | None = None,
+                  grid: str | None = None) -> Response:
+    actor = _page_actor(request, session, settings)
+    if isinstance(actor, Response):
+        return actor
+    s, e = _days(settings, start, end)
+    fc = svc.hotspots(session, actor, settings, start=s, end=e, cells=cells, resolution=resolution, size_m=size_m,
+                      category=category, measure=measure, community=community, grid=grid)
+    frame = _frame(fc)
+    patterns = None
+    if emerging != "none" and len(frame):
+        em = svc.emerging(session, actor, settings, step=emerging, steps=8, cells=cells, resolution=resolution,
+                          size_m=size_m, category=category, measure=measure, community=community, grid=grid)
+        by_id = {f["properties"]["id"]: f["properties"]["pattern"] for f in em["features"]}
+        patterns = [by_id.get(i, "No Pattern Detected") for i in frame["id"]]
+    return _html(M.hotspot_map(frame, emerging=patterns, **_opts(settings, lang)))
+
+
+@router.get("/maps/coverage", response_class=HTMLResponse, summary="Patrol coverage: grids, blind spots, tracks")
+def coverage_page(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+                  start: Period = None, end: PeriodEnd = None, grid: str | None = None,
+                  community: str | None = None, worker_id: int | None = None,
+                  day: Annotated[dt.date | None, Query(description="show this day's tracks (of worker_id)")] = None,
+                  distance_m: float = 25.0) -> Response:
+    actor = _page_actor(request, session, settings)
+    if isinstance(actor, Response):
+        return actor
+    s, e = _days(settings, start, end)
+    cov = svc.coverage(session, actor, settings, start=s, end=e, community=community, grid=grid,
+                       worker_id=worker_id, distance_m=distance_m)
+    scope = svc.resolve_scope(session, actor, community=community, grid=grid)
+    grids = svc.read_frame_grids(session, scope)
+    table = {g["code"]: g for g in cov["grids"]}
+    grids["coverage_pct"] = [table.get(c, {}).get("coverage_pct") for c in grids["code"]]
+    grids["building_pct"] = [table.get(c, {}).get("building_pct") for c in grids["code"]]
+    tracks = svc.track_frame(session, scope, day=day, worker_id=worker_id, tz=settings.timezone) \
+        if day is not None else None
+    return _html(M.coverage_map(grids, _frame(cov["streets"]), _frame(cov["buildings"]), tracks,
+                                **_opts(settings, lang)))
+
+
+@router.get("/maps/grids", response_class=HTMLResponse, summary="Grids with codes, households and workers")
+def grids_page(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+               community: str | None = None) -> Response:
+    actor = _page_actor(request, session, settings)
+    if isinstance(actor, Response):
+        return actor
+    from patrol.queries import layer
+
+    scope = svc.resolve_scope(session, actor, community=community)
+    grids = layer(session, "grids")
+    if scope.community_id is not None and "community_id" in grids:
+        grids = grids[grids["community_id"] == scope.community_id]
+    if scope.grid_id is not None and "id" in grids:
+        grids = grids[grids["id"] == scope.grid_id]
+    return _html(M.grids_map(grids, **_opts(settings, lang)))
+
+
+LOGIN = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>body{{font-family:system-ui,"WenQuanYi Micro Hei",sans-serif;background:#f3f4f6;display:flex;
+justify-content:center;align-items:center;min-height:100vh;margin:0}}form{{background:#fff;padding:2em;
+border-radius:8px;box-shadow:0 2px 8px #0002;min-width:280px}}label{{display:block;margin:.8em 0 .2em}}
+input{{width:100%;padding:.5em;box-sizing:border-box}}button{{margin-top:1.2em;width:100%;padding:.6em;
+background:#b91c1c;color:#fff;border:0;border-radius:4px;font-size:1em}}#err{{color:#b91c1c;min-height:1.2em}}
+</style></head><body><form id="f"><h2>{title}</h2><label for="u">{user}</label><input id="u" name="username"
+autocomplete="username" required><label for="p">{password}</label><input id="p" name="password" type="password"
+autocomplete="current-password" required><button type="submit">{submit}</button><p id="err"></p></form>
+<script>
+document.getElementById("f").addEventListener("submit", async (ev) => {{
+  ev.preventDefault();
+  const body = new URLSearchParams(new FormData(ev.target));
+  const r = await fetch("/api/v1/auth/token", {{method: "POST", body}});
+  const j = await r.json();
+  if (!r.ok) {{ document.getElementById("err").textContent = j.message || "{failed}"; return; }}
+  localStorage.setItem("gridpatrol.token", j.access_token);
+  document.cookie = "{cookie}=" + j.access_token + "; path=/; max-age={max_age}; SameSite=Strict";
+  location.href = {next};
+}});
+</script></body></html>"""
+
+
+@router.get("/login", response_class=HTMLResponse, summary="Log in (sets the token for the map pages)")
+def login_page(settings: SettingsDep, lang: Lang = None, next: str = "/maps/cases") -> HTMLResponse:
+    zh = (lang or settings.lang) == "zh"
+    target = next if next.startswith("/") and not next.startswith("//") else "/maps/cases"
+    text = {"title": "网格化管理 登录" if zh else "gridpatrol log in", "user": "用户名" if zh else "User name",
+            "password": "密码" if zh else "Password", "submit": "登录" if zh else "Log in",
+            "failed": "登录失败" if zh else "Login failed"}
+    page = LOGIN.format(lang="zh" if zh else "en", cookie=COOKIE, max_age=int(settings.token_hours * 3600),
+                        next=_js_string(target), **{k: html.escape(v) for k, v in text.items()})
+    return HTMLResponse(page)
+
+
+def _js_string(s: str) -> str:
+    import json
+
+    return json.dumps(s).replace("<", "\\u003c")

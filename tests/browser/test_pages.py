@@ -1,0 +1,150 @@
+"""The supervisor's map pages as the app serves them, in a real Chromium with the network closed except 127.0.0.1.
+
+A Monaco database with a simulated month (the demo's generator) is served by uvicorn on a free port. The browser logs
+in through /login, then opens each map: Leaflet is defined, the expected layers are drawn, filters change what is
+drawn. Screenshots go to test-output/maps/app-*.png.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from sqlalchemy import func, select
+
+from api.app import create_app
+from patrol.categories import load_categories
+from patrol.db import make_engine, session_factory, transaction
+from patrol.gridding import generate_city_grids
+from patrol.importing import store_city
+from patrol.migrate import upgrade
+from patrol.models import Case
+from patrol.settings import Settings
+from patrol.simulate import DEMO_PASSWORD, simulate_month
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "maps"
+MAP = "Object.values(window).find(v => v instanceof L.Map)"
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, monaco_model) -> Iterator[tuple[str, object]]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'pages.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    factory = session_factory(engine)
+    with transaction(factory) as s:
+        store_city(s, monaco_model, source="monaco")
+        load_categories(s)
+        generate_city_grids(s, households_range=(300, 500))
+    settings = Settings(database_url=url, tiles="OpenStreetMap", secret_key="browser-test-secret-key-0123456789",
+                        timezone="Asia/Shanghai")
+    for _ in simulate_month(factory, settings, cases=200):
+        pass
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{port}", engine
+    server.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def page(app_url) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: make test installs Debian's chromium")
+    base, _ = app_url
+    blocked: list[str] = []
+
+    def offline(route: Any) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        context.route("**/*", offline)
+        pg = context.new_page()
+        pg.set_default_timeout(20_000)
+        pg.blocked = blocked
+        yield pg
+        browser.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"app-{name}.png"))
+
+
+def test_login_then_every_case_in_view_from_the_server(page, app_url):
+    base, engine = app_url
+    page.goto(f"{base}/maps/cases")
+    assert "/login" in page.url  # not logged in: sent to the login page, and back afterwards
+    page.fill("#u", "admin")
+    page.fill("#p", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/maps/cases")
+    page.wait_for_function("window.gridpatrolCases && window.gridpatrolCases.lastAnswer")
+    page.evaluate("window.gridpatrolCases.ready")
+    with transaction(session_factory(engine)) as s:
+        total = s.scalar(select(func.count(Case.id)))
+        closed = s.scalar(select(func.count(Case.id)).where(Case.status == "closed"))
+    assert page.evaluate("typeof L") == "object"
+    answer = page.evaluate("window.gridpatrolCases.lastAnswer")
+    assert answer["total"] == total > 0
+    assert page.evaluate("window.gridpatrolCases.drawnCount()") > 0
+    _shot(page, "cases")
+    page.goto(f"{base}/maps/cases?status=closed")
+    page.wait_for_function("window.gridpatrolCases && window.gridpatrolCases.lastAnswer")
+    page.evaluate("window.gridpatrolCases.ready")
+    assert page.evaluate("window.gridpatrolCases.lastAnswer.total") == closed < total
+    assert all(c["status"] == "closed" for c in page.evaluate("window.gridpatrolCases.lastAnswer.cases"))
+    assert not [u for u in page.blocked if "/static/" in u]  # every script and stylesheet came from the app
+
+
+@pytest.mark.parametrize("path, name, selector, minimum", [
+    ("/maps/heat", "heat", "canvas.leaflet-heatmap-layer", 1),
+    ("/maps/hotspots?cells=grid", "hotspots", "path.leaflet-interactive", 10),
+    ("/maps/coverage", "coverage", "path.leaflet-interactive", 50),
+    ("/maps/grids", "grids", "path.leaflet-interactive", 10),
+])
+def test_each_map_draws_offline(page, app_url, path, name, selector, minimum):
+    base, _ = app_url
+    page.goto(f"{base}{path}")
+    page.wait_for_function(f"typeof L === 'object' && {MAP} !== undefined")
+    page.wait_for_function(f"document.querySelectorAll('{selector}').length >= {minimum}")
+    assert page.locator(".leaflet-control-layers").count() == 1
+    assert page.locator(".leaflet-control-scale").count() == 1
+    _shot(page, name)
+
+
+def test_english_labels_on_request(page, app_url):
+    base, _ = app_url
+    page.goto(f"{base}/maps/grids?lang=en")
+    page.wait_for_function(f"typeof L === 'object' && {MAP} !== undefined")
+    text = page.inner_text("body")
+    assert "Grid" in text or "grid" in text
+    assert "网格员" not in text
