@@ -25,13 +25,19 @@ def export_layer(session: Session, name: str, path: Path) -> int:
     if name not in LAYERS:
         raise InvalidInput(f"unknown layer {name!r}; layers: {', '.join(LAYERS)}", field="layer")
     frame = layer(session, name)
+    write_frame(frame, path, name)
+    return len(frame)
+
+
+def write_frame(frame: gpd.GeoDataFrame, path: Path, name: str) -> None:
+    """Write a frame in the format of ``path``'s suffix (GeoPackage in a child process, see above)."""
+    driver = DRIVERS[path.suffix.lower()]
     if driver in _SQLITE_DRIVERS:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(1) as pool:
             pool.apply(_write, (frame, str(path), driver, name))
     else:
         _write(frame, str(path), driver, name)
-    return len(frame)
 
 
 def _write(frame: gpd.GeoDataFrame, path: str, driver: str, name: str) -> None:

@@ -175,6 +175,42 @@ def list_cases(request: Request, actor: ActorDep, session: SessionDep, settings:
                          "numberReturned": len(features), "links": links}, media_type=GEOJSON)
 
 
+@router.get("/cases/export", summary="Download the cases in my scope as CSV, GeoJSON or GeoPackage (filters as GET "
+                                    "/cases)")
+def export_cases(actor: ActorDep, session: SessionDep, format: Literal["csv", "geojson", "gpkg"] = "csv",
+                 bbox: str | None = None, grid: str | None = None, community: str | None = None,
+                 category: str | None = None, status: Status = None, overdue: bool | None = None,
+                 since: dt.datetime | None = None, until: dt.datetime | None = None) -> Response:
+    import tempfile
+    from pathlib import Path
+
+    import geopandas as gpd
+
+    from patrol.exporting import write_frame
+
+    statuses = [s for s in (status or "").split(",") if s]
+    f = svc.CaseFilter(bbox=parse_bbox(bbox), grid=grid, community=community, category=category,
+                       status=statuses or None, overdue=overdue, since=since, until=until)
+    rows = session.execute(svc.case_query(session, actor, f).limit(500_000)).all()
+    keep = ("id", "client_id", "category", "status", "level", "channel", "description", "community_id", "grid_id",
+            "building_id", "unit_id", "reported_at", "deadline_at", "handled_at", "closed_at", "closed_on_time",
+            "rating", "rework_count", "reopened_count", "escalations", "overdue", "simulated")
+    records = [{k: svc.case_dict(c)[k] for k in keep} for c, _ in rows]
+    points = [svc.shapely.from_wkb(bytes(w)) for _, w in rows]
+    frame = gpd.GeoDataFrame(records or {k: [] for k in keep}, geometry=points, crs=4326)
+    name = "cases"
+    if format == "csv":
+        out = frame.drop(columns="geometry").assign(lon=[p.x for p in points], lat=[p.y for p in points])
+        return Response("\ufeff" + out.to_csv(index=False), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.{format}"
+        write_frame(frame, path, name)
+        data = path.read_bytes()
+    media = "application/geo+json" if format == "geojson" else "application/geopackage+sqlite3"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{path.name}"'})
+
+
 @router.get("/cases/map", summary="What a map of cases draws: clusters aggregated in the database, or the cases "
                                  "when zoomed in (bbox and zoom from the map)")
 def cases_for_map(actor: ActorDep, session: SessionDep,

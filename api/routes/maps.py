@@ -143,6 +143,16 @@ def grids_page(request: Request, session: SessionDep, settings: SettingsDep, lan
     return _html(M.grids_map(grids, **_opts(settings, lang)))
 
 
+@router.get("/dashboard", response_class=HTMLResponse, summary="Supervisor dashboard: KPI cards, ranking, maps, downloads")
+def dashboard(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
+    from maps.dashboard import dashboard_page
+
+    actor = _page_actor(request, session, settings)
+    if isinstance(actor, Response):
+        return actor
+    return HTMLResponse(dashboard_page(lang=lang or settings.lang, timezone=settings.timezone))
+
+
 LOGIN = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
 <style>body{{font-family:system-ui,"WenQuanYi Micro Hei",sans-serif;background:#f3f4f6;display:flex;
@@ -168,9 +178,9 @@ document.getElementById("f").addEventListener("submit", async (ev) => {{
 
 
 @router.get("/login", response_class=HTMLResponse, summary="Log in (sets the token for the map pages)")
-def login_page(settings: SettingsDep, lang: Lang = None, next: str = "/maps/cases") -> HTMLResponse:
+def login_page(settings: SettingsDep, lang: Lang = None, next: str = "/dashboard") -> HTMLResponse:
     zh = (lang or settings.lang) == "zh"
-    target = next if next.startswith("/") and not next.startswith("//") else "/maps/cases"
+    target = next if next.startswith("/") and not next.startswith("//") else "/dashboard"
     text = {"title": "网格化管理 登录" if zh else "gridpatrol log in", "user": "用户名" if zh else "User name",
             "password": "密码" if zh else "Password", "submit": "登录" if zh else "Log in",
             "failed": "登录失败" if zh else "Login failed"}

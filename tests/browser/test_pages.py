@@ -148,3 +148,55 @@ def test_english_labels_on_request(page, app_url):
     text = page.inner_text("body")
     assert "Grid" in text or "grid" in text
     assert "网格员" not in text
+
+
+def test_dashboard_cards_ranking_links_and_downloads(page, app_url):
+    base, engine = app_url
+    page.goto(f"{base}/dashboard")
+    page.wait_for_function("window.gridpatrolDashboard && window.gridpatrolDashboard.ready")
+    page.evaluate("window.gridpatrolDashboard.ready")
+    page.wait_for_selector(".card[data-kpi=received] strong")
+    # this month's figures, as the API gives them
+    start, end = page.input_value("input[name=start]"), page.input_value("input[name=end]")
+    api = page.evaluate(f"fetch('/api/v1/analytics/kpis?by=overall&start={start}&end={end}', "
+                        "{headers: {Authorization: 'Bearer ' + localStorage.getItem('gridpatrol.token')}})"
+                        ".then(r => r.json())")["rows"][0]
+    assert page.locator(".card").count() == 7
+    assert page.inner_text(".card[data-kpi=received] strong") == str(api["received"])
+    colour = page.get_attribute(".card[data-kpi=overdue_now]", "class")
+    assert api["warnings"].get("overdue_now", "none") in colour
+    _shot(page, "dashboard")
+    # pick a community: the ranking lists its grids only, the links carry the filter
+    options = page.locator("select[name=community] option")
+    name = options.nth(1).get_attribute("value")
+    page.select_option("select[name=community]", name)
+    page.click("#filters button[type=submit]")
+    page.evaluate("window.gridpatrolDashboard.ready")
+    rows = page.locator("#table tbody tr").count()
+    with transaction(session_factory(engine)) as s:
+        from patrol.models import Community, Grid
+
+        cid = s.scalar(select(Community.id).where(Community.name == name))
+        n_grids = s.scalar(select(func.count(Grid.id)).where(Grid.community_id == cid))
+        n_cases = s.scalar(select(func.count(Case.id)).where(Case.community_id == cid))
+    assert rows == n_grids > 0
+    href = page.get_attribute("a[data-map=cases_map]", "href")
+    assert href.startswith("/maps/cases?") and "community=" in href
+    csv_href = page.get_attribute("a[data-download=cases_csv]", "href")
+    text = page.evaluate(f"fetch({csv_href!r}).then(r => r.text())")
+    assert text.lstrip("\ufeff").splitlines()[0].startswith("id,") and "community_id" in text.splitlines()[0]
+    # downloads contain what is filtered: the community's cases reported in the period
+    since, until = page.input_value("input[name=start]"), page.input_value("input[name=end]")
+    with transaction(session_factory(engine)) as s:
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo("Asia/Shanghai")
+        lo = dt.datetime.fromisoformat(since).replace(tzinfo=tz)
+        hi = dt.datetime.fromisoformat(until).replace(tzinfo=tz)
+        expected = s.scalar(select(func.count(Case.id)).where(Case.community_id == cid, Case.reported_at >= lo,
+                                                               Case.reported_at < hi))
+    assert len(text.strip().splitlines()) - 1 == expected <= n_cases
+    gpkg = page.evaluate("fetch(document.querySelector('a[data-download=cases_gpkg]').href)"
+                         ".then(r => r.arrayBuffer()).then(b => new TextDecoder().decode(new Uint8Array(b).slice(0, 15)))")
+    assert gpkg == "SQLite format 3"

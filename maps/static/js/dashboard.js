@@ -1,0 +1,143 @@
+// The supervisor dashboard: reads /api/v1/analytics/* with the logged-in token and draws cards, a ranking, links.
+(function () {
+  "use strict";
+  const G = window.GRIDPATROL, T = G.labels;
+  const token = localStorage.getItem("gridpatrol.token");
+  const form = document.getElementById("filters");
+  const status = document.getElementById("status");
+  const CARDS = ["received", "closed", "closure_rate", "on_time_rate", "satisfaction_rate", "rework_rate",
+                 "overdue_now"];
+  const RATES = new Set(["closure_rate", "on_time_rate", "satisfaction_rate", "rework_rate"]);
+  const state = {ready: null, loads: 0};
+  window.gridpatrolDashboard = state;
+
+  async function api(path) {
+    const r = await fetch(path, {headers: token ? {Authorization: "Bearer " + token} : {}});
+    if (r.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); }
+    if (!r.ok) { const j = await r.json().catch(() => ({})); throw new Error(j.message || r.statusText); }
+    return r.json();
+  }
+  function local(d) { return d.toISOString().slice(0, 10); }
+  function preset(name) {
+    const now = new Date(), y = now.getFullYear(), m = now.getMonth();
+    const start = name === "last_month" ? new Date(Date.UTC(y, m - 1, 1)) : new Date(Date.UTC(y, m, 1));
+    const end = name === "last_month" ? new Date(Date.UTC(y, m, 1)) : new Date(Date.UTC(y, m, now.getDate() + 1));
+    form.start.value = local(start); form.end.value = local(end);
+  }
+  function params(extra) {
+    const p = new URLSearchParams();
+    for (const k of ["community", "grid", "category", "start", "end"]) if (form[k].value) p.set(k, form[k].value);
+    for (const [k, v] of Object.entries(extra || {})) p.set(k, v);
+    return p;
+  }
+  function fmt(key, v) {
+    if (v === null || v === undefined) return "—";
+    return RATES.has(key) ? (v * 100).toFixed(1) + "%" : String(v);
+  }
+  function spark(values) {
+    const xs = values.map((v) => (v === null || v === undefined ? null : Number(v)));
+    const ok = xs.filter((v) => v !== null);
+    if (ok.length < 2) return "";
+    const lo = Math.min(...ok), hi = Math.max(...ok), w = 90, h = 24;
+    const pts = xs.map((v, i) => v === null ? null :
+      [(i / (xs.length - 1)) * w, h - 2 - ((v - lo) / ((hi - lo) || 1)) * (h - 4)]).filter(Boolean);
+    return `<svg class="spark" width="${w}" height="${h}" aria-label="${T.trend}"><polyline fill="none" ` +
+      `stroke="currentColor" stroke-width="1.5" points="${pts.map((p) => p.join(",")).join(" ")}"/></svg>`;
+  }
+  function esc(s) { return String(s ?? "").replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;",
+    '"': "&quot;"}[c])); }
+
+  function drawCards(row, trend) {
+    const warn = row.warnings || {};
+    document.getElementById("cards").innerHTML = CARDS.map((k) => {
+      const colour = warn[k] || "none";
+      const sub = RATES.has(k) ? `<small>${fmt("n", row[k + "_num"])} ${T.of} ${fmt("n", row[k + "_den"])}</small>` : "";
+      return `<div class="card ${colour}" data-kpi="${k}" title="${esc(T[colour] || "")}"><span>${esc(T[k])}</span>` +
+        `<strong>${fmt(k, row[k])}</strong>${sub}${spark(trend.map((t) => t[k]))}</div>`;
+    }).join("");
+  }
+  function drawTable(rows) {
+    rows.sort((a, b) => (b.overdue_now ?? 0) - (a.overdue_now ?? 0) ||
+      (a.satisfaction_rate ?? 2) - (b.satisfaction_rate ?? 2));
+    document.querySelector("#table tbody").innerHTML = rows.map((r) =>
+      `<tr class="${r.warning}"><td>${esc(r.code)}</td><td>${esc(r.name)}</td><td>${r.received}</td>` +
+      `<td>${r.closed}</td><td>${fmt("on_time_rate", r.on_time_rate)}</td>` +
+      `<td>${fmt("satisfaction_rate", r.satisfaction_rate)}</td><td>${r.overdue_now ?? "—"}</td>` +
+      `<td><span class="dot ${r.warning}"></span>${esc(T[r.warning] || r.warning)}</td></tr>`).join("");
+  }
+  function drawLinks() {
+    const p = params(), cases = new URLSearchParams(p);
+    cases.delete("start"); cases.delete("end");
+    if (p.get("start")) cases.set("since", p.get("start") + "T00:00:00+08:00");
+    if (p.get("end")) cases.set("until", p.get("end") + "T00:00:00+08:00");
+    const q = (u) => (u.toString() ? "?" + u.toString() : "");
+    const lang = new URLSearchParams({lang: G.lang});
+    const maps = [["cases_map", "/maps/cases", cases], ["heat", "/maps/heat", p], ["hotspots", "/maps/hotspots", p],
+                  ["coverage", "/maps/coverage", p], ["grids_map", "/maps/grids", p]];
+    document.querySelector("#links ul").innerHTML = maps.map(([k, path, u]) => {
+      const v = new URLSearchParams(u); for (const [a, b] of lang) v.set(a, b);
+      return `<li><a href="${path}${q(v)}" data-map="${k}">${esc(T[k])}</a></li>`;
+    }).join("");
+    const kpi = params({by: "grid", format: "csv"});
+    const dl = [["kpi_csv", "/api/v1/analytics/kpis" + q(kpi)]];
+    for (const f of ["csv", "geojson", "gpkg"]) {
+      const u = new URLSearchParams(cases); u.set("format", f);
+      dl.push(["cases_" + f, "/api/v1/cases/export" + q(u)]);
+    }
+    document.getElementById("downloads").innerHTML = dl.map(([k, href]) =>
+      `<li><a href="${href}" data-download="${k}" download>${esc(T[k])}</a></li>`).join("");
+  }
+
+  async function load() {
+    status.textContent = T.loading;
+    state.loads += 1;
+    try {
+      const [overall, byGrid, trend] = await Promise.all([
+        api("/api/v1/analytics/kpis?" + params({by: "overall"})),
+        api("/api/v1/analytics/kpis?" + params({by: "grid"})),
+        api("/api/v1/analytics/kpis/trend?" + (() => { const p = params({period: "month", n: 6});
+          p.delete("start"); p.delete("end"); return p; })()),
+      ]);
+      const row = overall.rows[0];
+      drawCards(row, trend.rows);
+      drawTable(byGrid.rows);
+      drawLinks();
+      status.textContent = row.received ? "" : T.empty;
+      history.replaceState(null, "", "?" + params({lang: G.lang}));
+    } catch (e) {
+      status.textContent = T.error + ": " + e.message;
+    }
+  }
+  async function options() {
+    const [coms, cats] = await Promise.all([api("/api/v1/communities?limit=5000"), api("/api/v1/categories")]);
+    const sel = form.community;
+    for (const f of coms.features) {
+      const o = new Option(f.properties.name, f.properties.name);
+      o.dataset.id = f.properties.id;
+      sel.add(o);
+    }
+    for (const c of cats) form.category.add(new Option(`${c.code} ${G.lang === "zh" ? c.name_zh : c.name_en}`, c.code));
+  }
+  async function grids() {
+    const sel = form.grid;
+    while (sel.options.length > 1) sel.remove(1);
+    const chosen = form.community.selectedOptions[0];
+    const id = chosen && chosen.dataset.id ? Number(chosen.dataset.id) : null;
+    const data = await api("/api/v1/grids?limit=5000" + (id !== null ? "&community_id=" + id : ""));
+    for (const f of data.features) sel.add(new Option(f.properties.code, f.properties.code));
+  }
+  form.addEventListener("submit", (e) => { e.preventDefault(); state.ready = load(); });
+  form.community.addEventListener("change", () => { grids(); });
+  for (const b of form.querySelectorAll("[data-preset]")) b.addEventListener("click", () => {
+    preset(b.dataset.preset); state.ready = load(); });
+  document.getElementById("logout").addEventListener("click", () => {
+    localStorage.removeItem("gridpatrol.token"); document.cookie = "gridpatrol_token=; path=/; max-age=0"; });
+  const initial = new URLSearchParams(location.search);
+  state.ready = (async () => {
+    await options().catch(() => {});
+    await grids().catch(() => {});
+    for (const k of ["community", "grid", "category", "start", "end"]) if (initial.get(k)) form[k].value = initial.get(k);
+    if (!form.start.value) preset("this_month");
+    await load();
+  })();
+})();
