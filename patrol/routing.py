@@ -387,3 +387,30 @@ def worker_day(session: Session, worker_id: int, day: dt.date, *, start: tuple[f
             "start": None if start is None else {"lon": start[0], "lat": start[1]},
             "stops": ordered, "route": line, "length_m": round(length, 1),
             "eta_s": round(length / (5 / 3.6), 1), "empty": not stops}
+
+
+def route_from_unit(session: Session, unit_id: int, lon: float, lat: float) -> dict | None:
+    """The road route from a given unit to (lon, lat), on the profile its type's rules use (drive by default)."""
+    unit = session.get(ResponsibleUnit, unit_id)
+    if unit is None:
+        return None
+    profiles = {r.profile for r in rules_for_type(session, unit.type)} or {"drive"}
+    profile = "drive" if "drive" in profiles else "walk"
+    net, ids, index = _units_index(session, unit.type, profile)
+    x, y = net.to_metric.transform(lon, lat)
+    r = index.route(x, y, ids.index(unit_id))
+    lons, lats = net.to_wgs84.transform(r.coords[:, 0], r.coords[:, 1])
+    return {"type": "LineString",
+            "coordinates": [[round(a, 7), round(b, 7)] for a, b in zip(lons, lats, strict=True)],
+            "properties": {"length_m": round(r.length_m, 1), "eta_s": round(r.time_s, 1), "fallback": r.fallback,
+                           "profile": profile}}
+
+
+def rules_for_type(session: Session, unit_type: str) -> list[Rule]:
+    from patrol.models import Responsibility
+    from patrol.responsibility import _shipped
+
+    rows = session.scalars(select(Responsibility).where(Responsibility.unit_type == unit_type)).all()
+    if rows:
+        return [Rule(r.category, r.level, r.unit_type, r.priority, r.profile, r.note_zh) for r in rows]
+    return [r for r in _shipped() if r.unit_type == unit_type]

@@ -14,15 +14,16 @@ from urllib.parse import quote, urlencode
 import geopandas as gpd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
 
 from api.deps import COOKIE, SessionDep, SettingsDep, get_actor
 from api.routes.analytics import Period, PeriodEnd, _days
 from maps import analytics as M
 from patrol import analytics as svc
 from patrol.dialect import extent
-from patrol.errors import Unauthorized
+from patrol.errors import GridPatrolError, Unauthorized
 from patrol.lifecycle import CLOSED
-from patrol.models import Grid
+from patrol.models import Case, Grid
 
 router = APIRouter(tags=["maps"])
 Lang = Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or en")]
@@ -55,15 +56,38 @@ def _frame(fc: dict) -> gpd.GeoDataFrame:
 @router.get("/maps/cases", response_class=HTMLResponse, summary="Every case: clusters from the server, cases zoomed in")
 def cases_page(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None,
                status: str | None = None, category: str | None = None, overdue: bool | None = None,
-               grid: str | None = None, community: str | None = None) -> Response:
+               grid: str | None = None, community: str | None = None,
+               case: Annotated[int | None, Query(description="draw this case's dispatch route (from its unit, "
+                                                             "or the responsible one nearest by road)")] = None
+               ) -> Response:
     actor = _page_actor(request, session, settings)
     if isinstance(actor, Response):
         return actor
     box = extent(session, Grid.geom) or (-180.0, -85.0, 180.0, 85.0)
+    route = _case_route(session, actor, case) if case is not None else None
     params = {k: v for k, v in {"status": status, "category": category, "grid": grid, "community": community,
                                  "overdue": None if overdue is None else str(overdue).lower()}.items() if v}
     url = "/api/v1/cases/map" + (f"?{urlencode(params)}" if params else "")
-    return _html(M.cases_map(bounds=box, data_url=url, time_zone=settings.timezone, **_opts(settings, lang)))
+    return _html(M.cases_map(bounds=box, data_url=url, time_zone=settings.timezone, route=route,
+                             **_opts(settings, lang)))
+
+
+def _case_route(session, actor, case_id: int) -> dict | None:
+    """The road route to a case from the unit it was dispatched to, else from the responsible unit nearest by road;
+    None for grid-level cases (the grid's own worker) or when there are no roads."""
+    from patrol import cases as case_svc
+    from patrol import routing
+
+    case = case_svc.get_case(session, actor, case_id)
+    p = case_svc.shapely.from_wkb(bytes(session.scalar(
+        select(func.ST_AsBinary(Case.geom)).where(Case.id == case.id))))
+    try:
+        if case.unit_id is not None:
+            return routing.route_from_unit(session, case.unit_id, p.x, p.y)
+        return routing.responsible(session, lon=p.x, lat=p.y, category=case.category_code, level=case.level,
+                                   grid_id=case.grid_id).route
+    except GridPatrolError:
+        return None
 
 
 @router.get("/maps/heat", response_class=HTMLResponse, summary="Heatmap of cases weighted by severity")

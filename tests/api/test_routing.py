@@ -184,6 +184,22 @@ def _points_in_grid_a(world, n: int) -> list[tuple[float, float]]:
     return out
 
 
+def test_the_cases_map_draws_a_cases_dispatch_route(world):
+    case = world.report(category="E0404")  # gas leak → urban management (the '*' department rule here)
+    world.act("sup", case["id"], "register")
+    world.act("sup", case["id"], "dispatch")
+    c = world.client
+    c.cookies.set("gridpatrol_token", world.tokens["sup"])
+    try:
+        page = c.get("/maps/cases", params={"case": case["id"]})
+        plain = c.get("/maps/cases")
+    finally:
+        c.cookies.clear()
+    assert page.status_code == 200 and plain.status_code == 200
+    assert '"10 8"' in page.text and '"10 8"' not in plain.text  # the dashed route layer
+    assert c.get("/maps/cases", params={"case": case["id"]}, follow_redirects=False).status_code == 303
+
+
 def test_without_roads_routing_is_409_but_dispatch_falls_back_to_straight_line(world):
     with transaction(session_factory(world.engine)) as s:
         s.execute(delete(RoadSegment))
