@@ -878,40 +878,18 @@ def coverage_map(
 
     line_fields = {"name": labels["name"], "code": labels["code"]}
     for covered, key in ((True, "streets_covered"), (False, "streets_uncovered")):
-        part = segments.loc[segments["covered"].fillna(False).astype(bool) == covered]
         style = _STYLES["covered_street" if covered else "uncovered_street"]
-        if len(part):
-            display, shown = _ov._display(part, line_fields, labels)
-            m.add_child(
-                folium.GeoJson(
-                    _ov._feature_collection(display, shown),
-                    name=f"{labels[key]} ({len(part):,})",
-                    style_function=_ov._constant(style),
-                    tooltip=_ov._tooltip(shown) if shown else None,
-                    pane=_ov._pane("streets"),
-                )
-            )
+        n = _covered_part(m, segments, covered, line_fields, labels, key, style, "streets")
         swatch = f"border-top-width: {style['weight']}px; border-top-color: {style['color']}"
-        legend.append(_line_row(swatch, labels[key], len(part)))
+        legend.append(_line_row(swatch, labels[key], n))
 
     if buildings is not None:
         building_fields = {"name": labels["name"], "use": labels["use"]}
         for covered, key in ((False, "buildings_blind"), (True, "buildings_covered")):
-            part = buildings.loc[buildings["covered"].fillna(False).astype(bool) == covered]
             style = _STYLES["covered_building" if covered else "blind_building"]
-            if len(part):
-                display, shown = _ov._display(part, building_fields, labels)
-                m.add_child(
-                    folium.GeoJson(
-                        _ov._feature_collection(display, shown),
-                        name=f"{labels[key]} ({len(part):,})",
-                        style_function=_ov._constant(style),
-                        tooltip=_ov._tooltip(shown) if shown else None,
-                        pane=_ov._pane("buildings"),
-                    )
-                )
+            n = _covered_part(m, buildings, covered, building_fields, labels, key, style, "buildings")
             swatch = f"background: {style['fillColor']}; border: 1px solid {style['color']}"
-            legend.append(_ov._legend_row(swatch, labels[key], len(part)))
+            legend.append(_ov._legend_row(swatch, labels[key], n))
 
     if tracks is not None:
         display = tracks.assign(gp_time=[_period(a, b) for a, b in _columns(tracks, "started", "ended")])
@@ -942,6 +920,24 @@ def coverage_map(
     m.add_child(_ov._Legend("\n".join(legend)))
     m.add_child(folium.LayerControl(collapsed=False))
     return _finish(m, static_prefix)
+
+
+def _covered_part(m: folium.Map, frame: gpd.GeoDataFrame, covered: bool, fields: Mapping[str, str],
+                  labels: Mapping[str, str], key: str, style: Mapping[str, Any], pane: str) -> int:
+    """Add the rows of ``frame`` whose ``covered`` equals ``covered`` as one styled layer; returns their number."""
+    part = frame.loc[frame["covered"].fillna(False).astype(bool) == covered]
+    if len(part):
+        display, shown = _ov._display(part, fields, labels)
+        m.add_child(
+            folium.GeoJson(
+                _ov._feature_collection(display, shown),
+                name=f"{labels[key]} ({len(part):,})",
+                style_function=_ov._constant(style),
+                tooltip=_ov._tooltip(shown) if shown else None,
+                pane=_ov._pane(pane),
+            )
+        )
+    return len(part)
 
 
 def _coverage_class(value: Any) -> int | None:
