@@ -8,34 +8,17 @@ one-way edges) and pgRouting's answers are compared with ours: ``pgr_dijkstraCos
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache
 
-import geopandas as gpd
 import numpy as np
 import psycopg
 import pytest
 import shapely
 from sqlalchemy.engine import make_url
 
-from geo.crs import metric_crs_for_bounds
 from geo.network import FacilityIndex, RoadGraph
-from geo.osm import read_osm
 from patrol.db import drop_postgis_database
-from tests.conftest import _fresh_postgres_database, _postgres_url, shared_file
-
-CITIES = {"liechtenstein": "osm/liechtenstein_2015.osm.pbf", "heidelberg": "osm/heidelberg_roads.osm.pbf"}
-TOL_M = 0.5
-
-
-@cache
-def _roads(city: str) -> gpd.GeoDataFrame:
-    roads = read_osm(shared_file(CITIES[city])).roads
-    return roads.to_crs(metric_crs_for_bounds(tuple(roads.total_bounds)))
-
-
-@cache
-def _graph(city: str, profile: str) -> RoadGraph:
-    return RoadGraph.from_lines(_roads(city), profile=profile)
+from tests.conftest import _fresh_postgres_database, _postgres_url
+from tests.unit.test_network import CITIES, TOL_M, _graph, _roads
 
 
 @pytest.fixture(scope="module")
