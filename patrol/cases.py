@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import shapely
 from pyproj import Geod
-from sqlalchemy import Integer, Select, and_, func, or_, select
+from sqlalchemy import Integer, Select, and_, func, or_, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
@@ -688,26 +688,15 @@ CASES_FROM_ZOOM = 16  # from this zoom on (or when few), the cases themselves
 
 
 def case_clusters(session: Session, actor: Actor, f: CaseFilter, zoom: int, *, now: dt.datetime | None = None,
-                  max_cases: int = 2000) -> dict:
+                  max_cases: int = 2000, few: int = 300) -> dict:
     """What a map of cases draws in a bbox at a zoom: clusters (aggregated in the database on a grid of about
-    64 px cells, so 100k cases cost the browser a few hundred markers) or, zoomed in or when few, the cases."""
+    64 px cells, so 100k cases cost the browser a few hundred markers) or, zoomed in (and at most ``max_cases``)
+    or when few, the cases themselves, open and overdue ones first."""
     now = now or now_utc()
-    base = case_query(session, actor, f, now=now).with_only_columns(Case.id).subquery()
-    total = session.scalar(select(func.count()).select_from(base))
+    where = case_query(session, actor, f, now=now).whereclause
+    if where is None:  # an admin without filters
+        where = true()
     late = and_(Case.status.in_(tuple(OPEN - {"suspended"})), Case.deadline_at < now)
-    if zoom >= CASES_FROM_ZOOM or total <= 300:
-        rows = session.execute(
-            select(Case.id, Case.status, Case.category_code, Category.name_zh, Case.deadline_at,
-                   func.ST_X(Case.geom), func.ST_Y(Case.geom), late.label("late"))
-            .join(Category, Category.code == Case.category_code)
-            .where(Case.id.in_(select(base.c.id))).order_by(Case.id).limit(max_cases)).all()
-        thumbs = dict(session.execute(select(Photo.case_id, func.min(Photo.id)).where(
-            Photo.case_id.in_([r[0] for r in rows] or [-1])).group_by(Photo.case_id)).all())
-        cases = [{"id": r[0], "status": r[1], "category": r[2], "category_name": r[3],
-                  "deadline_at": _iso(_aware(r[4])), "lon": r[5], "lat": r[6], "overdue": bool(r[7]),
-                  "thumbnail": f"/api/v1/photos/{thumbs[r[0]]}/thumbnail" if r[0] in thumbs else None,
-                  "url": f"/api/v1/cases/{r[0]}"} for r in rows]
-        return {"clusters": [], "cases": cases, "total": total, "truncated": total > len(cases)}
     cell = 360.0 / (2 ** max(0, min(zoom, 22))) / (256 / CLUSTER_PX)
     x, y = func.ST_X(Case.geom), func.ST_Y(Case.geom)
     if session.get_bind().dialect.name == "sqlite":  # no floor() in every SQLite; shifted positive, CAST truncates
@@ -717,7 +706,11 @@ def case_clusters(session: Session, actor: Actor, f: CaseFilter, zoom: int, *, n
     rows = session.execute(
         select(gx.label("gx"), gy.label("gy"), Case.status, func.count(), func.sum(x), func.sum(y),
                func.sum(sql_case((late, 1), else_=0)))
-        .where(Case.id.in_(select(base.c.id))).group_by("gx", "gy", Case.status)).all()
+        .where(where).group_by("gx", "gy", Case.status)).all()
+    total = sum(r[3] for r in rows)
+    if (zoom >= CASES_FROM_ZOOM and total <= max_cases) or total <= few:
+        return {"clusters": [], "cases": _map_cases(session, where, late, max_cases), "total": total,
+                "truncated": False}
     cells: dict[tuple, dict] = {}
     for cx, cy, status, n, sx, sy, n_late in rows:
         c = cells.setdefault((cx, cy), {"count": 0, "sx": 0.0, "sy": 0.0, "overdue": 0, "statuses": {}})
@@ -729,3 +722,17 @@ def case_clusters(session: Session, actor: Actor, f: CaseFilter, zoom: int, *, n
     clusters = [{"lon": c["sx"] / c["count"], "lat": c["sy"] / c["count"], "count": c["count"],
                  "overdue": c["overdue"], "statuses": c["statuses"]} for c in cells.values()]
     return {"clusters": clusters, "cases": [], "total": total, "truncated": False}
+
+
+def _map_cases(session: Session, where, late, limit: int) -> list[dict]:
+    rows = session.execute(
+        select(Case.id, Case.status, Case.category_code, Category.name_zh, Case.deadline_at,
+               func.ST_X(Case.geom), func.ST_Y(Case.geom), late.label("late"))
+        .join(Category, Category.code == Case.category_code).where(where)
+        .order_by(late.desc(), Case.status.in_(tuple(OPEN)).desc(), Case.id.desc()).limit(limit)).all()
+    thumbs = dict(session.execute(select(Photo.case_id, func.min(Photo.id)).where(
+        Photo.case_id.in_([r[0] for r in rows] or [-1])).group_by(Photo.case_id)).all())
+    return [{"id": r[0], "status": r[1], "category": r[2], "category_name": r[3],
+             "deadline_at": _iso(_aware(r[4])), "lon": r[5], "lat": r[6], "overdue": bool(r[7]),
+             "thumbnail": f"/api/v1/photos/{thumbs[r[0]]}/thumbnail" if r[0] in thumbs else None,
+             "url": f"/api/v1/cases/{r[0]}"} for r in rows]

@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from patrol.db import session_factory, transaction
 from patrol.models import Grid
@@ -193,3 +193,25 @@ def test_coverage_of_a_patrolled_street_and_blind_spots(world):
                              params={"grid": code, "start": "2001-01-01", "end": "2001-01-02"}).json()
     assert quiet["fixes"] == 0 and "no patrol tracks" in quiet["message"]
     assert next(g for g in quiet["grids"] if g["id"] == world.grid_a)["covered_m"] == 0
+
+
+def test_map_clusters_add_up_to_the_cases_in_view(world):
+    from patrol import cases as svc
+    from patrol.auth import actor_for
+    from patrol.models import Case, User
+
+    world.report(category="C0109")
+    world.report("worker_b", category="C0109", point=world.point_b)
+    with transaction(session_factory(world.engine)) as s:
+        admin = actor_for(s, s.get(User, world.users["admin"]))
+        total = s.scalar(select(func.count(Case.id)))
+        late = svc.case_clusters(s, admin, svc.CaseFilter(overdue=True), 17, few=0)
+        clustered = svc.case_clusters(s, admin, svc.CaseFilter(), 10, few=0)
+        listed = svc.case_clusters(s, admin, svc.CaseFilter(), 17, few=0)
+        capped = svc.case_clusters(s, admin, svc.CaseFilter(), 17, few=0, max_cases=total - 1)
+    assert clustered["total"] == total and sum(c["count"] for c in clustered["clusters"]) == total
+    assert 1 <= len(clustered["clusters"]) < total and not clustered["cases"]
+    assert all(sum(c["statuses"].values()) == c["count"] for c in clustered["clusters"])
+    assert sum(c["overdue"] for c in clustered["clusters"]) == late["total"]
+    assert len(listed["cases"]) == total and not listed["clusters"]
+    assert capped["clusters"] and not capped["cases"]  # too many to list even zoomed in: still clusters
