@@ -15,7 +15,7 @@ LABELS = {
         "satisfaction_rate": "满意率", "rework_rate": "返工率", "overdue_now": "当前超期", "open_now": "在办数",
         "grids": "网格排名（超期多、满意度低的在前）", "code": "编码", "name": "名称", "warning": "预警",
         "maps": "地图", "cases_map": "案件分布", "heat": "热力图", "hotspots": "热点分析", "coverage": "巡查覆盖",
-        "grids_map": "网格", "downloads": "下载", "kpi_csv": "指标 CSV", "cases_csv": "案件 CSV",
+        "grids_map": "网格", "downloads": "下载", "status": "状态", "open": "在办", "closed_status": "已结案", "kpi_csv": "指标 CSV", "cases_csv": "案件 CSV",
         "cases_geojson": "案件 GeoJSON", "cases_gpkg": "案件 GeoPackage", "trend": "近6个月",
         "loading": "加载中…", "empty": "所选范围内暂无案件", "error": "加载失败", "of": "/", "logout": "退出",
         "green": "正常", "yellow": "黄色预警", "orange": "橙色预警", "red": "红色预警", "lang": "English",
@@ -28,7 +28,8 @@ LABELS = {
         "overdue_now": "Overdue now", "open_now": "Open now",
         "grids": "Grids ranked (most overdue, least satisfied first)", "code": "Code", "name": "Name",
         "warning": "Warning", "maps": "Maps", "cases_map": "Cases", "heat": "Heatmap", "hotspots": "Hot spots",
-        "coverage": "Patrol coverage", "grids_map": "Grids", "downloads": "Downloads", "kpi_csv": "KPIs CSV",
+        "coverage": "Patrol coverage", "grids_map": "Grids", "downloads": "Downloads", "status": "Status", "open": "Open",
+        "closed_status": "Closed", "kpi_csv": "KPIs CSV",
         "cases_csv": "Cases CSV", "cases_geojson": "Cases GeoJSON", "cases_gpkg": "Cases GeoPackage",
         "trend": "last 6 months", "loading": "Loading…", "empty": "No cases in this selection",
         "error": "Could not load", "of": "/", "logout": "Log out", "green": "normal", "yellow": "yellow",
@@ -46,6 +47,8 @@ PAGE = """<!doctype html>
  <label>{community}<select name="community"><option value="">{all}</option></select></label>
  <label>{grid}<select name="grid"><option value="">{all}</option></select></label>
  <label>{category}<select name="category"><option value="">{all}</option></select></label>
+ <label>{status}<select name="status"><option value="">{all}</option><option value="open">{open}</option>
+ <option value="overdue">{overdue_now}</option><option value="closed">{closed_status}</option></select></label>
  <label>{start}<input type="date" name="start"></label>
  <label>{end}<input type="date" name="end"></label>
  <button type="button" data-preset="this_month">{this_month}</button>

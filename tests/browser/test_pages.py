@@ -94,6 +94,16 @@ def page(app_url) -> Iterator[Any]:
         browser.close()
 
 
+def _login(page: Any, base: str, target: str) -> None:
+    """Open ``target``; when sent to /login, log in as the demo admin and come back."""
+    page.goto(f"{base}{target}")
+    if "/login" in page.url:
+        page.fill("#u", "admin")
+        page.fill("#p", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}{target}")
+
+
 def _shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"app-{name}.png"))
@@ -133,7 +143,7 @@ def test_login_then_every_case_in_view_from_the_server(page, app_url):
 ])
 def test_each_map_draws_offline(page, app_url, path, name, selector, minimum):
     base, _ = app_url
-    page.goto(f"{base}{path}")
+    _login(page, base, path)
     page.wait_for_function(f"typeof L === 'object' && {MAP} !== undefined")
     page.wait_for_function(f"document.querySelectorAll('{selector}').length >= {minimum}")
     assert page.locator(".leaflet-control-layers").count() == 1
@@ -143,7 +153,7 @@ def test_each_map_draws_offline(page, app_url, path, name, selector, minimum):
 
 def test_english_labels_on_request(page, app_url):
     base, _ = app_url
-    page.goto(f"{base}/maps/grids?lang=en")
+    _login(page, base, "/maps/grids?lang=en")
     page.wait_for_function(f"typeof L === 'object' && {MAP} !== undefined")
     text = page.inner_text("body")
     assert "Grid" in text or "grid" in text
@@ -152,7 +162,7 @@ def test_english_labels_on_request(page, app_url):
 
 def test_dashboard_cards_ranking_links_and_downloads(page, app_url):
     base, engine = app_url
-    page.goto(f"{base}/dashboard")
+    _login(page, base, "/dashboard")
     page.wait_for_function("window.gridpatrolDashboard && window.gridpatrolDashboard.ready")
     page.evaluate("window.gridpatrolDashboard.ready")
     page.wait_for_selector(".card[data-kpi=received] strong")
@@ -197,6 +207,16 @@ def test_dashboard_cards_ranking_links_and_downloads(page, app_url):
         expected = s.scalar(select(func.count(Case.id)).where(Case.community_id == cid, Case.reported_at >= lo,
                                                                Case.reported_at < hi))
     assert len(text.strip().splitlines()) - 1 == expected <= n_cases
+    # the status filter reaches the cases map and the downloads
+    page.select_option("select[name=status]", "closed")
+    closed_csv = page.get_attribute("a[data-download=cases_csv]", "href")
+    assert "status=closed" in closed_csv and "status=closed" in page.get_attribute("a[data-map=cases_map]", "href")
+    import csv
+    import io
+
+    text = page.evaluate(f"fetch({closed_csv!r}).then(r => r.text())").lstrip("\ufeff")
+    statuses = {row["status"] for row in csv.DictReader(io.StringIO(text))}
+    assert statuses <= {"closed"}
     gpkg = page.evaluate("fetch(document.querySelector('a[data-download=cases_gpkg]').href)"
                          ".then(r => r.arrayBuffer()).then(b => new TextDecoder().decode(new Uint8Array(b).slice(0, 15)))")
     assert gpkg == "SQLite format 3"

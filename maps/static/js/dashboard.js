@@ -65,9 +65,14 @@
       `<td>${fmt("satisfaction_rate", r.satisfaction_rate)}</td><td>${r.overdue_now ?? "—"}</td>` +
       `<td><span class="dot ${r.warning}"></span>${esc(T[r.warning] || r.warning)}</td></tr>`).join("");
   }
+  const OPEN = "reported,registered,dispatched,accepted,handled,verified,suspended";
   function drawLinks() {
     const p = params(), cases = new URLSearchParams(p);
     cases.delete("start"); cases.delete("end");
+    const st = form.status.value;  // the maps and downloads of cases follow the status filter (KPIs count all)
+    if (st === "open") cases.set("status", OPEN);
+    else if (st === "closed") cases.set("status", "closed");
+    else if (st === "overdue") cases.set("overdue", "true");
     if (p.get("start")) cases.set("since", p.get("start") + "T00:00:00+08:00");
     if (p.get("end")) cases.set("until", p.get("end") + "T00:00:00+08:00");
     const q = (u) => (u.toString() ? "?" + u.toString() : "");
@@ -103,7 +108,9 @@
       drawTable(byGrid.rows);
       drawLinks();
       status.textContent = row.received ? "" : T.empty;
-      history.replaceState(null, "", "?" + params({lang: G.lang}));
+      const shown = params({lang: G.lang});
+      if (form.status.value) shown.set("status", form.status.value);
+      history.replaceState(null, "", "?" + shown);
     } catch (e) {
       status.textContent = T.error + ": " + e.message;
     }
@@ -128,6 +135,7 @@
   }
   form.addEventListener("submit", (e) => { e.preventDefault(); state.ready = load(); });
   form.community.addEventListener("change", () => { grids(); });
+  form.status.addEventListener("change", drawLinks);
   for (const b of form.querySelectorAll("[data-preset]")) b.addEventListener("click", () => {
     preset(b.dataset.preset); state.ready = load(); });
   document.getElementById("logout").addEventListener("click", () => {
@@ -136,7 +144,7 @@
   state.ready = (async () => {
     await options().catch(() => {});
     await grids().catch(() => {});
-    for (const k of ["community", "grid", "category", "start", "end"]) if (initial.get(k)) form[k].value = initial.get(k);
+    for (const k of ["community", "grid", "category", "start", "end", "status"]) if (initial.get(k)) form[k].value = initial.get(k);
     if (!form.start.value) preset("this_month");
     await load();
   })();
