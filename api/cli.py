@@ -151,18 +151,17 @@ def cmd_responsibility_list(args: argparse.Namespace) -> None:
     from sqlalchemy import func, select
 
     from patrol.models import Responsibility, ResponsibleUnit
-    from patrol.responsibility import _shipped
+    from patrol.responsibility import all_rules
 
     _, _, factory = _context(args)
     with factory() as session:
-        rows = session.scalars(select(Responsibility).order_by(Responsibility.level, Responsibility.category,
-                                                               Responsibility.priority)).all()
+        loaded = session.scalar(select(func.count(Responsibility.id)))
+        rules = sorted(all_rules(session), key=lambda r: (r.level, r.category, r.priority))
         units = dict(session.execute(select(ResponsibleUnit.type, func.count())
                                      .group_by(ResponsibleUnit.type)).all())
-    if not rows:
+    if not loaded:
         print("no table loaded: the shipped one applies (gridpatrol responsibility load FILE to replace it)")
-        rows = _shipped()
-    for r in rows:
+    for r in rules:
         print(f"{r.category}\t{r.level}\t{r.unit_type}\tpriority {r.priority}\t{r.profile}\t"
               f"{units.get(r.unit_type, 0) if r.unit_type != 'grid_worker' else '-'} units\t{r.note_zh or ''}")
 

@@ -38,7 +38,7 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
-from geo.errors import GeoValidationError, ProblemList
+from geo.errors import GeoValidationError, ProblemList, positive_number
 
 WGS84 = "EPSG:4326"
 #: Name of the column holding the H3 id of each cell in frames made by :func:`hexagons`.
@@ -132,7 +132,7 @@ def fishnet(bounds: Sequence[float], size_m: float, crs: object) -> gpd.GeoDataF
     """
     problems = ProblemList()
     box = _check_bounds(bounds, problems)
-    size = _positive(size_m, "size_m", problems)
+    size = positive_number(size_m, "size_m", problems)
     _check_metric_crs(crs, "crs", problems)
     problems.raise_if_any()
     assert box is not None
@@ -315,7 +315,7 @@ def distance_band(
     """
     problems = ProblemList()
     pts = _xy_array(xy, "xy", problems)
-    dist = _positive(threshold, "threshold", problems)
+    dist = positive_number(threshold, "threshold", problems)
     problems.raise_if_any()
     assert pts is not None
     n = len(pts)
@@ -378,7 +378,7 @@ def contiguity(
     problems = ProblemList()
     kind_ = _kind(kind, problems)
     if snap is not None:
-        _positive(snap, "snap", problems)
+        positive_number(snap, "snap", problems)
     geoms = _polygon_array(polygons, problems)
     problems.raise_if_any()
     n = len(geoms)
@@ -598,17 +598,6 @@ def _check_bounds(bounds: object, problems: ProblemList) -> tuple[float, float, 
                      field="bounds")
         return None
     return box  # type: ignore[return-value]
-
-
-def _positive(value: object, name: str, problems: ProblemList) -> float:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = math.nan
-    if not (math.isfinite(number) and number > 0):
-        problems.add("value", f"{name} must be a positive number, got {value!r}", field=name)
-        return 1.0
-    return number
 
 
 def _int_in(value: object, name: str, low: int, high: int | None, problems: ProblemList) -> int:

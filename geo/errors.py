@@ -6,6 +6,7 @@ rather than the first, so a user can fix a file in one pass.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
@@ -50,3 +51,15 @@ class ProblemList:
 
     def __bool__(self) -> bool:
         return bool(self.problems)
+
+
+def positive_number(value: object, name: str, problems: ProblemList) -> float:
+    """``value`` as a finite number > 0, or a problem naming ``name`` (and 1.0 so checking can go on)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        problems.add("value", f"{name} must be a positive number, got {value!r}", field=name)
+        return 1.0
+    return number

@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal, sparse, stats
 
-from geo.errors import ProblemList
+from geo.errors import ProblemList, positive_number
 
 #: Confidence levels of :func:`gi_bin` and their two-sided significance levels (ArcGIS Gi_Bin: 99, 95, 90 %).
 BIN_LEVELS: tuple[tuple[int, float], ...] = ((3, 0.01), (2, 0.05), (1, 0.10))
@@ -920,8 +920,8 @@ def kernel_density(
     problems = ProblemList()
     xs = _float_array(x, "x", problems)
     ys = _float_array(y, "y", problems)
-    h = _positive(bandwidth_m, "bandwidth_m", problems)
-    cell = _positive(cell_m, "cell_m", problems)
+    h = positive_number(bandwidth_m, "bandwidth_m", problems)
+    cell = positive_number(cell_m, "cell_m", problems)
     box = _bounds(bounds, problems)
     if kernel not in KERNELS:
         problems.add("value", f"kernel must be one of {KERNELS}, got {kernel!r}", field="kernel")
@@ -1046,17 +1046,6 @@ def _level(value: object, name: str, problems: ProblemList) -> float:
     if not 0 < number < 1:
         problems.add("value", f"{name} must be a level between 0 and 1, got {value!r}", field=name)
         return 0.05
-    return number
-
-
-def _positive(value: object, name: str, problems: ProblemList) -> float:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = math.nan
-    if not (math.isfinite(number) and number > 0):
-        problems.add("value", f"{name} must be a positive number, got {value!r}", field=name)
-        return 1.0
     return number
 
 

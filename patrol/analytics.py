@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from dataclasses import dataclass
 
 import shapely
@@ -126,6 +127,21 @@ class CellLayer:
     count_frame: object = None  # what geo.cells.count_points counts in (the metric fishnet keeps its spec)
 
 
+def _case_where(scope: Scope, start: dt.datetime, end: dt.datetime, category: str | None,
+                include_simulated: bool) -> list:
+    """Cases reported in [start, end) inside the scope, of a category if given."""
+    from patrol.models import Case
+
+    where = [Case.reported_at >= start, Case.reported_at < end]
+    for col, value in ((Case.community_id, scope.community_id), (Case.grid_id, scope.grid_id),
+                       (Case.unit_id, scope.unit_id), (Case.category_code, category or None)):
+        if value is not None:
+            where.append(col == value)
+    if not include_simulated:
+        where.append(Case.simulated.is_(False))
+    return where
+
+
 def _case_points(session: Session, scope: Scope, *, start: dt.datetime, end: dt.datetime, category: str | None,
                  measure: str, include_simulated: bool):
     import geopandas as gpd
@@ -135,17 +151,7 @@ def _case_points(session: Session, scope: Scope, *, start: dt.datetime, end: dt.
 
     if measure not in MEASURES:
         raise InvalidInput(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}", field="measure")
-    where = [Case.reported_at >= start, Case.reported_at < end]
-    if scope.community_id is not None:
-        where.append(Case.community_id == scope.community_id)
-    if scope.grid_id is not None:
-        where.append(Case.grid_id == scope.grid_id)
-    if scope.unit_id is not None:
-        where.append(Case.unit_id == scope.unit_id)
-    if category:
-        where.append(Case.category_code == category)
-    if not include_simulated:
-        where.append(Case.simulated.is_(False))
+    where = _case_where(scope, start, end, category, include_simulated)
     if measure == "reworked":
         where.append(Case.rework_count > 0)
     elif measure == "reopened":
@@ -352,7 +358,7 @@ def _plain(v):
 # ---------------------------------------------------------------------------------------------- coverage
 
 _coverage_cache: dict[tuple, object] = {}
-_coverage_lock = __import__("threading").Lock()
+_coverage_lock = threading.Lock()
 
 
 def _coverage_base(session: Session, scope: Scope):
@@ -501,13 +507,7 @@ def case_frame(session: Session, scope: Scope, *, start: dt.datetime | dt.date, 
     from patrol.models import Case, Category
 
     s, e = K._period(start, end, tz)
-    where = [Case.reported_at >= s, Case.reported_at < e]
-    for col, value in ((Case.community_id, scope.community_id), (Case.grid_id, scope.grid_id),
-                       (Case.unit_id, scope.unit_id), (Case.category_code, category)):
-        if value is not None:
-            where.append(col == value)
-    if not include_simulated:
-        where.append(Case.simulated.is_(False))
+    where = _case_where(scope, s, e, category, include_simulated)
     rows = session.execute(select(Case.id, Case.category_code, Case.status, Category.severity, Case.deadline_at,
                                   func.ST_X(Case.geom), func.ST_Y(Case.geom))
                            .join(Category, Category.code == Case.category_code).where(*where)).all()

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import shapely
 from pyproj import Geod
 from sqlalchemy import Integer, Select, and_, func, or_, select, true
@@ -130,22 +131,32 @@ def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return float(_geod.inv(lon1, lat1, lon2, lat2)[2])
 
 
-def _near(session: Session, category: str, lon: float, lat: float, radius_m: float,
-          since: dt.datetime) -> tuple[list[int], list[int]]:
-    """Cases of ``category`` within ``radius_m`` of the point, in one query (bbox through the index, then geodesic):
-    (open ones — possible duplicates, ones closed since ``since`` — recurrence)."""
+def nearby(session: Session, reports: list[tuple[str, float, float]], radius_m: float,
+           since: dt.datetime) -> list[tuple[list[int], list[int]]]:
+    """For each (category, lon, lat): the open cases of that category within ``radius_m`` (possible duplicates)
+    and those closed since ``since`` (recurrence) — one query for all, through the spatial index, then geodesic
+    distances in Python."""
+    lon = np.array([r[1] for r in reports])
+    lat = np.array([r[2] for r in reports])
     dlat = radius_m / 111_000 * 1.5
-    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
-    stmt = select(Case.id, Case.status, Case.closed_at, func.ST_AsBinary(Case.geom)).where(
-        Case.category_code == category,
-        or_(Case.status.in_(OPEN), and_(Case.status == "closed", Case.closed_at >= since)),
-        bbox_filter(session, Case.id, Case.geom, (lon - dlon, lat - dlat, lon + dlon, lat + dlat)))
-    open_, closed = [], []
-    for cid, status, closed_at, wkb in session.execute(stmt):
-        p = shapely.from_wkb(bytes(wkb))
-        if _metres(lon, lat, p.x, p.y) <= radius_m:
-            (open_ if status in OPEN else closed).append(int(cid))
-    return sorted(open_), sorted(closed)
+    dlon = dlat / max(math.cos(math.radians(float(np.abs(lat).max()))), 0.01)
+    box = (float(lon.min() - dlon), float(lat.min() - dlat), float(lon.max() + dlon), float(lat.max() + dlat))
+    rows = session.execute(
+        select(Case.id, Case.category_code, Case.status, func.ST_X(Case.geom), func.ST_Y(Case.geom))
+        .where(Case.category_code.in_({r[0] for r in reports}),
+               or_(Case.status.in_(OPEN), and_(Case.status == "closed", Case.closed_at >= since)),
+               bbox_filter(session, Case.id, Case.geom, box))).all()
+    by_cat: dict[str, list] = {}
+    for row in rows:
+        by_cat.setdefault(row[1], []).append(row)
+    out = []
+    for cat, x, y in reports:
+        dup, rec = [], []
+        for cid, _, status, cx, cy in by_cat.get(cat, ()):
+            if abs(cy - y) <= dlat and abs(cx - x) <= dlon and _metres(x, y, cx, cy) <= radius_m:
+                (dup if status in OPEN else rec).append(int(cid))
+        out.append((sorted(dup), sorted(rec)))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- scope
@@ -241,7 +252,7 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
     cal = calendar(settings)
     level = cat.level if place.grid_id is not None or cat.level != "grid" else "community"
     since = now - dt.timedelta(days=settings.recurrence_days)
-    duplicates, recurrent = _near(session, category, x, y, settings.duplicate_radius_m, since)
+    duplicates, recurrent = nearby(session, [(category, x, y)], settings.duplicate_radius_m, since)[0]
     contact = contact or {}
     case = Case(
         client_id=cid, category_code=category, status="reported", level=level,

@@ -11,21 +11,18 @@ the same). A point on a shared edge goes to the lowest id, as in :func:`patrol.c
 from __future__ import annotations
 
 import datetime as dt
-import math
 import threading
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from geo.assign import PolygonIndex, build_polygon_index
 from patrol.auth import Actor
-from patrol.cases import calendar, now_utc, parse_client_id, to_point
-from patrol.dialect import bbox_filter
+from patrol.cases import calendar, nearby, now_utc, parse_client_id, to_point
 from patrol.errors import Forbidden, GridPatrolError, InvalidInput
 from patrol.frames import read_frame
-from patrol.lifecycle import OPEN
 from patrol.models import Building, Case, CaseEvent, Category, Community, Grid
 from patrol.settings import Settings
 
@@ -149,7 +146,8 @@ def create_cases(session: Session, actor: Actor, settings: Settings, items: list
 
 def _insert(session: Session, actor: Actor, settings: Settings, cal, items, results, ok, fresh, cats, xs, ys, coms,
             grids, blds, now: dt.datetime) -> None:
-    hints = _nearby(session, [(items[ok[k]]["category"], xs[k], ys[k]) for k in fresh], settings, now)
+    hints = nearby(session, [(items[ok[k]]["category"], xs[k], ys[k]) for k in fresh],
+                   settings.duplicate_radius_m, now - dt.timedelta(days=settings.recurrence_days))
     channel = "open311" if actor.api_key_id else "patrol" if actor.role == "grid_worker" else "staff"
     rows = []
     deadlines: dict[float, dt.datetime] = {}
@@ -182,34 +180,3 @@ def _insert(session: Session, actor: Actor, settings: Settings, cal, items, resu
                        "level": rows[n]["level"], "actor_id": actor.user_id, "actor": actor.label, "at": now,
                        "note": items[i].get("description"), "geom": rows[n]["geom"]})
     session.execute(insert(CaseEvent), events)
-
-
-def _nearby(session: Session, reports: list[tuple[str, float, float]], settings: Settings,
-            now: dt.datetime) -> list[tuple[list[int], list[int]]]:
-    """For each (category, lon, lat): open cases of the category within the duplicate radius, and ones closed
-    since ``recurrence_days`` — one query for the whole batch, distances in Python."""
-    from patrol.cases import _metres
-
-    radius = settings.duplicate_radius_m
-    since = now - dt.timedelta(days=settings.recurrence_days)
-    lon = np.array([r[1] for r in reports])
-    lat = np.array([r[2] for r in reports])
-    dlat = radius / 111_000 * 1.5
-    dlon = dlat / max(math.cos(math.radians(float(np.abs(lat).max()))), 0.01)
-    box = (float(lon.min() - dlon), float(lat.min() - dlat), float(lon.max() + dlon), float(lat.max() + dlat))
-    rows = session.execute(
-        select(Case.id, Case.category_code, Case.status, func.ST_X(Case.geom), func.ST_Y(Case.geom))
-        .where(Case.category_code.in_({r[0] for r in reports}),
-               or_(Case.status.in_(OPEN), (Case.status == "closed") & (Case.closed_at >= since)),
-               bbox_filter(session, Case.id, Case.geom, box))).all()
-    by_cat: dict[str, list] = {}
-    for row in rows:
-        by_cat.setdefault(row[1], []).append(row)
-    out = []
-    for cat, x, y in reports:
-        dup, rec = [], []
-        for cid, _, status, cx, cy in by_cat.get(cat, ()):
-            if abs(cy - y) <= dlat and abs(cx - x) <= dlon and _metres(x, y, cx, cy) <= radius:
-                (dup if status in OPEN else rec).append(int(cid))
-        out.append((sorted(dup), sorted(rec)))
-    return out

@@ -120,15 +120,16 @@ def _shipped() -> list[Rule]:
     return parse_rules(default_csv())
 
 
-def rules_for(session: Session, code: str, level: str) -> list[Rule]:
-    """The rules that apply to ``code`` at ``level``, in the order they are tried (the shipped table while the
-    database holds none)."""
+def all_rules(session: Session) -> list[Rule]:
+    """The rules in force: the database's table, or the shipped one while the database holds none."""
     rows = session.scalars(select(Responsibility)).all()
-    if rows:
-        rules = [Rule(r.category, r.level, r.unit_type, r.priority, r.profile, r.note_zh) for r in rows]
-    else:
-        rules = _shipped()
-    rules = [r for r in rules if r.level == level]
-    matching = [(r.specificity(code), r) for r in rules]
+    if not rows:
+        return _shipped()
+    return [Rule(r.category, r.level, r.unit_type, r.priority, r.profile, r.note_zh) for r in rows]
+
+
+def rules_for(session: Session, code: str, level: str) -> list[Rule]:
+    """The rules that apply to ``code`` at ``level``, in the order they are tried."""
+    matching = [(r.specificity(code), r) for r in all_rules(session) if r.level == level]
     return [r for s, r in sorted(((s, r) for s, r in matching if s is not None),
                                  key=lambda sr: (-sr[0], sr[1].priority, sr[1].unit_type))]

@@ -32,7 +32,7 @@ from geo.network import FacilityIndex, RoadGraph, order_stops
 from patrol.errors import Conflict, InvalidInput
 from patrol.frames import read_frame
 from patrol.models import Category, City, Grid, ResponsibleUnit, RoadSegment, User
-from patrol.responsibility import GRID_WORKER, Rule, rules_for
+from patrol.responsibility import GRID_WORKER, Rule, all_rules, rules_for
 
 WEIGHT = {"drive": "time", "walk": "length"}
 
@@ -394,7 +394,7 @@ def route_from_unit(session: Session, unit_id: int, lon: float, lat: float) -> d
     unit = session.get(ResponsibleUnit, unit_id)
     if unit is None:
         return None
-    profiles = {r.profile for r in rules_for_type(session, unit.type)} or {"drive"}
+    profiles = {r.profile for r in all_rules(session) if r.unit_type == unit.type} or {"drive"}
     profile = "drive" if "drive" in profiles else "walk"
     net, ids, index = _units_index(session, unit.type, profile)
     x, y = net.to_metric.transform(lon, lat)
@@ -404,13 +404,3 @@ def route_from_unit(session: Session, unit_id: int, lon: float, lat: float) -> d
             "coordinates": [[round(a, 7), round(b, 7)] for a, b in zip(lons, lats, strict=True)],
             "properties": {"length_m": round(r.length_m, 1), "eta_s": round(r.time_s, 1), "fallback": r.fallback,
                            "profile": profile}}
-
-
-def rules_for_type(session: Session, unit_type: str) -> list[Rule]:
-    from patrol.models import Responsibility
-    from patrol.responsibility import _shipped
-
-    rows = session.scalars(select(Responsibility).where(Responsibility.unit_type == unit_type)).all()
-    if rows:
-        return [Rule(r.category, r.level, r.unit_type, r.priority, r.profile, r.note_zh) for r in rows]
-    return [r for r in _shipped() if r.unit_type == unit_type]
