@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import install_error_handlers
-from api.routes import analytics, cases, layers, maps, open311, routing
+from api.routes import analytics, cases, field, fieldapp, layers, maps, open311, routing
 from maps.assets import STATIC_DIR
 from maps.overview import overview_map
 from patrol.db import make_engine, session_factory
@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(analytics.router)
     app.include_router(routing.router)
+    app.include_router(field.router)
+    app.include_router(fieldapp.router)
     app.include_router(maps.router)
     open311.install(app)
 

@@ -500,7 +500,7 @@ def _raise_level(case: Case, cat: Category, cal: WorkCalendar, now: dt.datetime)
 
 
 def _reopen(session: Session, actor: Actor, case: Case, cat: Category, cal: WorkCalendar, now: dt.datetime,
-            note: str) -> Case:
+            note: str, client_id: str | None = None) -> Case:
     before = case.status
     case.status = "dispatched" if (case.unit_id or case.assignee_id) else "registered"
     case.rework_count += 1
@@ -512,7 +512,8 @@ def _reopen(session: Session, actor: Actor, case: Case, cat: Category, cal: Work
                     .values(done_at=now, outcome="cancelled"))
     session.execute(CaseTask.__table__.update().where(CaseTask.case_id == case.id, CaseTask.status == "handled")
                     .values(status="dispatched", handled_at=None))
-    _event(session, case, actor, "reopen", before, case.status, now=now, note=note, unit_id=case.unit_id)
+    _event(session, case, actor, "reopen", before, case.status, now=now, note=note, unit_id=case.unit_id,
+           client_id=client_id)
     return case
 
 
@@ -566,13 +567,22 @@ def escalate_overdue(session: Session, settings: Settings, *, now: dt.datetime |
 
 
 def record_revisit(session: Session, actor: Actor, settings: Settings, revisit_id: int, outcome: str, *,
-                   note: str | None = None, now: dt.datetime | None = None) -> Revisit:
+                   note: str | None = None, now: dt.datetime | None = None, client_id: str | None = None) -> Revisit:
+    """Record a 回头看: still fixed, or reopen the case. A retried call with the same ``client_id`` (given to the
+    event it writes) returns the revisit as recorded."""
     if outcome not in ("still_fixed", "reopen"):
         raise InvalidInput("outcome must be still_fixed or reopen", field="outcome")
     rv = session.get(Revisit, revisit_id)
     if rv is None:
         raise NotFound(f"no revisit {revisit_id}", field="revisit_id")
     case = get_case(session, actor, rv.case_id, for_update=True)
+    if client_id is not None:
+        client_id = parse_client_id(client_id)
+        done = session.scalars(select(CaseEvent).where(CaseEvent.client_id == client_id)).first()
+        if done is not None:
+            if done.case_id != rv.case_id:
+                raise Conflict("this client_id belongs to an event of another case", field="client_id")
+            return rv
     if actor.role not in ("grid_worker", "supervisor", "admin") or (
             actor.role == "grid_worker" and rv.grid_id not in actor.grid_ids):
         raise Forbidden("revisits are made by the grid's worker or the community's supervisor", field="revisit_id")
@@ -584,10 +594,10 @@ def record_revisit(session: Session, actor: Actor, settings: Settings, revisit_i
         if case.status != "closed":
             raise Conflict(f"the case is {case.status}, not closed", field="outcome")
         _reopen(session, actor, case, session.get(Category, case.category_code), calendar(settings), now,
-                f"回头看: problem is back. {note or ''}".strip())
+                f"回头看: problem is back. {note or ''}".strip(), client_id=client_id)
     else:
         _event(session, case, actor, "revisit", case.status, case.status, now=now,
-               note=f"回头看: still fixed. {note or ''}".strip())
+               note=f"回头看: still fixed. {note or ''}".strip(), client_id=client_id)
     session.flush()
     return rv
 

@@ -275,12 +275,15 @@ def task(case_id: int, task_id: int, action: str, actor: ActorDep, session: Sess
 @router.post("/cases/{case_id}/photos", status_code=201, summary="Attach a photo (JPEG, PNG or WebP)")
 async def upload_photo(case_id: int, actor: ActorDep, session: SessionDep, settings: SettingsDep,
                        response: Response, file: Annotated[UploadFile, File(description="the photo")],
-                       event_id: Annotated[int | None, Form()] = None) -> dict:
+                       event_id: Annotated[int | None, Form()] = None,
+                       event_client_id: Annotated[str | None, Form(
+                           description="the client_id given to a transition (e.g. a verify queued offline): "
+                                       "the photo is attached to that event")] = None) -> dict:
     from patrol.photo_store import store_photo
 
     data = await file.read(settings.photo_max_bytes + 1)
-    photo, created = store_photo(session, actor, case_id, data, event_id=event_id, max_bytes=settings.photo_max_bytes,
-                                  timezone=settings.timezone)
+    photo, created = store_photo(session, actor, case_id, data, event_id=event_id, event_client_id=event_client_id,
+                                 max_bytes=settings.photo_max_bytes, timezone=settings.timezone)
     if not created:
         response.status_code = 200
     return {"id": photo.id, "case_id": photo.case_id, "mime": photo.mime, "width": photo.width,
@@ -396,12 +399,14 @@ def revisits(actor: ActorDep, session: SessionDep, pending: bool = True) -> list
 class RevisitIn(BaseModel):
     outcome: Literal["still_fixed", "reopen"]
     note: str | None = Field(None, max_length=4000)
+    client_id: uuid.UUID | None = Field(None, description="makes a retried revisit idempotent")
 
 
 @router.post("/revisits/{revisit_id}", tags=["patrols"], summary="Record a revisit: still fixed, or reopen")
 def record_revisit(revisit_id: int, body: RevisitIn, actor: ActorDep, session: SessionDep,
                    settings: SettingsDep) -> dict:
-    rv = svc.record_revisit(session, actor, settings, revisit_id, body.outcome, note=body.note)
+    rv = svc.record_revisit(session, actor, settings, revisit_id, body.outcome, note=body.note,
+                            client_id=str(body.client_id) if body.client_id else None)
     return {"id": rv.id, "case_id": rv.case_id, "outcome": rv.outcome, "done_at": svc._iso(rv.done_at)}
 
 
