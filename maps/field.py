@@ -1,0 +1,89 @@
+"""The grid worker's phone app (网格通), served at ``/app/``: page, scripts, service worker and manifest.
+
+The files live in ``maps/field/``. This module fills in what depends on the deployment — the basemap (a folium /
+xyzservices name or a URL template, and its datum), the default language — and versions the service worker by the
+content of the shell, so a phone picks up a new release the next time it is online and keeps the old one until then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+FIELD_DIR: Path = Path(__file__).resolve().parent / "field"
+ASSETS: dict[str, str] = {  # file in maps/field -> media type
+    "app.js": "text/javascript; charset=utf-8",
+    "store.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+    "icon-192.png": "image/png",
+    "icon-512.png": "image/png",
+}
+_LEAFLET = "/static/vendor/leaflet-1.9.4"
+SHELL: tuple[str, ...] = (
+    "/app/", "/app/app.js", "/app/store.js", "/app/app.css", "/app/manifest.webmanifest", "/app/icon-192.png",
+    "/app/icon-512.png", f"{_LEAFLET}/leaflet.js", f"{_LEAFLET}/leaflet.css", f"{_LEAFLET}/images/marker-icon.png",
+    f"{_LEAFLET}/images/marker-icon-2x.png", f"{_LEAFLET}/images/marker-shadow.png", f"{_LEAFLET}/images/layers.png",
+)
+"""What the service worker caches on install: the app opens offline from these."""
+
+
+def tiles_config(tiles: str | None, attribution: str | None = None) -> dict | None:
+    """A Leaflet tile layer for ``GRIDPATROL_TILES``: a URL template as given, or a folium / xyzservices name
+    (``OpenStreetMap``, ``CartoDB positron`` …) resolved to its URL; None for no basemap."""
+    if not tiles:
+        return None
+    if "{z}" in tiles or "{x}" in tiles:
+        return {"url": tiles, "attribution": attribution or ""}
+    import xyzservices.providers as xyz
+
+    name = {"openstreetmap": "OpenStreetMap.Mapnik"}.get(tiles.strip().lower(), tiles)
+    try:
+        provider = xyz.query_name(name)
+    except ValueError:
+        return None
+    return {"url": provider.build_url(), "attribution": attribution or provider.html_attribution}
+
+
+@lru_cache(maxsize=1)
+def _shell_digest() -> str:
+    h = hashlib.sha256()
+    for name in ("index.html", "sw.js", *ASSETS):
+        h.update((FIELD_DIR / name).read_bytes())
+    return h.hexdigest()
+
+
+def version(config: dict) -> str:
+    """Changes whenever a shell file or the deployment's configuration changes."""
+    return hashlib.sha256((_shell_digest() + json.dumps(config, sort_keys=True)).encode()).hexdigest()[:16]
+
+
+def index_html(config: dict) -> str:
+    text = (FIELD_DIR / "index.html").read_text(encoding="utf-8")
+    data = json.dumps(dict(config, version=version(config)), ensure_ascii=False).replace("</", "<\\/")
+    return text.replace("__CONFIG__", data)
+
+
+def service_worker(config: dict) -> str:
+    text = (FIELD_DIR / "sw.js").read_text(encoding="utf-8")
+    return text.replace("'__VERSION__'", json.dumps(version(config))).replace("__SHELL__", json.dumps(list(SHELL)))
+
+
+def manifest(lang: str = "zh") -> dict:
+    zh = lang != "en"
+    return {
+        "name": "网格通 · gridpatrol" if zh else "gridpatrol field app",
+        "short_name": "网格通" if zh else "gridpatrol",
+        "description": "网格员巡查、上报、任务（离线可用）" if zh else "Patrol, report and tasks for grid workers (works "
+                                                                "offline)",
+        "lang": "zh-CN" if zh else "en",
+        "start_url": "/app/",
+        "scope": "/app/",
+        "display": "standalone",
+        "orientation": "portrait",
+        "background_color": "#f4f6f8",
+        "theme_color": "#1565c0",
+        "icons": [{"src": "/app/icon-192.png", "sizes": "192x192", "type": "image/png", "purpose": "any"},
+                  {"src": "/app/icon-512.png", "sizes": "512x512", "type": "image/png", "purpose": "any maskable"}],
+    }

@@ -1,0 +1,64 @@
+/* gridpatrol field app — service worker. The app shell (page, scripts, styles, Leaflet, icons) is served from the
+ * cache first, so the app opens in a stairwell with no signal; map tiles seen once are kept too. API calls are not
+ * touched here: the app keeps the day's data and its outbox in IndexedDB (store.js), where it can tell what is sent. */
+const VERSION = '__VERSION__';
+const SHELL_CACHE = `gridpatrol-shell-${VERSION}`;
+const TILE_CACHE = 'gridpatrol-tiles';
+const TILE_MAX = 3000;
+const SHELL = __SHELL__;
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(SHELL_CACHE);
+    await cache.addAll(SHELL.map((u) => new Request(u, { cache: 'reload' })));
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const key of await caches.keys()) {
+      if (key.startsWith('gridpatrol-shell-') && key !== SHELL_CACHE) await caches.delete(key);
+    }
+    await self.clients.claim();
+  })());
+});
+
+async function trimTiles() {
+  const cache = await caches.open(TILE_CACHE);
+  const keys = await cache.keys();
+  for (let i = 0; i < keys.length - TILE_MAX; i++) await cache.delete(keys[i]);
+}
+
+self.addEventListener('fetch', (event) => {
+  const req = event.request;
+  if (req.method !== 'GET') return;
+  const url = new URL(req.url);
+  if (url.origin === self.location.origin) {
+    if (url.pathname.startsWith('/api/')) return;               // data: the app's own business
+    const path = req.mode === 'navigate' && url.pathname.startsWith('/app') ? '/app/' : url.pathname;
+    if (!SHELL.includes(path)) return;
+    event.respondWith((async () => {
+      const cache = await caches.open(SHELL_CACHE);
+      const hit = await cache.match(path);
+      if (hit) return hit;
+      const res = await fetch(req);
+      if (res.ok) cache.put(path, res.clone());
+      return res;
+    })());
+    return;
+  }
+  if (req.destination === 'image') {                             // basemap tiles: cache first, keep the newest
+    event.respondWith((async () => {
+      const cache = await caches.open(TILE_CACHE);
+      const hit = await cache.match(req);
+      if (hit) return hit;
+      const res = await fetch(req);
+      if (res.ok || res.type === 'opaque') {
+        await cache.put(req, res.clone());
+        trimTiles();
+      }
+      return res;
+    })());
+  }
+});
