@@ -305,7 +305,16 @@
         .addTo(layers.tasks);
     }
     renderTrack();
-    if (fit && layers.grid.getLayers().length) map.fitBounds(layers.grid.getBounds(), { padding: [12, 12] });
+    if (fit) fitGrid();
+  }
+
+  let needFit = false;
+  /** Show the whole grid; a hidden map has no size, so it is done when the map is shown. */
+  function fitGrid() {
+    if (!layers.grid.getLayers().length) return;
+    if (!map.getContainer().offsetWidth) { needFit = true; return; }
+    needFit = false;
+    map.fitBounds(layers.grid.getBounds(), { padding: [12, 12] });
   }
 
   function renderTrack() {
@@ -356,11 +365,13 @@
     const client_id = store.uuid();
     const started_at = new Date().toISOString();
     const grids = S.today ? S.today.grids.features : [];
-    S.patrol = { client_id, started_at, points: [], walked_m: 0, n: 0, last: null };
-    await store.kv.put('patrol', S.patrol);
+    const patrol = { client_id, started_at, points: [], walked_m: 0, n: 0, last: null };
+    // queued before any fix of it can be: the outbox sends in order, and fixes need the patrol's server id
     await store.enqueue({ kind: 'patrol_start', client_id, summary: started_at,
       body: { client_id, started_at, grid_id: grids.length === 1 ? grids[0].properties.id : null } });
-    if (S.pos) recordFix(S.pos);
+    S.patrol = patrol;
+    await store.kv.put('patrol', patrol);
+    if (S.pos) recordFix(Object.assign({}, S.pos, { t: Date.now() }));
     renderTrack();
   }
 
@@ -468,7 +479,7 @@
         body: Object.assign({ outcome: action, note: res.note || null, client_id }), summary: t('case_n', s.case_id) });
     } else {
       await store.enqueue({ kind: 'action', case_id: s.case_id, action, client_id,
-        body: Object.assign({ note: res.note || null, client_id }, where), summary: `${t(`act_${action}`)} ${t('case_n', s.case_id)}` });
+        body: Object.assign({ note: res.note || null, client_id }, where), summary: t('case_n', s.case_id) });
     }
     for (const blob of res.photos) {
       await store.enqueue({ kind: 'photo', case_id: s.case_id, event_client_id: s.kind === 'revisit' ? null : client_id,
@@ -753,7 +764,7 @@
     current = ['map', 'tasks', 'report', 'visit', 'sync'].includes(name) ? name : 'map';
     for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== `screen-${current}`;
     for (const a of document.querySelectorAll('.tabs a')) a.classList.toggle('active', a.dataset.tab === current);
-    if (current === 'map' && map) setTimeout(() => map.invalidateSize(), 0);
+    if (current === 'map' && map) setTimeout(() => { map.invalidateSize(); if (needFit) fitGrid(); }, 0);
     if (current === 'report') { setTimeout(initPinMap, 0); renderReport(); }
     if (current === 'visit') renderVisits();
     if (current === 'sync') renderOutbox();

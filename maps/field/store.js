@@ -292,6 +292,7 @@
     again: false,
     failures: 0,
     timer: null,
+    batchSize: MAX_BATCH,   // reports per request (1: one request per report)
     state: 'idle',          // idle | sending | waiting (backoff) | offline | login
     lastError: null,
     sent: 0,
@@ -322,7 +323,7 @@
     async drain() {
       for (;;) {
         if (!navigator.onLine) { this.setState('offline'); return; }
-        const items = await head(MAX_BATCH);
+        const items = await head(Math.max(1, this.batchSize));
         if (!items.length) { this.setState('idle'); this.failures = 0; return; }
         this.setState('sending');
         const first = items[0];

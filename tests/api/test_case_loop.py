@@ -235,3 +235,29 @@ def test_case_queries_filter_and_scope(world):
                 params={"bbox": f"{x - 0.0005},{y - 0.0005},{x + 0.0005},{y + 0.0005}"}).json()
     assert box["numberMatched"] >= 1
     assert all(abs(f["geometry"]["coordinates"][0] - x) < 0.0006 for f in box["features"])
+
+
+def test_a_retried_revisit_with_its_client_id_is_recorded_once(world):
+    """A phone that lost the answer sends the same revisit again: the same result, no second event; a reopen too."""
+    ids = []
+    for _ in range(2):
+        cid = world.report()["id"]
+        for a in ("register", "dispatch", "accept", "handle", "verify", "close"):
+            world.act("worker_a", cid, a)
+        ids.append(cid)
+    pending = world.client.get("/api/v1/revisits", headers=world.h("worker_a")).json()
+    rv = {r["case_id"]: r["id"] for r in pending}
+    for case_id, outcome in zip(ids, ("still_fixed", "reopen"), strict=True):
+        body = {"outcome": outcome, "note": "回头看", "client_id": str(uuid.uuid4())}
+        first = world.client.post(f"/api/v1/revisits/{rv[case_id]}", headers=world.h("worker_a"), json=body)
+        again = world.client.post(f"/api/v1/revisits/{rv[case_id]}", headers=world.h("worker_a"), json=body)
+        assert first.status_code == again.status_code == 200, again.text
+        assert first.json() == again.json()
+        timeline = world.client.get(f"/api/v1/cases/{case_id}", headers=world.h("worker_a")).json()["timeline"]
+        kind = "revisit" if outcome == "still_fixed" else "reopen"
+        assert [e["action"] for e in timeline].count(kind) == 1
+        other = world.client.post(f"/api/v1/revisits/{rv[case_id]}", headers=world.h("worker_a"),
+                                  json={"outcome": outcome, "client_id": str(uuid.uuid4())})
+        assert other.status_code == 409  # a different revisit of the same visit is still refused
+    case = world.client.get(f"/api/v1/cases/{ids[1]}", headers=world.h("worker_a")).json()
+    assert case["reopened_count"] == 1

@@ -7,32 +7,20 @@ drawn. Screenshots go to test-output/maps/app-*.png.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
-from api.app import create_app
-from patrol.categories import load_categories
-from patrol.db import make_engine, session_factory, transaction
-from patrol.gridding import generate_city_grids
-from patrol.importing import store_city
-from patrol.migrate import upgrade
+from patrol.db import session_factory, transaction
 from patrol.models import Case
-from patrol.settings import Settings
-from patrol.simulate import DEMO_PASSWORD, simulate_month
+from patrol.simulate import DEMO_PASSWORD
+from tests.browser.conftest import ARGS, chromium_path, serve, simulated_city
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "maps"
 MAP = "Object.values(window).find(v => v instanceof L.Map)"
 
@@ -40,30 +28,9 @@ MAP = "Object.values(window).find(v => v instanceof L.Map)"
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, monaco_model) -> Iterator[tuple[str, object]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'pages.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    factory = session_factory(engine)
-    with transaction(factory) as s:
-        store_city(s, monaco_model, source="monaco")
-        load_categories(s)
-        generate_city_grids(s, households_range=(300, 500))
-    settings = Settings(database_url=url, tiles="OpenStreetMap", secret_key="browser-test-secret-key-0123456789",
-                        timezone="Asia/Shanghai")
-    for _ in simulate_month(factory, settings, cases=200):
-        pass
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}", engine
-    server.should_exit = True
-    thread.join(timeout=10)
+    settings, engine = simulated_city(url, monaco_model)
+    with serve(settings) as base:
+        yield base, engine
     engine.dispose()
 
 
@@ -71,8 +38,6 @@ def app_url(tmp_path_factory, monaco_model) -> Iterator[tuple[str, object]]:
 def page(app_url) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: make test installs Debian's chromium")
     base, _ = app_url
     blocked: list[str] = []
 
@@ -84,7 +49,7 @@ def page(app_url) -> Iterator[Any]:
             route.abort()
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium_path(), args=ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
         context.route("**/*", offline)
         pg = context.new_page()

@@ -1,0 +1,72 @@
+"""Shared by the browser tests: Debian's Chromium, and the app served by uvicorn over a Monaco database with a
+simulated month (the demo's generator), one per test module."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from api.app import create_app
+from patrol.categories import load_categories
+from patrol.db import make_engine, session_factory, transaction
+from patrol.gridding import generate_city_grids
+from patrol.importing import store_city
+from patrol.migrate import upgrade
+from patrol.settings import Settings
+from patrol.simulate import simulate_month
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# Only 127.0.0.1 resolves: tiles and anything else on the internet fail at once (works with service workers, which
+# Playwright's request routing would bypass).
+LOCAL_ONLY = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
+
+
+def chromium_path() -> str:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: make test installs Debian's chromium")
+    return str(CHROMIUM)
+
+
+def simulated_city(url: str, monaco_model, *, cases: int = 200, **settings_kw) -> tuple[Settings, object]:
+    """Monaco with grids and a simulated month of patrols and cases in the database at ``url``."""
+    engine = make_engine(url)
+    upgrade(engine)
+    factory = session_factory(engine)
+    with transaction(factory) as s:
+        store_city(s, monaco_model, source="monaco")
+        load_categories(s)
+        generate_city_grids(s, households_range=(300, 500))
+    settings = Settings(database_url=url, tiles="OpenStreetMap", secret_key="browser-test-secret-key-0123456789",
+                        timezone="Asia/Shanghai", **settings_kw)
+    for _ in simulate_month(factory, settings, cases=cases):
+        pass
+    return settings, engine
+
+
+@contextlib.contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """The app on a free port of 127.0.0.1 in a thread; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,0 +1,49 @@
+"""The field app's shell as served: configuration filled in, service worker versioned by content and configuration."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from maps import field as F
+
+
+def _config(html: str) -> dict:
+    return json.loads(re.search(r'<script id="gp-config" type="application/json">(.*?)</script>', html, re.S).group(1))
+
+
+def test_tiles_from_a_url_a_folium_name_or_nothing():
+    url = "https://webrd0{s}.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}&style=8"
+    assert F.tiles_config(url, "© 高德") == {"url": url, "attribution": "© 高德"}
+    osm = F.tiles_config("OpenStreetMap")
+    assert osm["url"] == "https://tile.openstreetmap.org/{z}/{x}/{y}.png" and "OpenStreetMap" in osm["attribution"]
+    assert F.tiles_config(None) is None and F.tiles_config("") is None
+    assert F.tiles_config("no such provider") is None
+
+
+def test_page_carries_the_configuration_and_a_version_that_follows_it():
+    a = {"lang": "zh", "tiles": None, "datum": "wgs84"}
+    b = dict(a, datum="gcj02")
+    page = F.index_html(dict(a, lang="en</script><script>alert(1)"))
+    assert "</script><script>alert(1)" not in page  # a configured value cannot close the script element
+    assert _config(page)["lang"] == "en</script><script>alert(1)"
+    cfg = _config(F.index_html(a))
+    assert cfg["lang"] == "zh" and cfg["datum"] == "wgs84" and cfg["version"] == F.version(a)
+    assert F.version(a) != F.version(b)
+    sw_a, sw_b = F.service_worker(a), F.service_worker(b)
+    assert json.dumps(F.version(a)) in sw_a and json.dumps(F.version(b)) in sw_b
+    shell = json.loads(re.search(r"const SHELL = (\[.*?\]);", sw_a).group(1))
+    assert shell == list(F.SHELL)
+    for path in shell:  # every file the service worker caches exists
+        if path.startswith("/app/") and path not in ("/app/", "/app/manifest.webmanifest"):
+            assert (F.FIELD_DIR / path.removeprefix("/app/")).is_file(), path
+        elif path.startswith("/static/"):
+            from maps.assets import STATIC_DIR
+
+            assert (STATIC_DIR / path.removeprefix("/static/")).is_file(), path
+
+
+def test_manifest_in_both_languages():
+    zh, en = F.manifest("zh"), F.manifest("en")
+    assert zh["short_name"] == "网格通" and zh["lang"] == "zh-CN" and en["lang"] == "en"
+    assert zh["start_url"] == zh["scope"] == "/app/" and zh["display"] == "standalone"
