@@ -309,6 +309,7 @@
     async run() {
       if (this.running) { this.again = true; return; }
       this.running = true;
+      this.woken = false;
       try {
         do {
           this.again = false;
@@ -354,7 +355,9 @@
           const msg = e instanceof Retry ? e.message : String(e && e.message || e);
           await note(first, msg);
           this.failures += 1;
-          const wait = BACKOFF_S[Math.min(this.failures - 1, BACKOFF_S.length - 1)] * (0.8 + 0.4 * Math.random());
+          // back online while this request was failing: try again at once instead of waiting out the backoff
+          const wait = this.woken ? 0 : BACKOFF_S[Math.min(this.failures - 1, BACKOFF_S.length - 1)] * (0.8 + 0.4 * Math.random());
+          this.woken = false;
           this.setState('waiting', msg);
           if (this.timer) clearTimeout(this.timer);
           this.timer = setTimeout(() => { this.timer = null; this.run(); }, wait * 1000);
@@ -370,7 +373,11 @@
     },
   };
 
-  window.addEventListener('online', () => { engine.failures = 0; engine.kick(); });
+  window.addEventListener('online', () => {
+    engine.failures = 0;
+    if (engine.running) engine.woken = true;
+    engine.kick();
+  });
   window.addEventListener('offline', () => engine.setState('offline'));
 
   GP.store = {
