@@ -25,6 +25,7 @@ SHELL: tuple[str, ...] = (
     "/app/", "/app/app.js", "/app/store.js", "/app/app.css", "/app/manifest.webmanifest", "/app/icon-192.png",
     "/app/icon-512.png", f"{_LEAFLET}/leaflet.js", f"{_LEAFLET}/leaflet.css", f"{_LEAFLET}/images/marker-icon.png",
     f"{_LEAFLET}/images/marker-icon-2x.png", f"{_LEAFLET}/images/marker-shadow.png", f"{_LEAFLET}/images/layers.png",
+    "/static/js/datum.js",
 )
 """What the service worker caches on install: the app opens offline from these."""
 
@@ -51,6 +52,7 @@ def _shell_digest() -> str:
     h = hashlib.sha256()
     for name in ("index.html", "sw.js", *ASSETS):
         h.update((FIELD_DIR / name).read_bytes())
+    h.update((FIELD_DIR.parent / "static" / "js" / "datum.js").read_bytes())
     return h.hexdigest()
 
 

@@ -104,38 +104,9 @@
 
   // ------------------------------------------------------------------------------------------ map datum
 
-  // WGS-84 → GCJ-02 (the offset of AMap / Tencent tiles); our data and GPS are WGS-84, drawn shifted when the
-  // basemap is GCJ-02 and shifted back when the worker drags a pin.
-  const GCJ = CONFIG.datum === 'gcj02';
-  function outOfChina(lat, lon) { return lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271; }
-  function wgsToGcj(lat, lon) {
-    if (outOfChina(lat, lon)) return [lat, lon];
-    const a = 6378245.0, ee = 0.00669342162296594323, x = lon - 105, y = lat - 35;
-    let dLat = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
-    dLat += (20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2 / 3;
-    dLat += (20 * Math.sin(y * Math.PI) + 40 * Math.sin(y / 3 * Math.PI)) * 2 / 3;
-    dLat += (160 * Math.sin(y / 12 * Math.PI) + 320 * Math.sin(y * Math.PI / 30)) * 2 / 3;
-    let dLon = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
-    dLon += (20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2 / 3;
-    dLon += (20 * Math.sin(x * Math.PI) + 40 * Math.sin(x / 3 * Math.PI)) * 2 / 3;
-    dLon += (150 * Math.sin(x / 12 * Math.PI) + 300 * Math.sin(x / 30 * Math.PI)) * 2 / 3;
-    const rad = lat / 180 * Math.PI;
-    let magic = Math.sin(rad);
-    magic = 1 - ee * magic * magic;
-    const s = Math.sqrt(magic);
-    return [lat + (dLat * 180) / ((a * (1 - ee)) / (magic * s) * Math.PI), lon + (dLon * 180) / (a / s * Math.cos(rad) * Math.PI)];
-  }
-  function toMap(lat, lon) { return GCJ ? L.latLng(...wgsToGcj(lat, lon)) : L.latLng(lat, lon); }
-  function fromMap(ll) {
-    if (!GCJ) return { lat: ll.lat, lon: ll.lng };
-    let lat = ll.lat, lon = ll.lng;
-    for (let i = 0; i < 5; i++) {  // invert by fixed-point iteration (converges to < 1e-7° in a few steps)
-      const [glat, glon] = wgsToGcj(lat, lon);
-      lat -= glat - ll.lat;
-      lon -= glon - ll.lng;
-    }
-    return { lat, lon };
-  }
+  // With a GCJ-02 basemap (AMap, Tencent) our WGS-84 data and GPS are drawn shifted, and a dragged pin shifted back.
+  const DATUM = window.GPDatum.datum(CONFIG.datum);
+  const toMap = DATUM.toMap, fromMap = DATUM.fromMap;
   function metres(a, b) {
     const R = 6371008.8, p = Math.PI / 180;
     const dLat = (b.lat - a.lat) * p, dLon = (b.lon - a.lon) * p;
