@@ -222,6 +222,114 @@ def cmd_escalate(args: argparse.Namespace) -> None:
     print(f"escalated {len(ids)} overdue cases" + (f": {', '.join(map(str, ids))}" if ids else ""))
 
 
+def cmd_plans_list(args: argparse.Namespace) -> None:
+    from patrol.auth import SYSTEM
+    from patrol.plans import list_plans
+
+    _, _, factory = _context(args)
+    with factory() as session:
+        plans = list_plans(session, SYSTEM)
+    if not plans:
+        print("no grid plans yet (the first draft records the grids in force as the baseline)")
+    for p in plans:
+        when = f"published {p['published_at'][:16]}, effective {p['effective_from'] or '-'}" if p["published_at"] \
+            else f"created {p['created_at'][:16]}"
+        print(f"{p['id']}\t{p['status']}\t{p['grids']} grids\t{when}\t{p['name']}")
+
+
+def cmd_plans_new(args: argparse.Namespace) -> None:
+    from patrol.auth import SYSTEM
+    from patrol.db import transaction
+    from patrol.plans import create_draft, plan_dict
+
+    _, _, factory = _context(args)
+    with transaction(factory) as session:
+        plan = plan_dict(session, create_draft(session, SYSTEM, name=args.name, note=args.note))
+    print(f"draft plan {plan['id']} with {plan['grids']} grids (a copy of the grids in force)")
+
+
+def cmd_plans_validate(args: argparse.Namespace) -> None:
+    from patrol.plans import validate
+
+    settings, _, factory = _context(args)
+    with factory() as session:
+        report = validate(session, None, args.plan, settings=settings, tolerance_m2=args.tolerance,
+                          sliver_width_m=args.sliver_width)
+    print(f"plan {args.plan}: {'OK' if report['ok'] else 'FAILED'} — {report['errors']} errors, "
+          f"{report['warnings']} warnings")
+    for p in report["problems"]:
+        print(f"  {p['severity']}\t{p['kind']}\t{p['feature']}\t({p['lon']}, {p['lat']})\t{p['message']}")
+    if not report["ok"]:
+        raise GridPatrolError(f"plan {args.plan} has {report['errors']} fatal problems")
+
+
+def _plan_lines(result: dict) -> str:
+    g = result["grids"]
+    return (f"plan {result['plan']['id']} in force from {result['plan']['effective_from']}: {g['kept']} grids kept, "
+            f"{g['added']} added, {g['removed']} removed; {result['buildings_moved']} buildings, "
+            f"{result['open_cases_moved']} open cases ({result['assignees_changed']} reassigned), "
+            f"{result['closed_cases_moved']} closed cases and {result['revisits_moved']} revisits moved")
+
+
+def cmd_plans_publish(args: argparse.Namespace) -> None:
+    import datetime as dt
+
+    from patrol.auth import SYSTEM
+    from patrol.db import transaction
+    from patrol.plans import publish
+
+    try:
+        effective = dt.date.fromisoformat(args.effective) if args.effective else None
+    except ValueError:
+        raise InvalidInput(f"--effective must be a date YYYY-MM-DD, got {args.effective!r}",
+                           field="effective_from") from None
+    settings, _, factory = _context(args)
+    with transaction(factory) as session:
+        result = publish(session, SYSTEM, args.plan, settings=settings, effective_from=effective, note=args.note)
+    print(_plan_lines(result))
+
+
+def cmd_plans_rollback(args: argparse.Namespace) -> None:
+    from patrol.auth import SYSTEM
+    from patrol.db import transaction
+    from patrol.plans import rollback
+
+    settings, _, factory = _context(args)
+    with transaction(factory) as session:
+        result = rollback(session, SYSTEM, settings=settings, note=args.note)
+    print(f"rolled back from plan {result['rolled_back_from']} to the grids of plan {result['restored']}")
+    print(_plan_lines(result))
+
+
+def cmd_plans_download(args: argparse.Namespace) -> None:
+    from patrol.auth import SYSTEM
+    from patrol.plans import download
+
+    path = Path(args.output)
+    fmt = {".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".zip": "shp"}.get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidInput(f"{path.name}: write a .gpkg, .geojson or .zip (zipped Shapefile)", field="output")
+    _, _, factory = _context(args)
+    with factory() as session:
+        data, _, _ = download(session, SYSTEM, args.plan, fmt)
+    path.write_bytes(data)
+    print(f"wrote plan {args.plan} to {path}")
+
+
+def cmd_plans_upload(args: argparse.Namespace) -> None:
+    from patrol.auth import SYSTEM
+    from patrol.db import transaction
+    from patrol.plans import upload
+
+    path = Path(args.file)
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file", field="file")
+    _, _, factory = _context(args)
+    with transaction(factory) as session:
+        result = upload(session, SYSTEM, args.plan, path.name, path.read_bytes(), layer=args.source_layer)
+    print(f"plan {args.plan} now holds the {result['grids']} grids of {path.name}")
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from patrol.importing import summarize
 
@@ -320,6 +428,31 @@ def build_parser() -> argparse.ArgumentParser:
     ka = add("add", cmd_apikeys_add, "create an API key for an Open311 client", keys)
     ka.add_argument("name")
     add("escalate", cmd_escalate, "escalate every case whose deadline passed (run it periodically, e.g. cron)")
+
+    plans = sub.add_parser("plans", help="versioned grid plans (planners)").add_subparsers(dest="plans_command",
+                                                                                           required=True)
+    add("list", cmd_plans_list, "list the grid plans, newest first", plans)
+    pn = add("new", cmd_plans_new, "open a draft plan: a copy of the grids in force", plans)
+    pn.add_argument("--name")
+    pn.add_argument("--note")
+    pv = add("validate", cmd_plans_validate, "every problem of a plan, with its place (exit 1 when fatal)", plans)
+    pv.add_argument("plan", type=int)
+    pv.add_argument("--tolerance", type=float, default=1.0, help="gaps/overlaps up to this many m² are noise")
+    pv.add_argument("--sliver-width", type=float, default=2.0, help="parts thinner than this (m) are slivers")
+    pp = add("publish", cmd_plans_publish, "put a draft in force (refused while validation finds fatal problems)",
+             plans)
+    pp.add_argument("plan", type=int)
+    pp.add_argument("--effective", help="official date YYYY-MM-DD (default today; not in the future)")
+    pp.add_argument("--note")
+    pr = add("rollback", cmd_plans_rollback, "put the previous plan back in force (as a new plan)", plans)
+    pr.add_argument("--note")
+    pd = add("download", cmd_plans_download, "write a plan's grids to .gpkg, .geojson or .zip (Shapefile)", plans)
+    pd.add_argument("plan", type=int)
+    pd.add_argument("output")
+    pu = add("upload", cmd_plans_upload, "replace a draft's grids with a .gpkg, .geojson or zipped Shapefile", plans)
+    pu.add_argument("plan", type=int)
+    pu.add_argument("file")
+    pu.add_argument("--source-layer", help="layer name inside a multi-layer GeoPackage")
 
     add("info", cmd_info, "what the database holds")
     for name, fn, help_ in (("serve", cmd_serve, "serve the API and maps"),

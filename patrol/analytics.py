@@ -367,10 +367,13 @@ def _coverage_base(session: Session, scope: Scope):
     from geo.coverage import prepare_coverage
     from patrol.frames import read_frame
     from patrol.models import Building, City, RoadSegment
+    from patrol.plans import grid_version
 
     sig = tuple(session.execute(select(func.count(m.id), func.max(m.id)).select_from(m)).one()
                 for m in (Grid, RoadSegment, Building))
-    key = (session.get_bind().url.render_as_string(hide_password=False), scope.community_id, scope.grid_id, sig)
+    # a published grid plan updates grids in place (same count and ids): its version is part of the key
+    key = (session.get_bind().url.render_as_string(hide_password=False), scope.community_id, scope.grid_id, sig,
+           grid_version(session))
     with _coverage_lock:
         base = _coverage_cache.get(key)
     if base is not None:

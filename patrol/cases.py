@@ -693,7 +693,7 @@ def tasks_of(session: Session, case_id: int) -> list[dict]:
 
 
 _EXTRA_LABELS = {"report": "上报", "reopen": "重新办理(再接单)", "revisit": "回头看", "task_report_in": "部门报到",
-                 "task_handle": "部门处置", "task_return": "部门退回", "photo": "照片"}
+                 "task_handle": "部门处置", "task_return": "部门退回", "photo": "照片", "regrid": "网格调整"}
 
 
 def _iso(t: dt.datetime | None) -> str | None:

@@ -46,8 +46,11 @@ _lock = threading.Lock()
 
 
 def _located(session: Session) -> dict[str, _Layer]:
+    from patrol.plans import grid_version
+
     sig = tuple(session.execute(select(func.count(m.id), func.max(m.id))).one() for m in (Community, Grid, Building))
-    key = (session.get_bind().url.render_as_string(hide_password=False), sig)
+    # a published grid plan updates grids in place (same count and ids): its version is part of the key
+    key = (session.get_bind().url.render_as_string(hide_password=False), sig, grid_version(session))
     with _lock:
         found = _layers.get(key)
     if found is not None:

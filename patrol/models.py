@@ -34,6 +34,7 @@ CATEGORY_KINDS = ("component", "event")
 CASE_STATUSES = ("reported", "registered", "dispatched", "accepted", "handled", "verified", "closed", "rejected",
                  "suspended", "duplicate")
 TASK_STATUSES = ("dispatched", "accepted", "handled", "not_responsible")
+PLAN_STATUSES = ("draft", "published", "superseded")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -406,3 +407,37 @@ class Responsibility(Base):
         CheckConstraint("level IN ('grid', 'community', 'department')", name="level"),
         CheckConstraint("profile IN ('walk', 'drive')", name="profile"),
     )
+
+
+class GridPlan(Base):
+    """A version of the city's grids (网格调整方案). A planner edits a ``draft`` copied from the grids in force;
+    publishing it writes its grids into ``grid`` (the grids in force) and makes it ``published``, the plan it
+    replaces ``superseded``. Published and superseded plans are never changed: they are the history of the grids
+    (which plan was in force when, see :mod:`patrol.plans`)."""
+
+    __tablename__ = "grid_plan"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    based_on_id: Mapped[int | None] = mapped_column(ForeignKey("grid_plan.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    effective_from: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (CheckConstraint("status IN ('draft', 'published', 'superseded')", name="status"),)
+
+
+class GridPlanGrid(Base):
+    """One grid of a plan: what ``grid`` holds for it once the plan is published (matched by ``code``)."""
+
+    __tablename__ = "grid_plan_grid"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("grid_plan.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"), index=True)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    geom = _area()
+    __table_args__ = (UniqueConstraint("plan_id", "code"),)

@@ -102,6 +102,9 @@ def _case_out(session, case: Case, *, detail: bool = False, wkb: bytes | None = 
         out["revisits"] = [{"id": r.id, "due_on": r.due_on.isoformat(), "done_at": svc._iso(r.done_at),
                             "outcome": r.outcome}
                            for r in session.scalars(select(Revisit).where(Revisit.case_id == case.id))]
+        from patrol.plans import grid_at
+
+        out["reported_grid"] = grid_at(session, case)  # the grid it had when reported (grid plans' history)
     return out
 
 

@@ -8,7 +8,11 @@ Which findings are fatal (``GridCheck.ok`` is False):
 - ``grids_outside_community``: a grid reaching more than ``tolerance_m2`` outside its community, or naming a
   community that does not exist;
 - ``duplicate_codes``: a code used by more than one grid, or a grid without a code;
-- ``invalid_geometries``: a missing or invalid grid or community geometry (checked after ``make_valid``).
+- ``invalid_geometries``: a missing or invalid grid or community geometry (checked after ``make_valid``);
+- ``slivers``: a grid, or one part of a multipart grid, so thin that no disc ``sliver_width_m`` wide fits inside
+  it anywhere (its negative buffer by half that width is empty) — the thin strips a careless edit leaves behind
+  along a neighbour's edge. Parts of ``tolerance_m2`` or less are digitising noise and ignored; a
+  ``sliver_width_m`` of 0 turns the check off.
 
 Warnings (listed, not fatal): ``buildings_cut`` (more than ``tolerance_m2`` of a footprint outside its grid),
 ``households_out_of_range`` (only with ``households_range``) and ``multipart_grids``.
@@ -20,6 +24,7 @@ inside two overlapping grids, cannot be attributed and counts as "in several gri
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 
 import geopandas as gpd
@@ -38,7 +43,11 @@ _FATAL = (
     "grids_outside_community",
     "duplicate_codes",
     "invalid_geometries",
+    "slivers",
 )
+#: Names of the :class:`GridCheck` counts that are fatal (the rest are warnings).
+FATAL = _FATAL
+_LOCATION = re.compile(r"\((-?[0-9.]+), (-?[0-9.]+)\)")
 
 
 @dataclass
@@ -61,6 +70,7 @@ class GridCheck:
     duplicate_codes: int = 0
     multipart_grids: int = 0
     invalid_geometries: int = 0
+    slivers: int = 0
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -76,6 +86,7 @@ def check_grids(
     *,
     tolerance_m2: float = 1.0,
     households_range: tuple[float, float] | None = None,
+    sliver_width_m: float = 2.0,
 ) -> GridCheck:
     """Check that grids tile their communities and hold every building exactly once.
 
@@ -93,6 +104,9 @@ def check_grids(
         are ignored as digitising noise.
     households_range
         ``(min, max)`` households per grid; None skips that check.
+    sliver_width_m
+        A grid or a part of a multipart grid into which no disc this wide (metres) fits is a sliver (fatal);
+        0 skips that check.
 
     Returns
     -------
@@ -103,9 +117,9 @@ def check_grids(
     ------
     GeoValidationError
         For inputs that cannot be checked at all: wrong types, a missing column, a CRS that is not projected or
-        differs between the layers, duplicate community ids, or a negative tolerance.
+        differs between the layers, duplicate community ids, or a negative tolerance or sliver width.
     """
-    low_high = _check_inputs(communities, grids, buildings, tolerance_m2, households_range)
+    low_high = _check_inputs(communities, grids, buildings, tolerance_m2, households_range, sliver_width_m)
     result = GridCheck(n_grids=len(grids), n_communities=len(communities))
     found = ProblemList()
     community_geoms = _valid_geoms(communities, communities["community_id"], "community", found)
@@ -114,6 +128,7 @@ def check_grids(
     result.invalid_geometries = len(found.problems)
     result.duplicate_codes = _check_codes(grids, grid_ids, grid_geoms, found)
     result.multipart_grids = _check_multipart(grid_ids, grid_geoms, found)
+    result.slivers = _check_slivers(grid_ids, grid_geoms, sliver_width_m, tolerance_m2, found)
     by_community = pd.Series(community_geoms, index=communities["community_id"].to_numpy())
     result.gaps = _check_gaps(by_community, grids["community_id"].to_numpy(), grid_geoms, tolerance_m2, found)
     result.grids_outside_community = _check_outside(
@@ -285,6 +300,29 @@ def _check_multipart(grid_ids: np.ndarray, geoms: np.ndarray, found: ProblemList
     return len(multi)
 
 
+def _check_slivers(grid_ids: np.ndarray, geoms: np.ndarray, width: float, tol: float, found: ProblemList) -> int:
+    if not width > 0 or len(geoms) == 0:
+        return 0
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    polygons = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+    parts, owner = parts[polygons], owner[polygons]
+    area = shapely.area(parts)
+    thin = (area > tol) & shapely.is_empty(shapely.buffer(parts, -width / 2))
+    for i in np.flatnonzero(thin):
+        mean_width = 2 * area[i] / max(float(shapely.length(parts[i])), 1e-9)
+        found.add("sliver", f"a part of {area[i]:.1f} m² is thinner than {width:g} m (mean width "
+                  f"{mean_width:.2f} m), at {_where(parts[i])}", feature_id=grid_ids[owner[i]])
+    return int(thin.sum())
+
+
+def problem_location(problem: Problem) -> tuple[float, float] | None:
+    """The location ``(x, y)`` (layer CRS) a problem of :func:`check_grids` gives in its message, or None."""
+    found = _LOCATION.search(problem.message.split(" at ", 1)[-1]) if " at " in problem.message else None
+    if found is None:
+        return None
+    return float(found.group(1)), float(found.group(2))
+
+
 # --- helpers ------------------------------------------------------------------------------------------------------
 
 
@@ -319,7 +357,8 @@ def _where(geom: shapely.Geometry) -> str:
 
 
 def _check_inputs(
-    communities: object, grids: object, buildings: object, tolerance_m2: float, households_range: object
+    communities: object, grids: object, buildings: object, tolerance_m2: float, households_range: object,
+    sliver_width_m: float = 0.0,
 ) -> tuple[float, float] | None:
     problems = ProblemList()
     frames = (
@@ -338,6 +377,8 @@ def _check_inputs(
             problems.add("duplicate_id", "communities['community_id'] is not unique", field="community_id")
     if not tolerance_m2 >= 0:
         problems.add("option", f"tolerance_m2 should be >= 0 m², got {tolerance_m2!r}", field="tolerance_m2")
+    if not sliver_width_m >= 0:
+        problems.add("option", f"sliver_width_m should be >= 0 m, got {sliver_width_m!r}", field="sliver_width_m")
     low_high = None if households_range is None else check_range(households_range, problems=problems)
     problems.raise_if_any()
     return low_high

@@ -30,7 +30,19 @@ from patrol import cases as svc
 from patrol.auth import actor_for
 from patrol.db import session_factory, transaction
 from patrol.frames import read_frame
-from patrol.models import Building, Case, CaseEvent, City, GpsFix, Grid, Patrol, Photo, RoadSegment, User, Visit
+from patrol.models import (
+    Building,
+    Case,
+    CaseEvent,
+    City,
+    GpsFix,
+    Grid,
+    Patrol,
+    Photo,
+    RoadSegment,
+    User,
+    Visit,
+)
 from patrol.simulate import DEMO_PASSWORD
 from tests.browser.conftest import ARGS, LOCAL_ONLY, chromium_path, serve, simulated_city
 

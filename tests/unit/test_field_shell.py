@@ -9,7 +9,7 @@ from maps import field as F
 
 
 def _config(html: str) -> dict:
-    return json.loads(re.search(r'<script id="gp-config" type="application/json">(.*?)</script>', html, re.S).group(1))
+    return json.loads(re.search(r'<script id="gp-config" type="application/json">(.*?)</script>', html, re.DOTALL).group(1))
 
 
 def test_tiles_from_a_url_a_folium_name_or_nothing():

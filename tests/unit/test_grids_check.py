@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from geo.errors import GeoValidationError
-from geo.grids.check import GridCheck, check_grids, format_check
+from geo.grids.check import GridCheck, check_grids, format_check, problem_location
 
 CRS = "EPSG:32650"
 
@@ -171,3 +172,52 @@ def test_inputs_that_cannot_be_checked_raise() -> None:
     with pytest.raises(GeoValidationError) as err:
         check_grids(_communities(), _grids(), _buildings().drop(columns="households"), households_range=(1, 2))
     assert err.value.problems[0].field == "buildings"
+
+
+# --- slivers ------------------------------------------------------------------------------------------------------
+
+
+def _with_strip(width: float) -> gpd.GeoDataFrame:
+    """A2 ends ``width`` m short of A's east edge; a third grid A3 is the strip left over."""
+    grids = _grids(A2=box(100, 0, 200 - width, 100))
+    strip = gpd.GeoDataFrame({"code": ["110105001001003"], "community_id": ["A"]},
+                             geometry=[box(200 - width, 0, 200, 100)], index=["A3"], crs=CRS)
+    return gpd.GeoDataFrame(pd.concat([grids, strip]), crs=CRS)
+
+
+def test_a_thin_grid_is_a_fatal_sliver_with_its_location() -> None:
+    check = check_grids(_communities(), _with_strip(1.5), _buildings())
+    assert check.slivers == 1
+    assert _only(check, "sliver") == ["110105001001003"]
+    problem = next(p for p in check.problems if p.kind == "sliver")
+    assert "150.0 m²" in problem.message and "thinner than 2 m" in problem.message
+    x, y = problem_location(problem)
+    assert 198.5 <= x <= 200 and 0 <= y <= 100
+    assert not check.ok
+    assert "slivers: 1 (error)" in format_check(check)
+
+
+def test_a_thin_part_of_a_multipart_grid_is_a_sliver() -> None:
+    grids = _grids(B1=MultiPolygon([box(300, 0, 350, 50), box(400, 0, 401, 50)]), B2=box(401, 0, 450, 50))
+    check = check_grids(_communities(), grids, _buildings())
+    assert (check.slivers, check.multipart_grids) == (1, 1)
+    assert _only(check, "sliver") == ["110105001002001"]
+    assert check.gaps == 0 and check.overlaps == 0
+
+
+def test_sliver_width_is_configurable_and_noise_is_ignored() -> None:
+    assert check_grids(_communities(), _with_strip(3), _buildings()).slivers == 0  # 3 m wide: a narrow grid
+    assert check_grids(_communities(), _with_strip(3), _buildings(), sliver_width_m=4).slivers == 1
+    assert check_grids(_communities(), _with_strip(1.5), _buildings(), sliver_width_m=0).slivers == 0
+    tiny = _with_strip(0.005)  # 0.5 m²: below the 1 m² tolerance
+    assert check_grids(_communities(), tiny, _buildings()).slivers == 0
+    with pytest.raises(GeoValidationError):
+        check_grids(_communities(), _grids(), _buildings(), sliver_width_m=-1)
+
+
+def test_every_problem_has_a_location_in_the_layer_crs() -> None:
+    grids = _grids(A1=box(0, 0, 110, 100), B2=box(400, 0, 440, 50))
+    check = check_grids(_communities(), grids, _buildings(("lost", box(442, 10, 448, 20), 0)))
+    kinds = {p.kind for p in check.problems}
+    assert {"overlap", "gap", "building_in_no_grid"} <= kinds
+    assert all(problem_location(p) is not None for p in check.problems)
