@@ -177,6 +177,21 @@ def dashboard(request: Request, session: SessionDep, settings: SettingsDep, lang
     return HTMLResponse(dashboard_page(lang=lang or settings.lang, timezone=settings.timezone))
 
 
+@router.get("/planner", response_class=HTMLResponse, summary="Planner's grid editor: plans, split / merge / move a "
+                                                            "boundary, proposal, validation, impact, publish")
+def planner(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
+    from maps.field import tiles_config
+    from maps.planner import planner_page
+
+    actor = _page_actor(request, session, settings)
+    if isinstance(actor, Response):
+        return actor
+    return HTMLResponse(planner_page(lang=lang or settings.lang, tiles=tiles_config(settings.tiles,
+                                                                                    settings.tile_attribution),
+                                     datum=settings.tiles_datum,
+                                     households_range=(settings.households_min, settings.households_max)))
+
+
 LOGIN = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
 <style>body{{font-family:system-ui,"WenQuanYi Micro Hei",sans-serif;background:#f3f4f6;display:flex;
