@@ -24,9 +24,11 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from geo.crs import WGS84
 from patrol.auth import SYSTEM
 from patrol.cases import CaseFilter, case_dict, case_query, now_utc
+from patrol.dialect import bbox_filter
 from patrol.dialect import extent as table_extent
 from patrol.errors import NotFound
-from patrol.models import Building, Case, Community, Grid
+from patrol.frames import read_frame
+from patrol.models import Building, Case, Community, Grid, GridPlan, GridPlanGrid
 from patrol.queries import Page, layer_page
 
 Interval = tuple[dt.datetime | None, dt.datetime | None]
@@ -194,3 +196,46 @@ REGISTRY.add(CollectionSpec(
     "(no reporter, contact, description or address). datetime filters reported_at.",
     CASE_PROPERTIES, ("category", "status", "level", "channel", "grid_id", "community_id", "overdue"),
     _read_cases, _table_extent(Case.geom), temporal=_case_times, keywords=("case", "案件")))
+
+
+# ---------------------------------------------------------------------------------------------- grid plans
+
+PLAN_GRID_PROPERTIES = {"id": "integer", "code": "string", "name": "string", "community_id": "integer"}
+
+
+def _plan_grids(plan_id: int) -> Callable[[Session, ItemQuery], Page]:
+    """The grids of one plan (a draft, the plan in force or a past one), as QGIS reads them to compare versions."""
+
+    def read(session: Session, q: ItemQuery) -> Page:
+        where = [GridPlanGrid.plan_id == plan_id]
+        if q.bbox is not None:
+            where.append(bbox_filter(session, GridPlanGrid.id, GridPlanGrid.geom, q.bbox))
+        where += [getattr(GridPlanGrid, k) == v for k, v in q.filters.items()]
+        total = session.scalar(select(func.count(GridPlanGrid.id)).where(*where)) or 0
+        frame = read_frame(session, [GridPlanGrid.id, GridPlanGrid.code, GridPlanGrid.name, GridPlanGrid.community_id],
+                           GridPlanGrid.geom, where=where, order_by=[GridPlanGrid.id], limit=q.limit, offset=q.offset)
+        return Page(frame, int(total), q.limit, q.offset)
+
+    return read
+
+
+def _plan_extent(plan_id: int) -> Callable[[Session], BBox | None]:
+    def extent(session: Session) -> BBox | None:
+        frame = _plan_grids(plan_id)(session, ItemQuery()).frame
+        return None if frame.empty else tuple(float(v) for v in frame.total_bounds)
+
+    return extent
+
+
+def _plan_collections(session: Session) -> Iterable[CollectionSpec]:
+    """One collection per grid plan: ``plan-<id>-grids``."""
+    for plan in session.scalars(select(GridPlan).order_by(GridPlan.id)):
+        yield CollectionSpec(
+            f"plan-{plan.id}-grids", f"Grids of plan #{plan.id} ({plan.status}) 网格方案",
+            f"The grids of plan #{plan.id} {plan.name or ''} — {plan.status}"
+            + (f", effective from {plan.effective_from.isoformat()}" if plan.effective_from else "") + ".",
+            PLAN_GRID_PROPERTIES, ("code", "community_id"), _plan_grids(plan.id), _plan_extent(plan.id),
+            keywords=("grid plan", "网格方案"))
+
+
+REGISTRY.add_provider(_plan_collections)

@@ -537,3 +537,25 @@ def test_the_command_line(world, capsys, tmp_path):
     assert err.startswith("gridpatrol: error: ") and "only a draft can be changed" in err
     assert main([*db, "plans", "publish", "999999", "--effective", "someday"]) == 1
     assert "--effective must be a date" in capsys.readouterr().err
+
+
+def test_every_plan_is_an_ogc_api_features_collection(world):
+    """QGIS compares versions by reading each plan's grids from OGC API Features (public, no personal fields)."""
+    pid = _draft(world)
+    shapes = _shapes(world, pid)
+    ids = [c["id"] for c in world.client.get("/ogc/collections").json()["collections"]]
+    assert f"plan-{pid}-grids" in ids and "grids" in ids
+    items = world.client.get(f"/ogc/collections/plan-{pid}-grids/items", params={"limit": 5000}).json()
+    assert items["numberMatched"] == len(shapes) == len(items["features"])
+    assert {f["properties"]["code"] for f in items["features"]} == set(shapes)
+    assert all("worker_id" not in f["properties"] for f in items["features"])
+    code, geom = next(iter(shapes.items()))
+    x, y = geom.representative_point().coords[0]
+    box = world.client.get(f"/ogc/collections/plan-{pid}-grids/items",
+                           params={"bbox": f"{x - 1e-4},{y - 1e-4},{x + 1e-4},{y + 1e-4}"}).json()
+    hit = {f["properties"]["code"] for f in box["features"]}
+    assert code in hit and hit == {c for c, g in shapes.items() if g.intersects(shapely.box(x - 1e-4, y - 1e-4,
+                                                                                           x + 1e-4, y + 1e-4))}
+    one = world.client.get(f"/ogc/collections/plan-{pid}-grids/items", params={"code": code}).json()
+    assert [f["properties"]["code"] for f in one["features"]] == [code]
+    assert world.client.get("/ogc/collections/plan-999999-grids/items").status_code == 404
