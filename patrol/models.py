@@ -35,6 +35,9 @@ CASE_STATUSES = ("reported", "registered", "dispatched", "accepted", "handled", 
                  "suspended", "duplicate")
 TASK_STATUSES = ("dispatched", "accepted", "handled", "not_responsible")
 PLAN_STATUSES = ("draft", "published", "superseded")
+CHECKLIST_TARGETS = ("building", "shop", "place")
+NEED_TYPES = ("education", "medical", "housing", "jobs", "elderly_care", "other")
+NEED_STATUSES = ("open", "in_progress", "resolved")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -441,3 +444,181 @@ class GridPlanGrid(Base):
     worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     geom = _area()
     __table_args__ = (UniqueConstraint("plan_id", "code"),)
+
+
+# ---------------------------------------------------------------------------------------------- field surveys
+
+
+class Checklist(Base):
+    """One version of an inspection checklist (隐患排查表) defined as data (see :mod:`patrol.checklists`).
+
+    Loading a changed definition of the same ``code`` adds a version; inspections point at the exact version they
+    were answered against, so old answers stay valid. ``definition`` is the validated definition as JSON."""
+
+    __tablename__ = "checklist"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(20))
+    frequency_days: Mapped[int | None] = mapped_column(Integer)
+    definition: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    __table_args__ = (
+        UniqueConstraint("code", "version"),
+        CheckConstraint("target IN ('building', 'shop', 'place')", name="target"),
+    )
+
+
+class Shop(Base):
+    """A street-front business (沿街商户) in a building, with a stable code for the QR on its door (一户一码).
+    ``code`` never changes, even when grids are redrawn: the grid is the building's."""
+
+    __tablename__ = "shop"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(60))
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str | None] = mapped_column(String(300))
+    licence_no: Mapped[str | None] = mapped_column(String(60))
+    osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    geom = _point()
+
+
+class Inspection(Base):
+    """A checklist run at a building, a shop or a place (工地, 消防通道) by a grid worker. ``answers`` is JSON
+    ``{item id: value}`` validated against ``checklist_id``'s version; ``grid_id`` is the grid at the time."""
+
+    __tablename__ = "inspection"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("checklist.id"), index=True)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id", ondelete="SET NULL"), index=True)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shop.id", ondelete="SET NULL"), index=True)
+    place_name: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    answers: Mapped[str] = mapped_column(Text)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    geom = _point(nullable=True)
+
+
+class InspectionFinding(Base):
+    """A failed checklist item and the case it opened for rectification by a deadline (限期整改)."""
+
+    __tablename__ = "inspection_finding"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(String(40))
+    category_code: Mapped[str | None] = mapped_column(ForeignKey("category.code"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"), index=True)
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class InspectionPhoto(Base):
+    """A photo answering a checklist item; served without EXIF like case photos."""
+
+    __tablename__ = "inspection_photo"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+
+
+class Household(Base):
+    """A household (户) of the 民情台账 register, in a building; its grid is the building's. Personal data: see
+    :mod:`patrol.residents` for who may read it."""
+
+    __tablename__ = "household"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"), index=True)
+    room: Mapped[str] = mapped_column(String(40))
+    head_name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    members: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    __table_args__ = (UniqueConstraint("building_id", "room"),)
+
+
+class Resident(Base):
+    """A resident of a household. Vulnerable residents (80+, disabled, living alone; 重点人员) carry a visit
+    frequency; ``visit_every_days`` overrides the configured default."""
+
+    __tablename__ = "resident"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disability: Mapped[str | None] = mapped_column(String(200))
+    lives_alone: Mapped[bool] = mapped_column(Boolean, default=False)
+    health: Mapped[str | None] = mapped_column(Text)
+    visit_every_days: Mapped[int | None] = mapped_column(Integer)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (CheckConstraint("visit_every_days IS NULL OR visit_every_days > 0", name="visit_every_positive"),)
+
+
+class HouseholdVisit(Base):
+    """Which household a visit (入户走访) was to: the visit of the patrol model, tied to the register."""
+
+    __tablename__ = "household_visit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"), unique=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"), index=True)
+
+
+class ResidentNeed(Base):
+    """One need or concern in the 民情台账 (education, medical care, housing, jobs, elderly care), raised at a visit and
+    followed until resolved."""
+
+    __tablename__ = "resident_need"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="SET NULL"), index=True)
+    type: Mapped[str] = mapped_column(String(20), index=True)
+    detail: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    __table_args__ = (
+        CheckConstraint("type IN ('education', 'medical', 'housing', 'jobs', 'elderly_care', 'other')", name="type"),
+        CheckConstraint("status IN ('open', 'in_progress', 'resolved')", name="status"),
+    )
+
+
+class ResidentAudit(Base):
+    """Who read or changed which resident record, when and how (every read of personal data is logged)."""
+
+    __tablename__ = "resident_audit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))
+    household_id: Mapped[int | None] = mapped_column(Integer, index=True)  # no foreign key: the trail outlives
+    resident_id: Mapped[int | None] = mapped_column(Integer, index=True)   # the record
+    via: Mapped[str] = mapped_column(String(100))

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
                                                         "possible duplicate; a closed one, a recurrence.")
     recurrence_days: int = Field(30, description="A case this soon after a closure nearby is a recurrence.")
     photo_max_bytes: int = Field(8 * 1024 * 1024, description="Largest photo accepted, bytes.")
+    vulnerable_visit_days: int = Field(7, gt=0, description="How often a vulnerable resident (80+, disabled, living "
+                                                            "alone) is visited unless her record says otherwise, days.")
+    vulnerable_age: int = Field(80, gt=0, description="From this age a resident counts as vulnerable (高龄).")
     kpi_thresholds: dict[str, tuple[float, float, float]] = Field(
         default_factory=dict,
         description='黄橙红 warning thresholds per KPI as JSON, e.g. {"on_time_rate": [0.9, 0.8, 0.7]} '
