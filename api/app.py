@@ -13,6 +13,7 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import install_error_handlers
 from api.routes import analytics, cases, field, fieldapp, layers, maps, ogc, open311, routing
 from api.routes import plans as plan_routes
+from api.routes import residents, surveys
 from maps.assets import STATIC_DIR
 from maps.overview import overview_map
 from patrol.db import make_engine, session_factory
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(maps.router)
     app.include_router(ogc.router)
     app.include_router(plan_routes.router)
+    app.include_router(surveys.router)
+    app.include_router(residents.router)
     open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state")

@@ -454,6 +454,11 @@ def build_parser() -> argparse.ArgumentParser:
     pu.add_argument("file")
     pu.add_argument("--source-layer", help="layer name inside a multi-layer GeoPackage")
 
+    from api import cli_residents, cli_surveys
+
+    cli_surveys.register(sub, add)
+    cli_residents.register(sub, add)
+
     add("info", cmd_info, "what the database holds")
     for name, fn, help_ in (("serve", cmd_serve, "serve the API and maps"),
                             ("demo", cmd_demo, "build the demo database from a real city and serve it")):
