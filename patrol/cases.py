@@ -221,9 +221,12 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
                 lon: float, lat: float, crs: str = "wgs84", description: str | None = None,
                 address: str | None = None, building_id: int | None = None, floor: str | None = None,
                 unit_no: str | None = None, channel: str | None = None, contact: dict | None = None,
-                now: dt.datetime | None = None) -> Created:
+                now: dt.datetime | None = None, deadline_at: dt.datetime | None = None) -> Created:
     """Register a report as a case at ``reported``. A second call with the same ``client_id`` returns the first
-    case (``created`` False) and changes nothing."""
+    case (``created`` False) and changes nothing.
+
+    ``deadline_at`` replaces the category's deadline in working hours when the deadline was set by someone with the
+    authority to set it: an inspection ordering a rectification by a date (限期整改, ``channel="inspection"``)."""
     cid = parse_client_id(client_id)
     existing = session.scalars(select(Case).where(Case.client_id == cid)).first()
     if existing is not None:
@@ -261,7 +264,7 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
         community_id=place.community_id, grid_id=place.grid_id, building_id=building_id or place.building_id,
         floor=floor, unit_no=unit_no, reporter_id=actor.user_id, api_key_id=actor.api_key_id,
         contact_name=contact.get("name"), contact_email=contact.get("email"), contact_phone=contact.get("phone"),
-        reported_at=now, deadline_at=cal.add_working_hours(now, cat.deadline_hours), updated_at=now,
+        reported_at=now, deadline_at=deadline_at or cal.add_working_hours(now, cat.deadline_hours), updated_at=now,
         recurrence_of_id=max(recurrent, default=None),
     )
     session.add(case)
