@@ -11,9 +11,20 @@ from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import install_error_handlers
-from api.routes import analytics, cases, field, fieldapp, layers, maps, ogc, open311, routing
+from api.routes import (
+    analytics,
+    cases,
+    field,
+    fieldapp,
+    layers,
+    maps,
+    ogc,
+    open311,
+    residents,
+    routing,
+    surveys,
+)
 from api.routes import plans as plan_routes
-from api.routes import residents, surveys
 from maps.assets import STATIC_DIR
 from maps.overview import overview_map
 from patrol.db import make_engine, session_factory

@@ -21,6 +21,7 @@ from patrol.cases import _aware, now_utc, parse_client_id, to_point
 from patrol.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patrol.frames import ewkt
 from patrol.models import Building, GpsFix, Grid, Patrol, Visit
+from patrol.residents import check_visit_household, record_household_visit
 
 MAX_BATCH = 5000
 
@@ -160,8 +161,13 @@ def patrol_summary(session: Session, actor: Actor, patrol_id: int) -> dict:
 
 def check_in(session: Session, actor: Actor, *, client_id: str | None, building_id: int,
              time: dt.datetime | None = None, patrol_id: int | None = None, note: str | None = None,
-             lon: float | None = None, lat: float | None = None, crs: str = "wgs84") -> tuple[Visit, bool]:
-    """A household visit check-in (入户走访) at a building of the worker's grids."""
+             lon: float | None = None, lat: float | None = None, crs: str = "wgs84",
+             household_id: int | None = None, needs: list[dict] | None = None) -> tuple[Visit, bool]:
+    """A household visit check-in (入户走访) at a building of the worker's grids.
+
+    With ``household_id`` (a household of the 民情台账 register in that building) the visit counts for the
+    household's due visits, and ``needs`` (``[{type, detail}]``) raised at it go into the register. A retry with
+    the same ``client_id`` returns the first visit and records nothing again — not the needs either."""
     _worker_only(actor)
     cid = parse_client_id(client_id)
     found = session.scalars(select(Visit).where(Visit.client_id == cid)).first()
@@ -172,6 +178,7 @@ def check_in(session: Session, actor: Actor, *, client_id: str | None, building_
         raise InvalidInput(f"no building {building_id}", field="building_id")
     if b.grid_id not in actor.grid_ids:
         raise Forbidden(f"building {building_id} is not in your grids", field="building_id")
+    household, clean_needs = check_visit_household(session, b, household_id, needs)
     if patrol_id is not None:
         _own_patrol(session, actor, patrol_id)
     geom = None
@@ -181,5 +188,7 @@ def check_in(session: Session, actor: Actor, *, client_id: str | None, building_
               time=_check_time(time), note=note, geom=geom)
     session.add(v)
     session.flush()
+    if household is not None:
+        record_household_visit(session, actor, v, household, clean_needs)
     return v, True
 

@@ -365,6 +365,11 @@ def get_patrol(patrol_id: int, actor: ActorDep, session: SessionDep) -> dict:
     return pat.patrol_summary(session, actor, patrol_id)
 
 
+class NeedIn(BaseModel):
+    type: str = Field(description="education | medical | housing | jobs | elderly_care | other")
+    detail: str = Field(max_length=4000)
+
+
 class VisitIn(BaseModel):
     client_id: uuid.UUID
     building_id: int
@@ -374,16 +379,23 @@ class VisitIn(BaseModel):
     lat: float | None = None
     lon: float | None = None
     crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    household_id: int | None = Field(None, description="the household visited (民情台账), in this building")
+    needs: list[NeedIn] | None = Field(None, max_length=50, description="needs raised at the visit (needs "
+                                                                        "household_id); recorded once per client_id")
 
 
 @router.post("/visits", status_code=201, tags=["patrols"], summary="Household visit check-in at a building")
 def visit(body: VisitIn, response: Response, actor: ActorDep, session: SessionDep) -> dict:
+    from patrol.residents import visit_register
+
     v, created = pat.check_in(session, actor, client_id=str(body.client_id), building_id=body.building_id,
                               time=body.time, patrol_id=body.patrol_id, note=body.note, lon=body.lon, lat=body.lat,
-                              crs=body.crs)
+                              crs=body.crs, household_id=body.household_id,
+                              needs=[n.model_dump() for n in body.needs] if body.needs else None)
     if not created:
         response.status_code = 200
-    return {"id": v.id, "client_id": v.client_id, "building_id": v.building_id, "time": svc._iso(v.time)}
+    return {"id": v.id, "client_id": v.client_id, "building_id": v.building_id, "time": svc._iso(v.time),
+            **visit_register(session, v.id)}
 
 
 # ---------------------------------------------------------------------------------------------- revisits, tasks
