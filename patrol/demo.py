@@ -16,6 +16,7 @@ from patrol.gridding import generate_city_grids
 from patrol.importing import city_exists, read_city, store_city, summarize
 from patrol.settings import Settings
 from patrol.simulate import has_simulation, simulate_month
+from patrol.simulate_surveys import has_survey_simulation, simulate_surveys
 
 DEMO_EXTRACTS = {"kouvola": ("test_pbf", "Kouvola"), "helsinki": ("helsinki_pbf", "Helsinki")}
 
@@ -30,12 +31,17 @@ def demo_file(city: str) -> str:
 def build_demo(factory: sessionmaker[Session], *, city: str, settings: Settings) -> Iterator[str]:
     """Yield progress lines; reuse the database when it already holds a city."""
     with factory() as session:
-        if city_exists(session) is not None:
-            yield "reusing the existing database (delete it to rebuild):"
-            yield from summarize(session).lines()
-            if not has_simulation(session):
-                yield from simulate_month(factory, settings)
-            return
+        exists = city_exists(session) is not None
+        if exists:
+            lines = ["reusing the existing database (delete it to rebuild):", *summarize(session).lines()]
+            simulated, surveyed = has_simulation(session), has_survey_simulation(session)
+    if exists:
+        yield from lines
+        if not simulated:
+            yield from simulate_month(factory, settings)
+        if not surveyed:
+            yield from simulate_surveys(factory, settings, osm_file=demo_file(city))
+        return
     path = demo_file(city)
     yield f"building the demo from {path} (© OpenStreetMap contributors, ODbL)"
     model = read_city(path, name=DEMO_EXTRACTS[city][1], dwelling_m2=settings.dwelling_m2)
@@ -49,3 +55,4 @@ def build_demo(factory: sessionmaker[Session], *, city: str, settings: Settings)
     yield f"categories: {n}"
     yield from grids.lines()
     yield from simulate_month(factory, settings)
+    yield from simulate_surveys(factory, settings, osm_file=path)

@@ -38,3 +38,40 @@ def test_simulated_month_is_labelled_and_follows_the_loop(city_url):
                            now=dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
         assert len(fixes) > 10 and not any(flags)  # a walk at 1.2 m/s, no jumps
     engine.dispose()
+
+
+def test_simulated_surveys_are_labelled_valid_and_open_rectification_cases(city_url):
+    from patrol.checklists import definition_of, validate_answers
+    from patrol.models import Checklist, Household, Inspection, InspectionFinding, Resident, Shop
+    from patrol.residents import mask_phone
+    from patrol.simulate_surveys import simulate_surveys
+
+    engine = make_engine(city_url)
+    factory = session_factory(engine)
+    settings = Settings(database_url=city_url)
+    today = dt.date(2026, 11, 23)
+    list(simulate_month(factory, settings, days=2, cases=5, today=today))  # the simulated workers
+    lines = list(simulate_surveys(factory, settings, today=today, buildings_per_grid=2))
+    assert lines[0].startswith("checklists: 4") and any("simulated inspections" in x for x in lines)
+    assert list(simulate_surveys(factory, settings)) == ["simulated field surveys already present"]
+    with factory() as s:
+        shops = s.scalars(select(Shop)).all()
+        assert shops and all(x.simulated and "(模拟)" in x.name for x in shops)
+        people = s.scalars(select(Resident)).all()
+        assert people and all(r.simulated and "(模拟)" in r.name for r in people)
+        assert all(r.phone is None or r.phone.startswith("100") for r in people)  # no real network's prefix
+        assert mask_phone(people[0].phone or "10012345678").count("*") >= 4
+        assert any(today.year - (r.birth_year or today.year) >= 80 for r in people)
+        assert s.scalar(select(func.count()).select_from(Household)) > 0
+        inspections = s.scalars(select(Inspection)).all()
+        assert inspections and all(i.simulated for i in inspections)
+        for i in inspections:  # every simulated answer set is valid for its checklist version
+            import json
+
+            assert validate_answers(definition_of(s.get(Checklist, i.checklist_id)), json.loads(i.answers)) == []
+        cases = {f.case_id for f in s.scalars(select(InspectionFinding)) if f.case_id}
+        assert cases, "some simulated items fail and open cases"
+        for cid in cases:
+            c = s.get(Case, cid)
+            assert c.simulated and c.channel == "inspection" and "(模拟)" in c.description
+    engine.dispose()
