@@ -1,6 +1,8 @@
 """The field-worker app's day in one response (GET /api/v1/field/today): her grids and buildings, the categories
 she reports most with their pinyin for search, her stops in walking order with what she may do at each, what she
-has walked and covered today and the patrol still open. The phone caches it for offline use."""
+has walked and covered today and the patrol still open; for field surveys the active checklists in full, the shops of
+her grids, the inspections and the household visits that are due. The phone caches it for offline use, so that she
+can inspect, and visit, in a stairwell with no signal."""
 
 from __future__ import annotations
 
@@ -55,6 +57,7 @@ def field_today(session: Session, actor: Actor, settings: Settings, *, lat: floa
         "covered": covered,
         "walked_m": walked,
         "open_patrol": _open_patrol(session, actor.user_id, day_start, day_end),
+        **_surveys(session, actor, settings, grid_ids, today),
     }
 
 
@@ -89,6 +92,33 @@ def _buildings(session: Session, grid_ids: list[int]) -> list[dict]:
     return [{"id": i, "name": name, "address": address, "households": int(hh or 0), "grid_id": g,
              "lon": None if x is None else round(float(x), 7), "lat": None if y is None else round(float(y), 7)}
             for i, name, address, hh, g, x, y in rows]
+
+
+# ---------------------------------------------------------------------------------------------- field surveys
+
+
+def _surveys(session: Session, actor: Actor, settings: Settings, grid_ids: list[int], today: dt.date) -> dict:
+    """What the phone needs to inspect and visit offline: every active checklist in full (the form is rendered and
+    validated on the phone, against the exact version it is sent with), her grids' shops (一户一码: the QR on a door
+    opens the shop even with no signal), the inspections due and the vulnerable households due a visit.
+
+    The survey modules are imported here, not at the top, so that the rest of the app does not depend on them at
+    import time; a missing module is an error, not an empty list — the phone must never believe nothing is due."""
+    from patrol.checklists import definition_of, latest_checklists
+    from patrol.inspections import due_inspections
+    from patrol.residents import due_visits
+    from patrol.shops import shops_of
+
+    checklists = [{**definition_of(c), "id": c.id, "version": c.version} for c in latest_checklists(session)]
+    # personal data (names, masked phones): only ever her own grids' households, and only for a grid worker; the
+    # read is audited by due_visits like any list read
+    visits = due_visits(session, actor, today=today, settings=settings) if actor.role == "grid_worker" else []
+    return {
+        "checklists": checklists,
+        "shops": shops_of(session, grid_ids),
+        "inspections_due": due_inspections(session, actor, today=today, timezone=settings.timezone),
+        "visits_due": visits,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- categories

@@ -1,6 +1,9 @@
 /* gridpatrol field app (网格通) — the grid worker's phone: map of her grid and tasks, patrol with GPS, report with
- * photo, tasks in walking order with verify / rework, revisits, household visit check-in. Offline first: the day's
- * data is kept in IndexedDB (GP.store.kv "today"), every change goes through the outbox in store.js.
+ * photo, tasks in walking order with verify / rework, revisits, household visit check-in with the household and its
+ * needs (民情台账), the visits and inspections due; inspections (#inspect) of a building, a shop (一户一码: #shop/<code>
+ * is what the QR on its door opens) or a named place against a checklist defined as data, validated on the phone as
+ * the server will. Offline first: the day's data is kept in IndexedDB (GP.store.kv "today"), an inspection being
+ * filled in too ("inspect"), and every change goes through the outbox in store.js.
  */
 (function () {
   'use strict';
@@ -43,6 +46,33 @@
       wrong_login: '用户名或密码错误', no_network: '没有网络，无法登录', not_worker: '本应用供网格员使用',
       no_data: '还没有今日数据：请联网后刷新', case_n: (id) => `案件 #${id}`, new_case: '新上报',
       photos_n: (n) => `${n} 张照片`, stop_n: (n) => `第 ${n} 站`,
+      // field surveys: inspections (隐患排查), shops (一户一码), household visits (走访) with needs (民情台账)
+      tab_inspect: '检查', inspect: '检查', t_building: '楼栋', t_shop: '商户', t_place: '地点',
+      pick_target: '检查对象', pick_checklist: '选择检查表', shop_search: '搜索商户名称或编码', scan: '扫码',
+      scan_title: '扫描门口的二维码', scan_fail: '无法打开相机：请输入商户编码', place_name: '地点名称',
+      place_ph: '如：XX 路工地、X 号楼消防通道', here: '当前位置', next: '下一步', need_place: '请填写地点名称',
+      use_code: (c) => `按编码 ${c} 查找`, no_shops: '没有找到商户', no_checklists: '没有适用于此对象的检查表',
+      items_n: (n) => `${n} 项`, every_days: (n) => `每 ${n} 天`, yes: '是', no: '否',
+      will_fail: (n) => `将生成整改案件（${n} 天内整改）`, will_open_case: '将生成整改案件',
+      fail_no_case: '不合格：记入检查记录（不生成案件）', required: '必填', photo_required: '必须拍照',
+      not_number: '请输入数字', whole_number: '请输入整数', at_least: (v) => `不能小于 ${v}`, at_most: (v) => `不能大于 ${v}`,
+      range: (a, b) => `范围 ${a}–${b}`, too_long: '内容过长', fix_items: (n) => `还有 ${n} 项需要处理`,
+      submit_inspection: '提交检查', insp_note: '整体说明（可选）', insp_saved: (n, c) => (n ? `已提交：${n} 项不合格${c ? `，将生成 ${c} 个整改案件` : ''}` : '已提交：全部合格'),
+      failing_n: (n) => `${n} 项不合格`, all_ok: '全部合格', last_at: (d) => `上次 ${d}`, never: '从未检查',
+      k_inspection: '检查', k_inspection_photo: '检查照片', shop_code: '编码',
+      inspect_shop: '开始检查', history: '检查记录', history_offline: '历史记录需联网', no_history: '还没有检查记录',
+      shop_not_found: (c) => `没有找到编码为 ${c} 的商户：请核对门口二维码下的编码`,
+      shop_unknown_offline: (c) => `本机没有编码为 ${c} 的商户，联网后再试`, open_findings: (n) => `${n} 个问题未整改`,
+      loading: '加载中…', version: (v) => `第 ${v} 版`,
+      visits_due: '走访到期', inspections_due: '待检查', days_overdue: (n) => (n > 0 ? `超期 ${n} 天` : '今天到期'),
+      more_n: (n) => `还有 ${n} 项`, r_age: '高龄', r_disabled: '残疾', r_lives_alone: '独居', room: '室',
+      household: '住户（可选）', no_household: '不指定住户', needs: '诉求（民情台账）', need_detail: '具体情况',
+      add: '添加', need_type_first: '请先选择诉求类型', need_detail_first: '请填写诉求的具体情况',
+      needs_need_household: '记录诉求需要选择住户', need_education: '教育', need_medical: '医疗', need_housing: '住房',
+      need_jobs: '就业', need_elderly_care: '养老', need_other: '其他', needs_n: (n) => `${n} 条诉求`,
+      visited_pending: '已走访，待发送', due_here: (n) => `${n} 户到期走访`, back: '返回', members: (n) => `${n} 人`,
+      st_reported: '已上报', st_registered: '已立案', st_dispatched: '已派遣', st_accepted: '处置中', st_handled: '已处置',
+      st_verified: '已核查', st_closed: '已结案', st_rejected: '不予立案', st_suspended: '缓办', st_duplicate: '重复',
     },
     en: {
       app_name: 'Grid Patrol', app_sub: 'Patrol · report · tasks for grid workers', username: 'Username',
@@ -81,6 +111,39 @@
       wrong_login: 'Wrong username or password', no_network: 'No network: cannot log in', not_worker: 'This app is for grid workers',
       no_data: "No data for today yet: refresh when online", case_n: (id) => `Case #${id}`, new_case: 'New report',
       photos_n: (n) => `${n} photo${n > 1 ? 's' : ''}`, stop_n: (n) => `Stop ${n}`,
+      tab_inspect: 'Inspect', inspect: 'Inspect', t_building: 'Building', t_shop: 'Shop', t_place: 'Place',
+      pick_target: 'What to inspect', pick_checklist: 'Choose a checklist', shop_search: 'Search shop name or code',
+      scan: 'Scan', scan_title: 'Scan the QR code on the door', scan_fail: 'No camera: type the shop code',
+      place_name: 'Place name', place_ph: 'e.g. building site on X road, fire lane of block 3', here: 'Current position',
+      next: 'Next', need_place: 'Give the place a name',
+      use_code: (c) => `Look up code ${c}`, no_shops: 'No shop found', no_checklists: 'No checklist fits this target',
+      items_n: (n) => `${n} items`, every_days: (n) => `every ${n} days`, yes: 'Yes', no: 'No',
+      will_fail: (n) => `will open a case, rectify within ${n} day${n > 1 ? 's' : ''}`, will_open_case: 'will open a case',
+      fail_no_case: 'fails: recorded in the inspection, no case', required: 'Required',
+      photo_required: 'A photo is required', not_number: 'Enter a number', whole_number: 'Enter a whole number',
+      at_least: (v) => `At least ${v}`, at_most: (v) => `At most ${v}`, range: (a, b) => `Range ${a}–${b}`,
+      too_long: 'Too long', fix_items: (n) => `${n} item${n > 1 ? 's' : ''} to complete`,
+      submit_inspection: 'Submit inspection', insp_note: 'Overall note (optional)',
+      insp_saved: (n, c) => (n ? `Submitted: ${n} failed${c ? `, ${c} case${c > 1 ? 's' : ''} will be opened` : ''}` : 'Submitted: all passed'),
+      failing_n: (n) => `${n} failed`, all_ok: 'All passed', last_at: (d) => `Last ${d}`, never: 'Never inspected',
+      k_inspection: 'Inspection', k_inspection_photo: 'Inspection photo', shop_code: 'Code',
+      inspect_shop: 'Inspect this shop', history: 'Inspections', history_offline: 'History needs the network',
+      no_history: 'No inspections yet',
+      shop_not_found: (c) => `No shop has the code ${c}: check the code under the QR on the door`,
+      shop_unknown_offline: (c) => `This phone knows no shop ${c}; try again when online`,
+      open_findings: (n) => `${n} finding${n > 1 ? 's' : ''} not rectified`, loading: 'Loading…', version: (v) => `v${v}`,
+      visits_due: 'Visits due', inspections_due: 'Inspections due',
+      days_overdue: (n) => (n > 0 ? `${n} day${n > 1 ? 's' : ''} overdue` : 'due today'),
+      more_n: (n) => `${n} more`, r_age: 'aged 80+', r_disabled: 'disabled', r_lives_alone: 'lives alone', room: 'Room',
+      household: 'Household (optional)', no_household: 'No particular household', needs: 'Needs (register)',
+      need_detail: 'Details', add: 'Add', need_type_first: 'Choose the type of need first',
+      need_detail_first: 'Describe the need', needs_need_household: 'Choose a household to record needs',
+      need_education: 'Education', need_medical: 'Medical', need_housing: 'Housing', need_jobs: 'Jobs',
+      need_elderly_care: 'Elderly care', need_other: 'Other', needs_n: (n) => `${n} need${n > 1 ? 's' : ''}`,
+      visited_pending: 'Visited, waiting to send', due_here: (n) => `${n} household${n > 1 ? 's' : ''} due`, back: 'Back', members: (n) => `${n} people`,
+      st_reported: 'Reported', st_registered: 'Registered', st_dispatched: 'Dispatched', st_accepted: 'In hand',
+      st_handled: 'Handled', st_verified: 'Verified', st_closed: 'Closed', st_rejected: 'Rejected',
+      st_suspended: 'Suspended', st_duplicate: 'Duplicate',
     },
   };
   function km(m) { return m >= 1000 ? `${(m / 1000).toFixed(2)} km` : `${Math.round(m)} m`; }
@@ -209,8 +272,11 @@
         for (const k of Object.keys(S.pending)) if (!open.has(k)) delete S.pending[k];
         await store.kv.put('pending', S.pending);
         renderAll();
+        loadToday.failures = 0;
       } else if (r.status === 401) {
         showLogin();
+      } else if (r.status >= 500 && (loadToday.failures = (loadToday.failures || 0) + 1) <= 3) {
+        setTimeout(() => loadToday(true), 2000 * loadToday.failures);   // a server hiccup: the day is worth a retry
       }
     } catch (_) { /* offline: keep the cached day */ }
   }
@@ -323,6 +389,11 @@
     if (S.patrol) recordFix(fix);
     if (!S.report.pinByHand) setPin(fix, false);
     if (current === 'visit') renderVisits();
+    if (current === 'tasks' && !renderDue.withPos) renderDue();   // nearest first once she has a position
+    if (current === 'inspect' && S.insp && S.insp.step === 'target') {
+      if (S.insp.kind === 'place') renderPlacePos();
+      else if (S.insp.kind === 'building' && !renderInspBuildings.withPos) renderInspBuildings();  // nearest first, once
+    }
   }
 
   function watchGps() {
@@ -398,10 +469,15 @@
     const stops = (d && d.tasks && d.tasks.stops) || [];
     $('task-badge').hidden = !stops.length;
     $('task-badge').textContent = stops.length;
+    renderDue();
     if (!d) { list.innerHTML = `<li class="empty">${esc(t('no_data'))}</li>`; return; }
     const r = d.tasks;
     $('route-info').textContent = r && r.length_m ? t('route', r.length_m, Math.max(1, Math.round((r.eta_s || 0) / 60))) : '';
-    if (!stops.length) { list.innerHTML = `<li class="empty">${esc(t('no_tasks'))}</li>`; return; }
+    if (!stops.length) {
+      const dueToo = (d.visits_due || []).length + (d.inspections_due || []).length;
+      list.innerHTML = dueToo ? '' : `<li class="empty">${esc(t('no_tasks'))}</li>`;
+      return;
+    }
     list.innerHTML = stops.map((s) => {
       const key = stopKey(s);
       const done = S.pending[key];
@@ -474,6 +550,9 @@
     $('sheet-note').placeholder = opts.notePlaceholder || '';
     $('sheet-photo-label').hidden = !opts.photos;
     $('sheet-error').textContent = '';
+    $('sheet-extra').innerHTML = '';
+    $('sheet-extra').hidden = !opts.extra;
+    if (opts.extra) opts.extra.render($('sheet-extra'));
     const photos = [];
     $('sheet-thumbs').innerHTML = '';
     return new Promise((resolve) => {
@@ -493,7 +572,13 @@
         ev.preventDefault();
         const note = $('sheet-note').value.trim();
         if (opts.noteRequired && !note) { $('sheet-error').textContent = opts.notePlaceholder; return; }
-        finish({ note, photos });
+        let extra = null;
+        if (opts.extra) {
+          const r = opts.extra.collect();
+          if (r.error) { $('sheet-error').textContent = r.error; return; }
+          extra = r.value;
+        }
+        finish({ note, photos, extra });
       };
       dlg.showModal();
     });
@@ -657,31 +742,742 @@
     let list = buildings().map((b) => ({ b, d: S.pos ? metres(S.pos, b) : null }));
     if (q) list = list.filter(({ b }) => `${b.name || ''} ${b.address || ''} ${b.id}`.toLowerCase().includes(q));
     list.sort((a, c) => (a.d ?? 1e12) - (c.d ?? 1e12) || a.b.id - c.b.id);
+    // buildings with households due a visit first (重点人员关怀), then nearest
+    const dueHere = {};
+    const done = doneToday();
+    for (const v of (S.today && S.today.visits_due) || []) {
+      if (!done.households.includes(v.household_id)) dueHere[v.building_id] = (dueHere[v.building_id] || 0) + 1;
+    }
+    list.sort((a, c) => (dueHere[c.b.id] ? 1 : 0) - (dueHere[a.b.id] ? 1 : 0));
     list = list.slice(0, 40);
     $('visit-list').innerHTML = list.map(({ b, d }) => {
       const seen = S.visits.ids.includes(b.id);
       return `<li class="card row"><div class="grow"><b>${esc(buildingLabel(b))}</b><div class="muted">${esc(t('households', b.households || 0))}
-        ${d != null ? ` · ${Math.round(d)} m` : ''}</div></div>${seen ? `<span class="done">✓ ${esc(t('visited'))}</span>` : ''}
+        ${d != null ? ` · ${Math.round(d)} m` : ''}${dueHere[b.id] ? ` · <span class="tag red">${esc(t('due_here', dueHere[b.id]))}</span>` : ''}</div></div>
+        ${seen ? `<span class="done">✓ ${esc(t('visited'))}</span>` : ''}
         <button type="button" class="small primary" data-visit="${b.id}">${esc(t('act_visit'))}</button></li>`;
     }).join('') || `<li class="empty">${esc(t('no_buildings'))}</li>`;
   }
 
   async function onVisitClick(ev) {
     const btn = ev.target.closest('[data-visit]');
-    if (!btn) return;
-    const id = +btn.dataset.visit;
+    if (btn) await visitBuilding(+btn.dataset.visit, null);
+  }
+
+  /** The visit check-in sheet for a building, with the household visited (optional) and the needs raised. */
+  async function visitBuilding(id, householdId) {
     const b = buildings().find((x) => x.id === id);
+    if (!b) return;
     const res = await sheet({ title: `${t('act_visit')} · ${buildingLabel(b)}`, text: t('households', b.households || 0),
-      note: true, notePlaceholder: t('note_ph'), photos: false });
+      note: true, notePlaceholder: t('note_ph'), photos: false, extra: visitExtra(id, householdId) });
     if (!res) return;
+    const { household_id, needs } = res.extra;
     const client_id = store.uuid();
     const body = { client_id, building_id: id, time: new Date().toISOString(), note: res.note || null };
+    if (household_id) body.household_id = household_id;
+    if (needs.length) body.needs = needs;
     if (S.pos) Object.assign(body, { lat: S.pos.lat, lon: S.pos.lon });
-    await store.enqueue({ kind: 'visit', client_id, body, patrol: S.patrol ? S.patrol.client_id : null, summary: buildingLabel(b) });
+    const due = household_id && ((S.today && S.today.visits_due) || []).find((v) => v.household_id === household_id);
+    const summary = [buildingLabel(b), due ? `${due.room} ${due.head_name || ''}`.trim() : '',
+      needs.length ? t('needs_n', needs.length) : ''].filter(Boolean).join(' · ');
+    await store.enqueue({ kind: 'visit', client_id, body, patrol: S.patrol ? S.patrol.client_id : null, summary });
+    if (S.visits.date !== (S.today ? S.today.date : null)) S.visits = { date: S.today ? S.today.date : null, ids: [] };
     S.visits.ids.push(id);
     await store.kv.put('visits', S.visits);
+    if (household_id) {
+      doneToday().households.push(household_id);
+      await store.kv.put('done', S.done);
+    }
     toast(navigator.onLine ? t('saved') : t('saved_offline'));
-    renderVisits();
+    if (current === 'visit') renderVisits();
+    if (current === 'tasks') renderTasks();
+  }
+
+  // ------------------------------------------------------------------------------------------ field surveys: helpers
+
+  /** A bilingual value ({zh, en}) in the current language; plain strings as they are. */
+  function loc(v) {
+    if (v == null) return '';
+    if (typeof v === 'object') return (S.lang === 'en' ? v.en || v.zh : v.zh || v.en) || '';
+    return String(v);
+  }
+  function shortDate(iso) {
+    if (!iso) return '';
+    return new Date(iso).toLocaleDateString(S.lang === 'en' ? 'en-GB' : 'zh-CN', { month: 'numeric', day: 'numeric' });
+  }
+  function checklists() { return (S.today && S.today.checklists) || []; }
+  function shops() { return (S.today && S.today.shops) || []; }
+  function shopByCode(code) { return shops().find((x) => x.code === code) || null; }
+  const SHOP_CODE = /^S[0-9A-HJKMNP-TV-Z]{9}$/;
+  /** The shop code in what a QR holds (…/app/#shop/<code>) or in what was typed, forgiving case, spaces, hyphens
+   * and the usual confusions of Crockford's alphabet (O → 0, I/L → 1) as the server does. */
+  function codeIn(text) {
+    const s = String(text || '').trim();
+    const m = s.match(/#shop\/([0-9A-Za-z-]+)/);
+    const code = (m ? m[1] : s).toUpperCase().replace(/[\s-]/g, '');
+    return code[0] === 'S' ? `S${code.slice(1).replace(/O/g, '0').replace(/[IL]/g, '1')}` : code;
+  }
+  function reasonLabel(r) {
+    const key = { age: 'r_age', aged: 'r_age', elderly: 'r_age', old_age: 'r_age', disabled: 'r_disabled',
+      disability: 'r_disabled', lives_alone: 'r_lives_alone', alone: 'r_lives_alone' }[r];
+    return key ? t(key) : String(r);
+  }
+  /** Local marks of what she did today before the server's lists know it (kept across reloads). */
+  function doneToday() {
+    const day = S.today ? S.today.date : null;
+    if (!S.done || (day && S.done.date && S.done.date !== day)) S.done = { date: day, inspected: [], households: [] };
+    if (!S.done.date) S.done.date = day;
+    return S.done;
+  }
+  function inspKey(code, target) {
+    return `${code}|${target.building_id ? `b${target.building_id}` : target.shop_code ? `s${target.shop_code}` : `p${target.place_name}`}`;
+  }
+
+  // ------------------------------------------------------------------------------------------ checklist logic
+  // Mirrors patrol/checklists.py so the worker sees a problem at the item before anything is queued.
+
+  function condHolds(c, answers) {
+    if (!c) return true;
+    const v = answers[c.item];
+    if (v === undefined) return false;
+    if (Object.prototype.hasOwnProperty.call(c, 'equals')) return v === c.equals;
+    if (Array.isArray(c.in)) return c.in.includes(v);
+    return false;
+  }
+
+  /** An answer the server accepts for its item (only those count for the conditions of later items). */
+  function validAnswer(it, v) {
+    if (v === undefined || v === null || v === '') return false;
+    if (it.type === 'yesno') return typeof v === 'boolean';
+    if (it.type === 'choice') return (it.options || []).some((o) => o.value === v);
+    if (it.type === 'number') {
+      return typeof v === 'number' && Number.isFinite(v) && (!it.integer || Number.isInteger(v)) &&
+        (it.min == null || v >= it.min) && (it.max == null || v <= it.max);
+    }
+    return true;
+  }
+
+  /** Which items show and which are required with the answers given; answers to hidden items are dropped. */
+  function evaluate(defn, answers) {
+    const out = {}, kept = {};
+    for (const it of defn.items) {
+      const shown = !it.show_if || condHolds(it.show_if, kept);
+      const base = typeof it.required === 'boolean' ? it.required : ['yesno', 'choice', 'number'].includes(it.type);
+      const required = shown && (base || (!!it.required_if && condHolds(it.required_if, kept)));
+      if (shown && validAnswer(it, answers[it.id])) kept[it.id] = answers[it.id];
+      out[it.id] = { shown, required, fails: shown && itemFails(it, answers[it.id]) };
+    }
+    return { items: out, answers: kept };
+  }
+
+  function itemFails(it, v) {
+    if (!it.fail || !validAnswer(it, v)) return false;
+    if (it.type === 'yesno') return v !== (it.pass === undefined ? true : it.pass);
+    if (it.type === 'choice') return (it.fail_values || []).includes(v);
+    if (it.type === 'number' && it.fail_if && typeof v === 'number') {
+      const f = it.fail_if;
+      return (f.gt != null && v > f.gt) || (f.ge != null && v >= f.ge) || (f.lt != null && v < f.lt) || (f.le != null && v <= f.le);
+    }
+    return false;
+  }
+
+  /** {item id: problem} — missing required answers and photos, numbers that are no numbers or out of range. */
+  function problemsOf(defn, draft) {
+    const ev = evaluate(defn, draft.answers);
+    const out = {};
+    for (const it of defn.items) {
+      const e = ev.items[it.id];
+      if (!e.shown) continue;
+      const v = draft.answers[it.id];
+      if (it.type === 'number') {
+        const raw = (draft.raw[it.id] || '').trim();
+        if (raw && typeof v !== 'number') { out[it.id] = t('not_number'); continue; }
+        if (typeof v === 'number') {
+          if (it.integer && !Number.isInteger(v)) { out[it.id] = t('whole_number'); continue; }
+          if (it.min != null && v < it.min) { out[it.id] = t('at_least', it.min); continue; }
+          if (it.max != null && v > it.max) { out[it.id] = t('at_most', it.max); continue; }
+        }
+      }
+      if (it.type === 'note' && typeof v === 'string' && v.length > 2000) { out[it.id] = t('too_long'); continue; }
+      if (!e.required) continue;
+      if (it.type === 'photo') {
+        if (!(draft.photos[it.id] || []).length) out[it.id] = t('photo_required');
+      } else if (v === undefined || v === '') {
+        out[it.id] = t('required');
+      }
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------------------------------ inspect screen
+
+  /** The inspection being made: step "target" → "checklist" → "form"; kept in IndexedDB (photos too) so that a
+   * reload in a stairwell loses nothing. */
+  function newDraft(kind) {
+    return { step: 'target', kind: kind || 'building', target: null, defn: null, answers: {}, raw: {}, photos: {},
+      note: '', tried: false, key: store.uuid() };
+  }
+  function draft() { if (!S.insp) S.insp = newDraft(); return S.insp; }
+  let saveChain = Promise.resolve();
+  function saveDraft() {
+    const d = S.insp;
+    saveChain = saveChain.then(() => store.kv.put('inspect', d)).catch((e) => console.error(e));
+    return saveChain;
+  }
+
+  function targetLabel(tg) {
+    if (!tg) return '';
+    if (tg.type === 'building') {
+      const b = buildings().find((x) => x.id === tg.building_id);
+      return b && (b.name || b.address) ? `${t('t_building')} · ${buildingLabel(b)}` : buildingLabel(b || { id: tg.building_id });
+    }
+    if (tg.type === 'shop') {
+      const sh = shopByCode(tg.shop_code);
+      return `${t('t_shop')} · ${sh ? sh.name : ''} ${tg.shop_code}`.replace(/ {2,}/g, ' ');
+    }
+    return `${t('t_place')} · ${tg.place_name}`;
+  }
+
+  /** The checklists for a kind of target. applies_to only says which buildings are due (planned) under a building
+   * checklist; the worker may still run it at any building she chooses, as the server accepts. */
+  function fitsTarget(c, tg) { return c.target === tg.type; }
+
+  let formKey = null;   // the draft whose form is on screen (re-rendering it would lose the focus)
+  function renderInspect() {
+    const d = draft();
+    $('insp-target').hidden = d.step !== 'target';
+    $('insp-checklist').hidden = d.step !== 'checklist';
+    $('insp-form').hidden = d.step !== 'form';
+    for (const b of document.querySelectorAll('#insp-kinds [data-kind]')) b.classList.toggle('on', b.dataset.kind === d.kind);
+    $('insp-pick-building').hidden = d.kind !== 'building';
+    $('insp-pick-shop').hidden = d.kind !== 'shop';
+    $('insp-pick-place').hidden = d.kind !== 'place';
+    $('insp-scan').hidden = !('BarcodeDetector' in window);
+    if (d.step === 'target') {
+      formKey = null;
+      if (d.kind === 'building') renderInspBuildings();
+      if (d.kind === 'shop') renderInspShops();
+      if (d.kind === 'place') renderPlacePos();
+    } else if (d.step === 'checklist') {
+      formKey = null;
+      $('insp-chosen').innerHTML = chosenBar(targetLabel(d.target), 'target');
+      const list = checklists().filter((c) => fitsTarget(c, d.target));
+      $('insp-cl-list').innerHTML = list.map((c) => `<li class="card row"><div class="grow"><b>${esc(loc(c.title))}</b>
+        <div class="muted">${esc(t('items_n', c.items.length))}${c.frequency_days ? ` · ${esc(t('every_days', c.frequency_days))}` : ''}
+        · ${esc(t('version', c.version))}</div></div>
+        <button type="button" class="small primary" data-checklist="${c.id}">${esc(t('inspect'))}</button></li>`).join('') ||
+        `<li class="empty">${esc(t('no_checklists'))}</li>`;
+    } else if (formKey !== d.key) {
+      renderInspForm();
+    } else {
+      updateForm();
+    }
+  }
+
+  function chosenBar(label, back) {
+    return `<b>${esc(label)}</b><button type="button" class="small" data-back="${back}">${esc(t('change'))}</button>`;
+  }
+
+  function renderInspBuildings() {
+    const q = $('insp-b-search').value.trim().toLowerCase();
+    let list = buildings().map((b) => ({ b, d: S.pos && b.lat != null ? metres(S.pos, b) : null }));
+    if (q) list = list.filter(({ b }) => `${b.name || ''} ${b.address || ''} ${b.id}`.toLowerCase().includes(q));
+    list.sort((a, c) => (a.d ?? 1e12) - (c.d ?? 1e12) || a.b.id - c.b.id);
+    $('insp-b-list').innerHTML = list.slice(0, 30).map(({ b, d }) => `<li class="card row" data-building="${b.id}">
+      <div class="grow"><b>${esc(buildingLabel(b))}</b><div class="muted">${esc(t('households', b.households || 0))}
+      ${d != null ? ` · ${Math.round(d)} m` : ''}</div></div><span class="chev">›</span></li>`).join('') ||
+      `<li class="empty">${esc(t('no_buildings'))}</li>`;
+    renderInspBuildings.withPos = !!S.pos;
+  }
+
+  function renderInspShops() {
+    const raw = $('insp-s-search').value.trim();
+    const q = raw.toLowerCase();
+    const code = codeIn(raw);
+    let list = shops().map((x) => ({ x, d: S.pos && x.lat != null ? metres(S.pos, x) : null }));
+    if (q) list = list.filter(({ x }) => x.code === code || `${x.name} ${x.code} ${x.kind || ''}`.toLowerCase().includes(q));
+    list.sort((a, c) => (a.d ?? 1e12) - (c.d ?? 1e12) || a.x.name.localeCompare(c.x.name));
+    const byCode = SHOP_CODE.test(code) && !shopByCode(code) ?
+      `<li class="card row" data-shop-code="${esc(code)}"><b class="grow">${esc(t('use_code', code))}</b><span class="chev">›</span></li>` : '';
+    $('insp-s-list').innerHTML = byCode + (list.slice(0, 30).map(({ x, d }) => `<li class="card row" data-shop="${esc(x.code)}">
+      <div class="grow"><b>${esc(x.name)}</b> <small class="muted">${esc(x.code)}</small><div class="muted">${esc(x.kind || '')}
+      ${d != null ? ` · ${Math.round(d)} m` : ''} · ${esc(x.last_inspection_at ? t('last_at', shortDate(x.last_inspection_at)) : t('never'))}
+      ${x.open_findings ? ` · <span class="tag red">${esc(t('open_findings', x.open_findings))}</span>` : ''}</div></div>
+      <span class="chev">›</span></li>`).join('') || (byCode ? '' : `<li class="empty">${esc(t('no_shops'))}</li>`));
+  }
+
+  function renderPlacePos() {
+    $('insp-p-pos').textContent = S.pos ? `${t('here')} · ${t('gps_acc', S.pos.acc)}` : t('gps_waiting');
+  }
+
+  async function chooseTarget(tg) {
+    const d = draft();
+    d.target = tg;
+    d.kind = tg.type;
+    const fits = checklists().filter((c) => fitsTarget(c, tg));
+    d.step = 'checklist';
+    renderInspect();
+    await saveDraft();
+    return fits;
+  }
+
+  async function chooseChecklist(id) {
+    const d = draft();
+    const c = checklists().find((x) => x.id === id);
+    if (!c) return;
+    Object.assign(d, { defn: c, answers: {}, raw: {}, photos: {}, note: '', tried: false, step: 'form', key: store.uuid() });
+    renderInspect();
+    $('screen-inspect').scrollTop = 0;
+    await saveDraft();
+  }
+
+  /** Start an inspection of a known target, with its checklist when given (from the due list, a shop's page). */
+  async function startInspection(tg, checklistId) {
+    S.insp = newDraft(tg.type);
+    await chooseTarget(tg);
+    if (checklistId != null && checklists().some((c) => c.id === checklistId)) await chooseChecklist(checklistId);
+    if (location.hash !== '#inspect') location.hash = '#inspect';
+    else renderInspect();
+  }
+
+  function itemHtml(it, n) {
+    const d = S.insp;
+    const v = d.answers[it.id];
+    let control = '';
+    if (it.type === 'yesno') {
+      control = `<div class="seg">${[true, false].map((x) => `<button type="button" data-val="${x}"
+        class="${v === x ? 'on' : ''}">${esc(t(x ? 'yes' : 'no'))}</button>`).join('')}</div>`;
+    } else if (it.type === 'choice') {
+      control = `<div class="chips">${(it.options || []).map((o, k) => `<button type="button" class="chip${v === o.value ? ' on' : ''}"
+        data-opt="${k}">${esc(loc(o))}</button>`).join('')}</div>`;
+    } else if (it.type === 'number') {
+      const range = it.min != null && it.max != null ? t('range', it.min, it.max) : it.min != null ? t('at_least', it.min) :
+        it.max != null ? t('at_most', it.max) : '';
+      control = `<div class="row"><input type="number" class="num-in" data-num inputmode="${it.integer ? 'numeric' : 'decimal'}"
+        ${it.min != null ? `min="${it.min}"` : ''} ${it.max != null ? `max="${it.max}"` : ''} step="${it.integer ? 1 : 'any'}"
+        value="${esc(d.raw[it.id] || '')}"><span>${esc(loc(it.unit))}</span><small class="muted">${esc(range)}</small></div>`;
+    } else if (it.type === 'photo') {
+      control = `<label class="button-like"><span>${esc(t('take_photo'))}</span>
+        <input type="file" accept="image/*" capture="environment" multiple hidden data-photo></label><div class="thumbs"></div>`;
+    } else {
+      control = `<textarea rows="2" maxlength="2000" data-note>${esc(v || '')}</textarea>`;
+    }
+    return `<li class="item" data-item="${esc(it.id)}" data-type="${it.type}"><div class="q"><span class="qn">${n}.</span>
+      <span class="grow">${esc(loc(it.text))}</span><b class="req" hidden>*</b></div>${control}
+      <div class="fail-msg" hidden></div><div class="item-error error" role="alert"></div></li>`;
+  }
+
+  function renderInspForm() {
+    const d = S.insp;
+    formKey = d.key;
+    $('insp-form-head').innerHTML = `<div class="chosen">${chosenBar(targetLabel(d.target), 'target')}</div>
+      <div class="chosen">${chosenBar(loc(d.defn.title), 'checklist')}</div>`;
+    $('insp-items').innerHTML = d.defn.items.map((it, k) => itemHtml(it, k + 1)).join('');
+    $('insp-note').value = d.note || '';
+    $('insp-note-label').hidden = d.defn.items.some((it) => it.type === 'note');   // the checklist asks for remarks itself
+    $('insp-error').textContent = '';
+    for (const it of d.defn.items) if (it.type === 'photo') renderItemPhotos(it.id);
+    updateForm();
+  }
+
+  function renderItemPhotos(id) {
+    const li = document.querySelector(`#insp-items [data-item="${id}"]`);
+    if (!li) return;
+    li.querySelector('.thumbs').innerHTML = (S.insp.photos[id] || []).map((p, k) =>
+      `<figure><img alt="" src="${URL.createObjectURL(p.blob)}"><button type="button" class="x" data-rm-photo="${k}">×</button></figure>`).join('');
+  }
+
+  /** Show/hide items, required marks, failing answers and (after a first submit) the problems, live. */
+  function updateForm() {
+    const d = S.insp;
+    if (!d || !d.defn) return;
+    const ev = evaluate(d.defn, d.answers);
+    const problems = d.tried ? problemsOf(d.defn, d) : {};
+    let failing = 0, n = 0;
+    for (const it of d.defn.items) {
+      const li = document.querySelector(`#insp-items [data-item="${it.id}"]`);
+      const e = ev.items[it.id];
+      li.hidden = !e.shown;
+      if (e.shown) li.querySelector('.qn').textContent = `${++n}.`;
+      li.querySelector('.req').hidden = !e.required;
+      li.classList.toggle('fails', e.fails);
+      const fm = li.querySelector('.fail-msg');
+      fm.hidden = !e.fails;
+      if (e.fails) {
+        failing += 1;
+        const f = it.fail;
+        fm.textContent = !f.category ? `⚠ ${t('fail_no_case')}` :
+          `⚠ ${f.deadline_days ? t('will_fail', f.deadline_days) : t('will_open_case')} · ${catName(f.category)}`;
+      }
+      li.classList.toggle('bad', !!problems[it.id]);
+      li.querySelector('.item-error').textContent = problems[it.id] || '';
+    }
+    const bad = Object.keys(problems).length;
+    $('insp-error').textContent = bad ? t('fix_items', bad) : '';
+    $('insp-summary').textContent = failing ? t('failing_n', failing) : '';
+    $('insp-summary').className = failing ? 'tag red' : 'tag';
+    return { problems, failing };
+  }
+
+  async function onItemEvent(ev) {
+    const d = S.insp;
+    const li = ev.target.closest('[data-item]');
+    if (!li || !d || !d.defn) return;
+    const it = d.defn.items.find((x) => x.id === li.dataset.item);
+    if (ev.type === 'click') {
+      const val = ev.target.closest('[data-val]'), opt = ev.target.closest('[data-opt]'), rm = ev.target.closest('[data-rm-photo]');
+      if (val) {
+        d.answers[it.id] = val.dataset.val === 'true';
+        for (const b of li.querySelectorAll('[data-val]')) b.classList.toggle('on', b === val);
+      } else if (opt) {
+        d.answers[it.id] = it.options[+opt.dataset.opt].value;
+        for (const b of li.querySelectorAll('[data-opt]')) b.classList.toggle('on', b === opt);
+      } else if (rm) {
+        d.photos[it.id].splice(+rm.dataset.rmPhoto, 1);
+        renderItemPhotos(it.id);
+      } else return;
+    } else if (ev.type === 'input' && ev.target.matches('[data-num]')) {
+      const raw = ev.target.value;
+      d.raw[it.id] = raw;
+      const num = raw.trim() === '' ? undefined : Number(raw);
+      if (num === undefined || Number.isNaN(num) || ev.target.validity.badInput) delete d.answers[it.id];
+      else d.answers[it.id] = num;
+      if (ev.target.validity.badInput) d.raw[it.id] = raw || '?';
+    } else if (ev.type === 'input' && ev.target.matches('[data-note]')) {
+      const v = ev.target.value;
+      if (v.trim()) d.answers[it.id] = v; else delete d.answers[it.id];
+    } else if (ev.type === 'change' && ev.target.matches('[data-photo]')) {
+      const input = ev.target;
+      const list = d.photos[it.id] || (d.photos[it.id] = []);
+      for (const f of input.files) list.push({ client_id: store.uuid(), blob: await downscale(f) });
+      input.value = '';
+      renderItemPhotos(it.id);
+    } else return;
+    updateForm();
+    await saveDraft();
+  }
+
+  async function submitInspection(ev) {
+    ev.preventDefault();
+    const d = S.insp;
+    if (!d || !d.defn) return;
+    d.tried = true;
+    const { problems } = updateForm();
+    const first = Object.keys(problems)[0];
+    if (first) {
+      const li = document.querySelector(`#insp-items [data-item="${first}"]`);
+      li.scrollIntoView({ block: 'center' });
+      await saveDraft();
+      return;
+    }
+    const ev2 = evaluate(d.defn, d.answers);
+    const answers = {};
+    const photos = [];
+    for (const it of d.defn.items) {
+      if (!ev2.items[it.id].shown) continue;   // hidden items must not be answered
+      if (it.type === 'photo') {
+        const ps = d.photos[it.id] || [];
+        if (ps.length) answers[it.id] = ps.map((p) => p.client_id);
+        for (const p of ps) photos.push({ item: it.id, p });
+      } else if (d.answers[it.id] !== undefined) {
+        answers[it.id] = it.type === 'note' ? String(d.answers[it.id]).trim() : d.answers[it.id];
+      }
+    }
+    const failing = d.defn.items.filter((it) => ev2.items[it.id].fails);
+    const failed = failing.length, cases = failing.filter((it) => it.fail.category).length;
+    const client_id = store.uuid();
+    const tg = d.target;
+    const body = { client_id, checklist_id: d.defn.id, time: new Date().toISOString(), answers };
+    if (tg.type === 'building') body.building_id = tg.building_id;
+    if (tg.type === 'shop') body.shop_code = tg.shop_code;
+    if (tg.type === 'place') Object.assign(body, { place_name: tg.place_name, lon: tg.lon, lat: tg.lat, crs: 'wgs84' });
+    else if (S.pos) Object.assign(body, { lon: +S.pos.lon.toFixed(7), lat: +S.pos.lat.toFixed(7), crs: 'wgs84' });  // where she stood
+    const note = $('insp-note').value.trim();
+    if (note) body.note = note;
+    const summary = `${loc(d.defn.title)} · ${targetLabel(tg)}`;
+    await store.enqueue({ kind: 'inspection', client_id, body, summary });
+    for (const { item, p } of photos) {
+      await store.enqueue({ kind: 'inspection_photo', inspection_client_id: client_id, item, client_id: p.client_id,
+        blob: p.blob, name: `${item}.jpg`, summary });
+    }
+    const done = doneToday();
+    done.inspected.push(inspKey(d.defn.code, tg));
+    await store.kv.put('done', done);
+    S.insp = newDraft(tg.type);
+    await saveDraft();
+    renderInspect();
+    $('screen-inspect').scrollTop = 0;
+    toast(t('insp_saved', failed, cases));
+  }
+
+  async function onInspectClick(ev) {
+    const d = draft();
+    const kind = ev.target.closest('[data-kind]');
+    if (kind) { d.kind = kind.dataset.kind; renderInspect(); await saveDraft(); return; }
+    const back = ev.target.closest('[data-back]');
+    if (back) { d.step = back.dataset.back; if (d.step === 'target') d.target = null; renderInspect(); await saveDraft(); return; }
+    const b = ev.target.closest('[data-building]');
+    if (b) { await chooseTarget({ type: 'building', building_id: +b.dataset.building }); return; }
+    const sh = ev.target.closest('[data-shop]');
+    if (sh) { await chooseTarget({ type: 'shop', shop_code: sh.dataset.shop }); return; }
+    const code = ev.target.closest('[data-shop-code]');
+    if (code) { location.hash = `#shop/${code.dataset.shopCode}`; return; }
+    const cl = ev.target.closest('[data-checklist]');
+    if (cl) { await chooseChecklist(+cl.dataset.checklist); return; }
+    if (ev.target.closest('#insp-p-go')) {
+      const name = $('insp-p-name').value.trim();
+      if (!name) { $('insp-p-error').textContent = t('need_place'); return; }
+      if (!S.pos) { $('insp-p-error').textContent = t('need_location'); return; }
+      $('insp-p-error').textContent = '';
+      await chooseTarget({ type: 'place', place_name: name, lon: +S.pos.lon.toFixed(7), lat: +S.pos.lat.toFixed(7) });
+      $('insp-p-name').value = '';
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ QR scanning
+
+  /** The code of the QR on a shop's door, read with the camera (BarcodeDetector); null when cancelled. */
+  async function scanShopCode() {
+    const dlg = $('scan');
+    const video = $('scan-video');
+    let stream = null, stop = false;
+    const end = () => {
+      stop = true;
+      if (stream) for (const tr of stream.getTracks()) tr.stop();
+      video.srcObject = null;
+      if (dlg.open) dlg.close();
+    };
+    try {
+      const detector = new window.BarcodeDetector({ formats: ['qr_code'] });
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
+      video.srcObject = stream;
+      dlg.showModal();
+      await video.play();
+      return await new Promise((resolve) => {
+        $('scan-cancel').onclick = () => { end(); resolve(null); };
+        dlg.oncancel = () => { end(); resolve(null); };
+        const tick = async () => {
+          if (stop) return;
+          try {
+            const found = await detector.detect(video);
+            const code = found.map((f) => codeIn(f.rawValue)).find((c) => SHOP_CODE.test(c));
+            if (code) { end(); resolve(code); return; }
+          } catch (_) { /* a frame not ready yet */ }
+          setTimeout(tick, 250);
+        };
+        tick();
+      });
+    } catch (e) {
+      end();
+      toast(t('scan_fail'));
+      $('insp-s-search').focus();
+      return null;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ a shop (#shop/<code>)
+
+  let shopSeq = 0;
+  async function renderShop() {
+    const code = S.shopCode || '';
+    const seq = ++shopSeq;
+    const cached = shopByCode(code);
+    const view = $('shop-view');
+    const head = (sh) => {
+      const b = sh.building_id ? buildings().find((x) => x.id === sh.building_id) : null;
+      return `<div class="card"><h2>${esc(sh.name)}</h2><div class="muted">${esc(t('shop_code'))} <b class="code">${esc(sh.code)}</b>
+        ${sh.kind ? ` · ${esc(sh.kind)}` : ''}${b ? ` · ${esc(buildingLabel(b))}` : ''}</div>
+        <div class="muted">${esc(sh.last_inspection_at ? t('last_at', shortDate(sh.last_inspection_at)) : t('never'))}
+        ${sh.open_findings ? ` · <span class="tag red">${esc(t('open_findings', sh.open_findings))}</span>` : ''}</div>
+        <button type="button" class="primary big" id="shop-inspect" data-code="${esc(sh.code)}">${esc(t('inspect_shop'))}</button></div>`;
+    };
+    if (!SHOP_CODE.test(code) && !cached) {
+      view.innerHTML = `<p class="card problem">${esc(t('shop_not_found', code))}</p>`;
+      return;
+    }
+    view.innerHTML = (cached ? head(cached) : '') + `<h3 class="section">${esc(t('history'))}</h3>
+      <p class="muted" id="shop-history-state">${esc(navigator.onLine ? t('loading') : t('history_offline'))}</p>`;
+    if (!navigator.onLine) {
+      if (!cached) view.innerHTML = `<p class="card problem">${esc(t('shop_unknown_offline', code))}</p>`;
+      return;
+    }
+    let r;
+    try { r = await api(`/api/v1/shops/${encodeURIComponent(code)}`); } catch (_) { r = null; }
+    if (seq !== shopSeq || current !== 'shop') return;
+    if (!r) {
+      if (cached) $('shop-history-state').textContent = t('history_offline');
+      else view.innerHTML = `<p class="card problem">${esc(t('shop_unknown_offline', code))}</p>`;
+      return;
+    }
+    if (r.status === 404 || r.status === 422) {
+      view.innerHTML = `<p class="card problem">${esc(t('shop_not_found', code))}</p>`;
+      return;
+    }
+    if (r.status !== 200) {
+      let msg = `HTTP ${r.status}`;
+      try { msg = (await r.json()).message || msg; } catch (_) { /* not JSON */ }
+      view.innerHTML = (cached ? head(cached) : '') + `<p class="card problem">${esc(t('refused'))}${esc(msg)}</p>`;
+      return;
+    }
+    const data = await r.json();
+    const sh = Object.assign({}, cached || {}, data.shop || data);
+    const rows = (data.inspections || []).map((i) => {
+      const c = checklists().find((x) => x.code === i.checklist || x.id === i.checklist_id);
+      const title = i.title ? loc(i.title) : c ? loc(c.title) : loc(i.checklist);
+      const findings = (i.findings || []).map((f) => `<li><span class="grow">✗ ${esc(loc(f.text) || f.item)}</span>
+        ${f.case_id ? `<span class="muted">${esc(t('case_n', f.case_id))}</span>` : ''}
+        ${f.case_status ? `<span class="tag ${f.case_status === 'closed' ? '' : 'red'}">${esc(t(`st_${f.case_status}`))}</span>` : ''}</li>`).join('');
+      return `<li class="card" data-inspection="${i.id}"><div class="row"><b class="grow">${esc(title)}</b>
+        <small class="muted">${esc(i.version ? t('version', i.version) : '')}</small></div>
+        <div class="row"><span class="muted grow">${esc(new Date(i.at).toLocaleString(S.lang === 'en' ? 'en-GB' : 'zh-CN'))}</span>
+        <span class="tag ${i.failed ? 'red' : 'ok'}">${esc(i.failed ? t('failing_n', i.failed) : t('all_ok'))}</span></div>
+        ${findings ? `<ul class="findings">${findings}</ul>` : ''}</li>`;
+    }).join('');
+    view.innerHTML = head(sh) + `<h3 class="section">${esc(t('history'))}</h3>` +
+      (rows ? `<ul class="cards" id="shop-history">${rows}</ul>` : `<p class="muted">${esc(t('no_history'))}</p>`);
+    S.shopSeen = sh;
+  }
+
+  async function onShopClick(ev) {
+    const b = ev.target.closest('#shop-inspect');
+    if (!b) return;
+    await startInspection({ type: 'shop', shop_code: b.dataset.code });
+  }
+
+  // ------------------------------------------------------------------------------------------ due lists (tasks)
+
+  function renderDue() {
+    const d = S.today;
+    const done = doneToday();
+    const visits = (d && d.visits_due) || [];
+    $('due-visits-title').hidden = !visits.length;
+    $('due-visits').innerHTML = visits.map((v) => {
+      const b = buildings().find((x) => x.id === v.building_id);
+      const seen = done.households.includes(v.household_id);
+      const people = (v.residents || []).map((r) => `<div class="person"><b>${esc(r.name)}</b>
+        ${(r.reasons || []).map((x, k) => `<span class="tag reason">${esc(r.reason_labels && r.reason_labels[k] ?
+          loc(r.reason_labels[k]) : reasonLabel(x))}</span>`).join('')}
+        ${r.phone ? `<span class="muted">${esc(r.phone)}</span>` : ''}</div>`).join('');
+      return `<li class="card due-visit${v.days_overdue > 0 && !seen ? ' overdue' : ''}" data-household="${v.household_id}">
+        <div class="row"><b class="grow">${esc(b ? buildingLabel(b) : `#${v.building_id}`)} · ${esc(v.room)}${S.lang === 'en' ? '' : esc(t('room'))}
+        ${v.head_name ? ` · ${esc(v.head_name)}` : ''}</b>
+        ${seen ? `<span class="done">✓ ${esc(t('visited_pending'))}</span>` :
+          `<span class="tag ${v.days_overdue > 0 ? 'red' : ''}">${esc(t('days_overdue', v.days_overdue || 0))}</span>`}</div>
+        ${people}
+        ${seen ? '' : `<div class="row actions"><button type="button" class="small primary" data-visit-household="${v.household_id}">${esc(t('act_visit'))}</button></div>`}</li>`;
+    }).join('');
+    let insp = ((d && d.inspections_due) || []).map((x) => ({ x, dist: S.pos && x.lat != null ? metres(S.pos, x) : null }));
+    insp = insp.filter(({ x }) => !done.inspected.includes(inspKey(x.checklist_code,
+      { building_id: x.target === 'building' ? x.building_id : null, shop_code: x.shop_code,
+        place_name: x.place_name || x.name })));
+    if (S.pos) insp.sort((a, c) => (a.dist ?? 1e12) - (c.dist ?? 1e12));   // walking order; else the server's: most overdue
+    $('due-insp-title').hidden = !insp.length;
+    const shown = insp.slice(0, 20);
+    $('due-inspections').innerHTML = shown.map(({ x, dist }, k) => {
+      const b = x.building_id ? buildings().find((y) => y.id === x.building_id) : null;
+      const name = x.target === 'building' && b ? buildingLabel(b) : x.name || x.shop_code || '';
+      const target = x.target === 'building' ? `b${x.building_id}` : x.target === 'shop' ? `s${x.shop_code}` : `p${x.place_name || x.name}`;
+      return `<li class="card row due-insp" data-due="${k}" data-target="${esc(target)}" data-checklist-code="${esc(x.checklist_code)}">
+        <div class="grow"><b>${esc(name)}</b>
+        <div class="muted">${esc(loc(x.title))}${dist != null ? ` · ${Math.round(dist)} m` : ''} ·
+        ${esc(x.last_at ? t('last_at', shortDate(x.last_at)) : t('never'))}</div></div>
+        ${x.days_overdue > 0 ? `<span class="tag red">${esc(t('days_overdue', x.days_overdue))}</span>` : ''}
+        <button type="button" class="small primary" data-due="${k}">${esc(t('inspect'))}</button></li>`;
+    }).join('') + (insp.length > shown.length ? `<li class="empty">${esc(t('more_n', insp.length - shown.length))}</li>` : '');
+    renderDue.shown = shown.map(({ x }) => x);
+    renderDue.withPos = !!S.pos;
+  }
+
+  async function onDueClick(ev) {
+    const hh = ev.target.closest('[data-visit-household]');
+    if (hh) {
+      const v = ((S.today && S.today.visits_due) || []).find((x) => x.household_id === +hh.dataset.visitHousehold);
+      if (v) await visitBuilding(v.building_id, v.household_id);
+      return;
+    }
+    const due = ev.target.closest('[data-due]');
+    if (due) {
+      const x = (renderDue.shown || [])[+due.dataset.due];
+      if (!x) return;
+      const tg = x.target === 'shop' ? { type: 'shop', shop_code: x.shop_code } : x.target === 'building' ?
+        { type: 'building', building_id: x.building_id } :
+        { type: 'place', place_name: x.place_name || x.name, lon: x.lon, lat: x.lat };
+      const c = checklists().find((y) => y.id === x.checklist_id) || checklists().find((y) => y.code === x.checklist_code);
+      await startInspection(tg, c ? c.id : null);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ visit: household, needs
+
+  const NEED_TYPES = ['education', 'medical', 'housing', 'jobs', 'elderly_care', 'other'];
+
+  /** The household and needs part of the visit sheet: households due here (known offline), all of the building's
+   * households when online; needs as {type, detail} items, several per visit. */
+  function visitExtra(buildingId, householdId) {
+    const st = { household: householdId || null, needs: [], type: null, list: [] };
+    for (const v of (S.today && S.today.visits_due) || []) {
+      if (v.building_id === buildingId) st.list.push({ id: v.household_id, room: v.room, head_name: v.head_name, due: v });
+    }
+    let el = null;
+    const draw = () => {
+      el.querySelector('#vx-hh').innerHTML = [{ id: null }, ...st.list].map((h) => `<label class="radio">
+        <input type="radio" name="vx-hh" value="${h.id == null ? '' : h.id}" ${st.household === h.id ? 'checked' : ''}>
+        <span>${h.id == null ? esc(t('no_household')) : `${esc(h.room)}${S.lang === 'en' ? '' : esc(t('room'))}${h.head_name ? ` · ${esc(h.head_name)}` : ''}`}</span>
+        ${h.due ? `<small class="tag red">${esc(t('days_overdue', h.due.days_overdue || 0))}</small>` : ''}</label>`).join('');
+      el.querySelector('#vx-types').innerHTML = NEED_TYPES.map((x) => `<button type="button" class="chip${st.type === x ? ' on' : ''}"
+        data-need="${x}">${esc(t(`need_${x}`))}</button>`).join('');
+      el.querySelector('#vx-needs').innerHTML = st.needs.map((n, k) => `<li class="row"><span class="tag">${esc(t(`need_${n.type}`))}</span>
+        <span class="grow">${esc(n.detail)}</span><button type="button" class="small" data-rm-need="${k}">×</button></li>`).join('');
+    };
+    const add = () => {
+      const detail = el.querySelector('#vx-detail').value.trim();
+      if (!st.type) return t('need_type_first');
+      if (!detail) return t('need_detail_first');
+      st.needs.push({ type: st.type, detail });
+      st.type = null;
+      el.querySelector('#vx-detail').value = '';
+      draw();
+      return null;
+    };
+    return {
+      render(container) {
+        el = container;
+        const owner = store.uuid();   // a later sheet reuses the container: a late answer must not draw into it
+        container.dataset.owner = owner;
+        el.innerHTML = `<fieldset><legend>${esc(t('household'))}</legend><div id="vx-hh" class="radios"></div></fieldset>
+          <fieldset><legend>${esc(t('needs'))}</legend><div id="vx-types" class="chips"></div>
+          <div class="row"><input id="vx-detail" class="grow" maxlength="2000" placeholder="${esc(t('need_detail'))}">
+          <button type="button" class="small" id="vx-add">${esc(t('add'))}</button></div><ul id="vx-needs" class="needs"></ul></fieldset>`;
+        el.onclick = (ev) => {
+          const ty = ev.target.closest('[data-need]');
+          if (ty) { st.type = ty.dataset.need; draw(); return; }
+          const rm = ev.target.closest('[data-rm-need]');
+          if (rm) { st.needs.splice(+rm.dataset.rmNeed, 1); draw(); return; }
+          if (ev.target.closest('#vx-add')) $('sheet-error').textContent = add() || '';
+        };
+        el.onchange = (ev) => {
+          if (ev.target.name === 'vx-hh') st.household = ev.target.value ? +ev.target.value : null;
+        };
+        draw();
+        if (navigator.onLine) {
+          api(`/api/v1/households?building_id=${buildingId}`).then(async (r) => {
+            if (r.status !== 200 || container.dataset.owner !== owner) return;
+            for (const h of await r.json()) {
+              if (!st.list.some((x) => x.id === h.id)) st.list.push({ id: h.id, room: h.room, head_name: h.head_name });
+            }
+            if (container.dataset.owner === owner) draw();
+          }).catch(() => { /* offline after all: the due households are enough */ });
+        }
+      },
+      collect() {
+        if (el.querySelector('#vx-detail').value.trim() || st.type) {
+          const err = add();
+          if (err) return { error: err };
+        }
+        if (st.needs.length && !st.household) return { error: t('needs_need_household') };
+        return { value: { household_id: st.household, needs: st.needs.slice() } };
+      },
+    };
   }
 
   // ------------------------------------------------------------------------------------------ outbox
@@ -719,7 +1515,8 @@
       const msg = (p.error && (p.error.message || (p.error.error && p.error.error.message))) || `HTTP ${p.status}`;
       return `<li class="card problem"><div class="row"><b class="grow">${esc(kindLabel(p))} · ${esc(p.summary || '')}</b>
         <button type="button" class="small" data-dismiss="${p.seq}">${esc(t('dismiss'))}</button></div>
-        ${p.status === 409 ? `<div>${esc(t('conflict'))}</div>` : ''}<div class="muted">${esc(t('refused'))}${esc(msg)}</div></li>`;
+        ${p.status === 409 && (p.kind === 'action' || p.kind === 'revisit') ? `<div>${esc(t('conflict'))}</div>` : ''}<div class="muted">${esc(t('refused'))}${esc(msg)}</div>
+        ${p.error && Array.isArray(p.error.details) ? `<ul class="details">${p.error.details.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>` : ''}</li>`;
     }).join('');
     $('queue-list').innerHTML = queue.map((q) => `<li class="card"><div class="row"><b class="grow">${esc(kindLabel(q))}</b>
       <small class="muted">${esc(new Date(q.created_at).toLocaleTimeString())}</small></div>
@@ -731,10 +1528,15 @@
 
   let current = 'map';
   function route() {
-    const name = (location.hash || '#map').slice(1);
-    current = ['map', 'tasks', 'report', 'visit', 'sync'].includes(name) ? name : 'map';
+    const raw = (location.hash || '#map').slice(1);
+    const name = raw.split('/')[0];
+    if (name === 'shop') S.shopCode = codeIn(decodeURIComponent(raw.slice(5)));
+    current = ['map', 'tasks', 'report', 'visit', 'sync', 'inspect', 'shop'].includes(name) ? name : 'map';
+    const tab = current === 'shop' ? 'inspect' : current;
     for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== `screen-${current}`;
-    for (const a of document.querySelectorAll('.tabs a')) a.classList.toggle('active', a.dataset.tab === current);
+    for (const a of document.querySelectorAll('.tabs a')) a.classList.toggle('active', a.dataset.tab === tab);
+    if (current === 'inspect') renderInspect();
+    if (current === 'shop') renderShop();
     if (current === 'map' && map) setTimeout(() => { map.invalidateSize(); if (needFit) fitGrid(); }, 0);
     if (current === 'report') { setTimeout(initPinMap, 0); renderReport(); }
     if (current === 'visit') renderVisits();
@@ -765,6 +1567,7 @@
     if (current === 'report') renderReport();
     if (current === 'visit') renderVisits();
     if (current === 'sync') renderOutbox();
+    if (current === 'inspect') renderInspect();
   }
 
   let toastTimer = null;
@@ -789,6 +1592,8 @@
     S.pending = (await store.kv.get('pending')) || {};
     S.visits = (await store.kv.get('visits')) || { date: null, ids: [] };
     S.patrol = (await store.kv.get('patrol')) || null;
+    S.insp = (await store.kv.get('inspect')) || null;
+    S.done = (await store.kv.get('done')) || null;
     renderTexts();
     route();
     await loadToday(true);
@@ -805,7 +1610,9 @@
       el.addEventListener('click', async () => {
         S.lang = S.lang === 'en' ? 'zh' : 'en';
         await store.kv.put('lang', S.lang);
+        formKey = null;   // the inspection form is drawn again in the other language, answers kept
         renderAll();
+        if (current === 'shop') renderShop();
         renderOutbox();
       });
     }
@@ -817,6 +1624,27 @@
     $('patrol-btn').addEventListener('click', () => (S.patrol ? endPatrol() : startPatrol()));
     $('locate-btn').addEventListener('click', () => { if (S.pos) map.setView(toMap(S.pos.lat, S.pos.lon), 18); });
     $('task-list').addEventListener('click', onTaskClick);
+    $('due-visits').addEventListener('click', onDueClick);
+    $('due-inspections').addEventListener('click', onDueClick);
+    $('screen-inspect').addEventListener('click', onInspectClick);
+    $('insp-b-search').addEventListener('input', renderInspBuildings);
+    $('insp-s-search').addEventListener('input', renderInspShops);
+    $('insp-s-search').addEventListener('keydown', (ev) => {
+      const code = codeIn(ev.target.value);
+      if (ev.key === 'Enter' && SHOP_CODE.test(code)) {
+        ev.preventDefault();
+        if (shopByCode(code)) chooseTarget({ type: 'shop', shop_code: code });
+        else location.hash = `#shop/${code}`;
+      }
+    });
+    $('insp-scan').addEventListener('click', async () => {
+      const code = await scanShopCode();
+      if (code) location.hash = `#shop/${code}`;
+    });
+    for (const type of ['click', 'input', 'change']) $('insp-items').addEventListener(type, onItemEvent);
+    $('insp-note').addEventListener('input', () => { if (S.insp) { S.insp.note = $('insp-note').value; saveDraft(); } });
+    $('insp-form').addEventListener('submit', submitInspection);
+    $('shop-view').addEventListener('click', onShopClick);
     $('visit-list').addEventListener('click', onVisitClick);
     $('visit-search').addEventListener('input', renderVisits);
     $('cat-search').addEventListener('input', renderCategories);

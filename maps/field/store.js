@@ -1,10 +1,11 @@
 /* gridpatrol field app — the phone's storage and its outbox.
  *
- * Everything the worker does (reports, photos, case actions, revisits, patrol start/end, GPS fixes, visits) becomes
- * an item of the IndexedDB "queue" store with a client id made on the phone, and is sent from there: in order,
- * retried with backoff while the network or server fails, never twice (the server answers a known client id with the
- * first result), never lost (an item leaves the queue only once the server has answered it). An item the server
- * refuses (a 4xx: the case was closed meanwhile, a field is wrong) moves to "problems", which the app shows.
+ * Everything the worker does (reports, photos, case actions, revisits, patrol start/end, GPS fixes, visits with the
+ * household and its needs, inspections and their photos) becomes an item of the IndexedDB "queue" store with a client
+ * id made on the phone, and is sent from there: in order, retried with backoff while the network or server fails,
+ * never twice (the server answers a known client id with the first result), never lost (an item leaves the queue only
+ * once the server has answered it). An item the server refuses (a 4xx: the case was closed meanwhile, a field is
+ * wrong) moves to "problems", which the app shows.
  *
  * window.GP.store: kv get/put, the queue, the id map (client id → server id) and the sync engine.
  */
@@ -284,6 +285,22 @@
         try { body.patrol_id = await resolve(item.patrol, 'patrol'); } catch (e) { if (e.permanent) body.patrol_id = null; else throw e; }
       }
       return call('POST', '/api/v1/visits', body);
+    },
+    /** A checklist run; its server id is kept so that its photos know it was accepted (or refused). */
+    async inspection(item) {
+      const res = await call('POST', '/api/v1/inspections', item.body);
+      if (res.status < 300 && res.data && res.data.id != null) await ids.put(item.client_id, res.data.id);
+      return res;
+    },
+    /** A photo answering an inspection item: sent after its inspection (the queue is in order), addressed by the
+     * inspection's client id; refused at once when the inspection itself was refused. */
+    async inspection_photo(item) {
+      await resolve(item.inspection_client_id, 'inspection');
+      const form = new FormData();
+      form.append('file', item.blob, item.name || 'photo.jpg');
+      form.append('item', item.item);
+      form.append('client_id', item.client_id);
+      return call('POST', `/api/v1/inspections/${encodeURIComponent(item.inspection_client_id)}/photos`, form, true);
     },
   };
 

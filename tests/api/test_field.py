@@ -1,4 +1,5 @@
-"""Patrols, GPS fixes, visits, photos and Open311, over HTTP on both databases."""
+"""Patrols, GPS fixes, visits, photos and Open311, and the field-survey part of the phone's day (checklists, shops,
+inspections and visits due), over HTTP on both databases."""
 
 from __future__ import annotations
 
@@ -9,18 +10,20 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 import uvicorn
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.app import create_app
 from patrol.db import session_factory, transaction
 from patrol.models import Building, Case, Photo
 
 UTC = dt.UTC
+TODAY = "/api/v1/field/today"
 
 
 def jpeg_with_gps(lat=(43, 44, 6.0), lon=(7, 25, 12.0)) -> bytes:
@@ -168,3 +171,130 @@ def test_open311_with_the_georeport_client_and_plain_http(world, server):
     with transaction(session_factory(world.engine)) as s:
         case = s.get(Case, int(rid))
         assert case.rating == 1 and case.reopened_count == 1 and case.channel == "open311"
+
+
+# ---------------------------------------------------------------------------------------------- field surveys
+
+
+def _today(world, who: str = "worker_a") -> dict:
+    r = world.client.get(TODAY, headers=world.h(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _two_buildings(world) -> tuple[int, int]:
+    """A building of grid_a and one of grid_b, both with households."""
+    with transaction(session_factory(world.engine)) as s:
+        pick = [s.scalar(select(Building.id).where(Building.grid_id == g, Building.households > 0)
+                         .order_by(Building.id).limit(1)) for g in (world.grid_a, world.grid_b)]
+    return pick[0], pick[1]
+
+
+def _household(world, who: str, building_id: int, room: str, phone: str, birth_year: int) -> int:
+    c, h = world.client, world.h(who)
+    r = c.post("/api/v1/households", headers=h, json={"building_id": building_id, "room": room, "head_name": "李桂兰",
+                                                      "phone": phone})
+    assert r.status_code == 201, r.text
+    hid = r.json()["id"]
+    r = c.post(f"/api/v1/households/{hid}/residents", headers=h,
+               json={"name": "李桂兰", "phone": phone, "birth_year": birth_year})
+    assert r.status_code == 201, r.text
+    return hid
+
+
+def test_field_today_carries_checklists_shops_and_what_is_due_in_her_grids_only(world):
+    import yaml
+
+    from patrol.checklists import (
+        builtin_files,
+        definition_of,
+        latest_checklists,
+        load_builtin_checklists,
+        load_checklist,
+    )
+    from patrol.models import Checklist, ResidentAudit
+
+    factory = session_factory(world.engine)
+    with transaction(factory) as s:
+        load_builtin_checklists(s)
+    c = world.client
+    mine, other = _two_buildings(world)
+    shop_a = c.post("/api/v1/shops", headers=world.h("worker_a"),
+                    json={"name": "老王面馆", "kind": "restaurant", "building_id": mine}).json()["code"]
+    shop_b = c.post("/api/v1/shops", headers=world.h("worker_b"),
+                    json={"name": "小李超市", "building_id": other}).json()["code"]
+    year = dt.datetime.now(ZoneInfo(world.settings.timezone)).year
+    old = _household(world, "worker_a", mine, "1-101", "13912345678", year - 85)
+    _household(world, "worker_a", mine, "1-102", "13700001111", year - 30)  # nobody vulnerable: never due
+    _household(world, "worker_b", other, "2-201", "13600002222", year - 90)  # due, but in worker_b's grid
+
+    r = c.get(TODAY, headers=world.h("worker_a"))
+    assert r.status_code == 200, r.text
+    day = r.json()
+
+    # every active checklist in full, with the id of the exact version the phone answers against
+    with transaction(factory) as s:
+        latest = {x.code: (x.id, x.version, definition_of(x)) for x in latest_checklists(s)}
+    assert set(latest) == {"stairwell_fire", "shop_safety", "construction_site", "fire_lane"}
+    assert {x["code"]: (x["id"], x["version"], {k: v for k, v in x.items() if k not in ("id", "version")})
+            for x in day["checklists"]} == latest
+    stair = next(x for x in day["checklists"] if x["code"] == "stairwell_fire")
+    assert stair["items"][0]["text"] == {"zh": "楼道内无杂物堆放", "en": "Stairwell free of stored clutter"}
+
+    # the shops of her grids, not the neighbour's
+    assert [x["code"] for x in day["shops"]] == [shop_a]
+    assert set(day["shops"][0]) >= {"id", "code", "name", "kind", "building_id", "lon", "lat", "last_inspection_at",
+                                    "open_findings"}
+    assert day["shops"][0]["last_inspection_at"] is None
+
+    # inspections due: her shop and her buildings (never inspected), nothing of grid_b
+    due = day["inspections_due"]
+    assert ("shop_safety", shop_a) in {(x["checklist_code"], x["shop_code"]) for x in due}
+    assert shop_b not in {x["shop_code"] for x in due}
+    with transaction(factory) as s:
+        hers = set(s.scalars(select(Building.id).where(Building.grid_id == world.grid_a)))
+    targets = {x["building_id"] for x in due if x["target"] == "building"}
+    assert targets and targets <= hers
+    assert all(x["checklist_id"] == latest[x["checklist_code"]][0] for x in due)
+
+    # visits due: her 85-year-old only, the phone masked — and the read is in the audit trail
+    assert [v["household_id"] for v in day["visits_due"]] == [old]
+    (person,) = day["visits_due"][0]["residents"]
+    assert person["phone"] == "139****5678" and "elderly" in person["reasons"]
+    assert "13912345678" not in r.text and "13600002222" not in r.text
+    with transaction(factory) as s:
+        audited = s.scalars(select(ResidentAudit).where(ResidentAudit.via == TODAY)).all()
+        # one row for the household, one for its resident, for worker_a; none for the households not listed
+        assert sorted((a.household_id, a.resident_id is not None, a.action, a.actor_id) for a in audited) == [
+            (old, False, "due", world.users["worker_a"]), (old, True, "due", world.users["worker_a"])]
+
+    # she inspects the shop (a loose sign fails) and visits the household: both leave her lists
+    shop_cl = next(x for x in day["checklists"] if x["code"] == "shop_safety")
+    insp = c.post("/api/v1/inspections", headers=world.h("worker_a"), json={
+        "client_id": str(uuid.uuid4()), "checklist_id": shop_cl["id"], "shop_code": shop_a,
+        "answers": {"licence_displayed": True, "outside_trading": True, "signboard": "loose", "gas_used": False,
+                    "extinguishers": 2, "ebike_charging": True}})
+    assert insp.status_code == 201, insp.text
+    visit = c.post("/api/v1/visits", headers=world.h("worker_a"),
+                   json={"client_id": str(uuid.uuid4()), "building_id": mine, "household_id": old})
+    assert visit.status_code == 201, visit.text
+    after = _today(world)
+    assert shop_a not in {x["shop_code"] for x in after["inspections_due"]}
+    assert after["visits_due"] == []
+    (shop,) = after["shops"]
+    assert shop["last_inspection_at"] is not None and shop["open_findings"] == 1
+
+    # a changed checklist is a new version: the phone gets it, and only it
+    text = next(p for p in builtin_files() if p.name == "stairwell_fire.yaml").read_text(encoding="utf-8")
+    changed = yaml.safe_load(text)
+    changed["title"]["zh"] = "楼道消防安全检查（2027 版）"
+    with transaction(factory) as s:
+        row, created = load_checklist(s, changed)
+        assert created and row.version == 2
+        new_id = row.id
+        assert s.scalar(select(func.count(Checklist.id)).where(Checklist.code == "stairwell_fire")) == 2
+    stairs = [x for x in _today(world)["checklists"] if x["code"] == "stairwell_fire"]
+    assert [(x["id"], x["version"], x["title"]["zh"]) for x in stairs] == [(new_id, 2, "楼道消防安全检查（2027 版）")]
+
+    # the day is a grid worker's: a supervisor gets no field day (and so no one's personal data)
+    assert c.get(TODAY, headers=world.h("sup")).status_code == 403
