@@ -13,10 +13,17 @@ from patrol.auth import Actor, actor_from_token
 from patrol.errors import Unauthorized
 from patrol.settings import Settings
 
+# GETs that write as they read: personal-data reads are audited, reading a case escalates it when overdue
+WRITING_READS = ("/api/v1/field/", "/api/v1/households", "/api/v1/residents", "/api/v1/needs", "/api/v1/cases/")
+
 
 def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request. Requests that may write take SQLite's write lock when they begin (queueing
+    behind other writers) rather than failing when they first write; PostgreSQL ignores the option."""
     factory = request.app.state.session_factory
     with factory() as session, session.begin():
+        if request.method not in ("GET", "HEAD") or request.url.path.startswith(WRITING_READS):
+            session.connection(execution_options={"sqlite_immediate": True})
         yield session
 
 

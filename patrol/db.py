@@ -53,7 +53,10 @@ def _sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        # A deferred transaction that reads, then writes, fails at once with "database is locked" when another
+        # writer committed in between (WAL snapshot upgrade); BEGIN IMMEDIATE takes the write lock up front and
+        # waits its turn instead. Asked for with the execution option ``sqlite_immediate`` (see api/deps.py).
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate") else "BEGIN")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
