@@ -249,6 +249,7 @@
     if (S.patrol) await endPatrol();
     S.tokens = null;
     await store.kv.del('tokens');
+    await store.kv.del('today');  // the day's data names residents due a visit: never left behind on the phone
     if (c.waiting === 0) { await store.clear(); await store.kv.put('lang', S.lang); }
     S.today = null;
     location.hash = '';

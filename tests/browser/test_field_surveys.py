@@ -464,3 +464,16 @@ def test_inspections_and_a_visit_made_offline_reach_the_server_once(phone, surve
     assert page.inner_text("#due-insp-title") == "Inspections due"
     _shot(page, "14-tasks-en")
     assert not page.errors, page.errors
+
+    # -- logging out with work unsent keeps the work, never the day's data (it names residents due a visit)
+    assert page.evaluate("window.gridpatrolApp.store.kv.get('today').then((d) => Array.isArray(d.visits_due))")
+    page.context.set_offline(True)
+    page.evaluate("""() => window.gridpatrolApp.store.enqueue({kind: 'visit', client_id: crypto.randomUUID(),
+                                                              building_id: 1, time: new Date().toISOString()})""")
+    page.once("dialog", lambda d: d.accept())
+    page.tap("#menu-btn")
+    page.tap("#logout-btn")
+    page.wait_for_selector("#login:not([hidden])")
+    assert page.evaluate("window.gridpatrolApp.store.kv.get('today')") is None
+    assert page.evaluate("window.gridpatrolApp.store.counts().then((c) => c.waiting)") == 1
+    page.context.set_offline(False)
