@@ -22,6 +22,7 @@ from api.routes import (
     open311,
     residents,
     routing,
+    survey_pages,
     surveys,
 )
 from api.routes import plans as plan_routes
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(plan_routes.router)
     app.include_router(surveys.router)
     app.include_router(residents.router)
+    app.include_router(survey_pages.router)
     open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state")

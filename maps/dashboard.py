@@ -19,6 +19,7 @@ LABELS = {
         "cases_geojson": "案件 GeoJSON", "cases_gpkg": "案件 GeoPackage", "trend": "近6个月",
         "loading": "加载中…", "empty": "所选范围内暂无案件", "error": "加载失败", "of": "/", "logout": "退出",
         "green": "正常", "yellow": "黄色预警", "orange": "橙色预警", "red": "红色预警", "lang": "English",
+        "surveys": "巡查走访报表",
     },
     "en": {
         "title": "gridpatrol · supervisor dashboard", "community": "Community", "grid": "Grid", "all": "All",
@@ -33,7 +34,7 @@ LABELS = {
         "cases_csv": "Cases CSV", "cases_geojson": "Cases GeoJSON", "cases_gpkg": "Cases GeoPackage",
         "trend": "last 6 months", "loading": "Loading…", "empty": "No cases in this selection",
         "error": "Could not load", "of": "/", "logout": "Log out", "green": "normal", "yellow": "yellow",
-        "orange": "orange", "red": "red", "lang": "中文",
+        "orange": "orange", "red": "red", "lang": "中文", "surveys": "Survey reports",
     },
 }
 
@@ -41,8 +42,8 @@ PAGE = """<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><link rel="stylesheet" href="/static/css/dashboard.css"></head>
 <body>
-<header><h1>{title}</h1><nav><a href="?lang={other}">{lang_label}</a> · <a href="/login" id="logout">{logout}</a>
-</nav></header>
+<header><h1>{title}</h1><nav><a href="/surveys?lang={lang}" id="surveys">{surveys}</a> ·
+<a href="?lang={other}">{lang_label}</a> · <a href="/login" id="logout">{logout}</a></nav></header>
 <form id="filters">
  <label>{community}<select name="community"><option value="">{all}</option></select></label>
  <label>{grid}<select name="grid"><option value="">{all}</option></select></label>

@@ -1,0 +1,63 @@
+"""The supervisor's field-survey report page (/surveys) and its CSV: inspections done vs planned per grid and
+checklist, failed items by type, households overdue for a visit — one month, in the reader's scope.
+
+The page is built from the very services behind ``/api/v1/surveys/report/{inspections,findings,visits}``
+(:func:`patrol.inspections.inspection_report`, :func:`patrol.inspections.findings_report`,
+:func:`patrol.residents.visits_report`), so it shows exactly what the API returns and obeys the same scopes: admins
+and planners every grid, a supervisor her community, a grid worker her grids, a department 403. Opened in a
+browser it authenticates with the login cookie like /dashboard; without one it sends the user to /login and back.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from api.deps import SessionDep, SettingsDep
+from api.routes.maps import _page_actor
+from maps import surveys as page
+from patrol import checklists as cl
+from patrol import inspections as ins
+from patrol import residents as res
+from patrol.analytics import category_labels
+from patrol.models import Grid
+
+router = APIRouter(tags=["surveys"])
+
+
+@router.get("/surveys", response_class=HTMLResponse,
+            summary="Field-survey reports for supervisors: inspections vs plan, failed items, overdue visits "
+                    "(?format=csv: the inspections table)")
+def surveys_page(request: Request, session: SessionDep, settings: SettingsDep,
+                 lang: Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or en")] = None,
+                 month: Annotated[str | None, Query(description="YYYY-MM (default: this month, city time)")] = None,
+                 format: Annotated[Literal["html", "csv"], Query(description="csv: table 1, one row per grid and "
+                                                                             "checklist")] = "html") -> Response:
+    actor = _page_actor(request, session, settings)
+    if isinstance(actor, Response):
+        return actor
+    lang = lang or settings.lang
+    label, _, _ = ins.month_bounds(month, settings.timezone)  # 422 for a malformed month, before any work
+    inspections = ins.inspection_report(session, actor, label, timezone=settings.timezone)  # 403 out of role
+    names = dict(session.execute(select(Grid.id, Grid.name).where(
+        Grid.id.in_({r["grid_id"] for r in inspections["rows"]} or {-1}))).all())
+    if format == "csv":
+        return Response(page.inspections_csv(inspections, lang=lang, grid_names=names),
+                        media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="inspections_{label}.csv"'})
+    findings = ins.findings_report(session, actor, label, timezone=settings.timezone)
+    today = res.local_today(settings)
+    current = f"{today:%Y-%m}"
+    # the visits report refuses a month that has not begun; the page says so instead of failing as a whole
+    visits = res.visits_report(session, actor, month=label, settings=settings, today=today) \
+        if label <= current else None
+    if visits is not None:
+        names |= dict(session.execute(select(Grid.id, Grid.name).where(
+            Grid.id.in_({r["grid_id"] for r in visits["rows"]} - set(names) or {-1}))).all())
+    return HTMLResponse(page.surveys_page(
+        inspections=inspections, findings=findings, visits=visits, current_month=current, lang=lang,
+        checklists_loaded=bool(cl.latest_checklists(session)), grid_names=names,
+        category_labels=category_labels(session, lang)))
