@@ -21,7 +21,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from patrol.auth import actor_for
-from patrol.checklists import condition_holds, definition_of, latest_checklists, load_builtin_checklists
+from patrol.checklists import (
+    condition_holds,
+    definition_of,
+    item_fails,
+    latest_checklists,
+    load_builtin_checklists,
+)
 from patrol.db import transaction
 from patrol.frames import ewkt, read_frame
 from patrol.inspections import add_photo, record_inspection
@@ -190,7 +196,8 @@ def _answers(defn: dict, rng: random.Random, fail_rate: float) -> tuple[dict, li
             answers[it["id"]] = rng.choice(bad) if fails and bad else rng.choice(good or bad)
         elif kind == "number":
             lo = it.get("min", 0)
-            answers[it["id"]] = lo + (rng.randrange(1, 4) if fails else 0)
+            values = [v for v in range(lo, min(lo + 6, it.get("max", lo + 6)) + 1) if item_fails(it, v) == fails]
+            answers[it["id"]] = rng.choice(values or [lo])
         elif kind == "photo" and (it.get("required") or (it.get("required_if")
                                                            and condition_holds(it["required_if"], answers))):
             answers[it["id"]] = [str(uuid.UUID(int=rng.getrandbits(128)))]
