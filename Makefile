@@ -16,7 +16,7 @@ demo: setup
 test: setup-test
 	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && \
 	  GRIDPATROL_TEST_POSTGRES_URL=$$url GRIDPATROL_REQUIRE_ALL_DATABASES=1 \
-	  $(BIN)/python -m pytest $(PYTEST_ARGS)
+	  $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 setup:
 	@scripts/setup.sh demo

@@ -3,17 +3,27 @@
 Database tests run on both SpatiaLite and PostGIS (``backend`` parameter). PostGIS comes from
 ``GRIDPATROL_TEST_POSTGRES_URL`` (``make test`` starts a throwaway cluster and sets it). When
 ``GRIDPATROL_REQUIRE_ALL_DATABASES`` is set or ``CI`` is true, a missing database fails the run instead of skipping.
+
+``make test`` runs the suite in two pytest-xdist workers, one test file per worker at a time (``--dist loadfile``,
+so module fixtures are built once): everything a test creates must be private to its process — PostgreSQL databases
+have random names, SpatiaLite files live in the worker's own ``tmp_path``, servers take a free port.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from patrol.db import create_postgis_database, drop_postgis_database, make_engine
@@ -22,6 +32,31 @@ from patrol.migrate import upgrade
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 BACKENDS = ["spatialite", "postgis"]
+
+
+def _cheap_password_hashing() -> None:
+    """Hash passwords in the test processes with argon2id at its lowest cost (1 pass over 1 MiB, one lane).
+
+    Production's default cost (64 MiB, 3 passes, 4 lanes) is ~0.2 s of CPU per hash or login, paid once per login;
+    the suite creates and logs in about a thousand users (each simulated month alone makes ~80), which was a fifth of
+    its CPU time. The code path is the same — real argon2id hashes (same salt and hash lengths) checked by the real
+    verify — only the cost parameters in the hash differ, and verify reads those from the hash itself. Subprocesses
+    (the CLI tests) keep the production cost.
+    """
+    import dataclasses
+
+    import argon2
+    from argon2.profiles import RFC_9106_LOW_MEMORY
+
+    import patrol.auth
+
+    if not isinstance(patrol.auth._hasher, argon2.PasswordHasher):
+        raise TypeError("patrol.auth._hasher is no longer an argon2 PasswordHasher: update tests/conftest.py")
+    cheap = dataclasses.replace(RFC_9106_LOW_MEMORY, time_cost=1, memory_cost=1024, parallelism=1)
+    patrol.auth._hasher = argon2.PasswordHasher.from_parameters(cheap)
+
+
+_cheap_password_hashing()
 
 
 def shared_file(relative: str) -> Path:
@@ -50,6 +85,122 @@ def _fresh_postgres_database(base_url: str) -> str:
     return create_postgis_database(base_url, f"gp_{uuid.uuid4().hex[:12]}")
 
 
+def _copy_postgres_database(template_url: str) -> str:
+    """A new database that is a copy of ``template_url`` (CREATE DATABASE … TEMPLATE: a file copy, ~0.2 s).
+
+    PostgreSQL refuses while another session is connected to the template; ours are all closed, so the only one can
+    be an autovacuum worker that the server is ending — hence the few retries.
+    """
+    url = make_url(template_url)
+    name = f"gp_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        for attempt in range(5):
+            try:
+                with admin.connect() as conn:
+                    conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"'))
+                break
+            except OperationalError as exc:
+                if "being accessed by other users" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.5)
+    finally:
+        admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+class CityTemplates:
+    """Monaco as the tests start from it — migrated, stored, categories loaded, grids of 300–500 households drawn —
+    built once per backend in this process and then copied for each test or module that needs a city of its own.
+
+    Building it takes ~2 s of CPU (mostly the grid partition) and the suite needs some sixty of them; a copy is a file
+    copy (SpatiaLite) or ``CREATE DATABASE … TEMPLATE`` (PostGIS). Building is deterministic (equal input gives equal
+    grids), so a copy holds exactly what a fresh build would, ids and sequences included.
+    """
+
+    def __init__(self) -> None:
+        self._model = None
+        self._dir: Path | None = None
+        self._spatialite: Path | None = None
+        self._postgis: str | None = None
+
+    @staticmethod
+    def build(url: str, model) -> None:
+        """Migrate the empty database at ``url`` and store Monaco with categories and grids in it."""
+        from patrol.categories import load_categories
+        from patrol.db import session_factory, transaction
+        from patrol.gridding import generate_city_grids
+        from patrol.importing import store_city
+
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            with transaction(session_factory(engine)) as s:
+                store_city(s, model, source="monaco")
+                load_categories(s)
+                generate_city_grids(s, households_range=(300, 500))
+        finally:
+            engine.dispose()
+
+    def _check_model(self, model) -> None:
+        # One model per run (the session fixture monaco_model); a different one would need its own templates.
+        if self._model is None:
+            self._model = model
+        elif model is not self._model:
+            raise AssertionError("CityTemplates serves a single city model per test process")
+
+    def spatialite(self, model, path: Path) -> str:
+        """A copy of the SpatiaLite template at ``path`` (which must not exist yet); returns its URL."""
+        self._check_model(model)
+        if self._spatialite is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="gridpatrol-city-"))
+            template = self._dir / "monaco.db"
+            self.build(f"sqlite:///{template}", model)
+            # The engine is disposed; fold any write-ahead log back so that the one file is the whole database.
+            with sqlite3.connect(template) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+            self._spatialite = template
+        if path.exists():
+            raise FileExistsError(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self._spatialite, path)
+        return f"sqlite:///{path}"
+
+    def postgis(self, model) -> str:
+        """A new PostGIS database copied from the template; returns its URL (the caller drops it)."""
+        self._check_model(model)
+        if self._postgis is None:
+            url = _fresh_postgres_database(_postgres_url())
+            try:
+                self.build(url, model)
+            except BaseException:
+                drop_postgis_database(url)
+                raise
+            self._postgis = url
+        return _copy_postgres_database(self._postgis)
+
+    def new(self, backend: str, model, path: Path) -> str:
+        """A database of ``backend`` holding the city: at ``path`` for SpatiaLite, a new database for PostGIS."""
+        return self.spatialite(model, path) if backend == "spatialite" else self.postgis(model)
+
+    def close(self) -> None:
+        if self._postgis is not None:
+            drop_postgis_database(self._postgis)
+            self._postgis = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = self._spatialite = None
+
+
+#: The templates of this test process (an xdist worker has its own).
+CITIES = CityTemplates()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    CITIES.close()
+
+
 @pytest.fixture(scope="session")
 def monaco_model():
     """Monaco read from the shared real data (buildings, streets, quarters), once per run."""
@@ -58,27 +209,58 @@ def monaco_model():
     return read_city(shared_file("osm/monaco.osm.pbf"))
 
 
+@pytest.fixture
+def monaco_city_url(backend: str, tmp_path: Path, monaco_model) -> Iterator[str]:
+    """URL of a database of its own for this test holding Monaco with categories and grids (see CityTemplates)."""
+    url = CITIES.new(backend, monaco_model, tmp_path / "city.db")
+    yield url
+    if backend == "postgis":
+        drop_postgis_database(url)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+class _Engines:
+    """One migrated database per backend for the whole run, kept when pytest switches from one backend to the
+    other (it does so once per test file under ``--dist loadfile``) and dropped at the end."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.engines: dict[str, tuple[Engine, str]] = {}
+
+    def get(self, backend: str) -> Engine:
+        if backend not in self.engines:
+            if backend == "spatialite":
+                url = f"sqlite:///{self.directory / 'test.db'}"
+            else:
+                url = _fresh_postgres_database(_postgres_url())
+            eng = make_engine(url)
+            self.engines[backend] = (eng, url)
+            upgrade(eng)
+        return self.engines[backend][0]
+
+    def close(self) -> None:
+        for backend, (eng, url) in self.engines.items():
+            eng.dispose()
+            if backend == "postgis":
+                drop_postgis_database(url)
+        self.engines.clear()
+
+
 @pytest.fixture(scope="session")
-def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def _engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Engines]:
+    engines = _Engines(tmp_path_factory.mktemp("spatialite"))
+    yield engines
+    engines.close()
+
+
+@pytest.fixture(scope="session")
+def engine(backend: str, _engines: _Engines) -> Engine:
     """One migrated database per backend for the whole run."""
-    if backend == "spatialite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('spatialite') / 'test.db'}"
-        eng = make_engine(url)
-        upgrade(eng)
-        yield eng
-        eng.dispose()
-    else:
-        url = _fresh_postgres_database(_postgres_url())
-        eng = make_engine(url)
-        upgrade(eng)
-        yield eng
-        eng.dispose()
-        drop_postgis_database(url)
+    return _engines.get(backend)
 
 
 @pytest.fixture

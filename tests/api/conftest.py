@@ -6,24 +6,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from patrol.categories import load_categories
 from patrol.db import make_engine, session_factory, transaction
-from patrol.gridding import generate_city_grids
-from patrol.importing import store_city
-from patrol.migrate import upgrade
 from patrol.settings import Settings
 
 
 @pytest.fixture
-def city_url(fresh_url, monaco_model):
-    engine = make_engine(fresh_url)
-    upgrade(engine)
-    with transaction(session_factory(engine)) as s:
-        store_city(s, monaco_model, source="monaco")
-        load_categories(s)
-        generate_city_grids(s, households_range=(300, 500))
-    engine.dispose()
-    return fresh_url
+def city_url(monaco_city_url):
+    """A database of its own for the test with Monaco, categories and grids (a copy of a template built once)."""
+    return monaco_city_url
 
 
 @pytest.fixture
@@ -45,7 +35,7 @@ from sqlalchemy import select
 from patrol.auth import create_api_key, create_user
 from patrol.frames import ewkt
 from patrol.models import Grid, ResponsibleUnit
-from tests.conftest import _fresh_postgres_database, _postgres_url
+from tests.conftest import CITIES
 
 PASSWORD = "correct horse 1"
 ROLE_USERS = ("admin", "sup", "sup_other", "worker_a", "worker_b", "dept1", "dept2", "planner")
@@ -85,16 +75,10 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(backend, tmp_path_factory, monaco_model):
-    if backend == "spatialite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('world') / 'world.db'}"
-    else:
-        url = _fresh_postgres_database(_postgres_url())
+    # Monaco with categories and grids, copied from a template built once per backend (tests/conftest.py CITIES)
+    url = CITIES.new(backend, monaco_model, tmp_path_factory.mktemp("world") / "world.db")
     engine = make_engine(url)
-    upgrade(engine)
     with transaction(session_factory(engine)) as s:
-        store_city(s, monaco_model, source="monaco")
-        load_categories(s)
-        generate_city_grids(s, households_range=(300, 500))
         grids = s.scalars(select(Grid).order_by(Grid.code)).all()
         by_com: dict[int, list[Grid]] = {}
         for g in grids:

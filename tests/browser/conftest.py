@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from patrol.categories import load_categories
@@ -21,6 +22,7 @@ from patrol.importing import store_city
 from patrol.migrate import upgrade
 from patrol.settings import Settings
 from patrol.simulate import simulate_month
+from tests.conftest import CITIES
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
@@ -37,14 +39,24 @@ def chromium_path() -> str:
 
 
 def simulated_city(url: str, monaco_model, *, cases: int = 200, **settings_kw) -> tuple[Settings, object]:
-    """Monaco with grids and a simulated month of patrols and cases in the database at ``url``."""
-    engine = make_engine(url)
-    upgrade(engine)
+    """Monaco with grids and a simulated month of patrols and cases in the database at ``url``.
+
+    A new SpatiaLite file starts as a copy of the city template of this test process (tests/conftest.py CITIES:
+    the same migrated city, categories and grids, built once); any other database is built here.
+    """
+    db = make_url(url)
+    path = Path(db.database) if db.get_backend_name() == "sqlite" and db.database not in (None, "", ":memory:") else None
+    if path is not None and not path.exists():
+        CITIES.spatialite(monaco_model, path)
+        engine = make_engine(url)
+    else:
+        engine = make_engine(url)
+        upgrade(engine)
+        with transaction(session_factory(engine)) as s:
+            store_city(s, monaco_model, source="monaco")
+            load_categories(s)
+            generate_city_grids(s, households_range=(300, 500))
     factory = session_factory(engine)
-    with transaction(factory) as s:
-        store_city(s, monaco_model, source="monaco")
-        load_categories(s)
-        generate_city_grids(s, households_range=(300, 500))
     settings = Settings(database_url=url, tiles="OpenStreetMap", secret_key="browser-test-secret-key-0123456789",
                         timezone="Asia/Shanghai", **settings_kw)
     for _ in simulate_month(factory, settings, cases=cases):
