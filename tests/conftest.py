@@ -35,13 +35,13 @@ BACKENDS = ["spatialite", "postgis"]
 
 
 def _cheap_password_hashing() -> None:
-    """Hash passwords in the test processes with argon2id at its lowest cost (1 pass over 1 MiB, one lane).
+    """Hash passwords in the test processes with argon2id at a low cost (1 pass over 1 MiB, one lane).
 
-    Production's default cost (64 MiB, 3 passes, 4 lanes) is ~0.2 s of CPU per hash or login, paid once per login;
-    the suite creates and logs in about a thousand users (each simulated month alone makes ~80), which was a fifth of
-    its CPU time. The code path is the same — real argon2id hashes (same salt and hash lengths) checked by the real
-    verify — only the cost parameters in the hash differ, and verify reads those from the hash itself. Subprocesses
-    (the CLI tests) keep the production cost.
+    Production's default cost (64 MiB, 3 passes, 4 lanes) is ~0.2 s of CPU per hash or check, paid once per login;
+    the suite hashes ~700 passwords (each simulated month creates ~80 users) and checks ~200 logins: 165 s of CPU,
+    a quarter of the whole run. The code path is the same — real argon2id hashes (same salt and hash lengths) checked
+    by the real verify — only the cost parameters written in the hash differ, and verify reads them from the hash.
+    Subprocesses (the CLI tests) keep the production cost.
     """
     import dataclasses
 
