@@ -82,3 +82,24 @@ def serve(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+@contextlib.contextmanager
+def phone_page(lon: float, lat: float) -> Iterator:
+    """A 360×740 touch phone in Chromium (zh-CN, GPS at lon/lat, service workers on, only 127.0.0.1 reachable);
+    yields its page, whose ``errors`` collects the page's JavaScript errors."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=[*ARGS, LOCAL_ONLY])
+        context = browser.new_context(**PHONE, locale="zh-CN", geolocation={"latitude": lat, "longitude": lon,
+                                      "accuracy": 6}, permissions=["geolocation"], service_workers="allow")
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.errors = []
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        yield page
+        browser.close()

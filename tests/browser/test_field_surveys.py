@@ -44,12 +44,11 @@ from patrol.models import (
     Visit,
 )
 from patrol.simulate import DEMO_PASSWORD
-from tests.browser.conftest import ARGS, LOCAL_ONLY, chromium_path, serve, simulated_city
+from tests.browser.conftest import phone_page, serve, simulated_city
 
 pytestmark = pytest.mark.browser
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "field"
-PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 SHOP_NAME = "测试便利店"
 HEAD = "王秀英"
 PHONE_NO = "13812345678"
@@ -99,19 +98,9 @@ def surveys(tmp_path_factory, monaco_model) -> Iterator[dict]:
 
 @pytest.fixture(scope="module")
 def phone(surveys) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
     lon, lat = surveys["at_b1"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=[*ARGS, LOCAL_ONLY])
-        context = browser.new_context(**PHONE, locale="zh-CN", geolocation={"latitude": lat, "longitude": lon,
-                                      "accuracy": 6}, permissions=["geolocation"], service_workers="allow")
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        page.errors = []
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
+    with phone_page(lon, lat) as page:
         yield page
-        browser.close()
 
 
 def _shot(page: Any, name: str) -> None:
