@@ -42,6 +42,7 @@ from patrol.models import (
 from patrol.photos import inspect, strip_metadata, thumbnail
 from patrol.settings import Settings
 from patrol.shops import building_place, grid_scope, may_read, parse_shop_code
+from patrol.worktime import month_bounds
 
 FUTURE_SKEW = dt.timedelta(minutes=5)  # a phone clock may run a little ahead
 DUE_LIMIT = 200
@@ -293,25 +294,6 @@ def get_inspection(session: Session, actor: Actor, inspection_id: int) -> Inspec
     if not _readable(session, actor, insp):
         raise Forbidden(f"inspection {inspection_id} is outside your scope ({actor.role})", field="inspection_id")
     return insp
-
-
-def month_bounds(month: str | None, timezone: str, *, today: dt.date | None = None) -> tuple[str, dt.datetime,
-                                                                                            dt.datetime]:
-    """("YYYY-MM", start, end) of a calendar month in the city's timezone (default: the current month)."""
-    zone = ZoneInfo(timezone)
-    if month is None:
-        today = today or dt.datetime.now(zone).date()
-        year, mon = today.year, today.month
-    else:
-        try:
-            year, mon = (int(p) for p in month.split("-"))
-            if len(month) != 7 or not 1 <= mon <= 12:
-                raise ValueError
-        except ValueError:
-            raise InvalidInput(f"month must be YYYY-MM, e.g. 2026-11, got {month!r}", field="month") from None
-    start = dt.datetime(year, mon, 1, tzinfo=zone)
-    end = dt.datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=zone)
-    return f"{year:04d}-{mon:02d}", start, end
 
 
 def _scope_where(session: Session, actor: Actor) -> list:

@@ -50,7 +50,6 @@ import tempfile
 import zipfile
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -83,6 +82,7 @@ from patrol.models import (
     User,
 )
 from patrol.settings import Settings
+from patrol.worktime import local_today
 
 PLANNERS = ("planner", "admin")
 RECENT_DAYS = 90
@@ -131,7 +131,7 @@ def _project(geom: shapely.Geometry, src: int, dst: int) -> shapely.Geometry:
 
 
 def _today(settings: Settings) -> dt.date:
-    return dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    return local_today(settings.timezone)
 
 
 def _plan(session: Session, plan_id: int, *, draft: bool = False, lock: bool = False) -> GridPlan:

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from patrol import worktime
 from patrol.auth import Actor
 from patrol.errors import Conflict, Forbidden, ImportFailed, InvalidInput, NotFound
 from patrol.models import (
@@ -85,7 +86,7 @@ def cli_actor() -> Actor:
 
 def local_today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
     """Today in the city's timezone (due dates are calendar days where the residents live)."""
-    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(settings.timezone)).date()
+    return worktime.local_today(settings.timezone, now)
 
 
 # ---------------------------------------------------------------------------------------------- who may read
@@ -1056,19 +1057,6 @@ def audit_trail(session: Session, actor: Actor, *, household_id: int | None = No
 # ---------------------------------------------------------------------------------------------- report
 
 
-def parse_month(month: str | None, today: dt.date) -> tuple[dt.date, dt.date]:
-    """``YYYY-MM`` → (first day, last day); default the current month."""
-    if month is None:
-        first = today.replace(day=1)
-    else:
-        m = re.fullmatch(r"(\d{4})-(\d{2})", month.strip())
-        if not m or not 1 <= int(m.group(2)) <= 12:
-            raise InvalidInput(f"month must be YYYY-MM, e.g. {today:%Y-%m}; got {month!r}", field="month")
-        first = dt.date(int(m.group(1)), int(m.group(2)), 1)
-    nxt = (first + dt.timedelta(days=32)).replace(day=1)
-    return first, nxt - dt.timedelta(days=1)
-
-
 def visits_report(session: Session, actor: Actor, *, month: str | None, settings: Settings,
                   today: dt.date | None = None) -> dict:
     """Per grid, counts only — no names: households in the register, vulnerable residents, household visits in the
@@ -1076,7 +1064,8 @@ def visits_report(session: Session, actor: Actor, *, month: str | None, settings
     ``{month, as_of, rows: [{grid_id, grid_code, households, vulnerable, visits, overdue}]}``. Admins and planners
     see every grid, a supervisor her community's, a grid worker hers; departments none."""
     today = today or local_today(settings)
-    first, last = parse_month(month, today)
+    _, start, end = worktime.month_bounds(month, settings.timezone, today=today)
+    first, last = start.date(), (end - dt.timedelta(days=1)).date()
     if first > today:
         raise InvalidInput(f"month {first:%Y-%m} has not begun", field="month")
     as_of = min(last, today)

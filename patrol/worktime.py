@@ -377,3 +377,27 @@ CHINA_2025 = WorkCalendar.from_text(
 This is the 2025 calendar, not 2026: holidays are announced by the State Council each year, and a city replaces
 this constant with its own dates through configuration (:meth:`WorkCalendar.from_text`).
 """
+
+
+def local_today(timezone: str, now: datetime | None = None) -> date:
+    """Today's date in the city's timezone (due dates and months are calendar days where the city is)."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
+
+
+def month_bounds(month: str | None, timezone: str, *, today: date | None = None) -> tuple[str, datetime, datetime]:
+    """``("YYYY-MM", start, end)`` of a calendar month in the city's timezone, end exclusive (default: the month of
+    ``today``, itself by default today in the city). A malformed month is an InvalidInput on ``month``."""
+    from patrol.errors import InvalidInput
+
+    zone = ZoneInfo(timezone)
+    if month is None:
+        today = today or local_today(timezone)
+        year, mon = today.year, today.month
+    else:
+        m = re.fullmatch(r"(\d{4})-(\d{2})", month.strip())
+        if not m or not 1 <= int(m.group(2)) <= 12:
+            raise InvalidInput(f"month must be YYYY-MM, e.g. 2026-11, got {month!r}", field="month")
+        year, mon = int(m.group(1)), int(m.group(2))
+    start = datetime(year, mon, 1, tzinfo=zone)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=zone)
+    return f"{year:04d}-{mon:02d}", start, end

@@ -24,6 +24,7 @@ from patrol import inspections as ins
 from patrol import residents as res
 from patrol.analytics import category_labels
 from patrol.models import Grid
+from patrol.worktime import month_bounds
 
 router = APIRouter(tags=["surveys"])
 
@@ -40,7 +41,7 @@ def surveys_page(request: Request, session: SessionDep, settings: SettingsDep,
     if isinstance(actor, Response):
         return actor
     lang = lang or settings.lang
-    label, _, _ = ins.month_bounds(month, settings.timezone)  # 422 for a malformed month, before any work
+    label, _, _ = month_bounds(month, settings.timezone)  # 422 for a malformed month, before any work
     inspections = ins.inspection_report(session, actor, label, timezone=settings.timezone)  # 403 out of role
     names = dict(session.execute(select(Grid.id, Grid.name).where(
         Grid.id.in_({r["grid_id"] for r in inspections["rows"]} or {-1}))).all())

@@ -242,3 +242,23 @@ def test_calendar_without_working_days_raises_instead_of_looping():
     assert once.add_working_hours(at(2025, 3, 5, 9), 7) == at(2025, 3, 8, 17)
     with pytest.raises(ValueError, match="no working days after 2025-03-08"):
         once.add_working_hours(at(2025, 3, 5, 9), 8)
+
+
+def test_month_bounds_are_the_citys_calendar_month_and_bad_months_name_the_field():
+    import datetime as dt
+
+    import pytest
+
+    from patrol.errors import InvalidInput
+    from patrol.worktime import local_today, month_bounds
+
+    label, start, end = month_bounds("2026-12", "Asia/Shanghai")
+    assert label == "2026-12" and start.isoformat() == "2026-12-01T00:00:00+08:00"
+    assert end.isoformat() == "2027-01-01T00:00:00+08:00"
+    assert month_bounds(None, "UTC", today=dt.date(2026, 2, 17))[0] == "2026-02"
+    for bad in ("2026-13", "2026-1", "26-01", "november"):
+        with pytest.raises(InvalidInput) as e:
+            month_bounds(bad, "UTC")
+        assert e.value.field == "month"
+    # 23:30 UTC on 23 November is already the 24th in Shanghai
+    assert local_today("Asia/Shanghai", dt.datetime(2026, 11, 23, 23, 30, tzinfo=dt.UTC)) == dt.date(2026, 11, 24)
