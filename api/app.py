@@ -28,11 +28,11 @@ from api.routes import (
 from api.routes import plans as plan_routes
 from maps.assets import STATIC_DIR
 from maps.overview import overview_map
-from patrol.db import make_engine, session_factory
-from patrol.importing import summarize
-from patrol.migrate import current_revision
-from patrol.queries import layer
-from patrol.settings import Settings, get_settings
+from patrol.core.db import make_engine, session_factory
+from patrol.city.osm_import import summarize
+from patrol.core.migrate import current_revision
+from patrol.city.read_models import layer
+from patrol.core.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

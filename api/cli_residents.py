@@ -14,11 +14,11 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from patrol.errors import InvalidInput
+from patrol.core.errors import InvalidInput
 
 
 def _today(args: argparse.Namespace, settings) -> dt.date:
-    from patrol.residents import local_today
+    from patrol.surveys.residents import local_today
 
     if not getattr(args, "today", None):
         return local_today(settings)
@@ -30,8 +30,8 @@ def _today(args: argparse.Namespace, settings) -> dt.date:
 
 def cmd_residents_import(args: argparse.Namespace) -> None:
     from api.cli import _context
-    from patrol.db import transaction
-    from patrol.residents import cli_actor, import_csv
+    from patrol.core.db import transaction
+    from patrol.surveys.residents import cli_actor, import_csv
 
     path = Path(args.file)
     if not path.exists():
@@ -46,9 +46,9 @@ def cmd_residents_due(args: argparse.Namespace) -> None:
     from sqlalchemy import select
 
     from api.cli import _context
-    from patrol.db import transaction
-    from patrol.models import Grid
-    from patrol.residents import REASON_LABELS, cli_actor, due_visits
+    from patrol.core.db import transaction
+    from patrol.core.models import Grid
+    from patrol.surveys.residents import REASON_LABELS, cli_actor, due_visits
 
     settings, _, factory = _context(args)
     today = _today(args, settings)
@@ -73,7 +73,7 @@ def cmd_residents_due(args: argparse.Namespace) -> None:
 
 def cmd_residents_audit(args: argparse.Namespace) -> None:
     from api.cli import _context
-    from patrol.residents import audit_trail, cli_actor
+    from patrol.surveys.residents import audit_trail, cli_actor
 
     _, _, factory = _context(args)
     with factory() as session:

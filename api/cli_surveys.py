@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from patrol.errors import InvalidInput
+from patrol.core.errors import InvalidInput
 
 
 def _context(args: argparse.Namespace):
@@ -22,8 +22,8 @@ def _context(args: argparse.Namespace):
 def cmd_checklists_load(args: argparse.Namespace) -> None:
     """All files or none: every file is checked, and when one is invalid each of its problems is printed (prefixed
     with the file name) and nothing is loaded."""
-    from patrol import checklists as cl
-    from patrol.db import transaction
+    from patrol.surveys import checklists as cl
+    from patrol.core.db import transaction
 
     files = [Path(f) for f in args.files] if args.files else cl.builtin_files()
     _, _, factory = _context(args)
@@ -47,8 +47,7 @@ def cmd_checklists_load(args: argparse.Namespace) -> None:
 
 
 def cmd_checklists_list(args: argparse.Namespace) -> None:
-    from patrol import checklists as cl
-
+    from patrol.surveys import checklists as cl
     _, _, factory = _context(args)
     with factory() as session:
         rows = cl.latest_checklists(session)
@@ -61,8 +60,7 @@ def cmd_checklists_list(args: argparse.Namespace) -> None:
 
 
 def cmd_checklists_show(args: argparse.Namespace) -> None:
-    from patrol import checklists as cl
-
+    from patrol.surveys import checklists as cl
     _, _, factory = _context(args)
     with factory() as session:
         c = cl.get_checklist(session, args.code, args.version)
@@ -93,8 +91,8 @@ def cmd_checklists_show(args: argparse.Namespace) -> None:
 
 
 def cmd_shops_import(args: argparse.Namespace) -> None:
-    from patrol.db import transaction
-    from patrol.shops import import_osm_shops
+    from patrol.core.db import transaction
+    from patrol.surveys.shops import import_osm_shops
 
     _, _, factory = _context(args)
     with transaction(factory) as session:
@@ -105,9 +103,9 @@ def cmd_shops_import(args: argparse.Namespace) -> None:
 def cmd_shops_list(args: argparse.Namespace) -> None:
     from sqlalchemy import select
 
-    from patrol.auth import SYSTEM
-    from patrol.models import Grid
-    from patrol.shops import list_shops
+    from patrol.core.auth import SYSTEM
+    from patrol.core.models import Grid
+    from patrol.surveys.shops import list_shops
 
     _, _, factory = _context(args)
     with factory() as session:
@@ -126,8 +124,8 @@ def cmd_shops_list(args: argparse.Namespace) -> None:
 
 
 def cmd_shops_qr(args: argparse.Namespace) -> None:
-    from patrol.auth import SYSTEM
-    from patrol.shops import get_shop, shop_qr_svg, shop_url
+    from patrol.core.auth import SYSTEM
+    from patrol.surveys.shops import get_shop, shop_qr_svg, shop_url
 
     _, _, factory = _context(args)
     with factory() as session:

@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from patrol.auth import Actor, actor_from_token
-from patrol.errors import Unauthorized
-from patrol.settings import Settings
+from patrol.core.auth import Actor, actor_from_token
+from patrol.core.errors import Unauthorized
+from patrol.core.settings import Settings
 
 # GETs that write as they read: personal-data reads are audited, reading a case escalates it when overdue
 WRITING_READS = ("/api/v1/field/", "/api/v1/households", "/api/v1/residents", "/api/v1/needs", "/api/v1/cases/")

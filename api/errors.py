@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from patrol.errors import GridPatrolError
+from patrol.core.errors import GridPatrolError
 
 
 def error_body(code: str, message: str, field: str | None = None, details: list[str] | None = None) -> dict:

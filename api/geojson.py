@@ -8,7 +8,7 @@ import math
 import geopandas as gpd
 from fastapi import Request
 
-from patrol.queries import Page
+from patrol.city.read_models import Page
 
 
 def _clean(value):

@@ -2,7 +2,7 @@
 and PySAL's spopt regionalisers (MaxPHeuristic, SKATER), on real OSM buildings.
 
 Input per community (Liechtenstein 2015 municipalities, Porto centre parishes; households estimated from
-footprints by ``patrol.importing.read_city``): the grids ``generate_grids`` draws (300–500 households), coded in
+footprints by ``patrol.city.osm_import.read_city``): the grids ``generate_grids`` draws (300–500 households), coded in
 reading order; then two new apartment blocks (+200 households each) in its smallest grid push that grid out of
 range, and every building gets Poisson cases of the last 90 days (mean 0.5 + households / 10). ``propose`` must put
 every grid back in range while keeping the other grids and codes.
@@ -81,7 +81,7 @@ def _timed(fn: Callable[[], object], repeat: int = 1) -> tuple[float, object]:
 
 
 def _scenarios(path: Path) -> list[Scenario]:
-    from patrol.importing import read_city
+    from patrol.city.osm_import import read_city
 
     model = read_city(path)
     crs = model.metric_crs

@@ -120,13 +120,13 @@ def _build(url: str, model: Any) -> dict:
     """Import and grid Monaco, load the categories, add the grid worker of the grid with the most buildings."""
     from sqlalchemy import func, select
 
-    from patrol.auth import create_user
-    from patrol.categories import load_categories
-    from patrol.db import make_engine, session_factory, transaction
-    from patrol.gridding import generate_city_grids
-    from patrol.importing import store_city
-    from patrol.migrate import upgrade
-    from patrol.models import Building, Grid
+    from patrol.core.auth import create_user
+    from patrol.cases.categories import load_categories
+    from patrol.core.db import make_engine, session_factory, transaction
+    from patrol.city.gridding import generate_city_grids
+    from patrol.city.osm_import import store_city
+    from patrol.core.migrate import upgrade
+    from patrol.core.models import Building, Grid
 
     t0 = time.perf_counter()
     engine = make_engine(url)
@@ -157,7 +157,7 @@ class _App:
         import uvicorn
 
         from api.app import create_app
-        from patrol.settings import Settings
+        from patrol.core.settings import Settings
 
         settings = Settings(database_url=url, secret_key=SECRET, timezone="Asia/Shanghai", tiles=None)
         port = _free_port()
@@ -306,8 +306,8 @@ class _Cutter:
 def _check_db(factory: Any, worker_id: int, key: str, reports: list[dict]) -> dict:
     from sqlalchemy import func, select
 
-    from patrol.db import transaction
-    from patrol.models import Case
+    from patrol.core.db import transaction
+    from patrol.core.models import Case
 
     cids = [r["client_id"] for r in reports]
     wanted = set(cids)
@@ -433,8 +433,8 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     from playwright.sync_api import sync_playwright
 
-    from patrol.db import create_postgis_database, drop_postgis_database
-    from patrol.importing import read_city
+    from patrol.core.db import create_postgis_database, drop_postgis_database
+    from patrol.city.osm_import import read_city
 
     pg_base = os.environ.get("GRIDPATROL_BENCH_POSTGRES_URL")
     backends = ["SpatiaLite"]

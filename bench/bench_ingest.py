@@ -31,20 +31,20 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from patrol.auth import create_user
-from patrol.categories import load_categories
-from patrol.db import (
+from patrol.core.auth import create_user
+from patrol.cases.categories import load_categories
+from patrol.core.db import (
     create_postgis_database,
     drop_postgis_database,
     make_engine,
     session_factory,
     transaction,
 )
-from patrol.frames import read_frame
-from patrol.gridding import generate_city_grids
-from patrol.importing import read_city, store_city
-from patrol.migrate import upgrade
-from patrol.models import Grid
+from patrol.core.frames import read_frame
+from patrol.city.gridding import generate_city_grids
+from patrol.city.osm_import import read_city, store_city
+from patrol.core.migrate import upgrade
+from patrol.core.models import Grid
 
 ROOT = Path(__file__).resolve().parents[1]
 

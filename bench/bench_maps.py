@@ -50,7 +50,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"
 VIEWPORT = {"width": 1280, "height": 800}
 USER, PASSWORD = "admin", "benchpass1"
 SECRET = "bench-maps-secret-key-not-for-production"
-CASES_ZOOM = 16  # patrol.cases.CASES_FROM_ZOOM: from here on the server answers with the cases themselves
+CASES_ZOOM = 16  # patrol.cases.service.CASES_FROM_ZOOM: from here on the server answers with the cases themselves
 GOAL_S, GOAL_MB = 3.0, 5.0
 # Share of each status among the simulated cases (most are closed, as in a year of a real city).
 STATUS_WEIGHTS = {"closed": 0.52, "reported": 0.05, "registered": 0.04, "dispatched": 0.1, "accepted": 0.05,
@@ -101,14 +101,14 @@ def _free_port() -> int:
 def _build(url: str, model: Any, n: int, seed: int = 2026) -> dict:
     """Import, grid, add the admin and ``n`` SIMULATED cases; returns the cases' columns (numpy) for the naive
     pages, the city's bounds and timings."""
-    from patrol.auth import create_user
-    from patrol.categories import load_categories
-    from patrol.db import make_engine, session_factory, transaction
-    from patrol.frames import read_frame
-    from patrol.gridding import generate_city_grids
-    from patrol.importing import store_city
-    from patrol.migrate import upgrade
-    from patrol.models import Case, Category, Grid
+    from patrol.core.auth import create_user
+    from patrol.cases.categories import load_categories
+    from patrol.core.db import make_engine, session_factory, transaction
+    from patrol.core.frames import read_frame
+    from patrol.city.gridding import generate_city_grids
+    from patrol.city.osm_import import store_city
+    from patrol.core.migrate import upgrade
+    from patrol.core.models import Case, Category, Grid
 
     t0 = time.perf_counter()
     engine = make_engine(url)
@@ -204,7 +204,7 @@ class _App:
         import uvicorn
 
         from api.app import create_app
-        from patrol.settings import Settings
+        from patrol.core.settings import Settings
 
         settings = Settings(database_url=url, tiles=None, secret_key=SECRET)
         port = _free_port()
@@ -457,8 +457,8 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     from playwright.sync_api import sync_playwright
 
-    from patrol.db import create_postgis_database, drop_postgis_database
-    from patrol.importing import read_city
+    from patrol.core.db import create_postgis_database, drop_postgis_database
+    from patrol.city.osm_import import read_city
 
     pg_base = os.environ.get("GRIDPATROL_BENCH_POSTGRES_URL")
     backends = ["SpatiaLite"]

@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from geo.crs import metric_crs_for_bounds
 from geo.network import FacilityIndex, RoadGraph
 from geo.osm import read_osm
-from patrol.db import create_postgis_database, drop_postgis_database
+from patrol.core.db import create_postgis_database, drop_postgis_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "osm" / "heidelberg_roads.osm.pbf"

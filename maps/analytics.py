@@ -60,7 +60,7 @@ __all__ = [
 DATUMS = ("wgs84", "gcj02")
 
 CLOSED_STATUSES: frozenset[str] = frozenset({"closed", "rejected", "duplicate"})
-"""Default ``closed_statuses`` of :func:`heatmap_map`: the final states of ``patrol.lifecycle.CLOSED`` (maps may
+"""Default ``closed_statuses`` of :func:`heatmap_map`: the final states of ``patrol.cases.lifecycle.CLOSED`` (maps may
 not import ``patrol``; a caller holding that set should pass it)."""
 
 # --- labels -------------------------------------------------------------------------------------------------

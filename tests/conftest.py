@@ -26,8 +26,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from patrol.db import create_postgis_database, drop_postgis_database, make_engine
-from patrol.migrate import upgrade
+from patrol.core.db import create_postgis_database, drop_postgis_database, make_engine
+from patrol.core.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -48,12 +48,12 @@ def _cheap_password_hashing() -> None:
     import argon2
     from argon2.profiles import RFC_9106_LOW_MEMORY
 
-    import patrol.auth
+    import patrol.core.auth
 
-    if not isinstance(patrol.auth._hasher, argon2.PasswordHasher):
-        raise TypeError("patrol.auth._hasher is no longer an argon2 PasswordHasher: update tests/conftest.py")
+    if not isinstance(patrol.core.auth._hasher, argon2.PasswordHasher):
+        raise TypeError("patrol.core.auth._hasher is no longer an argon2 PasswordHasher: update tests/conftest.py")
     cheap = dataclasses.replace(RFC_9106_LOW_MEMORY, time_cost=1, memory_cost=1024, parallelism=1)
-    patrol.auth._hasher = argon2.PasswordHasher.from_parameters(cheap)
+    patrol.core.auth._hasher = argon2.PasswordHasher.from_parameters(cheap)
 
 
 _cheap_password_hashing()
@@ -127,10 +127,10 @@ class CityTemplates:
     @staticmethod
     def build(url: str, model) -> None:
         """Migrate the empty database at ``url`` and store Monaco with categories and grids in it."""
-        from patrol.categories import load_categories
-        from patrol.db import session_factory, transaction
-        from patrol.gridding import generate_city_grids
-        from patrol.importing import store_city
+        from patrol.cases.categories import load_categories
+        from patrol.core.db import session_factory, transaction
+        from patrol.city.gridding import generate_city_grids
+        from patrol.city.osm_import import store_city
 
         engine = make_engine(url)
         try:
@@ -204,7 +204,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def monaco_model():
     """Monaco read from the shared real data (buildings, streets, quarters), once per run."""
-    from patrol.importing import read_city
+    from patrol.city.osm_import import read_city
 
     return read_city(shared_file("osm/monaco.osm.pbf"))
 

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import ActorDep, SessionDep, SettingsDep
-from patrol import analytics as svc
-from patrol.errors import InvalidInput
+from patrol.analytics import service as svc
+from patrol.core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 

@@ -15,13 +15,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from api.deps import ActorDep, SessionDep, SettingsDep
-from patrol import cases as svc
-from patrol import patrols as pat
-from patrol.auth import authenticate, issue_token, user_from_token
-from patrol.errors import Forbidden, InvalidInput, NotFound
-from patrol.lifecycle import ACTIONS
-from patrol.models import Case, Category, Photo, Revisit, User
-from patrol.queries import parse_bbox
+from patrol.cases import service as svc
+from patrol.field import patrols as pat
+from patrol.core.auth import authenticate, issue_token, user_from_token
+from patrol.core.errors import Forbidden, InvalidInput, NotFound
+from patrol.cases.lifecycle import ACTIONS
+from patrol.core.models import Case, Category, Photo, Revisit, User
+from patrol.city.read_models import parse_bbox
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 GEOJSON = "application/geo+json"
@@ -102,7 +102,7 @@ def _case_out(session, case: Case, *, detail: bool = False, wkb: bytes | None = 
         out["revisits"] = [{"id": r.id, "due_on": r.due_on.isoformat(), "done_at": svc._iso(r.done_at),
                             "outcome": r.outcome}
                            for r in session.scalars(select(Revisit).where(Revisit.case_id == case.id))]
-        from patrol.plans import grid_at
+        from patrol.plans.service import grid_at
 
         out["reported_grid"] = grid_at(session, case)  # the grid it had when reported (grid plans' history)
     return out
@@ -129,7 +129,7 @@ class BatchIn(BaseModel):
 
 @router.post("/cases/batch", summary="Report many cases at once (a phone's offline queue): one result per case")
 def create_cases(body: BatchIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
-    from patrol.ingest import create_cases as ingest
+    from patrol.cases.batch import create_cases as ingest
 
     results = ingest(session, actor, settings, body.cases)
     counts: dict[str, int] = {}
@@ -189,7 +189,7 @@ def export_cases(actor: ActorDep, session: SessionDep, format: Literal["csv", "g
 
     import geopandas as gpd
 
-    from patrol.exporting import write_frame
+    from patrol.city.exporting import write_frame
 
     statuses = [s for s in (status or "").split(",") if s]
     f = svc.CaseFilter(bbox=parse_bbox(bbox), grid=grid, community=community, category=category,
@@ -282,7 +282,7 @@ async def upload_photo(case_id: int, actor: ActorDep, session: SessionDep, setti
                        event_client_id: Annotated[str | None, Form(
                            description="the client_id given to a transition (e.g. a verify queued offline): "
                                        "the photo is attached to that event")] = None) -> dict:
-    from patrol.photo_store import store_photo
+    from patrol.cases.photos import store_photo
 
     data = await file.read(settings.photo_max_bytes + 1)
     photo, created = store_photo(session, actor, case_id, data, event_id=event_id, event_client_id=event_client_id,
@@ -386,7 +386,7 @@ class VisitIn(BaseModel):
 
 @router.post("/visits", status_code=201, tags=["patrols"], summary="Household visit check-in at a building")
 def visit(body: VisitIn, response: Response, actor: ActorDep, session: SessionDep) -> dict:
-    from patrol.residents import visit_register
+    from patrol.surveys.residents import visit_register
 
     v, created = pat.check_in(session, actor, client_id=str(body.client_id), building_id=body.building_id,
                               time=body.time, patrol_id=body.patrol_id, note=body.note, lon=body.lon, lat=body.lat,

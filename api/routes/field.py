@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import ActorDep, SessionDep, SettingsDep
-from patrol.field import field_today
+from patrol.field.day import field_today
 
 router = APIRouter(prefix="/api/v1/field", tags=["field app"])
 

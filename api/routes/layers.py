@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import SessionDep, SettingsDep
 from api.geojson import page_collection
-from patrol.queries import layer_page, parse_bbox
+from patrol.city.read_models import layer_page, parse_bbox
 
 router = APIRouter(prefix="/api/v1", tags=["layers"])
 GEOJSON = "application/geo+json"

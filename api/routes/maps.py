@@ -19,11 +19,11 @@ from sqlalchemy import func, select
 from api.deps import COOKIE, SessionDep, SettingsDep, get_actor
 from api.routes.analytics import Period, PeriodEnd, _days
 from maps import analytics as M
-from patrol import analytics as svc
-from patrol.dialect import extent
-from patrol.errors import GridPatrolError, Unauthorized
-from patrol.lifecycle import CLOSED
-from patrol.models import Case, Grid
+from patrol.analytics import service as svc
+from patrol.core.dialect import extent
+from patrol.core.errors import GridPatrolError, Unauthorized
+from patrol.cases.lifecycle import CLOSED
+from patrol.core.models import Case, Grid
 
 router = APIRouter(tags=["maps"])
 Lang = Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or en")]
@@ -75,9 +75,8 @@ def cases_page(request: Request, session: SessionDep, settings: SettingsDep, lan
 def _case_route(session, actor, case_id: int) -> dict | None:
     """The road route to a case from the unit it was dispatched to, else from the responsible unit nearest by road;
     None for grid-level cases (the grid's own worker) or when there are no roads."""
-    from patrol import cases as case_svc
-    from patrol import routing
-
+    from patrol.cases import service as case_svc
+    from patrol.cases import routing
     case = case_svc.get_case(session, actor, case_id)
     p = case_svc.shapely.from_wkb(bytes(session.scalar(
         select(func.ST_AsBinary(Case.geom)).where(Case.id == case.id))))
@@ -156,7 +155,7 @@ def grids_page(request: Request, session: SessionDep, settings: SettingsDep, lan
     actor = _page_actor(request, session, settings)
     if isinstance(actor, Response):
         return actor
-    from patrol.queries import layer
+    from patrol.city.read_models import layer
 
     scope = svc.resolve_scope(session, actor, community=community)
     grids = layer(session, "grids")

@@ -1,6 +1,6 @@
 """OGC API – Features – Part 1 (Core, GeoJSON, OpenAPI 3.0) at /ogc, so QGIS and GDAL read our layers directly.
 
-Public, read-only, JSON only (``f=json``; any ``Accept``). The collections are those of :data:`patrol.ogc.REGISTRY`
+Public, read-only, JSON only (``f=json``; any ``Accept``). The collections are those of :data:`patrol.publication.ogc.REGISTRY`
 (communities, grids, buildings, cases — none with personal data). Invalid parameters answer 400 in our error shape,
 naming the parameter; an unknown collection or feature 404.
 """
@@ -16,9 +16,9 @@ from fastapi.responses import JSONResponse
 
 from api.deps import SessionDep, SettingsDep
 from api.geojson import feature_collection, page_collection
-from patrol.errors import GridPatrolError, NotFound
-from patrol.ogc import REGISTRY, CollectionSpec, ItemQuery, feature, feature_page
-from patrol.queries import parse_bbox
+from patrol.core.errors import GridPatrolError, NotFound
+from patrol.publication.ogc import REGISTRY, CollectionSpec, ItemQuery, feature, feature_page
+from patrol.city.read_models import parse_bbox
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 

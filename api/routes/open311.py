@@ -16,11 +16,11 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
 from api.deps import SessionDep, SettingsDep
-from patrol import cases as svc
-from patrol.auth import Actor, actor_for_key
-from patrol.errors import GridPatrolError, InvalidInput
-from patrol.lifecycle import CLOSED
-from patrol.models import Case, CaseEvent, Category, ResponsibleUnit
+from patrol.cases import service as svc
+from patrol.core.auth import Actor, actor_for_key
+from patrol.core.errors import GridPatrolError, InvalidInput
+from patrol.cases.lifecycle import CLOSED
+from patrol.core.models import Case, CaseEvent, Category, ResponsibleUnit
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 FORMATS = ("json", "xml")

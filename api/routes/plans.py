@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, SessionDep, SettingsDep
-from patrol import plans as svc
-from patrol.auth import Actor
+from patrol.plans import service as svc
+from patrol.core.auth import Actor
 
 router = APIRouter(prefix="/api/v1/plans", tags=["grid plans"])
 GEOJSON = "application/geo+json"
@@ -186,7 +186,7 @@ def upload(plan_id: int, actor: PlannerDep, session: SessionDep,
            layer: Annotated[str | None, Form(description="layer name in a multi-layer GeoPackage")] = None) -> dict:
     data = file.file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        from patrol.errors import InvalidInput
+        from patrol.core.errors import InvalidInput
 
         raise InvalidInput(f"the file is larger than {MAX_UPLOAD // (1024 * 1024)} MB", field="file")
     return svc.upload(session, actor, plan_id, file.filename or "upload", data, layer=layer)

@@ -2,7 +2,7 @@
 audit trail, and the per-grid visits report.
 
 Personal data are readable only by the grid worker of the household's grid and the supervisor of its community
-(:mod:`patrol.residents` decides; everyone else gets 403, no token 401). Every read is audited in the request's own
+(:mod:`patrol.surveys.residents` decides; everyone else gets 403, no token 401). Every read is audited in the request's own
 transaction, with the request path as ``via``.
 """
 
@@ -15,8 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ActorDep, SessionDep, SettingsDep
-from patrol import residents as svc
-
+from patrol.surveys import residents as svc
 router = APIRouter(prefix="/api/v1", tags=["residents"])
 
 Today = Annotated[dt.date | None, Query(description="compute due visits as of this day (default: today in the "

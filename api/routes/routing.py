@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 
 from api.deps import ActorDep, SessionDep, SettingsDep
-from patrol import routing as svc
-from patrol.cases import to_point
-from patrol.errors import Forbidden, InvalidInput
-from patrol.models import Grid, User
+from patrol.cases import routing as svc
+from patrol.cases.service import to_point
+from patrol.core.errors import Forbidden, InvalidInput
+from patrol.core.models import Grid, User
 
 router = APIRouter(prefix="/api/v1", tags=["routing"])
 

@@ -2,8 +2,8 @@
 checklist, failed items by type, households overdue for a visit — one month, in the reader's scope.
 
 The page is built from the very services behind ``/api/v1/surveys/report/{inspections,findings,visits}``
-(:func:`patrol.inspections.inspection_report`, :func:`patrol.inspections.findings_report`,
-:func:`patrol.residents.visits_report`), so it shows exactly what the API returns and obeys the same scopes: admins
+(:func:`patrol.surveys.inspections.inspection_report`, :func:`patrol.surveys.inspections.findings_report`,
+:func:`patrol.surveys.residents.visits_report`), so it shows exactly what the API returns and obeys the same scopes: admins
 and planners every grid, a supervisor her community, a grid worker her grids, a department 403. Opened in a
 browser it authenticates with the login cookie like /dashboard; without one it sends the user to /login and back.
 """
@@ -19,12 +19,12 @@ from sqlalchemy import select
 from api.deps import SessionDep, SettingsDep
 from api.routes.maps import _page_actor
 from maps import surveys as page
-from patrol import checklists as cl
-from patrol import inspections as ins
-from patrol import residents as res
-from patrol.analytics import category_labels
-from patrol.models import Grid
-from patrol.worktime import month_bounds
+from patrol.surveys import checklists as cl
+from patrol.surveys import inspections as ins
+from patrol.surveys import residents as res
+from patrol.analytics.service import category_labels
+from patrol.core.models import Grid
+from patrol.cases.worktime import month_bounds
 
 router = APIRouter(tags=["surveys"])
 

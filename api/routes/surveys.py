@@ -15,10 +15,10 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, SessionDep, SettingsDep
-from patrol import checklists as cl
-from patrol import inspections as ins
-from patrol import shops as sh
-from patrol.errors import Forbidden, InvalidInput
+from patrol.surveys import checklists as cl
+from patrol.surveys import inspections as ins
+from patrol.surveys import shops as sh
+from patrol.core.errors import Forbidden, InvalidInput
 
 router = APIRouter(prefix="/api/v1", tags=["surveys"])
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")

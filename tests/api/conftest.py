@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from patrol.db import make_engine, session_factory, transaction
-from patrol.settings import Settings
+from patrol.core.db import make_engine, session_factory, transaction
+from patrol.core.settings import Settings
 
 
 @pytest.fixture
@@ -32,9 +32,9 @@ import uuid
 import shapely
 from sqlalchemy import select
 
-from patrol.auth import create_api_key, create_user
-from patrol.frames import ewkt
-from patrol.models import Grid, ResponsibleUnit
+from patrol.core.auth import create_api_key, create_user
+from patrol.core.frames import ewkt
+from patrol.core.models import Grid, ResponsibleUnit
 from tests.conftest import CITIES
 
 PASSWORD = "correct horse 1"
@@ -85,7 +85,7 @@ def world(backend, tmp_path_factory, monaco_model):
             by_com.setdefault(g.community_id, []).append(g)
         com, pair = next((c, gs) for c, gs in by_com.items() if len(gs) >= 2)
         other = next(gs[0] for c, gs in by_com.items() if c != com)
-        from patrol.frames import read_frame
+        from patrol.core.frames import read_frame
 
         frame = read_frame(s, [Grid.id], Grid.geom).set_index("id")
         pts = {g.id: frame.geometry[g.id].representative_point() for g in (pair[0], pair[1], other)}
@@ -98,7 +98,7 @@ def world(backend, tmp_path_factory, monaco_model):
             units.append(u.id)
         code = s.scalar(select(Grid.code).where(Grid.id == pair[0].id))
         com_code = code[9:12]
-        from patrol.models import Community
+        from patrol.core.models import Community
 
         com_row = s.get(Community, com)
         other_row = s.get(Community, other.community_id)
@@ -135,6 +135,6 @@ def world(backend, tmp_path_factory, monaco_model):
     app.state.engine.dispose()
     engine.dispose()
     if backend == "postgis":
-        from patrol.db import drop_postgis_database
+        from patrol.core.db import drop_postgis_database
 
         drop_postgis_database(url)

@@ -8,8 +8,8 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from patrol.db import session_factory, transaction
-from patrol.models import Grid
+from patrol.core.db import session_factory, transaction
+from patrol.core.models import Grid
 
 pytestmark = pytest.mark.db
 
@@ -142,7 +142,7 @@ def _walk_a_street_of_grid_a(world) -> float:
     import shapely
     from sqlalchemy import func
 
-    from patrol.models import RoadSegment
+    from patrol.core.models import RoadSegment
 
     with transaction(session_factory(world.engine)) as s:
         grid = shapely.from_wkb(bytes(s.scalar(select(func.ST_AsBinary(Grid.geom)).where(Grid.id == world.grid_a))))
@@ -196,9 +196,9 @@ def test_coverage_of_a_patrolled_street_and_blind_spots(world):
 
 
 def test_map_clusters_add_up_to_the_cases_in_view(world):
-    from patrol import cases as svc
-    from patrol.auth import actor_for
-    from patrol.models import Case, User
+    from patrol.cases import service as svc
+    from patrol.core.auth import actor_for
+    from patrol.core.models import Case, User
 
     world.report(category="C0109")
     world.report("worker_b", category="C0109", point=world.point_b)

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from patrol.db import session_factory, transaction
-from patrol.models import Case, CaseEvent
+from patrol.core.db import session_factory, transaction
+from patrol.core.models import Case, CaseEvent
 
 pytestmark = pytest.mark.db
 

@@ -8,10 +8,10 @@ import uuid
 
 from sqlalchemy import select
 
-from patrol import cases as svc
-from patrol.auth import SYSTEM
-from patrol.db import session_factory, transaction
-from patrol.models import Case, CaseEvent, Revisit
+from patrol.cases import service as svc
+from patrol.core.auth import SYSTEM
+from patrol.core.db import session_factory, transaction
+from patrol.core.models import Case, CaseEvent, Revisit
 
 SH = dt.timezone(dt.timedelta(hours=8))
 

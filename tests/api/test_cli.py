@@ -95,8 +95,8 @@ def test_users_apikeys_and_escalate_from_the_command_line(fresh_url):
     assert gridpatrol(fresh_url, "import", str(shared_file("osm/monaco.osm.pbf"))).returncode == 0
     assert gridpatrol(fresh_url, "grids", "generate").returncode == 0
     assert gridpatrol(fresh_url, "categories", "load").returncode == 0
-    from patrol.db import make_engine, session_factory
-    from patrol.models import Grid
+    from patrol.core.db import make_engine, session_factory
+    from patrol.core.models import Grid
 
     engine = make_engine(fresh_url)
     with session_factory(engine)() as s:

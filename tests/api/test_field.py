@@ -19,8 +19,8 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from api.app import create_app
-from patrol.db import session_factory, transaction
-from patrol.models import Building, Case, Photo
+from patrol.core.db import session_factory, transaction
+from patrol.core.models import Building, Case, Photo
 
 UTC = dt.UTC
 TODAY = "/api/v1/field/today"
@@ -159,8 +159,8 @@ def test_open311_with_the_georeport_client_and_plain_http(world, server):
 
     # the centre handles it, the resident rates it low through the extension, and the case is reopened
     with transaction(session_factory(world.engine)) as s:
-        from patrol import cases as svc
-        from patrol.auth import SYSTEM
+        from patrol.cases import service as svc
+        from patrol.core.auth import SYSTEM
 
         for a in ("register", "dispatch", "accept", "handle", "verify", "close"):
             svc.transition(s, SYSTEM, world.settings, int(rid), a,
@@ -205,14 +205,14 @@ def _household(world, who: str, building_id: int, room: str, phone: str, birth_y
 def test_field_today_carries_checklists_shops_and_what_is_due_in_her_grids_only(world):
     import yaml
 
-    from patrol.checklists import (
+    from patrol.surveys.checklists import (
         builtin_files,
         definition_of,
         latest_checklists,
         load_builtin_checklists,
         load_checklist,
     )
-    from patrol.models import Checklist, ResidentAudit
+    from patrol.core.models import Checklist, ResidentAudit
 
     factory = session_factory(world.engine)
     with transaction(factory) as s:

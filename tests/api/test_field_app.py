@@ -15,8 +15,8 @@ import shapely.geometry
 from PIL import Image
 from sqlalchemy import delete, func, select
 
-from patrol.db import session_factory, transaction
-from patrol.models import Building, Grid, Photo, Revisit, RoadSegment
+from patrol.core.db import session_factory, transaction
+from patrol.core.models import Building, Grid, Photo, Revisit, RoadSegment
 
 pytestmark = pytest.mark.db
 UTC = dt.UTC

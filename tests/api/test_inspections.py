@@ -13,14 +13,14 @@ from PIL import Image
 from sqlalchemy import func, select, update
 
 from api.cli import main as cli_main
-from patrol import cases as svc
-from patrol import inspections as ins
-from patrol import shops as sh
-from patrol.auth import SYSTEM, actor_for, create_user
-from patrol.checklists import load_builtin_checklists
-from patrol.db import session_factory, transaction
-from patrol.frames import read_frame
-from patrol.models import Building, Case, Grid, Inspection, InspectionFinding, Photo
+from patrol.cases import service as svc
+from patrol.surveys import inspections as ins
+from patrol.surveys import shops as sh
+from patrol.core.auth import SYSTEM, actor_for, create_user
+from patrol.surveys.checklists import load_builtin_checklists
+from patrol.core.db import session_factory, transaction
+from patrol.core.frames import read_frame
+from patrol.core.models import Building, Case, Grid, Inspection, InspectionFinding, Photo
 from tests.api.conftest import PASSWORD, ROLE_USERS
 
 SH = dt.timezone(dt.timedelta(hours=8))
@@ -436,7 +436,7 @@ def test_monthly_reports_and_the_due_list_from_known_data(world, lists, grid_c):
     x, y = grid_c["point"]
     photo = [str(uuid.uuid4())]
     with transaction(session_factory(world.engine)) as s:
-        from patrol.models import User
+        from patrol.core.models import User
 
         worker = actor_for(s, s.get(User, grid_c["user"]))
         site, lane, stair, shop = (lists[k] for k in ("construction_site", "fire_lane", "stairwell_fire",
@@ -499,7 +499,7 @@ def test_monthly_reports_and_the_due_list_from_known_data(world, lists, grid_c):
     assert rows("worker_b", "2025-06", "findings") == []
 
     with transaction(session_factory(world.engine)) as s:
-        from patrol.models import User
+        from patrol.core.models import User
 
         worker = actor_for(s, s.get(User, grid_c["user"]))
         due = ins.due_inspections(s, worker, today=dt.date(2025, 7, 10), timezone="Asia/Shanghai")

@@ -13,10 +13,10 @@ import pytest
 import shapely
 from sqlalchemy import select, update
 
-from patrol.auth import create_api_key
-from patrol.db import transaction
-from patrol.frames import read_frame
-from patrol.models import Case, Grid
+from patrol.core.auth import create_api_key
+from patrol.core.db import transaction
+from patrol.core.frames import read_frame
+from patrol.core.models import Case, Grid
 from tests.browser.conftest import serve
 
 OGC = "/ogc"
@@ -215,9 +215,9 @@ def test_errors_are_404_and_400_in_our_shape(client):
 
 def test_registry_lists_dynamic_collections_from_a_callable(client, monkeypatch):
     """Collections listed per request by a provider (as grid plans will be) are served like the fixed ones."""
-    from patrol.models import Community
-    from patrol.ogc import REGISTRY, CollectionSpec
-    from patrol.queries import layer_page
+    from patrol.core.models import Community
+    from patrol.publication.ogc import REGISTRY, CollectionSpec
+    from patrol.city.read_models import layer_page
 
     def per_community(session):
         fixed = REGISTRY.get(session, "grids")

@@ -21,7 +21,7 @@ from shapely.geometry import mapping, shape
 from shapely.ops import polylabel
 from sqlalchemy import select
 
-from patrol.models import City
+from patrol.core.models import City
 
 ROLES_DENIED = ("worker_a", "sup", "dept1")
 

@@ -12,10 +12,10 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from patrol import residents as svc
-from patrol.auth import actor_for
-from patrol.db import session_factory, transaction
-from patrol.models import (
+from patrol.surveys import residents as svc
+from patrol.core.auth import actor_for
+from patrol.core.db import session_factory, transaction
+from patrol.core.models import (
     Building,
     Household,
     HouseholdVisit,
@@ -25,7 +25,7 @@ from patrol.models import (
     User,
     Visit,
 )
-from patrol.patrols import check_in
+from patrol.field.patrols import check_in
 from tests.api.conftest import ROLE_USERS
 
 # distinctive personal data: none of these strings can occur in Monaco's map data or in the code's own texts

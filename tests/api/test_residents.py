@@ -14,8 +14,8 @@ import uuid
 
 from sqlalchemy import func, select
 
-from patrol.db import session_factory, transaction
-from patrol.models import Building, Grid, Household, Resident, ResidentAudit
+from patrol.core.db import session_factory, transaction
+from patrol.core.models import Building, Grid, Household, Resident, ResidentAudit
 
 CN = dt.timezone(dt.timedelta(hours=8))
 

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from patrol import cases as svc
-from patrol.auth import SYSTEM
-from patrol.db import session_factory, transaction
+from patrol.cases import service as svc
+from patrol.core.auth import SYSTEM
+from patrol.core.db import session_factory, transaction
 from tests.api.conftest import ROLE_USERS
 
 PATH = {

@@ -12,9 +12,9 @@ import pytest
 import shapely
 from sqlalchemy import delete, func, select
 
-from patrol.db import session_factory, transaction
-from patrol.frames import ewkt
-from patrol.models import Case, CaseEvent, Community, Grid, ResponsibleUnit, RoadSegment
+from patrol.core.db import session_factory, transaction
+from patrol.core.frames import ewkt
+from patrol.core.models import Case, CaseEvent, Community, Grid, ResponsibleUnit, RoadSegment
 
 pytestmark = pytest.mark.db
 
@@ -104,7 +104,7 @@ def test_jurisdictions_nested_and_overlapping(world):
 
 def _grid_at(world, point) -> int:
     with transaction(session_factory(world.engine)) as s:
-        from patrol.cases import locate
+        from patrol.cases.service import locate
 
         return locate(s, *point).grid_id
 

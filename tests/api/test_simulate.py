@@ -7,11 +7,11 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from geo.tracks import flag_fixes
-from patrol.db import make_engine, session_factory
-from patrol.lifecycle import ACTIONS
-from patrol.models import Case, CaseEvent, GpsFix, Patrol, User
-from patrol.settings import Settings
-from patrol.simulate import simulate_month
+from patrol.core.db import make_engine, session_factory
+from patrol.cases.lifecycle import ACTIONS
+from patrol.core.models import Case, CaseEvent, GpsFix, Patrol, User
+from patrol.core.settings import Settings
+from patrol.simulate.month import simulate_month
 
 
 def test_simulated_month_is_labelled_and_follows_the_loop(city_url):
@@ -41,10 +41,10 @@ def test_simulated_month_is_labelled_and_follows_the_loop(city_url):
 
 
 def test_simulated_surveys_are_labelled_valid_and_open_rectification_cases(city_url):
-    from patrol.checklists import definition_of, validate_answers
-    from patrol.models import Checklist, Household, Inspection, InspectionFinding, Resident, Shop
-    from patrol.residents import mask_phone
-    from patrol.simulate_surveys import simulate_surveys
+    from patrol.surveys.checklists import definition_of, validate_answers
+    from patrol.core.models import Checklist, Household, Inspection, InspectionFinding, Resident, Shop
+    from patrol.surveys.residents import mask_phone
+    from patrol.simulate.surveys import simulate_surveys
 
     engine = make_engine(city_url)
     factory = session_factory(engine)

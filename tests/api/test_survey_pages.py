@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from maps.surveys import surveys_page
-from patrol.checklists import load_builtin_checklists
-from patrol.db import session_factory, transaction
-from patrol.models import Building
+from patrol.surveys.checklists import load_builtin_checklists
+from patrol.core.db import session_factory, transaction
+from patrol.core.models import Building
 
 CN = dt.timezone(dt.timedelta(hours=8))
 MONTH = "2026-03"  # a past month: the data below are dated in it, so nothing depends on the clock

@@ -15,13 +15,13 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
-from patrol.categories import load_categories
-from patrol.db import make_engine, session_factory, transaction
-from patrol.gridding import generate_city_grids
-from patrol.importing import store_city
-from patrol.migrate import upgrade
-from patrol.settings import Settings
-from patrol.simulate import simulate_month
+from patrol.cases.categories import load_categories
+from patrol.core.db import make_engine, session_factory, transaction
+from patrol.city.gridding import generate_city_grids
+from patrol.city.osm_import import store_city
+from patrol.core.migrate import upgrade
+from patrol.core.settings import Settings
+from patrol.simulate.month import simulate_month
 from tests.conftest import CITIES
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -26,11 +26,11 @@ from PIL import Image
 from pyproj import Transformer
 from sqlalchemy import func, select
 
-from patrol import cases as svc
-from patrol.auth import actor_for
-from patrol.db import session_factory, transaction
-from patrol.frames import read_frame
-from patrol.models import (
+from patrol.cases import service as svc
+from patrol.core.auth import actor_for
+from patrol.core.db import session_factory, transaction
+from patrol.core.frames import read_frame
+from patrol.core.models import (
     Building,
     Case,
     CaseEvent,
@@ -43,7 +43,7 @@ from patrol.models import (
     User,
     Visit,
 )
-from patrol.simulate import DEMO_PASSWORD
+from patrol.simulate.month import DEMO_PASSWORD
 from tests.browser.conftest import phone_page, serve, simulated_city
 
 pytestmark = pytest.mark.browser

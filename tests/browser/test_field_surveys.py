@@ -25,10 +25,10 @@ import shapely
 from PIL import Image
 from sqlalchemy import func, select
 
-from patrol.auth import SYSTEM
-from patrol.checklists import load_builtin_checklists
-from patrol.db import session_factory, transaction
-from patrol.models import (
+from patrol.core.auth import SYSTEM
+from patrol.surveys.checklists import load_builtin_checklists
+from patrol.core.db import session_factory, transaction
+from patrol.core.models import (
     Building,
     Case,
     Checklist,
@@ -43,7 +43,7 @@ from patrol.models import (
     User,
     Visit,
 )
-from patrol.simulate import DEMO_PASSWORD
+from patrol.simulate.month import DEMO_PASSWORD
 from tests.browser.conftest import phone_page, serve, simulated_city
 
 pytestmark = pytest.mark.browser
@@ -63,7 +63,7 @@ def _point_in(s, model, row_id: int) -> tuple[float, float]:
 
 @pytest.fixture(scope="module")
 def surveys(tmp_path_factory, monaco_model) -> Iterator[dict]:
-    from patrol.shops import create_shop
+    from patrol.surveys.shops import create_shop
 
     url = f"sqlite:///{tmp_path_factory.mktemp('surveys') / 'surveys.db'}"
     settings, engine = simulated_city(url, monaco_model, cases=40)

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from patrol.db import session_factory, transaction
-from patrol.models import Case
-from patrol.simulate import DEMO_PASSWORD
+from patrol.core.db import session_factory, transaction
+from patrol.core.models import Case
+from patrol.simulate.month import DEMO_PASSWORD
 from tests.browser.conftest import ARGS, chromium_path, serve, simulated_city
 
 pytestmark = pytest.mark.browser
@@ -149,7 +149,7 @@ def test_dashboard_cards_ranking_links_and_downloads(page, app_url):
     page.evaluate("window.gridpatrolDashboard.ready")
     rows = page.locator("#table tbody tr").count()
     with transaction(session_factory(engine)) as s:
-        from patrol.models import Community, Grid
+        from patrol.core.models import Community, Grid
 
         cid = s.scalar(select(Community.id).where(Community.name == name))
         n_grids = s.scalar(select(func.count(Grid.id)).where(Grid.community_id == cid))

@@ -12,9 +12,9 @@ import pytest
 import shapely
 from sqlalchemy import func, select
 
-from patrol.auth import create_user
-from patrol.db import session_factory, transaction
-from patrol.models import Building, Grid, GridPlan
+from patrol.core.auth import create_user
+from patrol.core.db import session_factory, transaction
+from patrol.core.models import Building, Grid, GridPlan
 from tests.browser.conftest import ARGS, LOCAL_ONLY, chromium_path, serve, simulated_city
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,7 @@ import warnings
 import pyogrio
 import pytest
 
-from patrol.importing import read_city
+from patrol.city.osm_import import read_city
 from tests.conftest import shared_file
 
 

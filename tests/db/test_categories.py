@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from patrol.categories import default_csv, load_categories, load_categories_file
-from patrol.errors import ImportFailed
-from patrol.models import Category
+from patrol.cases.categories import default_csv, load_categories, load_categories_file
+from patrol.core.errors import ImportFailed
+from patrol.core.models import Category
 
 HEADER = "code,name_zh,name_en,kind,major_zh,major_en,level,deadline_hours,severity,revisit_days\n"
 

@@ -1,4 +1,4 @@
-"""KPIs of the closed loop (patrol.kpis) on a hand-made March 2025 history where every answer is known, on both
+"""KPIs of the closed loop (patrol.analytics.kpis) on a hand-made March 2025 history where every answer is known, on both
 databases; plus the pure computation on DataFrames.
 
 Calendar of these tests: Monday-Friday 09:00-12:00 and 13:30-17:30 (7 h a day), Asia/Shanghai, no holidays.
@@ -42,10 +42,10 @@ import pytest
 import shapely
 from sqlalchemy.orm import Session
 
-from patrol import cases as svc
-from patrol.auth import SYSTEM
-from patrol.frames import ewkt
-from patrol.kpis import (
+from patrol.cases import service as svc
+from patrol.core.auth import SYSTEM
+from patrol.core.frames import ewkt
+from patrol.analytics.kpis import (
     DEFAULT_THRESHOLDS,
     KpiArgumentError,
     Threshold,
@@ -55,9 +55,9 @@ from patrol.kpis import (
     kpis,
     last_periods,
 )
-from patrol.models import Building, Case, Category, Community, Grid, ResponsibleUnit, Subdistrict
-from patrol.settings import Settings
-from patrol.worktime import WorkCalendar
+from patrol.core.models import Building, Case, Category, Community, Grid, ResponsibleUnit, Subdistrict
+from patrol.core.settings import Settings
+from patrol.cases.worktime import WorkCalendar
 
 SH = ZoneInfo("Asia/Shanghai")
 SETTINGS = Settings(work_periods="09:00-12:00,13:30-17:30", holidays="", workdays="", timezone="Asia/Shanghai",

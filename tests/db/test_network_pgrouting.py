@@ -16,7 +16,7 @@ import shapely
 from sqlalchemy.engine import make_url
 
 from geo.network import FacilityIndex, RoadGraph
-from patrol.db import drop_postgis_database
+from patrol.core.db import drop_postgis_database
 from tests.conftest import _fresh_postgres_database, _postgres_url
 from tests.unit.test_network import CITIES, TOL_M, _graph, _roads
 

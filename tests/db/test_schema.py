@@ -6,9 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from patrol.migrate import current_revision, upgrade
-from patrol.migrations_support import include_object
-from patrol.models import Base
+from patrol.core.migrate import current_revision, upgrade
+from patrol.core.migrations_support import include_object
+from patrol.core.models import Base
 
 
 def test_migrations_match_the_models(engine):

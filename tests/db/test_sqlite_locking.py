@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from sqlalchemy import text
 
-from patrol.db import make_engine, session_factory
+from patrol.core.db import make_engine, session_factory
 
 
 def _setup(tmp_path):

@@ -245,7 +245,7 @@ def test_bad_inputs_give_one_problem_each() -> None:
 
 @lru_cache(maxsize=2)
 def _city(name: str):
-    from patrol.importing import read_city
+    from patrol.city.osm_import import read_city
 
     return read_city(shared_file(f"osm/{name}"))
 

@@ -1,4 +1,4 @@
-"""Checklist definitions as data (patrol.checklists): every problem of a bad definition reported at once with its
+"""Checklist definitions as data (patrol.surveys.checklists): every problem of a bad definition reported at once with its
 path, normalisation and hashing, answer validation and failure evaluation. No database."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from patrol import checklists as cl
-from patrol.categories import default_csv, parse_categories
-from patrol.errors import InvalidInput
+from patrol.surveys import checklists as cl
+from patrol.cases.categories import default_csv, parse_categories
+from patrol.core.errors import InvalidInput
 
 CATEGORIES = {r["code"] for r in parse_categories(default_csv())}
 

@@ -1,4 +1,4 @@
-"""Tests of patrol.photos on images built in memory with Pillow."""
+"""Tests of patrol.cases.images on images built in memory with Pillow."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from PIL import Image, ImageCms
 from PIL.PngImagePlugin import PngInfo
 from PIL.TiffImagePlugin import IFDRational
 
-from patrol import photos
-from patrol.errors import InvalidInput
+from patrol.cases import images as photos
+from patrol.core.errors import InvalidInput
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 NOT_AN_IMAGE = "photo is not a JPEG, PNG or WebP image"

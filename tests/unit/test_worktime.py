@@ -1,4 +1,4 @@
-"""Working-hour deadlines (patrol.worktime): every expected value below is worked out by hand in the comments.
+"""Working-hour deadlines (patrol.cases.worktime): every expected value below is worked out by hand in the comments.
 
 Default calendar: Monday-Friday, 08:30-12:00 (3.5 h) and 13:30-17:30 (4 h), 7.5 h a day, Asia/Shanghai (UTC+8).
 March 2025 has no Chinese public holiday: 2025-03-07 is a Friday, 03-08 Saturday, 03-10 Monday.
@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from patrol.worktime import CHINA_2025, WorkCalendar
+from patrol.cases.worktime import CHINA_2025, WorkCalendar
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar()
@@ -249,8 +249,8 @@ def test_month_bounds_are_the_citys_calendar_month_and_bad_months_name_the_field
 
     import pytest
 
-    from patrol.errors import InvalidInput
-    from patrol.worktime import local_today, month_bounds
+    from patrol.core.errors import InvalidInput
+    from patrol.cases.worktime import local_today, month_bounds
 
     label, start, end = month_bounds("2026-12", "Asia/Shanghai")
     assert label == "2026-12" and start.isoformat() == "2026-12-01T00:00:00+08:00"

@@ -1,0 +1,1 @@
+"""Analytics as supervisors ask for them: KPIs, coverage and hotspots in the reader's scope."""

@@ -1,0 +1,705 @@
+"""KPIs of the closed loop (闭环考核指标) per grid, community, unit, category or overall, for a period.
+
+A pure computation on two DataFrames (:func:`compute_kpis`: cases and their events) plus a loader that reads only
+the needed columns from SpatiaLite or PostGIS (:func:`kpis`), a trend over the last N weeks or months for a
+dashboard's sparkline (:func:`kpi_trend`, :func:`compute_trend`), and :func:`kpi_records` for JSON.
+
+Every rate comes with its numerator and denominator (``<kpi>_num``, ``<kpi>_den``, ``<kpi>``) so a supervisor can
+check it; a rate whose denominator is 0 is undefined (NaN in the frame, ``None`` in the records), never 0 %.
+
+Definitions
+-----------
+P = [start, end), half-open, aware datetimes; a date means local midnight in the city's time zone (setting
+``timezone``, default Asia/Shanghai). "Event in P" means a ``case_event`` row with ``start <= at < end``. Cases are
+grouped by their current ``grid_id`` / ``community_id`` / ``unit_id`` (the unit the case is or was last dispatched
+to; none for cases handled by a grid worker or whistled to several departments) / ``category_code``.
+
+| 中文 | English (column) | Definition / formula |
+|---|---|---|
+| 受理数 | received (``received``) | cases with ``reported_at`` in P |
+| 立案数 | registered (``registered``) | cases with a ``register`` event in P |
+| 不予立案数 | rejected (``rejected``) | cases with a ``reject`` event in P |
+| 合并(重复)数 | merged as duplicates (``merged``) | cases with a ``merge`` event in P |
+| 结案数 | closed (``closed``) | cases with at least one ``close`` event in P (a case closed twice counts once) |
+| 升级数 | escalated (``escalated``) | cases with an ``escalate`` event in P (manual or automatic) |
+| 缓办数 | suspended (``suspended``) | cases with a ``suspend`` event in P |
+| 办结率 | closure rate (``closure_rate``) | 立案数中截至期末已结案数 ÷ 立案数: cases registered in P whose status at ``end`` (that of their last event before ``end``) is ``closed`` ÷ ``registered`` |
+| 按期结案率 | on-time closure rate (``on_time_rate``) | 按期结案数 ÷ 应结案数; 应结案数 = 按期结案数 + 超期结案数 + 应结未结数. 按期结案数 ``on_time_closed``: ``closed_at`` in P and ``closed_on_time``; 超期结案数 ``late_closed``: ``closed_at`` in P and not ``closed_on_time``; 应结未结数 ``due_unclosed``: ``deadline_at`` in P and status at ``end`` not closed, rejected, duplicate or suspended (缓办 excluded) |
+| 返工率 | rework rate (``rework_rate``) | cases closed in P with at least one rework before ``end`` — a ``rework`` event (核查不通过) or a ``reopen`` event (resident rated ≤ 2, or 回头看 found the problem back) — ÷ 结案数 |
+| 重开率 | reopen rate (``reopen_rate``) | cases closed in P with a ``reopen`` event after their first ``close`` in P and before ``end`` ÷ 结案数 |
+| 满意率 | satisfaction rate (``satisfaction_rate``) | ratings (``rate`` events) in P with score ≥ 4 ÷ ratings in P with a known score (``rated``) |
+| 不满意率 | dissatisfaction rate (``dissatisfaction_rate``) | ratings in P with score ≤ 2 ÷ ``rated`` |
+| 平均处置时长 | mean handling time, working hours (``mean_handle_hours``) | Σ working hours from 立案 (``register`` event; ``reported_at`` if none) to the last ``handle`` before the case's last ``close`` in P, less suspended time ÷ cases closed in P with such a handle |
+| 平均结案时长 | mean time to closure, working hours (``mean_close_hours``) | Σ working hours from 立案 to the case's last ``close`` in P, less suspended time ÷ cases closed in P |
+| 在办数 | open now (``open_now``) | cases open (reported … verified, or suspended) at ``now`` |
+| 当前超期数 | overdue now (``overdue_now``) | cases open at ``now``, not suspended, with ``deadline_at < now`` |
+| 千户案件数 | cases per 1,000 households (``cases_per_1000_households``) | 受理数 ÷ households × 1000; households = Σ ``building.households`` of the grid / community / filtered area (none by unit or category) |
+
+Notes on what the loop records (:mod:`patrol.cases.service`), which these definitions follow:
+
+* ``deadline_at`` is the deadline *in force*: set at report, reset by dispatch, escalation, reopen and resume, and
+  cleared while a case is suspended. 缓办 therefore stops the clock: the remaining working hours are added back on
+  resume, so a case suspended across its original due time is *not* due then (the "− 缓办" of
+  按期结案率 = 按期结案数 ÷ (应结案数 − 缓办数)), and a case still suspended at ``end`` has no deadline and is not
+  应结未结. ``closed_on_time`` = the last handling came at or before the deadline in force at closing.
+* Working hours come from the configured calendar (:func:`patrol.cases.service.calendar`); suspended time (from a
+  ``suspend`` event to the next ``resume``) is not counted in the handling times.
+* Ratings: the event log keeps no score, so a ``rate`` event's score is known when it is the case's latest rating
+  (``patrol_case.rating``) or when it reopened the case (a ``reopen`` logged at the same instant: score ≤ 2). An
+  earlier rating later overwritten without reopening is counted in ``ratings_unknown`` and not in ``rated``.
+* What is built from events alone (received … suspended, 办结率, 返工率, 重开率, the handling times) does not change
+  once P is over. What reads case columns follows their current values: ``on_time_closed`` / ``late_closed`` use
+  the case's standing closure (``closed_at``, so a closure reopened later leaves them), ``due_unclosed`` the
+  current ``deadline_at``, the rating scores ``rating``. ``open_now`` / ``overdue_now`` are a snapshot at ``now``
+  (in a trend only the period containing ``now`` has them; the others hold NA).
+
+Warnings (黄橙红预警): each KPI in ``thresholds`` gets ``green|yellow|orange|red``; ``warning`` is the worst colour of
+the row and ``warning_kpis`` the KPIs at that colour. A :class:`Threshold` with ``worse="below"`` turns yellow when
+the value is < ``yellow`` (then < ``orange``, < ``red``); with ``worse="above"`` when it is ≥ ``yellow``. Undefined
+rates, and rates whose denominator is below ``min_den``, are not judged. Defaults (:data:`DEFAULT_THRESHOLDS`):
+按期结案率 < 90 % / 80 % / 70 %, 满意率 < 90 % / 80 % / 70 %, 返工率 ≥ 10 % / 20 % / 30 %, 当前超期 ≥ 1 / 5 / 10.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from patrol.core.errors import InvalidInput
+from patrol.cases.lifecycle import OPEN
+from patrol.core.models import Building, Case, CaseEvent, Category, Community, Grid, ResponsibleUnit
+from patrol.core.settings import Settings, get_settings
+from patrol.cases.worktime import WorkCalendar
+
+__all__ = ["BY", "DEFAULT_THRESHOLDS", "KPIS", "KpiArgumentError", "Threshold", "compute_kpis", "compute_trend",
+           "kpi_records", "kpi_trend", "kpis", "last_periods", "load_frames", "parse_thresholds", "period_bounds"]
+
+BY = {"grid": "grid_id", "community": "community_id", "unit": "unit_id", "category": "category_code"}
+PERIODS = ("week", "month")
+COLOURS = ("green", "yellow", "orange", "red")
+
+# name → (中文, English); the rates also have <name>_num and <name>_den columns
+KPIS: dict[str, tuple[str, str]] = {
+    "received": ("受理数", "cases received"),
+    "registered": ("立案数", "cases registered"),
+    "rejected": ("不予立案数", "reports rejected"),
+    "merged": ("合并(重复)数", "merged as duplicates"),
+    "closed": ("结案数", "cases closed"),
+    "escalated": ("升级数", "cases escalated"),
+    "suspended": ("缓办数", "cases suspended"),
+    "on_time_closed": ("按期结案数", "closed on time"),
+    "late_closed": ("超期结案数", "closed late"),
+    "due_unclosed": ("应结未结数", "due but not closed"),
+    "rated": ("评价数", "ratings with a known score"),
+    "satisfied": ("满意数", "ratings ≥ 4"),
+    "dissatisfied": ("不满意数", "ratings ≤ 2"),
+    "ratings_unknown": ("评分未知数", "ratings whose score was overwritten"),
+    "open_now": ("在办数", "open now"),
+    "overdue_now": ("当前超期数", "overdue now"),
+    "households": ("户数", "households"),
+    "closure_rate": ("办结率", "closure rate"),
+    "on_time_rate": ("按期结案率", "on-time closure rate"),
+    "rework_rate": ("返工率", "rework rate"),
+    "reopen_rate": ("重开率", "reopen rate"),
+    "satisfaction_rate": ("满意率", "satisfaction rate"),
+    "dissatisfaction_rate": ("不满意率", "dissatisfaction rate"),
+    "mean_handle_hours": ("平均处置时长(工作时)", "mean working hours register → handled"),
+    "mean_close_hours": ("平均结案时长(工作时)", "mean working hours register → closed"),
+    "cases_per_1000_households": ("千户案件数", "cases per 1,000 households"),
+}
+RATES = ("closure_rate", "on_time_rate", "rework_rate", "reopen_rate", "satisfaction_rate", "dissatisfaction_rate",
+         "mean_handle_hours", "mean_close_hours", "cases_per_1000_households")
+COUNTS = ("received", "registered", "rejected", "merged", "closed", "escalated", "suspended", "on_time_closed",
+          "late_closed", "due_unclosed", "rated", "satisfied", "dissatisfied", "ratings_unknown")
+SNAPSHOT = ("open_now", "overdue_now")
+CASE_COLUMNS = ("id", "status", "category_code", "community_id", "grid_id", "unit_id", "reported_at", "deadline_at",
+                "closed_at", "closed_on_time", "rating")
+EVENT_COLUMNS = ("case_id", "action", "to_status", "at")
+_NONE = "\x00none"  # group key standing for "no grid / no unit …" inside groupby
+
+
+class KpiArgumentError(InvalidInput, ValueError):
+    """A bad argument to a KPI function: a ValueError for Python callers, a 422 naming ``field`` for the API."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Warning levels of one KPI. ``worse="below"``: yellow when value < yellow, orange < orange, red < red;
+    ``worse="above"``: yellow when value ≥ yellow, and so on. ``min_den``: rates on fewer cases are not judged."""
+
+    yellow: float
+    orange: float
+    red: float
+    worse: str = "below"
+    min_den: int = 1
+
+    def __post_init__(self) -> None:
+        if self.worse not in ("below", "above"):
+            raise KpiArgumentError(f"thresholds: worse must be 'below' or 'above', got {self.worse!r}",
+                                   field="thresholds")
+        ordered = (self.yellow >= self.orange >= self.red) if self.worse == "below" else (
+            self.yellow <= self.orange <= self.red)
+        if not ordered:
+            raise KpiArgumentError(f"thresholds: yellow, orange, red must get worse in turn (worse={self.worse!r}), "
+                                   f"got {self.yellow}, {self.orange}, {self.red}", field="thresholds")
+
+    def colour(self, value: float) -> str:
+        if self.worse == "below":
+            hits = (value < self.red, value < self.orange, value < self.yellow)
+        else:
+            hits = (value >= self.red, value >= self.orange, value >= self.yellow)
+        for colour, hit in zip(("red", "orange", "yellow"), hits, strict=True):
+            if hit:
+                return colour
+        return "green"
+
+
+DEFAULT_THRESHOLDS: dict[str, Threshold] = {
+    "on_time_rate": Threshold(0.90, 0.80, 0.70),
+    "satisfaction_rate": Threshold(0.90, 0.80, 0.70),
+    "rework_rate": Threshold(0.10, 0.20, 0.30, worse="above"),
+    "overdue_now": Threshold(1, 5, 10, worse="above"),
+}
+"""Defaults until settings carry them (proposed: ``Settings.kpi_thresholds``, JSON ``{"kpi": [y, o, r]}``)."""
+
+
+def parse_thresholds(thresholds: Mapping[str, Any] | None) -> dict[str, Threshold]:
+    """``{kpi: Threshold | (yellow, orange, red) | {"yellow": …, "worse": …}}`` → ``{kpi: Threshold}``.
+    For a triple, the direction is the default one of the KPI, else read from the order (falling → below)."""
+    if thresholds is None:
+        return dict(DEFAULT_THRESHOLDS)
+    out: dict[str, Threshold] = {}
+    for kpi, spec in thresholds.items():
+        if kpi not in KPIS:
+            raise KpiArgumentError(f"thresholds: unknown KPI {kpi!r}; KPIs: {', '.join(KPIS)}", field="thresholds")
+        if isinstance(spec, Threshold):
+            out[kpi] = spec
+        elif isinstance(spec, Mapping):
+            out[kpi] = Threshold(**spec)
+        elif isinstance(spec, Sequence) and len(spec) == 3 and not isinstance(spec, str):
+            y, o, r = (float(v) for v in spec)
+            default = DEFAULT_THRESHOLDS.get(kpi)
+            worse = default.worse if default else ("below" if y > r else "above")
+            out[kpi] = Threshold(y, o, r, worse=worse)
+        else:
+            raise KpiArgumentError(f"thresholds: {kpi} needs (yellow, orange, red), got {spec!r}",
+                                   field="thresholds")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- arguments
+
+
+def _by_column(by: str | None) -> str | None:
+    if by is None:
+        return None
+    if not isinstance(by, str) or by not in BY:
+        raise KpiArgumentError(f"by must be one of {', '.join(map(repr, BY))} or None (overall), got {by!r}",
+                               field="by")
+    return BY[by]
+
+
+def _instant(value: dt.datetime | dt.date, name: str, tz: str) -> dt.datetime:
+    """An aware UTC datetime; a date is local midnight in ``tz``."""
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise KpiArgumentError(f"{name} must be timezone-aware, got {value.isoformat()}", field=name)
+        return value.astimezone(dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
+    raise KpiArgumentError(f"{name} must be a datetime or a date, got {type(value).__name__}", field=name)
+
+
+def _period(start, end, tz: str) -> tuple[dt.datetime, dt.datetime]:
+    s, e = _instant(start, "start", tz), _instant(end, "end", tz)
+    if e <= s:
+        raise KpiArgumentError(f"end ({e.isoformat()}) must come after start ({s.isoformat()})", field="end")
+    return s, e
+
+
+def period_bounds(period: str, at: dt.datetime, tz: str = "Asia/Shanghai") -> tuple[dt.datetime, dt.datetime]:
+    """The week (Monday 00:00) or month (1st 00:00) containing ``at``, in local time of ``tz``."""
+    if period not in PERIODS:
+        raise KpiArgumentError(f"period must be one of {', '.join(PERIODS)}, got {period!r}", field="period")
+    zone = ZoneInfo(tz)
+    day = _instant(at, "now", tz).astimezone(zone).date()
+    if period == "week":
+        first = day - dt.timedelta(days=day.weekday())
+        nxt = first + dt.timedelta(days=7)
+    else:
+        first = day.replace(day=1)
+        nxt = (first + dt.timedelta(days=32)).replace(day=1)
+    return (dt.datetime.combine(first, dt.time(), tzinfo=zone), dt.datetime.combine(nxt, dt.time(), tzinfo=zone))
+
+
+def last_periods(period: str, n: int, now: dt.datetime, tz: str = "Asia/Shanghai") -> list[tuple[dt.datetime,
+                                                                                                 dt.datetime]]:
+    """The ``n`` weeks or months up to the one containing ``now`` (which is partial), oldest first."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise KpiArgumentError(f"n must be a whole number ≥ 1, got {n!r}", field="n")
+    out = [period_bounds(period, now, tz)]
+    for _ in range(n - 1):
+        prev_end = out[0][0]
+        out.insert(0, period_bounds(period, prev_end - dt.timedelta(hours=12), tz))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- the computation
+
+
+def _frames(cases: pd.DataFrame, events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    missing = [c for c in CASE_COLUMNS if c not in cases.columns]
+    if missing:
+        raise KpiArgumentError(f"cases_df lacks columns {', '.join(missing)}", field="cases_df")
+    missing = [c for c in EVENT_COLUMNS if c not in events.columns]
+    if missing:
+        raise KpiArgumentError(f"events_df lacks columns {', '.join(missing)}", field="events_df")
+    cases = cases.copy()
+    for c in ("reported_at", "deadline_at", "closed_at"):
+        cases[c] = pd.to_datetime(cases[c], utc=True)
+    cases["id"] = cases["id"].astype("int64")
+    cases = cases.drop_duplicates("id").set_index("id", drop=False)
+    events = events.copy()
+    events["at"] = pd.to_datetime(events["at"], utc=True)
+    events["case_id"] = events["case_id"].astype("int64")
+    events = events[events["case_id"].isin(cases.index)]
+    order = ["at", "id"] if "id" in events.columns else ["at"]
+    events = events.sort_values(order, kind="mergesort").reset_index(drop=True)
+    events["seq"] = np.arange(len(events))
+    return cases, events
+
+
+def _keys(values: pd.Series) -> list:
+    """Group keys as plain Python values: None for missing, int for whole numbers, str otherwise."""
+    out = []
+    for v in values.tolist():
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            out.append(None)
+        elif isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer()):
+            out.append(int(v))
+        else:
+            out.append(str(v))
+    return out
+
+
+def _net_hours(cal: WorkCalendar, a: dt.datetime, b: dt.datetime, pauses: list[tuple[dt.datetime, dt.datetime]]
+               ) -> float:
+    hours = cal.working_hours_between(a, b)
+    for s, e in pauses:
+        lo, hi = max(s, a), min(e, b)
+        if hi > lo:
+            hours -= cal.working_hours_between(lo, hi)
+    return hours
+
+
+def _handling_times(cases: pd.DataFrame, events: pd.DataFrame, closed_ids: Iterable[int], in_p: pd.Series,
+                    cal: WorkCalendar) -> pd.DataFrame:
+    cols = ["handle_hours_sum", "handle_n", "close_hours_sum", "close_n"]
+    ids = list(closed_ids)
+    out = pd.DataFrame(0.0, index=pd.Index(ids, dtype="int64"), columns=cols)
+    if not ids:
+        return out
+    sub = events[events["case_id"].isin(ids)].assign(_in=in_p[events["case_id"].isin(ids)])
+    for cid, evs in sub.groupby("case_id", sort=False):
+        closes = evs[(evs["action"] == "close") & evs["_in"]]
+        last_close = closes.iloc[-1]
+        regs = evs.loc[evs["action"] == "register", "at"]
+        reg_at = (regs.iloc[0] if len(regs) else cases.at[cid, "reported_at"]).to_pydatetime()
+        pauses, paused_at = [], None
+        for action, at in zip(evs["action"], evs["at"], strict=True):
+            if action == "suspend" and paused_at is None:
+                paused_at = at.to_pydatetime()
+            elif action == "resume" and paused_at is not None:
+                pauses.append((paused_at, at.to_pydatetime()))
+                paused_at = None
+        if paused_at is not None:
+            pauses.append((paused_at, last_close["at"].to_pydatetime()))
+        close_at = last_close["at"].to_pydatetime()
+        out.loc[cid, ["close_hours_sum", "close_n"]] = (_net_hours(cal, reg_at, close_at, pauses), 1.0)
+        handles = evs[(evs["action"] == "handle") & (evs["seq"] < last_close["seq"])]
+        if len(handles):
+            handled = handles["at"].iloc[-1].to_pydatetime()
+            out.loc[cid, ["handle_hours_sum", "handle_n"]] = (_net_hours(cal, reg_at, handled, pauses), 1.0)
+    return out
+
+
+def _features(cases: pd.DataFrame, events: pd.DataFrame, start: dt.datetime, end: dt.datetime, now: dt.datetime,
+              cal: WorkCalendar) -> pd.DataFrame:
+    """One row per case (index: case id) with 0/1 flags and sums that add up to the KPIs of a group."""
+    idx = cases.index
+    f = pd.DataFrame(index=idx)
+    ev, act = events, events["action"]
+    in_p = (ev["at"] >= start) & (ev["at"] < end)
+    before_end = ev["at"] < end
+
+    def has(mask: pd.Series) -> np.ndarray:
+        return idx.isin(ev.loc[mask, "case_id"])
+
+    def between(col: str) -> pd.Series:
+        return (cases[col] >= start) & (cases[col] < end)
+
+    f["received"] = between("reported_at").to_numpy()
+    for name, action in (("registered", "register"), ("rejected", "reject"), ("merged", "merge"),
+                         ("closed", "close"), ("escalated", "escalate"), ("suspended", "suspend")):
+        f[name] = has(in_p & (act == action))
+    status_end = ev[before_end].groupby("case_id")["to_status"].last().reindex(idx)
+    f["closure_rate_num"] = f["registered"] & (status_end == "closed").fillna(False).to_numpy(dtype=bool)
+
+    on_time = cases["closed_on_time"].astype("boolean")
+    closed_in_p = between("closed_at").fillna(False)
+    f["on_time_closed"] = (closed_in_p & on_time.eq(True).fillna(False)).to_numpy(dtype=bool)
+    f["late_closed"] = (closed_in_p & on_time.eq(False).fillna(False)).to_numpy(dtype=bool)
+    finished = status_end.isin(["closed", "rejected", "duplicate", "suspended"])
+    f["due_unclosed"] = (between("deadline_at").fillna(False) & ~finished & ~closed_in_p).to_numpy(dtype=bool)
+
+    f["rework_rate_num"] = f["closed"] & has(before_end & act.isin(["rework", "reopen"]))
+    first_close = ev[in_p & (act == "close")].groupby("case_id")["seq"].min()
+    reopens = ev[before_end & (act == "reopen")]
+    after = reopens["seq"].to_numpy() > reopens["case_id"].map(first_close).fillna(np.inf).to_numpy()
+    f["reopen_rate_num"] = idx.isin(reopens.loc[after, "case_id"])
+
+    # ratings: the score of a rate event is known when it is the case's latest or when it reopened the case
+    nxt = ev.groupby("case_id")[["action", "at"]].shift(-1)
+    rates = ev[in_p & (act == "rate")]
+    low = (nxt.loc[rates.index, "action"] == "reopen") & (nxt.loc[rates.index, "at"] == rates["at"])
+    last_rate = ev[act == "rate"].groupby("case_id")["seq"].max()
+    latest = rates["seq"].to_numpy() == rates["case_id"].map(last_rate).to_numpy()
+    score = rates["case_id"].map(cases["rating"]).astype("Float64").where(latest & ~low.to_numpy())
+    scored = pd.DataFrame({"case_id": rates["case_id"], "low": low.to_numpy(), "score": score.to_numpy()})
+    scored["rated"] = scored["low"] | scored["score"].notna()
+    scored["satisfied"] = (scored["score"] >= 4).fillna(False)
+    scored["dissatisfied"] = scored["low"] | (scored["score"] <= 2).fillna(False)
+    scored["ratings_unknown"] = ~scored["rated"]
+    per_case = scored.groupby("case_id")[["rated", "satisfied", "dissatisfied", "ratings_unknown"]].sum()
+    for c in per_case.columns:
+        f[c] = per_case[c].reindex(idx).fillna(0).astype("int64")
+
+    hours = _handling_times(cases, ev, idx[f["closed"].to_numpy(dtype=bool)], in_p, cal)
+    for c in hours.columns:
+        f[c] = hours[c].reindex(idx).fillna(0.0)
+
+    status_now = ev[ev["at"] <= now].groupby("case_id")["to_status"].last().reindex(idx)
+    fallback = cases["status"].where(cases["reported_at"] <= now)
+    status_now = status_now.fillna(fallback)
+    open_now = status_now.isin(list(OPEN))
+    f["open_now"] = open_now.to_numpy(dtype=bool)
+    f["overdue_now"] = (open_now & (status_now != "suspended") & (cases["deadline_at"] < now).fillna(False)
+                        ).to_numpy(dtype=bool)
+    return f
+
+
+def _compute(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, by: str | None, start, end, now, calendar,
+             households, thresholds, groups, snapshot: bool) -> pd.DataFrame:
+    key_col = _by_column(by)
+    tz = calendar.timezone
+    start, end = _period(start, end, tz)
+    now = _instant(now, "now", tz)
+    limits = parse_thresholds(thresholds)
+    cases, events = _frames(cases_df, events_df)
+    feats = _features(cases, events, start, end, now, calendar)
+
+    keys = _keys(cases[key_col]) if key_col else ["all"] * len(cases)
+    feats["_key"] = [_NONE if k is None else k for k in keys]
+    agg = feats.groupby("_key", sort=False).sum(numeric_only=True)
+    universe: list = ["all"] if key_col is None else []
+    for k in ([] if key_col is None else _keys(pd.Series(list(groups or []), dtype=object))) + list(agg.index):
+        k = _NONE if k is None else k
+        if k not in universe:
+            universe.append(k)
+    if key_col is not None:
+        universe.sort(key=lambda k: (k == _NONE, str(type(k)), k if k != _NONE else 0))
+    agg = agg.reindex(universe).fillna(0)
+
+    out = pd.DataFrame({"by": by or "all",
+                        "key": pd.Series([None if k in (_NONE, "all") else k for k in universe], dtype=object)})
+    out["start"], out["end"] = start.astimezone(ZoneInfo(tz)), end.astimezone(ZoneInfo(tz))
+    for c in COUNTS:
+        out[c] = agg[c].to_numpy().astype("int64")
+    for c in SNAPSHOT:
+        out[c] = pd.array(agg[c].to_numpy().astype("int64") if snapshot else [pd.NA] * len(out), dtype="Int64")
+    out["households"] = pd.array(_households(households, key_col, out["key"].tolist()), dtype="Int64")
+
+    parts = {
+        "closure_rate": (agg["closure_rate_num"], agg["registered"]),
+        "on_time_rate": (agg["on_time_closed"], agg["on_time_closed"] + agg["late_closed"] + agg["due_unclosed"]),
+        "rework_rate": (agg["rework_rate_num"], agg["closed"]),
+        "reopen_rate": (agg["reopen_rate_num"], agg["closed"]),
+        "satisfaction_rate": (agg["satisfied"], agg["rated"]),
+        "dissatisfaction_rate": (agg["dissatisfied"], agg["rated"]),
+        "mean_handle_hours": (agg["handle_hours_sum"], agg["handle_n"]),
+        "mean_close_hours": (agg["close_hours_sum"], agg["close_n"]),
+        "cases_per_1000_households": (agg["received"], out["households"].astype("Float64").to_numpy()),
+    }
+    for name, (num, den) in parts.items():
+        num = np.asarray(num, dtype=float)
+        den = np.asarray(pd.array(den, dtype="Float64").to_numpy(dtype=float, na_value=np.nan))
+        hours = name.startswith("mean_")
+        out[f"{name}_num"] = num if hours else num.astype("int64")
+        if name == "cases_per_1000_households":
+            out[f"{name}_den"] = out["households"]
+        else:
+            out[f"{name}_den"] = den.astype("int64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(den > 0, num / den, np.nan)
+        out[name] = value * 1000 if name == "cases_per_1000_households" else value
+    _warnings(out, limits)
+    return out
+
+
+def _households(households, key_col: str | None, keys: list) -> list:
+    if households is None:
+        return [pd.NA] * len(keys)
+    if key_col is None:
+        if isinstance(households, Mapping | pd.Series):
+            households = sum(int(v) for v in dict(households).values() if v is not None and not pd.isna(v))
+        return [int(households)]
+    table = dict(households) if isinstance(households, Mapping | pd.Series) else None
+    if table is None:
+        raise KpiArgumentError("households must map each group key to its households when by is given",
+                               field="households")
+    table = {k: v for k, v in zip(_keys(pd.Series(list(table.keys()), dtype=object)), table.values(), strict=True)}
+    out = []
+    for k in keys:
+        v = table.get(k)
+        out.append(pd.NA if v is None or pd.isna(v) else int(v))
+    return out
+
+
+def _warnings(out: pd.DataFrame, limits: Mapping[str, Threshold]) -> None:
+    worst, worst_kpis, every = [], [], []
+    for _, row in out.iterrows():
+        colours: dict[str, str] = {}
+        for kpi, limit in limits.items():
+            value = row[kpi]
+            if value is None or pd.isna(value):
+                continue
+            den = row.get(f"{kpi}_den")
+            if den is not None and not pd.isna(den) and den < limit.min_den:
+                continue
+            colours[kpi] = limit.colour(float(value))
+        level = max((COLOURS.index(c) for c in colours.values()), default=0)
+        worst.append(COLOURS[level])
+        worst_kpis.append([k for k, c in colours.items() if level and COLOURS.index(c) == level])
+        every.append(colours)
+    out["warning"], out["warning_kpis"], out["warnings"] = worst, worst_kpis, every
+
+
+def compute_kpis(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, by: str | None, start: dt.datetime | dt.date,
+                 end: dt.datetime | dt.date, now: dt.datetime, calendar: WorkCalendar,
+                 households: Mapping | pd.Series | int | None = None,
+                 thresholds: Mapping[str, Any] | None = None, groups: Iterable | None = None) -> pd.DataFrame:
+    """The KPIs of period [start, end) per group (see the module docstring for every definition).
+
+    Parameters
+    ----------
+    cases_df : DataFrame
+        One row per case with ``id, status, category_code, community_id, grid_id, unit_id, reported_at,
+        deadline_at, closed_at, closed_on_time, rating`` (aware datetimes or UTC).
+    events_df : DataFrame
+        The events of those cases: ``case_id, action, to_status, at`` (and ``id``, the tie-breaker for events
+        logged at the same instant; without it the row order is kept). All events of a case, not only P's.
+    by : {"grid", "community", "unit", "category"} or None
+        The grouping; None gives one overall row.
+    start, end : aware datetime or date
+        The period, half-open; a date is local midnight in ``calendar.timezone``.
+    now : aware datetime
+        The moment of the ``open_now`` / ``overdue_now`` snapshot.
+    calendar : WorkCalendar
+        For the handling times in working hours.
+    households : mapping key → households (or one number when ``by`` is None), optional
+    thresholds : mapping, optional
+        ``{kpi: Threshold | (yellow, orange, red)}``; replaces :data:`DEFAULT_THRESHOLDS` (pass ``{}`` for none).
+    groups : iterable, optional
+        Group keys to list even without cases (e.g. every grid of a community), with zero counts.
+
+    Returns
+    -------
+    DataFrame
+        One row per group: ``by, key, start, end``, the counts, each rate with ``_num`` and ``_den``, ``open_now``,
+        ``overdue_now``, ``households``, ``warning``, ``warning_kpis``, ``warnings``. A row with key None holds
+        the cases without a grid / community / unit.
+    """
+    return _compute(cases_df, events_df, by=by, start=start, end=end, now=now, calendar=calendar,
+                    households=households, thresholds=thresholds, groups=groups, snapshot=True)
+
+
+def compute_trend(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, periods: Sequence[tuple], now: dt.datetime,
+                  calendar: WorkCalendar, households: int | None = None,
+                  thresholds: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Overall KPIs of the given cases for each of ``periods`` (oldest first), one row each, with ``partial``
+    (the period contains ``now``). The snapshot columns are filled only for the period containing ``now``."""
+    tz = calendar.timezone
+    now_utc = _instant(now, "now", tz)
+    rows = []
+    for start, end in periods:
+        s, e = _period(start, end, tz)
+        current = s <= now_utc < e
+        row = _compute(cases_df, events_df, by=None, start=s, end=e, now=now_utc, calendar=calendar,
+                       households=households, thresholds=thresholds, groups=None, snapshot=current)
+        row.insert(4, "partial", current)
+        rows.append(row)
+    if not rows:
+        raise KpiArgumentError("periods is empty", field="periods")
+    return pd.concat(rows, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------- the database
+
+
+def _case_filters(*, community_id, grid_id, unit_id, category, include_simulated) -> list:
+    where = []
+    if community_id is not None:
+        where.append(Case.community_id == community_id)
+    if grid_id is not None:
+        where.append(Case.grid_id == grid_id)
+    if unit_id is not None:
+        where.append(Case.unit_id == unit_id)
+    if category is not None:
+        where.append(Case.category_code == category)
+    if not include_simulated:
+        where.append(Case.simulated.is_(False))
+    return where
+
+
+def load_frames(session: Session, *, start: dt.datetime, end: dt.datetime, where: Sequence = ()
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cases that can count in [start, end) or in the snapshot (an event, report, deadline or closure in the
+    period, or open now) and all their events, reading only the columns the KPIs need."""
+    relevant = or_(
+        Case.id.in_(select(CaseEvent.case_id).where(CaseEvent.at >= start, CaseEvent.at < end)),
+        and_(Case.reported_at >= start, Case.reported_at < end),
+        and_(Case.deadline_at >= start, Case.deadline_at < end),
+        and_(Case.closed_at >= start, Case.closed_at < end),
+        Case.status.in_(sorted(OPEN)),
+    )
+    cols = [getattr(Case, c) for c in CASE_COLUMNS]
+    rows = session.execute(select(*cols).where(relevant, *where).order_by(Case.id)).all()
+    cases = pd.DataFrame([tuple(r) for r in rows], columns=list(CASE_COLUMNS))
+    ev_cols = [CaseEvent.id, CaseEvent.case_id, CaseEvent.action, CaseEvent.to_status, CaseEvent.at]
+    rows = session.execute(select(*ev_cols).join(Case, Case.id == CaseEvent.case_id).where(relevant, *where)
+                           .order_by(CaseEvent.at, CaseEvent.id)).all()
+    events = pd.DataFrame([tuple(r) for r in rows], columns=["id", *EVENT_COLUMNS])
+    return cases, events
+
+
+def _groups(session: Session, by: str | None, *, community_id, grid_id, unit_id, category
+            ) -> tuple[list, dict, dict | int | None]:
+    """(group keys to list, labels {key: (code, name)}, households) for the grouping and filters."""
+    def area_households(where: list) -> int:
+        return int(session.scalar(select(func.coalesce(func.sum(Building.households), 0)).where(*where)) or 0)
+
+    if by is None:
+        where = []
+        if community_id is not None:
+            where.append(Building.community_id == community_id)
+        if grid_id is not None:
+            where.append(Building.grid_id == grid_id)
+        return [], {}, area_households(where)
+    if by in ("grid", "community"):
+        model, fk = (Grid, Building.grid_id) if by == "grid" else (Community, Building.community_id)
+        stmt = select(model.id, model.code, model.name).order_by(model.id)
+        if community_id is not None:
+            stmt = stmt.where((Grid.community_id if by == "grid" else Community.id) == community_id)
+        if grid_id is not None:
+            stmt = stmt.where(Grid.id == grid_id) if by == "grid" else stmt.where(
+                Community.id.in_(select(Grid.community_id).where(Grid.id == grid_id)))
+        rows = session.execute(stmt).all()
+        counted = dict(session.execute(select(fk, func.sum(Building.households)).where(fk.is_not(None))
+                                       .group_by(fk)).all())
+        households = {k: int(v or 0) for k, v in counted.items()} | {r[0]: int(counted.get(r[0]) or 0) for r in rows}
+        return [r[0] for r in rows], {r[0]: (r[1], r[2]) for r in rows}, households
+    if by == "unit":
+        stmt = select(ResponsibleUnit.id, ResponsibleUnit.type, ResponsibleUnit.name).order_by(ResponsibleUnit.id)
+        if unit_id is not None:
+            stmt = stmt.where(ResponsibleUnit.id == unit_id)
+        rows = session.execute(stmt).all()
+        return [r[0] for r in rows], {r[0]: (r[1], r[2]) for r in rows}, None
+    rows = session.execute(select(Category.code, Category.name_zh)).all()
+    return ([category] if category is not None else []), {r[0]: (r[0], r[1]) for r in rows}, None
+
+
+def _settings_and_now(settings: Settings | None, now: dt.datetime | None) -> tuple[Settings, WorkCalendar,
+                                                                                 dt.datetime]:
+    from patrol.cases.service import calendar
+
+    settings = settings or get_settings()
+    return settings, calendar(settings), now or dt.datetime.now(dt.UTC)
+
+
+def kpis(session: Session, *, by: str | None = None, start: dt.datetime | dt.date, end: dt.datetime | dt.date,
+         now: dt.datetime | None = None, community_id: int | None = None, grid_id: int | None = None,
+         unit_id: int | None = None, category: str | None = None, include_simulated: bool = True,
+         settings: Settings | None = None, thresholds: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The KPIs of [start, end) per ``by`` group from the database (SpatiaLite or PostGIS), with each group's
+    ``code`` and ``name``. Filters restrict the cases (and the listed groups); by grid / community every group of
+    the filtered area is listed, with zeros when it had no cases. Definitions: the module docstring."""
+    key_col = _by_column(by)
+    settings, cal, now = _settings_and_now(settings, now)
+    s, e = _period(start, end, cal.timezone)
+    where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
+                          include_simulated=include_simulated)
+    cases, events = load_frames(session, start=s, end=e, where=where)
+    groups, labels, households = _groups(session, by, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
+                                         category=category)
+    out = compute_kpis(cases, events, by=by, start=s, end=e, now=now, calendar=cal, households=households,
+                       thresholds=thresholds, groups=groups)
+    if key_col is not None:
+        out.insert(2, "code", [labels.get(k, (None, None))[0] for k in out["key"]])
+        out.insert(3, "name", [labels.get(k, (None, None))[1] for k in out["key"]])
+    return out
+
+
+def kpi_trend(session: Session, *, period: str = "month", n: int = 6, now: dt.datetime | None = None,
+              community_id: int | None = None, grid_id: int | None = None, unit_id: int | None = None,
+              category: str | None = None, include_simulated: bool = True, settings: Settings | None = None,
+              thresholds: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The overall KPIs of the filtered group (a grid, a community, a unit, a category, or the city) for each of
+    the last ``n`` weeks or months up to the one containing ``now`` (partial), oldest first: one query, then
+    :func:`compute_trend`."""
+    settings, cal, now = _settings_and_now(settings, now)
+    bounds = last_periods(period, n, _instant(now, "now", cal.timezone), cal.timezone)
+    where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
+                          include_simulated=include_simulated)
+    cases, events = load_frames(session, start=bounds[0][0], end=bounds[-1][1], where=where)
+    _, _, households = _groups(session, None, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
+                               category=category)
+    return compute_trend(cases, events, periods=bounds, now=now, calendar=cal, households=households,
+                         thresholds=thresholds)
+
+
+# ---------------------------------------------------------------------------------------------- JSON
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) or math.isinf(value) else float(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def kpi_records(df: pd.DataFrame) -> list[dict]:
+    """The rows as JSON-able dicts: plain ints and floats, ISO datetimes, None for undefined rates (never NaN)."""
+    return [{str(c): _plain(v) for c, v in zip(df.columns, row, strict=True)}
+            for row in df.itertuples(index=False, name=None)]

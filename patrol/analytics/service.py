@@ -1,0 +1,562 @@
+"""Analytics as the supervisor asks for them: KPIs, coverage and hotspots, restricted to what the actor may see.
+
+The computations are elsewhere (:mod:`patrol.analytics.kpis`, :mod:`geo.coverage`, :mod:`geo.hotspots`); this module decides
+the scope (a supervisor sees her community, a department its unit, a grid worker her grids, admins and planners the
+city) and feeds the pure functions from the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from dataclasses import dataclass
+
+import shapely
+import shapely.geometry
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from patrol.analytics import kpis as K
+from patrol.core.auth import Actor
+from patrol.core.errors import Forbidden, InvalidInput
+from patrol.core.models import Community, Grid
+from patrol.core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Scope:
+    community_id: int | None = None
+    grid_id: int | None = None
+    unit_id: int | None = None
+
+
+def resolve_scope(session: Session, actor: Actor, *, community: str | None = None, grid: str | None = None,
+                  unit_id: int | None = None) -> Scope:
+    """Community / grid given by code (or id), checked against the actor's scope; 403 outside it."""
+    community_id = _community_id(session, community) if community else None
+    grid_id = _grid_id(session, grid) if grid else None
+    role = actor.role
+    if role in ("admin", "planner"):
+        return Scope(community_id, grid_id, unit_id)
+    if role == "supervisor":
+        if community_id not in (None, actor.community_id):
+            raise Forbidden("that community is outside your scope", field="community")
+        if grid_id is not None and session.scalar(select(Grid.community_id).where(Grid.id == grid_id)) \
+                != actor.community_id:
+            raise Forbidden("that grid is outside your community", field="grid")
+        return Scope(actor.community_id, grid_id, unit_id)
+    if role == "department":
+        if unit_id not in (None, actor.unit_id):
+            raise Forbidden("that unit is not yours", field="unit_id")
+        return Scope(community_id, grid_id, actor.unit_id)
+    if role == "grid_worker":
+        if grid_id is None and len(actor.grid_ids) == 1:
+            grid_id = next(iter(actor.grid_ids))
+        if grid_id is None or grid_id not in actor.grid_ids:
+            raise Forbidden("a grid worker sees the figures of her own grid: give grid=<your grid code>",
+                            field="grid")
+        return Scope(None, grid_id, None)
+    raise Forbidden(f"a {role} cannot read analytics", field="role")
+
+
+def _community_id(session: Session, value: str) -> int:
+    found = session.scalar(select(Community.id).where((Community.code == value) | (Community.name == value)))
+    if found is None and value.isdigit():
+        found = session.scalar(select(Community.id).where(Community.id == int(value)))
+    if found is None:
+        raise InvalidInput(f"no community {value!r} (give its code or name)", field="community")
+    return found
+
+
+def _grid_id(session: Session, value: str) -> int:
+    found = session.scalar(select(Grid.id).where(Grid.code == value))
+    if found is None and value.isdigit():
+        found = session.scalar(select(Grid.id).where(Grid.id == int(value)))
+    if found is None:
+        raise InvalidInput(f"no grid {value!r} (give its code)", field="grid")
+    return found
+
+
+def thresholds(settings: Settings) -> dict:
+    """The default 黄橙红 thresholds, overridden per KPI by ``settings.kpi_thresholds``."""
+    return {**K.DEFAULT_THRESHOLDS, **K.parse_thresholds(settings.kpi_thresholds)} if settings.kpi_thresholds \
+        else dict(K.DEFAULT_THRESHOLDS)
+
+
+def kpi_table(session: Session, actor: Actor, settings: Settings, *, by: str | None, start: dt.date | dt.datetime,
+              end: dt.date | dt.datetime, community: str | None = None, grid: str | None = None,
+              unit_id: int | None = None, category: str | None = None, include_simulated: bool = True,
+              now: dt.datetime | None = None) -> list[dict]:
+    scope = resolve_scope(session, actor, community=community, grid=grid, unit_id=unit_id)
+    df = K.kpis(session, by=by, start=start, end=end, now=now, community_id=scope.community_id,
+                grid_id=scope.grid_id, unit_id=scope.unit_id, category=category,
+                include_simulated=include_simulated, settings=settings, thresholds=thresholds(settings))
+    return K.kpi_records(df)
+
+
+def kpi_trend(session: Session, actor: Actor, settings: Settings, *, period: str, n: int,
+              community: str | None = None, grid: str | None = None, unit_id: int | None = None,
+              category: str | None = None, include_simulated: bool = True,
+              now: dt.datetime | None = None) -> list[dict]:
+    scope = resolve_scope(session, actor, community=community, grid=grid, unit_id=unit_id)
+    df = K.kpi_trend(session, period=period, n=n, now=now, community_id=scope.community_id, grid_id=scope.grid_id,
+                     unit_id=scope.unit_id, category=category, include_simulated=include_simulated,
+                     settings=settings, thresholds=thresholds(settings))
+    return K.kpi_records(df)
+
+
+# ---------------------------------------------------------------------------------------------- hotspots
+
+MEASURES = {
+    "cases": "all cases reported",
+    "overdue": "cases closed late or still open past their deadline",
+    "reworked": "cases reworked at least once (核查不通过 or a low rating)",
+    "reopened": "cases reopened after closure",
+}
+CELLS = ("h3", "fishnet", "grid")
+BIN_LABELS = {3: "热点 99%", 2: "热点 95%", 1: "热点 90%", 0: "不显著", -1: "冷点 90%", -2: "冷点 95%", -3: "冷点 99%"}
+
+
+@dataclass
+class CellLayer:
+    frame: object  # GeoDataFrame in WGS-84 with an ``id`` column
+    weights: object  # scipy sparse
+    counts: object  # np.ndarray
+    n_points: int
+    count_frame: object = None  # what geo.cells.count_points counts in (the metric fishnet keeps its spec)
+
+
+def _case_where(scope: Scope, start: dt.datetime, end: dt.datetime, category: str | None,
+                include_simulated: bool) -> list:
+    """Cases reported in [start, end) inside the scope, of a category if given."""
+    from patrol.core.models import Case
+
+    where = [Case.reported_at >= start, Case.reported_at < end]
+    for col, value in ((Case.community_id, scope.community_id), (Case.grid_id, scope.grid_id),
+                       (Case.unit_id, scope.unit_id), (Case.category_code, category or None)):
+        if value is not None:
+            where.append(col == value)
+    if not include_simulated:
+        where.append(Case.simulated.is_(False))
+    return where
+
+
+def _case_points(session: Session, scope: Scope, *, start: dt.datetime, end: dt.datetime, category: str | None,
+                 measure: str, include_simulated: bool):
+    import geopandas as gpd
+    import numpy as np
+
+    from patrol.core.models import Case, Category
+
+    if measure not in MEASURES:
+        raise InvalidInput(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}", field="measure")
+    where = _case_where(scope, start, end, category, include_simulated)
+    if measure == "reworked":
+        where.append(Case.rework_count > 0)
+    elif measure == "reopened":
+        where.append(Case.reopened_count > 0)
+    rows = session.execute(select(func.ST_AsBinary(Case.geom), Category.severity, Case.status, Case.deadline_at,
+                                  Case.closed_on_time).join(Category, Category.code == Case.category_code)
+                           .where(*where)).all()
+    if measure == "overdue":
+        now = dt.datetime.now(dt.UTC)
+        from patrol.cases.service import _aware
+        from patrol.cases.lifecycle import OPEN
+
+        rows = [r for r in rows if r[4] is False or (r[2] in OPEN and r[2] != "suspended" and r[3] is not None
+                                                     and _aware(r[3]) < now)]
+    geoms = shapely.from_wkb(np.array([bytes(r[0]) for r in rows], dtype=object)) if rows else []
+    return gpd.GeoDataFrame({"severity": [r[1] for r in rows]}, geometry=list(geoms), crs=4326)
+
+
+def _area(session: Session, scope: Scope):
+    """The area analysed: the scope's grid, community, or the whole city's communities (WGS-84)."""
+    import shapely as sh
+
+    from patrol.core.models import Community
+
+    if scope.grid_id is not None:
+        wkbs = session.scalars(select(func.ST_AsBinary(Grid.geom)).where(Grid.id == scope.grid_id)).all()
+    elif scope.community_id is not None:
+        wkbs = session.scalars(select(func.ST_AsBinary(Community.geom))
+                               .where(Community.id == scope.community_id)).all()
+    else:
+        wkbs = session.scalars(select(func.ST_AsBinary(Community.geom))).all()
+    if not wkbs:
+        raise InvalidInput("the city has no communities yet: import a city first", field="community")
+    return sh.union_all([sh.from_wkb(bytes(w)) for w in wkbs])
+
+
+def cell_layer(session: Session, scope: Scope, points, *, cells: str, resolution: int, size_m: float,
+               weight: str) -> CellLayer:
+    import warnings
+
+    import geopandas as gpd
+    import numpy as np
+
+    from geo import cells as C
+    from patrol.core.models import City
+
+    if cells not in CELLS:
+        raise InvalidInput(f"cells must be one of {', '.join(CELLS)}, got {cells!r}", field="cells")
+    if weight not in ("count", "severity"):
+        raise InvalidInput(f"weight must be count or severity, got {weight!r}", field="weight")
+    area = _area(session, scope)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", C.IslandWarning)
+        if cells == "h3":
+            if not 5 <= resolution <= 12:
+                raise InvalidInput(f"resolution must be 5–12 for city hotspots, got {resolution}", field="resolution")
+            frame = C.hexagons(area, resolution)
+            if frame.empty:
+                frame = C.hexagons(gpd.GeoSeries([area.representative_point()], crs=4326), resolution, rings=1)
+            frame = frame.rename(columns={"h3": "id"}).assign(h3=lambda f: f["id"])
+            w = C.h3_neighbours(frame["h3"].tolist())
+            metric_frame = frame
+        else:
+            epsg = session.scalar(select(City.metric_epsg))
+            if cells == "fishnet":
+                if not 25 <= size_m <= 5000:
+                    raise InvalidInput(f"size_m must be 25–5000, got {size_m}", field="size_m")
+                metric_area = gpd.GeoSeries([area], crs=4326).to_crs(epsg).iloc[0]
+                net = C.fishnet(metric_area.bounds, size_m, epsg)
+                metric_frame = net[net.intersects(metric_area)].reset_index(drop=True)
+                frame = metric_frame.to_crs(4326).rename(columns={"cell": "id"})
+            else:
+                frame = read_frame_grids(session, scope)
+                metric_frame = frame
+            w = C.contiguity(frame.geometry, kind="queen") if len(frame) > 1 else None
+        counts = C.count_points(points, metric_frame, weights="severity" if weight == "severity" else None) \
+            if len(points) else np.zeros(len(frame))
+    return CellLayer(frame, w, counts, len(points), metric_frame)
+
+
+def read_frame_grids(session: Session, scope: Scope):
+    from patrol.core.frames import read_frame
+
+    where = []
+    if scope.grid_id is not None:
+        where.append(Grid.id == scope.grid_id)
+    elif scope.community_id is not None:
+        where.append(Grid.community_id == scope.community_id)
+    return read_frame(session, [Grid.id, Grid.code], Grid.geom, where=where, order_by=[Grid.id])
+
+
+def hotspots(session: Session, actor: Actor, settings: Settings, *, start: dt.date | dt.datetime,
+             end: dt.date | dt.datetime, cells: str = "h3", resolution: int = 9, size_m: float = 250,
+             category: str | None = None, measure: str = "cases", weight: str = "count", permutations: int = 0,
+             community: str | None = None, grid: str | None = None, include_simulated: bool = True) -> dict:
+    """Getis-Ord Gi* hot and cold spots of cases aggregated to cells, with BH-FDR bins −3…+3, as GeoJSON."""
+    import numpy as np
+
+    from geo.hotspots import GetisOrdStar
+
+    scope = resolve_scope(session, actor, community=community, grid=grid)
+    s, e = K._period(start, end, settings.timezone)
+    if not 0 <= permutations <= 9999:
+        raise InvalidInput(f"permutations must be 0–9999, got {permutations}", field="permutations")
+    points = _case_points(session, scope, start=s, end=e, category=category, measure=measure,
+                          include_simulated=include_simulated)
+    layer = cell_layer(session, scope, points, cells=cells, resolution=resolution, size_m=size_m, weight=weight)
+    y = np.asarray(layer.counts, dtype=float)
+    n = len(y)
+    summary = {"cells": n, "points": layer.n_points, "measure": measure, "cell_kind": cells,
+               "start": s.isoformat(), "end": e.isoformat(), "fdr": True, "permutations": permutations}
+    z = p = pf = bins = psim = None
+    if n >= 3 and layer.weights is not None and np.ptp(y) > 0:
+        gi = GetisOrdStar(permutations=permutations, seed=0).fit(y, layer.weights)
+        z, p, pf, bins, psim = gi.z_, gi.p_, gi.p_fdr_, gi.bin_, gi.p_sim_
+        summary["message"] = None
+    else:
+        summary["message"] = ("no cases in this period and area" if layer.n_points == 0 else
+                              "too few cells or no variation: nothing to test")
+    feats = []
+    for i, geom in enumerate(layer.frame.geometry):
+        b = int(bins[i]) if bins is not None else 0
+        props = {"id": _plain(layer.frame["id"].iloc[i]), "count": float(y[i]),
+                 "z": _num(z, i), "p": _num(p, i), "p_fdr": _num(pf, i), "p_sim": _num(psim, i),
+                 "bin": b, "label_zh": BIN_LABELS[b]}
+        if "code" in layer.frame:
+            props["code"] = layer.frame["code"].iloc[i]
+        feats.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": props})
+    if bins is not None:
+        summary["bins"] = {str(k): int((bins == k).sum()) for k in range(-3, 4)}
+    return {"type": "FeatureCollection", "features": feats, "summary": summary}
+
+
+def emerging(session: Session, actor: Actor, settings: Settings, *, step: str = "week", steps: int = 8,
+             cells: str = "h3", resolution: int = 9, size_m: float = 250, category: str | None = None,
+             measure: str = "cases", community: str | None = None, grid: str | None = None,
+             include_simulated: bool = True, now: dt.datetime | None = None) -> dict:
+    """Emerging hot spots: Gi* per time step and the Mann–Kendall trend, one ArcGIS pattern per cell."""
+    import numpy as np
+
+    from geo.hotspots import emerging_hotspots
+
+    if step not in ("day", "week", "month"):
+        raise InvalidInput(f"step must be day, week or month, got {step!r}", field="step")
+    if not 2 <= steps <= 60:
+        raise InvalidInput(f"steps must be 2–60, got {steps}", field="steps")
+    scope = resolve_scope(session, actor, community=community, grid=grid)
+    tz = settings.timezone
+    now = now or dt.datetime.now(dt.UTC)
+    if step == "day":
+        from zoneinfo import ZoneInfo
+
+        today = now.astimezone(ZoneInfo(tz)).date()
+        bounds = [K._period(today - dt.timedelta(days=k), today - dt.timedelta(days=k - 1), tz)
+                  for k in range(steps, 0, -1)]
+    else:
+        bounds = K.last_periods(step, steps, now, tz)
+    layer = None
+    cols = []
+    for s, e in bounds:
+        pts = _case_points(session, scope, start=s, end=e, category=category, measure=measure,
+                           include_simulated=include_simulated)
+        layer = cell_layer(session, scope, pts, cells=cells, resolution=resolution, size_m=size_m,
+                           weight="count") if layer is None else \
+            CellLayer(layer.frame, layer.weights, _recount(layer, pts), len(pts), layer.count_frame)
+        cols.append(np.asarray(layer.counts, dtype=float))
+    counts = np.column_stack(cols)
+    summary = {"cells": counts.shape[0], "steps": [[s.isoformat(), e.isoformat()] for s, e in bounds],
+               "points": int(counts.sum()), "message": None}
+    codes = names = None
+    if counts.shape[0] >= 3 and layer.weights is not None and counts.sum() > 0 and np.ptp(counts) > 0:
+        res = emerging_hotspots(counts, layer.weights)
+        codes, names = res.code, res.pattern
+        summary["patterns"] = {str(k): int(v) for k, v in zip(*np.unique(names, return_counts=True), strict=True)}
+    else:
+        summary["message"] = "no cases in these periods and area" if counts.sum() == 0 else "nothing to test"
+    feats = [{"type": "Feature", "geometry": shapely.geometry.mapping(g),
+              "properties": {"id": _plain(layer.frame["id"].iloc[i]), "counts": counts[i].tolist(),
+                             "code": 0 if codes is None else int(codes[i]),
+                             "pattern": "No Pattern Detected" if names is None else str(names[i])}}
+             for i, g in enumerate(layer.frame.geometry)]
+    return {"type": "FeatureCollection", "features": feats, "summary": summary}
+
+
+def _recount(layer: CellLayer, points):
+    import numpy as np
+
+    from geo import cells as C
+
+    return C.count_points(points, layer.count_frame) if len(points) else np.zeros(len(layer.frame))
+
+
+def _num(a, i) -> float | None:
+    if a is None:
+        return None
+    v = float(a[i])
+    return None if math.isnan(v) else round(v, 6)
+
+
+def _plain(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+# ---------------------------------------------------------------------------------------------- coverage
+
+_coverage_cache: dict[tuple, object] = {}
+_coverage_lock = threading.Lock()
+
+
+def _coverage_base(session: Session, scope: Scope):
+    """geo.coverage.prepare_coverage of the scope's grids, walkable streets and buildings, kept per process while
+    grids, roads and buildings stay the same."""
+    from geo.coverage import prepare_coverage
+    from patrol.core.frames import read_frame
+    from patrol.core.models import Building, City, RoadSegment
+    from patrol.plans.service import grid_version
+
+    sig = tuple(session.execute(select(func.count(m.id), func.max(m.id)).select_from(m)).one()
+                for m in (Grid, RoadSegment, Building))
+    # a published grid plan updates grids in place (same count and ids): its version is part of the key
+    key = (session.get_bind().url.render_as_string(hide_password=False), scope.community_id, scope.grid_id, sig,
+           grid_version(session))
+    with _coverage_lock:
+        base = _coverage_cache.get(key)
+    if base is not None:
+        return base
+    grids = read_frame_grids(session, scope)
+    if grids.empty:
+        raise InvalidInput("no grids here yet: draw them first (gridpatrol grids generate)", field="grid")
+    where = [Building.grid_id.in_(grids["id"].tolist())]
+    buildings = read_frame(session, [Building.id], Building.geom, where=where)
+    roads = read_frame(session, [RoadSegment.osm_id, RoadSegment.name, RoadSegment.highway], RoadSegment.geom)
+    epsg = session.scalar(select(City.metric_epsg))
+    base = prepare_coverage(grids, roads, buildings=buildings, code="code", building_id="id",
+                            metric_crs=f"EPSG:{epsg}" if epsg else None)
+    with _coverage_lock:
+        if len(_coverage_cache) > 16:
+            _coverage_cache.clear()
+        _coverage_cache[key] = base
+    return base
+
+
+def _fixes(session: Session, grid_ids: list[int], start: dt.datetime, end: dt.datetime,
+           worker_id: int | None, include_simulated: bool):
+    import pandas as pd
+
+    from patrol.core.models import GpsFix, Patrol
+
+    where = [GpsFix.time >= start, GpsFix.time < end, Patrol.grid_id.in_(grid_ids)]
+    if worker_id is not None:
+        where.append(Patrol.worker_id == worker_id)
+    if not include_simulated:
+        where.append(Patrol.simulated.is_(False))
+    rows = session.execute(select(GpsFix.patrol_id, GpsFix.time, func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom),
+                                  GpsFix.flag).join(Patrol, Patrol.id == GpsFix.patrol_id).where(*where)
+                           .order_by(GpsFix.patrol_id, GpsFix.time)).all()
+    frame = pd.DataFrame(rows, columns=["patrol_id", "time", "lon", "lat", "flag"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    return frame
+
+
+def coverage(session: Session, actor: Actor, settings: Settings, *, start: dt.date | dt.datetime,
+             end: dt.date | dt.datetime, community: str | None = None, grid: str | None = None,
+             worker_id: int | None = None, distance_m: float = 25.0, blind_days: int | None = None,
+             include_simulated: bool = True) -> dict:
+    """Patrol coverage (不留死角) per grid for a period: street length and buildings within ``distance_m`` of the
+    tracks (or visited), covered / uncovered street runs and buildings; with ``blind_days``, the streets and
+    buildings not covered for more than that many days before ``end`` (looking back 90 days)."""
+    import pandas as pd
+
+    from geo.coverage import grid_coverage, last_covered
+    from patrol.core.models import Visit
+
+    if not 1 <= distance_m <= 500:
+        raise InvalidInput(f"distance_m must be 1–500, got {distance_m}", field="distance_m")
+    if blind_days is not None and not 1 <= blind_days <= 90:
+        raise InvalidInput(f"blind_days must be 1–90, got {blind_days}", field="blind_days")
+    scope = resolve_scope(session, actor, community=community, grid=grid)
+    s, e = K._period(start, end, settings.timezone)
+    base = _coverage_base(session, scope)
+    grids = read_frame_grids(session, scope)
+    ids = grids["id"].tolist()
+    fixes = _fixes(session, ids, s, e, worker_id, include_simulated)
+    visits = session.execute(select(Visit.building_id, Visit.time).where(Visit.time >= s, Visit.time < e)).all()
+    cov = grid_coverage(base, fixes, distance_m=distance_m, visited={b for b, _ in visits})
+    table = cov.grids.merge(grids[["id", "code"]], on="code", how="left")
+    out = {
+        "start": s.isoformat(), "end": e.isoformat(), "distance_m": distance_m, "fixes": len(fixes),
+        "grids": [_row(r) for r in table.to_dict("records")],
+        "streets": _fc(cov.streets.to_crs(4326), ["code", "name", "highway", "covered", "length_m"]),
+        "buildings": _fc(cov.buildings.to_crs(4326), ["building_id", "code", "covered", "visited"]),
+        "message": None if len(fixes) else "no patrol tracks in this period and area",
+    }
+    if blind_days is not None:
+        since = e - dt.timedelta(days=90)
+        old = _fixes(session, ids, since, e, worker_id, include_simulated)
+        seen = session.execute(select(Visit.building_id, func.max(Visit.time)).where(
+            Visit.time >= since, Visit.time < e).group_by(Visit.building_id)).all()
+        last = last_covered(base, old, distance_m=distance_m,
+                            visited={b: pd.Timestamp(t).tz_localize("UTC") if pd.Timestamp(t).tzinfo is None
+                                     else pd.Timestamp(t) for b, t in seen})
+        cutoff = pd.Timestamp(e - dt.timedelta(days=blind_days))
+        streets = last.streets[~(last.streets["last_covered"] >= cutoff)].to_crs(4326)
+        blds = last.buildings[~(last.buildings["last_covered"] >= cutoff)].to_crs(4326)
+        out["blind_spots"] = {
+            "days": blind_days, "street_m": round(float(streets["length_m"].sum()), 1) if len(streets) else 0.0,
+            "buildings": len(blds),
+            "streets": _fc(streets, ["code", "name", "highway", "length_m", "last_covered"]),
+            "building_features": _fc(blds, ["building_id", "code", "last_covered"]),
+        }
+    return out
+
+
+def _row(r: dict) -> dict:
+    out = {}
+    for k, v in r.items():
+        if hasattr(v, "item"):
+            v = v.item()
+        if isinstance(v, float) and math.isnan(v):
+            v = None
+        elif isinstance(v, float):
+            v = round(v, 3)
+        out[k] = v
+    return out
+
+
+def _fc(frame, columns: list[str]) -> dict:
+    import pandas as pd
+
+    cols = [c for c in columns if c in frame.columns]
+    feats = []
+    for geom, *vals in zip(frame.geometry, *(frame[c] for c in cols), strict=True):
+        props = {}
+        for c, v in zip(cols, vals, strict=True):
+            if isinstance(v, pd.Timestamp) or v is pd.NaT:
+                v = None if pd.isna(v) else v.isoformat()
+            elif hasattr(v, "item"):
+                v = v.item()
+            if isinstance(v, float):
+                v = None if math.isnan(v) else round(v, 2)
+            props[c] = v
+        feats.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+# ---------------------------------------------------------------------------------------------- frames for maps
+
+
+def case_frame(session: Session, scope: Scope, *, start: dt.datetime | dt.date, end: dt.datetime | dt.date,
+               category: str | None = None, tz: str = "Asia/Shanghai", include_simulated: bool = True):
+    """Cases reported in [start, end) in the scope as points with category, status, severity and overdue."""
+    import geopandas as gpd
+
+    from patrol.cases.service import _aware
+    from patrol.cases.lifecycle import OPEN
+    from patrol.core.models import Case, Category
+
+    s, e = K._period(start, end, tz)
+    where = _case_where(scope, s, e, category, include_simulated)
+    rows = session.execute(select(Case.id, Case.category_code, Case.status, Category.severity, Case.deadline_at,
+                                  func.ST_X(Case.geom), func.ST_Y(Case.geom))
+                           .join(Category, Category.code == Case.category_code).where(*where)).all()
+    now = dt.datetime.now(dt.UTC)
+    return gpd.GeoDataFrame(
+        {"id": [r[0] for r in rows], "category": [r[1] for r in rows], "status": [r[2] for r in rows],
+         "severity": [r[3] for r in rows],
+         "overdue": [bool(r[2] in OPEN and r[2] != "suspended" and r[4] is not None and _aware(r[4]) < now)
+                     for r in rows]},
+        geometry=gpd.points_from_xy([r[5] for r in rows], [r[6] for r in rows]), crs=4326)
+
+
+def category_labels(session: Session, lang: str) -> dict[str, str]:
+    from patrol.core.models import Category
+
+    col = Category.name_zh if lang == "zh" else Category.name_en
+    return dict(session.execute(select(Category.code, col)).all())
+
+
+def track_frame(session: Session, scope: Scope, *, day: dt.date, worker_id: int | None, tz: str):
+    """The patrol tracks of a day (a worker's, or all in the scope) as LineStrings, flagged fixes left out."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from geo.tracks import track_length_m
+    from patrol.core.models import GpsFix, Patrol, User
+
+    s, e = K._period(day, day + dt.timedelta(days=1), tz)
+    grid_ids = read_frame_grids(session, scope)["id"].tolist()
+    where = [GpsFix.time >= s, GpsFix.time < e, GpsFix.flag.is_(None), Patrol.grid_id.in_(grid_ids or [-1])]
+    if worker_id is not None:
+        where.append(Patrol.worker_id == worker_id)
+    rows = session.execute(select(Patrol.id, func.coalesce(User.display_name, User.username), GpsFix.time,
+                                  func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom))
+                           .join(Patrol, Patrol.id == GpsFix.patrol_id).join(User, User.id == Patrol.worker_id)
+                           .where(*where).order_by(Patrol.id, GpsFix.time)).all()
+    frame = pd.DataFrame(rows, columns=["patrol", "worker", "time", "lon", "lat"])
+    out = []
+    for pid, g in frame.groupby("patrol", sort=True):
+        if len(g) < 2:
+            continue
+        times = pd.to_datetime(g["time"], utc=True).dt.tz_convert(tz)
+        out.append({"patrol": int(pid), "worker": g["worker"].iloc[0],
+                    "started": times.iloc[0].strftime("%H:%M"), "ended": times.iloc[-1].strftime("%H:%M"),
+                    "length_m": round(track_length_m(g["lon"].to_numpy(), g["lat"].to_numpy()), 1),
+                    "geometry": shapely.LineString(list(zip(g["lon"], g["lat"], strict=True)))})
+    if not out:
+        return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=4326)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=4326)

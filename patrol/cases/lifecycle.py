@@ -1,0 +1,63 @@
+"""The case loop as data: which action moves a case from which states to which, and who may take it.
+
+The national seven-step loop (信息收集 → 立案 → 派遣 → 处理 → 反馈 → 核查结案 → 评价) and the seeds' 五步闭环:
+
+    reported ─register→ registered ─dispatch/whistle→ dispatched ─accept→ accepted ─handle→ handled
+        │                   ▲   ▲                       │   ▲                                  │
+      reject            return  escalate             suspend rework ←──────────────────────── verify
+        ▼                                               ▼                                      ▼
+    rejected                                        suspended ─resume→ (back)              verified ─close→ closed
+                                                                                           closed ─rate ≤ 2 / revisit→ dispatched
+Any open case can be merged into another (duplicate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OPEN = frozenset({"reported", "registered", "dispatched", "accepted", "handled", "verified", "suspended"})
+CLOSED = frozenset({"closed", "rejected", "duplicate"})
+LEVELS = ("grid", "community", "department")
+STAFF = frozenset({"supervisor", "admin"})
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    sources: frozenset[str]
+    target: str | None  # None: decided by the service (resume returns to where the case was; rate may reopen)
+    roles: frozenset[str]  # besides the scope check; "worker@grid" etc. refine in patrol.cases.service
+    label_zh: str
+
+
+def _a(name: str, sources: set[str] | frozenset[str], target: str | None, roles: set[str], zh: str) -> Action:
+    return Action(name, frozenset(sources), target, frozenset(roles), zh)
+
+
+ACTIONS: dict[str, Action] = {a.name: a for a in (
+    _a("register", {"reported"}, "registered", STAFF | {"grid_worker"}, "立案"),
+    _a("reject", {"reported"}, "rejected", STAFF, "不予立案"),
+    _a("dispatch", {"registered"}, "dispatched", STAFF | {"grid_worker"}, "派遣"),
+    _a("whistle", {"registered"}, "dispatched", STAFF, "吹哨报到"),
+    _a("accept", {"dispatched"}, "accepted", STAFF | {"department", "grid_worker"}, "接单"),
+    _a("return", {"dispatched", "accepted"}, "registered", STAFF | {"department"}, "退回(非本单位职责)"),
+    _a("handle", {"accepted"}, "handled", STAFF | {"department", "grid_worker"}, "处置"),
+    _a("verify", {"handled"}, "verified", STAFF | {"grid_worker"}, "核查通过"),
+    _a("rework", {"handled"}, "dispatched", STAFF | {"grid_worker"}, "核查不通过(返工)"),
+    _a("close", {"verified"}, "closed", STAFF | {"grid_worker"}, "结案"),
+    _a("rate", {"closed"}, None, STAFF, "满意度评价"),
+    _a("suspend", {"dispatched", "accepted"}, "suspended", STAFF, "缓办"),
+    _a("resume", {"suspended"}, None, STAFF, "恢复办理"),
+    _a("escalate", {"reported", "registered", "dispatched", "accepted"}, "registered", STAFF, "上报升级"),
+    _a("merge", OPEN, "duplicate", STAFF, "合并(重复)"),
+)}
+
+
+def allowed_actions(status: str) -> list[str]:
+    """The actions a case in ``status`` can take, in the order of the loop."""
+    return [a.name for a in ACTIONS.values() if status in a.sources]
+
+
+def next_level(level: str) -> str | None:
+    i = LEVELS.index(level)
+    return LEVELS[i + 1] if i + 1 < len(LEVELS) else None

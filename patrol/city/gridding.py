@@ -1,0 +1,134 @@
+"""Draw grids for a city that has none, and check a city's grids.
+
+Reads communities and buildings, runs the pure partitioner of :mod:`geo.grids` in the city's metric CRS, and writes
+grids with 15-digit codes (district 6 + street 3 + community 3 + sequence 3) and each building's grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+from tqdm import tqdm
+
+from geo.city import as_multipolygon
+from geo.grids.check import GridCheck, check_grids, format_check
+from geo.grids.codes import assign_codes
+from geo.grids.partition import generate_grids
+from patrol.core.errors import Conflict, NotFound
+from patrol.core.frames import ewkt, read_frame
+from patrol.core.models import Building, City, Community, Grid, Subdistrict
+
+
+@dataclass
+class GridResult:
+    grids: int
+    communities: int
+    households_range: tuple[int, int]
+    grid_households: list[int] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        h = self.grid_households
+        spread = f", households per grid {min(h)}–{max(h)}" if h else ""
+        lo, hi = self.households_range
+        inside = sum(lo <= x <= hi for x in h)
+        return [(f"grids 网格: {self.grids} in {self.communities} communities{spread}; "
+                 f"{inside} of {len(h)} within {lo}–{hi}")]
+
+
+@dataclass
+class CheckReport:
+    check: GridCheck
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.check.ok)
+
+    @property
+    def summary(self) -> str:
+        c = self.check
+        return (f"{c.gaps} gaps, {c.overlaps} overlaps, {c.buildings_in_no_grid} buildings in no grid, "
+                f"{c.buildings_in_several_grids} in several")
+
+
+def _city(session: Session) -> City:
+    city = session.scalars(select(City).limit(1)).first()
+    if city is None:
+        raise NotFound("no city imported yet: run `gridpatrol import FILE.osm.pbf` first")
+    return city
+
+
+def _communities(session: Session, crs: int) -> gpd.GeoDataFrame:
+    frame = read_frame(session, [Community.id, Community.code, Community.name, Community.subdistrict_id],
+                       Community.geom, order_by=[Community.id])
+    street = dict(session.execute(select(Subdistrict.id, Subdistrict.code)).all())
+    frame["street"] = frame["subdistrict_id"].map(street)
+    return frame.to_crs(crs)
+
+
+def _buildings(session: Session, crs: int) -> gpd.GeoDataFrame:
+    frame = read_frame(session, [Building.id, Building.households, Building.community_id, Building.grid_id],
+                       Building.geom, where=[Building.community_id.is_not(None)], order_by=[Building.id])
+    return frame.set_index("id", drop=False).to_crs(crs)
+
+
+def generate_city_grids(session: Session, *, households_range: tuple[int, int] = (300, 500), replace: bool = False,
+                        progress: bool = False) -> GridResult:
+    """Partition every community into grids; refuses when grids exist unless ``replace``. The caller commits."""
+    city = _city(session)
+    existing = session.scalar(select(func.count()).select_from(Grid)) or 0
+    if existing and not replace:
+        raise Conflict(f"the city already has {existing} grids; pass --replace to draw them again", field="replace")
+    session.execute(update(Building).values(grid_id=None))
+    session.execute(delete(Grid))
+    communities = _communities(session, city.metric_epsg)
+    buildings = _buildings(session, city.metric_epsg)
+    by_community = buildings.groupby("community_id")
+    households: list[int] = []
+    assignment: list[dict] = []
+    for _, com in tqdm(communities.iterrows(), total=len(communities), desc="drawing grids", unit=" communities",
+                       disable=not progress, leave=False):
+        own = by_community.get_group(com["id"]) if com["id"] in by_community.groups else buildings.iloc[0:0]
+        part = generate_grids(com.geometry, own[["households", "geometry"]], households_range=households_range)
+        codes = assign_codes(part.grids, district=city.district_code, street=int(com["street"]),
+                             community=int(com["code"]))
+        grid_ids = _insert_grids(session, com, part.grids, codes, city.metric_epsg)
+        households += part.grids["households"].astype(int).tolist()
+        assignment += [{"id": int(b), "grid_id": grid_ids[int(g)]} for b, g in part.assignment.items()]
+    if assignment:
+        session.execute(update(Building), assignment)
+    session.flush()
+    return GridResult(len(households), len(communities), households_range, households)
+
+
+def _insert_grids(session: Session, com: pd.Series, grids: gpd.GeoDataFrame, codes: pd.Series,
+                  crs: int) -> dict[int, int]:
+    wgs = grids.set_crs(crs, allow_override=True).to_crs(4326)
+    geoms = ewkt([as_multipolygon(g) for g in wgs.geometry])
+    ids: dict[int, int] = {}
+    for (i, row), code, geom in zip(grids.iterrows(), codes, geoms, strict=True):
+        seq = int(code[-3:])
+        rid = session.execute(
+            insert(Grid).values(community_id=int(com["id"]), code=code, name=f"{com['name']} 第{seq}网格", geom=geom)
+            .returning(Grid.id)
+        ).scalar_one()
+        ids[int(row["grid_no"])] = rid
+    return ids
+
+
+def check_city_grids(session: Session, *, households_range: tuple[int, int] | None = (300, 500),
+                     tolerance_m2: float = 1.0) -> CheckReport:
+    """Gaps, overlaps, buildings in no or several grids, grids outside their community, duplicate codes."""
+    city = _city(session)
+    communities = _communities(session, city.metric_epsg).rename(columns={"id": "community_id"})
+    grids = read_frame(session, [Grid.id, Grid.code, Grid.community_id], Grid.geom).to_crs(city.metric_epsg)
+    buildings = _buildings(session, city.metric_epsg)
+    per_grid = buildings.groupby("grid_id")["households"].sum()
+    grids["households"] = grids["id"].map(per_grid).fillna(0).astype(np.int64)
+    check = check_grids(communities, grids, buildings, tolerance_m2=tolerance_m2, households_range=households_range)
+    return CheckReport(check, format_check(check))

@@ -1,0 +1,624 @@
+"""The persistent model: SQLAlchemy 2 typed mappings with GeoAlchemy2 geometries, the same on SpatiaLite and PostGIS.
+
+Every geometry is stored in WGS-84 (EPSG:4326); metric work happens in the city's projected CRS (``City.metric_epsg``)
+in :mod:`geo`. Areal layers are MULTIPOLYGON so that one column type fits both single and multi-part features.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+SRID = 4326
+ROLES = ("grid_worker", "supervisor", "department", "planner", "admin")
+LEVELS = ("grid", "community", "department")
+CATEGORY_KINDS = ("component", "event")
+CASE_STATUSES = ("reported", "registered", "dispatched", "accepted", "handled", "verified", "closed", "rejected",
+                 "suspended", "duplicate")
+TASK_STATUSES = ("dispatched", "accepted", "handled", "not_responsible")
+PLAN_STATUSES = ("draft", "published", "superseded")
+CHECKLIST_TARGETS = ("building", "shop", "place")
+NEED_TYPES = ("education", "medical", "housing", "jobs", "elderly_care", "other")
+NEED_STATUSES = ("open", "in_progress", "resolved")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware datetime stored in UTC on both databases (SQLite keeps no offset: values are converted to UTC on
+    the way in and read back as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a timezone-aware column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _area() -> Mapped:
+    return mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class City(Base):
+    """The city this database serves (one row): its name, the metric CRS for its metric work, its district code."""
+
+    __tablename__ = "city"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    metric_epsg: Mapped[int] = mapped_column(Integer)
+    district_code: Mapped[str] = mapped_column(String(6), default="000000")
+    source: Mapped[str] = mapped_column(String(500))
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+
+
+class Subdistrict(Base):
+    """街道 subdistrict."""
+
+    __tablename__ = "subdistrict"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(3), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    derived: Mapped[bool] = mapped_column(Boolean, default=False)
+    geom = _area()
+    communities: Mapped[list[Community]] = relationship(back_populates="subdistrict")
+
+
+class Community(Base):
+    """社区 community. ``derived`` marks boundaries the software drew (the source had none), not official ones."""
+
+    __tablename__ = "community"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subdistrict_id: Mapped[int] = mapped_column(ForeignKey("subdistrict.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(3))
+    name: Mapped[str] = mapped_column(String(200))
+    osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    derived: Mapped[bool] = mapped_column(Boolean, default=False)
+    geom = _area()
+    subdistrict: Mapped[Subdistrict] = relationship(back_populates="communities")
+
+
+class Grid(Base):
+    """网格 grid: a few hundred households walked by one grid worker. ``code``: 15 digits (district, street,
+    community, sequence)."""
+
+    __tablename__ = "grid"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    geom = _area()
+
+
+class Building(Base):
+    """楼栋 building. ``households_estimated`` is true while the count comes from footprint × levels, not a survey."""
+
+    __tablename__ = "building"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    osm_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    use: Mapped[str | None] = mapped_column(String(60))
+    levels: Mapped[float | None] = mapped_column(Float)
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    households_estimated: Mapped[bool] = mapped_column(Boolean, default=True)
+    residents: Mapped[int | None] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(String(300))
+    geom = _area()
+    __table_args__ = (CheckConstraint("households >= 0", name="households_non_negative"),)
+
+
+class RoadSegment(Base):
+    """A street or path as imported (one OSM way); ``length_m`` measured in the city's metric CRS."""
+
+    __tablename__ = "road_segment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    osm_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    highway: Mapped[str] = mapped_column(String(40))
+    length_m: Mapped[float] = mapped_column(Float)
+    oneway: Mapped[bool] = mapped_column(Boolean, default=False)
+    geom = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=True), nullable=False)
+
+
+class ResponsibleUnit(Base):
+    """A unit that handles cases (community office, 城管 squad, power company …) with an optional jurisdiction."""
+
+    __tablename__ = "responsible_unit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(40), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
+    jurisdiction = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=True)
+
+
+class Category(Base):
+    """A kind of problem (部件 component or 事件 event), its default handling level and deadline in working hours."""
+
+    __tablename__ = "category"
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    major_zh: Mapped[str] = mapped_column(String(100))
+    major_en: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(20))
+    deadline_hours: Mapped[float] = mapped_column(Float)
+    severity: Mapped[int] = mapped_column(Integer)
+    revisit_days: Mapped[int] = mapped_column(Integer, default=7)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    __table_args__ = (
+        CheckConstraint("kind IN ('component', 'event')", name="kind"),
+        CheckConstraint("level IN ('grid', 'community', 'department')", name="level"),
+        CheckConstraint("deadline_hours > 0", name="deadline_positive"),
+        CheckConstraint("severity BETWEEN 1 AND 3", name="severity_range"),
+    )
+
+
+class User(Base):
+    """A person using the system, with a role and a scope (community or unit; a grid worker's grids point at her)."""
+
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id", ondelete="SET NULL"))
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    __table_args__ = (
+        CheckConstraint("role IN ('grid_worker', 'supervisor', 'department', 'planner', 'admin')", name="role"),
+    )
+
+
+def _point(nullable: bool = False) -> Mapped:
+    return mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=nullable)
+
+
+class ApiKey(Base):
+    """A key for an Open311 client (another system or a residents' app); only its SHA-256 is stored."""
+
+    __tablename__ = "api_key"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+
+
+class Patrol(Base):
+    """One walk of a grid worker (巡查), from start to end; ``client_id`` makes a retried start idempotent."""
+
+    __tablename__ = "patrol"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class GpsFix(Base):
+    """A GPS fix of a patrol, stored in WGS-84; ``flag`` marks implausible fixes (kept, excluded from analytics)."""
+
+    __tablename__ = "gps_fix"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patrol_id: Mapped[int] = mapped_column(ForeignKey("patrol.id", ondelete="CASCADE"), index=True)
+    time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    flag: Mapped[str | None] = mapped_column(String(20))
+    geom = _point()
+    __table_args__ = (UniqueConstraint("patrol_id", "time"),)
+
+
+class Visit(Base):
+    """A household visit check-in at a building (入户走访)."""
+
+    __tablename__ = "visit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrol.id", ondelete="SET NULL"), index=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"), index=True)
+    time: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)
+    geom = _point(nullable=True)
+
+
+class Case(Base):
+    """A case (案件) in the closed loop. ``status`` follows :mod:`patrol.cases.lifecycle`; ``level`` is where it is handled
+    (grid → community → department); ``deadline_at`` is computed in working hours."""
+
+    __tablename__ = "patrol_case"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("category.code"), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    level: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(300))
+    geom = _point()
+    input_crs: Mapped[str] = mapped_column(String(10), default="wgs84")
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id", ondelete="SET NULL"), index=True)
+    floor: Mapped[str | None] = mapped_column(String(20))
+    unit_no: Mapped[str | None] = mapped_column(String(20))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id", ondelete="SET NULL"))
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id", ondelete="SET NULL"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    reported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    remaining_hours: Mapped[float | None] = mapped_column(Float)
+    suspended_from: Mapped[str | None] = mapped_column(String(20))
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"))
+    recurrence_of_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
+        CheckConstraint("level IN ('grid', 'community', 'department')", name="level"),
+    )
+
+
+class CaseEvent(Base):
+    """One immutable step of a case (全程留痕): who, when, where, what, with a note."""
+
+    __tablename__ = "case_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id", ondelete="SET NULL"))
+    client_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    geom = _point(nullable=True)
+
+
+class Photo(Base):
+    """A photo of a case (before / after); served without EXIF, the EXIF time and place kept here."""
+
+    __tablename__ = "photo"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_event.id", ondelete="SET NULL"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    exif_lon: Mapped[float | None] = mapped_column(Float)
+    exif_lat: Mapped[float | None] = mapped_column(Float)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+
+
+class CaseTask(Base):
+    """A department whistled in (吹哨报到) on a case: its own deadline, report-in time and result."""
+
+    __tablename__ = "case_task"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("responsible_unit.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    deadline_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    report_in_by: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    reported_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (UniqueConstraint("case_id", "unit_id"),)
+
+
+class Revisit(Base):
+    """回头看: a check some days after closure that the problem stays fixed."""
+
+    __tablename__ = "revisit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+    due_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Responsibility(Base):
+    """Who handles what (like FixMyStreet's body × category contacts): category × level → a type of unit.
+
+    ``category`` is a code (``B0109``), a prefix (``B01*``) or ``*``; the most specific rule wins and less specific
+    ones are the fallback, each ordered by ``priority``. ``profile`` is how the unit travels (walk / drive)."""
+
+    __tablename__ = "responsibility"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(20))
+    unit_type: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    profile: Mapped[str] = mapped_column(String(10), default="drive")
+    note_zh: Mapped[str | None] = mapped_column(String(200))
+    __table_args__ = (
+        UniqueConstraint("category", "level", "unit_type"),
+        CheckConstraint("level IN ('grid', 'community', 'department')", name="level"),
+        CheckConstraint("profile IN ('walk', 'drive')", name="profile"),
+    )
+
+
+class GridPlan(Base):
+    """A version of the city's grids (网格调整方案). A planner edits a ``draft`` copied from the grids in force;
+    publishing it writes its grids into ``grid`` (the grids in force) and makes it ``published``, the plan it
+    replaces ``superseded``. Published and superseded plans are never changed: they are the history of the grids
+    (which plan was in force when, see :mod:`patrol.plans.service`)."""
+
+    __tablename__ = "grid_plan"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    based_on_id: Mapped[int | None] = mapped_column(ForeignKey("grid_plan.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    effective_from: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (CheckConstraint("status IN ('draft', 'published', 'superseded')", name="status"),)
+
+
+class GridPlanGrid(Base):
+    """One grid of a plan: what ``grid`` holds for it once the plan is published (matched by ``code``)."""
+
+    __tablename__ = "grid_plan_grid"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("grid_plan.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"), index=True)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    geom = _area()
+    __table_args__ = (UniqueConstraint("plan_id", "code"),)
+
+
+# ---------------------------------------------------------------------------------------------- field surveys
+
+
+class Checklist(Base):
+    """One version of an inspection checklist (隐患排查表) defined as data (see :mod:`patrol.surveys.checklists`).
+
+    Loading a changed definition of the same ``code`` adds a version; inspections point at the exact version they
+    were answered against, so old answers stay valid. ``definition`` is the validated definition as JSON."""
+
+    __tablename__ = "checklist"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(20))
+    frequency_days: Mapped[int | None] = mapped_column(Integer)
+    definition: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    __table_args__ = (
+        UniqueConstraint("code", "version"),
+        CheckConstraint("target IN ('building', 'shop', 'place')", name="target"),
+    )
+
+
+class Shop(Base):
+    """A street-front business (沿街商户) in a building, with a stable code for the QR on its door (一户一码).
+    ``code`` never changes, even when grids are redrawn: the grid is the building's."""
+
+    __tablename__ = "shop"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(60))
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str | None] = mapped_column(String(300))
+    licence_no: Mapped[str | None] = mapped_column(String(60))
+    osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    geom = _point()
+
+
+class Inspection(Base):
+    """A checklist run at a building, a shop or a place (工地, 消防通道) by a grid worker. ``answers`` is JSON
+    ``{item id: value}`` validated against ``checklist_id``'s version; ``grid_id`` is the grid at the time."""
+
+    __tablename__ = "inspection"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("checklist.id"), index=True)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id", ondelete="SET NULL"), index=True)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shop.id", ondelete="SET NULL"), index=True)
+    place_name: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    answers: Mapped[str] = mapped_column(Text)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    geom = _point(nullable=True)
+
+
+class InspectionFinding(Base):
+    """A failed checklist item and the case it opened for rectification by a deadline (限期整改)."""
+
+    __tablename__ = "inspection_finding"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(String(40))
+    category_code: Mapped[str | None] = mapped_column(ForeignKey("category.code"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"), index=True)
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class InspectionPhoto(Base):
+    """A photo answering a checklist item; served without EXIF like case photos."""
+
+    __tablename__ = "inspection_photo"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+
+
+class Household(Base):
+    """A household (户) of the 民情台账 register, in a building; its grid is the building's. Personal data: see
+    :mod:`patrol.surveys.residents` for who may read it."""
+
+    __tablename__ = "household"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"), index=True)
+    room: Mapped[str] = mapped_column(String(40))
+    head_name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    members: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    __table_args__ = (UniqueConstraint("building_id", "room"),)
+
+
+class Resident(Base):
+    """A resident of a household. Vulnerable residents (80+, disabled, living alone; 重点人员) carry a visit
+    frequency; ``visit_every_days`` overrides the configured default."""
+
+    __tablename__ = "resident"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disability: Mapped[str | None] = mapped_column(String(200))
+    lives_alone: Mapped[bool] = mapped_column(Boolean, default=False)
+    health: Mapped[str | None] = mapped_column(Text)
+    visit_every_days: Mapped[int | None] = mapped_column(Integer)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (CheckConstraint("visit_every_days IS NULL OR visit_every_days > 0", name="visit_every_positive"),)
+
+
+class HouseholdVisit(Base):
+    """Which household a visit (入户走访) was to: the visit of the patrol model, tied to the register."""
+
+    __tablename__ = "household_visit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"), unique=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"), index=True)
+
+
+class ResidentNeed(Base):
+    """One need or concern in the 民情台账 (education, medical care, housing, jobs, elderly care), raised at a visit and
+    followed until resolved."""
+
+    __tablename__ = "resident_need"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="SET NULL"), index=True)
+    type: Mapped[str] = mapped_column(String(20), index=True)
+    detail: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    __table_args__ = (
+        CheckConstraint("type IN ('education', 'medical', 'housing', 'jobs', 'elderly_care', 'other')", name="type"),
+        CheckConstraint("status IN ('open', 'in_progress', 'resolved')", name="status"),
+    )
+
+
+class ResidentAudit(Base):
+    """Who read or changed which resident record, when and how (every read of personal data is logged)."""
+
+    __tablename__ = "resident_audit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))
+    household_id: Mapped[int | None] = mapped_column(Integer, index=True)  # no foreign key: the trail outlives
+    resident_id: Mapped[int | None] = mapped_column(Integer, index=True)   # the record
+    via: Mapped[str] = mapped_column(String(100))

@@ -1,0 +1,278 @@
+"""The field-worker app's day in one response (GET /api/v1/field/today): her grids and buildings, the categories
+she reports most with their pinyin for search, her stops in walking order with what she may do at each, what she
+has walked and covered today and the patrol still open; for field surveys the active checklists in full, the shops of
+her grids, the inspections and the household visits that are due. The phone caches it for offline use, so that she
+can inspect, and visit, in a stairwell with no signal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import shapely
+import shapely.geometry
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from patrol.core.auth import Actor
+from patrol.cases.service import _aware, _iso, case_dict, now_utc, to_point
+from patrol.core.errors import Forbidden, InvalidInput
+from patrol.cases.lifecycle import ACTIONS, allowed_actions
+from patrol.core.models import Building, Case, Category, Community, GpsFix, Grid, Patrol, Revisit, User
+from patrol.core.settings import Settings
+
+#: The actions a stop of each kind offers (revisits are recorded through POST /api/v1/revisits/{id}).
+STOP_ACTIONS = {"handle": ("accept", "handle"), "verify": ("verify", "rework"), "revisit": ()}
+FIELD_ACTIONS = ("accept", "handle", "verify", "rework", "close")
+USES_DAYS = 90
+COVER_DISTANCE_M = 25.0
+
+
+def field_today(session: Session, actor: Actor, settings: Settings, *, lat: float | None = None,
+                lon: float | None = None) -> dict:
+    """Everything a grid worker's phone needs for today (see the module docstring); 403 for other roles."""
+    if actor.role != "grid_worker" or actor.user_id is None:
+        raise Forbidden(f"the field app is for grid workers, not a {actor.role}", field="role")
+    if (lat is None) != (lon is None):
+        raise InvalidInput("give both lat and lon for the start, or neither", field="lat" if lat is None else "lon")
+    start = to_point(lon, lat) if lat is not None else None
+    user = session.get(User, actor.user_id)
+    zone = ZoneInfo(settings.timezone)
+    now = now_utc()
+    today = now.astimezone(zone).date()
+    day_start = dt.datetime.combine(today, dt.time(), tzinfo=zone)
+    day_end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    grid_ids = sorted(session.scalars(select(Grid.id).where(Grid.worker_id == actor.user_id)))
+    covered, walked = _covered(session, actor.user_id, grid_ids, day_start, day_end)
+    return {
+        "user": {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role},
+        "date": today.isoformat(),
+        "timezone": settings.timezone,
+        "grids": _grids(session, grid_ids),
+        "buildings": _buildings(session, grid_ids),
+        "categories": _categories(session, actor.user_id, now),
+        "tasks": _tasks(session, actor, today, start, now),
+        "covered": covered,
+        "walked_m": walked,
+        "open_patrol": _open_patrol(session, actor.user_id, day_start, day_end),
+        **_surveys(session, actor, settings, grid_ids, today),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- grids, buildings
+
+
+def _grids(session: Session, grid_ids: list[int]) -> dict:
+    stats = (select(Building.grid_id.label("grid_id"), func.count(Building.id).label("n"),
+                    func.sum(Building.households).label("hh"))
+             .where(Building.grid_id.in_(grid_ids or [-1])).group_by(Building.grid_id).subquery())
+    rows = session.execute(
+        select(Grid.id, Grid.code, Grid.name, Grid.community_id, Community.name, stats.c.n, stats.c.hh,
+               func.ST_AsBinary(Grid.geom))
+        .join(Community, Community.id == Grid.community_id, isouter=True)
+        .join(stats, stats.c.grid_id == Grid.id, isouter=True)
+        .where(Grid.id.in_(grid_ids or [-1])).order_by(Grid.id)).all()
+    features = [{"type": "Feature", "id": gid,
+                 "geometry": shapely.geometry.mapping(shapely.from_wkb(bytes(wkb))),
+                 "properties": {"id": gid, "code": code, "name": name, "households": int(hh or 0),
+                                "buildings": int(n or 0), "community_id": cid, "community_name": cname}}
+                for gid, code, name, cid, cname, n, hh, wkb in rows]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _buildings(session: Session, grid_ids: list[int]) -> list[dict]:
+    """Her grids' buildings with a point inside each footprint (ST_PointOnSurface on both databases)."""
+    inside = func.ST_PointOnSurface(Building.geom)
+    rows = session.execute(
+        select(Building.id, Building.name, Building.address, Building.households, Building.grid_id,
+               func.ST_X(inside), func.ST_Y(inside))
+        .where(Building.grid_id.in_(grid_ids or [-1])).order_by(Building.id)).all()
+    return [{"id": i, "name": name, "address": address, "households": int(hh or 0), "grid_id": g,
+             "lon": None if x is None else round(float(x), 7), "lat": None if y is None else round(float(y), 7)}
+            for i, name, address, hh, g, x, y in rows]
+
+
+# ---------------------------------------------------------------------------------------------- field surveys
+
+
+def _surveys(session: Session, actor: Actor, settings: Settings, grid_ids: list[int], today: dt.date) -> dict:
+    """What the phone needs to inspect and visit offline: every active checklist in full (the form is rendered and
+    validated on the phone, against the exact version it is sent with), her grids' shops (一户一码: the QR on a door
+    opens the shop even with no signal), the inspections due and the vulnerable households due a visit.
+
+    The survey modules are imported here, not at the top, so that the rest of the app does not depend on them at
+    import time; a missing module is an error, not an empty list — the phone must never believe nothing is due."""
+    from patrol.surveys.checklists import definition_of, latest_checklists
+    from patrol.surveys.inspections import due_inspections
+    from patrol.surveys.residents import due_visits
+    from patrol.surveys.shops import shops_of
+
+    checklists = [{**definition_of(c), "id": c.id, "version": c.version} for c in latest_checklists(session)]
+    # personal data (names, masked phones): only ever her own grids' households, and only for a grid worker; the
+    # read is audited by due_visits like any list read
+    visits = due_visits(session, actor, today=today, settings=settings) if actor.role == "grid_worker" else []
+    return {
+        "checklists": checklists,
+        "shops": shops_of(session, grid_ids),
+        "inspections_due": due_inspections(session, actor, today=today, timezone=settings.timezone),
+        "visits_due": visits,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- categories
+
+
+@lru_cache(maxsize=1024)
+def pinyin_of(name: str) -> tuple[str, str]:
+    """(full pinyin without tones or spaces, first letters), lowercase: 毁绿种菜 → ("huilvzhongcai", "hlzc").
+    Letters and digits in the name are kept; punctuation is dropped."""
+    from pypinyin import Style, lazy_pinyin
+
+    def clean(parts: list[str]) -> str:
+        return re.sub(r"[^a-z0-9]", "", "".join(parts).lower())
+
+    full = clean(lazy_pinyin(name, style=Style.NORMAL))
+    initials = clean(lazy_pinyin(name, style=Style.FIRST_LETTER))
+    return full, initials
+
+
+def _categories(session: Session, user_id: int, now: dt.datetime) -> list[dict]:
+    since = now - dt.timedelta(days=USES_DAYS)
+    recent = [Case.reported_at >= since]
+    mine = dict(session.execute(select(Case.category_code, func.count()).where(*recent, Case.reporter_id == user_id)
+                                .group_by(Case.category_code)).all())
+    city = dict(session.execute(select(Case.category_code, func.count()).where(*recent)
+                                .group_by(Case.category_code)).all())
+    out = []
+    for c in session.scalars(select(Category).where(Category.active)):
+        full, initials = pinyin_of(c.name_zh)
+        out.append({"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "major_zh": c.major_zh,
+                    "major_en": c.major_en, "level": c.level, "deadline_hours": c.deadline_hours,
+                    "severity": c.severity, "pinyin": full, "initials": initials,
+                    "uses": int(mine.get(c.code, 0)), "_city": int(city.get(c.code, 0))})
+    out.sort(key=lambda c: (-c["uses"], -c["_city"], c["code"]))
+    for c in out:
+        del c["_city"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- tasks
+
+
+def _tasks(session: Session, actor: Actor, today: dt.date, start: tuple[float, float] | None,
+           now: dt.datetime) -> dict:
+    from patrol.cases.routing import NoRoads, worker_day
+
+    try:
+        day = worker_day(session, actor.user_id, today, start=start)
+        day["message"] = None
+    except NoRoads as exc:
+        stops = _unordered_stops(session, actor.user_id, today)
+        day = {"worker_id": actor.user_id, "date": today.isoformat(),
+               "start": None if start is None else {"lon": start[0], "lat": start[1]},
+               "stops": stops, "route": None, "length_m": None, "eta_s": None, "empty": not stops,
+               "message": f"stops in no particular order: {exc.message}"}
+    ids = {s["case_id"] for s in day["stops"]}
+    cases = {c.id: (c, cat) for c, cat in session.execute(
+        select(Case, Category).join(Category, Category.code == Case.category_code)
+        .where(Case.id.in_(ids or [-1]))).all()}
+    for stop in day["stops"]:
+        case, cat = cases[stop["case_id"]]
+        d = case_dict(case, now=now)
+        stop.update({k: d[k] for k in ("status", "description", "address", "building_id", "deadline_at", "overdue",
+                                       "level", "reported_at")})
+        stop["category_name_zh"], stop["category_name_en"] = cat.name_zh, cat.name_en
+        stop["actions"] = _actions(actor, case, stop["kind"])
+    return day
+
+
+def _actions(actor: Actor, case: Case, kind: str) -> list[str]:
+    """What she may do now at a stop: the case's allowed actions open to grid workers that fit the stop's kind
+    and pass the checks of patrol.cases.service._authorize."""
+    out = []
+    for name in allowed_actions(case.status):
+        if name not in FIELD_ACTIONS or name not in STOP_ACTIONS.get(kind, ()) or \
+                "grid_worker" not in ACTIONS[name].roles:
+            continue
+        if name in ("accept", "handle") and case.assignee_id != actor.user_id:
+            continue
+        if name in ("verify", "rework") and case.grid_id not in actor.grid_ids:
+            continue
+        if name == "close" and not (case.grid_id in actor.grid_ids and case.level == "grid"):
+            continue
+        out.append(name)
+    return out
+
+
+def _unordered_stops(session: Session, worker_id: int, day: dt.date) -> list[dict]:
+    """The stops of patrol.cases.routing.worker_day without a route (the city has no roads), numbered as found."""
+    grids = list(session.scalars(select(Grid.id).where(Grid.worker_id == worker_id))) or [-1]
+    x, y = func.ST_X(Case.geom), func.ST_Y(Case.geom)
+    queries = (
+        ("handle", select(Case.id, Case.id, Case.category_code, x, y)
+         .where(Case.assignee_id == worker_id, Case.status.in_(("dispatched", "accepted"))).order_by(Case.id)),
+        ("verify", select(Case.id, Case.id, Case.category_code, x, y)
+         .where(Case.grid_id.in_(grids), Case.status == "handled").order_by(Case.id)),
+        ("revisit", select(Revisit.id, Case.id, Case.category_code, x, y).join(Case, Case.id == Revisit.case_id)
+         .where(Revisit.grid_id.in_(grids), Revisit.done_at.is_(None), Revisit.due_on <= day)
+         .order_by(Revisit.id)),
+    )
+    stops = []
+    for kind, stmt in queries:
+        for rid, cid, cat, lon, lat in session.execute(stmt):
+            stops.append({"kind": kind, "case_id": cid, "revisit_id": rid if kind == "revisit" else None,
+                          "category": cat, "lon": lon, "lat": lat, "order": len(stops) + 1, "leg_m": None,
+                          "leg_fallback": None})
+    return stops
+
+
+# ---------------------------------------------------------------------------------------------- patrols today
+
+
+def _covered(session: Session, worker_id: int, grid_ids: list[int], start: dt.datetime,
+             end: dt.datetime) -> tuple[dict, float]:
+    """The street pieces of her grids within 25 m of today's tracks of her patrols (GeoJSON, WGS-84), and the
+    length of those tracks (unflagged fixes, m). Coverage is not built when there is no track."""
+    import pandas as pd
+
+    from geo.coverage import grid_coverage
+    from geo.tracks import track_length_m
+    from patrol.analytics.service import Scope, _coverage_base, _fc
+
+    empty = {"type": "FeatureCollection", "features": []}
+    rows = session.execute(
+        select(GpsFix.patrol_id, GpsFix.time, func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom), GpsFix.flag)
+        .join(Patrol, Patrol.id == GpsFix.patrol_id)
+        .where(Patrol.worker_id == worker_id, GpsFix.time >= start, GpsFix.time < end)
+        .order_by(GpsFix.patrol_id, GpsFix.time)).all()
+    fixes = pd.DataFrame(rows, columns=["patrol_id", "time", "lon", "lat", "flag"])
+    good = fixes[fixes["flag"].isna()]
+    walked, tracks = 0.0, 0
+    for _, g in good.groupby("patrol_id", sort=True):
+        if len(g) >= 2:
+            walked += track_length_m(g["lon"].to_numpy(), g["lat"].to_numpy())
+            tracks += 1
+    if not tracks or not grid_ids:
+        return empty, round(walked, 1)
+    fixes["time"] = pd.to_datetime(fixes["time"], utc=True)
+    features = []
+    for gid in grid_ids:
+        base = _coverage_base(session, Scope(grid_id=gid))
+        cov = grid_coverage(base, fixes, distance_m=COVER_DISTANCE_M)
+        streets = cov.streets[cov.streets["covered"].astype(bool)]
+        if len(streets):
+            streets = streets.to_crs(4326)
+            streets = streets.set_geometry(shapely.transform(streets.geometry.to_numpy(), lambda c: c.round(7)))
+            features += _fc(streets, ["code", "name", "highway", "length_m"])["features"]
+    return {"type": "FeatureCollection", "features": features}, round(walked, 1)
+
+
+def _open_patrol(session: Session, worker_id: int, start: dt.datetime, end: dt.datetime) -> dict | None:
+    p = session.scalars(select(Patrol).where(Patrol.worker_id == worker_id, Patrol.ended_at.is_(None),
+                                             Patrol.started_at >= start, Patrol.started_at < end)
+                        .order_by(Patrol.started_at.desc(), Patrol.id.desc()).limit(1)).first()
+    if p is None:
+        return None
+    return {"id": p.id, "client_id": p.client_id, "started_at": _iso(_aware(p.started_at))}

@@ -1,0 +1,1 @@
+"""Versioned grid plans: drafts, edits, checks, publish, exchange, history."""

@@ -1,0 +1,1 @@
+"""What public surfaces (OGC API Features, Open311 reads) may publish."""

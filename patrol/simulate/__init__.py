@@ -1,0 +1,1 @@
+"""SIMULATED operations for the demo (labelled 模拟 everywhere) and the demo city itself."""

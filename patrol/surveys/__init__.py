@@ -1,0 +1,1 @@
+"""Field surveys: inspection checklists, inspections, shops and the residents register."""
