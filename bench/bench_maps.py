@@ -339,7 +339,9 @@ def _naive_page(kind: str, cases: dict, n: int, bounds: tuple[float, float, floa
     import folium
     from folium import plugins
 
-    from maps.analytics import _OTHER_STATUS_COLOUR, _OVERDUE_COLOUR, STATUS_COLOURS
+    from maps.analytics import OTHER_STATUS_COLOUR as _OTHER_STATUS_COLOUR
+    from maps.analytics import OVERDUE_COLOUR as _OVERDUE_COLOUR
+    from maps.analytics import STATUS_COLOURS
     from maps.assets import use_local_assets
 
     lon, lat = cases["lon"][:n], cases["lat"][:n]

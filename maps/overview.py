@@ -6,23 +6,37 @@ where they come from, and the household range that counts as "normal" for a grid
 
 from __future__ import annotations
 
-import html
 import math
-import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import folium
 import geopandas as gpd
-import pandas as pd
-import shapely
 from folium.map import CustomPane, Layer
 from folium.template import Template
 
 from geo.errors import ProblemList
 from maps.assets import use_local_assets
+from maps.leaflet import (
+    BASE_CSS,
+    EMPTY_CENTER,
+    HideLabelsBelow,
+    Legend,
+    Notice,
+    Stylesheet,
+    base_map,
+    checked_frame,
+    constant,
+    display_frame,
+    feature_collection,
+    legend_row,
+    number,
+    pane,
+    tooltip,
+)
+from maps.templating import esc
 
-__all__ = ["LABELS", "LOAD_COLOURS", "households_class", "overview_map"]
+__all__ = ["EMPTY_CENTER", "LABELS", "LOAD_COLOURS", "households_class", "overview_map"]
 
 LABELS: dict[str, dict[str, str]] = {
     "zh": {
@@ -95,42 +109,11 @@ BUILDINGS_LIMIT = 5000
 """``limit`` sent with each ``buildings_url`` request."""
 LABELS_MIN_ZOOM = 13
 """Community names are hidden below this zoom, where they would cover each other."""
-EMPTY_CENTER = (35.0, 105.0)
-"""Where an empty map looks (the middle of China), at zoom 4."""
 
 # Panes keep community outlines above grid fills even after a layer is switched off and on again, which
 # would otherwise re-append it on top. pointer_events=False lets the mouse reach lower panes; interactive
 # paths still receive events (leaflet.css gives them pointer-events: auto).
 _PANES = {"grids": 410, "buildings": 420, "communities": 430}
-_PRECISION = 6  # decimal degrees kept in the page: about 0.1 m
-
-_CSS = """
-<style>
-  .leaflet-container, .gp-notice { font-family: "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei",
-      "Noto Sans CJK SC", "WenQuanYi Micro Hei", system-ui, -apple-system, "Segoe UI", Roboto, Arial,
-      sans-serif; }
-  .gp-legend { background: rgba(255, 255, 255, 0.95); padding: 8px 12px; border-radius: 6px; color: #1f2937;
-      box-shadow: 0 1px 5px rgba(0, 0, 0, 0.35); font-size: 13px; line-height: 1.5; min-width: 170px; }
-  .gp-legend h4 { margin: 0 0 4px; font-size: 14px; font-weight: 700; }
-  .gp-legend .gp-sub { margin-top: 6px; font-weight: 700; }
-  .gp-legend .gp-row { display: flex; align-items: center; gap: 8px; white-space: nowrap; }
-  .gp-legend .gp-count { margin-left: auto; padding-left: 10px; color: #6b7280;
-      font-variant-numeric: tabular-nums; }
-  .gp-legend .gp-swatch { width: 18px; height: 12px; border-radius: 2px; flex: none; box-sizing: border-box; }
-  .gp-legend .gp-hint { margin-top: 6px; color: #6b7280; font-size: 12px; white-space: normal;
-      max-width: 200px; }
-  .gp-community-label span { position: absolute; transform: translate(-50%, -50%); white-space: nowrap;
-      font-size: 15px; font-weight: 700; color: #111827; pointer-events: none;
-      text-shadow: 0 0 2px #fff, 0 0 4px #fff, 0 0 6px #fff; }
-  .gp-labels-hidden .gp-community-label { display: none; }
-  .gp-tooltip { font-size: 13px; }
-  .gp-tooltip th { font-weight: normal; color: #6b7280; padding-right: 8px; text-align: left; }
-  .gp-notice { position: absolute; top: 40%; left: 50%; transform: translate(-50%, -50%); z-index: 1000;
-      background: rgba(255, 255, 255, 0.96); padding: 16px 24px; border-radius: 8px; color: #1f2937;
-      box-shadow: 0 2px 10px rgba(0, 0, 0, 0.3); font-size: 16px; text-align: center; }
-</style>
-"""
-
 
 def households_class(households: float | None, households_range: tuple[int, int]) -> str:
     """``"below"``, ``"within"`` (bounds included) or ``"above"`` the range; ``"unknown"`` when missing."""
@@ -189,6 +172,33 @@ def overview_map(
     ValueError
         For an unknown ``lang``, a bad ``households_range``, or both ``buildings`` and ``buildings_url``.
     """
+    labels = _labels(lang, households_range, buildings is not None and buildings_url is not None)
+    communities, grids, buildings = _checked_frames(communities, grids, buildings)
+    grids = grids.assign(
+        load_class=[households_class(number(h), households_range) for h in grids["households"]]
+    )
+    m = base_map([communities, grids, buildings], tiles, tile_attribution)
+    m.add_child(Stylesheet(BASE_CSS))
+    for name, z_index in _PANES.items():
+        m.add_child(CustomPane(pane(name), z_index=z_index, pointer_events=False))
+    overlays = _overlays(communities, grids, buildings, buildings_url, labels)
+    for layer in overlays:
+        m.add_child(layer)
+    if len(communities):
+        m.add_child(HideLabelsBelow(LABELS_MIN_ZOOM))
+        m.add_child(Legend(_legend_html(communities, grids, buildings, buildings_url, labels)))
+    else:
+        m.add_child(Notice(labels["no_data"]))
+    if overlays:
+        m.add_child(folium.LayerControl(collapsed=False))
+    return use_local_assets(m, prefix=assets_prefix)
+
+
+# --- inputs -------------------------------------------------------------------------------------------------
+
+
+def _labels(lang: str, households_range: tuple[int, int], both_buildings: bool) -> dict[str, str]:
+    """The labels of ``lang`` with the range and zoom filled in, after checking the options."""
     if lang not in LABELS:
         raise ValueError(f"'lang' should be one of {sorted(LABELS)}, got {lang!r}")
     low, high = households_range
@@ -196,24 +206,37 @@ def overview_map(
         raise ValueError(
             f"'households_range' should be (low, high) with 0 <= low <= high, got {households_range!r}"
         )
-    if buildings is not None and buildings_url is not None:
+    if both_buildings:
         raise ValueError(
             "pass either 'buildings' (embedded) or 'buildings_url' (fetched by bounding box), not both"
         )
-    labels = {
+    return {
         key: text.format(low=low, high=high, zoom=BUILDINGS_MIN_ZOOM) for key, text in LABELS[lang].items()
     }
 
-    communities, grids, buildings = _checked_frames(communities, grids, buildings)
-    grids = grids.assign(
-        load_class=[households_class(_number(h), households_range) for h in grids["households"]]
-    )
-    m = _base_map(communities, grids, buildings, tiles, tile_attribution)
-    m.add_child(_Stylesheet(_CSS))
-    for name, z_index in _PANES.items():
-        m.add_child(CustomPane(_pane(name), z_index=z_index, pointer_events=False))
+def _checked_frames(
+    communities: Any, grids: Any, buildings: Any
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
+    problems = ProblemList()
+    communities = checked_frame(communities, "communities", ("name",), problems)
+    grids = checked_frame(grids, "grids", ("code", "households"), problems)
+    if buildings is not None:
+        buildings = checked_frame(buildings, "buildings", (), problems)
+    problems.raise_if_any()
+    return communities, grids, buildings
 
-    # Layer switcher order; the panes, not this order, decide what is drawn on top.
+
+# --- map and layers -----------------------------------------------------------------------------------------
+
+
+def _overlays(
+    communities: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame | None,
+    buildings_url: str | None,
+    labels: Mapping[str, str],
+) -> list[Layer]:
+    """The layers there is data for, in the layer switcher's order (the panes decide what is drawn on top)."""
     overlays: list[Layer] = []
     if len(communities):
         overlays.append(_communities_layer(communities, labels))
@@ -223,88 +246,19 @@ def overview_map(
         overlays.append(_buildings_layer(buildings, labels))
     elif buildings_url is not None:
         overlays.append(_BuildingsByBBox(buildings_url, labels))
-    for layer in overlays:
-        m.add_child(layer)
-    if len(communities):
-        m.add_child(_HideLabelsBelow(LABELS_MIN_ZOOM))
-        m.add_child(_Legend(_legend_html(communities, grids, buildings, buildings_url, labels)))
-    else:
-        m.add_child(_Notice(labels["no_data"]))
-    if overlays:
-        m.add_child(folium.LayerControl(collapsed=False))
-    return use_local_assets(m, prefix=assets_prefix)
-
-
-# --- inputs -------------------------------------------------------------------------------------------------
-
-
-def _checked_frames(
-    communities: Any, grids: Any, buildings: Any
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
-    problems = ProblemList()
-    communities = _checked(communities, "communities", ("name",), problems)
-    grids = _checked(grids, "grids", ("code", "households"), problems)
-    if buildings is not None:
-        buildings = _checked(buildings, "buildings", (), problems)
-    problems.raise_if_any()
-    return communities, grids, buildings
-
-
-def _checked(frame: Any, arg: str, required: tuple[str, ...], problems: ProblemList) -> gpd.GeoDataFrame:
-    if not isinstance(frame, gpd.GeoDataFrame):
-        problems.add("type", f"'{arg}' should be a GeoDataFrame, got {type(frame)}", field=arg)
-        return frame
-    if frame.crs is None:
-        problems.add("crs", f"'{arg}' has no CRS; set it (EPSG:4326 for longitude/latitude)", field=arg)
-    for column in required:
-        if column not in frame.columns:
-            problems.add("column", f"'{arg}' lacks the column {column!r}", field=f"{arg}.{column}")
-    if problems:
-        return frame
-    if frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs(4326)
-    present = frame.geometry.notna() & ~frame.geometry.is_empty
-    return frame.loc[present].reset_index(drop=True)
-
-
-# --- map and layers -----------------------------------------------------------------------------------------
-
-
-def _base_map(
-    communities: gpd.GeoDataFrame,
-    grids: gpd.GeoDataFrame,
-    buildings: gpd.GeoDataFrame | None,
-    tiles: str | None,
-    tile_attribution: str | None,
-) -> folium.Map:
-    # Fit to the communities; without them, to whatever else there is; with nothing, look at China.
-    extent = next((f for f in (communities, grids, buildings) if f is not None and len(f)), None)
-    if extent is None:
-        return folium.Map(
-            location=EMPTY_CENTER, zoom_start=4, tiles=tiles, attr=tile_attribution, control_scale=True
-        )
-    minx, miny, maxx, maxy = extent.total_bounds
-    m = folium.Map(
-        location=((miny + maxy) / 2, (minx + maxx) / 2),
-        zoom_start=14,
-        tiles=tiles,
-        attr=tile_attribution,
-        control_scale=True,
-    )
-    m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(16, 16), max_zoom=18)
-    return m
+    return overlays
 
 
 def _communities_layer(communities: gpd.GeoDataFrame, labels: Mapping[str, str]) -> folium.FeatureGroup:
     fields = {"name": labels["communities"], "code": labels["code"], "households": labels["households"]}
-    display, shown = _display(communities, fields, labels)
+    display, shown = display_frame(communities, fields, labels)
     group = folium.FeatureGroup(name=labels["communities"], overlay=True)
     folium.GeoJson(
-        _feature_collection(display, shown),
-        style_function=_constant(COMMUNITY_STYLE),
-        tooltip=_tooltip(shown),
+        feature_collection(display, shown),
+        style_function=constant(COMMUNITY_STYLE),
+        tooltip=tooltip(shown),
         control=False,
-        pane=_pane("communities"),
+        pane=pane("communities"),
     ).add_to(group)
     for name, point in zip(display["name"], communities.geometry.representative_point(), strict=True):
         folium.Marker(
@@ -331,17 +285,17 @@ def _grids_layer(grids: gpd.GeoDataFrame, labels: Mapping[str, str]) -> folium.G
     grids = grids.assign(load=[labels[c] for c in grids["load_class"]])
     if "worker" in grids:
         grids["worker"] = grids["worker"].astype(object).where(grids["worker"].notna(), labels["unassigned"])
-    display, shown = _display(grids, fields, labels)
+    display, shown = display_frame(grids, fields, labels)
     return folium.GeoJson(
-        _feature_collection(display, {**shown, "load_class": ""}),
+        feature_collection(display, {**shown, "load_class": ""}),
         name=labels["grids"],
         style_function=lambda feature: {
             **GRID_STYLE,
             "fillColor": LOAD_COLOURS[feature["properties"]["load_class"]],
         },
-        highlight_function=_constant(GRID_HIGHLIGHT),
-        tooltip=_tooltip(shown),
-        pane=_pane("grids"),
+        highlight_function=constant(GRID_HIGHLIGHT),
+        tooltip=tooltip(shown),
+        pane=pane("grids"),
     )
 
 
@@ -352,38 +306,13 @@ def _buildings_layer(buildings: gpd.GeoDataFrame, labels: Mapping[str, str]) -> 
         "levels": labels["levels"],
         "households": labels["households"],
     }
-    display, shown = _display(buildings, fields, labels)
+    display, shown = display_frame(buildings, fields, labels)
     return folium.GeoJson(
-        _feature_collection(display, shown),
+        feature_collection(display, shown),
         name=labels["buildings"],
-        style_function=_constant(BUILDING_STYLE),
-        tooltip=_tooltip(shown) if shown else None,
-        pane=_pane("buildings"),
-    )
-
-
-def _display(
-    frame: gpd.GeoDataFrame, fields: Mapping[str, str], labels: Mapping[str, str]
-) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
-    """A copy whose ``fields`` columns hold escaped display text, and the fields it has (column -> label)."""
-    shown = {column: label for column, label in fields.items() if column in frame.columns}
-    text = {column: [_text(value, labels["missing"]) for value in frame[column]] for column in shown}
-    return frame.assign(**text), shown
-
-
-def _feature_collection(frame: gpd.GeoDataFrame, properties: Mapping[str, str]) -> dict[str, Any]:
-    """A GeoJSON dict with only ``properties`` and coordinates rounded to :data:`_PRECISION` decimals."""
-    slim = gpd.GeoDataFrame(
-        frame[list(properties)],
-        geometry=shapely.transform(frame.geometry.values, lambda xy: xy.round(_PRECISION)),
-        crs=4326,
-    )
-    return slim.to_geo_dict(na="null")
-
-
-def _tooltip(fields: Mapping[str, str]) -> folium.GeoJsonTooltip:
-    return folium.GeoJsonTooltip(
-        fields=list(fields), aliases=list(fields.values()), sticky=True, class_name="gp-tooltip"
+        style_function=constant(BUILDING_STYLE),
+        tooltip=tooltip(shown) if shown else None,
+        pane=pane("buildings"),
     )
 
 
@@ -402,11 +331,11 @@ def _legend_html(
         f"border: {COMMUNITY_STYLE['weight']}px solid {COMMUNITY_STYLE['color']}; background: transparent"
     )
     rows = [
-        f"<h4>{_esc(labels['legend'])}</h4>",
-        _legend_row(outline, labels["community_boundary"], len(communities)),
-        f'<div class="gp-sub">{_esc(labels["grid_households"])}</div>',
+        f"<h4>{esc(labels['legend'])}</h4>",
+        legend_row(outline, labels["community_boundary"], len(communities)),
+        f'<div class="gp-sub">{esc(labels["grid_households"])}</div>',
         *(
-            _legend_row(f"background: {LOAD_COLOURS[c]}", labels[c], int(counts.get(c, 0)))
+            legend_row(f"background: {LOAD_COLOURS[c]}", labels[c], int(counts.get(c, 0)))
             for c in ("below", "within", "above", "unknown")
             if c != "unknown" or counts.get(c, 0)
         ),
@@ -415,97 +344,11 @@ def _legend_html(
         f"background: {BUILDING_STYLE['fillColor']}; border: 1px solid {BUILDING_STYLE['color']}"
     )
     if buildings is not None and len(buildings):
-        rows.append(_legend_row(building_swatch, labels["buildings"], len(buildings)))
+        rows.append(legend_row(building_swatch, labels["buildings"], len(buildings)))
     elif buildings_url is not None:
-        rows.append(_legend_row(building_swatch, labels["buildings"], None))
-        rows.append(f'<div class="gp-hint">{_esc(labels["zoom_for_buildings"])}</div>')
+        rows.append(legend_row(building_swatch, labels["buildings"], None))
+        rows.append(f'<div class="gp-hint">{esc(labels["zoom_for_buildings"])}</div>')
     return "\n".join(rows)
-
-
-def _legend_row(swatch_style: str, label: str, count: int | None) -> str:
-    count_html = "" if count is None else f'<span class="gp-count">{count:,}</span>'
-    return (
-        f'<div class="gp-row"><span class="gp-swatch" style="{swatch_style}"></span>'
-        f"<span>{_esc(label)}</span>{count_html}</div>"
-    )
-
-
-class _Stylesheet(folium.MacroElement):
-    """A ``<style>`` block for the page header."""
-
-    _template = Template("{% macro header(this, kwargs) %}{{ this.css }}{% endmacro %}")
-
-    def __init__(self, css: str) -> None:
-        super().__init__()
-        self._name = "Stylesheet"
-        self.css = css
-
-
-class _Legend(folium.MacroElement):
-    """Legend HTML written into the page, then moved into a Leaflet control beside the other controls."""
-
-    _template = Template(
-        """
-        {% macro html(this, kwargs) %}
-        <div id="{{ this.get_name() }}" class="gp-legend">{{ this.body }}</div>
-        {% endmacro %}
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.control({position: "bottomright"});
-        {{ this.get_name() }}.onAdd = function () {
-            var div = document.getElementById("{{ this.get_name() }}");
-            L.DomEvent.disableClickPropagation(div);
-            L.DomEvent.disableScrollPropagation(div);
-            return div;
-        };
-        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, body: str) -> None:
-        super().__init__()
-        self._name = "Legend"
-        self.body = body
-
-
-class _Notice(folium.MacroElement):
-    """A message over the map, for when there is nothing to draw."""
-
-    _template = Template(
-        """
-        {% macro html(this, kwargs) %}
-        <div class="gp-notice" role="status">{{ this.text }}</div>
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self._name = "Notice"
-        self.text = _esc(text)
-
-
-class _HideLabelsBelow(folium.MacroElement):
-    """Marks the map container ``gp-labels-hidden`` while zoomed out below ``min_zoom``; CSS hides labels."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function (map) {
-            function toggle() {
-                map.getContainer().classList.toggle("gp-labels-hidden", map.getZoom() < {{ this.min_zoom }});
-            }
-            map.on("zoomend", toggle);
-            toggle();
-        })({{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, min_zoom: int) -> None:
-        super().__init__()
-        self._name = "HideLabelsBelow"
-        self.min_zoom = int(min_zoom)
 
 
 class _BuildingsByBBox(Layer):
@@ -577,7 +420,7 @@ class _BuildingsByBBox(Layer):
         self.url = url
         self.min_zoom = BUILDINGS_MIN_ZOOM
         self.limit = BUILDINGS_LIMIT
-        self.pane = _pane("buildings")
+        self.pane = pane("buildings")
         self.style = BUILDING_STYLE
         self.fields = [
             ["name", labels["name"]],
@@ -586,31 +429,3 @@ class _BuildingsByBBox(Layer):
             ["households", labels["households"]],
         ]
         self.missing = labels["missing"]
-
-
-# --- small helpers ------------------------------------------------------------------------------------------
-
-
-def _pane(layer: str) -> str:
-    return f"gridpatrol-{layer}"
-
-
-def _constant(style: Mapping[str, Any]) -> Callable[[Any], dict[str, Any]]:
-    return lambda feature: dict(style)
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
-
-
-def _text(value: Any, missing: str) -> str:
-    """Display text, HTML-escaped: folium's tooltips insert property values with innerHTML."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return missing
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
-    return _esc(str(value)) or missing
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
