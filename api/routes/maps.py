@@ -7,7 +7,6 @@ it the page sends the user to /login and back. Every page reads through the same
 from __future__ import annotations
 
 import datetime as dt
-import html
 from typing import Annotated, Literal
 from urllib.parse import quote, urlencode
 
@@ -19,6 +18,7 @@ from sqlalchemy import func, select
 from api.deps import COOKIE, SessionDep, SettingsDep, get_actor
 from api.routes.analytics import Period, PeriodEnd, _days
 from maps import analytics as M
+from maps import login as login_html
 from patrol.analytics import service as svc
 from patrol.core.dialect import extent
 from patrol.core.errors import GridPatrolError, Unauthorized
@@ -191,43 +191,8 @@ def planner(request: Request, session: SessionDep, settings: SettingsDep, lang: 
                                      households_range=(settings.households_min, settings.households_max)))
 
 
-LOGIN = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
-<style>body{{font-family:system-ui,"WenQuanYi Micro Hei",sans-serif;background:#f3f4f6;display:flex;
-justify-content:center;align-items:center;min-height:100vh;margin:0}}form{{background:#fff;padding:2em;
-border-radius:8px;box-shadow:0 2px 8px #0002;min-width:280px}}label{{display:block;margin:.8em 0 .2em}}
-input{{width:100%;padding:.5em;box-sizing:border-box}}button{{margin-top:1.2em;width:100%;padding:.6em;
-background:#b91c1c;color:#fff;border:0;border-radius:4px;font-size:1em}}#err{{color:#b91c1c;min-height:1.2em}}
-</style></head><body><form id="f"><h2>{title}</h2><label for="u">{user}</label><input id="u" name="username"
-autocomplete="username" required><label for="p">{password}</label><input id="p" name="password" type="password"
-autocomplete="current-password" required><button type="submit">{submit}</button><p id="err"></p></form>
-<script>
-document.getElementById("f").addEventListener("submit", async (ev) => {{
-  ev.preventDefault();
-  const body = new URLSearchParams(new FormData(ev.target));
-  const r = await fetch("/api/v1/auth/token", {{method: "POST", body}});
-  const j = await r.json();
-  if (!r.ok) {{ document.getElementById("err").textContent = j.message || "{failed}"; return; }}
-  localStorage.setItem("gridpatrol.token", j.access_token);
-  document.cookie = "{cookie}=" + j.access_token + "; path=/; max-age={max_age}; SameSite=Strict";
-  location.href = {next};
-}});
-</script></body></html>"""
-
-
 @router.get("/login", response_class=HTMLResponse, summary="Log in (sets the token for the map pages)")
 def login_page(settings: SettingsDep, lang: Lang = None, next: str = "/dashboard") -> HTMLResponse:
-    zh = (lang or settings.lang) == "zh"
     target = next if next.startswith("/") and not next.startswith("//") else "/dashboard"
-    text = {"title": "网格化管理 登录" if zh else "gridpatrol log in", "user": "用户名" if zh else "User name",
-            "password": "密码" if zh else "Password", "submit": "登录" if zh else "Log in",
-            "failed": "登录失败" if zh else "Login failed"}
-    page = LOGIN.format(lang="zh" if zh else "en", cookie=COOKIE, max_age=int(settings.token_hours * 3600),
-                        next=_js_string(target), **{k: html.escape(v) for k, v in text.items()})
-    return HTMLResponse(page)
-
-
-def _js_string(s: str) -> str:
-    import json
-
-    return json.dumps(s).replace("<", "\\u003c")
+    return HTMLResponse(login_html.login_page(lang="zh" if (lang or settings.lang) == "zh" else "en", cookie=COOKIE,
+                                              max_age_s=int(settings.token_hours * 3600), next_url=target))

@@ -14,10 +14,13 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import select
 
+from maps.dashboard import dashboard_page
+from maps.login import login_page
 from maps.surveys import surveys_page
+from maps.templating import render
 from patrol.surveys.checklists import load_builtin_checklists
 from patrol.core.db import session_factory, transaction
-from patrol.core.models import Building
+from patrol.core.models import Building, Grid
 
 CN = dt.timezone(dt.timedelta(hours=8))
 MONTH = "2026-03"  # a past month: the data below are dated in it, so nothing depends on the clock
@@ -279,6 +282,51 @@ def test_the_renderer_explains_empty_states_colours_and_escapes():
     assert p.value("inspections-table", "total", "x", None, "planned") == str(sum(v[0] for v in cases.values()))
     assert "<script>alert" not in html and "&lt;script&gt;" in html and "&lt;G1&gt;" in html
     assert "has not begun" in html and 'id="next"' not in html
+
+
+def test_a_grid_name_typed_as_markup_shows_as_text_on_the_page(world, data):
+    """A planner may name a grid anything: /surveys shows the name as text (escaped), never as markup."""
+    evil = '<script>alert("grid")</script><b>'
+    with transaction(session_factory(world.engine)) as s:
+        grid = s.get(Grid, world.grid_a)
+        old, grid.name = grid.name, evil
+    try:
+        r = get_page(world, "sup", month=MONTH)
+    finally:
+        with transaction(session_factory(world.engine)) as s:
+            s.get(Grid, world.grid_a).name = old
+    assert evil not in r.text and "<script>" not in r.text and "<b>" not in r.text
+    assert "&lt;script&gt;alert(&#34;grid&#34;)&lt;/script&gt;&lt;b&gt;" in r.text
+    assert "".join(Page(r.text).text).count(evil) == 2  # as typed, in table 1 and table 3
+
+
+def test_every_value_on_the_report_page_is_escaped():
+    """Checklist codes and titles, item codes and texts, category codes and names, grid codes and names."""
+    evil = "<i>x</i>"
+    row = {"grid_id": 1, "grid_code": evil, "checklist": evil, "title": {"en": evil}, "targets": 1, "planned": 1,
+           "done": 1, "failed": 1}
+    finding = {"checklist": evil, "item": evil, "text": {"en": evil}, "category": evil, "failed": 1,
+               "open_cases": 1}
+    html = surveys_page(inspections={"month": "2026-03", "rows": [row]},
+                        findings={"month": "2026-03", "rows": [finding]}, current_month="2026-03", lang="en",
+                        visits={"month": "2026-03", "as_of": evil, "rows": [
+                            {"grid_id": 1, "grid_code": evil, "households": 1, "vulnerable": 0, "visits": 0,
+                             "overdue": 0}]}, grid_names={1: evil}, category_labels={evil: evil})
+    assert "<i>" not in html
+    assert html.count("&lt;i&gt;x&lt;/i&gt;") >= 12
+    # only the label that is markup of our own stays markup
+    hint = surveys_page(inspections={"month": "2026-03", "rows": []}, findings={"month": "2026-03", "rows": []},
+                        visits=None, current_month="2026-03", checklists_loaded=False, lang="en")
+    assert "<code>gridpatrol checklists load</code>" in hint
+
+
+def test_templates_escape_what_they_are_given_and_scripts_get_json():
+    assert render("base.html", lang='"><script>').startswith('<!doctype html>\n<html lang="&#34;&gt;&lt;script&gt;"')
+    login = login_page(lang="en", cookie="gridpatrol_token", max_age_s=60, next_url='/x"</script><script>alert(1)//')
+    assert "</script><script>alert" not in login and 'location.href = "/x\\"\\u003c/script\\u003e' in login
+    assert "max-age=60;" in login and '"gridpatrol_token=" + j.access_token' in login
+    dash = dashboard_page(lang="en", timezone="</script>")
+    assert "</script>\"" not in dash and '"timezone": "\\u003c/script\\u003e"' in dash
 
 
 def colour_of(cls: str) -> str | None:
