@@ -240,7 +240,7 @@ def _visits_view(report: dict | None, grid_names: Mapping[int, str]) -> dict | N
     return {"grids": grids, "totals": totals, "as_of": report["as_of"]}
 
 
-def _href(**params) -> str:
+def _href(**params: str | None) -> str:
     return "/surveys?" + urlencode({k: v for k, v in params.items() if v is not None})
 
 

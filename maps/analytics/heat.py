@@ -6,7 +6,7 @@ See :mod:`maps.analytics` for tiles and datums.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import folium
@@ -236,7 +236,7 @@ class _HeatFilter(JSCSSMixin, folium.MacroElement):
     )
 
     def __init__(
-        self, layers: list[tuple[Layer, str]], switches: Mapping[str, Layer], static_prefix: str
+        self, layers: Sequence[tuple[Layer, str]], switches: Mapping[str, Layer], static_prefix: str
     ) -> None:
         super().__init__()
         self._name = "HeatFilter"
