@@ -199,6 +199,24 @@ def test_maps_imports_only_renderers_and_the_spatial_core():
                 assert top in allowed or top in sys.stdlib_module_names, f"{path.name} imports {name}"
 
 
+def test_maps_modules_share_public_helpers_only():
+    """maps/leaflet.py and maps/analytics/common.py are the shared helpers: no module imports another's _private
+    names (neither ``from x import _y`` nor ``x._y`` on an imported module)."""
+    package = STATIC_DIR.parent
+    found = []
+    for path in package.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                   and node.module and node.module.split(".")[0] == "maps" for alias in node.names}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "maps":
+                found += [f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                  and node.attr.startswith("_")):
+                found.append(f"{path.name}: {node.value.id}.{node.attr}")
+    assert found == []
+
+
 # --- the overview map ---------------------------------------------------------------------------------------
 
 
