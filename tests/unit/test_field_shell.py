@@ -47,3 +47,23 @@ def test_manifest_in_both_languages():
     zh, en = F.manifest("zh"), F.manifest("en")
     assert zh["short_name"] == "网格通" and zh["lang"] == "zh-CN" and en["lang"] == "en"
     assert zh["start_url"] == zh["scope"] == "/app/" and zh["display"] == "standalone"
+
+
+def test_the_shell_holds_every_module_the_app_imports():
+    """Offline the service worker serves only the shell: a module imported but not cached would break the app."""
+    imports = re.compile(r"""^import\s.*?\sfrom\s+'([^']+)';""", re.MULTILINE | re.DOTALL)
+    seen, todo = set(), ["/app/app.js"]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        file = (F.FIELD_DIR / path.removeprefix("/app/")) if path.startswith("/app/") else \
+            (F.STATIC_DIR / path.removeprefix("/static/"))
+        for target in imports.findall(file.read_text(encoding="utf-8")):
+            todo.append(target if target.startswith("/") else "/app/" + target.removeprefix("./"))
+    assert len(seen) > 10  # the entry module and its modules were found
+    assert seen <= set(F.SHELL), sorted(seen - set(F.SHELL))
+    assert {p.removeprefix("/app/") for p in seen if p.startswith("/app/")} == set(F.MODULES)
+    page = F.index_html({"lang": "zh", "tiles": None, "datum": "wgs84"})
+    assert '<script type="module" src="/app/app.js"></script>' in page
