@@ -240,9 +240,7 @@ async function main() {
   else showLogin();
 }
 
-onRedraw('all', renderAll);
 onRedraw('tasks', renderTasks);
-onRedraw('visit', renderVisits);
 
 window.gridpatrolApp = {
   ready: null,

@@ -23,7 +23,7 @@ export const S = {
 export const view = { current: 'map' };
 
 const renderers = {};
-/** app.js registers each screen's renderer (and 'all', 'login'); other modules redraw through redraw(name). */
+/** app.js registers the renderers that other modules need ('tasks'); they redraw through redraw(name). */
 export function onRedraw(name, fn) { renderers[name] = fn; }
 /** Redraw a screen (or 'all'), or only when it is on show with onlyIfShown. */
 export function redraw(name, onlyIfShown = false) {

@@ -3,7 +3,7 @@
  * outbox and marked visited on the phone. */
 
 import { esc } from '/static/js/html.js';
-import { $, S, buildingLabel, buildings, doneToday, metres, redraw, t } from './state.js';
+import { $, S, buildingLabel, buildings, doneToday, metres, redraw, t, view } from './state.js';
 import { store } from './store.js';
 import { api } from './auth.js';
 import { sheet, toast } from './ui.js';
@@ -63,7 +63,7 @@ export async function visitBuilding(id, householdId) {
     await store.kv.put('done', S.done);
   }
   toast(navigator.onLine ? t('saved') : t('saved_offline'));
-  redraw('visit', true);
+  if (view.current === 'visit') renderVisits();
   redraw('tasks', true);
 }
 
