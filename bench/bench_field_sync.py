@@ -8,7 +8,7 @@ the service worker. Then, for each scenario, starting from an empty outbox:
 
 * the network goes (``context.set_offline``); N SIMULATED reports (random points inside her grid, sampled in Python
   from the grid of /api/v1/field/today; categories cycled from the day's list; description "… (模拟)"; client ids made
-  here, so the database can be checked for exactly them) are put in the outbox with ``GP.store.enqueue`` one after
+  here, so the database can be checked for exactly them) are put in the outbox with ``gridpatrolApp.store.enqueue`` one after
   the other, as the report form does: "enqueue ms/report";
 * the page is reloaded while offline (the service worker serves it) and the outbox must still hold N;
 * the network comes back: "sync s" runs from the page's ``online`` event until the outbox is empty and the sync

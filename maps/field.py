@@ -13,21 +13,29 @@ from functools import lru_cache
 from pathlib import Path
 
 FIELD_DIR: Path = Path(__file__).resolve().parent / "field"
+STATIC_DIR: Path = Path(__file__).resolve().parent / "static"
+MODULES: tuple[str, ...] = (
+    "app.js", "state.js", "texts.js", "auth.js", "store.js", "ui.js", "map.js", "patrol.js", "tasks.js", "due.js",
+    "report.js", "visits.js", "inspect.js", "checklist.js", "shop.js", "outbox.js",
+)
+"""The app's ES modules in maps/field (app.js is the entry; no build step)."""
+SHARED_MODULES: tuple[str, ...] = ("/static/js/datum.js", "/static/js/html.js", "/static/js/i18n.js")
+"""The ES modules the app shares with the other pages (datum conversion, HTML escaping, texts)."""
+_JS = "text/javascript; charset=utf-8"
 ASSETS: dict[str, str] = {  # file in maps/field -> media type
-    "app.js": "text/javascript; charset=utf-8",
-    "store.js": "text/javascript; charset=utf-8",
+    **dict.fromkeys(MODULES, _JS),
     "app.css": "text/css; charset=utf-8",
     "icon-192.png": "image/png",
     "icon-512.png": "image/png",
 }
 _LEAFLET = "/static/vendor/leaflet-1.9.4"
 SHELL: tuple[str, ...] = (
-    "/app/", "/app/app.js", "/app/store.js", "/app/app.css", "/app/manifest.webmanifest", "/app/icon-192.png",
+    "/app/", *(f"/app/{name}" for name in MODULES), "/app/app.css", "/app/manifest.webmanifest", "/app/icon-192.png",
     "/app/icon-512.png", f"{_LEAFLET}/leaflet.js", f"{_LEAFLET}/leaflet.css", f"{_LEAFLET}/images/marker-icon.png",
     f"{_LEAFLET}/images/marker-icon-2x.png", f"{_LEAFLET}/images/marker-shadow.png", f"{_LEAFLET}/images/layers.png",
-    "/static/js/datum.js",
+    *SHARED_MODULES,
 )
-"""What the service worker caches on install: the app opens offline from these."""
+"""What the service worker caches on install: the app opens offline from these (every module it imports)."""
 
 
 def tiles_config(tiles: str | None, attribution: str | None = None) -> dict | None:
@@ -52,7 +60,8 @@ def _shell_digest() -> str:
     h = hashlib.sha256()
     for name in ("index.html", "sw.js", *ASSETS):
         h.update((FIELD_DIR / name).read_bytes())
-    h.update((FIELD_DIR.parent / "static" / "js" / "datum.js").read_bytes())
+    for path in SHARED_MODULES:
+        h.update((STATIC_DIR / path.removeprefix("/static/")).read_bytes())
     return h.hexdigest()
 
 

@@ -99,8 +99,7 @@ PAGE = """<!doctype html>
  </aside>
 </main>
 <script src="/static/vendor/leaflet-1.9.4/leaflet.js"></script>
-<script src="/static/js/datum.js"></script>
-<script src="/static/js/planner.js"></script>
+<script type="module" src="/static/js/planner.js"></script>
 </body></html>"""
 
 

@@ -47,3 +47,49 @@ def test_manifest_in_both_languages():
     zh, en = F.manifest("zh"), F.manifest("en")
     assert zh["short_name"] == "网格通" and zh["lang"] == "zh-CN" and en["lang"] == "en"
     assert zh["start_url"] == zh["scope"] == "/app/" and zh["display"] == "standalone"
+
+
+IMPORT = re.compile(r"""^import\s.*?\sfrom\s+'([^']+)';""", re.MULTILINE | re.DOTALL)
+
+
+def _module_graph() -> dict[str, list[str]]:
+    """{module path as served: the paths it imports}, from the entry /app/app.js."""
+    graph: dict[str, list[str]] = {}
+    todo = ["/app/app.js"]
+    while todo:
+        path = todo.pop()
+        if path in graph:
+            continue
+        folder, prefix = (F.FIELD_DIR, "/app/") if path.startswith("/app/") else (F.STATIC_DIR, "/static/")
+        text = (folder / path.removeprefix(prefix)).read_text(encoding="utf-8")
+        graph[path] = [t if t.startswith("/") else prefix + t.removeprefix("./") for t in IMPORT.findall(text)]
+        todo.extend(graph[path])
+    return graph
+
+
+def test_the_shell_holds_every_module_the_app_imports():
+    """Offline the service worker serves only the shell: a module imported but not cached would break the app."""
+    seen = set(_module_graph())
+    assert len(seen) > 10  # the entry module and its modules were found
+    assert seen <= set(F.SHELL), sorted(seen - set(F.SHELL))
+    assert {p.removeprefix("/app/") for p in seen if p.startswith("/app/")} == set(F.MODULES)
+    page = F.index_html({"lang": "zh", "tiles": None, "datum": "wgs84"})
+    assert '<script type="module" src="/app/app.js"></script>' in page
+
+
+def test_the_app_modules_import_one_way():
+    """No import cycles among the app's modules: state.js at the bottom, app.js (the wiring) at the top."""
+    graph = _module_graph()
+    assert "/app/state.js" in graph["/app/tasks.js"] and graph["/app/texts.js"] == []
+    done: set[str] = set()
+
+    def visit(path: str, stack: tuple[str, ...]) -> None:
+        assert path not in stack, " -> ".join((*stack, path))
+        if path in done:
+            return
+        for target in graph[path]:
+            visit(target, (*stack, path))
+        done.add(path)
+
+    visit("/app/app.js", ())
+    assert not any("/app/app.js" in targets for targets in graph.values())

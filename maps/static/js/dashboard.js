@@ -1,6 +1,9 @@
 // The supervisor dashboard: reads /api/v1/analytics/* with the logged-in token and draws cards, a ranking, links.
+// A classic script (maps/dashboard.py loads it after its inline configuration); HTML escaping comes from the shared
+// ES module /static/js/html.js, imported before anything is drawn or any control is listened to.
 (function () {
   "use strict";
+  let esc = null;  // html.js esc(text): & < > " ' escaped
   const G = window.GRIDPATROL, T = G.labels;
   const token = localStorage.getItem("gridpatrol.token");
   const form = document.getElementById("filters");
@@ -41,11 +44,9 @@
     const lo = Math.min(...ok), hi = Math.max(...ok), w = 90, h = 24;
     const pts = xs.map((v, i) => v === null ? null :
       [(i / (xs.length - 1)) * w, h - 2 - ((v - lo) / ((hi - lo) || 1)) * (h - 4)]).filter(Boolean);
-    return `<svg class="spark" width="${w}" height="${h}" aria-label="${T.trend}"><polyline fill="none" ` +
+    return `<svg class="spark" width="${w}" height="${h}" aria-label="${esc(T.trend)}"><polyline fill="none" ` +
       `stroke="currentColor" stroke-width="1.5" points="${pts.map((p) => p.join(",")).join(" ")}"/></svg>`;
   }
-  function esc(s) { return String(s ?? "").replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;",
-    '"': "&quot;"}[c])); }
 
   function drawCards(row, trend) {
     const warn = row.warnings || {};
@@ -133,15 +134,19 @@
     const data = await api("/api/v1/grids?limit=5000" + (id !== null ? "&community_id=" + id : ""));
     for (const f of data.features) sel.add(new Option(f.properties.code, f.properties.code));
   }
-  form.addEventListener("submit", (e) => { e.preventDefault(); state.ready = load(); });
-  form.community.addEventListener("change", () => { grids(); });
-  form.status.addEventListener("change", drawLinks);
-  for (const b of form.querySelectorAll("[data-preset]")) b.addEventListener("click", () => {
-    preset(b.dataset.preset); state.ready = load(); });
-  document.getElementById("logout").addEventListener("click", () => {
-    localStorage.removeItem("gridpatrol.token"); document.cookie = "gridpatrol_token=; path=/; max-age=0"; });
+  function listen() {
+    form.addEventListener("submit", (e) => { e.preventDefault(); state.ready = load(); });
+    form.community.addEventListener("change", () => { grids(); });
+    form.status.addEventListener("change", drawLinks);
+    for (const b of form.querySelectorAll("[data-preset]")) b.addEventListener("click", () => {
+      preset(b.dataset.preset); state.ready = load(); });
+    document.getElementById("logout").addEventListener("click", () => {
+      localStorage.removeItem("gridpatrol.token"); document.cookie = "gridpatrol_token=; path=/; max-age=0"; });
+  }
   const initial = new URLSearchParams(location.search);
   state.ready = (async () => {
+    ({esc} = await import("/static/js/html.js"));
+    listen();
     await options().catch(() => {});
     await grids().catch(() => {});
     for (const k of ["community", "grid", "category", "start", "end", "status"]) if (initial.get(k)) form[k].value = initial.get(k);

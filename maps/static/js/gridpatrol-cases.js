@@ -21,50 +21,32 @@
  * draws, requests}; `ready` is a Promise resolved (with the answer, or null after an error) once the latest
  * requested view is drawn — already resolved when nothing is pending.
  *
- * Needs Leaflet 1.9 only. No build step; plain ES5 plus fetch, Promise and AbortController.
+ * Needs Leaflet 1.9 and, for GCJ-02, the ES module datum.js beside this file (imported when first needed). No build
+ * step; plain ES5 plus fetch, Promise, AbortController and import().
  */
 (function () {
     "use strict";
 
-    // --- WGS-84 <-> GCJ-02 (the same formulas as geo/crs.py) ---------------------------------------------
-    var GCJ_A = 6378245.0, GCJ_EE = 0.00669342162296594323, PI = Math.PI;
+    // --- WGS-84 <-> GCJ-02: the one copy of every page, the ES module datum.js next to this script --------------
+    // Loaded (dynamic import) before the first request of a GCJ-02 layer; a WGS-84 layer never needs it.
+    var DATUM_URL = document.currentScript ? new URL("datum.js", document.currentScript.src).href : null;
+    var datum = null, datumLoading = null;
 
-    function inChina(lon, lat) {
-        return lon >= 72.004 && lon <= 137.8347 && lat >= 0.8293 && lat <= 55.8271;
-    }
-
-    function gcjDelta(lon, lat) {
-        var x = lon - 105.0, y = lat - 35.0;
-        var common = (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
-        var sqrtAbsX = Math.sqrt(Math.abs(x));
-        var dLat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrtAbsX + common;
-        dLat += (20.0 * Math.sin(y * PI) + 40.0 * Math.sin(y / 3.0 * PI)) * 2.0 / 3.0;
-        dLat += (160.0 * Math.sin(y / 12.0 * PI) + 320.0 * Math.sin(y * PI / 30.0)) * 2.0 / 3.0;
-        var dLon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrtAbsX + common;
-        dLon += (20.0 * Math.sin(x * PI) + 40.0 * Math.sin(x / 3.0 * PI)) * 2.0 / 3.0;
-        dLon += (150.0 * Math.sin(x / 12.0 * PI) + 300.0 * Math.sin(x / 30.0 * PI)) * 2.0 / 3.0;
-        var radLat = lat / 180.0 * PI;
-        var magic = 1.0 - GCJ_EE * Math.pow(Math.sin(radLat), 2);
-        var sqrtMagic = Math.sqrt(magic);
-        dLat = (dLat * 180.0) / ((GCJ_A * (1.0 - GCJ_EE)) / (magic * sqrtMagic) * PI);
-        dLon = (dLon * 180.0) / (GCJ_A / sqrtMagic * Math.cos(radLat) * PI);
-        return inChina(lon, lat) ? [dLon, dLat] : [0, 0];
+    function loadDatum() {
+        if (!datumLoading) {
+            datumLoading = import(DATUM_URL).then(function (module) { datum = module; return module; });
+        }
+        return datumLoading;
     }
 
     function wgs84ToGcj02(lon, lat) {
-        var d = gcjDelta(lon, lat);
-        return [lon + d[0], lat + d[1]];
+        var p = datum.wgsToGcj(lat, lon);
+        return [p[1], p[0]];
     }
 
     function gcj02ToWgs84(lon, lat) {
-        var x = lon, y = lat;
-        for (var i = 0; i < 30; i++) {
-            var f = wgs84ToGcj02(x, y), ex = f[0] - lon, ey = f[1] - lat;
-            x -= ex;
-            y -= ey;
-            if (Math.abs(ex) < 1e-8 && Math.abs(ey) < 1e-8) { break; }
-        }
-        return [x, y];
+        var p = datum.gcjToWgs(lat, lon);
+        return [p[1], p[0]];
     }
 
     // --- helpers -----------------------------------------------------------------------------------------
@@ -214,6 +196,15 @@
         _fetch: function () {
             var map = this._map;
             if (!map) { this._settle(null); return; }
+            if (this.options.datum === "gcj02" && !datum) {   // the bbox and the drawing need the conversion
+                var layer = this;
+                loadDatum().then(function () { layer._fetch(); }, function (error) {
+                    layer._setStatus((layer.options.labels.load_failed || "loading failed") + " (datum.js)", "error");
+                    if (window.console) { console.warn("gridpatrol cases:", error); }
+                    layer._settle(null);
+                });
+                return;
+            }
             if (map._animatingZoom) { return; }  // the moveend at the end of the animation asks again
             if (this._controller) { this._controller.abort(); }
             var seq = ++this._seq, controller = this._controller = new AbortController();

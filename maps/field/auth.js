@@ -1,0 +1,49 @@
+/* gridpatrol field app — the worker's tokens: the access token kept fresh with the refresh token (days long), and
+ * api(path), a GET with the token that refreshes it once on 401. The outbox (store.js) sends with the same auth. */
+
+import { S } from './state.js';
+import { store } from './store.js';
+
+function jwtExp(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(part)).exp * 1000;
+  } catch (_) { return 0; }
+}
+
+export const auth = {
+  async accessToken() {
+    if (!S.tokens) S.tokens = await store.kv.get('tokens');
+    if (!S.tokens) return null;
+    if (jwtExp(S.tokens.access_token) - Date.now() < 60000 && navigator.onLine) await auth.refresh();
+    return S.tokens && S.tokens.access_token;
+  },
+  /** A new access token from the refresh token (kept for days): true when it worked, false when it was refused. */
+  async refresh() {
+    if (!S.tokens) return false;
+    let r;
+    try {
+      r = await fetch('/api/v1/auth/refresh', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ refresh_token: S.tokens.refresh_token }) });
+    } catch (_) { return true; }  // no network: keep the tokens, the queue retries later
+    if (r.status === 200) {
+      const data = await r.json();
+      S.tokens = Object.assign({}, S.tokens, data);
+      await store.kv.put('tokens', S.tokens);
+      return true;
+    }
+    if (r.status === 401 || r.status === 403) return false;
+    return true;
+  },
+};
+
+export async function api(path) {
+  const token = await auth.accessToken();
+  const r = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  if (r.status === 401 && await auth.refresh()) {
+    return fetch(path, { headers: { Authorization: `Bearer ${S.tokens.access_token}` } });
+  }
+  return r;
+}
+
+store.setAuth(auth);
