@@ -33,7 +33,8 @@ def categories_list() -> None:
     sessions = open_database().sessions
     with sessions() as session:
         for c in session.scalars(select(Category).where(Category.active).order_by(Category.code)):
-            print(f"{c.code}\t{c.name_zh}\t{c.name_en}\t{c.kind}\t{c.level}\t{c.deadline_hours:g} h\tseverity {c.severity}")
+            print(f"{c.code}\t{c.name_zh}\t{c.name_en}\t{c.kind}\t{c.level}\t{c.deadline_hours:g} h"
+                  f"\tseverity {c.severity}")
 
 
 @click.group(cls=Group, help="who handles what: category × level → unit type")

@@ -13,8 +13,16 @@ from api.cli.context import Group, open_database
 from patrol.core.auth import SYSTEM
 from patrol.core.db import transaction
 from patrol.core.errors import GridPatrolError, InvalidInput
-from patrol.plans.service import (create_draft, download, list_plans, plan_dict, publish, rollback, upload,
-                                  validate)
+from patrol.plans.service import (
+    create_draft,
+    download,
+    list_plans,
+    plan_dict,
+    publish,
+    rollback,
+    upload,
+    validate,
+)
 
 FORMATS = {".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".zip": "shp"}
 

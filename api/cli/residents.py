@@ -19,7 +19,14 @@ from api.cli.context import Group, grid_id_of, open_database
 from patrol.core.db import transaction
 from patrol.core.errors import InvalidInput
 from patrol.core.settings import Settings
-from patrol.surveys.residents import REASON_LABELS, audit_trail, cli_actor, due_visits, import_csv, local_today
+from patrol.surveys.residents import (
+    REASON_LABELS,
+    audit_trail,
+    cli_actor,
+    due_visits,
+    import_csv,
+    local_today,
+)
 
 CSV_COLUMNS = ("columns: building_osm_id or building_id, room, head_name, phone, members, name, phone_resident, "
                "birth_year, disabled, disability, lives_alone, health, visit_every_days (note optional)")

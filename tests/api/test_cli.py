@@ -74,20 +74,20 @@ def test_grids_before_any_city_is_a_clear_error(fresh_url):
 def test_wrong_household_range_is_rejected_by_the_parser(fresh_url):
     r = gridpatrol(fresh_url, "grids", "generate", "--households", "500-300")
     assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.splitlines() == ["gridpatrol: error: Invalid value for '--households': expected 0 < MIN ≤ MAX, "
-                                     "got '500-300' (see gridpatrol grids generate --help)"]
+    assert r.stderr.splitlines() == [("gridpatrol: error: Invalid value for '--households': expected 0 < MIN ≤ MAX, "
+                                      "got '500-300' (see gridpatrol grids generate --help)")]
 
 
 @pytest.mark.parametrize(("args", "message"), [
     (["grids", "generate", "--households", "300"],
-     "Invalid value for '--households': expected MIN-MAX such as 300-500, got '300' "
-     "(see gridpatrol grids generate --help)"),
+     ("Invalid value for '--households': expected MIN-MAX such as 300-500, got '300' "
+      "(see gridpatrol grids generate --help)")),
     (["userz", "list"], "No such command 'userz' (see gridpatrol --help)"),
-    (["users", "add", "li"], "Missing option '--role'. Choose from: grid_worker, supervisor, department, planner, admin "
-                             "(see gridpatrol users add --help)"),
+    (["users", "add", "li"], ("Missing option '--role'. Choose from: grid_worker, supervisor, department, planner, "
+                              "admin (see gridpatrol users add --help)")),
     (["export", "streets", "out.gpkg"],
-     "Invalid value for 'LAYER': 'streets' is not one of "
-     "'subdistricts', 'communities', 'grids', 'buildings', 'roads' (see gridpatrol export --help)"),
+     ("Invalid value for 'LAYER': 'streets' is not one of "
+      "'subdistricts', 'communities', 'grids', 'buildings', 'roads' (see gridpatrol export --help)")),
     (["plans", "validate", "first"],
      "Invalid value for 'PLAN': 'first' is not a valid integer (see gridpatrol plans validate --help)"),
     (["info", "--database"], "Option '--database' requires an argument (see gridpatrol info --help)"),
