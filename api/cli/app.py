@@ -69,7 +69,8 @@ class RootGroup(Group):
             return None
         module, attribute = target.split(":")
         command = getattr(importlib.import_module(module), attribute)
-        assert isinstance(command, click.Command), target
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a Click command")
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
