@@ -1,0 +1,75 @@
+"""The case loop's reference tables and its clock: ``categories load|list``, ``responsibility load|list`` and
+``escalate`` (run periodically, e.g. from cron)."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import func, select
+
+from api.cli.context import Command, Group, open_database
+from patrol.cases.categories import load_categories, load_categories_file
+from patrol.cases.responsibility import all_rules, load_rules, load_rules_file
+from patrol.cases.service import escalate_overdue
+from patrol.core.db import transaction
+from patrol.core.models import Category, Responsibility, ResponsibleUnit
+
+
+@click.group(cls=Group, help="the category taxonomy")
+def categories() -> None:
+    pass
+
+
+@categories.command("load", help="load categories from a CSV (default: the shipped taxonomy)")
+@click.argument("file", required=False)
+def categories_load(file: str | None) -> None:
+    sessions = open_database().sessions
+    with transaction(sessions) as session:
+        n = load_categories_file(session, file) if file else load_categories(session)
+    print(f"loaded {n} categories" + (f" from {file}" if file else " (shipped taxonomy)"))
+
+
+@categories.command("list", help="list the active categories")
+def categories_list() -> None:
+    sessions = open_database().sessions
+    with sessions() as session:
+        for c in session.scalars(select(Category).where(Category.active).order_by(Category.code)):
+            print(f"{c.code}\t{c.name_zh}\t{c.name_en}\t{c.kind}\t{c.level}\t{c.deadline_hours:g} h"
+                  f"\tseverity {c.severity}")
+
+
+@click.group(cls=Group, help="who handles what: category × level → unit type")
+def responsibility() -> None:
+    pass
+
+
+@responsibility.command("load", help="replace the responsibility table with a CSV (default: the shipped one)")
+@click.argument("file", required=False)
+def responsibility_load(file: str | None) -> None:
+    sessions = open_database().sessions
+    with transaction(sessions) as session:
+        n = load_rules_file(session, file) if file else load_rules(session)
+    print(f"loaded {n} responsibility rules" + (f" from {file}" if file else " (shipped table)"))
+
+
+@responsibility.command("list", help="list the rules and how many units of each type exist")
+def responsibility_list() -> None:
+    sessions = open_database().sessions
+    with sessions() as session:
+        loaded = session.scalar(select(func.count(Responsibility.id)))
+        rules = sorted(all_rules(session), key=lambda r: (r.level, r.category, r.priority))
+        units = dict(session.execute(select(ResponsibleUnit.type, func.count())
+                                     .group_by(ResponsibleUnit.type)).all())
+    if not loaded:
+        print("no table loaded: the shipped one applies (gridpatrol responsibility load FILE to replace it)")
+    for r in rules:
+        print(f"{r.category}\t{r.level}\t{r.unit_type}\tpriority {r.priority}\t{r.profile}\t"
+              f"{units.get(r.unit_type, 0) if r.unit_type != 'grid_worker' else '-'} units\t{r.note_zh or ''}")
+
+
+@click.command("escalate", cls=Command,
+               help="escalate every case whose deadline passed (run it periodically, e.g. cron)")
+def escalate() -> None:
+    settings, _, sessions = open_database()
+    with transaction(sessions) as session:
+        ids = escalate_overdue(session, settings)
+    print(f"escalated {len(ids)} overdue cases" + (f": {', '.join(map(str, ids))}" if ids else ""))

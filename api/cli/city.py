@@ -1,0 +1,149 @@
+"""The city's geometry from the command line: ``import`` (OSM or a delivered layer), ``grids generate|check``,
+``export``, ``info`` and ``db upgrade``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from api.cli.context import Command, Group, open_database
+from geo.errors import GeoValidationError
+from geo.layers import read_layer
+from geo.validation import summarize_problems
+from patrol.city.exporting import export_layer
+from patrol.city.gridding import check_city_grids, generate_city_grids
+from patrol.city.layer_import import import_layer
+from patrol.city.osm_import import read_city, store_city, summarize
+from patrol.core.db import transaction
+from patrol.core.errors import GridPatrolError, ImportFailed, InvalidInput
+from patrol.core.migrate import current_revision
+
+LAYERS_IN = ("communities", "grids", "buildings", "units")
+LAYERS_OUT = ("subdistricts", "communities", "grids", "buildings", "roads")
+
+
+class HouseholdRange(click.ParamType):
+    """``MIN-MAX`` households per grid, e.g. ``300-500`` → ``(300, 500)``."""
+
+    name = "MIN-MAX"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            lo, hi = (int(p) for p in str(value).split("-"))
+        except ValueError:
+            self.fail(f"expected MIN-MAX such as 300-500, got {value!r}", param, ctx)
+        if not 0 < lo <= hi:
+            self.fail(f"expected 0 < MIN ≤ MAX, got {value!r}", param, ctx)
+        return lo, hi
+
+
+HOUSEHOLDS = click.option("--households", type=HouseholdRange(),
+                          help="household range per grid, e.g. 300-500 (default: the settings' range)")
+
+
+@click.group(cls=Group, help="database maintenance")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="apply the migrations (also done by every command)")
+def db_upgrade() -> None:
+    engine = open_database().engine
+    print(f"database at revision {current_revision(engine)} ({engine.dialect.name})")
+
+
+@click.command("import", cls=Command,
+               help="import a city from an OpenStreetMap .osm.pbf file, or a layer (--layer) from GeoJSON / "
+                    "GeoPackage / Shapefile")
+@click.argument("file")
+@click.option("--layer", type=click.Choice(LAYERS_IN),
+              help="import FILE as this layer of the city already imported (all-or-nothing)")
+@click.option("--source-layer", help="layer name inside a multi-layer file such as a GeoPackage")
+@click.option("--datum", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84", show_default=True,
+              help="lon/lat digitised on AMap/Tencent (gcj02) or Baidu (bd09) maps are converted to WGS-84")
+@click.option("--name", help="city name (default: the widest boundary's name)")
+@click.option("--subdistrict-level", type=int, help="OSM admin_level of subdistricts 街道 (default: auto)")
+@click.option("--community-level", type=int, help="OSM admin_level of communities 社区 (default: auto)")
+@click.option("--district-code", help="6-digit district code for grid codes (default 000000)")
+@click.option("--replace", is_flag=True, help="replace the city (or the layer) already in the database")
+def import_city(file: str, layer: str | None, source_layer: str | None, datum: str, name: str | None,
+                subdistrict_level: int | None, community_level: int | None, district_code: str | None,
+                replace: bool) -> None:
+    path = Path(file)
+    if layer:
+        return _import_layer(path, layer, source_layer=source_layer, datum=datum, replace=replace)
+    if path.suffix.lower() != ".pbf":
+        raise InvalidInput(f"{path.name}: expected an OpenStreetMap .osm.pbf file, or give --layer "
+                           "communities|grids|buildings|units for a GeoJSON/GeoPackage/Shapefile layer", field="file")
+    settings, _, sessions = open_database()
+    print(f"reading {path} …")
+    model = read_city(path, name=name, subdistrict_level=subdistrict_level, community_level=community_level,
+                      dwelling_m2=settings.dwelling_m2)
+    with transaction(sessions) as session:
+        summary = store_city(session, model, source=str(path.resolve()), replace=replace,
+                             district_code=district_code or settings.district_code, progress=True)
+    print("\n".join(summary.lines()))
+
+
+def _import_layer(path: Path, layer: str, *, source_layer: str | None, datum: str, replace: bool) -> None:
+    """All or nothing: every problem of the file is reported and nothing is written unless it is all right."""
+    try:
+        frame = read_layer(path, layer=source_layer, kind=layer)
+    except GeoValidationError as exc:
+        raise ImportFailed(f"cannot import {path.name}: nothing was written",
+                           details=summarize_problems(exc.problems)) from exc
+    settings, _, sessions = open_database()
+    print(f"read {len(frame)} features from {path.name}; checking …")
+    with transaction(sessions) as session:
+        summary = import_layer(session, layer, frame, source=path.name, datum=datum, replace=replace,
+                               dwelling_m2=settings.dwelling_m2)
+    print("\n".join(summary.lines()))
+
+
+@click.group(cls=Group, help="grids 网格")
+def grids() -> None:
+    pass
+
+
+@grids.command("generate", help="draw grids for every community from its buildings")
+@HOUSEHOLDS
+@click.option("--replace", is_flag=True, help="replace existing grids")
+def grids_generate(households: tuple[int, int] | None, replace: bool) -> None:
+    settings, _, sessions = open_database()
+    households = households or (settings.households_min, settings.households_max)
+    with transaction(sessions) as session:
+        result = generate_city_grids(session, households_range=households, replace=replace, progress=True)
+    print("\n".join(result.lines()))
+
+
+@grids.command("check", help="check grids: gaps, overlaps, buildings in exactly one grid (exit 1 when fatal)")
+@HOUSEHOLDS
+def grids_check(households: tuple[int, int] | None) -> None:
+    settings, _, sessions = open_database()
+    households = households or (settings.households_min, settings.households_max)
+    with sessions() as session:
+        report = check_city_grids(session, households_range=households)
+    print(report.text)
+    if not report.ok:
+        raise GridPatrolError(f"grid check failed: {report.summary}")
+
+
+@click.command("export", cls=Command,
+               help="export a layer to GeoPackage (.gpkg), GeoJSON (.geojson) or Shapefile (.shp), in WGS-84")
+@click.argument("layer", type=click.Choice(LAYERS_OUT), metavar="LAYER")
+@click.argument("output")
+def export(layer: str, output: str) -> None:
+    sessions = open_database().sessions
+    with sessions() as session:
+        n = export_layer(session, layer, Path(output))
+    print(f"wrote {n} {layer} to {output}")
+
+
+@click.command("info", cls=Command, help="what the database holds")
+def info() -> None:
+    sessions = open_database().sessions
+    with sessions() as session:
+        print("\n".join(summarize(session).lines()))
