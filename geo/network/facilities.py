@@ -441,7 +441,7 @@ class FacilityIndex:
             )
         empty = ~mask.any(axis=-1)
         if np.any(empty):
-            which = "every point" if mask.ndim == 1 else quote_positions(empty)
+            which = "every point" if mask.ndim == 1 else quote_positions(np.asarray(empty))
             raise GeoValidationError(f"candidates selects no facility for {which}", field="candidates")
         return mask
 
@@ -498,6 +498,7 @@ class FacilityIndex:
                 FALLBACK_STRAIGHT_LINE,
                 reason,
             )
+        assert second is not None
         pieces = self._pieces(search, f, int(snap.edge[0]), float(snap.fraction[0]), int(via[0, 0]))
         coords, edges = _assemble(graph, pieces, reverse=self._reverse)
         c, s = float(cost[0, 0]), float(second[0, 0])
