@@ -179,38 +179,12 @@ def build_polygon_index(
         coordinates, a ``cell_size`` that is not a positive number, a ``max_buckets`` outside [1, 2**31), or
         a ``cell_size`` that needs more than ``max_buckets`` buckets.
     """
-    problems = ProblemList()
-    geoms, crs = _polygon_geometries(polygons, problems)
-    if cell_size is not None and not _positive(cell_size):
-        problems.add(
-            "invalid_argument", f"cell_size must be a number > 0, got {cell_size!r}", field="cell_size"
-        )
-    integer = isinstance(max_buckets, (int, np.integer)) and not isinstance(max_buckets, bool)
-    if not (integer and 1 <= max_buckets < 2**31):  # bucket numbers are int32
-        problems.add(
-            "invalid_argument",
-            f"max_buckets must be an integer from 1 to 2**31 - 1, got {max_buckets!r}",
-            field="max_buckets",
-        )
-    problems.raise_if_any()
-
+    geoms, crs = _check_index_inputs(polygons, cell_size, max_buckets)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     shapely.prepare(geoms[present])
     tree = shapely.STRtree(geoms)
     if not present.any():
-        empty = np.empty(0, dtype=np.int32)
-        return PolygonIndex(
-            geoms,
-            crs,
-            (0.0, 0.0),
-            1.0,
-            (1, 1),
-            np.full(1, -1, np.int32),
-            empty.reshape(0, _SLOTS),
-            empty,
-            empty.astype(bool),
-            tree,
-        )
+        return _empty_index(geoms, crs, tree)
 
     minx, miny, maxx, maxy = shapely.total_bounds(geoms[present])
     width, height = float(maxx - minx), float(maxy - miny)
@@ -232,6 +206,44 @@ def build_polygon_index(
 
     labels, slots, whole, overflow = _build_tables(geoms, x0, y0, 1.0 / cell, nrows, ncols, tree)
     return PolygonIndex(geoms, crs, (x0, y0), cell, (nrows, ncols), labels, slots, whole, overflow, tree)
+
+
+def _check_index_inputs(
+    polygons: gpd.GeoSeries | gpd.GeoDataFrame | npt.ArrayLike, cell_size: float | None, max_buckets: int
+) -> tuple[np.ndarray, pyproj.CRS | None]:
+    """The polygons as an array of geometries and their CRS; every problem of the arguments raised at once."""
+    problems = ProblemList()
+    geoms, crs = _polygon_geometries(polygons, problems)
+    if cell_size is not None and not _positive(cell_size):
+        problems.add(
+            "invalid_argument", f"cell_size must be a number > 0, got {cell_size!r}", field="cell_size"
+        )
+    integer = isinstance(max_buckets, (int, np.integer)) and not isinstance(max_buckets, bool)
+    if not (integer and 1 <= max_buckets < 2**31):  # bucket numbers are int32
+        problems.add(
+            "invalid_argument",
+            f"max_buckets must be an integer from 1 to 2**31 - 1, got {max_buckets!r}",
+            field="max_buckets",
+        )
+    problems.raise_if_any()
+    return geoms, crs
+
+
+def _empty_index(geoms: np.ndarray, crs: pyproj.CRS | None, tree: shapely.STRtree) -> PolygonIndex:
+    """An index of polygons that are all missing or empty: one bucket, covering nothing."""
+    empty = np.empty(0, dtype=np.int32)
+    return PolygonIndex(
+        geoms,
+        crs,
+        (0.0, 0.0),
+        1.0,
+        (1, 1),
+        np.full(1, -1, np.int32),
+        empty.reshape(0, _SLOTS),
+        empty,
+        empty.astype(bool),
+        tree,
+    )
 
 
 def assign_points(

@@ -94,31 +94,9 @@ def assemble_city(
     city_name = name or _city_name(boundaries, fallback="city")
 
     if com_level is None:
-        area = _footprint_area(b, r)
-        subs = _frame([{"name": city_name, "osm_id": None, "derived": True}], [area], crs)
-        coms = _derive_communities(area, b, community_households, crs)
-        coms["subdistrict"] = 0
-        notes.append(f"the source has no community boundaries: {len(coms)} communities derived from buildings "
-                     f"({community_households[0]}–{community_households[1]} households each), flagged derived")
+        subs, coms = _derived_areas(b, r, city_name, community_households, crs, notes)
     else:
-        coms = _areas_at(boundaries, com_level, crs)
-        if sub_level is not None and (boundaries["admin_level"] == sub_level).any():
-            subs = _areas_at(boundaries, sub_level, crs)
-        else:
-            subs = _frame([{"name": city_name, "osm_id": None, "derived": True}],
-                          [shapely.union_all(coms.geometry.to_numpy())], crs)
-            notes.append("the source has no subdistrict boundaries: one subdistrict derived from the communities")
-        coms["subdistrict"] = _assign(coms.geometry.representative_point(), subs)
-        outside = coms["subdistrict"].isna()
-        if outside.any():
-            notes.append(f"{int(outside.sum())} communities lie outside every subdistrict and were left out: "
-                         + ", ".join(coms.loc[outside, "name"]))
-            coms = coms[~outside].reset_index(drop=True)
-        coms["subdistrict"] = coms["subdistrict"].astype(np.int64)
-        used = sorted(coms["subdistrict"].unique())
-        remap = {old: new for new, old in enumerate(used)}
-        subs = subs.iloc[used].reset_index(drop=True)
-        coms["subdistrict"] = coms["subdistrict"].map(remap)
+        subs, coms = _source_areas(boundaries, com_level, sub_level, city_name, crs, notes)
 
     subs["code"] = _codes(subs)
     coms["code"] = ""
@@ -137,6 +115,56 @@ def assemble_city(
         roads=r.to_crs(WGS84),
         notes=notes,
     )
+
+
+def _derived_areas(
+    b: gpd.GeoDataFrame,
+    r: gpd.GeoDataFrame,
+    city_name: str,
+    community_households: tuple[int, int],
+    crs: pyproj.CRS,
+    notes: list[str],
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """One derived subdistrict and communities derived from the buildings, when the source has no community
+    boundaries (metric CRS)."""
+    area = _footprint_area(b, r)
+    subs = _frame([{"name": city_name, "osm_id": None, "derived": True}], [area], crs)
+    coms = _derive_communities(area, b, community_households, crs)
+    coms["subdistrict"] = 0
+    notes.append(f"the source has no community boundaries: {len(coms)} communities derived from buildings "
+                 f"({community_households[0]}–{community_households[1]} households each), flagged derived")
+    return subs, coms
+
+
+def _source_areas(
+    boundaries: gpd.GeoDataFrame,
+    com_level: int,
+    sub_level: int | None,
+    city_name: str,
+    crs: pyproj.CRS,
+    notes: list[str],
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Subdistricts and communities from the source's boundaries (metric CRS); communities outside every
+    subdistrict are left out (with a note), subdistricts without communities dropped and renumbered."""
+    coms = _areas_at(boundaries, com_level, crs)
+    if sub_level is not None and (boundaries["admin_level"] == sub_level).any():
+        subs = _areas_at(boundaries, sub_level, crs)
+    else:
+        subs = _frame([{"name": city_name, "osm_id": None, "derived": True}],
+                      [shapely.union_all(coms.geometry.to_numpy())], crs)
+        notes.append("the source has no subdistrict boundaries: one subdistrict derived from the communities")
+    coms["subdistrict"] = _assign(coms.geometry.representative_point(), subs)
+    outside = coms["subdistrict"].isna()
+    if outside.any():
+        notes.append(f"{int(outside.sum())} communities lie outside every subdistrict and were left out: "
+                     + ", ".join(coms.loc[outside, "name"]))
+        coms = coms[~outside].reset_index(drop=True)
+    coms["subdistrict"] = coms["subdistrict"].astype(np.int64)
+    used = sorted(coms["subdistrict"].unique())
+    remap = {old: new for new, old in enumerate(used)}
+    subs = subs.iloc[used].reset_index(drop=True)
+    coms["subdistrict"] = coms["subdistrict"].map(remap)
+    return subs, coms
 
 
 def _check_level(name: str, level: int | None, boundaries: gpd.GeoDataFrame) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from enum import StrEnum
 from typing import TypeAlias
 
 import numpy as np
@@ -26,6 +27,22 @@ from shapely.geometry.base import BaseGeometry
 from geo.errors import GeoValidationError, Problem, ProblemList
 
 WGS84 = "EPSG:4326"
+
+
+class Datum(StrEnum):
+    """The lon/lat datum a point or layer comes in: the one vocabulary of the project.
+
+    ``wgs84``: GPS, OSM, Tianditu; ``gcj02``: AMap/Gaode and Tencent maps and location SDKs; ``bd09``: Baidu.
+    A member is a ``str`` equal to its value, so it goes wherever the plain names went (JSON, SQL, argparse).
+    """
+
+    WGS84 = "wgs84"
+    GCJ02 = "gcj02"
+    BD09 = "bd09"
+
+
+#: The datum names as plain strings, for ``Literal``-like choices and messages.
+DATUMS: tuple[str, ...] = tuple(d.value for d in Datum)
 
 #: Coordinates: a float or anything numpy turns into a float array. Scalars in give floats out, arrays give
 #: arrays.
@@ -51,8 +68,8 @@ _CGCS2000_FIRST_EPSG = 4534  # "CGCS2000 / 3-degree Gauss-Kruger CM 75E"; +1 per
 _CGCS2000_FIRST_CM = 75
 
 _SYSTEMS = ("utm", "cgcs2000")
-_CRS_ALIASES = {"wgs84": "wgs84", "epsg:4326": "wgs84", "gcj02": "gcj02", "bd09": "bd09"}
-_ACCEPTED_CRS = ("wgs84", "EPSG:4326", "gcj02", "bd09")
+_CRS_ALIASES = {**{d.value: d for d in Datum}, "epsg:4326": Datum.WGS84}
+_ACCEPTED_CRS = (Datum.WGS84.value, "EPSG:4326", Datum.GCJ02.value, Datum.BD09.value)
 
 
 # --- metric CRS ---------------------------------------------------------------------------------------------
@@ -203,7 +220,7 @@ def bd09_to_wgs84(lon: Coords, lat: Coords) -> FloatPair:
     return _restore(wx, wy, scalar)
 
 
-def to_wgs84(lon: Coords, lat: Coords, crs: str) -> FloatPair:
+def to_wgs84(lon: Coords, lat: Coords, crs: Datum | str) -> FloatPair:
     """Convert coordinates given in ``crs`` to WGS-84 degrees.
 
     Parameters
@@ -211,8 +228,8 @@ def to_wgs84(lon: Coords, lat: Coords, crs: str) -> FloatPair:
     lon, lat
         Degrees, scalars or arrays.
     crs
-        ``"wgs84"``/``"EPSG:4326"`` (returned unchanged), ``"gcj02"`` (AMap/Gaode, Tencent) or ``"bd09"``
-        (Baidu); case-insensitive.
+        A :class:`Datum` or its name: ``"wgs84"``/``"EPSG:4326"`` (returned unchanged), ``"gcj02"``
+        (AMap/Gaode, Tencent) or ``"bd09"`` (Baidu); case-insensitive.
 
     Raises
     ------
@@ -227,7 +244,7 @@ def to_wgs84(lon: Coords, lat: Coords, crs: str) -> FloatPair:
     return _restore(np.asarray(wx, dtype=float), np.asarray(wy, dtype=float), scalar)
 
 
-def transform_geometry_to_wgs84(geom: BaseGeometry, crs: str) -> BaseGeometry:
+def transform_geometry_to_wgs84(geom: BaseGeometry, crs: Datum | str) -> BaseGeometry:
     """Return ``geom`` (a shapely geometry, or an array of them) with every coordinate converted by
     :func:`to_wgs84`.
 
@@ -246,13 +263,13 @@ def transform_geometry_to_wgs84(geom: BaseGeometry, crs: str) -> BaseGeometry:
     return shapely.transform(geom, convert, include_z=None)
 
 
-def _converter_to_wgs84(crs: str) -> Callable[[np.ndarray, np.ndarray], FloatPair] | None:
+def _converter_to_wgs84(crs: Datum | str) -> Callable[[np.ndarray, np.ndarray], FloatPair] | None:
     key = _CRS_ALIASES.get(crs.strip().lower()) if isinstance(crs, str) else None
     if key is None:
         raise GeoValidationError(
             f"crs must be one of {', '.join(_ACCEPTED_CRS)} (case-insensitive), got {crs!r}", field="crs"
         )
-    return {"wgs84": None, "gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}[key]
+    return {Datum.WGS84: None, Datum.GCJ02: gcj02_to_wgs84, Datum.BD09: bd09_to_wgs84}[key]
 
 
 def _as_arrays(lon: Coords, lat: Coords) -> tuple[np.ndarray, np.ndarray, bool]:

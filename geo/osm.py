@@ -14,6 +14,8 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
+import shapely
 
 from geo.errors import GeoValidationError, Problem
 from geo.validation import repair_polygons
@@ -55,8 +57,6 @@ def _osm_ids(df: pd.DataFrame) -> pd.Series:
 
 
 def _read(path: Path, layer: str, where: str) -> gpd.GeoDataFrame:
-    import pyogrio
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes on unclosed rings; repaired below
         return pyogrio.read_dataframe(path, layer=layer, where=where, on_invalid="ignore")
@@ -111,8 +111,6 @@ def _roads(df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     oneway = oneway_tag.isin(ONEWAY_TRUE) | reverse | roundabout | df["highway"].eq("motorway")
     geoms = df.geometry.to_numpy().copy()
     if reverse.any():
-        import shapely
-
         geoms[reverse] = shapely.reverse(geoms[reverse])  # one-way always means "in the digitised direction"
     return gpd.GeoDataFrame(
         {"osm_id": pd.to_numeric(df["osm_id"], errors="coerce").astype("Int64"), "name": df.get("name"),

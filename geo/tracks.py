@@ -108,6 +108,43 @@ def flag_fixes(
         missing or naive time, a naive ``now``, an accuracy that is not a number, or a negative or NaN
         threshold; each problem names its field.
     """
+    n, t_us, lons, lats, acc, now_us = _check_flag_inputs(
+        times, lon, lat, accuracy, now, max_speed_kmh, max_accuracy_m, future_slack_s
+    )
+    if n == 0:
+        return []
+
+    flags: list[str | None] = [None] * n
+    # Microseconds since 1970 stay below 2**53 until the year 2255, so the float comparison is exact.
+    future = t_us > now_us + float(future_slack_s) * _US_PER_S
+    with np.errstate(invalid="ignore"):
+        coarse = (acc > max_accuracy_m) | (acc < 0)
+    for i in np.flatnonzero(future):
+        flags[i] = FLAG_FUTURE
+    for i in np.flatnonzero(coarse & ~future):
+        flags[i] = FLAG_ACCURACY
+
+    # Speed: walk the remaining fixes in time order against the last unflagged one.
+    order = np.argsort(t_us, kind="stable")
+    _flag_speed(flags, lons, lats, t_us, order[~(future | coarse)[order]], max_speed_kmh)
+    return flags
+
+
+def _check_flag_inputs(
+    times: TimesLike,
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    accuracy: npt.ArrayLike,
+    now: datetime,
+    max_speed_kmh: float,
+    max_accuracy_m: float,
+    future_slack_s: float,
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Check :func:`flag_fixes`' arguments, raising every problem together.
+
+    Returns the number of fixes, their times (µs since 1970, UTC), longitudes, latitudes and accuracies (m),
+    and ``now`` in µs since 1970.
+    """
     problems = ProblemList()
     n = _check_lengths({"times": times, "lon": lon, "lat": lat, "accuracy": accuracy}, problems)
     t_us = _utc_micros(times, "times", problems)
@@ -127,26 +164,24 @@ def flag_fixes(
         _check_threshold(name, value, strict, problems)
     problems.raise_if_any()
     assert t_us is not None and acc is not None
-    if n == 0:
-        return []
+    return n, t_us, lons, lats, acc, now_us
 
-    flags: list[str | None] = [None] * n
-    # Microseconds since 1970 stay below 2**53 until the year 2255, so the float comparison is exact.
-    future = t_us > now_us + float(future_slack_s) * _US_PER_S
-    with np.errstate(invalid="ignore"):
-        coarse = (acc > max_accuracy_m) | (acc < 0)
-    for i in np.flatnonzero(future):
-        flags[i] = FLAG_FUTURE
-    for i in np.flatnonzero(coarse & ~future):
-        flags[i] = FLAG_ACCURACY
 
-    # Speed: walk the remaining fixes in time order against the last unflagged one. Speeds between
-    # consecutive candidates are computed in one vectorised call; a geodesic is computed one by one only
-    # after a flagged fix, when the reference is no longer the previous candidate.
-    order = np.argsort(t_us, kind="stable")
-    cand = order[~(future | coarse)[order]]
+def _flag_speed(
+    flags: list[str | None],
+    lons: np.ndarray,
+    lats: np.ndarray,
+    t_us: np.ndarray,
+    cand: np.ndarray,
+    max_speed_kmh: float,
+) -> None:
+    """Flag ``"speed"`` among the candidate fixes ``cand`` (time order), each against the last unflagged one.
+
+    Speeds between consecutive candidates are computed in one vectorised call; a geodesic is computed one by
+    one only after a flagged fix, when the reference is no longer the previous candidate.
+    """
     if cand.size < 2:
-        return flags
+        return
     step_ok = _speed_ok(lons, lats, t_us, cand[:-1], cand[1:], max_speed_kmh)
     last = int(cand[0])
     for k in range(1, cand.size):
@@ -159,7 +194,6 @@ def flag_fixes(
             last = i
         else:
             flags[i] = FLAG_SPEED
-    return flags
 
 
 def track_length_m(lon: npt.ArrayLike, lat: npt.ArrayLike) -> float:
@@ -234,28 +268,7 @@ def tracks_to_lines(
         For a missing column, a missing or naive time, or coordinates outside their range; each problem names
         its field (the column name).
     """
-    problems = ProblemList()
-    columns = [by, time, lon, lat] + ([flag] if flag is not None else [])
-    for name in columns:
-        if name not in frame.columns:
-            problems.add("missing_column", f"frame has no column {name!r}", field=name)
-    problems.raise_if_any()
-
-    t_us = _utc_micros(frame[time], time, problems)
-    lons = _coords(frame[lon], lon, 180.0, problems)
-    lats = _coords(frame[lat], lat, 90.0, problems)
-    problems.raise_if_any()
-    assert t_us is not None
-
-    usable = frame[by].notna().to_numpy()
-    if flag is not None:
-        usable = usable & frame[flag].isna().to_numpy()
-    work = pd.DataFrame(
-        {"key": frame[by].to_numpy()[usable], "t": t_us[usable], "x": lons[usable], "y": lats[usable]}
-    )
-    # A stable sort by time keeps row order for ties; groupby keeps that order within each group.
-    work = work.iloc[np.argsort(work["t"].to_numpy(), kind="stable")]
-
+    work = _usable_fixes(frame, by=by, time=time, lon=lon, lat=lat, flag=flag)
     rows: dict[str, list] = {by: [], "fixes": [], "length_m": [], "started": [], "ended": [], "geometry": []}
     for key, group in work.groupby("key", sort=True):
         if len(group) < 2:
@@ -278,6 +291,35 @@ def tracks_to_lines(
         }
     )
     return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(rows["geometry"], crs="EPSG:4326"), crs="EPSG:4326")
+
+
+def _usable_fixes(
+    frame: pd.DataFrame, *, by: str, time: str, lon: str, lat: str, flag: str | None
+) -> pd.DataFrame:
+    """The usable fixes of ``frame`` as columns ``key``, ``t`` (µs since 1970, UTC), ``x``, ``y`` (degrees),
+    in time order (ties in row order); every problem of the columns raised together."""
+    problems = ProblemList()
+    columns = [by, time, lon, lat] + ([flag] if flag is not None else [])
+    for name in columns:
+        if name not in frame.columns:
+            problems.add("missing_column", f"frame has no column {name!r}", field=name)
+    problems.raise_if_any()
+
+    t_us = _utc_micros(frame[time], time, problems)
+    lons = _coords(frame[lon], lon, 180.0, problems)
+    lats = _coords(frame[lat], lat, 90.0, problems)
+    problems.raise_if_any()
+    assert t_us is not None
+
+    usable = frame[by].notna().to_numpy()
+    if flag is not None:
+        usable = usable & frame[flag].isna().to_numpy()
+    work = pd.DataFrame(
+        {"key": frame[by].to_numpy()[usable], "t": t_us[usable], "x": lons[usable], "y": lats[usable]}
+    )
+    # A stable sort by time keeps row order for ties; groupby keeps that order within each group.
+    work = work.iloc[np.argsort(work["t"].to_numpy(), kind="stable")]
+    return work
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
@@ -304,7 +346,7 @@ def _length(values: object) -> int | None:
             return None
     except ValueError:  # ragged nesting
         return None
-    return len(values)  # type: ignore[arg-type]
+    return len(values)
 
 
 def _check_lengths(arrays: dict[str, object], problems: ProblemList) -> int:

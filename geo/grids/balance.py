@@ -13,7 +13,7 @@ possible, and keep the codes.
 3. **Re-partition the cluster from its buildings.** The cluster's area (the union of its old grids) is divided by
    the building tessellation of :mod:`geo.grids.tessellation`, so new grids tile that area exactly and no grid
    boundary cuts a footprint. Candidates are tried in order of least disruption and the first that puts every grid in
-   range wins: the old grids *repaired* by moving boundary buildings (``partition._rebalance``), then a fresh
+   range wins: the old grids *repaired* by moving boundary buildings (:func:`geo.grids.bisection.rebalance`), then a fresh
    recursive bisection (:func:`geo.grids.partition.partition_households`' machinery) into the old number of grids,
    into the number :func:`~geo.grids.partition.group_count` would choose, and into any other feasible number.
    A cluster that cannot be put in range is still re-partitioned when that lowers its total distance from the
@@ -35,6 +35,7 @@ the zero-household buildings the contiguity repair gives it), a community whose 
 it is (or becomes one grid), and ``stats["out_of_range"]`` lists the codes of every grid still out of range.
 """
 
+
 from __future__ import annotations
 
 import math
@@ -44,27 +45,29 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
-from geo.errors import GeoValidationError, ProblemList
-from geo.grids._validate import check_area, check_frame, check_households, check_range
-from geo.grids.check import check_grids
-from geo.grids.codes import reading_order
-from geo.grids.partition import (
-    _bisect,
-    _check_buildings,
-    _rebalance,
-    _repair_contiguity,
-    _Setting,
-    _violation,
-    building_adjacency,
-    group_count,
+from geo.errors import ProblemList
+from geo.grids.balance_inputs import (
+    CODE_PREFIX_DIGITS,
+    DEFAULT_WEIGHTS,
+    SEQ_MAX,
+    BalanceContext,
+    prepare_context,
 )
+from geo.grids.bisection import (
+    BisectionSetting,
+    bisect,
+    range_violation,
+    rebalance,
+    repair_contiguity,
+)
+from geo.grids.codes import reading_order
+from geo.grids.partition import building_adjacency, group_count
 from geo.grids.tessellation import (
     SEGMENT_M,
     SHRINK_M,
@@ -74,20 +77,7 @@ from geo.grids.tessellation import (
     union_by_label,
     voronoi_cells,
 )
-
-#: Weights of the load terms evened out among the re-partitioned grids (each term relative to its mean per grid).
-DEFAULT_WEIGHTS: Mapping[str, float] = {"households": 1.0, "workload": 1.0, "street_m": 0.5}
-# Findings of check_grids that make the current grids unusable as a starting point.
-_FATAL_KINDS = frozenset({"gap", "overlap", "building_in_no_grid", "building_in_several_grids",
-                          "grid_outside_community", "duplicate_code", "invalid_geometry"})
-_PREFIX = 12  # district (6) + street (3) + community (3) digits of a 15-digit grid code
-_SEQ_MAX = 999
-# Donor grids whose connectivity is tested per move of the workload pass before it gives up.
-_TRIES_PER_MOVE = 40
-#: Price of one more adjacency edge cut by a move of the workload pass, in units of the mean weighted load of a
-#: building: the compactness term that keeps boundaries short unless the loads are clearly uneven.
-CUT_PENALTY = 0.25
-_EPS = 1e-9
+from geo.grids.workload import CUT_PENALTY, EPS, even_out
 
 
 @dataclass
@@ -117,27 +107,6 @@ class Proposal:
     stats: dict
 
 
-@dataclass
-class _Context:
-    """Everything about the community that every cluster needs."""
-
-    community: BaseGeometry
-    crs: object
-    footprints: np.ndarray
-    points: np.ndarray
-    households: np.ndarray
-    integer_households: bool
-    workload: np.ndarray | None
-    streets: np.ndarray | None
-    old_of: np.ndarray  # position of each building's current grid
-    old_geoms: np.ndarray
-    old_hh: np.ndarray
-    old_rest: np.ndarray  # households per old grid without buildings above the maximum
-    shared: sparse.csr_matrix  # boundary length shared by two old grids (metres)
-    low: float
-    high: float
-    weights: dict[str, float]
-
 
 @dataclass
 class _Solution:
@@ -147,7 +116,7 @@ class _Solution:
     members: np.ndarray  # building positions
     labels: np.ndarray  # new grid (0..k-1) of each member
     fixed: np.ndarray  # per new grid: a single building above the maximum
-    shapes: np.ndarray | None
+    shapes: np.ndarray  # grid polygons, one per new grid
     violation: float
     kind: str
 
@@ -211,7 +180,7 @@ def propose(
         duplicate codes, bad weights or code parts; and, only when extra grids are needed, codes from which no new
         code can be derived.
     """
-    ctx, codes, index = _prepare(community, buildings, grids, households_range, workload, streets, weights,
+    ctx, codes, index = prepare_context(community, buildings, grids, households_range, workload, streets, weights,
                                  tolerance_m2, code_prefix, next_seq)
     solutions = _solve_clusters(ctx)
     return _assemble(ctx, grids, codes, index, solutions, code_prefix, next_seq)
@@ -220,12 +189,12 @@ def propose(
 # --- which grids change -------------------------------------------------------------------------------------------
 
 
-def _solve_clusters(ctx: _Context) -> list[_Solution]:
+def _solve_clusters(ctx: BalanceContext) -> list[_Solution]:
     """Grow clusters of affected grids until each is solved in range or cannot grow; return the changed ones."""
     n_grids = len(ctx.old_geoms)
     oversized_only = (ctx.old_rest <= 0) & (ctx.old_hh > ctx.high)
     affected = set(np.flatnonzero(((ctx.old_hh < ctx.low) | (ctx.old_hh > ctx.high)) & ~oversized_only).tolist())
-    cache: dict[frozenset[int], _Solution | None] = {}
+    cache: dict[frozenset[int], _Solution] = {}
     final: dict[frozenset[int], _Solution | None] = {}
     for _ in range(n_grids + 1):
         grown = False
@@ -238,15 +207,15 @@ def _solve_clusters(ctx: _Context) -> list[_Solution]:
                 if comp not in cache:
                     cache[comp] = _solve(ctx, comp)
                 solution = cache[comp]
-                if solution.violation <= _EPS:
+                if solution.violation <= EPS:
                     final[comp] = solution
                     continue
             extra = _best_neighbour(ctx, comp, affected)
             if extra is None:  # the cluster covers its part of the community: best effort
                 if solution is None:
                     solution = cache[comp] = _solve(ctx, comp)
-                old = float(_violation(ctx.old_hh[sorted(comp)], ctx.low, ctx.high).sum())
-                final[comp] = solution if solution.violation < old - _EPS else None
+                old = float(range_violation(ctx.old_hh[sorted(comp)], ctx.low, ctx.high).sum())
+                final[comp] = solution if solution.violation < old - EPS else None
                 continue
             affected |= extra
             grown = True
@@ -265,7 +234,7 @@ def _components(affected: set[int], shared: sparse.csr_matrix) -> list[frozenset
     return [frozenset(nodes[comp == c].tolist()) for c in range(comp.max() + 1)]
 
 
-def _best_neighbour(ctx: _Context, comp: frozenset[int], affected: set[int]) -> set[int] | None:
+def _best_neighbour(ctx: BalanceContext, comp: frozenset[int], affected: set[int]) -> set[int] | None:
     """The grids to add to ``comp``: the neighbour (with its whole cluster, if affected) whose households bring the
     cluster's mean grid size nearest the middle of the range; ties go to the longest shared boundary."""
     nodes = np.array(sorted(comp))
@@ -289,8 +258,8 @@ def _margin(total: float, low: float, high: float) -> float:
     """How far inside the range the mean grid size can be for ``total`` households (negative: how far outside)."""
     if total <= 0:
         return -low if low > 0 else 0.0
-    fewest = max(1, math.ceil(total / high - _EPS))
-    most = math.floor(total / low + _EPS) if low > 0 else fewest + 1
+    fewest = max(1, math.ceil(total / high - EPS))
+    most = math.floor(total / low + EPS) if low > 0 else fewest + 1
     if fewest <= most:
         return max(min(total / k - low, high - total / k) for k in range(fewest, min(most, fewest + 50) + 1))
     below = low - total / fewest
@@ -301,7 +270,7 @@ def _margin(total: float, low: float, high: float) -> float:
 # --- one cluster --------------------------------------------------------------------------------------------------
 
 
-def _solve(ctx: _Context, comp: frozenset[int]) -> _Solution:
+def _solve(ctx: BalanceContext, comp: frozenset[int]) -> _Solution:
     """Re-partition the buildings of the old grids ``comp`` inside their union; pick the least disruptive candidate
     in range, then even the loads."""
     grid_pos = np.array(sorted(comp), dtype=np.int64)
@@ -309,7 +278,7 @@ def _solve(ctx: _Context, comp: frozenset[int]) -> _Solution:
     area = shapely.union_all(ctx.old_geoms[grid_pos])
     if len(members) == 0:
         return _Solution(grid_pos, members, np.zeros(0, np.int64), np.zeros(1, bool),
-                         np.array([area], dtype=object), float(_violation(np.zeros(1), ctx.low, ctx.high)[0]), "empty")
+                         np.array([area], dtype=object), float(range_violation(np.zeros(1), ctx.low, ctx.high)[0]), "empty")
     footprints = ctx.footprints[members]
     unclipped = voronoi_cells(area, footprints, shrink_m=SHRINK_M, segment_m=SEGMENT_M)
     cells = tidy_cells(unclipped, area, footprints)
@@ -322,13 +291,13 @@ def _solve(ctx: _Context, comp: frozenset[int]) -> _Solution:
         key = (violation, kind != "repair")
         if best is None or key < best[0]:
             best = (key, kind, labels, fixed)
-        if violation <= _EPS:
+        if violation <= EPS:
             break
     assert best is not None
     _, kind, labels, fixed = best
     loads, w = _loads(ctx, members, cells, hh, labels, fixed)
     if loads is not None:
-        _even_out(labels, fixed, graph, pts, hh, loads, w, ctx.low, ctx.high)
+        even_out(labels, fixed, graph, pts, hh, loads, w, ctx.low, ctx.high)
     shapes = _shapes(unclipped, area, footprints, labels, len(fixed))
     return _Solution(grid_pos, members, labels, fixed, shapes, _free_violation(labels, fixed, hh, ctx.low, ctx.high),
                      kind)
@@ -341,8 +310,8 @@ def _candidates(
     over = hh > high
     rest_total = float(hh[~over].sum())
     n_rest = int((~over).sum())
-    fewest = max(1, math.ceil(rest_total / high - _EPS))
-    most = math.floor(rest_total / low + _EPS) if low > 0 else n_rest
+    fewest = max(1, math.ceil(rest_total / high - EPS))
+    most = math.floor(rest_total / low + EPS) if low > 0 else n_rest
     feasible = [k for k in range(fewest, min(most, n_rest) + 1)]
     k_old = len(np.unique(old_local[~over]))
     if k_old in feasible or (n_rest and not feasible and k_old == group_count(rest_total, low, high)):
@@ -371,8 +340,8 @@ def _repair(
     labels[~over] = m + np.unique(old_local[~over], return_inverse=True)[1].ravel()
     fixed = np.zeros(labels.max() + 1, dtype=bool)
     fixed[:m] = True
-    _repair_contiguity(labels, hh, graph, fixed, high)
-    _rebalance(labels, pts, hh, graph, fixed, low, high)
+    repair_contiguity(labels, hh, graph, fixed, high)
+    rebalance(labels, pts, hh, graph, fixed, low, high)
     return _compact(labels, fixed)
 
 
@@ -386,12 +355,12 @@ def _fresh(
     rest = np.flatnonzero(~over)
     if len(rest) and k > 0:
         tiny = 1e-6 * max(1.0, float(hh.mean()))
-        setting = _Setting(pts, hh, hh + tiny, graph, low, high, float(hh[rest].sum()) / k)
-        _bisect(setting, rest, k, m, labels)
+        setting = BisectionSetting(pts, hh, hh + tiny, graph, low, high, float(hh[rest].sum()) / k)
+        bisect(setting, rest, k, m, labels)
     fixed = np.zeros(labels.max() + 1, dtype=bool)
     fixed[:m] = True
-    _repair_contiguity(labels, hh, graph, fixed, high)
-    _rebalance(labels, pts, hh, graph, fixed, low, high)
+    repair_contiguity(labels, hh, graph, fixed, high)
+    rebalance(labels, pts, hh, graph, fixed, low, high)
     return _compact(labels, fixed)
 
 
@@ -404,14 +373,14 @@ def _compact(labels: np.ndarray, fixed: np.ndarray) -> tuple[np.ndarray, np.ndar
 def _free_violation(labels: np.ndarray, fixed: np.ndarray, hh: np.ndarray, low: float, high: float) -> float:
     """Total distance from the range of the grids that are not a single building above the maximum."""
     totals = np.bincount(labels, weights=hh, minlength=len(fixed))
-    return float(_violation(totals[~fixed], low, high).sum())
+    return float(range_violation(totals[~fixed], low, high).sum())
 
 
 # --- the workload pass --------------------------------------------------------------------------------------------
 
 
 def _loads(
-    ctx: _Context, members: np.ndarray, cells: np.ndarray, hh: np.ndarray, labels: np.ndarray, fixed: np.ndarray
+    ctx: BalanceContext, members: np.ndarray, cells: np.ndarray, hh: np.ndarray, labels: np.ndarray, fixed: np.ndarray
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Per building, each weighted load term divided by its mean per free grid; None when nothing is to even."""
     free = ~fixed[labels]
@@ -434,152 +403,6 @@ def _loads(
     return np.column_stack(columns), np.asarray(w)
 
 
-def _even_out(
-    labels: np.ndarray,
-    fixed: np.ndarray,
-    graph: sparse.csr_matrix,
-    pts: np.ndarray,
-    hh: np.ndarray,
-    loads: np.ndarray,
-    w: np.ndarray,
-    low: float,
-    high: float,
-) -> None:
-    """Move single boundary buildings, or swap two across a boundary, (in place) while the weighted sum of squared
-    grid loads falls.
-
-    A step never takes a grid's households further out of range and never disconnects a grid; it must lower the
-    loads' objective by more than :data:`CUT_PENALTY` prices the adjacency edges it adds to the cut (a step that
-    shortens the boundary earns nothing, so compactness only brakes). Single moves are tried first, swaps (which
-    even loads when the household range leaves no room to move one building) only when no move helps. Each step
-    strictly lowers ``objective + penalty x cut edges``, so the loop ends.
-    """
-    k = len(fixed)
-    coo = graph.tocoo()
-    state = _Loads(
-        graph=graph, rows=coo.row.astype(np.int64), cols=coo.col.astype(np.int64), labels=labels, fixed=fixed,
-        hh=hh, loads=loads, w=w, low=low, high=high, pts=pts,
-        totals=np.bincount(labels, weights=hh, minlength=k),
-        load=np.column_stack([np.bincount(labels, weights=loads[:, t], minlength=k) for t in range(loads.shape[1])]),
-        penalty=CUT_PENALTY * float((loads @ w).mean()),
-    )
-    for _ in range(2 * len(labels)):
-        if not (state.move() or state.swap()):
-            return
-
-
-@dataclass
-class _Loads:
-    """State of the workload pass: labels, households and load totals per grid, all updated in place."""
-
-    graph: sparse.csr_matrix
-    rows: np.ndarray
-    cols: np.ndarray
-    labels: np.ndarray
-    fixed: np.ndarray
-    hh: np.ndarray
-    loads: np.ndarray
-    w: np.ndarray
-    low: float
-    high: float
-    pts: np.ndarray
-    totals: np.ndarray
-    load: np.ndarray
-    penalty: float
-
-    def _counts(self) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted keys ``building * k + grid`` and how many neighbours the building has in that grid."""
-        return np.unique(self.rows * len(self.fixed) + self.labels[self.cols], return_counts=True)
-
-    def _lookup(self, keys: np.ndarray, counts: np.ndarray, building: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        wanted = building * len(self.fixed) + grid
-        at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-        return np.where(keys[at] == wanted, counts[at], 0) if len(keys) else np.zeros(len(wanted), np.int64)
-
-    def _boundary(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every (building, its grid, a neighbouring grid) once, between grids that may change."""
-        k = len(self.fixed)
-        g, h = self.labels[self.rows], self.labels[self.cols]
-        cand = (g != h) & ~self.fixed[g] & ~self.fixed[h]
-        key = np.unique(self.rows[cand] * k + h[cand])
-        i = key // k
-        return i, self.labels[i], key % k
-
-    def _in_range(self, g: np.ndarray, h: np.ndarray, shift: np.ndarray) -> np.ndarray:
-        """Whether moving ``shift`` households from grid g to grid h takes neither further out of range."""
-        lo, hi = self.low, self.high
-        before = _violation(self.totals[g], lo, hi) + _violation(self.totals[h], lo, hi)
-        after = _violation(self.totals[g] - shift, lo, hi) + _violation(self.totals[h] + shift, lo, hi)
-        return after <= before + _EPS
-
-    def _connected(self, members: np.ndarray) -> bool:
-        return len(members) > 0 and connected_components(self.graph[members][:, members], directed=False)[0] == 1
-
-    def _apply(self, i: int, g: int, h: int) -> None:
-        self.labels[i] = h
-        self.totals[g] -= self.hh[i]
-        self.totals[h] += self.hh[i]
-        self.load[g] -= self.loads[i]
-        self.load[h] += self.loads[i]
-
-    def move(self) -> bool:
-        """Move the one boundary building that lowers the objective most; return whether one moved."""
-        i, g, h = self._boundary()
-        if len(i) == 0:
-            return False
-        li = self.loads[i]
-        gain = -(2.0 * li * (self.load[h] - self.load[g] + li)) @ self.w
-        keys, counts = self._counts()
-        cut = self._lookup(keys, counts, i, g) - self._lookup(keys, counts, i, h)
-        score = gain - self.penalty * np.maximum(cut, 0)
-        ok = self._in_range(g, h, self.hh[i]) & (gain > _EPS) & (score > _EPS)
-        if not ok.any():
-            return False
-        centres = _centres(self.labels, self.pts, len(self.fixed))
-        reach = np.linalg.norm(self.pts[i] - centres[h], axis=1) - np.linalg.norm(self.pts[i] - centres[g], axis=1)
-        for c in np.flatnonzero(ok)[np.lexsort((i[ok], reach[ok], -score[ok]))][:_TRIES_PER_MOVE]:
-            rest = np.flatnonzero(self.labels == g[c])
-            if self._connected(rest[rest != i[c]]):
-                self._apply(int(i[c]), int(g[c]), int(h[c]))
-                return True
-        return False
-
-    def swap(self) -> bool:
-        """Exchange the pair of boundary buildings of two neighbouring grids that lowers the objective most."""
-        i, g, h = self._boundary()
-        if len(i) == 0:
-            return False
-        side = pd.DataFrame({"i": i, "g": g, "h": h})
-        pairs = side.merge(side.rename(columns={"i": "j", "g": "h", "h": "g"}), on=["g", "h"])
-        pairs = pairs[pairs["g"] < pairs["h"]]
-        if pairs.empty:
-            return False
-        i, j, g, h = (pairs[c].to_numpy() for c in ("i", "j", "g", "h"))
-        d = self.loads[i] - self.loads[j]
-        gain = (2.0 * d * (self.load[g] - self.load[h]) - 2.0 * d * d) @ self.w
-        keys, counts = self._counts()
-        touching = np.asarray(self.graph[i, j]).ravel() != 0
-        cut = (self._lookup(keys, counts, i, g) - self._lookup(keys, counts, i, h)
-               + self._lookup(keys, counts, j, h) - self._lookup(keys, counts, j, g) + 2 * touching)
-        score = gain - self.penalty * np.maximum(cut, 0)
-        ok = self._in_range(g, h, self.hh[i] - self.hh[j]) & (gain > _EPS) & (score > _EPS)
-        if not ok.any():
-            return False
-        for c in np.flatnonzero(ok)[np.lexsort((j[ok], i[ok], -score[ok]))][:_TRIES_PER_MOVE]:
-            a, b, ga, hb = int(i[c]), int(j[c]), int(g[c]), int(h[c])
-            new_g = np.append(np.flatnonzero(self.labels == ga), b)
-            new_h = np.append(np.flatnonzero(self.labels == hb), a)
-            if self._connected(new_g[new_g != a]) and self._connected(new_h[new_h != b]):
-                self._apply(a, ga, hb)
-                self._apply(b, hb, ga)
-                return True
-        return False
-
-
-def _centres(labels: np.ndarray, pts: np.ndarray, k: int) -> np.ndarray:
-    counts = np.maximum(np.bincount(labels, minlength=k), 1)[:, None]
-    return np.column_stack([np.bincount(labels, weights=pts[:, 0], minlength=k),
-                            np.bincount(labels, weights=pts[:, 1], minlength=k)]) / counts
 
 
 def _street_lengths(streets: np.ndarray, shapes: np.ndarray) -> np.ndarray:
@@ -606,7 +429,7 @@ def _shapes(unclipped: np.ndarray, area: BaseGeometry, footprints: np.ndarray, l
 
 
 def _assemble(
-    ctx: _Context,
+    ctx: BalanceContext,
     grids: gpd.GeoDataFrame,
     codes: np.ndarray,
     index: pd.Index,
@@ -652,7 +475,7 @@ def _assemble(
     return Proposal(grids=out, assignment=assignment, stats=stats)
 
 
-def _match(ctx: _Context, sol: _Solution) -> np.ndarray:
+def _match(ctx: BalanceContext, sol: _Solution) -> np.ndarray:
     """Old grid position inheriting each new grid's code (-1: none), by maximum household overlap."""
     k = len(sol.shapes)
     old = sol.grid_pos
@@ -677,17 +500,17 @@ def _new_codes(codes: np.ndarray, n: int, code_prefix: str | None, next_seq: int
     prefix = code_prefix
     scheme = [c for c in codes if len(c) == 15 and c.isdigit()]
     if prefix is None:
-        prefixes = {c[:_PREFIX] for c in scheme}
+        prefixes = {c[:CODE_PREFIX_DIGITS] for c in scheme}
         if len(scheme) != len(codes) or len(prefixes) != 1:
             problems.add("code", f"{n} new grid codes are needed but the current codes do not share one 15-digit "
                          "prefix; pass code_prefix (12 digits) and next_seq", field="code_prefix")
             problems.raise_if_any()
         prefix = prefixes.pop()
     if next_seq is None:
-        used = [int(c[_PREFIX:]) for c in scheme if c.startswith(prefix)]
+        used = [int(c[CODE_PREFIX_DIGITS:]) for c in scheme if c.startswith(prefix)]
         next_seq = max(used, default=0) + 1
-    if next_seq + n - 1 > _SEQ_MAX:
-        problems.add("code", f"{n} new codes from sequence {next_seq} exceed {_SEQ_MAX}", field="next_seq")
+    if next_seq + n - 1 > SEQ_MAX:
+        problems.add("code", f"{n} new codes from sequence {next_seq} exceed {SEQ_MAX}", field="next_seq")
     taken = set(codes)
     fresh = [f"{prefix}{s:03d}" for s in range(next_seq, next_seq + n)]
     clash = [c for c in fresh if c in taken]
@@ -698,7 +521,7 @@ def _new_codes(codes: np.ndarray, n: int, code_prefix: str | None, next_seq: int
 
 
 def _grid_frame(
-    ctx: _Context, codes: list[str], geoms: list, kept: list[bool], assignment: pd.Series
+    ctx: BalanceContext, codes: list[str], geoms: list, kept: list[bool], assignment: pd.Series
 ) -> gpd.GeoDataFrame:
     geoms_arr = np.array(geoms, dtype=object)
     code_arr = np.array(codes, dtype=object)
@@ -711,7 +534,7 @@ def _grid_frame(
                 else np.full(k, np.nan))
     street = _street_lengths(ctx.streets, geoms_arr) if ctx.streets is not None else np.full(k, np.nan)
     area, perimeter = shapely.area(geoms_arr), shapely.length(geoms_arr)
-    compactness = np.where(perimeter > 0, 4 * np.pi * area / np.maximum(perimeter, _EPS) ** 2, 0.0)
+    compactness = np.where(perimeter > 0, 4 * np.pi * area / np.maximum(perimeter, EPS) ** 2, 0.0)
     frame = gpd.GeoDataFrame(
         {"code": code_arr, "households": households, "workload": workload, "street_m": street,
          "buildings": np.bincount(pos, minlength=k), "kept": np.array(kept, dtype=bool),
@@ -721,9 +544,9 @@ def _grid_frame(
     return frame.sort_values("code", kind="stable").reset_index(drop=True)
 
 
-def _stats(ctx: _Context, out: gpd.GeoDataFrame, old_codes: np.ndarray, assignment: pd.Series) -> dict:
+def _stats(ctx: BalanceContext, out: gpd.GeoDataFrame, old_codes: np.ndarray, assignment: pd.Series) -> dict:
     hh = out["households"].to_numpy(dtype=float)
-    inside = (hh >= ctx.low - _EPS) & (hh <= ctx.high + _EPS)
+    inside = (hh >= ctx.low - EPS) & (hh <= ctx.high + EPS)
     parts = shapely.get_num_geometries(out.geometry.to_numpy())
     codes_now = set(out["code"])
     old_set = set(old_codes)
@@ -759,175 +582,4 @@ def cv(values: np.ndarray) -> float:
     return float(values.std() / values.mean())
 
 
-# --- input checks -------------------------------------------------------------------------------------------------
-
-
-def _prepare(
-    community: object,
-    buildings: object,
-    grids: object,
-    households_range: object,
-    workload: object,
-    streets: object,
-    weights: object,
-    tolerance_m2: float,
-    code_prefix: object,
-    next_seq: object,
-) -> tuple[_Context, np.ndarray, pd.Index]:
-    problems = ProblemList()
-    area_ok = check_area(community, name="community", problems=problems)
-    b_ok = check_frame(buildings, name="buildings", problems=problems, columns=("households",))
-    g_ok = check_frame(grids, name="grids", problems=problems, columns=("code",))
-    low, high = check_range(households_range, problems=problems)
-    hh = np.zeros(0)
-    if b_ok and "households" in buildings.columns:
-        hh = check_households(buildings["households"], name="households", problems=problems)
-    if b_ok:
-        # Checked on its own (_check_buildings skips the outside test after any problem), and only in a metric CRS:
-        # footprints in degrees would all be "outside" a community in metres.
-        found = ProblemList()
-        metric = buildings.crs is not None and pyproj.CRS.from_user_input(buildings.crs).is_projected
-        _check_buildings(buildings, community if area_ok and metric else None, found)
-        problems.problems.extend(found.problems)
-    work = _check_workload(buildings, workload, problems) if b_ok else None
-    street_geoms = _check_streets(streets, problems)
-    if b_ok and g_ok:
-        for name, layer in (("grids", grids), ("streets", streets)):
-            if isinstance(layer, gpd.GeoDataFrame | gpd.GeoSeries) and layer.crs is not None and \
-                    buildings.crs is not None and layer.crs != buildings.crs:
-                problems.add("crs", f"{name!r} is in {layer.crs.name!r} but 'buildings' in {buildings.crs.name!r}",
-                             field=name)
-    if g_ok and "code" in grids.columns:
-        codes = grids["code"]
-        if codes.isna().any():
-            problems.add("code", f"{int(codes.isna().sum())} grids have no code", field="code")
-    w = _check_weights(weights, problems)
-    _check_code_parts(code_prefix, next_seq, problems)
-    if not tolerance_m2 >= 0:
-        problems.add("option", f"tolerance_m2 should be >= 0 m², got {tolerance_m2!r}", field="tolerance_m2")
-    problems.raise_if_any()
-    _check_tiling(community, buildings, grids, tolerance_m2)
-    old_geoms = np.asarray(grids.geometry.array)
-    footprints = np.asarray(buildings.geometry.array)
-    points = shapely.point_on_surface(footprints)
-    old_of = _locate(points, old_geoms)
-    over = hh > high
-    ctx = _Context(
-        community=community, crs=buildings.crs, footprints=footprints, points=shapely.get_coordinates(points),
-        households=hh, integer_households=pd.api.types.is_integer_dtype(buildings["households"].dtype),
-        workload=work, streets=street_geoms, old_of=old_of, old_geoms=old_geoms,
-        old_hh=np.bincount(old_of, weights=hh, minlength=len(old_geoms)),
-        old_rest=np.bincount(old_of, weights=np.where(over, 0.0, hh), minlength=len(old_geoms)),
-        shared=_shared_boundaries(old_geoms), low=low, high=high, weights=w,
-    )
-    return ctx, grids["code"].astype(str).to_numpy(dtype=object), buildings.index
-
-
-def _check_workload(buildings: gpd.GeoDataFrame, workload: object, problems: ProblemList) -> np.ndarray | None:
-    if workload is None:
-        if "workload" not in buildings.columns:
-            return None
-        values = buildings["workload"]
-    elif isinstance(workload, str):
-        if workload not in buildings.columns:
-            problems.add("column", f"'buildings' has no workload column {workload!r}", field="workload")
-            return None
-        values = buildings[workload]
-    elif isinstance(workload, pd.Series):
-        values = workload.reindex(buildings.index).fillna(0)
-    else:
-        problems.add("type", f"workload should be a column name or a Series, got {type(workload)}", field="workload")
-        return None
-    numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(numbers) | (numbers < 0)
-    if bad.any():
-        problems.add("workload", f"workload has {int(bad.sum())} missing, non-numeric or negative values",
-                     field="workload")
-    return np.where(bad, 0.0, numbers)
-
-
-def _check_streets(streets: object, problems: ProblemList) -> np.ndarray | None:
-    if streets is None:
-        return None
-    if isinstance(streets, gpd.GeoDataFrame):
-        series = streets.geometry
-    elif isinstance(streets, gpd.GeoSeries):
-        series = streets
-    else:
-        problems.add("type", f"'streets' should be a GeoDataFrame or GeoSeries, got {type(streets)}", field="streets")
-        return None
-    check_frame(series, name="streets", problems=problems, series=True)
-    geoms = np.asarray(series.array)
-    geoms = geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
-    lines = np.isin(shapely.get_type_id(geoms), [shapely.GeometryType.LINESTRING,
-                                                 shapely.GeometryType.MULTILINESTRING])
-    if not lines.all():
-        problems.add("type", f"'streets' has {int((~lines).sum())} geometries that are not lines", field="streets")
-    return geoms[lines]
-
-
-def _check_weights(weights: object, problems: ProblemList) -> dict[str, float]:
-    if weights is None:
-        return dict(DEFAULT_WEIGHTS)
-    if not isinstance(weights, Mapping):
-        problems.add("weights", f"weights should be a mapping, got {type(weights)}", field="weights")
-        return dict(DEFAULT_WEIGHTS)
-    out = {}
-    for name, value in weights.items():
-        if name not in DEFAULT_WEIGHTS:
-            problems.add("weights", f"unknown weight {name!r}: use {sorted(DEFAULT_WEIGHTS)}", field="weights")
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = math.nan
-        if not (math.isfinite(number) and number >= 0):
-            problems.add("weights", f"weight {name!r} should be a number >= 0, got {value!r}", field="weights")
-            continue
-        out[name] = number
-    return out
-
-
-def _check_code_parts(code_prefix: object, next_seq: object, problems: ProblemList) -> None:
-    if code_prefix is not None and not (isinstance(code_prefix, str) and len(code_prefix) == _PREFIX
-                                        and code_prefix.isdigit()):
-        problems.add("code", f"code_prefix should be {_PREFIX} digits, got {code_prefix!r}", field="code_prefix")
-    if next_seq is not None and (isinstance(next_seq, bool) or not isinstance(next_seq, int | np.integer)
-                                 or not 1 <= next_seq <= _SEQ_MAX):
-        problems.add("code", f"next_seq should be an integer 1..{_SEQ_MAX}, got {next_seq!r}", field="next_seq")
-
-
-def _check_tiling(community: BaseGeometry, buildings: gpd.GeoDataFrame, grids: gpd.GeoDataFrame,
-                  tolerance_m2: float) -> None:
-    """Reject current grids that do not tile the community or do not hold every building exactly once."""
-    communities = gpd.GeoDataFrame({"community_id": ["community"]}, geometry=[community], crs=buildings.crs)
-    layer = gpd.GeoDataFrame({"code": grids["code"].to_numpy(), "community_id": "community"},
-                             geometry=grids.geometry.to_numpy(), crs=grids.crs)
-    found = check_grids(communities, layer, buildings[[buildings.geometry.name]], tolerance_m2=tolerance_m2)
-    fatal = [p for p in found.problems if p.kind in _FATAL_KINDS]
-    if fatal:
-        raise GeoValidationError(fatal)
-
-
-def _locate(points: np.ndarray, geoms: np.ndarray) -> np.ndarray:
-    """Position of the grid holding each point: the one whose interior holds it, else the one whose edge does."""
-    tree = shapely.STRtree(geoms)
-    out = np.full(len(points), -1, dtype=np.int64)
-    touch_pt, touch_grid = tree.query(points, predicate="intersects")
-    out[touch_pt[::-1]] = touch_grid[::-1]  # any touching grid, the first one winning
-    in_pt, in_grid = tree.query(points, predicate="within")
-    out[in_pt] = in_grid
-    return out
-
-
-def _shared_boundaries(geoms: np.ndarray) -> sparse.csr_matrix:
-    """Symmetric matrix of the boundary length (metres) two grids share; zero for corner contacts."""
-    n = len(geoms)
-    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-    keep = left < right
-    left, right = left[keep], right[keep]
-    length = shapely.length(shapely.intersection(shapely.boundary(geoms[left]), geoms[right]))
-    touching = length > 0.01
-    left, right, length = left[touching], right[touching], length[touching]
-    return sparse.csr_matrix((np.concatenate([length, length]), (np.concatenate([left, right]),
-                                                                 np.concatenate([right, left]))), shape=(n, n))
+__all__ = ["CUT_PENALTY", "DEFAULT_WEIGHTS", "Proposal", "cv", "propose"]

@@ -266,7 +266,8 @@ def _general_union(row: np.ndarray) -> BaseGeometry:
 def _seed_points(footprints: np.ndarray, *, shrink_m: float, segment_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Points along the shrunk outlines, snapped to 1 mm and without duplicates; return ``(xy, owner position)``."""
     present = ~shapely.is_missing(footprints) & ~shapely.is_empty(footprints)
-    shapes = np.where(present, footprints, None)
+    shapes = footprints.copy()
+    shapes[~present] = None
     shrunk = shapely.buffer(shapes, -shrink_m) if shrink_m > 0 else shapes
     # A footprint thinner than 2 * shrink_m vanishes; it is still a building, so it keeps one point inside it.
     vanished = present & shapely.is_empty(shrunk)

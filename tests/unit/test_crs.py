@@ -12,7 +12,9 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon
 
 from geo.crs import (
+    DATUMS,
     WGS84,
+    Datum,
     bd09_to_gcj02,
     bd09_to_wgs84,
     gcj02_to_bd09,
@@ -302,6 +304,17 @@ def test_to_wgs84_dispatches_on_crs_case_insensitively() -> None:
     bd = wgs84_to_bd09(*QINGDAO)
     assert to_wgs84(*gcj, "GCJ02") == pytest.approx(QINGDAO, abs=1e-7)
     assert to_wgs84(*bd, "bd09") == pytest.approx(QINGDAO, abs=1e-7)
+
+
+def test_datum_members_are_the_plain_names_and_dispatch_like_them() -> None:
+    assert DATUMS == ("wgs84", "gcj02", "bd09")
+    assert Datum("gcj02") is Datum.GCJ02 and Datum.GCJ02 == "gcj02"
+    gcj = wgs84_to_gcj02(*QINGDAO)
+    bd = wgs84_to_bd09(*QINGDAO)
+    assert to_wgs84(*gcj, Datum.GCJ02) == to_wgs84(*gcj, "gcj02")
+    assert to_wgs84(*bd, Datum.BD09) == to_wgs84(*bd, "bd09")
+    assert to_wgs84(*QINGDAO, Datum.WGS84) == QINGDAO
+    assert to_wgs84(*gcj, Datum.GCJ02) != gcj
 
 
 @pytest.mark.parametrize("name", ["mars", "gcj-2", "", None])

@@ -1,0 +1,375 @@
+"""Measuring coverage: which street pieces and buildings came within the distance of a track, per grid, and
+the buffer-based reference method it is checked against."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from geo.coverage.streets import (
+    DISTANCE_M,
+    OUTLINE_PIECE_M,
+    TRACK_PIECE_SHARE,
+    US_PER_S,
+    CoverageBase,
+    Targets,
+    check_measure_args,
+)
+from geo.coverage.track import (
+    Track,
+    build_track,
+    check_unsplit,
+    dask_parts,
+    is_dask,
+    near_track,
+    partition_track,
+    shipped,
+    with_lon_lat,
+)
+from geo.tracks import tracks_to_lines
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Result of :func:`grid_coverage`.
+
+    Attributes
+    ----------
+    grids
+        One row per grid: ``code``; ``street_m`` (walkable street length in the grid), ``covered_m``,
+        ``coverage_pct`` (NaN without streets); ``buildings`` (buildings whose representative point is in the
+        grid), ``buildings_covered``, ``building_pct`` (NaN without buildings); ``track_m`` and ``patrol_s``
+        (length and duration of the tracks inside the grid; the time between two fixes is spread evenly along
+        the segment joining them).
+    streets
+        Street runs: maximal stretches of one clipped street part that are all covered or all not, with
+        ``code``, ``osm_id``, ``name``, ``highway``, ``covered``, ``length_m`` and a LineString, in the CRS of
+        the streets given. Uncovered runs are the blind spots.
+    buildings
+        The buildings inside grids: ``building_id``, ``code``, ``covered``, ``visited`` and the footprint.
+    """
+
+    grids: pd.DataFrame
+    streets: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+
+
+# --- measuring ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _Partial:
+    """What one set of tracks contributes: covered flags (OR-able) and per-grid sums (addable)."""
+
+    street: np.ndarray
+    building: np.ndarray
+    track_m: np.ndarray
+    patrol_s: np.ndarray
+    patrols: np.ndarray
+
+    @classmethod
+    def zeros(cls, targets: Targets) -> _Partial:
+        n = targets.grid_geoms.size
+        return cls(
+            np.zeros(targets.mid.shape[0], dtype=bool),
+            np.zeros(targets.n_buildings, dtype=bool),
+            np.zeros(n),
+            np.zeros(n),
+            np.empty(0, dtype=object),
+        )
+
+    def combine(self, other: _Partial) -> _Partial:
+        return _Partial(
+            self.street | other.street,
+            self.building | other.building,
+            self.track_m + other.track_m,
+            self.patrol_s + other.patrol_s,
+            np.concatenate((self.patrols, other.patrols)),
+        )
+
+
+def _measure(targets: Targets, track: Track, distance: float) -> _Partial:
+    """Covered street pieces and buildings, and distance and time per grid, for one set of track pieces."""
+    if track.size == 0:
+        return _Partial.zeros(targets)
+    tree = cKDTree(track.mid, balanced_tree=False, compact_nodes=False)
+    street = np.zeros(targets.mid.shape[0], dtype=bool)
+    near = in_box(targets.mid, track, distance)
+    street[near] = near_track(tree, track, targets.mid[near], distance)
+    building = _buildings_near(targets, track, tree, distance)
+    track_m, patrol_s = _per_grid(targets, track)
+    return _Partial(street, building, track_m, patrol_s, track.patrols)
+
+
+def in_box(points: np.ndarray, track: Track, margin: float) -> np.ndarray:
+    """Positions of the points within ``margin`` of the bounding box of the track (a cheap first cut)."""
+    lo = np.minimum(track.a.min(axis=0), track.b.min(axis=0)) - margin
+    hi = np.maximum(track.a.max(axis=0), track.b.max(axis=0)) + margin
+    return np.flatnonzero((points >= lo).all(axis=1) & (points <= hi).all(axis=1))
+
+
+def _buildings_near(targets: Targets, track: Track, tree: cKDTree, distance: float) -> np.ndarray:
+    covered = np.zeros(targets.n_buildings, dtype=bool)
+    if targets.n_buildings == 0:
+        return covered
+    mid = (targets.outline_a + targets.outline_b) / 2
+    near = in_box(mid, track, distance + OUTLINE_PIECE_M)
+    hit = near_track(
+        tree,
+        track,
+        mid[near],
+        distance,
+        ends=(targets.outline_a[near], targets.outline_b[near]),
+        half=float(targets.outline_half.max(initial=0.0)),
+    )
+    covered[targets.outline_building[near][hit]] = True
+    # A track piece wholly inside a footprint (a building wider than twice the distance) is inside it.
+    assert targets.building_index is not None
+    inside = targets.building_index.query_xy(*track.mid.T)
+    covered[inside[inside >= 0]] = True
+    return covered
+
+
+def _per_grid(targets: Targets, track: Track) -> tuple[np.ndarray, np.ndarray]:
+    """Track length (µm) and time (µs) inside each grid; time is spread evenly along each piece.
+
+    Each piece's share is rounded to a whole µm / µs, so the sums are exact integers (below 2**53) and the
+    same in whatever order partial results are added.
+    """
+    n = targets.grid_geoms.size
+    length = track.length
+    duration = track.tb - track.ta
+    ga = targets.grid_index.query_xy(*track.a.T)
+    gb = targets.grid_index.query_xy(*track.b.T)
+    same = (ga == gb) & (ga >= 0)
+    track_m = np.bincount(ga[same], np.round(length[same] * US_PER_S), minlength=n)
+    patrol_s = np.bincount(ga[same], np.round(duration[same] * US_PER_S), minlength=n)
+    # Pieces crossing a grid edge (or leaving every grid): split them exactly with the grids they meet.
+    cross = np.flatnonzero(~same & (length > 0))
+    if cross.size:
+        lines = shapely.linestrings(np.stack((track.a[cross], track.b[cross]), axis=1))
+        which, grid = shapely.STRtree(targets.grid_geoms).query(lines, predicate="intersects")
+        inside = shapely.length(shapely.intersection(lines[which], targets.grid_geoms[grid]))
+        piece = cross[which]
+        track_m += np.bincount(grid, np.round(inside * US_PER_S), minlength=n)
+        patrol_s += np.bincount(
+            grid, np.round(duration[piece] * inside / length[piece] * US_PER_S), minlength=n
+        )
+    return track_m, patrol_s
+
+
+def grid_coverage(
+    base: CoverageBase,
+    fixes: Any,
+    *,
+    distance_m: float = DISTANCE_M,
+    visited: Iterable[Any] | None = None,
+    period: tuple[datetime, datetime] | None = None,
+    by: str = "patrol_id",
+    time: str = "time",
+    lon: str = "lon",
+    lat: str = "lat",
+    flag: str | None = "flag",
+) -> Coverage:
+    """Share of each grid's walkable streets and buildings that patrol tracks came within ``distance_m`` of.
+
+    Parameters
+    ----------
+    base
+        Streets, buildings and grids from :func:`prepare_coverage`.
+    fixes
+        GPS fixes, one row per fix: a DataFrame with ``by``, ``time``, ``lon``, ``lat`` (and ``flag``) columns
+        as :func:`geo.tracks.tracks_to_lines` reads them; a GeoDataFrame of points may give the position as
+        its geometry instead of ``lon``/``lat``; or a ``dask_geopandas``/``dask.dataframe`` frame of either
+        (see the module docstring).
+    distance_m
+        A street piece or building within this distance (m) of a track is covered.
+    visited
+        Building ids (values of the ``building_id`` column) to count as covered whatever the tracks, e.g. the
+        households visited in the period.
+    period
+        (start, end): only fixes with ``start <= time < end`` are used (timezone-aware datetimes).
+    by, time, lon, lat, flag
+        Column names, as for :func:`geo.tracks.tracks_to_lines`; ``flag=None`` uses every fix.
+
+    Returns
+    -------
+    Coverage
+
+    Raises
+    ------
+    GeoValidationError
+        For a ``distance_m`` that is not a positive number, a bad ``period``, the problems that
+        :func:`geo.tracks.tracks_to_lines` finds in the fixes, or (dask) a patrol spread over several
+        partitions.
+    """
+    check_measure_args(distance_m, period)
+    options: dict[str, Any] = {"period": period, "by": by, "time": time, "lon": lon, "lat": lat, "flag": flag}
+    piece_m = float(distance_m) * TRACK_PIECE_SHARE
+    if is_dask(fixes):
+        partial = _dask_measure(base.targets, fixes, float(distance_m), piece_m, options)
+    else:
+        track = build_track(fixes, base.targets.crs, piece_m=piece_m, **options)
+        partial = _measure(base.targets, track, float(distance_m))
+    return _coverage(base, partial, visited)
+
+
+def _coverage(base: CoverageBase, partial: _Partial, visited: Iterable[Any] | None) -> Coverage:
+    t = base.targets
+    n = base.codes.size
+    grid_of_piece = base.part_grid[t.part]
+    street_m = np.bincount(grid_of_piece, t.length, minlength=n)
+    covered_m = np.bincount(grid_of_piece, t.length * partial.street, minlength=n)
+    was_visited = _visited_mask(base, visited)
+    b_cov = partial.building | was_visited
+    buildings = np.bincount(base.building_grid, minlength=n)
+    buildings_covered = np.bincount(base.building_grid, b_cov, minlength=n).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        grids = pd.DataFrame(
+            {
+                "code": base.codes,
+                "street_m": street_m,
+                "covered_m": covered_m,
+                "coverage_pct": np.where(street_m > 0, 100.0 * covered_m / street_m, np.nan),
+                "buildings": buildings.astype(np.int64),
+                "buildings_covered": buildings_covered,
+                "building_pct": np.where(buildings > 0, 100.0 * buildings_covered / buildings, np.nan),
+                "track_m": partial.track_m / US_PER_S,
+                "patrol_s": partial.patrol_s / US_PER_S,
+            }
+        )
+    runs = street_runs(base, partial.street)
+    streets = run_frame(base, runs, {"covered": partial.street[runs["first"]]})
+    b_frame = gpd.GeoDataFrame(
+        {
+            "building_id": base.building_ids,
+            "code": base.codes[base.building_grid] if n else base.building_grid,
+            "covered": b_cov,
+            "visited": was_visited,
+        },
+        geometry=base.building_geoms.to_numpy(),
+        crs=base.out_crs,
+    )
+    return Coverage(grids, streets, b_frame)
+
+
+def _visited_mask(base: CoverageBase, visited: Iterable[Any] | None) -> np.ndarray:
+    if visited is None:
+        return np.zeros(base.building_ids.size, dtype=bool)
+    wanted = pd.Index(list(visited))
+    return pd.Index(base.building_ids).isin(wanted)
+
+
+def street_runs(base: CoverageBase, value: np.ndarray) -> dict[str, Any]:
+    """Maximal stretches of one part's pieces with equal (integer) ``value``: start, part, length, line."""
+    part = base.targets.part
+    n = part.size
+    if n == 0:
+        return {
+            "first": np.empty(0, dtype=np.int64),
+            "part": part,
+            "length": np.empty(0),
+            "geometry": np.empty(0),
+        }
+    same_value = value[1:] == value[:-1]
+    starts = np.flatnonzero(np.r_[True, (part[1:] != part[:-1]) | ~same_value])
+    mark = np.zeros(n, dtype=np.int64)
+    mark[starts] = 1
+    run_of = np.cumsum(mark) - 1
+    length = np.add.reduceat(base.targets.length, starts)
+    last = np.r_[starts[1:], n] - 1
+    # Vertices of a run: its first piece's start, the street's own vertices inside it, its last piece's end.
+    emit = base.at_vertex.copy()
+    emit[starts] = True
+    where = np.flatnonzero(emit)
+    per_run = np.bincount(run_of[where], minlength=starts.size) + 1
+    offset = np.cumsum(per_run) - per_run
+    coords = np.empty((int(per_run.sum()), 2))
+    rank = np.arange(where.size) - np.repeat(np.cumsum(per_run - 1) - (per_run - 1), per_run - 1)
+    coords[offset[run_of[where]] + rank] = base.start[where]
+    coords[offset + per_run - 1] = base.end[last]
+    lines = shapely.linestrings(coords, indices=np.repeat(np.arange(starts.size), per_run))
+    return {"first": starts, "part": part[starts], "length": length, "geometry": lines}
+
+
+def run_frame(base: CoverageBase, runs: dict[str, Any], values: dict[str, Any]) -> gpd.GeoDataFrame:
+    street = base.part_street[runs["part"]]
+    table = base.streets.iloc[street].reset_index(drop=True)
+    frame = pd.DataFrame(
+        {
+            "code": base.codes[base.part_grid[runs["part"]]],
+            "osm_id": table["osm_id"].to_numpy(),
+            "name": table["name"].to_numpy(),
+            "highway": table["highway"].to_numpy(),
+            **values,
+            "length_m": runs["length"],
+        }
+    )
+    geoms = gpd.GeoSeries(runs["geometry"], crs=base.targets.crs).to_crs(base.out_crs)
+    return gpd.GeoDataFrame(frame, geometry=geoms.to_numpy(), crs=base.out_crs)
+
+
+def _measure_partition(
+    part: pd.DataFrame, targets: Targets, distance: float, piece_m: float, options: dict
+) -> _Partial:
+    return _measure(targets, partition_track(part, targets.crs, piece_m, options), distance)
+
+
+def _dask_measure(targets: Targets, fixes: Any, distance: float, piece_m: float, options: dict) -> _Partial:
+    parts = dask_parts(fixes, _measure_partition, shipped(targets), distance, piece_m, options)
+    check_unsplit([p.patrols for p in parts], options["by"])
+    total = _Partial.zeros(targets)
+    for p in parts:
+        total = total.combine(p)
+    return total
+
+
+# --- reference method ---------------------------------------------------------------------------------------
+
+
+def buffer_coverage(
+    base: CoverageBase,
+    fixes: pd.DataFrame,
+    *,
+    distance_m: float = DISTANCE_M,
+    by: str = "patrol_id",
+    time: str = "time",
+    lon: str = "lon",
+    lat: str = "lat",
+    flag: str | None = "flag",
+) -> pd.DataFrame:
+    """Covered street length per grid by the obvious exact method: buffer the track lines, union, intersect.
+
+    Slow (minutes and gigabytes for a million fixes) and kept to check :func:`grid_coverage`. Buffers use
+    GEOS' default 8 segments per quarter circle, so round ends and joins are inscribed polygons (up to 0.5 %
+    of ``distance_m`` short).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``code``, ``street_m``, ``covered_m``, ``coverage_pct``, on the same clipped streets as ``base``.
+    """
+    frame = with_lon_lat(fixes, lon, lat)
+    lines = tracks_to_lines(frame, by=by, time=time, lon=lon, lat=lat, flag=flag)
+    metric = lines.geometry.to_crs(base.targets.crs)
+    area = shapely.union_all(shapely.buffer(np.asarray(metric.array), float(distance_m)))
+    n = base.codes.size
+    lines_m = base.parts
+    shapely.prepare(area)
+    covered = shapely.length(shapely.intersection(lines_m, area))
+    grid = base.part_grid
+    street_m = np.bincount(grid, shapely.length(lines_m), minlength=n)
+    covered_m = np.bincount(grid, covered, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = np.where(street_m > 0, 100.0 * covered_m / street_m, np.nan)
+    return pd.DataFrame(
+        {"code": base.codes, "street_m": street_m, "covered_m": covered_m, "coverage_pct": pct}
+    )

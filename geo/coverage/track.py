@@ -1,0 +1,312 @@
+"""Patrol tracks as short pieces with times, the nearness search of pieces against a track, and running
+the same per-partition work on dask frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from scipy.spatial import cKDTree
+
+from geo.coverage.streets import (
+    US_PER_S,
+    Targets,
+    split_segments,
+)
+from geo.crs import WGS84
+from geo.errors import GeoValidationError
+from geo.tracks import tracks_to_lines
+
+# --- tracks -------------------------------------------------------------------------------------------------
+
+# Candidate track pieces fetched per street piece at first; multiplied by 4 while some may be missing.
+_FIRST_K = 4
+_MAX_K = 256
+# Metres of slack in the search bounds, far above floating-point error: the decision for a query then only
+# depends on the exact distance to each track piece, never on which candidates a search happened to look at.
+_SLACK = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class Track:
+    """Track pieces in the metric CRS: ends, times (s since 1970, UTC) and patrol of each."""
+
+    a: np.ndarray
+    b: np.ndarray
+    ta: np.ndarray
+    tb: np.ndarray
+    patrol: np.ndarray
+    patrols: np.ndarray  # the patrol keys, in line order
+
+    @property
+    def size(self) -> int:
+        return int(self.ta.size)
+
+    @property
+    def mid(self) -> np.ndarray:
+        return (self.a + self.b) / 2
+
+    @property
+    def length(self) -> np.ndarray:
+        return np.hypot(*(self.b - self.a).T)
+
+    @property
+    def half_max(self) -> float:
+        return float(self.length.max(initial=0.0)) / 2
+
+
+def build_track(
+    fixes: pd.DataFrame,
+    crs: pyproj.CRS,
+    *,
+    piece_m: float,
+    period: tuple[datetime, datetime] | None,
+    by: str,
+    time: str,
+    lon: str,
+    lat: str,
+    flag: str | None,
+) -> Track:
+    """Lines of :func:`tracks_to_lines` in ``crs``, cut into pieces of at most ``piece_m``, with fix times."""
+    frame = with_lon_lat(fixes, lon, lat)
+    if period is not None:
+        t = pd.to_datetime(frame[time], utc=True)
+        start, end = (pd.Timestamp(v) for v in period)
+        frame = frame[((t >= start) & (t < end) | t.isna()).to_numpy()]  # missing times: for tracks_to_lines
+    lines = tracks_to_lines(frame, by=by, time=time, lon=lon, lat=lat, flag=flag)
+    empty = np.empty((0, 2))
+    if len(lines) == 0:
+        return Track(
+            empty, empty, np.empty(0), np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+        )
+    coords, line_of = shapely.get_coordinates(lines.geometry.to_numpy(), return_index=True)
+    times = _vertex_times(frame, lines, by=by, time=time, flag=flag)
+    x, y = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True).transform(coords[:, 0], coords[:, 1])
+    xy = np.column_stack((x, y))
+    same = line_of[1:] == line_of[:-1]
+    a, b = xy[:-1][same], xy[1:][same]
+    ta, tb, patrol = times[:-1][same], times[1:][same], line_of[:-1][same]
+    seg, k, n = split_segments(a, b, piece_m)
+    f0, f1 = k / n, (k + 1) / n
+    delta, dt = (b - a)[seg], (tb - ta)[seg]
+    last = (k + 1 == n)[:, None]
+    return Track(
+        a=a[seg] + f0[:, None] * delta,
+        b=np.where(last, b[seg], a[seg] + f1[:, None] * delta),
+        ta=ta[seg] + f0 * dt,
+        tb=np.where(last[:, 0], tb[seg], ta[seg] + f1 * dt),
+        patrol=patrol[seg].astype(np.int64),
+        patrols=lines[by].to_numpy(),
+    )
+
+
+def with_lon_lat(fixes: pd.DataFrame, lon: str, lat: str) -> pd.DataFrame:
+    """``fixes`` with ``lon``/``lat`` columns, taken from a point geometry in WGS-84 when missing."""
+    if (lon in fixes.columns and lat in fixes.columns) or not isinstance(fixes, gpd.GeoDataFrame):
+        return fixes
+    if fixes.crs is None:
+        raise GeoValidationError("fixes has no lon/lat columns and its geometry has no CRS", field="fixes")
+    points = fixes.geometry.to_crs(WGS84)
+    kinds = shapely.get_type_id(np.asarray(points.array))
+    if ((kinds != 0) & (kinds != -1)).any():
+        raise GeoValidationError("fixes geometry must be points", field="fixes")
+    frame = pd.DataFrame(fixes.drop(columns=fixes.geometry.name))
+    frame[lon] = shapely.get_x(np.asarray(points.array))
+    frame[lat] = shapely.get_y(np.asarray(points.array))
+    return frame
+
+
+def _vertex_times(
+    frame: pd.DataFrame, lines: gpd.GeoDataFrame, *, by: str, time: str, flag: str | None
+) -> np.ndarray:
+    """Time (s since 1970, UTC) of each vertex of ``lines``, in the order :func:`tracks_to_lines` uses."""
+    usable = frame[by].notna().to_numpy()
+    if flag is not None:
+        usable = usable & frame[flag].isna().to_numpy()
+    keys = frame[by].to_numpy()[usable]
+    t_us = pd.DatetimeIndex(pd.to_datetime(frame[time], utc=True)).as_unit("us").asi8[usable]
+    codes, uniques = pd.factorize(keys, sort=True)
+    order = np.lexsort((t_us, codes))  # stable: ties keep row order, as tracks_to_lines does
+    counts = np.bincount(codes, minlength=uniques.size)
+    kept = np.repeat(counts >= 2, counts)
+    times = t_us[order][kept]
+    if times.size != int(lines["fixes"].sum()):  # pragma: no cover - tracks_to_lines changed its rules
+        raise RuntimeError("track vertex times do not match tracks_to_lines")
+    return times / US_PER_S
+
+
+# --- nearness -----------------------------------------------------------------------------------------------
+
+
+def _point_segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Planar distance from each point ``p[i]`` to the segment ``a[i]``–``b[i]`` (a point when a == b)."""
+    ab = b - a
+    ap = p - a
+    denom = np.einsum("ij,ij->i", ab, ab)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(denom > 0, np.einsum("ij,ij->i", ap, ab) / denom, 0.0)
+    np.clip(t, 0.0, 1.0, out=t)
+    return np.hypot(*(ap - t[:, None] * ab).T)
+
+
+def _segment_distance(p0: np.ndarray, p1: np.ndarray, q0: np.ndarray, q1: np.ndarray) -> np.ndarray:
+    """Planar distance between segments ``p0[i]``–``p1[i]`` and ``q0[i]``–``q1[i]``: 0 where they meet."""
+
+    def orient(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return np.sign((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+    o1, o2, o3, o4 = orient(p0, p1, q0), orient(p0, p1, q1), orient(q0, q1, p0), orient(q0, q1, p1)
+    cross = (o1 * o2 <= 0) & (o3 * o4 <= 0) & ~((o1 == 0) & (o2 == 0) & (o3 == 0) & (o4 == 0))
+    ends = np.minimum(
+        np.minimum(_point_segment_distance(p0, q0, q1), _point_segment_distance(p1, q0, q1)),
+        np.minimum(_point_segment_distance(q0, p0, p1), _point_segment_distance(q1, p0, p1)),
+    )
+    return np.where(cross, 0.0, ends)
+
+
+def near_track(
+    tree: cKDTree,
+    track: Track,
+    mid: np.ndarray,
+    distance: float,
+    *,
+    ends: tuple[np.ndarray, np.ndarray] | None = None,
+    half: float = 0.0,
+) -> np.ndarray:
+    """Whether each query (a point ``mid``, or the segment ``ends``) is within ``distance`` of a track piece.
+
+    Exact and exhaustive: a track piece whose midpoint is farther than ``distance + half + half_max`` from the
+    query's midpoint is farther than ``distance`` from it; nearer candidates are fetched (more at each round)
+    until the next one would be beyond that bound, and each is measured exactly.
+    """
+    out = np.zeros(len(mid), dtype=bool)
+    if track.size == 0 or len(mid) == 0:
+        return out
+    bound = distance + half + track.half_max + _SLACK
+    # First the nearest midpoints alone: both midpoints lie on their segments, so a pair within the distance
+    # settles it; none within the bound settles it the other way.
+    dist, _ = tree.query(mid, k=1, distance_upper_bound=bound)
+    out[dist <= distance - _SLACK] = True
+    todo = np.flatnonzero((dist > distance - _SLACK) & np.isfinite(dist))
+    k = _FIRST_K
+    while todo.size:
+        if k > _MAX_K:  # very dense tracks around a few queries: take everything within the bound
+            _near_ball(tree, track, mid, distance, bound, todo, ends, out)
+            break
+        dist, cand = tree.query(mid[todo], k=min(k, track.size), distance_upper_bound=bound)
+        dist, cand = dist.reshape(todo.size, -1), cand.reshape(todo.size, -1)
+        row, col = np.nonzero(cand < track.size)
+        q, j = todo[row], cand[row, col]
+        if ends is None:
+            d = _point_segment_distance(mid[q], track.a[j], track.b[j])
+        else:
+            d = _segment_distance(ends[0][q], ends[1][q], track.a[j], track.b[j])
+        hit = np.zeros(todo.size, dtype=bool)
+        hit[row[d <= distance]] = True
+        out[todo[hit]] = True
+        full = cand[:, -1] < track.size  # all k candidates within the bound: there may be more
+        todo = todo[~hit & full & (cand.shape[1] < track.size)]
+        k *= 4
+    return out
+
+
+def _near_ball(
+    tree: cKDTree,
+    track: Track,
+    mid: np.ndarray,
+    distance: float,
+    bound: float,
+    todo: np.ndarray,
+    ends: tuple[np.ndarray, np.ndarray] | None,
+    out: np.ndarray,
+) -> None:
+    pairs = cKDTree(mid[todo]).sparse_distance_matrix(tree, bound, output_type="ndarray")
+    q, j = todo[pairs["i"]], pairs["j"]
+    if ends is None:
+        d = _point_segment_distance(mid[q], track.a[j], track.b[j])
+    else:
+        d = _segment_distance(ends[0][q], ends[1][q], track.a[j], track.b[j])
+    out[q[d <= distance]] = True
+
+
+def latest_near(
+    tree: cKDTree,
+    track: Track,
+    when: np.ndarray,
+    mid: np.ndarray,
+    distance: float,
+    *,
+    ends: tuple[np.ndarray, np.ndarray] | None = None,
+    half: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per query, the latest ``when`` of the track pieces within ``distance`` (NaN if none) and its piece."""
+    time = np.full(len(mid), np.nan)
+    piece = np.full(len(mid), -1, dtype=np.int64)
+    if track.size == 0 or len(mid) == 0:
+        return time, piece
+    bound = distance + half + track.half_max + _SLACK
+    pairs = cKDTree(mid).sparse_distance_matrix(tree, bound, output_type="ndarray")
+    q, j = pairs["i"], pairs["j"]
+    if ends is None:
+        d = _point_segment_distance(mid[q], track.a[j], track.b[j])
+    else:
+        d = _segment_distance(ends[0][q], ends[1][q], track.a[j], track.b[j])
+    q, j = q[d <= distance], j[d <= distance]
+    order = np.lexsort((j, when[j], q))  # per query, latest last (ties: the higher piece)
+    q, j = q[order], j[order]
+    last = np.flatnonzero(np.r_[q[1:] != q[:-1], True]) if q.size else q
+    time[q[last]] = when[j[last]]
+    piece[q[last]] = j[last]
+    return time, piece
+
+
+# --- dask ---------------------------------------------------------------------------------------------------
+
+
+def is_dask(obj: object) -> bool:
+    return type(obj).__module__.startswith(("dask_geopandas", "dask.", "dask_expr"))
+
+
+def shipped(targets: Targets) -> Any:
+    """``targets`` scattered to the workers of the current distributed client, if any (else as is)."""
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        return targets
+    return client.scatter(targets, broadcast=True, hash=False)
+
+
+def dask_parts(fixes: Any, func: Any, *args: Any) -> list[Any]:
+    """Run ``func(partition, *args)`` on every partition; collect the one object each returns."""
+
+    def one(part: pd.DataFrame, *a: Any) -> pd.DataFrame:
+        return pd.DataFrame({"result": [func(part, *a)]}, dtype=object)
+
+    meta = pd.DataFrame({"result": pd.Series([], dtype=object)})
+    return list(fixes.map_partitions(one, *args, meta=meta).compute()["result"])
+
+
+def partition_track(part: pd.DataFrame, crs: pyproj.CRS, piece_m: float, options: dict[str, Any]) -> Track:
+    by = options["by"]
+    if by not in part.columns and part.index.name == by:
+        part = part.reset_index()
+    return build_track(part, crs, piece_m=piece_m, **options)
+
+
+def check_unsplit(patrols: list[np.ndarray], by: str) -> None:
+    keys = pd.Series(np.concatenate(patrols) if patrols else np.empty(0, dtype=object))
+    split = keys[keys.duplicated()].unique()
+    if split.size:
+        raise GeoValidationError(
+            f"patrols {', '.join(map(str, split[:5]))} lie in several partitions; partition the fixes by "
+            f"community, grid or patrol (e.g. fixes.shuffle(on={by!r}))",
+            field="fixes",
+        )
