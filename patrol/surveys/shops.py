@@ -27,7 +27,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from patrol.core.auth import Actor
-from patrol.cases.service import OPEN, _aware, _iso, locate, to_point
+from patrol.cases.lifecycle import OPEN
+from patrol.cases.places import locate, to_point
+from patrol.core.time import iso
 from patrol.core.errors import Forbidden, ImportFailed, InvalidInput, NotFound
 from patrol.core.frames import ewkt, read_frame
 from patrol.core.models import Building, Case, Checklist, City, Grid, Inspection, InspectionFinding, Shop
@@ -249,7 +251,7 @@ def _rows(session: Session, where: list, q: str | None = None) -> list[dict]:
         .where(Inspection.shop_id.in_(ids), Case.status.in_(tuple(OPEN))).group_by(Inspection.shop_id)).all())
     return [{"id": s.id, "code": s.code, "name": s.name, "kind": s.kind, "building_id": s.building_id,
              "grid_id": g, "address": s.address, "active": s.active, "lon": x, "lat": y,
-             "last_inspection_at": _iso(_aware(last.get(s.id))), "open_findings": int(open_.get(s.id, 0))}
+             "last_inspection_at": iso(last.get(s.id)), "open_findings": int(open_.get(s.id, 0))}
             for s, g, x, y in rows]
 
 
@@ -278,7 +280,7 @@ def shop_detail(session: Session, shop: Shop) -> dict:
     those cases."""
     out = _rows(session, [Shop.id == shop.id])[0]
     out["licence_no"], out["osm_id"] = shop.licence_no, shop.osm_id
-    out["created_at"] = _iso(_aware(shop.created_at))
+    out["created_at"] = iso(shop.created_at)
     inspections = session.execute(
         select(Inspection, Checklist.code, Checklist.version, Checklist.definition, Checklist.title_zh,
                Checklist.title_en)
@@ -295,14 +297,14 @@ def shop_detail(session: Session, shop: Shop) -> dict:
     for insp, code, version, definition, title_zh, title_en in inspections:
         texts = {i["id"]: i["text"] for i in json.loads(definition)["items"]}
         out["inspections"].append({
-            "id": insp.id, "at": _iso(_aware(insp.at)), "checklist": code, "version": version,
+            "id": insp.id, "at": iso(insp.at), "checklist": code, "version": version,
             "checklist_id": insp.checklist_id, "title": {"zh": title_zh, "en": title_en}, "failed": insp.failed,
             "findings": [{"item": f.item_id, "text": texts.get(f.item_id), "category": f.category_code,
                           "case_id": f.case_id, "case_status": c.status if c else None,
-                          "deadline_at": _iso(_aware(f.deadline_at))} for f, c in by_insp.get(insp.id, [])]})
+                          "deadline_at": iso(f.deadline_at)} for f, c in by_insp.get(insp.id, [])]})
         cases += [{"id": c.id, "status": c.status, "category": c.category_code, "item": f.item_id,
-                   "inspection_id": insp.id, "reported_at": _iso(_aware(c.reported_at)),
-                   "deadline_at": _iso(_aware(c.deadline_at)), "closed_at": _iso(_aware(c.closed_at))}
+                   "inspection_id": insp.id, "reported_at": iso(c.reported_at),
+                   "deadline_at": iso(c.deadline_at), "closed_at": iso(c.closed_at)}
                   for f, c in by_insp.get(insp.id, []) if c is not None]
     out["cases"] = cases
     return out
