@@ -75,7 +75,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from patrol.analytics.periods import KpiArgumentError, half_open, instant, last_periods, period_bounds
-from patrol.cases.lifecycle import OPEN
+from patrol.cases.lifecycle import CLOSED, OPEN, Status
 from patrol.cases.overdue import overdue_mask
 from patrol.cases.worktime import WorkCalendar, calendar
 from patrol.core.models import Building, Case, CaseEvent, Category, Community, Grid, ResponsibleUnit
@@ -309,7 +309,7 @@ def _features(cases: pd.DataFrame, events: pd.DataFrame, start: dt.datetime, end
     closed_in_p = between("closed_at").fillna(False)
     f["on_time_closed"] = (closed_in_p & on_time.eq(True).fillna(False)).to_numpy(dtype=bool)
     f["late_closed"] = (closed_in_p & on_time.eq(False).fillna(False)).to_numpy(dtype=bool)
-    finished = status_end.isin(["closed", "rejected", "duplicate", "suspended"])
+    finished = status_end.isin(list(CLOSED | {Status.SUSPENDED}))  # 应结未结 leaves out the finished and 缓办
     f["due_unclosed"] = (between("deadline_at").fillna(False) & ~finished & ~closed_in_p).to_numpy(dtype=bool)
 
     f["rework_rate_num"] = f["closed"] & has(before_end & act.isin(["rework", "reopen"]))

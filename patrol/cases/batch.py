@@ -19,16 +19,16 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from geo.assign import PolygonIndex, build_polygon_index
-from patrol.core.auth import Actor
 from patrol.cases.places import nearby, to_point
 from patrol.cases.service import parse_client_id
 from patrol.cases.worktime import calendar
-from patrol.core.time import now_utc
-from patrol.plans.service import grid_version
+from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, GridPatrolError, InvalidInput
 from patrol.core.frames import read_frame
 from patrol.core.models import Building, Case, CaseEvent, Category, Community, Grid
 from patrol.core.settings import Settings
+from patrol.core.time import now_utc
+from patrol.plans.service import grid_version
 
 MAX_BATCH = 500
 

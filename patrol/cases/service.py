@@ -25,7 +25,17 @@ from patrol.cases.worktime import WorkCalendar, calendar
 from patrol.core.auth import SYSTEM, Actor
 from patrol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patrol.core.frames import ewkt
-from patrol.core.models import Building, Case, CaseEvent, CaseTask, Category, Grid, ResponsibleUnit, Revisit, User
+from patrol.core.models import (
+    Building,
+    Case,
+    CaseEvent,
+    CaseTask,
+    Category,
+    Grid,
+    ResponsibleUnit,
+    Revisit,
+    User,
+)
 from patrol.core.settings import Settings
 from patrol.core.time import now_utc
 
@@ -100,7 +110,7 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
     duplicates, recurrent = nearby(session, [(category, x, y)], settings.duplicate_radius_m, since)[0]
     contact = contact or {}
     case = Case(
-        client_id=cid, category_code=category, status="reported", level=level,
+        client_id=cid, category_code=category, status=Status.REPORTED, level=level,
         channel=channel or ("open311" if actor.api_key_id else "patrol" if actor.role == "grid_worker" else "staff"),
         description=description, address=address, geom=ewkt([shapely.Point(x, y)])[0], input_crs=crs,
         community_id=place.community_id, grid_id=place.grid_id, building_id=building_id or place.building_id,
@@ -111,7 +121,7 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
     )
     session.add(case)
     session.flush()
-    _event(session, case, actor, "report", None, "reported", now=now, note=description, point=(x, y))
+    _event(session, case, actor, "report", None, Status.REPORTED, now=now, note=description, point=(x, y))
     return Created(case, True, duplicates, shapely.to_wkb(shapely.Point(x, y)))
 
 
@@ -340,13 +350,13 @@ def task_action(session: Session, actor: Actor, settings: Settings, case_id: int
     standing = [s for s in statuses if s != "not_responsible"]
     before = case.status
     if not standing:
-        case.status, case.level = "registered", "community"
-        _event(session, case, actor, "return", before, "registered", now=now, note="every department returned it")
+        case.status, case.level = Status.REGISTERED, "community"
+        _event(session, case, actor, "return", before, Status.REGISTERED, now=now, note="every department returned it")
     elif all(s == "handled" for s in standing):
-        case.status, case.handled_at = "handled", now
-        _event(session, case, actor, "handle", before, "handled", now=now, note="every department has handled it")
-    elif any(s in ("accepted", "handled") for s in standing) and case.status == "dispatched":
-        case.status = "accepted"
+        case.status, case.handled_at = Status.HANDLED, now
+        _event(session, case, actor, "handle", before, Status.HANDLED, now=now, note="every department has handled it")
+    elif any(s in ("accepted", "handled") for s in standing) and case.status == Status.DISPATCHED:
+        case.status = Status.ACCEPTED
     case.updated_at = now
     return case
 
@@ -363,7 +373,7 @@ def _raise_level(case: Case, cat: Category, cal: WorkCalendar, now: dt.datetime)
 def _reopen(session: Session, actor: Actor, case: Case, cat: Category, cal: WorkCalendar, now: dt.datetime,
             note: str, client_id: str | None = None) -> Case:
     before = case.status
-    case.status = "dispatched" if (case.unit_id or case.assignee_id) else "registered"
+    case.status = Status.DISPATCHED if (case.unit_id or case.assignee_id) else Status.REGISTERED
     case.rework_count += 1
     case.reopened_count += 1
     case.closed_at, case.closed_on_time, case.handled_at = None, None, None
@@ -444,7 +454,7 @@ def record_revisit(session: Session, actor: Actor, settings: Settings, revisit_i
     now = now or now_utc()
     rv.done_at, rv.outcome, rv.note = now, outcome, note
     if outcome == "reopen":
-        if case.status != "closed":
+        if case.status != Status.CLOSED:
             raise Conflict(f"the case is {case.status}, not closed", field="outcome")
         _reopen(session, actor, case, session.get(Category, case.category_code), calendar(settings), now,
                 f"回头看: problem is back. {note or ''}".strip(), client_id=client_id)

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import shapely
 import shapely.geometry
-from pypinyin import Style, lazy_pinyin
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -134,6 +133,9 @@ def _surveys(session: Session, actor: Actor, settings: Settings, grid_ids: list[
 def pinyin_of(name: str) -> tuple[str, str]:
     """(full pinyin without tones or spaces, first letters), lowercase: 毁绿种菜 → ("huilvzhongcai", "hlzc").
     Letters and digits in the name are kept; punctuation is dropped."""
+    # imported on first use: pypinyin loads its dictionaries at import (~2.5 s), which every process that imports
+    # the app would otherwise pay; this is the one function-level import of the module
+    from pypinyin import Style, lazy_pinyin
 
     def clean(parts: list[str]) -> str:
         return re.sub(r"[^a-z0-9]", "", "".join(parts).lower())

@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 
 from geo.errors import GeoValidationError
 from geo.tracks import flag_fixes, track_length_m
-from patrol.core.auth import Actor
 from patrol.cases.places import to_point
 from patrol.cases.service import parse_client_id
-from patrol.core.time import now_utc
+from patrol.core.auth import Actor
 from patrol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patrol.core.frames import ewkt
 from patrol.core.models import Building, GpsFix, Grid, Patrol, Visit
+from patrol.core.time import now_utc
 from patrol.surveys.residents import check_visit_household, record_household_visit
 
 MAX_BATCH = 5000

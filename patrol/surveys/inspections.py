@@ -24,13 +24,13 @@ import shapely
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from patrol.surveys import checklists as cl
-from patrol.core.auth import Actor
+from patrol.cases.images import inspect, strip_metadata, thumbnail
 from patrol.cases.lifecycle import OPEN
 from patrol.cases.photos import store_photo
 from patrol.cases.places import locate, to_point
 from patrol.cases.service import create_case, parse_client_id
-from patrol.core.time import iso, now_utc
+from patrol.cases.worktime import month_bounds
+from patrol.core.auth import Actor
 from patrol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patrol.core.frames import ewkt
 from patrol.core.models import (
@@ -43,10 +43,10 @@ from patrol.core.models import (
     InspectionPhoto,
     Shop,
 )
-from patrol.cases.images import inspect, strip_metadata, thumbnail
 from patrol.core.settings import Settings
+from patrol.core.time import iso, now_utc
+from patrol.surveys import checklists as cl
 from patrol.surveys.shops import building_place, grid_scope, may_read, parse_shop_code
-from patrol.cases.worktime import month_bounds
 
 FUTURE_SKEW = dt.timedelta(minutes=5)  # a phone clock may run a little ahead
 DUE_LIMIT = 200
