@@ -48,7 +48,8 @@ class Action:
     label_zh: str
 
 
-def _a(name: str, sources: set[str] | frozenset[str], target: str | None, roles: set[str], zh: str) -> Action:
+def _a(name: str, sources: set[str] | frozenset[str], target: str | None, roles: set[str] | frozenset[str],
+       zh: str) -> Action:
     # through Status, so that a misspelt state in the table fails at import
     return Action(name, frozenset(Status(s) for s in sources), None if target is None else Status(target),
                   frozenset(roles), zh)

@@ -97,7 +97,8 @@ def nearby(session: Session, reports: list[tuple[str, float, float]], radius_m: 
         by_cat.setdefault(row[1], []).append(row)
     out = []
     for cat, x, y in reports:
-        dup, rec = [], []
+        dup: list[int] = []
+        rec: list[int] = []
         for cid, _, status, cx, cy in by_cat.get(cat, ()):
             if abs(cy - y) <= dlat and abs(cx - x) <= dlon and metres(x, y, cx, cy) <= radius_m:
                 (dup if status in OPEN else rec).append(int(cid))

@@ -95,7 +95,7 @@ def timeline(session: Session, case_id: int) -> list[dict]:
     """The case's events in order, each with its Chinese label, place and photo ids."""
     rows = session.execute(select(CaseEvent, func.ST_AsBinary(CaseEvent.geom)).where(CaseEvent.case_id == case_id)
                            .order_by(CaseEvent.at, CaseEvent.id)).all()
-    photos: dict[int, list[int]] = {}
+    photos: dict[int | None, list[int]] = {}
     for pid, eid in session.execute(select(Photo.id, Photo.event_id).where(Photo.case_id == case_id)):
         photos.setdefault(eid, []).append(pid)
     out = []
@@ -139,6 +139,8 @@ def case_clusters(session: Session, actor: Actor, f: CaseFilter, zoom: int, *, n
     late = overdue_clause(now)
     cell = 360.0 / (2 ** max(0, min(zoom, 22))) / (256 / CLUSTER_PX)
     x, y = func.ST_X(Case.geom), func.ST_Y(Case.geom)
+    gx: ColumnElement[float]
+    gy: ColumnElement[float]
     if session.get_bind().dialect.name == "sqlite":  # no floor() in every SQLite; shifted positive, CAST truncates
         gx, gy = func.cast((x + 180) / cell, Integer), func.cast((y + 90) / cell, Integer)
     else:

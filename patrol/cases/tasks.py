@@ -29,7 +29,7 @@ def worker_grids(session: Session, worker_id: int) -> list[int]:
     return sorted(session.scalars(select(Grid.id).where(Grid.worker_id == worker_id)))
 
 
-def to_handle(worker_id: int) -> list[ColumnElement[bool]]:
+def to_handle(worker_id: int | None) -> list[ColumnElement[bool]]:
     """Cases assigned to the worker and in hand (dispatched or accepted)."""
     return [Case.assignee_id == worker_id, Case.status.in_(sorted(IN_HAND))]
 
@@ -70,7 +70,9 @@ def task_list(session: Session, actor: Actor, today: dt.date) -> dict:
     a supervisor's or admin's cases waiting at the desk and the revisits due in her scope. Cases by deadline, then
     id; 403 for a planner."""
     scope = scope_filter(actor)
-    revisits = [*scope, Revisit.done_at.is_(None), Revisit.due_on <= today]
+    todo: list[ColumnElement[bool]]
+    verify: list[ColumnElement[bool]] | None
+    revisits: list[ColumnElement[bool]] | None = [*scope, Revisit.done_at.is_(None), Revisit.due_on <= today]
     if actor.role == "grid_worker":
         todo, verify = to_handle(actor.user_id), to_verify(actor.grid_ids)
         revisits = revisits_due(actor.grid_ids, today)
@@ -88,7 +90,7 @@ def task_list(session: Session, actor: Actor, today: dt.date) -> dict:
                                .order_by(Case.deadline_at, Case.id)).all()
         return [case_dict(c, w) for c, w in rows]
 
-    due = [] if revisits is None else session.scalars(
-        select(Revisit).join(Case, Case.id == Revisit.case_id).where(*revisits).order_by(Revisit.due_on))
+    due: list[Revisit] = [] if revisits is None else list(session.scalars(
+        select(Revisit).join(Case, Case.id == Revisit.case_id).where(*revisits).order_by(Revisit.due_on)))
     return {"handle": cases(todo), "verify": cases(verify),
             "revisits": [{"id": r.id, "case_id": r.case_id, "due_on": r.due_on.isoformat()} for r in due]}
