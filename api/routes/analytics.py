@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.deps import ActorDep, SessionDep, SettingsDep
 from patrol.analytics import service as svc
+from patrol.cases.worktime import local_today
 from patrol.core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
@@ -21,9 +22,7 @@ PeriodEnd = Annotated[dt.date | None, Query(description="day after the last (loc
 
 
 def _days(settings, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
-    from zoneinfo import ZoneInfo
-
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    today = local_today(settings.timezone)
     start = start or today.replace(day=1)
     end = end or today + dt.timedelta(days=1)
     if end <= start:

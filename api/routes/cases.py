@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
@@ -16,6 +15,10 @@ from sqlalchemy import func, select
 
 from api.deps import ActorDep, SessionDep, SettingsDep
 from patrol.cases import service as svc
+from patrol.cases.categories import active_categories
+from patrol.cases.tasks import task_list
+from patrol.cases.worktime import local_today
+from patrol.core.time import iso
 from patrol.field import patrols as pat
 from patrol.core.auth import authenticate, issue_token, user_from_token
 from patrol.core.errors import Forbidden, InvalidInput, NotFound
@@ -67,7 +70,7 @@ def me(actor: ActorDep, session: SessionDep) -> dict:
 
 @router.get("/categories", summary="The active categories (services), most severe first")
 def categories(session: SessionDep) -> list[dict]:
-    rows = session.scalars(select(Category).where(Category.active).order_by(Category.code))
+    rows = active_categories(session)
     return [{"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "kind": c.kind, "major_zh": c.major_zh,
              "major_en": c.major_en, "level": c.level, "deadline_hours": c.deadline_hours, "severity": c.severity,
              "revisit_days": c.revisit_days} for c in rows]
@@ -96,10 +99,10 @@ def _case_out(session, case: Case, *, detail: bool = False, wkb: bytes | None = 
     if detail:
         out["timeline"] = svc.timeline(session, case.id)
         out["tasks"] = svc.tasks_of(session, case.id)
-        out["photos"] = [{"id": p.id, "event_id": p.event_id, "mime": p.mime, "taken_at": svc._iso(p.taken_at),
+        out["photos"] = [{"id": p.id, "event_id": p.event_id, "mime": p.mime, "taken_at": iso(p.taken_at),
                           "url": f"/api/v1/photos/{p.id}", "thumbnail": f"/api/v1/photos/{p.id}/thumbnail"}
                          for p in session.scalars(select(Photo).where(Photo.case_id == case.id).order_by(Photo.id))]
-        out["revisits"] = [{"id": r.id, "due_on": r.due_on.isoformat(), "done_at": svc._iso(r.done_at),
+        out["revisits"] = [{"id": r.id, "due_on": r.due_on.isoformat(), "done_at": iso(r.done_at),
                             "outcome": r.outcome}
                            for r in session.scalars(select(Revisit).where(Revisit.case_id == case.id))]
         from patrol.plans.service import grid_at
@@ -290,7 +293,7 @@ async def upload_photo(case_id: int, actor: ActorDep, session: SessionDep, setti
     if not created:
         response.status_code = 200
     return {"id": photo.id, "case_id": photo.case_id, "mime": photo.mime, "width": photo.width,
-            "height": photo.height, "taken_at": svc._iso(photo.taken_at), "exif_lon": photo.exif_lon,
+            "height": photo.height, "taken_at": iso(photo.taken_at), "exif_lon": photo.exif_lon,
             "exif_lat": photo.exif_lat, "url": f"/api/v1/photos/{photo.id}"}
 
 
@@ -394,7 +397,7 @@ def visit(body: VisitIn, response: Response, actor: ActorDep, session: SessionDe
                               needs=[n.model_dump() for n in body.needs] if body.needs else None)
     if not created:
         response.status_code = 200
-    return {"id": v.id, "client_id": v.client_id, "building_id": v.building_id, "time": svc._iso(v.time),
+    return {"id": v.id, "client_id": v.client_id, "building_id": v.building_id, "time": iso(v.time),
             **visit_register(session, v.id)}
 
 
@@ -407,7 +410,7 @@ def revisits(actor: ActorDep, session: SessionDep, pending: bool = True) -> list
     if pending:
         stmt = stmt.where(Revisit.done_at.is_(None))
     return [{"id": r.id, "case_id": r.case_id, "grid_id": r.grid_id, "due_on": r.due_on.isoformat(),
-             "done_at": svc._iso(r.done_at), "outcome": r.outcome}
+             "done_at": iso(r.done_at), "outcome": r.outcome}
             for r in session.scalars(stmt.order_by(Revisit.due_on, Revisit.id))]
 
 
@@ -422,35 +425,12 @@ def record_revisit(revisit_id: int, body: RevisitIn, actor: ActorDep, session: S
                    settings: SettingsDep) -> dict:
     rv = svc.record_revisit(session, actor, settings, revisit_id, body.outcome, note=body.note,
                             client_id=str(body.client_id) if body.client_id else None)
-    return {"id": rv.id, "case_id": rv.case_id, "outcome": rv.outcome, "done_at": svc._iso(rv.done_at)}
+    return {"id": rv.id, "case_id": rv.case_id, "outcome": rv.outcome, "done_at": iso(rv.done_at)}
 
 
 @router.get("/tasks", tags=["patrols"], summary="My work: cases to handle or verify, revisits due")
 def my_tasks(actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
-    scope = svc.scope_filter(actor)
-    if actor.role == "grid_worker":
-        todo = [Case.assignee_id == actor.user_id, Case.status.in_(("dispatched", "accepted"))]
-        verify = [Case.grid_id.in_(actor.grid_ids or [-1]), Case.status == "handled"]
-    elif actor.role == "department":
-        todo = [*scope, Case.status.in_(("dispatched", "accepted"))]
-        verify = [Case.id == -1]
-    elif actor.role in ("supervisor", "admin"):
-        todo = [*scope, Case.status.in_(("reported", "registered", "verified"))]
-        verify = [Case.id == -1]
-    else:
-        raise Forbidden(f"a {actor.role} has no task list", field="role")
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
-
-    def cases(where) -> list[dict]:
-        rows = session.execute(select(Case, func.ST_AsBinary(Case.geom)).where(*where)
-                               .order_by(Case.deadline_at, Case.id)).all()
-        return [svc.case_dict(c, w) for c, w in rows]
-
-    due = session.scalars(select(Revisit).join(Case, Case.id == Revisit.case_id)
-                          .where(*scope, Revisit.done_at.is_(None), Revisit.due_on <= today)
-                          .order_by(Revisit.due_on)) if actor.role != "department" else []
-    return {"handle": cases(todo), "verify": cases(verify),
-            "revisits": [{"id": r.id, "case_id": r.case_id, "due_on": r.due_on.isoformat()} for r in due]}
+    return task_list(session, actor, local_today(settings.timezone))
 
 
 @router.post("/escalations/run", summary="Escalate every overdue case now (also done on read and by the CLI)")

@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 
 from api.deps import SessionDep, SettingsDep
 from patrol.cases import service as svc
+from patrol.cases.categories import active_categories
+from patrol.core.time import iso
 from patrol.core.auth import Actor, actor_for_key
 from patrol.core.errors import GridPatrolError, InvalidInput
 from patrol.cases.lifecycle import CLOSED
@@ -112,7 +114,7 @@ def _service(c: Category) -> dict:
 @router.get("/services.{fmt}", summary="Services: our categories")
 def services(fmt: str, session: SessionDep) -> Response:
     fmt = _fmt(fmt)
-    rows = [_service(c) for c in session.scalars(select(Category).where(Category.active).order_by(Category.code))]
+    rows = [_service(c) for c in active_categories(session)]
     return _out(fmt, "services", "service", rows)
 
 
@@ -154,8 +156,8 @@ def _request_row(case: Case, wkb, units: dict, cats: dict, note: str | None) -> 
         "service_request_id": str(case.id), "status": "closed" if case.status in CLOSED else "open",
         "status_notes": note, "service_name": cat.name_zh if cat else None, "service_code": case.category_code,
         "description": case.description, "agency_responsible": units.get(case.unit_id),
-        "service_notice": f"status {case.status}, level {case.level}", "requested_datetime": svc._iso(case.reported_at),
-        "updated_datetime": svc._iso(case.updated_at), "expected_datetime": svc._iso(case.deadline_at),
+        "service_notice": f"status {case.status}, level {case.level}", "requested_datetime": iso(case.reported_at),
+        "updated_datetime": iso(case.updated_at), "expected_datetime": iso(case.deadline_at),
         "address": case.address, "address_id": None, "zipcode": None, "lat": p.y, "long": p.x, "media_url": None,
     }
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 
 from api.deps import ActorDep, SessionDep, SettingsDep
 from patrol.cases import routing as svc
-from patrol.cases.service import to_point
+from patrol.cases.places import to_point
+from patrol.cases.worktime import local_today
 from patrol.core.errors import Forbidden, InvalidInput
 from patrol.core.models import Grid, User
 
@@ -45,5 +45,5 @@ def worker_route(worker_id: int, actor: ActorDep, session: SessionDep, settings:
     if (lat is None) != (lon is None):
         raise InvalidInput("give both lat and lon for the start, or neither", field="lat" if lat is None else "lon")
     start = to_point(lon, lat) if lat is not None else None
-    day = date or dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    day = date or local_today(settings.timezone)
     return svc.worker_day(session, worker_id, day, start=start)

@@ -1,1 +1,2 @@
-"""Analytics as supervisors ask for them: KPIs, coverage and hotspots in the reader's scope."""
+"""Analytics as supervisors ask for them: KPIs (:mod:`~patrol.analytics.kpis` over the periods of
+:mod:`~patrol.analytics.periods`), coverage and hotspots in the reader's scope (:mod:`~patrol.analytics.service`)."""

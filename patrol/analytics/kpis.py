@@ -42,7 +42,7 @@ Notes on what the loop records (:mod:`patrol.cases.service`), which these defini
   resume, so a case suspended across its original due time is *not* due then (the "− 缓办" of
   按期结案率 = 按期结案数 ÷ (应结案数 − 缓办数)), and a case still suspended at ``end`` has no deadline and is not
   应结未结. ``closed_on_time`` = the last handling came at or before the deadline in force at closing.
-* Working hours come from the configured calendar (:func:`patrol.cases.service.calendar`); suspended time (from a
+* Working hours come from the configured calendar (:func:`patrol.cases.worktime.calendar`); suspended time (from a
   ``suspend`` event to the next ``resume``) is not counted in the handling times.
 * Ratings: the event log keeps no score, so a ``rate`` event's score is known when it is the case's latest rating
   (``patrol_case.rating``) or when it reopened the case (a ``reopen`` logged at the same instant: score ≤ 2). An
@@ -74,17 +74,17 @@ import pandas as pd
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from patrol.core.errors import InvalidInput
-from patrol.cases.lifecycle import OPEN
+from patrol.analytics.periods import KpiArgumentError, half_open, instant, last_periods, period_bounds
+from patrol.cases.lifecycle import CLOSED, OPEN, Status
+from patrol.cases.overdue import overdue_mask
+from patrol.cases.worktime import WorkCalendar, calendar
 from patrol.core.models import Building, Case, CaseEvent, Category, Community, Grid, ResponsibleUnit
 from patrol.core.settings import Settings, get_settings
-from patrol.cases.worktime import WorkCalendar
 
 __all__ = ["BY", "DEFAULT_THRESHOLDS", "KPIS", "KpiArgumentError", "Threshold", "compute_kpis", "compute_trend",
            "kpi_records", "kpi_trend", "kpis", "last_periods", "load_frames", "parse_thresholds", "period_bounds"]
 
 BY = {"grid": "grid_id", "community": "community_id", "unit": "unit_id", "category": "category_code"}
-PERIODS = ("week", "month")
 COLOURS = ("green", "yellow", "orange", "red")
 
 # name → (中文, English); the rates also have <name>_num and <name>_den columns
@@ -125,10 +125,6 @@ CASE_COLUMNS = ("id", "status", "category_code", "community_id", "grid_id", "uni
                 "closed_at", "closed_on_time", "rating")
 EVENT_COLUMNS = ("case_id", "action", "to_status", "at")
 _NONE = "\x00none"  # group key standing for "no grid / no unit …" inside groupby
-
-
-class KpiArgumentError(InvalidInput, ValueError):
-    """A bad argument to a KPI function: a ValueError for Python callers, a 422 naming ``field`` for the API."""
 
 
 @dataclass(frozen=True)
@@ -206,53 +202,6 @@ def _by_column(by: str | None) -> str | None:
         raise KpiArgumentError(f"by must be one of {', '.join(map(repr, BY))} or None (overall), got {by!r}",
                                field="by")
     return BY[by]
-
-
-def _instant(value: dt.datetime | dt.date, name: str, tz: str) -> dt.datetime:
-    """An aware UTC datetime; a date is local midnight in ``tz``."""
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise KpiArgumentError(f"{name} must be timezone-aware, got {value.isoformat()}", field=name)
-        return value.astimezone(dt.UTC)
-    if isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time(), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
-    raise KpiArgumentError(f"{name} must be a datetime or a date, got {type(value).__name__}", field=name)
-
-
-def _period(start, end, tz: str) -> tuple[dt.datetime, dt.datetime]:
-    s, e = _instant(start, "start", tz), _instant(end, "end", tz)
-    if e <= s:
-        raise KpiArgumentError(f"end ({e.isoformat()}) must come after start ({s.isoformat()})", field="end")
-    return s, e
-
-
-def period_bounds(period: str, at: dt.datetime, tz: str = "Asia/Shanghai") -> tuple[dt.datetime, dt.datetime]:
-    """The week (Monday 00:00) or month (1st 00:00) containing ``at``, in local time of ``tz``."""
-    if period not in PERIODS:
-        raise KpiArgumentError(f"period must be one of {', '.join(PERIODS)}, got {period!r}", field="period")
-    zone = ZoneInfo(tz)
-    day = _instant(at, "now", tz).astimezone(zone).date()
-    if period == "week":
-        first = day - dt.timedelta(days=day.weekday())
-        nxt = first + dt.timedelta(days=7)
-    else:
-        first = day.replace(day=1)
-        nxt = (first + dt.timedelta(days=32)).replace(day=1)
-    return (dt.datetime.combine(first, dt.time(), tzinfo=zone), dt.datetime.combine(nxt, dt.time(), tzinfo=zone))
-
-
-def last_periods(period: str, n: int, now: dt.datetime, tz: str = "Asia/Shanghai") -> list[tuple[dt.datetime,
-                                                                                                 dt.datetime]]:
-    """The ``n`` weeks or months up to the one containing ``now`` (which is partial), oldest first."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise KpiArgumentError(f"n must be a whole number ≥ 1, got {n!r}", field="n")
-    out = [period_bounds(period, now, tz)]
-    for _ in range(n - 1):
-        prev_end = out[0][0]
-        out.insert(0, period_bounds(period, prev_end - dt.timedelta(hours=12), tz))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------- the computation
@@ -360,7 +309,7 @@ def _features(cases: pd.DataFrame, events: pd.DataFrame, start: dt.datetime, end
     closed_in_p = between("closed_at").fillna(False)
     f["on_time_closed"] = (closed_in_p & on_time.eq(True).fillna(False)).to_numpy(dtype=bool)
     f["late_closed"] = (closed_in_p & on_time.eq(False).fillna(False)).to_numpy(dtype=bool)
-    finished = status_end.isin(["closed", "rejected", "duplicate", "suspended"])
+    finished = status_end.isin(list(CLOSED | {Status.SUSPENDED}))  # 应结未结 leaves out the finished and 缓办
     f["due_unclosed"] = (between("deadline_at").fillna(False) & ~finished & ~closed_in_p).to_numpy(dtype=bool)
 
     f["rework_rate_num"] = f["closed"] & has(before_end & act.isin(["rework", "reopen"]))
@@ -394,8 +343,7 @@ def _features(cases: pd.DataFrame, events: pd.DataFrame, start: dt.datetime, end
     status_now = status_now.fillna(fallback)
     open_now = status_now.isin(list(OPEN))
     f["open_now"] = open_now.to_numpy(dtype=bool)
-    f["overdue_now"] = (open_now & (status_now != "suspended") & (cases["deadline_at"] < now).fillna(False)
-                        ).to_numpy(dtype=bool)
+    f["overdue_now"] = overdue_mask(status_now, cases["deadline_at"], now).to_numpy(dtype=bool)
     return f
 
 
@@ -403,8 +351,8 @@ def _compute(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, by: str | None,
              households, thresholds, groups, snapshot: bool) -> pd.DataFrame:
     key_col = _by_column(by)
     tz = calendar.timezone
-    start, end = _period(start, end, tz)
-    now = _instant(now, "now", tz)
+    start, end = half_open(start, end, tz)
+    now = instant(now, "now", tz)
     limits = parse_thresholds(thresholds)
     cases, events = _frames(cases_df, events_df)
     feats = _features(cases, events, start, end, now, calendar)
@@ -540,10 +488,10 @@ def compute_trend(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, periods: S
     """Overall KPIs of the given cases for each of ``periods`` (oldest first), one row each, with ``partial``
     (the period contains ``now``). The snapshot columns are filled only for the period containing ``now``."""
     tz = calendar.timezone
-    now_utc = _instant(now, "now", tz)
+    now_utc = instant(now, "now", tz)
     rows = []
     for start, end in periods:
-        s, e = _period(start, end, tz)
+        s, e = half_open(start, end, tz)
         current = s <= now_utc < e
         row = _compute(cases_df, events_df, by=None, start=s, end=e, now=now_utc, calendar=calendar,
                        households=households, thresholds=thresholds, groups=None, snapshot=current)
@@ -631,8 +579,6 @@ def _groups(session: Session, by: str | None, *, community_id, grid_id, unit_id,
 
 def _settings_and_now(settings: Settings | None, now: dt.datetime | None) -> tuple[Settings, WorkCalendar,
                                                                                  dt.datetime]:
-    from patrol.cases.service import calendar
-
     settings = settings or get_settings()
     return settings, calendar(settings), now or dt.datetime.now(dt.UTC)
 
@@ -646,7 +592,7 @@ def kpis(session: Session, *, by: str | None = None, start: dt.datetime | dt.dat
     the filtered area is listed, with zeros when it had no cases. Definitions: the module docstring."""
     key_col = _by_column(by)
     settings, cal, now = _settings_and_now(settings, now)
-    s, e = _period(start, end, cal.timezone)
+    s, e = half_open(start, end, cal.timezone)
     where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
                           include_simulated=include_simulated)
     cases, events = load_frames(session, start=s, end=e, where=where)
@@ -668,7 +614,7 @@ def kpi_trend(session: Session, *, period: str = "month", n: int = 6, now: dt.da
     the last ``n`` weeks or months up to the one containing ``now`` (partial), oldest first: one query, then
     :func:`compute_trend`."""
     settings, cal, now = _settings_and_now(settings, now)
-    bounds = last_periods(period, n, _instant(now, "now", cal.timezone), cal.timezone)
+    bounds = last_periods(period, n, instant(now, "now", cal.timezone), cal.timezone)
     where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
                           include_simulated=include_simulated)
     cases, events = load_frames(session, start=bounds[0][0], end=bounds[-1][1], where=where)

@@ -10,18 +10,44 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
+import warnings
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
+import geopandas as gpd
+import numpy as np
+import pandas as pd
 import shapely
 import shapely.geometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from geo import cells as C
+from geo.coverage import grid_coverage, last_covered, prepare_coverage
+from geo.hotspots import GetisOrdStar, emerging_hotspots
+from geo.tracks import track_length_m
 from patrol.analytics import kpis as K
+from patrol.analytics.periods import half_open, last_periods
+from patrol.cases.overdue import is_overdue
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, InvalidInput
-from patrol.core.models import Community, Grid
+from patrol.core.frames import read_frame
+from patrol.core.models import (
+    Building,
+    Case,
+    Category,
+    City,
+    Community,
+    GpsFix,
+    Grid,
+    Patrol,
+    RoadSegment,
+    User,
+    Visit,
+)
 from patrol.core.settings import Settings
+from patrol.core.time import now_utc
+from patrol.plans.service import grid_version
 
 
 @dataclass(frozen=True)
@@ -130,8 +156,6 @@ class CellLayer:
 def _case_where(scope: Scope, start: dt.datetime, end: dt.datetime, category: str | None,
                 include_simulated: bool) -> list:
     """Cases reported in [start, end) inside the scope, of a category if given."""
-    from patrol.core.models import Case
-
     where = [Case.reported_at >= start, Case.reported_at < end]
     for col, value in ((Case.community_id, scope.community_id), (Case.grid_id, scope.grid_id),
                        (Case.unit_id, scope.unit_id), (Case.category_code, category or None)):
@@ -144,10 +168,6 @@ def _case_where(scope: Scope, start: dt.datetime, end: dt.datetime, category: st
 
 def _case_points(session: Session, scope: Scope, *, start: dt.datetime, end: dt.datetime, category: str | None,
                  measure: str, include_simulated: bool):
-    import geopandas as gpd
-    import numpy as np
-
-    from patrol.core.models import Case, Category
 
     if measure not in MEASURES:
         raise InvalidInput(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}", field="measure")
@@ -159,22 +179,15 @@ def _case_points(session: Session, scope: Scope, *, start: dt.datetime, end: dt.
     rows = session.execute(select(func.ST_AsBinary(Case.geom), Category.severity, Case.status, Case.deadline_at,
                                   Case.closed_on_time).join(Category, Category.code == Case.category_code)
                            .where(*where)).all()
-    if measure == "overdue":
-        now = dt.datetime.now(dt.UTC)
-        from patrol.cases.service import _aware
-        from patrol.cases.lifecycle import OPEN
-
-        rows = [r for r in rows if r[4] is False or (r[2] in OPEN and r[2] != "suspended" and r[3] is not None
-                                                     and _aware(r[3]) < now)]
+    if measure == "overdue":  # closed late, or still running past the deadline
+        now = now_utc()
+        rows = [r for r in rows if r[4] is False or is_overdue(r[2], r[3], now)]
     geoms = shapely.from_wkb(np.array([bytes(r[0]) for r in rows], dtype=object)) if rows else []
     return gpd.GeoDataFrame({"severity": [r[1] for r in rows]}, geometry=list(geoms), crs=4326)
 
 
 def _area(session: Session, scope: Scope):
     """The area analysed: the scope's grid, community, or the whole city's communities (WGS-84)."""
-    import shapely as sh
-
-    from patrol.core.models import Community
 
     if scope.grid_id is not None:
         wkbs = session.scalars(select(func.ST_AsBinary(Grid.geom)).where(Grid.id == scope.grid_id)).all()
@@ -185,18 +198,12 @@ def _area(session: Session, scope: Scope):
         wkbs = session.scalars(select(func.ST_AsBinary(Community.geom))).all()
     if not wkbs:
         raise InvalidInput("the city has no communities yet: import a city first", field="community")
-    return sh.union_all([sh.from_wkb(bytes(w)) for w in wkbs])
+    return shapely.union_all([shapely.from_wkb(bytes(w)) for w in wkbs])
 
 
 def cell_layer(session: Session, scope: Scope, points, *, cells: str, resolution: int, size_m: float,
                weight: str) -> CellLayer:
-    import warnings
 
-    import geopandas as gpd
-    import numpy as np
-
-    from geo import cells as C
-    from patrol.core.models import City
 
     if cells not in CELLS:
         raise InvalidInput(f"cells must be one of {', '.join(CELLS)}, got {cells!r}", field="cells")
@@ -233,8 +240,6 @@ def cell_layer(session: Session, scope: Scope, points, *, cells: str, resolution
 
 
 def read_frame_grids(session: Session, scope: Scope):
-    from patrol.core.frames import read_frame
-
     where = []
     if scope.grid_id is not None:
         where.append(Grid.id == scope.grid_id)
@@ -248,12 +253,9 @@ def hotspots(session: Session, actor: Actor, settings: Settings, *, start: dt.da
              category: str | None = None, measure: str = "cases", weight: str = "count", permutations: int = 0,
              community: str | None = None, grid: str | None = None, include_simulated: bool = True) -> dict:
     """Getis-Ord Gi* hot and cold spots of cases aggregated to cells, with BH-FDR bins −3…+3, as GeoJSON."""
-    import numpy as np
-
-    from geo.hotspots import GetisOrdStar
 
     scope = resolve_scope(session, actor, community=community, grid=grid)
-    s, e = K._period(start, end, settings.timezone)
+    s, e = half_open(start, end, settings.timezone)
     if not 0 <= permutations <= 9999:
         raise InvalidInput(f"permutations must be 0–9999, got {permutations}", field="permutations")
     points = _case_points(session, scope, start=s, end=e, category=category, measure=measure,
@@ -290,9 +292,6 @@ def emerging(session: Session, actor: Actor, settings: Settings, *, step: str = 
              measure: str = "cases", community: str | None = None, grid: str | None = None,
              include_simulated: bool = True, now: dt.datetime | None = None) -> dict:
     """Emerging hot spots: Gi* per time step and the Mann–Kendall trend, one ArcGIS pattern per cell."""
-    import numpy as np
-
-    from geo.hotspots import emerging_hotspots
 
     if step not in ("day", "week", "month"):
         raise InvalidInput(f"step must be day, week or month, got {step!r}", field="step")
@@ -302,13 +301,11 @@ def emerging(session: Session, actor: Actor, settings: Settings, *, step: str = 
     tz = settings.timezone
     now = now or dt.datetime.now(dt.UTC)
     if step == "day":
-        from zoneinfo import ZoneInfo
-
         today = now.astimezone(ZoneInfo(tz)).date()
-        bounds = [K._period(today - dt.timedelta(days=k), today - dt.timedelta(days=k - 1), tz)
+        bounds = [half_open(today - dt.timedelta(days=k), today - dt.timedelta(days=k - 1), tz)
                   for k in range(steps, 0, -1)]
     else:
-        bounds = K.last_periods(step, steps, now, tz)
+        bounds = last_periods(step, steps, now, tz)
     layer = None
     cols = []
     for s, e in bounds:
@@ -337,9 +334,6 @@ def emerging(session: Session, actor: Actor, settings: Settings, *, step: str = 
 
 
 def _recount(layer: CellLayer, points):
-    import numpy as np
-
-    from geo import cells as C
 
     return C.count_points(points, layer.count_frame) if len(points) else np.zeros(len(layer.frame))
 
@@ -361,14 +355,9 @@ _coverage_cache: dict[tuple, object] = {}
 _coverage_lock = threading.Lock()
 
 
-def _coverage_base(session: Session, scope: Scope):
+def coverage_base(session: Session, scope: Scope) -> object:
     """geo.coverage.prepare_coverage of the scope's grids, walkable streets and buildings, kept per process while
     grids, roads and buildings stay the same."""
-    from geo.coverage import prepare_coverage
-    from patrol.core.frames import read_frame
-    from patrol.core.models import Building, City, RoadSegment
-    from patrol.plans.service import grid_version
-
     sig = tuple(session.execute(select(func.count(m.id), func.max(m.id)).select_from(m)).one()
                 for m in (Grid, RoadSegment, Building))
     # a published grid plan updates grids in place (same count and ids): its version is part of the key
@@ -396,9 +385,6 @@ def _coverage_base(session: Session, scope: Scope):
 
 def _fixes(session: Session, grid_ids: list[int], start: dt.datetime, end: dt.datetime,
            worker_id: int | None, include_simulated: bool):
-    import pandas as pd
-
-    from patrol.core.models import GpsFix, Patrol
 
     where = [GpsFix.time >= start, GpsFix.time < end, Patrol.grid_id.in_(grid_ids)]
     if worker_id is not None:
@@ -420,18 +406,14 @@ def coverage(session: Session, actor: Actor, settings: Settings, *, start: dt.da
     """Patrol coverage (不留死角) per grid for a period: street length and buildings within ``distance_m`` of the
     tracks (or visited), covered / uncovered street runs and buildings; with ``blind_days``, the streets and
     buildings not covered for more than that many days before ``end`` (looking back 90 days)."""
-    import pandas as pd
-
-    from geo.coverage import grid_coverage, last_covered
-    from patrol.core.models import Visit
 
     if not 1 <= distance_m <= 500:
         raise InvalidInput(f"distance_m must be 1–500, got {distance_m}", field="distance_m")
     if blind_days is not None and not 1 <= blind_days <= 90:
         raise InvalidInput(f"blind_days must be 1–90, got {blind_days}", field="blind_days")
     scope = resolve_scope(session, actor, community=community, grid=grid)
-    s, e = K._period(start, end, settings.timezone)
-    base = _coverage_base(session, scope)
+    s, e = half_open(start, end, settings.timezone)
+    base = coverage_base(session, scope)
     grids = read_frame_grids(session, scope)
     ids = grids["id"].tolist()
     fixes = _fixes(session, ids, s, e, worker_id, include_simulated)
@@ -441,8 +423,8 @@ def coverage(session: Session, actor: Actor, settings: Settings, *, start: dt.da
     out = {
         "start": s.isoformat(), "end": e.isoformat(), "distance_m": distance_m, "fixes": len(fixes),
         "grids": [_row(r) for r in table.to_dict("records")],
-        "streets": _fc(cov.streets.to_crs(4326), ["code", "name", "highway", "covered", "length_m"]),
-        "buildings": _fc(cov.buildings.to_crs(4326), ["building_id", "code", "covered", "visited"]),
+        "streets": feature_collection(cov.streets.to_crs(4326), ["code", "name", "highway", "covered", "length_m"]),
+        "buildings": feature_collection(cov.buildings.to_crs(4326), ["building_id", "code", "covered", "visited"]),
         "message": None if len(fixes) else "no patrol tracks in this period and area",
     }
     if blind_days is not None:
@@ -459,8 +441,8 @@ def coverage(session: Session, actor: Actor, settings: Settings, *, start: dt.da
         out["blind_spots"] = {
             "days": blind_days, "street_m": round(float(streets["length_m"].sum()), 1) if len(streets) else 0.0,
             "buildings": len(blds),
-            "streets": _fc(streets, ["code", "name", "highway", "length_m", "last_covered"]),
-            "building_features": _fc(blds, ["building_id", "code", "last_covered"]),
+            "streets": feature_collection(streets, ["code", "name", "highway", "length_m", "last_covered"]),
+            "building_features": feature_collection(blds, ["building_id", "code", "last_covered"]),
         }
     return out
 
@@ -478,9 +460,9 @@ def _row(r: dict) -> dict:
     return out
 
 
-def _fc(frame, columns: list[str]) -> dict:
-    import pandas as pd
-
+def feature_collection(frame: gpd.GeoDataFrame, columns: list[str]) -> dict:
+    """A GeoJSON FeatureCollection of ``frame`` (already in WGS-84) with the given columns that it has as
+    properties: timestamps as ISO text, NaN as null, floats to 2 decimals."""
     cols = [c for c in columns if c in frame.columns]
     feats = []
     for geom, *vals in zip(frame.geometry, *(frame[c] for c in cols), strict=True):
@@ -503,13 +485,8 @@ def _fc(frame, columns: list[str]) -> dict:
 def case_frame(session: Session, scope: Scope, *, start: dt.datetime | dt.date, end: dt.datetime | dt.date,
                category: str | None = None, tz: str = "Asia/Shanghai", include_simulated: bool = True):
     """Cases reported in [start, end) in the scope as points with category, status, severity and overdue."""
-    import geopandas as gpd
 
-    from patrol.cases.service import _aware
-    from patrol.cases.lifecycle import OPEN
-    from patrol.core.models import Case, Category
-
-    s, e = K._period(start, end, tz)
+    s, e = half_open(start, end, tz)
     where = _case_where(scope, s, e, category, include_simulated)
     rows = session.execute(select(Case.id, Case.category_code, Case.status, Category.severity, Case.deadline_at,
                                   func.ST_X(Case.geom), func.ST_Y(Case.geom))
@@ -518,27 +495,19 @@ def case_frame(session: Session, scope: Scope, *, start: dt.datetime | dt.date, 
     return gpd.GeoDataFrame(
         {"id": [r[0] for r in rows], "category": [r[1] for r in rows], "status": [r[2] for r in rows],
          "severity": [r[3] for r in rows],
-         "overdue": [bool(r[2] in OPEN and r[2] != "suspended" and r[4] is not None and _aware(r[4]) < now)
-                     for r in rows]},
+         "overdue": [is_overdue(r[2], r[4], now) for r in rows]},
         geometry=gpd.points_from_xy([r[5] for r in rows], [r[6] for r in rows]), crs=4326)
 
 
 def category_labels(session: Session, lang: str) -> dict[str, str]:
-    from patrol.core.models import Category
-
     col = Category.name_zh if lang == "zh" else Category.name_en
     return dict(session.execute(select(Category.code, col)).all())
 
 
 def track_frame(session: Session, scope: Scope, *, day: dt.date, worker_id: int | None, tz: str):
     """The patrol tracks of a day (a worker's, or all in the scope) as LineStrings, flagged fixes left out."""
-    import geopandas as gpd
-    import pandas as pd
 
-    from geo.tracks import track_length_m
-    from patrol.core.models import GpsFix, Patrol, User
-
-    s, e = K._period(day, day + dt.timedelta(days=1), tz)
+    s, e = half_open(day, day + dt.timedelta(days=1), tz)
     grid_ids = read_frame_grids(session, scope)["id"].tolist()
     where = [GpsFix.time >= s, GpsFix.time < e, GpsFix.flag.is_(None), Patrol.grid_id.in_(grid_ids or [-1])]
     if worker_id is not None:

@@ -19,12 +19,16 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from geo.assign import PolygonIndex, build_polygon_index
+from patrol.cases.places import nearby, to_point
+from patrol.cases.service import parse_client_id
+from patrol.cases.worktime import calendar
 from patrol.core.auth import Actor
-from patrol.cases.service import calendar, nearby, now_utc, parse_client_id, to_point
 from patrol.core.errors import Forbidden, GridPatrolError, InvalidInput
 from patrol.core.frames import read_frame
 from patrol.core.models import Building, Case, CaseEvent, Category, Community, Grid
 from patrol.core.settings import Settings
+from patrol.core.time import now_utc
+from patrol.plans.service import grid_version
 
 MAX_BATCH = 500
 
@@ -46,8 +50,6 @@ _lock = threading.Lock()
 
 
 def _located(session: Session) -> dict[str, _Layer]:
-    from patrol.plans.service import grid_version
-
     sig = tuple(session.execute(select(func.count(m.id), func.max(m.id))).one() for m in (Community, Grid, Building))
     # a published grid plan updates grids in place (same count and ids): its version is part of the key
     key = (session.get_bind().url.render_as_string(hide_password=False), sig, grid_version(session))

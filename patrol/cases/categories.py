@@ -90,3 +90,8 @@ def load_categories_file(session: Session, path: str | Path) -> int:
     if not path.is_file():
         raise ImportFailed(f"no such file: {path}", field="file")
     return load_categories(session, path.read_text(encoding="utf-8"), source=path.name)
+
+
+def active_categories(session: Session) -> list[Category]:
+    """The categories a case may be reported in (``active``), by code."""
+    return list(session.scalars(select(Category).where(Category.active).order_by(Category.code)))

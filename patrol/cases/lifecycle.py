@@ -14,12 +14,30 @@ Any open case can be merged into another (duplicate).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-OPEN = frozenset({"reported", "registered", "dispatched", "accepted", "handled", "verified", "suspended"})
-CLOSED = frozenset({"closed", "rejected", "duplicate"})
+
+class Status(StrEnum):
+    """Where a case is in the loop. A member is a ``str`` equal to its value, as stored in ``case.status``."""
+
+    REPORTED = "reported"
+    REGISTERED = "registered"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    HANDLED = "handled"
+    VERIFIED = "verified"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+
+
+#: Final states: the loop ends there (a closed case may still be rated, and reopened by a low rating or a revisit).
+CLOSED = frozenset({Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
+#: Open (running or paused): every state that is not final.
+OPEN = frozenset(Status) - CLOSED
 LEVELS = ("grid", "community", "department")
 STAFF = frozenset({"supervisor", "admin"})
-
 
 @dataclass(frozen=True)
 class Action:
@@ -30,8 +48,11 @@ class Action:
     label_zh: str
 
 
-def _a(name: str, sources: set[str] | frozenset[str], target: str | None, roles: set[str], zh: str) -> Action:
-    return Action(name, frozenset(sources), target, frozenset(roles), zh)
+def _a(name: str, sources: set[str] | frozenset[str], target: str | None, roles: set[str] | frozenset[str],
+       zh: str) -> Action:
+    # through Status, so that a misspelt state in the table fails at import
+    return Action(name, frozenset(Status(s) for s in sources), None if target is None else Status(target),
+                  frozenset(roles), zh)
 
 
 ACTIONS: dict[str, Action] = {a.name: a for a in (
@@ -52,12 +73,26 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     _a("merge", OPEN, "duplicate", STAFF, "合并(重复)"),
 )}
 
+# The derived sets: each read off the action table, so a change to the loop changes them with it.
+#: The deadline clock runs (a case can be overdue): open and not paused by ``suspend``.
+RUNNING = OPEN - {ACTIONS["suspend"].target}
+#: In a handler's hands (派遣后、处置前): dispatched or accepted, what ``accept`` / ``handle`` act on.
+IN_HAND = ACTIONS["accept"].sources | ACTIONS["handle"].sources
+#: Can be raised a level (manually or when its deadline passed): not yet handled.
+ESCALATABLE = ACTIONS["escalate"].sources
+#: Waiting for a grid worker's check on site (核查).
+TO_VERIFY = ACTIONS["verify"].sources
+#: Waiting for the desk (立案, 派遣, 结案): what a supervisor's task list shows.
+AT_DESK = ACTIONS["register"].sources | ACTIONS["dispatch"].sources | ACTIONS["close"].sources
 
-def allowed_actions(status: str) -> list[str]:
-    """The actions a case in ``status`` can take, in the order of the loop."""
+
+def actions_from(status: str) -> list[str]:
+    """The actions a case in ``status`` can take, whoever acts, in the order of the loop (who may take them:
+    :func:`patrol.cases.authority.allowed_actions`)."""
     return [a.name for a in ACTIONS.values() if status in a.sources]
 
 
 def next_level(level: str) -> str | None:
+    """The level above ``level`` (grid → community → department), None at the top."""
     i = LEVELS.index(level)
     return LEVELS[i + 1] if i + 1 < len(LEVELS) else None

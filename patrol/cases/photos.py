@@ -7,11 +7,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patrol.cases.authority import get_case
+from patrol.cases.images import inspect, strip_metadata, thumbnail
+from patrol.cases.service import parse_client_id
 from patrol.core.auth import Actor
-from patrol.cases.service import get_case, parse_client_id
 from patrol.core.errors import Forbidden, InvalidInput
 from patrol.core.models import CaseEvent, Photo
-from patrol.cases.images import inspect, strip_metadata, thumbnail
 
 
 def store_photo(session: Session, actor: Actor, case_id: int, data: bytes, *, event_id: int | None = None,

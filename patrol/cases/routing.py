@@ -28,11 +28,13 @@ import shapely
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from geo.network import FacilityIndex, RoadGraph, order_stops
+from geo.network import NOMINAL_SPEED_KMH, WALK_SPEED_KMH, FacilityIndex, RoadGraph, order_stops
+from patrol.cases.places import locate, metres, nearest_grid
+from patrol.cases.responsibility import GRID_WORKER, Rule, all_rules, rules_for
+from patrol.cases.tasks import worker_stops
 from patrol.core.errors import Conflict, InvalidInput
 from patrol.core.frames import read_frame
-from patrol.core.models import Category, City, Grid, ResponsibleUnit, RoadSegment, User
-from patrol.cases.responsibility import GRID_WORKER, Rule, all_rules, rules_for
+from patrol.core.models import Category, City, GpsFix, Grid, Patrol, ResponsibleUnit, RoadSegment, User
 
 WEIGHT = {"drive": "time", "walk": "length"}
 
@@ -201,8 +203,6 @@ def responsible(session: Session, *, lon: float, lat: float, category: str, leve
     if level is not None and level not in ("grid", "community", "department"):
         raise InvalidInput(f"level must be grid, community or department, got {level!r}", field="level")
     if grid_id is None:
-        from patrol.cases.service import locate, nearest_grid
-
         place = locate(session, lon, lat)
         if place.community_id is None and place.grid_id is None:
             near = nearest_grid(session, lon, lat)
@@ -298,15 +298,13 @@ def _rank(session: Session, rule: Rule, units: list[dict], lon: float, lat: floa
 
 
 def _straight(session: Session, rule: Rule, units: list[dict], lon: float, lat: float) -> list[Candidate]:
-    from patrol.cases.service import _metres
-
     pts = {int(i): shapely.from_wkb(bytes(w)) for i, w in session.execute(
         select(ResponsibleUnit.id, func.ST_AsBinary(ResponsibleUnit.geom))
         .where(ResponsibleUnit.id.in_([u["id"] for u in units])))}
-    speed = 30 / 3.6 if rule.profile == "drive" else 5 / 3.6
+    speed = NOMINAL_SPEED_KMH[rule.profile] / 3.6  # m/s
     out = []
     for u in units:
-        d = _metres(lon, lat, pts[u["id"]].x, pts[u["id"]].y)
+        d = metres(lon, lat, pts[u["id"]].x, pts[u["id"]].y)
         out.append((d, u["size"], u["id"], Candidate(u["id"], u["name"], rule.unit_type, d, d / speed,
                                                       "straight_line", "no_roads")))
     out.sort(key=lambda t: t[:3])
@@ -349,29 +347,10 @@ def order_walk(session: Session, stops: list[tuple[float, float]], *,
 def worker_day(session: Session, worker_id: int, day: dt.date, *, start: tuple[float, float] | None = None) -> dict:
     """A grid worker's stops for ``day`` — cases to handle, cases to verify on site, 回头看 revisits due — in a
     short walking order from ``start`` (default: her last known GPS fix, if any), with the route."""
-    from patrol.core.models import Case, GpsFix, Patrol, Revisit
-
     worker = session.get(User, worker_id)
     if worker is None or worker.role != "grid_worker":
         raise InvalidInput(f"user {worker_id} is not a grid worker", field="worker_id")
-    grids = list(session.scalars(select(Grid.id).where(Grid.worker_id == worker_id))) or [-1]
-    stops: list[dict] = []
-
-    def add(kind: str, where, revisits: bool = False) -> None:
-        if revisits:
-            stmt = (select(Revisit.id, Case.id, Case.category_code, func.ST_AsBinary(Case.geom))
-                    .join(Case, Case.id == Revisit.case_id).where(*where).order_by(Revisit.id))
-        else:
-            stmt = (select(Case.id, Case.id, Case.category_code, func.ST_AsBinary(Case.geom))
-                    .where(*where).order_by(Case.id))
-        for rid, cid, cat, wkb in session.execute(stmt):
-            p = shapely.from_wkb(bytes(wkb))
-            stops.append({"kind": kind, "case_id": cid, "revisit_id": rid if revisits else None,
-                          "category": cat, "lon": p.x, "lat": p.y})
-
-    add("handle", [Case.assignee_id == worker_id, Case.status.in_(("dispatched", "accepted"))])
-    add("verify", [Case.grid_id.in_(grids), Case.status == "handled"])
-    add("revisit", [Revisit.grid_id.in_(grids), Revisit.done_at.is_(None), Revisit.due_on <= day], revisits=True)
+    stops = worker_stops(session, worker_id, day)
     if start is None:
         last = session.execute(select(func.ST_AsBinary(GpsFix.geom)).join(Patrol, Patrol.id == GpsFix.patrol_id)
                                .where(Patrol.worker_id == worker_id, GpsFix.flag.is_(None))
@@ -386,7 +365,7 @@ def worker_day(session: Session, worker_id: int, day: dt.date, *, start: tuple[f
     return {"worker_id": worker_id, "name": worker.display_name or worker.username, "date": day.isoformat(),
             "start": None if start is None else {"lon": start[0], "lat": start[1]},
             "stops": ordered, "route": line, "length_m": round(length, 1),
-            "eta_s": round(length / (5 / 3.6), 1), "empty": not stops}
+            "eta_s": round(length / (WALK_SPEED_KMH / 3.6), 1), "empty": not stops}
 
 
 def route_from_unit(session: Session, unit_id: int, lon: float, lat: float) -> dict | None:

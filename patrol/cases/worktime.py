@@ -22,7 +22,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from patrol.core.errors import InvalidInput
+from patrol.core.settings import Settings
 
 __all__ = ["CHINA_2025", "WorkCalendar"]
 
@@ -387,8 +391,6 @@ def local_today(timezone: str, now: datetime | None = None) -> date:
 def month_bounds(month: str | None, timezone: str, *, today: date | None = None) -> tuple[str, datetime, datetime]:
     """``("YYYY-MM", start, end)`` of a calendar month in the city's timezone, end exclusive (default: the month of
     ``today``, itself by default today in the city). A malformed month is an InvalidInput on ``month``."""
-    from patrol.core.errors import InvalidInput
-
     zone = ZoneInfo(timezone)
     if month is None:
         today = today or local_today(timezone)
@@ -401,3 +403,16 @@ def month_bounds(month: str | None, timezone: str, *, today: date | None = None)
     start = datetime(year, mon, 1, tzinfo=zone)
     end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=zone)
     return f"{year:04d}-{mon:02d}", start, end
+
+
+@lru_cache(maxsize=8)
+def _calendar(periods: str, holidays: str, workdays: str, timezone: str) -> WorkCalendar:
+    return WorkCalendar.from_text(periods=periods, holidays=holidays, workdays=workdays, timezone=timezone)
+
+
+def calendar(settings: Settings) -> WorkCalendar:
+    """The working calendar configured for the city (deadlines are in working hours); built once per setting."""
+    try:
+        return _calendar(settings.work_periods, settings.holidays, settings.workdays, settings.timezone)
+    except ValueError as exc:
+        raise InvalidInput(f"working calendar: {exc}", field="holidays") from exc

@@ -11,21 +11,34 @@ import re
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import shapely
 import shapely.geometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from geo.coverage import grid_coverage
+from geo.tracks import track_length_m
+from patrol.analytics.service import Scope, coverage_base, feature_collection
+from patrol.cases.authority import allowed_actions
+from patrol.cases.categories import active_categories
+from patrol.cases.places import to_point
+from patrol.cases.reads import case_dict
+from patrol.cases.routing import NoRoads, worker_day
+from patrol.cases.tasks import worker_grids, worker_stops
+from patrol.cases.worktime import local_today
 from patrol.core.auth import Actor
-from patrol.cases.service import _aware, _iso, case_dict, now_utc, to_point
 from patrol.core.errors import Forbidden, InvalidInput
-from patrol.cases.lifecycle import ACTIONS, allowed_actions
-from patrol.core.models import Building, Case, Category, Community, GpsFix, Grid, Patrol, Revisit, User
+from patrol.core.models import Building, Case, Category, Community, GpsFix, Grid, Patrol, User
 from patrol.core.settings import Settings
+from patrol.core.time import iso, now_utc
+from patrol.surveys.checklists import definition_of, latest_checklists
+from patrol.surveys.inspections import due_inspections
+from patrol.surveys.residents import due_visits
+from patrol.surveys.shops import shops_of
 
 #: The actions a stop of each kind offers (revisits are recorded through POST /api/v1/revisits/{id}).
 STOP_ACTIONS = {"handle": ("accept", "handle"), "verify": ("verify", "rework"), "revisit": ()}
-FIELD_ACTIONS = ("accept", "handle", "verify", "rework", "close")
 USES_DAYS = 90
 COVER_DISTANCE_M = 25.0
 
@@ -41,10 +54,10 @@ def field_today(session: Session, actor: Actor, settings: Settings, *, lat: floa
     user = session.get(User, actor.user_id)
     zone = ZoneInfo(settings.timezone)
     now = now_utc()
-    today = now.astimezone(zone).date()
+    today = local_today(settings.timezone, now)
     day_start = dt.datetime.combine(today, dt.time(), tzinfo=zone)
     day_end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=zone)
-    grid_ids = sorted(session.scalars(select(Grid.id).where(Grid.worker_id == actor.user_id)))
+    grid_ids = worker_grids(session, actor.user_id)
     covered, walked = _covered(session, actor.user_id, grid_ids, day_start, day_end)
     return {
         "user": {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role},
@@ -100,15 +113,7 @@ def _buildings(session: Session, grid_ids: list[int]) -> list[dict]:
 def _surveys(session: Session, actor: Actor, settings: Settings, grid_ids: list[int], today: dt.date) -> dict:
     """What the phone needs to inspect and visit offline: every active checklist in full (the form is rendered and
     validated on the phone, against the exact version it is sent with), her grids' shops (一户一码: the QR on a door
-    opens the shop even with no signal), the inspections due and the vulnerable households due a visit.
-
-    The survey modules are imported here, not at the top, so that the rest of the app does not depend on them at
-    import time; a missing module is an error, not an empty list — the phone must never believe nothing is due."""
-    from patrol.surveys.checklists import definition_of, latest_checklists
-    from patrol.surveys.inspections import due_inspections
-    from patrol.surveys.residents import due_visits
-    from patrol.surveys.shops import shops_of
-
+    opens the shop even with no signal), the inspections due and the vulnerable households due a visit."""
     checklists = [{**definition_of(c), "id": c.id, "version": c.version} for c in latest_checklists(session)]
     # personal data (names, masked phones): only ever her own grids' households, and only for a grid worker; the
     # read is audited by due_visits like any list read
@@ -128,6 +133,8 @@ def _surveys(session: Session, actor: Actor, settings: Settings, grid_ids: list[
 def pinyin_of(name: str) -> tuple[str, str]:
     """(full pinyin without tones or spaces, first letters), lowercase: 毁绿种菜 → ("huilvzhongcai", "hlzc").
     Letters and digits in the name are kept; punctuation is dropped."""
+    # imported on first use: pypinyin loads its dictionaries at import (~2.5 s), which every process that imports
+    # the app would otherwise pay; this is the one function-level import of the module
     from pypinyin import Style, lazy_pinyin
 
     def clean(parts: list[str]) -> str:
@@ -146,7 +153,7 @@ def _categories(session: Session, user_id: int, now: dt.datetime) -> list[dict]:
     city = dict(session.execute(select(Case.category_code, func.count()).where(*recent)
                                 .group_by(Case.category_code)).all())
     out = []
-    for c in session.scalars(select(Category).where(Category.active)):
+    for c in active_categories(session):
         full, initials = pinyin_of(c.name_zh)
         out.append({"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "major_zh": c.major_zh,
                     "major_en": c.major_en, "level": c.level, "deadline_hours": c.deadline_hours,
@@ -163,13 +170,14 @@ def _categories(session: Session, user_id: int, now: dt.datetime) -> list[dict]:
 
 def _tasks(session: Session, actor: Actor, today: dt.date, start: tuple[float, float] | None,
            now: dt.datetime) -> dict:
-    from patrol.cases.routing import NoRoads, worker_day
-
+    """Her stops of the day in walking order (:func:`patrol.cases.routing.worker_day`), or numbered as found when
+    the city has no roads, each with its case's details and what she may do there."""
     try:
         day = worker_day(session, actor.user_id, today, start=start)
         day["message"] = None
     except NoRoads as exc:
-        stops = _unordered_stops(session, actor.user_id, today)
+        stops = [{**s, "order": k + 1, "leg_m": None, "leg_fallback": None}
+                 for k, s in enumerate(worker_stops(session, actor.user_id, today))]
         day = {"worker_id": actor.user_id, "date": today.isoformat(),
                "start": None if start is None else {"lon": start[0], "lat": start[1]},
                "stops": stops, "route": None, "length_m": None, "eta_s": None, "empty": not stops,
@@ -189,43 +197,10 @@ def _tasks(session: Session, actor: Actor, today: dt.date, start: tuple[float, f
 
 
 def _actions(actor: Actor, case: Case, kind: str) -> list[str]:
-    """What she may do now at a stop: the case's allowed actions open to grid workers that fit the stop's kind
-    and pass the checks of patrol.cases.service._authorize."""
-    out = []
-    for name in allowed_actions(case.status):
-        if name not in FIELD_ACTIONS or name not in STOP_ACTIONS.get(kind, ()) or \
-                "grid_worker" not in ACTIONS[name].roles:
-            continue
-        if name in ("accept", "handle") and case.assignee_id != actor.user_id:
-            continue
-        if name in ("verify", "rework") and case.grid_id not in actor.grid_ids:
-            continue
-        if name == "close" and not (case.grid_id in actor.grid_ids and case.level == "grid"):
-            continue
-        out.append(name)
-    return out
-
-
-def _unordered_stops(session: Session, worker_id: int, day: dt.date) -> list[dict]:
-    """The stops of patrol.cases.routing.worker_day without a route (the city has no roads), numbered as found."""
-    grids = list(session.scalars(select(Grid.id).where(Grid.worker_id == worker_id))) or [-1]
-    x, y = func.ST_X(Case.geom), func.ST_Y(Case.geom)
-    queries = (
-        ("handle", select(Case.id, Case.id, Case.category_code, x, y)
-         .where(Case.assignee_id == worker_id, Case.status.in_(("dispatched", "accepted"))).order_by(Case.id)),
-        ("verify", select(Case.id, Case.id, Case.category_code, x, y)
-         .where(Case.grid_id.in_(grids), Case.status == "handled").order_by(Case.id)),
-        ("revisit", select(Revisit.id, Case.id, Case.category_code, x, y).join(Case, Case.id == Revisit.case_id)
-         .where(Revisit.grid_id.in_(grids), Revisit.done_at.is_(None), Revisit.due_on <= day)
-         .order_by(Revisit.id)),
-    )
-    stops = []
-    for kind, stmt in queries:
-        for rid, cid, cat, lon, lat in session.execute(stmt):
-            stops.append({"kind": kind, "case_id": cid, "revisit_id": rid if kind == "revisit" else None,
-                          "category": cat, "lon": lon, "lat": lat, "order": len(stops) + 1, "leg_m": None,
-                          "leg_fallback": None})
-    return stops
+    """What she may do now at a stop: the actions she is allowed on the case
+    (:func:`patrol.cases.authority.allowed_actions`) that fit the stop's kind."""
+    fits = STOP_ACTIONS.get(kind, ())
+    return [name for name in allowed_actions(actor, case) if name in fits]
 
 
 # ---------------------------------------------------------------------------------------------- patrols today
@@ -235,12 +210,6 @@ def _covered(session: Session, worker_id: int, grid_ids: list[int], start: dt.da
              end: dt.datetime) -> tuple[dict, float]:
     """The street pieces of her grids within 25 m of today's tracks of her patrols (GeoJSON, WGS-84), and the
     length of those tracks (unflagged fixes, m). Coverage is not built when there is no track."""
-    import pandas as pd
-
-    from geo.coverage import grid_coverage
-    from geo.tracks import track_length_m
-    from patrol.analytics.service import Scope, _coverage_base, _fc
-
     empty = {"type": "FeatureCollection", "features": []}
     rows = session.execute(
         select(GpsFix.patrol_id, GpsFix.time, func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom), GpsFix.flag)
@@ -259,13 +228,13 @@ def _covered(session: Session, worker_id: int, grid_ids: list[int], start: dt.da
     fixes["time"] = pd.to_datetime(fixes["time"], utc=True)
     features = []
     for gid in grid_ids:
-        base = _coverage_base(session, Scope(grid_id=gid))
+        base = coverage_base(session, Scope(grid_id=gid))
         cov = grid_coverage(base, fixes, distance_m=COVER_DISTANCE_M)
         streets = cov.streets[cov.streets["covered"].astype(bool)]
         if len(streets):
             streets = streets.to_crs(4326)
             streets = streets.set_geometry(shapely.transform(streets.geometry.to_numpy(), lambda c: c.round(7)))
-            features += _fc(streets, ["code", "name", "highway", "length_m"])["features"]
+            features += feature_collection(streets, ["code", "name", "highway", "length_m"])["features"]
     return {"type": "FeatureCollection", "features": features}, round(walked, 1)
 
 
@@ -275,4 +244,4 @@ def _open_patrol(session: Session, worker_id: int, start: dt.datetime, end: dt.d
                         .order_by(Patrol.started_at.desc(), Patrol.id.desc()).limit(1)).first()
     if p is None:
         return None
-    return {"id": p.id, "client_id": p.client_id, "started_at": _iso(_aware(p.started_at))}
+    return {"id": p.id, "client_id": p.client_id, "started_at": iso(p.started_at)}

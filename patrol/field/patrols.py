@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 
 from geo.errors import GeoValidationError
 from geo.tracks import flag_fixes, track_length_m
+from patrol.cases.places import to_point
+from patrol.cases.service import parse_client_id
 from patrol.core.auth import Actor
-from patrol.cases.service import _aware, now_utc, parse_client_id, to_point
 from patrol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patrol.core.frames import ewkt
 from patrol.core.models import Building, GpsFix, Grid, Patrol, Visit
+from patrol.core.time import now_utc
 from patrol.surveys.residents import check_visit_household, record_household_visit
 
 MAX_BATCH = 5000
@@ -74,7 +76,7 @@ def end_patrol(session: Session, actor: Actor, patrol_id: int, *, ended_at: dt.d
     p = _own_patrol(session, actor, patrol_id)
     if p.ended_at is None:
         end = _check_time(ended_at)
-        if end < _aware(p.started_at):
+        if end < p.started_at:
             raise InvalidInput("ended_at is before the patrol started", field="ended_at")
         p.ended_at = end
     return p
@@ -109,7 +111,7 @@ def add_fixes(session: Session, actor: Actor, patrol_id: int, fixes: list[Fix], 
     times = [f.time.astimezone(dt.UTC) for f in fixes]
     known = set()
     for t in session.scalars(select(GpsFix.time).where(GpsFix.patrol_id == p.id, GpsFix.time.in_(times))):
-        known.add(_aware(t))
+        known.add(t)
     fresh = []
     for i, t in enumerate(times):  # new times only, each once (a batch may repeat a fix)
         if t not in known:
@@ -128,7 +130,7 @@ def add_fixes(session: Session, actor: Actor, patrol_id: int, fixes: list[Fix], 
     acc = [fixes[i].accuracy_m if fixes[i].accuracy_m is not None else np.nan for i in fresh]
     if ref is not None:
         rp = shapely.from_wkb(bytes(ref[1]))
-        t_all, x_all, y_all, acc = [_aware(ref[0]), *t_all], [rp.x, *x_all], [rp.y, *y_all], [np.nan, *acc]
+        t_all, x_all, y_all, acc = [ref[0], *t_all], [rp.x, *x_all], [rp.y, *y_all], [np.nan, *acc]
     try:
         flags = flag_fixes(t_all, x_all, y_all, acc, now=now)
     except GeoValidationError as exc:
@@ -153,8 +155,8 @@ def patrol_summary(session: Session, actor: Actor, patrol_id: int) -> dict:
         if r[1] is not None:
             flagged[r[1]] = flagged.get(r[1], 0) + 1
     return {"id": p.id, "client_id": p.client_id, "worker_id": p.worker_id, "grid_id": p.grid_id,
-            "started_at": _aware(p.started_at).isoformat(),
-            "ended_at": _aware(p.ended_at).isoformat() if p.ended_at else None,
+            "started_at": p.started_at.isoformat(),
+            "ended_at": p.ended_at.isoformat() if p.ended_at else None,
             "fixes": len(rows), "flagged": flagged, "length_m": round(length, 1),
             "track": {"type": "LineString", "coordinates": [[g.x, g.y] for g in good]}}
 

@@ -24,9 +24,13 @@ import shapely
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from patrol.surveys import checklists as cl
+from patrol.cases.images import inspect, strip_metadata, thumbnail
+from patrol.cases.lifecycle import OPEN
+from patrol.cases.photos import store_photo
+from patrol.cases.places import locate, to_point
+from patrol.cases.service import create_case, parse_client_id
+from patrol.cases.worktime import month_bounds
 from patrol.core.auth import Actor
-from patrol.cases.service import OPEN, _aware, _iso, create_case, locate, now_utc, parse_client_id, to_point
 from patrol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patrol.core.frames import ewkt
 from patrol.core.models import (
@@ -39,10 +43,10 @@ from patrol.core.models import (
     InspectionPhoto,
     Shop,
 )
-from patrol.cases.images import inspect, strip_metadata, thumbnail
 from patrol.core.settings import Settings
+from patrol.core.time import iso, now_utc
+from patrol.surveys import checklists as cl
 from patrol.surveys.shops import building_place, grid_scope, may_read, parse_shop_code
-from patrol.cases.worktime import month_bounds
 
 FUTURE_SKEW = dt.timedelta(minutes=5)  # a phone clock may run a little ahead
 DUE_LIMIT = 200
@@ -193,7 +197,7 @@ def record_inspection(session: Session, actor: Actor, settings: Settings, *, cli
                 address=(target.address or None) and target.address[:300], building_id=target.building_id,
                 channel="inspection", deadline_at=deadline, now=at)
             case_id = created.case.id
-            deadline = deadline or _aware(created.case.deadline_at)
+            deadline = deadline or created.case.deadline_at
         session.add(InspectionFinding(inspection_id=insp.id, item_id=f["item"], category_code=f["category"],
                                       case_id=case_id, deadline_at=deadline))
     session.flush()
@@ -207,7 +211,7 @@ def result_of(session: Session, insp: Inspection) -> dict:
                                .order_by(InspectionFinding.id))
     return {"id": insp.id, "client_id": insp.client_id, "failed": insp.failed,
             "findings": [{"item": f.item_id, "category": f.category_code, "case_id": f.case_id,
-                          "deadline_at": _iso(_aware(f.deadline_at))} for f in findings]}
+                          "deadline_at": iso(f.deadline_at)} for f in findings]}
 
 
 # ---------------------------------------------------------------------------------------------- photos
@@ -258,8 +262,6 @@ def add_photo(session: Session, actor: Actor, settings: Settings, inspection_cli
     case_ids = session.scalars(select(InspectionFinding.case_id).where(
         InspectionFinding.inspection_id == insp.id, InspectionFinding.item_id.in_(linked),
         InspectionFinding.case_id.is_not(None)))
-    from patrol.cases.photos import store_photo
-
     for case_id in sorted(set(case_ids)):
         store_photo(session, actor, case_id, data, max_bytes=settings.photo_max_bytes, timezone=settings.timezone)
     return photo, True
@@ -335,7 +337,7 @@ def _summary(insp: Inspection, c: Checklist, shop_code: str | None, shop_name: s
             "version": c.version, "title": {"zh": c.title_zh, "en": c.title_en}, "target": c.target,
             "building_id": insp.building_id, "shop_code": shop_code, "shop_name": shop_name,
             "place_name": insp.place_name, "grid_id": insp.grid_id, "worker_id": insp.worker_id,
-            "at": _iso(_aware(insp.at)), "failed": insp.failed, "lon": x, "lat": y, "simulated": insp.simulated}
+            "at": iso(insp.at), "failed": insp.failed, "lon": x, "lat": y, "simulated": insp.simulated}
 
 
 def inspection_detail(session: Session, insp: Inspection) -> dict:
@@ -353,7 +355,7 @@ def inspection_detail(session: Session, insp: Inspection) -> dict:
     rows = session.execute(select(InspectionFinding, Case.status).outerjoin(Case, Case.id == InspectionFinding.case_id)
                            .where(InspectionFinding.inspection_id == insp.id).order_by(InspectionFinding.id)).all()
     out["findings"] = [{"item": f.item_id, "text": texts.get(f.item_id), "category": f.category_code,
-                        "case_id": f.case_id, "case_status": status, "deadline_at": _iso(_aware(f.deadline_at))}
+                        "case_id": f.case_id, "case_status": status, "deadline_at": iso(f.deadline_at)}
                        for f, status in rows]
     photos = session.execute(select(InspectionPhoto.id, InspectionPhoto.client_id, InspectionPhoto.item_id,
                                     InspectionPhoto.mime).where(InspectionPhoto.inspection_id == insp.id)
@@ -475,7 +477,7 @@ def due_inspections(session: Session, actor: Actor, *, today: dt.date, timezone:
     def due(last: dt.datetime | None, freq: int) -> tuple[bool, int | None]:
         if last is None:
             return True, None
-        days = (today - _aware(last).astimezone(zone).date()).days
+        days = (today - last.astimezone(zone).date()).days
         return days >= freq, days - freq
 
     for c in cl.latest_checklists(session):
@@ -499,7 +501,7 @@ def due_inspections(session: Session, actor: Actor, *, today: dt.date, timezone:
                 if is_due:
                     out.append({**base, "building_id": bid, "shop_code": None, "place_name": None, "grid_id": grid,
                                 "name": name or address or f"楼栋 {bid}", "lon": x, "lat": y,
-                                "last_at": _iso(_aware(last.get(bid))), "days_overdue": over})
+                                "last_at": iso(last.get(bid)), "days_overdue": over})
         elif c.target == "shop":
             where = [Shop.active] + ([Building.grid_id.in_(grids or [-1])] if grids is not None else [])
             rows = session.execute(select(Shop.id, Shop.code, Shop.name, Shop.building_id, Building.grid_id,
@@ -513,7 +515,7 @@ def due_inspections(session: Session, actor: Actor, *, today: dt.date, timezone:
                 is_due, over = due(last.get(sid), c.frequency_days)
                 if is_due:
                     out.append({**base, "building_id": bid, "shop_code": code, "place_name": None, "grid_id": grid,
-                                "name": name, "lon": x, "lat": y, "last_at": _iso(_aware(last.get(sid))),
+                                "name": name, "lon": x, "lat": y, "last_at": iso(last.get(sid)),
                                 "days_overdue": over})
         else:
             where = [Inspection.checklist_id.in_(versions), Inspection.place_name.is_not(None)]
@@ -528,7 +530,7 @@ def due_inspections(session: Session, actor: Actor, *, today: dt.date, timezone:
                 is_due, over = due(at, c.frequency_days)
                 if is_due:
                     out.append({**base, "building_id": None, "shop_code": None, "place_name": name, "grid_id": grid,
-                                "name": name, "lon": x, "lat": y, "last_at": _iso(_aware(at)),
+                                "name": name, "lon": x, "lat": y, "last_at": iso(at),
                                 "days_overdue": over})
     out.sort(key=lambda r: (r["days_overdue"] is not None, -(r["days_overdue"] or 0)))
     return out[:limit]

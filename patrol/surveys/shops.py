@@ -22,15 +22,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyrosm
+import segno
 import shapely
+from pyproj import Transformer
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from patrol.cases.lifecycle import OPEN
+from patrol.cases.places import locate, to_point
 from patrol.core.auth import Actor
-from patrol.cases.service import OPEN, _aware, _iso, locate, to_point
 from patrol.core.errors import Forbidden, ImportFailed, InvalidInput, NotFound
 from patrol.core.frames import ewkt, read_frame
 from patrol.core.models import Building, Case, Checklist, City, Grid, Inspection, InspectionFinding, Shop
+from patrol.core.time import iso
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
@@ -147,9 +155,7 @@ def _may_write(actor: Actor, grid_id: int | None, community_id: int | None, what
 # ---------------------------------------------------------------------------------------------- creating
 
 
-def _metric(session: Session):
-    from pyproj import Transformer
-
+def _metric(session: Session) -> Transformer:
     city = session.scalars(select(City).limit(1)).first()
     epsg = city.metric_epsg if city else 3857
     return Transformer.from_crs(4326, epsg, always_xy=True)
@@ -181,9 +187,7 @@ def shop_point(session: Session, building_id: int, grid_id: int | None, lon: flo
     return x, y
 
 
-def _xy(tr, coords):
-    import numpy as np
-
+def _xy(tr: Transformer, coords: np.ndarray) -> np.ndarray:
     x, y = tr.transform(coords[:, 0], coords[:, 1])
     return np.column_stack([x, y])
 
@@ -249,7 +253,7 @@ def _rows(session: Session, where: list, q: str | None = None) -> list[dict]:
         .where(Inspection.shop_id.in_(ids), Case.status.in_(tuple(OPEN))).group_by(Inspection.shop_id)).all())
     return [{"id": s.id, "code": s.code, "name": s.name, "kind": s.kind, "building_id": s.building_id,
              "grid_id": g, "address": s.address, "active": s.active, "lon": x, "lat": y,
-             "last_inspection_at": _iso(_aware(last.get(s.id))), "open_findings": int(open_.get(s.id, 0))}
+             "last_inspection_at": iso(last.get(s.id)), "open_findings": int(open_.get(s.id, 0))}
             for s, g, x, y in rows]
 
 
@@ -278,7 +282,7 @@ def shop_detail(session: Session, shop: Shop) -> dict:
     those cases."""
     out = _rows(session, [Shop.id == shop.id])[0]
     out["licence_no"], out["osm_id"] = shop.licence_no, shop.osm_id
-    out["created_at"] = _iso(_aware(shop.created_at))
+    out["created_at"] = iso(shop.created_at)
     inspections = session.execute(
         select(Inspection, Checklist.code, Checklist.version, Checklist.definition, Checklist.title_zh,
                Checklist.title_en)
@@ -295,14 +299,14 @@ def shop_detail(session: Session, shop: Shop) -> dict:
     for insp, code, version, definition, title_zh, title_en in inspections:
         texts = {i["id"]: i["text"] for i in json.loads(definition)["items"]}
         out["inspections"].append({
-            "id": insp.id, "at": _iso(_aware(insp.at)), "checklist": code, "version": version,
+            "id": insp.id, "at": iso(insp.at), "checklist": code, "version": version,
             "checklist_id": insp.checklist_id, "title": {"zh": title_zh, "en": title_en}, "failed": insp.failed,
             "findings": [{"item": f.item_id, "text": texts.get(f.item_id), "category": f.category_code,
                           "case_id": f.case_id, "case_status": c.status if c else None,
-                          "deadline_at": _iso(_aware(f.deadline_at))} for f, c in by_insp.get(insp.id, [])]})
+                          "deadline_at": iso(f.deadline_at)} for f, c in by_insp.get(insp.id, [])]})
         cases += [{"id": c.id, "status": c.status, "category": c.category_code, "item": f.item_id,
-                   "inspection_id": insp.id, "reported_at": _iso(_aware(c.reported_at)),
-                   "deadline_at": _iso(_aware(c.deadline_at)), "closed_at": _iso(_aware(c.closed_at))}
+                   "inspection_id": insp.id, "reported_at": iso(c.reported_at),
+                   "deadline_at": iso(c.deadline_at), "closed_at": iso(c.closed_at)}
                   for f, c in by_insp.get(insp.id, []) if c is not None]
     out["cases"] = cases
     return out
@@ -318,8 +322,6 @@ def shop_url(base_url: str, code: str) -> str:
 def shop_qr_svg(shop: Shop, base_url: str, *, scale: int = 8) -> str:
     """A printable SVG: the QR code of the shop's page in the field app, with the shop's name and code under it
     (for people, and for typing the code when a camera cannot read the sticker)."""
-    import segno
-
     qr = segno.make(shop_url(base_url, shop.code), error="m")
     buf = io.BytesIO()
     qr.save(buf, kind="svg", scale=scale, border=4, xmldecl=False, svgns=True, title=shop.code)
@@ -363,15 +365,10 @@ class ShopImport:
 def read_osm_shops(path: str | Path):
     """POIs with a shop=* tag or an amenity of :data:`OSM_AMENITIES`, as a GeoDataFrame (WGS-84) with osm_id
     (nodes positive, ways negative), name, kind, address and a point."""
-    import geopandas as gpd
-    import pandas as pd
-
     path = Path(path)
     if not path.is_file():
         raise ImportFailed(f"no such file: {path}", field="file")
     try:
-        import pyrosm
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pois = pyrosm.OSM(str(path)).get_pois(custom_filter={"shop": True, "amenity": list(OSM_AMENITIES)})
@@ -402,8 +399,6 @@ def import_osm_shops(session: Session, path: str | Path, *, max_m: float = NEAR_
     """Shops from OpenStreetMap: each POI goes to the building containing it, else the nearest within ``max_m``;
     POIs near no building, or whose building is in no grid, are skipped. Idempotent by OSM id: a shop imported
     before keeps its code and is updated (name, kind, building, point)."""
-    import geopandas as gpd
-
     pois = read_osm_shops(path)
     result = ShopImport(read=len(pois))
     if pois.empty:

@@ -104,7 +104,7 @@ def test_jurisdictions_nested_and_overlapping(world):
 
 def _grid_at(world, point) -> int:
     with transaction(session_factory(world.engine)) as s:
-        from patrol.cases.service import locate
+        from patrol.cases.places import locate
 
         return locate(s, *point).grid_id
 

@@ -184,7 +184,7 @@ def test_the_history_is_what_the_docstring_says(history):
         1: ("closed", True), 2: ("closed", False), 3: ("closed", True), 4: ("rejected", None), 5: ("closed", True),
         6: ("closed", True), 7: ("accepted", None), 8: ("closed", True), 9: ("closed", True), 10: ("dispatched", None)}
     assert (got[5].rework_count, got[6].rework_count, got[6].reopened_count, got[8].escalations) == (1, 1, 1, 1)
-    assert svc._aware(got[7].deadline_at) == t(3, 26, 10) and svc._aware(got[10].deadline_at) == t(4, 3, 10)
+    assert got[7].deadline_at == t(3, 26, 10) and got[10].deadline_at == t(4, 3, 10)
 
 
 # ---------------------------------------------------------------------------------------------- exact answers

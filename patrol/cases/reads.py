@@ -1,0 +1,180 @@
+"""Reading cases back: the filters of a case list (:class:`CaseFilter`, :func:`case_query`), a case as JSON
+(:func:`case_dict`), its timeline and whistle tasks, and what a map of cases draws at a zoom (:func:`case_clusters`).
+Every read goes through the actor's scope (:func:`patrol.cases.authority.scope_filter`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import shapely
+from sqlalchemy import ColumnElement, Integer, Select, func, or_, select, true
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import Session
+
+from patrol.cases.authority import scope_filter
+from patrol.cases.lifecycle import ACTIONS, OPEN, actions_from
+from patrol.cases.overdue import is_overdue, overdue_clause
+from patrol.core.auth import Actor
+from patrol.core.dialect import bbox_filter
+from patrol.core.models import Case, CaseEvent, CaseTask, Category, Community, Grid, Photo
+from patrol.core.time import iso, now_utc
+
+
+@dataclass
+class CaseFilter:
+    """The filters of a case list; ``bbox`` in WGS-84 (min lon, min lat, max lon, max lat), ``since`` / ``until``
+    bound ``reported_at`` (half-open)."""
+
+    bbox: tuple[float, float, float, float] | None = None
+    grid: str | None = None
+    community: str | None = None
+    category: str | None = None
+    status: list[str] | None = None
+    overdue: bool | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    ids: list[int] | None = None
+
+
+def case_query(session: Session, actor: Actor, f: CaseFilter, *, now: dt.datetime | None = None) -> Select:
+    """The cases (with their point as WKB) that ``actor`` may read and ``f`` selects, by id; ``overdue`` at ``now``."""
+    now = now or now_utc()
+    where = scope_filter(actor)
+    if f.bbox:
+        where.append(bbox_filter(session, Case.id, Case.geom, f.bbox))
+    if f.grid:
+        where.append(Case.grid_id.in_(select(Grid.id).where(Grid.code == f.grid)))
+    if f.community:
+        where.append(Case.community_id.in_(select(Community.id).where(
+            or_(Community.code == f.community, Community.name == f.community))))
+    if f.category:
+        where.append(Case.category_code == f.category)
+    if f.status:
+        where.append(Case.status.in_(f.status))
+    if f.overdue is not None:
+        late = overdue_clause(now)
+        where.append(late if f.overdue else ~late)
+    if f.since:
+        where.append(Case.reported_at >= f.since)
+    if f.until:
+        where.append(Case.reported_at < f.until)
+    if f.ids:
+        where.append(Case.id.in_(f.ids))
+    return select(Case, func.ST_AsBinary(Case.geom)).where(*where).order_by(Case.id)
+
+
+def case_dict(case: Case, wkb: bytes | None = None, *, now: dt.datetime | None = None,
+              category: Category | None = None) -> dict:
+    """A case as JSON: its fields, whether it is overdue at ``now``, the actions its status allows, and its point
+    (``lon``, ``lat``, WGS-84) when ``wkb`` is given."""
+    now = now or now_utc()
+    deadline = case.deadline_at
+    out = {
+        "id": case.id, "client_id": case.client_id, "category": case.category_code, "status": case.status,
+        "level": case.level, "channel": case.channel, "description": case.description, "address": case.address,
+        "community_id": case.community_id, "grid_id": case.grid_id, "building_id": case.building_id,
+        "floor": case.floor, "unit_no": case.unit_no, "unit_id": case.unit_id, "assignee_id": case.assignee_id,
+        "reported_at": iso(case.reported_at), "deadline_at": iso(deadline), "handled_at": iso(case.handled_at),
+        "closed_at": iso(case.closed_at), "closed_on_time": case.closed_on_time, "rating": case.rating,
+        "rework_count": case.rework_count, "reopened_count": case.reopened_count, "escalations": case.escalations,
+        "duplicate_of": case.duplicate_of_id, "recurrence_of": case.recurrence_of_id,
+        "overdue": is_overdue(case.status, deadline, now),
+        "allowed_actions": actions_from(case.status), "simulated": case.simulated,
+    }
+    if category is not None:
+        out["category_name"] = {"zh": category.name_zh, "en": category.name_en}
+    if wkb is not None:
+        p = shapely.from_wkb(bytes(wkb))
+        out["lon"], out["lat"] = p.x, p.y
+    return out
+
+
+def timeline(session: Session, case_id: int) -> list[dict]:
+    """The case's events in order, each with its Chinese label, place and photo ids."""
+    rows = session.execute(select(CaseEvent, func.ST_AsBinary(CaseEvent.geom)).where(CaseEvent.case_id == case_id)
+                           .order_by(CaseEvent.at, CaseEvent.id)).all()
+    photos: dict[int | None, list[int]] = {}
+    for pid, eid in session.execute(select(Photo.id, Photo.event_id).where(Photo.case_id == case_id)):
+        photos.setdefault(eid, []).append(pid)
+    out = []
+    for ev, wkb in rows:
+        p = shapely.from_wkb(bytes(wkb)) if wkb is not None else None
+        out.append({"id": ev.id, "action": ev.action, "label_zh": ACTIONS[ev.action].label_zh
+                    if ev.action in ACTIONS else _EXTRA_LABELS.get(ev.action, ev.action),
+                    "from": ev.from_status, "to": ev.to_status, "level": ev.level, "actor": ev.actor,
+                    "at": iso(ev.at), "note": ev.note, "unit_id": ev.unit_id,
+                    "lon": p.x if p else None, "lat": p.y if p else None, "photos": photos.get(ev.id, [])})
+    return out
+
+
+def tasks_of(session: Session, case_id: int) -> list[dict]:
+    """The whistle tasks (吹哨报到) of a case, one per department called in."""
+    return [{"id": t.id, "unit_id": t.unit_id, "status": t.status, "deadline_at": iso(t.deadline_at),
+             "report_in_by": iso(t.report_in_by), "reported_in_at": iso(t.reported_in_at),
+             "handled_at": iso(t.handled_at), "note": t.note}
+            for t in session.scalars(select(CaseTask).where(CaseTask.case_id == case_id).order_by(CaseTask.id))]
+
+
+_EXTRA_LABELS = {"report": "上报", "reopen": "重新办理(再接单)", "revisit": "回头看", "task_report_in": "部门报到",
+                 "task_handle": "部门处置", "task_return": "部门退回", "photo": "照片", "regrid": "网格调整"}
+
+
+# ---------------------------------------------------------------------------------------------- map aggregation
+
+CLUSTER_PX = 64  # a cluster cell is about this many screen pixels wide
+CASES_FROM_ZOOM = 16  # from this zoom on (or when few), the cases themselves
+
+
+def case_clusters(session: Session, actor: Actor, f: CaseFilter, zoom: int, *, now: dt.datetime | None = None,
+                  max_cases: int = 2000, few: int = 300) -> dict:
+    """What a map of cases draws in a bbox at a zoom: clusters (aggregated in the database on a grid of about
+    64 px cells, so 100k cases cost the browser a few hundred markers) or, zoomed in (and at most ``max_cases``)
+    or when few, the cases themselves, open and overdue ones first."""
+    now = now or now_utc()
+    where = case_query(session, actor, f, now=now).whereclause
+    if where is None:  # an admin without filters
+        where = true()
+    late = overdue_clause(now)
+    cell = 360.0 / (2 ** max(0, min(zoom, 22))) / (256 / CLUSTER_PX)
+    x, y = func.ST_X(Case.geom), func.ST_Y(Case.geom)
+    gx: ColumnElement[float]
+    gy: ColumnElement[float]
+    if session.get_bind().dialect.name == "sqlite":  # no floor() in every SQLite; shifted positive, CAST truncates
+        gx, gy = func.cast((x + 180) / cell, Integer), func.cast((y + 90) / cell, Integer)
+    else:
+        gx, gy = func.floor((x + 180) / cell), func.floor((y + 90) / cell)
+    rows = session.execute(
+        select(gx.label("gx"), gy.label("gy"), Case.status, func.count(), func.sum(x), func.sum(y),
+               func.sum(sql_case((late, 1), else_=0)))
+        .where(where).group_by("gx", "gy", Case.status)).all()
+    total = sum(r[3] for r in rows)
+    if (zoom >= CASES_FROM_ZOOM and total <= max_cases) or total <= few:
+        return {"clusters": [], "cases": _map_cases(session, where, late, max_cases), "total": total,
+                "truncated": False}
+    cells: dict[tuple, dict] = {}
+    for cx, cy, status, n, sx, sy, n_late in rows:
+        c = cells.setdefault((cx, cy), {"count": 0, "sx": 0.0, "sy": 0.0, "overdue": 0, "statuses": {}})
+        c["count"] += n
+        c["sx"] += sx
+        c["sy"] += sy
+        c["overdue"] += int(n_late or 0)
+        c["statuses"][status] = n
+    clusters = [{"lon": c["sx"] / c["count"], "lat": c["sy"] / c["count"], "count": c["count"],
+                 "overdue": c["overdue"], "statuses": c["statuses"]} for c in cells.values()]
+    return {"clusters": clusters, "cases": [], "total": total, "truncated": False}
+
+
+def _map_cases(session: Session, where: ColumnElement[bool], late: ColumnElement[bool], limit: int) -> list[dict]:
+    rows = session.execute(
+        select(Case.id, Case.status, Case.category_code, Category.name_zh, Case.deadline_at,
+               func.ST_X(Case.geom), func.ST_Y(Case.geom), late.label("late"))
+        .join(Category, Category.code == Case.category_code).where(where)
+        .order_by(late.desc(), Case.status.in_(tuple(OPEN)).desc(), Case.id.desc()).limit(limit)).all()
+    thumbs = dict(session.execute(select(Photo.case_id, func.min(Photo.id)).where(
+        Photo.case_id.in_([r[0] for r in rows] or [-1])).group_by(Photo.case_id)).all())
+    return [{"id": r[0], "status": r[1], "category": r[2], "category_name": r[3],
+             "deadline_at": iso(r[4]), "lon": r[5], "lat": r[6], "overdue": bool(r[7]),
+             "thumbnail": f"/api/v1/photos/{thumbs[r[0]]}/thumbnail" if r[0] in thumbs else None,
+             "url": f"/api/v1/cases/{r[0]}"} for r in rows]
