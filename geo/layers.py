@@ -18,6 +18,7 @@ import pyogrio
 import pyproj
 import shapely
 
+from geo._checks import Kind, duplicate_code, missing_column
 from geo.city import as_multipolygon
 from geo.crs import WGS84, transform_geometry_to_wgs84
 from geo.errors import GeoValidationError, Problem
@@ -71,11 +72,11 @@ def read_layer(path: str | Path, *, layer: str | None = None, kind: str | None =
     """
     path = Path(path)
     if not path.exists():
-        raise GeoValidationError(Problem("unreadable", f"{path}: no such file", field="file"))
+        raise GeoValidationError(Problem(Kind.UNREADABLE, f"{path}: no such file", field="file"))
     try:
         layers = [str(name) for name, _ in pyogrio.list_layers(path)]
     except Exception as exc:  # GDAL raises DataSourceError, OSError or its own errors for a broken file
-        raise GeoValidationError(Problem("unreadable", f"{path.name}: {_first_line(exc)}", field="file")) from exc
+        raise GeoValidationError(Problem(Kind.UNREADABLE, f"{path.name}: {_first_line(exc)}", field="file")) from exc
     if layer is None:
         if len(layers) == 1:
             layer = layers[0]
@@ -83,18 +84,18 @@ def read_layer(path: str | Path, *, layer: str | None = None, kind: str | None =
             layer = kind
         else:
             raise GeoValidationError(Problem(
-                "no_such_layer", f"{path.name} holds {len(layers)} layers ({', '.join(layers) or 'none'}); "
+                Kind.NO_SUCH_LAYER, f"{path.name} holds {len(layers)} layers ({', '.join(layers) or 'none'}); "
                                  "choose one with --source-layer", field="source_layer"))
     elif layer not in layers:
         raise GeoValidationError(Problem(
-            "no_such_layer", f"{path.name} has no layer {layer!r} (it has {', '.join(layers) or 'none'})",
+            Kind.NO_SUCH_LAYER, f"{path.name} has no layer {layer!r} (it has {', '.join(layers) or 'none'})",
             field="source_layer"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return pyogrio.read_dataframe(path, layer=layer)
     except Exception as exc:
-        raise GeoValidationError(Problem("unreadable", f"{path.name}: {_first_line(exc)}", field="file")) from exc
+        raise GeoValidationError(Problem(Kind.UNREADABLE, f"{path.name}: {_first_line(exc)}", field="file")) from exc
 
 
 def prepare_layer(
@@ -143,11 +144,10 @@ def prepare_layer(
     if datum not in DATUMS:
         raise GeoValidationError(f"datum must be one of {', '.join(DATUMS)}, got {datum!r}", field="datum")
     if gdf.empty:
-        raise GeoValidationError(Problem("empty_layer", "the layer has no features", field="file"))
+        raise GeoValidationError(Problem(Kind.EMPTY_LAYER, "the layer has no features", field="file"))
     frame = _canonical_columns(gdf, spec)
     frame["row"] = np.arange(1, len(frame) + 1)
-    problems = [Problem("missing_column", f"the layer has no {c!r} column (columns: {_columns(gdf)})", field=c)
-                for c in spec.required if c not in frame.columns]
+    problems = [missing_column(c, _columns(gdf)) for c in spec.required if c not in frame.columns]
     problems += validate_geometries(frame, id_column="row", allowed_types=set(spec.types))
     problems += _value_problems(frame, kind)
     if frame.crs is None:
@@ -155,7 +155,7 @@ def prepare_layer(
     frame = frame.to_crs(WGS84)
     if datum != "wgs84":
         if not pyproj.CRS(gdf.crs).is_geographic:
-            problems.append(Problem("datum_mismatch", f"--datum {datum} applies to longitude/latitude layers; this "
+            problems.append(Problem(Kind.DATUM_MISMATCH, f"--datum {datum} applies to longitude/latitude layers; this "
                                                       f"one is in {gdf.crs.name}", field="datum"))
         else:
             frame = frame.set_geometry(transform_geometry_to_wgs84(np.asarray(frame.geometry.array), datum),
@@ -196,29 +196,31 @@ def _value_problems(frame: gpd.GeoDataFrame, kind: str) -> list[Problem]:
             bad = given & (values.isna() | (values < 0))
             if column != "levels":
                 bad |= given & values.notna() & (values != values.round())
-            problems += [Problem("bad_value", f"{column} must be a whole number ≥ 0, got {v!r}", int(r), column)
+            problems += [Problem(Kind.BAD_VALUE, f"{column} must be a whole number ≥ 0, got {v!r}", int(r), column)
                          for r, v in zip(rows[bad.to_numpy()], frame.loc[bad, column], strict=True)]
     for column in ("name", "type"):
         if column in frame.columns and column in LAYER_KINDS[kind].required:
             blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
-            problems += [Problem("bad_value", f"{column} is empty", int(r), column) for r in rows[blank.to_numpy()]]
+            problems += [Problem(Kind.BAD_VALUE, f"{column} is empty", int(r), column) for r in rows[blank.to_numpy()]]
     if "code" in frame.columns:
         width = {"communities": 3, "grids": 15}.get(kind)
-        codes = frame["code"].map(_code_text)
+        codes = frame["code"].map(code_text)
         given = codes.notna()
         if width is not None:
             wrong = given & ~codes.fillna("").str.fullmatch(rf"\d{{{width}}}")
-            problems += [Problem("bad_value", f"code must be {width} digits, got {c!r}", int(r), "code")
+            problems += [Problem(Kind.BAD_VALUE, f"code must be {width} digits, got {c!r}", int(r), "code")
                          for r, c in zip(rows[wrong.to_numpy()], codes[wrong], strict=True)]
         dup = given & codes.duplicated(keep=False)
         if kind == "communities" and "subdistrict" in frame.columns:
             dup = given & pd.Series(list(zip(frame["subdistrict"], codes, strict=True))).duplicated(keep=False).to_numpy()
-        problems += [Problem("duplicate_code", f"code {c} is used by more than one feature", int(r), "code")
+        problems += [duplicate_code(c, int(r))
                      for r, c in zip(rows[np.asarray(dup)], codes[np.asarray(dup)], strict=True)]
     return problems
 
 
-def _code_text(value: object) -> str | None:
+def code_text(value: object) -> str | None:
+    """A code cell as text: blank/NaN as None, a float that is a whole number without its ``.0`` (a spreadsheet
+    or a DBF turned ``110101001001001`` into a float)."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return None
     if isinstance(value, float) and value.is_integer():
@@ -243,7 +245,7 @@ def _outside_city(frame: gpd.GeoDataFrame, city_area: shapely.Geometry, metric_c
     problems = []
     for r, g in zip(frame["row"].to_numpy()[outside], geoms[outside], strict=True):
         p = g.representative_point()
-        problems.append(Problem("outside_city", f"at ({p.x:.4f}, {p.y:.4f}), more than {tolerance_m:g} m from the "
+        problems.append(Problem(Kind.OUTSIDE_CITY, f"at ({p.x:.4f}, {p.y:.4f}), more than {tolerance_m:g} m from the "
                                                 f"city {where} — wrong CRS or datum?", int(r)))
     return problems
 
@@ -253,7 +255,7 @@ def _finish(frame: gpd.GeoDataFrame, kind: str, spec: LayerSpec) -> gpd.GeoDataF
     for column in (*spec.required, *spec.optional):
         values = frame[column] if column in frame.columns else pd.Series([None] * len(frame), index=frame.index)
         if column == "code":
-            values = values.map(_code_text)
+            values = values.map(code_text)
         elif column in ("households", "residents", "osm_id"):
             values = pd.to_numeric(values, errors="coerce").astype("Int64")
         elif column == "households_estimated":

@@ -22,10 +22,10 @@ from geo.grids.codes import assign_codes
 from geo.households import estimate_households
 from geo.layers import LAYER_KINDS, prepare_layer
 from geo.validation import summarize_problems
+from patrol.city.rows import insert_chunked, plain
 from patrol.core.dialect import extent
 from patrol.core.errors import Conflict, ImportFailed, NotFound
 from patrol.core.frames import ewkt, read_frame
-from patrol.city.osm_import import _chunked, _none
 from patrol.core.models import Building, City, Community, Grid, ResponsibleUnit, RoadSegment, Subdistrict
 
 KINDS = tuple(LAYER_KINDS)
@@ -231,12 +231,12 @@ def _buildings(session: Session, city: City, layer: gpd.GeoDataFrame, *, replace
     surveyed = (layer["households"].notna() & ~layer["households_estimated"].astype(bool)).to_numpy()
     households = np.where(surveyed, layer["households"].fillna(0).to_numpy(dtype=np.int64),
                           estimate["households"].to_numpy())
-    rows = [{"osm_id": _none(o), "name": n, "use": u, "levels": _none(lv), "households": int(h),
-             "households_estimated": not bool(s), "residents": _none(r), "address": a, "geom": g}
+    rows = [{"osm_id": plain(o), "name": n, "use": u, "levels": plain(lv), "households": int(h),
+             "households_estimated": not bool(s), "residents": plain(r), "address": a, "geom": g}
             for o, n, u, lv, h, s, r, a, g in zip(
                 layer["osm_id"], layer["name"], layer["use"], layer["levels"], households, surveyed,
                 layer["residents"], layer["address"], ewkt(layer.geometry.to_numpy()), strict=True)]
-    _chunked(session, Building, rows, "buildings", progress=False)
+    insert_chunked(session, Building, rows, "buildings", progress=False)
     _place_buildings(session, city)
     notes = [(f"households: {int(surveyed.sum())} surveyed, {int((~surveyed).sum())} estimated from footprint × "
               f"levels ÷ {dwelling_m2:g} m²")]
