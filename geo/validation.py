@@ -82,8 +82,8 @@ def validate_geometries(
     missing = shapely.is_missing(geoms)
     blank = missing | shapely.is_empty(geoms)
     present = ~blank
-    messages = np.where(missing[blank], "geometry is missing", "geometry is empty")
-    problems += _problems(ids, blank, Kind.EMPTY_GEOMETRY, messages)
+    blank_messages = np.where(missing[blank], "geometry is missing", "geometry is empty")
+    problems += _problems(ids, blank, Kind.EMPTY_GEOMETRY, blank_messages)
 
     if allowed is not None:
         type_ids = shapely.get_type_id(geoms)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, cast
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -56,7 +59,7 @@ def check_area(area: object, *, name: str, problems: ProblemList) -> bool:
 def check_range(households_range: object, *, problems: ProblemList) -> tuple[float, float]:
     """Return ``(min, max)`` households per group; add a problem unless ``0 <= min <= max`` and ``max > 0``."""
     try:
-        low, high = (float(v) for v in households_range)  # type: ignore[union-attr]
+        low, high = (float(v) for v in cast(Iterable[Any], households_range))
     except (TypeError, ValueError):
         problems.add(Kind.RANGE, f"households_range should be (min, max), got {households_range!r}",
                      field="households_range")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -370,13 +371,15 @@ def _check_inputs(
         check_frame(buildings, name="buildings", problems=problems,
                     columns=("households",) if households_range is not None else ()),
     )
-    if all(frames):
-        layers = {"communities": communities, "grids": grids, "buildings": buildings}
+    if all(frames):  # so they are GeoDataFrames
+        coms = cast(gpd.GeoDataFrame, communities)
+        layers = {"communities": coms, "grids": cast(gpd.GeoDataFrame, grids),
+                  "buildings": cast(gpd.GeoDataFrame, buildings)}
         for name, layer in layers.items():
-            if layer.crs is not None and communities.crs is not None and layer.crs != communities.crs:
+            if layer.crs is not None and coms.crs is not None and layer.crs != coms.crs:
                 problems.add(Kind.ARGUMENT_CRS, f"{name!r} is in {layer.crs.name!r} but 'communities' in "
-                             f"{communities.crs.name!r}", field=name)
-        if "community_id" in communities.columns and not communities["community_id"].is_unique:
+                             f"{coms.crs.name!r}", field=name)
+        if "community_id" in coms.columns and not coms["community_id"].is_unique:
             problems.add(Kind.DUPLICATE_ID, "communities['community_id'] is not unique", field="community_id")
     if not tolerance_m2 >= 0:
         problems.add(Kind.OPTION, f"tolerance_m2 should be >= 0 m², got {tolerance_m2!r}", field="tolerance_m2")
