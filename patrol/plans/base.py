@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +19,7 @@ from patrol.core.auth import Actor
 from patrol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patrol.core.frames import read_frame
 from patrol.core.models import Community, Grid, GridPlan, GridPlanGrid, Subdistrict
+from patrol.plans.geometry import project
 
 PLANNERS = ("planner", "admin")
 #: What "recent" cases are in a plan's figures (cases reported in the last RECENT_DAYS days).
@@ -41,6 +43,14 @@ def grid_version(session: Session) -> int | None:
     baseline): the id of the latest non-draft plan. Caches keyed by grid count and last id add it, because a
     publish updates grids in place."""
     return session.scalar(select(func.max(GridPlan.id)).where(GridPlan.status != "draft"))
+
+
+def metric_shape(session: Session, geom: Any, where: Any, epsg: int) -> shapely.Geometry:
+    """The geometry column ``geom`` of the one row ``where`` selects, in EPSG ``epsg`` (404 when it has none)."""
+    wkb = session.scalar(select(func.ST_AsBinary(geom)).where(where))
+    if wkb is None:
+        raise NotFound("the row has no geometry")
+    return project(shapely.from_wkb(bytes(wkb)), 4326, epsg)
 
 
 def plan_row(session: Session, plan_id: int, *, draft: bool = False, lock: bool = False) -> GridPlan:
@@ -148,7 +158,9 @@ def iso(t: dt.datetime | None) -> str | None:
 
 def as_int(v: object) -> int | None:
     """An id cell of a frame as int; None for NULL, NaN and NA."""
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else int(v)  # type: ignore[arg-type]
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return int(v)  # type: ignore[call-overload]  # a numpy or Python integer
 
 
 def next_code(session: Session, plan_id: int, code: str, community_id: int | None) -> str:

@@ -64,7 +64,7 @@ def plan_geojson(session: Session, actor: Actor, plan_id: int) -> dict:
     """The plan's grids as a GeoJSON FeatureCollection (WGS-84) with the plan's metadata in ``plan``."""
     plan = get_plan(session, actor, plan_id)
     frame = plan_frame(session, plan.id)
-    workers = dict(session.execute(select(User.id, User.display_name)).all())
+    workers: dict[int | None, str] = {i: name for i, name in session.execute(select(User.id, User.display_name))}
     features = []
     for row, g in zip(frame.itertuples(index=False), frame.geometry, strict=True):
         features.append({"type": "Feature", "id": row.code, "geometry": shapely.geometry.mapping(g),

@@ -4,8 +4,10 @@ one. Edits are made in the city's metric CRS; shapes come and go as GeoJSON in W
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from geo.city import as_multipolygon
@@ -18,6 +20,7 @@ from patrol.plans.base import (
     GRID_CODE,
     default_name,
     metric_epsg,
+    metric_shape,
     next_code,
     plan_row,
     require_planner,
@@ -25,7 +28,8 @@ from patrol.plans.base import (
 from patrol.plans.geometry import cut, parse_geometry, project, stored, tidy
 
 
-def _rows(session: Session, plan_id: int, codes: list[str], epsg: int) -> dict[str, tuple[GridPlanGrid, object]]:
+def _rows(session: Session, plan_id: int, codes: list[str], epsg: int
+          ) -> dict[str, tuple[GridPlanGrid, shapely.Geometry]]:
     """The plan's grids of ``codes`` with their geometries in the metric CRS; 404 naming a missing code."""
     found = {}
     for code in codes:
@@ -33,13 +37,12 @@ def _rows(session: Session, plan_id: int, codes: list[str], epsg: int) -> dict[s
                                                          GridPlanGrid.code == code)).first()
         if row is None:
             raise NotFound(f"plan {plan_id} has no grid {code!r}", field="code")
-        wkb = session.scalar(select(func.ST_AsBinary(GridPlanGrid.geom)).where(GridPlanGrid.id == row.id))
-        found[code] = (row, project(shapely.from_wkb(bytes(wkb)), 4326, epsg))
+        found[code] = (row, metric_shape(session, GridPlanGrid.geom, GridPlanGrid.id == row.id, epsg))
     return found
 
 
 def _community_rows(session: Session, plan_id: int, community_id: int | None, epsg: int,
-                    exclude: set[str]) -> dict[str, tuple[GridPlanGrid, object]]:
+                    exclude: set[str]) -> dict[str, tuple[GridPlanGrid, shapely.Geometry]]:
     rows = session.scalars(select(GridPlanGrid).where(GridPlanGrid.plan_id == plan_id,
                                                       GridPlanGrid.community_id == community_id)).all()
     return _rows(session, plan_id, [r.code for r in rows if r.code not in exclude], epsg)
@@ -139,8 +142,7 @@ def reshape_grid(session: Session, actor: Actor, plan_id: int, code: str, geomet
     row, old = _rows(session, plan_id, [code], epsg)[code]
     com = session.get(Community, row.community_id) if row.community_id is not None else None
     if com is not None:
-        cwkb = session.scalar(select(func.ST_AsBinary(Community.geom)).where(Community.id == com.id))
-        wanted = wanted.intersection(project(shapely.from_wkb(bytes(cwkb)), 4326, epsg))
+        wanted = wanted.intersection(metric_shape(session, Community.geom, Community.id == com.id, epsg))
     new = tidy(wanted)
     if new.is_empty:
         raise InvalidInput(f"the new shape of grid {code} lies outside its community", field="geometry")
@@ -177,7 +179,7 @@ def reshape_grid(session: Session, actor: Actor, plan_id: int, code: str, geomet
 
 def set_grid(session: Session, actor: Actor, plan_id: int, code: str, *, geometry: object = None,
              name: str | None = None, worker_id: int | None = None, community_id: int | None = None,
-             fields: set[str] = frozenset()) -> dict:
+             fields: Collection[str] = frozenset()) -> dict:
     """Change one grid of a draft (only the ``fields`` given: geometry, name, worker_id, community_id), or add it
     when the plan has no grid ``code`` (then the geometry is required; the community defaults to the one holding
     it). The neighbours are not adjusted: use reshape for that. Validation reports what does not fit."""

@@ -8,12 +8,13 @@ representative point, as publishing will place them (cases off every grid take t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from patrol.cases.lifecycle import OPEN
@@ -63,7 +64,7 @@ class _Placed:
     households: np.ndarray
     b_from: np.ndarray
     b_to: np.ndarray
-    cases: list
+    cases: Sequence[Row]
     c_from: np.ndarray
     c_to: np.ndarray
     is_open: np.ndarray
@@ -179,8 +180,8 @@ def _moved_features(epsg: int, before: _Layer, after: _Layer, placed: _Placed, t
                                         "from": b_from[i], "to": b_to[i],
                                         "households": int(buildings["households"].iloc[i] or 0)}})
     rows = placed.cases
-    for i in np.flatnonzero(placed.is_open & (placed.c_from != placed.c_to)):
-        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [rows[i][4], rows[i][5]]},
-                         "properties": {"kind": "case", "id": int(rows[i][0]), "status": rows[i][1],
-                                        "from": placed.c_from[i], "to": placed.c_to[i]}})
+    for c in map(int, np.flatnonzero(placed.is_open & (placed.c_from != placed.c_to))):
+        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [rows[c][4], rows[c][5]]},
+                         "properties": {"kind": "case", "id": int(rows[c][0]), "status": rows[c][1],
+                                        "from": placed.c_from[c], "to": placed.c_to[c]}})
     return {"type": "FeatureCollection", "features": features}

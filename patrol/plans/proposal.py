@@ -23,12 +23,13 @@ from patrol.plans.base import (
     RECENT_DAYS,
     default_name,
     metric_epsg,
+    metric_shape,
     next_code,
     plan_frame,
     plan_row,
     require_planner,
 )
-from patrol.plans.geometry import project, stored
+from patrol.plans.geometry import stored
 
 
 def _community(session: Session, key: str) -> Community:
@@ -59,8 +60,7 @@ def propose(session: Session, actor: Actor, plan_id: int, community: str, *, set
     com = _community(session, community)
     now = now or dt.datetime.now(dt.UTC)
     epsg = metric_epsg(session)
-    cwkb = session.scalar(select(func.ST_AsBinary(Community.geom)).where(Community.id == com.id))
-    area = project(shapely.from_wkb(bytes(cwkb)), 4326, epsg)
+    area = metric_shape(session, Community.geom, Community.id == com.id, epsg)
     grids = plan_frame(session, plan_id)
     grids = grids[grids["community_id"] == com.id]
     if grids.empty:

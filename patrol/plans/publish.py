@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
 import shapely
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from patrol.cases.lifecycle import CLOSED, OPEN
@@ -147,7 +148,7 @@ def _write_grids(session: Session, plan_id: int, effective_from: dt.date) -> _Gr
     def col(c):  # the plan's value for the grid of the same code
         return select(c).where(pg.plan_id == plan_id, pg.code == Grid.code).scalar_subquery()
 
-    grid_table = Grid.__table__
+    grid_table = cast(Table, Grid.__table__)  # a Core UPDATE: correlated per-code values, no ORM session sync
     session.execute(grid_table.update().where(grid_table.c.code.in_(plan_codes)).values(
         geom=col(pg.geom), name=col(pg.name), worker_id=col(pg.worker_id), community_id=col(pg.community_id)))
     session.execute(insert(Grid).from_select(

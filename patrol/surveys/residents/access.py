@@ -11,7 +11,7 @@ import datetime as dt
 import getpass
 from collections.abc import Iterable
 
-from sqlalchemy import Select, and_, insert, or_, select
+from sqlalchemy import ColumnElement, Select, and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from patrol.cases import worktime
@@ -109,10 +109,17 @@ def household_in_scope(session: Session, actor: Actor, household_id: int) -> tup
     h = session.get(Household, household_id)
     if h is None:
         raise NotFound(f"no household {household_id}", field="household_id")
-    b = session.get(Building, h.building_id)
+    b = building_of(session, h)
     if not can_read_person(actor, b, session):
         raise outside_scope(actor, f"household {household_id}")
     return h, b
+
+
+def building_of(session: Session, h: Household) -> Building:
+    """The building a household is in (the foreign key guarantees there is one)."""
+    b = session.get(Building, h.building_id)
+    assert b is not None, h.building_id
+    return b
 
 
 def grid_in_scope(session: Session, actor: Actor, grid_id: int) -> None:
@@ -171,7 +178,7 @@ def audit_trail(session: Session, actor: Actor, *, household_id: int | None = No
                                                                 and actor.community_id is None):
         raise Forbidden("the audit trail of personal data is for the community's supervisor and admins",
                         field="role")
-    where = []
+    where: list[ColumnElement[bool]] = []
     if actor.role == "supervisor":
         where.append(ResidentAudit.household_id.in_(scoped_households(actor)))
     if household_id is not None:

@@ -72,8 +72,8 @@ def export_csv(session: Session, actor: Actor, *, today: dt.date, settings: Sett
     ids = select(Household.id).join(Building, Building.id == Household.building_id).where(*where)
     state = standings(session, ids, today=today, settings=settings)
     residents: dict[int, list[Resident]] = {}
-    for r in session.scalars(select(Resident).where(Resident.household_id.in_(ids)).order_by(Resident.id)):
-        residents.setdefault(r.household_id, []).append(r)
+    for person in session.scalars(select(Resident).where(Resident.household_id.in_(ids)).order_by(Resident.id)):
+        residents.setdefault(person.household_id, []).append(person)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(EXPORT_COLUMNS)
@@ -85,7 +85,8 @@ def export_csv(session: Session, actor: Actor, *, today: dt.date, settings: Sett
         tail = [s.last_visit_at.isoformat() if s.last_visit_at else "",
                 s.next_due_on.isoformat() if s.next_due_on else ""]
         pairs.append((h.id, None))
-        for r in residents.get(h.id, []) or [None]:
+        people: list[Resident | None] = list(residents.get(h.id, [])) or [None]
+        for r in people:
             if r is None:
                 w.writerow([*head, *[""] * 11, *tail])
                 continue

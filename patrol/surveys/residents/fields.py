@@ -117,7 +117,7 @@ def clean_household(data: dict, *, partial: bool = False) -> dict:
     with one detail per problem."""
     problems: list[str] = []
     _unknown(data, HOUSEHOLD_FIELDS, problems)
-    out = {}
+    out: dict[str, object] = {}
     if "building_id" in data or not partial:
         b = data.get("building_id")
         if isinstance(b, bool) or not isinstance(b, int):
@@ -140,7 +140,7 @@ def clean_resident(data: dict, *, today: dt.date, partial: bool = False) -> dict
     """The resident fields of ``data`` checked and stripped (only those given when ``partial``)."""
     problems: list[str] = []
     _unknown(data, RESIDENT_FIELDS, problems)
-    out = {}
+    out: dict[str, object] = {}
     if "name" in data or not partial:
         out["name"] = _text(data, "name", problems, required=True)
     if "phone" in data:
@@ -164,11 +164,12 @@ def clean_resident(data: dict, *, today: dt.date, partial: bool = False) -> dict
 def clean_need(data: dict, problems: list[str] | None = None, prefix: str = "") -> dict:
     """A need ``{type, detail}``; a wrong type names the allowed ones."""
     own = problems is None
-    problems = [] if own else problems
+    problems = [] if problems is None else problems
     kind = data.get("type")
     if kind not in NEED_TYPES:
         problems.append(f"{prefix}type: {kind!r} is not a need type; allowed: {', '.join(NEED_TYPES)}")
-    detail = _text(data, "detail", sub := [], required=True)
+    sub: list[str] = []
+    detail = _text(data, "detail", sub, required=True)
     problems += [prefix + p for p in sub]
     if own:
         raise_problems("need", problems)

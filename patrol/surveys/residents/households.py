@@ -62,11 +62,9 @@ def list_households(session: Session, actor: Actor, *, today: dt.date, settings:
                            .where(*where).order_by(Household.building_id, Household.room, Household.id)).all()
     ids = select(Household.id).join(Building, Building.id == Household.building_id).where(*where)
     state = standings(session, ids, today=today, settings=settings)
-    if due is not None:
-        rows = [(h, b) for h, b in rows if state.get(h.id, Standing()).due == due]
-    rows = rows[:limit]
-    audit(session, actor, "list", via, ((h.id, None) for h, _ in rows))
-    return [household_row(h, b, state.get(h.id)) for h, b in rows]
+    shown = [(h, b) for h, b in rows if due is None or state.get(h.id, Standing()).due == due][:limit]
+    audit(session, actor, "list", via, ((h.id, None) for h, _ in shown))
+    return [household_row(h, b, state.get(h.id)) for h, b in shown]
 
 
 def household_detail(session: Session, actor: Actor, household_id: int, *, today: dt.date, settings: Settings,

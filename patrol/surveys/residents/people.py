@@ -9,13 +9,13 @@ from sqlalchemy.orm import Session
 from patrol.core.auth import Actor
 from patrol.core.errors import NotFound
 from patrol.core.models import (
-    Building,
     Household,
     Resident,
 )
 from patrol.core.settings import Settings
 from patrol.surveys.residents.access import (
     audit,
+    building_of,
     can_read_person,
     household_in_scope,
     outside_scope,
@@ -34,14 +34,20 @@ def resident_in_scope(session: Session, actor: Actor, resident_id: int) -> Resid
     r = session.get(Resident, resident_id)
     if r is None:
         raise NotFound(f"no resident {resident_id}", field="resident_id")
-    h = session.get(Household, r.household_id)
-    if not can_read_person(actor, session.get(Building, h.building_id), session):
+    if not can_read_person(actor, building_of(session, household_of(session, r)), session):
         raise outside_scope(actor, f"resident {resident_id}")
     return r
 
 
-def resident_out(session: Session, r: Resident, *, today: dt.date, settings: Settings) -> dict:
+def household_of(session: Session, r: Resident) -> Household:
+    """The household a resident belongs to (the foreign key guarantees there is one)."""
     h = session.get(Household, r.household_id)
+    assert h is not None, r.household_id
+    return h
+
+
+def resident_out(session: Session, r: Resident, *, today: dt.date, settings: Settings) -> dict:
+    h = household_of(session, r)
     return {**resident_dict(r, today=today, settings=settings), "building_id": h.building_id, "room": h.room}
 
 

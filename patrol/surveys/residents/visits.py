@@ -110,6 +110,7 @@ def due_visits(session: Session, actor: Actor, *, today: dt.date, settings: Sett
     out = []
     for h, gid, x, y in rows:
         s = due[h.id]
+        assert s.next_due_on is not None  # a due household has a due date
         out.append({"household_id": h.id, "building_id": h.building_id, "grid_id": gid, "room": h.room,
                     "head_name": h.head_name, "lon": None if x is None else round(float(x), 7),
                     "lat": None if y is None else round(float(y), 7), "due_on": s.next_due_on.isoformat(),
@@ -175,7 +176,9 @@ def visits_report(session: Session, actor: Actor, *, month: str | None, settings
     overdue: dict[int, int] = {}
     for hid, s in standings(session, ids, today=as_of, settings=settings).items():
         if s.due:
-            overdue[grid_of[hid]] = overdue.get(grid_of[hid], 0) + 1
+            gid = grid_of[hid]  # in a grid: the households were selected by their building's grid
+            assert gid is not None
+            overdue[gid] = overdue.get(gid, 0) + 1
     return {"month": f"{first:%Y-%m}", "as_of": as_of.isoformat(),
             "rows": [{"grid_id": gid, "grid_code": code, "households": int(households.get(gid, 0)),
                       "vulnerable": int(vulnerable.get(gid, 0)), "visits": int(visits.get(gid, 0)),
