@@ -8,6 +8,7 @@ in WGS-84 with the canonical columns, or raises one :class:`GeoValidationError` 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pyogrio
 import pyproj
 import shapely
 
+from geo._checks import Kind, duplicate_code, missing_column
 from geo.city import as_multipolygon
 from geo.crs import WGS84, transform_geometry_to_wgs84
 from geo.errors import GeoValidationError, Problem
@@ -42,6 +44,11 @@ LAYER_KINDS: dict[str, LayerSpec] = {
                                        "address", "osm_id")),
     "units": LayerSpec(POLYGONS | {"Point"}, ("type", "name"), ("phone",)),
 }
+#: A grid plan uploaded to replace a draft's grids (checked as ``grids``): every grid needs its code, and may name
+#: its community by id and its worker.
+GRID_PLAN = LayerSpec(POLYGONS, ("code",), ("name", "community", "community_id", "worker_id"))
+#: How far, m, a delivered feature may reach beyond the city area before it is ``outside_city``.
+OUTSIDE_CITY_M = 100.0
 
 # Column names as bureaus spell them (case-insensitive) → canonical names.
 ALIASES: dict[str, str] = {
@@ -56,6 +63,8 @@ ALIASES: dict[str, str] = {
     "地址": "address", "addr": "address",
     "类型": "type", "unit_type": "type",
     "电话": "phone", "tel": "phone", "telephone": "phone",
+    "comm_id": "community_id", "community_": "community_id", "社区id": "community_id",  # DBF names stop at 10
+    "worker": "worker_id", "网格员id": "worker_id",
 }
 DATUMS = ("wgs84", "gcj02", "bd09")
 
@@ -71,11 +80,11 @@ def read_layer(path: str | Path, *, layer: str | None = None, kind: str | None =
     """
     path = Path(path)
     if not path.exists():
-        raise GeoValidationError(Problem("unreadable", f"{path}: no such file", field="file"))
+        raise GeoValidationError(Problem(Kind.UNREADABLE, f"{path}: no such file", field="file"))
     try:
         layers = [str(name) for name, _ in pyogrio.list_layers(path)]
     except Exception as exc:  # GDAL raises DataSourceError, OSError or its own errors for a broken file
-        raise GeoValidationError(Problem("unreadable", f"{path.name}: {_first_line(exc)}", field="file")) from exc
+        raise GeoValidationError(Problem(Kind.UNREADABLE, f"{path.name}: {_first_line(exc)}", field="file")) from exc
     if layer is None:
         if len(layers) == 1:
             layer = layers[0]
@@ -83,18 +92,18 @@ def read_layer(path: str | Path, *, layer: str | None = None, kind: str | None =
             layer = kind
         else:
             raise GeoValidationError(Problem(
-                "no_such_layer", f"{path.name} holds {len(layers)} layers ({', '.join(layers) or 'none'}); "
+                Kind.NO_SUCH_LAYER, f"{path.name} holds {len(layers)} layers ({', '.join(layers) or 'none'}); "
                                  "choose one with --source-layer", field="source_layer"))
     elif layer not in layers:
         raise GeoValidationError(Problem(
-            "no_such_layer", f"{path.name} has no layer {layer!r} (it has {', '.join(layers) or 'none'})",
+            Kind.NO_SUCH_LAYER, f"{path.name} has no layer {layer!r} (it has {', '.join(layers) or 'none'})",
             field="source_layer"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return pyogrio.read_dataframe(path, layer=layer)
     except Exception as exc:
-        raise GeoValidationError(Problem("unreadable", f"{path.name}: {_first_line(exc)}", field="file")) from exc
+        raise GeoValidationError(Problem(Kind.UNREADABLE, f"{path.name}: {_first_line(exc)}", field="file")) from exc
 
 
 def prepare_layer(
@@ -104,7 +113,9 @@ def prepare_layer(
     city_area: shapely.Geometry | None = None,
     metric_crs: pyproj.CRS | int | None = None,
     datum: str = "wgs84",
-    tolerance_m: float = 100.0,
+    tolerance_m: float = OUTSIDE_CITY_M,
+    spec: LayerSpec | None = None,
+    crs_allowed: Collection[int] | None = None,
 ) -> gpd.GeoDataFrame:
     """Check a delivered layer completely and return it in WGS-84 with canonical columns.
 
@@ -122,6 +133,10 @@ def prepare_layer(
         ``wgs84``, or ``gcj02`` / ``bd09`` for lon/lat digitised on Chinese map SDKs (converted here).
     tolerance_m
         How far, m, a feature may reach beyond the city area.
+    spec
+        What the layer must hold when it differs from the kind's (e.g. :data:`GRID_PLAN`, checked as ``grids``).
+    crs_allowed
+        EPSG codes the layer may be delivered in (``wrong_crs`` otherwise); any CRS when None.
 
     Returns
     -------
@@ -134,28 +149,29 @@ def prepare_layer(
     Raises
     ------
     GeoValidationError
-        Every problem found: ``empty_layer``, ``missing_column``, ``unknown_crs``, ``empty_geometry``,
+        Every problem found: ``empty_layer``, ``missing_column``, ``unknown_crs``, ``wrong_crs``, ``empty_geometry``,
         ``wrong_geometry_type``, ``invalid_geometry``, ``outside_city``, ``bad_value``, ``duplicate_code``.
     """
-    spec = LAYER_KINDS.get(kind)
-    if spec is None:
+    spec = spec or LAYER_KINDS.get(kind)
+    if spec is None or kind not in LAYER_KINDS:
         raise GeoValidationError(f"unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}", field="layer")
     if datum not in DATUMS:
         raise GeoValidationError(f"datum must be one of {', '.join(DATUMS)}, got {datum!r}", field="datum")
     if gdf.empty:
-        raise GeoValidationError(Problem("empty_layer", "the layer has no features", field="file"))
+        raise GeoValidationError(Problem(Kind.EMPTY_LAYER, "the layer has no features", field="file"))
     frame = _canonical_columns(gdf, spec)
     frame["row"] = np.arange(1, len(frame) + 1)
-    problems = [Problem("missing_column", f"the layer has no {c!r} column (columns: {_columns(gdf)})", field=c)
-                for c in spec.required if c not in frame.columns]
+    problems = [missing_column(c, _columns(gdf)) for c in spec.required if c not in frame.columns]
     problems += validate_geometries(frame, id_column="row", allowed_types=set(spec.types))
-    problems += _value_problems(frame, kind)
+    problems += _value_problems(frame, kind, spec)
     if frame.crs is None:
         raise GeoValidationError(problems)
+    if crs_allowed is not None:
+        problems[:0] = _crs_problems(pyproj.CRS(frame.crs), crs_allowed)
     frame = frame.to_crs(WGS84)
     if datum != "wgs84":
         if not pyproj.CRS(gdf.crs).is_geographic:
-            problems.append(Problem("datum_mismatch", f"--datum {datum} applies to longitude/latitude layers; this "
+            problems.append(Problem(Kind.DATUM_MISMATCH, f"--datum {datum} applies to longitude/latitude layers; this "
                                                       f"one is in {gdf.crs.name}", field="datum"))
         else:
             frame = frame.set_geometry(transform_geometry_to_wgs84(np.asarray(frame.geometry.array), datum),
@@ -186,39 +202,52 @@ def _columns(gdf: gpd.GeoDataFrame) -> str:
     return ", ".join(names) or "none"
 
 
-def _value_problems(frame: gpd.GeoDataFrame, kind: str) -> list[Problem]:
+def _crs_problems(crs: pyproj.CRS, allowed: Collection[int]) -> list[Problem]:
+    """A ``wrong_crs`` problem unless the layer's CRS is one of ``allowed`` (EPSG codes; OGC:CRS84 is 4326)."""
+    epsg = 4326 if crs.equals(pyproj.CRS("OGC:CRS84"), ignore_axis_order=True) else crs.to_epsg()
+    if epsg in allowed:
+        return []
+    label = f"EPSG:{epsg}" if epsg else "a CRS without an EPSG code"
+    wanted = " or ".join(f"EPSG:{e}" + (" (WGS-84)" if e == 4326 else "") for e in allowed)
+    return [Problem(Kind.WRONG_CRS, f"the layer is in {label} ({crs.name}): deliver it in {wanted}; reproject it "
+                                    "and try again", field="crs")]
+
+
+def _value_problems(frame: gpd.GeoDataFrame, kind: str, spec: LayerSpec) -> list[Problem]:
     problems: list[Problem] = []
     rows = frame["row"].to_numpy()
-    for column in ("households", "residents", "levels"):
+    for column in ("households", "residents", "levels", "community_id", "worker_id"):
         if column in frame.columns:
             values = pd.to_numeric(frame[column], errors="coerce")
             given = frame[column].notna() & (frame[column].astype(str).str.strip() != "")
             bad = given & (values.isna() | (values < 0))
             if column != "levels":
                 bad |= given & values.notna() & (values != values.round())
-            problems += [Problem("bad_value", f"{column} must be a whole number ≥ 0, got {v!r}", int(r), column)
+            problems += [Problem(Kind.BAD_VALUE, f"{column} must be a whole number ≥ 0, got {v!r}", int(r), column)
                          for r, v in zip(rows[bad.to_numpy()], frame.loc[bad, column], strict=True)]
-    for column in ("name", "type"):
-        if column in frame.columns and column in LAYER_KINDS[kind].required:
+    for column in spec.required:
+        if column in frame.columns:
             blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
-            problems += [Problem("bad_value", f"{column} is empty", int(r), column) for r in rows[blank.to_numpy()]]
+            problems += [Problem(Kind.BAD_VALUE, f"{column} is empty", int(r), column) for r in rows[blank.to_numpy()]]
     if "code" in frame.columns:
         width = {"communities": 3, "grids": 15}.get(kind)
-        codes = frame["code"].map(_code_text)
+        codes = frame["code"].map(code_text)
         given = codes.notna()
         if width is not None:
             wrong = given & ~codes.fillna("").str.fullmatch(rf"\d{{{width}}}")
-            problems += [Problem("bad_value", f"code must be {width} digits, got {c!r}", int(r), "code")
+            problems += [Problem(Kind.BAD_VALUE, f"code must be {width} digits, got {c!r}", int(r), "code")
                          for r, c in zip(rows[wrong.to_numpy()], codes[wrong], strict=True)]
         dup = given & codes.duplicated(keep=False)
         if kind == "communities" and "subdistrict" in frame.columns:
             dup = given & pd.Series(list(zip(frame["subdistrict"], codes, strict=True))).duplicated(keep=False).to_numpy()
-        problems += [Problem("duplicate_code", f"code {c} is used by more than one feature", int(r), "code")
+        problems += [duplicate_code(c, int(r))
                      for r, c in zip(rows[np.asarray(dup)], codes[np.asarray(dup)], strict=True)]
     return problems
 
 
-def _code_text(value: object) -> str | None:
+def code_text(value: object) -> str | None:
+    """A code cell as text: blank/NaN as None, a float that is a whole number without its ``.0`` (a spreadsheet
+    or a DBF turned ``110101001001001`` into a float)."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return None
     if isinstance(value, float) and value.is_integer():
@@ -243,7 +272,7 @@ def _outside_city(frame: gpd.GeoDataFrame, city_area: shapely.Geometry, metric_c
     problems = []
     for r, g in zip(frame["row"].to_numpy()[outside], geoms[outside], strict=True):
         p = g.representative_point()
-        problems.append(Problem("outside_city", f"at ({p.x:.4f}, {p.y:.4f}), more than {tolerance_m:g} m from the "
+        problems.append(Problem(Kind.OUTSIDE_CITY, f"at ({p.x:.4f}, {p.y:.4f}), more than {tolerance_m:g} m from the "
                                                 f"city {where} — wrong CRS or datum?", int(r)))
     return problems
 
@@ -253,8 +282,8 @@ def _finish(frame: gpd.GeoDataFrame, kind: str, spec: LayerSpec) -> gpd.GeoDataF
     for column in (*spec.required, *spec.optional):
         values = frame[column] if column in frame.columns else pd.Series([None] * len(frame), index=frame.index)
         if column == "code":
-            values = values.map(_code_text)
-        elif column in ("households", "residents", "osm_id"):
+            values = values.map(code_text)
+        elif column in ("households", "residents", "osm_id", "community_id", "worker_id"):
             values = pd.to_numeric(values, errors="coerce").astype("Int64")
         elif column == "households_estimated":
             values = values.map(_truthy)

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from geo._checks import Kind, unknown_crs
 from geo.errors import GeoValidationError, Problem
 
 GEOMETRY_TYPES = frozenset(
@@ -76,17 +77,13 @@ def validate_geometries(
     ids = (gdf[id_column] if id_column is not None else gdf.index.to_series()).to_numpy(dtype=object)
     problems: list[Problem] = []
     if require_crs and gdf.crs is None:
-        problems.append(
-            Problem(
-                "unknown_crs", "the layer has no CRS; set it (e.g. EPSG:4326) before using it", field="crs"
-            )
-        )
+        problems.append(unknown_crs())
 
     missing = shapely.is_missing(geoms)
     blank = missing | shapely.is_empty(geoms)
     present = ~blank
-    messages = np.where(missing[blank], "geometry is missing", "geometry is empty")
-    problems += _problems(ids, blank, "empty_geometry", messages)
+    blank_messages = np.where(missing[blank], "geometry is missing", "geometry is empty")
+    problems += _problems(ids, blank, Kind.EMPTY_GEOMETRY, blank_messages)
 
     if allowed is not None:
         type_ids = shapely.get_type_id(geoms)
@@ -94,10 +91,10 @@ def validate_geometries(
         wrong = present & ~np.isin(type_ids, allowed_ids)
         expected = " or ".join(sorted(allowed))
         messages = [f"{_TYPE_NAMES[i]}, expected {expected}" for i in type_ids[wrong]]
-        problems += _problems(ids, wrong, "wrong_geometry_type", messages)
+        problems += _problems(ids, wrong, Kind.WRONG_GEOMETRY_TYPE, messages)
 
     invalid = present & ~shapely.is_valid(geoms)
-    problems += _problems(ids, invalid, "invalid_geometry", shapely.is_valid_reason(geoms[invalid]))
+    problems += _problems(ids, invalid, Kind.INVALID_GEOMETRY, shapely.is_valid_reason(geoms[invalid]))
 
     if bounds is not None:
         problems += _outside(geoms, ids, present, bounds)
@@ -168,7 +165,7 @@ def _check_arguments(
     problems: list[Problem] = []
     if id_column is not None and id_column not in gdf.columns:
         problems.append(
-            Problem("invalid_argument", f"no column {id_column!r} in the layer", field="id_column")
+            Problem(Kind.INVALID_ARGUMENT, f"no column {id_column!r} in the layer", field="id_column")
         )
     allowed = None
     if allowed_types is not None:
@@ -176,7 +173,7 @@ def _check_arguments(
         if unknown:
             problems.append(
                 Problem(
-                    "invalid_argument",
+                    Kind.INVALID_ARGUMENT,
                     f"unknown geometry types {unknown}; use {', '.join(sorted(GEOMETRY_TYPES))}",
                     field="allowed_types",
                 )
@@ -185,7 +182,7 @@ def _check_arguments(
     if bounds is not None and not _is_box(bounds):
         problems.append(
             Problem(
-                "invalid_argument", f"bounds must be (minx, miny, maxx, maxy), got {bounds!r}", field="bounds"
+                Kind.INVALID_ARGUMENT, f"bounds must be (minx, miny, maxx, maxy), got {bounds!r}", field="bounds"
             )
         )
     if problems:
@@ -221,7 +218,7 @@ def _outside(
     messages = [
         f"extent ({a:g}, {b:g}, {c:g}, {d:g}) reaches outside {area}" for a, b, c, d in extent[outside]
     ]
-    return _problems(ids, outside, "outside_area", messages)
+    return _problems(ids, outside, Kind.OUTSIDE_AREA, messages)
 
 
 def _plain(value: object) -> object:

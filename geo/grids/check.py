@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from geo._checks import GRID_FINDING_COUNTS, Kind, duplicate_code, invalid_geometry, missing_geometry
 from geo.errors import Problem, ProblemList
 from geo.grids._validate import check_frame, check_households, check_range
 
@@ -47,6 +49,8 @@ _FATAL = (
 )
 #: Names of the :class:`GridCheck` counts that are fatal (the rest are warnings).
 FATAL = _FATAL
+#: Each finding's kind → the :class:`GridCheck` count it adds to (to tell errors from warnings by kind).
+FINDING_COUNTS = GRID_FINDING_COUNTS
 _LOCATION = re.compile(r"\((-?[0-9.]+), (-?[0-9.]+)\)")
 
 
@@ -175,7 +179,7 @@ def _check_gaps(
         covered = shapely.union_all(grid_geoms[grid_community == community_id])
         for part in shapely.get_parts(shapely.difference(geom, covered)):
             if part.geom_type == "Polygon" and part.area > tol:
-                found.add("gap", f"{part.area:.1f} m² of the community is in no grid, at {_where(part)}",
+                found.add(Kind.GAP, f"{part.area:.1f} m² of the community is in no grid, at {_where(part)}",
                           feature_id=community_id)
                 count += 1
     return count
@@ -191,13 +195,13 @@ def _check_outside(
 ) -> int:
     known = pd.Index(by_community.index).get_indexer(grid_community)
     for i in np.flatnonzero(known < 0):
-        found.add("grid_outside_community", f"community {grid_community[i]!r} does not exist; grid at "
+        found.add(Kind.GRID_OUTSIDE_COMMUNITY, f"community {grid_community[i]!r} does not exist; grid at "
                   f"{_where(grid_geoms[i])}", feature_id=grid_ids[i])
     inside = np.flatnonzero(known >= 0)
     outside = shapely.difference(grid_geoms[inside], by_community.to_numpy()[known[inside]])
     area = shapely.area(outside)
     for i, part, a in zip(inside[area > tol], outside[area > tol], area[area > tol], strict=True):
-        found.add("grid_outside_community", f"{a:.1f} m² outside community {grid_community[i]!r}, at "
+        found.add(Kind.GRID_OUTSIDE_COMMUNITY, f"{a:.1f} m² outside community {grid_community[i]!r}, at "
                   f"{_where(part)}", feature_id=grid_ids[i])
     return int((known < 0).sum() + (area > tol).sum())
 
@@ -210,7 +214,7 @@ def _check_overlaps(grid_ids: np.ndarray, grid_geoms: np.ndarray, tol: float, fo
     area = shapely.area(shared)
     big = area > tol
     for i, j, part, a in zip(left[big], right[big], shared[big], area[big], strict=True):
-        found.add("overlap", f"grids {grid_ids[i]!r} and {grid_ids[j]!r} share {a:.1f} m², at {_where(part)}",
+        found.add(Kind.OVERLAP, f"grids {grid_ids[i]!r} and {grid_ids[j]!r} share {a:.1f} m², at {_where(part)}",
                   feature_id=(grid_ids[i], grid_ids[j]))
     return int(big.sum())
 
@@ -236,12 +240,12 @@ def _assign_buildings(
     nowhere = np.flatnonzero((n_touch == 0) & ~missing)
     several = np.flatnonzero((n_in >= 2) | ((n_in == 0) & (n_touch >= 2)))
     for i in np.flatnonzero(missing):
-        found.add("building_in_no_grid", "building has no geometry", feature_id=buildings.index[i])
+        found.add(Kind.BUILDING_IN_NO_GRID, "building has no geometry", feature_id=buildings.index[i])
     for i in nowhere:
-        found.add("building_in_no_grid", f"building at {_where(points[i])} is in no grid",
+        found.add(Kind.BUILDING_IN_NO_GRID, f"building at {_where(points[i])} is in no grid",
                   feature_id=buildings.index[i])
     for i in several:
-        found.add("building_in_several_grids", f"building at {_where(points[i])} is in {max(n_in[i], n_touch[i])} "
+        found.add(Kind.BUILDING_IN_SEVERAL_GRIDS, f"building at {_where(points[i])} is in {max(n_in[i], n_touch[i])} "
                   "grids (on a shared edge or in an overlap)", feature_id=buildings.index[i])
     return assigned, (len(nowhere) + int(missing.sum()), len(several))
 
@@ -256,7 +260,7 @@ def _check_cut(
     cut_off = shapely.difference(footprints[todo], grid_geoms[assigned[todo]])
     area = shapely.area(cut_off)
     for i, part, a in zip(todo[area > tol], cut_off[area > tol], area[area > tol], strict=True):
-        found.add("building_cut", f"{a:.1f} m² of the footprint is outside its grid, at {_where(part)}",
+        found.add(Kind.BUILDING_CUT, f"{a:.1f} m² of the footprint is outside its grid, at {_where(part)}",
                   feature_id=buildings.index[i])
     return int((area > tol).sum())
 
@@ -274,7 +278,7 @@ def _check_households(
     totals = np.bincount(assigned[ok], weights=households[ok], minlength=len(grid_geoms))
     bad = np.flatnonzero((totals < low) | (totals > high))
     for i in bad:
-        found.add("households_out_of_range", f"{totals[i]:g} households, outside {low:g}–{high:g}; grid at "
+        found.add(Kind.HOUSEHOLDS_OUT_OF_RANGE, f"{totals[i]:g} households, outside {low:g}–{high:g}; grid at "
                   f"{_where(grid_geoms[i])}", feature_id=grid_ids[i])
     return len(bad)
 
@@ -282,12 +286,12 @@ def _check_households(
 def _check_codes(grids: gpd.GeoDataFrame, grid_ids: np.ndarray, geoms: np.ndarray, found: ProblemList) -> int:
     codes = grids["code"]
     for i in np.flatnonzero(codes.isna().to_numpy()):
-        found.add("duplicate_code", f"grid has no code, at {_where(geoms[i])}", feature_id=grid_ids[i])
+        found.add(Kind.DUPLICATE_CODE, f"grid has no code, at {_where(geoms[i])}", feature_id=grid_ids[i])
     counts = codes.dropna().value_counts(sort=False)
     repeated = counts[counts > 1]
     for code, n in repeated.items():
         where = ", ".join(_where(g) for g in geoms[(codes == code).to_numpy()])
-        found.add("duplicate_code", f"code used by {n} grids, at {where}", feature_id=code)
+        found.problems.append(duplicate_code(code, code, users=n, where=where))
     return int(codes.isna().sum() + len(repeated))
 
 
@@ -295,7 +299,7 @@ def _check_multipart(grid_ids: np.ndarray, geoms: np.ndarray, found: ProblemList
     parts = shapely.get_num_geometries(geoms)
     multi = np.flatnonzero((shapely.get_type_id(geoms) == shapely.GeometryType.MULTIPOLYGON) & (parts > 1))
     for i in multi:
-        found.add("multipart_grid", f"grid has {parts[i]} separate parts, at {_where(geoms[i])}",
+        found.add(Kind.MULTIPART_GRID, f"grid has {parts[i]} separate parts, at {_where(geoms[i])}",
                   feature_id=grid_ids[i])
     return len(multi)
 
@@ -310,7 +314,7 @@ def _check_slivers(grid_ids: np.ndarray, geoms: np.ndarray, width: float, tol: f
     thin = (area > tol) & shapely.is_empty(shapely.buffer(parts, -width / 2))
     for i in np.flatnonzero(thin):
         mean_width = 2 * area[i] / max(float(shapely.length(parts[i])), 1e-9)
-        found.add("sliver", f"a part of {area[i]:.1f} m² is thinner than {width:g} m (mean width "
+        found.add(Kind.SLIVER, f"a part of {area[i]:.1f} m² is thinner than {width:g} m (mean width "
                   f"{mean_width:.2f} m), at {_where(parts[i])}", feature_id=grid_ids[owner[i]])
     return int(thin.sum())
 
@@ -339,10 +343,10 @@ def _valid_geoms(frame: gpd.GeoDataFrame, ids: pd.Series | np.ndarray, what: str
     missing = shapely.is_missing(geoms)
     invalid = ~missing & ~shapely.is_valid(geoms)
     for i in np.flatnonzero(missing):
-        found.add("invalid_geometry", f"{what} has no geometry", feature_id=ids[i])
+        found.problems.append(missing_geometry(what, ids[i]))
     for i in np.flatnonzero(invalid):
         reason = shapely.is_valid_reason(geoms[i])
-        found.add("invalid_geometry", f"{what} geometry is invalid: {reason}", feature_id=ids[i])
+        found.problems.append(invalid_geometry(reason, ids[i], what=what))
     out = geoms.copy()
     out[missing] = shapely.Polygon()
     out[invalid] = shapely.make_valid(geoms[invalid])
@@ -367,18 +371,20 @@ def _check_inputs(
         check_frame(buildings, name="buildings", problems=problems,
                     columns=("households",) if households_range is not None else ()),
     )
-    if all(frames):
-        layers = {"communities": communities, "grids": grids, "buildings": buildings}
+    if all(frames):  # so they are GeoDataFrames
+        coms = cast(gpd.GeoDataFrame, communities)
+        layers = {"communities": coms, "grids": cast(gpd.GeoDataFrame, grids),
+                  "buildings": cast(gpd.GeoDataFrame, buildings)}
         for name, layer in layers.items():
-            if layer.crs is not None and communities.crs is not None and layer.crs != communities.crs:
-                problems.add("crs", f"{name!r} is in {layer.crs.name!r} but 'communities' in "
-                             f"{communities.crs.name!r}", field=name)
-        if "community_id" in communities.columns and not communities["community_id"].is_unique:
-            problems.add("duplicate_id", "communities['community_id'] is not unique", field="community_id")
+            if layer.crs is not None and coms.crs is not None and layer.crs != coms.crs:
+                problems.add(Kind.ARGUMENT_CRS, f"{name!r} is in {layer.crs.name!r} but 'communities' in "
+                             f"{coms.crs.name!r}", field=name)
+        if "community_id" in coms.columns and not coms["community_id"].is_unique:
+            problems.add(Kind.DUPLICATE_ID, "communities['community_id'] is not unique", field="community_id")
     if not tolerance_m2 >= 0:
-        problems.add("option", f"tolerance_m2 should be >= 0 m², got {tolerance_m2!r}", field="tolerance_m2")
+        problems.add(Kind.OPTION, f"tolerance_m2 should be >= 0 m², got {tolerance_m2!r}", field="tolerance_m2")
     if not sliver_width_m >= 0:
-        problems.add("option", f"sliver_width_m should be >= 0 m, got {sliver_width_m!r}", field="sliver_width_m")
+        problems.add(Kind.OPTION, f"sliver_width_m should be >= 0 m, got {sliver_width_m!r}", field="sliver_width_m")
     low_high = None if households_range is None else check_range(households_range, problems=problems)
     problems.raise_if_any()
     return low_high

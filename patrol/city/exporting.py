@@ -8,8 +8,8 @@ from pathlib import Path
 import geopandas as gpd
 from sqlalchemy.orm import Session
 
-from patrol.core.errors import InvalidInput
 from patrol.city.read_models import LAYERS, layer
+from patrol.core.errors import InvalidInput
 
 DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile"}
 # GDAL's SQLite-based writers crash (SIGSEGV) in a process that holds an open SpatiaLite connection, because

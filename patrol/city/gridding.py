@@ -56,14 +56,16 @@ class CheckReport:
                 f"{c.buildings_in_several_grids} in several")
 
 
-def _city(session: Session) -> City:
+def city_of(session: Session) -> City:
+    """The city (there is one per database); NotFound before any import."""
     city = session.scalars(select(City).limit(1)).first()
     if city is None:
         raise NotFound("no city imported yet: run `gridpatrol import FILE.osm.pbf` first")
     return city
 
 
-def _communities(session: Session, crs: int) -> gpd.GeoDataFrame:
+def community_frame(session: Session, crs: int) -> gpd.GeoDataFrame:
+    """Every community (id, code, name, subdistrict_id, street = its subdistrict's code) in CRS ``crs``."""
     frame = read_frame(session, [Community.id, Community.code, Community.name, Community.subdistrict_id],
                        Community.geom, order_by=[Community.id])
     street = dict(session.execute(select(Subdistrict.id, Subdistrict.code)).all())
@@ -71,7 +73,8 @@ def _communities(session: Session, crs: int) -> gpd.GeoDataFrame:
     return frame.to_crs(crs)
 
 
-def _buildings(session: Session, crs: int) -> gpd.GeoDataFrame:
+def building_frame(session: Session, crs: int) -> gpd.GeoDataFrame:
+    """The buildings inside communities (id, households, community_id, grid_id), indexed by id, in CRS ``crs``."""
     frame = read_frame(session, [Building.id, Building.households, Building.community_id, Building.grid_id],
                        Building.geom, where=[Building.community_id.is_not(None)], order_by=[Building.id])
     return frame.set_index("id", drop=False).to_crs(crs)
@@ -80,14 +83,14 @@ def _buildings(session: Session, crs: int) -> gpd.GeoDataFrame:
 def generate_city_grids(session: Session, *, households_range: tuple[int, int] = (300, 500), replace: bool = False,
                         progress: bool = False) -> GridResult:
     """Partition every community into grids; refuses when grids exist unless ``replace``. The caller commits."""
-    city = _city(session)
+    city = city_of(session)
     existing = session.scalar(select(func.count()).select_from(Grid)) or 0
     if existing and not replace:
         raise Conflict(f"the city already has {existing} grids; pass --replace to draw them again", field="replace")
     session.execute(update(Building).values(grid_id=None))
     session.execute(delete(Grid))
-    communities = _communities(session, city.metric_epsg)
-    buildings = _buildings(session, city.metric_epsg)
+    communities = community_frame(session, city.metric_epsg)
+    buildings = building_frame(session, city.metric_epsg)
     by_community = buildings.groupby("community_id")
     households: list[int] = []
     assignment: list[dict] = []
@@ -124,10 +127,10 @@ def _insert_grids(session: Session, com: pd.Series, grids: gpd.GeoDataFrame, cod
 def check_city_grids(session: Session, *, households_range: tuple[int, int] | None = (300, 500),
                      tolerance_m2: float = 1.0) -> CheckReport:
     """Gaps, overlaps, buildings in no or several grids, grids outside their community, duplicate codes."""
-    city = _city(session)
-    communities = _communities(session, city.metric_epsg).rename(columns={"id": "community_id"})
+    city = city_of(session)
+    communities = community_frame(session, city.metric_epsg).rename(columns={"id": "community_id"})
     grids = read_frame(session, [Grid.id, Grid.code, Grid.community_id], Grid.geom).to_crs(city.metric_epsg)
-    buildings = _buildings(session, city.metric_epsg)
+    buildings = building_frame(session, city.metric_epsg)
     per_grid = buildings.groupby("grid_id")["households"].sum()
     grids["households"] = grids["id"].map(per_grid).fillna(0).astype(np.int64)
     check = check_grids(communities, grids, buildings, tolerance_m2=tolerance_m2, households_range=households_range)

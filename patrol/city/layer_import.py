@@ -22,10 +22,10 @@ from geo.grids.codes import assign_codes
 from geo.households import estimate_households
 from geo.layers import LAYER_KINDS, prepare_layer
 from geo.validation import summarize_problems
+from patrol.city.rows import insert_chunked, plain
 from patrol.core.dialect import extent
 from patrol.core.errors import Conflict, ImportFailed, NotFound
 from patrol.core.frames import ewkt, read_frame
-from patrol.city.osm_import import _chunked, _none
 from patrol.core.models import Building, City, Community, Grid, ResponsibleUnit, RoadSegment, Subdistrict
 
 KINDS = tuple(LAYER_KINDS)
@@ -197,24 +197,43 @@ def _grids(session: Session, city: City, layer: gpd.GeoDataFrame, *, source: str
 
 
 def _community_of(layer: gpd.GeoDataFrame, coms: gpd.GeoDataFrame, source: str) -> list[int]:
+    ids, problems = resolve_communities(layer, coms)
+    if problems:
+        raise _failed(source, problems)
+    return [int(i) for i in ids if i is not None]
+
+
+def resolve_communities(layer: gpd.GeoDataFrame, coms: gpd.GeoDataFrame) -> tuple[list[int | None], list[Problem]]:
+    """The community of each grid of a prepared grids layer: its ``community_id`` when the layer has one (it must
+    exist), else its ``community`` (a name, or a code unique in the city), else the community holding its
+    representative point. Returns the ids (None where a problem was found) and every problem."""
     located = _containing(layer.geometry.representative_point(), coms)
+    known = {int(i) for i in coms["id"]}
     by_key = {str(k): int(i) for i, k in zip(coms["id"], coms["name"], strict=True)}
     by_key |= {str(k): int(i) for i, k in zip(coms["id"], coms["code"], strict=True)
                if list(coms["code"]).count(k) == 1}
-    problems, result = [], []
-    for row, given, loc in zip(layer["row"], layer["community"], located, strict=True):
-        if given is not None and given not in by_key:
+    ids = layer["community_id"] if "community_id" in layer.columns else [None] * len(layer)
+    problems: list[Problem] = []
+    result: list[int | None] = []
+    for row, cid, given, loc in zip(layer["row"], map(plain, ids), layer["community"], located, strict=True):
+        if cid is not None:
+            if int(cid) not in known:
+                problems.append(Problem("unknown_community", f"community_id {int(cid)} is not a community", int(row),
+                                        "community_id"))
+            result.append(int(cid) if int(cid) in known else None)
+        elif given is not None and given not in by_key:
             problems.append(Problem("unknown_community", f"no community named or coded {given!r}", int(row),
                                     "community"))
+            result.append(None)
         elif given is not None:
             result.append(by_key[given])
         elif loc is not None:
             result.append(loc)
         else:
-            problems.append(Problem("outside_communities", "the grid lies in no community", int(row)))
-    if problems:
-        raise _failed(source, problems)
-    return result
+            problems.append(Problem("outside_communities", "the grid lies in no community", int(row),
+                                    "community_id"))
+            result.append(None)
+    return result, problems
 
 
 # buildings and units -------------------------------------------------------------------------------------------
@@ -231,12 +250,12 @@ def _buildings(session: Session, city: City, layer: gpd.GeoDataFrame, *, replace
     surveyed = (layer["households"].notna() & ~layer["households_estimated"].astype(bool)).to_numpy()
     households = np.where(surveyed, layer["households"].fillna(0).to_numpy(dtype=np.int64),
                           estimate["households"].to_numpy())
-    rows = [{"osm_id": _none(o), "name": n, "use": u, "levels": _none(lv), "households": int(h),
-             "households_estimated": not bool(s), "residents": _none(r), "address": a, "geom": g}
+    rows = [{"osm_id": plain(o), "name": n, "use": u, "levels": plain(lv), "households": int(h),
+             "households_estimated": not bool(s), "residents": plain(r), "address": a, "geom": g}
             for o, n, u, lv, h, s, r, a, g in zip(
                 layer["osm_id"], layer["name"], layer["use"], layer["levels"], households, surveyed,
                 layer["residents"], layer["address"], ewkt(layer.geometry.to_numpy()), strict=True)]
-    _chunked(session, Building, rows, "buildings", progress=False)
+    insert_chunked(session, Building, rows, "buildings", progress=False)
     _place_buildings(session, city)
     notes = [(f"households: {int(surveyed.sum())} surveyed, {int((~surveyed).sum())} estimated from footprint × "
               f"levels ÷ {dwelling_m2:g} m²")]

@@ -6,24 +6,21 @@ database is written in one transaction only when nothing is wrong, so a failed i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
-from tqdm import tqdm
 
 from geo.city import CityModel, assemble_city
 from geo.errors import GeoValidationError
 from geo.osm import read_osm
 from geo.validation import summarize_problems
+from patrol.city.rows import insert_chunked, plain
 from patrol.core.errors import Conflict, ImportFailed
 from patrol.core.frames import ewkt
 from patrol.core.models import Building, City, Community, Grid, RoadSegment, Subdistrict
-
-CHUNK = 2000
 
 
 @dataclass
@@ -111,19 +108,10 @@ def summarize(session: Session, notes: list[str] | None = None) -> ImportSummary
     )
 
 
-def _none(value):
-    """A plain Python value for the DB-API: numpy scalars unwrapped, NA/NaN as None."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value
-
-
 def _insert_areas(session: Session, model, frame, extra: dict) -> dict[int, int]:
     ids: dict[int, int] = {}
     for (i, row), geom in zip(frame.iterrows(), ewkt(frame.geometry.to_numpy()), strict=True):
-        values = {"code": row["code"], "name": row["name"], "osm_id": _none(row["osm_id"]),
+        values = {"code": row["code"], "name": row["name"], "osm_id": plain(row["osm_id"]),
                   "derived": bool(row["derived"]), "geom": geom}
         values.update({k: f(row) for k, f in extra.items()})
         obj = model(**values)
@@ -137,28 +125,20 @@ def _insert_buildings(session: Session, b, com_ids: dict[int, int], *, progress:
     geoms = ewkt(b.geometry.to_numpy())
     community = [None if pd.isna(c) else com_ids[int(c)] for c in b["community"]]
     rows = [
-        {"osm_id": _none(o), "name": _none(n), "use": _none(u), "levels": _none(lv), "households": int(h),
-         "households_estimated": bool(e), "address": _none(a), "community_id": c, "geom": g}
+        {"osm_id": plain(o), "name": plain(n), "use": plain(u), "levels": plain(lv), "households": int(h),
+         "households_estimated": bool(e), "address": plain(a), "community_id": c, "geom": g}
         for o, n, u, lv, h, e, a, c, g in zip(
             b["osm_id"], b["name"], b["use"], b["levels"], b["households"], b["households_estimated"],
             b["address"], community, geoms, strict=True)
     ]
-    _chunked(session, Building, rows, "buildings", progress)
+    insert_chunked(session, Building, rows, "buildings", progress)
 
 
 def _insert_roads(session: Session, r, *, progress: bool) -> None:
     geoms = ewkt(r.geometry.to_numpy())
     rows = [
-        {"osm_id": _none(o), "name": _none(n), "highway": h, "oneway": bool(w), "length_m": float(m), "geom": g}
+        {"osm_id": plain(o), "name": plain(n), "highway": h, "oneway": bool(w), "length_m": float(m), "geom": g}
         for o, n, h, w, m, g in zip(r["osm_id"], r["name"], r["highway"], r["oneway"], r["length_m"], geoms,
                                     strict=True)
     ]
-    _chunked(session, RoadSegment, rows, "roads", progress)
-
-
-def _chunked(session: Session, model, rows: list[dict], label: str, progress: bool) -> None:
-    with tqdm(total=len(rows), desc=f"writing {label}", unit=" rows", disable=not progress, leave=False) as bar:
-        for start in range(0, len(rows), CHUNK):
-            part = rows[start:start + CHUNK]
-            session.execute(insert(model), part)
-            bar.update(len(part))
+    insert_chunked(session, RoadSegment, rows, "roads", progress)

@@ -297,6 +297,41 @@ def test_upload_errors_are_one_clear_message_and_change_nothing(world, tmp_path)
         assert shapely.equals_exact(shape(a["geometry"]), shape(b["geometry"]), tolerance=1e-6)
 
 
+def test_upload_reports_every_problem_at_once(world, tmp_path):
+    """The upload goes through geo.layers.prepare_layer: a bad code on one row and a point on another are both
+    reported in one answer (message and details), with the rows they are on, and nothing changes."""
+    pid = _draft(world)
+    before = _plan(world, pid)["features"]
+    codes = [f["properties"]["code"] for f in before]
+    geoms = [shape(f["geometry"]) for f in before]
+    codes[0] = "12"
+    geoms[1] = geoms[1].representative_point()
+    frame = gpd.GeoDataFrame({"code": codes}, geometry=geoms, crs=4326)
+    r = _upload(world, pid, *_layer_bytes(frame, tmp_path, "geojson"))
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["field"] == "geometry"  # the geometry problem comes first
+    assert "row 2: Point, expected MultiPolygon or Polygon" in body["message"]
+    assert "row 1: code must be 15 digits, got '12'" in body["message"]
+    assert len(body["details"]) == 2 and body["message"].startswith("layer.geojson: 2 problems: ")
+    assert [f["properties"] for f in _plan(world, pid)["features"]] == [f["properties"] for f in before]
+
+
+def test_upload_checks_communities_and_workers_of_a_sound_layer(world, tmp_path):
+    pid = _draft(world)
+    before = _plan(world, pid)["features"]
+    frame = gpd.GeoDataFrame({"code": [f["properties"]["code"] for f in before],
+                              "community_id": [99999] + [f["properties"]["community_id"] for f in before[1:]],
+                              "worker_id": [None, 99998] + [None] * (len(before) - 2)},
+                             geometry=[shape(f["geometry"]) for f in before], crs=4326)
+    r = _upload(world, pid, *_layer_bytes(frame, tmp_path, "geojson"))
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["field"] == "community_id"
+    assert body["details"] == ["row 1: community_id 99999 is not a community",
+                               "row 2: worker_id 99998 is not a grid worker"]
+
+
 # ---------------------------------------------------------------------------------------------- proposal
 
 

@@ -6,12 +6,13 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
 from geo.crs import wgs84_to_gcj02
 from geo.errors import GeoValidationError
-from geo.layers import prepare_layer, read_layer
+from geo.layers import GRID_PLAN, prepare_layer, read_layer
 from tests.conftest import shared_file
 
 CITY = shapely.box(9.47, 47.04, 9.64, 47.27)  # Liechtenstein, lon/lat
@@ -136,3 +137,21 @@ def test_qingdao_districts_are_a_valid_communities_layer():
     gdf = gpd.GeoDataFrame.from_features(raw["features"], crs=4326)
     out = prepare_layer(gdf, "communities")
     assert len(out) == len(raw["features"]) and out["name"].notna().all()
+
+
+def test_a_grid_plan_layer_reports_a_wrong_crs_with_every_other_problem():
+    """The plan upload's path: codes required, ids as whole numbers, only the CRSs allowed — all in one error,
+    the CRS problem first."""
+    gdf = gpd.GeoDataFrame(
+        {"wgbm": ["423000001001001", None], "comm_id": [1, "x"], "worker": [None, 2.5]},
+        geometry=[shapely.box(9.50, 47.10, 9.51, 47.11), shapely.box(9.52, 47.10, 9.53, 47.11)],
+        crs=4326).to_crs(3857)
+    with pytest.raises(GeoValidationError) as exc:
+        prepare_layer(gdf, "grids", spec=GRID_PLAN, city_area=CITY, metric_crs=32632, crs_allowed=(4326, 32632))
+    assert exc.value.problems[0].kind == "wrong_crs" and "EPSG:3857" in exc.value.problems[0].message
+    found = kinds(exc)
+    assert found["bad_value"] == [2, 2, 2]  # code empty, community_id 'x', worker_id 2.5
+    assert {p.field for p in exc.value.problems if p.kind == "bad_value"} == {"code", "community_id", "worker_id"}
+    ok = prepare_layer(gdf.to_crs(4326).iloc[:1], "grids", spec=GRID_PLAN, crs_allowed=(4326,))
+    assert list(ok.columns) == ["row", "code", "name", "community", "community_id", "worker_id", "geometry"]
+    assert ok["community_id"].iloc[0] == 1 and pd.isna(ok["worker_id"].iloc[0])
