@@ -13,6 +13,7 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import install_error_handlers
 from api.routes import (
     analytics,
+    auth,
     cases,
     field,
     fieldapp,
@@ -20,10 +21,13 @@ from api.routes import (
     maps,
     ogc,
     open311,
+    patrols,
+    photos,
     residents,
     routing,
     survey_pages,
     surveys,
+    tasks,
 )
 from api.routes import plans as plan_routes
 from maps.assets import STATIC_DIR
@@ -49,7 +53,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(layers.router)
+    app.include_router(auth.router)
     app.include_router(cases.router)
+    app.include_router(photos.router)
+    app.include_router(patrols.router)
+    app.include_router(tasks.router)
     app.include_router(open311.router)
     app.include_router(analytics.router)
     app.include_router(routing.router)

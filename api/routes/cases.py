@@ -1,68 +1,33 @@
-"""The case loop over HTTP: log in, report cases (idempotent), act on them, whistle departments in, photos,
-patrols with GPS fixes, household visits, revisits and each user's task list."""
+"""The case loop over HTTP: categories, report cases (one or a batch, idempotent), list / export / map them with
+one set of filters, read one with its timeline, act on it, whistled departments' tasks, and the escalation job."""
 
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+import geopandas as gpd
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from api.deps import ActorDep, SessionDep, SettingsDep
 from patrol.cases import service as svc
-from patrol.field import patrols as pat
-from patrol.core.auth import authenticate, issue_token, user_from_token
-from patrol.core.errors import Forbidden, InvalidInput, NotFound
+from patrol.cases.batch import create_cases as ingest
 from patrol.cases.lifecycle import ACTIONS
-from patrol.core.models import Case, Category, Photo, Revisit, User
+from patrol.city.exporting import write_frame
 from patrol.city.read_models import parse_bbox
+from patrol.core.errors import Forbidden, InvalidInput
+from patrol.core.models import Case, Category, Photo, Revisit
+from patrol.plans.service import grid_at
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 GEOJSON = "application/geo+json"
 
-
-# ---------------------------------------------------------------------------------------------- auth
-
-
-class TokenOut(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"
-    expires_in: int
-    role: str
-    user_id: int
-
-
-@router.post("/auth/token", tags=["auth"], summary="Log in (OAuth2 password flow)")
-def login(session: SessionDep, settings: SettingsDep,
-          form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
-    user = authenticate(session, form.username, form.password)
-    return TokenOut(access_token=issue_token(user, settings), refresh_token=issue_token(user, settings, kind="refresh"),
-                    expires_in=int(settings.token_hours * 3600), role=user.role, user_id=user.id)
-
-
-class RefreshIn(BaseModel):
-    refresh_token: str
-
-
-@router.post("/auth/refresh", tags=["auth"], summary="A new access token from a refresh token")
-def refresh(body: RefreshIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
-    user = user_from_token(session, body.refresh_token, settings, kind="refresh")
-    return TokenOut(access_token=issue_token(user, settings), refresh_token=issue_token(user, settings, kind="refresh"),
-                    expires_in=int(settings.token_hours * 3600), role=user.role, user_id=user.id)
-
-
-@router.get("/auth/me", tags=["auth"], summary="Who I am and my scope")
-def me(actor: ActorDep, session: SessionDep) -> dict:
-    user = session.get(User, actor.user_id)
-    return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": actor.role,
-            "community_id": actor.community_id, "unit_id": actor.unit_id, "grid_ids": sorted(actor.grid_ids)}
 
 
 @router.get("/categories", summary="The active categories (services), most severe first")
@@ -102,8 +67,6 @@ def _case_out(session, case: Case, *, detail: bool = False, wkb: bytes | None = 
         out["revisits"] = [{"id": r.id, "due_on": r.due_on.isoformat(), "done_at": svc._iso(r.done_at),
                             "outcome": r.outcome}
                            for r in session.scalars(select(Revisit).where(Revisit.case_id == case.id))]
-        from patrol.plans.service import grid_at
-
         out["reported_grid"] = grid_at(session, case)  # the grid it had when reported (grid plans' history)
     return out
 
@@ -129,8 +92,6 @@ class BatchIn(BaseModel):
 
 @router.post("/cases/batch", summary="Report many cases at once (a phone's offline queue): one result per case")
 def create_cases(body: BatchIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
-    from patrol.cases.batch import create_cases as ingest
-
     results = ingest(session, actor, settings, body.cases)
     counts: dict[str, int] = {}
     for r in results:
@@ -184,13 +145,6 @@ def export_cases(actor: ActorDep, session: SessionDep, format: Literal["csv", "g
                  bbox: str | None = None, grid: str | None = None, community: str | None = None,
                  category: str | None = None, status: Status = None, overdue: bool | None = None,
                  since: dt.datetime | None = None, until: dt.datetime | None = None) -> Response:
-    import tempfile
-    from pathlib import Path
-
-    import geopandas as gpd
-
-    from patrol.city.exporting import write_frame
-
     statuses = [s for s in (status or "").split(",") if s]
     f = svc.CaseFilter(bbox=parse_bbox(bbox), grid=grid, community=community, category=category,
                        status=statuses or None, overdue=overdue, since=since, until=until)
@@ -271,186 +225,6 @@ def task(case_id: int, task_id: int, action: str, actor: ActorDep, session: Sess
     case = svc.task_action(session, actor, settings, case_id, task_id, action, note=(body or TaskIn()).note)
     return _case_out(session, case, detail=True)
 
-
-# ---------------------------------------------------------------------------------------------- photos
-
-
-@router.post("/cases/{case_id}/photos", status_code=201, summary="Attach a photo (JPEG, PNG or WebP)")
-async def upload_photo(case_id: int, actor: ActorDep, session: SessionDep, settings: SettingsDep,
-                       response: Response, file: Annotated[UploadFile, File(description="the photo")],
-                       event_id: Annotated[int | None, Form()] = None,
-                       event_client_id: Annotated[str | None, Form(
-                           description="the client_id given to a transition (e.g. a verify queued offline): "
-                                       "the photo is attached to that event")] = None) -> dict:
-    from patrol.cases.photos import store_photo
-
-    data = await file.read(settings.photo_max_bytes + 1)
-    photo, created = store_photo(session, actor, case_id, data, event_id=event_id, event_client_id=event_client_id,
-                                 max_bytes=settings.photo_max_bytes, timezone=settings.timezone)
-    if not created:
-        response.status_code = 200
-    return {"id": photo.id, "case_id": photo.case_id, "mime": photo.mime, "width": photo.width,
-            "height": photo.height, "taken_at": svc._iso(photo.taken_at), "exif_lon": photo.exif_lon,
-            "exif_lat": photo.exif_lat, "url": f"/api/v1/photos/{photo.id}"}
-
-
-def _photo(session, actor, photo_id: int) -> Photo:
-    photo = session.get(Photo, photo_id)
-    if photo is None:
-        raise NotFound(f"no photo {photo_id}", field="photo_id")
-    svc.get_case(session, actor, photo.case_id)
-    return photo
-
-
-@router.get("/photos/{photo_id}", summary="A photo, without its EXIF metadata")
-def photo(photo_id: int, actor: ActorDep, session: SessionDep) -> Response:
-    p = _photo(session, actor, photo_id)
-    return Response(p.data, media_type=p.mime, headers={"Cache-Control": "private, max-age=86400"})
-
-
-@router.get("/photos/{photo_id}/thumbnail", summary="A JPEG thumbnail of a photo")
-def photo_thumbnail(photo_id: int, actor: ActorDep, session: SessionDep) -> Response:
-    p = _photo(session, actor, photo_id)
-    return Response(p.thumbnail, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
-
-
-# ---------------------------------------------------------------------------------------------- patrols
-
-
-class PatrolIn(BaseModel):
-    client_id: uuid.UUID
-    started_at: dt.datetime | None = None
-    grid_id: int | None = None
-
-
-@router.post("/patrols", status_code=201, tags=["patrols"], summary="Start a patrol (idempotent by client_id)")
-def start_patrol(body: PatrolIn, response: Response, actor: ActorDep, session: SessionDep) -> dict:
-    p, created = pat.start_patrol(session, actor, client_id=str(body.client_id), started_at=body.started_at,
-                                  grid_id=body.grid_id)
-    if not created:
-        response.status_code = 200
-    return pat.patrol_summary(session, actor, p.id)
-
-
-class FixIn(BaseModel):
-    time: dt.datetime
-    lat: float
-    lon: float
-    accuracy: float | None = Field(None, description="metres")
-    gcj02: bool = Field(False, description="the phone reports GCJ-02 (AMap/Tencent location SDKs)")
-
-
-class FixesIn(BaseModel):
-    fixes: list[FixIn]
-
-
-@router.post("/patrols/{patrol_id}/fixes", tags=["patrols"], summary="A batch of GPS fixes")
-def add_fixes(patrol_id: int, body: FixesIn, actor: ActorDep, session: SessionDep) -> dict:
-    fixes = [pat.Fix(f.time, f.lon, f.lat, f.accuracy, "gcj02" if f.gcj02 else "wgs84") for f in body.fixes]
-    return pat.add_fixes(session, actor, patrol_id, fixes)
-
-
-class EndIn(BaseModel):
-    ended_at: dt.datetime | None = None
-
-
-@router.post("/patrols/{patrol_id}/end", tags=["patrols"], summary="End a patrol")
-def end_patrol(patrol_id: int, actor: ActorDep, session: SessionDep, body: EndIn | None = None) -> dict:
-    pat.end_patrol(session, actor, patrol_id, ended_at=(body or EndIn()).ended_at)
-    return pat.patrol_summary(session, actor, patrol_id)
-
-
-@router.get("/patrols/{patrol_id}", tags=["patrols"], summary="A patrol: fixes, flags, length and track")
-def get_patrol(patrol_id: int, actor: ActorDep, session: SessionDep) -> dict:
-    return pat.patrol_summary(session, actor, patrol_id)
-
-
-class NeedIn(BaseModel):
-    type: str = Field(description="education | medical | housing | jobs | elderly_care | other")
-    detail: str = Field(max_length=4000)
-
-
-class VisitIn(BaseModel):
-    client_id: uuid.UUID
-    building_id: int
-    time: dt.datetime | None = None
-    patrol_id: int | None = None
-    note: str | None = Field(None, max_length=4000)
-    lat: float | None = None
-    lon: float | None = None
-    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
-    household_id: int | None = Field(None, description="the household visited (民情台账), in this building")
-    needs: list[NeedIn] | None = Field(None, max_length=50, description="needs raised at the visit (needs "
-                                                                        "household_id); recorded once per client_id")
-
-
-@router.post("/visits", status_code=201, tags=["patrols"], summary="Household visit check-in at a building")
-def visit(body: VisitIn, response: Response, actor: ActorDep, session: SessionDep) -> dict:
-    from patrol.surveys.residents import visit_register
-
-    v, created = pat.check_in(session, actor, client_id=str(body.client_id), building_id=body.building_id,
-                              time=body.time, patrol_id=body.patrol_id, note=body.note, lon=body.lon, lat=body.lat,
-                              crs=body.crs, household_id=body.household_id,
-                              needs=[n.model_dump() for n in body.needs] if body.needs else None)
-    if not created:
-        response.status_code = 200
-    return {"id": v.id, "client_id": v.client_id, "building_id": v.building_id, "time": svc._iso(v.time),
-            **visit_register(session, v.id)}
-
-
-# ---------------------------------------------------------------------------------------------- revisits, tasks
-
-
-@router.get("/revisits", tags=["patrols"], summary="回头看 revisits in my scope, by due date")
-def revisits(actor: ActorDep, session: SessionDep, pending: bool = True) -> list[dict]:
-    stmt = select(Revisit).join(Case, Case.id == Revisit.case_id).where(*svc.scope_filter(actor))
-    if pending:
-        stmt = stmt.where(Revisit.done_at.is_(None))
-    return [{"id": r.id, "case_id": r.case_id, "grid_id": r.grid_id, "due_on": r.due_on.isoformat(),
-             "done_at": svc._iso(r.done_at), "outcome": r.outcome}
-            for r in session.scalars(stmt.order_by(Revisit.due_on, Revisit.id))]
-
-
-class RevisitIn(BaseModel):
-    outcome: Literal["still_fixed", "reopen"]
-    note: str | None = Field(None, max_length=4000)
-    client_id: uuid.UUID | None = Field(None, description="makes a retried revisit idempotent")
-
-
-@router.post("/revisits/{revisit_id}", tags=["patrols"], summary="Record a revisit: still fixed, or reopen")
-def record_revisit(revisit_id: int, body: RevisitIn, actor: ActorDep, session: SessionDep,
-                   settings: SettingsDep) -> dict:
-    rv = svc.record_revisit(session, actor, settings, revisit_id, body.outcome, note=body.note,
-                            client_id=str(body.client_id) if body.client_id else None)
-    return {"id": rv.id, "case_id": rv.case_id, "outcome": rv.outcome, "done_at": svc._iso(rv.done_at)}
-
-
-@router.get("/tasks", tags=["patrols"], summary="My work: cases to handle or verify, revisits due")
-def my_tasks(actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
-    scope = svc.scope_filter(actor)
-    if actor.role == "grid_worker":
-        todo = [Case.assignee_id == actor.user_id, Case.status.in_(("dispatched", "accepted"))]
-        verify = [Case.grid_id.in_(actor.grid_ids or [-1]), Case.status == "handled"]
-    elif actor.role == "department":
-        todo = [*scope, Case.status.in_(("dispatched", "accepted"))]
-        verify = [Case.id == -1]
-    elif actor.role in ("supervisor", "admin"):
-        todo = [*scope, Case.status.in_(("reported", "registered", "verified"))]
-        verify = [Case.id == -1]
-    else:
-        raise Forbidden(f"a {actor.role} has no task list", field="role")
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
-
-    def cases(where) -> list[dict]:
-        rows = session.execute(select(Case, func.ST_AsBinary(Case.geom)).where(*where)
-                               .order_by(Case.deadline_at, Case.id)).all()
-        return [svc.case_dict(c, w) for c, w in rows]
-
-    due = session.scalars(select(Revisit).join(Case, Case.id == Revisit.case_id)
-                          .where(*scope, Revisit.done_at.is_(None), Revisit.due_on <= today)
-                          .order_by(Revisit.due_on)) if actor.role != "department" else []
-    return {"handle": cases(todo), "verify": cases(verify),
-            "revisits": [{"id": r.id, "case_id": r.case_id, "due_on": r.due_on.isoformat()} for r in due]}
 
 
 @router.post("/escalations/run", summary="Escalate every overdue case now (also done on read and by the CLI)")
