@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import ActorDep, SessionDep, SettingsDep
+from api.deps import ActorDep, Period, PeriodEnd, SessionDep, SettingsDep, local_days
 from patrol.analytics import service as svc
-from patrol.core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
-
-Period = Annotated[dt.date | None, Query(description="first day (local), default: the first of this month")]
-PeriodEnd = Annotated[dt.date | None, Query(description="day after the last (local), default: tomorrow")]
-
-
-def _days(settings, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
-    from zoneinfo import ZoneInfo
-
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
-    start = start or today.replace(day=1)
-    end = end or today + dt.timedelta(days=1)
-    if end <= start:
-        raise InvalidInput(f"end ({end}) must be after start ({start})", field="end")
-    return start, end
-
 
 def _csv(rows: list[dict], name: str) -> Response:
     buf = io.StringIO()
@@ -50,7 +33,7 @@ def kpis(actor: ActorDep, session: SessionDep, settings: SettingsDep,
          start: Period = None, end: PeriodEnd = None, community: str | None = None, grid: str | None = None,
          unit_id: int | None = None, category: str | None = None, include_simulated: bool = True,
          format: Literal["json", "csv"] = "json"):
-    s, e = _days(settings, start, end)
+    s, e = local_days(settings, start, end)
     rows = svc.kpi_table(session, actor, settings, by=None if by == "overall" else by, start=s, end=e,
                          community=community, grid=grid, unit_id=unit_id, category=category,
                          include_simulated=include_simulated)
@@ -83,7 +66,7 @@ def hotspots(actor: ActorDep, session: SessionDep, settings: SettingsDep, start:
              weight: Literal["count", "severity"] = "count",
              permutations: Annotated[int, Query(ge=0, le=9999)] = 0,
              community: str | None = None, grid: str | None = None, include_simulated: bool = True) -> Response:
-    s, e = _days(settings, start, end)
+    s, e = local_days(settings, start, end)
     out = svc.hotspots(session, actor, settings, start=s, end=e, cells=cells, resolution=resolution, size_m=size_m,
                        category=category, measure=measure, weight=weight, permutations=permutations,
                        community=community, grid=grid, include_simulated=include_simulated)
@@ -110,7 +93,7 @@ def coverage(actor: ActorDep, session: SessionDep, settings: SettingsDep, start:
              blind_days: Annotated[int | None, Query(description="also list what was not covered for this many "
                                                                  "days before end")] = None,
              include_simulated: bool = True) -> dict:
-    s, e = _days(settings, start, end)
+    s, e = local_days(settings, start, end)
     return svc.coverage(session, actor, settings, start=s, end=e, community=community, grid=grid,
                         worker_id=worker_id, distance_m=distance_m, blind_days=blind_days,
                         include_simulated=include_simulated)

@@ -3,7 +3,6 @@ one set of filters, read one with its timeline, act on it, whistled departments'
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 import uuid
 from pathlib import Path
@@ -16,12 +15,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.schemas.queries import CaseExportQuery, CaseListQuery, CaseMapQuery
 from patrol.cases import service as svc
 from patrol.cases.batch import create_cases as ingest
 from patrol.cases.lifecycle import ACTIONS
 from patrol.city.exporting import write_frame
-from patrol.city.read_models import parse_bbox
-from patrol.core.errors import Forbidden, InvalidInput
+from patrol.core.errors import Forbidden
 from patrol.core.models import Case, Category, Photo, Revisit
 from patrol.plans.service import grid_at
 
@@ -99,31 +98,13 @@ def create_cases(body: BatchIn, actor: ActorDep, session: SessionDep, settings: 
     return {"results": results, "counts": counts}
 
 
-Status = Annotated[str | None, Query(description="comma-separated statuses, e.g. dispatched,accepted")]
-
-
 @router.get("/cases", summary="Cases in my scope as GeoJSON, filtered and paged")
 def list_cases(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
-               bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
-               grid: str | None = None, community: str | None = None, category: str | None = None,
-               status: Status = None, overdue: bool | None = None,
-               since: Annotated[dt.datetime | None, Query(description="reported at or after")] = None,
-               until: Annotated[dt.datetime | None, Query(description="reported before")] = None,
-               limit: Annotated[int, Query(ge=1)] = 500, offset: Annotated[int, Query(ge=0)] = 0) -> JSONResponse:
-    statuses = [s for s in (status or "").split(",") if s]
-    known = {"reported", "registered", "dispatched", "accepted", "handled", "verified", "closed", "rejected",
-             "suspended", "duplicate"}
-    bad = [s for s in statuses if s not in known]
-    if bad:
-        raise InvalidInput(f"unknown status {bad[0]!r}; statuses: {', '.join(sorted(known))}", field="status")
-    for name, t in (("since", since), ("until", until)):
-        if t is not None and t.tzinfo is None:
-            raise InvalidInput(f"{name} needs a timezone, e.g. 2026-11-01T00:00:00+08:00", field=name)
-    f = svc.CaseFilter(bbox=parse_bbox(bbox), grid=grid, community=community, category=category,
-                       status=statuses or None, overdue=overdue, since=since, until=until)
+               query: Annotated[CaseListQuery, Query()]) -> JSONResponse:
+    f = query.to_filter()
+    limit, offset = min(query.limit, settings.page_size_max), query.offset
     stmt = svc.case_query(session, actor, f)
-    total = session.scalar(select(func.count()).select_from(stmt.with_only_columns(Case.id).subquery()))
-    limit = min(limit, settings.page_size_max)
+    total = session.scalar(select(func.count()).select_from(stmt.with_only_columns(Case.id).subquery())) or 0
     rows = session.execute(stmt.limit(limit).offset(offset)).all()
     features = []
     for case, wkb in rows:
@@ -141,13 +122,8 @@ def list_cases(request: Request, actor: ActorDep, session: SessionDep, settings:
 
 @router.get("/cases/export", summary="Download the cases in my scope as CSV, GeoJSON or GeoPackage (filters as GET "
                                     "/cases)")
-def export_cases(actor: ActorDep, session: SessionDep, format: Literal["csv", "geojson", "gpkg"] = "csv",
-                 bbox: str | None = None, grid: str | None = None, community: str | None = None,
-                 category: str | None = None, status: Status = None, overdue: bool | None = None,
-                 since: dt.datetime | None = None, until: dt.datetime | None = None) -> Response:
-    statuses = [s for s in (status or "").split(",") if s]
-    f = svc.CaseFilter(bbox=parse_bbox(bbox), grid=grid, community=community, category=category,
-                       status=statuses or None, overdue=overdue, since=since, until=until)
+def export_cases(actor: ActorDep, session: SessionDep, query: Annotated[CaseExportQuery, Query()]) -> Response:
+    f, format = query.to_filter(), query.format
     rows = session.execute(svc.case_query(session, actor, f).limit(500_000)).all()
     keep = ("id", "client_id", "category", "status", "level", "channel", "description", "community_id", "grid_id",
             "building_id", "unit_id", "reported_at", "deadline_at", "handled_at", "closed_at", "closed_on_time",
@@ -170,14 +146,8 @@ def export_cases(actor: ActorDep, session: SessionDep, format: Literal["csv", "g
 
 @router.get("/cases/map", summary="What a map of cases draws: clusters aggregated in the database, or the cases "
                                  "when zoomed in (bbox and zoom from the map)")
-def cases_for_map(actor: ActorDep, session: SessionDep,
-                  bbox: Annotated[str, Query(description="minlon,minlat,maxlon,maxlat")],
-                  zoom: Annotated[int, Query(ge=0, le=22)], grid: str | None = None,
-                  community: str | None = None, category: str | None = None, status: Status = None,
-                  overdue: bool | None = None) -> dict:
-    statuses = [s for s in (status or "").split(",") if s]
-    f = svc.CaseFilter(bbox=parse_bbox(bbox), grid=grid, community=community, category=category,
-                       status=statuses or None, overdue=overdue)
+def cases_for_map(actor: ActorDep, session: SessionDep, query: Annotated[CaseMapQuery, Query()]) -> dict:
+    f, zoom = query.to_filter(), query.zoom
     return svc.case_clusters(session, actor, f, zoom)
 
 

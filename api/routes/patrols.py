@@ -15,6 +15,7 @@ from patrol.cases import service as svc
 from patrol.core.models import Case, Revisit
 from patrol.field import patrols as pat
 from patrol.surveys.residents import visit_register
+from patrol.surveys.schemas import NeedIn
 
 router = APIRouter(prefix="/api/v1", tags=["patrols"])
 
@@ -65,11 +66,6 @@ def end_patrol(patrol_id: int, actor: ActorDep, session: SessionDep, body: EndIn
 @router.get("/patrols/{patrol_id}", tags=["patrols"], summary="A patrol: fixes, flags, length and track")
 def get_patrol(patrol_id: int, actor: ActorDep, session: SessionDep) -> dict:
     return pat.patrol_summary(session, actor, patrol_id)
-
-
-class NeedIn(BaseModel):
-    type: str = Field(description="education | medical | housing | jobs | elderly_care | other")
-    detail: str = Field(max_length=4000)
 
 
 class VisitIn(BaseModel):

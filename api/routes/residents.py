@@ -12,10 +12,12 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from api.deps import ActorDep, SessionDep, SettingsDep
 from patrol.surveys import residents as svc
+from patrol.surveys.schemas import HouseholdIn, HouseholdPatch, NeedPatch, ResidentIn, ResidentPatch
+from patrol.surveys.schemas import StrictNeedIn as NeedIn
 router = APIRouter(prefix="/api/v1", tags=["residents"])
 
 Today = Annotated[dt.date | None, Query(description="compute due visits as of this day (default: today in the "
@@ -25,62 +27,6 @@ Limit = Annotated[int, Query(ge=1, le=10000)]
 
 def _today(settings, today: dt.date | None) -> dt.date:
     return today or svc.local_today(settings)
-
-
-class HouseholdIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    building_id: int
-    room: str = Field(min_length=1, max_length=40, description="room / door number, e.g. 3-1-502")
-    head_name: str | None = Field(None, max_length=100, description="户主")
-    phone: str | None = Field(None, max_length=40)
-    members: int | None = Field(None, ge=0, le=100)
-    note: str | None = Field(None, max_length=4000)
-
-
-class HouseholdPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    building_id: int | None = None
-    room: str | None = Field(None, max_length=40)
-    head_name: str | None = Field(None, max_length=100)
-    phone: str | None = Field(None, max_length=40)
-    members: int | None = Field(None, ge=0, le=100)
-    note: str | None = Field(None, max_length=4000)
-
-
-class ResidentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
-    phone: str | None = Field(None, max_length=40)
-    birth_year: int | None = Field(None, description="the year only (age = this year − birth_year)")
-    disabled: bool = False
-    disability: str | None = Field(None, max_length=200)
-    lives_alone: bool = False
-    health: str | None = Field(None, max_length=4000)
-    visit_every_days: int | None = Field(None, ge=1, le=366, description="visit this often (default: "
-                                                                        "vulnerable_visit_days for vulnerable ones)")
-
-
-class ResidentPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, max_length=100)
-    phone: str | None = Field(None, max_length=40)
-    birth_year: int | None = None
-    disabled: bool | None = None
-    disability: str | None = Field(None, max_length=200)
-    lives_alone: bool | None = None
-    health: str | None = Field(None, max_length=4000)
-    visit_every_days: int | None = Field(None, ge=1, le=366)
-
-
-class NeedIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: str = Field(description="education | medical | housing | jobs | elderly_care | other")
-    detail: str = Field(max_length=4000)
-
-
-class NeedPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: str = Field(description="open → in_progress → resolved")
 
 
 def _patch(body: BaseModel, booleans: tuple[str, ...] = ()) -> dict:
