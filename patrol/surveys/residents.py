@@ -46,6 +46,7 @@ from patrol.core.models import (
     Visit,
 )
 from patrol.core.settings import Settings, get_settings
+from patrol.surveys.schemas import MAX_CHARS, MAX_MEMBERS, MAX_VISIT_EVERY_DAYS, OLDEST_BIRTH_YEAR
 
 #: The role of the operator at the command line: she has the database itself, so scope does not apply to her, but
 #: her reads are audited like anyone's. No token can carry it (users' roles are constrained to ROLES).
@@ -68,8 +69,6 @@ NEED_STATUS_LABELS = {"open": {"zh": "待办", "en": "Open"}, "in_progress": {"z
 NEED_MOVES = {"open": ("in_progress", "resolved"), "in_progress": ("resolved",), "resolved": ()}
 REASON_LABELS = {"elderly": {"zh": "高龄", "en": "Aged 80 or over"}, "disabled": {"zh": "残疾", "en": "Disabled"},
                  "lives_alone": {"zh": "独居", "en": "Lives alone"}}
-OLDEST_BIRTH_YEAR = 1880
-MAX_VISIT_EVERY_DAYS = 366
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{2,38}$")
 
 
@@ -289,7 +288,7 @@ def _text(data: dict, name: str, max_len: int, problems: list[str], *, required:
 
 
 def _phone(data: dict, name: str, problems: list[str]) -> str | None:
-    value = _text(data, name, 40, problems)
+    value = _text(data, name, MAX_CHARS["phone"], problems)
     if value is not None and not _PHONE.match(value):
         problems.append(f"{name}: {value!r} is not a phone number (digits, spaces, +, -, parentheses)")
     return value
@@ -338,14 +337,14 @@ def clean_household(data: dict, *, partial: bool = False) -> dict:
             problems.append(f"building_id: expected a building id, got {b!r}")
         out["building_id"] = b
     if "room" in data or not partial:
-        out["room"] = _text(data, "room", 40, problems, required=True)
-    for name, n in (("head_name", 100), ("note", 4000)):
+        out["room"] = _text(data, "room", MAX_CHARS["room"], problems, required=True)
+    for name in ("head_name", "note"):
         if name in data:
-            out[name] = _text(data, name, n, problems)
+            out[name] = _text(data, name, MAX_CHARS[name], problems)
     if "phone" in data:
         out["phone"] = _phone(data, "phone", problems)
     if "members" in data:
-        out["members"] = _int(data, "members", 0, 100, problems)
+        out["members"] = _int(data, "members", 0, MAX_MEMBERS, problems)
     _raise("household", problems)
     return out
 
@@ -356,7 +355,7 @@ def clean_resident(data: dict, *, today: dt.date, partial: bool = False) -> dict
     _unknown(data, RESIDENT_FIELDS, problems)
     out = {}
     if "name" in data or not partial:
-        out["name"] = _text(data, "name", 100, problems, required=True)
+        out["name"] = _text(data, "name", MAX_CHARS["name"], problems, required=True)
     if "phone" in data:
         out["phone"] = _phone(data, "phone", problems)
     if "birth_year" in data:
@@ -366,9 +365,9 @@ def clean_resident(data: dict, *, today: dt.date, partial: bool = False) -> dict
             value = _bool(data, name, problems)
             out[name] = bool(value)
     if "disability" in data:
-        out["disability"] = _text(data, "disability", 200, problems)
+        out["disability"] = _text(data, "disability", MAX_CHARS["disability"], problems)
     if "health" in data:
-        out["health"] = _text(data, "health", 4000, problems)
+        out["health"] = _text(data, "health", MAX_CHARS["health"], problems)
     if "visit_every_days" in data:
         out["visit_every_days"] = _int(data, "visit_every_days", 1, MAX_VISIT_EVERY_DAYS, problems)
     _raise("resident", problems)
@@ -382,7 +381,7 @@ def clean_need(data: dict, problems: list[str] | None = None, prefix: str = "") 
     kind = data.get("type")
     if kind not in NEED_TYPES:
         problems.append(f"{prefix}type: {kind!r} is not a need type; allowed: {', '.join(NEED_TYPES)}")
-    detail = _text(data, "detail", 4000, sub := [], required=True)
+    detail = _text(data, "detail", MAX_CHARS["detail"], sub := [], required=True)
     problems += [prefix + p for p in sub]
     if own:
         _raise("need", problems)
@@ -888,7 +887,7 @@ def import_rows(session: Session, actor: Actor, rows: list[dict[str, str]], *, s
         if not room:
             p.append("room: required")
         hh = {"head_name": row.get("head_name") or None, "phone": row.get("phone") or None,
-              "members": _row_int(row, "members", 0, 100, p), "note": row.get("note") or None}
+              "members": _row_int(row, "members", 0, MAX_MEMBERS, p), "note": row.get("note") or None}
         resident = None
         if row.get("name"):
             resident = {"name": row["name"], "phone": row.get("phone_resident") or None,
@@ -900,8 +899,8 @@ def import_rows(session: Session, actor: Actor, rows: list[dict[str, str]], *, s
             for k in ("phone_resident", "birth_year", "disability", "health", "visit_every_days"):
                 if row.get(k):
                     p.append(f"{k} given without the resident's name")
-        if len(room) > 40:
-            p.append(f"room: at most 40 characters, got {len(room)}")
+        if len(room) > MAX_CHARS["room"]:
+            p.append(f"room: at most {MAX_CHARS['room']} characters, got {len(room)}")
         p += _problems(clean_household, {k: v for k, v in hh.items() if v is not None}, partial=True)
         if resident is not None:  # the resident's phone is the column phone_resident
             p += [re.sub(r"^phone:", "phone_resident:", x) for x in _problems(clean_resident, resident, today=today)]
