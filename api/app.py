@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import install_error_handlers
+from api.schemas.meta import HealthOut, SummaryOut
 from api.routes import (
     analytics,
     auth,
@@ -71,12 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(survey_pages.router)
     open311.install(app)
 
-    @app.get("/health", tags=["meta"], summary="Liveness and database state")
+    @app.get("/health", tags=["meta"], summary="Liveness and database state", response_model=HealthOut)
     def health(session: SessionDep) -> dict:
         session.execute(text("SELECT 1"))
         return {"status": "ok", "database": engine.dialect.name, "revision": current_revision(engine)}
 
-    @app.get("/api/v1/summary", tags=["meta"], summary="What the database holds")
+    @app.get("/api/v1/summary", tags=["meta"], summary="What the database holds", response_model=SummaryOut)
     def summary(session: SessionDep) -> dict:
         return summarize(session).__dict__
 

@@ -33,7 +33,7 @@ def install_error_handlers(app: FastAPI) -> None:
         loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path", "header")]
         field = ".".join(loc) or None
         details = [f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}" for e in errors]
-        return JSONResponse(error_body("invalid", f"{field}: {first.get('msg')}" if field else first.get("msg"),
+        return JSONResponse(error_body("invalid", f"{field}: {first.get('msg')}" if field else str(first.get("msg")),
                                        field, details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

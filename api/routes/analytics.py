@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import ActorDep, Period, PeriodEnd, SessionDep, SettingsDep, local_days
+from api.schemas.analytics import CoverageOut, KpisOut, KpiTrendOut
+from api.schemas.base import FeatureCollection
 from patrol.analytics import service as svc
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
@@ -27,7 +29,8 @@ def _csv(rows: list[dict], name: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-@router.get("/kpis", summary="KPIs of the closed loop per grid / community / unit / category (办结率, 按期结案率 …)")
+@router.get("/kpis", summary="KPIs of the closed loop per grid / community / unit / category (办结率, 按期结案率 …)",
+            response_model=KpisOut, response_model_exclude_unset=True)
 def kpis(actor: ActorDep, session: SessionDep, settings: SettingsDep,
          by: Literal["grid", "community", "unit", "category", "overall"] = "grid",
          start: Period = None, end: PeriodEnd = None, community: str | None = None, grid: str | None = None,
@@ -42,7 +45,8 @@ def kpis(actor: ActorDep, session: SessionDep, settings: SettingsDep,
     return {"by": by, "start": s.isoformat(), "end": e.isoformat(), "timezone": settings.timezone, "rows": rows}
 
 
-@router.get("/kpis/trend", summary="The same KPIs over the last weeks or months, for a sparkline")
+@router.get("/kpis/trend", summary="The same KPIs over the last weeks or months, for a sparkline",
+            response_model=KpiTrendOut, response_model_exclude_unset=True)
 def kpi_trend(actor: ActorDep, session: SessionDep, settings: SettingsDep,
               period: Literal["week", "month"] = "month", n: Annotated[int, Query(ge=1, le=60)] = 6,
               community: str | None = None, grid: str | None = None, unit_id: int | None = None,
@@ -57,7 +61,8 @@ Measure = Literal["cases", "overdue", "reworked", "reopened"]
 
 
 @router.get("/hotspots", summary="Gi* hot and cold spots of cases (or of overdue / reworked / reopened ones), "
-                                 "FDR-corrected bins −3…+3, as GeoJSON cells")
+                                 "FDR-corrected bins −3…+3, as GeoJSON cells",
+            response_model=FeatureCollection, response_model_exclude_unset=True)
 def hotspots(actor: ActorDep, session: SessionDep, settings: SettingsDep, start: Period = None,
              end: PeriodEnd = None, cells: Cells = "h3",
              resolution: Annotated[int, Query(description="H3 resolution (9 ≈ 0.1 km² cells)")] = 9,
@@ -73,7 +78,8 @@ def hotspots(actor: ActorDep, session: SessionDep, settings: SettingsDep, start:
     return JSONResponse(out, media_type="application/geo+json")
 
 
-@router.get("/emerging", summary="Emerging hot spots (Gi* per step + Mann–Kendall): one ArcGIS pattern per cell")
+@router.get("/emerging", summary="Emerging hot spots (Gi* per step + Mann–Kendall): one ArcGIS pattern per cell",
+            response_model=FeatureCollection, response_model_exclude_unset=True)
 def emerging(actor: ActorDep, session: SessionDep, settings: SettingsDep,
              step: Literal["day", "week", "month"] = "week", steps: Annotated[int, Query(ge=2, le=60)] = 8,
              cells: Cells = "h3", resolution: int = 9, size_m: float = 250, category: str | None = None,
@@ -85,7 +91,8 @@ def emerging(actor: ActorDep, session: SessionDep, settings: SettingsDep,
     return JSONResponse(out, media_type="application/geo+json")
 
 
-@router.get("/coverage", summary="Patrol coverage per grid (不留死角): streets and buildings within D m of the tracks")
+@router.get("/coverage", summary="Patrol coverage per grid (不留死角): streets and buildings within D m of the tracks",
+            response_model=CoverageOut, response_model_exclude_unset=True)
 def coverage(actor: ActorDep, session: SessionDep, settings: SettingsDep, start: Period = None,
              end: PeriodEnd = None, community: str | None = None, grid: str | None = None,
              worker_id: int | None = None,

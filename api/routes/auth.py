@@ -9,7 +9,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.schemas.cases import MeOut
 from patrol.core.auth import authenticate, issue_token, user_from_token
+from patrol.core.errors import Unauthorized
 from patrol.core.models import User
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -43,9 +45,12 @@ def refresh(body: RefreshIn, session: SessionDep, settings: SettingsDep) -> Toke
                     expires_in=int(settings.token_hours * 3600), role=user.role, user_id=user.id)
 
 
-@router.get("/auth/me", tags=["auth"], summary="Who I am and my scope")
+@router.get("/auth/me", tags=["auth"], summary="Who I am and my scope",
+            response_model=MeOut, response_model_exclude_unset=True)
 def me(actor: ActorDep, session: SessionDep) -> dict:
     user = session.get(User, actor.user_id)
+    if user is None:  # an API key (Open311 client) is no user
+        raise Unauthorized("this token belongs to no user; log in with a user name", field="authorization")
     return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": actor.role,
             "community_id": actor.community_id, "unit_id": actor.unit_id, "grid_ids": sorted(actor.grid_ids)}
 

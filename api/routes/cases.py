@@ -8,28 +8,30 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import geopandas as gpd
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.schemas.base import FeatureCollection
+from api.schemas.cases import BatchOut, CaseDetail, CasesMapOut, CategoryOut, CreatedCase, EscalationOut
 from api.schemas.queries import CaseExportQuery, CaseListQuery, CaseMapQuery
 from patrol.cases import service as svc
+from patrol.cases import views
 from patrol.cases.batch import create_cases as ingest
 from patrol.cases.lifecycle import ACTIONS
 from patrol.city.exporting import write_frame
 from patrol.core.errors import Forbidden
-from patrol.core.models import Case, Category, Photo, Revisit
-from patrol.plans.service import grid_at
+from patrol.core.models import Case, Category
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 GEOJSON = "application/geo+json"
 
 
 
-@router.get("/categories", summary="The active categories (services), most severe first")
+@router.get("/categories", summary="The active categories (services), most severe first",
+            response_model=list[CategoryOut], response_model_exclude_unset=True)
 def categories(session: SessionDep) -> list[dict]:
     rows = session.scalars(select(Category).where(Category.active).order_by(Category.code))
     return [{"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "kind": c.kind, "major_zh": c.major_zh,
@@ -53,24 +55,8 @@ class CaseIn(BaseModel):
     unit_no: str | None = Field(None, max_length=20)
 
 
-def _case_out(session, case: Case, *, detail: bool = False, wkb: bytes | None = None) -> dict:
-    if wkb is None:
-        wkb = session.scalar(select(func.ST_AsBinary(Case.geom)).where(Case.id == case.id))
-    out = svc.case_dict(case, wkb, category=session.get(Category, case.category_code))
-    if detail:
-        out["timeline"] = svc.timeline(session, case.id)
-        out["tasks"] = svc.tasks_of(session, case.id)
-        out["photos"] = [{"id": p.id, "event_id": p.event_id, "mime": p.mime, "taken_at": svc._iso(p.taken_at),
-                          "url": f"/api/v1/photos/{p.id}", "thumbnail": f"/api/v1/photos/{p.id}/thumbnail"}
-                         for p in session.scalars(select(Photo).where(Photo.case_id == case.id).order_by(Photo.id))]
-        out["revisits"] = [{"id": r.id, "due_on": r.due_on.isoformat(), "done_at": svc._iso(r.done_at),
-                            "outcome": r.outcome}
-                           for r in session.scalars(select(Revisit).where(Revisit.case_id == case.id))]
-        out["reported_grid"] = grid_at(session, case)  # the grid it had when reported (grid plans' history)
-    return out
-
-
-@router.post("/cases", status_code=201, summary="Report a case (201 created, 200 when the client_id is known)")
+@router.post("/cases", status_code=201, summary="Report a case (201 created, 200 when the client_id is known)",
+             response_model=CreatedCase, response_model_exclude_unset=True)
 def create_case(body: CaseIn, response: Response, actor: ActorDep, session: SessionDep,
                 settings: SettingsDep) -> dict:
     result = svc.create_case(session, actor, settings, client_id=str(body.client_id), category=body.category,
@@ -79,7 +65,7 @@ def create_case(body: CaseIn, response: Response, actor: ActorDep, session: Sess
                              unit_no=body.unit_no)
     if not result.created:
         response.status_code = 200
-    out = _case_out(session, result.case, wkb=result.wkb)
+    out = views.case_view(session, result.case, wkb=result.wkb)
     out["possible_duplicates"] = result.possible_duplicates
     return out
 
@@ -89,7 +75,8 @@ class BatchIn(BaseModel):
                                         max_length=500)
 
 
-@router.post("/cases/batch", summary="Report many cases at once (a phone's offline queue): one result per case")
+@router.post("/cases/batch", summary="Report many cases at once (a phone's offline queue): one result per case",
+             response_model=BatchOut, response_model_exclude_unset=True)
 def create_cases(body: BatchIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     results = ingest(session, actor, settings, body.cases)
     counts: dict[str, int] = {}
@@ -98,7 +85,8 @@ def create_cases(body: BatchIn, actor: ActorDep, session: SessionDep, settings: 
     return {"results": results, "counts": counts}
 
 
-@router.get("/cases", summary="Cases in my scope as GeoJSON, filtered and paged")
+@router.get("/cases", summary="Cases in my scope as GeoJSON, filtered and paged",
+            response_model=FeatureCollection, response_model_exclude_unset=True)
 def list_cases(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
                query: Annotated[CaseListQuery, Query()]) -> JSONResponse:
     f = query.to_filter()
@@ -124,13 +112,8 @@ def list_cases(request: Request, actor: ActorDep, session: SessionDep, settings:
                                     "/cases)")
 def export_cases(actor: ActorDep, session: SessionDep, query: Annotated[CaseExportQuery, Query()]) -> Response:
     f, format = query.to_filter(), query.format
-    rows = session.execute(svc.case_query(session, actor, f).limit(500_000)).all()
-    keep = ("id", "client_id", "category", "status", "level", "channel", "description", "community_id", "grid_id",
-            "building_id", "unit_id", "reported_at", "deadline_at", "handled_at", "closed_at", "closed_on_time",
-            "rating", "rework_count", "reopened_count", "escalations", "overdue", "simulated")
-    records = [{k: svc.case_dict(c)[k] for k in keep} for c, _ in rows]
-    points = [svc.shapely.from_wkb(bytes(w)) for _, w in rows]
-    frame = gpd.GeoDataFrame(records or {k: [] for k in keep}, geometry=points, crs=4326)
+    frame = views.export_frame(session, actor, f)
+    points = list(frame.geometry)
     name = "cases"
     if format == "csv":
         out = frame.drop(columns="geometry").assign(lon=[p.x for p in points], lat=[p.y for p in points])
@@ -145,17 +128,19 @@ def export_cases(actor: ActorDep, session: SessionDep, query: Annotated[CaseExpo
 
 
 @router.get("/cases/map", summary="What a map of cases draws: clusters aggregated in the database, or the cases "
-                                 "when zoomed in (bbox and zoom from the map)")
+                                 "when zoomed in (bbox and zoom from the map)",
+            response_model=CasesMapOut, response_model_exclude_unset=True)
 def cases_for_map(actor: ActorDep, session: SessionDep, query: Annotated[CaseMapQuery, Query()]) -> dict:
     f, zoom = query.to_filter(), query.zoom
     return svc.case_clusters(session, actor, f, zoom)
 
 
-@router.get("/cases/{case_id}", summary="One case with its timeline, tasks, photos and revisits")
+@router.get("/cases/{case_id}", summary="One case with its timeline, tasks, photos and revisits",
+            response_model=CaseDetail, response_model_exclude_unset=True)
 def get_case(case_id: int, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     case = svc.get_case(session, actor, case_id)
     svc.escalate_if_overdue(session, case, settings)
-    return _case_out(session, case, detail=True)
+    return views.case_view(session, case, detail=True)
 
 
 class ActionIn(BaseModel):
@@ -173,7 +158,8 @@ class ActionIn(BaseModel):
     client_id: uuid.UUID | None = Field(None, description="makes a retried action idempotent")
 
 
-@router.post("/cases/{case_id}/actions/{action}", summary="Move a case: " + ", ".join(ACTIONS))
+@router.post("/cases/{case_id}/actions/{action}", summary="Move a case: " + ", ".join(ACTIONS),
+             response_model=CaseDetail, response_model_exclude_unset=True)
 def act(case_id: int, action: str, actor: ActorDep, session: SessionDep, settings: SettingsDep,
         body: ActionIn | None = None) -> dict:
     body = body or ActionIn()
@@ -182,22 +168,24 @@ def act(case_id: int, action: str, actor: ActorDep, session: SessionDep, setting
                           assignee_id=body.assignee_id, units=body.units, hours=body.hours,
                           report_in_hours=body.report_in_hours, duplicate_of=body.duplicate_of, rating=body.rating,
                           point=point, client_id=str(body.client_id) if body.client_id else None)
-    return _case_out(session, case, detail=True)
+    return views.case_view(session, case, detail=True)
 
 
 class TaskIn(BaseModel):
     note: str | None = Field(None, max_length=4000)
 
 
-@router.post("/cases/{case_id}/tasks/{task_id}/{action}", summary="A whistled department: report_in, handle, return")
+@router.post("/cases/{case_id}/tasks/{task_id}/{action}", summary="A whistled department: report_in, handle, return",
+             response_model=CaseDetail, response_model_exclude_unset=True)
 def task(case_id: int, task_id: int, action: str, actor: ActorDep, session: SessionDep, settings: SettingsDep,
          body: TaskIn | None = None) -> dict:
     case = svc.task_action(session, actor, settings, case_id, task_id, action, note=(body or TaskIn()).note)
-    return _case_out(session, case, detail=True)
+    return views.case_view(session, case, detail=True)
 
 
 
-@router.post("/escalations/run", summary="Escalate every overdue case now (also done on read and by the CLI)")
+@router.post("/escalations/run", summary="Escalate every overdue case now (also done on read and by the CLI)",
+             response_model=EscalationOut, response_model_exclude_unset=True)
 def run_escalation(actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     if actor.role != "admin":
         raise Forbidden("only an admin runs the escalation job", field="role")

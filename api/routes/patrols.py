@@ -8,11 +8,12 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.schemas.cases import RecordedRevisit, RevisitOut
+from api.schemas.patrols import AddFixesOut, PatrolOut, VisitOut
 from patrol.cases import service as svc
-from patrol.core.models import Case, Revisit
+from patrol.cases import views
 from patrol.field import patrols as pat
 from patrol.surveys.residents import visit_register
 from patrol.surveys.schemas import NeedIn
@@ -26,7 +27,8 @@ class PatrolIn(BaseModel):
     grid_id: int | None = None
 
 
-@router.post("/patrols", status_code=201, tags=["patrols"], summary="Start a patrol (idempotent by client_id)")
+@router.post("/patrols", status_code=201, tags=["patrols"], summary="Start a patrol (idempotent by client_id)",
+             response_model=PatrolOut, response_model_exclude_unset=True)
 def start_patrol(body: PatrolIn, response: Response, actor: ActorDep, session: SessionDep) -> dict:
     p, created = pat.start_patrol(session, actor, client_id=str(body.client_id), started_at=body.started_at,
                                   grid_id=body.grid_id)
@@ -47,7 +49,8 @@ class FixesIn(BaseModel):
     fixes: list[FixIn]
 
 
-@router.post("/patrols/{patrol_id}/fixes", tags=["patrols"], summary="A batch of GPS fixes")
+@router.post("/patrols/{patrol_id}/fixes", tags=["patrols"], summary="A batch of GPS fixes",
+             response_model=AddFixesOut, response_model_exclude_unset=True)
 def add_fixes(patrol_id: int, body: FixesIn, actor: ActorDep, session: SessionDep) -> dict:
     fixes = [pat.Fix(f.time, f.lon, f.lat, f.accuracy, "gcj02" if f.gcj02 else "wgs84") for f in body.fixes]
     return pat.add_fixes(session, actor, patrol_id, fixes)
@@ -57,13 +60,15 @@ class EndIn(BaseModel):
     ended_at: dt.datetime | None = None
 
 
-@router.post("/patrols/{patrol_id}/end", tags=["patrols"], summary="End a patrol")
+@router.post("/patrols/{patrol_id}/end", tags=["patrols"], summary="End a patrol",
+             response_model=PatrolOut, response_model_exclude_unset=True)
 def end_patrol(patrol_id: int, actor: ActorDep, session: SessionDep, body: EndIn | None = None) -> dict:
     pat.end_patrol(session, actor, patrol_id, ended_at=(body or EndIn()).ended_at)
     return pat.patrol_summary(session, actor, patrol_id)
 
 
-@router.get("/patrols/{patrol_id}", tags=["patrols"], summary="A patrol: fixes, flags, length and track")
+@router.get("/patrols/{patrol_id}", tags=["patrols"], summary="A patrol: fixes, flags, length and track",
+            response_model=PatrolOut, response_model_exclude_unset=True)
 def get_patrol(patrol_id: int, actor: ActorDep, session: SessionDep) -> dict:
     return pat.patrol_summary(session, actor, patrol_id)
 
@@ -82,7 +87,8 @@ class VisitIn(BaseModel):
                                                                         "household_id); recorded once per client_id")
 
 
-@router.post("/visits", status_code=201, tags=["patrols"], summary="Household visit check-in at a building")
+@router.post("/visits", status_code=201, tags=["patrols"], summary="Household visit check-in at a building",
+             response_model=VisitOut, response_model_exclude_unset=True)
 def visit(body: VisitIn, response: Response, actor: ActorDep, session: SessionDep) -> dict:
     v, created = pat.check_in(session, actor, client_id=str(body.client_id), building_id=body.building_id,
                               time=body.time, patrol_id=body.patrol_id, note=body.note, lon=body.lon, lat=body.lat,
@@ -90,21 +96,17 @@ def visit(body: VisitIn, response: Response, actor: ActorDep, session: SessionDe
                               needs=[n.model_dump() for n in body.needs] if body.needs else None)
     if not created:
         response.status_code = 200
-    return {"id": v.id, "client_id": v.client_id, "building_id": v.building_id, "time": svc._iso(v.time),
+    return {"id": v.id, "client_id": v.client_id, "building_id": v.building_id, "time": views.iso(v.time),
             **visit_register(session, v.id)}
 
 
 # ---------------------------------------------------------------------------------------------- revisits, tasks
 
 
-@router.get("/revisits", tags=["patrols"], summary="回头看 revisits in my scope, by due date")
+@router.get("/revisits", tags=["patrols"], summary="回头看 revisits in my scope, by due date",
+            response_model=list[RevisitOut], response_model_exclude_unset=True)
 def revisits(actor: ActorDep, session: SessionDep, pending: bool = True) -> list[dict]:
-    stmt = select(Revisit).join(Case, Case.id == Revisit.case_id).where(*svc.scope_filter(actor))
-    if pending:
-        stmt = stmt.where(Revisit.done_at.is_(None))
-    return [{"id": r.id, "case_id": r.case_id, "grid_id": r.grid_id, "due_on": r.due_on.isoformat(),
-             "done_at": svc._iso(r.done_at), "outcome": r.outcome}
-            for r in session.scalars(stmt.order_by(Revisit.due_on, Revisit.id))]
+    return views.revisits_in_scope(session, actor, pending=pending)
 
 
 class RevisitIn(BaseModel):
@@ -113,11 +115,12 @@ class RevisitIn(BaseModel):
     client_id: uuid.UUID | None = Field(None, description="makes a retried revisit idempotent")
 
 
-@router.post("/revisits/{revisit_id}", tags=["patrols"], summary="Record a revisit: still fixed, or reopen")
+@router.post("/revisits/{revisit_id}", tags=["patrols"], summary="Record a revisit: still fixed, or reopen",
+             response_model=RecordedRevisit, response_model_exclude_unset=True)
 def record_revisit(revisit_id: int, body: RevisitIn, actor: ActorDep, session: SessionDep,
                    settings: SettingsDep) -> dict:
     rv = svc.record_revisit(session, actor, settings, revisit_id, body.outcome, note=body.note,
                             client_id=str(body.client_id) if body.client_id else None)
-    return {"id": rv.id, "case_id": rv.case_id, "outcome": rv.outcome, "done_at": svc._iso(rv.done_at)}
+    return {"id": rv.id, "case_id": rv.case_id, "outcome": rv.outcome, "done_at": views.iso(rv.done_at)}
 
 

@@ -7,15 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
 from api.deps import ActorDep, SessionDep, SettingsDep
-from patrol.cases import service as svc
+from api.schemas.cases import PhotoOut
+from patrol.cases import views
 from patrol.cases.photos import store_photo
-from patrol.core.errors import NotFound
-from patrol.core.models import Photo
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 
-@router.post("/cases/{case_id}/photos", status_code=201, summary="Attach a photo (JPEG, PNG or WebP)")
+@router.post("/cases/{case_id}/photos", status_code=201, summary="Attach a photo (JPEG, PNG or WebP)",
+             response_model=PhotoOut, response_model_exclude_unset=True)
 async def upload_photo(case_id: int, actor: ActorDep, session: SessionDep, settings: SettingsDep,
                        response: Response, file: Annotated[UploadFile, File(description="the photo")],
                        event_id: Annotated[int | None, Form()] = None,
@@ -28,27 +28,19 @@ async def upload_photo(case_id: int, actor: ActorDep, session: SessionDep, setti
     if not created:
         response.status_code = 200
     return {"id": photo.id, "case_id": photo.case_id, "mime": photo.mime, "width": photo.width,
-            "height": photo.height, "taken_at": svc._iso(photo.taken_at), "exif_lon": photo.exif_lon,
+            "height": photo.height, "taken_at": views.iso(photo.taken_at), "exif_lon": photo.exif_lon,
             "exif_lat": photo.exif_lat, "url": f"/api/v1/photos/{photo.id}"}
-
-
-def _photo(session, actor, photo_id: int) -> Photo:
-    photo = session.get(Photo, photo_id)
-    if photo is None:
-        raise NotFound(f"no photo {photo_id}", field="photo_id")
-    svc.get_case(session, actor, photo.case_id)
-    return photo
 
 
 @router.get("/photos/{photo_id}", summary="A photo, without its EXIF metadata")
 def photo(photo_id: int, actor: ActorDep, session: SessionDep) -> Response:
-    p = _photo(session, actor, photo_id)
+    p = views.photo_in_scope(session, actor, photo_id)
     return Response(p.data, media_type=p.mime, headers={"Cache-Control": "private, max-age=86400"})
 
 
 @router.get("/photos/{photo_id}/thumbnail", summary="A JPEG thumbnail of a photo")
 def photo_thumbnail(photo_id: int, actor: ActorDep, session: SessionDep) -> Response:
-    p = _photo(session, actor, photo_id)
+    p = views.photo_in_scope(session, actor, photo_id)
     return Response(p.thumbnail, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 

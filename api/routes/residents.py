@@ -15,9 +15,19 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.schemas.residents import (
+    AuditEntry,
+    HouseholdListItem,
+    HouseholdOut,
+    NeedOut,
+    ResidentOut,
+    VisitsReportOut,
+)
+from api.schemas.shared import VisitsDueItem
 from patrol.surveys import residents as svc
 from patrol.surveys.schemas import HouseholdIn, HouseholdPatch, NeedPatch, ResidentIn, ResidentPatch
 from patrol.surveys.schemas import StrictNeedIn as NeedIn
+
 router = APIRouter(prefix="/api/v1", tags=["residents"])
 
 Today = Annotated[dt.date | None, Query(description="compute due visits as of this day (default: today in the "
@@ -40,7 +50,8 @@ def _patch(body: BaseModel, booleans: tuple[str, ...] = ()) -> dict:
 # ---------------------------------------------------------------------------------------------- households
 
 
-@router.get("/households", summary="Households of my grids / community (民情台账), phones masked; audited")
+@router.get("/households", summary="Households of my grids / community (民情台账), phones masked; audited",
+            response_model=list[HouseholdListItem], response_model_exclude_unset=True)
 def households(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
                grid_id: int | None = None, building_id: int | None = None,
                q: Annotated[str | None, Query(description="text in the room, the head's or a resident's name")] = None,
@@ -51,21 +62,24 @@ def households(request: Request, actor: ActorDep, session: SessionDep, settings:
                                limit=limit)
 
 
-@router.post("/households", status_code=201, summary="Add a household to the register (409 if the room is there)")
+@router.post("/households", status_code=201, summary="Add a household to the register (409 if the room is there)",
+             response_model=HouseholdOut, response_model_exclude_unset=True)
 def create_household(body: HouseholdIn, request: Request, actor: ActorDep, session: SessionDep,
                      settings: SettingsDep) -> dict:
     return svc.create_household(session, actor, body.model_dump(exclude_unset=True), today=_today(settings, None),
                                 settings=settings, via=request.url.path)
 
 
-@router.get("/households/{household_id}", summary="One household: residents (full phones), needs, visits; audited")
+@router.get("/households/{household_id}", summary="One household: residents (full phones), needs, visits; audited",
+            response_model=HouseholdOut, response_model_exclude_unset=True)
 def household(household_id: int, request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
               today: Today = None) -> dict:
     return svc.household_detail(session, actor, household_id, today=_today(settings, today), settings=settings,
                                 via=request.url.path)
 
 
-@router.patch("/households/{household_id}", summary="Change a household (the fields given; null clears one)")
+@router.patch("/households/{household_id}", summary="Change a household (the fields given; null clears one)",
+              response_model=HouseholdOut, response_model_exclude_unset=True)
 def update_household(household_id: int, body: HouseholdPatch, request: Request, actor: ActorDep,
                      session: SessionDep, settings: SettingsDep) -> dict:
     return svc.update_household(session, actor, household_id, _patch(body), today=_today(settings, None),
@@ -79,14 +93,16 @@ def delete_household(household_id: int, request: Request, actor: ActorDep, sessi
     return Response(status_code=204)
 
 
-@router.post("/households/{household_id}/residents", status_code=201, summary="Add a resident to a household")
+@router.post("/households/{household_id}/residents", status_code=201, summary="Add a resident to a household",
+             response_model=ResidentOut, response_model_exclude_unset=True)
 def add_resident(household_id: int, body: ResidentIn, request: Request, actor: ActorDep, session: SessionDep,
                  settings: SettingsDep) -> dict:
     return svc.add_resident(session, actor, household_id, body.model_dump(), today=_today(settings, None),
                             settings=settings, via=request.url.path)
 
 
-@router.post("/households/{household_id}/needs", status_code=201, summary="Record a need of a household (民情台账)")
+@router.post("/households/{household_id}/needs", status_code=201, summary="Record a need of a household (民情台账)",
+             response_model=NeedOut, response_model_exclude_unset=True)
 def add_need(household_id: int, body: NeedIn, request: Request, actor: ActorDep, session: SessionDep) -> dict:
     return svc.add_need(session, actor, household_id, body.model_dump(), via=request.url.path)
 
@@ -95,7 +111,8 @@ def add_need(household_id: int, body: NeedIn, request: Request, actor: ActorDep,
 
 
 @router.get("/residents/due", summary="Households due a visit with their vulnerable residents (masked phones); "
-                                      "audited")
+                                      "audited",
+            response_model=list[VisitsDueItem], response_model_exclude_unset=True)
 def due(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep, grid_id: int | None = None,
         today: Today = None) -> list[dict]:
     return svc.due_visits(session, actor, today=_today(settings, today), settings=settings, grid_id=grid_id,
@@ -112,21 +129,24 @@ def export(request: Request, actor: ActorDep, session: SessionDep, settings: Set
                              "Cache-Control": "no-store"})
 
 
-@router.get("/residents/audit", summary="Who read or changed which records (ids and actors, no personal data)")
+@router.get("/residents/audit", summary="Who read or changed which records (ids and actors, no personal data)",
+            response_model=list[AuditEntry], response_model_exclude_unset=True)
 def audit(actor: ActorDep, session: SessionDep, household_id: int | None = None, resident_id: int | None = None,
           actor_id: int | None = None, limit: Limit = 1000) -> list[dict]:
     return svc.audit_trail(session, actor, household_id=household_id, resident_id=resident_id, actor_id=actor_id,
                            limit=limit)
 
 
-@router.get("/residents/{resident_id}", summary="One resident in full; audited")
+@router.get("/residents/{resident_id}", summary="One resident in full; audited",
+            response_model=ResidentOut, response_model_exclude_unset=True)
 def resident(resident_id: int, request: Request, actor: ActorDep, session: SessionDep,
              settings: SettingsDep) -> dict:
     return svc.get_resident(session, actor, resident_id, today=_today(settings, None), settings=settings,
                             via=request.url.path)
 
 
-@router.patch("/residents/{resident_id}", summary="Change a resident (the fields given)")
+@router.patch("/residents/{resident_id}", summary="Change a resident (the fields given)",
+              response_model=ResidentOut, response_model_exclude_unset=True)
 def update_resident(resident_id: int, body: ResidentPatch, request: Request, actor: ActorDep, session: SessionDep,
                     settings: SettingsDep) -> dict:
     return svc.update_resident(session, actor, resident_id, _patch(body, ("disabled", "lives_alone")),
@@ -142,7 +162,8 @@ def delete_resident(resident_id: int, request: Request, actor: ActorDep, session
 # ---------------------------------------------------------------------------------------------- needs
 
 
-@router.get("/needs", summary="The register of needs (民情台账) in my scope, newest first; audited")
+@router.get("/needs", summary="The register of needs (民情台账) in my scope, newest first; audited",
+            response_model=list[NeedOut], response_model_exclude_unset=True)
 def needs(request: Request, actor: ActorDep, session: SessionDep,
           status: Annotated[str | None, Query(description="open | in_progress | resolved")] = None,
           type: Annotated[str | None, Query(description="education | medical | housing | jobs | elderly_care | "
@@ -152,7 +173,8 @@ def needs(request: Request, actor: ActorDep, session: SessionDep,
                           household_id=household_id, limit=limit)
 
 
-@router.patch("/needs/{need_id}", summary="Move a need forward: open → in_progress → resolved")
+@router.patch("/needs/{need_id}", summary="Move a need forward: open → in_progress → resolved",
+              response_model=NeedOut, response_model_exclude_unset=True)
 def update_need(need_id: int, body: NeedPatch, request: Request, actor: ActorDep, session: SessionDep) -> dict:
     return svc.set_need_status(session, actor, need_id, body.status, via=request.url.path)
 
@@ -161,7 +183,8 @@ def update_need(need_id: int, body: NeedPatch, request: Request, actor: ActorDep
 
 
 @router.get("/surveys/report/visits", tags=["surveys"],
-            summary="Per grid counts (no names): households, vulnerable residents, visits in the month, overdue")
+            summary="Per grid counts (no names): households, vulnerable residents, visits in the month, overdue",
+            response_model=VisitsReportOut, response_model_exclude_unset=True)
 def visits_report(actor: ActorDep, session: SessionDep, settings: SettingsDep,
                   month: Annotated[str | None, Query(description="YYYY-MM (default: this month)")] = None) -> dict:
     return svc.visits_report(session, actor, month=month, settings=settings)

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.schemas.cases import TasksOut
 from patrol.cases import service as svc
 from patrol.core.errors import Forbidden
 from patrol.core.models import Case, Revisit
@@ -16,7 +17,8 @@ from patrol.core.models import Case, Revisit
 router = APIRouter(prefix="/api/v1", tags=["patrols"])
 
 
-@router.get("/tasks", tags=["patrols"], summary="My work: cases to handle or verify, revisits due")
+@router.get("/tasks", tags=["patrols"], summary="My work: cases to handle or verify, revisits due",
+            response_model=TasksOut, response_model_exclude_unset=True)
 def my_tasks(actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     scope = svc.scope_filter(actor)
     if actor.role == "grid_worker":

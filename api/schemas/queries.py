@@ -62,5 +62,5 @@ class CaseExportQuery(CaseQuery):
 
 
 class CaseMapQuery(CaseQuery):
-    bbox: str = Field(description="minlon,minlat,maxlon,maxlat (WGS-84): the map's view")  # type: ignore[assignment]
+    bbox: str = Field(description="minlon,minlat,maxlon,maxlat (WGS-84): the map's view")
     zoom: int = Field(ge=0, le=22, description="the map's zoom level")

@@ -60,3 +60,57 @@ def test_every_page_opens_with_the_login_cookie(world: World, path: str) -> None
         world.client.cookies.clear()
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/html")
+
+
+# Routes whose answer is not a JSON document: files, pages, images and the OpenAPI document of the OGC API itself.
+NOT_JSON = {
+    ("get", "/"), ("get", "/login"), ("get", "/dashboard"), ("get", "/planner"), ("get", "/surveys"),
+    ("get", "/maps/cases"), ("get", "/maps/heat"), ("get", "/maps/hotspots"), ("get", "/maps/coverage"),
+    ("get", "/maps/grids"), ("get", "/app/"),
+    ("get", "/api/v1/cases/export"), ("get", "/api/v1/residents/export.csv"),
+    ("get", "/api/v1/plans/{plan_id}/download"),
+    ("get", "/api/v1/photos/{photo_id}"), ("get", "/api/v1/photos/{photo_id}/thumbnail"),
+    ("get", "/api/v1/inspection-photos/{photo_id}"), ("get", "/api/v1/shops/{code}/qr.svg"),
+    ("get", "/ogc/api"),
+}
+
+
+def _is_described(schema: dict, components: dict) -> bool:
+    """A schema that says something: a named model, a typed list of one, or a union of such — not ``{}``, not a
+    bare ``object``."""
+    if "$ref" in schema:
+        target = components[schema["$ref"].rsplit("/", 1)[1]]
+        return bool(target.get("properties")) or _is_described(target, components)
+    if schema.get("type") == "array":
+        return _is_described(schema.get("items", {}), components)
+    if "anyOf" in schema or "oneOf" in schema:
+        return all(_is_described(s, components) for s in schema.get("anyOf", schema.get("oneOf", [])))
+    return bool(schema.get("properties"))
+
+
+def test_docs_describe_what_every_json_route_returns(tmp_path) -> None:
+    from api.app import create_app
+    from patrol.core.settings import Settings
+
+    spec = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'none.db'}", tiles=None)).openapi()
+    components = spec["components"]["schemas"]
+    vague = []
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            if (method, path) in NOT_JSON or method == "delete":
+                continue
+            ok = [r for code, r in op["responses"].items() if code.startswith("2")]
+            schemas = [c.get("schema", {}) for r in ok for c in r.get("content", {}).values()]
+            if not schemas or not all(_is_described(s, components) for s in schemas):
+                vague.append(f"{method.upper()} {path}")
+    assert not vague, "routes without a response model: " + ", ".join(sorted(vague))
+    for method, path in NOT_JSON:  # the allow-list names real routes only
+        assert method in spec["paths"].get(path, {}), (method, path)
+
+
+def test_a_response_model_keeps_fields_it_does_not_name_and_adds_none() -> None:
+    from api.schemas.cases import CaseTask
+
+    task = CaseTask.model_validate({"id": 1, "unit_id": 2, "status": "open", "deadline_at": None, "extra": 5})
+    assert task.model_dump(exclude_unset=True) == {"id": 1, "unit_id": 2, "status": "open", "deadline_at": None,
+                                                   "extra": 5}
