@@ -114,3 +114,33 @@ def test_a_response_model_keeps_fields_it_does_not_name_and_adds_none() -> None:
     task = CaseTask.model_validate({"id": 1, "unit_id": 2, "status": "open", "deadline_at": None, "extra": 5})
     assert task.model_dump(exclude_unset=True) == {"id": 1, "unit_id": 2, "status": "open", "deadline_at": None,
                                                    "extra": 5}
+
+
+RECORDS = [  # (schema, the importer's check, a valid record, the text fields with a limit)
+    ("HouseholdIn", "clean_household", {"building_id": 1, "room": "3-1-502"}, ("room", "head_name", "note")),
+    ("ResidentIn", "clean_resident", {"name": "王芳"}, ("name", "disability", "health")),
+]
+
+
+@pytest.mark.parametrize(("schema", "check", "record", "fields"), RECORDS)
+def test_the_api_and_the_importer_take_the_same_text_lengths(schema: str, check: str, record: dict,
+                                                               fields: tuple[str, ...]) -> None:
+    import datetime as dt
+
+    from pydantic import ValidationError
+
+    from patrol.core.errors import InvalidInput
+    from patrol.surveys import residents, schemas
+
+    model, clean = getattr(schemas, schema), getattr(residents, check)
+    kwargs = {"today": dt.date(2026, 12, 1)} if check == "clean_resident" else {}
+    for name in fields:
+        limit = schemas.MAX_CHARS[name]
+        longest = {**record, name: "x" * limit}
+        model.model_validate(longest)
+        clean(longest, **kwargs)
+        too_long = {**record, name: "x" * (limit + 1)}
+        with pytest.raises(ValidationError):
+            model.model_validate(too_long)
+        with pytest.raises(InvalidInput, match=f"at most {limit} characters"):
+            clean(too_long, **kwargs)
