@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
 from api.deps import ActorDep, SessionDep, SettingsDep
 from api.schemas.base import FeatureCollection
@@ -23,7 +22,6 @@ from patrol.cases.batch import create_cases as ingest
 from patrol.cases.lifecycle import ACTIONS
 from patrol.city.exporting import write_frame
 from patrol.core.errors import Forbidden
-from patrol.core.models import Case, Category
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 GEOJSON = "application/geo+json"
@@ -33,10 +31,7 @@ GEOJSON = "application/geo+json"
 @router.get("/categories", summary="The active categories (services), most severe first",
             response_model=list[CategoryOut], response_model_exclude_unset=True)
 def categories(session: SessionDep) -> list[dict]:
-    rows = session.scalars(select(Category).where(Category.active).order_by(Category.code))
-    return [{"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "kind": c.kind, "major_zh": c.major_zh,
-             "major_en": c.major_en, "level": c.level, "deadline_hours": c.deadline_hours, "severity": c.severity,
-             "revisit_days": c.revisit_days} for c in rows]
+    return views.active_categories(session)
 
 
 # ---------------------------------------------------------------------------------------------- cases
@@ -91,17 +86,9 @@ def list_cases(request: Request, actor: ActorDep, session: SessionDep, settings:
                query: Annotated[CaseListQuery, Query()]) -> JSONResponse:
     f = query.to_filter()
     limit, offset = min(query.limit, settings.page_size_max), query.offset
-    stmt = svc.case_query(session, actor, f)
-    total = session.scalar(select(func.count()).select_from(stmt.with_only_columns(Case.id).subquery())) or 0
-    rows = session.execute(stmt.limit(limit).offset(offset)).all()
-    features = []
-    for case, wkb in rows:
-        props = svc.case_dict(case)
-        p = svc.shapely.from_wkb(bytes(wkb))
-        features.append({"type": "Feature", "id": case.id, "geometry": {"type": "Point", "coordinates": [p.x, p.y]},
-                         "properties": props})
+    features, total = views.case_features(session, actor, f, limit=limit, offset=offset)
     links = [{"rel": "self", "href": str(request.url), "type": GEOJSON}]
-    if offset + len(rows) < total:
+    if offset + len(features) < total:
         links.append({"rel": "next", "href": str(request.url.include_query_params(offset=offset + limit)),
                       "type": GEOJSON})
     return JSONResponse({"type": "FeatureCollection", "features": features, "numberMatched": total,

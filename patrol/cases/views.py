@@ -1,5 +1,5 @@
-"""Read views of cases for the HTTP API: a case with its timeline, tasks, photos and revisits; the revisits in a
-user's scope; the table of cases a download holds; and who may read a worker's day route.
+"""Read views of cases for the HTTP API: a case with its timeline, tasks, photos and revisits; the active
+categories; the revisits in a user's scope; the table of cases a download holds; and who may read a worker's day route.
 
 They were queries inside the route functions of ``api/routes``; here they sit with the other case services, so the
 routes only adapt HTTP to them."""
@@ -55,6 +55,28 @@ def case_view(session: Session, case: Case, *, detail: bool = False, wkb: bytes 
                            for r in session.scalars(select(Revisit).where(Revisit.case_id == case.id))]
         out["reported_grid"] = grid_at(session, case)
     return out
+
+
+def case_features(session: Session, actor: Actor, f: svc.CaseFilter, *, limit: int,
+                  offset: int) -> tuple[list[dict[str, Any]], int]:
+    """One page of the cases in ``actor``'s scope matching ``f`` as GeoJSON features (WGS-84 points), and how many
+    match in all."""
+    stmt = svc.case_query(session, actor, f)
+    total = session.scalar(select(func.count()).select_from(stmt.with_only_columns(Case.id).subquery())) or 0
+    features = []
+    for case, wkb in session.execute(stmt.limit(limit).offset(offset)).all():
+        p = shapely.from_wkb(bytes(wkb))
+        features.append({"type": "Feature", "id": case.id, "geometry": {"type": "Point", "coordinates": [p.x, p.y]},
+                         "properties": svc.case_dict(case)})
+    return features, total
+
+
+def active_categories(session: Session) -> list[dict[str, Any]]:
+    """The active categories (services) by code, with their deadlines (working hours) and revisit days."""
+    rows = session.scalars(select(Category).where(Category.active).order_by(Category.code))
+    return [{"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "kind": c.kind, "major_zh": c.major_zh,
+             "major_en": c.major_en, "level": c.level, "deadline_hours": c.deadline_hours, "severity": c.severity,
+             "revisit_days": c.revisit_days} for c in rows]
 
 
 def revisits_in_scope(session: Session, actor: Actor, *, pending: bool = True) -> list[dict[str, Any]]:
