@@ -11,8 +11,10 @@ from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import install_error_handlers
+from api.schemas.meta import HealthOut, SummaryOut
 from api.routes import (
     analytics,
+    auth,
     cases,
     field,
     fieldapp,
@@ -20,10 +22,13 @@ from api.routes import (
     maps,
     ogc,
     open311,
+    patrols,
+    photos,
     residents,
     routing,
     survey_pages,
     surveys,
+    tasks,
 )
 from api.routes import plans as plan_routes
 from maps.assets import STATIC_DIR
@@ -49,7 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(layers.router)
+    app.include_router(auth.router)
     app.include_router(cases.router)
+    app.include_router(photos.router)
+    app.include_router(patrols.router)
+    app.include_router(tasks.router)
     app.include_router(open311.router)
     app.include_router(analytics.router)
     app.include_router(routing.router)
@@ -63,12 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(survey_pages.router)
     open311.install(app)
 
-    @app.get("/health", tags=["meta"], summary="Liveness and database state")
+    @app.get("/health", tags=["meta"], summary="Liveness and database state", response_model=HealthOut)
     def health(session: SessionDep) -> dict:
         session.execute(text("SELECT 1"))
         return {"status": "ok", "database": engine.dialect.name, "revision": current_revision(engine)}
 
-    @app.get("/api/v1/summary", tags=["meta"], summary="What the database holds")
+    @app.get("/api/v1/summary", tags=["meta"], summary="What the database holds", response_model=SummaryOut)
     def summary(session: SessionDep) -> dict:
         return summarize(session).__dict__
 

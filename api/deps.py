@@ -1,16 +1,20 @@
-"""FastAPI dependencies: settings, the database session (one transaction per request)."""
+"""FastAPI dependencies: settings, the database session (one transaction per request), the caller (API token or,
+for pages, the login cookie), and the reporting period shared by the analytics API and the map pages."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from patrol.core.auth import Actor, actor_from_token
-from patrol.core.errors import Unauthorized
+from patrol.cases.worktime import local_today
+from patrol.core.errors import InvalidInput, Unauthorized
 from patrol.core.settings import Settings
 
 # GETs that write as they read: personal-data reads are audited, reading a case escalates it when overdue
@@ -28,7 +32,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def get_app_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 # scope="function": the transaction commits before the response is sent, so a client never sees a 2xx for a write
@@ -58,3 +63,44 @@ def get_actor(request: Request, session: SessionDep,
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+class LoginRequired(Exception):
+    """A page was opened without a valid login cookie: :func:`api.errors.install_error_handlers` answers every such
+    page with one redirect to /login and back to ``target`` (the path and query that was asked for)."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+def get_page_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor:
+    """The caller of an HTML page (maps, dashboard, planner, /surveys): like :func:`get_actor` (cookie or bearer
+    token), but without a valid login it raises :class:`LoginRequired`, which redirects to /login instead of a 401."""
+    try:
+        return get_actor(request, session, settings, None)
+    except Unauthorized:
+        raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else "")) from None
+
+
+PageActorDep = Annotated[Actor, Depends(get_page_actor)]
+
+
+Period = Annotated[dt.date | None, Query(description="first day (local), default: the first of this month")]
+PeriodEnd = Annotated[dt.date | None, Query(description="day after the last (local), default: tomorrow")]
+
+
+def local_days(settings: Settings, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    """The reporting period [start, end) in local calendar days: by default from the first of this month to
+    tomorrow (today in the city's timezone included); 422 on ``end`` when it is not after ``start``."""
+    today = local_today(settings.timezone)
+    start = start or today.replace(day=1)
+    end = end or today + dt.timedelta(days=1)
+    if end <= start:
+        raise InvalidInput(f"end ({end}) must be after start ({start})", field="end")
+    return start, end
+
+
+def login_redirect(target: str) -> str:
+    """The /login URL that sends the user back to ``target`` after logging in."""
+    return f"/login?next={quote(target)}"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.deps import LoginRequired, login_redirect
 from patrol.core.errors import GridPatrolError
 
 
-def error_body(code: str, message: str, field: str | None = None, details: list[str] | None = None) -> dict:
+def error_body(code: str, message: str | None, field: str | None = None,
+               details: list[str] | None = None) -> dict[str, object]:
     return {"code": code, "message": message, "field": field, "details": details or []}
 
 
@@ -19,6 +21,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, exc: GridPatrolError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, exc.field, exc.details), status_code=exc.status_code)
 
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> RedirectResponse:
+        # the one place where a page without a login goes to /login (303: the browser follows with a GET)
+        return RedirectResponse(login_redirect(exc.target), status_code=303)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
@@ -26,7 +33,7 @@ def install_error_handlers(app: FastAPI) -> None:
         loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path", "header")]
         field = ".".join(loc) or None
         details = [f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}" for e in errors]
-        return JSONResponse(error_body("invalid", f"{field}: {first.get('msg')}" if field else first.get("msg"),
+        return JSONResponse(error_body("invalid", f"{field}: {first.get('msg')}" if field else str(first.get("msg")),
                                        field, details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import ActorDep, SessionDep, SettingsDep
+from api.deps import ActorDep, Period, PeriodEnd, SessionDep, SettingsDep, local_days
+from api.schemas.analytics import CoverageOut, KpisOut, KpiTrendOut
+from api.schemas.base import FeatureCollection
 from patrol.analytics import service as svc
-from patrol.cases.worktime import local_today
-from patrol.core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
-
-Period = Annotated[dt.date | None, Query(description="first day (local), default: the first of this month")]
-PeriodEnd = Annotated[dt.date | None, Query(description="day after the last (local), default: tomorrow")]
-
-
-def _days(settings, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
-    today = local_today(settings.timezone)
-    start = start or today.replace(day=1)
-    end = end or today + dt.timedelta(days=1)
-    if end <= start:
-        raise InvalidInput(f"end ({end}) must be after start ({start})", field="end")
-    return start, end
-
 
 def _csv(rows: list[dict], name: str) -> Response:
     buf = io.StringIO()
@@ -43,13 +29,14 @@ def _csv(rows: list[dict], name: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-@router.get("/kpis", summary="KPIs of the closed loop per grid / community / unit / category (办结率, 按期结案率 …)")
+@router.get("/kpis", summary="KPIs of the closed loop per grid / community / unit / category (办结率, 按期结案率 …)",
+            response_model=KpisOut, response_model_exclude_unset=True)
 def kpis(actor: ActorDep, session: SessionDep, settings: SettingsDep,
          by: Literal["grid", "community", "unit", "category", "overall"] = "grid",
          start: Period = None, end: PeriodEnd = None, community: str | None = None, grid: str | None = None,
          unit_id: int | None = None, category: str | None = None, include_simulated: bool = True,
          format: Literal["json", "csv"] = "json"):
-    s, e = _days(settings, start, end)
+    s, e = local_days(settings, start, end)
     rows = svc.kpi_table(session, actor, settings, by=None if by == "overall" else by, start=s, end=e,
                          community=community, grid=grid, unit_id=unit_id, category=category,
                          include_simulated=include_simulated)
@@ -58,7 +45,8 @@ def kpis(actor: ActorDep, session: SessionDep, settings: SettingsDep,
     return {"by": by, "start": s.isoformat(), "end": e.isoformat(), "timezone": settings.timezone, "rows": rows}
 
 
-@router.get("/kpis/trend", summary="The same KPIs over the last weeks or months, for a sparkline")
+@router.get("/kpis/trend", summary="The same KPIs over the last weeks or months, for a sparkline",
+            response_model=KpiTrendOut, response_model_exclude_unset=True)
 def kpi_trend(actor: ActorDep, session: SessionDep, settings: SettingsDep,
               period: Literal["week", "month"] = "month", n: Annotated[int, Query(ge=1, le=60)] = 6,
               community: str | None = None, grid: str | None = None, unit_id: int | None = None,
@@ -73,7 +61,8 @@ Measure = Literal["cases", "overdue", "reworked", "reopened"]
 
 
 @router.get("/hotspots", summary="Gi* hot and cold spots of cases (or of overdue / reworked / reopened ones), "
-                                 "FDR-corrected bins −3…+3, as GeoJSON cells")
+                                 "FDR-corrected bins −3…+3, as GeoJSON cells",
+            response_model=FeatureCollection, response_model_exclude_unset=True)
 def hotspots(actor: ActorDep, session: SessionDep, settings: SettingsDep, start: Period = None,
              end: PeriodEnd = None, cells: Cells = "h3",
              resolution: Annotated[int, Query(description="H3 resolution (9 ≈ 0.1 km² cells)")] = 9,
@@ -82,14 +71,15 @@ def hotspots(actor: ActorDep, session: SessionDep, settings: SettingsDep, start:
              weight: Literal["count", "severity"] = "count",
              permutations: Annotated[int, Query(ge=0, le=9999)] = 0,
              community: str | None = None, grid: str | None = None, include_simulated: bool = True) -> Response:
-    s, e = _days(settings, start, end)
+    s, e = local_days(settings, start, end)
     out = svc.hotspots(session, actor, settings, start=s, end=e, cells=cells, resolution=resolution, size_m=size_m,
                        category=category, measure=measure, weight=weight, permutations=permutations,
                        community=community, grid=grid, include_simulated=include_simulated)
     return JSONResponse(out, media_type="application/geo+json")
 
 
-@router.get("/emerging", summary="Emerging hot spots (Gi* per step + Mann–Kendall): one ArcGIS pattern per cell")
+@router.get("/emerging", summary="Emerging hot spots (Gi* per step + Mann–Kendall): one ArcGIS pattern per cell",
+            response_model=FeatureCollection, response_model_exclude_unset=True)
 def emerging(actor: ActorDep, session: SessionDep, settings: SettingsDep,
              step: Literal["day", "week", "month"] = "week", steps: Annotated[int, Query(ge=2, le=60)] = 8,
              cells: Cells = "h3", resolution: int = 9, size_m: float = 250, category: str | None = None,
@@ -101,7 +91,8 @@ def emerging(actor: ActorDep, session: SessionDep, settings: SettingsDep,
     return JSONResponse(out, media_type="application/geo+json")
 
 
-@router.get("/coverage", summary="Patrol coverage per grid (不留死角): streets and buildings within D m of the tracks")
+@router.get("/coverage", summary="Patrol coverage per grid (不留死角): streets and buildings within D m of the tracks",
+            response_model=CoverageOut, response_model_exclude_unset=True)
 def coverage(actor: ActorDep, session: SessionDep, settings: SettingsDep, start: Period = None,
              end: PeriodEnd = None, community: str | None = None, grid: str | None = None,
              worker_id: int | None = None,
@@ -109,7 +100,7 @@ def coverage(actor: ActorDep, session: SessionDep, settings: SettingsDep, start:
              blind_days: Annotated[int | None, Query(description="also list what was not covered for this many "
                                                                  "days before end")] = None,
              include_simulated: bool = True) -> dict:
-    s, e = _days(settings, start, end)
+    s, e = local_days(settings, start, end)
     return svc.coverage(session, actor, settings, start=s, end=e, community=community, grid=grid,
                         worker_id=worker_id, distance_m=distance_m, blind_days=blind_days,
                         include_simulated=include_simulated)

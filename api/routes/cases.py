@@ -1,79 +1,37 @@
-"""The case loop over HTTP: log in, report cases (idempotent), act on them, whistle departments in, photos,
-patrols with GPS fixes, household visits, revisits and each user's task list."""
+"""The case loop over HTTP: categories, report cases (one or a batch, idempotent), list / export / map them with
+one set of filters, read one with its timeline, act on it, whistled departments' tasks, and the escalation job."""
 
 from __future__ import annotations
 
-import datetime as dt
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.schemas.base import FeatureCollection
+from api.schemas.cases import BatchOut, CaseDetail, CasesMapOut, CategoryOut, CreatedCase, EscalationOut
+from api.schemas.queries import CaseExportQuery, CaseListQuery, CaseMapQuery
 from patrol.cases import service as svc
-from patrol.cases.categories import active_categories
-from patrol.cases.tasks import task_list
-from patrol.cases.worktime import local_today
-from patrol.core.time import iso
-from patrol.field import patrols as pat
-from patrol.core.auth import authenticate, issue_token, user_from_token
-from patrol.core.errors import Forbidden, InvalidInput, NotFound
+from patrol.cases import views
+from patrol.cases.batch import create_cases as ingest
 from patrol.cases.lifecycle import ACTIONS
-from patrol.core.models import Case, Category, Photo, Revisit, User
-from patrol.city.read_models import parse_bbox
+from patrol.city.exporting import write_frame
+from patrol.core.errors import Forbidden
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 GEOJSON = "application/geo+json"
 
 
-# ---------------------------------------------------------------------------------------------- auth
 
-
-class TokenOut(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"
-    expires_in: int
-    role: str
-    user_id: int
-
-
-@router.post("/auth/token", tags=["auth"], summary="Log in (OAuth2 password flow)")
-def login(session: SessionDep, settings: SettingsDep,
-          form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
-    user = authenticate(session, form.username, form.password)
-    return TokenOut(access_token=issue_token(user, settings), refresh_token=issue_token(user, settings, kind="refresh"),
-                    expires_in=int(settings.token_hours * 3600), role=user.role, user_id=user.id)
-
-
-class RefreshIn(BaseModel):
-    refresh_token: str
-
-
-@router.post("/auth/refresh", tags=["auth"], summary="A new access token from a refresh token")
-def refresh(body: RefreshIn, session: SessionDep, settings: SettingsDep) -> TokenOut:
-    user = user_from_token(session, body.refresh_token, settings, kind="refresh")
-    return TokenOut(access_token=issue_token(user, settings), refresh_token=issue_token(user, settings, kind="refresh"),
-                    expires_in=int(settings.token_hours * 3600), role=user.role, user_id=user.id)
-
-
-@router.get("/auth/me", tags=["auth"], summary="Who I am and my scope")
-def me(actor: ActorDep, session: SessionDep) -> dict:
-    user = session.get(User, actor.user_id)
-    return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": actor.role,
-            "community_id": actor.community_id, "unit_id": actor.unit_id, "grid_ids": sorted(actor.grid_ids)}
-
-
-@router.get("/categories", summary="The active categories (services), most severe first")
+@router.get("/categories", summary="The active categories (services), most severe first",
+            response_model=list[CategoryOut], response_model_exclude_unset=True)
 def categories(session: SessionDep) -> list[dict]:
-    rows = active_categories(session)
-    return [{"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "kind": c.kind, "major_zh": c.major_zh,
-             "major_en": c.major_en, "level": c.level, "deadline_hours": c.deadline_hours, "severity": c.severity,
-             "revisit_days": c.revisit_days} for c in rows]
+    return views.active_categories(session)
 
 
 # ---------------------------------------------------------------------------------------------- cases
@@ -92,26 +50,8 @@ class CaseIn(BaseModel):
     unit_no: str | None = Field(None, max_length=20)
 
 
-def _case_out(session, case: Case, *, detail: bool = False, wkb: bytes | None = None) -> dict:
-    if wkb is None:
-        wkb = session.scalar(select(func.ST_AsBinary(Case.geom)).where(Case.id == case.id))
-    out = svc.case_dict(case, wkb, category=session.get(Category, case.category_code))
-    if detail:
-        out["timeline"] = svc.timeline(session, case.id)
-        out["tasks"] = svc.tasks_of(session, case.id)
-        out["photos"] = [{"id": p.id, "event_id": p.event_id, "mime": p.mime, "taken_at": iso(p.taken_at),
-                          "url": f"/api/v1/photos/{p.id}", "thumbnail": f"/api/v1/photos/{p.id}/thumbnail"}
-                         for p in session.scalars(select(Photo).where(Photo.case_id == case.id).order_by(Photo.id))]
-        out["revisits"] = [{"id": r.id, "due_on": r.due_on.isoformat(), "done_at": iso(r.done_at),
-                            "outcome": r.outcome}
-                           for r in session.scalars(select(Revisit).where(Revisit.case_id == case.id))]
-        from patrol.plans.service import grid_at
-
-        out["reported_grid"] = grid_at(session, case)  # the grid it had when reported (grid plans' history)
-    return out
-
-
-@router.post("/cases", status_code=201, summary="Report a case (201 created, 200 when the client_id is known)")
+@router.post("/cases", status_code=201, summary="Report a case (201 created, 200 when the client_id is known)",
+             response_model=CreatedCase, response_model_exclude_unset=True)
 def create_case(body: CaseIn, response: Response, actor: ActorDep, session: SessionDep,
                 settings: SettingsDep) -> dict:
     result = svc.create_case(session, actor, settings, client_id=str(body.client_id), category=body.category,
@@ -120,7 +60,7 @@ def create_case(body: CaseIn, response: Response, actor: ActorDep, session: Sess
                              unit_no=body.unit_no)
     if not result.created:
         response.status_code = 200
-    out = _case_out(session, result.case, wkb=result.wkb)
+    out = views.case_view(session, result.case, wkb=result.wkb)
     out["possible_duplicates"] = result.possible_duplicates
     return out
 
@@ -130,10 +70,9 @@ class BatchIn(BaseModel):
                                         max_length=500)
 
 
-@router.post("/cases/batch", summary="Report many cases at once (a phone's offline queue): one result per case")
+@router.post("/cases/batch", summary="Report many cases at once (a phone's offline queue): one result per case",
+             response_model=BatchOut, response_model_exclude_unset=True)
 def create_cases(body: BatchIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
-    from patrol.cases.batch import create_cases as ingest
-
     results = ingest(session, actor, settings, body.cases)
     counts: dict[str, int] = {}
     for r in results:
@@ -141,40 +80,15 @@ def create_cases(body: BatchIn, actor: ActorDep, session: SessionDep, settings: 
     return {"results": results, "counts": counts}
 
 
-Status = Annotated[str | None, Query(description="comma-separated statuses, e.g. dispatched,accepted")]
-
-
-@router.get("/cases", summary="Cases in my scope as GeoJSON, filtered and paged")
+@router.get("/cases", summary="Cases in my scope as GeoJSON, filtered and paged",
+            response_model=FeatureCollection, response_model_exclude_unset=True)
 def list_cases(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
-               bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
-               grid: str | None = None, community: str | None = None, category: str | None = None,
-               status: Status = None, overdue: bool | None = None,
-               since: Annotated[dt.datetime | None, Query(description="reported at or after")] = None,
-               until: Annotated[dt.datetime | None, Query(description="reported before")] = None,
-               limit: Annotated[int, Query(ge=1)] = 500, offset: Annotated[int, Query(ge=0)] = 0) -> JSONResponse:
-    statuses = [s for s in (status or "").split(",") if s]
-    known = {"reported", "registered", "dispatched", "accepted", "handled", "verified", "closed", "rejected",
-             "suspended", "duplicate"}
-    bad = [s for s in statuses if s not in known]
-    if bad:
-        raise InvalidInput(f"unknown status {bad[0]!r}; statuses: {', '.join(sorted(known))}", field="status")
-    for name, t in (("since", since), ("until", until)):
-        if t is not None and t.tzinfo is None:
-            raise InvalidInput(f"{name} needs a timezone, e.g. 2026-11-01T00:00:00+08:00", field=name)
-    f = svc.CaseFilter(bbox=parse_bbox(bbox), grid=grid, community=community, category=category,
-                       status=statuses or None, overdue=overdue, since=since, until=until)
-    stmt = svc.case_query(session, actor, f)
-    total = session.scalar(select(func.count()).select_from(stmt.with_only_columns(Case.id).subquery()))
-    limit = min(limit, settings.page_size_max)
-    rows = session.execute(stmt.limit(limit).offset(offset)).all()
-    features = []
-    for case, wkb in rows:
-        props = svc.case_dict(case)
-        p = svc.shapely.from_wkb(bytes(wkb))
-        features.append({"type": "Feature", "id": case.id, "geometry": {"type": "Point", "coordinates": [p.x, p.y]},
-                         "properties": props})
+               query: Annotated[CaseListQuery, Query()]) -> JSONResponse:
+    f = query.to_filter()
+    limit, offset = min(query.limit, settings.page_size_max), query.offset
+    features, total = views.case_features(session, actor, f, limit=limit, offset=offset)
     links = [{"rel": "self", "href": str(request.url), "type": GEOJSON}]
-    if offset + len(rows) < total:
+    if offset + len(features) < total:
         links.append({"rel": "next", "href": str(request.url.include_query_params(offset=offset + limit)),
                       "type": GEOJSON})
     return JSONResponse({"type": "FeatureCollection", "features": features, "numberMatched": total,
@@ -183,27 +97,10 @@ def list_cases(request: Request, actor: ActorDep, session: SessionDep, settings:
 
 @router.get("/cases/export", summary="Download the cases in my scope as CSV, GeoJSON or GeoPackage (filters as GET "
                                     "/cases)")
-def export_cases(actor: ActorDep, session: SessionDep, format: Literal["csv", "geojson", "gpkg"] = "csv",
-                 bbox: str | None = None, grid: str | None = None, community: str | None = None,
-                 category: str | None = None, status: Status = None, overdue: bool | None = None,
-                 since: dt.datetime | None = None, until: dt.datetime | None = None) -> Response:
-    import tempfile
-    from pathlib import Path
-
-    import geopandas as gpd
-
-    from patrol.city.exporting import write_frame
-
-    statuses = [s for s in (status or "").split(",") if s]
-    f = svc.CaseFilter(bbox=parse_bbox(bbox), grid=grid, community=community, category=category,
-                       status=statuses or None, overdue=overdue, since=since, until=until)
-    rows = session.execute(svc.case_query(session, actor, f).limit(500_000)).all()
-    keep = ("id", "client_id", "category", "status", "level", "channel", "description", "community_id", "grid_id",
-            "building_id", "unit_id", "reported_at", "deadline_at", "handled_at", "closed_at", "closed_on_time",
-            "rating", "rework_count", "reopened_count", "escalations", "overdue", "simulated")
-    records = [{k: svc.case_dict(c)[k] for k in keep} for c, _ in rows]
-    points = [svc.shapely.from_wkb(bytes(w)) for _, w in rows]
-    frame = gpd.GeoDataFrame(records or {k: [] for k in keep}, geometry=points, crs=4326)
+def export_cases(actor: ActorDep, session: SessionDep, query: Annotated[CaseExportQuery, Query()]) -> Response:
+    f, format = query.to_filter(), query.format
+    frame = views.export_frame(session, actor, f)
+    points = list(frame.geometry)
     name = "cases"
     if format == "csv":
         out = frame.drop(columns="geometry").assign(lon=[p.x for p in points], lat=[p.y for p in points])
@@ -218,23 +115,19 @@ def export_cases(actor: ActorDep, session: SessionDep, format: Literal["csv", "g
 
 
 @router.get("/cases/map", summary="What a map of cases draws: clusters aggregated in the database, or the cases "
-                                 "when zoomed in (bbox and zoom from the map)")
-def cases_for_map(actor: ActorDep, session: SessionDep,
-                  bbox: Annotated[str, Query(description="minlon,minlat,maxlon,maxlat")],
-                  zoom: Annotated[int, Query(ge=0, le=22)], grid: str | None = None,
-                  community: str | None = None, category: str | None = None, status: Status = None,
-                  overdue: bool | None = None) -> dict:
-    statuses = [s for s in (status or "").split(",") if s]
-    f = svc.CaseFilter(bbox=parse_bbox(bbox), grid=grid, community=community, category=category,
-                       status=statuses or None, overdue=overdue)
+                                 "when zoomed in (bbox and zoom from the map)",
+            response_model=CasesMapOut, response_model_exclude_unset=True)
+def cases_for_map(actor: ActorDep, session: SessionDep, query: Annotated[CaseMapQuery, Query()]) -> dict:
+    f, zoom = query.to_filter(), query.zoom
     return svc.case_clusters(session, actor, f, zoom)
 
 
-@router.get("/cases/{case_id}", summary="One case with its timeline, tasks, photos and revisits")
+@router.get("/cases/{case_id}", summary="One case with its timeline, tasks, photos and revisits",
+            response_model=CaseDetail, response_model_exclude_unset=True)
 def get_case(case_id: int, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     case = svc.get_case(session, actor, case_id)
     svc.escalate_if_overdue(session, case, settings)
-    return _case_out(session, case, detail=True)
+    return views.case_view(session, case, detail=True)
 
 
 class ActionIn(BaseModel):
@@ -252,7 +145,8 @@ class ActionIn(BaseModel):
     client_id: uuid.UUID | None = Field(None, description="makes a retried action idempotent")
 
 
-@router.post("/cases/{case_id}/actions/{action}", summary="Move a case: " + ", ".join(ACTIONS))
+@router.post("/cases/{case_id}/actions/{action}", summary="Move a case: " + ", ".join(ACTIONS),
+             response_model=CaseDetail, response_model_exclude_unset=True)
 def act(case_id: int, action: str, actor: ActorDep, session: SessionDep, settings: SettingsDep,
         body: ActionIn | None = None) -> dict:
     body = body or ActionIn()
@@ -261,179 +155,24 @@ def act(case_id: int, action: str, actor: ActorDep, session: SessionDep, setting
                           assignee_id=body.assignee_id, units=body.units, hours=body.hours,
                           report_in_hours=body.report_in_hours, duplicate_of=body.duplicate_of, rating=body.rating,
                           point=point, client_id=str(body.client_id) if body.client_id else None)
-    return _case_out(session, case, detail=True)
+    return views.case_view(session, case, detail=True)
 
 
 class TaskIn(BaseModel):
     note: str | None = Field(None, max_length=4000)
 
 
-@router.post("/cases/{case_id}/tasks/{task_id}/{action}", summary="A whistled department: report_in, handle, return")
+@router.post("/cases/{case_id}/tasks/{task_id}/{action}", summary="A whistled department: report_in, handle, return",
+             response_model=CaseDetail, response_model_exclude_unset=True)
 def task(case_id: int, task_id: int, action: str, actor: ActorDep, session: SessionDep, settings: SettingsDep,
          body: TaskIn | None = None) -> dict:
     case = svc.task_action(session, actor, settings, case_id, task_id, action, note=(body or TaskIn()).note)
-    return _case_out(session, case, detail=True)
+    return views.case_view(session, case, detail=True)
 
 
-# ---------------------------------------------------------------------------------------------- photos
 
-
-@router.post("/cases/{case_id}/photos", status_code=201, summary="Attach a photo (JPEG, PNG or WebP)")
-async def upload_photo(case_id: int, actor: ActorDep, session: SessionDep, settings: SettingsDep,
-                       response: Response, file: Annotated[UploadFile, File(description="the photo")],
-                       event_id: Annotated[int | None, Form()] = None,
-                       event_client_id: Annotated[str | None, Form(
-                           description="the client_id given to a transition (e.g. a verify queued offline): "
-                                       "the photo is attached to that event")] = None) -> dict:
-    from patrol.cases.photos import store_photo
-
-    data = await file.read(settings.photo_max_bytes + 1)
-    photo, created = store_photo(session, actor, case_id, data, event_id=event_id, event_client_id=event_client_id,
-                                 max_bytes=settings.photo_max_bytes, timezone=settings.timezone)
-    if not created:
-        response.status_code = 200
-    return {"id": photo.id, "case_id": photo.case_id, "mime": photo.mime, "width": photo.width,
-            "height": photo.height, "taken_at": iso(photo.taken_at), "exif_lon": photo.exif_lon,
-            "exif_lat": photo.exif_lat, "url": f"/api/v1/photos/{photo.id}"}
-
-
-def _photo(session, actor, photo_id: int) -> Photo:
-    photo = session.get(Photo, photo_id)
-    if photo is None:
-        raise NotFound(f"no photo {photo_id}", field="photo_id")
-    svc.get_case(session, actor, photo.case_id)
-    return photo
-
-
-@router.get("/photos/{photo_id}", summary="A photo, without its EXIF metadata")
-def photo(photo_id: int, actor: ActorDep, session: SessionDep) -> Response:
-    p = _photo(session, actor, photo_id)
-    return Response(p.data, media_type=p.mime, headers={"Cache-Control": "private, max-age=86400"})
-
-
-@router.get("/photos/{photo_id}/thumbnail", summary="A JPEG thumbnail of a photo")
-def photo_thumbnail(photo_id: int, actor: ActorDep, session: SessionDep) -> Response:
-    p = _photo(session, actor, photo_id)
-    return Response(p.thumbnail, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
-
-
-# ---------------------------------------------------------------------------------------------- patrols
-
-
-class PatrolIn(BaseModel):
-    client_id: uuid.UUID
-    started_at: dt.datetime | None = None
-    grid_id: int | None = None
-
-
-@router.post("/patrols", status_code=201, tags=["patrols"], summary="Start a patrol (idempotent by client_id)")
-def start_patrol(body: PatrolIn, response: Response, actor: ActorDep, session: SessionDep) -> dict:
-    p, created = pat.start_patrol(session, actor, client_id=str(body.client_id), started_at=body.started_at,
-                                  grid_id=body.grid_id)
-    if not created:
-        response.status_code = 200
-    return pat.patrol_summary(session, actor, p.id)
-
-
-class FixIn(BaseModel):
-    time: dt.datetime
-    lat: float
-    lon: float
-    accuracy: float | None = Field(None, description="metres")
-    gcj02: bool = Field(False, description="the phone reports GCJ-02 (AMap/Tencent location SDKs)")
-
-
-class FixesIn(BaseModel):
-    fixes: list[FixIn]
-
-
-@router.post("/patrols/{patrol_id}/fixes", tags=["patrols"], summary="A batch of GPS fixes")
-def add_fixes(patrol_id: int, body: FixesIn, actor: ActorDep, session: SessionDep) -> dict:
-    fixes = [pat.Fix(f.time, f.lon, f.lat, f.accuracy, "gcj02" if f.gcj02 else "wgs84") for f in body.fixes]
-    return pat.add_fixes(session, actor, patrol_id, fixes)
-
-
-class EndIn(BaseModel):
-    ended_at: dt.datetime | None = None
-
-
-@router.post("/patrols/{patrol_id}/end", tags=["patrols"], summary="End a patrol")
-def end_patrol(patrol_id: int, actor: ActorDep, session: SessionDep, body: EndIn | None = None) -> dict:
-    pat.end_patrol(session, actor, patrol_id, ended_at=(body or EndIn()).ended_at)
-    return pat.patrol_summary(session, actor, patrol_id)
-
-
-@router.get("/patrols/{patrol_id}", tags=["patrols"], summary="A patrol: fixes, flags, length and track")
-def get_patrol(patrol_id: int, actor: ActorDep, session: SessionDep) -> dict:
-    return pat.patrol_summary(session, actor, patrol_id)
-
-
-class NeedIn(BaseModel):
-    type: str = Field(description="education | medical | housing | jobs | elderly_care | other")
-    detail: str = Field(max_length=4000)
-
-
-class VisitIn(BaseModel):
-    client_id: uuid.UUID
-    building_id: int
-    time: dt.datetime | None = None
-    patrol_id: int | None = None
-    note: str | None = Field(None, max_length=4000)
-    lat: float | None = None
-    lon: float | None = None
-    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
-    household_id: int | None = Field(None, description="the household visited (民情台账), in this building")
-    needs: list[NeedIn] | None = Field(None, max_length=50, description="needs raised at the visit (needs "
-                                                                        "household_id); recorded once per client_id")
-
-
-@router.post("/visits", status_code=201, tags=["patrols"], summary="Household visit check-in at a building")
-def visit(body: VisitIn, response: Response, actor: ActorDep, session: SessionDep) -> dict:
-    from patrol.surveys.residents import visit_register
-
-    v, created = pat.check_in(session, actor, client_id=str(body.client_id), building_id=body.building_id,
-                              time=body.time, patrol_id=body.patrol_id, note=body.note, lon=body.lon, lat=body.lat,
-                              crs=body.crs, household_id=body.household_id,
-                              needs=[n.model_dump() for n in body.needs] if body.needs else None)
-    if not created:
-        response.status_code = 200
-    return {"id": v.id, "client_id": v.client_id, "building_id": v.building_id, "time": iso(v.time),
-            **visit_register(session, v.id)}
-
-
-# ---------------------------------------------------------------------------------------------- revisits, tasks
-
-
-@router.get("/revisits", tags=["patrols"], summary="回头看 revisits in my scope, by due date")
-def revisits(actor: ActorDep, session: SessionDep, pending: bool = True) -> list[dict]:
-    stmt = select(Revisit).join(Case, Case.id == Revisit.case_id).where(*svc.scope_filter(actor))
-    if pending:
-        stmt = stmt.where(Revisit.done_at.is_(None))
-    return [{"id": r.id, "case_id": r.case_id, "grid_id": r.grid_id, "due_on": r.due_on.isoformat(),
-             "done_at": iso(r.done_at), "outcome": r.outcome}
-            for r in session.scalars(stmt.order_by(Revisit.due_on, Revisit.id))]
-
-
-class RevisitIn(BaseModel):
-    outcome: Literal["still_fixed", "reopen"]
-    note: str | None = Field(None, max_length=4000)
-    client_id: uuid.UUID | None = Field(None, description="makes a retried revisit idempotent")
-
-
-@router.post("/revisits/{revisit_id}", tags=["patrols"], summary="Record a revisit: still fixed, or reopen")
-def record_revisit(revisit_id: int, body: RevisitIn, actor: ActorDep, session: SessionDep,
-                   settings: SettingsDep) -> dict:
-    rv = svc.record_revisit(session, actor, settings, revisit_id, body.outcome, note=body.note,
-                            client_id=str(body.client_id) if body.client_id else None)
-    return {"id": rv.id, "case_id": rv.case_id, "outcome": rv.outcome, "done_at": iso(rv.done_at)}
-
-
-@router.get("/tasks", tags=["patrols"], summary="My work: cases to handle or verify, revisits due")
-def my_tasks(actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
-    return task_list(session, actor, local_today(settings.timezone))
-
-
-@router.post("/escalations/run", summary="Escalate every overdue case now (also done on read and by the CLI)")
+@router.post("/escalations/run", summary="Escalate every overdue case now (also done on read and by the CLI)",
+             response_model=EscalationOut, response_model_exclude_unset=True)
 def run_escalation(actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     if actor.role != "admin":
         raise Forbidden("only an admin runs the escalation job", field="role")

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import SessionDep, SettingsDep
 from api.geojson import page_collection
+from api.schemas.base import FeatureCollection
 from patrol.city.read_models import layer_page, parse_bbox
 
 router = APIRouter(prefix="/api/v1", tags=["layers"])
@@ -25,19 +26,22 @@ def _respond(session, settings, request: Request, layer: str, bbox, limit, offse
     return JSONResponse(page_collection(page, request), media_type=GEOJSON)
 
 
-@router.get("/communities", summary="Communities 社区 as GeoJSON")
+@router.get("/communities", summary="Communities 社区 as GeoJSON",
+            response_model=FeatureCollection, response_model_exclude_unset=True)
 def communities(request: Request, session: SessionDep, settings: SettingsDep, bbox: BBox = None,
                 limit: Limit = 1000, offset: Offset = 0, subdistrict_id: int | None = None) -> JSONResponse:
     return _respond(session, settings, request, "communities", bbox, limit, offset, subdistrict_id=subdistrict_id)
 
 
-@router.get("/grids", summary="Grids 网格 as GeoJSON")
+@router.get("/grids", summary="Grids 网格 as GeoJSON",
+            response_model=FeatureCollection, response_model_exclude_unset=True)
 def grids(request: Request, session: SessionDep, settings: SettingsDep, bbox: BBox = None,
           limit: Limit = 1000, offset: Offset = 0, community_id: int | None = None) -> JSONResponse:
     return _respond(session, settings, request, "grids", bbox, limit, offset, community_id=community_id)
 
 
-@router.get("/buildings", summary="Buildings 楼栋 as GeoJSON")
+@router.get("/buildings", summary="Buildings 楼栋 as GeoJSON",
+            response_model=FeatureCollection, response_model_exclude_unset=True)
 def buildings(request: Request, session: SessionDep, settings: SettingsDep, bbox: BBox = None,
               limit: Limit = 1000, offset: Offset = 0, community_id: int | None = None,
               grid_id: int | None = None) -> JSONResponse:
@@ -45,7 +49,8 @@ def buildings(request: Request, session: SessionDep, settings: SettingsDep, bbox
                     grid_id=grid_id)
 
 
-@router.get("/roads", summary="Road segments as GeoJSON")
+@router.get("/roads", summary="Road segments as GeoJSON",
+            response_model=FeatureCollection, response_model_exclude_unset=True)
 def roads(request: Request, session: SessionDep, settings: SettingsDep, bbox: BBox = None,
           limit: Limit = 1000, offset: Offset = 0) -> JSONResponse:
     return _respond(session, settings, request, "roads", bbox, limit, offset)

@@ -8,33 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import geopandas as gpd
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 
-from api.deps import COOKIE, SessionDep, SettingsDep, get_actor
-from api.routes.analytics import Period, PeriodEnd, _days
+from api.deps import COOKIE, PageActorDep, Period, PeriodEnd, SessionDep, SettingsDep, local_days
 from maps import analytics as M
 from maps import login as login_html
 from patrol.analytics import service as svc
 from patrol.core.dialect import extent
-from patrol.core.errors import GridPatrolError, Unauthorized
+from patrol.core.errors import GridPatrolError
 from patrol.cases.lifecycle import CLOSED
 from patrol.core.models import Case, Grid
 
 router = APIRouter(tags=["maps"])
 Lang = Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or en")]
-
-
-def _page_actor(request: Request, session, settings):
-    try:
-        return get_actor(request, session, settings, None)
-    except Unauthorized:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
 
 def _html(m) -> HTMLResponse:
@@ -54,15 +45,12 @@ def _frame(fc: dict) -> gpd.GeoDataFrame:
 
 
 @router.get("/maps/cases", response_class=HTMLResponse, summary="Every case: clusters from the server, cases zoomed in")
-def cases_page(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+def cases_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
                status: str | None = None, category: str | None = None, overdue: bool | None = None,
                grid: str | None = None, community: str | None = None,
                case: Annotated[int | None, Query(description="draw this case's dispatch route (from its unit, "
                                                              "or the responsible one nearest by road)")] = None
                ) -> Response:
-    actor = _page_actor(request, session, settings)
-    if isinstance(actor, Response):
-        return actor
     box = extent(session, Grid.geom) or (-180.0, -85.0, 180.0, 85.0)
     route = _case_route(session, actor, case) if case is not None else None
     params = {k: v for k, v in {"status": status, "category": category, "grid": grid, "community": community,
@@ -90,13 +78,10 @@ def _case_route(session, actor, case_id: int) -> dict | None:
 
 
 @router.get("/maps/heat", response_class=HTMLResponse, summary="Heatmap of cases weighted by severity")
-def heat_page(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+def heat_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
               start: Period = None, end: PeriodEnd = None, category: str | None = None,
               community: str | None = None, grid: str | None = None) -> Response:
-    actor = _page_actor(request, session, settings)
-    if isinstance(actor, Response):
-        return actor
-    s, e = _days(settings, start, end)
+    s, e = local_days(settings, start, end)
     scope = svc.resolve_scope(session, actor, community=community, grid=grid)
     cases = svc.case_frame(session, scope, start=s, end=e, category=category, tz=settings.timezone)
     labels = svc.category_labels(session, lang or settings.lang)
@@ -104,16 +89,13 @@ def heat_page(request: Request, session: SessionDep, settings: SettingsDep, lang
 
 
 @router.get("/maps/hotspots", response_class=HTMLResponse, summary="Gi* hot and cold spots, and emerging patterns")
-def hotspots_page(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+def hotspots_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
                   start: Period = None, end: PeriodEnd = None, cells: Literal["h3", "fishnet", "grid"] = "h3",
                   resolution: int = 9, size_m: float = 250, category: str | None = None,
                   measure: Literal["cases", "overdue", "reworked", "reopened"] = "cases",
                   emerging: Literal["week", "month", "none"] = "week", community: str | None = None,
                   grid: str | None = None) -> Response:
-    actor = _page_actor(request, session, settings)
-    if isinstance(actor, Response):
-        return actor
-    s, e = _days(settings, start, end)
+    s, e = local_days(settings, start, end)
     fc = svc.hotspots(session, actor, settings, start=s, end=e, cells=cells, resolution=resolution, size_m=size_m,
                       category=category, measure=measure, community=community, grid=grid)
     frame = _frame(fc)
@@ -127,15 +109,12 @@ def hotspots_page(request: Request, session: SessionDep, settings: SettingsDep, 
 
 
 @router.get("/maps/coverage", response_class=HTMLResponse, summary="Patrol coverage: grids, blind spots, tracks")
-def coverage_page(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+def coverage_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
                   start: Period = None, end: PeriodEnd = None, grid: str | None = None,
                   community: str | None = None, worker_id: int | None = None,
                   day: Annotated[dt.date | None, Query(description="show this day's tracks (of worker_id)")] = None,
                   distance_m: float = 25.0) -> Response:
-    actor = _page_actor(request, session, settings)
-    if isinstance(actor, Response):
-        return actor
-    s, e = _days(settings, start, end)
+    s, e = local_days(settings, start, end)
     cov = svc.coverage(session, actor, settings, start=s, end=e, community=community, grid=grid,
                        worker_id=worker_id, distance_m=distance_m)
     scope = svc.resolve_scope(session, actor, community=community, grid=grid)
@@ -150,11 +129,8 @@ def coverage_page(request: Request, session: SessionDep, settings: SettingsDep, 
 
 
 @router.get("/maps/grids", response_class=HTMLResponse, summary="Grids with codes, households and workers")
-def grids_page(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+def grids_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
                community: str | None = None) -> Response:
-    actor = _page_actor(request, session, settings)
-    if isinstance(actor, Response):
-        return actor
     from patrol.city.read_models import layer
 
     scope = svc.resolve_scope(session, actor, community=community)
@@ -167,24 +143,18 @@ def grids_page(request: Request, session: SessionDep, settings: SettingsDep, lan
 
 
 @router.get("/dashboard", response_class=HTMLResponse, summary="Supervisor dashboard: KPI cards, ranking, maps, downloads")
-def dashboard(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
+def dashboard(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
     from maps.dashboard import dashboard_page
 
-    actor = _page_actor(request, session, settings)
-    if isinstance(actor, Response):
-        return actor
     return HTMLResponse(dashboard_page(lang=lang or settings.lang, timezone=settings.timezone))
 
 
 @router.get("/planner", response_class=HTMLResponse, summary="Planner's grid editor: plans, split / merge / move a "
                                                             "boundary, proposal, validation, impact, publish")
-def planner(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
+def planner(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
     from maps.field import tiles_config
     from maps.planner import planner_page
 
-    actor = _page_actor(request, session, settings)
-    if isinstance(actor, Response):
-        return actor
     return HTMLResponse(planner_page(lang=lang or settings.lang, tiles=tiles_config(settings.tiles,
                                                                                     settings.tile_attribution),
                                      datum=settings.tiles_datum,

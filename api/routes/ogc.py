@@ -16,9 +16,11 @@ from fastapi.responses import JSONResponse
 
 from api.deps import SessionDep, SettingsDep
 from api.geojson import feature_collection, page_collection
+from api.schemas.base import Feature, FeatureCollection
+from api.schemas.ogc import CollectionOut, CollectionsOut, ConformanceOut, LandingOut
+from patrol.city.read_models import parse_bbox
 from patrol.core.errors import GridPatrolError, NotFound
 from patrol.publication.ogc import REGISTRY, CollectionSpec, ItemQuery, feature, feature_page
-from patrol.city.read_models import parse_bbox
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 
@@ -161,7 +163,7 @@ def _collection(request: Request, session, spec: CollectionSpec) -> dict:
     extent: dict = {"spatial": {"bbox": [list(box)] if box else [[-180.0, -90.0, 180.0, 90.0]], "crs": CRS84}}
     if spec.temporal is not None:
         times = spec.temporal(session)
-        extent["temporal"] = {"interval": [[t.isoformat().replace("+00:00", "Z") for t in times] if times
+        extent["temporal"] = {"interval": [[t.isoformat().replace("+00:00", "Z") if t is not None else None for t in times] if times
                                            else [None, None]],
                               "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
     return {
@@ -267,7 +269,8 @@ def _api_document(request: Request, specs: Iterable[CollectionSpec]) -> dict:
             "servers": [{"url": _url(request)}], "paths": paths, "components": {"schemas": schemas}}
 
 
-@router.get("", summary="OGC API Features landing page")
+@router.get("", summary="OGC API Features landing page",
+            response_model=LandingOut, response_model_exclude_unset=True)
 def landing(request: Request) -> JSONResponse:
     _check_format(request)
     root = str(request.base_url).rstrip("/")
@@ -293,13 +296,15 @@ def api_definition(request: Request, session: SessionDep) -> JSONResponse:
     return _json(_api_document(request, REGISTRY.all(session).values()), OPENAPI)
 
 
-@router.get("/conformance", summary="Conformance classes implemented")
+@router.get("/conformance", summary="Conformance classes implemented",
+            response_model=ConformanceOut, response_model_exclude_unset=True)
 def conformance(request: Request) -> JSONResponse:
     _check_format(request)
     return _json({"conformsTo": CONFORMANCE})
 
 
-@router.get("/collections", summary="The feature collections")
+@router.get("/collections", summary="The feature collections",
+            response_model=CollectionsOut, response_model_exclude_unset=True)
 def collections(request: Request, session: SessionDep) -> JSONResponse:
     _check_format(request)
     specs = REGISTRY.all(session).values()
@@ -309,14 +314,16 @@ def collections(request: Request, session: SessionDep) -> JSONResponse:
     })
 
 
-@router.get("/collections/{collectionId}", summary="One feature collection")
+@router.get("/collections/{collectionId}", summary="One feature collection",
+            response_model=CollectionOut, response_model_exclude_unset=True)
 def collection(collectionId: str, request: Request, session: SessionDep) -> JSONResponse:
     _check_format(request)
     return _json(_collection(request, session, REGISTRY.get(session, collectionId)))
 
 
 @router.get("/collections/{collectionId}/items", summary="Features of a collection (GeoJSON)",
-            openapi_extra={"parameters": _item_params(REGISTRY.queryables(), REGISTRY.queryables(), True)})
+            openapi_extra={"parameters": _item_params(REGISTRY.queryables(), REGISTRY.queryables(), True)},
+            response_model=FeatureCollection, response_model_exclude_unset=True)
 def items(collectionId: str, request: Request, session: SessionDep,
           settings: SettingsDep) -> JSONResponse:
     spec = REGISTRY.get(session, collectionId)
@@ -329,7 +336,8 @@ def items(collectionId: str, request: Request, session: SessionDep,
     return _json(fc, GEOJSON)
 
 
-@router.get("/collections/{collectionId}/items/{featureId}", summary="One feature (GeoJSON)")
+@router.get("/collections/{collectionId}/items/{featureId}", summary="One feature (GeoJSON)",
+            response_model=Feature, response_model_exclude_unset=True)
 def item(collectionId: str, featureId: str, request: Request,
          session: SessionDep) -> JSONResponse:
     spec = REGISTRY.get(session, collectionId)

@@ -9,19 +9,29 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from api.deps import SessionDep, SettingsDep
+from api.schemas.open311 import (
+    CreatedServiceRequest,
+    DiscoveryOut,
+    Service,
+    ServiceDefinitionOut,
+    ServiceRequest,
+)
 from patrol.cases import service as svc
-from patrol.cases.categories import active_categories
+from patrol.cases.lifecycle import CLOSED
 from patrol.core.time import iso
 from patrol.core.auth import Actor, actor_for_key
 from patrol.core.errors import GridPatrolError, InvalidInput
-from patrol.cases.lifecycle import CLOSED
 from patrol.core.models import Case, CaseEvent, Category, ResponsibleUnit
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -81,11 +91,12 @@ def _guard(fmt: str, fn):
         raise Open311Error(exc.status_code if exc.status_code != 422 else 400, description, fmt) from None
 
 
-@router.get("/discovery.{fmt}", summary="Discovery: where the endpoints are")
+@router.get("/discovery.{fmt}", summary="Discovery: where the endpoints are",
+            response_model=DiscoveryOut, response_model_exclude_unset=True)
 def discovery(fmt: str, request: Request) -> Response:
     fmt = _fmt(fmt)
     base = str(request.base_url).rstrip("/") + "/open311/v2/"
-    doc = {"changeset": "2026-11-23T00:00:00Z", "contact": "the city's grid governance centre",
+    doc: dict[str, Any] = {"changeset": "2026-11-23T00:00:00Z", "contact": "the city's grid governance centre",
            "key_service": "ask the centre for an api_key (gridpatrol apikeys add NAME)",
            "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": base,
                           "changeset": "2026-11-23T00:00:00Z", "type": "production", "formats": ["application/json",
@@ -111,14 +122,16 @@ def _service(c: Category) -> dict:
             "metadata": False, "type": "realtime", "keywords": [c.name_en, c.major_zh], "group": c.major_zh}
 
 
-@router.get("/services.{fmt}", summary="Services: our categories")
+@router.get("/services.{fmt}", summary="Services: our categories",
+            response_model=list[Service], response_model_exclude_unset=True)
 def services(fmt: str, session: SessionDep) -> Response:
     fmt = _fmt(fmt)
-    rows = [_service(c) for c in active_categories(session)]
+    rows = [_service(c) for c in session.scalars(select(Category).where(Category.active).order_by(Category.code))]
     return _out(fmt, "services", "service", rows)
 
 
-@router.get("/services/{code}.{fmt}", summary="Service definition (no extra attributes)")
+@router.get("/services/{code}.{fmt}", summary="Service definition (no extra attributes)",
+            response_model=ServiceDefinitionOut, response_model_exclude_unset=True)
 def service_definition(code: str, fmt: str, session: SessionDep) -> Response:
     fmt = _fmt(fmt)
     c = session.get(Category, code)
@@ -142,7 +155,7 @@ def _latest_notes(session, ids: list[int]) -> dict[int, str]:
     return dict(rows)
 
 
-def _rows(session, pairs: list) -> list[dict]:
+def _rows(session: Session, pairs: Sequence[Any]) -> list[dict]:
     units = dict(session.execute(select(ResponsibleUnit.id, ResponsibleUnit.name)).all())
     cats = {c.code: c for c in session.scalars(select(Category))}
     notes = _latest_notes(session, [c.id for c, _ in pairs])
@@ -172,7 +185,8 @@ def _date(value: str | None, name: str, fmt: str) -> dt.datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
-@router.get("/requests.{fmt}", summary="Service requests (newest first; default the last 90 days, at most 1000)")
+@router.get("/requests.{fmt}", summary="Service requests (newest first; default the last 90 days, at most 1000)",
+            response_model=list[ServiceRequest], response_model_exclude_unset=True)
 def requests_(fmt: str, session: SessionDep, service_request_id: str | None = None, service_code: str | None = None,
               start_date: str | None = None, end_date: str | None = None, status: str | None = None) -> Response:
     fmt = _fmt(fmt)
@@ -206,7 +220,8 @@ def requests_(fmt: str, session: SessionDep, service_request_id: str | None = No
     return _out(fmt, "service_requests", "request", _rows(session, rows))
 
 
-@router.get("/requests/{request_id}.{fmt}", summary="One service request")
+@router.get("/requests/{request_id}.{fmt}", summary="One service request",
+            response_model=list[ServiceRequest], response_model_exclude_unset=True)
 def request_one(request_id: str, fmt: str, session: SessionDep) -> Response:
     fmt = _fmt(fmt)
     if not request_id.isdigit():
@@ -217,7 +232,12 @@ def request_one(request_id: str, fmt: str, session: SessionDep) -> Response:
     return _out(fmt, "service_requests", "request", _rows(session, [row]))
 
 
-def _float(form, name: str, fmt: str) -> float | None:
+def _fields(form: FormData) -> dict[str, str]:
+    """The text fields of a form-encoded request (GeoReport v2 sends no files; one sent is ignored)."""
+    return {k: v for k, v in form.multi_items() if isinstance(v, str)}
+
+
+def _float(form: dict[str, str], name: str, fmt: str) -> float | None:
     value = form.get(name)
     if value in (None, ""):
         return None
@@ -227,10 +247,11 @@ def _float(form, name: str, fmt: str) -> float | None:
         raise Open311Error(400, f"{name}: not a number: {value!r}", fmt) from None
 
 
-@router.post("/requests.{fmt}", summary="File a service request (form-encoded, api_key required)")
+@router.post("/requests.{fmt}", summary="File a service request (form-encoded, api_key required)",
+             response_model=list[CreatedServiceRequest], response_model_exclude_unset=True)
 async def create_request(fmt: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     fmt = _fmt(fmt)
-    form = await request.form()
+    form = _fields(await request.form())
     actor = _guard(fmt, lambda: actor_for_key(session, form.get("api_key")))
     code = form.get("service_code")
     if not code:
@@ -258,11 +279,12 @@ async def create_request(fmt: str, request: Request, session: SessionDep, settin
     return _out(fmt, "service_requests", "request", [row], 201 if result.created else 200)
 
 
-@router.post("/requests/{request_id}/rating.{fmt}", summary="Extension: rate a closed request (1–5)")
+@router.post("/requests/{request_id}/rating.{fmt}", summary="Extension: rate a closed request (1–5)",
+             response_model=list[ServiceRequest], response_model_exclude_unset=True)
 async def rate_request(request_id: str, fmt: str, request: Request, session: SessionDep,
                        settings: SettingsDep) -> Response:
     fmt = _fmt(fmt)
-    form = await request.form()
+    form = _fields(await request.form())
     actor = _guard(fmt, lambda: actor_for_key(session, form.get("api_key")))
     case = session.get(Case, int(request_id)) if request_id.isdigit() else None
     if case is None:

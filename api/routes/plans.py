@@ -11,8 +11,24 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, SessionDep, SettingsDep
-from patrol.plans import service as svc
+from api.schemas.base import FeatureCollection
+from api.schemas.plans import (
+    CaseGridOut,
+    ImpactOut,
+    MergeOut,
+    MoveBoundaryOut,
+    PlanOut,
+    ProposeOut,
+    PublishOut,
+    PutGridOut,
+    ReshapeOut,
+    RollbackOut,
+    SplitOut,
+    UploadOut,
+    ValidationOut,
+)
 from patrol.core.auth import Actor
+from patrol.plans import service as svc
 
 router = APIRouter(prefix="/api/v1/plans", tags=["grid plans"])
 GEOJSON = "application/geo+json"
@@ -32,14 +48,16 @@ class PlanIn(BaseModel):
     note: str | None = Field(None, max_length=4000)
 
 
-@router.post("", status_code=201, summary="Open a draft plan: a copy of the grids in force")
+@router.post("", status_code=201, summary="Open a draft plan: a copy of the grids in force",
+             response_model=PlanOut, response_model_exclude_unset=True)
 def create_plan(actor: PlannerDep, session: SessionDep, body: PlanIn | None = None) -> dict:
     body = body or PlanIn()
     plan = svc.create_draft(session, actor, name=body.name, note=body.note)
     return svc.plan_dict(session, plan)
 
 
-@router.get("", summary="Every plan, newest first (drafts, the plan in force, superseded ones)")
+@router.get("", summary="Every plan, newest first (drafts, the plan in force, superseded ones)",
+            response_model=list[PlanOut], response_model_exclude_unset=True)
 def list_plans(actor: PlannerDep, session: SessionDep) -> list[dict]:
     return svc.list_plans(session, actor)
 
@@ -48,17 +66,20 @@ class RollbackIn(BaseModel):
     note: str | None = Field(None, max_length=4000)
 
 
-@router.post("/rollback", summary="Put the previous plan back in force (published as a new plan)")
+@router.post("/rollback", summary="Put the previous plan back in force (published as a new plan)",
+             response_model=RollbackOut, response_model_exclude_unset=True)
 def rollback(actor: PlannerDep, session: SessionDep, settings: SettingsDep, body: RollbackIn | None = None) -> dict:
     return svc.rollback(session, actor, settings=settings, note=(body or RollbackIn()).note)
 
 
-@router.get("/cases/{case_id}/grid", summary="The grid a case had when it was reported, and the one it has now")
+@router.get("/cases/{case_id}/grid", summary="The grid a case had when it was reported, and the one it has now",
+            response_model=CaseGridOut, response_model_exclude_unset=True)
 def case_grid(case_id: int, actor: PlannerDep, session: SessionDep) -> dict:
     return svc.case_grid_history(session, actor, case_id)
 
 
-@router.get("/{plan_id}", summary="A plan's grids as GeoJSON, with the plan in 'plan'")
+@router.get("/{plan_id}", summary="A plan's grids as GeoJSON, with the plan in 'plan'",
+            response_model=FeatureCollection, response_model_exclude_unset=True)
 def get_plan(plan_id: int, actor: PlannerDep, session: SessionDep) -> JSONResponse:
     return JSONResponse(svc.plan_geojson(session, actor, plan_id), media_type=GEOJSON)
 
@@ -79,13 +100,15 @@ class GridIn(BaseModel):
     community_id: int | None = None
 
 
-@router.put("/{plan_id}/grids/{code}", summary="Set a grid of a draft (only the fields given), or add it")
+@router.put("/{plan_id}/grids/{code}", summary="Set a grid of a draft (only the fields given), or add it",
+            response_model=PutGridOut, response_model_exclude_unset=True)
 def put_grid(plan_id: int, code: str, body: GridIn, actor: PlannerDep, session: SessionDep) -> dict:
     return svc.set_grid(session, actor, plan_id, code, geometry=body.geometry, name=body.name,
                         worker_id=body.worker_id, community_id=body.community_id, fields=set(body.model_fields_set))
 
 
-@router.patch("/{plan_id}/grids/{code}", summary="Change fields of a grid of a draft")
+@router.patch("/{plan_id}/grids/{code}", summary="Change fields of a grid of a draft",
+              response_model=PutGridOut, response_model_exclude_unset=True)
 def patch_grid(plan_id: int, code: str, body: GridIn, actor: PlannerDep, session: SessionDep) -> dict:
     return put_grid(plan_id, code, body, actor, session)
 
@@ -101,7 +124,8 @@ class SplitIn(BaseModel):
     line: dict[str, Any] = Field(description="GeoJSON LineString (WGS-84) across the grid, edge to edge")
 
 
-@router.post("/{plan_id}/split", summary="Split a grid in two along a line")
+@router.post("/{plan_id}/split", summary="Split a grid in two along a line",
+             response_model=SplitOut, response_model_exclude_unset=True)
 def split(plan_id: int, body: SplitIn, actor: PlannerDep, session: SessionDep) -> dict:
     return svc.split_grid(session, actor, plan_id, body.code, body.line)
 
@@ -110,7 +134,8 @@ class MergeIn(BaseModel):
     codes: list[str] = Field(min_length=2, description="grids of one community; the first keeps its code")
 
 
-@router.post("/{plan_id}/merge", summary="Merge grids of one community into the first")
+@router.post("/{plan_id}/merge", summary="Merge grids of one community into the first",
+             response_model=MergeOut, response_model_exclude_unset=True)
 def merge(plan_id: int, body: MergeIn, actor: PlannerDep, session: SessionDep) -> dict:
     return svc.merge_grids(session, actor, plan_id, body.codes)
 
@@ -120,7 +145,8 @@ class ReshapeIn(BaseModel):
     geometry: dict[str, Any] = Field(description="the grid's new shape: GeoJSON Polygon or MultiPolygon, WGS-84")
 
 
-@router.post("/{plan_id}/reshape", summary="Reshape a grid; its neighbours change with it")
+@router.post("/{plan_id}/reshape", summary="Reshape a grid; its neighbours change with it",
+             response_model=ReshapeOut, response_model_exclude_unset=True)
 def reshape(plan_id: int, body: ReshapeIn, actor: PlannerDep, session: SessionDep) -> dict:
     return svc.reshape_grid(session, actor, plan_id, body.code, body.geometry)
 
@@ -130,12 +156,14 @@ class BoundaryIn(BaseModel):
     line: dict[str, Any] = Field(description="the new boundary: GeoJSON LineString (WGS-84), edge to edge")
 
 
-@router.post("/{plan_id}/move-boundary", summary="Move the boundary between two neighbouring grids")
+@router.post("/{plan_id}/move-boundary", summary="Move the boundary between two neighbouring grids",
+             response_model=MoveBoundaryOut, response_model_exclude_unset=True)
 def move_boundary(plan_id: int, body: BoundaryIn, actor: PlannerDep, session: SessionDep) -> dict:
     return svc.move_boundary(session, actor, plan_id, body.codes, body.line)
 
 
-@router.post("/{plan_id}/propose", summary="Write a rebalancing proposal for one community into the draft")
+@router.post("/{plan_id}/propose", summary="Write a rebalancing proposal for one community into the draft",
+             response_model=ProposeOut, response_model_exclude_unset=True)
 def propose(plan_id: int, actor: PlannerDep, session: SessionDep, settings: SettingsDep,
             community: Annotated[str, Query(description="community id, code or name")]) -> dict:
     return svc.propose(session, actor, plan_id, community, settings=settings)
@@ -144,7 +172,8 @@ def propose(plan_id: int, actor: PlannerDep, session: SessionDep, settings: Sett
 # ---------------------------------------------------------------------------------------------- checks
 
 
-@router.get("/{plan_id}/validation", summary="Every problem of the plan at once, each with its place")
+@router.get("/{plan_id}/validation", summary="Every problem of the plan at once, each with its place",
+            response_model=ValidationOut, response_model_exclude_unset=True)
 def validation(plan_id: int, actor: PlannerDep, session: SessionDep, settings: SettingsDep,
                tolerance_m2: Annotated[float, Query(ge=0, description="gaps/overlaps up to this are noise")] = 1.0,
                sliver_width_m: Annotated[float, Query(ge=0, description="thinner parts are slivers")] = 2.0) -> dict:
@@ -152,7 +181,8 @@ def validation(plan_id: int, actor: PlannerDep, session: SessionDep, settings: S
                         sliver_width_m=sliver_width_m)
 
 
-@router.get("/{plan_id}/impact", summary="Per grid before/after, and GeoJSON of what moves")
+@router.get("/{plan_id}/impact", summary="Per grid before/after, and GeoJSON of what moves",
+            response_model=ImpactOut, response_model_exclude_unset=True)
 def impact(plan_id: int, actor: PlannerDep, session: SessionDep) -> dict:
     return svc.impact(session, actor, plan_id)
 
@@ -162,7 +192,8 @@ class PublishIn(BaseModel):
     note: str | None = Field(None, max_length=4000)
 
 
-@router.post("/{plan_id}/publish", summary="Put a draft in force (atomic; 409 with the problems if it is not valid)")
+@router.post("/{plan_id}/publish", summary="Put a draft in force (atomic; 409 with the problems if it is not valid)",
+             response_model=PublishOut, response_model_exclude_unset=True)
 def publish(plan_id: int, actor: PlannerDep, session: SessionDep, settings: SettingsDep,
             body: PublishIn | None = None) -> dict:
     body = body or PublishIn()
@@ -180,7 +211,8 @@ def download(plan_id: int, actor: PlannerDep, session: SessionDep,
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@router.post("/{plan_id}/upload", summary="Replace a draft's grids with a GeoPackage, GeoJSON or zipped Shapefile")
+@router.post("/{plan_id}/upload", summary="Replace a draft's grids with a GeoPackage, GeoJSON or zipped Shapefile",
+             response_model=UploadOut, response_model_exclude_unset=True)
 def upload(plan_id: int, actor: PlannerDep, session: SessionDep,
            file: Annotated[UploadFile, File(description=".gpkg, .geojson/.json or .zip (Shapefile)")],
            layer: Annotated[str | None, Form(description="layer name in a multi-layer GeoPackage")] = None) -> dict:

@@ -12,10 +12,22 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.schemas.residents import (
+    AuditEntry,
+    HouseholdListItem,
+    HouseholdOut,
+    NeedOut,
+    ResidentOut,
+    VisitsReportOut,
+)
+from api.schemas.shared import VisitsDueItem
 from patrol.surveys import residents as svc
+from patrol.surveys.schemas import HouseholdIn, HouseholdPatch, NeedPatch, ResidentIn, ResidentPatch
+from patrol.surveys.schemas import StrictNeedIn as NeedIn
+
 router = APIRouter(prefix="/api/v1", tags=["residents"])
 
 Today = Annotated[dt.date | None, Query(description="compute due visits as of this day (default: today in the "
@@ -25,62 +37,6 @@ Limit = Annotated[int, Query(ge=1, le=10000)]
 
 def _today(settings, today: dt.date | None) -> dt.date:
     return today or svc.local_today(settings)
-
-
-class HouseholdIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    building_id: int
-    room: str = Field(min_length=1, max_length=40, description="room / door number, e.g. 3-1-502")
-    head_name: str | None = Field(None, max_length=100, description="户主")
-    phone: str | None = Field(None, max_length=40)
-    members: int | None = Field(None, ge=0, le=100)
-    note: str | None = Field(None, max_length=4000)
-
-
-class HouseholdPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    building_id: int | None = None
-    room: str | None = Field(None, max_length=40)
-    head_name: str | None = Field(None, max_length=100)
-    phone: str | None = Field(None, max_length=40)
-    members: int | None = Field(None, ge=0, le=100)
-    note: str | None = Field(None, max_length=4000)
-
-
-class ResidentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
-    phone: str | None = Field(None, max_length=40)
-    birth_year: int | None = Field(None, description="the year only (age = this year − birth_year)")
-    disabled: bool = False
-    disability: str | None = Field(None, max_length=200)
-    lives_alone: bool = False
-    health: str | None = Field(None, max_length=4000)
-    visit_every_days: int | None = Field(None, ge=1, le=366, description="visit this often (default: "
-                                                                        "vulnerable_visit_days for vulnerable ones)")
-
-
-class ResidentPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, max_length=100)
-    phone: str | None = Field(None, max_length=40)
-    birth_year: int | None = None
-    disabled: bool | None = None
-    disability: str | None = Field(None, max_length=200)
-    lives_alone: bool | None = None
-    health: str | None = Field(None, max_length=4000)
-    visit_every_days: int | None = Field(None, ge=1, le=366)
-
-
-class NeedIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: str = Field(description="education | medical | housing | jobs | elderly_care | other")
-    detail: str = Field(max_length=4000)
-
-
-class NeedPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: str = Field(description="open → in_progress → resolved")
 
 
 def _patch(body: BaseModel, booleans: tuple[str, ...] = ()) -> dict:
@@ -94,7 +50,8 @@ def _patch(body: BaseModel, booleans: tuple[str, ...] = ()) -> dict:
 # ---------------------------------------------------------------------------------------------- households
 
 
-@router.get("/households", summary="Households of my grids / community (民情台账), phones masked; audited")
+@router.get("/households", summary="Households of my grids / community (民情台账), phones masked; audited",
+            response_model=list[HouseholdListItem], response_model_exclude_unset=True)
 def households(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
                grid_id: int | None = None, building_id: int | None = None,
                q: Annotated[str | None, Query(description="text in the room, the head's or a resident's name")] = None,
@@ -105,21 +62,24 @@ def households(request: Request, actor: ActorDep, session: SessionDep, settings:
                                limit=limit)
 
 
-@router.post("/households", status_code=201, summary="Add a household to the register (409 if the room is there)")
+@router.post("/households", status_code=201, summary="Add a household to the register (409 if the room is there)",
+             response_model=HouseholdOut, response_model_exclude_unset=True)
 def create_household(body: HouseholdIn, request: Request, actor: ActorDep, session: SessionDep,
                      settings: SettingsDep) -> dict:
     return svc.create_household(session, actor, body.model_dump(exclude_unset=True), today=_today(settings, None),
                                 settings=settings, via=request.url.path)
 
 
-@router.get("/households/{household_id}", summary="One household: residents (full phones), needs, visits; audited")
+@router.get("/households/{household_id}", summary="One household: residents (full phones), needs, visits; audited",
+            response_model=HouseholdOut, response_model_exclude_unset=True)
 def household(household_id: int, request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
               today: Today = None) -> dict:
     return svc.household_detail(session, actor, household_id, today=_today(settings, today), settings=settings,
                                 via=request.url.path)
 
 
-@router.patch("/households/{household_id}", summary="Change a household (the fields given; null clears one)")
+@router.patch("/households/{household_id}", summary="Change a household (the fields given; null clears one)",
+              response_model=HouseholdOut, response_model_exclude_unset=True)
 def update_household(household_id: int, body: HouseholdPatch, request: Request, actor: ActorDep,
                      session: SessionDep, settings: SettingsDep) -> dict:
     return svc.update_household(session, actor, household_id, _patch(body), today=_today(settings, None),
@@ -133,14 +93,16 @@ def delete_household(household_id: int, request: Request, actor: ActorDep, sessi
     return Response(status_code=204)
 
 
-@router.post("/households/{household_id}/residents", status_code=201, summary="Add a resident to a household")
+@router.post("/households/{household_id}/residents", status_code=201, summary="Add a resident to a household",
+             response_model=ResidentOut, response_model_exclude_unset=True)
 def add_resident(household_id: int, body: ResidentIn, request: Request, actor: ActorDep, session: SessionDep,
                  settings: SettingsDep) -> dict:
     return svc.add_resident(session, actor, household_id, body.model_dump(), today=_today(settings, None),
                             settings=settings, via=request.url.path)
 
 
-@router.post("/households/{household_id}/needs", status_code=201, summary="Record a need of a household (民情台账)")
+@router.post("/households/{household_id}/needs", status_code=201, summary="Record a need of a household (民情台账)",
+             response_model=NeedOut, response_model_exclude_unset=True)
 def add_need(household_id: int, body: NeedIn, request: Request, actor: ActorDep, session: SessionDep) -> dict:
     return svc.add_need(session, actor, household_id, body.model_dump(), via=request.url.path)
 
@@ -149,7 +111,8 @@ def add_need(household_id: int, body: NeedIn, request: Request, actor: ActorDep,
 
 
 @router.get("/residents/due", summary="Households due a visit with their vulnerable residents (masked phones); "
-                                      "audited")
+                                      "audited",
+            response_model=list[VisitsDueItem], response_model_exclude_unset=True)
 def due(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep, grid_id: int | None = None,
         today: Today = None) -> list[dict]:
     return svc.due_visits(session, actor, today=_today(settings, today), settings=settings, grid_id=grid_id,
@@ -166,21 +129,24 @@ def export(request: Request, actor: ActorDep, session: SessionDep, settings: Set
                              "Cache-Control": "no-store"})
 
 
-@router.get("/residents/audit", summary="Who read or changed which records (ids and actors, no personal data)")
+@router.get("/residents/audit", summary="Who read or changed which records (ids and actors, no personal data)",
+            response_model=list[AuditEntry], response_model_exclude_unset=True)
 def audit(actor: ActorDep, session: SessionDep, household_id: int | None = None, resident_id: int | None = None,
           actor_id: int | None = None, limit: Limit = 1000) -> list[dict]:
     return svc.audit_trail(session, actor, household_id=household_id, resident_id=resident_id, actor_id=actor_id,
                            limit=limit)
 
 
-@router.get("/residents/{resident_id}", summary="One resident in full; audited")
+@router.get("/residents/{resident_id}", summary="One resident in full; audited",
+            response_model=ResidentOut, response_model_exclude_unset=True)
 def resident(resident_id: int, request: Request, actor: ActorDep, session: SessionDep,
              settings: SettingsDep) -> dict:
     return svc.get_resident(session, actor, resident_id, today=_today(settings, None), settings=settings,
                             via=request.url.path)
 
 
-@router.patch("/residents/{resident_id}", summary="Change a resident (the fields given)")
+@router.patch("/residents/{resident_id}", summary="Change a resident (the fields given)",
+              response_model=ResidentOut, response_model_exclude_unset=True)
 def update_resident(resident_id: int, body: ResidentPatch, request: Request, actor: ActorDep, session: SessionDep,
                     settings: SettingsDep) -> dict:
     return svc.update_resident(session, actor, resident_id, _patch(body, ("disabled", "lives_alone")),
@@ -196,7 +162,8 @@ def delete_resident(resident_id: int, request: Request, actor: ActorDep, session
 # ---------------------------------------------------------------------------------------------- needs
 
 
-@router.get("/needs", summary="The register of needs (民情台账) in my scope, newest first; audited")
+@router.get("/needs", summary="The register of needs (民情台账) in my scope, newest first; audited",
+            response_model=list[NeedOut], response_model_exclude_unset=True)
 def needs(request: Request, actor: ActorDep, session: SessionDep,
           status: Annotated[str | None, Query(description="open | in_progress | resolved")] = None,
           type: Annotated[str | None, Query(description="education | medical | housing | jobs | elderly_care | "
@@ -206,7 +173,8 @@ def needs(request: Request, actor: ActorDep, session: SessionDep,
                           household_id=household_id, limit=limit)
 
 
-@router.patch("/needs/{need_id}", summary="Move a need forward: open → in_progress → resolved")
+@router.patch("/needs/{need_id}", summary="Move a need forward: open → in_progress → resolved",
+              response_model=NeedOut, response_model_exclude_unset=True)
 def update_need(need_id: int, body: NeedPatch, request: Request, actor: ActorDep, session: SessionDep) -> dict:
     return svc.set_need_status(session, actor, need_id, body.status, via=request.url.path)
 
@@ -215,7 +183,8 @@ def update_need(need_id: int, body: NeedPatch, request: Request, actor: ActorDep
 
 
 @router.get("/surveys/report/visits", tags=["surveys"],
-            summary="Per grid counts (no names): households, vulnerable residents, visits in the month, overdue")
+            summary="Per grid counts (no names): households, vulnerable residents, visits in the month, overdue",
+            response_model=VisitsReportOut, response_model_exclude_unset=True)
 def visits_report(actor: ActorDep, session: SessionDep, settings: SettingsDep,
                   month: Annotated[str | None, Query(description="YYYY-MM (default: this month)")] = None) -> dict:
     return svc.visits_report(session, actor, month=month, settings=settings)

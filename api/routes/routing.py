@@ -8,16 +8,19 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.schemas.field import WorkerDay
+from api.schemas.routing import ResponsibleOut
 from patrol.cases import routing as svc
+from patrol.cases.views import check_route_reader
 from patrol.cases.places import to_point
 from patrol.cases.worktime import local_today
 from patrol.core.errors import Forbidden, InvalidInput
-from patrol.core.models import Grid, User
 
 router = APIRouter(prefix="/api/v1", tags=["routing"])
 
 
-@router.get("/routing/responsible", summary="Who must handle a case of this category here, nearest by road first")
+@router.get("/routing/responsible", summary="Who must handle a case of this category here, nearest by road first",
+            response_model=ResponsibleOut, response_model_exclude_unset=True)
 def responsible(actor: ActorDep, session: SessionDep, lat: float, lon: float, category: str,
                 level: Literal["grid", "community", "department"] | None = None,
                 crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84") -> dict:
@@ -27,23 +30,14 @@ def responsible(actor: ActorDep, session: SessionDep, lat: float, lon: float, ca
     return svc.responsible(session, lon=x, lat=y, category=category, level=level).as_dict()
 
 
-@router.get("/workers/{worker_id}/route", summary="A grid worker's stops for the day in walking order, with the route")
+@router.get("/workers/{worker_id}/route", summary="A grid worker's stops for the day in walking order, with the route",
+            response_model=WorkerDay, response_model_exclude_unset=True)
 def worker_route(worker_id: int, actor: ActorDep, session: SessionDep, settings: SettingsDep,
                  date: Annotated[dt.date | None, Query(description="the day (default: today, local time)")] = None,
                  lat: float | None = None, lon: float | None = None) -> dict:
-    worker = session.get(User, worker_id)
-    if worker is None:
-        raise InvalidInput(f"no user {worker_id}", field="worker_id")
-    if actor.role == "grid_worker" and actor.user_id != worker_id:
-        raise Forbidden("a grid worker sees her own route only", field="worker_id")
-    if actor.role == "supervisor":
-        communities = {c for c in session.query(Grid.community_id).filter(Grid.worker_id == worker_id).all()}
-        if (actor.community_id,) not in communities:
-            raise Forbidden("that worker's grids are outside your community", field="worker_id")
-    elif actor.role not in ("admin", "grid_worker"):
-        raise Forbidden(f"a {actor.role} cannot read workers' routes", field="role")
+    check_route_reader(session, actor, worker_id)
     if (lat is None) != (lon is None):
         raise InvalidInput("give both lat and lon for the start, or neither", field="lat" if lat is None else "lon")
-    start = to_point(lon, lat) if lat is not None else None
+    start = to_point(lon, lat) if lat is not None and lon is not None else None
     day = date or local_today(settings.timezone)
     return svc.worker_day(session, worker_id, day, start=start)

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
-from api.deps import SessionDep, SettingsDep
-from api.routes.maps import _page_actor
+from api.deps import PageActorDep, SessionDep, SettingsDep
 from maps import surveys as page
 from patrol.surveys import checklists as cl
 from patrol.surveys import inspections as ins
@@ -32,14 +31,11 @@ router = APIRouter(tags=["surveys"])
 @router.get("/surveys", response_class=HTMLResponse,
             summary="Field-survey reports for supervisors: inspections vs plan, failed items, overdue visits "
                     "(?format=csv: the inspections table)")
-def surveys_page(request: Request, session: SessionDep, settings: SettingsDep,
+def surveys_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep,
                  lang: Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or en")] = None,
                  month: Annotated[str | None, Query(description="YYYY-MM (default: this month, city time)")] = None,
                  format: Annotated[Literal["html", "csv"], Query(description="csv: table 1, one row per grid and "
                                                                              "checklist")] = "html") -> Response:
-    actor = _page_actor(request, session, settings)
-    if isinstance(actor, Response):
-        return actor
     lang = lang or settings.lang
     label, _, _ = month_bounds(month, settings.timezone)  # 422 for a malformed month, before any work
     inspections = ins.inspection_report(session, actor, label, timezone=settings.timezone)  # 403 out of role

@@ -15,10 +15,22 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.schemas.shared import Shop
+from api.schemas.surveys import (
+    ChecklistDetail,
+    ChecklistSummary,
+    InspectionDetail,
+    InspectionListItem,
+    LoadChecklistOut,
+    RecordedInspection,
+    ShopDetail,
+    SurveyReportOut,
+    UploadInspectionPhotoOut,
+)
+from patrol.core.errors import Forbidden, InvalidInput
 from patrol.surveys import checklists as cl
 from patrol.surveys import inspections as ins
 from patrol.surveys import shops as sh
-from patrol.core.errors import Forbidden, InvalidInput
 
 router = APIRouter(prefix="/api/v1", tags=["surveys"])
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -27,12 +39,14 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 # ---------------------------------------------------------------------------------------------- checklists
 
 
-@router.get("/checklists", summary="The active (latest) version of every checklist")
+@router.get("/checklists", summary="The active (latest) version of every checklist",
+            response_model=list[ChecklistSummary], response_model_exclude_unset=True)
 def list_checklists(actor: ActorDep, session: SessionDep) -> list[dict]:
     return [cl.checklist_summary(c) for c in cl.latest_checklists(session)]
 
 
-@router.get("/checklists/{code}", summary="A checklist with its normalised items (the latest version, or ?version=N)")
+@router.get("/checklists/{code}", summary="A checklist with its normalised items (the latest version, or ?version=N)",
+            response_model=ChecklistDetail, response_model_exclude_unset=True)
 def get_checklist(code: str, actor: ActorDep, session: SessionDep,
                   version: Annotated[int | None, Query(ge=1)] = None) -> dict:
     out = cl.checklist_detail(cl.get_checklist(session, code, version))
@@ -45,7 +59,8 @@ def get_checklist(code: str, actor: ActorDep, session: SessionDep,
                      "version, 200 unchanged, 422 listing every problem",
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": {"type": "object"}},
-                 "application/yaml": {"schema": {"type": "string"}}}}})
+                 "application/yaml": {"schema": {"type": "string"}}}}},
+             response_model=LoadChecklistOut, response_model_exclude_unset=True)
 async def load_checklist(request: Request, response: Response, actor: ActorDep, session: SessionDep) -> dict:
     if actor.role not in ("admin", "supervisor"):
         raise Forbidden(f"a {actor.role} cannot load checklists (admins and supervisors do)", field="role")
@@ -91,7 +106,8 @@ class InspectionIn(BaseModel):
 
 @router.post("/inspections", status_code=201,
              summary="Record an inspection; failed items open cases due by their deadline (限期整改). 201 created, "
-                     "200 when the client_id is known")
+                     "200 when the client_id is known",
+             response_model=RecordedInspection, response_model_exclude_unset=True)
 def create_inspection(body: InspectionIn, response: Response, actor: ActorDep, session: SessionDep,
                       settings: SettingsDep) -> dict:
     result, created = ins.record_inspection(
@@ -104,7 +120,8 @@ def create_inspection(body: InspectionIn, response: Response, actor: ActorDep, s
 
 
 @router.post("/inspections/{inspection_client_id}/photos", status_code=201,
-             summary="A photo for a photo item of an inspection (JPEG, PNG or WebP); 200 on retry")
+             summary="A photo for a photo item of an inspection (JPEG, PNG or WebP); 200 on retry",
+             response_model=UploadInspectionPhotoOut, response_model_exclude_unset=True)
 async def upload_inspection_photo(inspection_client_id: str, response: Response, actor: ActorDep,
                                   session: SessionDep, settings: SettingsDep,
                                   file: Annotated[UploadFile, File(description="the photo")],
@@ -120,7 +137,8 @@ async def upload_inspection_photo(inspection_client_id: str, response: Response,
             "url": f"/api/v1/inspection-photos/{photo.id}"}
 
 
-@router.get("/inspections", summary="Inspections in my scope, newest first")
+@router.get("/inspections", summary="Inspections in my scope, newest first",
+            response_model=list[InspectionListItem], response_model_exclude_unset=True)
 def list_inspections(actor: ActorDep, session: SessionDep, settings: SettingsDep, grid_id: int | None = None,
                      month: Annotated[str | None, Query(description="YYYY-MM")] = None,
                      checklist: Annotated[str | None, Query(description="checklist code")] = None,
@@ -129,7 +147,8 @@ def list_inspections(actor: ActorDep, session: SessionDep, settings: SettingsDep
                                 shop_code=shop_code, timezone=settings.timezone)
 
 
-@router.get("/inspections/{inspection_id}", summary="One inspection: answers, findings with case status, photos")
+@router.get("/inspections/{inspection_id}", summary="One inspection: answers, findings with case status, photos",
+            response_model=InspectionDetail, response_model_exclude_unset=True)
 def get_inspection(inspection_id: int, actor: ActorDep, session: SessionDep) -> dict:
     return ins.inspection_detail(session, ins.get_inspection(session, actor, inspection_id))
 
@@ -155,20 +174,23 @@ class ShopIn(BaseModel):
     address: str | None = Field(None, max_length=300)
 
 
-@router.get("/shops", summary="Shops in my scope (一户一码), with their last inspection and open findings")
+@router.get("/shops", summary="Shops in my scope (一户一码), with their last inspection and open findings",
+            response_model=list[Shop], response_model_exclude_unset=True)
 def list_shops(actor: ActorDep, session: SessionDep, grid_id: int | None = None,
                q: Annotated[str | None, Query(description="name, address, kind or code")] = None) -> list[dict]:
     return sh.list_shops(session, actor, grid_id=grid_id, q=q)
 
 
-@router.post("/shops", status_code=201, summary="Register a shop: it gets a stable random code for its QR sticker")
+@router.post("/shops", status_code=201, summary="Register a shop: it gets a stable random code for its QR sticker",
+             response_model=ShopDetail, response_model_exclude_unset=True)
 def create_shop(body: ShopIn, actor: ActorDep, session: SessionDep) -> dict:
     shop = sh.create_shop(session, actor, name=body.name, kind=body.kind, building_id=body.building_id,
                           lon=body.lon, lat=body.lat, licence_no=body.licence_no, address=body.address)
     return sh.shop_detail(session, shop)
 
 
-@router.get("/shops/{code}", summary="A shop with its inspections (newest first) and the cases they opened")
+@router.get("/shops/{code}", summary="A shop with its inspections (newest first) and the cases they opened",
+            response_model=ShopDetail, response_model_exclude_unset=True)
 def get_shop(code: str, actor: ActorDep, session: SessionDep) -> dict:
     return sh.shop_detail(session, sh.get_shop(session, actor, code))
 
@@ -186,11 +208,13 @@ def shop_qr(code: str, request: Request, actor: ActorDep, session: SessionDep) -
 Month = Annotated[str | None, Query(description="YYYY-MM (default: this month, city time)")]
 
 
-@router.get("/surveys/report/inspections", summary="Per grid and checklist: planned, done and failed inspections")
+@router.get("/surveys/report/inspections", summary="Per grid and checklist: planned, done and failed inspections",
+            response_model=SurveyReportOut, response_model_exclude_unset=True)
 def report_inspections(actor: ActorDep, session: SessionDep, settings: SettingsDep, month: Month = None) -> dict:
     return ins.inspection_report(session, actor, month, timezone=settings.timezone)
 
 
-@router.get("/surveys/report/findings", summary="Per checklist item: how often it failed, cases still open")
+@router.get("/surveys/report/findings", summary="Per checklist item: how often it failed, cases still open",
+            response_model=SurveyReportOut, response_model_exclude_unset=True)
 def report_findings(actor: ActorDep, session: SessionDep, settings: SettingsDep, month: Month = None) -> dict:
     return ins.findings_report(session, actor, month, timezone=settings.timezone)
