@@ -11,7 +11,6 @@ from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import install_error_handlers
-from api.schemas.meta import HealthOut, SummaryOut
 from api.routes import (
     analytics,
     auth,
@@ -31,12 +30,13 @@ from api.routes import (
     tasks,
 )
 from api.routes import plans as plan_routes
+from api.schemas.meta import HealthOut, SummaryOut
 from maps.assets import STATIC_DIR
 from maps.overview import overview_map
-from patrol.core.db import make_engine, session_factory
 from patrol.city.osm_import import summarize
-from patrol.core.migrate import current_revision
 from patrol.city.read_models import layer
+from patrol.core.db import make_engine, session_factory
+from patrol.core.migrate import current_revision
 from patrol.core.settings import Settings, get_settings
 
 

@@ -12,8 +12,8 @@ from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from patrol.core.auth import Actor, actor_from_token
 from patrol.cases.worktime import local_today
+from patrol.core.auth import Actor, actor_from_token
 from patrol.core.errors import InvalidInput, Unauthorized
 from patrol.core.settings import Settings
 

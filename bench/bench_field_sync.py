@@ -120,11 +120,11 @@ def _build(url: str, model: Any) -> dict:
     """Import and grid Monaco, load the categories, add the grid worker of the grid with the most buildings."""
     from sqlalchemy import func, select
 
-    from patrol.core.auth import create_user
     from patrol.cases.categories import load_categories
-    from patrol.core.db import make_engine, session_factory, transaction
     from patrol.city.gridding import generate_city_grids
     from patrol.city.osm_import import store_city
+    from patrol.core.auth import create_user
+    from patrol.core.db import make_engine, session_factory, transaction
     from patrol.core.migrate import upgrade
     from patrol.core.models import Building, Grid
 
@@ -433,8 +433,8 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     from playwright.sync_api import sync_playwright
 
-    from patrol.core.db import create_postgis_database, drop_postgis_database
     from patrol.city.osm_import import read_city
+    from patrol.core.db import create_postgis_database, drop_postgis_database
 
     pg_base = os.environ.get("GRIDPATROL_BENCH_POSTGRES_URL")
     backends = ["SpatiaLite"]

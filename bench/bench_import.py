@@ -14,8 +14,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from patrol.core.db import create_postgis_database, make_engine, session_factory, transaction
 from patrol.city.osm_import import read_city, store_city
+from patrol.core.db import create_postgis_database, make_engine, session_factory, transaction
 from patrol.core.migrate import upgrade
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm" / "liechtenstein_2015.osm.pbf"

@@ -31,8 +31,10 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from patrol.core.auth import create_user
 from patrol.cases.categories import load_categories
+from patrol.city.gridding import generate_city_grids
+from patrol.city.osm_import import read_city, store_city
+from patrol.core.auth import create_user
 from patrol.core.db import (
     create_postgis_database,
     drop_postgis_database,
@@ -41,8 +43,6 @@ from patrol.core.db import (
     transaction,
 )
 from patrol.core.frames import read_frame
-from patrol.city.gridding import generate_city_grids
-from patrol.city.osm_import import read_city, store_city
 from patrol.core.migrate import upgrade
 from patrol.core.models import Grid
 

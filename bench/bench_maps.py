@@ -101,12 +101,12 @@ def _free_port() -> int:
 def _build(url: str, model: Any, n: int, seed: int = 2026) -> dict:
     """Import, grid, add the admin and ``n`` SIMULATED cases; returns the cases' columns (numpy) for the naive
     pages, the city's bounds and timings."""
-    from patrol.core.auth import create_user
     from patrol.cases.categories import load_categories
-    from patrol.core.db import make_engine, session_factory, transaction
-    from patrol.core.frames import read_frame
     from patrol.city.gridding import generate_city_grids
     from patrol.city.osm_import import store_city
+    from patrol.core.auth import create_user
+    from patrol.core.db import make_engine, session_factory, transaction
+    from patrol.core.frames import read_frame
     from patrol.core.migrate import upgrade
     from patrol.core.models import Case, Category, Grid
 
@@ -459,8 +459,8 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     from playwright.sync_api import sync_playwright
 
-    from patrol.core.db import create_postgis_database, drop_postgis_database
     from patrol.city.osm_import import read_city
+    from patrol.core.db import create_postgis_database, drop_postgis_database
 
     pg_base = os.environ.get("GRIDPATROL_BENCH_POSTGRES_URL")
     backends = ["SpatiaLite"]

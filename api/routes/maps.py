@@ -19,9 +19,9 @@ from api.deps import COOKIE, PageActorDep, Period, PeriodEnd, SessionDep, Settin
 from maps import analytics as M
 from maps import login as login_html
 from patrol.analytics import service as svc
+from patrol.cases.lifecycle import CLOSED
 from patrol.core.dialect import extent
 from patrol.core.errors import GridPatrolError
-from patrol.cases.lifecycle import CLOSED
 from patrol.core.models import Case, Grid
 
 router = APIRouter(tags=["maps"])
@@ -63,8 +63,8 @@ def cases_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, 
 def _case_route(session, actor, case_id: int) -> dict | None:
     """The road route to a case from the unit it was dispatched to, else from the responsible unit nearest by road;
     None for grid-level cases (the grid's own worker) or when there are no roads."""
-    from patrol.cases import service as case_svc
     from patrol.cases import routing
+    from patrol.cases import service as case_svc
     case = case_svc.get_case(session, actor, case_id)
     p = case_svc.shapely.from_wkb(bytes(session.scalar(
         select(func.ST_AsBinary(Case.geom)).where(Case.id == case.id))))

@@ -29,10 +29,10 @@ from api.schemas.open311 import (
 )
 from patrol.cases import service as svc
 from patrol.cases.lifecycle import CLOSED
-from patrol.core.time import iso
 from patrol.core.auth import Actor, actor_for_key
 from patrol.core.errors import GridPatrolError, InvalidInput
 from patrol.core.models import Case, CaseEvent, Category, ResponsibleUnit
+from patrol.core.time import iso
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 FORMATS = ("json", "xml")

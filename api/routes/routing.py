@@ -11,8 +11,8 @@ from api.deps import ActorDep, SessionDep, SettingsDep
 from api.schemas.field import WorkerDay
 from api.schemas.routing import ResponsibleOut
 from patrol.cases import routing as svc
-from patrol.cases.views import check_route_reader
 from patrol.cases.places import to_point
+from patrol.cases.views import check_route_reader
 from patrol.cases.worktime import local_today
 from patrol.core.errors import Forbidden, InvalidInput
 

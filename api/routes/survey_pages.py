@@ -18,12 +18,12 @@ from sqlalchemy import select
 
 from api.deps import PageActorDep, SessionDep, SettingsDep
 from maps import surveys as page
+from patrol.analytics.service import category_labels
+from patrol.cases.worktime import month_bounds
+from patrol.core.models import Grid
 from patrol.surveys import checklists as cl
 from patrol.surveys import inspections as ins
 from patrol.surveys import residents as res
-from patrol.analytics.service import category_labels
-from patrol.core.models import Grid
-from patrol.cases.worktime import month_bounds
 
 router = APIRouter(tags=["surveys"])
 

@@ -3,7 +3,6 @@ cases map, categories, photos, revisits, the caller and the task list."""
 
 from __future__ import annotations
 
-
 from pydantic import Field
 
 from api.schemas.base import Out

@@ -6,21 +6,12 @@ routes only adapt HTTP to them."""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
-import geopandas as gpd
-import shapely
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from patrol.cases import categories
-from patrol.cases import service as svc
 from patrol.core.auth import Actor
-from patrol.core.errors import Forbidden, InvalidInput, NotFound
-from patrol.core.time import iso
-from patrol.core.models import Case, Category, Grid, Photo, Revisit, User
-from patrol.plans.service import grid_at
+from patrol.core.errors import Forbidden, InvalidInput
+from patrol.core.models import Grid, User
 
 #: The columns of a cases download (CSV, GeoJSON, GeoPackage), in order; the CSV adds lon and lat.
 EXPORT_COLUMNS = ("id", "client_id", "category", "status", "level", "channel", "description", "community_id",

@@ -22,14 +22,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from geo.crs import WGS84
-from patrol.core.auth import SYSTEM
 from patrol.cases.service import CaseFilter, case_dict, case_query, now_utc
+from patrol.city.read_models import Page, layer_page
+from patrol.core.auth import SYSTEM
 from patrol.core.dialect import bbox_filter
 from patrol.core.dialect import extent as table_extent
 from patrol.core.errors import NotFound
 from patrol.core.frames import read_frame
 from patrol.core.models import Building, Case, Community, Grid, GridPlan, GridPlanGrid
-from patrol.city.read_models import Page, layer_page
 
 Interval = tuple[dt.datetime | None, dt.datetime | None]
 BBox = tuple[float, float, float, float]

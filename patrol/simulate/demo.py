@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from sqlalchemy.orm import Session, sessionmaker
 
 from patrol.cases.categories import load_categories
-from patrol.core.db import transaction
 from patrol.city.gridding import generate_city_grids
 from patrol.city.osm_import import city_exists, read_city, store_city, summarize
+from patrol.core.db import transaction
 from patrol.core.settings import Settings
 from patrol.simulate.month import has_simulation, simulate_month
 from patrol.simulate.surveys import has_survey_simulation, simulate_surveys

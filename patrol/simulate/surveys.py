@@ -21,16 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from patrol.core.auth import actor_for
-from patrol.surveys.checklists import (
-    condition_holds,
-    definition_of,
-    item_fails,
-    latest_checklists,
-    load_builtin_checklists,
-)
 from patrol.core.db import transaction
 from patrol.core.frames import ewkt, read_frame
-from patrol.surveys.inspections import add_photo, record_inspection
 from patrol.core.models import (
     Building,
     Case,
@@ -45,8 +37,16 @@ from patrol.core.models import (
     Visit,
 )
 from patrol.core.settings import Settings
-from patrol.surveys.shops import import_osm_shops, unused_shop_code
 from patrol.simulate.month import GIVEN, SURNAMES
+from patrol.surveys.checklists import (
+    condition_holds,
+    definition_of,
+    item_fails,
+    latest_checklists,
+    load_builtin_checklists,
+)
+from patrol.surveys.inspections import add_photo, record_inspection
+from patrol.surveys.shops import import_osm_shops, unused_shop_code
 
 SHOP_KINDS = [("convenience", "便利店"), ("restaurant", "餐馆"), ("hairdresser", "理发店"), ("pharmacy", "药店"),
               ("bakery", "面包房"), ("hardware", "五金店"), ("laundry", "洗衣店"), ("fruit", "水果店")]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from patrol.surveys.residents.fields import MAX_VISIT_EVERY_DAYS, OLDEST_BIRTH_YEAR, max_chars, number_range
+from patrol.surveys.residents.fields import MAX_VISIT_EVERY_DAYS, max_chars, number_range
 
 #: The longest text each field takes, in characters (from the register's one table of limits).
 MAX_CHARS = {name: max_chars(name) for name in ("room", "head_name", "phone", "note", "name", "disability",
