@@ -14,6 +14,7 @@ from api.schemas.cases import RecordedRevisit, RevisitOut
 from api.schemas.patrols import AddFixesOut, PatrolOut, VisitOut
 from patrol.cases import service as svc
 from patrol.cases import views
+from patrol.core.time import iso
 from patrol.field import patrols as pat
 from patrol.surveys.residents import visit_register
 from patrol.surveys.schemas import NeedIn
@@ -96,7 +97,7 @@ def visit(body: VisitIn, response: Response, actor: ActorDep, session: SessionDe
                               needs=[n.model_dump() for n in body.needs] if body.needs else None)
     if not created:
         response.status_code = 200
-    return {"id": v.id, "client_id": v.client_id, "building_id": v.building_id, "time": views.iso(v.time),
+    return {"id": v.id, "client_id": v.client_id, "building_id": v.building_id, "time": iso(v.time),
             **visit_register(session, v.id)}
 
 
@@ -121,6 +122,6 @@ def record_revisit(revisit_id: int, body: RevisitIn, actor: ActorDep, session: S
                    settings: SettingsDep) -> dict:
     rv = svc.record_revisit(session, actor, settings, revisit_id, body.outcome, note=body.note,
                             client_id=str(body.client_id) if body.client_id else None)
-    return {"id": rv.id, "case_id": rv.case_id, "outcome": rv.outcome, "done_at": views.iso(rv.done_at)}
+    return {"id": rv.id, "case_id": rv.case_id, "outcome": rv.outcome, "done_at": iso(rv.done_at)}
 
 

@@ -10,6 +10,7 @@ from api.deps import ActorDep, SessionDep, SettingsDep
 from api.schemas.cases import PhotoOut
 from patrol.cases import views
 from patrol.cases.photos import store_photo
+from patrol.core.time import iso
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -28,7 +29,7 @@ async def upload_photo(case_id: int, actor: ActorDep, session: SessionDep, setti
     if not created:
         response.status_code = 200
     return {"id": photo.id, "case_id": photo.case_id, "mime": photo.mime, "width": photo.width,
-            "height": photo.height, "taken_at": views.iso(photo.taken_at), "exif_lon": photo.exif_lon,
+            "height": photo.height, "taken_at": iso(photo.taken_at), "exif_lon": photo.exif_lon,
             "exif_lat": photo.exif_lat, "url": f"/api/v1/photos/{photo.id}"}
 
 
