@@ -35,7 +35,7 @@ from sqlalchemy import select
 from patrol.core.auth import create_api_key, create_user
 from patrol.core.frames import ewkt
 from patrol.core.models import Grid, ResponsibleUnit
-from tests.conftest import CITIES
+from tests.conftest import CITIES, shared_scope
 
 PASSWORD = "correct horse 1"
 ROLE_USERS = ("admin", "sup", "sup_other", "worker_a", "worker_b", "dept1", "dept2", "planner")
@@ -73,7 +73,7 @@ class World:
         return r.json()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def world(backend, tmp_path_factory, monaco_model):
     # Monaco with categories and grids, copied from a template built once per backend (tests/conftest.py CITIES)
     url = CITIES.new(backend, monaco_model, tmp_path_factory.mktemp("world") / "world.db")

@@ -22,6 +22,7 @@ from shapely.ops import polylabel
 from sqlalchemy import select
 
 from patrol.core.models import City
+from tests.conftest import shared_scope
 
 ROLES_DENIED = ("worker_a", "sup", "dept1")
 
@@ -345,7 +346,7 @@ def test_publish_with_fatal_problems_is_refused_and_changes_nothing(world):
     assert world.client.delete(f"/api/v1/plans/{pid}", headers=world.h("planner")).status_code == 204
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def moved(world):
     """A draft in which grid B takes a disc around a point P deep inside grid A, with an open case at P assigned
     to A's worker and a closed case at P with its revisit pending."""
