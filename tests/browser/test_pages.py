@@ -76,6 +76,7 @@ def _shot(page: Any, name: str) -> None:
 
 def test_login_then_every_case_in_view_from_the_server(page, app_url):
     base, engine = app_url
+    page.context.clear_cookies()  # the page is shared by the module: another test may have logged in already
     page.goto(f"{base}/maps/cases")
     assert "/login" in page.url  # not logged in: sent to the login page, and back afterwards
     page.fill("#u", "admin")
