@@ -12,11 +12,12 @@ PYTEST_ARGS ?=
 demo: setup
 	$(BIN)/gridpatrol demo --host $(HOST) --port $(PORT)
 
-## Run every test on SpatiaLite and on a throwaway PostGIS, plus the browser tests in Chromium
+## Run every test on SpatiaLite and on a throwaway PostGIS, plus the browser tests in Chromium, in a random order
+## (pytest-randomly; the header prints the seed: repeat an order with PYTEST_ARGS=--randomly-seed=N)
 test: setup-test
 	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && \
 	  GRIDPATROL_TEST_POSTGRES_URL=$$url GRIDPATROL_REQUIRE_ALL_DATABASES=1 \
-	  $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	  $(BIN)/python -m pytest -p randomly -n 2 --dist loadfile $(PYTEST_ARGS)
 
 setup:
 	@scripts/setup.sh demo

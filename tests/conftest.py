@@ -4,8 +4,9 @@ Database tests run on both SpatiaLite and PostGIS (``backend`` parameter). PostG
 ``GRIDPATROL_TEST_POSTGRES_URL`` (``make test`` starts a throwaway cluster and sets it). When
 ``GRIDPATROL_REQUIRE_ALL_DATABASES`` is set or ``CI`` is true, a missing database fails the run instead of skipping.
 
-``make test`` runs the suite in two pytest-xdist workers, one test file per worker at a time (``--dist loadfile``,
-so module fixtures are built once): everything a test creates must be private to its process — PostgreSQL databases
+``make test`` runs the suite in a random order (pytest-randomly; ``--randomly-seed=N`` repeats one) in two
+pytest-xdist workers, one test file per worker at a time (``--dist loadfile``, so module fixtures are built once; see
+``shared_scope`` for what that asks of the tests): everything a test creates must be private to its process — PostgreSQL databases
 have random names, SpatiaLite files live in the worker's own ``tmp_path``, servers take a free port.
 """
 
@@ -57,6 +58,24 @@ def _cheap_password_hashing() -> None:
 
 
 _cheap_password_hashing()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fresh-fixtures", action="store_true",
+        help="build the module-scoped fixtures (the API tests' world and what hangs on it) again for every test: "
+             "each test then runs as if alone, which shows a test that depends on another test's writes")
+
+
+def shared_scope(fixture_name: str, config: pytest.Config) -> str:
+    """Scope of the fixtures that a test module shares (``@pytest.fixture(scope=shared_scope)``): ``"module"``, so
+    that an expensive world is built once per file, or ``"function"`` under ``--fresh-fixtures``.
+
+    Tests that share a fixture must not depend on each other's writes (``make test`` runs them in a random order):
+    each test sets up what it asserts on and asserts on differences or on things that only it creates. Run a file
+    with ``--fresh-fixtures`` (and ``-p randomly``) to check.
+    """
+    return "function" if config.getoption("fresh_fixtures") else "module"
 
 
 def shared_file(relative: str) -> Path:

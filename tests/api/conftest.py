@@ -26,8 +26,11 @@ def client(city_url):
 
 # ---------------------------------------------------------------------------------------------- the case-loop world
 
+import contextlib
 import dataclasses
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import shapely
 from sqlalchemy import select
@@ -35,7 +38,7 @@ from sqlalchemy import select
 from patrol.core.auth import create_api_key, create_user
 from patrol.core.frames import ewkt
 from patrol.core.models import Grid, ResponsibleUnit
-from tests.conftest import CITIES
+from tests.conftest import CITIES, shared_scope
 
 PASSWORD = "correct horse 1"
 ROLE_USERS = ("admin", "sup", "sup_other", "worker_a", "worker_b", "dept1", "dept2", "planner")
@@ -73,10 +76,11 @@ class World:
         return r.json()
 
 
-@pytest.fixture(scope="module")
-def world(backend, tmp_path_factory, monaco_model):
-    # Monaco with categories and grids, copied from a template built once per backend (tests/conftest.py CITIES)
-    url = CITIES.new(backend, monaco_model, tmp_path_factory.mktemp("world") / "world.db")
+@contextlib.contextmanager
+def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
+    """Monaco with categories and grids (a copy of the template built once per backend, tests/conftest.py CITIES),
+    three responsible units, a user of every role logged in, an API key, and an app on it."""
+    url = CITIES.new(backend, monaco_model, directory / "world.db")
     engine = make_engine(url)
     with transaction(session_factory(engine)) as s:
         grids = s.scalars(select(Grid).order_by(Grid.code)).all()
@@ -138,3 +142,19 @@ def world(backend, tmp_path_factory, monaco_model):
         from patrol.core.db import drop_postgis_database
 
         drop_postgis_database(url)
+
+
+@pytest.fixture(scope=shared_scope)
+def world(backend, tmp_path_factory, monaco_model) -> Iterator[World]:
+    """The world shared by the tests of a module: each test asserts only on what it creates itself (or on
+    differences), never on what another test did or did not do before it. A module whose tests need a pristine
+    world overrides this with a function-scoped one (``own_world``)."""
+    with build_world(backend, tmp_path_factory.mktemp("world"), monaco_model) as w:
+        yield w
+
+
+def own_world(backend, tmp_path, monaco_model) -> Iterator[World]:
+    """A world for each test: a module whose tests need a pristine one says
+    ``world = pytest.fixture(name="world")(own_world)``."""
+    with build_world(backend, tmp_path, monaco_model) as w:
+        yield w

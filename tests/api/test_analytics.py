@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from patrol.core.db import session_factory, transaction
 from patrol.core.models import Grid
+from tests.conftest import shared_scope
 
 pytestmark = pytest.mark.db
 
@@ -62,6 +63,8 @@ def test_scope_of_each_role(world):
 
 def test_csv_trend_and_bad_input(world):
     c = world.client
+    world.report()
+    world.report()
     r = c.get("/api/v1/analytics/kpis", headers=world.h("admin"), params={"by": "community", "format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
@@ -78,9 +81,12 @@ def test_csv_trend_and_bad_input(world):
     assert empty[0]["received"] == 0 and empty[0]["closure_rate"] is None
 
 
-def _cluster(world, n: int = 12) -> None:
+@pytest.fixture(scope=shared_scope)
+def cluster(world) -> None:
+    """Twelve C0104 cases reported this week in a 30 m patch of grid A and one in grid B: the only C0104 cases of
+    the world (no other test reports that category), shared by the hotspot tests that only read them."""
     x, y = world.point_a
-    for k in range(n):
+    for k in range(12):
         world.report(category="C0104", point=(x + (k % 4) * 1e-5, y + (k // 4) * 1e-5))
     world.report("worker_b", category="C0104", point=world.point_b)
 
@@ -94,8 +100,7 @@ def _cell_with(features: list[dict], point) -> dict:
     return found[0]["properties"]
 
 
-def test_hotspots_find_the_cluster_in_every_kind_of_cell(world):
-    _cluster(world)
+def test_hotspots_find_the_cluster_in_every_kind_of_cell(world, cluster):
     c = world.client
     for params in ({"cells": "h3", "resolution": 10}, {"cells": "fishnet", "size_m": 100}, {"cells": "grid"}):
         r = c.get("/api/v1/analytics/hotspots", headers=world.h("admin"), params={**params, "category": "C0104"})
@@ -109,7 +114,7 @@ def test_hotspots_find_the_cluster_in_every_kind_of_cell(world):
         assert all(-3 <= f["properties"]["bin"] <= 3 for f in fc["features"])
 
 
-def test_emerging_hotspot_of_a_cluster_that_appeared_this_week(world):
+def test_emerging_hotspot_of_a_cluster_that_appeared_this_week(world, cluster):
     r = world.client.get("/api/v1/analytics/emerging", headers=world.h("admin"),
                          params={"cells": "h3", "resolution": 10, "category": "C0104", "steps": 4})
     assert r.status_code == 200, r.text

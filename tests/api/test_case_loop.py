@@ -62,8 +62,9 @@ def test_the_whole_loop_with_timeline(world):
     cid = case["id"]
     assert case["status"] == "reported" and case["level"] == "department"
     world.act("sup", cid, "register", note="核实属实")
-    r = world.act("worker_a", cid, "accept", expect=409)
-    assert "allowed: dispatch" in r["message"] if "message" in r else True
+    r = world.act("worker_a", cid, "accept", expect=409)  # a registered case is dispatched before anyone accepts
+    assert r["field"] == "action" and "dispatch" in r["details"] and "accept" not in r["details"], r
+    assert r["message"] == f"cannot accept a case that is registered; allowed: {', '.join(r['details'])}", r
     world.act("sup", cid, "dispatch", unit_id=world.units[0])
     world.act("dept2", cid, "accept", expect=403)
     world.act("dept1", cid, "accept")

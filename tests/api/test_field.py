@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from api.app import create_app
 from patrol.core.db import session_factory, transaction
 from patrol.core.models import Building, Case, Photo
+from tests.conftest import shared_scope
 
 UTC = dt.UTC
 TODAY = "/api/v1/field/today"
@@ -105,7 +106,7 @@ def test_photos_sniffed_exif_kept_and_stripped_when_served(world):
         assert taken.replace(tzinfo=taken.tzinfo or UTC).astimezone(UTC) == dt.datetime(2026, 11, 20, 1, 15, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def server(world):
     """The app served by uvicorn on a free loopback port, for clients that speak real HTTP."""
     with socket.socket() as sock:

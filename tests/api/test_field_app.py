@@ -1,5 +1,6 @@
 """The field app's server side over HTTP on both databases: GET /api/v1/field/today and photos attached by the
-client id of a queued transition. Tests run in file order on one world (the last one deletes the roads)."""
+client id of a queued transition. Each test has a world of its own: they assert on a pristine day (nothing reported,
+nothing walked) and one deletes the roads."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from sqlalchemy import delete, func, select
 
 from patrol.core.db import session_factory, transaction
 from patrol.core.models import Building, Grid, Photo, Revisit, RoadSegment
+from tests.api.conftest import own_world
 
 pytestmark = pytest.mark.db
+world = pytest.fixture(name="world")(own_world)
 UTC = dt.UTC
 TODAY = "/api/v1/field/today"
 
@@ -216,8 +219,8 @@ def _street_in(world, grid_id: int, length_m: float = 100.0) -> list[tuple[float
     return [(p.x, p.y) for p in (best.interpolate(i * step) for i in range(n))]
 
 
-def test_walked_and_covered_today_and_the_open_patrol(world):
-    c, h = world.client, world.h("worker_a")
+def _patrol_today(world) -> tuple[dict, list[tuple[float, float]], dt.datetime]:
+    """Worker A opens a patrol that started earlier today along a street of her grid: (patrol, points, start)."""
     pts = _street_in(world, world.grid_a)
     zone = ZoneInfo(world.settings.timezone)
     now = dt.datetime.now(UTC)
@@ -226,14 +229,26 @@ def test_walked_and_covered_today_and_the_open_patrol(world):
     span = dt.timedelta(seconds=7 * len(pts))
     if t0 + span > now:  # just after local midnight: wait until the walk lies in today and in the past
         time.sleep((t0 + span - now).total_seconds() + 1)
-    p = c.post("/api/v1/patrols", headers=h, json={"client_id": str(uuid.uuid4()),
-                                                   "started_at": t0.isoformat()}).json()
+    p = world.client.post("/api/v1/patrols", headers=world.h("worker_a"), json={"client_id": str(uuid.uuid4()),
+                                                                               "started_at": t0.isoformat()}).json()
+    return p, pts, t0
+
+
+def _walk(world, p: dict, pts: list[tuple[float, float]], t0: dt.datetime) -> None:
+    """Her fixes every 7 s along the points (none flagged)."""
+    fixes = [{"time": (t0 + dt.timedelta(seconds=7 * i)).isoformat(), "lon": x, "lat": y, "accuracy": 5}
+             for i, (x, y) in enumerate(pts)]
+    r = world.client.post(f"/api/v1/patrols/{p['id']}/fixes", headers=world.h("worker_a"), json={"fixes": fixes})
+    assert r.json()["flagged"] == 0
+
+
+def test_walked_and_covered_today_and_the_open_patrol(world):
+    c, h = world.client, world.h("worker_a")
+    p, pts, t0 = _patrol_today(world)
     day = _today(world)
     assert day["open_patrol"] == {"id": p["id"], "client_id": p["client_id"], "started_at": p["started_at"]}
     assert day["walked_m"] == 0.0 and day["covered"]["features"] == []
-    fixes = [{"time": (t0 + dt.timedelta(seconds=7 * i)).isoformat(), "lon": x, "lat": y, "accuracy": 5}
-             for i, (x, y) in enumerate(pts)]
-    assert c.post(f"/api/v1/patrols/{p['id']}/fixes", headers=h, json={"fixes": fixes}).json()["flagged"] == 0
+    _walk(world, p, pts, t0)
     day = _today(world)
     length = c.get(f"/api/v1/patrols/{p['id']}", headers=h).json()["length_m"]
     assert day["walked_m"] > 0 and day["walked_m"] == pytest.approx(length, abs=0.2)
@@ -251,6 +266,9 @@ def test_walked_and_covered_today_and_the_open_patrol(world):
 
 
 def test_without_roads_the_stops_come_unordered_with_a_message(world):
+    p, pts, t0 = _patrol_today(world)
+    _walk(world, p, pts, t0)
+    world.client.post(f"/api/v1/patrols/{p['id']}/end", headers=world.h("worker_a"))
     cid = world.report(description="无路可走")["id"]
     world.act("worker_a", cid, "register")
     world.act("worker_a", cid, "dispatch", assignee_id=world.users["worker_a"])

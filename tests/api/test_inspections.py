@@ -22,6 +22,7 @@ from patrol.core.db import session_factory, transaction
 from patrol.core.frames import read_frame
 from patrol.core.models import Building, Case, Grid, Inspection, InspectionFinding, Photo
 from tests.api.conftest import PASSWORD, ROLE_USERS
+from tests.conftest import shared_scope
 
 SH = dt.timezone(dt.timedelta(hours=8))
 SHIPPED = ("construction_site", "fire_lane", "shop_safety", "stairwell_fire")
@@ -30,7 +31,7 @@ PASS = {"clutter": True, "ebike_charging": True, "ebikes_indoor": 0, "extinguish
         "extinguisher_state": "ok", "hydrant_box": "ok", "emergency_light": True, "exits_clear": True}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def lists(world) -> dict[str, dict]:
     """The shipped checklists loaded in the world: code → summary (id of the version in force)."""
     with transaction(session_factory(world.engine)) as s:
@@ -390,7 +391,7 @@ def test_role_matrix_of_checklists_inspections_and_reports(world, lists):
 # ---------------------------------------------------------------------------------------------- reports and due list
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def grid_c(world, lists):
     """A grid no other test touches, with a worker of its own and exactly known targets: three apartment buildings
     with households (targets of stairwell_fire), a church with households (not one), the rest without households;

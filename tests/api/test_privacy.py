@@ -27,6 +27,7 @@ from patrol.core.models import (
 )
 from patrol.field.patrols import check_in
 from tests.api.conftest import ROLE_USERS
+from tests.conftest import shared_scope
 
 # distinctive personal data: none of these strings can occur in Monaco's map data or in the code's own texts
 HEAD = "欧阳翠花"
@@ -165,7 +166,7 @@ def test_a_supervisor_reads_a_building_without_a_grid_through_its_community(worl
 # ---------------------------------------------------------------------------------------------- (2) no leaks
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def register(world):
     """Personal data in grid A through the API as worker A (a household, a resident, a visit with a need whose note
     names her), a case in grid A, and an Open311 request with a resident's contact details."""

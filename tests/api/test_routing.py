@@ -1,7 +1,7 @@
 """Responsibility and nearest-by-road routing through the API, on both databases, on Monaco's real roads.
 
 The world has three units (城管 urban_management, power, greening) at fixed points; tests here add community offices
-and property companies with jurisdictions. Tests run in file order; the last one deletes the roads.
+and property companies with jurisdictions, move units and delete the roads, so each test has a world of its own.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from sqlalchemy import delete, func, select
 from patrol.core.db import session_factory, transaction
 from patrol.core.frames import ewkt
 from patrol.core.models import Case, CaseEvent, Community, Grid, ResponsibleUnit, RoadSegment
+from tests.api.conftest import own_world
 
 pytestmark = pytest.mark.db
+world = pytest.fixture(name="world")(own_world)
 
 
 def _metres(a, b) -> float:

@@ -16,7 +16,7 @@ from patrol.surveys.checklists import load_builtin_checklists
 from patrol.core.db import session_factory, transaction
 from patrol.core.models import Building, Grid, Shop
 from tests.api.conftest import ROLE_USERS
-from tests.conftest import shared_file
+from tests.conftest import shared_file, shared_scope
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -46,7 +46,7 @@ def test_codes_have_a_check_character_that_catches_typing_mistakes():
 # ---------------------------------------------------------------------------------------------- with the world
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def shop_checklist(world) -> int:
     with transaction(session_factory(world.engine)) as s:
         load_builtin_checklists(s)

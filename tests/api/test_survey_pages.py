@@ -21,6 +21,7 @@ from maps.templating import render
 from patrol.surveys.checklists import load_builtin_checklists
 from patrol.core.db import session_factory, transaction
 from patrol.core.models import Building, Grid
+from tests.conftest import shared_scope
 
 CN = dt.timezone(dt.timedelta(hours=8))
 MONTH = "2026-03"  # a past month: the data below are dated in it, so nothing depends on the clock
@@ -103,7 +104,7 @@ def api(world, who: str, report: str, **params) -> dict:
     return r.json()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def data(world) -> dict:
     """Checklists loaded; in March 2026 worker A inspects two stairwells of grid A (one fails clutter and e-bike
     charging, the other clutter), worker B one of grid B (passes); worker A registers two households in grid A: one

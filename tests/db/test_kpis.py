@@ -58,6 +58,7 @@ from patrol.analytics.kpis import (
 from patrol.core.models import Building, Case, Category, Community, Grid, ResponsibleUnit, Subdistrict
 from patrol.core.settings import Settings
 from patrol.cases.worktime import WorkCalendar
+from tests.conftest import shared_scope
 
 SH = ZoneInfo("Asia/Shanghai")
 SETTINGS = Settings(work_periods="09:00-12:00,13:30-17:30", holidays="", workdays="", timezone="Asia/Shanghai",
@@ -80,7 +81,7 @@ def box(x0: float, y0: float, x1: float, y1: float) -> str:
 # ---------------------------------------------------------------------------------------------- the history
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def history(engine):
     """The world and the ten cases, written once per database in a transaction rolled back at the end."""
     connection = engine.connect()

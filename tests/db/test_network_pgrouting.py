@@ -17,11 +17,11 @@ from sqlalchemy.engine import make_url
 
 from geo.network import FacilityIndex, RoadGraph
 from patrol.core.db import drop_postgis_database
-from tests.conftest import _fresh_postgres_database, _postgres_url
+from tests.conftest import _fresh_postgres_database, _postgres_url, shared_scope
 from tests.unit.test_network import CITIES, TOL_M, _graph, _roads
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def pgrouting() -> Iterator[psycopg.Connection]:
     """A connection to a fresh database with pgRouting, dropped afterwards."""
     url = _fresh_postgres_database(_postgres_url())

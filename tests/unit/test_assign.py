@@ -13,7 +13,7 @@ import shapely
 
 from geo.assign import PolygonIndex, assign_points, build_polygon_index
 from geo.errors import GeoValidationError
-from tests.conftest import shared_file
+from tests.conftest import shared_file, shared_scope
 
 
 def reference(points: gpd.GeoSeries | np.ndarray, polygons: gpd.GeoSeries | np.ndarray) -> np.ndarray:
@@ -79,7 +79,7 @@ def voronoi(area: shapely.Geometry, n: int, rng: np.random.Generator) -> np.ndar
     return cells[~shapely.is_empty(cells)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def liechtenstein_cells() -> gpd.GeoSeries:
     from geo.osm import read_osm
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import shared_scope
+
 CSV_PATH = Path(__file__).resolve().parents[2] / "patrol" / "data" / "categories.csv"
 COLUMNS = [
     "code", "name_zh", "name_en", "kind", "major_zh", "major_en", "level", "deadline_hours", "severity",
@@ -22,7 +24,7 @@ COLUMNS = [
 CODE = re.compile(r"^[BEC]\d{4}$")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def rows() -> list[dict[str, str]]:
     with CSV_PATH.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)

@@ -26,7 +26,7 @@ from geo.coverage import (
 )
 from geo.errors import GeoValidationError
 from geo.tracks import flag_fixes
-from tests.conftest import shared_file
+from tests.conftest import shared_file, shared_scope
 
 METRIC = "EPSG:32632"
 X0, Y0 = 539_000.0, 5_221_000.0  # Vaduz, in UTM 32N
@@ -382,7 +382,7 @@ def simulate_walks(
     return pd.concat(frames, ignore_index=True).iloc[:n_fixes]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def liechtenstein():
     from geo.osm import read_osm
 

@@ -16,6 +16,7 @@ import shapely
 from geo.assign import assign_points
 from geo.coverage import grid_coverage, last_covered, prepare_coverage
 from geo.errors import GeoValidationError
+from tests.conftest import shared_scope
 
 dask_geopandas = pytest.importorskip("dask_geopandas")
 distributed = pytest.importorskip("distributed")
@@ -25,7 +26,7 @@ X0, Y0 = 539_000.0, 5_221_000.0
 BLOCK = 50.0
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def client():
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
@@ -34,7 +35,7 @@ def client():
         yield c
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def city():
     ticks = np.arange(0, 1000.1, BLOCK)
     lines = [shapely.LineString([(X0, Y0 + t), (X0 + 1000, Y0 + t)]) for t in ticks]

@@ -16,6 +16,7 @@ from geo.grids.check import GridCheck, check_grids, format_check
 from geo.grids.codes import assign_codes
 from geo.grids.partition import building_adjacency, generate_grids
 from geo.grids.tessellation import building_tessellation
+from tests.conftest import shared_scope
 
 PBF = Path("/work/shared/data/osm/liechtenstein_2015.osm.pbf")
 METRIC = "EPSG:32632"
@@ -32,7 +33,7 @@ def _read(where: str) -> gpd.GeoDataFrame:
     return frame
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def city() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """(communities with ``community_id``, buildings with ``households`` and ``community_id``)."""
     communities = _read("boundary='administrative' AND admin_level='8'")

@@ -37,7 +37,7 @@ from geo.hotspots import (
     moran_i,
     pattern_name,
 )
-from tests.conftest import shared_file
+from tests.conftest import shared_file, shared_scope
 
 TOY_POINTS = np.array([(10, 10), (20, 10), (40, 10), (15, 20), (30, 20), (30, 30)], dtype=float)
 TOY_Y = np.array([2, 3, 3.2, 5, 8, 7])
@@ -55,12 +55,12 @@ def _quiet():
         yield
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def reference() -> dict:
     return json.loads(shared_file("reference/hotspot_reference_values.json").read_text())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def columbus() -> gpd.GeoDataFrame:
     # Planar coordinates although the file claims EPSG:4326: never reproject it.
     return gpd.read_file(shared_file("reference/columbus.geojson"))
@@ -406,7 +406,7 @@ def test_kernel_density_validation_collects_problems():
 # --- real data: illegal dumping in Los Angeles --------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def dumping() -> pd.DataFrame:
     frame = pd.read_csv(shared_file("la311/myla311_2017-12-27_to_31.csv"),
                         usecols=["RequestType", "Latitude", "Longitude", "CreatedDate"])

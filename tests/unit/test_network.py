@@ -31,7 +31,7 @@ from geo.network import (
     tour_cost,
 )
 from geo.osm import read_osm
-from tests.conftest import shared_file
+from tests.conftest import shared_file, shared_scope
 
 CITIES = {"liechtenstein": "osm/liechtenstein_2015.osm.pbf", "heidelberg": "osm/heidelberg_roads.osm.pbf"}
 TOL_M = 0.5
@@ -51,7 +51,7 @@ def _graph(city: str, profile: str) -> RoadGraph:
     return RoadGraph.from_lines(_roads(city), profile=profile)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def graph():
     """``graph(city, profile)``: a RoadGraph read once per module."""
     yield _graph
