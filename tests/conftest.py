@@ -147,9 +147,9 @@ class CityTemplates:
     def build(url: str, model) -> None:
         """Migrate the empty database at ``url`` and store Monaco with categories and grids in it."""
         from patrol.cases.categories import load_categories
-        from patrol.core.db import session_factory, transaction
         from patrol.city.gridding import generate_city_grids
         from patrol.city.osm_import import store_city
+        from patrol.core.db import session_factory, transaction
 
         engine = make_engine(url)
         try:

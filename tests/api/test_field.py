@@ -206,6 +206,7 @@ def _household(world, who: str, building_id: int, room: str, phone: str, birth_y
 def test_field_today_carries_checklists_shops_and_what_is_due_in_her_grids_only(world):
     import yaml
 
+    from patrol.core.models import Checklist, ResidentAudit
     from patrol.surveys.checklists import (
         builtin_files,
         definition_of,
@@ -213,7 +214,6 @@ def test_field_today_carries_checklists_shops_and_what_is_due_in_her_grids_only(
         load_builtin_checklists,
         load_checklist,
     )
-    from patrol.core.models import Checklist, ResidentAudit
 
     factory = session_factory(world.engine)
     with transaction(factory) as s:

@@ -14,13 +14,13 @@ from sqlalchemy import func, select, update
 
 from api.cli import main as cli_main
 from patrol.cases import service as svc
-from patrol.surveys import inspections as ins
-from patrol.surveys import shops as sh
 from patrol.core.auth import SYSTEM, actor_for, create_user
-from patrol.surveys.checklists import load_builtin_checklists
 from patrol.core.db import session_factory, transaction
 from patrol.core.frames import read_frame
 from patrol.core.models import Building, Case, Grid, Inspection, InspectionFinding, Photo
+from patrol.surveys import inspections as ins
+from patrol.surveys import shops as sh
+from patrol.surveys.checklists import load_builtin_checklists
 from tests.api.conftest import PASSWORD, ROLE_USERS
 from tests.conftest import shared_scope
 

@@ -215,9 +215,9 @@ def test_errors_are_404_and_400_in_our_shape(client):
 
 def test_registry_lists_dynamic_collections_from_a_callable(client, monkeypatch):
     """Collections listed per request by a provider (as grid plans will be) are served like the fixed ones."""
+    from patrol.city.read_models import layer_page
     from patrol.core.models import Community
     from patrol.publication.ogc import REGISTRY, CollectionSpec
-    from patrol.city.read_models import layer_page
 
     def per_community(session):
         fixed = REGISTRY.get(session, "grids")

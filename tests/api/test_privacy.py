@@ -12,7 +12,6 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from patrol.surveys import residents as svc
 from patrol.core.auth import actor_for
 from patrol.core.db import session_factory, transaction
 from patrol.core.models import (
@@ -26,6 +25,7 @@ from patrol.core.models import (
     Visit,
 )
 from patrol.field.patrols import check_in
+from patrol.surveys import residents as svc
 from tests.api.conftest import ROLE_USERS
 from tests.conftest import shared_scope
 

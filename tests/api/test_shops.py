@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from api.cli import main as cli_main
-from patrol.surveys import shops as sh
-from patrol.surveys.checklists import load_builtin_checklists
 from patrol.core.db import session_factory, transaction
 from patrol.core.models import Building, Grid, Shop
+from patrol.surveys import shops as sh
+from patrol.surveys.checklists import load_builtin_checklists
 from tests.api.conftest import ROLE_USERS
 from tests.conftest import shared_file, shared_scope
 

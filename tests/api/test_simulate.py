@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from geo.tracks import flag_fixes
-from patrol.core.db import make_engine, session_factory
 from patrol.cases.lifecycle import ACTIONS
+from patrol.core.db import make_engine, session_factory
 from patrol.core.models import Case, CaseEvent, GpsFix, Patrol, User
 from patrol.core.settings import Settings
 from patrol.simulate.month import simulate_month
@@ -41,10 +41,10 @@ def test_simulated_month_is_labelled_and_follows_the_loop(city_url):
 
 
 def test_simulated_surveys_are_labelled_valid_and_open_rectification_cases(city_url):
-    from patrol.surveys.checklists import definition_of, validate_answers
     from patrol.core.models import Checklist, Household, Inspection, InspectionFinding, Resident, Shop
-    from patrol.surveys.residents import mask_phone
     from patrol.simulate.surveys import simulate_surveys
+    from patrol.surveys.checklists import definition_of, validate_answers
+    from patrol.surveys.residents import mask_phone
 
     engine = make_engine(city_url)
     factory = session_factory(engine)

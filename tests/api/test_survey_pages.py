@@ -18,9 +18,9 @@ from maps.dashboard import dashboard_page
 from maps.login import login_page
 from maps.surveys import surveys_page
 from maps.templating import render
-from patrol.surveys.checklists import load_builtin_checklists
 from patrol.core.db import session_factory, transaction
 from patrol.core.models import Building, Grid
+from patrol.surveys.checklists import load_builtin_checklists
 from tests.conftest import shared_scope
 
 CN = dt.timezone(dt.timedelta(hours=8))

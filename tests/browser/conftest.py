@@ -16,9 +16,9 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from patrol.cases.categories import load_categories
-from patrol.core.db import make_engine, session_factory, transaction
 from patrol.city.gridding import generate_city_grids
 from patrol.city.osm_import import store_city
+from patrol.core.db import make_engine, session_factory, transaction
 from patrol.core.migrate import upgrade
 from patrol.core.settings import Settings
 from patrol.simulate.month import simulate_month

@@ -26,7 +26,6 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from patrol.core.auth import SYSTEM
-from patrol.surveys.checklists import load_builtin_checklists
 from patrol.core.db import session_factory, transaction
 from patrol.core.models import (
     Building,
@@ -44,6 +43,7 @@ from patrol.core.models import (
     Visit,
 )
 from patrol.simulate.month import DEMO_PASSWORD
+from patrol.surveys.checklists import load_builtin_checklists
 from tests.browser.conftest import phone_page, serve, simulated_city
 
 pytestmark = pytest.mark.browser

@@ -6,8 +6,8 @@ import geopandas as gpd
 import pytest
 from sqlalchemy import func, select
 
-from patrol.core.errors import Conflict, ImportFailed
 from patrol.city.osm_import import read_city, store_city, summarize
+from patrol.core.errors import Conflict, ImportFailed
 from patrol.core.models import Building, City, Community, RoadSegment, Subdistrict
 from tests.db.conftest import gdal_count
 

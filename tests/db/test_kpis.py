@@ -42,9 +42,6 @@ import pytest
 import shapely
 from sqlalchemy.orm import Session
 
-from patrol.cases import service as svc
-from patrol.core.auth import SYSTEM
-from patrol.core.frames import ewkt
 from patrol.analytics.kpis import (
     DEFAULT_THRESHOLDS,
     KpiArgumentError,
@@ -55,9 +52,12 @@ from patrol.analytics.kpis import (
     kpis,
     last_periods,
 )
+from patrol.cases import service as svc
+from patrol.cases.worktime import WorkCalendar
+from patrol.core.auth import SYSTEM
+from patrol.core.frames import ewkt
 from patrol.core.models import Building, Case, Category, Community, Grid, ResponsibleUnit, Subdistrict
 from patrol.core.settings import Settings
-from patrol.cases.worktime import WorkCalendar
 from tests.conftest import shared_scope
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -8,12 +8,12 @@ import shapely
 from sqlalchemy import func, select
 
 from geo.layers import read_layer
-from patrol.core.errors import Conflict, ImportFailed
 from patrol.city.gridding import check_city_grids, generate_city_grids
-from patrol.city.osm_import import store_city
 from patrol.city.layer_import import import_layer
-from patrol.core.models import Building, Community, Grid, ResponsibleUnit
+from patrol.city.osm_import import store_city
 from patrol.city.read_models import layer
+from patrol.core.errors import Conflict, ImportFailed
+from patrol.core.models import Building, Community, Grid, ResponsibleUnit
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from patrol.surveys import checklists as cl
 from patrol.cases.categories import default_csv, parse_categories
 from patrol.core.errors import InvalidInput
+from patrol.surveys import checklists as cl
 
 CATEGORIES = {r["code"] for r in parse_categories(default_csv())}
 

@@ -82,9 +82,9 @@ def test_toy_vectors_match_the_reference(reference, key):
     star = key.endswith("star=True")
     result = getis_ord(TOY_Y, distance_band(TOY_POINTS, 15), star=star, transform=transform)
     expected = toy["full_vectors_esda_computed"][key]
-    assert result.G == pytest.approx(expected["Gs"], abs=1e-6)
+    assert pytest.approx(expected["Gs"], abs=1e-6) == result.G
     assert result.z == pytest.approx(expected["Zs"], abs=1e-6)
-    assert result.EG == pytest.approx(expected["EGs"], abs=1e-6)
+    assert pytest.approx(expected["EGs"], abs=1e-6) == result.EG
     assert result.star is star and result.transform == transform
 
 

@@ -33,8 +33,6 @@ MAX_FUNCTION_LINES = 80
 LONG_BECAUSE = "long because"
 #: Migrations are written once and never edited again: their length is not a design smell.
 FUNCTION_LENGTH_EXEMPT = ("patrol/core/migrations/",)
-RESTRUCTURING = pytest.mark.xfail(strict=False, reason="restructure in progress (issue 16): other branches remove "
-                                                       "these; drop this mark once they are merged")
 
 
 def _imports(path: Path) -> set[str]:
@@ -203,7 +201,6 @@ def _some(lines: list[int], shown: int = 8) -> str:
     return ", ".join(map(str, lines[:shown])) + more
 
 
-@RESTRUCTURING
 def test_no_module_uses_another_modules_private_names():
     offences: dict[tuple[str, str], tuple[set[str], set[int]]] = {}  # (file, module used) → (names, lines)
     for name, module in _modules().items():
@@ -287,7 +284,6 @@ def test_the_cycle_finder_finds_cycles_and_only_cycles():
     assert _cycles({"a": {"b": [use]}, "b": {}}) == []
 
 
-@RESTRUCTURING
 def test_no_import_cycles():
     graph = _import_graph()
     report = []
@@ -324,7 +320,6 @@ def test_the_size_checks_measure_what_they_say():
     assert [(name, _length(node)) for name, node in _functions(tree)] == [("A.f", 5), ("A.f.g", 2)]  # decorators count
 
 
-@RESTRUCTURING
 def test_modules_and_functions_are_of_a_readable_size():
     offences = []
     for module in _modules().values():

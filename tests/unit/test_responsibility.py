@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from patrol.core.errors import ImportFailed
 from patrol.cases.responsibility import Rule, default_csv, parse_rules
+from patrol.core.errors import ImportFailed
 
 HEADER = "category,level,unit_type,priority,profile,note_zh\n"
 

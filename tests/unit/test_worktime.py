@@ -249,8 +249,8 @@ def test_month_bounds_are_the_citys_calendar_month_and_bad_months_name_the_field
 
     import pytest
 
-    from patrol.core.errors import InvalidInput
     from patrol.cases.worktime import local_today, month_bounds
+    from patrol.core.errors import InvalidInput
 
     label, start, end = month_bounds("2026-12", "Asia/Shanghai")
     assert label == "2026-12" and start.isoformat() == "2026-12-01T00:00:00+08:00"
