@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patrol.cases import categories
-from patrol.cases import service as svc
+from patrol.cases.authority import get_case, scope_filter
+from patrol.cases.reads import CaseFilter, case_dict, case_query, tasks_of, timeline
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, InvalidInput, NotFound
 from patrol.core.models import Case, Category, Grid, Photo, Revisit, User
@@ -36,10 +37,10 @@ def case_view(session: Session, case: Case, *, detail: bool = False, wkb: bytes 
     reported (grid plans' history)."""
     if wkb is None:
         wkb = session.scalar(select(func.ST_AsBinary(Case.geom)).where(Case.id == case.id))
-    out = svc.case_dict(case, wkb, category=session.get(Category, case.category_code))
+    out = case_dict(case, wkb, category=session.get(Category, case.category_code))
     if detail:
-        out["timeline"] = svc.timeline(session, case.id)
-        out["tasks"] = svc.tasks_of(session, case.id)
+        out["timeline"] = timeline(session, case.id)
+        out["tasks"] = tasks_of(session, case.id)
         out["photos"] = [{"id": p.id, "event_id": p.event_id, "mime": p.mime, "taken_at": iso(p.taken_at),
                           "url": f"/api/v1/photos/{p.id}", "thumbnail": f"/api/v1/photos/{p.id}/thumbnail"}
                          for p in session.scalars(select(Photo).where(Photo.case_id == case.id).order_by(Photo.id))]
@@ -50,17 +51,17 @@ def case_view(session: Session, case: Case, *, detail: bool = False, wkb: bytes 
     return out
 
 
-def case_features(session: Session, actor: Actor, f: svc.CaseFilter, *, limit: int,
+def case_features(session: Session, actor: Actor, f: CaseFilter, *, limit: int,
                   offset: int) -> tuple[list[dict[str, Any]], int]:
     """One page of the cases in ``actor``'s scope matching ``f`` as GeoJSON features (WGS-84 points), and how many
     match in all."""
-    stmt = svc.case_query(session, actor, f)
+    stmt = case_query(session, actor, f)
     total = session.scalar(select(func.count()).select_from(stmt.with_only_columns(Case.id).subquery())) or 0
     features = []
     for case, wkb in session.execute(stmt.limit(limit).offset(offset)).all():
         p = shapely.from_wkb(bytes(wkb))
         features.append({"type": "Feature", "id": case.id, "geometry": {"type": "Point", "coordinates": [p.x, p.y]},
-                         "properties": svc.case_dict(case)})
+                         "properties": case_dict(case)})
     return features, total
 
 
@@ -74,7 +75,7 @@ def active_categories(session: Session) -> list[dict[str, Any]]:
 
 def revisits_in_scope(session: Session, actor: Actor, *, pending: bool = True) -> list[dict[str, Any]]:
     """回头看 revisits of the cases in ``actor``'s scope, by due date (only those not done when ``pending``)."""
-    stmt = select(Revisit).join(Case, Case.id == Revisit.case_id).where(*svc.scope_filter(actor))
+    stmt = select(Revisit).join(Case, Case.id == Revisit.case_id).where(*scope_filter(actor))
     if pending:
         stmt = stmt.where(Revisit.done_at.is_(None))
     return [{"id": r.id, "case_id": r.case_id, "grid_id": r.grid_id, "due_on": r.due_on.isoformat(),
@@ -87,15 +88,15 @@ def photo_in_scope(session: Session, actor: Actor, photo_id: int) -> Photo:
     photo = session.get(Photo, photo_id)
     if photo is None:
         raise NotFound(f"no photo {photo_id}", field="photo_id")
-    svc.get_case(session, actor, photo.case_id)
+    get_case(session, actor, photo.case_id)
     return photo
 
 
-def export_frame(session: Session, actor: Actor, f: svc.CaseFilter) -> gpd.GeoDataFrame:
+def export_frame(session: Session, actor: Actor, f: CaseFilter) -> gpd.GeoDataFrame:
     """The cases in ``actor``'s scope matching ``f`` as a table of :data:`EXPORT_COLUMNS` with their points
     (EPSG:4326), at most :data:`EXPORT_MAX`."""
-    rows = session.execute(svc.case_query(session, actor, f).limit(EXPORT_MAX)).all()
-    records = [{k: svc.case_dict(c)[k] for k in EXPORT_COLUMNS} for c, _ in rows]
+    rows = session.execute(case_query(session, actor, f).limit(EXPORT_MAX)).all()
+    records = [{k: case_dict(c)[k] for k in EXPORT_COLUMNS} for c, _ in rows]
     points = [shapely.from_wkb(bytes(w)) for _, w in rows]
     return gpd.GeoDataFrame(records or {k: [] for k in EXPORT_COLUMNS}, geometry=points, crs=4326)
 
