@@ -16,7 +16,6 @@ from api.routes import (
     auth,
     cases,
     field,
-    fieldapp,
     layers,
     maps,
     ogc,
@@ -63,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(routing.router)
     app.include_router(field.router)
-    app.include_router(fieldapp.router)
+    app.include_router(field.shell)
     app.include_router(maps.router)
     app.include_router(ogc.router)
     app.include_router(plan_routes.router)

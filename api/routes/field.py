@@ -1,13 +1,16 @@
-"""The field-worker app's server side: the day in one response, cached on the phone for offline use."""
+"""The field-worker app over HTTP: its files at /app/ (an installable PWA) and its data, the day in one response
+(/api/v1/field/today), cached on the phone for offline use."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from api.deps import ActorDep, SessionDep, SettingsDep
 from api.schemas.field import TodayOut
+from maps import field as F
 from patrol.field.day import field_today
 
 router = APIRouter(prefix="/api/v1/field", tags=["field app"])
@@ -20,3 +23,41 @@ def today(actor: ActorDep, session: SessionDep, settings: SettingsDep,
           lat: Annotated[float | None, Query(description="where she is now (WGS-84), the start of the route")] = None,
           lon: Annotated[float | None, Query(description="give both lat and lon, or neither")] = None) -> dict:
     return field_today(session, actor, settings, lat=lat, lon=lon)
+
+
+#: The app's own files at /app/ (an installable PWA that works offline).
+shell = APIRouter(tags=["field app"])
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+def _config(settings) -> dict:
+    return {"lang": settings.lang if settings.lang in ("zh", "en") else "zh",
+            "tiles": F.tiles_config(settings.tiles, settings.tile_attribution), "datum": settings.tiles_datum}
+
+
+@shell.get("/app", include_in_schema=False)
+def app_redirect() -> RedirectResponse:
+    return RedirectResponse("/app/", status_code=308)
+
+
+@shell.get("/app/", response_class=HTMLResponse, summary="The grid worker's phone app (PWA, works offline)")
+def app_page(settings: SettingsDep) -> HTMLResponse:
+    return HTMLResponse(F.index_html(_config(settings)), headers=NO_CACHE)
+
+
+@shell.get("/app/sw.js", include_in_schema=False)
+def service_worker(settings: SettingsDep) -> Response:
+    return Response(F.service_worker(_config(settings)), media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/app/"})
+
+
+@shell.get("/app/manifest.webmanifest", include_in_schema=False)
+def manifest(settings: SettingsDep) -> JSONResponse:
+    return JSONResponse(F.manifest(settings.lang), media_type="application/manifest+json", headers=NO_CACHE)
+
+
+@shell.get("/app/{name}", include_in_schema=False)
+def asset(name: str) -> Response:
+    if name not in F.ASSETS:
+        raise HTTPException(404, f"no file /app/{name}")
+    return Response((F.FIELD_DIR / name).read_bytes(), media_type=F.ASSETS[name], headers=NO_CACHE)
