@@ -21,7 +21,7 @@ import shapely
 
 from geo._checks import Kind, duplicate_code, missing_column
 from geo.city import as_multipolygon
-from geo.crs import WGS84, transform_geometry_to_wgs84
+from geo.crs import DATUMS, WGS84, transform_geometry_to_wgs84
 from geo.errors import GeoValidationError, Problem
 from geo.validation import validate_geometries
 
@@ -66,7 +66,6 @@ ALIASES: dict[str, str] = {
     "comm_id": "community_id", "community_": "community_id", "社区id": "community_id",  # DBF names stop at 10
     "worker": "worker_id", "网格员id": "worker_id",
 }
-DATUMS = ("wgs84", "gcj02", "bd09")
 
 
 def read_layer(path: str | Path, *, layer: str | None = None, kind: str | None = None) -> gpd.GeoDataFrame:

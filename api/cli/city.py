@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from api.cli.context import Command, Group, open_database
+from geo.crs import DATUMS
 from geo.errors import GeoValidationError
 from geo.layers import read_layer
 from geo.validation import summarize_problems
@@ -62,7 +63,7 @@ def db_upgrade() -> None:
 @click.option("--layer", type=click.Choice(LAYERS_IN),
               help="import FILE as this layer of the city already imported (all-or-nothing)")
 @click.option("--source-layer", help="layer name inside a multi-layer file such as a GeoPackage")
-@click.option("--datum", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84", show_default=True,
+@click.option("--datum", type=click.Choice(DATUMS), default="wgs84", show_default=True,
               help="lon/lat digitised on AMap/Tencent (gcj02) or Baidu (bd09) maps are converted to WGS-84")
 @click.option("--name", help="city name (default: the widest boundary's name)")
 @click.option("--subdistrict-level", type=int, help="OSM admin_level of subdistricts 街道 (default: auto)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -16,6 +16,7 @@ from api.deps import ActorDep, SessionDep, SettingsDep
 from api.schemas.base import FeatureCollection
 from api.schemas.cases import BatchOut, CaseDetail, CasesMapOut, CategoryOut, CreatedCase, EscalationOut
 from api.schemas.queries import CaseExportQuery, CaseListQuery, CaseMapQuery
+from geo.crs import Datum
 from patrol.cases import service as svc
 from patrol.cases import views
 from patrol.cases.batch import create_cases as ingest
@@ -42,7 +43,7 @@ class CaseIn(BaseModel):
     category: str = Field(description="category code, see GET /api/v1/categories", examples=["C0103"])
     lat: float
     lon: float
-    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    crs: Datum = Datum.WGS84
     description: str | None = Field(None, max_length=4000)
     address: str | None = Field(None, max_length=300)
     building_id: int | None = None
@@ -141,7 +142,7 @@ class ActionIn(BaseModel):
     rating: int | None = None
     lat: float | None = None
     lon: float | None = None
-    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    crs: Datum = Datum.WGS84
     client_id: uuid.UUID | None = Field(None, description="makes a retried action idempotent")
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from api.deps import ActorDep, SessionDep, SettingsDep
 from api.schemas.cases import RecordedRevisit, RevisitOut
 from api.schemas.patrols import AddFixesOut, PatrolOut, VisitOut
+from geo.crs import Datum
 from patrol.cases import service as svc
 from patrol.cases import views
 from patrol.core.time import iso
@@ -82,7 +83,7 @@ class VisitIn(BaseModel):
     note: str | None = Field(None, max_length=4000)
     lat: float | None = None
     lon: float | None = None
-    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    crs: Datum = Datum.WGS84
     household_id: int | None = Field(None, description="the household visited (民情台账), in this building")
     needs: list[NeedIn] | None = Field(None, max_length=50, description="needs raised at the visit (needs "
                                                                         "household_id); recorded once per client_id")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from api.deps import ActorDep, SessionDep, SettingsDep
 from api.schemas.field import WorkerDay
 from api.schemas.routing import ResponsibleOut
+from geo.crs import Datum
 from patrol.cases import routing as svc
 from patrol.cases.places import to_point
 from patrol.cases.views import check_route_reader
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["routing"])
             response_model=ResponsibleOut, response_model_exclude_unset=True)
 def responsible(actor: ActorDep, session: SessionDep, lat: float, lon: float, category: str,
                 level: Literal["grid", "community", "department"] | None = None,
-                crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84") -> dict:
+                crs: Datum = Datum.WGS84) -> dict:
     if actor.role not in ("admin", "supervisor", "grid_worker", "planner", "department"):
         raise Forbidden(f"a {actor.role} cannot query responsibility", field="role")
     x, y = to_point(lon, lat, crs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
@@ -27,6 +27,7 @@ from api.schemas.surveys import (
     SurveyReportOut,
     UploadInspectionPhotoOut,
 )
+from geo.crs import Datum
 from patrol.core.errors import Forbidden, InvalidInput
 from patrol.surveys import checklists as cl
 from patrol.surveys import inspections as ins
@@ -98,7 +99,7 @@ class InspectionIn(BaseModel):
     place_name: str | None = Field(None, max_length=200, description="place checklists (工地, 消防通道), with lon/lat")
     lon: float | None = None
     lat: float | None = None
-    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    crs: Datum = Datum.WGS84
     time: dt.datetime | None = Field(None, description="when it was made (default now); with a timezone")
     answers: dict[str, Any] = Field(description="{item id: value}")
     note: str | None = Field(None, max_length=4000)

@@ -16,14 +16,14 @@ import pandas as pd
 import shapely
 from folium.map import FitBounds
 
-from geo.crs import wgs84_to_gcj02
+from geo.crs import Datum, wgs84_to_gcj02
 from geo.errors import ProblemList
 from geo.hotspots import pattern_name
 from maps.assets import use_local_assets
 from maps.leaflet import BASE_CSS, Notice, Stylesheet, base_map, number
 from maps.overview import LABELS as OVERVIEW_LABELS
 
-DATUMS = ("wgs84", "gcj02")
+DATUMS = (Datum.WGS84.value, Datum.GCJ02.value)  # the datums a basemap comes in
 """Datums a basemap may be drawn in: WGS-84 (OpenStreetMap) or GCJ-02 (AMap, Tencent)."""
 
 HIGHLIGHT = {"weight": 3, "color": "#111827"}

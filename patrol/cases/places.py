@@ -19,7 +19,7 @@ from pyproj import Geod
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from geo.crs import to_wgs84
+from geo.crs import DATUMS, to_wgs84
 from patrol.cases.lifecycle import OPEN, Status
 from patrol.core.dialect import at_point, bbox_filter
 from patrol.core.errors import InvalidInput
@@ -27,7 +27,6 @@ from patrol.core.frames import read_frame
 from patrol.core.models import Building, Case, City, Community, Grid
 
 _geod = Geod(ellps="WGS84")
-CRS_NAMES = ("wgs84", "gcj02", "bd09")
 
 
 @dataclass
@@ -39,8 +38,8 @@ class Place:
 
 def to_point(lon: float, lat: float, crs: str = "wgs84") -> tuple[float, float]:
     """WGS-84 lon/lat (degrees) from input in WGS-84, GCJ-02 or BD-09, with range checks."""
-    if crs not in CRS_NAMES:
-        raise InvalidInput(f"crs must be one of {', '.join(CRS_NAMES)}, got {crs!r}", field="crs")
+    if crs not in DATUMS:
+        raise InvalidInput(f"crs must be one of {', '.join(DATUMS)}, got {crs!r}", field="crs")
     if not (isinstance(lat, int | float) and math.isfinite(lat) and -90 <= lat <= 90):
         raise InvalidInput(f"lat must be between -90 and 90, got {lat!r}", field="lat")
     if not (isinstance(lon, int | float) and math.isfinite(lon) and -180 <= lon <= 180):
