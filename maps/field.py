@@ -86,8 +86,8 @@ def manifest(lang: str = "zh") -> dict:
     return {
         "name": "网格通 · gridpatrol" if zh else "gridpatrol field app",
         "short_name": "网格通" if zh else "gridpatrol",
-        "description": "网格员巡查、上报、任务（离线可用）" if zh else "Patrol, report and tasks for grid workers (works "
-                                                                "offline)",
+        "description": ("网格员巡查、上报、任务（离线可用）" if zh
+                        else "Patrol, report and tasks for grid workers (works offline)"),
         "lang": "zh-CN" if zh else "en",
         "start_url": "/app/",
         "scope": "/app/",

@@ -142,7 +142,8 @@ def grids_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, 
     return _html(M.grids_map(grids, **_opts(settings, lang)))
 
 
-@router.get("/dashboard", response_class=HTMLResponse, summary="Supervisor dashboard: KPI cards, ranking, maps, downloads")
+@router.get("/dashboard", response_class=HTMLResponse,
+            summary="Supervisor dashboard: KPI cards, ranking, maps, downloads")
 def dashboard(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
     from maps.dashboard import dashboard_page
 

@@ -163,9 +163,8 @@ def _collection(request: Request, session, spec: CollectionSpec) -> dict:
     extent: dict = {"spatial": {"bbox": [list(box)] if box else [[-180.0, -90.0, 180.0, 90.0]], "crs": CRS84}}
     if spec.temporal is not None:
         times = spec.temporal(session)
-        extent["temporal"] = {"interval": [[t.isoformat().replace("+00:00", "Z") if t is not None else None for t in times] if times
-                                           else [None, None]],
-                              "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+        interval = [t.isoformat().replace("+00:00", "Z") if t is not None else None for t in times] if times else [None, None]
+        extent["temporal"] = {"interval": [interval], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
     return {
         "id": spec.id, "title": spec.title, "description": spec.description, "keywords": list(spec.keywords),
         "itemType": "feature", "crs": [CRS84], "storageCrs": CRS84, "extent": extent,
@@ -187,11 +186,12 @@ _PARAMS = {
     "limit": {"name": "limit", "in": "query", "required": False, "style": "form", "explode": False,
               "description": f"page size (default {DEFAULT_LIMIT}; larger values are cut to the configured "
                              "page_size_max)", "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}},
-    "offset": {"name": "offset", "in": "query", "required": False, "description": "features to skip (next links set it)",
-               "schema": {"type": "integer", "minimum": 0, "default": 0}},
+    "offset": {"name": "offset", "in": "query", "required": False,
+               "description": "features to skip (next links set it)", "schema": {"type": "integer", "minimum": 0, "default": 0}},
     "datetime": {"name": "datetime", "in": "query", "required": False, "style": "form", "explode": False,
                  "description": "reported_at (cases) at an instant or in an interval a/b, ../b, a/..; a bare date is "
-                                "the whole day (UTC). Collections without time ignore it.", "schema": {"type": "string"}},
+                                "the whole day (UTC). Collections without time ignore it.",
+                 "schema": {"type": "string"}},
     "f": {"name": "f", "in": "query", "required": False, "description": "response format",
           "schema": {"type": "string", "enum": ["json"]}},
     "collectionId": {"name": "collectionId", "in": "path", "required": True, "schema": {"type": "string"}},

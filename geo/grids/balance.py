@@ -277,8 +277,9 @@ def _solve(ctx: BalanceContext, comp: frozenset[int]) -> _Solution:
     members = np.flatnonzero(np.isin(ctx.old_of, grid_pos))
     area = shapely.union_all(ctx.old_geoms[grid_pos])
     if len(members) == 0:
+        violation = float(range_violation(np.zeros(1), ctx.low, ctx.high)[0])
         return _Solution(grid_pos, members, np.zeros(0, np.int64), np.zeros(1, bool),
-                         np.array([area], dtype=object), float(range_violation(np.zeros(1), ctx.low, ctx.high)[0]), "empty")
+                         np.array([area], dtype=object), violation, "empty")
     footprints = ctx.footprints[members]
     unclipped = voronoi_cells(area, footprints, shrink_m=SHRINK_M, segment_m=SEGMENT_M)
     cells = tidy_cells(unclipped, area, footprints)

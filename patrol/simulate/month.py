@@ -42,8 +42,8 @@ from patrol.core.settings import Settings
 DEMO_PASSWORD = "demo-pass-2026"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ["芳", "伟", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "霞"]
-UNIT_TYPES = [("urban_management", "城管中队"), ("power", "供电所"), ("water", "自来水公司"), ("greening", "园林绿化所"),
-              ("sanitation", "环卫所"), ("property", "物业公司")]
+UNIT_TYPES = [("urban_management", "城管中队"), ("power", "供电所"), ("water", "自来水公司"),
+              ("greening", "园林绿化所"), ("sanitation", "环卫所"), ("property", "物业公司")]
 # categories the simulated workers report, with weights (community items are the most frequent in the seeds)
 CATEGORIES = {"C0103": 8, "C0101": 5, "C0104": 6, "B0109": 4, "C0102": 6, "B0101": 2, "E0101": 3}
 

@@ -119,8 +119,8 @@ def _shops(s: Session, rng: random.Random, buildings: dict[int, list]) -> int:
         shopfronts = [r for r in rows if r[1] in ("retail", "commercial", "kiosk", "supermarket")] or rows
         for bid, _, _, p in rng.sample(shopfronts, min(len(shopfronts), 3)):
             kind, label = rng.choice(SHOP_KINDS)
-            s.add(Shop(code=unused_shop_code(s), name=f"{rng.choice(SURNAMES)}记{label} (模拟)", kind=kind, building_id=bid,
-                       simulated=True, geom=ewkt([p])[0]))
+            s.add(Shop(code=unused_shop_code(s), name=f"{rng.choice(SURNAMES)}记{label} (模拟)", kind=kind,
+                       building_id=bid, simulated=True, geom=ewkt([p])[0]))
             s.flush()
             n += 1
     return n
