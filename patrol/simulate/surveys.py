@@ -2,9 +2,9 @@
 
 Like :mod:`patrol.simulate.month`, everything made up here is labelled: shops, households and residents carry
 ``simulated = True`` and their names end in "(模拟)"; simulated phone numbers use the 100 prefix, which no Chinese
-mobile network issues. Real shops come from the OpenStreetMap extract (:func:`patrol.surveys.shops.import_osm_shops`). The
-checklists are the shipped ones; inspections go through :func:`patrol.surveys.inspections.record_inspection`, so failed
-items open real rectification cases with their deadlines.
+mobile network issues. Real shops come from the OpenStreetMap extract (:func:`patrol.surveys.shops.import_osm_shops`).
+The checklists are the shipped ones; inspections go through :func:`patrol.surveys.inspections.record_inspection`, so
+failed items open real rectification cases with their deadlines.
 """
 
 from __future__ import annotations
