@@ -3,8 +3,8 @@ checklist, failed items by type, households overdue for a visit — one month, i
 
 The page is built from the very services behind ``/api/v1/surveys/report/{inspections,findings,visits}``
 (:func:`patrol.surveys.inspections.inspection_report`, :func:`patrol.surveys.inspections.findings_report`,
-:func:`patrol.surveys.residents.visits_report`), so it shows exactly what the API returns and obeys the same scopes: admins
-and planners every grid, a supervisor her community, a grid worker her grids, a department 403. Opened in a
+:func:`patrol.surveys.residents.visits_report`), so it shows exactly what the API returns and obeys the same scopes:
+admins and planners every grid, a supervisor her community, a grid worker her grids, a department 403. Opened in a
 browser it authenticates with the login cookie like /dashboard; without one it sends the user to /login and back.
 """
 
