@@ -6,14 +6,16 @@ HOST  ?= 127.0.0.1
 PORT  ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup setup-test serve bench lint clean
+.PHONY: demo test setup setup-test serve bench lint lint-only clean
 
 ## Build gridpatrol.db from a real city (first run only) and serve http://$(HOST):$(PORT)
 demo: setup
 	$(BIN)/gridpatrol demo --host $(HOST) --port $(PORT)
 
-## Run every test on SpatiaLite and on a throwaway PostGIS, plus the browser tests in Chromium
+## Lint (ruff) and type-check (mypy on the files in pyproject's [tool.mypy]), then run every test on SpatiaLite and
+## on a throwaway PostGIS, plus the browser tests in Chromium
 test: setup-test
+	@$(MAKE) --no-print-directory lint-only
 	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && \
 	  GRIDPATROL_TEST_POSTGRES_URL=$$url GRIDPATROL_REQUIRE_ALL_DATABASES=1 \
 	  $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
@@ -32,8 +34,13 @@ bench: setup-test
 	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && \
 	  GRIDPATROL_BENCH_POSTGRES_URL=$$url $(BIN)/python bench/run.py
 
+## ruff (rules in pyproject.toml) on all the code, and mypy on the packages [tool.mypy] lists
 lint: setup-test
+	@$(MAKE) --no-print-directory lint-only
+
+lint-only:
 	$(BIN)/ruff check geo patrol api maps tests bench
+	PYTHONPATH=$(CURDIR) $(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pg .pytest_cache gridpatrol.db test-output
