@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 from collections.abc import Callable, Iterator
 from zoneinfo import ZoneInfo
 
@@ -160,9 +161,7 @@ def _patrols(s: Session, rng: random.Random, people: dict, today: dt.date, days:
     return total
 
 
-def _uuid(rng: random.Random):
-    import uuid
-
+def _uuid(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
 
 
