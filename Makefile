@@ -6,15 +6,17 @@ HOST  ?= 127.0.0.1
 PORT  ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup setup-test serve bench lint clean
+.PHONY: demo test setup setup-test serve bench lint lint-only clean
 
 ## Build gridpatrol.db from a real city (first run only) and serve http://$(HOST):$(PORT)
 demo: setup
 	$(BIN)/gridpatrol demo --host $(HOST) --port $(PORT)
 
-## Run every test on SpatiaLite and on a throwaway PostGIS, plus the browser tests in Chromium, in a random order
-## (pytest-randomly; the header prints the seed: repeat an order with PYTEST_ARGS=--randomly-seed=N)
+## Lint (ruff) and type-check (mypy on the files in pyproject's [tool.mypy]), then run every test on SpatiaLite and
+## on a throwaway PostGIS, plus the browser tests in Chromium, in a random order (pytest-randomly; the header prints
+## the seed: repeat an order with PYTEST_ARGS=--randomly-seed=N)
 test: setup-test
+	@$(MAKE) --no-print-directory lint-only
 	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && \
 	  GRIDPATROL_TEST_POSTGRES_URL=$$url GRIDPATROL_REQUIRE_ALL_DATABASES=1 \
 	  $(BIN)/python -m pytest -p randomly -n 2 --dist loadfile $(PYTEST_ARGS)
@@ -33,8 +35,13 @@ bench: setup-test
 	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && \
 	  GRIDPATROL_BENCH_POSTGRES_URL=$$url $(BIN)/python bench/run.py
 
+## ruff (rules in pyproject.toml) on all the code, and mypy on the packages [tool.mypy] lists
 lint: setup-test
+	@$(MAKE) --no-print-directory lint-only
+
+lint-only:
 	$(BIN)/ruff check geo patrol api maps tests bench
+	PYTHONPATH=$(CURDIR) $(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pg .pytest_cache gridpatrol.db test-output

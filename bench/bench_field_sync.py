@@ -8,8 +8,8 @@ the service worker. Then, for each scenario, starting from an empty outbox:
 
 * the network goes (``context.set_offline``); N SIMULATED reports (random points inside her grid, sampled in Python
   from the grid of /api/v1/field/today; categories cycled from the day's list; description "… (模拟)"; client ids made
-  here, so the database can be checked for exactly them) are put in the outbox with ``gridpatrolApp.store.enqueue`` one after
-  the other, as the report form does: "enqueue ms/report";
+  here, so the database can be checked for exactly them) are put in the outbox with ``gridpatrolApp.store.enqueue``
+  one after the other, as the report form does: "enqueue ms/report";
 * the page is reloaded while offline (the service worker serves it) and the outbox must still hold N;
 * the network comes back: "sync s" runs from the page's ``online`` event until the outbox is empty and the sync
   engine idle (measured in the page, ``performance.now()``).
@@ -405,7 +405,10 @@ def _table(rows: list[tuple[str, dict]]) -> None:
     for backend, r in rows:
         if r["key"] == "batched":
             ref[backend] = r["sync_s"]
-    fmt = (lambda v, w, p: f"{v:>{w}.{p}f}" if v is not None else f"{'—':>{w}}")
+
+    def fmt(v: float | None, w: int, p: int) -> str:
+        return f"{v:>{w}.{p}f}" if v is not None else f"{'—':>{w}}"
+
     for backend, r in rows:
         base = ref.get(backend)
         ratio = r["sync_s"] / base if r["sync_s"] and base else None
@@ -414,6 +417,69 @@ def _table(rows: list[tuple[str, dict]]) -> None:
               f"{r['enqueue_ms']:>11.2f}{fmt(r['sync_s'], 8, 2)}{fmt(r['rate'], 8, 0)}{r['cuts']:>5}{r['requests']:>7}"
               f"{r['failed']:>7}{r['dropped']:>9}{r['resent']:>7}{order:>13}{fmt(ratio, 12, 2)}"
               f"{'×' if ratio else ' '}")
+
+
+def _report_scenario(backend: str, label: str, cuts: int, r: dict, n: int, timeout_s: float,
+                     errors: list[str]) -> None:
+    """Print one scenario's line (and notes); append what went wrong to ``errors``."""
+    sync = f"{r['sync_s']:.2f} s" if r["sync_s"] is not None else "did NOT finish"
+    failures = f": {', '.join(r['failures'])}" if r["failures"] else ""
+    extra = (f", {r['cuts']} cuts ({r['offline_s']:.1f} s offline in all): {r['dropped']} answers "
+             f"lost after the server stored the batch, {r['refused']} POSTs refused while offline"
+             if cuts else "")
+    if r["retries"]:
+        extra += f", {r['retries']} retries after {r['retry_errors']}"
+    if r["single_posts"]:
+        extra += f", {r['single_posts']} single POST /cases"
+    print(f"{backend} · {label}: enqueued {n} in {r['enqueue_ms'] * n / 1000:.2f} s; offline "
+          f"reload {r['reload_s']:.2f} s, {r['survived_reload']} still queued; synced {sync}; "
+          f"{r['requests']} POST /cases/batch ({r['failed']} failed in the browser{failures}), "
+          f"answers {r['answered']}{extra}; database: {r['found']} found, {r['rows']} rows; "
+          f"app problems {r['problems']}", flush=True)
+    for name, bad in (("lost", r["lost"]), ("duplicated", r["duplicates"]),
+                      ("shown as problems", r["problems"]),
+                      ("missing after the offline reload", n - r["survived_reload"]),
+                      ("sent while offline", r["leaked_offline"])):
+        if bad:
+            errors.append(f"{backend} · {label}: {bad} {name}")
+    if cuts and r["cuts"] < cuts:
+        print(f"  note: the sync finished after {r['cuts']} of {cuts} cuts (too few reports to "
+              f"exercise them all)")
+    if r["problem_samples"]:
+        print(f"  problems: {r['problem_samples']}")
+    if r["timed_out"]:
+        errors.append(f"{backend} · {label}: not synced within {timeout_s:.0f} s: "
+                      f"{r['timed_out']}")
+
+
+def _run_backend(browser, backend: str, url: str, model, n: int, rng: random.Random, timeout_s: float,
+                 rows: list[tuple[str, dict]], errors: list[str]) -> None:
+    """Every scenario on one database: rows and errors are appended to."""
+    app = city = context = None
+    try:
+        city = _build(url, model)
+        print(f"{backend}: {city['grids']} grids in {city['seconds']:.1f} s; worker {USER} owns grid "
+              f"{city['grid']} ({city['grid_buildings']} buildings)", flush=True)
+        app = _App(url)
+        lon, lat = city["start"]
+        context = browser.new_context(**PHONE, locale="zh-CN", service_workers="allow",
+                                      geolocation={"latitude": lat, "longitude": lon, "accuracy": 8},
+                                      permissions=["geolocation"])
+        page = _login(context, app.base)
+        net = _Net(page)
+        for key, label, batch, cuts in SCENARIOS:
+            r = _scenario(page, net, city, key, label, batch, cuts, n, rng, timeout_s)
+            rows.append((backend, r))
+            _report_scenario(backend, label, cuts, r, n, timeout_s, errors)
+        if page.errors:
+            errors.append(f"{backend}: page errors {page.errors[:3]}")
+    finally:
+        if context is not None:
+            context.close()
+        if app is not None:
+            app.close()
+        if city is not None:
+            city["engine"].dispose()
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -459,58 +525,9 @@ def main(argv: list[str] | None = None) -> dict:
                     url = f"sqlite:///{Path(tmp) / 'field.db'}"
                 else:
                     url = create_postgis_database(pg_base, f"bench_field_{uuid.uuid4().hex[:8]}")
-                app = city = context = None
                 try:
-                    city = _build(url, model)
-                    print(f"{backend}: {city['grids']} grids in {city['seconds']:.1f} s; worker {USER} owns grid "
-                          f"{city['grid']} ({city['grid_buildings']} buildings)", flush=True)
-                    app = _App(url)
-                    lon, lat = city["start"]
-                    context = browser.new_context(**PHONE, locale="zh-CN", service_workers="allow",
-                                                  geolocation={"latitude": lat, "longitude": lon, "accuracy": 8},
-                                                  permissions=["geolocation"])
-                    page = _login(context, app.base)
-                    net = _Net(page)
-                    for key, label, batch, cuts in SCENARIOS:
-                        r = _scenario(page, net, city, key, label, batch, cuts, n, rng, timeout_s)
-                        rows.append((backend, r))
-                        sync = f"{r['sync_s']:.2f} s" if r["sync_s"] is not None else "did NOT finish"
-                        failures = f": {', '.join(r['failures'])}" if r["failures"] else ""
-                        extra = (f", {r['cuts']} cuts ({r['offline_s']:.1f} s offline in all): {r['dropped']} answers "
-                                 f"lost after the server stored the batch, {r['refused']} POSTs refused while offline"
-                                 if cuts else "")
-                        if r["retries"]:
-                            extra += f", {r['retries']} retries after {r['retry_errors']}"
-                        if r["single_posts"]:
-                            extra += f", {r['single_posts']} single POST /cases"
-                        print(f"{backend} · {label}: enqueued {n} in {r['enqueue_ms'] * n / 1000:.2f} s; offline "
-                              f"reload {r['reload_s']:.2f} s, {r['survived_reload']} still queued; synced {sync}; "
-                              f"{r['requests']} POST /cases/batch ({r['failed']} failed in the browser{failures}), "
-                              f"answers {r['answered']}{extra}; database: {r['found']} found, {r['rows']} rows; "
-                              f"app problems {r['problems']}", flush=True)
-                        for name, bad in (("lost", r["lost"]), ("duplicated", r["duplicates"]),
-                                          ("shown as problems", r["problems"]),
-                                          ("missing after the offline reload", n - r["survived_reload"]),
-                                          ("sent while offline", r["leaked_offline"])):
-                            if bad:
-                                errors.append(f"{backend} · {label}: {bad} {name}")
-                        if cuts and r["cuts"] < cuts:
-                            print(f"  note: the sync finished after {r['cuts']} of {cuts} cuts (too few reports to "
-                                  f"exercise them all)")
-                        if r["problem_samples"]:
-                            print(f"  problems: {r['problem_samples']}")
-                        if r["timed_out"]:
-                            errors.append(f"{backend} · {label}: not synced within {timeout_s:.0f} s: "
-                                          f"{r['timed_out']}")
-                    if page.errors:
-                        errors.append(f"{backend}: page errors {page.errors[:3]}")
+                    _run_backend(browser, backend, url, model, n, rng, timeout_s, rows, errors)
                 finally:
-                    if context is not None:
-                        context.close()
-                    if app is not None:
-                        app.close()
-                    if city is not None:
-                        city["engine"].dispose()
                     if backend == "PostGIS":
                         drop_postgis_database(url)
         finally:

@@ -1,7 +1,8 @@
 """Import Liechtenstein (8,994 buildings, 4,658 roads) into SpatiaLite and into PostGIS, side by side with the
 obvious alternative: geopandas writing the same assembled layers (``to_file`` SpatiaLite / ``to_postgis``).
 
-Run with ``make bench`` (starts a throwaway PostGIS) or ``GRIDPATROL_BENCH_POSTGRES_URL=… python bench/bench_import.py``.
+Run with ``make bench`` (starts a throwaway PostGIS) or
+``GRIDPATROL_BENCH_POSTGRES_URL=… python bench/bench_import.py``.
 """
 
 from __future__ import annotations

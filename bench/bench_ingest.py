@@ -215,6 +215,10 @@ def _pct(latencies: list[float], q: float) -> float | None:
     return float(np.percentile(np.asarray(latencies), q) * 1000) if latencies else None
 
 
+def _ms(v: float | None) -> str:
+    return f"{v:>9.2f}" if v is not None else f"{'—':>9}"
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=3000)
@@ -268,9 +272,8 @@ def main(argv: list[str] | None = None) -> dict:
         rate = n / r["seconds"]
         p50, p99 = _pct(r["latencies"], 50), _pct(r["latencies"], 99)
         ratio = api_rate / rate
-        fmt = (lambda v: f"{v:>9.2f}" if v is not None else f"{'—':>9}")
         shown = f"{ratio:>9.3f}" if not key.startswith("api") else f"{'—':>9}"
-        print(f"{name:<46}{n:>7}{r['seconds']:>9.2f}{rate:>10.0f}{fmt(p50)}{fmt(p99)}{shown}")
+        print(f"{name:<46}{n:>7}{r['seconds']:>9.2f}{rate:>10.0f}{_ms(p50)}{_ms(p99)}{shown}")
         result[key] = {"seconds": r["seconds"], "cases_per_s": rate, "p50_ms": p50, "p99_ms": p99,
                        "api_over_raw": ratio}
     if api["errors"]:

@@ -369,13 +369,13 @@ def _naive_page(kind: str, cases: dict, n: int, bounds: tuple[float, float, floa
     return m.get_root().render()
 
 
+# the page has drawn once some cluster icon is in the DOM
+_CLUSTERS_DRAWN = "n => window.L && L.MarkerClusterGroup && document.querySelector('.marker-cluster') !== null"
 NAIVE = {
     "circles": ("folium CircleMarker per case",
                 "n => document.getElementsByClassName('leaflet-interactive').length >= n"),
-    "markercluster": ("folium plugins.MarkerCluster",
-                      "n => window.L && L.MarkerClusterGroup && document.querySelector('.marker-cluster') !== null"),
-    "fastmarkercluster": ("folium plugins.FastMarkerCluster",
-                          "n => window.L && L.MarkerClusterGroup && document.querySelector('.marker-cluster') !== null"),
+    "markercluster": ("folium plugins.MarkerCluster", _CLUSTERS_DRAWN),
+    "fastmarkercluster": ("folium plugins.FastMarkerCluster", _CLUSTERS_DRAWN),
 }
 
 
@@ -430,18 +430,24 @@ def _row(name: str, r: dict, ours: dict | None) -> str:
     drawn = r.get("drawn")
     if isinstance(drawn, dict):
         drawn = drawn["clusters"] + drawn["cases"]
-    fmt = (lambda v, w=8, p=2: f"{v:>{w}.{p}f}" if v is not None else f"{'—':>{w}}")
+
+    def fmt(v: float | None, w: int = 8, p: int = 2) -> str:
+        return f"{v:>{w}.{p}f}" if v is not None else f"{'—':>{w}}"
+
     if ours is None:
         rmb, rt = "", ""
     else:
         rmb = f"{mb / (ours['bytes'] / 1e6):>7.1f}×"
-        rt = f"{t / ours['interactive_s']:>7.1f}×" if t is not None else f"{'>' + format(r['wall_s'] / ours['interactive_s'], '.0f'):>7}×"
+        if t is not None:
+            rt = f"{t / ours['interactive_s']:>7.1f}×"
+        else:
+            rt = f"{'>' + format(r['wall_s'] / ours['interactive_s'], '.0f'):>7}×"
     shown_t = fmt(t, 10) if t is not None else f"{'>' + format(r.get('wall_s', 0), '.0f') + ' s':>10}"
     return (f"{name:<40}{mb:>9.2f}{shown_t}{fmt(zoom)}{fmt(pan)}{drawn if drawn is not None else '—':>9}"
             f"{rmb:>9}{rt:>9}")
 
 
-def main(argv: list[str] | None = None) -> dict:
+def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--naive-cases", type=int, default=None, help="cases in the naive pages (default: --cases)")
@@ -451,6 +457,78 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--postgres", action="store_true",
                         help="also PostGIS (needs GRIDPATROL_BENCH_POSTGRES_URL; run when it is set anyway)")
     args, _ = parser.parse_known_args(argv)  # bench/run.py leaves its own arguments (bench names) in sys.argv
+    return args
+
+
+def _measure_ours(browser, backend: str, url: str, model, args: argparse.Namespace) -> tuple[dict, dict]:
+    """Build the city and cases in ``url``, load our page; returns (what was built, the measurements)."""
+    app = None
+    try:
+        built = _build(url, model, args.cases)
+        print(f"{backend}: {built['grids']} grids; city imported and gridded in {built['city_s']:.1f} s; "
+              f"{args.cases:,} SIMULATED cases inserted in {built['insert_s']:.1f} s", flush=True)
+        app = _App(url)
+        r = _ours(browser, app.base, app.token(), args.repeat)
+        print(f"{backend}: interactive {', '.join(f'{v:.2f}' for v in r['all_interactive_s'])} s; "
+              f"HTML done {r['html_ms']:.0f} ms, DOMContentLoaded {r['dom_ms']:.0f} ms, /cases/map asked "
+              f"at {r['api_start_ms']:.0f} ms, answered in {r['api_ms']:.0f} ms ({r['api_bytes']:,} B); "
+              f"zoom {r['zoom']}: {r['drawn']['clusters']} clusters", flush=True)
+        for key in ("zoom_in", "pan"):
+            if r.get(key):
+                z = r[key]
+                print(f"{backend}: {key} to zoom {z['zoom']}: {z['drawn']['cases']} cases drawn of "
+                      f"{z['total']:,} in view{' (truncated)' if z['truncated'] else ''}; /cases/map "
+                      f"{z['api_ms']:.0f} ms ({z['api_bytes']:,} B), drawn {z['draw_end_ms']:.0f} ms, "
+                      f"painted {z['ms']:.0f} ms", flush=True)
+        return built, r
+    finally:
+        if app is not None:
+            app.close()
+
+
+def _measure_naive(browser, folder: Path, cases: dict, n_naive: int, center, args: argparse.Namespace) -> dict:
+    """Each naive folium page with ``n_naive`` of the cases: kind -> measurements."""
+    folder.mkdir()
+    files = _Files(folder)
+    out: dict = {}
+    try:
+        for kind in NAIVE:
+            r = _naive(browser, files, kind, cases, n_naive, cases["bounds"], center, args.naive_timeout)
+            out[kind] = r
+            state = (f"gave up after {r['wall_s']:.0f} s ({r['error']})" if r.get("timed_out")
+                     else f"interactive {r['interactive_s']:.2f} s")
+            print(f"naive {kind}: {n_naive:,} cases, HTML {r['html_bytes'] / 1e6:.1f} MB rendered by "
+                  f"folium in {r['render_s']:.1f} s; {state}"
+                  + "".join(f"; {key} {r[key]['ms'] / 1000:.2f} s, {r[key]['drawn']:,} markers in the DOM"
+                            for key in ("zoom_in", "pan") if r.get(key))
+                  + (f"; {r['move_error']}" if r.get("move_error") else ""), flush=True)
+    finally:
+        files.close()
+    return out
+
+
+def _report(result: dict, args: argparse.Namespace, n_naive: int) -> None:
+    print(f"\n{args.cases:,} SIMULATED cases in Liechtenstein; Chromium {VIEWPORT['width']}×{VIEWPORT['height']}, "
+          f"cold cache; zoom-in = zoom {CASES_ZOOM} on the biggest cluster, pan = half a screen")
+    print(f"{'method':<40}{'page MB':>9}{'inter. s':>10}{'zoom s':>8}{'pan s':>8}{'markers':>9}{'MB/ours':>9}"
+          f"{'t/ours':>9}")
+    ref = result["ours"].get("SpatiaLite") or next(iter(result["ours"].values()), None)
+    for backend, r in result["ours"].items():
+        print(_row(f"ours /maps/cases ({backend})", r, None if r is ref else ref))
+    for kind, r in result["naive"].items():
+        print(_row(f"{NAIVE[kind][0]} ({n_naive // 1000}k)" if n_naive >= 1000 else NAIVE[kind][0], r, ref))
+    if result["naive"]:
+        print("naive pages are pre-rendered static files: folium's render time (above) is not in 'inter. s'")
+    for backend, r in result["ours"].items():
+        ok_t, ok_mb = r["interactive_s"] <= GOAL_S, r["bytes"] / 1e6 <= GOAL_MB
+        r["goal_met"] = ok_t and ok_mb
+        print(f"goal ({backend}, {args.cases:,} cases): interactive ≤ {GOAL_S:.0f} s {'met' if ok_t else 'NOT met'} "
+              f"({r['interactive_s']:.2f} s); page ≤ {GOAL_MB:.0f} MB {'met' if ok_mb else 'NOT met'} "
+              f"({r['bytes'] / 1e6:.2f} MB)")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = _args(argv)
     if not DATA.exists():
         print(f"skipped: {DATA} not found")
         return {}
@@ -483,72 +561,20 @@ def main(argv: list[str] | None = None) -> dict:
                     url = f"sqlite:///{Path(tmp) / 'maps.db'}"
                 else:
                     url = create_postgis_database(pg_base, f"bench_maps_{uuid.uuid4().hex[:8]}")
-                app = None
                 try:
-                    built = _build(url, model, args.cases)
-                    print(f"{backend}: {built['grids']} grids; city imported and gridded in {built['city_s']:.1f} s; "
-                          f"{args.cases:,} SIMULATED cases inserted in {built['insert_s']:.1f} s", flush=True)
+                    built, result["ours"][backend] = _measure_ours(browser, backend, url, model, args)
                     if cases is None:
                         cases = built
-                    app = _App(url)
-                    r = _ours(browser, app.base, app.token(), args.repeat)
-                    result["ours"][backend] = r
-                    print(f"{backend}: interactive {', '.join(f'{v:.2f}' for v in r['all_interactive_s'])} s; "
-                          f"HTML done {r['html_ms']:.0f} ms, DOMContentLoaded {r['dom_ms']:.0f} ms, /cases/map asked "
-                          f"at {r['api_start_ms']:.0f} ms, answered in {r['api_ms']:.0f} ms ({r['api_bytes']:,} B); "
-                          f"zoom {r['zoom']}: {r['drawn']['clusters']} clusters", flush=True)
-                    for key in ("zoom_in", "pan"):
-                        if r.get(key):
-                            z = r[key]
-                            print(f"{backend}: {key} to zoom {z['zoom']}: {z['drawn']['cases']} cases drawn of "
-                                  f"{z['total']:,} in view{' (truncated)' if z['truncated'] else ''}; /cases/map "
-                                  f"{z['api_ms']:.0f} ms ({z['api_bytes']:,} B), drawn {z['draw_end_ms']:.0f} ms, "
-                                  f"painted {z['ms']:.0f} ms", flush=True)
                 finally:
-                    if app is not None:
-                        app.close()
                     if backend == "PostGIS":
                         drop_postgis_database(url)
             center = next(iter(result["ours"].values())).get("center") if result["ours"] else None
             if not args.skip_naive and cases is not None:
-                folder = Path(tmp) / "naive"
-                folder.mkdir()
-                files = _Files(folder)
-                try:
-                    for kind in NAIVE:
-                        r = _naive(browser, files, kind, cases, n_naive, cases["bounds"], center, args.naive_timeout)
-                        result["naive"][kind] = r
-                        state = (f"gave up after {r['wall_s']:.0f} s ({r['error']})" if r.get("timed_out")
-                                 else f"interactive {r['interactive_s']:.2f} s")
-                        print(f"naive {kind}: {n_naive:,} cases, HTML {r['html_bytes'] / 1e6:.1f} MB rendered by "
-                              f"folium in {r['render_s']:.1f} s; {state}"
-                              + "".join(f"; {key} {r[key]['ms'] / 1000:.2f} s, {r[key]['drawn']:,} markers in the DOM"
-                                        for key in ("zoom_in", "pan") if r.get(key))
-                              + (f"; {r['move_error']}" if r.get("move_error") else ""), flush=True)
-                finally:
-                    files.close()
+                result["naive"] = _measure_naive(browser, Path(tmp) / "naive", cases, n_naive, center, args)
         finally:
             browser.close()
-
-    print(f"\n{args.cases:,} SIMULATED cases in Liechtenstein; Chromium {VIEWPORT['width']}×{VIEWPORT['height']}, "
-          f"cold cache; zoom-in = zoom {CASES_ZOOM} on the biggest cluster, pan = half a screen")
-    print(f"{'method':<40}{'page MB':>9}{'inter. s':>10}{'zoom s':>8}{'pan s':>8}{'markers':>9}{'MB/ours':>9}"
-          f"{'t/ours':>9}")
-    ref = result["ours"].get("SpatiaLite") or next(iter(result["ours"].values()), None)
-    for backend, r in result["ours"].items():
-        print(_row(f"ours /maps/cases ({backend})", r, None if r is ref else ref))
-    for kind, r in result["naive"].items():
-        print(_row(f"{NAIVE[kind][0]} ({n_naive // 1000}k)" if n_naive >= 1000 else NAIVE[kind][0], r, ref))
-    if result["naive"]:
-        print("naive pages are pre-rendered static files: folium's render time (above) is not in 'inter. s'")
-    for backend, r in result["ours"].items():
-        ok_t, ok_mb = r["interactive_s"] <= GOAL_S, r["bytes"] / 1e6 <= GOAL_MB
-        r["goal_met"] = ok_t and ok_mb
-        print(f"goal ({backend}, {args.cases:,} cases): interactive ≤ {GOAL_S:.0f} s {'met' if ok_t else 'NOT met'} "
-              f"({r['interactive_s']:.2f} s); page ≤ {GOAL_MB:.0f} MB {'met' if ok_mb else 'NOT met'} "
-              f"({r['bytes'] / 1e6:.2f} MB)")
+    _report(result, args, n_naive)
     return result
-
 
 if __name__ == "__main__":
     main()

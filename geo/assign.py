@@ -546,7 +546,7 @@ def _query_geoms(index: PolygonIndex, geoms: np.ndarray) -> np.ndarray:
 
 
 def _assign_dask(points: Any, index: PolygonIndex) -> dd.Series:
-    import dask_geopandas
+    import dask_geopandas  # lazy: dask is optional and slow to import; only dask callers pay for it
 
     if isinstance(points, dask_geopandas.GeoDataFrame):
         points = points.geometry
@@ -562,7 +562,7 @@ def _assign_dask(points: Any, index: PolygonIndex) -> dd.Series:
 def _shipped(index: PolygonIndex) -> Any:
     """``index`` scattered to the workers of the current distributed client, if any (else as is)."""
     try:
-        from distributed import get_client
+        from distributed import get_client  # lazy and optional: without distributed the index is used as is
 
         client = get_client()
     except (ImportError, ValueError):

@@ -238,7 +238,8 @@ def _value_problems(frame: gpd.GeoDataFrame, kind: str, spec: LayerSpec) -> list
                          for r, c in zip(rows[wrong.to_numpy()], codes[wrong], strict=True)]
         dup = given & codes.duplicated(keep=False)
         if kind == "communities" and "subdistrict" in frame.columns:
-            dup = given & pd.Series(list(zip(frame["subdistrict"], codes, strict=True))).duplicated(keep=False).to_numpy()
+            pairs = pd.Series(list(zip(frame["subdistrict"], codes, strict=True)))
+            dup = given & pairs.duplicated(keep=False).to_numpy()
         problems += [duplicate_code(c, int(r))
                      for r, c in zip(rows[np.asarray(dup)], codes[np.asarray(dup)], strict=True)]
     return problems

@@ -12,6 +12,8 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+import xyzservices.providers as xyz
+
 FIELD_DIR: Path = Path(__file__).resolve().parent / "field"
 STATIC_DIR: Path = Path(__file__).resolve().parent / "static"
 MODULES: tuple[str, ...] = (
@@ -45,8 +47,6 @@ def tiles_config(tiles: str | None, attribution: str | None = None) -> dict | No
         return None
     if "{z}" in tiles or "{x}" in tiles:
         return {"url": tiles, "attribution": attribution or ""}
-    import xyzservices.providers as xyz
-
     name = {"openstreetmap": "OpenStreetMap.Mapnik"}.get(tiles.strip().lower(), tiles)
     try:
         provider = xyz.query_name(name)
@@ -86,8 +86,8 @@ def manifest(lang: str = "zh") -> dict:
     return {
         "name": "网格通 · gridpatrol" if zh else "gridpatrol field app",
         "short_name": "网格通" if zh else "gridpatrol",
-        "description": "网格员巡查、上报、任务（离线可用）" if zh else "Patrol, report and tasks for grid workers (works "
-                                                                "offline)",
+        "description": ("网格员巡查、上报、任务（离线可用）" if zh
+                        else "Patrol, report and tasks for grid workers (works offline)"),
         "lang": "zh-CN" if zh else "en",
         "start_url": "/app/",
         "scope": "/app/",

@@ -12,7 +12,8 @@ LABELS = {
         "title": "网格规划", "plans": "方案", "new_draft": "新建草案（复制现行网格）", "delete": "删除草案",
         "tools": "编辑", "select": "选择", "split": "沿线拆分", "merge": "合并所选", "boundary": "移动边界",
         "finish": "完成画线", "cancel": "取消", "propose": "自动平衡", "community": "社区",
-        "validation": "校验", "impact": "影响", "publish": "发布", "effective": "生效日期", "rollback": "回退到上一方案",
+        "validation": "校验", "impact": "影响", "publish": "发布", "effective": "生效日期",
+        "rollback": "回退到上一方案",
         "download": "下载", "upload": "上传（GeoPackage / GeoJSON / Shapefile zip）", "code": "编码",
         "status": "状态", "households": "户数", "buildings": "楼栋", "street": "街道(米)", "open_cases": "在办案件",
         "cases_90d": "近90天案件", "worker": "网格员", "before": "调整前", "after": "调整后",
@@ -92,8 +93,8 @@ PAGE = """<!doctype html>
    <div class="row"><label>{effective} <input type="date" id="effective"></label>
     <button type="button" id="publish" class="primary">{publish}</button></div>
    <div class="row"><button type="button" id="rollback">{rollback}</button></div>
-   <div class="row">{download}: <a href="#" data-format="gpkg">GeoPackage</a> · <a href="#" data-format="geojson">GeoJSON</a>
-    · <a href="#" data-format="shp">Shapefile</a></div>
+   <div class="row">{download}: <a href="#" data-format="gpkg">GeoPackage</a>
+    · <a href="#" data-format="geojson">GeoJSON</a> · <a href="#" data-format="shp">Shapefile</a></div>
    <label class="upload">{upload}<input type="file" id="upload" accept=".gpkg,.geojson,.json,.zip"></label>
   </section>
  </aside>

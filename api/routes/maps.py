@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 import geopandas as gpd
+import shapely
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
@@ -18,8 +19,14 @@ from sqlalchemy import func, select
 from api.deps import COOKIE, PageActorDep, Period, PeriodEnd, SessionDep, SettingsDep, local_days
 from maps import analytics as M
 from maps import login as login_html
+from maps.dashboard import dashboard_page
+from maps.field import tiles_config
+from maps.planner import planner_page
 from patrol.analytics import service as svc
+from patrol.cases import routing
+from patrol.cases import service as case_svc
 from patrol.cases.lifecycle import CLOSED
+from patrol.city.read_models import layer
 from patrol.core.dialect import extent
 from patrol.core.errors import GridPatrolError
 from patrol.core.models import Case, Grid
@@ -63,10 +70,8 @@ def cases_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, 
 def _case_route(session, actor, case_id: int) -> dict | None:
     """The road route to a case from the unit it was dispatched to, else from the responsible unit nearest by road;
     None for grid-level cases (the grid's own worker) or when there are no roads."""
-    from patrol.cases import routing
-    from patrol.cases import service as case_svc
     case = case_svc.get_case(session, actor, case_id)
-    p = case_svc.shapely.from_wkb(bytes(session.scalar(
+    p = shapely.from_wkb(bytes(session.scalar(
         select(func.ST_AsBinary(Case.geom)).where(Case.id == case.id))))
     try:
         if case.unit_id is not None:
@@ -131,8 +136,6 @@ def coverage_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
 @router.get("/maps/grids", response_class=HTMLResponse, summary="Grids with codes, households and workers")
 def grids_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
                community: str | None = None) -> Response:
-    from patrol.city.read_models import layer
-
     scope = svc.resolve_scope(session, actor, community=community)
     grids = layer(session, "grids")
     if scope.community_id is not None and "community_id" in grids:
@@ -142,19 +145,15 @@ def grids_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, 
     return _html(M.grids_map(grids, **_opts(settings, lang)))
 
 
-@router.get("/dashboard", response_class=HTMLResponse, summary="Supervisor dashboard: KPI cards, ranking, maps, downloads")
+@router.get("/dashboard", response_class=HTMLResponse,
+            summary="Supervisor dashboard: KPI cards, ranking, maps, downloads")
 def dashboard(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
-    from maps.dashboard import dashboard_page
-
     return HTMLResponse(dashboard_page(lang=lang or settings.lang, timezone=settings.timezone))
 
 
 @router.get("/planner", response_class=HTMLResponse, summary="Planner's grid editor: plans, split / merge / move a "
                                                             "boundary, proposal, validation, impact, publish")
 def planner(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
-    from maps.field import tiles_config
-    from maps.planner import planner_page
-
     return HTMLResponse(planner_page(lang=lang or settings.lang, tiles=tiles_config(settings.tiles,
                                                                                     settings.tile_attribution),
                                      datum=settings.tiles_datum,

@@ -1,8 +1,8 @@
 """OGC API – Features – Part 1 (Core, GeoJSON, OpenAPI 3.0) at /ogc, so QGIS and GDAL read our layers directly.
 
-Public, read-only, JSON only (``f=json``; any ``Accept``). The collections are those of :data:`patrol.publication.ogc.REGISTRY`
-(communities, grids, buildings, cases — none with personal data). Invalid parameters answer 400 in our error shape,
-naming the parameter; an unknown collection or feature 404.
+Public, read-only, JSON only (``f=json``; any ``Accept``). The collections are those of
+:data:`patrol.publication.ogc.REGISTRY` (communities, grids, buildings, cases — none with personal data). Invalid
+parameters answer 400 in our error shape, naming the parameter; an unknown collection or feature 404.
 """
 
 from __future__ import annotations
@@ -157,15 +157,18 @@ def _item_query(request: Request, spec: CollectionSpec, page_size_max: int) -> I
 # ---------------------------------------------------------------------------------------------- documents
 
 
+def _iso(t: dt.datetime | None) -> str | None:
+    return t.isoformat().replace("+00:00", "Z") if t is not None else None
+
+
 def _collection(request: Request, session, spec: CollectionSpec) -> dict:
     base = _url(request, f"/collections/{spec.id}")
     box = spec.extent(session)
     extent: dict = {"spatial": {"bbox": [list(box)] if box else [[-180.0, -90.0, 180.0, 90.0]], "crs": CRS84}}
     if spec.temporal is not None:
         times = spec.temporal(session)
-        extent["temporal"] = {"interval": [[t.isoformat().replace("+00:00", "Z") if t is not None else None for t in times] if times
-                                           else [None, None]],
-                              "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+        interval = [_iso(t) for t in times] if times else [None, None]
+        extent["temporal"] = {"interval": [interval], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
     return {
         "id": spec.id, "title": spec.title, "description": spec.description, "keywords": list(spec.keywords),
         "itemType": "feature", "crs": [CRS84], "storageCrs": CRS84, "extent": extent,
@@ -187,11 +190,13 @@ _PARAMS = {
     "limit": {"name": "limit", "in": "query", "required": False, "style": "form", "explode": False,
               "description": f"page size (default {DEFAULT_LIMIT}; larger values are cut to the configured "
                              "page_size_max)", "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}},
-    "offset": {"name": "offset", "in": "query", "required": False, "description": "features to skip (next links set it)",
+    "offset": {"name": "offset", "in": "query", "required": False,
+               "description": "features to skip (next links set it)",
                "schema": {"type": "integer", "minimum": 0, "default": 0}},
     "datetime": {"name": "datetime", "in": "query", "required": False, "style": "form", "explode": False,
                  "description": "reported_at (cases) at an instant or in an interval a/b, ../b, a/..; a bare date is "
-                                "the whole day (UTC). Collections without time ignore it.", "schema": {"type": "string"}},
+                                "the whole day (UTC). Collections without time ignore it.",
+                 "schema": {"type": "string"}},
     "f": {"name": "f", "in": "query", "required": False, "description": "response format",
           "schema": {"type": "string", "enum": ["json"]}},
     "collectionId": {"name": "collectionId", "in": "path", "required": True, "schema": {"type": "string"}},

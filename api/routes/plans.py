@@ -28,6 +28,7 @@ from api.schemas.plans import (
     ValidationOut,
 )
 from patrol.core.auth import Actor
+from patrol.core.errors import InvalidInput
 from patrol.plans import service as svc
 
 router = APIRouter(prefix="/api/v1/plans", tags=["grid plans"])
@@ -218,7 +219,5 @@ def upload(plan_id: int, actor: PlannerDep, session: SessionDep,
            layer: Annotated[str | None, Form(description="layer name in a multi-layer GeoPackage")] = None) -> dict:
     data = file.file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        from patrol.core.errors import InvalidInput
-
         raise InvalidInput(f"the file is larger than {MAX_UPLOAD // (1024 * 1024)} MB", field="file")
     return svc.upload(session, actor, plan_id, file.filename or "upload", data, layer=layer)

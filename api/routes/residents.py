@@ -2,8 +2,8 @@
 audit trail, and the per-grid visits report.
 
 Personal data are readable only by the grid worker of the household's grid and the supervisor of its community
-(:mod:`patrol.surveys.residents` decides; everyone else gets 403, no token 401). Every read is audited in the request's own
-transaction, with the request path as ``via``.
+(:mod:`patrol.surveys.residents` decides; everyone else gets 403, no token 401). Every read is audited in the request's
+own transaction, with the request path as ``via``.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ checklist, failed items by type, households overdue for a visit — one month, i
 
 The page is built from the very services behind ``/api/v1/surveys/report/{inspections,findings,visits}``
 (:func:`patrol.surveys.inspections.inspection_report`, :func:`patrol.surveys.inspections.findings_report`,
-:func:`patrol.surveys.residents.visits_report`), so it shows exactly what the API returns and obeys the same scopes: admins
-and planners every grid, a supervisor her community, a grid worker her grids, a department 403. Opened in a
+:func:`patrol.surveys.residents.visits_report`), so it shows exactly what the API returns and obeys the same scopes:
+admins and planners every grid, a supervisor her community, a grid worker her grids, a department 403. Opened in a
 browser it authenticates with the login cookie like /dashboard; without one it sends the user to /login and back.
 """
 
@@ -36,13 +36,13 @@ def surveys_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep
                  month: Annotated[str | None, Query(description="YYYY-MM (default: this month, city time)")] = None,
                  format: Annotated[Literal["html", "csv"], Query(description="csv: table 1, one row per grid and "
                                                                              "checklist")] = "html") -> Response:
-    lang = lang or settings.lang
+    language: str = lang or settings.lang  # the query's Literal, or the configured default
     label, _, _ = month_bounds(month, settings.timezone)  # 422 for a malformed month, before any work
     inspections = ins.inspection_report(session, actor, label, timezone=settings.timezone)  # 403 out of role
     names = dict(session.execute(select(Grid.id, Grid.name).where(
         Grid.id.in_({r["grid_id"] for r in inspections["rows"]} or {-1}))).all())
     if format == "csv":
-        return Response(page.inspections_csv(inspections, lang=lang, grid_names=names),
+        return Response(page.inspections_csv(inspections, lang=language, grid_names=names),
                         media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="inspections_{label}.csv"'})
     findings = ins.findings_report(session, actor, label, timezone=settings.timezone)
@@ -55,6 +55,6 @@ def surveys_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep
         names |= dict(session.execute(select(Grid.id, Grid.name).where(
             Grid.id.in_({r["grid_id"] for r in visits["rows"]} - set(names) or {-1}))).all())
     return HTMLResponse(page.surveys_page(
-        inspections=inspections, findings=findings, visits=visits, current_month=current, lang=lang,
+        inspections=inspections, findings=findings, visits=visits, current_month=current, lang=language,
         checklists_loaded=bool(cl.latest_checklists(session)), grid_names=names,
-        category_labels=category_labels(session, lang)))
+        category_labels=category_labels(session, language)))

@@ -166,19 +166,10 @@ def prepare_coverage(
         grid_geoms=grid_geoms,
     )
     return CoverageBase(
-        targets=targets,
-        codes=grids[code].to_numpy(),
-        out_crs=out_crs,
-        parts=parts,
-        part_grid=part_grid,
-        part_street=part_street,
-        streets=street_table,
-        start=pieces["start"],
-        end=pieces["end"],
-        at_vertex=pieces["at_vertex"],
-        building_ids=ids,
-        building_grid=b_grid,
-        building_geoms=b_geoms,
+        targets=targets, codes=grids[code].to_numpy(), out_crs=out_crs,
+        parts=parts, part_grid=part_grid, part_street=part_street, streets=street_table,
+        start=pieces["start"], end=pieces["end"], at_vertex=pieces["at_vertex"],
+        building_ids=ids, building_grid=b_grid, building_geoms=b_geoms,
     )
 
 

@@ -276,7 +276,7 @@ def is_dask(obj: object) -> bool:
 def shipped(targets: Targets) -> Any:
     """``targets`` scattered to the workers of the current distributed client, if any (else as is)."""
     try:
-        from distributed import get_client
+        from distributed import get_client  # lazy and optional: without distributed the targets are used as is
 
         client = get_client()
     except (ImportError, ValueError):

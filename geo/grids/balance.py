@@ -13,8 +13,8 @@ possible, and keep the codes.
 3. **Re-partition the cluster from its buildings.** The cluster's area (the union of its old grids) is divided by
    the building tessellation of :mod:`geo.grids.tessellation`, so new grids tile that area exactly and no grid
    boundary cuts a footprint. Candidates are tried in order of least disruption and the first that puts every grid in
-   range wins: the old grids *repaired* by moving boundary buildings (:func:`geo.grids.bisection.rebalance`), then a fresh
-   recursive bisection (:func:`geo.grids.partition.partition_households`' machinery) into the old number of grids,
+   range wins: the old grids *repaired* by moving boundary buildings (:func:`geo.grids.bisection.rebalance`), then a
+   fresh recursive bisection (:func:`geo.grids.partition.partition_households`' machinery) into the old number of grids,
    into the number :func:`~geo.grids.partition.group_count` would choose, and into any other feasible number.
    A cluster that cannot be put in range is still re-partitioned when that lowers its total distance from the
    range; otherwise its old grids are kept.
@@ -277,8 +277,9 @@ def _solve(ctx: BalanceContext, comp: frozenset[int]) -> _Solution:
     members = np.flatnonzero(np.isin(ctx.old_of, grid_pos))
     area = shapely.union_all(ctx.old_geoms[grid_pos])
     if len(members) == 0:
+        violation = float(range_violation(np.zeros(1), ctx.low, ctx.high)[0])
         return _Solution(grid_pos, members, np.zeros(0, np.int64), np.zeros(1, bool),
-                         np.array([area], dtype=object), float(range_violation(np.zeros(1), ctx.low, ctx.high)[0]), "empty")
+                         np.array([area], dtype=object), violation, "empty")
     footprints = ctx.footprints[members]
     unclipped = voronoi_cells(area, footprints, shrink_m=SHRINK_M, segment_m=SEGMENT_M)
     cells = tidy_cells(unclipped, area, footprints)

@@ -188,7 +188,8 @@ def _check_weights(weights: object, problems: ProblemList) -> dict[str, float]:
 def _check_code_parts(code_prefix: object, next_seq: object, problems: ProblemList) -> None:
     if code_prefix is not None and not (isinstance(code_prefix, str) and len(code_prefix) == CODE_PREFIX_DIGITS
                                         and code_prefix.isdigit()):
-        problems.add("code", f"code_prefix should be {CODE_PREFIX_DIGITS} digits, got {code_prefix!r}", field="code_prefix")
+        problems.add("code", f"code_prefix should be {CODE_PREFIX_DIGITS} digits, got {code_prefix!r}",
+                     field="code_prefix")
     if next_seq is not None and (isinstance(next_seq, bool) or not isinstance(next_seq, int | np.integer)
                                  or not 1 <= next_seq <= SEQ_MAX):
         problems.add("code", f"next_seq should be an integer 1..{SEQ_MAX}, got {next_seq!r}", field="next_seq")

@@ -231,7 +231,8 @@ def _move_one(
     if len(movers) == 0:
         return False
     before = range_violation(totals[donors], low, high) + range_violation(totals[receivers], low, high)
-    after = range_violation(totals[donors] - hh[movers], low, high) + range_violation(totals[receivers] + hh[movers], low, high)
+    after = (range_violation(totals[donors] - hh[movers], low, high)
+             + range_violation(totals[receivers] + hh[movers], low, high))
     gain = before - after
     centres = group_centres(labels, pts, len(fixed))
     # Among equal gains, move the building that sits nearest the receiving group, to keep both groups compact.

@@ -58,7 +58,7 @@ the row and ``warning_kpis`` the KPIs at that colour. A :class:`Threshold` with 
 the value is < ``yellow`` (then < ``orange``, < ``red``); with ``worse="above"`` when it is ≥ ``yellow``. Undefined
 rates, and rates whose denominator is below ``min_den``, are not judged. Defaults (:data:`DEFAULT_THRESHOLDS`):
 按期结案率 < 90 % / 80 % / 70 %, 满意率 < 90 % / 80 % / 70 %, 返工率 ≥ 10 % / 20 % / 30 %, 当前超期 ≥ 1 / 5 / 10.
-"""
+"""  # noqa: E501 (the definitions above are a Markdown table: a row cannot be wrapped)
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Analytics as the supervisor asks for them: KPIs, coverage and hotspots, restricted to what the actor may see.
 
-The computations are elsewhere (:mod:`patrol.analytics.kpis`, :mod:`geo.coverage`, :mod:`geo.hotspots`); this module decides
-the scope (a supervisor sees her community, a department its unit, a grid worker her grids, admins and planners the
-city) and feeds the pure functions from the database.
+The computations are elsewhere (:mod:`patrol.analytics.kpis`, :mod:`geo.coverage`, :mod:`geo.hotspots`); this module
+decides the scope (a supervisor sees her community, a department its unit, a grid worker her grids, admins and planners
+the city) and feeds the pure functions from the database.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Many case reports in one request: a phone syncing its offline queue, or another system forwarding reports.
 
 Each report is checked on its own and answered on its own (201 created, 200 already known by its ``client_id``, or
-a 4xx error with the field), as :func:`patrol.cases.service.create_case` would answer it alone; the accepted ones are written
-in one transaction. To make this fast the work is set-based: one query for the known client ids, one for the nearby
-open and recently closed cases (duplicate and recurrence hints), two bulk inserts, and points are located in memory
-against the communities, grids and buildings (:mod:`geo.assign` indexes, kept per process while those layers stay
+a 4xx error with the field), as :func:`patrol.cases.service.create_case` would answer it alone; the accepted ones are
+written in one transaction. To make this fast the work is set-based: one query for the known client ids, one for the
+nearby open and recently closed cases (duplicate and recurrence hints), two bulk inserts, and points are located in
+memory against the communities, grids and buildings (:mod:`geo.assign` indexes, kept per process while those layers stay
 the same). A point on a shared edge goes to the lowest id, as in :func:`patrol.cases.service.locate`.
 """
 
@@ -72,6 +72,26 @@ def _error(exc: GridPatrolError) -> dict:
     return {"code": exc.code, "message": exc.message, "field": exc.field}
 
 
+def _check_item(actor: Actor, item: dict, cat: Category | None, point: tuple[float, float], grid: int | None,
+                community: int | None, existing_buildings: set[int]) -> None:
+    """Raise the error a single report of ``item`` would get: category, location, the actor's area, building, sizes."""
+    if cat is None or not cat.active:
+        raise InvalidInput(f"unknown category {item.get('category')!r}; see GET /api/v1/categories",
+                           field="category")
+    if grid is None and community is None:
+        raise InvalidInput(f"the point ({point[0]:.6f}, {point[1]:.6f}) lies outside every grid and community",
+                           field="lat")
+    if actor.role == "grid_worker" and grid not in actor.grid_ids:
+        raise Forbidden("the point lies outside your grids", field="lat")
+    if actor.role == "supervisor" and community != actor.community_id:
+        raise Forbidden("the point lies outside your community", field="lat")
+    if item.get("building_id") is not None and item["building_id"] not in existing_buildings:
+        raise InvalidInput(f"no building {item['building_id']}", field="building_id")
+    for name, limit in (("description", 4000), ("address", 300), ("floor", 20), ("unit_no", 20)):
+        if item.get(name) is not None and len(str(item[name])) > limit:
+            raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
+
+
 def create_cases(session: Session, actor: Actor, settings: Settings, items: list[dict], *,
                  now: dt.datetime | None = None) -> list[dict]:
     """Create the cases of ``items`` (dicts with the fields of a single report); one result per item, in order:
@@ -120,22 +140,8 @@ def create_cases(session: Session, actor: Actor, settings: Settings, items: list
             results[i]["same_as"] = first_in_batch[cid]
             continue
         try:
-            cat = cats.get(str(item.get("category")))
-            if cat is None or not cat.active:
-                raise InvalidInput(f"unknown category {item.get('category')!r}; see GET /api/v1/categories",
-                                   field="category")
-            if grids[k] is None and coms[k] is None:
-                raise InvalidInput(f"the point ({xs[k]:.6f}, {ys[k]:.6f}) lies outside every grid and community",
-                                   field="lat")
-            if actor.role == "grid_worker" and grids[k] not in actor.grid_ids:
-                raise Forbidden("the point lies outside your grids", field="lat")
-            if actor.role == "supervisor" and coms[k] != actor.community_id:
-                raise Forbidden("the point lies outside your community", field="lat")
-            if item.get("building_id") is not None and item["building_id"] not in existing_buildings:
-                raise InvalidInput(f"no building {item['building_id']}", field="building_id")
-            for name, limit in (("description", 4000), ("address", 300), ("floor", 20), ("unit_no", 20)):
-                if item.get(name) is not None and len(str(item[name])) > limit:
-                    raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
+            _check_item(actor, item, cats.get(str(item.get("category"))), (xs[k], ys[k]), grids[k], coms[k],
+                        existing_buildings)
         except GridPatrolError as exc:
             results[i].update(status=exc.status_code, error=_error(exc))
             continue

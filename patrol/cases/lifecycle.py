@@ -7,7 +7,8 @@ The national seven-step loop (信息收集 → 立案 → 派遣 → 处理 → 
       reject            return  escalate             suspend rework ←──────────────────────── verify
         ▼                                               ▼                                      ▼
     rejected                                        suspended ─resume→ (back)              verified ─close→ closed
-                                                                                           closed ─rate ≤ 2 / revisit→ dispatched
+
+A closed case rated ≤ 2 by the resident, or found back on a revisit (回头看), is reopened: closed ─reopen→ dispatched.
 Any open case can be merged into another (duplicate).
 """
 

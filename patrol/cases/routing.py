@@ -1,7 +1,7 @@
 """Who must handle a case, and the nearest of them by road; a grid worker's walking route for the day.
 
-1. **Responsibility** (:mod:`patrol.cases.responsibility`): the rules for the case's category at its level are tried from
-   the most specific. A rule names a unit type; the units of that type whose jurisdiction covers the point are the
+1. **Responsibility** (:mod:`patrol.cases.responsibility`): the rules for the case's category at its level are tried
+   from the most specific. A rule names a unit type; the units of that type whose jurisdiction covers the point are the
    candidates (a unit without a jurisdiction serves the whole city). **Nested jurisdictions**: when one candidate's
    jurisdiction lies inside another's, the inner one is responsible (a subdistrict's 城管 squad before the city's
    brigade; a citywide unit only when no local one covers the point). **Overlapping** jurisdictions that are not

@@ -114,7 +114,7 @@ def _insert_grids(session: Session, com: pd.Series, grids: gpd.GeoDataFrame, cod
     wgs = grids.set_crs(crs, allow_override=True).to_crs(4326)
     geoms = ewkt([as_multipolygon(g) for g in wgs.geometry])
     ids: dict[int, int] = {}
-    for (i, row), code, geom in zip(grids.iterrows(), codes, geoms, strict=True):
+    for (_, row), code, geom in zip(grids.iterrows(), codes, geoms, strict=True):
         seq = int(code[-3:])
         rid = session.execute(
             insert(Grid).values(community_id=int(com["id"]), code=code, name=f"{com['name']} 第{seq}网格", geom=geom)

@@ -92,7 +92,10 @@ def store_city(session: Session, model: CityModel, *, source: str, district_code
 
 def summarize(session: Session, notes: list[str] | None = None) -> ImportSummary:
     city = city_exists(session)
-    count = lambda m: session.scalar(select(func.count()).select_from(m)) or 0
+
+    def count(table: type) -> int:
+        return session.scalar(select(func.count()).select_from(table)) or 0
+
     return ImportSummary(
         city=city.name if city else "",
         metric_epsg=city.metric_epsg if city else 0,

@@ -1,1 +1,5 @@
-"""Infrastructure every part of the domain stands on: settings, engines and sessions, migrations, the SQL dialect seams, GeoDataFrame frames, the persistent model, domain errors and who is asking (auth)."""
+"""Infrastructure every part of the domain stands on.
+
+Settings, engines and sessions, migrations, the SQL dialect seams, GeoDataFrame frames, the persistent model, domain
+errors and who is asking (auth).
+"""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from geoalchemy2.admin.dialects.sqlite import load_spatialite
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,8 +72,6 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def create_postgis_database(base_url: str, name: str) -> str:
     """Create database ``name`` with PostGIS on the server of ``base_url`` (tests, benchmarks); returns its URL."""
-    from sqlalchemy import text
-
     url = make_url(base_url)
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -88,8 +86,6 @@ def create_postgis_database(base_url: str, name: str) -> str:
 
 
 def drop_postgis_database(db_url: str) -> None:
-    from sqlalchemy import text
-
     url = make_url(db_url)
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

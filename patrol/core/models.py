@@ -276,8 +276,8 @@ class Visit(Base):
 
 
 class Case(Base):
-    """A case (案件) in the closed loop. ``status`` follows :mod:`patrol.cases.lifecycle`; ``level`` is where it is handled
-    (grid → community → department); ``deadline_at`` is computed in working hours."""
+    """A case (案件) in the closed loop. ``status`` follows :mod:`patrol.cases.lifecycle`; ``level`` is where it is
+    handled (grid → community → department); ``deadline_at`` is computed in working hours."""
 
     __tablename__ = "patrol_case"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,4 @@
-"""Versioned grid plans (网格调整方案): draft, edit, validate, see the impact, publish with an effective date, roll back.
+"""Versioned grid plans (网格调整方案): draft, edit, validate, see the impact, publish on a date, roll back.
 
 The ``grid`` table always holds the grids **in force**; every other module reads it. A plan (:class:`GridPlan`) is a
 version of the whole grid layer in ``grid_plan_grid``:

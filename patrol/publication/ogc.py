@@ -1,11 +1,11 @@
 """What OGC API Features publishes: a registry of public, non-personal feature collections and how to read them.
 
 Each collection is a :class:`CollectionSpec`: its properties (and their JSON types), the properties that can be used
-as equality filters, a ``read`` function returning one :class:`~patrol.city.read_models.Page`, and its extent. The layers are
-read through :func:`patrol.city.read_models.layer_page`; the cases through :func:`patrol.cases.service.case_query` and ``case_dict``,
-keeping only the whitelisted, non-personal fields. Add a collection with ``REGISTRY.add(spec)``; collections that
-exist per row of some table (e.g. one per grid plan) with ``REGISTRY.add_provider(fn)``, where ``fn(session)`` yields
-specs and is called on every request.
+as equality filters, a ``read`` function returning one :class:`~patrol.city.read_models.Page`, and its extent. The
+layers are read through :func:`patrol.city.read_models.layer_page`; the cases through
+:func:`patrol.cases.service.case_query` and ``case_dict``, keeping only the whitelisted, non-personal fields. Add a
+collection with ``REGISTRY.add(spec)``; collections that exist per row of some table (e.g. one per grid plan) with
+``REGISTRY.add_provider(fn)``, where ``fn(session)`` yields specs and is called on every request.
 """
 
 from __future__ import annotations

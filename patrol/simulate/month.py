@@ -2,15 +2,16 @@
 
 Everything made here is labelled: users, patrols and cases carry ``simulated = True`` and the users' display names
 end in "(模拟)". The streets and buildings are real (OpenStreetMap); the people, walks and cases are not. Cases go
-through the real case loop (:func:`patrol.cases.service.transition`) with simulated times, so their timelines, deadlines,
-escalations, reworks, ratings and revisits follow the same rules as real ones.
+through the real case loop (:func:`patrol.cases.service.transition`) with simulated times, so their timelines,
+deadlines, escalations, reworks, ratings and revisits follow the same rules as real ones.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
@@ -42,8 +43,8 @@ from patrol.core.settings import Settings
 DEMO_PASSWORD = "demo-pass-2026"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ["芳", "伟", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "霞"]
-UNIT_TYPES = [("urban_management", "城管中队"), ("power", "供电所"), ("water", "自来水公司"), ("greening", "园林绿化所"),
-              ("sanitation", "环卫所"), ("property", "物业公司")]
+UNIT_TYPES = [("urban_management", "城管中队"), ("power", "供电所"), ("water", "自来水公司"),
+              ("greening", "园林绿化所"), ("sanitation", "环卫所"), ("property", "物业公司")]
 # categories the simulated workers report, with weights (community items are the most frequent in the seeds)
 CATEGORIES = {"C0103": 8, "C0101": 5, "C0104": 6, "B0109": 4, "C0102": 6, "B0101": 2, "E0101": 3}
 
@@ -160,9 +161,7 @@ def _patrols(s: Session, rng: random.Random, people: dict, today: dt.date, days:
     return total
 
 
-def _uuid(rng: random.Random):
-    import uuid
-
+def _uuid(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
 
 
@@ -238,22 +237,29 @@ def _walk(s: Session, rng: random.Random, settings: Settings, case: Case, worker
         handler = dept.get(case.unit_id, sup)
     if not ok or rng.random() < 0.08:
         return case.status
+    _handle_and_close(rng, step, worker, sup, handler, grid_level)
+    return case.status
+
+
+def _handle_and_close(rng: random.Random, step: Callable[..., bool], worker: Actor, sup: Actor, handler: Actor,
+                      grid_level: bool) -> None:
+    """From dispatched on (maybe suspend, accept, handle, maybe rework, verify, close, maybe rate), stopping at a random
+    state; ``step(actor, action, hours, **kw)`` takes one action and is False when it did not happen."""
     if rng.random() < 0.05 and step(sup, "suspend", 1, note="等待材料 (模拟)"):
-        return case.status
+        return
     late = rng.random() < 0.15
     if not step(handler, "accept", rng.uniform(0.2, 4)) or rng.random() < 0.06:
-        return case.status
+        return
     if not step(handler, "handle", rng.uniform(1, 30 if late else 6), note="已处置 (模拟)"):
-        return case.status
+        return
     reworked = rng.random() < 0.1 and step(worker, "rework", 2, note="核查未通过 (模拟)")
     if reworked and not (step(handler, "accept", 1) and step(handler, "handle", 3, note="返工完成 (模拟)")):
-        return case.status
+        return
     if rng.random() < 0.06 or not step(worker, "verify", rng.uniform(1, 8)):
-        return case.status
+        return
     closer = worker if grid_level else sup
     if not step(closer, "close", rng.uniform(0.5, 8)):
-        return case.status
+        return
     if rng.random() < 0.8:
         rating = rng.choices([5, 4, 3, 2, 1], [60, 25, 8, 5, 2])[0]
         step(sup, "rate", rng.uniform(2, 48), rating=rating, note="回访满意度 (模拟)")
-    return case.status

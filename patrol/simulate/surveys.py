@@ -2,9 +2,9 @@
 
 Like :mod:`patrol.simulate.month`, everything made up here is labelled: shops, households and residents carry
 ``simulated = True`` and their names end in "(模拟)"; simulated phone numbers use the 100 prefix, which no Chinese
-mobile network issues. Real shops come from the OpenStreetMap extract (:func:`patrol.surveys.shops.import_osm_shops`). The
-checklists are the shipped ones; inspections go through :func:`patrol.surveys.inspections.record_inspection`, so failed
-items open real rectification cases with their deadlines.
+mobile network issues. Real shops come from the OpenStreetMap extract (:func:`patrol.surveys.shops.import_osm_shops`).
+The checklists are the shipped ones; inspections go through :func:`patrol.surveys.inspections.record_inspection`, so
+failed items open real rectification cases with their deadlines.
 """
 
 from __future__ import annotations
@@ -119,8 +119,8 @@ def _shops(s: Session, rng: random.Random, buildings: dict[int, list]) -> int:
         shopfronts = [r for r in rows if r[1] in ("retail", "commercial", "kiosk", "supermarket")] or rows
         for bid, _, _, p in rng.sample(shopfronts, min(len(shopfronts), 3)):
             kind, label = rng.choice(SHOP_KINDS)
-            s.add(Shop(code=unused_shop_code(s), name=f"{rng.choice(SURNAMES)}记{label} (模拟)", kind=kind, building_id=bid,
-                       simulated=True, geom=ewkt([p])[0]))
+            s.add(Shop(code=unused_shop_code(s), name=f"{rng.choice(SURNAMES)}记{label} (模拟)", kind=kind,
+                       building_id=bid, simulated=True, geom=ewkt([p])[0]))
             s.flush()
             n += 1
     return n

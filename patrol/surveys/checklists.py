@@ -144,13 +144,8 @@ def parse_definition(data: dict | str, *, categories: set[str]) -> dict:
     if not isinstance(data, dict):
         problems.add("definition", f"must be a mapping with {', '.join(TOP_KEYS)}, got {type(data).__name__}")
         raise _failed(problems)
-    for key in data:
-        if key not in TOP_KEYS:
-            problems.add(str(key), f"unknown key (allowed: {', '.join(TOP_KEYS)})")
+    _check_top_keys(data, problems)
     out: dict[str, Any] = {}
-    for key in ("code", "title", "target", "items"):
-        if key not in data or data[key] is None:
-            problems.add(key, "missing")
     code = data.get("code")
     if code is not None:
         if not isinstance(code, str) or not CODE_RE.fullmatch(code):
@@ -179,6 +174,16 @@ def parse_definition(data: dict | str, *, categories: set[str]) -> dict:
     if problems:
         raise _failed(problems)
     return out
+
+
+def _check_top_keys(data: dict, problems: _Problems) -> None:
+    """Unknown top-level keys, then the missing required ones."""
+    for key in data:
+        if key not in TOP_KEYS:
+            problems.add(str(key), f"unknown key (allowed: {', '.join(TOP_KEYS)})")
+    for key in ("code", "title", "target", "items"):
+        if key not in data or data[key] is None:
+            problems.add(key, "missing")
 
 
 def _failed(problems: list[str]) -> InvalidInput:
@@ -220,29 +225,10 @@ def _items(raw: list, categories: set[str], problems: _Problems) -> list[dict]:
             problems.add(path, "must be a mapping with id, type and text")
             continue
         item: dict[str, Any] = {}
-        iid, typ = it.get("id"), it.get("type")
-        ok_id = isinstance(iid, str) and ITEM_ID_RE.fullmatch(iid) is not None
-        if iid is None:
-            problems.add(f"{path}.id", "missing")
-        elif not ok_id:
-            problems.add(f"{path}.id", f"{_fmt(iid)} is not an item id: a-z, 0-9, _ starting with a letter, ≤ 40")
-        elif iid in earlier:
-            problems.add(f"{path}.id", f"duplicate item id {iid!r}")
-            ok_id = False
-        if typ is None:
-            problems.add(f"{path}.type", f"missing (one of {', '.join(ITEM_TYPES)})")
-        elif typ not in ITEM_TYPES:
-            problems.add(f"{path}.type", f"unknown item type {_fmt(typ)}; types: {', '.join(ITEM_TYPES)}")
-            typ = None
-        allowed = set(COMMON_ITEM_KEYS) | set(TYPE_KEYS.get(typ, ()) if typ else ())
-        for k in it:
-            if k in allowed:
-                continue
-            owners = [t for t, keys in TYPE_KEYS.items() if k in keys]
-            if typ and owners:
-                problems.add(f"{path}.{k}", f"not used by {typ} items (only by {', '.join(owners)} items)")
-            elif not owners:
-                problems.add(f"{path}.{k}", "unknown key")
+        iid = it.get("id")
+        ok_id = _item_id_ok(iid, path, earlier, problems)
+        typ = _item_type(it.get("type"), path, problems)
+        _check_item_keys(it, typ, path, problems)
         if it.get("text") is None:
             problems.add(f"{path}.text", "missing")
         else:
@@ -254,15 +240,7 @@ def _items(raw: list, categories: set[str], problems: _Problems) -> list[dict]:
         for cond in ("show_if", "required_if"):
             if it.get(cond) is not None:
                 item[cond] = _condition(it[cond], f"{path}.{cond}", iid, earlier, seen, all_ids, problems)
-        if typ == "yesno":
-            passing = it.get("pass", True)
-            if not isinstance(passing, bool):
-                problems.add(f"{path}.pass", f"must be true or false, got {_fmt(passing)}")
-            item["pass"] = passing if isinstance(passing, bool) else True
-        elif typ == "choice":
-            item.update(_choice(it, path, problems))
-        elif typ == "number":
-            item.update(_number(it, path, problems))
+        item.update(_type_fields(it, typ, path, problems))
         if it.get("fail") is not None:
             item["fail"] = _fail(it["fail"], f"{path}.fail", typ, categories, problems)
         _fail_rule_needed(it, path, typ, problems)
@@ -273,6 +251,58 @@ def _items(raw: list, categories: set[str], problems: _Problems) -> list[dict]:
             seen[iid] = item
             out.append(item)
     return out
+
+
+def _item_id_ok(iid: Any, path: str, earlier: set[str], problems: _Problems) -> bool:
+    """Whether ``iid`` is a well-formed item id not used by an earlier item (else the problem is added)."""
+    if iid is None:
+        problems.add(f"{path}.id", "missing")
+        return False
+    if not (isinstance(iid, str) and ITEM_ID_RE.fullmatch(iid) is not None):
+        problems.add(f"{path}.id", f"{_fmt(iid)} is not an item id: a-z, 0-9, _ starting with a letter, ≤ 40")
+        return False
+    if iid in earlier:
+        problems.add(f"{path}.id", f"duplicate item id {iid!r}")
+        return False
+    return True
+
+
+def _item_type(typ: Any, path: str, problems: _Problems) -> str | None:
+    """The item's type, or None when it is missing or unknown (the problem is added)."""
+    if typ is None:
+        problems.add(f"{path}.type", f"missing (one of {', '.join(ITEM_TYPES)})")
+        return None
+    if typ not in ITEM_TYPES:
+        problems.add(f"{path}.type", f"unknown item type {_fmt(typ)}; types: {', '.join(ITEM_TYPES)}")
+        return None
+    return typ
+
+
+def _check_item_keys(it: dict, typ: str | None, path: str, problems: _Problems) -> None:
+    """Keys that are unknown, or that belong to another item type."""
+    allowed = set(COMMON_ITEM_KEYS) | set(TYPE_KEYS.get(typ, ()) if typ else ())
+    for k in it:
+        if k in allowed:
+            continue
+        owners = [t for t, keys in TYPE_KEYS.items() if k in keys]
+        if typ and owners:
+            problems.add(f"{path}.{k}", f"not used by {typ} items (only by {', '.join(owners)} items)")
+        elif not owners:
+            problems.add(f"{path}.{k}", "unknown key")
+
+
+def _type_fields(it: dict, typ: str | None, path: str, problems: _Problems) -> dict:
+    """The fields only one item type has: ``pass`` (yesno), the options (choice), the range (number)."""
+    if typ == "yesno":
+        passing = it.get("pass", True)
+        if not isinstance(passing, bool):
+            problems.add(f"{path}.pass", f"must be true or false, got {_fmt(passing)}")
+        return {"pass": passing if isinstance(passing, bool) else True}
+    if typ == "choice":
+        return _choice(it, path, problems)
+    if typ == "number":
+        return _number(it, path, problems)
+    return {}
 
 
 def _condition(value: Any, path: str, own_id: Any, earlier: set[str], seen: dict[str, dict], all_ids: list,

@@ -122,7 +122,8 @@ def resident_dict(r: Resident, *, today: dt.date, settings: Settings, masked: bo
             "phone": mask_phone(r.phone) if masked else r.phone, "birth_year": r.birth_year, "age": age(r, today),
             "disabled": bool(r.disabled), "disability": r.disability, "lives_alone": bool(r.lives_alone),
             "health": r.health, "visit_every_days": r.visit_every_days, "vulnerable": bool(reasons),
-            "reasons": reasons, "every_days": (r.visit_every_days or settings.vulnerable_visit_days) if reasons else None}
+            "reasons": reasons,
+            "every_days": (r.visit_every_days or settings.vulnerable_visit_days) if reasons else None}
 
 
 def standing_dict(s: Standing | None) -> dict:
