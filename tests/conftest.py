@@ -6,8 +6,9 @@ Database tests run on both SpatiaLite and PostGIS (``backend`` parameter). PostG
 
 ``make test`` runs the suite in a random order (pytest-randomly; ``--randomly-seed=N`` repeats one) in two
 pytest-xdist workers, one test file per worker at a time (``--dist loadfile``, so module fixtures are built once; see
-``shared_scope`` for what that asks of the tests): everything a test creates must be private to its process — PostgreSQL databases
-have random names, SpatiaLite files live in the worker's own ``tmp_path``, servers take a free port.
+``shared_scope`` for what that asks of the tests): everything a test creates must be private to its process —
+PostgreSQL databases have random names, SpatiaLite files live in the worker's own ``tmp_path``, servers take a free
+port.
 """
 
 from __future__ import annotations

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+import shapely
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.app import create_app
+from patrol.core.auth import create_api_key, create_user
 from patrol.core.db import make_engine, session_factory, transaction
+from patrol.core.frames import ewkt
+from patrol.core.models import Grid, ResponsibleUnit
 from patrol.core.settings import Settings
+from tests.conftest import CITIES, shared_scope
 
 
 @pytest.fixture
@@ -25,20 +37,6 @@ def client(city_url):
 
 
 # ---------------------------------------------------------------------------------------------- the case-loop world
-
-import contextlib
-import dataclasses
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import shapely
-from sqlalchemy import select
-
-from patrol.core.auth import create_api_key, create_user
-from patrol.core.frames import ewkt
-from patrol.core.models import Grid, ResponsibleUnit
-from tests.conftest import CITIES, shared_scope
 
 PASSWORD = "correct horse 1"
 ROLE_USERS = ("admin", "sup", "sup_other", "worker_a", "worker_b", "dept1", "dept2", "planner")

@@ -286,8 +286,8 @@ def test_cases_are_public_without_personal_data_and_filter_by_datetime(client):
     assert times == [["2024-05-01T09:30:00Z", "2024-05-03T14:30:00Z"]]
 
     assert client.get(f"{OGC}/collections/cases/items", params={"status": "closed"}).json()["numberMatched"] == 0
-    assert client.get(f"{OGC}/collections/cases/items",
-                      params={"category": "C0103", "channel": "open311", "overdue": "true"}).json()["numberMatched"] == 6
+    overdue = {"category": "C0103", "channel": "open311", "overdue": "true"}
+    assert client.get(f"{OGC}/collections/cases/items", params=overdue).json()["numberMatched"] == 6
     grid = client.get(f"{OGC}/collections/cases/items/{ids[0]}").json()["properties"]["grid_id"]
     by_grid = client.get(f"{OGC}/collections/cases/items", params={"grid_id": grid}).json()
     assert ids[0] in [f["id"] for f in by_grid["features"]]

@@ -174,7 +174,8 @@ def test_shops_from_openstreetmap_are_imported_once(world, capsys):
     created = int(first[1].split()[1].rstrip(","))
     assert read > 200 and 0 < created <= read
     with transaction(session_factory(world.engine)) as s:
-        rows = s.execute(select(Shop.osm_id, Shop.code, Building.grid_id).join(Building, Building.id == Shop.building_id)
+        rows = s.execute(select(Shop.osm_id, Shop.code, Building.grid_id)
+                         .join(Building, Building.id == Shop.building_id)
                          .where(Shop.osm_id.is_not(None))).all()
     assert len(rows) == created and len({r[0] for r in rows}) == created
     assert all(g is not None for _, _, g in rows) and all(sh.valid_shop_code(c) for _, c, _ in rows)

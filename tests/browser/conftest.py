@@ -45,7 +45,8 @@ def simulated_city(url: str, monaco_model, *, cases: int = 200, **settings_kw) -
     the same migrated city, categories and grids, built once); any other database is built here.
     """
     db = make_url(url)
-    path = Path(db.database) if db.get_backend_name() == "sqlite" and db.database not in (None, "", ":memory:") else None
+    on_disk = db.get_backend_name() == "sqlite" and db.database not in (None, "", ":memory:")
+    path = Path(db.database) if on_disk else None
     if path is not None and not path.exists():
         CITIES.spatialite(monaco_model, path)
         engine = make_engine(url)

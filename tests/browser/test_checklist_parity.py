@@ -1,6 +1,7 @@
 """One table, two rule sets: tests/data/checklist_parity.json run through the server's checklist rules
 (patrol/surveys/checklists.py) and the phone's (maps/field/checklist.js, in Chromium), each giving a verdict per item
-(pass, fail, missing, invalid, hidden, blank) that must equal the table's. A rule changed on one side only fails here."""
+(pass, fail, missing, invalid, hidden, blank) that must equal the table's. A rule changed on one side only fails
+here."""
 
 from __future__ import annotations
 

@@ -237,7 +237,8 @@ def test_a_workers_day_online_then_offline_reaches_the_server_exactly_once(phone
     _shot(page, "03-report-sent")
     _wait_sent(page)
     with transaction(factory) as s:
-        online = s.scalars(select(Case).where(Case.reporter_id == field["worker_id"], Case.reported_at >= started)).all()
+        mine = (Case.reporter_id == field["worker_id"], Case.reported_at >= started)
+        online = s.scalars(select(Case).where(*mine)).all()
         assert len(online) == 1 and online[0].category_code == "C0103" and online[0].floor == "3"
         assert online[0].building_id is not None
         photo = s.scalars(select(Photo).where(Photo.case_id == online[0].id)).one()

@@ -319,7 +319,8 @@ def test_inspections_and_a_visit_made_offline_reach_the_server_once(phone, surve
     page.tap("a[data-tab=inspect]")
     page.wait_for_selector(f"{_item('hoarding')} [data-val=true].on")
     assert page.input_value(f"{_item('noise_complaints')} input") == "4"
-    assert page.is_visible(f"{_item('noise_complaints')} .fail-msg") and "海港路工地" in page.inner_text("#insp-form-head")
+    assert page.is_visible(f"{_item('noise_complaints')} .fail-msg")
+    assert "海港路工地" in page.inner_text("#insp-form-head")
     page.tap("#insp-form-head [data-back=target]")  # not today after all
     page.wait_for_selector("#insp-target:not([hidden])")
     page.tap("a[data-tab=tasks]")

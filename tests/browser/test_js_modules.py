@@ -1,5 +1,6 @@
 """The modules every page script shares (maps/static/js: datum.js, html.js, i18n.js), loaded in Chromium as the pages
-load them: the datum conversion agrees with geo.crs, escaping covers & < > " ', the translator falls back as documented."""
+load them: the datum conversion agrees with geo.crs, escaping covers & < > " ', the translator falls back as
+documented."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def test_the_datum_for_leaflet_shifts_only_for_gcj02(page):
     got = _js(page, """const { datum } = await import('/static/js/datum.js');
         const g = datum('gcj02'), w = datum('wgs84');
         const ll = g.toMap(arg[1], arg[0]);
-        return { gcj: g.gcj, wgs: w.gcj, shifted: [ll.lng, ll.lat], back: g.fromMap(ll), same: w.fromMap(w.toMap(1, 2)) };""",
+        return { gcj: g.gcj, wgs: w.gcj, shifted: [ll.lng, ll.lat], back: g.fromMap(ll),
+                 same: w.fromMap(w.toMap(1, 2)) };""",
               list(POINTS[0]))
     assert got["gcj"] is True and got["wgs"] is False
     assert got["shifted"] == [pytest.approx(v, abs=1e-9) for v in wgs84_to_gcj02(*POINTS[0])]

@@ -6,6 +6,7 @@ cases endpoint of cases_map. Screenshots go to test-output/maps/analytics-*.png.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -167,10 +168,8 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the page aborted this request
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):  # the page aborted this request
-            pass
 
 
 @pytest.fixture(scope="module")
@@ -439,7 +438,8 @@ def test_cases_layer_fetches_clusters_then_cases(page):
     page.screenshot("cases-zoomed")
     page.js("gridpatrolCases.layer._group.eachLayer(l => { if (l.caseId === 103) l.openPopup(); })")
     page.wait(
-        "document.querySelector('.gp-case-card') && document.querySelector('.gp-case-card').innerText.includes('井盖缺失')"
+        "document.querySelector('.gp-case-card')"
+        " && document.querySelector('.gp-case-card').innerText.includes('井盖缺失')"
     )
     assert page.page.locator(".gp-case-card a").count() == 0  # a javascript: URL is not linked
     page.check_clean()

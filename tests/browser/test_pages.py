@@ -184,5 +184,6 @@ def test_dashboard_cards_ranking_links_and_downloads(page, app_url):
     statuses = {row["status"] for row in csv.DictReader(io.StringIO(text))}
     assert statuses <= {"closed"}
     gpkg = page.evaluate("fetch(document.querySelector('a[data-download=cases_gpkg]').href)"
-                         ".then(r => r.arrayBuffer()).then(b => new TextDecoder().decode(new Uint8Array(b).slice(0, 15)))")
+                         ".then(r => r.arrayBuffer())"
+                         ".then(b => new TextDecoder().decode(new Uint8Array(b).slice(0, 15)))")
     assert gpkg == "SQLite format 3"

@@ -93,7 +93,8 @@ def test_split_merge_publish_and_roll_back_in_the_editor(page, planner_app):
     # split the grid along a north–south line through its middle, drawn by clicking on the map
     minx, miny, maxx, maxy = geom.bounds
     inner = geom.representative_point()
-    page.evaluate("([a, b, c, d]) => window.gridpatrolPlanner.map.fitBounds([[b, a], [d, c]], {padding: [60, 60], animate: false})",
+    page.evaluate("([a, b, c, d]) => window.gridpatrolPlanner.map"
+                  ".fitBounds([[b, a], [d, c]], {padding: [60, 60], animate: false})",
                   [minx, miny, maxx, maxy])
     page.click("[data-mode=split]")
     _click_at(page, inner.x, inner.y)  # select the grid

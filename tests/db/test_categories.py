@@ -23,8 +23,8 @@ def test_shipped_taxonomy_loads(session):
 def test_replacing_deactivates_missing_and_updates_existing(session, tmp_path):
     load_categories(session)
     f = tmp_path / "city.csv"
-    f.write_text(HEADER + "C0101,毁绿种菜,Vegetables planted on public green,event,社区事项,Community,community,40,1,7\n",
-                 encoding="utf-8")
+    row = "C0101,毁绿种菜,Vegetables planted on public green,event,社区事项,Community,community,40,1,7\n"
+    f.write_text(HEADER + row, encoding="utf-8")
     assert load_categories_file(session, f) == 1
     active = session.scalars(select(Category.code).where(Category.active)).all()
     assert active == ["C0101"]

@@ -1,5 +1,5 @@
-"""KPIs of the closed loop (patrol.analytics.kpis) on a hand-made March 2025 history where every answer is known, on both
-databases; plus the pure computation on DataFrames.
+"""KPIs of the closed loop (patrol.analytics.kpis) on a hand-made March 2025 history where every answer is known, on
+both databases; plus the pure computation on DataFrames.
 
 Calendar of these tests: Monday-Friday 09:00-12:00 and 13:30-17:30 (7 h a day), Asia/Shanghai, no holidays.
 2025-03-03 is a Monday. Both categories have a 14 h deadline (two working days); dispatch restarts it.

@@ -1,5 +1,5 @@
-"""Checklist definitions as data (patrol.surveys.checklists): every problem of a bad definition reported at once with its
-path, normalisation and hashing, answer validation and failure evaluation. No database."""
+"""Checklist definitions as data (patrol.surveys.checklists): every problem of a bad definition reported at once with
+its path, normalisation and hashing, answer validation and failure evaluation. No database."""
 
 from __future__ import annotations
 

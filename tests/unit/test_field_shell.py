@@ -9,7 +9,8 @@ from maps import field as F
 
 
 def _config(html: str) -> dict:
-    return json.loads(re.search(r'<script id="gp-config" type="application/json">(.*?)</script>', html, re.DOTALL).group(1))
+    found = re.search(r'<script id="gp-config" type="application/json">(.*?)</script>', html, re.DOTALL)
+    return json.loads(found.group(1))
 
 
 def test_tiles_from_a_url_a_folium_name_or_nothing():

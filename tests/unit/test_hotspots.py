@@ -305,17 +305,17 @@ def test_mann_kendall_matches_a_slow_reference_with_ties():
 
 # --- emerging hot spots -------------------------------------------------------------------------------------
 
-H, O, C = 3.0, 0.0, -3.0  # a hot, a not significant and a cold z-score (alpha 0.1)
+H, Z, C = 3.0, 0.0, -3.0  # a hot, a not significant (zero) and a cold z-score (alpha 0.1)
 SERIES = {
-    "New Hot Spot": [O] * 9 + [H],
-    "Consecutive Hot Spot": [O] * 7 + [H] * 3,
+    "New Hot Spot": [Z] * 9 + [H],
+    "Consecutive Hot Spot": [Z] * 7 + [H] * 3,
     "Intensifying Hot Spot": [2.0 + i for i in range(10)],
     "Persistent Hot Spot": [3.0, 4.0] * 5,
     "Diminishing Hot Spot": [11.0 - i for i in range(10)],
-    "Sporadic Hot Spot": [O, H, O, O, H, O, H, O, O, H],
-    "Oscillating Hot Spot": [C, O, H, O, C, O, O, H, O, H],
-    "Historical Hot Spot": [H] * 9 + [O],
-    "No Pattern Detected": [H, H, H] + [O] * 7,
+    "Sporadic Hot Spot": [Z, H, Z, Z, H, Z, H, Z, Z, H],
+    "Oscillating Hot Spot": [C, Z, H, Z, C, Z, Z, H, Z, H],
+    "Historical Hot Spot": [H] * 9 + [Z],
+    "No Pattern Detected": [H, H, H] + [Z] * 7,
 }
 
 

@@ -138,6 +138,50 @@ def _absolute(module: Module, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
+def _import_uses(name: str, node: ast.Import, in_function: bool, aliases: dict[str, str]) -> list[Use]:
+    found = []
+    for alias in node.names:
+        target = _known(alias.name)
+        if target is None:
+            continue
+        found.append(Use(name, target, None, node.lineno, in_function))
+        if alias.asname:
+            aliases[alias.asname] = target
+        else:  # ``import a.b.c`` binds ``a``
+            top = alias.name.split(".")[0]
+            if top in _modules():
+                aliases[top] = top
+    return found
+
+
+def _import_from_uses(name: str, module, node: ast.ImportFrom, in_function: bool,
+                      aliases: dict[str, str]) -> list[Use]:
+    base = _absolute(module, node)
+    if _known(base) != base:
+        return []
+    found = []
+    for alias in node.names:
+        sub = f"{base}.{alias.name}"
+        if sub in _modules():
+            found.append(Use(name, sub, None, node.lineno, in_function))
+            aliases[alias.asname or alias.name] = sub
+        else:
+            found.append(Use(name, base, alias.name, node.lineno, in_function))
+    return found
+
+
+def _private_attribute_use(name: str, node: ast.Attribute, in_function: bool, aliases: dict[str, str]) -> Use | None:
+    chain, value = [], node.value
+    while isinstance(value, ast.Attribute):
+        chain.append(value.attr)
+        value = value.value
+    if isinstance(value, ast.Name) and value.id in aliases:
+        dotted = ".".join([aliases[value.id], *reversed(chain)])
+        if dotted in _modules():
+            return Use(name, dotted, node.attr, node.lineno, in_function)
+    return None
+
+
 @functools.cache
 def _uses(name: str) -> tuple[Use, ...]:
     """What module ``name`` takes from the project's other modules: imports (``import a.b``, ``from a import b``)
@@ -148,38 +192,14 @@ def _uses(name: str) -> tuple[Use, ...]:
     nodes = list(_runtime_nodes(module.tree))
     for node, in_function in nodes:
         if isinstance(node, ast.Import):
-            for alias in node.names:
-                target = _known(alias.name)
-                if target is None:
-                    continue
-                found.append(Use(name, target, None, node.lineno, in_function))
-                if alias.asname:
-                    aliases[alias.asname] = target
-                else:  # ``import a.b.c`` binds ``a``
-                    top = alias.name.split(".")[0]
-                    if top in _modules():
-                        aliases[top] = top
+            found += _import_uses(name, node, in_function, aliases)
         elif isinstance(node, ast.ImportFrom):
-            base = _absolute(module, node)
-            if _known(base) != base:
-                continue
-            for alias in node.names:
-                sub = f"{base}.{alias.name}"
-                if sub in _modules():
-                    found.append(Use(name, sub, None, node.lineno, in_function))
-                    aliases[alias.asname or alias.name] = sub
-                else:
-                    found.append(Use(name, base, alias.name, node.lineno, in_function))
+            found += _import_from_uses(name, module, node, in_function, aliases)
     for node, in_function in nodes:
         if isinstance(node, ast.Attribute) and _is_private(node.attr):
-            chain, value = [], node.value
-            while isinstance(value, ast.Attribute):
-                chain.append(value.attr)
-                value = value.value
-            if isinstance(value, ast.Name) and value.id in aliases:
-                dotted = ".".join([aliases[value.id], *reversed(chain)])
-                if dotted in _modules():
-                    found.append(Use(name, dotted, node.attr, node.lineno, in_function))
+            use = _private_attribute_use(name, node, in_function, aliases)
+            if use is not None:
+                found.append(use)
     return tuple(u for u in found if u.target != name)
 
 
@@ -316,7 +336,8 @@ def _length(node: ast.AST) -> int:
 
 
 def test_the_size_checks_measure_what_they_say():
-    tree = ast.parse("class A:\n    @staticmethod\n    def f():\n        def g():\n            pass\n        return 1\n")
+    source = "class A:\n    @staticmethod\n    def f():\n        def g():\n            pass\n        return 1\n"
+    tree = ast.parse(source)
     assert [(name, _length(node)) for name, node in _functions(tree)] == [("A.f", 5), ("A.f.g", 2)]  # decorators count
 
 

@@ -184,7 +184,8 @@ def test_use_local_assets_forgets_links_of_an_earlier_render():
 
 
 def test_maps_imports_only_renderers_and_the_spatial_core():
-    allowed = {"folium", "branca", "xyzservices", "geopandas", "shapely", "pandas", "jinja2", "markupsafe", "geo", "maps"}
+    allowed = {"folium", "branca", "xyzservices", "geopandas", "shapely", "pandas", "jinja2", "markupsafe", "geo",
+               "maps"}
     package = STATIC_DIR.parent
     for path in package.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
