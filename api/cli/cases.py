@@ -7,11 +7,11 @@ import click
 from sqlalchemy import func, select
 
 from api.cli.context import Command, Group, open_database
-from patrol.cases.categories import load_categories, load_categories_file
+from patrol.cases.categories import active_categories, load_categories, load_categories_file
 from patrol.cases.responsibility import all_rules, load_rules, load_rules_file
 from patrol.cases.service import escalate_overdue
 from patrol.core.db import transaction
-from patrol.core.models import Category, Responsibility, ResponsibleUnit
+from patrol.core.models import Responsibility, ResponsibleUnit
 
 
 @click.group(cls=Group, help="the category taxonomy")
@@ -32,7 +32,7 @@ def categories_load(file: str | None) -> None:
 def categories_list() -> None:
     sessions = open_database().sessions
     with sessions() as session:
-        for c in session.scalars(select(Category).where(Category.active).order_by(Category.code)):
+        for c in active_categories(session):
             print(f"{c.code}\t{c.name_zh}\t{c.name_en}\t{c.kind}\t{c.level}\t{c.deadline_hours:g} h"
                   f"\tseverity {c.severity}")
 

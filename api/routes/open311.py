@@ -28,6 +28,7 @@ from api.schemas.open311 import (
     ServiceRequest,
 )
 from patrol.cases import service as svc
+from patrol.cases.categories import active_categories
 from patrol.cases.lifecycle import CLOSED
 from patrol.core.auth import Actor, actor_for_key
 from patrol.core.errors import GridPatrolError, InvalidInput
@@ -126,7 +127,7 @@ def _service(c: Category) -> dict:
             response_model=list[Service], response_model_exclude_unset=True)
 def services(fmt: str, session: SessionDep) -> Response:
     fmt = _fmt(fmt)
-    rows = [_service(c) for c in session.scalars(select(Category).where(Category.active).order_by(Category.code))]
+    rows = [_service(c) for c in active_categories(session)]
     return _out(fmt, "services", "service", rows)
 
 

@@ -32,9 +32,10 @@ import yaml
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from patrol.cases.categories import active_categories
 from patrol.core.auth import Actor
 from patrol.core.errors import InvalidInput, NotFound
-from patrol.core.models import CHECKLIST_TARGETS, Category, Checklist
+from patrol.core.models import CHECKLIST_TARGETS, Checklist
 
 CODE_RE = re.compile(r"[a-z][a-z0-9_]{1,39}")
 ITEM_ID_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -472,8 +473,9 @@ def digest(defn: dict) -> str:
     return hashlib.sha256(canonical(defn).encode("utf-8")).hexdigest()
 
 
-def active_categories(session: Session) -> set[str]:
-    return set(session.scalars(select(Category.code).where(Category.active)))
+def active_codes(session: Session) -> set[str]:
+    """The codes of the active categories (a checklist's failing item may open a case only in one of them)."""
+    return {c.code for c in active_categories(session)}
 
 
 def load_checklist(session: Session, data: dict | str, *, actor: Actor | None = None,
@@ -482,7 +484,7 @@ def load_checklist(session: Session, data: dict | str, *, actor: Actor | None = 
 
     Returns (checklist, created). A new version becomes the only active one of its code; older versions stay, since
     inspections point at them."""
-    defn = parse_definition(data, categories=active_categories(session))
+    defn = parse_definition(data, categories=active_codes(session))
     sha = digest(defn)
     latest = session.scalars(select(Checklist).where(Checklist.code == defn["code"])
                              .order_by(Checklist.version.desc()).limit(1)).first()
