@@ -37,6 +37,7 @@ from patrol.city.read_models import layer
 from patrol.core.db import make_engine, session_factory
 from patrol.core.migrate import current_revision
 from patrol.core.settings import Settings, get_settings
+from patrol.publication.policy import worker_names_public
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                  lang: Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or en")] = None
                  ) -> HTMLResponse:
         m = overview_map(
-            layer(session, "communities"), layer(session, "grids"),
+            layer(session, "communities"), layer(session, "grids", worker_names=worker_names_public(cfg)),
             lang=lang or cfg.lang, tiles=cfg.tiles or None, tile_attribution=cfg.tile_attribution,
             buildings_url="/api/v1/buildings", households_range=(cfg.households_min, cfg.households_max),
         )

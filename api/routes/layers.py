@@ -1,4 +1,6 @@
-"""GeoJSON endpoints of the spatial layers: communities, grids, buildings, roads (bbox filter, pagination)."""
+"""GeoJSON endpoints of the spatial layers: communities, grids, buildings, roads (bbox filter, pagination).
+
+Public: what they show follows :mod:`patrol.publication.policy` (grid workers only where configured public)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from api.deps import SessionDep, SettingsDep
 from api.geojson import page_collection
 from api.schemas.base import FeatureCollection
 from patrol.city.read_models import layer_page, parse_bbox
+from patrol.publication.policy import worker_names_public
 
 router = APIRouter(prefix="/api/v1", tags=["layers"])
 GEOJSON = "application/geo+json"
@@ -22,7 +25,8 @@ Offset = Annotated[int, Query(ge=0)]
 
 def _respond(session, settings, request: Request, layer: str, bbox, limit, offset, **filters) -> JSONResponse:
     limit = min(limit, settings.page_size_max)
-    page = layer_page(session, layer, bbox=parse_bbox(bbox), limit=limit, offset=offset, filters=filters)
+    page = layer_page(session, layer, bbox=parse_bbox(bbox), limit=limit, offset=offset, filters=filters,
+                      worker_names=worker_names_public(settings))
     return JSONResponse(page_collection(page, request), media_type=GEOJSON)
 
 

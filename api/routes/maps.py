@@ -137,7 +137,7 @@ def coverage_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
 def grids_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
                community: str | None = None) -> Response:
     scope = svc.resolve_scope(session, actor, community=community)
-    grids = layer(session, "grids")
+    grids = layer(session, "grids", worker_names=True)  # a staff page: names its workers
     if scope.community_id is not None and "community_id" in grids:
         grids = grids[grids["community_id"] == scope.community_id]
     if scope.grid_id is not None and "id" in grids:

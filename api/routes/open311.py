@@ -1,8 +1,11 @@
 """Open311 GeoReport v2 at /open311/v2/: our categories are the services, our cases the service requests.
 
-Reads are public and carry no personal data; filing a request needs an ``api_key``. Errors use the spec's shape
-(a list of ``{code, description}``) in JSON or XML. Extension: ``POST requests/{id}/rating.{format}`` lets the client
-that filed a request rate the result (1–5; ≤ 2 reopens the case).
+Reads are public and follow :mod:`patrol.publication.policy`: only cases filed through Open311, a fixed status
+text instead of staff notes, sensitive categories without description or address at a generalised point; a case
+outside the policy answers 404 like an unknown id. No contact details are ever published. Filing a request needs an
+``api_key``. Errors use the spec's shape (a list of ``{code, description}``) in JSON or XML. Extension:
+``POST requests/{id}/rating.{format}`` lets the client that filed a request rate the result (1–5; ≤ 2 reopens the
+case).
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ from patrol.cases.categories import active_categories
 from patrol.cases.lifecycle import CLOSED
 from patrol.core.auth import Actor, actor_for_key
 from patrol.core.errors import GridPatrolError, InvalidInput
-from patrol.core.models import Case, CaseEvent, Category, ResponsibleUnit
+from patrol.core.models import Case, Category, ResponsibleUnit
 from patrol.core.time import iso
+from patrol.publication import policy
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 FORMATS = ("json", "xml")
@@ -148,32 +152,33 @@ def service_definition(code: str, fmt: str, session: SessionDep) -> Response:
     return JSONResponse(doc)
 
 
-def _latest_notes(session, ids: list[int]) -> dict[int, str]:
-    """The newest note of each case, in one query (later rows overwrite earlier ones)."""
-    rows = session.execute(select(CaseEvent.case_id, CaseEvent.note)
-                           .where(CaseEvent.case_id.in_(ids), CaseEvent.note.is_not(None))
-                           .order_by(CaseEvent.at, CaseEvent.id)).all()
-    return dict(rows)
-
-
 def _rows(session: Session, pairs: Sequence[Any]) -> list[dict]:
     units = dict(session.execute(select(ResponsibleUnit.id, ResponsibleUnit.name)).all())
     cats = {c.code: c for c in session.scalars(select(Category))}
-    notes = _latest_notes(session, [c.id for c, _ in pairs])
-    return [_request_row(c, w, units, cats, notes.get(c.id)) for c, w in pairs]
+    return [_request_row(c, w, units, cats) for c, w in pairs]
 
 
-def _request_row(case: Case, wkb, units: dict, cats: dict, note: str | None) -> dict:
+def _request_row(case: Case, wkb, units: dict, cats: dict) -> dict:
+    """A case as Open311 publishes it (patrol.publication.policy): a fixed status text instead of the staff's notes;
+    for a sensitive category no description or address and a generalised point."""
     p = svc.shapely.from_wkb(bytes(wkb))
     cat = cats.get(case.category_code)
+    lon, lat, description, address = policy.public_place(case.category_code, p.x, p.y, case.description,
+                                                         case.address)
     return {
         "service_request_id": str(case.id), "status": "closed" if case.status in CLOSED else "open",
-        "status_notes": note, "service_name": cat.name_zh if cat else None, "service_code": case.category_code,
-        "description": case.description, "agency_responsible": units.get(case.unit_id),
+        "status_notes": policy.status_text(case.status), "service_name": cat.name_zh if cat else None,
+        "service_code": case.category_code, "description": description,
+        "agency_responsible": units.get(case.unit_id),
         "service_notice": f"status {case.status}, level {case.level}", "requested_datetime": iso(case.reported_at),
         "updated_datetime": iso(case.updated_at), "expected_datetime": iso(case.deadline_at),
-        "address": case.address, "address_id": None, "zipcode": None, "lat": p.y, "long": p.x, "media_url": None,
+        "address": address, "address_id": None, "zipcode": None, "lat": lat, "long": lon, "media_url": None,
     }
+
+
+def _published() -> Any:
+    """The cases Open311 reads may show (the policy's channels), as a WHERE clause."""
+    return Case.channel.in_(policy.open311_channels())
 
 
 def _date(value: str | None, name: str, fmt: str) -> dt.datetime | None:
@@ -191,7 +196,7 @@ def _date(value: str | None, name: str, fmt: str) -> dt.datetime | None:
 def requests_(fmt: str, session: SessionDep, service_request_id: str | None = None, service_code: str | None = None,
               start_date: str | None = None, end_date: str | None = None, status: str | None = None) -> Response:
     fmt = _fmt(fmt)
-    stmt = select(Case, func.ST_AsBinary(Case.geom))
+    stmt = select(Case, func.ST_AsBinary(Case.geom)).where(_published())
     if service_request_id:
         try:
             ids = [int(x) for x in service_request_id.split(",")]
@@ -227,7 +232,8 @@ def request_one(request_id: str, fmt: str, session: SessionDep) -> Response:
     fmt = _fmt(fmt)
     if not request_id.isdigit():
         raise Open311Error(404, f"service_request_id {request_id!r} not found", fmt)
-    row = session.execute(select(Case, func.ST_AsBinary(Case.geom)).where(Case.id == int(request_id))).first()
+    row = session.execute(select(Case, func.ST_AsBinary(Case.geom))
+                          .where(Case.id == int(request_id), _published())).first()
     if row is None:
         raise Open311Error(404, f"service_request_id {request_id} not found", fmt)
     return _out(fmt, "service_requests", "request", _rows(session, [row]))
@@ -288,7 +294,7 @@ async def rate_request(request_id: str, fmt: str, request: Request, session: Ses
     form = _fields(await request.form())
     actor = _guard(fmt, lambda: actor_for_key(session, form.get("api_key")))
     case = session.get(Case, int(request_id)) if request_id.isdigit() else None
-    if case is None:
+    if case is None or not policy.open311_publishable(case.channel):
         raise Open311Error(404, f"service_request_id {request_id} not found", fmt)
     if case.api_key_id != actor.api_key_id:
         raise Open311Error(403, "only the client that filed a request can rate it", fmt)

@@ -24,7 +24,7 @@ def export_layer(session: Session, name: str, path: Path) -> int:
         raise InvalidInput(f"{path.name}: unknown format; use one of {', '.join(DRIVERS)}", field="output")
     if name not in LAYERS:
         raise InvalidInput(f"unknown layer {name!r}; layers: {', '.join(LAYERS)}", field="layer")
-    frame = layer(session, name)
+    frame = layer(session, name, worker_names=True)  # the operator's CLI, not a public surface
     write_frame(frame, path, name)
     return len(frame)
 

@@ -61,8 +61,11 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
 
 
 def layer_page(session: Session, layer: str, *, bbox: tuple | None = None, limit: int | None = None,
-               offset: int = 0, filters: dict[str, int] | None = None) -> Page:
-    """One page of a layer, filtered by bbox and by equality on id columns (e.g. ``{"community_id": 3}``)."""
+               offset: int = 0, filters: dict[str, int] | None = None, worker_names: bool = False) -> Page:
+    """One page of a layer, filtered by bbox and by equality on id columns (e.g. ``{"community_id": 3}``).
+
+    Grids carry their worker (``worker_id`` and the display name ``worker``) only with ``worker_names``: public
+    surfaces pass :func:`patrol.publication.policy.worker_names_public`, staff pages True."""
     spec = LAYERS.get(layer)
     if spec is None:
         raise InvalidInput(f"unknown layer {layer!r}; layers: {', '.join(LAYERS)}", field="layer")
@@ -76,7 +79,9 @@ def layer_page(session: Session, layer: str, *, bbox: tuple | None = None, limit
                        offset=offset)
     if spec.counted_by is not None:
         frame = _with_building_counts(session, frame, spec.counted_by)
-    if layer == "grids":
+    if layer == "grids" and not worker_names:
+        frame = frame.drop(columns=["worker_id"])
+    elif layer == "grids":
         workers = dict(session.execute(select(User.id, User.display_name)).all())
         frame["worker"] = frame["worker_id"].map(workers)
     return Page(frame, int(total), limit, offset)
@@ -97,6 +102,6 @@ def _with_building_counts(session: Session, frame: gpd.GeoDataFrame, key: Instru
     return frame
 
 
-def layer(session: Session, name: str, **filters: int) -> gpd.GeoDataFrame:
-    """A whole layer (for maps and exports)."""
-    return layer_page(session, name, filters=filters).frame
+def layer(session: Session, name: str, *, worker_names: bool = False, **filters: int) -> gpd.GeoDataFrame:
+    """A whole layer (for maps and exports); grids name their workers only with ``worker_names``."""
+    return layer_page(session, name, filters=filters, worker_names=worker_names).frame

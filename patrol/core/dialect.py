@@ -30,14 +30,15 @@ def bbox_filter(session: Session, id_col: InstrumentedAttribute, geom: Instrumen
     return func.ST_Intersects(geom, env)
 
 
-def extent(session: Session, geom: InstrumentedAttribute) -> tuple[float, float, float, float] | None:
-    """(minx, miny, maxx, maxy) of a geometry column in WGS-84, or None for an empty table."""
+def extent(session: Session, geom: InstrumentedAttribute,
+           *where: ColumnElement) -> tuple[float, float, float, float] | None:
+    """(minx, miny, maxx, maxy) of a geometry column in WGS-84 over the rows ``where`` selects, or None for none."""
     if session.get_bind().dialect.name == "sqlite":
         parts = (func.MbrMinX(geom), func.MbrMinY(geom), func.MbrMaxX(geom), func.MbrMaxY(geom))
     else:
         parts = (func.ST_XMin(geom), func.ST_YMin(geom), func.ST_XMax(geom), func.ST_YMax(geom))
     row = session.execute(select(func.min(parts[0]), func.min(parts[1]), func.max(parts[2]),
-                                 func.max(parts[3]))).one()
+                                 func.max(parts[3])).where(*where)).one()
     return None if row[0] is None else tuple(float(v) for v in row)
 
 

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     duplicate_radius_m: float = Field(30.0, description="An open case of the same category this near is a "
                                                         "possible duplicate; a closed one, a recurrence.")
     recurrence_days: int = Field(30, description="A case this soon after a closure nearby is a recurrence.")
+    public_worker_names: bool = Field(False, description="Name the grid workers (and their user ids) on the public "
+                                                       "grids layer and the overview map; off: no worker fields.")
     photo_max_bytes: int = Field(8 * 1024 * 1024, description="Largest photo accepted, bytes.")
     vulnerable_visit_days: int = Field(7, gt=0, description="How often a vulnerable resident (80+, disabled, living "
                                                             "alone) is visited unless her record says otherwise, days.")

@@ -1,5 +1,8 @@
 """What OGC API Features publishes: a registry of public, non-personal feature collections and how to read them.
 
+What is public follows :mod:`patrol.publication.policy`: the grids carry no worker, the cases no personal field and
+no sensitive category.
+
 Each collection is a :class:`CollectionSpec`: its properties (and their JSON types), the properties that can be used
 as equality filters, a ``read`` function returning one :class:`~patrol.city.read_models.Page`, and its extent. The
 layers are read through :func:`patrol.city.read_models.layer_page`; the cases through
@@ -18,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from geo.crs import WGS84
@@ -30,6 +33,7 @@ from patrol.core.dialect import extent as table_extent
 from patrol.core.errors import NotFound
 from patrol.core.frames import read_frame
 from patrol.core.models import Building, Case, Community, Grid, GridPlan, GridPlanGrid
+from patrol.publication import policy
 
 Interval = tuple[dt.datetime | None, dt.datetime | None]
 BBox = tuple[float, float, float, float]
@@ -139,15 +143,22 @@ _CASE_COLUMNS = {"id": Case.id, "level": Case.level, "channel": Case.channel, "g
                  "community_id": Case.community_id}
 
 
+def _public_cases() -> ColumnElement[bool]:
+    """The cases OGC API Features publishes (every channel, no sensitive category), as a WHERE clause."""
+    return Case.category_code.not_in(policy.ogc_excluded_categories())
+
+
 def _read_cases(session: Session, q: ItemQuery) -> Page:
-    """Cases through the case loop's own query (as the system, so every case), reduced to CASE_PROPERTIES: never
-    contact details, reporters, descriptions, addresses or floors."""
+    """Cases through the case loop's own query (as the system, so every channel), reduced to CASE_PROPERTIES: never
+    contact details, reporters, descriptions, addresses or floors; never a sensitive category (the publication
+    policy: their point is where a vulnerable resident lives, and a bbox filter on it would be an oracle)."""
     now = now_utc()
     f = dict(q.filters)
     stmt = case_query(session, SYSTEM, CaseFilter(
         bbox=q.bbox, category=f.pop("category", None),
         status=[f.pop("status")] if "status" in f else None, overdue=f.pop("overdue", None)), now=now)
-    stmt = stmt.where(*(_CASE_COLUMNS[k] == v for k, v in f.items()))
+    stmt = stmt.where(*(_CASE_COLUMNS[k] == v for k, v in f.items()),
+                      _public_cases())
     if q.interval is not None:
         start, end = q.interval
         if start is not None:
@@ -165,7 +176,8 @@ def _read_cases(session: Session, q: ItemQuery) -> Page:
 
 
 def _case_times(session: Session) -> Interval | None:
-    first, last = session.execute(select(func.min(Case.reported_at), func.max(Case.reported_at))).one()
+    first, last = session.execute(select(func.min(Case.reported_at), func.max(Case.reported_at))
+                                  .where(_public_cases())).one()
     if first is None:
         return None
     return tuple(t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC) for t in (first, last))
@@ -193,9 +205,11 @@ REGISTRY.add(CollectionSpec(
     keywords=("building", "楼栋")))
 REGISTRY.add(CollectionSpec(
     "cases", "Cases 案件", "Where and when problems were reported, their category and state; no personal data "
-    "(no reporter, contact, description or address). datetime filters reported_at.",
+    "(no reporter, contact, description or address) and no case of a category about persons (disputes, welfare "
+    "visits, homes). datetime filters reported_at.",
     CASE_PROPERTIES, ("category", "status", "level", "channel", "grid_id", "community_id", "overdue"),
-    _read_cases, _table_extent(Case.geom), temporal=_case_times, keywords=("case", "案件")))
+    _read_cases, lambda session: table_extent(session, Case.geom, _public_cases()), temporal=_case_times,
+    keywords=("case", "案件")))
 
 
 # ---------------------------------------------------------------------------------------------- grid plans
