@@ -201,6 +201,9 @@ def test_open311_lists_only_its_own_requests_sensitive_ones_generalised(world, p
         hidden_text = hidden.text.replace(f"service_request_id {planted['case']} ", "service_request_id N ")
         assert hidden_text == unknown.text.replace("service_request_id 999999 ", "service_request_id N ")
     assert c.get(f"/open311/v2/requests/{planted['ordinary']}.json").status_code == 200
+    rated = c.post(f"/open311/v2/requests/{planted['case']}/rating.json", data={"api_key": world.api_key,
+                                                                                "rating": "1"})
+    assert rated.status_code == 404 and rated.json()[0]["description"].endswith("not found")
 
 
 def test_ogc_cases_leave_out_sensitive_categories(world, planted):
