@@ -144,7 +144,12 @@ def extract_shapefile(zip_path: Path, target: Path, shown: str, limits: Limits) 
         for info in members:
             if info.filename[:-4] == stem:
                 budget -= _copy_member(archive, info, target / ("layer" + info.filename[-4:].lower()), budget, shown)
-    return target / "layer.shp"
+    shp = target / "layer.shp"
+    with shp.open("rb") as head:
+        holds = sniff(head.read(4096))
+    if holds != "shp":
+        raise _unreadable(f"{shown}: {shps[0].filename} holds {_HOLDS[holds]}, not a Shapefile")
+    return shp
 
 
 def _check_members(members: list[zipfile.ZipInfo], shown: str, limits: Limits) -> None:

@@ -21,6 +21,9 @@ class LimitExceeded(RuntimeError):
         self.reason = reason
         super().__init__(message)
 
+    def __reduce__(self) -> tuple:
+        return LimitExceeded, (self.reason, str(self))
+
 
 def run_limited(func: Callable[..., Any], *args: Any, seconds: float, memory_bytes: int | None = None) -> Any:
     """``func(*args)`` in a spawned child, killed after ``seconds``; its address space may grow by at most
