@@ -25,7 +25,7 @@ from patrol.core.auth import Actor
 from patrol.core.errors import InvalidInput
 from patrol.core.frames import ewkt, read_frame
 from patrol.core.models import Community, GridPlanGrid, User
-from patrol.core.settings import get_settings
+from patrol.core.settings import Settings, get_settings
 from patrol.plans.base import as_int, default_name, plan_frame, plan_row, require_planner
 from patrol.plans.drafts import get_plan
 
@@ -63,12 +63,13 @@ def download(session: Session, actor: Actor, plan_id: int, fmt: str) -> tuple[by
         return path.read_bytes(), path.name, media
 
 
-def read_upload(filename: str, data: bytes, *, layer: str | None = None) -> gpd.GeoDataFrame:
+def read_upload(filename: str, data: bytes, *, layer: str | None = None,
+                settings: Settings | None = None) -> gpd.GeoDataFrame:
     """Read an uploaded GeoPackage, GeoJSON or zipped Shapefile (one clear InvalidInput when it cannot be read).
     :func:`geo.intake.read_upload` decides the format by the name, checks it against the content, checks a zip
     before unpacking it and reads in a child process with that GDAL driver only (GDAL's SQLite and SpatiaLite never
     meet in one process; a crash or a hang costs the child), within the settings' upload limits."""
-    settings = get_settings()
+    settings = settings or get_settings()
     limits = Limits(max_bytes=settings.upload_max_mb * _MIB, seconds=settings.upload_read_seconds,
                     memory_bytes=settings.upload_read_memory_mb * _MIB)
     try:
@@ -79,13 +80,13 @@ def read_upload(filename: str, data: bytes, *, layer: str | None = None) -> gpd.
 
 
 def upload(session: Session, actor: Actor, plan_id: int, filename: str, data: bytes, *,
-           layer: str | None = None) -> dict:
+           layer: str | None = None, settings: Settings | None = None) -> dict:
     """Replace a draft's grids with an uploaded layer, after checking it: a CRS (EPSG:4326 or the city's metric
     CRS), a ``code`` column of unique 15-digit codes, valid (Multi)Polygon geometries near the city, known
     communities and grid workers. Any problem → one InvalidInput listing every problem, and nothing changes."""
     require_planner(actor)
     plan_row(session, plan_id, draft=True)
-    frame = read_upload(filename, data, layer=layer)
+    frame = read_upload(filename, data, layer=layer, settings=settings)
     rows = check_upload(session, Path(filename or "upload").name, frame)
     session.execute(delete(GridPlanGrid).where(GridPlanGrid.plan_id == plan_id))
     session.execute(insert(GridPlanGrid), [{"plan_id": plan_id, **r} for r in rows])
