@@ -1,13 +1,13 @@
 """Layers that planners and surveying bureaus deliver: communities, grids, buildings and responsible units.
 
-:func:`read_layer` reads a GeoJSON / GeoPackage / Shapefile (anything GDAL reads); :func:`prepare_layer` checks it
-completely — missing columns, geometry type, validity, CRS, features outside the city, bad values — and returns it
-in WGS-84 with the canonical columns, or raises one :class:`GeoValidationError` holding every problem found.
+:func:`read_layer` reads a GeoJSON / GeoPackage / (zipped) Shapefile (those only: see :mod:`geo.intake`);
+:func:`prepare_layer` checks it completely — missing columns, geometry type, validity, CRS, features outside the
+city, bad values — and returns it in WGS-84 with the canonical columns, or raises one :class:`GeoValidationError`
+holding every problem found.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +15,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import pyproj
 import shapely
 
@@ -23,6 +22,7 @@ from geo._checks import Kind, duplicate_code, missing_column
 from geo.city import as_multipolygon
 from geo.crs import DATUMS, WGS84, transform_geometry_to_wgs84
 from geo.errors import GeoValidationError, Problem
+from geo.intake import Limits, read_delivered
 from geo.validation import validate_geometries
 
 POLYGONS = frozenset({"Polygon", "MultiPolygon"})
@@ -68,41 +68,19 @@ ALIASES: dict[str, str] = {
 }
 
 
-def read_layer(path: str | Path, *, layer: str | None = None, kind: str | None = None) -> gpd.GeoDataFrame:
-    """Read one vector layer; a multi-layer file (GeoPackage) needs ``layer`` unless a layer is named ``kind``.
+def read_layer(path: str | Path, *, layer: str | None = None, kind: str | None = None,
+               limits: Limits | None = None) -> gpd.GeoDataFrame:
+    """Read one layer of a GeoPackage, GeoJSON or (zipped) Shapefile; a multi-layer file (GeoPackage) needs ``layer``
+    unless a layer is named ``kind``. The format is the file name's, checked against its content, and GDAL reads it
+    in a child process with that driver only and with ``limits`` (:func:`geo.intake.read_delivered`).
 
     Raises
     ------
     GeoValidationError
-        ``unreadable`` when the file is missing or GDAL cannot open it, ``no_such_layer`` for a layer name the
-        file does not hold (the message lists those it does).
+        ``unreadable`` when the file is missing, not one of those formats or GDAL cannot open it, ``no_such_layer``
+        for a layer name the file does not hold (the message lists those it does).
     """
-    path = Path(path)
-    if not path.exists():
-        raise GeoValidationError(Problem(Kind.UNREADABLE, f"{path}: no such file", field="file"))
-    try:
-        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
-    except Exception as exc:  # GDAL raises DataSourceError, OSError or its own errors for a broken file
-        raise GeoValidationError(Problem(Kind.UNREADABLE, f"{path.name}: {_first_line(exc)}", field="file")) from exc
-    if layer is None:
-        if len(layers) == 1:
-            layer = layers[0]
-        elif kind in layers:
-            layer = kind
-        else:
-            raise GeoValidationError(Problem(
-                Kind.NO_SUCH_LAYER, f"{path.name} holds {len(layers)} layers ({', '.join(layers) or 'none'}); "
-                                 "choose one with --source-layer", field="source_layer"))
-    elif layer not in layers:
-        raise GeoValidationError(Problem(
-            Kind.NO_SUCH_LAYER, f"{path.name} has no layer {layer!r} (it has {', '.join(layers) or 'none'})",
-            field="source_layer"))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return pyogrio.read_dataframe(path, layer=layer)
-    except Exception as exc:
-        raise GeoValidationError(Problem(Kind.UNREADABLE, f"{path.name}: {_first_line(exc)}", field="file")) from exc
+    return read_delivered(path, layer=layer, kind=kind, limits=limits)
 
 
 def prepare_layer(
@@ -309,6 +287,3 @@ def _truthy(value: object) -> bool:
     return str(value).strip().lower() in {"1", "true", "t", "yes", "y", "是"}
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -33,7 +33,6 @@ from patrol.plans import service as svc
 
 router = APIRouter(prefix="/api/v1/plans", tags=["grid plans"])
 GEOJSON = "application/geo+json"
-MAX_UPLOAD = 200 * 1024 * 1024
 
 
 def planner(actor: ActorDep) -> Actor:
@@ -214,10 +213,11 @@ def download(plan_id: int, actor: PlannerDep, session: SessionDep,
 
 @router.post("/{plan_id}/upload", summary="Replace a draft's grids with a GeoPackage, GeoJSON or zipped Shapefile",
              response_model=UploadOut, response_model_exclude_unset=True)
-def upload(plan_id: int, actor: PlannerDep, session: SessionDep,
+def upload(plan_id: int, actor: PlannerDep, session: SessionDep, settings: SettingsDep,
            file: Annotated[UploadFile, File(description=".gpkg, .geojson/.json or .zip (Shapefile)")],
            layer: Annotated[str | None, Form(description="layer name in a multi-layer GeoPackage")] = None) -> dict:
-    data = file.file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        raise InvalidInput(f"the file is larger than {MAX_UPLOAD // (1024 * 1024)} MB", field="file")
-    return svc.upload(session, actor, plan_id, file.filename or "upload", data, layer=layer)
+    limit = settings.upload_max_mb * 1024 * 1024
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(f"the file is larger than {settings.upload_max_mb} MB", field="file")
+    return svc.upload(session, actor, plan_id, file.filename or "upload", data, layer=layer, settings=settings)

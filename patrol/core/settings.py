@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     public_worker_names: bool = Field(False, description="Name the grid workers (and their user ids) on the public "
                                                        "grids layer and the overview map; off: no worker fields.")
     photo_max_bytes: int = Field(8 * 1024 * 1024, description="Largest photo accepted, bytes.")
+    upload_max_mb: int = Field(200, gt=0, description="Largest GIS upload (a plan's grids), MB; a zip's members "
+                                                      "unpacked together count.")
+    upload_read_seconds: float = Field(120.0, gt=0, description="Longest a GIS file may take to read (in a child "
+                                                                "process, killed after), s.")
+    upload_read_memory_mb: int = Field(2048, gt=0, description="Memory the child process reading a GIS file may "
+                                                               "add to its interpreter's, MB.")
     vulnerable_visit_days: int = Field(7, gt=0, description="How often a vulnerable resident (80+, disabled, living "
                                                             "alone) is visited unless her record says otherwise, days.")
     vulnerable_age: int = Field(80, gt=0, description="From this age a resident counts as vulnerable (高龄).")

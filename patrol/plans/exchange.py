@@ -5,7 +5,6 @@ layer that needs codes) and then against the city's communities and workers; eve
 from __future__ import annotations
 
 import io
-import multiprocessing
 import tempfile
 import zipfile
 from pathlib import Path
@@ -14,9 +13,11 @@ import geopandas as gpd
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from geo import intake
 from geo._checks import FIELD_OF_KIND, Kind
 from geo.errors import GeoValidationError, Problem
-from geo.layers import GRID_PLAN, prepare_layer, read_layer
+from geo.intake import Limits
+from geo.layers import GRID_PLAN, prepare_layer
 from patrol.city.exporting import write_frame
 from patrol.city.gridding import city_of
 from patrol.city.layer_import import city_area, resolve_communities
@@ -24,6 +25,7 @@ from patrol.core.auth import Actor
 from patrol.core.errors import InvalidInput
 from patrol.core.frames import ewkt, read_frame
 from patrol.core.models import Community, GridPlanGrid, User
+from patrol.core.settings import Settings, get_settings
 from patrol.plans.base import as_int, default_name, plan_frame, plan_row, require_planner
 from patrol.plans.drafts import get_plan
 
@@ -31,6 +33,7 @@ FORMATS = {"gpkg": ("application/geopackage+sqlite3", ".gpkg"), "geojson": ("app
            "shp": ("application/zip", ".zip")}
 #: Problems spelled out in an upload's error message (all of them are in its details).
 _SHOWN = 10
+_MIB = 1024 * 1024
 
 
 def download(session: Session, actor: Actor, plan_id: int, fmt: str) -> tuple[bytes, str, str]:
@@ -60,62 +63,30 @@ def download(session: Session, actor: Actor, plan_id: int, fmt: str) -> tuple[by
         return path.read_bytes(), path.name, media
 
 
-_UPLOAD_SUFFIXES = (".gpkg", ".geojson", ".json", ".zip")
-
-
-def read_upload(filename: str, data: bytes, *, layer: str | None = None) -> gpd.GeoDataFrame:
+def read_upload(filename: str, data: bytes, *, layer: str | None = None,
+                settings: Settings | None = None) -> gpd.GeoDataFrame:
     """Read an uploaded GeoPackage, GeoJSON or zipped Shapefile (one clear InvalidInput when it cannot be read).
-    GeoPackages are read in a child process: GDAL's SQLite and SpatiaLite must not meet in one process."""
-    name = Path(filename or "upload").name
-    suffix = Path(name).suffix.lower()
-    if suffix not in _UPLOAD_SUFFIXES:
-        raise InvalidInput(f"{name}: upload a GeoPackage (.gpkg), GeoJSON (.geojson, .json) or a zipped Shapefile "
-                           "(.zip with .shp, .shx, .dbf and .prj)", field="file")
-    if not data:
-        raise InvalidInput(f"{name} is empty", field="file")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        path.write_bytes(data)
-        if suffix == ".zip":
-            try:
-                with zipfile.ZipFile(path) as zf:
-                    members = [m for m in zf.namelist() if not m.endswith("/")]
-                    shps = [m for m in members if m.lower().endswith(".shp")]
-                    if len(shps) != 1:
-                        raise InvalidInput(f"{name} must hold exactly one Shapefile (.shp with its .shx, .dbf and "
-                                           f".prj); it holds {len(shps)}", field="file")
-                    stem = shps[0][:-4]
-                    target = Path(tmp) / "shp"
-                    target.mkdir()
-                    for m in members:
-                        if m.startswith(stem) and len(m) == len(stem) + 4:
-                            (target / ("layer" + m[len(stem):].lower())).write_bytes(zf.read(m))
-            except zipfile.BadZipFile:
-                raise InvalidInput(f"{name} is not a zip file", field="file") from None
-            path = target / "layer.shp"
-        try:
-            if suffix == ".gpkg":
-                ctx = multiprocessing.get_context("spawn")
-                with ctx.Pool(1) as pool:
-                    return pool.apply(_read_layer, (str(path), layer))
-            return read_layer(path, layer=layer)
-        except GeoValidationError as exc:
-            raise InvalidInput(f"{name}: {exc.problems[0].message.replace(str(path), name)}",
-                               field=exc.problems[0].field or "file") from exc
-
-
-def _read_layer(path: str, layer: str | None) -> gpd.GeoDataFrame:
-    return read_layer(path, layer=layer, kind="grids")
+    :func:`geo.intake.read_upload` decides the format by the name, checks it against the content, checks a zip
+    before unpacking it and reads in a child process with that GDAL driver only (GDAL's SQLite and SpatiaLite never
+    meet in one process; a crash or a hang costs the child), within the settings' upload limits."""
+    settings = settings or get_settings()
+    limits = Limits(max_bytes=settings.upload_max_mb * _MIB, seconds=settings.upload_read_seconds,
+                    memory_bytes=settings.upload_read_memory_mb * _MIB)
+    try:
+        return intake.read_upload(filename, data, layer=layer, kind="grids", limits=limits)
+    except GeoValidationError as exc:
+        first = exc.problems[0]
+        raise InvalidInput(first.message, field=first.field or "file") from exc
 
 
 def upload(session: Session, actor: Actor, plan_id: int, filename: str, data: bytes, *,
-           layer: str | None = None) -> dict:
+           layer: str | None = None, settings: Settings | None = None) -> dict:
     """Replace a draft's grids with an uploaded layer, after checking it: a CRS (EPSG:4326 or the city's metric
     CRS), a ``code`` column of unique 15-digit codes, valid (Multi)Polygon geometries near the city, known
     communities and grid workers. Any problem → one InvalidInput listing every problem, and nothing changes."""
     require_planner(actor)
     plan_row(session, plan_id, draft=True)
-    frame = read_upload(filename, data, layer=layer)
+    frame = read_upload(filename, data, layer=layer, settings=settings)
     rows = check_upload(session, Path(filename or "upload").name, frame)
     session.execute(delete(GridPlanGrid).where(GridPlanGrid.plan_id == plan_id))
     session.execute(insert(GridPlanGrid), [{"plan_id": plan_id, **r} for r in rows])

@@ -155,3 +155,16 @@ def test_a_grid_plan_layer_reports_a_wrong_crs_with_every_other_problem():
     ok = prepare_layer(gdf.to_crs(4326).iloc[:1], "grids", spec=GRID_PLAN, crs_allowed=(4326,))
     assert list(ok.columns) == ["row", "code", "name", "community", "community_id", "worker_id", "geometry"]
     assert ok["community_id"].iloc[0] == 1 and pd.isna(ok["worker_id"].iloc[0])
+
+
+def test_the_operators_layer_import_reads_only_what_the_name_says(tmp_path):
+    """`gridpatrol import FILE --layer …` reads through geo.intake too: a VRT named .gpkg reads nothing it names."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("name,WKT\nSECRET-99,\"POINT (0 0)\"\n")
+    vrt = tmp_path / "grids.gpkg"
+    vrt.write_text(f'<OGRVRTDataSource><OGRVRTLayer name="grids"><SrcDataSource>{secret}</SrcDataSource>'
+                   "<SrcLayer>secret</SrcLayer></OGRVRTLayer></OGRVRTDataSource>")
+    with pytest.raises(GeoValidationError) as exc:
+        read_layer(vrt)
+    assert list(kinds(exc)) == ["unreadable"] and "holds XML" in exc.value.problems[0].message
+    assert "SECRET-99" not in str(exc.value)
