@@ -40,6 +40,10 @@ class Settings(BaseSettings):
                                                         "possible duplicate; a closed one, a recurrence.")
     recurrence_days: int = Field(30, description="A case this soon after a closure nearby is a recurrence.")
     photo_max_bytes: int = Field(8 * 1024 * 1024, description="Largest photo accepted, bytes.")
+    max_body_bytes: int = Field(2 * 1024 * 1024, gt=0, description="Largest request body of a route without a "
+                                                                    "limit of its own, bytes (413 above).")
+    upload_max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest body of a plan upload, a batch of "
+                                                                      "reports or of GPS fixes, bytes.")
     vulnerable_visit_days: int = Field(7, gt=0, description="How often a vulnerable resident (80+, disabled, living "
                                                             "alone) is visited unless her record says otherwise, days.")
     vulnerable_age: int = Field(80, gt=0, description="From this age a resident counts as vulnerable (高龄).")
