@@ -248,3 +248,44 @@ def test_every_answer_has_the_security_headers(client, path):
 def test_a_refused_body_has_the_security_headers_too(client):
     r = client.post("/api/v1/cases", content=_big_json(), headers={"Content-Type": "application/json"})
     assert r.status_code == 413 and r.headers["x-frame-options"] == "DENY"
+
+
+# ---------------------------------------------------------------------------------------------- open redirect
+
+ELSEWHERE = ["/%5Cevil.example/", "//evil.example", "https://evil.example", "/\\evil", "%2F%2Fevil.example",
+             "/%09/evil.example", "javascript:alert(1)", "evil.example", "///evil.example", "/%0A/evil.example"]
+
+
+@pytest.mark.parametrize("target", ELSEWHERE)
+def test_login_goes_on_only_to_a_path_of_this_site(client, target):
+    r = client.get(f"/login?next={target}")
+    assert r.status_code == 200
+    assert 'location.href = "/dashboard";' in r.text
+    assert "evil" not in r.text
+
+
+@pytest.mark.parametrize("target", ["/maps/cases?grid=G1&lang=en", "/dashboard", "/surveys?month=2026-11"])
+def test_login_goes_on_to_the_page_asked_for(client, target):
+    from urllib.parse import quote
+
+    r = client.get(f"/login?next={quote(target)}")
+    script = json.dumps(target).replace("&", "\\u0026")  # Jinja's tojson escapes & < > '
+    assert f"location.href = {script};" in r.text
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "https://evil.example/"])
+def test_the_login_redirect_of_a_page_keeps_to_this_site(target):
+    from api.deps import login_redirect
+
+    assert login_redirect(target) == "/login?next=/dashboard"
+
+
+def test_a_page_without_a_login_goes_to_login_and_back(client):
+    r = client.get("/maps/cases?lang=en", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/maps/cases%3Flang%3Den"
+
+
+def test_the_login_cookie_is_secure_over_tls(client):
+    """The page's script sets the cookie (so it cannot be HttpOnly): SameSite=Strict always, Secure over https."""
+    text = client.get("/login").text
+    assert "SameSite=Strict" in text and 'location.protocol === "https:" ? "; Secure"' in text
