@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.csv_safe import csv_response
 from api.deps import ActorDep, SessionDep, SettingsDep
 from api.schemas.base import FeatureCollection
 from api.schemas.cases import BatchOut, CaseDetail, CasesMapOut, CategoryOut, CreatedCase, EscalationOut
@@ -105,8 +106,7 @@ def export_cases(actor: ActorDep, session: SessionDep, query: Annotated[CaseExpo
     name = "cases"
     if format == "csv":
         out = frame.drop(columns="geometry").assign(lon=[p.x for p in points], lat=[p.y for p in points])
-        return Response("\ufeff" + out.to_csv(index=False), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        return csv_response("\ufeff" + out.to_csv(index=False), f"{name}.csv")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{name}.{format}"
         write_frame(frame, path, name)

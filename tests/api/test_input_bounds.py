@@ -4,6 +4,7 @@ working hours, lengths of every free-text field (JSON bodies and the Open311 for
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -289,3 +290,61 @@ def test_the_login_cookie_is_secure_over_tls(client):
     """The page's script sets the cookie (so it cannot be HttpOnly): SameSite=Strict always, Secure over https."""
     text = client.get("/login").text
     assert "SameSite=Strict" in text and 'location.protocol === "https:" ? "; Secure"' in text
+
+
+# ---------------------------------------------------------------------------------------------- CSV formulas
+
+FORMULA = '=HYPERLINK("http://x","y")'
+
+
+@pytest.mark.parametrize("cell,shown", [
+    (FORMULA, "'" + FORMULA), ("+86 139 0617 2845", "'+86 139 0617 2845"), ("-1+2", "'-1+2"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\tx", "'\tx"), ("\rx", "'\rx"), ("-3.5", "-3.5"), ("+12", "+12"), ("-1e3", "-1e3"), ("plain", "plain"),
+    ("a=b", "a=b"), ("", ""),
+])
+def test_a_cell_that_a_spreadsheet_would_run_is_shown_as_text(cell, shown):
+    from api.csv_safe import safe_cell
+
+    assert safe_cell(cell) == shown
+
+
+def test_safe_csv_keeps_the_bom_the_line_ends_and_multiline_cells():
+    from api.csv_safe import safe_csv
+
+    text = "\ufeffa,b\r\n\"=1,\n2\",-4\r\n"
+    assert safe_csv(text) == "\ufeffa,b\r\n\"'=1,\n2\",-4\r\n"
+
+
+def test_a_formula_in_a_description_comes_out_as_text_in_the_cases_csv(client, world):
+    r = client.post("/open311/v2/requests.json", data=_open311(world, description=FORMULA))
+    assert r.status_code == 201, r.text
+    case_id = r.json()[0]["service_request_id"]
+    world.report(description="-42")
+    r = client.get("/api/v1/cases/export?format=csv", headers=world.h("admin"))
+    rows = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
+    row = next(x for x in rows if x["id"] == case_id)
+    assert row["description"] == "'" + FORMULA
+    assert any(x["description"] == "-42" for x in rows)  # a number stays a number
+    assert all(not x["description"].startswith(("=", "+", "@")) for x in rows)
+
+
+def test_the_register_export_is_safe_and_imports_again_unchanged(client, world, tmp_path):
+    from sqlalchemy import select
+
+    from patrol.core.db import session_factory, transaction
+    from patrol.core.models import Building
+    from patrol.surveys.residents.exchange import read_csv
+
+    with transaction(session_factory(world.engine)) as s:
+        building = s.scalar(select(Building.id).where(Building.grid_id == world.grid_a).order_by(Building.id))
+    room = f"=R{uuid.uuid4().hex[:6]}"
+    r = client.post("/api/v1/households", headers=world.h("sup"), json={
+        "building_id": building, "room": room, "head_name": FORMULA, "phone": "+86 13906172845"})
+    assert r.status_code == 201, r.text
+    text = client.get("/api/v1/residents/export.csv", headers=world.h("sup")).text
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    row = next(x for x in rows if x["room"] == "'" + room)
+    assert row["head_name"] == "'" + FORMULA and row["phone"] == "'+86 13906172845"
+    (tmp_path / "register.csv").write_text(text, encoding="utf-8")
+    again = next(x for x in read_csv(tmp_path / "register.csv") if x["room"] == room)
+    assert again["head_name"] == FORMULA and again["phone"] == "+86 13906172845"
