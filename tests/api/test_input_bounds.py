@@ -348,3 +348,26 @@ def test_the_register_export_is_safe_and_imports_again_unchanged(client, world, 
     (tmp_path / "register.csv").write_text(text, encoding="utf-8")
     again = next(x for x in read_csv(tmp_path / "register.csv") if x["room"] == room)
     assert again["head_name"] == FORMULA and again["phone"] == "+86 13906172845"
+
+
+# ---------------------------------------------------------------------------------------------- YAML aliases
+
+LAUGHS = "\n".join(["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+                   + [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(5)]
+                   + ["code: X1", "frequency_days: *f"])
+
+
+@pytest.mark.parametrize("text", [LAUGHS, "base: &b {type: yesno}\nitems:\n  - <<: *b\n    id: q1\n"])
+def test_a_checklist_with_aliases_is_refused_small(client, world, text):
+    assert len(LAUGHS) < 600
+    r = client.post("/api/v1/checklists", headers={**world.h("admin"), "Content-Type": "application/yaml"},
+                    content=text.encode())
+    assert r.status_code == 422, r.text[:300]
+    assert len(r.content) < 1000 and "aliases" in r.json()["message"] and r.json()["field"] == "definition"
+
+
+def test_a_problem_quotes_a_long_value_cut_short(client, world):
+    r = client.post("/api/v1/checklists", headers=world.h("admin"),
+                    json={"code": "X" * 100_000, "title": {"zh": "t"}, "target": "building", "items": []})
+    assert r.status_code == 422
+    assert len(r.content) < 5000, len(r.content)
