@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import FastAPI, Query
+from fastapi import Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import install_error_handlers
+from api.middleware import BodyLimit, SecurityHeaders
 from api.routes import (
     analytics,
     auth,
@@ -29,6 +30,7 @@ from api.routes import (
     tasks,
 )
 from api.routes import plans as plan_routes
+from api.schemas.bounds import check_bounds
 from api.schemas.meta import HealthOut, SummaryOut
 from maps.assets import STATIC_DIR
 from maps.overview import overview_map
@@ -46,12 +48,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="gridpatrol",
         version="0.1.0",
         description="City grid governance (网格化管理): communities, grids, buildings, and the patrol case loop.",
+        dependencies=[Depends(check_bounds)],
     )
     engine = make_engine(settings.database_url, spatialite_library=settings.spatialite_library)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(layers.router)
     app.include_router(auth.router)

@@ -12,6 +12,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from maps.login import local_path
 from patrol.cases.worktime import local_today
 from patrol.core.auth import Actor, actor_from_token
 from patrol.core.errors import InvalidInput, Unauthorized
@@ -102,5 +103,5 @@ def local_days(settings: Settings, start: dt.date | None, end: dt.date | None) -
 
 
 def login_redirect(target: str) -> str:
-    """The /login URL that sends the user back to ``target`` after logging in."""
-    return f"/login?next={quote(target)}"
+    """The /login URL that sends the user back to ``target`` after logging in (a path of this site only)."""
+    return f"/login?next={quote(local_path(target))}"

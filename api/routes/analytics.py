@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
+from api.csv_safe import csv_response
 from api.deps import ActorDep, Period, PeriodEnd, SessionDep, SettingsDep, local_days
 from api.schemas.analytics import CoverageOut, KpisOut, KpiTrendOut
 from api.schemas.base import FeatureCollection
@@ -25,8 +26,7 @@ def _csv(rows: list[dict], name: str) -> Response:
             w.writerow({k: ("" if v is None else ";".join(map(str, v)) if isinstance(v, list | tuple) else
                             v if not isinstance(v, dict) else "; ".join(f"{a}={b}" for a, b in v.items()))
                         for k, v in r.items()})
-    return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return csv_response("\ufeff" + buf.getvalue(), f"{name}.csv")
 
 
 @router.get("/kpis", summary="KPIs of the closed loop per grid / community / unit / category (办结率, 按期结案率 …)",

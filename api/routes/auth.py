@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, SessionDep, SettingsDep
 from api.schemas.cases import MeOut
@@ -35,7 +35,7 @@ def login(session: SessionDep, settings: SettingsDep,
 
 
 class RefreshIn(BaseModel):
-    refresh_token: str
+    refresh_token: str = Field(max_length=4000)
 
 
 @router.post("/auth/refresh", tags=["auth"], summary="A new access token from a refresh token")

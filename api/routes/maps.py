@@ -162,6 +162,6 @@ def planner(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lan
 
 @router.get("/login", response_class=HTMLResponse, summary="Log in (sets the token for the map pages)")
 def login_page(settings: SettingsDep, lang: Lang = None, next: str = "/dashboard") -> HTMLResponse:
-    target = next if next.startswith("/") and not next.startswith("//") else "/dashboard"
+    target = login_html.local_path(next)
     return HTMLResponse(login_html.login_page(lang="zh" if (lang or settings.lang) == "zh" else "en", cookie=COOKIE,
                                               max_age_s=int(settings.token_hours * 3600), next_url=target))

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from api.deps import SessionDep, SettingsDep
+from api.schemas.bounds import problem
 from api.schemas.open311 import (
     CreatedServiceRequest,
     DiscoveryOut,
@@ -200,6 +201,8 @@ def requests_(fmt: str, session: SessionDep, service_request_id: str | None = No
     if service_request_id:
         try:
             ids = [int(x) for x in service_request_id.split(",")]
+            if any(problem(i) for i in ids):
+                raise ValueError
         except ValueError:
             raise Open311Error(400, "service_request_id: comma-separated numbers expected", fmt) from None
         stmt = stmt.where(Case.id.in_(ids))
@@ -230,7 +233,7 @@ def requests_(fmt: str, session: SessionDep, service_request_id: str | None = No
             response_model=list[ServiceRequest], response_model_exclude_unset=True)
 def request_one(request_id: str, fmt: str, session: SessionDep) -> Response:
     fmt = _fmt(fmt)
-    if not request_id.isdigit():
+    if not request_id.isdigit() or problem(request_id, whole=True):
         raise Open311Error(404, f"service_request_id {request_id!r} not found", fmt)
     row = session.execute(select(Case, func.ST_AsBinary(Case.geom))
                           .where(Case.id == int(request_id), _published())).first()
@@ -242,6 +245,22 @@ def request_one(request_id: str, fmt: str, session: SessionDep) -> Response:
 def _fields(form: FormData) -> dict[str, str]:
     """The text fields of a form-encoded request (GeoReport v2 sends no files; one sent is ignored)."""
     return {k: v for k, v in form.multi_items() if isinstance(v, str)}
+
+
+# the lengths a GeoReport form's fields may have: the description (with media_url and the attribute[...] values
+# appended) as a case's description, the rest as names, codes, e-mails and phones
+DESCRIPTION_MAX, FIELD_MAX, ATTRIBUTES_MAX = 4000, 300, 50
+
+
+def _bounded(form: dict[str, str], fmt: str) -> dict[str, str]:
+    """``form`` when its fields keep their lengths; 400 naming the first one that does not."""
+    if sum(k.startswith("attribute[") for k in form) > ATTRIBUTES_MAX:
+        raise Open311Error(400, f"attribute: at most {ATTRIBUTES_MAX} attributes", fmt)
+    for name, value in form.items():
+        limit = DESCRIPTION_MAX if name in ("description", "media_url") else FIELD_MAX
+        if len(name) > FIELD_MAX or len(value) > limit:
+            raise Open311Error(400, f"{name[:FIELD_MAX]}: at most {limit} characters", fmt)
+    return form
 
 
 def _float(form: dict[str, str], name: str, fmt: str) -> float | None:
@@ -258,7 +277,7 @@ def _float(form: dict[str, str], name: str, fmt: str) -> float | None:
              response_model=list[CreatedServiceRequest], response_model_exclude_unset=True)
 async def create_request(fmt: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     fmt = _fmt(fmt)
-    form = _fields(await request.form())
+    form = _bounded(_fields(await request.form()), fmt)
     actor = _guard(fmt, lambda: actor_for_key(session, form.get("api_key")))
     code = form.get("service_code")
     if not code:
@@ -275,6 +294,9 @@ async def create_request(fmt: str, request: Request, session: SessionDep, settin
     attrs = {k: v for k, v in form.items() if k.startswith("attribute[")}
     if attrs:
         description = f"{description or ''}\n" + "; ".join(f"{k[10:-1]}={v}" for k, v in attrs.items())
+    if description and len(description) > DESCRIPTION_MAX:
+        raise Open311Error(400, f"description: at most {DESCRIPTION_MAX} characters with media_url and the "
+                                "attributes", fmt)
     name = " ".join(x for x in (form.get("first_name"), form.get("last_name")) if x) or None
     client_id = form.get("client_id") or str(uuid.uuid4())
     result = _guard(fmt, lambda: svc.create_case(
@@ -291,7 +313,7 @@ async def create_request(fmt: str, request: Request, session: SessionDep, settin
 async def rate_request(request_id: str, fmt: str, request: Request, session: SessionDep,
                        settings: SettingsDep) -> Response:
     fmt = _fmt(fmt)
-    form = _fields(await request.form())
+    form = _bounded(_fields(await request.form()), fmt)
     actor = _guard(fmt, lambda: actor_for_key(session, form.get("api_key")))
     case = session.get(Case, int(request_id)) if request_id.isdigit() else None
     if case is None or not policy.open311_publishable(case.channel):

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 async def upload_photo(case_id: int, actor: ActorDep, session: SessionDep, settings: SettingsDep,
                        response: Response, file: Annotated[UploadFile, File(description="the photo")],
                        event_id: Annotated[int | None, Form()] = None,
-                       event_client_id: Annotated[str | None, Form(
+                       event_client_id: Annotated[str | None, Form(max_length=64,
                            description="the client_id given to a transition (e.g. a verify queued offline): "
                                        "the photo is attached to that event")] = None) -> dict:
     data = await file.read(settings.photo_max_bytes + 1)

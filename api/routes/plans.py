@@ -42,6 +42,8 @@ def planner(actor: ActorDep) -> Actor:
 
 PlannerDep = Annotated[Actor, Depends(planner)]
 
+Code = Annotated[str, Field(max_length=40, description="a grid code")]
+
 
 class PlanIn(BaseModel):
     name: str | None = Field(None, max_length=200)
@@ -120,7 +122,7 @@ def delete_grid(plan_id: int, code: str, actor: PlannerDep, session: SessionDep)
 
 
 class SplitIn(BaseModel):
-    code: str
+    code: Code
     line: dict[str, Any] = Field(description="GeoJSON LineString (WGS-84) across the grid, edge to edge")
 
 
@@ -131,7 +133,8 @@ def split(plan_id: int, body: SplitIn, actor: PlannerDep, session: SessionDep) -
 
 
 class MergeIn(BaseModel):
-    codes: list[str] = Field(min_length=2, description="grids of one community; the first keeps its code")
+    codes: list[Code] = Field(min_length=2, max_length=1000,
+                              description="grids of one community; the first keeps its code")
 
 
 @router.post("/{plan_id}/merge", summary="Merge grids of one community into the first",
@@ -141,7 +144,7 @@ def merge(plan_id: int, body: MergeIn, actor: PlannerDep, session: SessionDep) -
 
 
 class ReshapeIn(BaseModel):
-    code: str
+    code: Code
     geometry: dict[str, Any] = Field(description="the grid's new shape: GeoJSON Polygon or MultiPolygon, WGS-84")
 
 
@@ -152,7 +155,7 @@ def reshape(plan_id: int, body: ReshapeIn, actor: PlannerDep, session: SessionDe
 
 
 class BoundaryIn(BaseModel):
-    codes: list[str] = Field(min_length=2, max_length=2, description="the two neighbouring grids")
+    codes: list[Code] = Field(min_length=2, max_length=2, description="the two neighbouring grids")
     line: dict[str, Any] = Field(description="the new boundary: GeoJSON LineString (WGS-84), edge to edge")
 
 

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
+from api.csv_safe import csv_response
 from api.deps import ActorDep, SessionDep, SettingsDep
 from api.schemas.residents import (
     AuditEntry,
@@ -124,9 +125,7 @@ def export(request: Request, actor: ActorDep, session: SessionDep, settings: Set
            grid_id: int | None = None, today: Today = None) -> Response:
     text = svc.export_csv(session, actor, today=_today(settings, today), settings=settings, via=request.url.path,
                           grid_id=grid_id)
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="residents.csv"',
-                             "Cache-Control": "no-store"})
+    return csv_response(text, "residents.csv", {"Cache-Control": "no-store"})
 
 
 @router.get("/residents/audit", summary="Who read or changed which records (ids and actors, no personal data)",

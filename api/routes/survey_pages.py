@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from api.csv_safe import csv_response
 from api.deps import PageActorDep, SessionDep, SettingsDep
 from maps import surveys as page
 from patrol.analytics.service import category_labels
@@ -42,9 +43,8 @@ def surveys_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep
     names = dict(session.execute(select(Grid.id, Grid.name).where(
         Grid.id.in_({r["grid_id"] for r in inspections["rows"]} or {-1}))).all())
     if format == "csv":
-        return Response(page.inspections_csv(inspections, lang=language, grid_names=names),
-                        media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="inspections_{label}.csv"'})
+        return csv_response(page.inspections_csv(inspections, lang=language, grid_names=names),
+                            f"inspections_{label}.csv")
     findings = ins.findings_report(session, actor, label, timezone=settings.timezone)
     today = res.local_today(settings)
     current = f"{today:%Y-%m}"

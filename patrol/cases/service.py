@@ -139,6 +139,18 @@ def _event(session: Session, case: Case, actor: Actor, action: str, from_status:
     return ev
 
 
+# a deadline set by hand is at most this many working hours away (≈ a year of working days): a larger one would
+# never expire, and computing it walks the calendar day by day under the write lock
+MAX_DEADLINE_HOURS = 2000.0
+
+
+def check_hours(value: float | None, field: str) -> None:
+    """422 on ``field`` unless ``value`` (working hours) is None or within (0, MAX_DEADLINE_HOURS]."""
+    if value is not None and not 0 < value <= MAX_DEADLINE_HOURS:
+        raise InvalidInput(f"{field} must be more than 0 and at most {MAX_DEADLINE_HOURS:g} working hours, "
+                           f"got {value!r}", field=field)
+
+
 @dataclass
 class _Step:
     """One transition being applied: what the caller gave, and what the effect of the action decides."""
@@ -179,6 +191,8 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
     hours (default the category's); ``point``: where it was done (WGS-84 lon, lat)."""
     if action not in ACTIONS:
         raise InvalidInput(f"unknown action {action!r}; actions: {', '.join(ACTIONS)}", field="action")
+    check_hours(hours, "hours")
+    check_hours(report_in_hours, "report_in_hours")
     client_id = parse_client_id(client_id) if client_id is not None else None
     replayed = _replayed(session, actor, case_id, client_id)
     if replayed is not None:

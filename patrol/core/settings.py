@@ -48,6 +48,10 @@ class Settings(BaseSettings):
                                                                 "process, killed after), s.")
     upload_read_memory_mb: int = Field(2048, gt=0, description="Memory the child process reading a GIS file may "
                                                                "add to its interpreter's, MB.")
+    max_body_bytes: int = Field(2 * 1024 * 1024, gt=0, description="Largest request body of a route without a "
+                                                                    "limit of its own, bytes (413 above).")
+    upload_max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest body of a plan upload, a batch of "
+                                                                      "reports or of GPS fixes, bytes.")
     vulnerable_visit_days: int = Field(7, gt=0, description="How often a vulnerable resident (80+, disabled, living "
                                                             "alone) is visited unless her record says otherwise, days.")
     vulnerable_age: int = Field(80, gt=0, description="From this age a resident counts as vulnerable (高龄).")

@@ -28,7 +28,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -36,6 +35,7 @@ from patrol.cases.categories import active_categories
 from patrol.core.auth import Actor
 from patrol.core.errors import InvalidInput, NotFound
 from patrol.core.models import CHECKLIST_TARGETS, Checklist
+from patrol.surveys.yaml_text import read_text
 
 CODE_RE = re.compile(r"[a-z][a-z0-9_]{1,39}")
 ITEM_ID_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -56,40 +56,6 @@ FAILING_TYPES = ("yesno", "choice", "number")
 BUILTIN_DIR = "data/checklists"
 
 
-# ---------------------------------------------------------------------------------------------- reading text
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML silently keeps the
-    last one, which hides a copy-paste mistake in a checklist)."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if isinstance(key, list | dict):
-            continue  # unhashable keys: PyYAML reports them itself
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def read_text(text: str) -> Any:
-    """Parse a definition written in YAML (JSON is YAML too). A syntax error is one line naming the YAML line."""
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown line"
-        raise InvalidInput(f"checklist definition is not valid YAML: {where}: {problem}", field="definition") from None
-
-
 # ---------------------------------------------------------------------------------------------- checking a definition
 
 
@@ -101,8 +67,15 @@ def _is_number(v: Any) -> bool:
     return (isinstance(v, int | float) and not isinstance(v, bool)) and math.isfinite(v)
 
 
+FMT_MAX = 80  # characters of a value quoted in a problem
+
+
 def _fmt(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False)
+    """``v`` as JSON for a problem's message, cut short: a message never grows with the definition."""
+    if isinstance(v, list | dict) and len(v) > FMT_MAX:
+        return f"a {type(v).__name__} of {len(v)}"
+    text = json.dumps(v, ensure_ascii=False)
+    return text if len(text) <= FMT_MAX else f"{text[:FMT_MAX]}…"
 
 
 class _Problems(list):

@@ -67,7 +67,7 @@ class ResidentPatch(_Strict):
 class NeedIn(BaseModel):
     """A need raised by a household (also at a visit, where unknown fields are ignored as before)."""
 
-    type: str = Field(description=_NEED_TYPES)
+    type: str = Field(max_length=40, description=_NEED_TYPES)
     detail: str = Field(max_length=MAX_CHARS["detail"])
 
 
@@ -76,4 +76,4 @@ class StrictNeedIn(NeedIn, _Strict):
 
 
 class NeedPatch(_Strict):
-    status: str = Field(description="open → in_progress → resolved")
+    status: str = Field(max_length=40, description="open → in_progress → resolved")

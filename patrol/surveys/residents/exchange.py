@@ -138,8 +138,14 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         problems.append("the header needs room and building_id or building_osm_id")
     if problems:
         raise ImportFailed(f"cannot import {Path(path).name}: nothing was written", details=problems)
-    return [{(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+    return [{(k or "").strip(): _as_typed((v or "").strip()) for k, v in row.items() if k is not None}
             for row in reader]
+
+
+def _as_typed(cell: str) -> str:
+    """A cell as it was before the export shielded it from spreadsheet formulas (api.csv_safe puts ``'`` before a
+    cell starting with = + - @, e.g. a phone ``+86…``), so an exported register imports again unchanged."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@") else cell
 
 
 def import_rows(session: Session, actor: Actor, rows: list[dict[str, str]], *, source: str, today: dt.date,

@@ -1,0 +1,139 @@
+"""Pure ASGI middleware that guards every route before any parsing: a request-body size limit, and the security
+headers of every answer.
+
+The body limit counts the bytes of the ``http.request`` messages as the route (or FastAPI's body parsing) reads
+them, so an oversized body is refused with 413 ``{"code": "too_large", "field": "body"}`` as soon as its
+``Content-Length`` says so — before authentication, before a database transaction is opened — or, for a body
+streamed without a length, as soon as the count passes the limit. Most routes take :attr:`Settings.max_body_bytes`;
+uploads take more (:func:`body_limits`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
+
+from patrol.core.settings import Settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# multipart framing around a photo: boundaries, part headers and the small form fields sent with it
+MULTIPART_SLACK = 64 * 1024
+
+
+def body_limits(settings: Settings) -> list[tuple[re.Pattern[str], int]]:
+    """Path patterns → the largest body they accept (the first match wins; every other path: max_body_bytes)."""
+    photo = settings.photo_max_bytes + MULTIPART_SLACK
+    upload = settings.upload_max_bytes
+    return [
+        (re.compile(r"^/api/v1/cases/[^/]+/photos$"), photo),
+        (re.compile(r"^/api/v1/inspections/[^/]+/photos$"), photo),
+        (re.compile(r"^/api/v1/plans/[^/]+/upload$"), upload),
+        (re.compile(r"^/api/v1/cases/batch$"), upload),
+        (re.compile(r"^/api/v1/patrols/[^/]+/fixes$"), upload),
+    ]
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while the body is read (FastAPI passes an HTTPException through its body parsing unchanged);
+    :func:`api.errors.install_error_handlers` answers it as 413 ``too_large`` on ``body``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
+
+
+def _too_large(limit: int) -> bytes:
+    return json.dumps({"code": "too_large", "message": BodyTooLarge(limit).detail, "field": "body",
+                       "details": []}).encode()
+
+
+class BodyLimit:
+    """Answers 413 to a request whose body is larger than its route's limit (see the module's docstring)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.default = settings.max_body_bytes
+        self.limits = body_limits(settings)
+
+    def limit_for(self, path: str) -> int:
+        return next((limit for pattern, limit in self.limits if pattern.match(path)), self.default)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope.get("path", ""))
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _answer_413(send, limit)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _answer_413(send, limit)
+
+
+async def _answer_413(send: Send, limit: int) -> None:
+    body = _too_large(limit)
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+]
+
+
+class SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` to every HTTP answer (a header the route set itself is kept)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in SECURITY_HEADERS if name not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
