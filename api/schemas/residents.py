@@ -12,7 +12,7 @@ from api.schemas.base import Out
 from api.schemas.shared import Bilingual
 
 
-class NeedOut(Out):
+class NeedRecord(Out):
     id: int | None = None
     household_id: int | None = None
     type: str | None = None
@@ -25,40 +25,15 @@ class NeedOut(Out):
     created_by: int | float | None = None
     created_at: str | None = None
     resolved_at: str | None = None
+
+
+class NeedOut(NeedRecord):
+    """A need as the register lists it: the record with its household's room, head and place."""
+
     room: str | None = None
     head_name: str | None = None
     building_id: int | None = None
     grid_id: int | None = None
-
-
-class ResidentOut(Out):
-    id: int | None = None
-    household_id: int | None = None
-    name: str | None = None
-    phone: str | None = None
-    birth_year: int | None = None
-    age: int | float | None = None
-    disabled: bool | None = None
-    disability: str | None = None
-    lives_alone: bool | None = None
-    health: str | None = None
-    visit_every_days: int | None = None
-    vulnerable: bool | None = None
-    reasons: list[str] | None = None
-    every_days: int | None = None
-    building_id: int | None = None
-    room: str | None = None
-
-
-class AuditEntry(Out):
-    id: int | None = None
-    at: str | None = None
-    actor_id: int | None = None
-    actor: str | None = None
-    action: str | None = None
-    household_id: int | None = None
-    resident_id: int | None = None
-    via: str | None = None
 
 
 class ResidentRecord(Out):
@@ -78,19 +53,22 @@ class ResidentRecord(Out):
     every_days: int | None = None
 
 
-class NeedRecord(Out):
+class ResidentOut(ResidentRecord):
+    """A resident as the register answers one: the record with the household's building and room."""
+
+    building_id: int | None = None
+    room: str | None = None
+
+
+class AuditEntry(Out):
     id: int | None = None
+    at: str | None = None
+    actor_id: int | None = None
+    actor: str | None = None
+    action: str | None = None
     household_id: int | None = None
-    type: str | None = None
-    type_label: Bilingual | None = None
-    detail: str | None = None
-    status: str | None = None
-    status_label: Bilingual | None = None
-    visit_id: int | None = None
-    case_id: Any = None
-    created_by: int | float | None = None
-    created_at: str | None = None
-    resolved_at: Any = None
+    resident_id: int | None = None
+    via: str | None = None
 
 
 class VisitRecord(Out):
