@@ -66,6 +66,19 @@ def get_actor(request: Request, session: SessionDep,
 ActorDep = Annotated[Actor, Depends(get_actor)]
 
 
+def get_optional_actor(request: Request, session: SessionDep, settings: SettingsDep,
+                       token: Annotated[str | None, Depends(_bearer)]) -> Actor | None:
+    """The logged-in user on a public route, or None for an anonymous caller (or one whose token is not valid: a
+    public route answers them as it answers everyone)."""
+    try:
+        return get_actor(request, session, settings, token)
+    except Unauthorized:
+        return None
+
+
+OptionalActorDep = Annotated[Actor | None, Depends(get_optional_actor)]
+
+
 class LoginRequired(Exception):
     """A page was opened without a valid login cookie: :func:`api.errors.install_error_handlers` answers every such
     page with one redirect to /login and back to ``target`` (the path and query that was asked for)."""

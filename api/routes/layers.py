@@ -1,6 +1,7 @@
 """GeoJSON endpoints of the spatial layers: communities, grids, buildings, roads (bbox filter, pagination).
 
-Public: what they show follows :mod:`patrol.publication.policy` (grid workers only where configured public)."""
+Public: what they show follows :mod:`patrol.publication.policy` (grid workers only where configured public, or to a
+logged-in member of staff, who sees them on the staff pages anyway)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import OptionalActorDep, SessionDep, SettingsDep
 from api.geojson import page_collection
 from api.schemas.base import FeatureCollection
 from patrol.city.read_models import layer_page, parse_bbox
@@ -23,10 +24,12 @@ Limit = Annotated[int, Query(ge=1, description="page size (at most the configure
 Offset = Annotated[int, Query(ge=0)]
 
 
-def _respond(session, settings, request: Request, layer: str, bbox, limit, offset, **filters) -> JSONResponse:
+def _respond(session, settings, request: Request, layer: str, bbox, limit, offset, actor=None,
+             **filters) -> JSONResponse:
     limit = min(limit, settings.page_size_max)
+    named = worker_names_public(settings) or actor is not None
     page = layer_page(session, layer, bbox=parse_bbox(bbox), limit=limit, offset=offset, filters=filters,
-                      worker_names=worker_names_public(settings))
+                      worker_names=named)
     return JSONResponse(page_collection(page, request), media_type=GEOJSON)
 
 
@@ -39,9 +42,9 @@ def communities(request: Request, session: SessionDep, settings: SettingsDep, bb
 
 @router.get("/grids", summary="Grids 网格 as GeoJSON",
             response_model=FeatureCollection, response_model_exclude_unset=True)
-def grids(request: Request, session: SessionDep, settings: SettingsDep, bbox: BBox = None,
+def grids(request: Request, session: SessionDep, settings: SettingsDep, actor: OptionalActorDep, bbox: BBox = None,
           limit: Limit = 1000, offset: Offset = 0, community_id: int | None = None) -> JSONResponse:
-    return _respond(session, settings, request, "grids", bbox, limit, offset, community_id=community_id)
+    return _respond(session, settings, request, "grids", bbox, limit, offset, actor=actor, community_id=community_id)
 
 
 @router.get("/buildings", summary="Buildings 楼栋 as GeoJSON",

@@ -219,6 +219,8 @@ def test_ogc_cases_leave_out_sensitive_categories(world, planted):
 def test_worker_names_only_where_configured_public(world, planted):
     grids = world.client.get("/api/v1/grids", params={"limit": 5000}).json()["features"]
     assert all("worker" not in g["properties"] and "worker_id" not in g["properties"] for g in grids)
+    staff = world.client.get("/api/v1/grids", params={"limit": 5000}, headers=world.h("planner")).json()["features"]
+    assert next(g for g in staff if g["properties"]["id"] == world.grid_a)["properties"]["worker"] == WORKER
     settings = world.settings.model_copy(update={"public_worker_names": True})
     app = create_app(settings)
     try:
