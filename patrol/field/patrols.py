@@ -169,11 +169,14 @@ def check_in(session: Session, actor: Actor, *, client_id: str | None, building_
 
     With ``household_id`` (a household of the 民情台账 register in that building) the visit counts for the
     household's due visits, and ``needs`` (``[{type, detail}]``) raised at it go into the register. A retry with
-    the same ``client_id`` returns the first visit and records nothing again — not the needs either."""
+    the same ``client_id`` returns the first visit and records nothing again — not the needs either. The client id
+    of another worker's visit is a conflict (409) that reveals nothing of that visit or its household."""
     _worker_only(actor)
     cid = parse_client_id(client_id)
     found = session.scalars(select(Visit).where(Visit.client_id == cid)).first()
     if found is not None:
+        if found.worker_id != actor.user_id:  # someone else's visit: nothing of it, nor of its household
+            raise Conflict("this client_id belongs to another visit", field="client_id")
         return found, False
     b = session.get(Building, building_id)
     if b is None:

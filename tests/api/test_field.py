@@ -80,6 +80,26 @@ def test_visit_check_in_is_idempotent_and_scoped(world):
                                                      "building_id": other}).status_code == 403
 
 
+def test_a_visit_client_id_of_another_worker_is_a_conflict_that_reveals_nothing(world):
+    mine, theirs = _two_buildings(world)
+    hid = _household(world, "worker_a", mine, "3-101", "13800138007", 1950)
+    body = {"client_id": str(uuid.uuid4()), "building_id": mine, "household_id": hid,
+            "needs": [{"type": "medical", "detail": "糖尿病，需要上门送药"}]}
+    c = world.client
+    first = c.post("/api/v1/visits", headers=world.h("worker_a"), json=body)
+    assert first.status_code == 201, first.text
+    assert first.json()["household_id"] == hid and len(first.json()["needs"]) == 1
+    again = c.post("/api/v1/visits", headers=world.h("worker_a"), json=body)  # her own retry: the first visit
+    assert again.status_code == 200 and again.json()["needs"] == first.json()["needs"]
+    # worker_b (another grid) replays her client id, with his own building: 409, nothing of the visit
+    stolen = c.post("/api/v1/visits", headers=world.h("worker_b"),
+                    json={"client_id": body["client_id"], "building_id": theirs})
+    assert stolen.status_code == 409, stolen.text
+    assert stolen.json()["field"] == "client_id" and "another visit" in stolen.json()["message"]
+    for leak in ("糖尿病", str(hid), "needs", "household", str(first.json()["id"])):
+        assert leak not in stolen.text
+
+
 def test_photos_sniffed_exif_kept_and_stripped_when_served(world):
     case = world.report(description="楼道堆物")
     c, h = world.client, world.h("worker_a")
