@@ -120,6 +120,7 @@ def coverage_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
                   day: Annotated[dt.date | None, Query(description="show this day's tracks (of worker_id)")] = None,
                   distance_m: float = 25.0) -> Response:
     s, e = local_days(settings, start, end)
+    whose = svc.track_reader_worker(session, actor, worker_id) if day is not None else None
     cov = svc.coverage(session, actor, settings, start=s, end=e, community=community, grid=grid,
                        worker_id=worker_id, distance_m=distance_m)
     scope = svc.resolve_scope(session, actor, community=community, grid=grid)
@@ -127,7 +128,7 @@ def coverage_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
     table = {g["code"]: g for g in cov["grids"]}
     grids["coverage_pct"] = [table.get(c, {}).get("coverage_pct") for c in grids["code"]]
     grids["building_pct"] = [table.get(c, {}).get("building_pct") for c in grids["code"]]
-    tracks = svc.track_frame(session, scope, day=day, worker_id=worker_id, tz=settings.timezone) \
+    tracks = svc.track_frame(session, scope, day=day, worker_id=whose, tz=settings.timezone) \
         if day is not None else None
     return _html(M.coverage_map(grids, _frame(cov["streets"]), _frame(cov["buildings"]), tracks,
                                 **_opts(settings, lang)))

@@ -29,6 +29,7 @@ from geo.tracks import track_length_m
 from patrol.analytics import kpis as K
 from patrol.analytics.periods import half_open, last_periods
 from patrol.cases.overdue import is_overdue
+from patrol.cases.views import check_route_reader
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, InvalidInput
 from patrol.core.frames import read_frame
@@ -411,6 +412,8 @@ def coverage(session: Session, actor: Actor, settings: Settings, *, start: dt.da
         raise InvalidInput(f"distance_m must be 1–500, got {distance_m}", field="distance_m")
     if blind_days is not None and not 1 <= blind_days <= 90:
         raise InvalidInput(f"blind_days must be 1–90, got {blind_days}", field="blind_days")
+    if worker_id is not None:  # one worker's coverage is her track: only for those who may read it
+        check_route_reader(session, actor, worker_id)
     scope = resolve_scope(session, actor, community=community, grid=grid)
     s, e = half_open(start, end, settings.timezone)
     base = coverage_base(session, scope)
@@ -504,8 +507,23 @@ def category_labels(session: Session, lang: str) -> dict[str, str]:
     return dict(session.execute(select(Category.code, col)).all())
 
 
+def track_reader_worker(session: Session, actor: Actor, worker_id: int | None) -> int | None:
+    """Whose tracks ``actor`` may see on a map of a day: ``worker_id``'s if she may read that worker's route
+    (:func:`patrol.cases.views.check_route_reader`, else 403); without one, a grid worker her own and a supervisor
+    or admin all in scope (``None``); a department or planner none (403)."""
+    if worker_id is not None:
+        check_route_reader(session, actor, worker_id)
+        return worker_id
+    if actor.role == "grid_worker":
+        return actor.user_id
+    if actor.role not in ("admin", "supervisor"):
+        raise Forbidden(f"a {actor.role} cannot see grid workers' tracks", field="day")
+    return None
+
+
 def track_frame(session: Session, scope: Scope, *, day: dt.date, worker_id: int | None, tz: str):
-    """The patrol tracks of a day (a worker's, or all in the scope) as LineStrings, flagged fixes left out."""
+    """The patrol tracks of a day (a worker's, or all in the scope) as LineStrings, flagged fixes left out; who
+    may see which is :func:`track_reader_worker`'s to say."""
 
     s, e = half_open(day, day + dt.timedelta(days=1), tz)
     grid_ids = read_frame_grids(session, scope)["id"].tolist()

@@ -102,8 +102,11 @@ def export_frame(session: Session, actor: Actor, f: CaseFilter) -> gpd.GeoDataFr
 
 
 def check_route_reader(session: Session, actor: Actor, worker_id: int) -> None:
-    """May ``actor`` read grid worker ``worker_id``'s day route? Admins: anyone's; a grid worker: her own; a
-    supervisor: a worker with a grid in her community; everyone else: no (403). 422 for an unknown user."""
+    """May ``actor`` read grid worker ``worker_id``'s day route or GPS tracks? Admins: anyone's; a grid worker: her
+    own; a supervisor: a worker with a grid in her community; a department: no one's (403 on ``worker_id``);
+    everyone else: no (403). 422 for an unknown user."""
+    if actor.role == "department":  # a unit sees the cases it must handle, not where a worker walked
+        raise Forbidden("a department cannot read a grid worker's route or tracks", field="worker_id")
     if session.get(User, worker_id) is None:
         raise InvalidInput(f"no user {worker_id}", field="worker_id")
     if actor.role == "grid_worker" and actor.user_id != worker_id:
