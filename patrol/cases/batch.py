@@ -1,11 +1,13 @@
 """Many case reports in one request: a phone syncing its offline queue, or another system forwarding reports.
 
-Each report is checked on its own and answered on its own (201 created, 200 already known by its ``client_id``, or
-a 4xx error with the field), as :func:`patrol.cases.service.create_case` would answer it alone; the accepted ones are
-written in one transaction. To make this fast the work is set-based: one query for the known client ids, one for the
-nearby open and recently closed cases (duplicate and recurrence hints), two bulk inserts, and points are located in
-memory against the communities, grids and buildings (:mod:`geo.assign` indexes, kept per process while those layers stay
-the same). A point on a shared edge goes to the lowest id, as in :func:`patrol.cases.service.locate`.
+Each report is checked on its own and answered on its own (201 created, 200 already known by its ``client_id`` — to
+the one who reported it; 409 without the case's id to anyone else —, or a 4xx error with the field; a ``channel`` is
+refused with 422: the server sets it from the caller as for a single report), as
+:func:`patrol.cases.service.create_case` would answer it alone; the accepted ones are written in one transaction.
+To make this fast the work is set-based: one query for the known client ids, one for the nearby open and recently
+closed cases (duplicate and recurrence hints), two bulk inserts, and points are located in memory against the
+communities, grids and buildings (:mod:`geo.assign` indexes, kept per process while those layers stay the same).
+A point on a shared edge goes to the lowest id, as in :func:`patrol.cases.service.locate`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from patrol.cases.places import nearby, to_point
 from patrol.cases.service import parse_client_id
 from patrol.cases.worktime import calendar
 from patrol.core.auth import Actor
-from patrol.core.errors import Forbidden, GridPatrolError, InvalidInput
+from patrol.core.errors import Conflict, Forbidden, GridPatrolError, InvalidInput
 from patrol.core.frames import read_frame
 from patrol.core.models import Building, Case, CaseEvent, Category, Community, Grid
 from patrol.core.settings import Settings
@@ -72,6 +74,13 @@ def _error(exc: GridPatrolError) -> dict:
     return {"code": exc.code, "message": exc.message, "field": exc.field}
 
 
+def _reported_by(actor: Actor, reporter_id: int | None, api_key_id: int | None) -> bool:
+    """Was a stored case reported by ``actor`` (the same API key, or the same user)?"""
+    if actor.api_key_id is not None:
+        return api_key_id == actor.api_key_id
+    return reporter_id is not None and reporter_id == actor.user_id
+
+
 def _check_item(actor: Actor, item: dict, cat: Category | None, point: tuple[float, float], grid: int | None,
                 community: int | None, existing_buildings: set[int]) -> None:
     """Raise the error a single report of ``item`` would get: category, location, the actor's area, building, sizes."""
@@ -109,6 +118,9 @@ def create_cases(session: Session, actor: Actor, settings: Settings, items: list
     for i, item in enumerate(items):
         try:
             results[i]["client_id"] = parse_client_id(item.get("client_id"))
+            if item.get("channel") is not None:  # the server sets it from the caller, as for a single report
+                raise InvalidInput("channel is set by the server from who reports (patrol, staff, open311); "
+                                   "leave it out", field="channel")
             x, y = to_point(item.get("lon"), item.get("lat"), item.get("crs") or "wgs84")
         except GridPatrolError as exc:
             results[i].update(status=exc.status_code, error=_error(exc))
@@ -116,10 +128,11 @@ def create_cases(session: Session, actor: Actor, settings: Settings, items: list
         ok.append(i)
         xs.append(x)
         ys.append(y)
-    # retries: client ids already stored (or twice in this batch) answer 200 with the first case
+    # retries: client ids already stored (or twice in this batch) answer 200 with the first case — to its reporter
     cids = [results[i]["client_id"] for i in ok]
-    known = dict(session.execute(select(Case.client_id, Case.id).where(Case.client_id.in_(cids))).all()) if cids \
-        else {}
+    known = {cid: (case_id, _reported_by(actor, user_id, key_id)) for cid, case_id, user_id, key_id in session.execute(
+        select(Case.client_id, Case.id, Case.reporter_id, Case.api_key_id).where(Case.client_id.in_(cids)))} \
+        if cids else {}
     cats = {c.code: c for c in session.scalars(select(Category).where(
         Category.code.in_({str(items[i].get("category")) for i in ok})))}
     layers = _located(session)
@@ -133,7 +146,12 @@ def create_cases(session: Session, actor: Actor, settings: Settings, items: list
     for k, i in enumerate(ok):
         item, cid = items[i], results[i]["client_id"]
         if cid in known:
-            results[i].update(status=200, id=known[cid])
+            case_id, own = known[cid]
+            if own:
+                results[i].update(status=200, id=case_id)
+            else:  # someone else's case: refused, and nothing of it (not its id)
+                exc = Conflict("this client_id belongs to another case", field="client_id")
+                results[i].update(status=exc.status_code, error=_error(exc))
             continue
         if cid in first_in_batch:
             results[i].update(status=200, id=None, error=None)
@@ -172,7 +190,7 @@ def _insert(session: Session, actor: Actor, settings: Settings, cal, items, resu
         results[i].update(possible_duplicates=duplicates, recurrence_of=max(recurrent, default=None))
         rows.append({
             "client_id": results[i]["client_id"], "category_code": cat.code, "status": "reported", "level": level,
-            "channel": item.get("channel") or channel, "description": item.get("description"),
+            "channel": channel, "description": item.get("description"),
             "address": item.get("address"), "geom": f"SRID=4326;POINT({xs[k]!r} {ys[k]!r})",
             "input_crs": item.get("crs") or "wgs84", "community_id": coms[k], "grid_id": grids[k],
             "building_id": item.get("building_id") or blds[k], "floor": item.get("floor"),

@@ -64,3 +64,38 @@ def test_batch_hints_duplicates_and_rejects_what_a_role_cannot_do(world):
     too_many = c.post("/api/v1/cases/batch", headers=world.h("worker_a"), json={"cases": [_item(world)] * 501})
     assert too_many.status_code == 422
     assert c.post("/api/v1/cases/batch", json={"cases": []}).status_code == 401
+
+
+def test_the_server_sets_the_channel_and_a_client_supplied_one_is_refused(world):
+    c = world.client
+    r = c.post("/api/v1/cases/batch", headers=world.h("worker_a"),
+               json={"cases": [_item(world, channel="open311"), _item(world), _item(world, channel=None)]})
+    res = r.json()["results"]
+    assert [x["status"] for x in res] == [422, 201, 201], r.text
+    assert res[0]["error"]["field"] == "channel" and res[0]["id"] is None
+    assert _counts(world, [res[0]["client_id"]]) == (0, 0)
+    single = c.post("/api/v1/cases", headers=world.h("worker_a"), json=_item(world)).json()
+    got = c.get(f"/api/v1/cases/{res[1]['id']}", headers=world.h("worker_a")).json()
+    assert got["channel"] == single["channel"] == "patrol"  # a grid worker's phone, as a single report
+    staff = c.post("/api/v1/cases/batch", headers=world.h("sup"), json={"cases": [_item(world)]}).json()["results"]
+    assert c.get(f"/api/v1/cases/{staff[0]['id']}", headers=world.h("sup")).json()["channel"] == "staff"
+
+
+@pytest.mark.parametrize("who", ["worker_b", "sup", "sup_other"])
+def test_a_client_id_of_another_reporters_case_reveals_nothing(world, who):
+    mine = _item(world)
+    made = world.client.post("/api/v1/cases/batch", headers=world.h("worker_a"),
+                             json={"cases": [mine]}).json()["results"][0]
+    assert made["status"] == 201
+    point = world.point_a if who == "sup" else world.point_b if who == "worker_b" else world.point_other
+    theirs = {**mine, "lon": point[0], "lat": point[1]}
+    r = world.client.post("/api/v1/cases/batch", headers=world.h(who), json={"cases": [theirs, _item(
+        world, lon=point[0], lat=point[1])]})
+    assert r.status_code == 200, r.text
+    stolen, fresh = r.json()["results"]
+    assert stolen == {"client_id": mine["client_id"], "status": 409, "id": None, "possible_duplicates": [],
+                      "recurrence_of": None, "error": {"code": "conflict", "field": "client_id",
+                                                       "message": "this client_id belongs to another case"}}
+    assert fresh["status"] == 201  # the rest of the batch goes on
+    again = world.client.post("/api/v1/cases/batch", headers=world.h("worker_a"), json={"cases": [mine]})
+    assert again.json()["results"][0] == {**made, "status": 200, "possible_duplicates": []}
