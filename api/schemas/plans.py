@@ -155,16 +155,9 @@ class ReshapeOut(Out):
     uncovered_m2: float | None = None
 
 
-class RollbackOut(Out):
-    plan: PlanOut | None = None
-    replaced: int | float | None = None
-    warnings: int | float | None = None
-    grids: PublishedGrids | None = None
-    buildings_moved: int | float | None = None
-    open_cases_moved: int | float | None = None
-    assignees_changed: int | float | None = None
-    closed_cases_moved: int | float | None = None
-    revisits_moved: int | float | None = None
+class RollbackOut(PublishOut):
+    """A rollback publishes the previous grids again: a publication's answer plus what it rolled back from."""
+
     rolled_back_from: int | float | None = None
     restored: int | float | None = None
 

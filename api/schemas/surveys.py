@@ -26,13 +26,11 @@ class RecordedInspection(Out):
     findings: list[Finding] | None = None
 
 
-class Finding2(Out):
-    item: str | None = None
+class FindingDetail(Finding):
+    """A failed item as an inspection's history shows it: with the item's text and its case's state."""
+
     text: Bilingual | None = None
-    category: str | None = None
-    case_id: int | None = None
     case_status: str | None = None
-    deadline_at: str | None = None
 
 
 class Inspection(Out):
@@ -43,7 +41,7 @@ class Inspection(Out):
     checklist_id: int | None = None
     title: Bilingual | None = None
     failed: int | float | None = None
-    findings: list[Finding2] | None = None
+    findings: list[FindingDetail] | None = None
 
 
 class FindingCase(Out):
@@ -123,7 +121,7 @@ class InspectionDetail(Out):
     simulated: bool | None = None
     answers: dict[str, Any] | None = None
     note: Any = None
-    findings: list[Finding2] | None = None
+    findings: list[FindingDetail] | None = None
     photos: list[InspectionPhoto] | None = None
     photos_missing: list[str] | None = None
 
