@@ -12,9 +12,8 @@ from api.cli.context import Group, open_database
 from patrol.core.auth import create_api_key, create_user
 from patrol.core.db import transaction
 from patrol.core.errors import InvalidInput
-from patrol.core.models import Grid, User
+from patrol.core.models import ROLES, Grid, User
 
-ROLES = ("grid_worker", "supervisor", "department", "planner", "admin")
 USERS_HEADER = "id\tusername\tname\trole\tcommunity\tunit\tgrids\tsimulated"
 
 

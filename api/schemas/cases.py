@@ -20,6 +20,7 @@ class CaseOut(Out):
     """A case (:func:`patrol.cases.service.case_dict`); times ISO 8601 with offset, lon/lat WGS-84 degrees."""
 
     id: int
+    number: str | None = Field(None, description="the case number people use, e.g. 2026-000123")
     client_id: str | None
     category: str
     status: str
@@ -122,6 +123,7 @@ class BatchResult(Out):
     """One report of a batch, in the order sent: status 201 created, 200 known (or ``same_as`` an earlier report
     of the batch), 4xx refused with the error."""
 
+    number: str | None = Field(None, description="the case number people use, e.g. 2026-000123")
     client_id: str | None
     status: int | None
     id: int | None

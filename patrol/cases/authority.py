@@ -5,7 +5,7 @@ both read the same :func:`refusal`, so the phone's buttons and the service's che
 The action table (who in principle, from which states) is :data:`patrol.cases.lifecycle.ACTIONS`; here are the
 refinements by ownership: a grid worker registers, dispatches and closes only grid-level cases of her grids, accepts
 and handles only cases assigned to her, verifies only in her grids; a department acts only on cases dispatched to its
-unit; a supervisor only in her community.
+unit; a supervisor only in her community; a subdistrict user (街道) in every community of her subdistrict.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ def can_read(actor: Actor, case: Case, session: Session) -> bool:
         return True
     if actor.role == "supervisor":
         return case.community_id is not None and case.community_id == actor.community_id
+    if actor.role == "subdistrict":
+        return case.community_id is not None and case.community_id in actor.community_ids
     if actor.role == "grid_worker":
         return case.grid_id in actor.grid_ids or case.assignee_id == actor.user_id or case.reporter_id == actor.user_id
     if actor.role == "department":
@@ -45,6 +47,8 @@ def scope_filter(actor: Actor) -> list[ColumnElement[bool]]:
         return []
     if actor.role == "supervisor":
         return [Case.community_id == actor.community_id]
+    if actor.role == "subdistrict":
+        return [Case.community_id.in_(sorted(actor.community_ids) or [-1])]
     if actor.role == "grid_worker":
         return [or_(Case.grid_id.in_(actor.grid_ids or [-1]), Case.assignee_id == actor.user_id,
                     Case.reporter_id == actor.user_id)]
@@ -75,6 +79,8 @@ def refusal(actor: Actor, case: Case, action: str) -> str | None:
     if actor.role not in ACTIONS[action].roles:
         return f"a {actor.role} cannot {action} a case"
     if actor.role == "supervisor" and (case.community_id is None or case.community_id != actor.community_id):
+        return f"case {case.id} is outside your scope ({actor.role})"
+    if actor.role == "subdistrict" and (case.community_id is None or case.community_id not in actor.community_ids):
         return f"case {case.id} is outside your scope ({actor.role})"
     if actor.role == "grid_worker":
         mine = case.grid_id in actor.grid_ids

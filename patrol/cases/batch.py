@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from geo.assign import PolygonIndex, build_polygon_index
+from patrol.cases.numbers import assign_numbers
 from patrol.cases.places import nearby, to_point
 from patrol.cases.service import parse_client_id
 from patrol.cases.worktime import calendar
@@ -201,6 +202,7 @@ def _insert(session: Session, actor: Actor, settings: Settings, cal, items, resu
         })
     made = session.execute(insert(Case).returning(Case.id, Case.client_id, sort_by_parameter_order=True), rows).all()
     ids = {cid: case_id for case_id, cid in made}
+    assign_numbers(session, [(case_id, now) for case_id, _ in made], settings.timezone)
     events = []
     for n, k in enumerate(fresh):
         i = ok[k]

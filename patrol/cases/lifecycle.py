@@ -9,7 +9,8 @@ The national seven-step loop (信息收集 → 立案 → 派遣 → 处理 → 
     rejected                                        suspended ─resume→ (back)              verified ─close→ closed
 
 A closed case rated ≤ 2 by the resident, or found back on a revisit (回头看), is reopened: closed ─reopen→ dispatched.
-Any open case can be merged into another (duplicate).
+Any open case can be merged into another (duplicate). A subdistrict (街道) can urge (督办) whoever holds an open case: a
+note, and a new deadline when she sets one; the status does not change.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ CLOSED = frozenset({Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
 #: Open (running or paused): every state that is not final.
 OPEN = frozenset(Status) - CLOSED
 LEVELS = ("grid", "community", "department")
-STAFF = frozenset({"supervisor", "admin"})
+STAFF = frozenset({"supervisor", "subdistrict", "admin"})
 
 @dataclass(frozen=True)
 class Action:
@@ -72,6 +73,7 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     _a("resume", {"suspended"}, None, STAFF, "恢复办理"),
     _a("escalate", {"reported", "registered", "dispatched", "accepted"}, "registered", STAFF, "上报升级"),
     _a("merge", OPEN, "duplicate", STAFF, "合并(重复)"),
+    _a("urge", OPEN - {"suspended"}, None, {"subdistrict", "admin"}, "督办"),
 )}
 
 # The derived sets: each read off the action table, so a change to the loop changes them with it.

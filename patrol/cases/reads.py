@@ -72,7 +72,8 @@ def case_dict(case: Case, wkb: bytes | None = None, *, now: dt.datetime | None =
     now = now or now_utc()
     deadline = case.deadline_at
     out = {
-        "id": case.id, "client_id": case.client_id, "category": case.category_code, "status": case.status,
+        "id": case.id, "number": case.number, "client_id": case.client_id, "category": case.category_code,
+        "status": case.status,
         "level": case.level, "channel": case.channel, "description": case.description, "address": case.address,
         "community_id": case.community_id, "grid_id": case.grid_id, "building_id": case.building_id,
         "floor": case.floor, "unit_no": case.unit_no, "unit_id": case.unit_id, "assignee_id": case.assignee_id,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from patrol.cases.authority import authorize, can_read, get_case, scope_filter
 from patrol.cases.lifecycle import ACTIONS, ESCALATABLE, IN_HAND, Status, actions_from, next_level
+from patrol.cases.numbers import case_number
 from patrol.cases.places import locate, nearby, nearest_grid, to_point
 from patrol.cases.reads import CaseFilter, case_clusters, case_dict, case_query, tasks_of, timeline
 from patrol.cases.routing import responsible
@@ -121,6 +122,7 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
     )
     session.add(case)
     session.flush()
+    case.number = case_number(now, case.id, settings.timezone)
     _event(session, case, actor, "report", None, Status.REPORTED, now=now, note=description, point=(x, y))
     return Created(case, True, duplicates, shapely.to_wkb(shapely.Point(x, y)))
 
@@ -206,7 +208,7 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
                        f"{', '.join(actions_from(case.status)) or 'none (the case is finished)'}",
                        field="action", details=actions_from(case.status))
     authorize(actor, case, action)
-    if action in ("reject", "return", "rework", "suspend", "merge") and not (note or action == "merge"):
+    if action in ("reject", "return", "rework", "suspend", "merge", "urge") and not (note or action == "merge"):
         raise InvalidInput(f"{action} needs a note giving the reason", field="note")
     step = _Step(action, spec.target, note, unit_id, assignee_id, units, hours, report_in_hours, duplicate_of,
                  rating)
@@ -252,7 +254,22 @@ def _apply(session: Session, actor: Actor, case: Case, step: _Step, cat: Categor
         handled = case.handled_at or now
         case.closed_on_time = case.deadline_at is None or handled <= case.deadline_at
         _schedule_revisit(session, case, cat, cal, now)
-    elif action == "rate":
+    elif action in ("rate", "suspend", "resume", "urge"):
+        _apply_clock(case, step, cat, cal, now)
+    elif action == "escalate":
+        _raise_level(case, cat, cal, now)
+    elif action == "merge":
+        other = session.get(Case, step.duplicate_of) if step.duplicate_of is not None else None
+        if other is None or other.id == case.id:
+            raise InvalidInput("merge needs duplicate_of: the id of another case", field="duplicate_of")
+        case.duplicate_of_id = other.id
+        session.execute(Revisit.__table__.delete().where(Revisit.case_id == case.id, Revisit.done_at.is_(None)))
+
+
+def _apply_clock(case: Case, step: _Step, cat: Category, cal: WorkCalendar, now: dt.datetime) -> None:
+    """The actions that touch the rating or the deadline clock only: rate, suspend, resume, urge."""
+    action = step.action
+    if action == "rate":
         if not isinstance(step.rating, int) or not 1 <= step.rating <= 5:
             raise InvalidInput(f"rating must be a whole number from 1 to 5, got {step.rating!r}", field="rating")
         case.rating = step.rating
@@ -264,14 +281,10 @@ def _apply(session: Session, actor: Actor, case: Case, step: _Step, cat: Categor
         step.target = case.suspended_from or Status.DISPATCHED
         case.deadline_at = cal.add_working_hours(now, case.remaining_hours or 0.0)
         case.remaining_hours, case.suspended_from = None, None
-    elif action == "escalate":
-        _raise_level(case, cat, cal, now)
-    elif action == "merge":
-        other = session.get(Case, step.duplicate_of) if step.duplicate_of is not None else None
-        if other is None or other.id == case.id:
-            raise InvalidInput("merge needs duplicate_of: the id of another case", field="duplicate_of")
-        case.duplicate_of_id = other.id
-        session.execute(Revisit.__table__.delete().where(Revisit.case_id == case.id, Revisit.done_at.is_(None)))
+    elif action == "urge":  # 督办: a note to whoever holds the case, and a new deadline when one is set
+        step.target = case.status
+        if step.hours is not None:
+            case.deadline_at = cal.add_working_hours(now, step.hours)
 
 
 def _dispatch(session: Session, actor: Actor, case: Case, unit_id: int | None,

@@ -1,7 +1,8 @@
 """Who is asking: users with passwords (argon2) and JWT bearer tokens, Open311 API keys, and each role's scope.
 
 Scopes: a grid worker sees the grids she walks (``Grid.worker_id``) and the cases assigned to her; a supervisor her
-community; a department its unit's cases and whistle tasks; planners read; admins do everything.
+community; a subdistrict user (街道) every community of her subdistrict; a department its unit's cases and whistle
+tasks; planners read; admins do everything.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patrol.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from patrol.core.models import ROLES, ApiKey, Community, Grid, ResponsibleUnit, User
+from patrol.core.models import ROLES, ApiKey, Community, Grid, ResponsibleUnit, Subdistrict, User
 from patrol.core.settings import Settings
 
 _hasher = PasswordHasher()
@@ -38,10 +39,13 @@ class Actor:
     unit_id: int | None = None
     grid_ids: frozenset[int] = field(default_factory=frozenset)
     api_key_id: int | None = None
+    subdistrict_id: int | None = None
+    #: a subdistrict user's communities (every community of her 街道); empty for other roles
+    community_ids: frozenset[int] = field(default_factory=frozenset)
 
     @property
     def is_staff(self) -> bool:
-        return self.role in ("supervisor", "admin")
+        return self.role in ("supervisor", "subdistrict", "admin")
 
 
 SYSTEM = Actor(label="system", role="admin")
@@ -78,8 +82,9 @@ def secret_key(settings: Settings) -> str:
 
 def create_user(session: Session, *, username: str, role: str, password: str | None, display_name: str | None = None,
                 community: str | None = None, unit_id: int | None = None, grids: list[str] | None = None,
-                simulated: bool = False) -> User:
-    """Add a user; ``community`` is a community code or name (supervisors), ``grids`` grid codes (grid workers)."""
+                subdistrict: str | None = None, email: str | None = None, simulated: bool = False) -> User:
+    """Add a user; ``community`` is a community code or name (supervisors), ``subdistrict`` a subdistrict code or
+    name (subdistrict users, 街道), ``grids`` grid codes (grid workers)."""
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; roles: {', '.join(ROLES)}", field="role")
     if session.scalars(select(User).where(User.username == username)).first() is not None:
@@ -93,10 +98,20 @@ def create_user(session: Session, *, username: str, role: str, password: str | N
         community_id = found[0].id
     if role == "supervisor" and community_id is None:
         raise InvalidInput("a supervisor needs --community", field="community")
+    subdistrict_id = None
+    if subdistrict is not None:
+        subs = session.scalars(select(Subdistrict).where((Subdistrict.code == subdistrict)
+                                                         | (Subdistrict.name == subdistrict))).all()
+        if len(subs) != 1:
+            raise InvalidInput(f"no single subdistrict coded or named {subdistrict!r}", field="subdistrict")
+        subdistrict_id = subs[0].id
+    if role == "subdistrict" and subdistrict_id is None:
+        raise InvalidInput("a subdistrict user needs --subdistrict", field="subdistrict")
     if role == "department" and (unit_id is None or session.get(ResponsibleUnit, unit_id) is None):
         raise InvalidInput("a department user needs --unit with the id of a responsible unit", field="unit")
     user = User(username=username, display_name=display_name or username, role=role, community_id=community_id,
-                unit_id=unit_id if role == "department" else None,
+                unit_id=unit_id if role == "department" else None, email=email,
+                subdistrict_id=subdistrict_id if role == "subdistrict" else None,
                 password_hash=hash_password(password) if password else None, simulated=simulated)
     session.add(user)
     session.flush()
@@ -153,16 +168,21 @@ def actor_from_token(session: Session, token: str, settings: Settings) -> Actor:
     rows = session.execute(select(User, Grid.id).outerjoin(Grid, Grid.worker_id == User.id)
                            .where(User.id == uid)).all()
     user = _usable(rows[0][0] if rows else None)
-    return _actor(user, frozenset(g for _, g in rows if g is not None))
+    return _actor(session, user, frozenset(g for _, g in rows if g is not None))
 
 
 def actor_for(session: Session, user: User) -> Actor:
-    return _actor(user, frozenset(session.scalars(select(Grid.id).where(Grid.worker_id == user.id))))
+    return _actor(session, user, frozenset(session.scalars(select(Grid.id).where(Grid.worker_id == user.id))))
 
 
-def _actor(user: User, grids: frozenset[int]) -> Actor:
+def _actor(session: Session, user: User, grids: frozenset[int]) -> Actor:
+    communities: frozenset[int] = frozenset()
+    if user.role == "subdistrict" and user.subdistrict_id is not None:
+        communities = frozenset(session.scalars(select(Community.id).where(
+            Community.subdistrict_id == user.subdistrict_id)))
     return Actor(label=f"{user.role}:{user.username}", role=user.role, user_id=user.id,
-                 community_id=user.community_id, unit_id=user.unit_id, grid_ids=grids)
+                 community_id=user.community_id, unit_id=user.unit_id, grid_ids=grids,
+                 subdistrict_id=user.subdistrict_id, community_ids=communities)
 
 
 def create_api_key(session: Session, name: str) -> str:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 SRID = 4326
-ROLES = ("grid_worker", "supervisor", "department", "planner", "admin")
+ROLES = ("grid_worker", "supervisor", "subdistrict", "department", "planner", "admin")
 LEVELS = ("grid", "community", "department")
 CATEGORY_KINDS = ("component", "event")
 CASE_STATUSES = ("reported", "registered", "dispatched", "accepted", "handled", "verified", "closed", "rejected",
@@ -213,10 +213,13 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id", ondelete="SET NULL"))
+    subdistrict_id: Mapped[int | None] = mapped_column(ForeignKey("subdistrict.id", ondelete="SET NULL"))
+    email: Mapped[str | None] = mapped_column(String(200))
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     __table_args__ = (
-        CheckConstraint("role IN ('grid_worker', 'supervisor', 'department', 'planner', 'admin')", name="role"),
+        CheckConstraint("role IN ('grid_worker', 'supervisor', 'subdistrict', 'department', 'planner', 'admin')",
+                        name="role"),
     )
 
 
@@ -282,6 +285,8 @@ class Case(Base):
     __tablename__ = "patrol_case"
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    #: the case number people use (``2026-000123``: the local year it was reported, a sequence); set on insert
+    number: Mapped[str | None] = mapped_column(String(20), unique=True, index=True)
     category_code: Mapped[str] = mapped_column(ForeignKey("category.code"), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     level: Mapped[str] = mapped_column(String(20))
@@ -622,3 +627,67 @@ class ResidentAudit(Base):
     household_id: Mapped[int | None] = mapped_column(Integer, index=True)  # no foreign key: the trail outlives
     resident_id: Mapped[int | None] = mapped_column(Integer, index=True)   # the record
     via: Mapped[str] = mapped_column(String(100))
+
+
+NOTIFY_KINDS = ("email", "webhook", "wecom", "dingtalk")
+OUTBOX_STATES = ("pending", "sending", "sent", "dead")
+
+
+class Notice(Base):
+    """A message to one user about a case (dispatched to you, returned, urged, nearing its deadline …): what the
+    in-app bell shows. ``dedupe_key`` makes emitting the same notice twice (a retried job) write it once."""
+
+    __tablename__ = "notice"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow, index=True)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+
+
+class NotifyChannel(Base):
+    """Where a user's or a unit's notices are also sent: an e-mail address, a webhook URL (plain JSON), or a WeCom
+    / DingTalk group robot URL (their message shapes)."""
+
+    __tablename__ = "notify_channel"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    __table_args__ = (
+        CheckConstraint("kind IN ('email', 'webhook', 'wecom', 'dingtalk')", name="kind"),
+        CheckConstraint("user_id IS NOT NULL OR unit_id IS NOT NULL", name="owner"),
+    )
+
+
+class Outbox(Base):
+    """One message to deliver through one channel (the durable outbox): written in the transaction of the change it
+    reports, delivered later with retries and backoff; ``dedupe_key`` keeps it single, ``lease_until`` lets a crashed
+    sender's claim expire."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id", ondelete="SET NULL"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("notify_channel.id", ondelete="SET NULL"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(500))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow, index=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sending', 'sent', 'dead')", name="status"),
+    )

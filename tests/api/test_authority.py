@@ -29,7 +29,7 @@ FUTURE = dt.timedelta(days=30)  # deadlines far ahead, so that no case is escala
 def _args(world, action: str, other_case: int) -> dict:
     """What each action needs besides the actor, so that only authority (or the loop itself) can refuse it."""
     return {"reject": {"note": "不属实"}, "return": {"note": "非本单位职责"}, "rework": {"note": "未修好"},
-            "suspend": {"note": "待材料"}, "dispatch": {"unit_id": world.units[0]},
+            "suspend": {"note": "待材料"}, "urge": {"note": "请加快办理"}, "dispatch": {"unit_id": world.units[0]},
             "whistle": {"units": [world.units[0], world.units[1]]}, "rate": {"rating": 5},
             "merge": {"duplicate_of": other_case}}.get(action, {})
 
