@@ -15,15 +15,42 @@ export function toLogin() {
   location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search);
 }
 
+// The server answers every error as {code, message, field, details} with an English message: the page says in its
+// own language what went wrong with which field, and keeps the server's words as the detail.
+const FIELD = {
+  zh: { note: '原因/说明', unit_id: '责任单位', units: '部门', hours: '期限(工时)', rating: '评价', duplicate_of: '合并到',
+        action: '操作', case_id: '案件', photo: '照片', file: '照片', report_in_hours: '报到时限' },
+  en: { note: 'note', unit_id: 'unit', units: 'departments', hours: 'deadline (working hours)', rating: 'rating',
+        duplicate_of: 'merge into', action: 'action', case_id: 'case', photo: 'photo', file: 'photo',
+        report_in_hours: 'report-in time' },
+};
+const CODE = {
+  zh: { invalid: '填写有误', conflict: '案件状态已变化，请刷新后再试', forbidden: '无权进行此操作', not_found: '未找到',
+        too_large: '文件太大', unauthorized: '请重新登录' },
+  en: { invalid: 'Please check', conflict: 'The case has changed: reload and try again', forbidden: 'Not allowed',
+        not_found: 'Not found', too_large: 'File too large', unauthorized: 'Please log in again' },
+};
+
 export class ApiError extends Error {
   constructor(status, body) {
-    const d = (body && body.detail) || body || {};
-    const text = typeof d === 'string' ? d : (d.message || d.msg || JSON.stringify(d));
-    super(text);
+    const b = (body && typeof body === 'object') ? body : { message: String(body || '') };
+    const code = b.code || (status === 409 ? 'conflict' : status === 403 ? 'forbidden' : status === 404 ? 'not_found'
+      : status === 422 ? 'invalid' : 'error');
+    const head = (CODE[LANG] || CODE.zh)[code] || (LANG === 'en' ? 'Error' : '出错了');
+    const field = b.field ? ((FIELD[LANG] || FIELD.zh)[b.field] || b.field) : '';
+    super(field ? `${head}：${field}` : head);
     this.status = status;
-    this.field = d.field || null;
+    this.code = code;
+    this.field = b.field || null;
+    this.detail = b.message || '';
     this.body = body;
   }
+}
+
+/** The error as HTML for the page: what went wrong in the page's language, the server's words after it. */
+export function errorHtml(e) {
+  const detail = e && e.detail ? ` <small>(${esc(e.detail)})</small>` : '';
+  return `<div class="error" role="alert">${esc(e && e.message ? e.message : String(e))}${detail}</div>`;
 }
 
 /** fetch(path) with the token; JSON in and out. Throws ApiError (the server's message in the page's language). */
