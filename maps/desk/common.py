@@ -4,9 +4,8 @@ through :func:`page_config`, so the server and the browser name things alike).""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
-
-from patrol.cases.lifecycle import ACTIONS
 
 LANGS = ("zh", "en")
 
@@ -32,7 +31,6 @@ ACTION_EN = {"register": "Register", "reject": "Reject", "dispatch": "Dispatch",
              "accept": "Accept", "return": "Return (not ours)", "handle": "Handled", "verify": "Verified on site",
              "rework": "Failed check (rework)", "close": "Close", "rate": "Rate", "suspend": "Suspend",
              "resume": "Resume", "escalate": "Escalate", "merge": "Merge (duplicate)", "urge": "Urge (督办)"}
-ACTION = {"zh": {name: a.label_zh for name, a in ACTIONS.items()}, "en": ACTION_EN}
 CHANNEL = {
     "zh": {"patrol": "巡查上报", "staff": "工作人员", "open311": "Open311", "inspection": "检查整改",
            "survey": "走访", "resident": "居民", "hotline": "12345"},
@@ -55,11 +53,14 @@ def pick(lang: str | None) -> str:
     return "en" if lang == "en" else "zh"
 
 
-def page_config(lang: str, **extra: Any) -> dict[str, Any]:
-    """The configuration a desk page script receives (``window.GRIDPATROL``): its language and the label tables."""
+def page_config(lang: str, actions_zh: Mapping[str, str], **extra: Any) -> dict[str, Any]:
+    """The configuration a desk page script receives (``window.GRIDPATROL``): its language and the label tables.
+    ``actions_zh``: the Chinese names of the actions, as the loop's table (patrol.cases.lifecycle.ACTIONS) holds them
+    — the route passes them in, maps does not import patrol."""
     lang = pick(lang)
+    actions = dict(actions_zh) if lang == "zh" else {k: ACTION_EN.get(k, k) for k in actions_zh}
     return {"lang": lang, "labels": {"status": STATUS[lang], "level": LEVEL[lang], "role": ROLE[lang],
-                                     "action": ACTION[lang], "channel": CHANNEL[lang]}, **extra}
+                                     "action": actions, "channel": CHANNEL[lang]}, **extra}
 
 
 def frame(lang: str, *, active: str) -> dict[str, Any]:
