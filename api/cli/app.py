@@ -41,6 +41,8 @@ COMMANDS: dict[str, str] = {
     "serve": "api.cli.server:serve",
     "demo": "api.cli.server:demo",
     "db": "api.cli.city:db",
+    "backup": "api.cli.backup:backup",
+    "restore": "api.cli.backup:restore",
 }
 
 
