@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from geoalchemy2.admin.dialects.sqlite import load_spatialite
 from sqlalchemy import Engine, create_engine, event, text
@@ -13,11 +17,49 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patrol.core.errors import ConfigurationError
 
+#: Python packages whose wheels bundle their own PROJ, GDAL, GEOS or SQLite (in ``<package>.libs/``).
+BUNDLING_PACKAGES = ("pyproj", "pyogrio", "shapely")
+
+
+@functools.cache
+def bind_bundled_libraries() -> list[str]:
+    """Load the native libraries that pyproj, pyogrio and shapely bundle — each bound to itself — before SpatiaLite
+    is ever loaded; returns the names loaded.
+
+    Why: SQLite loads an extension with ``dlopen(RTLD_NOW | RTLD_GLOBAL)``, so mod_spatialite puts the system's
+    PROJ (9.1), GEOS and SQLite into the process's global symbol scope. A wheel's PROJ (pyproj's 9.5, under another
+    file name) loaded *after* that resolves its C++ vtables, typeinfo and functions to the system copy first
+    (``LD_DEBUG=bindings`` shows ``libproj-1eb8c554.so … to /lib/x86_64-linux-gnu/libproj.so.25``): objects made by
+    one PROJ are destroyed by the other, and the process dies at exit with ``double free or corruption`` (GDAL in
+    pyogrio segfaults the same way). Loaded first with ``RTLD_NOW | RTLD_LOCAL``, every bundled library binds its
+    symbols to itself at once and stays out of the global scope, whatever is imported later; the packages then
+    reuse these loaded copies (same file, same soname). Costs a few milliseconds, without importing the packages.
+    """
+    loaded: list[str] = []
+    for package in BUNDLING_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            continue
+        todo = sorted((Path(spec.origin).parent.parent / f"{package}.libs").glob("*.so*"))
+        while todo:  # in dependency order: a library loads once the bundled ones it needs are loaded
+            left = []
+            for lib in todo:
+                try:
+                    ctypes.CDLL(str(lib), mode=os.RTLD_NOW | os.RTLD_LOCAL)
+                    loaded.append(lib.name)
+                except OSError:
+                    left.append(lib)
+            if len(left) == len(todo):
+                break  # not loadable here (another platform's wheel): nothing to bind
+            todo = left
+    return loaded
+
 
 def make_engine(url: str, *, spatialite_library: str = "mod_spatialite", echo: bool = False) -> Engine:
     """Create an engine for ``url``; for SQLite, every connection loads SpatiaLite and enforces foreign keys."""
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
+        bind_bundled_libraries()
         os.environ.setdefault("SPATIALITE_LIBRARY_PATH", spatialite_library)
         engine = create_engine(url, echo=echo)
         _sqlite_transactions(engine)
