@@ -54,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
+    # the same pool; a transaction on it begins IMMEDIATE on SQLite (takes the write lock when it starts)
+    app.state.writing_engine = engine.execution_options(sqlite_immediate=True)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(SecurityHeaders)

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from maps.login import local_path
 from patrol.cases.worktime import local_today
@@ -23,13 +24,29 @@ WRITING_READS = ("/api/v1/field/", "/api/v1/households", "/api/v1/residents", "/
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request. Requests that may write take SQLite's write lock when they begin (queueing
-    behind other writers) rather than failing when they first write; PostgreSQL ignores the option."""
+    """One transaction per request, begun at the request's first statement — not before: a slow client still
+    sending its body, or a caller not yet authenticated, holds no connection and no lock (handlers that read the
+    body themselves take :data:`RawBodyDep` / :data:`FormDep` before anything that queries). Requests that may write
+    begin IMMEDIATE, taking SQLite's write lock at that first statement (queueing behind other writers) rather than
+    failing when they first write; PostgreSQL ignores the option."""
     factory = request.app.state.session_factory
-    with factory() as session, session.begin():
-        if request.method not in ("GET", "HEAD") or request.url.path.startswith(WRITING_READS):
-            session.connection(execution_options={"sqlite_immediate": True})
+    writing = request.method not in ("GET", "HEAD") or request.url.path.startswith(WRITING_READS)
+    with factory(bind=request.app.state.writing_engine) if writing else factory() as session, session.begin():
         yield session
+
+
+async def read_raw_body(request: Request) -> bytes:
+    """The request body, read before any dependency that opens the transaction (declare it first)."""
+    return await request.body()
+
+
+async def read_form(request: Request) -> FormData:
+    """The form body (urlencoded or multipart), read before any dependency that opens the transaction."""
+    return await request.form()
+
+
+RawBodyDep = Annotated[bytes, Depends(read_raw_body)]
+FormDep = Annotated[FormData, Depends(read_form)]
 
 
 def get_app_settings(request: Request) -> Settings:

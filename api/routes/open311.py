@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import FormDep, SessionDep, SettingsDep
 from api.schemas.bounds import problem
 from api.schemas.open311 import (
     CreatedServiceRequest,
@@ -275,9 +275,9 @@ def _float(form: dict[str, str], name: str, fmt: str) -> float | None:
 
 @router.post("/requests.{fmt}", summary="File a service request (form-encoded, api_key required)",
              response_model=list[CreatedServiceRequest], response_model_exclude_unset=True)
-async def create_request(fmt: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+async def create_request(fmt: str, raw_form: FormDep, session: SessionDep, settings: SettingsDep) -> Response:
     fmt = _fmt(fmt)
-    form = _bounded(_fields(await request.form()), fmt)
+    form = _bounded(_fields(raw_form), fmt)
     actor = _guard(fmt, lambda: actor_for_key(session, form.get("api_key")))
     code = form.get("service_code")
     if not code:
@@ -310,10 +310,10 @@ async def create_request(fmt: str, request: Request, session: SessionDep, settin
 
 @router.post("/requests/{request_id}/rating.{fmt}", summary="Extension: rate a closed request (1–5)",
              response_model=list[ServiceRequest], response_model_exclude_unset=True)
-async def rate_request(request_id: str, fmt: str, request: Request, session: SessionDep,
+async def rate_request(request_id: str, fmt: str, raw_form: FormDep, session: SessionDep,
                        settings: SettingsDep) -> Response:
     fmt = _fmt(fmt)
-    form = _bounded(_fields(await request.form()), fmt)
+    form = _bounded(_fields(raw_form), fmt)
     actor = _guard(fmt, lambda: actor_for_key(session, form.get("api_key")))
     case = session.get(Case, int(request_id)) if request_id.isdigit() else None
     if case is None or not policy.open311_publishable(case.channel):

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, SessionDep, SettingsDep
+from api.deps import ActorDep, RawBodyDep, SessionDep, SettingsDep
 from api.schemas.shared import Shop
 from api.schemas.surveys import (
     ChecklistDetail,
@@ -62,10 +62,10 @@ def get_checklist(code: str, actor: ActorDep, session: SessionDep,
                  "application/json": {"schema": {"type": "object"}},
                  "application/yaml": {"schema": {"type": "string"}}}}},
              response_model=LoadChecklistOut, response_model_exclude_unset=True)
-async def load_checklist(request: Request, response: Response, actor: ActorDep, session: SessionDep) -> dict:
+async def load_checklist(raw: RawBodyDep, request: Request, response: Response, actor: ActorDep,
+                         session: SessionDep) -> dict:
     if actor.role not in ("admin", "supervisor"):
         raise Forbidden(f"a {actor.role} cannot load checklists (admins and supervisors do)", field="role")
-    raw = await request.body()
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     try:
         text = raw.decode("utf-8")
