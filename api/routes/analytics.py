@@ -48,7 +48,8 @@ def kpis(actor: ActorDep, session: SessionDep, settings: SettingsDep,
 @router.get("/kpis/trend", summary="The same KPIs over the last weeks or months, for a sparkline",
             response_model=KpiTrendOut, response_model_exclude_unset=True)
 def kpi_trend(actor: ActorDep, session: SessionDep, settings: SettingsDep,
-              period: Literal["week", "month"] = "month", n: Annotated[int, Query(ge=1, le=60)] = 6,
+              period: Literal["week", "month"] = "month",
+              n: Annotated[int, Query(ge=1, le=24, description="how many periods (at most 24)")] = 6,
               community: str | None = None, grid: str | None = None, unit_id: int | None = None,
               category: str | None = None, include_simulated: bool = True):
     rows = svc.kpi_trend(session, actor, settings, period=period, n=n, community=community, grid=grid,

@@ -260,6 +260,8 @@ def _bounded(form: dict[str, str], fmt: str) -> dict[str, str]:
         limit = DESCRIPTION_MAX if name in ("description", "media_url") else FIELD_MAX
         if len(name) > FIELD_MAX or len(value) > limit:
             raise Open311Error(400, f"{name[:FIELD_MAX]}: at most {limit} characters", fmt)
+        if "\x00" in name or "\x00" in value:
+            raise Open311Error(400, f"{name[:FIELD_MAX].replace(chr(0), '')}: must not contain NUL characters", fmt)
     return form
 
 

@@ -1,8 +1,8 @@
 """Bounds every request's values keep, checked in one place for every route (an app-wide dependency) before any
 route reads them: whole numbers within what an INTEGER column holds on both databases (32-bit signed: ids, and
-offsets and limits, which no table comes near), dates within 1900–2200, finite numbers, query parameters of at most
-1,000 characters. Outside them a value answers 422 ``invalid`` naming the parameter (or the JSON path in the body),
-where it used to reach the database or the calendar arithmetic and answer 500.
+offsets and limits, which no table comes near), dates within 1900–2200, finite numbers, no NUL characters in text,
+query parameters of at most 1,000 characters. Outside them a value answers 422 ``invalid`` naming the parameter (or
+the JSON path in the body), where it used to reach the database or the calendar arithmetic and answer 500.
 
 A path or query parameter is checked as a whole number when the route declares it ``int`` (directly or in a query
 model), so text that happens to be digits (a phone number searched for, a grid code) is not; a JSON body by its
@@ -40,6 +40,8 @@ def problem(value: Any, whole: bool = False) -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else "must be a finite number"
     if isinstance(value, str):
+        if "\x00" in value:  # PostgreSQL's text cannot hold it (a 500 there), and no name or note needs it
+            return "must not contain NUL characters"
         if whole and _INT.match(value):
             return problem(int(value))
         date = _DATE.match(value.strip())
