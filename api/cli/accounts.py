@@ -65,7 +65,7 @@ def users_list() -> None:
         for u in session.scalars(select(User).order_by(User.role, User.username)):
             codes = list(session.scalars(select(Grid.code).where(Grid.worker_id == u.id).order_by(Grid.code)))
             print(f"{u.id}\t{u.username}\t{u.display_name}\t{u.role}\t{u.community_id or '-'}"
-                  f"\t{subs.get(u.subdistrict_id) or '-'}\t{u.unit_id or '-'}\t{','.join(codes) or '-'}"
+                  f"\t{subs.get(u.subdistrict_id or -1) or '-'}\t{u.unit_id or '-'}\t{','.join(codes) or '-'}"
                   f"\t{u.email or '-'}\t{'yes' if u.simulated else 'no'}")
 
 
