@@ -1,7 +1,8 @@
 """The supervisor's dashboard page: filters, KPI cards in 黄橙红 with their trend, grids ranked by overdue and
-satisfaction, links to the maps and downloads of what is filtered. Renders only
-(``templates/dashboard.html``): the page reads the analytics API (``/api/v1/analytics/kpis``,
-``/kpis/trend``) from the browser with the logged-in user's token."""
+satisfaction (a 街道 user's communities; an admin's subdistrict filter ranks that subdistrict's communities), links
+to the maps and downloads of what is filtered, a link to the case desk. Renders only (``templates/dashboard.html``):
+the page reads the analytics API (``/api/v1/analytics/kpis``, ``/kpis/trend``, ``/auth/me``) from the browser with
+the logged-in user's token."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ LABELS = {
     "zh": {
         "title": "网格化管理 · 监督看板",
         "community": "社区",
+        "subdistrict": "街道",
+        "desk": "案件办理",
+        "urges": "督办",
+        "communities": "社区排名（超期多、满意度低的在前）",
         "grid": "网格",
         "all": "全部",
         "category": "类别",
@@ -61,6 +66,10 @@ LABELS = {
     "en": {
         "title": "gridpatrol · supervisor dashboard",
         "community": "Community",
+        "subdistrict": "Subdistrict",
+        "desk": "Case desk",
+        "urges": "Urged",
+        "communities": "Communities ranked (most overdue, least satisfied first)",
         "grid": "Grid",
         "all": "All",
         "category": "Category",

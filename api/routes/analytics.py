@@ -29,17 +29,19 @@ def _csv(rows: list[dict], name: str) -> Response:
     return csv_response("\ufeff" + buf.getvalue(), f"{name}.csv")
 
 
-@router.get("/kpis", summary="KPIs of the closed loop per grid / community / unit / category (办结率, 按期结案率 …)",
+@router.get("/kpis", summary="KPIs of the closed loop per grid / community / subdistrict / unit / category (办结率, "
+                             "按期结案率, 督办 …)",
             response_model=KpisOut, response_model_exclude_unset=True)
 def kpis(actor: ActorDep, session: SessionDep, settings: SettingsDep,
-         by: Literal["grid", "community", "unit", "category", "overall"] = "grid",
+         by: Literal["grid", "community", "subdistrict", "unit", "category", "overall"] = "grid",
          start: Period = None, end: PeriodEnd = None, community: str | None = None, grid: str | None = None,
          unit_id: int | None = None, category: str | None = None, include_simulated: bool = True,
-         format: Literal["json", "csv"] = "json"):
+         format: Literal["json", "csv"] = "json",
+         subdistrict: Annotated[str | None, Query(description="subdistrict (街道) code or name")] = None):
     s, e = local_days(settings, start, end)
     rows = svc.kpi_table(session, actor, settings, by=None if by == "overall" else by, start=s, end=e,
                          community=community, grid=grid, unit_id=unit_id, category=category,
-                         include_simulated=include_simulated)
+                         include_simulated=include_simulated, subdistrict=subdistrict)
     if format == "csv":
         return _csv(rows, f"kpis_{by}_{s}_{e}")
     return {"by": by, "start": s.isoformat(), "end": e.isoformat(), "timezone": settings.timezone, "rows": rows}
@@ -51,9 +53,11 @@ def kpi_trend(actor: ActorDep, session: SessionDep, settings: SettingsDep,
               period: Literal["week", "month"] = "month",
               n: Annotated[int, Query(ge=1, le=24, description="how many periods (at most 24)")] = 6,
               community: str | None = None, grid: str | None = None, unit_id: int | None = None,
-              category: str | None = None, include_simulated: bool = True):
+              category: str | None = None, include_simulated: bool = True,
+              subdistrict: Annotated[str | None, Query(description="subdistrict (街道) code or name")] = None):
     rows = svc.kpi_trend(session, actor, settings, period=period, n=n, community=community, grid=grid,
-                         unit_id=unit_id, category=category, include_simulated=include_simulated)
+                         unit_id=unit_id, category=category, include_simulated=include_simulated,
+                         subdistrict=subdistrict)
     return {"period": period, "rows": rows}
 
 

@@ -52,5 +52,6 @@ def me(actor: ActorDep, session: SessionDep) -> dict:
     if user is None:  # an API key (Open311 client) is no user
         raise Unauthorized("this token belongs to no user; log in with a user name", field="authorization")
     return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": actor.role,
-            "community_id": actor.community_id, "unit_id": actor.unit_id, "grid_ids": sorted(actor.grid_ids)}
+            "community_id": actor.community_id, "unit_id": actor.unit_id, "grid_ids": sorted(actor.grid_ids),
+            "subdistrict_id": actor.subdistrict_id, "community_ids": sorted(actor.community_ids)}
 

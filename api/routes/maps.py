@@ -141,6 +141,8 @@ def grids_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, 
     grids = layer(session, "grids", worker_names=True)  # a staff page: names its workers
     if scope.community_id is not None and "community_id" in grids:
         grids = grids[grids["community_id"] == scope.community_id]
+    if scope.community_ids is not None and "community_id" in grids:
+        grids = grids[grids["community_id"].isin(sorted(scope.community_ids))]
     if scope.grid_id is not None and "id" in grids:
         grids = grids[grids["id"] == scope.grid_id]
     return _html(M.grids_map(grids, **_opts(settings, lang)))

@@ -235,3 +235,5 @@ class MeOut(Out):
     community_id: int | None
     unit_id: int | None
     grid_ids: list[int]
+    subdistrict_id: int | None = None
+    community_ids: list[int] = []

@@ -21,6 +21,7 @@ class CaseQuery(BaseModel):
     bbox: str | None = Field(None, description="minlon,minlat,maxlon,maxlat (WGS-84)")
     grid: str | None = Field(None, description="grid id, code or name")
     community: str | None = Field(None, description="community id, code or name")
+    subdistrict: str | None = Field(None, description="subdistrict (街道) code or name")
     category: str | None = Field(None, description="category code")
     status: str | None = Field(None, description="comma-separated statuses, e.g. dispatched,accepted")
     overdue: bool | None = None
@@ -48,6 +49,7 @@ class CaseQuery(BaseModel):
     def to_filter(self) -> CaseFilter:
         """The service's filter (422 on ``bbox`` when it is malformed)."""
         return CaseFilter(bbox=parse_bbox(self.bbox), grid=self.grid, community=self.community,
+                          subdistrict=self.subdistrict,
                           category=self.category, status=self.statuses() or None, overdue=self.overdue,
                           since=self.since, until=self.until)
 

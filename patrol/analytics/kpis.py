@@ -11,7 +11,8 @@ Definitions
 -----------
 P = [start, end), half-open, aware datetimes; a date means local midnight in the city's time zone (setting
 ``timezone``, default Asia/Shanghai). "Event in P" means a ``case_event`` row with ``start <= at < end``. Cases are
-grouped by their current ``grid_id`` / ``community_id`` / ``unit_id`` (the unit the case is or was last dispatched
+grouped by their current ``grid_id`` / ``community_id`` / ``subdistrict_id`` (that of the case's community) /
+``unit_id`` (the unit the case is or was last dispatched
 to; none for cases handled by a grid worker or whistled to several departments) / ``category_code``.
 
 | 中文 | English (column) | Definition / formula |
@@ -23,6 +24,8 @@ to; none for cases handled by a grid worker or whistled to several departments) 
 | 结案数 | closed (``closed``) | cases with at least one ``close`` event in P (a case closed twice counts once) |
 | 升级数 | escalated (``escalated``) | cases with an ``escalate`` event in P (manual or automatic) |
 | 缓办数 | suspended (``suspended``) | cases with a ``suspend`` event in P |
+| 被督办案件数 | urged (``urged``) | cases with at least one ``urge`` event (督办 by a 街道 or an admin) in P |
+| 督办次数 | urges (``urges``) | ``urge`` events in P (a case urged twice counts twice) |
 | 办结率 | closure rate (``closure_rate``) | 立案数中截至期末已结案数 ÷ 立案数: cases registered in P whose status at ``end`` (that of their last event before ``end``) is ``closed`` ÷ ``registered`` |
 | 按期结案率 | on-time closure rate (``on_time_rate``) | 按期结案数 ÷ 应结案数; 应结案数 = 按期结案数 + 超期结案数 + 应结未结数. 按期结案数 ``on_time_closed``: ``closed_at`` in P and ``closed_on_time``; 超期结案数 ``late_closed``: ``closed_at`` in P and not ``closed_on_time``; 应结未结数 ``due_unclosed``: ``deadline_at`` in P and status at ``end`` not closed, rejected, duplicate or suspended (缓办 excluded) |
 | 返工率 | rework rate (``rework_rate``) | cases closed in P with at least one rework before ``end`` — a ``rework`` event (核查不通过) or a ``reopen`` event (resident rated ≤ 2, or 回头看 found the problem back) — ÷ 结案数 |
@@ -71,20 +74,22 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from patrol.analytics.kpi_groups import group_keys, with_subdistricts
 from patrol.analytics.periods import KpiArgumentError, half_open, instant, last_periods, period_bounds
 from patrol.cases.lifecycle import CLOSED, OPEN, Status
 from patrol.cases.overdue import overdue_mask
 from patrol.cases.worktime import WorkCalendar, calendar
-from patrol.core.models import Building, Case, CaseEvent, Category, Community, Grid, ResponsibleUnit
+from patrol.core.models import Case, CaseEvent
 from patrol.core.settings import Settings, get_settings
 
 __all__ = ["BY", "DEFAULT_THRESHOLDS", "KPIS", "KpiArgumentError", "Threshold", "compute_kpis", "compute_trend",
            "kpi_records", "kpi_trend", "kpis", "last_periods", "load_frames", "parse_thresholds", "period_bounds"]
 
-BY = {"grid": "grid_id", "community": "community_id", "unit": "unit_id", "category": "category_code"}
+BY = {"grid": "grid_id", "community": "community_id", "subdistrict": "subdistrict_id", "unit": "unit_id",
+      "category": "category_code"}
 COLOURS = ("green", "yellow", "orange", "red")
 
 # name → (中文, English); the rates also have <name>_num and <name>_den columns
@@ -96,6 +101,8 @@ KPIS: dict[str, tuple[str, str]] = {
     "closed": ("结案数", "cases closed"),
     "escalated": ("升级数", "cases escalated"),
     "suspended": ("缓办数", "cases suspended"),
+    "urged": ("被督办案件数", "cases urged"),
+    "urges": ("督办次数", "urges"),
     "on_time_closed": ("按期结案数", "closed on time"),
     "late_closed": ("超期结案数", "closed late"),
     "due_unclosed": ("应结未结数", "due but not closed"),
@@ -118,7 +125,8 @@ KPIS: dict[str, tuple[str, str]] = {
 }
 RATES = ("closure_rate", "on_time_rate", "rework_rate", "reopen_rate", "satisfaction_rate", "dissatisfaction_rate",
          "mean_handle_hours", "mean_close_hours", "cases_per_1000_households")
-COUNTS = ("received", "registered", "rejected", "merged", "closed", "escalated", "suspended", "on_time_closed",
+COUNTS = ("received", "registered", "rejected", "merged", "closed", "escalated", "suspended", "urged", "urges",
+          "on_time_closed",
           "late_closed", "due_unclosed", "rated", "satisfied", "dissatisfied", "ratings_unknown")
 SNAPSHOT = ("open_now", "overdue_now")
 CASE_COLUMNS = ("id", "status", "category_code", "community_id", "grid_id", "unit_id", "reported_at", "deadline_at",
@@ -302,6 +310,9 @@ def _features(cases: pd.DataFrame, events: pd.DataFrame, start: dt.datetime, end
     for name, action in (("registered", "register"), ("rejected", "reject"), ("merged", "merge"),
                          ("closed", "close"), ("escalated", "escalate"), ("suspended", "suspend")):
         f[name] = has(in_p & (act == action))
+    urges = ev.loc[in_p & (act == "urge"), "case_id"].value_counts()
+    f["urges"] = urges.reindex(idx).fillna(0).astype("int64").to_numpy()
+    f["urged"] = f["urges"].to_numpy() > 0
     status_end = ev[before_end].groupby("case_id")["to_status"].last().reindex(idx)
     f["closure_rate_num"] = f["registered"] & (status_end == "closed").fillna(False).to_numpy(dtype=bool)
 
@@ -357,6 +368,8 @@ def _compute(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, by: str | None,
     cases, events = _frames(cases_df, events_df)
     feats = _features(cases, events, start, end, now, calendar)
 
+    if key_col is not None and key_col not in cases.columns:
+        raise KpiArgumentError(f"cases_df lacks the column {key_col} to group by {by}", field="cases_df")
     keys = _keys(cases[key_col]) if key_col else ["all"] * len(cases)
     feats["_key"] = [_NONE if k is None else k for k in keys]
     agg = feats.groupby("_key", sort=False).sum(numeric_only=True)
@@ -505,10 +518,12 @@ def compute_trend(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, periods: S
 # ---------------------------------------------------------------------------------------------- the database
 
 
-def _case_filters(*, community_id, grid_id, unit_id, category, include_simulated) -> list:
+def _case_filters(*, community_id, grid_id, unit_id, category, include_simulated, community_ids=None) -> list:
     where = []
     if community_id is not None:
         where.append(Case.community_id == community_id)
+    if community_ids is not None:
+        where.append(Case.community_id.in_(sorted(community_ids) or [-1]))
     if grid_id is not None:
         where.append(Case.grid_id == grid_id)
     if unit_id is not None:
@@ -541,42 +556,6 @@ def load_frames(session: Session, *, start: dt.datetime, end: dt.datetime, where
     return cases, events
 
 
-def _groups(session: Session, by: str | None, *, community_id, grid_id, unit_id, category
-            ) -> tuple[list, dict, dict | int | None]:
-    """(group keys to list, labels {key: (code, name)}, households) for the grouping and filters."""
-    def area_households(where: list) -> int:
-        return int(session.scalar(select(func.coalesce(func.sum(Building.households), 0)).where(*where)) or 0)
-
-    if by is None:
-        where = []
-        if community_id is not None:
-            where.append(Building.community_id == community_id)
-        if grid_id is not None:
-            where.append(Building.grid_id == grid_id)
-        return [], {}, area_households(where)
-    if by in ("grid", "community"):
-        model, fk = (Grid, Building.grid_id) if by == "grid" else (Community, Building.community_id)
-        stmt = select(model.id, model.code, model.name).order_by(model.id)
-        if community_id is not None:
-            stmt = stmt.where((Grid.community_id if by == "grid" else Community.id) == community_id)
-        if grid_id is not None:
-            stmt = stmt.where(Grid.id == grid_id) if by == "grid" else stmt.where(
-                Community.id.in_(select(Grid.community_id).where(Grid.id == grid_id)))
-        rows = session.execute(stmt).all()
-        counted = dict(session.execute(select(fk, func.sum(Building.households)).where(fk.is_not(None))
-                                       .group_by(fk)).all())
-        households = {k: int(v or 0) for k, v in counted.items()} | {r[0]: int(counted.get(r[0]) or 0) for r in rows}
-        return [r[0] for r in rows], {r[0]: (r[1], r[2]) for r in rows}, households
-    if by == "unit":
-        stmt = select(ResponsibleUnit.id, ResponsibleUnit.type, ResponsibleUnit.name).order_by(ResponsibleUnit.id)
-        if unit_id is not None:
-            stmt = stmt.where(ResponsibleUnit.id == unit_id)
-        rows = session.execute(stmt).all()
-        return [r[0] for r in rows], {r[0]: (r[1], r[2]) for r in rows}, None
-    rows = session.execute(select(Category.code, Category.name_zh)).all()
-    return ([category] if category is not None else []), {r[0]: (r[0], r[1]) for r in rows}, None
-
-
 def _settings_and_now(settings: Settings | None, now: dt.datetime | None) -> tuple[Settings, WorkCalendar,
                                                                                  dt.datetime]:
     settings = settings or get_settings()
@@ -586,18 +565,22 @@ def _settings_and_now(settings: Settings | None, now: dt.datetime | None) -> tup
 def kpis(session: Session, *, by: str | None = None, start: dt.datetime | dt.date, end: dt.datetime | dt.date,
          now: dt.datetime | None = None, community_id: int | None = None, grid_id: int | None = None,
          unit_id: int | None = None, category: str | None = None, include_simulated: bool = True,
-         settings: Settings | None = None, thresholds: Mapping[str, Any] | None = None) -> pd.DataFrame:
+         settings: Settings | None = None, thresholds: Mapping[str, Any] | None = None,
+         community_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """The KPIs of [start, end) per ``by`` group from the database (SpatiaLite or PostGIS), with each group's
     ``code`` and ``name``. Filters restrict the cases (and the listed groups); by grid / community every group of
-    the filtered area is listed, with zeros when it had no cases. Definitions: the module docstring."""
+    the filtered area is listed, with zeros when it had no cases; ``community_ids`` restricts to a set of
+    communities (a subdistrict's). Definitions: the module docstring."""
     key_col = _by_column(by)
     settings, cal, now = _settings_and_now(settings, now)
     s, e = half_open(start, end, cal.timezone)
     where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
-                          include_simulated=include_simulated)
+                          include_simulated=include_simulated, community_ids=community_ids)
     cases, events = load_frames(session, start=s, end=e, where=where)
-    groups, labels, households = _groups(session, by, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
-                                         category=category)
+    if by == "subdistrict":
+        cases = with_subdistricts(session, cases)
+    groups, labels, households = group_keys(session, by, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
+                                         category=category, community_ids=community_ids)
     out = compute_kpis(cases, events, by=by, start=s, end=e, now=now, calendar=cal, households=households,
                        thresholds=thresholds, groups=groups)
     if key_col is not None:
@@ -609,17 +592,18 @@ def kpis(session: Session, *, by: str | None = None, start: dt.datetime | dt.dat
 def kpi_trend(session: Session, *, period: str = "month", n: int = 6, now: dt.datetime | None = None,
               community_id: int | None = None, grid_id: int | None = None, unit_id: int | None = None,
               category: str | None = None, include_simulated: bool = True, settings: Settings | None = None,
-              thresholds: Mapping[str, Any] | None = None) -> pd.DataFrame:
+              thresholds: Mapping[str, Any] | None = None, community_ids: Iterable[int] | None = None
+              ) -> pd.DataFrame:
     """The overall KPIs of the filtered group (a grid, a community, a unit, a category, or the city) for each of
     the last ``n`` weeks or months up to the one containing ``now`` (partial), oldest first: one query, then
     :func:`compute_trend`."""
     settings, cal, now = _settings_and_now(settings, now)
     bounds = last_periods(period, n, instant(now, "now", cal.timezone), cal.timezone)
     where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
-                          include_simulated=include_simulated)
+                          include_simulated=include_simulated, community_ids=community_ids)
     cases, events = load_frames(session, start=bounds[0][0], end=bounds[-1][1], where=where)
-    _, _, households = _groups(session, None, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
-                               category=category)
+    _, _, households = group_keys(session, None, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
+                               category=category, community_ids=community_ids)
     return compute_trend(cases, events, periods=bounds, now=now, calendar=cal, households=households,
                          thresholds=thresholds)
 

@@ -1,8 +1,9 @@
 """Analytics as the supervisor asks for them: KPIs, coverage and hotspots, restricted to what the actor may see.
 
 The computations are elsewhere (:mod:`patrol.analytics.kpis`, :mod:`geo.coverage`, :mod:`geo.hotspots`); this module
-decides the scope (a supervisor sees her community, a department its unit, a grid worker her grids, admins and planners
-the city) and feeds the pure functions from the database.
+decides the scope (a supervisor sees her community, a subdistrict user (街道) the communities of her subdistrict, a
+department its unit, a grid worker her grids, admins and planners the city) and feeds the pure functions from the
+database.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from patrol.core.models import (
     Grid,
     Patrol,
     RoadSegment,
+    Subdistrict,
     User,
     Visit,
 )
@@ -56,16 +58,40 @@ class Scope:
     community_id: int | None = None
     grid_id: int | None = None
     unit_id: int | None = None
+    #: a set of communities (a subdistrict's: her own as a 街道 user, or the one filtered by an admin); None: no
+    #: such restriction
+    community_ids: frozenset[int] | None = None
+
+    def community_clauses(self, column) -> list:
+        """WHERE clauses restricting ``column`` (a community id column) to this scope's community or communities."""
+        out = []
+        if self.community_id is not None:
+            out.append(column == self.community_id)
+        if self.community_ids is not None:
+            out.append(column.in_(sorted(self.community_ids) or [-1]))
+        return out
 
 
 def resolve_scope(session: Session, actor: Actor, *, community: str | None = None, grid: str | None = None,
-                  unit_id: int | None = None) -> Scope:
-    """Community / grid given by code (or id), checked against the actor's scope; 403 outside it."""
+                  unit_id: int | None = None, subdistrict: str | None = None) -> Scope:
+    """Community / grid given by code (or id), subdistrict by code or name, checked against the actor's scope;
+    403 outside it."""
     community_id = _community_id(session, community) if community else None
     grid_id = _grid_id(session, grid) if grid else None
+    sub_id = subdistrict_id(session, subdistrict) if subdistrict else None
+    in_sub = None if sub_id is None else frozenset(
+        session.scalars(select(Community.id).where(Community.subdistrict_id == sub_id)))
     role = actor.role
     if role in ("admin", "planner"):
-        return Scope(community_id, grid_id, unit_id)
+        return Scope(community_id, grid_id, unit_id, in_sub)
+    if role == "subdistrict":
+        if sub_id not in (None, actor.subdistrict_id):
+            raise Forbidden("that subdistrict is not yours", field="subdistrict")
+        return _subdistrict_scope(session, actor, community_id, grid_id, unit_id)
+    if in_sub is not None and role == "supervisor" and actor.community_id not in in_sub:
+        raise Forbidden("your community is not in that subdistrict", field="subdistrict")
+    if in_sub is not None and role == "grid_worker":
+        raise Forbidden("a grid worker sees the figures of her own grid", field="subdistrict")
     if role == "supervisor":
         if community_id not in (None, actor.community_id):
             raise Forbidden("that community is outside your scope", field="community")
@@ -76,7 +102,7 @@ def resolve_scope(session: Session, actor: Actor, *, community: str | None = Non
     if role == "department":
         if unit_id not in (None, actor.unit_id):
             raise Forbidden("that unit is not yours", field="unit_id")
-        return Scope(community_id, grid_id, actor.unit_id)
+        return Scope(community_id, grid_id, actor.unit_id, in_sub)
     if role == "grid_worker":
         if grid_id is None and len(actor.grid_ids) == 1:
             grid_id = next(iter(actor.grid_ids))
@@ -87,12 +113,33 @@ def resolve_scope(session: Session, actor: Actor, *, community: str | None = Non
     raise Forbidden(f"a {role} cannot read analytics", field="role")
 
 
+def _subdistrict_scope(session: Session, actor: Actor, community_id: int | None, grid_id: int | None,
+                       unit_id: int | None) -> Scope:
+    """A subdistrict user's scope: the communities of her 街道 (403 for a community or grid outside)."""
+    if community_id is not None and community_id not in actor.community_ids:
+        raise Forbidden("that community is outside your subdistrict", field="community")
+    if grid_id is not None and session.scalar(select(Grid.community_id).where(Grid.id == grid_id)) \
+            not in actor.community_ids:
+        raise Forbidden("that grid is outside your subdistrict", field="grid")
+    return Scope(community_id, grid_id, unit_id, actor.community_ids)
+
+
 def _community_id(session: Session, value: str) -> int:
     found = session.scalar(select(Community.id).where((Community.code == value) | (Community.name == value)))
     if found is None and value.isdigit():
         found = session.scalar(select(Community.id).where(Community.id == int(value)))
     if found is None:
         raise InvalidInput(f"no community {value!r} (give its code or name)", field="community")
+    return found
+
+
+def subdistrict_id(session: Session, value: str) -> int:
+    """The subdistrict coded or named ``value`` (or with that id); 422 when there is none."""
+    found = session.scalar(select(Subdistrict.id).where((Subdistrict.code == value) | (Subdistrict.name == value)))
+    if found is None and value.isdigit():
+        found = session.scalar(select(Subdistrict.id).where(Subdistrict.id == int(value)))
+    if found is None:
+        raise InvalidInput(f"no subdistrict {value!r} (give its code or name)", field="subdistrict")
     return found
 
 
@@ -114,22 +161,23 @@ def thresholds(settings: Settings) -> dict:
 def kpi_table(session: Session, actor: Actor, settings: Settings, *, by: str | None, start: dt.date | dt.datetime,
               end: dt.date | dt.datetime, community: str | None = None, grid: str | None = None,
               unit_id: int | None = None, category: str | None = None, include_simulated: bool = True,
-              now: dt.datetime | None = None) -> list[dict]:
-    scope = resolve_scope(session, actor, community=community, grid=grid, unit_id=unit_id)
+              now: dt.datetime | None = None, subdistrict: str | None = None) -> list[dict]:
+    scope = resolve_scope(session, actor, community=community, grid=grid, unit_id=unit_id, subdistrict=subdistrict)
     df = K.kpis(session, by=by, start=start, end=end, now=now, community_id=scope.community_id,
                 grid_id=scope.grid_id, unit_id=scope.unit_id, category=category,
-                include_simulated=include_simulated, settings=settings, thresholds=thresholds(settings))
+                include_simulated=include_simulated, settings=settings, thresholds=thresholds(settings),
+                community_ids=scope.community_ids)
     return K.kpi_records(df)
 
 
 def kpi_trend(session: Session, actor: Actor, settings: Settings, *, period: str, n: int,
               community: str | None = None, grid: str | None = None, unit_id: int | None = None,
               category: str | None = None, include_simulated: bool = True,
-              now: dt.datetime | None = None) -> list[dict]:
-    scope = resolve_scope(session, actor, community=community, grid=grid, unit_id=unit_id)
+              now: dt.datetime | None = None, subdistrict: str | None = None) -> list[dict]:
+    scope = resolve_scope(session, actor, community=community, grid=grid, unit_id=unit_id, subdistrict=subdistrict)
     df = K.kpi_trend(session, period=period, n=n, now=now, community_id=scope.community_id, grid_id=scope.grid_id,
                      unit_id=scope.unit_id, category=category, include_simulated=include_simulated,
-                     settings=settings, thresholds=thresholds(settings))
+                     settings=settings, thresholds=thresholds(settings), community_ids=scope.community_ids)
     return K.kpi_records(df)
 
 
@@ -157,8 +205,8 @@ class CellLayer:
 def _case_where(scope: Scope, start: dt.datetime, end: dt.datetime, category: str | None,
                 include_simulated: bool) -> list:
     """Cases reported in [start, end) inside the scope, of a category if given."""
-    where = [Case.reported_at >= start, Case.reported_at < end]
-    for col, value in ((Case.community_id, scope.community_id), (Case.grid_id, scope.grid_id),
+    where = [Case.reported_at >= start, Case.reported_at < end, *scope.community_clauses(Case.community_id)]
+    for col, value in ((Case.grid_id, scope.grid_id),
                        (Case.unit_id, scope.unit_id), (Case.category_code, category or None)):
         if value is not None:
             where.append(col == value)
@@ -192,9 +240,9 @@ def _area(session: Session, scope: Scope):
 
     if scope.grid_id is not None:
         wkbs = session.scalars(select(func.ST_AsBinary(Grid.geom)).where(Grid.id == scope.grid_id)).all()
-    elif scope.community_id is not None:
+    elif scope.community_id is not None or scope.community_ids is not None:
         wkbs = session.scalars(select(func.ST_AsBinary(Community.geom))
-                               .where(Community.id == scope.community_id)).all()
+                               .where(*scope.community_clauses(Community.id))).all()
     else:
         wkbs = session.scalars(select(func.ST_AsBinary(Community.geom))).all()
     if not wkbs:
@@ -244,8 +292,8 @@ def read_frame_grids(session: Session, scope: Scope):
     where = []
     if scope.grid_id is not None:
         where.append(Grid.id == scope.grid_id)
-    elif scope.community_id is not None:
-        where.append(Grid.community_id == scope.community_id)
+    else:
+        where.extend(scope.community_clauses(Grid.community_id))
     return read_frame(session, [Grid.id, Grid.code], Grid.geom, where=where, order_by=[Grid.id])
 
 
@@ -362,8 +410,8 @@ def coverage_base(session: Session, scope: Scope) -> object:
     sig = tuple(session.execute(select(func.count(m.id), func.max(m.id)).select_from(m)).one()
                 for m in (Grid, RoadSegment, Building))
     # a published grid plan updates grids in place (same count and ids): its version is part of the key
-    key = (session.get_bind().url.render_as_string(hide_password=False), scope.community_id, scope.grid_id, sig,
-           grid_version(session))
+    key = (session.get_bind().url.render_as_string(hide_password=False), scope.community_id, scope.community_ids,
+           scope.grid_id, sig, grid_version(session))
     with _coverage_lock:
         base = _coverage_cache.get(key)
     if base is not None:
@@ -516,7 +564,7 @@ def track_reader_worker(session: Session, actor: Actor, worker_id: int | None) -
         return worker_id
     if actor.role == "grid_worker":
         return actor.user_id
-    if actor.role not in ("admin", "supervisor"):
+    if actor.role not in ("admin", "supervisor", "subdistrict"):
         raise Forbidden(f"a {actor.role} cannot see grid workers' tracks", field="day")
     return None
 

@@ -95,6 +95,8 @@ def _check_item(actor: Actor, item: dict, cat: Category | None, point: tuple[flo
         raise Forbidden("the point lies outside your grids", field="lat")
     if actor.role == "supervisor" and community != actor.community_id:
         raise Forbidden("the point lies outside your community", field="lat")
+    if actor.role == "subdistrict" and community not in actor.community_ids:
+        raise Forbidden("the point lies outside your subdistrict's communities", field="lat")
     if item.get("building_id") is not None and item["building_id"] not in existing_buildings:
         raise InvalidInput(f"no building {item['building_id']}", field="building_id")
     for name, limit in (("description", 4000), ("address", 300), ("floor", 20), ("unit_no", 20)):

@@ -18,7 +18,7 @@ from patrol.cases.lifecycle import ACTIONS, OPEN, actions_from
 from patrol.cases.overdue import is_overdue, overdue_clause
 from patrol.core.auth import Actor
 from patrol.core.dialect import bbox_filter
-from patrol.core.models import Case, CaseEvent, CaseTask, Category, Community, Grid, Photo
+from patrol.core.models import Case, CaseEvent, CaseTask, Category, Community, Grid, Photo, Subdistrict
 from patrol.core.time import iso, now_utc
 
 
@@ -30,6 +30,7 @@ class CaseFilter:
     bbox: tuple[float, float, float, float] | None = None
     grid: str | None = None
     community: str | None = None
+    subdistrict: str | None = None
     category: str | None = None
     status: list[str] | None = None
     overdue: bool | None = None
@@ -49,6 +50,10 @@ def case_query(session: Session, actor: Actor, f: CaseFilter, *, now: dt.datetim
     if f.community:
         where.append(Case.community_id.in_(select(Community.id).where(
             or_(Community.code == f.community, Community.name == f.community))))
+    if f.subdistrict:
+        where.append(Case.community_id.in_(select(Community.id).join(
+            Subdistrict, Subdistrict.id == Community.subdistrict_id).where(
+            or_(Subdistrict.code == f.subdistrict, Subdistrict.name == f.subdistrict))))
     if f.category:
         where.append(Case.category_code == f.category)
     if f.status:

@@ -102,6 +102,8 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
         raise Forbidden("the point lies outside your grids", field="lat")
     if actor.role == "supervisor" and place.community_id != actor.community_id:
         raise Forbidden("the point lies outside your community", field="lat")
+    if actor.role == "subdistrict" and place.community_id not in actor.community_ids:
+        raise Forbidden("the point lies outside your subdistrict's communities", field="lat")
     if building_id is not None and session.get(Building, building_id) is None:
         raise InvalidInput(f"no building {building_id}", field="building_id")
     now = now or now_utc()
@@ -354,7 +356,7 @@ def task_action(session: Session, actor: Actor, settings: Settings, case_id: int
         raise NotFound(f"case {case_id} has no task {task_id}", field="task_id")
     if actor.role == "department" and task.unit_id != actor.unit_id:
         raise Forbidden("this task belongs to another unit", field="task_id")
-    if actor.role not in ("department", "supervisor", "admin"):
+    if actor.role not in ("department", "supervisor", "subdistrict", "admin"):
         raise Forbidden(f"a {actor.role} cannot act on a department's task", field="action")
     source, target = TASK_ACTIONS[action]
     if task.status != source or case.status not in IN_HAND:

@@ -67,8 +67,8 @@ def worker_stops(session: Session, worker_id: int, day: dt.date) -> list[dict]:
 def task_list(session: Session, actor: Actor, today: dt.date) -> dict:
     """``{handle: [case], verify: [case], revisits: [{id, case_id, due_on}]}`` for ``actor`` on ``today`` (a local
     date): a grid worker's cases to handle and verify and her grids' revisits due; a department's cases in hand;
-    a supervisor's or admin's cases waiting at the desk and the revisits due in her scope. Cases by deadline, then
-    id; 403 for a planner."""
+    a supervisor's, 街道's or admin's cases waiting at the desk and the revisits due in her scope. Cases by
+    deadline, then id; 403 for a planner."""
     scope = scope_filter(actor)
     todo: list[ColumnElement[bool]]
     verify: list[ColumnElement[bool]] | None
@@ -78,7 +78,7 @@ def task_list(session: Session, actor: Actor, today: dt.date) -> dict:
         revisits = revisits_due(actor.grid_ids, today)
     elif actor.role == "department":
         todo, verify, revisits = [*scope, Case.status.in_(sorted(IN_HAND))], None, None
-    elif actor.role in ("supervisor", "admin"):
+    elif actor.role in ("supervisor", "subdistrict", "admin"):
         todo, verify = [*scope, Case.status.in_(sorted(AT_DESK))], None
     else:
         raise Forbidden(f"a {actor.role} has no task list", field="role")

@@ -103,8 +103,9 @@ def export_frame(session: Session, actor: Actor, f: CaseFilter) -> gpd.GeoDataFr
 
 def check_route_reader(session: Session, actor: Actor, worker_id: int) -> None:
     """May ``actor`` read grid worker ``worker_id``'s day route or GPS tracks? Admins: anyone's; a grid worker: her
-    own; a supervisor: a worker with a grid in her community; a department: no one's (403 on ``worker_id``);
-    everyone else: no (403). 422 for an unknown user."""
+    own; a supervisor: a worker with a grid in her community; a subdistrict user (街道): a worker with a grid in
+    one of her communities; a department: no one's (403 on ``worker_id``); everyone else: no
+    (403). 422 for an unknown user."""
     if actor.role == "department":  # a unit sees the cases it must handle, not where a worker walked
         raise Forbidden("a department cannot read a grid worker's route or tracks", field="worker_id")
     if session.get(User, worker_id) is None:
@@ -115,5 +116,9 @@ def check_route_reader(session: Session, actor: Actor, worker_id: int) -> None:
         communities = set(session.scalars(select(Grid.community_id).where(Grid.worker_id == worker_id)))
         if actor.community_id not in communities:
             raise Forbidden("that worker's grids are outside your community", field="worker_id")
+    elif actor.role == "subdistrict":
+        communities = set(session.scalars(select(Grid.community_id).where(Grid.worker_id == worker_id)))
+        if not communities & actor.community_ids:
+            raise Forbidden("that worker's grids are outside your subdistrict", field="worker_id")
     elif actor.role not in ("admin", "grid_worker"):
         raise Forbidden(f"a {actor.role} cannot read workers' routes", field="role")

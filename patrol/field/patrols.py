@@ -46,6 +46,9 @@ def _own_patrol(session: Session, actor: Actor, patrol_id: int) -> Patrol:
     if actor.role == "supervisor" and p.grid_id is not None and actor.community_id == session.scalar(
             select(Grid.community_id).where(Grid.id == p.grid_id)):
         return p
+    if actor.role == "subdistrict" and p.grid_id is not None and session.scalar(
+            select(Grid.community_id).where(Grid.id == p.grid_id)) in actor.community_ids:
+        return p
     raise Forbidden("this patrol belongs to another worker", field="patrol_id")
 
 

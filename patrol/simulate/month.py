@@ -36,9 +36,11 @@ from patrol.core.models import (
     Patrol,
     ResponsibleUnit,
     RoadSegment,
+    Subdistrict,
     User,
 )
 from patrol.core.settings import Settings
+from patrol.simulate.desk import fill_desk
 
 DEMO_PASSWORD = "demo-pass-2026"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -65,13 +67,17 @@ def simulate_month(factory: sessionmaker[Session], settings: Settings, *, days: 
             return
         people = _people(s, rng)
         yield (f"simulated users (password {DEMO_PASSWORD}): {people['n_workers']} grid workers, "
-               f"{people['n_sups']} supervisors, {len(people['units'])} units with department users, admin")
+               f"{people['n_sups']} supervisors, {len(people['streets'])} subdistrict (街道) users, "
+               f"{len(people['units'])} units with department users, admin")
     with transaction(factory) as s:
         n_fixes = _patrols(s, rng, people, today, days, tz)
         yield f"simulated patrols: {n_fixes} GPS fixes along real streets"
     with transaction(factory) as s:
         states = _cases(s, rng, settings, people, today, days, cases, tz)
         yield "simulated cases: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
+    with transaction(factory) as s:
+        queues = fill_desk(s, rng, settings, people, today, tz)
+        yield "simulated desk queues: " + ", ".join(f"{k} {v}" for k, v in queues.items())
 
 
 def _name(rng: random.Random) -> str:
@@ -115,7 +121,18 @@ def _people(s: Session, rng: random.Random) -> dict:
         create_user(s, username=f"office{c.code}", role="department", password=DEMO_PASSWORD,
                     display_name=f"{c.name}居委会值班员 (模拟)", unit_id=u.id, simulated=True)
         units[f"community_office:{c.code}"] = u.id
-    return {"workers": workers, "sups": sups, "units": units, "n_workers": len(workers), "n_sups": len(sups)}
+    staffed = set(s.scalars(select(User.unit_id).where(User.role == "department")))
+    for u in s.scalars(select(ResponsibleUnit).where(ResponsibleUnit.id.not_in(staffed)).order_by(ResponsibleUnit.id)):
+        create_user(s, username=f"unit{u.id}", role="department", password=DEMO_PASSWORD,  # units loaded before
+                    display_name=f"{u.name}值班员 (模拟)", unit_id=u.id, simulated=True)
+        units[f"unit:{u.id}"] = u.id
+    streets = {}
+    for sub in s.scalars(select(Subdistrict).order_by(Subdistrict.id)):  # one 街道 user per subdistrict
+        streets[sub.id] = create_user(s, username=f"street{sub.code}", role="subdistrict", password=DEMO_PASSWORD,
+                                      display_name=f"{sub.name}街道 (模拟)", subdistrict=sub.code,
+                                      simulated=True).id
+    return {"workers": workers, "sups": sups, "units": units, "streets": streets, "n_workers": len(workers),
+            "n_sups": len(sups)}
 
 
 def _patrols(s: Session, rng: random.Random, people: dict, today: dt.date, days: int, tz: ZoneInfo) -> int:

@@ -113,18 +113,20 @@ def building_place(session: Session, building_id: int) -> tuple[Building, int | 
 
 def may_read(actor: Actor, grid_id: int | None, community_id: int | None) -> bool:
     """Whether ``actor`` may read shops and inspections of a grid: her grids, her community, or all (admin,
-    planner); departments and Open311 clients never."""
+    planner), her subdistrict's communities (街道, read only); departments and Open311 clients never."""
     if actor.role in ("admin", "planner"):
         return True
     if actor.role == "supervisor":
         return community_id is not None and community_id == actor.community_id
+    if actor.role == "subdistrict":
+        return community_id is not None and community_id in actor.community_ids
     if actor.role == "grid_worker":
         return grid_id is not None and grid_id in actor.grid_ids
     return False
 
 
 def require_reader(actor: Actor) -> None:
-    if actor.role not in ("admin", "planner", "supervisor", "grid_worker"):
+    if actor.role not in ("admin", "planner", "supervisor", "subdistrict", "grid_worker"):
         raise Forbidden(f"a {actor.role} has no access to shops and inspections", field="role")
 
 
@@ -135,6 +137,8 @@ def grid_scope(session: Session, actor: Actor) -> list[int] | None:
         return None
     if actor.role == "supervisor":
         return list(session.scalars(select(Grid.id).where(Grid.community_id == actor.community_id)))
+    if actor.role == "subdistrict":
+        return list(session.scalars(select(Grid.id).where(Grid.community_id.in_(sorted(actor.community_ids) or [-1]))))
     return sorted(actor.grid_ids)
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import shapely
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import insert, literal, select
 
 from api.app import create_app
 from patrol.core.auth import create_api_key, create_user
 from patrol.core.db import make_engine, session_factory, transaction
 from patrol.core.frames import ewkt
-from patrol.core.models import Grid, ResponsibleUnit
+from patrol.core.models import Grid, ResponsibleUnit, Subdistrict
 from patrol.core.settings import Settings
 from tests.conftest import CITIES, shared_scope
 
@@ -39,7 +39,7 @@ def client(city_url):
 # ---------------------------------------------------------------------------------------------- the case-loop world
 
 PASSWORD = "correct horse 1"
-ROLE_USERS = ("admin", "sup", "sup_other", "worker_a", "worker_b", "dept1", "dept2", "planner")
+ROLE_USERS = ("admin", "sup", "sup_other", "subd", "subd_other", "worker_a", "worker_b", "dept1", "dept2", "planner")
 
 
 @dataclasses.dataclass
@@ -57,6 +57,9 @@ class World:
     point_b: tuple[float, float]
     point_other: tuple[float, float]
     api_key: str
+    #: the code of grid A's subdistrict (user "subd") and of the second one made for the test (user "subd_other")
+    sub_code: str = ""
+    sub_other_code: str = "902"
 
     def h(self, who: str) -> dict:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -104,6 +107,16 @@ def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
 
         com_row = s.get(Community, com)
         other_row = s.get(Community, other.community_id)
+        # Monaco has one subdistrict: the other community moves to a second one (its boundary copied), so that a
+        # 街道 user ("subd", grid A's subdistrict) has a boundary to be refused at ("subd_other" is the other's)
+        s.execute(insert(Subdistrict).from_select(
+            ["code", "name", "osm_id", "derived", "geom"],
+            select(literal("902"), literal("另一街道"), literal(None), literal(True), Community.geom)
+            .where(Community.id == other_row.id)))
+        other_sub = s.scalar(select(Subdistrict).where(Subdistrict.code == "902"))
+        other_row.subdistrict_id = other_sub.id
+        s.flush()
+        sub_row = s.get(Subdistrict, com_row.subdistrict_id)
         users = {
             "admin": create_user(s, username="admin", role="admin", password=PASSWORD),
             "sup": create_user(s, username="sup", role="supervisor", password=PASSWORD, community=com_row.name),
@@ -116,6 +129,9 @@ def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
             "dept1": create_user(s, username="dept1", role="department", password=PASSWORD, unit_id=units[0]),
             "dept2": create_user(s, username="dept2", role="department", password=PASSWORD, unit_id=units[1]),
             "planner": create_user(s, username="planner", role="planner", password=PASSWORD),
+            "subd": create_user(s, username="subd", role="subdistrict", password=PASSWORD, subdistrict=sub_row.code),
+            "subd_other": create_user(s, username="subd_other", role="subdistrict", password=PASSWORD,
+                                      subdistrict="902"),
         }
         ids = {k: u.id for k, u in users.items()}
         key = create_api_key(s, "residents app")
@@ -123,6 +139,7 @@ def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
         point = {k: (p.x, p.y) for k, p in pts.items()}
         grid_a, grid_b = pair[0].id, pair[1].id
         other_id = other.id
+        sub_code = sub_row.code
     settings = Settings(database_url=url, tiles=None, secret_key="test-secret-key-for-the-suite-0123456789",
                         timezone="Asia/Shanghai")
     app = create_app(settings)
@@ -133,7 +150,7 @@ def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
             assert r.status_code == 200, r.text
             tokens[name] = r.json()["access_token"]
         yield World(client, url, engine, settings, tokens, ids, units, grid_a, grid_b, point[grid_a], point[grid_b],
-                    point[other_id], key)
+                    point[other_id], key, sub_code)
     app.state.engine.dispose()
     engine.dispose()
     if backend == "postgis":

@@ -83,8 +83,8 @@ def test_wrong_household_range_is_rejected_by_the_parser(fresh_url):
      ("Invalid value for '--households': expected MIN-MAX such as 300-500, got '300' "
       "(see gridpatrol grids generate --help)")),
     (["userz", "list"], "No such command 'userz' (see gridpatrol --help)"),
-    (["users", "add", "li"], ("Missing option '--role'. Choose from: grid_worker, supervisor, department, planner, "
-                              "admin (see gridpatrol users add --help)")),
+    (["users", "add", "li"], ("Missing option '--role'. Choose from: grid_worker, supervisor, subdistrict, department, "
+                              "planner, admin (see gridpatrol users add --help)")),
     (["export", "streets", "out.gpkg"],
      ("Invalid value for 'LAYER': 'streets' is not one of "
       "'subdistricts', 'communities', 'grids', 'buildings', 'roads' (see gridpatrol export --help)")),
@@ -182,8 +182,10 @@ def test_users_apikeys_and_escalate_from_the_command_line(fresh_url):
     assert gridpatrol(fresh_url, "import", str(shared_file("osm/monaco.osm.pbf"))).returncode == 0
     assert gridpatrol(fresh_url, "grids", "generate").returncode == 0
     assert gridpatrol(fresh_url, "categories", "load").returncode == 0
+    from sqlalchemy import select
+
     from patrol.core.db import make_engine, session_factory
-    from patrol.core.models import Grid
+    from patrol.core.models import Grid, Subdistrict
 
     engine = make_engine(fresh_url)
     with session_factory(engine)() as s:
@@ -199,11 +201,27 @@ def test_users_apikeys_and_escalate_from_the_command_line(fresh_url):
     short = gridpatrol(fresh_url, "users", "add", "li", "--role", "planner", "--password", "short")
     assert short.returncode == 1 and "8 characters" in short.stderr
     listed = gridpatrol(fresh_url, "users", "list").stdout.splitlines()
-    assert listed[0] == "id\tusername\tname\trole\tcommunity\tunit\tgrids\tsimulated"
+    assert listed[0] == "id\tusername\tname\trole\tcommunity\tsubdistrict\tunit\tgrids\temail\tsimulated"
     assert len(listed) == 2
-    _, *fields, community, unit, grids, simulated = listed[1].split("\t")
+    _, *fields, community, subdistrict, unit, grids, email, simulated = listed[1].split("\t")
     assert fields == ["wang", "王芳", "grid_worker"] and community.isdigit()  # the community of her grid
-    assert (unit, grids, simulated) == ("-", grid, "no")
+    assert (subdistrict, unit, grids, email, simulated) == ("-", "-", grid, "-", "no")
+    # a 街道 user: her subdistrict by code or name, and an e-mail address for her notices
+    with session_factory(engine)() as s:
+        sub_code, sub_name = s.execute(select(Subdistrict.code, Subdistrict.name)).first()
+    engine.dispose()
+    for who, given in (("zhao", sub_code), ("qian", sub_name)):
+        street = gridpatrol(fresh_url, "users", "add", who, "--role", "subdistrict", "--subdistrict", given,
+                            "--email", f"{who}@example.org", "--password", "long enough pw")
+        assert street.returncode == 0, street.stderr
+    listed = gridpatrol(fresh_url, "users", "list").stdout.splitlines()
+    rows = {line.split("\t")[1]: line.split("\t") for line in listed}
+    assert rows["zhao"][5] == rows["qian"][5] == sub_code and rows["zhao"][8] == "zhao@example.org"
+    missing = gridpatrol(fresh_url, "users", "add", "sun", "--role", "subdistrict", "--password", "long enough pw")
+    assert missing.returncode == 1 and "--subdistrict" in missing.stderr
+    unknown = gridpatrol(fresh_url, "users", "add", "sun", "--role", "subdistrict", "--subdistrict", "无此街道",
+                         "--password", "long enough pw")
+    assert unknown.returncode == 1 and "无此街道" in unknown.stderr
     key = gridpatrol(fresh_url, "apikeys", "add", "12345 hotline")
     assert key.returncode == 0 and key.stdout.strip().startswith("gp_")
     esc = gridpatrol(fresh_url, "escalate")

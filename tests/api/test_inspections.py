@@ -336,7 +336,7 @@ def test_role_matrix_of_checklists_inspections_and_reports(world, lists):
     base = inspect(world, "worker_a", checklist_id=stair, building_id=a,
                    answers={**PASS, "clutter": False, "clutter_photo": [str(uuid.uuid4())]}).json()
     definition = probe("probe_roles").encode()
-    readers = {"admin", "planner", "sup", "worker_a"}
+    readers = {"admin", "planner", "sup", "subd", "worker_a"}  # the 街道 reads her communities', inspects none
     everyone_but_departments = set(ROLE_USERS) - {"dept1", "dept2"}
     matrix = [
         ("list checklists", set(ROLE_USERS), lambda: ("GET", "/api/v1/checklists", {})),
@@ -379,7 +379,8 @@ def test_role_matrix_of_checklists_inspections_and_reports(world, lists):
         assert r.status_code == (200 if role in readers else 403), (role, r.status_code)
     assert open311_and_anonymous(world, "GET", f"/api/v1/inspection-photos/{photo_id}") == [401, 401]
     # lists are scoped: worker B sees none of grid A's inspections, supervisor B's community none either
-    for role, sees_a in (("worker_b", False), ("sup_other", False), ("worker_a", True), ("planner", True)):
+    for role, sees_a in (("worker_b", False), ("sup_other", False), ("subd_other", False), ("worker_a", True),
+                         ("subd", True), ("planner", True)):
         ids = {i["id"] for i in world.client.get("/api/v1/inspections", headers=world.h(role)).json()}
         assert (base["id"] in ids) is sees_a, role
     mine = world.client.get("/api/v1/inspections", headers=world.h("worker_a"), params={"grid_id": world.grid_a})

@@ -84,7 +84,8 @@ def seed(world, *, grid_id: int | None = None, birth_year: int | None = None, wi
 # ---------------------------------------------------------------------------------------------- (1) role matrix
 
 STAFF_AUDIT = {"sup", "sup_other", "admin"}  # the other supervisor reads her own community's trail (empty here)
-REPORT = {"admin", "planner", "sup", "sup_other", "worker_a", "worker_b"}
+# the 街道 reads the counts of her communities (not a name: every personal read above is 403 for her)
+REPORT = {"admin", "planner", "sup", "sup_other", "subd", "subd_other", "worker_a", "worker_b"}
 
 MATRIX = [
     # (name, roles allowed, success status, 403 says "limited to the grid's worker and the community's supervisor",

@@ -29,30 +29,35 @@ def case_in(world, state: str) -> int:
         return c.id
 
 
-STAFF_A = {"admin", "sup", "worker_a"}
+STAFF_A = {"admin", "sup", "subd", "worker_a"}  # subd: the 街道 of grid A's community; subd_other another one
+DESK_A = {"admin", "sup", "subd"}
 MATRIX = [
     # (name, allowed roles, request builder)
     ("list cases", set(ROLE_USERS), lambda w: ("GET", "/api/v1/cases", None)),
     ("report a case", STAFF_A, lambda w: ("POST", "/api/v1/cases", {
         "client_id": str(uuid.uuid4()), "category": "C0103", "lon": w.point_a[0], "lat": w.point_a[1]})),
-    ("read a case", {"admin", "sup", "worker_a", "dept1", "planner"},
+    ("read a case", {"admin", "sup", "subd", "worker_a", "dept1", "planner"},
      lambda w: ("GET", f"/api/v1/cases/{case_in(w, 'dispatched')}", None)),
     ("register", STAFF_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'reported')}/actions/register", {})),
-    ("reject", {"admin", "sup"}, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'reported')}/actions/reject",
+    ("reject", DESK_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'reported')}/actions/reject",
                                              {"note": "不属实"})),
     ("dispatch", STAFF_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'registered')}/actions/dispatch",
                                      {"unit_id": w.units[0]})),
-    ("accept", {"admin", "sup", "dept1"},
+    ("accept", DESK_A | {"dept1"},
      lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'dispatched')}/actions/accept", {})),
-    ("handle", {"admin", "sup", "dept1"},
+    ("handle", DESK_A | {"dept1"},
      lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'accepted')}/actions/handle", {})),
     ("verify", STAFF_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'handled')}/actions/verify", {})),
     ("close", STAFF_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'verified')}/actions/close", {})),
-    ("suspend", {"admin", "sup"}, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'dispatched')}/actions/suspend",
+    ("suspend", DESK_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'dispatched')}/actions/suspend",
                                              {"note": "待材料"})),
     ("start patrol", {"worker_a", "worker_b"}, lambda w: ("POST", "/api/v1/patrols",
                                                           {"client_id": str(uuid.uuid4())})),
     ("task list", set(ROLE_USERS) - {"planner"}, lambda w: ("GET", "/api/v1/tasks", None)),
+    ("urge", {"admin", "subd"}, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'dispatched')}/actions/urge",
+                                           {"note": "请加快办理"})),
+    ("kpis by subdistrict", {"admin", "subd", "sup", "planner", "dept1", "dept2"},
+     lambda w: ("GET", f"/api/v1/analytics/kpis?by=subdistrict&subdistrict={w.sub_code}", None)),
     ("run escalation", {"admin"}, lambda w: ("POST", "/api/v1/escalations/run", None)),
 ]
 

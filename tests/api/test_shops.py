@@ -208,7 +208,7 @@ def test_shops_qr_command_writes_the_sticker(world, tmp_path, capsys):
 def test_role_matrix_of_shops(world, shop_checklist):
     shop_a = new_shop(world, name="角色测试店")
     building_a = building_of(world, world.grid_a)
-    readers = {"admin", "planner", "sup", "worker_a"}
+    readers = {"admin", "planner", "sup", "subd", "worker_a"}  # the 街道 reads her communities' shops, registers none
     matrix = [
         ("list shops", set(ROLE_USERS) - {"dept1", "dept2"}, ("GET", "/api/v1/shops", None)),
         ("register a shop in grid A", {"admin", "sup", "worker_a"},
@@ -227,6 +227,7 @@ def test_role_matrix_of_shops(world, shop_checklist):
         assert world.client.request(method, path, params={"api_key": world.api_key}, json=body).status_code == 401
         assert world.client.request(method, path, json=body).status_code == 401
     # lists are scoped: worker B and the other community's supervisor do not see grid A's shops
-    for role, sees in (("worker_b", False), ("sup_other", False), ("sup", True), ("planner", True)):
+    for role, sees in (("worker_b", False), ("sup_other", False), ("subd_other", False), ("sup", True),
+                       ("subd", True), ("planner", True)):
         codes = {s["code"] for s in world.client.get("/api/v1/shops", headers=world.h(role)).json()}
         assert (shop_a["code"] in codes) is sees, role

@@ -3,15 +3,59 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from geo.tracks import flag_fixes
 from patrol.cases.lifecycle import ACTIONS
+from patrol.cases.service import TASK_ACTIONS
 from patrol.core.db import make_engine, session_factory
-from patrol.core.models import Case, CaseEvent, GpsFix, Patrol, User
+from patrol.core.models import (
+    Case,
+    CaseEvent,
+    CaseTask,
+    Community,
+    GpsFix,
+    Patrol,
+    ResponsibleUnit,
+    Subdistrict,
+    User,
+)
 from patrol.core.settings import Settings
 from patrol.simulate.month import simulate_month
+
+
+def assert_desk_queues(s, now: dt.datetime) -> None:
+    """Cases wait in every queue of the desk at ``now`` (the end of the simulated month)."""
+    open_ = ["reported", "registered", "dispatched", "accepted", "handled", "verified"]
+    communities = set(s.scalars(select(Community.id)))
+    for status in ("reported", "registered", "verified"):
+        assert set(s.scalars(select(Case.community_id).where(Case.status == status))) == communities, status
+    returned = select(CaseEvent.case_id).where(CaseEvent.action == "return")
+    assert set(s.scalars(select(Case.community_id).where(Case.status == "registered", Case.id.in_(returned)))) \
+        == communities
+    unrated = select(Case.community_id).where(Case.status == "closed", Case.rating.is_(None))
+    assert set(s.scalars(unrated)) == communities
+    escalated = select(Case.community_id).where(Case.level == "community", Case.escalations > 0,
+                                                Case.status.in_(open_))
+    assert set(s.scalars(escalated)) == communities
+    deadlines = [(c.deadline_at if c.deadline_at.tzinfo else c.deadline_at.replace(tzinfo=dt.UTC))
+                 for c in s.scalars(select(Case).where(Case.status.in_(["dispatched", "accepted"]),
+                                                       Case.deadline_at.is_not(None)))]
+    assert any(d < now for d in deadlines), "overdue"
+    assert any(now < d < now + dt.timedelta(days=1) for d in deadlines), "near the deadline"
+    assert s.scalar(select(func.count()).select_from(Case).where(Case.level == "department",
+                                                                 Case.status == "registered")) > 0
+    tasks = s.scalars(select(CaseTask)).all()
+    assert {"accepted", "dispatched"} <= {t.status for t in tasks}  # reported in, and still away (late)
+    assert any(t.status == "dispatched" and t.report_in_by is not None and
+               (t.report_in_by if t.report_in_by.tzinfo else t.report_in_by.replace(tzinfo=dt.UTC)) < now
+               for t in tasks)
+    urged = select(CaseEvent.case_id).where(CaseEvent.action == "urge")
+    assert s.scalar(select(func.count()).select_from(Case).where(Case.id.in_(urged), Case.status.in_(open_)))
+    assert s.scalar(select(func.count()).select_from(Case).where(Case.status == "dispatched", Case.rework_count > 0))
+    assert s.scalar(select(func.count()).select_from(Case).where(Case.status == "accepted", Case.unit_id.is_not(None)))
 
 
 def test_simulated_month_is_labelled_and_follows_the_loop(city_url):
@@ -29,7 +73,16 @@ def test_simulated_month_is_labelled_and_follows_the_loop(city_url):
         states = {c.status for c in cases}
         assert {"closed", "dispatched"} <= states and len(states) >= 5
         actions = set(s.scalars(select(CaseEvent.action)))
-        assert actions <= set(ACTIONS) | {"report", "reopen"} and {"register", "dispatch", "close"} <= actions
+        task_actions = {f"task_{a}" for a in TASK_ACTIONS}  # a whistled department's report-in (吹哨报到)
+        assert actions <= set(ACTIONS) | {"report", "reopen"} | task_actions
+        assert {"register", "dispatch", "close", "urge", "whistle", "return", "rework", "task_report_in"} <= actions
+        # the case desk has work in every queue: each community's, the 街道's and the departments'
+        assert_desk_queues(s, dt.datetime(2026, 11, 23, 12, tzinfo=ZoneInfo("Asia/Shanghai")))
+        streets = s.scalars(select(User).where(User.role == "subdistrict")).all()
+        assert len(streets) == s.scalar(select(func.count()).select_from(Subdistrict))
+        assert all(u.username.startswith("street") and "街道" in u.display_name for u in streets)
+        staffed = set(s.scalars(select(User.unit_id).where(User.role == "department")))
+        assert staffed == set(s.scalars(select(ResponsibleUnit.id)))
         p = s.scalars(select(Patrol).order_by(Patrol.id)).first()
         fixes = s.execute(select(GpsFix.time, func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom))
                           .where(GpsFix.patrol_id == p.id).order_by(GpsFix.time)).all()

@@ -392,11 +392,35 @@ def test_compute_kpis_on_dataframes_without_a_database():
     empty = compute_kpis(cases.iloc[:0], events.iloc[:0], by=None, start=MARCH[0], end=MARCH[1], now=NOW,
                          calendar=CAL)
     check(empty.iloc[0], received=0, closed=0, closure_rate=(0, 0), satisfaction_rate=(0, 0), open_now=0)
-    with pytest.raises(ValueError, match="by must be one of 'grid', 'community', 'unit', 'category' or None"):
+    with pytest.raises(ValueError, match="by must be one of 'grid', 'community', 'subdistrict', 'unit', 'category' "
+                                         "or None"):
         compute_kpis(cases, events, by="district", start=MARCH[0], end=MARCH[1], now=NOW, calendar=CAL)
     with pytest.raises(ValueError, match="cases_df lacks columns rating"):
         compute_kpis(cases.drop(columns="rating"), events, by=None, start=MARCH[0], end=MARCH[1], now=NOW,
                      calendar=CAL)
+
+
+def test_urges_counted_per_case_and_in_total_and_grouped_by_subdistrict():
+    """督办: ``urged`` counts the cases with an urge in P, ``urges`` every urge in P; by subdistrict the cases are
+    grouped by the ``subdistrict_id`` the loader adds (without it, by=subdistrict names the missing column)."""
+    cases, events = frames([
+        {"id": 1, "status": "dispatched", "reported_at": t(3, 3, 9), "subdistrict_id": 7},
+        {"id": 2, "status": "dispatched", "reported_at": t(3, 3, 9), "subdistrict_id": 7},
+        {"id": 3, "status": "dispatched", "reported_at": t(3, 3, 9), "subdistrict_id": 8},
+    ], [
+        (1, "urge", "dispatched", t(3, 4, 9)), (1, "urge", "dispatched", t(3, 5, 9)),
+        (2, "urge", "dispatched", t(2, 20, 9)),  # before P: not counted
+        (3, "urge", "dispatched", t(3, 6, 9)),
+    ])
+    df = compute_kpis(cases, events, by="subdistrict", start=dt.date(2025, 3, 1), end=dt.date(2025, 4, 1),
+                      now=NOW, calendar=CAL, groups=[7, 8, 9])
+    rows = by_key(df)
+    check(rows[7], urged=1, urges=2, received=2)
+    check(rows[8], urged=1, urges=1, received=1)
+    check(rows[9], urged=0, urges=0, received=0)
+    with pytest.raises(ValueError, match="lacks the column subdistrict_id"):
+        compute_kpis(cases.drop(columns="subdistrict_id"), events, by="subdistrict", start=MARCH[0], end=MARCH[1],
+                     now=NOW, calendar=CAL)
 
 
 def test_period_helpers():

@@ -12,6 +12,7 @@
                  "overdue_now"];
   const RATES = new Set(["closure_rate", "on_time_rate", "satisfaction_rate", "rework_rate"]);
   const state = {ready: null, loads: 0};
+  let me = {role: null};  // /api/v1/auth/me: a 街道 user (subdistrict) ranks her communities, not grids
   window.gridpatrolDashboard = state;
 
   async function api(path) {
@@ -29,7 +30,9 @@
   }
   function params(extra) {
     const p = new URLSearchParams();
-    for (const k of ["community", "grid", "category", "start", "end"]) if (form[k].value) p.set(k, form[k].value);
+    for (const k of ["subdistrict", "community", "grid", "category", "start", "end"]) {
+      if (form[k].value) p.set(k, form[k].value);
+    }
     for (const [k, v] of Object.entries(extra || {})) p.set(k, v);
     return p;
   }
@@ -57,13 +60,20 @@
         `<strong>${fmt(k, row[k])}</strong>${sub}${spark(trend.map((t) => t[k]))}</div>`;
     }).join("");
   }
+  // the ranking: a 街道 user's communities, or the communities of the subdistrict an admin chose; else grids
+  function rankBy() {
+    const wide = me.role === "subdistrict" || (form.subdistrict.value && !form.community.value);
+    return wide && !form.grid.value ? "community" : "grid";
+  }
   function drawTable(rows) {
+    document.getElementById("ranking").textContent = rankBy() === "community" ? T.communities : T.grids;
     rows.sort((a, b) => (b.overdue_now ?? 0) - (a.overdue_now ?? 0) ||
       (a.satisfaction_rate ?? 2) - (b.satisfaction_rate ?? 2));
     document.querySelector("#table tbody").innerHTML = rows.map((r) =>
       `<tr class="${r.warning}"><td>${esc(r.code)}</td><td>${esc(r.name)}</td><td>${r.received}</td>` +
       `<td>${r.closed}</td><td>${fmt("on_time_rate", r.on_time_rate)}</td>` +
       `<td>${fmt("satisfaction_rate", r.satisfaction_rate)}</td><td>${r.overdue_now ?? "—"}</td>` +
+      `<td>${r.urges ?? 0}</td>` +
       `<td><span class="dot ${r.warning}"></span>${esc(T[r.warning] || r.warning)}</td></tr>`).join("");
   }
   const OPEN = "reported,registered,dispatched,accepted,handled,verified,suspended";
@@ -84,7 +94,7 @@
       const v = new URLSearchParams(u); for (const [a, b] of lang) v.set(a, b);
       return `<li><a href="${path}${q(v)}" data-map="${k}">${esc(T[k])}</a></li>`;
     }).join("");
-    const kpi = params({by: "grid", format: "csv"});
+    const kpi = params({by: rankBy(), format: "csv"});
     const dl = [["kpi_csv", "/api/v1/analytics/kpis" + q(kpi)]];
     for (const f of ["csv", "geojson", "gpkg"]) {
       const u = new URLSearchParams(cases); u.set("format", f);
@@ -100,7 +110,7 @@
     try {
       const [overall, byGrid, trend] = await Promise.all([
         api("/api/v1/analytics/kpis?" + params({by: "overall"})),
-        api("/api/v1/analytics/kpis?" + params({by: "grid"})),
+        api("/api/v1/analytics/kpis?" + params({by: rankBy()})),
         api("/api/v1/analytics/kpis/trend?" + (() => { const p = params({period: "month", n: 6});
           p.delete("start"); p.delete("end"); return p; })()),
       ]);
@@ -116,14 +126,32 @@
       status.textContent = T.error + ": " + e.message;
     }
   }
-  async function options() {
-    const [coms, cats] = await Promise.all([api("/api/v1/communities?limit=5000"), api("/api/v1/categories")]);
+  async function subdistricts() {  // admins and planners: every subdistrict (its code and name from the KPIs)
+    if (!["admin", "planner"].includes(me.role)) return;
+    const rows = (await api("/api/v1/analytics/kpis?by=subdistrict")).rows.filter((r) => r.code);
+    for (const r of rows) {
+      const o = new Option(r.name || r.code, r.code);
+      o.dataset.id = r.key;
+      form.subdistrict.add(o);
+    }
+    document.getElementById("subdistrict-filter").hidden = rows.length === 0;
+  }
+  async function communities() {
     const sel = form.community;
+    while (sel.options.length > 1) sel.remove(1);
+    const chosen = form.subdistrict.selectedOptions[0];
+    const sub = me.role === "subdistrict" ? me.subdistrict_id : (chosen && chosen.dataset.id ? chosen.dataset.id : null);
+    const coms = await api("/api/v1/communities?limit=5000" + (sub ? "&subdistrict_id=" + sub : ""));
     for (const f of coms.features) {
       const o = new Option(f.properties.name, f.properties.name);
       o.dataset.id = f.properties.id;
       sel.add(o);
     }
+  }
+  async function options() {
+    await subdistricts().catch(() => {});
+    if (initial.get("subdistrict")) form.subdistrict.value = initial.get("subdistrict");
+    const [cats] = await Promise.all([api("/api/v1/categories"), communities()]);
     for (const c of cats) form.category.add(new Option(`${c.code} ${G.lang === "zh" ? c.name_zh : c.name_en}`, c.code));
   }
   async function grids() {
@@ -137,6 +165,8 @@
   function listen() {
     form.addEventListener("submit", (e) => { e.preventDefault(); state.ready = load(); });
     form.community.addEventListener("change", () => { grids(); });
+    form.subdistrict.addEventListener("change", async () => {
+      form.community.value = ""; await communities().catch(() => {}); await grids().catch(() => {}); });
     form.status.addEventListener("change", drawLinks);
     for (const b of form.querySelectorAll("[data-preset]")) b.addEventListener("click", () => {
       preset(b.dataset.preset); state.ready = load(); });
@@ -146,10 +176,13 @@
   const initial = new URLSearchParams(location.search);
   state.ready = (async () => {
     ({esc} = await import("/static/js/html.js"));
+    me = await api("/api/v1/auth/me").catch(() => ({role: null}));
     listen();
     await options().catch(() => {});
     await grids().catch(() => {});
-    for (const k of ["community", "grid", "category", "start", "end", "status"]) if (initial.get(k)) form[k].value = initial.get(k);
+    for (const k of ["subdistrict", "community", "grid", "category", "start", "end", "status"]) {
+      if (initial.get(k)) form[k].value = initial.get(k);
+    }
     if (!form.start.value) preset("this_month");
     await load();
   })();

@@ -28,6 +28,7 @@ from patrol.core.settings import Settings
 #: The role of the operator at the command line: she has the database itself, so scope does not apply to her, but
 #: her reads are audited like anyone's. No token can carry it (users' roles are constrained to ROLES).
 CLI_ROLE = "cli"
+#: who reads names and phones; a subdistrict user (街道), like a department, an admin or a planner, sees counts only
 PERSONAL_ROLES = ("grid_worker", "supervisor")
 PERSONAL_ONLY = ("personal data (民情台账: names, phones, health, needs) are limited to the grid's worker and the "
                  "community's supervisor")
@@ -56,7 +57,8 @@ def require_personal_role(actor: Actor) -> None:
         return
     if actor.role == "supervisor" and actor.community_id is not None:
         return
-    role = actor.role if actor.role in ("admin", "planner", "department") else f"{actor.role} without a scope"
+    role = actor.role if actor.role in ("admin", "planner", "department", "subdistrict") \
+        else f"{actor.role} without a scope"
     raise Forbidden(f"{PERSONAL_ONLY}; a {role} sees counts only (GET /api/v1/surveys/report/visits)", field="role")
 
 

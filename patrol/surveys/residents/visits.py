@@ -133,7 +133,7 @@ def visits_report(session: Session, actor: Actor, *, month: str | None, settings
     """Per grid, counts only — no names: households in the register, vulnerable residents, household visits in the
     month and households due a visit at the month's end (or today, for the current month):
     ``{month, as_of, rows: [{grid_id, grid_code, households, vulnerable, visits, overdue}]}``. Admins and planners
-    see every grid, a supervisor her community's, a grid worker hers; departments none."""
+    see every grid, a supervisor her community's, a 街道 her communities', a grid worker hers; departments none."""
     today = today or local_today(settings)
     _, start, end = worktime.month_bounds(month, settings.timezone, today=today)
     first, last = start.date(), (end - dt.timedelta(days=1)).date()
@@ -144,6 +144,8 @@ def visits_report(session: Session, actor: Actor, *, month: str | None, settings
         grid_where = []
     elif actor.role == "supervisor" and actor.community_id is not None:
         grid_where = [Grid.community_id == actor.community_id]
+    elif actor.role == "subdistrict":  # counts only: the 街道 sees no names
+        grid_where = [Grid.community_id.in_(sorted(actor.community_ids) or [-1])]
     elif actor.role == "grid_worker":
         grid_where = [Grid.id.in_(sorted(actor.grid_ids) or [-1])]
     else:
