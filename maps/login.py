@@ -21,6 +21,8 @@ LABELS = {
         "password": "密码",
         "submit": "登录",
         "failed": "登录失败",
+        "wrong": "用户名或密码错误",
+        "throttled": "登录失败次数过多，请 {n} 分钟后再试",
     },
     "en": {
         "title": "gridpatrol log in",
@@ -28,6 +30,8 @@ LABELS = {
         "password": "Password",
         "submit": "Log in",
         "failed": "Login failed",
+        "wrong": "Wrong user name or password",
+        "throttled": "Too many failed logins; try again in {n} minutes",
     },
 }
 

@@ -16,6 +16,16 @@
         .catch(function () { return null; })
     : Promise.resolve(null);
 
+  /** Why the login failed, in the page's language: a wrong name or password, too many failures (for how long). */
+  function failure(r, j) {
+    if (r && r.status === 401) return form.dataset.wrong;
+    if (r && r.status === 429) {
+      var minutes = Math.max(1, Math.ceil(Number(r.headers.get("Retry-After") || 60) / 60));
+      return form.dataset.throttled.replace("{n}", String(minutes));
+    }
+    return (j && j.message) || form.dataset.failed;
+  }
+
   form.addEventListener("submit", async function (ev) {
     ev.preventDefault();
     err.textContent = "";
@@ -26,7 +36,7 @@
       r = await fetch("/login", {method: "POST", body: body, credentials: "same-origin"});
       j = await r.json();
     } catch (_) { r = null; }
-    if (!r || !r.ok) { err.textContent = j.message || form.dataset.failed; return; }
+    if (!r || !r.ok) { err.textContent = failure(r, j); return; }
     localStorage.setItem(KEY, j.access_token);
     location.href = form.dataset.next;
   });
