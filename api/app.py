@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(layers.router)
     app.include_router(auth.router)
+    app.include_router(auth.pages)
     app.include_router(cases.router)
     app.include_router(photos.router)
     app.include_router(patrols.router)

@@ -61,6 +61,8 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+#: the bearer token of the request, if any (a route that decides itself what to do without one)
+BearerDep = Annotated[str | None, Depends(_bearer)]
 
 
 COOKIE = "gridpatrol_token"
@@ -70,8 +72,8 @@ def get_actor(request: Request, session: SessionDep,
               settings: Annotated[Settings, Depends(get_app_settings)],
               token: Annotated[str | None, Depends(_bearer)]) -> Actor:
     """The logged-in user and her scope; 401 without a valid token. The token comes from ``Authorization: Bearer``,
-    or — for GET pages opened in a browser (maps, dashboard) — from the ``gridpatrol_token`` cookie set by /login
-    (never for writes, so a cookie cannot be used to forge a change)."""
+    or — for GET pages opened in a browser (maps, dashboard) — from the ``gridpatrol_token`` cookie set by
+    ``POST /login`` (HttpOnly; never for writes, so a cookie cannot be used to forge a change)."""
     if not token and request.method in ("GET", "HEAD"):
         token = request.cookies.get(COOKIE)
     if not token:

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import LoginRequired, login_redirect
-from patrol.core.errors import GridPatrolError
+from patrol.core.errors import GridPatrolError, TooManyAttempts
 
 
 def error_body(code: str, message: str | None, field: str | None = None,
@@ -19,7 +19,9 @@ def error_body(code: str, message: str | None, field: str | None = None,
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GridPatrolError)
     async def _domain(request: Request, exc: GridPatrolError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.field, exc.details), status_code=exc.status_code)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
+        return JSONResponse(error_body(exc.code, exc.message, exc.field, exc.details), status_code=exc.status_code,
+                            headers=headers)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> RedirectResponse:

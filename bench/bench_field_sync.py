@@ -56,7 +56,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LOCAL_ONLY = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"  # service workers bypass Playwright routing
 PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-USER, PASSWORD = "bench_worker", "benchpass1"
+USER, PASSWORD = "bench_worker", "load-test-pass-2026"
 SECRET = "bench-field-sync-secret-key-not-for-production"
 CUTS, CUT_ONLINE_S, CUT_OFFLINE_S = 5, 0.4, 0.5
 

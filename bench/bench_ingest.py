@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 DATA = ROOT.parent / "shared" / "data" / "osm" / "monaco.osm.pbf"
 CATEGORIES = ["C0102", "C0103", "C0105", "C0109", "B0101", "E0101"]
-USER, PASSWORD = "bench", "benchpass1"
+USER, PASSWORD = "bench", "load-test-pass-2026"
 WARMUP = 50
 
 

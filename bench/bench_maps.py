@@ -48,7 +48,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1280, "height": 800}
-USER, PASSWORD = "admin", "benchpass1"
+USER, PASSWORD = "admin", "load-test-pass-2026"
 SECRET = "bench-maps-secret-key-not-for-production"
 CASES_ZOOM = 16  # patrol.cases.service.CASES_FROM_ZOOM: from here on the server answers with the cases themselves
 GOAL_S, GOAL_MB = 3.0, 5.0

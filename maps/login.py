@@ -1,8 +1,9 @@
-"""The /login page: a user name and password form that asks ``/api/v1/auth/token`` for a token, keeps it for
-the map pages (``localStorage`` for scripts, a cookie for page loads) and goes on to the page the user came
-from.
+"""The /login page: a user name and password form that posts to ``POST /login``, which answers the tokens and sets
+the login cookie (HttpOnly, for page loads); the page keeps the access token in ``localStorage`` for the pages'
+scripts (their API writes send it as a bearer token) and goes on to the page the user came from. Opening the page
+first ends the session this browser held (the pages' log-out links lead here; ``static/js/login.js``).
 
-Renders only (``templates/login.html``); the route decides the cookie's name and lifetime and checks ``next``.
+Renders only (``templates/login.html``); the routes set and clear the cookie and check ``next``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ LABELS = {
         "password": "密码",
         "submit": "登录",
         "failed": "登录失败",
+        "wrong": "用户名或密码错误",
+        "throttled": "登录失败次数过多，请 {n} 分钟后再试",
     },
     "en": {
         "title": "gridpatrol log in",
@@ -27,6 +30,8 @@ LABELS = {
         "password": "Password",
         "submit": "Log in",
         "failed": "Login failed",
+        "wrong": "Wrong user name or password",
+        "throttled": "Too many failed logins; try again in {n} minutes",
     },
 }
 
@@ -43,16 +48,9 @@ def local_path(target: str | None, default: str = DEFAULT_NEXT) -> str:
     return target if not parts.scheme and not parts.netloc else default
 
 
-def login_page(*, lang: str, cookie: str, max_age_s: int, next_url: str) -> str:
-    """The login page's HTML in ``lang`` (zh or en).
-
-    ``cookie`` names the cookie the token is stored in for ``max_age_s`` seconds; ``next_url`` is where the
-    page goes after logging in (only a path of this site, :func:`local_path`; it is written into a script as a
-    JSON string, so it cannot break out of it).
-    """
+def login_page(*, lang: str, next_url: str) -> str:
+    """The login page's HTML in ``lang`` (zh or en); ``next_url`` is where the page goes after logging in (only a
+    path of this site, :func:`local_path`)."""
     if lang not in LABELS:
         raise ValueError(f"lang must be one of {', '.join(LABELS)}, got {lang!r}")
-    return render(
-        "login.html", lang=lang, t=LABELS[lang], cookie=cookie, max_age=int(max_age_s),
-        next=local_path(next_url)
-    )
+    return render("login.html", lang=lang, t=LABELS[lang], next=local_path(next_url))

@@ -1,7 +1,9 @@
-"""Who may use the system: ``users add|list`` and ``apikeys add`` (Open311 clients)."""
+"""Who may use the system: ``users add|list|passwd|disable|enable|logout|audit`` and ``apikeys add|list|revoke``
+(Open311 clients)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import sys
 
@@ -9,10 +11,12 @@ import click
 from sqlalchemy import select
 
 from api.cli.context import Group, open_database
-from patrol.core.auth import create_api_key, create_user
+from patrol.core.auth import create_api_key, create_user, get_user, revoke_api_key
 from patrol.core.db import transaction
 from patrol.core.errors import InvalidInput
-from patrol.core.models import ROLES, Grid, Subdistrict, User
+from patrol.core.logins import failures
+from patrol.core.models import ROLES, ApiKey, Grid, Subdistrict, User
+from patrol.core.sessions import change_password, revoke_user, set_active
 
 USERS_HEADER = "id\tusername\tname\trole\tcommunity\tsubdistrict\tunit\tgrids\temail\tsimulated"
 
@@ -76,9 +80,112 @@ def apikeys() -> None:
 
 @apikeys.command("add", help="create an API key for an Open311 client; it is printed only once")
 @click.argument("name")
-def apikeys_add(name: str) -> None:
-    sessions = open_database().sessions
-    with transaction(sessions) as session:
-        key = create_api_key(session, name)
+@click.option("--days", type=click.FloatRange(min=0, min_open=True),
+              help="refused after this many days (default: GRIDPATROL_API_KEY_DAYS, else never)")
+def apikeys_add(name: str, days: float | None) -> None:
+    database = open_database()
+    days = days or database.settings.api_key_days
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=days) if days else None
+    with transaction(database.sessions) as session:
+        key = create_api_key(session, name, expires_at=expires)
     print(key)
     print(f"(the Open311 api_key for {name}; it is shown only now)", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------------ sessions and accounts (issue 19)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@users.command("passwd", help="give a user a new password (asks for it when none is given); ends her sessions")
+@click.argument("username")
+@click.option("--password", help="(visible in the shell history; prefer --password-stdin or the prompt)")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def users_passwd(username: str, password: str | None, password_stdin: bool) -> None:
+    sessions = open_database().sessions
+    password = _password(username, password, password_stdin)
+    with transaction(sessions) as session:
+        ended = change_password(session, get_user(session, username), password, now=_now())
+    print(f"new password for {username}; {ended} session{'s' * (ended != 1)} ended")
+
+
+@users.command("disable", help="refuse a user's logins and end her sessions (her records stay)")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    sessions = open_database().sessions
+    with transaction(sessions) as session:
+        ended = set_active(session, get_user(session, username), False, now=_now())
+    print(f"disabled {username}; {ended} session{'s' * (ended != 1)} ended")
+
+
+@users.command("enable", help="let a disabled user log in again")
+@click.argument("username")
+def users_enable(username: str) -> None:
+    sessions = open_database().sessions
+    with transaction(sessions) as session:
+        set_active(session, get_user(session, username), True, now=_now())
+    print(f"enabled {username}")
+
+
+@users.command("logout", help="end every login session of a user (her refresh and access tokens stop working)")
+@click.argument("username")
+def users_logout(username: str) -> None:
+    sessions = open_database().sessions
+    with transaction(sessions) as session:
+        ended = revoke_user(session, get_user(session, username).id, now=_now())
+    print(f"{ended} session{'s' * (ended != 1)} of {username} ended")
+
+
+AUDIT_HEADER = "at (UTC)\tusername\taddress\tresult"
+
+
+def _since(value: str | None) -> dt.datetime:
+    if value is None:
+        return _now() - dt.timedelta(days=7)
+    try:
+        since = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"--since: not an ISO date or time: {value!r} (e.g. 2026-12-01 or 2026-12-01T08:00)",
+                           field="since") from None
+    return since if since.tzinfo else since.replace(tzinfo=dt.UTC)
+
+
+@users.command("audit", help="failed logins (user name as typed, client address, why), oldest first; tab-separated")
+@click.option("--since", help="ISO date or time, UTC unless it says otherwise (default: 7 days ago)")
+@click.option("--all", "everything", is_flag=True, help="successful logins too")
+def users_audit(since: str | None, everything: bool) -> None:
+    sessions = open_database().sessions
+    print(AUDIT_HEADER)
+    with sessions() as session:
+        for a in failures(session, _since(since), everything=everything):
+            print(f"{a.at:%Y-%m-%d %H:%M:%S}\t{a.username}\t{a.address}\t{'ok' if a.ok else a.reason or 'failed'}")
+
+
+APIKEYS_HEADER = "id\tname\tstate\tcreated\texpires\tlast used"
+
+
+def _day(when: dt.datetime | None, empty: str = "-") -> str:
+    return f"{when:%Y-%m-%d %H:%M}" if when else empty
+
+
+@apikeys.command("list", help="the API keys (never the keys themselves), one per line under a header row")
+def apikeys_list() -> None:
+    sessions = open_database().sessions
+    now = _now()
+    print(APIKEYS_HEADER)
+    with sessions() as session:
+        for k in session.scalars(select(ApiKey).order_by(ApiKey.id)):
+            state = ("revoked" if not k.active else "expired" if k.expires_at and k.expires_at <= now else "active")
+            print(f"{k.id}\t{k.name}\t{state}\t{_day(k.created_at)}\t{_day(k.expires_at, 'never')}"
+                  f"\t{_day(k.last_used_at, 'never')}")
+
+
+@apikeys.command("revoke", help="revoke an API key by name or id: its client is refused from now on")
+@click.argument("name_or_id")
+def apikeys_revoke(name_or_id: str) -> None:
+    sessions = open_database().sessions
+    with transaction(sessions) as session:
+        key = revoke_api_key(session, name_or_id, now=_now())
+        print(f"revoked API key {key.id} ({key.name})")

@@ -163,8 +163,12 @@ def planner(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lan
                                      households_range=(settings.households_min, settings.households_max)))
 
 
-@router.get("/login", response_class=HTMLResponse, summary="Log in (sets the token for the map pages)")
+@router.get("/login", response_class=HTMLResponse, summary="Log in (the page posts to POST /login, which sets the "
+                                                            "login cookie); opening it logs this browser out")
 def login_page(settings: SettingsDep, lang: Lang = None, next: str = "/dashboard") -> HTMLResponse:
     target = login_html.local_path(next)
-    return HTMLResponse(login_html.login_page(lang="zh" if (lang or settings.lang) == "zh" else "en", cookie=COOKIE,
-                                              max_age_s=int(settings.token_hours * 3600), next_url=target))
+    page = HTMLResponse(login_html.login_page(lang="zh" if (lang or settings.lang) == "zh" else "en",
+                                              next_url=target))
+    # the pages' log-out links lead here: the cookie goes (it is HttpOnly; the page's script ends the session)
+    page.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+    return page

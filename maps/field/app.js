@@ -129,6 +129,10 @@ async function logout() {
   const c = await store.counts();
   if (c.waiting > 0 && !window.confirm(t('logout_pending', c.waiting))) return;
   if (S.patrol) await endPatrol();
+  if (S.tokens && navigator.onLine) {  // end the session on the server too (best effort: offline, it just expires)
+    fetch('/api/v1/auth/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: S.tokens.refresh_token }) }).catch(() => {});
+  }
   S.tokens = null;
   await store.kv.del('tokens');
   await store.kv.del('today');  // the day's data names residents due a visit: never left behind on the phone

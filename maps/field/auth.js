@@ -18,24 +18,33 @@ export const auth = {
     if (jwtExp(S.tokens.access_token) - Date.now() < 60000 && navigator.onLine) await auth.refresh();
     return S.tokens && S.tokens.access_token;
   },
-  /** A new access token from the refresh token (kept for days): true when it worked, false when it was refused. */
-  async refresh() {
-    if (!S.tokens) return false;
-    let r;
-    try {
-      r = await fetch('/api/v1/auth/refresh', { method: 'POST', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ refresh_token: S.tokens.refresh_token }) });
-    } catch (_) { return true; }  // no network: keep the tokens, the queue retries later
-    if (r.status === 200) {
-      const data = await r.json();
-      S.tokens = Object.assign({}, S.tokens, data);
-      await store.kv.put('tokens', S.tokens);
-      return true;
-    }
-    if (r.status === 401 || r.status === 403) return false;
-    return true;
+  /** A new access token from the refresh token (kept for days): true when it worked, false when it was refused.
+   * One refresh at a time: a refresh token is used up by its first use, and the server takes a second use of it for
+   * a stolen copy and ends the session — so callers racing here share the one request in flight. */
+  refresh() {
+    if (!inflight) inflight = refreshOnce().finally(() => { inflight = null; });
+    return inflight;
   },
 };
+
+let inflight = null;
+
+async function refreshOnce() {
+  if (!S.tokens) return false;
+  let r;
+  try {
+    r = await fetch('/api/v1/auth/refresh', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: S.tokens.refresh_token }) });
+  } catch (_) { return true; }  // no network: keep the tokens, the queue retries later
+  if (r.status === 200) {
+    const data = await r.json();
+    S.tokens = Object.assign({}, S.tokens, data);
+    await store.kv.put('tokens', S.tokens);
+    return true;
+  }
+  if (r.status === 401 || r.status === 403) return false;
+  return true;
+}
 
 export async function api(path) {
   const token = await auth.accessToken();

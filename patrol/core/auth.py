@@ -1,5 +1,9 @@
 """Who is asking: users with passwords (argon2) and JWT bearer tokens, Open311 API keys, and each role's scope.
 
+Access tokens are short-lived JWTs (``Settings.token_hours``) that name their login session (``sid``, the family of
+refresh tokens in :mod:`patrol.core.sessions`); one is refused as soon as its session is revoked (logout, reuse of a
+refresh token, an admin's ``users logout``, a disabled user). Passwords follow :mod:`patrol.core.passwords`.
+
 Scopes: a grid worker sees the grids she walks (``Grid.worker_id``) and the cases assigned to her; a supervisor her
 community; a subdistrict user (街道) every community of her subdistrict; a department its unit's cases and whistle
 tasks; planners read; admins do everything.
@@ -12,16 +16,18 @@ import hashlib
 import os
 import secrets
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from patrol.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from patrol.core.models import ROLES, ApiKey, Community, Grid, ResponsibleUnit, Subdistrict, User
+from patrol.core.models import ROLES, ApiKey, Community, Grid, RefreshToken, ResponsibleUnit, Subdistrict, User
+from patrol.core.passwords import check_password
 from patrol.core.settings import Settings
 
 _hasher = PasswordHasher()
@@ -42,6 +48,8 @@ class Actor:
     subdistrict_id: int | None = None
     #: a subdistrict user's communities (every community of her 街道); empty for other roles
     community_ids: frozenset[int] = field(default_factory=frozenset)
+    #: the login session (refresh-token family) of the access token, for logout; None for API keys and the system
+    session_id: str | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -51,17 +59,24 @@ class Actor:
 SYSTEM = Actor(label="system", role="admin")
 
 
-def hash_password(password: str) -> str:
-    if len(password) < 8:
-        raise InvalidInput("a password needs at least 8 characters", field="password")
+def hash_password(password: str, username: str | None = None) -> str:
+    """The argon2 hash of ``password``, after :func:`patrol.core.passwords.check_password` (422 on ``password``)."""
+    check_password(password, username)
     return _hasher.hash(password)
 
 
+@cache
+def dummy_hash() -> str:
+    """The hash of a random password nobody knows, made once with the same parameters as every real one."""
+    return _hasher.hash(secrets.token_urlsafe(24))
+
+
 def verify_password(password: str, hashed: str | None) -> bool:
-    if not hashed:
-        return False
+    """Whether ``password`` matches ``hashed``. Without a hash (an unknown user, a user without a password) it
+    verifies against :func:`dummy_hash` all the same and answers False, so that such an answer costs as much time
+    as a wrong password and does not tell which user names exist."""
     try:
-        return _hasher.verify(hashed, password)
+        return _hasher.verify(hashed or dummy_hash(), password) and bool(hashed)
     except (VerifyMismatchError, InvalidHashError):
         return False
 
@@ -112,7 +127,7 @@ def create_user(session: Session, *, username: str, role: str, password: str | N
     user = User(username=username, display_name=display_name or username, role=role, community_id=community_id,
                 unit_id=unit_id if role == "department" else None, email=email,
                 subdistrict_id=subdistrict_id if role == "subdistrict" else None,
-                password_hash=hash_password(password) if password else None, simulated=simulated)
+                password_hash=hash_password(password, username) if password else None, simulated=simulated)
     session.add(user)
     session.flush()
     for code in grids or []:
@@ -126,17 +141,11 @@ def create_user(session: Session, *, username: str, role: str, password: str | N
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
-    user = session.scalars(select(User).where(User.username == username)).first()
-    if user is None or not user.active or not verify_password(password, user.password_hash):
-        raise Unauthorized("wrong username or password", field="username")
-    return user
-
-
-def issue_token(user: User, settings: Settings, *, kind: str = "access", now: dt.datetime | None = None) -> str:
+def issue_token(user: User, settings: Settings, *, sid: str, now: dt.datetime | None = None) -> str:
+    """An access token of ``user`` in the login session ``sid`` (see :mod:`patrol.core.sessions`)."""
     now = now or dt.datetime.now(dt.UTC)
-    life = dt.timedelta(hours=settings.token_hours) if kind == "access" else dt.timedelta(days=settings.refresh_days)
-    claims = {"sub": str(user.id), "role": user.role, "kind": kind, "iat": now, "exp": now + life}
+    claims = {"sub": str(user.id), "role": user.role, "kind": "access", "sid": sid, "iat": now,
+              "exp": now + dt.timedelta(hours=settings.token_hours)}
     return jwt.encode(claims, secret_key(settings), algorithm=ALGORITHM)
 
 
@@ -158,17 +167,24 @@ def _usable(user: User | None) -> User:
     return user
 
 
-def user_from_token(session: Session, token: str, settings: Settings, *, kind: str = "access") -> User:
-    return _usable(session.get(User, int(_claims(token, settings, kind)["sub"])))
-
-
 def actor_from_token(session: Session, token: str, settings: Settings) -> Actor:
-    """The actor of an access token: the user and her grids in one query (this runs on every request)."""
-    uid = int(_claims(token, settings, "access")["sub"])
-    rows = session.execute(select(User, Grid.id).outerjoin(Grid, Grid.worker_id == User.id)
+    """The actor of an access token: the user, her grids and whether her login session is still open, in one query
+    (this runs on every request; the session test is one lookup in the index of ``refresh_token.family``)."""
+    claims = _claims(token, settings, "access")
+    uid, sid = int(claims["sub"]), claims.get("sid")
+    if not isinstance(sid, str):
+        raise Unauthorized("the token names no login session; log in again", field="authorization")
+    open_session = exists().where(RefreshToken.family == sid, RefreshToken.user_id == uid,
+                                  RefreshToken.revoked_at.is_(None))
+    rows = session.execute(select(User, Grid.id, open_session).outerjoin(Grid, Grid.worker_id == User.id)
                            .where(User.id == uid)).all()
     user = _usable(rows[0][0] if rows else None)
-    return _actor(session, user, frozenset(g for _, g in rows if g is not None))
+    if not rows[0][2]:
+        raise Unauthorized("this login session has ended (logged out or revoked); log in again",
+                           field="authorization")
+    actor = _actor(session, user, frozenset(g for _, g, _ in rows if g is not None))
+    actor.session_id = sid
+    return actor
 
 
 def actor_for(session: Session, user: User) -> Actor:
@@ -185,21 +201,53 @@ def _actor(session: Session, user: User, grids: frozenset[int]) -> Actor:
                  subdistrict_id=user.subdistrict_id, community_ids=communities)
 
 
-def create_api_key(session: Session, name: str) -> str:
-    """A new Open311 key; the key itself is returned once, only its hash is stored."""
+#: how precisely an API key's last use is kept: at most one write per key and minute, not one per request
+KEY_USE_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def create_api_key(session: Session, name: str, *, expires_at: dt.datetime | None = None) -> str:
+    """A new Open311 key, refused from ``expires_at`` on (None: never); the key itself is returned once, only its
+    hash is stored."""
     key = "gp_" + secrets.token_urlsafe(24)
-    session.add(ApiKey(name=name, key_hash=_digest(key)))
+    session.add(ApiKey(name=name, key_hash=_digest(key), expires_at=expires_at))
     session.flush()
     return key
 
 
-def actor_for_key(session: Session, key: str | None) -> Actor:
+def actor_for_key(session: Session, key: str | None, *, now: dt.datetime | None = None) -> Actor:
+    """The Open311 client of ``key``: 401 when it is unknown, revoked or expired. Notes when it was used, to the
+    minute (:data:`KEY_USE_RESOLUTION`)."""
     if not key:
         raise Unauthorized("an api_key is required to file requests", field="api_key")
-    found = session.scalars(select(ApiKey).where(ApiKey.key_hash == _digest(key), ApiKey.active)).first()
+    now = now or dt.datetime.now(dt.UTC)
+    found = session.scalars(select(ApiKey).where(ApiKey.key_hash == _digest(key))).first()
     if found is None:
         raise Unauthorized("unknown api_key", field="api_key")
+    if not found.active:
+        raise Unauthorized("this api_key has been revoked", field="api_key")
+    if found.expires_at is not None and now >= found.expires_at:
+        raise Unauthorized(f"this api_key expired on {found.expires_at:%Y-%m-%d %H:%M} UTC", field="api_key")
+    if found.last_used_at is None or now - found.last_used_at >= KEY_USE_RESOLUTION:
+        found.last_used_at = now
     return Actor(label=f"open311:{found.name}", role="open311", api_key_id=found.id)
+
+
+def revoke_api_key(session: Session, name_or_id: str, *, now: dt.datetime | None = None) -> ApiKey:
+    """Revoke the key named ``name_or_id`` (or with that id); 404 when there is none, 422 when several keys have
+    that name (give the id)."""
+    query = select(ApiKey).where(ApiKey.name == name_or_id)
+    if name_or_id.isdigit():
+        query = select(ApiKey).where((ApiKey.id == int(name_or_id)) | (ApiKey.name == name_or_id))
+    found = session.scalars(query).all()
+    if not found:
+        raise NotFound(f"no API key named {name_or_id!r}", field="name")
+    if len(found) > 1:
+        raise InvalidInput(f"{len(found)} API keys match {name_or_id!r}; give the id (apikeys list)", field="name")
+    key = found[0]
+    if key.active:
+        key.active = False
+        key.revoked_at = now or dt.datetime.now(dt.UTC)
+    return key
 
 
 def get_user(session: Session, username: str) -> User:

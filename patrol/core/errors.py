@@ -50,3 +50,14 @@ class ImportFailed(GridPatrolError):
 
     status_code = 422
     code = "import_failed"
+
+
+class TooManyAttempts(GridPatrolError):
+    """Too many failed attempts (logins) in a while: 429 with ``Retry-After`` (``retry_after`` seconds)."""
+
+    status_code = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after

@@ -1,4 +1,5 @@
 """The persistent model: SQLAlchemy 2 typed mappings with GeoAlchemy2 geometries, the same on SpatiaLite and PostGIS.
+Long because every table is declared here, in one module, the one the migrations are compared with.
 
 Every geometry is stored in WGS-84 (EPSG:4326); metric work happens in the city's projected CRS (``City.metric_epsg``)
 in :mod:`geo`. Areal layers are MULTIPOLYGON so that one column type fits both single and multi-part features.
@@ -17,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -236,6 +238,11 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    #: refused from then on (None: never expires); ``revoked_at`` says when ``active`` was turned off
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: when the key was last accepted, to the minute (written at most once a minute per key)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Patrol(Base):
@@ -690,4 +697,44 @@ class Outbox(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sending', 'sent', 'dead')", name="status"),
+    )
+
+
+class RefreshToken(Base):
+    """One refresh token of a login session (a *family*: the tokens that rotation chains from one login). Only the
+    token's SHA-256 is stored. Refreshing marks the token used and issues the next one of the family, never past the
+    family's ``absolute_expires_at``; presenting a used token again (reuse: a stolen copy) revokes the whole family.
+    Access tokens carry the family as ``sid`` and are refused once it is revoked."""
+
+    __tablename__ = "refresh_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    family: Mapped[str] = mapped_column(String(32), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    absolute_expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    replaced_by: Mapped[int | None] = mapped_column(Integer)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: the client's address and user agent at login (shown to the user or an admin, never used to decide)
+    address: Mapped[str | None] = mapped_column(String(64))
+    client: Mapped[str | None] = mapped_column(String(200))
+
+
+class LoginAttempt(Base):
+    """One login attempt (never the password): what throttling counts (failures per user name and per address in a
+    window) and the audit of failures (``gridpatrol users audit``). ``username`` is the name as typed, cut to 80
+    characters; ``reason`` says why one failed (wrong_password, unknown_user, disabled)."""
+
+    __tablename__ = "login_attempt"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(80))
+    address: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(20))
+    __table_args__ = (
+        Index("ix_login_attempt_username_at", "username", "at"),
+        Index("ix_login_attempt_address_at", "address", "at"),
     )

@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(None, description="Signs access tokens; default: a random key kept in secret_file.")
     secret_file: str = Field("gridpatrol.secret", description="Where the generated secret key is kept.")
     token_hours: float = Field(12.0, description="Lifetime of an access token, hours.")
-    refresh_days: float = Field(30.0, description="Lifetime of a refresh token, days.")
+    refresh_days: float = Field(30.0, description="Lifetime of one refresh token, days (each refresh issues the "
+                                                  "next; never past session_absolute_days after the login).")
     timezone: str = Field("Asia/Shanghai", description="The city's timezone (working hours, dates of revisits).")
     work_periods: str = Field("08:30-12:00,13:30-17:30", description="Working periods of a working day.")
     holidays: str = Field("", description="Public holidays: ISO dates or ranges a..b, comma-separated.")
@@ -59,6 +60,22 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='黄橙红 warning thresholds per KPI as JSON, e.g. {"on_time_rate": [0.9, 0.8, 0.7]} '
                     "(yellow, orange, red); KPIs not named keep their defaults.")
+    session_absolute_days: float = Field(30.0, gt=0, description="Absolute lifetime of a login session: its refresh "
+                                                                "tokens are never renewed past this many days after "
+                                                                "the login, days.")
+    login_window_minutes: float = Field(15.0, gt=0, description="Window in which failed logins are counted, "
+                                                               "minutes.")
+    login_max_failures_user: int = Field(5, gt=0, description="Failed logins of one user name within the window "
+                                                              "before that name is refused with 429.")
+    login_max_failures_address: int = Field(20, gt=0, description="Failed logins from one client address within "
+                                                                  "the window before that address is refused "
+                                                                  "with 429.")
+    login_audit_days: int = Field(90, gt=0, description="How long login attempts are kept (the audit), days.")
+    api_key_days: float | None = Field(None, gt=0, description="Lifetime of a new Open311 API key, days; empty: "
+                                                               "keys do not expire unless given --days.")
+    cookie_secure: bool | None = Field(None, description="Mark the login cookie Secure: true always (behind a TLS "
+                                                         "proxy), false never; empty: when the request came over "
+                                                         "https.")
 
 
 @lru_cache

@@ -199,7 +199,7 @@ def test_users_apikeys_and_escalate_from_the_command_line(fresh_url):
     dup = gridpatrol(fresh_url, "users", "add", "wang", "--role", "planner", "--password", "long enough pw")
     assert dup.returncode == 1 and "exists already" in dup.stderr
     short = gridpatrol(fresh_url, "users", "add", "li", "--role", "planner", "--password", "short")
-    assert short.returncode == 1 and "8 characters" in short.stderr
+    assert short.returncode == 1 and "at least 12 characters" in short.stderr
     listed = gridpatrol(fresh_url, "users", "list").stdout.splitlines()
     assert listed[0] == "id\tusername\tname\trole\tcommunity\tsubdistrict\tunit\tgrids\temail\tsimulated"
     assert len(listed) == 2

@@ -173,7 +173,7 @@ def test_the_service_bounds_the_hours_too(world):
 
 # fields bounded by the body limit only: files, the checklist's YAML text, the OAuth2 login form (its standard
 # fields), and the plan upload's layer name (the GIS upload work)
-UNBOUNDED_OK = {*(("/api/v1/auth/token", f"body.{name}")
+UNBOUNDED_OK = {*((route, f"body.{name}") for route in ("/api/v1/auth/token", "/login")
                   for name in ("client_id", "client_secret", "grant_type", "scope", "username", "password")),
                 ("/api/v1/checklists", "body"), ("/api/v1/plans/{plan_id}/upload", "body.layer")}
 
@@ -264,7 +264,7 @@ ELSEWHERE = ["/%5Cevil.example/", "//evil.example", "https://evil.example", "/\\
 def test_login_goes_on_only_to_a_path_of_this_site(client, target):
     r = client.get(f"/login?next={target}")
     assert r.status_code == 200
-    assert 'location.href = "/dashboard";' in r.text
+    assert 'data-next="/dashboard"' in r.text
     assert "evil" not in r.text
 
 
@@ -272,9 +272,10 @@ def test_login_goes_on_only_to_a_path_of_this_site(client, target):
 def test_login_goes_on_to_the_page_asked_for(client, target):
     from urllib.parse import quote
 
+    from markupsafe import escape
+
     r = client.get(f"/login?next={quote(target)}")
-    script = json.dumps(target).replace("&", "\\u0026")  # Jinja's tojson escapes & < > '
-    assert f"location.href = {script};" in r.text
+    assert f'data-next="{escape(target)}"' in r.text  # static/js/login.js goes there after logging in
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "https://evil.example/"])
@@ -289,10 +290,12 @@ def test_a_page_without_a_login_goes_to_login_and_back(client):
     assert r.status_code == 303 and r.headers["location"] == "/login?next=/maps/cases%3Flang%3Den"
 
 
-def test_the_login_cookie_is_secure_over_tls(client):
-    """The page's script sets the cookie (so it cannot be HttpOnly): SameSite=Strict always, Secure over https."""
-    text = client.get("/login").text
-    assert "SameSite=Strict" in text and 'location.protocol === "https:" ? "; Secure"' in text
+def test_no_script_of_the_login_page_writes_the_cookie(client):
+    """POST /login sets the cookie, HttpOnly, SameSite=Lax, Secure over https (tests/api/test_sessions.py); the
+    page's script keeps only the bearer token for the pages' API calls."""
+    page, script = client.get("/login"), client.get("/static/js/login.js")
+    assert page.status_code == script.status_code == 200
+    assert "document.cookie" not in page.text + script.text and 'fetch("/login"' in script.text
 
 
 # ---------------------------------------------------------------------------------------------- CSV formulas

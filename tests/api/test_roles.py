@@ -9,7 +9,7 @@ import pytest
 from patrol.cases import service as svc
 from patrol.core.auth import SYSTEM
 from patrol.core.db import session_factory, transaction
-from tests.api.conftest import ROLE_USERS
+from tests.api.conftest import PASSWORD, ROLE_USERS
 
 PATH = {
     "reported": [], "registered": ["register"], "dispatched": ["register", "dispatch"],
@@ -27,6 +27,14 @@ def case_in(world, state: str) -> int:
             svc.transition(s, SYSTEM, world.settings, c.id, action,
                            unit_id=world.units[0] if action == "dispatch" else None)
         return c.id
+
+
+def fresh_refresh_token(world) -> str:
+    """The refresh token of a new login of the planner (refreshing or logging out with it ends nobody's session
+    that the matrix uses)."""
+    r = world.client.post("/api/v1/auth/token", data={"username": "planner", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return r.json()["refresh_token"]
 
 
 STAFF_A = {"admin", "sup", "subd", "worker_a"}  # subd: the 街道 of grid A's community; subd_other another one
@@ -59,6 +67,11 @@ MATRIX = [
     ("kpis by subdistrict", {"admin", "subd", "sup", "planner", "dept1", "dept2"},
      lambda w: ("GET", f"/api/v1/analytics/kpis?by=subdistrict&subdistrict={w.sub_code}", None)),
     ("run escalation", {"admin"}, lambda w: ("POST", "/api/v1/escalations/run", None)),
+    ("who am I", set(ROLE_USERS), lambda w: ("GET", "/api/v1/auth/me", None)),
+    ("refresh", set(ROLE_USERS), lambda w: ("POST", "/api/v1/auth/refresh",
+                                            {"refresh_token": fresh_refresh_token(w)})),
+    ("log out a session by its refresh token", set(ROLE_USERS),
+     lambda w: ("POST", "/api/v1/auth/logout", {"refresh_token": fresh_refresh_token(w)})),
 ]
 
 

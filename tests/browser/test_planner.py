@@ -20,7 +20,7 @@ from tests.browser.conftest import ARGS, LOCAL_ONLY, chromium_path, serve, simul
 pytestmark = pytest.mark.browser
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "planner"
-PASSWORD = "planner-pass-1"
+PASSWORD = "grid-editor-pass-1"
 
 
 @pytest.fixture(scope="module")

@@ -170,8 +170,7 @@
     form.status.addEventListener("change", drawLinks);
     for (const b of form.querySelectorAll("[data-preset]")) b.addEventListener("click", () => {
       preset(b.dataset.preset); state.ready = load(); });
-    document.getElementById("logout").addEventListener("click", () => {
-      localStorage.removeItem("gridpatrol.token"); document.cookie = "gridpatrol_token=; path=/; max-age=0"; });
+    // #logout leads to /login, which ends the session (static/js/login.js) and clears the HttpOnly cookie
   }
   const initial = new URLSearchParams(location.search);
   state.ready = (async () => {
