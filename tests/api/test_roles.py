@@ -30,6 +30,7 @@ def case_in(world, state: str) -> int:
 
 
 STAFF_A = {"admin", "sup", "worker_a"}
+DESK = {"admin", "sup", "sup_other", "dept1", "dept2"}  # the roles with desk queues (and the 街道, not in this world)
 MATRIX = [
     # (name, allowed roles, request builder)
     ("list cases", set(ROLE_USERS), lambda w: ("GET", "/api/v1/cases", None)),
@@ -54,6 +55,14 @@ MATRIX = [
                                                           {"client_id": str(uuid.uuid4())})),
     ("task list", set(ROLE_USERS) - {"planner"}, lambda w: ("GET", "/api/v1/tasks", None)),
     ("run escalation", {"admin"}, lambda w: ("POST", "/api/v1/escalations/run", None)),
+    ("desk queues", DESK, lambda w: ("GET", "/api/v1/desk/queues", None)),
+    ("desk queue rows", {"admin", "sup", "sup_other"}, lambda w: ("GET", "/api/v1/desk/queues/to_register", None)),
+    ("desk department queue", {"dept1", "dept2"}, lambda w: ("GET", "/api/v1/desk/queues/to_accept", None)),
+    # a supervisor of another community gets 200 with the case refused in its result (the scope is per case)
+    ("desk bulk register", {"admin", "sup", "sup_other"}, lambda w: ("POST", "/api/v1/desk/bulk", {
+        "action": "register", "cases": [case_in(w, "reported")]})),
+    ("desk units", {"admin", "sup", "sup_other"}, lambda w: ("GET", "/api/v1/desk/units", None)),
+    ("desk live counts", DESK, lambda w: ("GET", "/api/v1/desk/events?seconds=0.1", None)),
 ]
 
 
