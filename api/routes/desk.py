@@ -22,7 +22,7 @@ from patrol.cases import queues as Q
 from patrol.cases.lifecycle import ACTIONS
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden
-from patrol.core.models import ResponsibleUnit
+from patrol.core.models import ResponsibleUnit, User
 from patrol.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1/desk", tags=["desk"])
@@ -131,8 +131,13 @@ def events(request: Request, actor: ActorDep, settings: SettingsDep,
 # ---------------------------------------------------------------------------------------------- the page
 
 
+def _name(session, actor: Actor) -> str:
+    user = session.get(User, actor.user_id) if actor.user_id is not None else None
+    return user.display_name if user is not None else actor.label
+
+
 @pages.get("/desk", response_class=HTMLResponse, summary="The case desk: my queues (待办)")
-def desk_page(actor: PageActorDep, settings: SettingsDep,
+def desk_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep,
               lang: Annotated[Literal["zh", "en"] | None, Query()] = None) -> Response:
     if actor.role == "grid_worker":
         return RedirectResponse("/app/", status_code=303)  # a grid worker works on her phone
@@ -140,4 +145,4 @@ def desk_page(actor: PageActorDep, settings: SettingsDep,
         return RedirectResponse(f"/dashboard?lang={lang or settings.lang}", status_code=303)
     return HTMLResponse(queues_page(
         lang or settings.lang, actions_zh={n: a.label_zh for n, a in ACTIONS.items()}, role=actor.role,
-        who=actor.label, near_deadline_fraction=settings.near_deadline_fraction))
+        who=_name(session, actor), near_deadline_fraction=settings.near_deadline_fraction))
