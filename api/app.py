@@ -16,6 +16,7 @@ from api.routes import (
     analytics,
     auth,
     cases,
+    desk,
     field,
     layers,
     maps,
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(surveys.router)
     app.include_router(residents.router)
     app.include_router(survey_pages.router)
+    app.include_router(desk.router)
+    app.include_router(desk.pages)
     open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state", response_model=HealthOut)

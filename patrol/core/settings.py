@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     vulnerable_visit_days: int = Field(7, gt=0, description="How often a vulnerable resident (80+, disabled, living "
                                                             "alone) is visited unless her record says otherwise, days.")
     vulnerable_age: int = Field(80, gt=0, description="From this age a resident counts as vulnerable (高龄).")
+    near_deadline_fraction: float = Field(0.2, gt=0, lt=1, description="A running case is 即将超期 (near its "
+                                          "deadline) when less than this fraction of its category's time limit "
+                                          "(working hours) is left; orange below it, yellow below twice it.")
+    sse_seconds: float = Field(300.0, gt=0, description="Longest a live-update stream (/api/v1/desk/events) stays "
+                                                         "open, s; the browser reconnects after it ends.")
     kpi_thresholds: dict[str, tuple[float, float, float]] = Field(
         default_factory=dict,
         description='黄橙红 warning thresholds per KPI as JSON, e.g. {"on_time_rate": [0.9, 0.8, 0.7]} '

@@ -40,7 +40,7 @@ def test_every_case_listing_filters_by_status_the_same_way(world: World, path: s
 
 
 PAGES = ("/maps/cases", "/maps/heat", "/maps/hotspots", "/maps/coverage", "/maps/grids", "/dashboard", "/planner",
-         "/surveys")
+         "/surveys", "/desk")
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -66,7 +66,7 @@ def test_every_page_opens_with_the_login_cookie(world: World, path: str) -> None
 NOT_JSON = {
     ("get", "/"), ("get", "/login"), ("get", "/dashboard"), ("get", "/planner"), ("get", "/surveys"),
     ("get", "/maps/cases"), ("get", "/maps/heat"), ("get", "/maps/hotspots"), ("get", "/maps/coverage"),
-    ("get", "/maps/grids"), ("get", "/app/"),
+    ("get", "/maps/grids"), ("get", "/app/"), ("get", "/desk"), ("get", "/api/v1/desk/events"),
     ("get", "/api/v1/cases/export"), ("get", "/api/v1/residents/export.csv"),
     ("get", "/api/v1/plans/{plan_id}/download"),
     ("get", "/api/v1/photos/{photo_id}"), ("get", "/api/v1/photos/{photo_id}/thumbnail"),

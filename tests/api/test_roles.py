@@ -39,6 +39,7 @@ def fresh_refresh_token(world) -> str:
 
 STAFF_A = {"admin", "sup", "subd", "worker_a"}  # subd: the 街道 of grid A's community; subd_other another one
 DESK_A = {"admin", "sup", "subd"}
+DESK = {"admin", "sup", "sup_other", "subd", "subd_other", "dept1", "dept2"}  # the roles with desk queues
 MATRIX = [
     # (name, allowed roles, request builder)
     ("list cases", set(ROLE_USERS), lambda w: ("GET", "/api/v1/cases", None)),
@@ -72,6 +73,14 @@ MATRIX = [
                                             {"refresh_token": fresh_refresh_token(w)})),
     ("log out a session by its refresh token", set(ROLE_USERS),
      lambda w: ("POST", "/api/v1/auth/logout", {"refresh_token": fresh_refresh_token(w)})),
+    ("desk queues", DESK, lambda w: ("GET", "/api/v1/desk/queues", None)),
+    ("desk queue rows", {"admin", "sup", "sup_other"}, lambda w: ("GET", "/api/v1/desk/queues/to_register", None)),
+    ("desk department queue", {"dept1", "dept2"}, lambda w: ("GET", "/api/v1/desk/queues/to_accept", None)),
+    # a supervisor of another community gets 200 with the case refused in its result (the scope is per case)
+    ("desk bulk register", {"admin", "sup", "sup_other"}, lambda w: ("POST", "/api/v1/desk/bulk", {
+        "action": "register", "cases": [case_in(w, "reported")]})),
+    ("desk units", {"admin", "sup", "sup_other"}, lambda w: ("GET", "/api/v1/desk/units", None)),
+    ("desk live counts", DESK, lambda w: ("GET", "/api/v1/desk/events?seconds=0.1", None)),
 ]
 
 
