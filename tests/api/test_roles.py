@@ -9,6 +9,7 @@ import pytest
 from patrol.cases import service as svc
 from patrol.core.auth import SYSTEM
 from patrol.core.db import session_factory, transaction
+from patrol.core.models import Case
 from tests.api.conftest import ROLE_USERS
 
 PATH = {
@@ -27,6 +28,12 @@ def case_in(world, state: str) -> int:
             svc.transition(s, SYSTEM, world.settings, c.id, action,
                            unit_id=world.units[0] if action == "dispatch" else None)
         return c.id
+
+
+def number_of(world, case_id: int) -> str:
+    """The case number (what the desk's addresses use) of a case."""
+    with transaction(session_factory(world.engine)) as s:
+        return str(s.get(Case, case_id).number)
 
 
 STAFF_A = {"admin", "sup", "worker_a"}
@@ -54,6 +61,11 @@ MATRIX = [
                                                           {"client_id": str(uuid.uuid4())})),
     ("task list", set(ROLE_USERS) - {"planner"}, lambda w: ("GET", "/api/v1/tasks", None)),
     ("run escalation", {"admin"}, lambda w: ("POST", "/api/v1/escalations/run", None)),
+    ("case page file", {"admin", "sup", "worker_a", "dept1", "planner"},
+     lambda w: ("GET", f"/api/v1/desk/cases/{number_of(w, case_in(w, 'dispatched'))}", None)),
+    ("case page route", {"admin", "sup", "worker_a", "dept1", "planner"},
+     lambda w: ("GET", f"/api/v1/desk/cases/{number_of(w, case_in(w, 'dispatched'))}/route?unit={w.units[0]}",
+                None)),
 ]
 
 
