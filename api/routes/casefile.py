@@ -18,7 +18,7 @@ from patrol.cases import routing
 from patrol.cases.casefile import case_file, find_case
 from patrol.cases.lifecycle import ACTIONS
 from patrol.core.errors import Forbidden, InvalidInput, NotFound
-from patrol.core.models import Case, City, ResponsibleUnit
+from patrol.core.models import Case, City, ResponsibleUnit, User
 
 router = APIRouter(tags=["desk"])
 Lang = Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or en")]
@@ -57,7 +57,11 @@ def desk_case_page(number: str, actor: PageActorDep, session: SessionDep, settin
                             status_code=403 if isinstance(e, Forbidden) else 404)
     return HTMLResponse(page.case_page(lang_, number, ACTIONS_ZH,
                                        tiles=tiles_config(settings.tiles, settings.tile_attribution),
-                                       role=actor.role, user=actor.label))
+                                       role=actor.role, user=_display_name(session, actor.user_id) or actor.label))
+
+
+def _display_name(session: SessionDep, user_id: int | None) -> str | None:
+    return None if user_id is None else session.scalar(select(User.display_name).where(User.id == user_id))
 
 
 @router.get("/desk/cases/{number}/print", response_class=HTMLResponse, summary="The printable 派遣单 (A4)")

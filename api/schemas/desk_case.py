@@ -72,6 +72,7 @@ class Step(Out):
     label_zh: str
     label_en: str | None = None
     actor: str
+    system: bool
     at: str
     note: str | None = None
     auto: bool

@@ -45,6 +45,7 @@ T: dict[str, dict[str, Any]] = {
         "choose_units": "请至少选择一个部门", "close": "关闭", "rate_5": "满意", "rate_4": "比较满意",
         "rate_3": "基本满意", "rate_2": "不太满意", "rate_1": "不满意", "system": "系统", "none": "—",
         "not_found": "没有这个案件编号", "forbidden": "该案件不在您的权限范围内", "back": "返回待办",
+        "left_scope": "办理后该案件已不在您的范围内。",
         "merged_into": "已合并到", "recurrence_of": "复发自", "rework": "返工次数", "escalations": "升级次数",
         "rating": "满意度", "route": "路线", "photo_for": "照片", "task_actions": {"report_in": "报到",
                                                                                 "handle": "处置完成",
@@ -84,7 +85,8 @@ T: dict[str, dict[str, Any]] = {
         "choose_units": "Please choose at least one department", "close": "Close", "rate_5": "Satisfied",
         "rate_4": "Mostly satisfied", "rate_3": "Fairly satisfied", "rate_2": "Not quite satisfied",
         "rate_1": "Not satisfied", "system": "System", "none": "—", "not_found": "There is no case with this number",
-        "forbidden": "This case is outside your scope", "back": "Back to the queues", "merged_into": "Merged into",
+        "forbidden": "This case is outside your scope", "back": "Back to the queues",
+        "left_scope": "After this step the case is no longer in your scope.", "merged_into": "Merged into",
         "recurrence_of": "Recurrence of", "rework": "Reworked", "escalations": "Escalated", "rating": "Rating",
         "route": "Route", "photo_for": "Photo",
         "task_actions": {"report_in": "Report in", "handle": "Handled", "return": "Return"},
@@ -174,7 +176,8 @@ def print_page(lang: str | None, data: Mapping[str, Any], actions_zh: Mapping[st
     steps = []
     for s in list(data["timeline"])[-PRINT_STEPS:]:
         name = s["label_zh"] if lang == "zh" else (s.get("label_en") or ACTION_EN.get(s["action"], s["action"]))
-        steps.append({**s, "name": name, "when": local_time(s["at"], timezone)})
+        actor = T[lang]["system"] if s.get("system") else s["actor"]
+        steps.append({**s, "name": name, "actor": actor, "when": local_time(s["at"], timezone)})
     photos = [{**p, "name": p["label_zh"] if lang == "zh" else (p.get("label_en") or ACTION_EN.get(p["action"],
                                                                                                 p["action"]))}
               for side in ("before", "after") for p in data["gallery"][side]][:6]

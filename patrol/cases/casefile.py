@@ -150,19 +150,20 @@ def _photo(pid: int) -> dict[str, Any]:
 def case_timeline(session: Session, case: Case) -> list[dict[str, Any]]:
     """The timeline (:func:`patrol.cases.reads.timeline`) with the actors' and units' names and the photos' URLs."""
     steps = timeline(session, case.id)
-    actor_of = dict(session.execute(select(CaseEvent.id, CaseEvent.actor_id)
-                                    .where(CaseEvent.case_id == case.id)).tuples().all())
+    actor_of = {int(e): a for e, a in session.execute(select(CaseEvent.id, CaseEvent.actor_id)
+                                                     .where(CaseEvent.case_id == case.id)).all()}
     people = _names(session, User, {a for a in actor_of.values() if a is not None})
     units = _names(session, ResponsibleUnit, {s["unit_id"] for s in steps if s["unit_id"] is not None})
     out = []
     for s in steps:
         uid = actor_of.get(s["id"])
         who = people.get(uid) if uid is not None else None
+        system = who is None and s["actor"] in ("system", None)
         if who is None:
-            who = "系统" if s["actor"] in ("system", None) else s["actor"]
+            who = "系统" if system else s["actor"]
         out.append({"id": s["id"], "action": s["action"], "label_zh": s["label_zh"],
                     "label_en": EXTRA_LABELS_EN.get(s["action"]), "from": s["from"], "to": s["to"],
-                    "level": s["level"], "actor": who, "at": s["at"], "note": s["note"],
+                    "level": s["level"], "actor": who, "system": system, "at": s["at"], "note": s["note"],
                     "auto": bool(s["note"] and s["note"].startswith("自动")),
                     "unit": units.get(s["unit_id"]) if s["unit_id"] is not None else None,
                     "lon": s["lon"], "lat": s["lat"], "photos": [_photo(p) for p in s["photos"]]})
@@ -189,7 +190,8 @@ def gallery(steps: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 def urges(steps: list[dict[str, Any]]) -> dict[str, Any]:
     """The 督办 of the case: how many, and each one's who, when and note."""
-    items = [{"at": s["at"], "actor": s["actor"], "note": s["note"]} for s in steps if s["action"] == "urge"]
+    items = [{"at": s["at"], "actor": s["actor"], "system": s["system"], "note": s["note"]}
+             for s in steps if s["action"] == "urge"]
     return {"count": len(items), "items": items}
 
 
