@@ -6,11 +6,15 @@
  * case file again. Case keys are used only in those calls; the page shows case numbers. */
 
 import { api, errorHtml, esc, label, LANG, CONFIG, hoursText, when, caseLink } from '/static/js/desk/api.js';
+import { datum } from '/static/js/datum.js';
 
 const T = CONFIG.t || {};
 const NUMBER = CONFIG.number;
 const $ = (id) => document.getElementById(id);
 const state = { data: null, map: null, layers: {}, busy: false };
+// the case's geometry is WGS-84; a GCJ-02 basemap (GRIDPATROL_TILES_DATUM) needs it shifted to match
+const DATUM = typeof L === 'undefined' ? null : datum(CONFIG.datum);
+const c2l = (c) => DATUM.toMap(c[1], c[0]);
 
 const statusText = (s) => label('status', s);
 const actionText = (a) => label('action', a);
@@ -93,7 +97,7 @@ function renderMap(d) {
   if (typeof L === 'undefined') return;
   const p = d.place;
   if (!state.map) {
-    state.map = L.map('map', { zoomControl: true, keyboard: true }).setView([p.lat, p.lon], 17);
+    state.map = L.map('map', { zoomControl: true, keyboard: true }).setView(DATUM.toMap(p.lat, p.lon), 17);
     L.control.scale({ imperial: false }).addTo(state.map);
     if (CONFIG.tiles && CONFIG.tiles.url) {
       L.tileLayer(CONFIG.tiles.url, { maxZoom: 19, attribution: CONFIG.tiles.attribution || '' }).addTo(state.map);
@@ -103,16 +107,16 @@ function renderMap(d) {
   state.layers = {};
   const grid = p.grid && p.grid.outline;
   if (grid) {
-    state.layers.grid = L.geoJSON(grid, { style: { color: '#1d4ed8', weight: 2, fillColor: '#93c5fd', fillOpacity: 0.15 } })
+    state.layers.grid = L.geoJSON(grid, { coordsToLatLng: c2l, style: { color: '#1d4ed8', weight: 2, fillColor: '#93c5fd', fillOpacity: 0.15 } })
       .bindTooltip(`${T.grid} ${p.grid.name}`).addTo(state.map);
   }
   if (p.building && p.building.outline) {
-    state.layers.building = L.geoJSON(p.building.outline, { style: { color: '#b45309', weight: 2, fillColor: '#fde68a', fillOpacity: 0.6 } })
+    state.layers.building = L.geoJSON(p.building.outline, { coordsToLatLng: c2l, style: { color: '#b45309', weight: 2, fillColor: '#fde68a', fillOpacity: 0.6 } })
       .bindTooltip(p.building.label).addTo(state.map);
   }
-  state.layers.point = L.circleMarker([p.lat, p.lon], { radius: 9, color: '#fff', weight: 3, fillColor: '#dc2626', fillOpacity: 1 })
+  state.layers.point = L.circleMarker(DATUM.toMap(p.lat, p.lon), { radius: 9, color: '#fff', weight: 3, fillColor: '#dc2626', fillOpacity: 1 })
     .bindTooltip(d.number).addTo(state.map);
-  const bounds = state.layers.grid ? state.layers.grid.getBounds() : L.latLngBounds([[p.lat, p.lon], [p.lat, p.lon]]);
+  const bounds = state.layers.grid ? state.layers.grid.getBounds() : L.latLngBounds([DATUM.toMap(p.lat, p.lon), DATUM.toMap(p.lat, p.lon)]);
   state.map.fitBounds(bounds.pad(0.1), { maxZoom: 18 });
 }
 
@@ -124,8 +128,11 @@ async function drawRoute(unitId) {
   if (!unitId) { if (info) info.textContent = ''; return; }
   try {
     const r = await api(`/api/v1/desk/cases/${encodeURIComponent(NUMBER)}/route?unit=${encodeURIComponent(unitId)}`);
-    state.layers.route = L.geoJSON(r, { style: { color: '#7c3aed', weight: 5, opacity: 0.85, dashArray: r.properties.fallback ? '6 6' : null } })
-      .addTo(state.map);
+    const start = r.coordinates[0];
+    state.layers.route = L.featureGroup([
+      L.geoJSON(r, { coordsToLatLng: c2l, style: { color: '#7c3aed', weight: 5, opacity: 0.85, dashArray: r.properties.fallback ? '6 6' : null } }),
+      L.circleMarker(c2l(start), { radius: 7, color: '#fff', weight: 2, fillColor: '#7c3aed', fillOpacity: 1 }),
+    ]).addTo(state.map);
     state.map.fitBounds(state.layers.route.getBounds().extend(state.layers.point.getLatLng()).pad(0.15), { animate: false });
     if (info) info.textContent = `${T.route}: ${km(r.properties.length_m)} · ${minutes(r.properties.eta_s)}`;
     document.body.dataset.route = 'drawn';
