@@ -47,7 +47,8 @@ def desk(tmp_path_factory, monaco_model) -> Iterator[dict]:
                 svc.transition(s, SYSTEM, settings, c.id, action, unit_id=power if action == "dispatch" else None)
             return str(c.number)
 
-        numbers = {"loop": new("路灯不亮，夜里很黑"), "return": new("路灯杆倾斜", ("register", "dispatch"))}
+        numbers = {"loop": new("路灯不亮，夜里很黑"), "return": new("路灯杆倾斜", ("register", "dispatch")),
+                   "whistle": new("路灯线路被挖断", ("register",))}
     with serve(settings) as base:
         yield {"base": base, "engine": engine, "sup": sup, "dept": dept, "numbers": numbers}
     engine.dispose()
@@ -189,3 +190,31 @@ def test_english_page_and_print_sheet(browser, desk):
     _shot(page, "print", full=True)
     page.emulate_media(media="print")
     assert page.locator(".toolbar").is_hidden()
+
+
+def test_whistle_two_departments_and_one_reports_in(browser, desk):
+    number = desk["numbers"]["whistle"]
+    page = _page(browser, desk, desk["sup"], f"/desk/cases/{number}")
+    assert page.locator("#tasks-card").is_hidden()
+    page.click("button[data-act=whistle]")
+    boxes = page.locator("#form input[name=units]")
+    labels = page.locator("#form .boxes label")
+    power = labels.filter(has_text="供电所").locator("input")
+    power.check()
+    other = next(i for i in range(boxes.count()) if "供电所" not in labels.nth(i).inner_text())
+    boxes.nth(other).check()
+    page.fill("#f-report", "2")
+    _shot(page, "whistle-form")
+    page.click("#action-form button[type=submit]")
+    page.wait_for_function("document.querySelector('#case-badges .pill').textContent === '已派遣'")
+    assert page.locator("#tasks tbody tr").count() == 2
+    assert "供电所" in page.locator("#tasks").inner_text()
+    dept = _page(browser, desk, desk["dept"], f"/desk/cases/{number}")
+    row = dept.locator("#tasks tbody tr", has_text="供电所")
+    row.locator("button[data-task-action=report_in]").click()
+    dept.click("#action-form button[type=submit]")
+    dept.wait_for_selector("#message .ok")
+    assert "报到" in dept.locator("#message").inner_text()
+    assert dept.locator("#tasks tbody tr", has_text="供电所").locator("button[data-task-action=handle]").count() == 1
+    _shot(dept, "whistle-tasks")
+    assert page.errors == [] and dept.errors == []

@@ -189,9 +189,9 @@ function renderTasks(d) {
   $('tasks-card').hidden = !d.tasks.length;
   if (!d.tasks.length) return;
   const ta = T.task_actions || {};
-  $('tasks').innerHTML = `<table><thead><tr><th>${esc(T.departments)}</th><th>${esc(T.status)}</th>
+  $('tasks').innerHTML = `<table><thead><tr><th>${esc(T.department)}</th><th>${esc(T.status)}</th>
     <th>${esc(T.report_in_by)}</th><th>${esc(T.reported_in)}</th><th></th></tr></thead><tbody>${d.tasks.map((t) => `
-    <tr data-task="${esc(t.id)}"><td>${esc(t.unit)}</td><td>${esc(t.handled ? T.handled : statusText(t.status === 'not_responsible' ? 'rejected' : t.status))}</td>
+    <tr data-task="${esc(t.id)}"><td>${esc(t.unit)}</td><td>${esc((T.task_status || {})[t.status] || t.status)}</td>
     <td>${esc(when(t.report_in_by))}</td>
     <td>${t.reported_in_at ? esc(when(t.reported_in_at)) : esc(T.not_reported)}${t.late ? ` <span class="pill hot">${esc(T.late)}</span>` : ''}</td>
     <td>${t.actions.map((a) => `<button type="button" data-task-action="${esc(a.name)}" data-task-id="${esc(t.id)}">${esc(ta[a.name] || a.name)}</button>`).join(' ')}</td>
@@ -255,6 +255,10 @@ function renderActions(d) {
   const clicks = d.actions.filter((a) => a.one_click);
   if (!d.actions.length && !d.tasks.some((t) => t.actions.length)) {
     $('actions').innerHTML = `<p class="muted">${esc(T.no_actions)}</p>`;
+    return;
+  }
+  if (!d.actions.length) {
+    $('actions').innerHTML = `<p class="muted">${esc(T.use_tasks)}</p>`;
     return;
   }
   $('actions').innerHTML = `<span class="label">${esc(T.actions)}:</span>
