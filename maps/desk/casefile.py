@@ -19,7 +19,7 @@ from maps.templating import esc, render
 
 T: dict[str, dict[str, Any]] = {
     "zh": {
-        "title": "案件", "category": "类别", "status": "状态", "level": "层级", "channel": "来源",
+        "title": "案件", "number": "案件编号", "category": "类别", "status": "状态", "level": "层级", "channel": "来源",
         "deadline": "处置时限", "stopped": "计时暂停", "remaining": "剩余", "hours": "工时", "overdue": "已超期",
         "finished": "已办结",
         "on_time": "按期办结", "late_closed": "超期办结", "map": "位置", "description": "问题描述", "place": "地点",
@@ -31,7 +31,7 @@ T: dict[str, dict[str, Any]] = {
         "revisits": "回头看", "due_on": "计划日期", "done": "完成", "outcome": "结果",
         "still_fixed": "问题未复发", "reopen": "问题复发", "cancelled": "已取消", "pending": "待进行",
         "duplicates": "疑似重复(30米内同类在办)", "no_duplicates": "附近没有同类在办案件",
-        "compare": "对比", "merge": "合并到此案", "distance": "距离", "this_case": "本案", "other_case": "对比案件",
+        "compare": "对比", "merge": "将本案合并到", "distance": "距离", "this_case": "本案", "other_case": "对比案件",
         "earlier": "同一楼栋的历史案件", "no_earlier": "该楼栋以前没有案件", "urges": "督办",
         "no_urges": "未督办", "actions": "可办理操作", "no_actions": "当前没有您可办理的操作（仅可查看）",
         "note": "说明", "reason": "原因(必填)", "submit": "提交", "cancel": "取消", "done_ok": "已完成：",
@@ -58,7 +58,8 @@ T: dict[str, dict[str, Any]] = {
         "simulated": "(模拟)",
     },
     "en": {
-        "title": "Case", "category": "Category", "status": "Status", "level": "Level", "channel": "Channel",
+        "title": "Case", "number": "Case No.", "category": "Category", "status": "Status", "level": "Level",
+        "channel": "Channel",
         "deadline": "Deadline", "stopped": "Clock stopped", "remaining": "left", "hours": "working h",
         "overdue": "Overdue", "finished": "Finished", "on_time": "Closed on time", "late_closed": "Closed late",
         "map": "Where", "description": "Description", "place": "Place", "address": "Address", "grid": "Grid",
@@ -72,7 +73,7 @@ T: dict[str, dict[str, Any]] = {
         "cancelled": "Cancelled", "pending": "Pending",
         "duplicates": "Possible duplicates (same category, open, within 30 m)",
         "no_duplicates": "No open case of this category nearby", "compare": "Compare",
-        "merge": "Merge into this case", "distance": "Distance", "this_case": "This case", "other_case": "Other case",
+        "merge": "Merge this case into", "distance": "Distance", "this_case": "This case", "other_case": "Other case",
         "earlier": "Earlier cases at this building", "no_earlier": "No earlier case at this building",
         "urges": "Urges (督办)", "no_urges": "Not urged", "actions": "What you can do",
         "no_actions": "Nothing for you to do on this case now (read only)", "note": "Note",

@@ -48,7 +48,8 @@ def desk(tmp_path_factory, monaco_model) -> Iterator[dict]:
             return str(c.number)
 
         numbers = {"loop": new("路灯不亮，夜里很黑"), "return": new("路灯杆倾斜", ("register", "dispatch")),
-                   "whistle": new("路灯线路被挖断", ("register",))}
+                   "whistle": new("路灯线路被挖断", ("register",)), "first": new("路灯闪烁"),
+                   "again": new("这盏路灯一闪一闪")}
     with serve(settings) as base:
         yield {"base": base, "engine": engine, "sup": sup, "dept": dept, "numbers": numbers}
     engine.dispose()
@@ -218,3 +219,24 @@ def test_whistle_two_departments_and_one_reports_in(browser, desk):
     assert dept.locator("#tasks tbody tr", has_text="供电所").locator("button[data-task-action=handle]").count() == 1
     _shot(dept, "whistle-tasks")
     assert page.errors == [] and dept.errors == []
+
+
+def test_duplicates_compare_and_merge(browser, desk):
+    first, again = desk["numbers"]["first"], desk["numbers"]["again"]
+    page = _page(browser, desk, desk["sup"], f"/desk/cases/{again}")
+    row = page.locator("#duplicates tbody tr", has_text=first)
+    assert "路灯闪烁" in row.inner_text()
+    row.locator("button[data-compare]").click()
+    compare = page.locator("#compare table.compare")
+    assert again in compare.inner_text() and first in compare.inner_text()
+    assert "这盏路灯一闪一闪" in compare.inner_text() and "路灯闪烁" in compare.inner_text()
+    compare.scroll_into_view_if_needed()
+    _shot(page, "compare")
+    page.locator("#compare button[data-merge]").click()
+    assert first in page.locator("#f-dup option:checked").inner_text()
+    page.fill("#f-note", "同一盏路灯")
+    page.click("#action-form button[type=submit]")
+    page.wait_for_function("document.querySelector('#case-badges .pill').textContent === '已合并'")
+    assert first in page.locator("#case-badges").inner_text()  # 已合并到 <number>, a link to that case page
+    assert page.locator(f"#case-badges a[href^='/desk/cases/{first}']").count() == 1
+    assert page.errors == []

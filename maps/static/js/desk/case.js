@@ -215,7 +215,7 @@ function renderDuplicates(d) {
     $('duplicates').innerHTML = `<p class="muted">${esc(T.no_duplicates)}</p>`;
     return;
   }
-  $('duplicates').innerHTML = `<table><thead><tr><th>No.</th><th>${esc(T.status)}</th><th>${esc(T.distance)}</th>
+  $('duplicates').innerHTML = `<table><thead><tr><th>${esc(T.number)}</th><th>${esc(T.status)}</th><th>${esc(T.distance)}</th>
     <th>${esc(T.reported_at)}</th><th>${esc(T.description)}</th><th></th></tr></thead><tbody>${d.duplicates.map((x, i) => `
     <tr><td>${caseLink(x.number)}</td><td>${esc(statusText(x.status))}</td><td>${esc(km(x.distance_m))}</td>
     <td>${esc(when(x.reported_at))}</td><td>${esc(x.description || '')}</td>
@@ -306,7 +306,10 @@ function formHtml(spec, title) {
     body += `<fieldset><legend>${esc(T.rating_label)}</legend>${[5, 4, 3, 2, 1].map((r) => `<label class="choice"><input type="radio" name="rating"
       value="${r}"${r === 5 ? ' checked' : ''}> ${r} · ${esc(T['rate_' + r])}</label>`).join('')}</fieldset>`;
   }
-  if (spec.duplicate_of && spec.other) body += `<p>${esc(T.merge)} <strong>${esc(spec.other.number)}</strong></p>`;
+  if (spec.duplicate_of) {
+    body += field('f-dup', T.merge, `<select id="f-dup">${state.data.duplicates.map((x, i) => `<option value="${i}"${x === spec.other
+      ? ' selected' : ''}>${esc(x.number)} · ${esc(km(x.distance_m))} · ${esc(x.description || '')}</option>`).join('')}</select>`);
+  }
   body += noteField(spec);
   if (spec.photo) body += field('f-photo', T.photo_label, '<input id="f-photo" type="file" accept="image/jpeg,image/png,image/webp" multiple>');
   return `<form id="action-form" novalidate><h3>${esc(title)}</h3>${body}<div id="form-error"></div>
@@ -425,7 +428,10 @@ function onAction(name, one) {
 function mergeForm(i) {
   const spec = state.data.actions.find((a) => a.name === 'merge');
   const other = state.data.duplicates[i];
-  openForm({ ...spec, other }, actionText('merge'), (v) => act('merge', { ...v, duplicate_of: other.id }));
+  openForm({ ...spec, other }, actionText('merge'), (v) => {
+    const chosen = state.data.duplicates[Number($('f-dup').value)] || other;
+    return act('merge', { ...v, duplicate_of: chosen.id });
+  });
 }
 
 function onTask(taskId, name) {
