@@ -15,6 +15,7 @@ from api.schemas.desk_case import CaseFileOut
 from maps.desk import casefile as page
 from maps.field import tiles_config
 from patrol.cases import routing
+from patrol.cases import service as svc
 from patrol.cases.casefile import case_file, find_case
 from patrol.cases.lifecycle import ACTIONS
 from patrol.core.errors import Forbidden, InvalidInput, NotFound
@@ -29,6 +30,9 @@ ACTIONS_ZH = {name: a.label_zh for name, a in ACTIONS.items()}
                                                    "clock, timeline, gallery, tasks, neighbours and allowed actions",
             response_model=CaseFileOut, response_model_exclude_unset=True)
 def desk_case(number: str, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
+    # like GET /api/v1/cases/{id}: an overdue case is escalated before it is read, so the actions offered are those
+    # the service will accept (it escalates before it acts)
+    svc.escalate_if_overdue(session, find_case(session, actor, number), settings)
     return case_file(session, actor, settings, number)
 
 

@@ -226,10 +226,11 @@ def test_countdown_colour_at_the_boundaries():
 
 
 def test_countdown_in_working_hours_and_overdue(world):
-    c = _new(world, ("register", "dispatch"))
+    # a department-level case (street lamp, 24 working hours): at the top level, it stays overdue (not escalated)
+    c = _new(world, ("register", "dispatch"), category="B0109")
     f = _file(world, c["number"])
-    assert f["clock"]["deadline_at"] and f["clock"]["total_hours"] == 4
-    assert f["clock"]["hours_left"] <= 4 and f["clock"]["colour"] in ("green", "yellow", "orange", "red")
+    assert f["clock"]["deadline_at"] and f["clock"]["total_hours"] == 24
+    assert f["clock"]["hours_left"] <= 24 and f["clock"]["colour"] in ("green", "yellow", "orange", "red")
     with transaction(session_factory(world.engine)) as s:
         s.get(Case, c["id"]).deadline_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
     f = _file(world, c["number"], "dept1")
@@ -297,3 +298,14 @@ def test_find_case_by_number(world):
     with transaction(session_factory(world.engine)) as s:
         actor = actor_from_token(s, world.tokens["sup"], world.settings)
         assert find_case(s, actor, c["number"]).id == c["id"]
+
+
+def test_an_overdue_case_is_escalated_before_its_actions_are_offered(world):
+    c = _new(world)  # grid level: the grid's worker may register it
+    assert "register" in [a["name"] for a in _file(world, c["number"], "worker_a")["actions"]]
+    with transaction(session_factory(world.engine)) as s:
+        s.get(Case, c["id"]).deadline_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    f = _file(world, c["number"], "worker_a")
+    assert f["level"] == "community" and f["escalations"] == 1
+    assert "register" not in [a["name"] for a in f["actions"]]  # the service would refuse it now
+    assert [s["action"] for s in f["timeline"]][-1] == "escalate" and f["timeline"][-1]["actor"] == "系统"
