@@ -15,6 +15,7 @@ from api.middleware import BodyLimit, SecurityHeaders
 from api.routes import (
     analytics,
     auth,
+    casefile,
     cases,
     desk,
     field,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(survey_pages.router)
     app.include_router(desk.router)
     app.include_router(desk.pages)
+    app.include_router(casefile.router)
     open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state", response_model=HealthOut)

@@ -156,7 +156,8 @@ class MapCase(Out):
     lat: float
     overdue: bool
     thumbnail: str | None
-    url: str
+    number: str | None = Field(None, description="the case number people use, e.g. 2026-000123")
+    url: str = Field(description="the case page, /desk/cases/{number}")
 
 
 class CasesMapOut(Out):

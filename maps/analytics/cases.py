@@ -87,7 +87,7 @@ def cases_map(
         {"clusters": [{"lon": .., "lat": .., "count": n, "overdue": k, "statuses": {"dispatched": 3, ...}}],
          "cases": [{"id": .., "lon": .., "lat": .., "status": .., "overdue": bool, "category": ..,
                     "category_name": .., "deadline_at": iso or null, "thumbnail": url or null,
-                    "url": "/api/v1/cases/ID"}],
+                    "number": "2026-000123", "url": "/desk/cases/2026-000123"}],
          "total": N}
 
     Clusters are circles sized by count and coloured by the share overdue (click: zoom in); cases are dots

@@ -175,7 +175,7 @@ def case_clusters(session: Session, actor: Actor, f: CaseFilter, zoom: int, *, n
 def _map_cases(session: Session, where: ColumnElement[bool], late: ColumnElement[bool], limit: int) -> list[dict]:
     rows = session.execute(
         select(Case.id, Case.status, Case.category_code, Category.name_zh, Case.deadline_at,
-               func.ST_X(Case.geom), func.ST_Y(Case.geom), late.label("late"))
+               func.ST_X(Case.geom), func.ST_Y(Case.geom), late.label("late"), Case.number)
         .join(Category, Category.code == Case.category_code).where(where)
         .order_by(late.desc(), Case.status.in_(tuple(OPEN)).desc(), Case.id.desc()).limit(limit)).all()
     thumbs = dict(session.execute(select(Photo.case_id, func.min(Photo.id)).where(
@@ -183,4 +183,4 @@ def _map_cases(session: Session, where: ColumnElement[bool], late: ColumnElement
     return [{"id": r[0], "status": r[1], "category": r[2], "category_name": r[3],
              "deadline_at": iso(r[4]), "lon": r[5], "lat": r[6], "overdue": bool(r[7]),
              "thumbnail": f"/api/v1/photos/{thumbs[r[0]]}/thumbnail" if r[0] in thumbs else None,
-             "url": f"/api/v1/cases/{r[0]}"} for r in rows]
+             "number": r[8], "url": f"/desk/cases/{r[8]}"} for r in rows]

@@ -143,6 +143,9 @@ def _event(session: Session, case: Case, actor: Actor, action: str, from_status:
     return ev
 
 
+#: The actions that need a note giving the reason (the case page's forms ask for it from this one list).
+NOTE_REQUIRED = ("reject", "return", "rework", "suspend", "urge")
+
 # a deadline set by hand is at most this many working hours away (≈ a year of working days): a larger one would
 # never expire, and computing it walks the calendar day by day under the write lock
 MAX_DEADLINE_HOURS = 2000.0
@@ -210,7 +213,7 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
                        f"{', '.join(actions_from(case.status)) or 'none (the case is finished)'}",
                        field="action", details=actions_from(case.status))
     authorize(actor, case, action)
-    if action in ("reject", "return", "rework", "suspend", "merge", "urge") and not (note or action == "merge"):
+    if action in NOTE_REQUIRED and not note:
         raise InvalidInput(f"{action} needs a note giving the reason", field="note")
     step = _Step(action, spec.target, note, unit_id, assignee_id, units, hours, report_in_hours, duplicate_of,
                  rating)

@@ -9,6 +9,7 @@ import pytest
 from patrol.cases import service as svc
 from patrol.core.auth import SYSTEM
 from patrol.core.db import session_factory, transaction
+from patrol.core.models import Case
 from tests.api.conftest import PASSWORD, ROLE_USERS
 
 PATH = {
@@ -27,6 +28,12 @@ def case_in(world, state: str) -> int:
             svc.transition(s, SYSTEM, world.settings, c.id, action,
                            unit_id=world.units[0] if action == "dispatch" else None)
         return c.id
+
+
+def number_of(world, case_id: int) -> str:
+    """The case number (what the desk's addresses use) of a case."""
+    with transaction(session_factory(world.engine)) as s:
+        return str(s.get(Case, case_id).number)
 
 
 def fresh_refresh_token(world) -> str:
@@ -81,6 +88,12 @@ MATRIX = [
         "action": "register", "cases": [case_in(w, "reported")]})),
     ("desk units", {"admin", "sup", "sup_other"}, lambda w: ("GET", "/api/v1/desk/units", None)),
     ("desk live counts", DESK, lambda w: ("GET", "/api/v1/desk/events?seconds=0.1", None)),
+    ("case page file", {"admin", "sup", "subd", "worker_a", "dept1", "planner"},
+     lambda w: ("GET", f"/api/v1/desk/cases/{number_of(w, case_in(w, 'dispatched'))}", None)),
+    ("case page route", {"admin", "sup", "subd", "worker_a", "dept1", "planner"},
+     lambda w: ("GET", f"/api/v1/desk/cases/{number_of(w, case_in(w, 'dispatched'))}/route?unit={w.units[0]}",
+                None)),
+>>>>>>> casefile
 ]
 
 

@@ -86,7 +86,8 @@ CASES = [
         "category_name": "垃圾堆放",
         "deadline_at": "2026-03-02T10:00:00+08:00",
         "thumbnail": "/static/vendor/leaflet-1.9.4/images/marker-icon-2x.png",
-        "url": "/api/v1/cases/101",
+        "number": "2026-000101",
+        "url": "/desk/cases/2026-000101",
     },
     {
         "id": 102,
@@ -98,7 +99,8 @@ CASES = [
         "category_name": "乱停车",
         "deadline_at": None,
         "thumbnail": None,
-        "url": "/api/v1/cases/102",
+        "number": "2026-000102",
+        "url": "/desk/cases/2026-000102",
     },
     {
         "id": 103,
@@ -122,7 +124,8 @@ CASES = [
         "category_name": "垃圾堆放",
         "deadline_at": "2026-03-01T12:00:00+08:00",
         "thumbnail": None,
-        "url": "/api/v1/cases/104",
+        "number": "2026-000104",
+        "url": "/desk/cases/2026-000104",
     },
     {
         "id": 105,
@@ -134,7 +137,8 @@ CASES = [
         "category_name": "乱停车",
         "deadline_at": None,
         "thumbnail": None,
-        "url": "/api/v1/cases/105",
+        "number": "2026-000105",
+        "url": "/desk/cases/2026-000105",
     },
 ]
 CLUSTER_ZOOM = 16  # the endpoint answers clusters below this zoom, cases from it on
@@ -429,8 +433,9 @@ def test_cases_layer_fetches_clusters_then_cases(page):
     popup = page.page.locator(".gp-case-card")
     popup.wait_for(timeout=5_000)
     text = popup.inner_text()
-    assert "垃圾堆放" in text and "已派遣" in text and "2026/03/02 10:00" in text and "查看办理过程" in text
-    assert popup.locator("a").get_attribute("href") == "/api/v1/cases/101"
+    assert "垃圾堆放" in text and "已派遣" in text and "2026/03/02 10:00" in text and "案件详情" in text
+    assert "2026-000101" in text  # the case number, never its id
+    assert popup.locator("a").get_attribute("href") == "/desk/cases/2026-000101"
     page.wait(
         "document.querySelector('.gp-case-thumb') && document.querySelector('.gp-case-thumb').naturalWidth > 0"
     )

@@ -7,7 +7,7 @@
  *
  *   {"clusters": [{"lon", "lat", "count", "overdue", "statuses": {"dispatched": 3, ...}}],
  *    "cases": [{"id", "lon", "lat", "status", "overdue", "category", "category_name", "deadline_at",
- *               "thumbnail", "url"}],
+ *               "thumbnail", "number", "url" (the case page, /desk/cases/{number})}],
  *    "total": N}
  *
  * Clusters become round divIcon markers sized by count, labelled with it and coloured by the share overdue;
@@ -368,7 +368,7 @@
             var o = this.options, labels = o.labels;
             var div = L.DomUtil.create("div", "gp-case-card");
             L.DomUtil.create("div", "gp-case-title", div).textContent =
-                String(item.category_name || item.category || "—");
+                (item.number ? String(item.number) + " · " : "") + String(item.category_name || item.category || "—");
             var table = L.DomUtil.create("table", "", div);
             var row = function (label, value, className) {
                 var tr = L.DomUtil.create("tr", className || "", table);
@@ -387,6 +387,7 @@
                 img.loading = "lazy";
             }
             var url = safeUrl(item.url);
+            if (url && o.locale.indexOf("en") === 0) { url += (url.indexOf("?") < 0 ? "?" : "&") + "lang=en"; }
             if (url) {
                 var link = L.DomUtil.create("a", "gp-case-link", div);
                 link.href = url;
