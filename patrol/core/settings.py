@@ -55,6 +55,24 @@ class Settings(BaseSettings):
     vulnerable_visit_days: int = Field(7, gt=0, description="How often a vulnerable resident (80+, disabled, living "
                                                             "alone) is visited unless her record says otherwise, days.")
     vulnerable_age: int = Field(80, gt=0, description="From this age a resident counts as vulnerable (高龄).")
+    public_url: str = Field("http://127.0.0.1:8000", description="Where users reach this server: the base of the "
+                                                                 "links in notifications (e-mail, webhooks).")
+    near_deadline_fraction: float = Field(0.2, gt=0, lt=1, description="A running case with less than this share of "
+                                                                       "its category's working time left is nearing "
+                                                                       "its deadline (即将超期).")
+    notify_max_attempts: int = Field(8, gt=0, description="Deliveries of one notification tried before it is dead.")
+    notify_lease_seconds: float = Field(120.0, gt=0, description="How long a sender's claim on an outbox row holds; "
+                                                                 "after it a crashed sender's rows are sent again.")
+    notify_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one e-mail or webhook delivery, s.")
+    notify_batch: int = Field(200, gt=0, description="Outbox rows claimed by one delivery pass at most.")
+    notify_threads: int = Field(8, gt=0, description="Deliveries made at once by one delivery pass.")
+    smtp_host: str | None = Field(None, description="SMTP server for e-mail notifications; empty: e-mail is not sent "
+                                                    "(the rows wait in the outbox).")
+    smtp_port: int = Field(25, description="SMTP port (587 with STARTTLS, typically).")
+    smtp_user: str | None = Field(None, description="SMTP login, if the server asks for one.")
+    smtp_password: str | None = Field(None, description="SMTP password.")
+    smtp_from: str = Field("gridpatrol@localhost", description="From address of notification e-mail.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
     kpi_thresholds: dict[str, tuple[float, float, float]] = Field(
         default_factory=dict,
         description='黄橙红 warning thresholds per KPI as JSON, e.g. {"on_time_rate": [0.9, 0.8, 0.7]} '
