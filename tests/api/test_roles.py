@@ -54,6 +54,9 @@ MATRIX = [
                                                           {"client_id": str(uuid.uuid4())})),
     ("task list", set(ROLE_USERS) - {"planner"}, lambda w: ("GET", "/api/v1/tasks", None)),
     ("run escalation", {"admin"}, lambda w: ("POST", "/api/v1/escalations/run", None)),
+    ("my notices", set(ROLE_USERS), lambda w: ("GET", "/api/v1/notices?unread=true&limit=5", None)),
+    ("my unread count", set(ROLE_USERS), lambda w: ("GET", "/api/v1/notices/count", None)),
+    ("mark my notices read", set(ROLE_USERS), lambda w: ("POST", "/api/v1/notices/read", {"all": True})),
 ]
 
 
