@@ -191,24 +191,29 @@ def _attempt(row: Claimed, settings: Settings, senders: dict[str, Sender]) -> st
 
 def record(sessions: sessionmaker[Session], settings: Settings, outcomes: list[tuple[Claimed, str | None]],
            now: dt.datetime, result: PassResult) -> None:
-    """Write what happened to each claimed row; a row claimed again meanwhile (its lease expired) is left to the
-    newer claim."""
+    """Write what happened to each claimed row; a row claimed again meanwhile (its lease expired, its attempts
+    counted on) is left to the newer claim. The sent rows are marked together, a statement per attempt count."""
+    sent: dict[int, list[int]] = {}
     with transaction(sessions) as session:
         for row, error in outcomes:
-            mine = (Outbox.id == row.id) & (Outbox.status == "sending") & (Outbox.attempts == row.attempts)
             if error is None:
-                values: dict = {"status": "sent", "sent_at": now, "lease_until": None, "last_error": None}
+                sent.setdefault(row.attempts, []).append(row.id)
                 result.sent += 1
-            elif row.attempts >= settings.notify_max_attempts:
-                values = {"status": "dead", "lease_until": None, "last_error": error}
+                continue
+            result.errors.append(f"outbox {row.id}: {error}")
+            if row.attempts >= settings.notify_max_attempts:
+                values: dict = {"status": "dead", "lease_until": None, "last_error": error}
                 result.dead += 1
             else:
                 values = {"status": "pending", "lease_until": None, "last_error": error,
                           "next_attempt_at": now + backoff(row.attempts)}
                 result.failed += 1
-            if error is not None:
-                result.errors.append(f"outbox {row.id}: {error}")
-            session.execute(update(Outbox).where(mine).values(**values))
+            session.execute(update(Outbox).where(Outbox.id == row.id, Outbox.status == "sending",
+                                                 Outbox.attempts == row.attempts).values(**values))
+        for attempts, ids in sent.items():
+            session.execute(update(Outbox).where(Outbox.id.in_(ids), Outbox.status == "sending",
+                                                 Outbox.attempts == attempts)
+                            .values(status="sent", sent_at=now, lease_until=None, last_error=None))
 
 
 def deliver(sessions: sessionmaker[Session], settings: Settings, *, now: dt.datetime | None = None,

@@ -28,6 +28,11 @@ from patrol.notify import delivery
 from tests.api.conftest import own_world
 from tests.api.test_cli import run
 
+
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # http.server's 5 drops the connections of a sender with more threads (SYN retries)
+    daemon_threads = True
+
 pytestmark = pytest.mark.db
 world = pytest.fixture(name="world")(own_world)  # each test counts every outbox row: a pristine world
 
@@ -76,7 +81,7 @@ class Receiver:
 
 @contextlib.contextmanager
 def serving(receiver: Receiver) -> Iterator[Receiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), receiver.handler())
+    server = Server(("127.0.0.1", 0), receiver.handler())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
