@@ -5,9 +5,14 @@
 import { LANG, api, esc, token, when } from '/static/js/desk/api.js';
 
 const EVERY_MS = 30000;
+const BELL_SVG = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9'
+  + 'A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"/></svg>';
 const TEXT = {
-  zh: { unread: (n) => `${n} 条未读`, error: '通知暂时无法加载', close: '关闭', dialog: '通知' },
-  en: { unread: (n) => `${n} unread`, error: 'Notices could not be loaded', close: 'Close', dialog: 'Notices' },
+  zh: { unread: (n) => `${n} 条未读`, error: '通知暂时无法加载，请稍后刷新页面', dialog: '通知',
+        hint: '案件派给您、被退回、升级、督办或即将超期时，会在这里提醒。' },
+  en: { unread: (n) => `${n} unread`, error: 'Notices could not be loaded: reload the page in a moment',
+        dialog: 'Notices', hint: 'You are told here when a case is dispatched to you, returned, escalated, urged or '
+        + 'nears its deadline.' },
 };
 
 /** A quiet GET for the periodic refresh: no redirect to the login page from a background poll. */
@@ -36,7 +41,7 @@ export function mountBell(root = document.getElementById('bell')) {
   const t = TEXT[LANG] || TEXT.zh;
   const label = root.dataset.label || t.dialog;
   root.innerHTML = `<button type="button" aria-haspopup="true" aria-expanded="false" aria-controls="bell-panel">
-    <span aria-hidden="true">🔔</span> ${esc(label)} <span class="badge" hidden></span></button>
+    ${BELL_SVG} ${esc(label)} <span class="badge" hidden></span></button>
     <div class="panel" id="bell-panel" role="region" aria-label="${esc(label)}" hidden>
       <div class="bell-head"><strong>${esc(label)}</strong>
         <button type="button" class="read-all">${esc(root.dataset.read || '全部已读')}</button></div>
@@ -64,7 +69,7 @@ export function mountBell(root = document.getElementById('bell')) {
     try {
       const items = await api('/api/v1/notices?limit=15');
       list.innerHTML = items.length ? items.map(itemHtml).join('')
-        : `<li class="empty">${esc(root.dataset.empty || '暂无通知')}</li>`;
+        : `<li class="empty">${esc(root.dataset.empty || '暂无通知')}<small>${esc(t.hint)}</small></li>`;
     } catch (e) {
       list.innerHTML = `<li class="error" role="alert">${esc(t.error)}</li>`;
     }
