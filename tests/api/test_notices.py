@@ -207,3 +207,17 @@ def test_the_bell_api_shows_and_marks_only_my_notices(world, channels):
     bad = c.post("/api/v1/notices/read", headers=world.h("dept1"), json={})
     assert bad.status_code == 422 and bad.json()["field"] == "ids"
     assert c.post("/api/v1/notices/read", headers=world.h("dept1"), json={"all": True}).json()["unread"] == 0
+
+
+def test_when_every_whistled_department_returns_it_the_supervisor_is_told(world, channels):
+    r = world.report()
+    world.act("sup", r["id"], "register")
+    world.act("sup", r["id"], "whistle", units=[world.units[0], world.units[1]])
+    with session_factory(world.engine)() as s:
+        tasks = {t["unit_id"]: t["id"] for t in svc.tasks_of(s, r["id"])}
+    for who, unit in (("dept1", world.units[0]), ("dept2", world.units[1])):
+        answer = world.client.post(f"/api/v1/cases/{r['id']}/tasks/{tasks[unit]}/return", headers=world.h(who),
+                                   json={"note": "非本部门职责"})
+        assert answer.status_code == 200, answer.text
+    assert told(world, r["id"])[-1] == (world.users["sup"], "return")
+    assert [k for _, k in told(world, r["id"])].count("return") == 1
