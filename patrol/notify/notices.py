@@ -86,9 +86,9 @@ def task_units(session: Session, case_id: int) -> list[int]:
 
 
 def holder(session: Session, case: Case) -> Recipients:
-    """Whoever holds the case now: the whistled units, the unit or grid worker it was dispatched to, else the
-    community's supervisors."""
-    if case.status in ("dispatched", "accepted", "handled"):
+    """Whoever holds the case now: the whistled units or the unit or grid worker it was dispatched to while it is
+    dispatched or accepted; else (to register, dispatch, verify or close) the community's supervisors."""
+    if case.status in ("dispatched", "accepted"):
         units = task_units(session, case.id)
         if not units and case.unit_id is not None:
             units = [case.unit_id]
