@@ -164,6 +164,8 @@ def due_clause(now: dt.datetime):
 def claim(sessions: sessionmaker[Session], settings: Settings, now: dt.datetime, limit: int) -> list[Claimed]:
     """Claim up to ``limit`` due rows (oldest due first) in one short transaction."""
     with transaction(sessions) as session:
+        # SQLite: take the write lock before reading (BEGIN IMMEDIATE), so that two senders never claim one row
+        session.connection(execution_options={"sqlite_immediate": True})
         stmt = select(Outbox).where(due_clause(now)).order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)
         if session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patrol.cases.lifecycle import RUNNING
@@ -281,5 +282,9 @@ def near_deadline(session: Session, settings: Settings, *, now: dt.datetime | No
         note = f"剩余 {left:.1f} 个工作小时，期限 {local:%Y-%m-%d %H:%M}（{left:.1f} working hours left）"
         msg = message(session, case, "near_deadline", note, now, settings)
         key = f"near_deadline:{case.id}:{deadline.astimezone(dt.UTC):%Y%m%dT%H%M%S}"
-        written += emit(session, case, msg, holder(session, case), key)
+        try:  # a job running at the same moment wrote the same notices: theirs stand, this one adds none
+            with session.begin_nested():
+                written += emit(session, case, msg, holder(session, case), key)
+        except IntegrityError:
+            continue
     return written
