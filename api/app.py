@@ -21,6 +21,7 @@ from api.routes import (
     field,
     layers,
     maps,
+    notices,
     ogc,
     open311,
     patrols,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(photos.router)
     app.include_router(patrols.router)
     app.include_router(tasks.router)
+    app.include_router(notices.router)
     app.include_router(open311.router)
     app.include_router(analytics.router)
     app.include_router(routing.router)

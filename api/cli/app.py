@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "users": "api.cli.accounts:users",
     "apikeys": "api.cli.accounts:apikeys",
     "escalate": "api.cli.cases:escalate",
+    "notify": "api.cli.notify:notify",
+    "worker": "api.cli.notify:worker",
     "plans": "api.cli.plans:plans",
     "checklists": "api.cli.surveys:checklists",
     "shops": "api.cli.surveys:shops",

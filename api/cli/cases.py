@@ -12,6 +12,7 @@ from patrol.cases.responsibility import all_rules, load_rules, load_rules_file
 from patrol.cases.service import escalate_overdue
 from patrol.core.db import transaction
 from patrol.core.models import Responsibility, ResponsibleUnit
+from patrol.notify.notices import near_deadline
 
 
 @click.group(cls=Group, help="the category taxonomy")
@@ -67,9 +68,12 @@ def responsibility_list() -> None:
 
 
 @click.command("escalate", cls=Command,
-               help="escalate every case whose deadline passed (run it periodically, e.g. cron)")
+               help="escalate every case whose deadline passed and notify the cases nearing theirs (run it "
+                    "periodically, e.g. cron)")
 def escalate() -> None:
     settings, _, sessions = open_database()
     with transaction(sessions) as session:
         ids = escalate_overdue(session, settings)
+        noticed = near_deadline(session, settings)
     print(f"escalated {len(ids)} overdue cases" + (f": {', '.join(map(str, ids))}" if ids else ""))
+    print(f"{noticed} nearing-deadline notices")

@@ -24,6 +24,7 @@ from patrol.cases.batch import create_cases as ingest
 from patrol.cases.lifecycle import ACTIONS
 from patrol.city.exporting import write_frame
 from patrol.core.errors import Forbidden
+from patrol.notify.notices import near_deadline
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 GEOJSON = "application/geo+json"
@@ -179,4 +180,4 @@ def task(case_id: int, task_id: int, action: str, actor: ActorDep, session: Sess
 def run_escalation(actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     if actor.role != "admin":
         raise Forbidden("only an admin runs the escalation job", field="role")
-    return {"escalated": svc.escalate_overdue(session, settings)}
+    return {"escalated": svc.escalate_overdue(session, settings), "notices": near_deadline(session, settings)}

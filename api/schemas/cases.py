@@ -184,6 +184,7 @@ class CategoryOut(Out):
 
 class EscalationOut(Out):
     escalated: list[int] = Field(description="ids of the cases escalated")
+    notices: int = Field(0, description="nearing-deadline notices written")
 
 
 class PhotoOut(Out):

@@ -39,6 +39,7 @@ from patrol.core.models import (
 )
 from patrol.core.settings import Settings
 from patrol.core.time import now_utc
+from patrol.notify import notices
 
 # The case service is also the API's one import for the case loop: what it re-exports from the modules it is made of.
 __all__ = ["CaseFilter", "Created", "calendar", "can_read", "case_clusters", "case_dict", "case_query",
@@ -226,8 +227,9 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
         return _reopen(session, actor, case, cat, cal, now, f"resident not satisfied ({step.rating}/5) 再接单")
     case.status = step.target
     case.updated_at = now
-    _event(session, case, actor, action, before, step.target, now=now, note=step.note,
-           unit_id=step.event_unit or case.unit_id, point=point, client_id=client_id)
+    ev = _event(session, case, actor, action, before, step.target, now=now, note=step.note,
+                unit_id=step.event_unit or case.unit_id, point=point, client_id=client_id)
+    notices.case_event(session, case, ev, settings)
     return case
 
 
@@ -390,6 +392,7 @@ def task_action(session: Session, actor: Actor, settings: Settings, case_id: int
     elif any(s in ("accepted", "handled") for s in standing) and case.status == Status.DISPATCHED:
         case.status = Status.ACCEPTED
     case.updated_at = now
+    notices.case_events(session, case, settings, at=now)
     return case
 
 
@@ -445,8 +448,9 @@ def escalate_if_overdue(session: Session, case: Case, settings: Settings, *, now
     _raise_level(case, cat, calendar(settings), now)
     case.status = Status.REGISTERED if before != Status.REPORTED else Status.REPORTED
     case.updated_at = now
-    _event(session, case, SYSTEM, "escalate", before, case.status, now=now,
-           note=f"deadline passed at {level} level: escalated to {case.level} (自动升级)")
+    ev = _event(session, case, SYSTEM, "escalate", before, case.status, now=now,
+                note=f"deadline passed at {level} level: escalated to {case.level} (自动升级)")
+    notices.case_event(session, case, ev, settings)
     return True
 
 

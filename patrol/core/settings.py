@@ -61,6 +61,21 @@ class Settings(BaseSettings):
                                           "(working hours) is left; orange below it, yellow below twice it.")
     sse_seconds: float = Field(300.0, gt=0, description="Longest a live-update stream (/api/v1/desk/events) stays "
                                                          "open, s; the browser reconnects after it ends.")
+    public_url: str = Field("http://127.0.0.1:8000", description="Where users reach this server: the base of the "
+                                                                 "links in notifications (e-mail, webhooks).")
+    notify_max_attempts: int = Field(8, gt=0, description="Deliveries of one notification tried before it is dead.")
+    notify_lease_seconds: float = Field(120.0, gt=0, description="How long a sender's claim on an outbox row holds; "
+                                                                 "after it a crashed sender's rows are sent again.")
+    notify_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one e-mail or webhook delivery, s.")
+    notify_batch: int = Field(200, gt=0, description="Outbox rows claimed by one delivery pass at most.")
+    notify_threads: int = Field(8, gt=0, description="Deliveries made at once by one delivery pass.")
+    smtp_host: str | None = Field(None, description="SMTP server for e-mail notifications; empty: e-mail is not sent "
+                                                    "(the rows wait in the outbox).")
+    smtp_port: int = Field(25, description="SMTP port (587 with STARTTLS, typically).")
+    smtp_user: str | None = Field(None, description="SMTP login, if the server asks for one.")
+    smtp_password: str | None = Field(None, description="SMTP password.")
+    smtp_from: str = Field("gridpatrol@localhost", description="From address of notification e-mail.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
     kpi_thresholds: dict[str, tuple[float, float, float]] = Field(
         default_factory=dict,
         description='黄橙红 warning thresholds per KPI as JSON, e.g. {"on_time_rate": [0.9, 0.8, 0.7]} '

@@ -93,7 +93,9 @@ MATRIX = [
     ("case page route", {"admin", "sup", "subd", "worker_a", "dept1", "planner"},
      lambda w: ("GET", f"/api/v1/desk/cases/{number_of(w, case_in(w, 'dispatched'))}/route?unit={w.units[0]}",
                 None)),
->>>>>>> casefile
+    ("my notices", set(ROLE_USERS), lambda w: ("GET", "/api/v1/notices?unread=true&limit=5", None)),
+    ("my unread count", set(ROLE_USERS), lambda w: ("GET", "/api/v1/notices/count", None)),
+    ("mark my notices read", set(ROLE_USERS), lambda w: ("POST", "/api/v1/notices/read", {"all": True})),
 ]
 
 
