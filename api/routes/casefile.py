@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
 from api.deps import ActorDep, PageActorDep, SessionDep, SettingsDep
-from api.schemas.desk_case import CaseFileOut
+from api.schemas.desk_case import CaseFileOut, RouteOut
 from maps.desk import casefile as page
 from maps.field import tiles_config
 from patrol.cases import routing
@@ -37,7 +37,8 @@ def desk_case(number: str, actor: ActorDep, session: SessionDep, settings: Setti
 
 
 @router.get("/api/v1/desk/cases/{number}/route", summary="The road route from a unit to the case (GeoJSON "
-                                                         "LineString, WGS-84) for drawing a dispatch choice")
+                                                         "LineString, WGS-84) for drawing a dispatch choice",
+            response_model=RouteOut, response_model_exclude_unset=True)
 def desk_case_route(number: str, actor: ActorDep, session: SessionDep,
                     unit: Annotated[int, Query(description="the unit's key, as the case file lists it")]) -> dict:
     case = find_case(session, actor, number)

@@ -140,3 +140,16 @@ class CaseFileOut(Out):
     earlier: list[Earlier]
     urges: dict[str, Any]
     actions: list[ActionForm]
+
+
+class RouteProperties(Out):
+    length_m: float
+    eta_s: float
+    fallback: str | None = None
+    profile: str
+
+
+class RouteOut(Geometry):
+    """A road route from a unit to the case: a GeoJSON LineString (WGS-84) with its length and travel time."""
+
+    properties: RouteProperties
