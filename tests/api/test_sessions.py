@@ -322,10 +322,11 @@ def test_an_unknown_user_costs_a_hash_verification_like_a_wrong_password(world, 
     name = new_user(world)
     log_in(c, name, "not the password!", expect=401)
     assert len(verified) == 2 and verified[1] != auth.dummy_hash() and verified[1].startswith("$argon2")
-    # same answer for both
+    # same answer for both, and for a name no database could hold (a NUL character)
     a = c.post("/api/v1/auth/token", data={"username": "nobody-x1", "password": "x"}).json()
     b = c.post("/api/v1/auth/token", data={"username": name, "password": "x"}).json()
-    assert a == b
+    nul = c.post("/api/v1/auth/token", data={"username": "a\x00b", "password": "x"}).json()
+    assert a == b == nul
 
 
 # ---------------------------------------------------------------------------------------------- password policy
