@@ -9,7 +9,8 @@ name or address with 429 and ``Retry-After`` (the seconds until the oldest count
 without checking the password. A refused attempt is not recorded (it would extend its own block).
 
 :func:`log_in` reads the user and the counts in a read transaction, verifies the argon2 hash (≈ 64 MiB, 0.1–0.2 s)
-with no transaction open — an unknown user is verified against a dummy hash, so she costs the same — and then writes
+with no transaction open (at most :data:`HASHING` at once) — an unknown user is verified against a dummy hash, so
+she costs the same — and then writes
 the attempt (and, on success, the new session) in one short write transaction. Attempts racing in parallel are each
 checked against the count before them, so a burst may pass the limit by the number of parallel requests.
 """
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import threading
 from collections.abc import Sequence
 
 from sqlalchemy import delete, func, select
@@ -31,6 +34,13 @@ from patrol.core.settings import Settings
 
 NAME_MAX = 80
 ADDRESS_MAX = 64
+#: argon2 verifications running at once (each takes 64 MiB): a burst of logins queues instead of taking the memory
+HASHING = threading.BoundedSemaphore(max(2, min(8, os.cpu_count() or 2)))
+
+
+def _printable(text: str) -> str:
+    """``text`` without NUL characters (PostgreSQL's text refuses them; they can be no user's name)."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _retry_after(failures: Sequence[dt.datetime], limit: int, window: dt.timedelta, now: dt.datetime) -> int | None:
@@ -70,12 +80,13 @@ def log_in(sessions: sessionmaker[Session], username: str, password: str, settin
     """Check ``username`` and ``password`` and open a login session: 429 when throttled, 401 on ``username`` for a
     wrong name or password or a disabled user (one message for all three); the attempt is recorded either way."""
     now = now or dt.datetime.now(dt.UTC)
-    name, where = username[:NAME_MAX], (address or "unknown")[:ADDRESS_MAX]
+    name, where = _printable(username[:NAME_MAX]), _printable((address or "unknown")[:ADDRESS_MAX])
     with sessions() as session:  # a read transaction: no write lock is held while the hash is verified
         throttle(session, name, where, settings, now=now)
         found = session.execute(select(User.id, User.password_hash, User.active)
-                                .where(User.username == username)).first()
-    matches = verify_password(password, found.password_hash if found is not None else None)
+                                .where(User.username == _printable(username))).first()
+    with HASHING:
+        matches = verify_password(password, found.password_hash if found is not None else None)
     ok = matches and found is not None and found.active
     reason = None if ok else ("unknown_user" if found is None else "disabled" if matches else "wrong_password")
     with sessions() as session, session.begin():

@@ -112,6 +112,27 @@ def test_a_reused_refresh_token_ends_the_whole_session(world):
     assert c.get("/api/v1/auth/me", headers=bearer(other)).status_code == 200
 
 
+def test_of_racing_refreshes_with_one_token_exactly_one_wins(world):
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = client_from(world)
+    token = log_in(c, new_user(world))["refresh_token"]
+    sessions = session_factory(world.engine)
+
+    def attempt(_: int) -> str:
+        try:
+            with transaction(sessions) as s:
+                s.connection(execution_options={"sqlite_immediate": True})
+                rotate(s, token, world.settings, now=dt.datetime.now(dt.UTC))
+            return "rotated"
+        except RefreshReused:
+            return "reused"
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = sorted(pool.map(attempt, range(6)))
+    assert outcomes == ["reused"] * 5 + ["rotated"]
+
+
 def test_a_session_ends_at_its_absolute_lifetime(world):
     settings = Settings(database_url=world.url, secret_key=world.settings.secret_key, refresh_days=10,
                         session_absolute_days=30)
@@ -322,10 +343,11 @@ def test_an_unknown_user_costs_a_hash_verification_like_a_wrong_password(world, 
     name = new_user(world)
     log_in(c, name, "not the password!", expect=401)
     assert len(verified) == 2 and verified[1] != auth.dummy_hash() and verified[1].startswith("$argon2")
-    # same answer for both
+    # same answer for both, and for a name no database could hold (a NUL character)
     a = c.post("/api/v1/auth/token", data={"username": "nobody-x1", "password": "x"}).json()
     b = c.post("/api/v1/auth/token", data={"username": name, "password": "x"}).json()
-    assert a == b
+    nul = c.post("/api/v1/auth/token", data={"username": "a\x00b", "password": "x"}).json()
+    assert a == b == nul
 
 
 # ---------------------------------------------------------------------------------------------- password policy
