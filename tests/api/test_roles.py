@@ -84,8 +84,8 @@ MATRIX = [
     ("desk queue rows", {"admin", "sup", "sup_other"}, lambda w: ("GET", "/api/v1/desk/queues/to_register", None)),
     ("desk department queue", {"dept1", "dept2"}, lambda w: ("GET", "/api/v1/desk/queues/to_accept", None)),
     # a supervisor of another community gets 200 with the case refused in its result (the scope is per case)
-    ("desk bulk register", {"admin", "sup", "sup_other", "subd", "subd_other"}, lambda w: ("POST", "/api/v1/desk/bulk", {
-        "action": "register", "cases": [case_in(w, "reported")]})),
+    ("desk bulk register", {"admin", "sup", "sup_other", "subd", "subd_other"},
+     lambda w: ("POST", "/api/v1/desk/bulk", {"action": "register", "cases": [case_in(w, "reported")]})),
     ("desk units", {"admin", "sup", "sup_other", "subd", "subd_other"}, lambda w: ("GET", "/api/v1/desk/units", None)),
     ("desk live counts", DESK, lambda w: ("GET", "/api/v1/desk/events?seconds=0.1", None)),
     ("case page file", {"admin", "sup", "subd", "worker_a", "dept1", "planner"},
