@@ -62,7 +62,7 @@ def desk_case_page(number: str, actor: PageActorDep, session: SessionDep, settin
                             status_code=403 if isinstance(e, Forbidden) else 404)
     return HTMLResponse(page.case_page(lang_, number, ACTIONS_ZH,
                                        tiles=tiles_config(settings.tiles, settings.tile_attribution),
-                                       datum=settings.tiles_datum,
+                                       datum=settings.tiles_datum, timezone=settings.timezone,
                                        role=actor.role, user=_display_name(session, actor.user_id) or actor.label))
 
 

@@ -145,4 +145,5 @@ def desk_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep,
         return RedirectResponse(f"/dashboard?lang={lang or settings.lang}", status_code=303)
     return HTMLResponse(queues_page(
         lang or settings.lang, actions_zh={n: a.label_zh for n, a in ACTIONS.items()}, role=actor.role,
-        who=_name(session, actor), near_deadline_fraction=settings.near_deadline_fraction))
+        who=_name(session, actor), near_deadline_fraction=settings.near_deadline_fraction,
+        timezone=settings.timezone))

@@ -107,12 +107,12 @@ PRINT_STEPS = 6
 
 
 def case_page(lang: str | None, number: str, actions_zh: Mapping[str, str], *, tiles: dict | None, role: str,
-              user: str, datum: str = "wgs84") -> str:
+              user: str, datum: str = "wgs84", timezone: str | None = None) -> str:
     """The case page: the frame and the configuration its script reads; the script fetches the case file.
     ``tiles``: the basemap (None: none, the grid and the point are drawn anyway); ``datum``: the basemap's datum."""
     lang = pick(lang)
-    config = page_config(lang, actions_zh, number=number, tiles=tiles, datum=datum, t=T[lang], role=role,
-                         user=user)
+    config = page_config(lang, actions_zh, timezone=timezone, number=number, tiles=tiles, datum=datum, t=T[lang],
+                         role=role, user=user)
     return render("desk_case.html", **frame(lang, active="case"), t=T[lang], number=number,
                   config=Markup(json.dumps(config, ensure_ascii=False).replace("</", "<\\/")))
 

@@ -53,14 +53,16 @@ def pick(lang: str | None) -> str:
     return "en" if lang == "en" else "zh"
 
 
-def page_config(lang: str, actions_zh: Mapping[str, str], **extra: Any) -> dict[str, Any]:
+def page_config(lang: str, actions_zh: Mapping[str, str], *, timezone: str | None = None,
+                **extra: Any) -> dict[str, Any]:
     """The configuration a desk page script receives (``window.GRIDPATROL``): its language and the label tables.
     ``actions_zh``: the Chinese names of the actions, as the loop's table (patrol.cases.lifecycle.ACTIONS) holds them
-    — the route passes them in, maps does not import patrol."""
+    — the route passes them in, maps does not import patrol. ``timezone``: the city's, in which pages show times."""
     lang = pick(lang)
     actions = dict(actions_zh) if lang == "zh" else {k: ACTION_EN.get(k, k) for k in actions_zh}
-    return {"lang": lang, "labels": {"status": STATUS[lang], "level": LEVEL[lang], "role": ROLE[lang],
-                                     "action": actions, "channel": CHANNEL[lang]}, **extra}
+    return {"lang": lang, "timezone": timezone, "labels": {
+        "status": STATUS[lang], "level": LEVEL[lang], "role": ROLE[lang], "action": actions,
+        "channel": CHANNEL[lang]}, **extra}
 
 
 def frame(lang: str, *, active: str) -> dict[str, Any]:

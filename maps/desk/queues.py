@@ -82,12 +82,12 @@ EMPTY = {
 
 
 def queues_page(lang: str | None, *, actions_zh: Mapping[str, str], role: str, who: str,
-                near_deadline_fraction: float) -> str:
+                near_deadline_fraction: float, timezone: str | None = None) -> str:
     """The HTML of /desk for a user of ``role`` (the queues themselves come from GET /api/v1/desk/queues)."""
     lang = pick(lang)
     pct = round(near_deadline_fraction * 100)
     empty = {k: v.replace("{pct}", str(pct)) for k, v in EMPTY[lang].items()}
-    config = page_config(lang, actions_zh, role=role, who=who, text=TEXT[lang], empty=empty,
+    config = page_config(lang, actions_zh, timezone=timezone, role=role, who=who, text=TEXT[lang], empty=empty,
                          near_deadline_fraction=near_deadline_fraction)
     return render("desk_queues.html", **frame(lang, active="desk"), t=TEXT[lang], config=_json(config))
 

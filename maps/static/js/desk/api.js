@@ -90,9 +90,12 @@ export function hoursText(hours) {
   return hours >= 0 ? `剩 ${h} 工时` : `超期 ${h} 工时`;
 }
 
+/** A moment as the city's clock shows it (CONFIG.timezone, e.g. Asia/Shanghai), whatever the browser's zone. */
 export function when(iso) {
   if (!iso) return '';
-  return new Date(iso).toLocaleString(LANG === 'en' ? 'en-GB' : 'zh-CN', { dateStyle: 'short', timeStyle: 'short' });
+  const options = { dateStyle: 'short', timeStyle: 'short' };
+  if (CONFIG.timezone) options.timeZone = CONFIG.timezone;
+  return new Date(iso).toLocaleString(LANG === 'en' ? 'en-GB' : 'zh-CN', options);
 }
 
 export { esc };

@@ -71,8 +71,10 @@ function clockHtml(c) {
     return `<span class="clock">${esc(ok)}</span>`;
   }
   if (c.hours_left == null) return '';
-  const tag = c.overdue ? ` · ${esc(T.overdue)}` : '';
-  return `<span class="clock ${esc(c.colour)}" data-colour="${esc(c.colour)}">${esc(hoursText(c.hours_left))}${tag}</span>
+  // overdue with no working time gone yet (a weekend, the night): "已超期" alone, not "剩 0.0 工时"
+  const text = c.overdue && c.hours_left > -0.05 ? '' : hoursText(c.hours_left);
+  const tag = c.overdue ? `${text ? ' · ' : ''}${esc(T.overdue)}` : '';
+  return `<span class="clock ${esc(c.colour)}" data-colour="${esc(c.colour)}">${esc(text)}${tag}</span>
     <small class="muted">${esc(T.deadline_at)} ${esc(when(c.deadline_at))}</small>`;
 }
 
