@@ -379,7 +379,8 @@ def _rows(session: Session, settings: Settings, rows: Sequence[Any], now: dt.dat
             "status": r.status, "level": r.level, "channel": r.channel,
             "reported_at": iso(aware(r.reported_at)), "deadline_at": iso(aware(r.deadline_at)),
             "hours_left": None if hours is None else round(hours, 2),
-            "urgency": "stopped" if r.status == Status.SUSPENDED else urgency(
+            "urgency": "stopped" if r.status == Status.SUSPENDED else "red" if (
+                r.status in RUNNING and r.deadline_at is not None and aware(r.deadline_at) < now) else urgency(
                 hours if r.status in RUNNING else None, r.deadline_hours, fraction),
             "unit": r.unit_name, "urges": urges.get(r.id, 0),
             **({"tasks": whistles.get(r.id, [])} if tasks else {}),

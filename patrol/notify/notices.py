@@ -233,7 +233,7 @@ def case_event(session: Session, case: Case, event: CaseEvent, settings: Setting
     note = event.note
     if kind == "urge" and case.deadline_at is not None:
         local = aware(case.deadline_at).astimezone(ZoneInfo(settings.timezone))
-        note = f"{note or ''}\n办理期限 Deadline: {local:%Y-%m-%d %H:%M}".strip()
+        note = f"{note or ''}\n办理期限：{local:%Y-%m-%d %H:%M}".strip()
     msg = message(session, case, kind, note, event.at, settings)
     return emit(session, case, msg, to, f"{kind}:{case.id}:{event.id}", exclude=event.actor_id)
 

@@ -119,7 +119,7 @@ def test_urge_tells_whoever_holds_the_case(world, channels):
     with session_factory(world.engine)() as s:
         body = s.scalars(select(Notice.body).where(Notice.case_id == r["id"], Notice.kind == "urge")
                          .order_by(Notice.id.desc())).first()
-    assert "督办：限时处理" in body and "Deadline" in body
+    assert "督办：限时处理" in body and "办理期限：" in body
     # dept2's only channel is inactive: no outbox row for it
     assert [o.channel_id for o in outbox(world, r["id"])] == []
 

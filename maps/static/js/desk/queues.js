@@ -123,7 +123,10 @@ function sortHeader(key, text) {
 function clock(r) {
   if (r.urgency === 'stopped') return `<span class="clock stopped">${esc(LANG === 'en' ? 'suspended' : '缓办停表')}</span>`;
   if (r.hours_left == null) return '';
-  return `<span class="clock ${esc(r.urgency || '')}">${esc(hoursText(r.hours_left))}</span>`;
+  // overdue with no working time gone yet (a weekend, the night): "已超期", not "剩 0.0 工时"
+  const text = r.urgency === 'red' && r.hours_left > -0.05 ? (LANG === 'en' ? 'overdue' : '已超期')
+    : hoursText(r.hours_left);
+  return `<span class="clock ${esc(r.urgency || '')}">${esc(text)}</span>`;
 }
 
 function tasksCell(r) {
