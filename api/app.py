@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse
@@ -36,6 +37,7 @@ from api.routes import plans as plan_routes
 from api.schemas.bounds import check_bounds
 from api.schemas.meta import HealthOut, SummaryOut
 from maps.assets import STATIC_DIR
+from maps.field import tiles_config
 from maps.overview import overview_map
 from patrol.city.osm_import import summarize
 from patrol.city.read_models import layer
@@ -43,6 +45,16 @@ from patrol.core.db import make_engine, session_factory
 from patrol.core.migrate import current_revision
 from patrol.core.settings import Settings, get_settings
 from patrol.publication.policy import worker_names_public
+
+
+def tile_origins(settings: Settings) -> tuple[str, ...]:
+    """The origins (scheme://host[:port]) of the configured basemap, which the pages' policy lets them fetch from
+    (the phone app keeps tiles for offline use); a URL template's ``{s}`` subdomains become a wildcard."""
+    tiles = tiles_config(settings.tiles, settings.tile_attribution)
+    if not tiles:
+        return ()
+    url = urlsplit(tiles["url"].replace("{s}", "*"))
+    return (f"{url.scheme}://{url.netloc}",) if url.scheme in ("http", "https") and url.netloc else ()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.writing_engine = engine.execution_options(sqlite_immediate=True)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, settings=settings)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, tile_origins=tile_origins(settings))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(layers.router)
     app.include_router(auth.router)

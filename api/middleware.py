@@ -10,6 +10,8 @@ uploads take more (:func:`body_limits`).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -116,24 +118,74 @@ SECURITY_HEADERS = [
     (b"content-security-policy", b"frame-ancestors 'none'"),
 ]
 
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+#: /docs and /redoc load FastAPI's Swagger UI and ReDoc from this CDN
+_DOCS_CDN = "https://cdn.jsdelivr.net"
+
+
+def page_policy(body: bytes, *, tile_origins: tuple[str, ...] = (), docs: bool = False) -> str:
+    """The Content-Security-Policy of an HTML page: scripts only from this site or inline ones whose SHA-256 is
+    listed (each inline script of *this* page, hashed as sent — so an injected script runs nowhere), no plugins, no
+    framing, forms and ``<base>`` only to this site, fetches to this site and the basemap's tile servers, images
+    also from ``data:``/``blob:`` and any https host (basemap tiles, photos' thumbnails), styles inline allowed
+    (Leaflet positions its panes with style attributes)."""
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(m).digest()).decode()}'"
+                      for m in _INLINE_SCRIPT.findall(body))
+    cdn = f" {_DOCS_CDN}" if docs else ""
+    tiles = "".join(f" {o}" for o in tile_origins)
+    return ("default-src 'self'; "
+            f"script-src 'self'{cdn} {hashes}".rstrip() + "; "
+            f"style-src 'self' 'unsafe-inline'{cdn}; "
+            f"img-src 'self' data: blob: https:{tiles}; "
+            f"connect-src 'self'{tiles}; "
+            "font-src 'self' data:; worker-src 'self'; manifest-src 'self'; object-src 'none'; "
+            "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
 
 class SecurityHeaders:
-    """Adds :data:`SECURITY_HEADERS` to every HTTP answer (a header the route set itself is kept)."""
+    """Adds :data:`SECURITY_HEADERS` to every HTTP answer (a header the route set itself is kept); an HTML page gets
+    the full :func:`page_policy` instead of the bare ``frame-ancestors``, computed from its body (so the page's
+    answer is held until its last byte — pages are small; streams such as Server-Sent Events are never HTML)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, tile_origins: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.tile_origins = tile_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        held: dict[str, Any] = {}
+        docs = scope.get("path", "") in ("/docs", "/redoc", "/docs/oauth2-redirect")
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
+                kind = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if kind.startswith(b"text/html"):
+                    held["start"], held["body"] = message, []
+                    return
                 present = {name.lower() for name, _ in headers}
                 headers += [(name, value) for name, value in SECURITY_HEADERS if name not in present]
                 message["headers"] = headers
+                await send(message)
+                return
+            if message["type"] == "http.response.body" and "start" in held:
+                held["body"].append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                body = b"".join(held["body"])
+                start = held.pop("start")
+                headers = [(k, v) for k, v in start.get("headers") or [] if k.lower() != b"content-security-policy"]
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in SECURITY_HEADERS
+                            if name not in present and name != b"content-security-policy"]
+                policy = page_policy(body, tile_origins=self.tile_origins, docs=docs)
+                headers.append((b"content-security-policy", policy.encode()))
+                start["headers"] = headers
+                await send(start)
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+                return
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -462,7 +462,7 @@ def _run_backend(browser, backend: str, url: str, model, n: int, rng: random.Ran
               f"{city['grid']} ({city['grid_buildings']} buildings)", flush=True)
         app = _App(url)
         lon, lat = city["start"]
-        context = browser.new_context(**PHONE, locale="zh-CN", service_workers="allow",
+        context = browser.new_context(bypass_csp=True, **PHONE, locale="zh-CN", service_workers="allow",
                                       geolocation={"latitude": lat, "longitude": lon, "accuracy": 8},
                                       permissions=["geolocation"])
         page = _login(context, app.base)

@@ -258,7 +258,7 @@ class _Files:
 # --- the browser -------------------------------------------------------------------------------------------------
 def _context(browser: Any, base: str, token: str | None = None) -> tuple[Any, Any, list]:
     """A fresh context (empty cache) that reaches only 127.0.0.1, and a page recording its responses."""
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+    context = browser.new_context(bypass_csp=True, viewport=VIEWPORT, locale="zh-CN")
     if token:
         from api.deps import COOKIE
 

@@ -4,7 +4,9 @@ working hours, lengths of every free-text field (JSON bodies and the Open311 for
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 import json
 import os
@@ -377,3 +379,23 @@ def test_a_problem_quotes_a_long_value_cut_short(client, world):
                     json={"code": "X" * 100_000, "title": {"zh": "t"}, "target": "building", "items": []})
     assert r.status_code == 422
     assert len(r.content) < 5000, len(r.content)
+
+
+def test_a_page_policy_lists_exactly_its_inline_scripts():
+    from api.middleware import page_policy
+
+    body = (b"<html><script>var a = 1;</script><script src='/static/x.js'></script>"
+            b"<script type=\"module\">import '/y.js';</script></html>")
+    policy = page_policy(body)
+    digests = [base64.b64encode(hashlib.sha256(s).digest()).decode() for s in (b"var a = 1;", b"import '/y.js';")]
+    assert all(f"'sha256-{d}'" in policy for d in digests)
+    assert policy.count("'sha256-") == 2  # the external script needs no hash
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+
+
+def test_html_pages_carry_the_full_policy_and_json_the_bare_one(client):
+    page = client.get("/login")
+    assert page.headers["content-security-policy"].startswith("default-src 'self'; script-src 'self'")
+    api = client.get("/api/v1/categories")
+    assert api.headers["content-security-policy"] == "frame-ancestors 'none'"

@@ -96,7 +96,8 @@ def phone_page(lon: float, lat: float) -> Iterator:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=[*ARGS, LOCAL_ONLY])
-        context = browser.new_context(**PHONE, locale="zh-CN", geolocation={"latitude": lat, "longitude": lon,
+        context = browser.new_context(
+            bypass_csp=True, **PHONE, locale="zh-CN", geolocation={"latitude": lat, "longitude": lon,
                                       "accuracy": 6}, permissions=["geolocation"], service_workers="allow")
         page = context.new_page()
         page.set_default_timeout(20_000)

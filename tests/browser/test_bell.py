@@ -32,7 +32,7 @@ def served(tmp_path_factory, monaco_model):
 
 def open_desk(p: Any, base: str, token: str, lang: str) -> Any:
     browser = p.chromium.launch(executable_path=chromium_path(), args=ARGS)
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1366, "height": 768}, locale="zh-CN")
     html = environment().from_string(PAGE).render(**frame(lang, active="desk"))
     context.route(f"{base}/desk-frame?*", lambda route: route.fulfill(body=html, content_type="text/html"))
     context.add_init_script(f"localStorage.setItem('gridpatrol.token', {token!r})")

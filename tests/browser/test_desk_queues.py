@@ -52,7 +52,7 @@ def page(desk) -> Iterator[Any]:
     base = desk["base"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+        context = browser.new_context(bypass_csp=True, viewport={"width": 1366, "height": 768}, locale="zh-CN")
         context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
         pg = context.new_page()
         pg.set_default_timeout(20_000)

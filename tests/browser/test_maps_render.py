@@ -214,7 +214,8 @@ class Page:
         self.root, self.base, self.state = site
         self.errors: list[str] = []
         self.blocked: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, device_scale_factor=1)
+        self.context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800},
+                                           device_scale_factor=1)
         self.context.route("**/*", self._offline)
         self.page = self.context.new_page()
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))

@@ -50,7 +50,7 @@ def page(app_url) -> Iterator[Any]:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800}, locale="zh-CN")
         context.route("**/*", offline)
         pg = context.new_page()
         pg.set_default_timeout(20_000)

@@ -48,7 +48,7 @@ def page(planner_app) -> Iterator[Any]:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=[*ARGS, LOCAL_ONLY])
-        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+        context = browser.new_context(bypass_csp=True, viewport={"width": 1400, "height": 900}, locale="zh-CN")
         pg = context.new_page()
         pg.set_default_timeout(30_000)
         pg.errors = []

@@ -40,7 +40,7 @@ def browser(app_url) -> Iterator[Any]:
 
 
 def _page_as(browser: Any, base: str, username: str) -> Any:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1366, "height": 768}, locale="zh-CN")
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base) else route.abort())
     page = context.new_page()
     page.set_default_timeout(20_000)
