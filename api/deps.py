@@ -108,11 +108,11 @@ class LoginRequired(Exception):
         self.target = target
 
 
-def get_page_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor:
+def get_page_actor(request: Request, session: SessionDep, settings: SettingsDep, token: BearerDep) -> Actor:
     """The caller of an HTML page (maps, dashboard, planner, /surveys): like :func:`get_actor` (cookie or bearer
     token), but without a valid login it raises :class:`LoginRequired`, which redirects to /login instead of a 401."""
     try:
-        return get_actor(request, session, settings, None)
+        return get_actor(request, session, settings, token)
     except Unauthorized:
         raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else "")) from None
 

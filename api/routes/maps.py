@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import geopandas as gpd
 import shapely
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from api.deps import COOKIE, PageActorDep, Period, PeriodEnd, SessionDep, SettingsDep, local_days
@@ -30,6 +30,7 @@ from patrol.city.read_models import layer
 from patrol.core.dialect import extent
 from patrol.core.errors import GridPatrolError
 from patrol.core.models import Case, Grid
+from patrol.plans import service as plan_svc
 
 router = APIRouter(tags=["maps"])
 Lang = Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or en")]
@@ -157,6 +158,8 @@ def dashboard(actor: PageActorDep, session: SessionDep, settings: SettingsDep, l
 @router.get("/planner", response_class=HTMLResponse, summary="Planner's grid editor: plans, split / merge / move a "
                                                             "boundary, proposal, validation, impact, publish")
 def planner(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
+    if actor.role not in plan_svc.PLANNERS:  # the plans API refuses everyone else: no editor that cannot save
+        return RedirectResponse(f"/dashboard?lang={lang or settings.lang}", status_code=303)
     return HTMLResponse(planner_page(lang=lang or settings.lang, tiles=tiles_config(settings.tiles,
                                                                                     settings.tile_attribution),
                                      datum=settings.tiles_datum,

@@ -77,6 +77,8 @@ def start_patrol(session: Session, actor: Actor, *, client_id: str | None, start
 
 def end_patrol(session: Session, actor: Actor, patrol_id: int, *, ended_at: dt.datetime | None = None) -> Patrol:
     p = _own_patrol(session, actor, patrol_id)
+    if p.worker_id != actor.user_id:  # the supervisor reads her workers' patrols; only the worker ends one
+        raise Forbidden("only the worker walking the patrol ends it", field="patrol_id")
     if p.ended_at is None:
         end = _check_time(ended_at)
         if end < p.started_at:

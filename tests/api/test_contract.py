@@ -144,3 +144,11 @@ def test_the_api_and_the_importer_take_the_same_text_lengths(schema: str, check:
             model.model_validate(too_long)
         with pytest.raises(InvalidInput, match=f"at most {limit} characters"):
             clean(too_long, **kwargs)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_opens_with_a_bearer_token(world: World, path: str) -> None:
+    world.client.cookies.clear()
+    r = world.client.get(path, headers=world.h("admin"), follow_redirects=False)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/html")

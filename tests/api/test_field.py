@@ -319,3 +319,14 @@ def test_field_today_carries_checklists_shops_and_what_is_due_in_her_grids_only(
 
     # the day is a grid worker's: a supervisor gets no field day (and so no one's personal data)
     assert c.get(TODAY, headers=world.h("sup")).status_code == 403
+
+
+def test_only_the_worker_ends_her_patrol_her_supervisor_reads_it(world):
+    c = world.client
+    pid = c.post("/api/v1/patrols", headers=world.h("worker_a"), json={"client_id": str(uuid.uuid4())}).json()["id"]
+    for who in ("admin", "sup", "subd"):  # they read her patrol, and ending it is hers
+        assert c.get(f"/api/v1/patrols/{pid}", headers=world.h(who)).status_code == 200
+        refused = c.post(f"/api/v1/patrols/{pid}/end", headers=world.h(who))
+        assert refused.status_code == 403 and refused.json()["field"] == "patrol_id", (who, refused.text)
+    assert c.get(f"/api/v1/patrols/{pid}", headers=world.h("sup")).json()["ended_at"] is None
+    assert c.post(f"/api/v1/patrols/{pid}/end", headers=world.h("worker_a")).json()["ended_at"] is not None
