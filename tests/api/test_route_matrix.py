@@ -404,7 +404,7 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     # ------------------------------------------------------------------ checklists, inspections, shops
     ("GET", "/api/v1/checklists"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/checklists")),
     ("GET", "/api/v1/checklists/{code}"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/checklists/stairwell_fire")),
-    ("POST", "/api/v1/checklists"): (answers({"admin", "sup", "sup_other"}), lambda w, t: Req(
+    ("POST", "/api/v1/checklists"): (answers({"admin"}), lambda w, t: Req(
         "POST", "/api/v1/checklists", headers={"Content-Type": "text/yaml"}, content=(
             f"code: matrix_{uuid.uuid4().hex[:6]}\ntitle: {{zh: 矩阵, en: Matrix}}\ntarget: building\nitems:\n"
             "  - {id: door, type: yesno, text: {zh: 单元门完好, en: Entrance door intact}, fail: {}}\n").encode())),
