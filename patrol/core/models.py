@@ -286,8 +286,8 @@ class Visit(Base):
     geom = _point(nullable=True)
 
 
-#: the closed cases without a rating (待评价/回访), the WHERE of two partial indexes
-UNRATED = "status = 'closed' AND rating IS NULL"
+#: the WHERE of the partial indexes for 待评价/回访 (closed without a rating)
+UNRATED = "rating IS NULL"
 
 
 class Case(Base):
@@ -338,12 +338,13 @@ class Case(Base):
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         CheckConstraint("level IN ('grid', 'community', 'department')", name="level"),
         # the desk's queues (patrol.cases.queues; migration 0008, measured in bench/bench_desk_queues.py)
-        Index("ix_patrol_case_community_id_status_deadline_at", "community_id", "status", "deadline_at"),
-        Index("ix_patrol_case_status_deadline_at", "status", "deadline_at"),
-        Index("ix_patrol_case_status_level", "status", "level"),
-        Index("ix_patrol_case_unrated_community_id_reported_at", "community_id", "reported_at",
+        Index("ix_patrol_case_community_status_deadline", "community_id", "status", "deadline_at", "category_code"),
+        Index("ix_patrol_case_status_deadline", "status", "deadline_at", "category_code"),
+        Index("ix_patrol_case_status_level", "status", "level", "escalations"),
+        Index("ix_patrol_case_unit_status", "unit_id", "status", "rework_count"),
+        Index("ix_patrol_case_unrated_community", "community_id", "status", "reported_at",
               postgresql_where=text(UNRATED), sqlite_where=text(UNRATED)),
-        Index("ix_patrol_case_unrated_reported_at", "reported_at",
+        Index("ix_patrol_case_unrated", "status", "reported_at",
               postgresql_where=text(UNRATED), sqlite_where=text(UNRATED)),
     )
 
