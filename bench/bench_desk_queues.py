@@ -35,6 +35,8 @@ from sqlalchemy import insert, select
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "osm" / "monaco.osm.pbf"
 GOAL_MS = 300.0
+CASE_GOAL_MS = 200.0
+PASSWORD = "bench pass phrase 2026"  # the password rules want 12 characters
 STATUS_WEIGHTS = {"closed": 0.55, "reported": 0.04, "registered": 0.04, "dispatched": 0.08, "accepted": 0.06,
                   "handled": 0.06, "verified": 0.03, "suspended": 0.02, "rejected": 0.07, "duplicate": 0.05}
 OPEN = frozenset({"reported", "registered", "dispatched", "accepted", "handled", "verified", "suspended"})
@@ -72,11 +74,11 @@ def _city(url: str, model: Any) -> dict:
         busiest = int(grids["community_id"].value_counts().index[0])
         com = s.get(Community, busiest)
         sub = s.get(Subdistrict, com.subdistrict_id)
-        create_user(s, username="admin", role="admin", password="benchpass1", simulated=True)
-        create_user(s, username="sup", role="supervisor", password="benchpass1", community=com.name, simulated=True)
-        create_user(s, username="street", role="subdistrict", password="benchpass1", subdistrict=sub.code,
+        create_user(s, username="admin", role="admin", password=PASSWORD, simulated=True)
+        create_user(s, username="sup", role="supervisor", password=PASSWORD, community=com.name, simulated=True)
+        create_user(s, username="street", role="subdistrict", password=PASSWORD, subdistrict=sub.code,
                     simulated=True)
-        create_user(s, username="dept", role="department", password="benchpass1", unit_id=units[0], simulated=True)
+        create_user(s, username="dept", role="department", password=PASSWORD, unit_id=units[0], simulated=True)
     engine.dispose()
     return {"grids": grids, "cats": cats, "units": units}
 
@@ -152,6 +154,20 @@ def _insert(url: str, city: dict, n: int, seed: int = 2026) -> None:
             s.connection().exec_driver_sql("SELECT setval('patrol_case_id_seq', (SELECT max(id) FROM patrol_case))")
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
+        conn.commit()  # planner statistics that a rollback would throw away
+    engine.dispose()
+
+
+def _refresh(url: str) -> None:
+    """A kept database: its schema to the head migration, fresh planner statistics."""
+    from patrol.core.db import make_engine
+    from patrol.core.migrate import upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()  # planner statistics that a rollback would throw away
     engine.dispose()
 
 
@@ -203,7 +219,7 @@ def _pandas_page(factory, actor, settings, queue: str, now) -> int:
     return len(rows)
 
 
-def _measure(url: str, repeat: int) -> list[dict]:
+def _measure(url: str, repeat: int, pandas: bool = True) -> list[dict]:
     from patrol.cases import queues as Q
     from patrol.core.auth import Actor
     from patrol.core.db import make_engine, session_factory
@@ -222,7 +238,7 @@ def _measure(url: str, repeat: int) -> list[dict]:
                              ) if u.subdistrict_id else frozenset()
             actors[name] = Actor(label=name, role=u.role, user_id=u.id, community_id=u.community_id,
                                  unit_id=u.unit_id, subdistrict_id=u.subdistrict_id, community_ids=coms)
-    out = []
+    out = _case_pages(factory, actors["admin"], settings)
     for who, actor in actors.items():
         def count(actor=actor):
             with factory() as s:
@@ -238,7 +254,7 @@ def _measure(url: str, repeat: int) -> list[dict]:
                 p50, p95, res = _timed(page, repeat)
                 row = {"who": who, "what": f"{q.name} by {sort} {order}", "p50": p50, "p95": p95,
                        "rows": res["total"]}
-                if sort == "reported_at":
+                if pandas and sort == "reported_at":
                     now = now_utc()
                     a50, a95, _ = _timed(lambda actor=actor, q=q, now=now: _pandas_page(factory, actor, settings,
                                                                                          q.name, now),
@@ -249,18 +265,42 @@ def _measure(url: str, repeat: int) -> list[dict]:
     return out
 
 
+def _case_pages(factory, actor, settings, n: int = 30) -> list[dict]:
+    """The case page's read model (GET /api/v1/desk/cases/{number}) for ``n`` random cases, one call each."""
+    from patrol.cases.casefile import case_file
+    from patrol.core.models import Case
+
+    with factory() as s:
+        top = s.scalar(select(Case.id).order_by(Case.id.desc()).limit(1)) or 0
+    rng = np.random.default_rng(17)
+    numbers = [f"2026-{int(k):07d}" for k in rng.integers(1, top + 1, size=n)]
+    times = []
+    for number in numbers:
+        t = time.perf_counter()
+        with factory() as s:
+            case_file(s, actor, settings, number)
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return [{"who": "admin", "what": f"case page ({n} random cases)", "p50": statistics.median(times),
+             "p95": times[min(n - 1, int(round(0.95 * (n - 1))))], "rows": n, "goal": CASE_GOAL_MS}]
+
+
 def _print(backend: str, n: int, rows: list[dict]) -> bool:
     print(f"\n{backend}: {n:,} cases — server time per call, ms (in process, fresh session)")
     print(f"{'role':<8}{'call':<42}{'cases':>9}{'p50':>9}{'p95':>9}{'pandas p50':>12}{'ratio':>8}")
-    worst = 0.0
+    worst, missed = 0.0, []
     for r in rows:
-        worst = max(worst, r["p95"])
+        if r["p95"] > r.get("goal", GOAL_MS):
+            missed.append(r["what"] if "goal" in r else f"{r['who']} {r['what']}")
+        if "goal" not in r:
+            worst = max(worst, r["p95"])
         alt = r.get("pandas_p50")
         print(f"{r['who']:<8}{r['what']:<42}{r['rows']:>9,}{r['p50']:>9.1f}{r['p95']:>9.1f}"
               + (f"{alt:>12.0f}{alt / max(r['p50'], 0.01):>7.0f}×" if alt else ""))
-    ok = worst <= GOAL_MS
-    print(f"goal ({backend}): every queue page and count ≤ {GOAL_MS:.0f} ms p95: {'met' if ok else 'NOT met'} "
-          f"(worst {worst:.0f} ms)")
+    ok = not missed
+    print(f"goal ({backend}): every queue page and count ≤ {GOAL_MS:.0f} ms p95, the case page ≤ "
+          f"{CASE_GOAL_MS:.0f} ms p95: {'met' if ok else 'NOT met'} (worst queue call {worst:.0f} ms"
+          + (f"; missed: {', '.join(missed)})" if missed else ")"))
     return ok
 
 
@@ -268,6 +308,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the databases in this folder (SQLite file, PostGIS URL) and reuse them on the "
+                             "next run: migrations are brought to head, the cases are not inserted again")
+    parser.add_argument("--no-pandas", action="store_true", help="skip the pandas alternative")
+    parser.add_argument("--backend", choices=("both", "sqlite", "postgis"), default="both")
     args, _ = parser.parse_known_args(argv)
     if not DATA.exists():
         print(f"skipped: {DATA} not found")
@@ -277,19 +322,34 @@ def main(argv: list[str] | None = None) -> None:
 
     model = read_city(DATA)
     pg = os.environ.get("GRIDPATROL_BENCH_POSTGRES_URL")
+    backends = (["SpatiaLite"] if args.backend != "postgis" else []) + (
+        ["PostGIS"] if pg and args.backend != "sqlite" else [])
     with tempfile.TemporaryDirectory(prefix="bench_desk_") as tmp:
-        for backend in ["SpatiaLite"] + (["PostGIS"] if pg else []):
-            url = (f"sqlite:///{Path(tmp) / 'desk.db'}" if backend == "SpatiaLite"
-                   else create_postgis_database(pg, f"bench_desk_{uuid.uuid4().hex[:8]}"))
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        for backend in backends:
+            kept = folder / ("desk.db" if backend == "SpatiaLite" else "postgis-url.txt")
+            reuse = args.keep is not None and kept.exists()
+            if backend == "SpatiaLite":
+                url = f"sqlite:///{kept}"
+            elif reuse:
+                url = kept.read_text().strip()
+            else:
+                url = create_postgis_database(pg, f"bench_desk_{uuid.uuid4().hex[:8]}")
+                if args.keep:
+                    kept.write_text(url)
             try:
                 t = time.perf_counter()
-                city = _city(url, model)
-                _insert(url, city, args.cases)
-                print(f"{backend}: city and {args.cases:,} SIMULATED cases in {time.perf_counter() - t:.0f} s",
-                      flush=True)
-                _print(backend, args.cases, _measure(url, args.repeat))
+                if reuse:
+                    _refresh(url)
+                    print(f"{backend}: reusing {args.keep} (migrations to head, ANALYZE)", flush=True)
+                else:
+                    _insert(url, _city(url, model), args.cases)
+                    print(f"{backend}: city and {args.cases:,} SIMULATED cases in {time.perf_counter() - t:.0f} s",
+                          flush=True)
+                _print(backend, args.cases, _measure(url, args.repeat, not args.no_pandas))
             finally:
-                if backend == "PostGIS":
+                if backend == "PostGIS" and args.keep is None:
                     drop_postgis_database(url)
     if not pg:
         print("PostGIS skipped: GRIDPATROL_BENCH_POSTGRES_URL is not set")

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -285,6 +286,10 @@ class Visit(Base):
     geom = _point(nullable=True)
 
 
+#: the WHERE of the partial indexes for 待评价/回访 (closed without a rating)
+UNRATED = "rating IS NULL"
+
+
 class Case(Base):
     """A case (案件) in the closed loop. ``status`` follows :mod:`patrol.cases.lifecycle`; ``level`` is where it is
     handled (grid → community → department); ``deadline_at`` is computed in working hours."""
@@ -332,6 +337,15 @@ class Case(Base):
     __table_args__ = (
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         CheckConstraint("level IN ('grid', 'community', 'department')", name="level"),
+        # the desk's queues (patrol.cases.queues; migration 0008, measured in bench/bench_desk_queues.py)
+        Index("ix_patrol_case_community_status_deadline", "community_id", "status", "deadline_at", "category_code"),
+        Index("ix_patrol_case_status_deadline", "status", "deadline_at", "category_code"),
+        Index("ix_patrol_case_status_level", "status", "level", "escalations"),
+        Index("ix_patrol_case_unit_status", "unit_id", "status", "rework_count"),
+        Index("ix_patrol_case_unrated_community", "community_id", "status", "reported_at",
+              postgresql_where=text(UNRATED), sqlite_where=text(UNRATED)),
+        Index("ix_patrol_case_unrated", "status", "reported_at",
+              postgresql_where=text(UNRATED), sqlite_where=text(UNRATED)),
     )
 
 
@@ -352,6 +366,10 @@ class CaseEvent(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id", ondelete="SET NULL"))
     client_id: Mapped[str | None] = mapped_column(String(36), unique=True)
     geom = _point(nullable=True)
+    __table_args__ = (
+        Index("ix_case_event_case_id_to_status_id", "case_id", "to_status", "id"),  # 被退回: the latest to a status
+        Index("ix_case_event_action_case_id", "action", "case_id"),  # 已督办: the urged cases, a page's urges
+    )
 
 
 class Photo(Base):
