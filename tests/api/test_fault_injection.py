@@ -136,7 +136,7 @@ def test_eight_concurrent_writers_get_no_server_error(monaco_city_url, backend, 
 
     def writer(n: int) -> None:
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
-            end = time.monotonic() + 5
+            end = time.monotonic() + 3
             i = 0
             while time.monotonic() < end:
                 code, x, y = grids[(n * 7 + i) % len(grids)]
