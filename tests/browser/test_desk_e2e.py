@@ -193,7 +193,8 @@ def _run_story(settings, engine, backend: str, box: Mailbox, hook: Receiver) -> 
     _delivered_once_each(story, box, hook)
 
 
-def _report_on_the_phone(story: Story, p, who: dict, started: dt.datetime) -> str:
+def _phone(story: Story, p, who: dict) -> tuple[Any, Any]:
+    """The worker's phone (360×740, GPS at her grid, only 127.0.0.1 reachable), logged in to the app."""
     lon, lat = who["point"]
     browser = p.chromium.launch(executable_path=chromium_path(), args=[*ARGS, LOCAL_ONLY])
     context = browser.new_context(bypass_csp=True, **PHONE, locale="zh-CN", permissions=["geolocation"],
@@ -207,6 +208,11 @@ def _report_on_the_phone(story: Story, p, who: dict, started: dt.datetime) -> st
     phone.fill("#login-pass", DEMO_PASSWORD)
     phone.tap("#login-form button[type=submit]")
     phone.wait_for_selector("#shell:not([hidden])")
+    return browser, phone
+
+
+def _report_on_the_phone(story: Story, p, who: dict, started: dt.datetime) -> str:
+    browser, phone = _phone(story, p, who)
     phone.tap("a[data-tab=report]")
     phone.wait_for_selector("#screen-report:not([hidden])")
     phone.fill("#cat-search", "路灯")
@@ -261,19 +267,7 @@ def _accept_and_handle(story: Story, user: str, number: str) -> None:
 
 def _verify_on_the_phone(story: Story, p, who: dict, number: str) -> None:
     case_id = story.case(number).id
-    lon, lat = who["point"]
-    browser = p.chromium.launch(executable_path=chromium_path(), args=[*ARGS, LOCAL_ONLY])
-    context = browser.new_context(bypass_csp=True, **PHONE, locale="zh-CN", permissions=["geolocation"],
-                                  geolocation={"latitude": lat, "longitude": lon, "accuracy": 6},
-                                  service_workers="allow")
-    phone = context.new_page()
-    phone.set_default_timeout(30_000)
-    phone.goto(f"{story.base}/app/")
-    phone.wait_for_selector("#login:not([hidden])")
-    phone.fill("#login-user", who["worker"])
-    phone.fill("#login-pass", DEMO_PASSWORD)
-    phone.tap("#login-form button[type=submit]")
-    phone.wait_for_selector("#shell:not([hidden])")
+    browser, phone = _phone(story, p, who)
     phone.tap("a[data-tab=tasks]")
     phone.wait_for_selector(f"[data-key='verify{case_id}'][data-act='verify']")
     phone.tap(f"[data-key='verify{case_id}'][data-act='verify']")
