@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from patrol.cases.authority import allowed_actions, can_read, scope_filter
 from patrol.cases.lifecycle import CLOSED, IN_HAND, RUNNING
+from patrol.cases.overdue import deadline_colour
 from patrol.cases.places import metres, nearby
 from patrol.cases.reads import timeline
 from patrol.cases.routing import NobodyResponsible, NoRoads, responsible
@@ -44,9 +45,6 @@ from patrol.core.models import (
 from patrol.core.settings import Settings
 from patrol.core.time import iso, now_utc
 
-#: Without ``Settings.near_deadline_fraction``: orange below this share of the category's working hours left,
-#: yellow below twice it.
-NEAR_DEADLINE_FRACTION = 0.2
 #: What the page shows of the history of a building, and of the timeline on a printed 派遣单.
 EARLIER_MAX = 20
 
@@ -59,24 +57,6 @@ AFTER_STEPS = frozenset({"handle", "task_handle", "verify", "rework", "close", "
 
 
 # ---------------------------------------------------------------------------------------------- the clock
-
-
-def near_fraction(settings: Settings) -> float:
-    """The share of the working time left under which a case is "nearing its deadline" (orange)."""
-    value = getattr(settings, "near_deadline_fraction", None)
-    return float(value) if isinstance(value, int | float) and 0 < value < 1 else NEAR_DEADLINE_FRACTION
-
-
-def clock_colour(hours_left: float, total_hours: float, *, overdue: bool, fraction: float) -> str:
-    """red when overdue (or no time left), orange below ``fraction`` of ``total_hours`` left, yellow below twice
-    that, green otherwise."""
-    if overdue or hours_left <= 0:
-        return "red"
-    if hours_left < fraction * total_hours:
-        return "orange"
-    if hours_left < 2 * fraction * total_hours:
-        return "yellow"
-    return "green"
 
 
 def case_clock(case: Case, category: Category, settings: Settings, now: dt.datetime) -> dict[str, Any]:
@@ -92,8 +72,8 @@ def case_clock(case: Case, category: Category, settings: Settings, now: dt.datet
         left = calendar(settings).working_hours_between(now, case.deadline_at)
         overdue = case.deadline_at < now
         out.update(hours_left=round(left, 2), overdue=overdue,
-                   colour=clock_colour(left, category.deadline_hours, overdue=overdue,
-                                       fraction=near_fraction(settings)))
+                   colour=deadline_colour(left, category.deadline_hours, settings.near_deadline_fraction,
+                                          overdue=overdue))
     return out
 
 

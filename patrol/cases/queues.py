@@ -5,8 +5,9 @@ actor's scope (:func:`patrol.cases.authority.scope_filter`), with cheap counts a
 街道 (subdistrict): 升级到街道, 吹哨, 已超期, 即将超期, 已督办. Admin: the supervisor's set over everything, plus the
 街道's. Department: 待接单, 处置中, 吹哨任务, 返工.
 
-**即将超期 (near the deadline)** — the one definition, written once in :func:`near_clause` and :func:`urgency`: a case
-whose deadline clock runs (:data:`patrol.cases.lifecycle.RUNNING`), not yet overdue, with less than
+**即将超期 (near the deadline)** — the one definition, written once in :mod:`patrol.cases.overdue`
+(``near_clause``, ``deadline_colour``; the nearing-deadline notices read it too): a case whose deadline clock
+runs (:data:`patrol.cases.lifecycle.RUNNING`), not yet overdue, with less than
 ``near_deadline_fraction`` (default 0.2) of its category's time limit left, counted in working hours
 (:class:`patrol.cases.worktime.WorkCalendar`). In SQL: ``now <= deadline_at < add_working_hours(now, fraction × the
 category's deadline_hours)``, one threshold per category computed in Python (a handful of categories), so the test
@@ -26,12 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from patrol.cases.authority import can_read, scope_filter
 from patrol.cases.lifecycle import ACTIONS, IN_HAND, OPEN, RUNNING, Status
-from patrol.cases.overdue import overdue_clause
+from patrol.cases.overdue import deadline_colour, near_clause, near_thresholds, overdue_clause
 from patrol.cases.service import transition
 from patrol.cases.worktime import WorkCalendar, calendar
 from patrol.core.auth import Actor
@@ -50,8 +51,7 @@ from patrol.core.settings import Settings
 from patrol.core.time import aware, iso, now_utc
 
 __all__ = ["BULK", "QUEUES", "ROLE_QUEUES", "SORTS", "Queue", "QueueFilter", "bulk", "bulk_actions", "counts",
-           "desk_roles", "filter_options", "hours_left", "near_clause", "queue_page", "queues_of", "scope_signature",
-           "urgency"]
+           "desk_roles", "filter_options", "hours_left", "queue_page", "queues_of", "scope_signature"]
 
 _RUNNING = tuple(sorted(RUNNING))
 _OPEN = tuple(sorted(OPEN))
@@ -174,26 +174,6 @@ def bulk_actions(actor: Actor, queue: Queue) -> list[str]:
 # ---------------------------------------------------------------------------------------------- near the deadline
 
 
-def near_thresholds(session: Session, settings: Settings, now: dt.datetime) -> dict[str, dt.datetime]:
-    """Per category code: the moment at which ``near_deadline_fraction`` of its time limit is left from ``now``."""
-    cal = calendar(settings)
-    f = settings.near_deadline_fraction
-    limits = {code: hours for code, hours in session.execute(select(Category.code, Category.deadline_hours))}
-    at = {hours: cal.add_working_hours(now, f * hours) for hours in set(limits.values())}  # a few distinct limits
-    return {code: at[hours] for code, hours in limits.items()}
-
-
-def near_clause(thresholds: dict[str, dt.datetime], now: dt.datetime) -> ColumnElement[bool]:
-    """SQL: running, not overdue, less than the fraction of the category's time limit left (see the module doc)."""
-    if not thresholds:
-        return Case.id == -1
-    kind = Case.deadline_at.type  # bound as the column binds (SpatiaLite compares datetimes as text)
-    limit = case({code: literal(t, kind) for code, t in thresholds.items()}, value=Case.category_code,
-                 else_=literal(now, kind))
-    return and_(Case.status.in_(_RUNNING), Case.deadline_at >= now, Case.deadline_at < max(thresholds.values()),
-                Case.deadline_at < limit)
-
-
 def hours_left(cal: WorkCalendar, now: dt.datetime, deadlines: Sequence[dt.datetime | None]) -> list[float | None]:
     """Working hours from ``now`` to each deadline (negative when past), for a page of rows: the deadlines are
     sorted and the calendar walked once over their span (working time adds up over consecutive intervals)."""
@@ -204,20 +184,6 @@ def hours_left(cal: WorkCalendar, now: dt.datetime, deadlines: Sequence[dt.datet
     at = {p: c for p, c in zip(points, cumulative, strict=True)}
     base = at[now]
     return [None if d is None else at[d] - base for d in deadlines]
-
-
-def urgency(left: float | None, limit_hours: float, fraction: float) -> str | None:
-    """The colour of a deadline: red overdue, orange below ``fraction`` of the limit left, yellow below twice it,
-    green otherwise; None without a running clock."""
-    if left is None:
-        return None
-    if left < 0:
-        return "red"
-    if left < fraction * limit_hours:
-        return "orange"
-    if left < 2 * fraction * limit_hours:
-        return "yellow"
-    return "green"
 
 
 # ---------------------------------------------------------------------------------------------- filters, counts
@@ -390,9 +356,9 @@ def _rows(session: Session, settings: Settings, rows: Sequence[Any], now: dt.dat
             "status": r.status, "level": r.level, "channel": r.channel,
             "reported_at": iso(aware(r.reported_at)), "deadline_at": iso(aware(r.deadline_at)),
             "hours_left": None if hours is None else round(hours, 2),
-            "urgency": "stopped" if r.status == Status.SUSPENDED else "red" if (
-                r.status in RUNNING and r.deadline_at is not None and aware(r.deadline_at) < now) else urgency(
-                hours if r.status in RUNNING else None, r.deadline_hours, fraction),
+            "urgency": "stopped" if r.status == Status.SUSPENDED else deadline_colour(
+                hours if r.status in RUNNING else None, r.deadline_hours, fraction,
+                overdue=r.deadline_at is not None and aware(r.deadline_at) < now),
             "unit": r.unit_name, "urges": urges.get(r.id, 0),
             **({"tasks": whistles.get(r.id, [])} if tasks else {}),
         })

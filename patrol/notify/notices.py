@@ -18,11 +18,11 @@ import json
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from patrol.cases.lifecycle import RUNNING
+from patrol.cases.overdue import near_clause, near_thresholds
 from patrol.cases.worktime import calendar
 from patrol.core.models import Case, CaseEvent, CaseTask, Category, Community, Notice, NotifyChannel, Outbox, User
 from patrol.core.settings import Settings
@@ -250,25 +250,11 @@ def case_events(session: Session, case: Case, settings: Settings, *, at: dt.date
 
 
 def nearing_deadline(session: Session, settings: Settings, now: dt.datetime) -> list[tuple[Case, float]]:
-    """Running cases not yet overdue whose working time left is below ``near_deadline_fraction`` of their
-    category's deadline, with the working hours left."""
+    """Running cases near their deadline (the desk's 即将超期: :func:`patrol.cases.overdue.near_clause`), with the
+    working hours left."""
     cal = calendar(settings)
-    by_hours: dict[float, list[str]] = {}
-    for code, hours in session.execute(select(Category.code, Category.deadline_hours)):
-        by_hours.setdefault(float(hours), []).append(code)
-    bounds = [and_(Case.category_code.in_(codes),
-                   Case.deadline_at < cal.add_working_hours(now, hours * settings.near_deadline_fraction))
-              for hours, codes in by_hours.items() if hours > 0]
-    if not bounds:
-        return []
-    stmt = (select(Case, Category.deadline_hours).join(Category, Category.code == Case.category_code)
-            .where(Case.status.in_(sorted(RUNNING)), Case.deadline_at > now, or_(*bounds)).order_by(Case.id))
-    out = []
-    for case, hours in session.execute(stmt).all():
-        left = cal.working_hours_between(now, aware(case.deadline_at))
-        if left < hours * settings.near_deadline_fraction:
-            out.append((case, left))
-    return out
+    stmt = select(Case).where(near_clause(near_thresholds(session, settings, now), now)).order_by(Case.id)
+    return [(case, cal.working_hours_between(now, aware(case.deadline_at))) for case in session.scalars(stmt)]
 
 
 def near_deadline(session: Session, settings: Settings, *, now: dt.datetime | None = None) -> int:
@@ -279,7 +265,7 @@ def near_deadline(session: Session, settings: Settings, *, now: dt.datetime | No
     for case, left in nearing_deadline(session, settings, now):
         deadline = aware(case.deadline_at)
         local = deadline.astimezone(ZoneInfo(settings.timezone))
-        note = f"剩余 {left:.1f} 个工作小时，期限 {local:%Y-%m-%d %H:%M}（{left:.1f} working hours left）"
+        note = f"剩余 {left:.1f} 个工作小时，期限 {local:%Y-%m-%d %H:%M}"
         msg = message(session, case, "near_deadline", note, now, settings)
         key = f"near_deadline:{case.id}:{deadline.astimezone(dt.UTC):%Y%m%dT%H%M%S}"
         try:  # a job running at the same moment wrote the same notices: theirs stand, this one adds none

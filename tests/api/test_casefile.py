@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from patrol.cases import service as svc
 from patrol.cases.authority import allowed_actions
-from patrol.cases.casefile import clock_colour, find_case
+from patrol.cases.casefile import find_case
+from patrol.cases.overdue import deadline_colour
 from patrol.core.auth import SYSTEM, actor_from_token, create_user
 from patrol.core.db import session_factory, transaction
 from patrol.core.frames import ewkt
@@ -215,14 +216,16 @@ def test_dispatch_candidates_ranked_by_road_with_route(world):
 
 
 def test_countdown_colour_at_the_boundaries():
-    assert clock_colour(10, 10, overdue=False, fraction=0.2) == "green"
-    assert clock_colour(4.0, 10, overdue=False, fraction=0.2) == "green"
-    assert clock_colour(3.99, 10, overdue=False, fraction=0.2) == "yellow"
-    assert clock_colour(2.0, 10, overdue=False, fraction=0.2) == "yellow"
-    assert clock_colour(1.99, 10, overdue=False, fraction=0.2) == "orange"
-    assert clock_colour(0.01, 10, overdue=False, fraction=0.2) == "orange"
-    assert clock_colour(0.0, 10, overdue=False, fraction=0.2) == "red"
-    assert clock_colour(5.0, 10, overdue=True, fraction=0.2) == "red"
+    assert deadline_colour(10, 10, 0.2, overdue=False) == "green"
+    assert deadline_colour(4.0, 10, 0.2, overdue=False) == "green"
+    assert deadline_colour(3.99, 10, 0.2, overdue=False) == "yellow"
+    assert deadline_colour(2.0, 10, 0.2, overdue=False) == "yellow"
+    assert deadline_colour(1.99, 10, 0.2, overdue=False) == "orange"
+    assert deadline_colour(0.01, 10, 0.2, overdue=False) == "orange"
+    assert deadline_colour(0.0, 10, 0.2, overdue=False) == "orange"  # a weekend before a Monday deadline
+    assert deadline_colour(0.0, 10, 0.2, overdue=True) == "red"  # passed on a weekend: no working hour gone
+    assert deadline_colour(None, 10, 0.2) is None
+    assert deadline_colour(5.0, 10, 0.2, overdue=True) == "red"
 
 
 def test_countdown_in_working_hours_and_overdue(world):

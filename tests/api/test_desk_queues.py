@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from patrol.cases import queues as Q
 from patrol.cases import service as svc
+from patrol.cases.overdue import deadline_colour
 from patrol.cases.worktime import calendar
 from patrol.core.auth import SYSTEM, actor_from_token, create_user
 from patrol.core.db import session_factory, transaction
@@ -134,9 +135,9 @@ def test_rows_show_what_the_page_shows_and_urgency(world):
     assert row["status"] == "dispatched" and row["level"] == "grid"
     assert row["urgency"] in ("green", "yellow", "orange") and 0 < row["hours_left"] <= 4
     assert not any(k in row for k in ("contact_name", "contact_phone", "description"))
-    assert Q.urgency(-0.1, 4, 0.2) == "red" and Q.urgency(0.7, 4, 0.2) == "orange"
-    assert Q.urgency(1.5, 4, 0.2) == "yellow" and Q.urgency(1.6, 4, 0.2) == "green"
-    assert Q.urgency(None, 4, 0.2) is None
+    assert deadline_colour(-0.1, 4, 0.2) == "red" and deadline_colour(0.7, 4, 0.2) == "orange"
+    assert deadline_colour(1.5, 4, 0.2) == "yellow" and deadline_colour(1.6, 4, 0.2) == "green"
+    assert deadline_colour(None, 4, 0.2) is None
 
 
 def test_scope(world):
