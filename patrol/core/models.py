@@ -153,6 +153,8 @@ class Building(Base):
     households_estimated: Mapped[bool] = mapped_column(Boolean, default=True)
     residents: Mapped[int | None] = mapped_column(Integer)
     address: Mapped[str | None] = mapped_column(String(300))
+    #: what people call it (house number and road, its name, or road + nearest number), set by the import
+    label: Mapped[str | None] = mapped_column(String(300))
     geom = _area()
     __table_args__ = (CheckConstraint("households >= 0", name="households_non_negative"),)
 
@@ -334,6 +336,12 @@ class Case(Base):
     recurrence_of_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: when the server received it (``reported_at`` / ``at`` is when it happened, on the phone's clock within bounds)
+    received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: the device clock minus the server's at submission, in seconds
+    clock_skew_s: Mapped[int | None] = mapped_column(Integer)
+    #: why the device time was not taken as given: ``skew`` (clock disagrees), ``future`` / ``too_old`` (clamped)
+    time_flag: Mapped[str | None] = mapped_column(String(20))
     __table_args__ = (
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         CheckConstraint("level IN ('grid', 'community', 'department')", name="level"),
@@ -366,6 +374,12 @@ class CaseEvent(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id", ondelete="SET NULL"))
     client_id: Mapped[str | None] = mapped_column(String(36), unique=True)
     geom = _point(nullable=True)
+    #: when the server received it (``reported_at`` / ``at`` is when it happened, on the phone's clock within bounds)
+    received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: the device clock minus the server's at submission, in seconds
+    clock_skew_s: Mapped[int | None] = mapped_column(Integer)
+    #: why the device time was not taken as given: ``skew`` (clock disagrees), ``future`` / ``too_old`` (clamped)
+    time_flag: Mapped[str | None] = mapped_column(String(20))
     __table_args__ = (
         Index("ix_case_event_case_id_to_status_id", "case_id", "to_status", "id"),  # 被退回: the latest to a status
         Index("ix_case_event_action_case_id", "action", "case_id"),  # 已督办: the urged cases, a page's urges
@@ -386,7 +400,11 @@ class Photo(Base):
     taken_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     exif_lon: Mapped[float | None] = mapped_column(Float)
     exif_lat: Mapped[float | None] = mapped_column(Float)
+    #: where taken_at / exif_lon / exif_lat came from: ``exif`` (the file) or ``device`` (recorded at capture)
+    taken_source: Mapped[str | None] = mapped_column(String(10))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    #: the file as uploaded, kept for evidence (``data`` is what is served)
+    original: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
@@ -419,6 +437,8 @@ class Revisit(Base):
     outcome: Mapped[str | None] = mapped_column(String(20))
     worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     note: Mapped[str | None] = mapped_column(Text)
+    #: when the server received it (``done_at`` is when it was done on the phone)
+    received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Responsibility(Base):
