@@ -33,6 +33,7 @@ from api.routes import (
     surveys,
     tasks,
 )
+from api.routes import mine as mine_routes
 from api.routes import plans as plan_routes
 from api.schemas.bounds import check_bounds
 from api.schemas.meta import HealthOut, SummaryOut
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(routing.router)
     app.include_router(field.router)
+    app.include_router(mine_routes.router)
     app.include_router(field.shell)
     app.include_router(maps.router)
     app.include_router(ogc.router)

@@ -38,6 +38,7 @@ def body_limits(settings: Settings) -> list[tuple[re.Pattern[str], int]]:
     return [
         (re.compile(r"^/api/v1/cases/[^/]+/photos$"), photo),
         (re.compile(r"^/api/v1/inspections/[^/]+/photos$"), photo),
+        (re.compile(r"^/api/v1/field/self-handled$"), photo + 32_768),  # the after-photo and the report
         (re.compile(r"^/api/v1/plans/[^/]+/upload$"), upload),
         (re.compile(r"^/api/v1/cases/batch$"), upload),
         (re.compile(r"^/api/v1/patrols/[^/]+/fixes$"), upload),

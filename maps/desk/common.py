@@ -30,12 +30,13 @@ ROLE = {
 ACTION_EN = {"register": "Register", "reject": "Reject", "dispatch": "Dispatch", "whistle": "Whistle departments in",
              "accept": "Accept", "return": "Return (not ours)", "handle": "Handled", "verify": "Verified on site",
              "rework": "Failed check (rework)", "close": "Close", "rate": "Rate", "suspend": "Suspend",
-             "resume": "Resume", "escalate": "Escalate", "merge": "Merge (duplicate)", "urge": "Urge (督办)"}
+             "resume": "Resume", "escalate": "Escalate", "merge": "Merge (duplicate)", "urge": "Urge (督办)",
+             "supplement": "Supplement (photo, note)"}
 CHANNEL = {
     "zh": {"patrol": "巡查上报", "staff": "工作人员", "open311": "Open311", "inspection": "检查整改",
-           "survey": "走访", "resident": "居民", "hotline": "12345"},
+           "survey": "走访", "resident": "居民", "hotline": "12345", "self_handled": "自行处置"},
     "en": {"patrol": "Patrol", "staff": "Staff", "open311": "Open311", "inspection": "Inspection",
-           "survey": "Visit", "resident": "Resident", "hotline": "12345"},
+           "survey": "Visit", "resident": "Resident", "hotline": "12345", "self_handled": "Handled on the spot"},
 }
 
 HEADER = {

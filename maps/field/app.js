@@ -10,6 +10,7 @@
  *   state.js (configuration, state, texts, day's data helpers)  texts.js (zh/en texts)  auth.js (tokens)
  *   store.js (IndexedDB and the outbox)  ui.js (sheet, toast, photos)  map.js  patrol.js  tasks.js  due.js
  *   report.js  visits.js  inspect.js  checklist.js (the checklist rules)  shop.js  outbox.js
+ *   mine.js (我的上报, the case number after a report)  dupes.js (possible duplicates, 补充)  selfhandle.js (自行处置)
  * Shared with the other pages: /static/js/datum.js, html.js, i18n.js. No build step. */
 
 import { $, S, codeIn, onRedraw, stopKey, t, view } from './state.js';
@@ -25,6 +26,8 @@ import { renderVisits, wireVisits } from './visits.js';
 import { forgetForm, renderInspBuildings, renderInspect, renderPlacePos, wireInspect } from './inspect.js';
 import { onShopClick, renderShop } from './shop.js';
 import { renderOutbox, renderSyncPill } from './outbox.js';
+import { renderMine } from './mine.js';
+import { wireSelfHandle } from './selfhandle.js';
 
 // ------------------------------------------------------------------------------------------ screens
 
@@ -32,8 +35,8 @@ function route() {
   const raw = (location.hash || '#map').slice(1);
   const name = raw.split('/')[0];
   if (name === 'shop') S.shopCode = codeIn(decodeURIComponent(raw.slice(5)));
-  view.current = ['map', 'tasks', 'report', 'visit', 'sync', 'inspect', 'shop'].includes(name) ? name : 'map';
-  const tab = view.current === 'shop' ? 'inspect' : view.current;
+  view.current = ['map', 'tasks', 'report', 'visit', 'sync', 'inspect', 'shop', 'mine'].includes(name) ? name : 'map';
+  const tab = { shop: 'inspect', mine: 'report' }[view.current] || view.current;
   for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== `screen-${view.current}`;
   for (const a of document.querySelectorAll('.tabs a')) a.classList.toggle('active', a.dataset.tab === tab);
   if (view.current === 'inspect') renderInspect();
@@ -43,6 +46,7 @@ function route() {
   if (view.current === 'visit') renderVisits();
   if (view.current === 'sync') renderOutbox();
   if (view.current === 'tasks') renderTasks();
+  if (view.current === 'mine') renderMine();
 }
 
 function renderTexts() {
@@ -212,6 +216,7 @@ function wire() {
   $('shop-view').addEventListener('click', onShopClick);
   wireInspect();
   wireReport();
+  wireSelfHandle();
   wireVisits();
   $('problem-list').addEventListener('click', async (ev) => {
     const b = ev.target.closest('[data-dismiss]');
@@ -227,6 +232,7 @@ function wire() {
     if (view.current === 'sync') renderOutbox();
     const busy = S.counts.waiting > 0;
     if (wasBusy && !busy && store.engine.state === 'idle') loadToday(true);  // all sent: fetch the new day
+    if (view.current === 'mine') renderMine();
     wasBusy = busy;
     if (store.engine.state === 'login') toast(t('need_login'));
   });

@@ -7,6 +7,9 @@ import { $, S, buildingLabel, buildings, categories, catName, fromMap, metres, t
 import { store } from './store.js';
 import { downscale, toast } from './ui.js';
 import { tileLayer } from './map.js';
+import { confirmReport } from './mine.js';
+import { offerDuplicates, queueSupplement } from './dupes.js';
+import { resetSelfHandle, selfHandled } from './selfhandle.js';
 
 let pinMap = null, pinMarker = null;
 export function initPinMap() {
@@ -106,13 +109,39 @@ async function submitReport(ev) {
   err.textContent = '';
   if (!S.report.category) { err.textContent = t('choose_category'); return; }
   if (!S.report.pin) { err.textContent = t('need_location'); return; }
+  const self = selfHandled();   // 自行处置 (selfhandle.js): null, {error} or {after, note}
+  if (self && self.error) { err.textContent = self.error; return; }
+  $('report-submit').disabled = true;
+  try {
+    const choice = self ? { action: 'report' } : await offerDuplicates(S.report.category, S.report.pin);
+    if (!choice) return;   // back to the form
+    if (choice.action === 'supplement') {
+      await queueSupplement(choice.case, $('report-note').value.trim(), S.report.photos);
+      await afterSubmit();
+      confirmReport(null, { supplementTo: choice.case.number });
+      return;
+    }
+    await queueReport(self);
+  } finally {
+    $('report-submit').disabled = false;
+  }
+}
+
+async function queueReport(self) {
   const client_id = store.uuid();
   const body = { client_id, category: S.report.category, lat: +S.report.pin.lat.toFixed(7), lon: +S.report.pin.lon.toFixed(7),
     crs: 'wgs84', description: $('report-note').value.trim() || null, building_id: S.report.building || null,
     floor: $('floor').value.trim() || null, unit_no: $('unit-no').value.trim() || null };
-  await store.enqueue({ kind: 'case', client_id, body, summary: catName(S.report.category) });
+  const summary = catName(S.report.category);
+  const before = self ? store.uuid() : null;   // the report's step: its photos attach there, the after-photo to 处置
+  if (self) {
+    await store.enqueue({ kind: 'self_handled', client_id, body: { ...body, note: self.note, report_event_client_id: before },
+      blob: self.after, summary });
+  } else {
+    await store.enqueue({ kind: 'case', client_id, body, summary });
+  }
   for (const blob of S.report.photos) {
-    await store.enqueue({ kind: 'photo', case_client_id: client_id, blob, name: 'report.jpg', summary: catName(S.report.category) });
+    await store.enqueue({ kind: 'photo', case_client_id: client_id, event_client_id: before || undefined, blob, name: 'report.jpg', summary });
   }
   const used = categories().find((c) => c.code === S.report.category);
   if (used && S.today) {  // most used first, also offline
@@ -120,10 +149,16 @@ async function submitReport(ev) {
     S.today.categories.sort((a, b) => (b.uses || 0) - (a.uses || 0));
     await store.kv.put('today', S.today);
   }
+  await afterSubmit();
+  toast(navigator.onLine ? t('saved') : t('saved_offline'));
+  confirmReport(client_id, { selfHandled: Boolean(self) });
+}
+
+async function afterSubmit() {
   S.report = { category: null, photos: [], pin: S.pos ? { lat: S.pos.lat, lon: S.pos.lon } : null, pinByHand: false, building: null };
   $('report-form').reset();
+  resetSelfHandle();
   renderReport();
-  toast(navigator.onLine ? t('saved') : t('saved_offline'));
 }
 
 export function renderReport() {

@@ -258,6 +258,15 @@ const senders = {
     if (item.event_client_id) form.append('event_client_id', item.event_client_id);
     return call('POST', `/api/v1/cases/${caseId}/photos`, form, true);
   },
+  /** A report handled on the spot (自行处置) and its after-photo, in one request; its case id kept for its photos. */
+  async self_handled(item) {
+    const form = new FormData();
+    form.append('report', JSON.stringify(item.body));
+    form.append('file', item.blob, 'after.jpg');
+    const res = await call('POST', '/api/v1/field/self-handled', form, true);
+    if (res.status < 300 && res.data && res.data.id != null) await ids.put(item.client_id, res.data.id);
+    return res;
+  },
   async action(item) {
     const caseId = item.case_id != null ? item.case_id : await resolve(item.case_client_id, 'report');
     return call('POST', `/api/v1/cases/${caseId}/actions/${item.action}`, item.body);

@@ -36,6 +36,8 @@ to; none for cases handled by a grid worker or whistled to several departments) 
 | 平均结案时长 | mean time to closure, working hours (``mean_close_hours``) | Σ working hours from 立案 to the case's last ``close`` in P, less suspended time ÷ cases closed in P |
 | 在办数 | open now (``open_now``) | cases open (reported … verified, or suspended) at ``now`` |
 | 当前超期数 | overdue now (``overdue_now``) | cases open at ``now``, not suspended, with ``deadline_at < now`` |
+| 自行处置数 | handled on the spot (``self_handled``) | cases with ``reported_at`` in P that their reporter handled on the spot (自行处置, ``channel = 'self_handled'``: :func:`patrol.cases.service.create_self_handled`) |
+| 小事不出网格率 | settled in the grid (``settled_in_grid_rate``) | cases with a ``handle`` event in P whose ``level`` is ``grid`` (handled by the grid's worker: 自行处置 or dispatched to her; not raised to the community or a department) ÷ cases with a ``handle`` event in P |
 | 千户案件数 | cases per 1,000 households (``cases_per_1000_households``) | 受理数 ÷ households × 1000; households = Σ ``building.households`` of the grid / community / filtered area (none by unit or category) |
 
 Notes on what the loop records (:mod:`patrol.cases.service`), which these definitions follow:
@@ -79,7 +81,7 @@ from sqlalchemy.orm import Session
 
 from patrol.analytics.kpi_groups import group_keys, with_subdistricts
 from patrol.analytics.periods import KpiArgumentError, half_open, instant, last_periods, period_bounds
-from patrol.cases.lifecycle import CLOSED, OPEN, Status
+from patrol.cases.lifecycle import CLOSED, OPEN, SELF_HANDLED, Status
 from patrol.cases.overdue import overdue_mask
 from patrol.cases.worktime import WorkCalendar, calendar
 from patrol.core.models import Case, CaseEvent
@@ -122,15 +124,19 @@ KPIS: dict[str, tuple[str, str]] = {
     "mean_handle_hours": ("平均处置时长(工作时)", "mean working hours register → handled"),
     "mean_close_hours": ("平均结案时长(工作时)", "mean working hours register → closed"),
     "cases_per_1000_households": ("千户案件数", "cases per 1,000 households"),
+    "self_handled": ("自行处置数", "handled on the spot"),
+    "settled_in_grid_rate": ("小事不出网格率", "share handled in the grid"),
 }
 RATES = ("closure_rate", "on_time_rate", "rework_rate", "reopen_rate", "satisfaction_rate", "dissatisfaction_rate",
-         "mean_handle_hours", "mean_close_hours", "cases_per_1000_households")
+         "mean_handle_hours", "mean_close_hours", "cases_per_1000_households", "settled_in_grid_rate")
 COUNTS = ("received", "registered", "rejected", "merged", "closed", "escalated", "suspended", "urged", "urges",
           "on_time_closed",
-          "late_closed", "due_unclosed", "rated", "satisfied", "dissatisfied", "ratings_unknown")
+          "late_closed", "due_unclosed", "rated", "satisfied", "dissatisfied", "ratings_unknown", "self_handled")
 SNAPSHOT = ("open_now", "overdue_now")
 CASE_COLUMNS = ("id", "status", "category_code", "community_id", "grid_id", "unit_id", "reported_at", "deadline_at",
                 "closed_at", "closed_on_time", "rating")
+#: read when present (a frame without them counts no 自行处置 and nothing settled in the grid)
+OPTIONAL_CASE_COLUMNS = ("channel", "level")
 EVENT_COLUMNS = ("case_id", "action", "to_status", "at")
 _NONE = "\x00none"  # group key standing for "no grid / no unit …" inside groupby
 
@@ -223,6 +229,9 @@ def _frames(cases: pd.DataFrame, events: pd.DataFrame) -> tuple[pd.DataFrame, pd
     if missing:
         raise KpiArgumentError(f"events_df lacks columns {', '.join(missing)}", field="events_df")
     cases = cases.copy()
+    for c in OPTIONAL_CASE_COLUMNS:
+        if c not in cases.columns:
+            cases[c] = None
     for c in ("reported_at", "deadline_at", "closed_at"):
         cases[c] = pd.to_datetime(cases[c], utc=True)
     cases["id"] = cases["id"].astype("int64")
@@ -307,6 +316,9 @@ def _features(cases: pd.DataFrame, events: pd.DataFrame, start: dt.datetime, end
         return (cases[col] >= start) & (cases[col] < end)
 
     f["received"] = between("reported_at").to_numpy()
+    f["self_handled"] = (f["received"] & (cases["channel"] == SELF_HANDLED)).to_numpy(dtype=bool)
+    f["handled_in_p"] = has(in_p & (act == "handle"))
+    f["settled_in_grid_rate_num"] = f["handled_in_p"] & (cases["level"] == "grid").to_numpy(dtype=bool)
     for name, action in (("registered", "register"), ("rejected", "reject"), ("merged", "merge"),
                          ("closed", "close"), ("escalated", "escalate"), ("suspended", "suspend")):
         f[name] = has(in_p & (act == action))
@@ -401,6 +413,7 @@ def _compute(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, by: str | None,
         "mean_handle_hours": (agg["handle_hours_sum"], agg["handle_n"]),
         "mean_close_hours": (agg["close_hours_sum"], agg["close_n"]),
         "cases_per_1000_households": (agg["received"], out["households"].astype("Float64").to_numpy()),
+        "settled_in_grid_rate": (agg["settled_in_grid_rate_num"], agg["handled_in_p"]),
     }
     for name, (num, den) in parts.items():
         num = np.asarray(num, dtype=float)
@@ -546,9 +559,9 @@ def load_frames(session: Session, *, start: dt.datetime, end: dt.datetime, where
         and_(Case.closed_at >= start, Case.closed_at < end),
         Case.status.in_(sorted(OPEN)),
     )
-    cols = [getattr(Case, c) for c in CASE_COLUMNS]
-    rows = session.execute(select(*cols).where(relevant, *where).order_by(Case.id)).all()
-    cases = pd.DataFrame([tuple(r) for r in rows], columns=list(CASE_COLUMNS))
+    names = [*CASE_COLUMNS, *OPTIONAL_CASE_COLUMNS]
+    rows = session.execute(select(*(getattr(Case, c) for c in names)).where(relevant, *where).order_by(Case.id)).all()
+    cases = pd.DataFrame([tuple(r) for r in rows], columns=names)
     ev_cols = [CaseEvent.id, CaseEvent.case_id, CaseEvent.action, CaseEvent.to_status, CaseEvent.at]
     rows = session.execute(select(*ev_cols).join(Case, Case.id == CaseEvent.case_id).where(relevant, *where)
                            .order_by(CaseEvent.at, CaseEvent.id)).all()

@@ -4,7 +4,8 @@ both read the same :func:`refusal`, so the phone's buttons and the service's che
 
 The action table (who in principle, from which states) is :data:`patrol.cases.lifecycle.ACTIONS`; here are the
 refinements by ownership: a grid worker registers, dispatches and closes only grid-level cases of her grids, accepts
-and handles only cases assigned to her, verifies only in her grids; a department acts only on cases dispatched to its
+and handles only cases assigned to her, verifies and supplements only in her grids (but never what she handled on
+the spot herself, 自行处置: the community checks that); a department acts only on cases dispatched to its
 unit; a supervisor only in her community; a subdistrict user (街道) in every community of her subdistrict.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from patrol.cases.lifecycle import ACTIONS, actions_from, next_level
+from patrol.cases.lifecycle import ACTIONS, SELF_HANDLED, actions_from, next_level
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, NotFound
 from patrol.core.models import Case, CaseTask
@@ -90,6 +91,10 @@ def refusal(actor: Actor, case: Case, action: str) -> str | None:
             return f"only the assignee can {action} this case"
         if action in ("verify", "rework") and not mine:
             return "only the worker of the case's grid verifies on site"
+        if action in ("verify", "rework") and case.channel == SELF_HANDLED and case.assignee_id == actor.user_id:
+            return "a matter she handled on the spot herself (自行处置) is checked by the community"
+        if action == "supplement" and not mine:
+            return "only the worker of the case's grid supplements it"
     if actor.role == "department" and case.unit_id != actor.unit_id:
         return "the case is not dispatched to your unit; use its whistle task"
     return None

@@ -210,8 +210,17 @@ def duplicates(session: Session, actor: Actor, settings: Settings, case: Case, l
     first, those the actor may read, each with what a side-by-side compare shows."""
     if case.status in CLOSED:
         return []
-    found, _ = nearby(session, [(case.category_code, lon, lat)], settings.duplicate_radius_m, now)[0]
-    ids = [i for i in found if i != case.id]
+    return open_nearby(session, actor, settings, case.category_code, lon, lat, now, exclude=case.id)
+
+
+def open_nearby(session: Session, actor: Actor, settings: Settings, category: str, lon: float, lat: float,
+                now: dt.datetime, *, exclude: int | None = None) -> list[dict[str, Any]]:
+    """The possible duplicates of a report of ``category`` at (lon, lat) WGS-84: open cases of that category within
+    ``Settings.duplicate_radius_m`` (the rule of :func:`patrol.cases.places.nearby`, which the service applies when
+    a case is created), those the actor may read, nearest first — for the case page and for the phone before she
+    sends a report. Each says whether the actor may supplement it (补充: her photo and note as a step of it)."""
+    found, _ = nearby(session, [(category, lon, lat)], settings.duplicate_radius_m, now)[0]
+    ids = [i for i in found if i != exclude]
     if not ids:
         return []
     rows = session.execute(select(Case, func.ST_X(Case.geom), func.ST_Y(Case.geom))
@@ -221,7 +230,8 @@ def duplicates(session: Session, actor: Actor, settings: Settings, case: Case, l
         thumbs.setdefault(cid, []).append(_photo(pid))
     out = [{"id": c.id, "number": c.number, "status": c.status, "reported_at": iso(c.reported_at),
             "description": c.description, "address": c.address, "distance_m": round(metres(lon, lat, x, y), 1),
-            "photos": thumbs.get(c.id, [])[:4]} for c, x, y in rows]
+            "photos": thumbs.get(c.id, [])[:4], "can_supplement": "supplement" in allowed_actions(actor, c)}
+           for c, x, y in rows]
     return sorted(out, key=lambda d: (d["distance_m"], d["number"] or ""))
 
 
@@ -248,8 +258,8 @@ def _form(action: str) -> dict[str, Any]:
             "hours": action in ("dispatch", "whistle", "urge"), "unit_choice": action == "dispatch",
             "units_choice": action == "whistle", "report_in_hours": action == "whistle",
             "rating": action == "rate", "duplicate_of": action == "merge",
-            "photo": action in ("handle", "verify"), "one_click": action in ("accept", "register", "verify",
-                                                                             "close", "resume", "escalate")}
+            "photo": action in ("handle", "verify", "supplement"),
+            "one_click": action in ("accept", "register", "verify", "close", "resume", "escalate")}
 
 
 def dispatch_choices(session: Session, case: Case, lon: float, lat: float) -> dict[str, Any]:

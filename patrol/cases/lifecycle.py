@@ -10,7 +10,9 @@ The national seven-step loop (信息收集 → 立案 → 派遣 → 处理 → 
 
 A closed case rated ≤ 2 by the resident, or found back on a revisit (回头看), is reopened: closed ─reopen→ dispatched.
 Any open case can be merged into another (duplicate). A subdistrict (街道) can urge (督办) whoever holds an open case: a
-note, and a new deadline when she sets one; the status does not change.
+note, and a new deadline when she sets one; the status does not change. Whoever works on an open case (staff who
+can read it, the worker of its grid) can supplement (补充) it: a note and photos added as a step, the status unchanged
+— the phone's answer to a possible duplicate ("补充到该案件" instead of a second report).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ CLOSED = frozenset({Status.CLOSED, Status.REJECTED, Status.DUPLICATE})
 #: Open (running or paused): every state that is not final.
 OPEN = frozenset(Status) - CLOSED
 LEVELS = ("grid", "community", "department")
+#: The channel of a case its reporter handled on the spot (自行处置, 小事网格办:
+#: :func:`patrol.cases.service.create_self_handled`); the community, not she, checks it.
+SELF_HANDLED = "self_handled"
 STAFF = frozenset({"supervisor", "subdistrict", "admin"})
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     _a("escalate", {"reported", "registered", "dispatched", "accepted"}, "registered", STAFF, "上报升级"),
     _a("merge", OPEN, "duplicate", STAFF, "合并(重复)"),
     _a("urge", OPEN - {"suspended"}, None, {"subdistrict", "admin"}, "督办"),
+    _a("supplement", OPEN, None, STAFF | {"grid_worker"}, "补充"),
 )}
 
 # The derived sets: each read off the action table, so a change to the loop changes them with it.

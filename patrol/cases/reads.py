@@ -107,8 +107,7 @@ def timeline(session: Session, case_id: int) -> list[dict]:
     out = []
     for ev, wkb in rows:
         p = shapely.from_wkb(bytes(wkb)) if wkb is not None else None
-        out.append({"id": ev.id, "action": ev.action, "label_zh": ACTIONS[ev.action].label_zh
-                    if ev.action in ACTIONS else _EXTRA_LABELS.get(ev.action, ev.action),
+        out.append({"id": ev.id, "action": ev.action, "label_zh": step_label(ev.action),
                     "from": ev.from_status, "to": ev.to_status, "level": ev.level, "actor": ev.actor,
                     "at": iso(ev.at), "note": ev.note, "unit_id": ev.unit_id,
                     "lon": p.x if p else None, "lat": p.y if p else None, "photos": photos.get(ev.id, [])})
@@ -121,6 +120,11 @@ def tasks_of(session: Session, case_id: int) -> list[dict]:
              "report_in_by": iso(t.report_in_by), "reported_in_at": iso(t.reported_in_at),
              "handled_at": iso(t.handled_at), "note": t.note}
             for t in session.scalars(select(CaseTask).where(CaseTask.case_id == case_id).order_by(CaseTask.id))]
+
+
+def step_label(action: str) -> str:
+    """The Chinese name of a timeline step: the loop's action (:data:`ACTIONS`), or a step of its own (上报 …)."""
+    return ACTIONS[action].label_zh if action in ACTIONS else _EXTRA_LABELS.get(action, action)
 
 
 _EXTRA_LABELS = {"report": "上报", "reopen": "重新办理(再接单)", "revisit": "回头看", "task_report_in": "部门报到",

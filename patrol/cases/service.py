@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import shapely
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patrol.cases.authority import authorize, can_read, get_case, scope_filter
-from patrol.cases.lifecycle import ACTIONS, ESCALATABLE, IN_HAND, Status, actions_from, next_level
+from patrol.cases.lifecycle import ACTIONS, ESCALATABLE, IN_HAND, SELF_HANDLED, Status, actions_from, next_level
 from patrol.cases.numbers import case_number
 from patrol.cases.places import locate, nearby, nearest_grid, to_point
 from patrol.cases.reads import CaseFilter, case_clusters, case_dict, case_query, tasks_of, timeline
@@ -43,9 +44,9 @@ from patrol.notify import notices
 
 # The case service is also the API's one import for the case loop: what it re-exports from the modules it is made of.
 __all__ = ["CaseFilter", "Created", "calendar", "can_read", "case_clusters", "case_dict", "case_query",
-           "create_case", "escalate_if_overdue", "escalate_overdue", "get_case", "locate", "nearest_grid", "now_utc",
-           "parse_client_id", "record_revisit", "scope_filter", "task_action", "tasks_of", "timeline", "to_point",
-           "transition"]
+           "create_case", "create_self_handled", "escalate_if_overdue", "escalate_overdue", "get_case",
+           "handle_event_id", "locate", "nearest_grid", "now_utc", "parse_client_id", "record_revisit",
+           "scope_filter", "task_action", "tasks_of", "timeline", "to_point", "transition"]
 
 
 # ---------------------------------------------------------------------------------------------- identity
@@ -128,6 +129,50 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
     case.number = case_number(now, case.id, settings.timezone)
     _event(session, case, actor, "report", None, Status.REPORTED, now=now, note=description, point=(x, y))
     return Created(case, True, duplicates, shapely.to_wkb(shapely.Point(x, y)))
+
+
+SELF_HANDLED_NOTE = "自行处置"
+
+
+def create_self_handled(session: Session, actor: Actor, settings: Settings, *, client_id: str | None,
+                        category: str, lon: float, lat: float, note: str | None = None,
+                        report_event_client_id: str | None = None, now: dt.datetime | None = None,
+                        **report: Any) -> Created:
+    """自行处置 (小事网格办): a grid worker reports a small matter she has already handled on the spot. Only a grid
+    worker, in her own grid, for a category the rules give to the grid (``Category.level == "grid"``; else 422 on
+    ``category``). Written through the loop in the caller's transaction, each step an event by her at ``now``:
+    report → register → dispatch to herself → accept → handle (note 自行处置); the case ends ``handled`` at grid
+    level and waits, like any other, for the community's verify and close (it does not close itself: a second pair
+    of eyes is what makes 小事不出网格 credible). ``report_event_client_id`` is given to the report's event, so that
+    photos of the problem queued apart attach to it (the after-photo goes to the handle event). A retry with the
+    same ``client_id`` returns the case as it is now (``created`` False)."""
+    cid = parse_client_id(client_id)
+    if session.scalars(select(Case.id).where(Case.client_id == cid)).first() is not None:
+        return create_case(session, actor, settings, client_id=cid, category=category, lon=lon, lat=lat, **report)
+    if actor.role != "grid_worker":
+        raise Forbidden("only a grid worker handles a matter on the spot (自行处置)", field="role")
+    cat = session.get(Category, category)
+    if cat is not None and cat.active and cat.level != "grid":
+        raise InvalidInput(f"category {category} ({cat.name_zh}) is handled at {cat.level} level, not in the grid: "
+                           "report it to be dispatched instead of handling it on the spot (自行处置)", field="category")
+    now = now or now_utc()
+    created = create_case(session, actor, settings, client_id=cid, category=category, lon=lon, lat=lat,
+                          channel=SELF_HANDLED, now=now, **report)
+    case = created.case
+    if report_event_client_id is not None:
+        ev = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)).one()
+        ev.client_id = parse_client_id(report_event_client_id, field="report_event_client_id")
+    for action in ("register", "dispatch", "accept", "handle"):
+        said = f"{SELF_HANDLED_NOTE}：{note}" if note and action == "handle" else SELF_HANDLED_NOTE
+        transition(session, actor, settings, case.id, action, now=now, note=said,
+                   assignee_id=actor.user_id if action == "dispatch" else None)
+    return created
+
+
+def handle_event_id(session: Session, case_id: int) -> int | None:
+    """The id of the case's latest ``handle`` step (where an after-photo belongs), None when it has none."""
+    return session.scalar(select(CaseEvent.id).where(CaseEvent.case_id == case_id, CaseEvent.action == "handle")
+                          .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1))
 
 
 # ---------------------------------------------------------------------------------------------- transitions
@@ -261,6 +306,8 @@ def _apply(session: Session, actor: Actor, case: Case, step: _Step, cat: Categor
         handled = case.handled_at or now
         case.closed_on_time = case.deadline_at is None or handled <= case.deadline_at
         _schedule_revisit(session, case, cat, cal, now)
+    elif action == "supplement":  # 补充: a note and photos as a step of its own; nothing else changes
+        step.target = case.status
     elif action in ("rate", "suspend", "resume", "urge"):
         _apply_clock(case, step, cat, cal, now)
     elif action == "escalate":

@@ -96,6 +96,11 @@ MATRIX = [
     ("my notices", set(ROLE_USERS), lambda w: ("GET", "/api/v1/notices?unread=true&limit=5", None)),
     ("my unread count", set(ROLE_USERS), lambda w: ("GET", "/api/v1/notices/count", None)),
     ("mark my notices read", set(ROLE_USERS), lambda w: ("POST", "/api/v1/notices/read", {"all": True})),
+    ("my reports (我的上报)", set(ROLE_USERS), lambda w: ("GET", "/api/v1/field/my-reports?limit=5", None)),
+    ("possible duplicates before a report", set(ROLE_USERS),
+     lambda w: ("GET", f"/api/v1/field/duplicates?category=C0103&lon={w.point_a[0]}&lat={w.point_a[1]}", None)),
+    ("supplement (补充)", STAFF_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'dispatched')}/actions/supplement",
+                                           {"note": "补充照片"})),
 ]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -322,6 +323,13 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
         "GET", f"/api/v1/workers/{w.users['worker_a']}/route")),
     # ------------------------------------------------------------------ the field app
     ("GET", "/api/v1/field/today"): (answers(WORKERS), lambda w, t: Req("GET", "/api/v1/field/today")),
+    ("GET", "/api/v1/field/my-reports"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/field/my-reports")),
+    ("GET", "/api/v1/field/duplicates"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/field/duplicates", params={
+        "category": "C0103", "lon": w.point_a[0], "lat": w.point_a[1]})),
+    ("POST", "/api/v1/field/self-handled"): (answers({"worker_a"}), lambda w, t: Req(
+        "POST", "/api/v1/field/self-handled", files={"file": ("a.jpg", jpeg(), "image/jpeg")}, data={
+            "report": json.dumps({"client_id": str(uuid.uuid4()), "category": "C0103", "lon": w.point_a[0],
+                                  "lat": w.point_a[1]})})),
     ("GET", "/app"): (answers(anon="away", other="away"), lambda w, t: Req("GET", "/app")),
     ("GET", "/app/"): (PUBLIC, lambda w, t: Req("GET", "/app/")),
     ("GET", "/app/sw.js"): (PUBLIC, lambda w, t: Req("GET", "/app/sw.js")),

@@ -9,8 +9,8 @@
   const form = document.getElementById("filters");
   const status = document.getElementById("status");
   const CARDS = ["received", "closed", "closure_rate", "on_time_rate", "satisfaction_rate", "rework_rate",
-                 "overdue_now"];
-  const RATES = new Set(["closure_rate", "on_time_rate", "satisfaction_rate", "rework_rate"]);
+                 "overdue_now", "settled_in_grid_rate"];
+  const RATES = new Set(["closure_rate", "on_time_rate", "satisfaction_rate", "rework_rate", "settled_in_grid_rate"]);
   const state = {ready: null, loads: 0};
   let me = {role: null};  // /api/v1/auth/me: a 街道 user (subdistrict) ranks her communities, not grids
   window.gridpatrolDashboard = state;
