@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from patrol.cases.authority import scope_filter
-from patrol.cases.lifecycle import AT_DESK, IN_HAND, TO_VERIFY
+from patrol.cases.lifecycle import AT_DESK, IN_HAND, SELF_HANDLED, TO_VERIFY
 from patrol.cases.reads import case_dict
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden
@@ -34,9 +34,11 @@ def to_handle(worker_id: int | None) -> list[ColumnElement[bool]]:
     return [Case.assignee_id == worker_id, Case.status.in_(sorted(IN_HAND))]
 
 
-def to_verify(grid_ids: list[int] | frozenset[int]) -> list[ColumnElement[bool]]:
-    """Cases of the worker's grids handled and waiting for her check on site."""
-    return [Case.grid_id.in_(list(grid_ids) or [-1]), Case.status.in_(sorted(TO_VERIFY))]
+def to_verify(grid_ids: list[int] | frozenset[int], worker_id: int | None = None) -> list[ColumnElement[bool]]:
+    """Cases of the worker's grids handled and waiting for her check on site — but not those she handled on the
+    spot herself (自行处置: the community checks them, :func:`patrol.cases.authority.refusal`)."""
+    return [Case.grid_id.in_(list(grid_ids) or [-1]), Case.status.in_(sorted(TO_VERIFY)),
+            ~and_(Case.channel == SELF_HANDLED, Case.assignee_id == worker_id)]
 
 
 def revisits_due(grid_ids: list[int] | frozenset[int], day: dt.date) -> list[ColumnElement[bool]]:
@@ -52,7 +54,8 @@ def worker_stops(session: Session, worker_id: int, day: dt.date) -> list[dict]:
     queries = (
         ("handle", select(Case.id, Case.id, Case.category_code, x, y).where(*to_handle(worker_id))
          .order_by(Case.id)),
-        ("verify", select(Case.id, Case.id, Case.category_code, x, y).where(*to_verify(grids)).order_by(Case.id)),
+        ("verify", select(Case.id, Case.id, Case.category_code, x, y).where(*to_verify(grids, worker_id))
+         .order_by(Case.id)),
         ("revisit", select(Revisit.id, Case.id, Case.category_code, x, y).join(Case, Case.id == Revisit.case_id)
          .where(*revisits_due(grids, day)).order_by(Revisit.id)),
     )
@@ -74,7 +77,7 @@ def task_list(session: Session, actor: Actor, today: dt.date) -> dict:
     verify: list[ColumnElement[bool]] | None
     revisits: list[ColumnElement[bool]] | None = [*scope, Revisit.done_at.is_(None), Revisit.due_on <= today]
     if actor.role == "grid_worker":
-        todo, verify = to_handle(actor.user_id), to_verify(actor.grid_ids)
+        todo, verify = to_handle(actor.user_id), to_verify(actor.grid_ids, actor.user_id)
         revisits = revisits_due(actor.grid_ids, today)
     elif actor.role == "department":
         todo, verify, revisits = [*scope, Case.status.in_(sorted(IN_HAND))], None, None

@@ -139,6 +139,8 @@ def test_self_handled_ends_handled_at_grid_level_and_counts_in_kpis(world):
     assert again.json()["photo_id"] == case["photo_id"]
     # the community verifies and closes it as usual; she does not check her own work
     world.act("worker_a", case["id"], "verify", expect=403)
+    tasks = c.get("/api/v1/tasks", headers=world.h("worker_a")).json()
+    assert case["id"] not in [t["id"] for t in tasks["verify"]]  # nor is it on her list to check
     assert "verify" in [a["name"] for a in c.get(f"/api/v1/desk/cases/{case['number']}",
                                                    headers=world.h("sup")).json()["actions"]]
     mine = c.get(MINE, headers=world.h("worker_a"), params={"limit": 100}).json()["items"]

@@ -180,6 +180,10 @@ def _report(page: Any, category: dict, *, search: str, photo: dict | None = None
         page.fill("#report-note", note)
     before = _counts(page)["waiting"]
     page.tap("#report-submit")
+    # online, open cases of the category nearby are offered first (dupes.js): this worker reports anyway
+    page.wait_for_function("document.querySelector('#cat-chosen').hidden || document.querySelector('#dupes[open]')")
+    if page.is_visible("#dupes[open]"):
+        page.tap("#dupes [data-report]")
     page.wait_for_function("document.querySelector('#cat-chosen').hidden")
     assert _counts(page)["waiting"] >= before or page.evaluate("navigator.onLine")
 

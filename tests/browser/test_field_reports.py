@@ -4,7 +4,8 @@ One sequence on a small simulated Monaco month: the worker reports with a photo 
 case number the server gave; 我的上报 lists it as 已上报, and as 已立案 once the community registers it through the API;
 a report next to an open case of the same category offers that case (仍要上报 / 补充到该案件) and 补充 adds her photo
 and note to it as a step; a report marked 自行处置 with an after-photo ends handled at grid level; a category that is
-not the grid's does not offer 自行处置. Screenshots: test-output/field-reports/.
+not the grid's does not offer 自行处置; a report made offline is listed as 待发送 until it is sent.
+Screenshots: test-output/field-reports/.
 """
 
 from __future__ import annotations
@@ -180,4 +181,23 @@ def test_my_reports_duplicates_and_self_handled(field):
         assert "自行处置" in page.inner_text(f"#mine-list [data-number='{done.number}']")
         assert "已处置" in page.inner_text(f"#mine-list [data-number='{done.number}']")
         _shot(page, "05-my-reports-self-handled")
+
+        # -- offline: the report is listed as 待发送, and with its number once it is sent
+        page.context.set_offline(True)
+        page.wait_for_function("!navigator.onLine")
+        _fill_report(page, "C0102", photo=None, note="楼道堆满纸箱")
+        page.tap("#report-submit")
+        page.wait_for_selector("#report-done:not([hidden])")
+        assert "我的上报" in page.inner_text("#report-done")  # the number comes after the sync
+        page.tap("#report-done a[href='#mine']")
+        page.wait_for_selector("#mine-list .queued")
+        assert "待发送" in page.inner_text("#mine-list .queued")
+        _shot(page, "06-my-reports-offline")
+        page.context.set_offline(False)
+        _wait_sent(page)
+        with transaction(factory) as s:
+            late = s.scalar(select(Case.number).where(Case.reporter_id == field["worker_id"],
+                                                      Case.category_code == "C0102"))
+        page.wait_for_selector(f"#mine-list [data-number='{late}']")
+        assert page.query_selector("#mine-list .queued") is None
         assert page.errors == []
