@@ -107,6 +107,7 @@ async function submitReport(ev) {
   ev.preventDefault();
   const err = $('report-error');
   err.textContent = '';
+  $('report-done').hidden = true;   // the confirmation of the report before
   if (!S.report.category) { err.textContent = t('choose_category'); return; }
   if (!S.report.pin) { err.textContent = t('need_location'); return; }
   const self = selfHandled();   // 自行处置 (selfhandle.js): null, {error} or {after, note}

@@ -139,7 +139,7 @@ def test_my_reports_duplicates_and_self_handled(field):
         _shot(page, "03-duplicate-offered")
         page.tap(f"#dupes [data-supplement='{field['existing']}']")
         page.wait_for_selector("#report-done:not([hidden])")
-        assert field["existing_number"] in page.inner_text("#report-done")
+        assert page.inner_text("#report-done").startswith(f"已补充到案件 {field['existing_number']}")
         _wait_sent(page)
         with transaction(factory) as s:
             ev = s.scalars(select(CaseEvent).where(CaseEvent.case_id == field["existing"],
@@ -148,6 +148,22 @@ def test_my_reports_duplicates_and_self_handled(field):
             assert s.scalar(select(func.count(Photo.id)).where(Photo.event_id == ev.id)) == 1
             assert s.scalar(select(func.count(Case.id)).where(Case.category_code == "C0105",
                                                                Case.reporter_id == field["worker_id"])) == 0
+
+        # -- the desk's case page (1366×768, the community's supervisor) shows the 补充 step with her photo
+        desk = page.context.browser.new_context(bypass_csp=True, viewport={"width": 1366, "height": 768},
+                                                locale="zh-CN")
+        office = desk.new_page()
+        office.goto(f"{base}/desk/cases/{field['existing_number']}")
+        office.fill("#u", field["sup"])
+        office.fill("#p", DEMO_PASSWORD)
+        office.click("button[type=submit]")
+        office.wait_for_selector("#timeline li[data-action=supplement]")
+        step = office.inner_text("#timeline li[data-action=supplement]")
+        assert "补充" in step and "通道仍被堵" in step
+        assert office.locator("#timeline li[data-action=supplement] img").count() == 1
+        office.locator("#timeline li[data-action=supplement]").scroll_into_view_if_needed()
+        office.screenshot(path=str(SHOTS / "07-desk-case-supplement.png"))
+        desk.close()
 
         # -- 自行处置: not offered for a department's category; for the grid's, with the after-photo required
         _fill_report(page, "B0109", photo=None, note="路灯不亮")
