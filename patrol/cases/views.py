@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from patrol.cases import categories
 from patrol.cases.authority import get_case, scope_filter
 from patrol.cases.reads import CaseFilter, case_dict, case_query, tasks_of, timeline
+from patrol.city.labels import with_building_labels
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, InvalidInput, NotFound
 from patrol.core.models import Case, Category, Grid, Photo, Revisit, User
@@ -38,6 +39,7 @@ def case_view(session: Session, case: Case, *, detail: bool = False, wkb: bytes 
     if wkb is None:
         wkb = session.scalar(select(func.ST_AsBinary(Case.geom)).where(Case.id == case.id))
     out = case_dict(case, wkb, category=session.get(Category, case.category_code))
+    with_building_labels(session, [out])
     if detail:
         out["timeline"] = timeline(session, case.id)
         out["tasks"] = tasks_of(session, case.id)
@@ -62,6 +64,7 @@ def case_features(session: Session, actor: Actor, f: CaseFilter, *, limit: int,
         p = shapely.from_wkb(bytes(wkb))
         features.append({"type": "Feature", "id": case.id, "geometry": {"type": "Point", "coordinates": [p.x, p.y]},
                          "properties": case_dict(case)})
+    with_building_labels(session, [f["properties"] for f in features])
     return features, total
 
 

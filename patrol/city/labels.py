@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import shapely
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.labels import KINDS, NO_GROUP, building_labels, label_in
@@ -44,6 +46,11 @@ class LabelSummary:
 def display_label(label: str | None, lang: str = "zh") -> str:
     """The label as shown in ``lang``; never empty, never an id."""
     return label_in(label, lang) or UNLABELLED["en" if lang == "en" else "zh"]
+
+
+def building_display(b: Building) -> str:
+    """A loaded building's label as shown (its label, else name, else address; never an id)."""
+    return display_label(b.label or b.name or b.address)
 
 
 def missing_labels(session: Session) -> int:
@@ -93,3 +100,25 @@ def _building_frame(session: Session) -> gpd.GeoDataFrame:
         geometry=shapely.from_wkb([bytes(r[6]) for r in rows]), crs=4326)
     frame["label"] = frame["label"].astype(object)
     return frame
+
+
+def label_column() -> ColumnElement[str | None]:
+    """The building's label in SQL: its stored label, else its name, else its address (None when it has none)."""
+    return func.coalesce(Building.label, Building.name, Building.address)
+
+
+def labels_of(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """The display label of each building of ``ids`` (one query)."""
+    wanted = sorted({int(i) for i in ids if i is not None})
+    if not wanted:
+        return {}
+    rows = session.execute(select(Building.id, label_column()).where(Building.id.in_(wanted))).all()
+    return {int(i): display_label(lab) for i, lab in rows}
+
+
+def with_building_labels(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` (dicts with ``building_id``), each given ``building_label`` next to it (None without a building)."""
+    labels = labels_of(session, (r.get("building_id") for r in rows))
+    for r in rows:
+        r["building_label"] = labels.get(r["building_id"]) if r.get("building_id") is not None else None
+    return rows
