@@ -39,7 +39,8 @@ ROW_M = 40.0
 NO_GROUP = "未入网格楼栋"
 _NEAR = re.compile(r"^(?P<place>.+?)号附近$")
 _FALLBACK = re.compile(r"^(?P<group>.*?) ?第(?P<n>\d+)栋$")
-_NUMBER = re.compile(r"\d")
+#: a house number: 12, 12a, 3-5, 12/1 (not "1er" of "Boulevard Albert 1er", a street's own name)
+_NUMBER = re.compile(r"^\d+[A-Za-z]?(?:[-/]\d+[A-Za-z]?)?$")
 
 
 def split_address(address: object) -> tuple[str | None, str | None]:
@@ -47,7 +48,7 @@ def split_address(address: object) -> tuple[str | None, str | None]:
     if not isinstance(address, str) or not address.strip():
         return None, None
     parts = address.strip().rsplit(" ", 1)
-    if len(parts) == 2 and _NUMBER.search(parts[1]):
+    if len(parts) == 2 and _NUMBER.match(parts[1]):
         return parts[0].strip() or None, parts[1]
     if len(parts) == 1 and _NUMBER.match(parts[0]):
         return None, parts[0]

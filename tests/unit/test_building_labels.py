@@ -80,3 +80,9 @@ def test_every_building_of_a_real_country_has_a_readable_label(liechtenstein) ->
     assert share["address"] + share["name"] + share["near"] + share["road"] > 0.9  # named by a road or better
     addressed = out[out["kind"] == "address"]["label"]
     assert addressed.str.match(r"^\D.* \d").all()  # "street number"
+
+
+def test_a_street_named_with_a_number_is_not_split() -> None:
+    assert split_address("Boulevard Albert 1er") == ("Boulevard Albert 1er", None)
+    assert split_address("Rue Grimaldi 3-5") == ("Rue Grimaldi", "3-5")
+    assert split_address("12") == (None, "12")
