@@ -7,6 +7,14 @@ import { buildingLabel, buildings, toMap } from './state.js';
 const NORMAL = { color: '#8d6e63', weight: 1, fillColor: '#d7ccc8', fillOpacity: 0.35 };
 const CHOSEN = { color: '#d84315', weight: 3, fillColor: '#ffab91', fillOpacity: 0.75 };
 
+/** A building's outline as [lon, lat] pairs (the day's data sends offsets in millionths of a degree from its point). */
+const outlines = new WeakMap();  // not on the building itself: the day's data is stored as it came
+export function outline(b) {
+  if (!b.ring) return null;
+  if (!outlines.has(b)) outlines.set(b, b.ring.map(([dx, dy]) => [b.lon + dx / 1e6, b.lat + dy / 1e6]));
+  return outlines.get(b);
+}
+
 /** Is the WGS-84 point {lat, lon} inside a ring of [lon, lat] pairs (even–odd rule)? */
 export function inRing(p, ring) {
   let inside = false;
@@ -20,7 +28,7 @@ export function inRing(p, ring) {
 /** The building whose footprint holds the point, or null. */
 export function buildingAt(p) {
   if (!p) return null;
-  return buildings().find((b) => b.ring && inRing(p, b.ring)) || null;
+  return buildings().find((b) => b.ring && inRing(p, outline(b))) || null;
 }
 
 /** Footprints on ``map``; ``onPick(building, latlng)`` when one is tapped. Returns {redraw(), highlight(id)}. */
@@ -33,7 +41,7 @@ export function footprintLayer(map, onPick) {
     shapes.clear();
     for (const b of buildings()) {
       if (!b.ring || b.ring.length < 4) continue;
-      const poly = L.polygon(b.ring.map(([lon, lat]) => toMap(lat, lon)),
+      const poly = L.polygon(outline(b).map(([lon, lat]) => toMap(lat, lon)),
         { ...(b.id === chosen ? CHOSEN : NORMAL), className: `bld bld-${b.id}`, bubblingMouseEvents: false });
       poly.on('click', (e) => { L.DomEvent.stopPropagation(e); onPick(b, e.latlng); });
       poly.addTo(group);

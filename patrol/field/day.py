@@ -98,21 +98,26 @@ def _grids(session: Session, grid_ids: list[int]) -> dict:
 
 def _buildings(session: Session, grid_ids: list[int]) -> list[dict]:
     """Her grids' buildings with their label, a point inside each footprint (ST_PointOnSurface on both databases)
-    and the footprint's outline (``ring``: [lon, lat] pairs, simplified to ≈0.5 m) to tap on the report's map."""
+    and the footprint's outline to tap on the report's map (``ring``: the outer ring simplified to ≈0.5 m, as
+    [dx, dy] offsets from (``lon``, ``lat``) in millionths of a degree — a third of the bytes of coordinates)."""
     inside = func.ST_PointOnSurface(Building.geom)
     rows = session.execute(
         select(Building.id, label_column(), Building.name, Building.address, Building.households, Building.grid_id,
                func.ST_X(inside), func.ST_Y(inside), func.ST_AsBinary(Building.geom))
         .where(Building.grid_id.in_(grid_ids or [-1])).order_by(Building.id)).all()
-    return [{"id": i, "label": display_label(label), "name": name, "address": address, "households": int(hh or 0),
-             "grid_id": g, "lon": None if x is None else round(float(x), 7),
-             "lat": None if y is None else round(float(y), 7), "ring": _ring(wkb)}
-            for i, label, name, address, hh, g, x, y, wkb in rows]
+    out = []
+    for i, label, name, address, hh, g, x, y, wkb in rows:
+        lon = None if x is None else round(float(x), 7)
+        lat = None if y is None else round(float(y), 7)
+        out.append({"id": i, "label": display_label(label), "name": name, "address": address,
+                    "households": int(hh or 0), "grid_id": g, "lon": lon, "lat": lat, "ring": _ring(wkb, lon, lat)})
+    return out
 
 
-def _ring(wkb: bytes | None) -> list[list[float]] | None:
-    """The outer ring of a footprint's largest part, simplified (≈0.5 m) and rounded to 6 decimals (≈0.1 m)."""
-    if wkb is None:
+def _ring(wkb: bytes | None, lon: float | None, lat: float | None) -> list[list[int]] | None:
+    """The outer ring of a footprint's largest part, simplified (≈0.5 m), as whole millionths of a degree (≈0.1 m)
+    from (lon, lat)."""
+    if wkb is None or lon is None or lat is None:
         return None
     geom = shapely.from_wkb(bytes(wkb))
     parts = getattr(geom, "geoms", [geom])
@@ -121,7 +126,7 @@ def _ring(wkb: bytes | None) -> list[list[float]] | None:
     largest = max(parts, key=lambda p: p.area).simplify(0.000005, preserve_topology=True)
     if largest.is_empty:
         return None
-    return [[round(x, 6), round(y, 6)] for x, y in largest.exterior.coords]
+    return [[round((x - lon) * 1e6), round((y - lat) * 1e6)] for x, y in largest.exterior.coords]
 
 
 # ---------------------------------------------------------------------------------------------- field surveys

@@ -85,6 +85,8 @@ def test_a_building_is_picked_by_tapping_the_map_and_no_list_shows_an_id(city) -
         assert page.inner_text("#pin-map .bld-tip") == target[1]  # and named on the map
         pin = page.evaluate("window.gridpatrolApp.state.report.pin")
         assert GEOD.inv(pin["lon"], pin["lat"], target[2], target[3])[2] < 30  # the pin went into it
+        page.evaluate("document.getElementById('pin-map').scrollIntoView({block: 'center'})")
+        _shot(page, "report-map")
         page.locator("#near-buildings").scroll_into_view_if_needed()
         _shot(page, "report-picked")
         picker = page.inner_text("#near-buildings")
