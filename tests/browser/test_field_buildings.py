@@ -86,6 +86,7 @@ def test_a_building_is_picked_by_tapping_the_map_and_no_list_shows_an_id(city) -
         pin = page.evaluate("window.gridpatrolApp.state.report.pin")
         assert GEOD.inv(pin["lon"], pin["lat"], target[2], target[3])[2] < 30  # the pin went into it
         page.evaluate("document.getElementById('pin-map').scrollIntoView({block: 'center'})")
+        page.wait_for_timeout(700)  # the map pans to the tapped building (an animation) before the picture
         _shot(page, "report-map")
         page.locator("#near-buildings").scroll_into_view_if_needed()
         _shot(page, "report-picked")
