@@ -29,7 +29,7 @@ class OsmCity:
     """Raw layers read from one OSM file, in WGS-84."""
 
     path: Path
-    buildings: gpd.GeoDataFrame  # osm_id, name, use, levels, address, geometry (MultiPolygon)
+    buildings: gpd.GeoDataFrame  # osm_id, name, use, levels, address, street, housenumber, unit, ref, geometry
     roads: gpd.GeoDataFrame  # osm_id, name, highway, oneway, geometry (LineString, oriented for one-way)
     boundaries: gpd.GeoDataFrame  # osm_id, name, admin_level (int), geometry (MultiPolygon)
     repaired_buildings: int = 0
@@ -86,7 +86,8 @@ def read_osm(path: str | Path) -> OsmCity:
 def _buildings(df: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
     tags = df["other_tags"] if "other_tags" in df else pd.Series(None, index=df.index, dtype=object)
     geoms, repaired = repair_polygons(df.geometry)
-    street, number, levels = _tag_columns(tags, "addr:street", "addr:housenumber", "building:levels")
+    street, number, levels, unit, ref, bref = _tag_columns(
+        tags, "addr:street", "addr:housenumber", "building:levels", "addr:unit", "ref", "building:ref")
     address = (street.fillna("") + " " + number.fillna("")).str.strip().replace("", None)
     out = gpd.GeoDataFrame(
         {
@@ -95,6 +96,8 @@ def _buildings(df: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
             "use": df["building"].astype(str),
             "levels": levels,
             "address": address,
+            # the parts of the address and the 栋/单元, for the building's label (geo.labels)
+            "street": street, "housenumber": number, "unit": unit, "ref": bref.fillna(ref),
         },
         geometry=geoms.reindex(df.index),
         crs=df.crs,

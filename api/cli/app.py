@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "import": "api.cli.city:import_city",
     "grids": "api.cli.city:grids",
     "export": "api.cli.city:export",
+    "buildings": "api.cli.city:buildings",
     "categories": "api.cli.cases:categories",
     "responsibility": "api.cli.cases:responsibility",
     "users": "api.cli.accounts:users",

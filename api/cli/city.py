@@ -14,6 +14,7 @@ from geo.layers import read_layer
 from geo.validation import summarize_problems
 from patrol.city.exporting import export_layer
 from patrol.city.gridding import check_city_grids, generate_city_grids
+from patrol.city.labels import label_buildings, label_if_missing
 from patrol.city.layer_import import import_layer
 from patrol.city.osm_import import read_city, store_city, summarize
 from patrol.core.db import transaction
@@ -50,10 +51,27 @@ def db() -> None:
     pass
 
 
-@db.command("upgrade", help="apply the migrations (also done by every command)")
+@db.command("upgrade", help="apply the migrations (also done by every command); label unlabelled buildings")
 def db_upgrade() -> None:
-    engine = open_database().engine
+    _, engine, sessions = open_database()
     print(f"database at revision {current_revision(engine)} ({engine.dialect.name})")
+    if summary := label_if_missing(sessions):
+        print("\n".join(summary.lines()))
+
+
+@click.group(cls=Group, help="buildings 楼栋")
+def buildings() -> None:
+    pass
+
+
+@buildings.command("label", help="give every building a readable label (address, name, road + nearest number, "
+                                 "else its place in its grid); keeps labels from the import unless --all")
+@click.option("--all", "overwrite", is_flag=True, help="label every building again, also those labelled at import")
+def buildings_label(overwrite: bool) -> None:
+    sessions = open_database().sessions
+    with transaction(sessions) as session:
+        summary = label_buildings(session, overwrite=overwrite)
+    print("\n".join(summary.lines()))
 
 
 @click.command("import", cls=Command,

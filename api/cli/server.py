@@ -9,6 +9,7 @@ import uvicorn
 
 from api.app import create_app
 from api.cli.context import Command, database_url, open_database
+from patrol.city.labels import label_if_missing
 from patrol.core.settings import get_settings
 from patrol.simulate.demo import build_demo
 
@@ -25,10 +26,17 @@ def serve_app(host: str, port: int) -> None:
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+def _label_if_missing(sessions) -> None:
+    """Label the buildings of a database imported before buildings had labels."""
+    if summary := label_if_missing(sessions):
+        print("\n".join(summary.lines()), file=sys.stderr)
+
+
 @click.command("serve", cls=Command, help="serve the API and maps")
 @HOST
 @PORT
 def serve(host: str, port: int) -> None:
+    _label_if_missing(open_database().sessions)
     serve_app(host, port)
 
 
@@ -42,5 +50,6 @@ def demo(host: str, port: int, city: str, no_serve: bool) -> None:
     settings, _, sessions = open_database()
     for line in build_demo(sessions, city=city, settings=settings):
         print(line)
+    _label_if_missing(sessions)
     if not no_serve:
         serve_app(host, port)

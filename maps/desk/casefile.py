@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from geo.labels import label_in
 from maps.desk.common import ACTION_EN, CHANNEL, LEVEL, STATUS, frame, page_config, pick
 from maps.templating import esc, render
 
@@ -182,6 +183,8 @@ def print_page(lang: str | None, data: Mapping[str, Any], actions_zh: Mapping[st
     place = data["place"]
     grid = place.get("grid") or {}
     building = place.get("building") or {}
+    if building.get("label"):
+        building = {**building, "label": label_in(building["label"], lang)}
     steps = []
     for s in list(data["timeline"])[-PRINT_STEPS:]:
         name = s["label_zh"] if lang == "zh" else (s.get("label_en") or ACTION_EN.get(s["action"], s["action"]))

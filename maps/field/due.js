@@ -21,7 +21,7 @@ export function renderDue() {
         loc(r.reason_labels[k]) : reasonLabel(x))}</span>`).join('')}
       ${r.phone ? `<span class="muted">${esc(r.phone)}</span>` : ''}</div>`).join('');
     return `<li class="card due-visit${v.days_overdue > 0 && !seen ? ' overdue' : ''}" data-household="${v.household_id}">
-      <div class="row"><b class="grow">${esc(b ? buildingLabel(b) : `#${v.building_id}`)} · ${esc(v.room)}${S.lang === 'en' ? '' : esc(t('room'))}
+      <div class="row"><b class="grow">${esc(buildingLabel(b || { label: v.building_label }))} · ${esc(v.room)}${S.lang === 'en' ? '' : esc(t('room'))}
       ${v.head_name ? ` · ${esc(v.head_name)}` : ''}</b>
       ${seen ? `<span class="done">✓ ${esc(t('visited_pending'))}</span>` :
         `<span class="tag ${v.days_overdue > 0 ? 'red' : ''}">${esc(t('days_overdue', v.days_overdue || 0))}</span>`}</div>

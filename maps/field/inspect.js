@@ -28,7 +28,7 @@ function targetLabel(tg) {
   if (!tg) return '';
   if (tg.type === 'building') {
     const b = buildings().find((x) => x.id === tg.building_id);
-    return b && (b.name || b.address) ? `${t('t_building')} · ${buildingLabel(b)}` : buildingLabel(b || { id: tg.building_id });
+    return `${t('t_building')} · ${buildingLabel(b)}`;
   }
   if (tg.type === 'shop') {
     const sh = shopByCode(tg.shop_code);

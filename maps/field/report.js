@@ -10,31 +10,42 @@ import { tileLayer } from './map.js';
 import { confirmReport } from './mine.js';
 import { offerDuplicates, queueSupplement } from './dupes.js';
 import { resetSelfHandle, selfHandled } from './selfhandle.js';
+import { buildingAt, footprintLayer } from './footprints.js';
 
-let pinMap = null, pinMarker = null;
+let pinMap = null, pinMarker = null, footprints = null;
 export function initPinMap() {
-  if (pinMap) { pinMap.invalidateSize(); return; }
+  if (pinMap) { pinMap.invalidateSize(); footprints.redraw(); return; }
   pinMap = L.map('pin-map', { zoomControl: true, attributionControl: false });
+  window.gridpatrolPinMap = pinMap;
   const tiles = tileLayer();
   if (tiles) tiles.addTo(pinMap);
   if (S.today) L.geoJSON(S.today.grids, { style: { color: '#1565c0', weight: 2, fillOpacity: 0.03 },
     coordsToLatLng: (c) => toMap(c[1], c[0]) }).addTo(pinMap);
+  footprints = footprintLayer(pinMap, pickBuilding);
+  footprints.redraw();
   const start = S.report.pin || S.pos || gridCentre();
   pinMarker = L.marker(start ? toMap(start.lat, start.lon) : [0, 0], { draggable: true, autoPan: true }).addTo(pinMap);
   pinMap.setView(pinMarker.getLatLng(), start ? 18 : 2);
-  pinMarker.on('dragend', () => {
-    S.report.pinByHand = true;
-    S.report.pin = fromMap(pinMarker.getLatLng());
-    renderPinInfo();
-    renderNearBuildings();
-  });
-  pinMap.on('click', (e) => {
-    pinMarker.setLatLng(e.latlng);
-    S.report.pinByHand = true;
-    S.report.pin = fromMap(e.latlng);
-    renderPinInfo();
-    renderNearBuildings();
-  });
+  pinMarker.on('dragend', () => movePin(pinMarker.getLatLng()));
+  pinMap.on('click', (e) => movePin(e.latlng));
+}
+
+/** The pin moved by hand (dragged, or a tap outside any footprint): the building it now stands in is chosen. */
+function movePin(latlng) {
+  pinMarker.setLatLng(latlng);
+  S.report.pinByHand = true;
+  S.report.pin = fromMap(latlng);
+  const b = buildingAt(S.report.pin);
+  if (b) S.report.building = b.id;
+  renderPinInfo();
+  renderNearBuildings();
+}
+
+/** A footprint tapped: the pin goes where she tapped (inside it) and the building is chosen in the picker. */
+function pickBuilding(b, latlng) {
+  S.report.building = b.id;
+  movePin(latlng);
+  pinMap.panTo(latlng);
 }
 
 function gridCentre() {
@@ -92,7 +103,13 @@ function nearest(p, n, within) {
 
 function renderNearBuildings() {
   const near = nearest(S.report.pin, 5, 200);
+  const chosen = S.report.building && buildings().find((b) => b.id === S.report.building);
+  if (chosen && !near.some((x) => x.b.id === chosen.id)) {  // picked on the map: a large one's point may lie further
+    const d = metres(S.report.pin, chosen);
+    if (d <= 200 || buildingAt(S.report.pin) === chosen) near.unshift({ b: chosen, d });
+  }
   if (S.report.building && !near.some((x) => x.b.id === S.report.building)) S.report.building = null;
+  if (footprints) footprints.highlight(S.report.building);
   $('near-buildings').innerHTML = near.map(({ b, d }) => `<label class="radio"><input type="radio" name="bld" value="${b.id}"
     ${S.report.building === b.id ? 'checked' : ''}><span>${esc(buildingLabel(b))}</span><small class="muted">${Math.round(d)} m</small></label>`).join('') +
     `<label class="radio"><input type="radio" name="bld" value="" ${S.report.building ? '' : 'checked'}><span>${esc(t('no_building'))}</span></label>`;
@@ -192,7 +209,10 @@ export function wireReport() {
     const b = ev.target.closest('[data-rm]');
     if (b) { S.report.photos.splice(+b.dataset.rm, 1); renderPhotos(); }
   });
-  $('near-buildings').addEventListener('change', (ev) => { S.report.building = ev.target.value ? +ev.target.value : null; });
+  $('near-buildings').addEventListener('change', (ev) => {
+    S.report.building = ev.target.value ? +ev.target.value : null;
+    if (footprints) footprints.highlight(S.report.building);
+  });
   $('pin-gps').addEventListener('click', () => { if (S.pos) setPin(S.pos, false); });
   $('report-form').addEventListener('submit', submitReport);
 }

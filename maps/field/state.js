@@ -53,8 +53,19 @@ export function catName(code) {
   return c ? (S.lang === 'en' ? c.name_en || c.name_zh : c.name_zh) : code;
 }
 export function buildings() { return (S.today && S.today.buildings) || []; }
+/** A building as people name it (its label from the server: address, name, road + nearest number, or its place in
+ * its grid), in the current language; never its database id. */
 export function buildingLabel(b) {
-  return b.name || b.address || `${S.lang === 'en' ? 'Building' : '楼栋'} #${b.id}`;
+  const s = (b && (b.label || b.building_label || b.name || b.address)) || (S.lang === 'en' ? 'Unnamed building' : '未命名楼栋');
+  return S.lang === 'en' ? labelEn(s) : s;
+}
+/** A stored (Chinese) label in English, as geo.labels.label_in: "X 12号附近" → "near X 12", "G 第7栋" → "G building 7". */
+export function labelEn(s) {
+  let m = s.match(/^(.+?)号附近$/);
+  if (m) return `near ${m[1]}`;
+  m = s.match(/^(.*?) ?第(\d+)栋$/);
+  if (m) return m[1] === '未入网格楼栋' ? `Building ${m[2]} (no grid)` : `${m[1]} building ${m[2]}`;
+  return s;
 }
 export function stopKey(s) { return s.kind === 'revisit' ? `r${s.revisit_id}` : `${s.kind}${s.case_id}`; }
 

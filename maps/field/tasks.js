@@ -47,7 +47,7 @@ export function renderTasks() {
         <span class="tag tag-${s.kind}">${esc(t(`kind_${s.kind}`))}</span>
         <b class="grow">${esc(catName(s.category))}</b>
         ${s.overdue ? `<span class="tag red">${esc(t('overdue'))}</span>` : ''}</div>
-      <div class="muted">${esc(t('case_n', s.case_id))}${b ? ` · ${esc(buildingLabel(b))}` : ''}${s.address ? ` · ${esc(s.address)}` : ''}
+      <div class="muted">${esc(t('case_n', s.case_id))}${b || s.building_label ? ` · ${esc(buildingLabel(b || { label: s.building_label }))}` : ''}${s.address ? ` · ${esc(s.address)}` : ''}
         ${s.leg_m ? ` · ${esc(km(s.leg_m))}` : ''}</div>
       ${s.description ? `<div class="desc">${esc(s.description)}</div>` : ''}
       <div class="muted">${esc(dueText)}</div>

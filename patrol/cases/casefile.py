@@ -112,11 +112,13 @@ def case_place(session: Session, case: Case) -> dict[str, Any]:
             out["community"], out["subdistrict"] = {"name": row[0]}, {"name": row[1]}
     if case.building_id is not None:
         row = session.execute(select(Building.name, Building.address, Building.use,
-                                     func.ST_AsBinary(Building.geom)).where(Building.id == case.building_id)).first()
+                                     func.ST_AsBinary(Building.geom), Building.label)
+                              .where(Building.id == case.building_id)).first()
         if row is not None:
             grid_name = out["grid"]["name"] if out["grid"] else None
             out["building"] = {"name": row[0], "address": row[1], "use": row[2],
-                               "label": building_label(row[0], row[1], grid_name), "outline": _shape(row[3])}
+                               "label": row[4] or building_label(row[0], row[1], grid_name),
+                               "outline": _shape(row[3])}
     return out
 
 

@@ -280,7 +280,8 @@ _ROW = (Case.id, Case.number, Case.category_code, Case.status, Case.level, Case.
         Case.reported_at, Case.deadline_at, Case.remaining_hours, Category.name_zh, Category.name_en,
         Category.deadline_hours, Grid.code.label("grid_code"), Grid.name.label("grid_name"),
         Community.name.label("community_name"), ResponsibleUnit.name.label("unit_name"),
-        Building.name.label("building_name"), Building.address.label("building_address"))
+        Building.name.label("building_name"), Building.address.label("building_address"),
+        Building.label.label("building_label"))
 
 
 def queue_page(session: Session, actor: Actor, settings: Settings, name: str, flt: QueueFilter, *,
@@ -351,7 +352,7 @@ def _rows(session: Session, settings: Settings, rows: Sequence[Any], now: dt.dat
         out.append({
             "id": r.id, "number": r.number, "category": r.category_code,
             "category_zh": r.name_zh, "category_en": r.name_en,
-            "address": r.address or r.building_name or r.building_address or r.grid_name,
+            "address": r.address or r.building_label or r.building_name or r.building_address or r.grid_name,
             "grid": r.grid_name, "grid_code": r.grid_code, "community": r.community_name,
             "status": r.status, "level": r.level, "channel": r.channel,
             "reported_at": iso(aware(r.reported_at)), "deadline_at": iso(aware(r.deadline_at)),

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from patrol.cases.authority import scope_filter
 from patrol.cases.lifecycle import AT_DESK, IN_HAND, SELF_HANDLED, TO_VERIFY
 from patrol.cases.reads import case_dict
+from patrol.city.labels import with_building_labels
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden
 from patrol.core.models import Case, Grid, Revisit
@@ -91,7 +92,7 @@ def task_list(session: Session, actor: Actor, today: dt.date) -> dict:
             return []
         rows = session.execute(select(Case, func.ST_AsBinary(Case.geom)).where(*where)
                                .order_by(Case.deadline_at, Case.id)).all()
-        return [case_dict(c, w) for c, w in rows]
+        return with_building_labels(session, [case_dict(c, w) for c, w in rows])
 
     due: list[Revisit] = [] if revisits is None else list(session.scalars(
         select(Revisit).join(Case, Case.id == Revisit.case_id).where(*revisits).order_by(Revisit.due_on)))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from patrol.cases import categories
 from patrol.cases.authority import get_case, scope_filter
 from patrol.cases.reads import CaseFilter, case_dict, case_query, tasks_of, timeline
+from patrol.city.labels import with_building_labels
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, InvalidInput, NotFound
 from patrol.core.models import Case, Category, Grid, Photo, Revisit, User
@@ -24,8 +25,8 @@ from patrol.plans.service import grid_at
 
 #: The columns of a cases download (CSV, GeoJSON, GeoPackage), in order; the CSV adds lon and lat.
 EXPORT_COLUMNS = ("id", "client_id", "category", "status", "level", "channel", "description", "community_id",
-                  "grid_id", "building_id", "unit_id", "reported_at", "deadline_at", "handled_at", "closed_at",
-                  "closed_on_time", "rating", "rework_count", "reopened_count", "escalations", "overdue",
+                  "grid_id", "building_id", "building_label", "unit_id", "reported_at", "deadline_at", "handled_at",
+                  "closed_at", "closed_on_time", "rating", "rework_count", "reopened_count", "escalations", "overdue",
                   "simulated")
 #: The most cases one download holds.
 EXPORT_MAX = 500_000
@@ -38,6 +39,7 @@ def case_view(session: Session, case: Case, *, detail: bool = False, wkb: bytes 
     if wkb is None:
         wkb = session.scalar(select(func.ST_AsBinary(Case.geom)).where(Case.id == case.id))
     out = case_dict(case, wkb, category=session.get(Category, case.category_code))
+    with_building_labels(session, [out])
     if detail:
         out["timeline"] = timeline(session, case.id)
         out["tasks"] = tasks_of(session, case.id)
@@ -62,6 +64,7 @@ def case_features(session: Session, actor: Actor, f: CaseFilter, *, limit: int,
         p = shapely.from_wkb(bytes(wkb))
         features.append({"type": "Feature", "id": case.id, "geometry": {"type": "Point", "coordinates": [p.x, p.y]},
                          "properties": case_dict(case)})
+    with_building_labels(session, [f["properties"] for f in features])
     return features, total
 
 
@@ -96,7 +99,8 @@ def export_frame(session: Session, actor: Actor, f: CaseFilter) -> gpd.GeoDataFr
     """The cases in ``actor``'s scope matching ``f`` as a table of :data:`EXPORT_COLUMNS` with their points
     (EPSG:4326), at most :data:`EXPORT_MAX`."""
     rows = session.execute(case_query(session, actor, f).limit(EXPORT_MAX)).all()
-    records = [{k: case_dict(c)[k] for k in EXPORT_COLUMNS} for c, _ in rows]
+    cases = with_building_labels(session, [case_dict(c) for c, _ in rows])
+    records = [{k: d[k] for k in EXPORT_COLUMNS} for d in cases]
     points = [shapely.from_wkb(bytes(w)) for _, w in rows]
     return gpd.GeoDataFrame(records or {k: [] for k in EXPORT_COLUMNS}, geometry=points, crs=4326)
 

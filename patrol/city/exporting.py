@@ -8,6 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 from sqlalchemy.orm import Session
 
+from patrol.city.labels import labels_of
 from patrol.city.read_models import LAYERS, layer
 from patrol.core.errors import InvalidInput
 
@@ -25,6 +26,9 @@ def export_layer(session: Session, name: str, path: Path) -> int:
     if name not in LAYERS:
         raise InvalidInput(f"unknown layer {name!r}; layers: {', '.join(LAYERS)}", field="layer")
     frame = layer(session, name, worker_names=True)  # the operator's CLI, not a public surface
+    if name == "buildings":  # what people call each building (not on the public OGC layer: it holds addresses)
+        labels = labels_of(session, frame["id"])
+        frame.insert(frame.columns.get_loc("address") + 1, "label", [labels.get(int(i)) for i in frame["id"]])
     write_frame(frame, path, name)
     return len(frame)
 

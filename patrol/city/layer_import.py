@@ -22,6 +22,7 @@ from geo.grids.codes import assign_codes
 from geo.households import estimate_households
 from geo.layers import LAYER_KINDS, prepare_layer
 from geo.validation import summarize_problems
+from patrol.city.labels import label_buildings
 from patrol.city.rows import insert_chunked, plain
 from patrol.core.dialect import extent
 from patrol.core.errors import Conflict, ImportFailed, NotFound
@@ -77,6 +78,8 @@ def import_layer(session: Session, kind: str, gdf: gpd.GeoDataFrame, *, source: 
     writer = {"communities": _communities, "grids": _grids, "buildings": _buildings, "units": _units}[kind]
     summary = writer(session, city, layer, source=source, replace=replace, dwelling_m2=dwelling_m2)
     session.flush()
+    if kind != "units":
+        label_buildings(session)  # new buildings, or new grids and communities the fallback labels count within
     return summary
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from geo.city import CityModel, assemble_city
 from geo.errors import GeoValidationError
+from geo.labels import building_labels
 from geo.osm import read_osm
 from geo.validation import summarize_problems
 from patrol.city.rows import insert_chunked, plain
@@ -84,7 +85,7 @@ def store_city(session: Session, model: CityModel, *, source: str, district_code
     sub_ids = _insert_areas(session, Subdistrict, model.subdistricts, {})
     com_ids = _insert_areas(session, Community, model.communities,
                             {"subdistrict_id": lambda row: sub_ids[int(row["subdistrict"])]})
-    _insert_buildings(session, model.buildings, com_ids, progress=progress)
+    _insert_buildings(session, model.buildings, com_ids, city_labels(model), progress=progress)
     _insert_roads(session, model.roads, progress=progress)
     session.flush()
     return summarize(session, model.notes)
@@ -124,15 +125,22 @@ def _insert_areas(session: Session, model, frame, extra: dict) -> dict[int, int]
     return ids
 
 
-def _insert_buildings(session: Session, b, com_ids: dict[int, int], *, progress: bool) -> None:
+def city_labels(model: CityModel) -> pd.Series:
+    """Each building's label from its OSM tags and the roads, the fallback numbered within its community (grids
+    come later: drawing them labels those again)."""
+    b = model.buildings.assign(group=model.buildings["community"].map(model.communities["name"]))
+    return building_labels(b.to_crs(model.metric_crs), model.roads.to_crs(model.metric_crs))["label"]
+
+
+def _insert_buildings(session: Session, b, com_ids: dict[int, int], labels: pd.Series, *, progress: bool) -> None:
     geoms = ewkt(b.geometry.to_numpy())
     community = [None if pd.isna(c) else com_ids[int(c)] for c in b["community"]]
     rows = [
         {"osm_id": plain(o), "name": plain(n), "use": plain(u), "levels": plain(lv), "households": int(h),
-         "households_estimated": bool(e), "address": plain(a), "community_id": c, "geom": g}
-        for o, n, u, lv, h, e, a, c, g in zip(
+         "households_estimated": bool(e), "address": plain(a), "label": plain(lab), "community_id": c, "geom": g}
+        for o, n, u, lv, h, e, a, lab, c, g in zip(
             b["osm_id"], b["name"], b["use"], b["levels"], b["households"], b["households_estimated"],
-            b["address"], community, geoms, strict=True)
+            b["address"], labels, community, geoms, strict=True)
     ]
     insert_chunked(session, Building, rows, "buildings", progress)
 

@@ -27,6 +27,7 @@ from patrol.cases.reads import case_dict
 from patrol.cases.routing import NoRoads, worker_day
 from patrol.cases.tasks import worker_grids, worker_stops
 from patrol.cases.worktime import local_today
+from patrol.city.labels import display_label, label_column, labels_of
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, InvalidInput
 from patrol.core.models import Building, Case, Category, Community, GpsFix, Grid, Patrol, User
@@ -96,15 +97,36 @@ def _grids(session: Session, grid_ids: list[int]) -> dict:
 
 
 def _buildings(session: Session, grid_ids: list[int]) -> list[dict]:
-    """Her grids' buildings with a point inside each footprint (ST_PointOnSurface on both databases)."""
+    """Her grids' buildings with their label, a point inside each footprint (ST_PointOnSurface on both databases)
+    and the footprint's outline to tap on the report's map (``ring``: the outer ring simplified to ≈0.5 m, as
+    [dx, dy] offsets from (``lon``, ``lat``) in millionths of a degree — a third of the bytes of coordinates)."""
     inside = func.ST_PointOnSurface(Building.geom)
     rows = session.execute(
-        select(Building.id, Building.name, Building.address, Building.households, Building.grid_id,
-               func.ST_X(inside), func.ST_Y(inside))
+        select(Building.id, label_column(), Building.name, Building.address, Building.households, Building.grid_id,
+               func.ST_X(inside), func.ST_Y(inside), func.ST_AsBinary(Building.geom))
         .where(Building.grid_id.in_(grid_ids or [-1])).order_by(Building.id)).all()
-    return [{"id": i, "name": name, "address": address, "households": int(hh or 0), "grid_id": g,
-             "lon": None if x is None else round(float(x), 7), "lat": None if y is None else round(float(y), 7)}
-            for i, name, address, hh, g, x, y in rows]
+    out = []
+    for i, label, name, address, hh, g, x, y, wkb in rows:
+        lon = None if x is None else round(float(x), 7)
+        lat = None if y is None else round(float(y), 7)
+        out.append({"id": i, "label": display_label(label), "name": name, "address": address,
+                    "households": int(hh or 0), "grid_id": g, "lon": lon, "lat": lat, "ring": _ring(wkb, lon, lat)})
+    return out
+
+
+def _ring(wkb: bytes | None, lon: float | None, lat: float | None) -> list[list[int]] | None:
+    """The outer ring of a footprint's largest part, simplified (≈0.5 m), as whole millionths of a degree (≈0.1 m)
+    from (lon, lat)."""
+    if wkb is None or lon is None or lat is None:
+        return None
+    geom = shapely.from_wkb(bytes(wkb))
+    parts = getattr(geom, "geoms", [geom])
+    if not parts:
+        return None
+    largest = max(parts, key=lambda p: p.area).simplify(0.000005, preserve_topology=True)
+    if largest.is_empty:
+        return None
+    return [[round((x - lon) * 1e6), round((y - lat) * 1e6)] for x, y in largest.exterior.coords]
 
 
 # ---------------------------------------------------------------------------------------------- field surveys
@@ -186,11 +208,13 @@ def _tasks(session: Session, actor: Actor, today: dt.date, start: tuple[float, f
     cases = {c.id: (c, cat) for c, cat in session.execute(
         select(Case, Category).join(Category, Category.code == Case.category_code)
         .where(Case.id.in_(ids or [-1]))).all()}
+    labels = labels_of(session, (c.building_id for c, _ in cases.values()))
     for stop in day["stops"]:
         case, cat = cases[stop["case_id"]]
         d = case_dict(case, now=now)
         stop.update({k: d[k] for k in ("status", "description", "address", "building_id", "deadline_at", "overdue",
                                        "level", "reported_at")})
+        stop["building_label"] = labels.get(case.building_id) if case.building_id is not None else None
         stop["category_name_zh"], stop["category_name_en"] = cat.name_zh, cat.name_en
         stop["actions"] = _actions(actor, case, stop["kind"])
     return day

@@ -30,6 +30,7 @@ from patrol.cases.photos import store_photo
 from patrol.cases.places import locate, to_point
 from patrol.cases.service import create_case, parse_client_id
 from patrol.cases.worktime import month_bounds
+from patrol.city.labels import display_label, label_column
 from patrol.core.auth import Actor
 from patrol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patrol.core.frames import ewkt
@@ -489,18 +490,19 @@ def due_inspections(session: Session, actor: Actor, *, today: dt.date, timezone:
                 "target": c.target}
         if c.target == "building":
             pt = func.ST_PointOnSurface(Building.geom)
-            rows = session.execute(select(Building.id, Building.name, Building.address, Building.grid_id,
+            rows = session.execute(select(Building.id, label_column(), Building.grid_id,
                                           func.ST_X(pt), func.ST_Y(pt))
                                    .where(*_building_targets(session, defn, grids)).order_by(Building.id)).all()
             last = dict(session.execute(select(Inspection.building_id, func.max(Inspection.at))
                                         .where(Inspection.checklist_id.in_(versions),
                                                Inspection.building_id.is_not(None))
                                         .group_by(Inspection.building_id)).all())
-            for bid, name, address, grid, x, y in rows:
+            for bid, label, grid, x, y in rows:
                 is_due, over = due(last.get(bid), c.frequency_days)
                 if is_due:
                     out.append({**base, "building_id": bid, "shop_code": None, "place_name": None, "grid_id": grid,
-                                "name": name or address or f"楼栋 {bid}", "lon": x, "lat": y,
+                                "name": display_label(label), "building_label": display_label(label),
+                                "lon": x, "lat": y,
                                 "last_at": iso(last.get(bid)), "days_overdue": over})
         elif c.target == "shop":
             where = [Shop.active] + ([Building.grid_id.in_(grids or [-1])] if grids is not None else [])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import time
 import uuid
 from zoneinfo import ZoneInfo
@@ -97,7 +98,12 @@ def test_her_grid_and_its_buildings(world):
     assert sum(b["households"] for b in buildings) == households
     near_grid = poly.buffer(1e-6)  # the points are rounded to 7 decimals (≈1 cm)
     for b in buildings:
-        assert set(b) == {"id", "name", "address", "households", "grid_id", "lon", "lat"}
+        assert set(b) == {"id", "label", "name", "address", "households", "grid_id", "lon", "lat", "ring"}
+        assert b["label"] and not re.search(r"#\d", b["label"])  # a readable name, never the id
+        # the outline to tap on the report's map, simplified by ≈0.5 m, in millionths of a degree from the point
+        ring = shapely.Polygon([(b["lon"] + dx / 1e6, b["lat"] + dy / 1e6) for dx, dy in b["ring"]])
+        assert all(isinstance(v, int) for xy in b["ring"] for v in xy)
+        assert ring.is_valid and footprints[b["id"]].buffer(1e-5).contains(ring), b
         p = shapely.Point(b["lon"], b["lat"])
         assert round(b["lon"], 7) == b["lon"] and round(b["lat"], 7) == b["lat"]
         assert near_grid.contains(p), b

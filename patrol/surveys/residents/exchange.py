@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patrol.city.labels import display_label, label_column
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, ImportFailed, InvalidInput
 from patrol.core.models import (
@@ -43,7 +44,8 @@ from patrol.surveys.residents.register import (
     vulnerability,
 )
 
-EXPORT_COLUMNS = ("household_id", "building_id", "building_osm_id", "grid_code", "room", "head_name", "phone",
+EXPORT_COLUMNS = ("household_id", "building_id", "building_osm_id", "building_label", "grid_code", "room", "head_name",
+                  "phone",
                   "members", "note", "resident_id", "name", "phone_resident", "birth_year", "disabled", "disability",
                   "lives_alone", "health", "visit_every_days", "vulnerable", "reasons", "last_visit_at",
                   "next_due_on")
@@ -66,7 +68,8 @@ def export_csv(session: Session, actor: Actor, *, today: dt.date, settings: Sett
         grid_in_scope(session, actor, grid_id)
         where.append(Building.grid_id == grid_id)
     rows = session.execute(
-        select(Household, Building.osm_id, Grid.code).join(Building, Building.id == Household.building_id)
+        select(Household, Building.osm_id, label_column(), Grid.code)
+        .join(Building, Building.id == Household.building_id)
         .outerjoin(Grid, Grid.id == Building.grid_id).where(*where)
         .order_by(Grid.code, Household.building_id, Household.room, Household.id)).all()
     ids = select(Household.id).join(Building, Building.id == Household.building_id).where(*where)
@@ -78,9 +81,10 @@ def export_csv(session: Session, actor: Actor, *, today: dt.date, settings: Sett
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(EXPORT_COLUMNS)
     pairs: list[tuple[int, int | None]] = []
-    for h, osm_id, code in rows:
+    for h, osm_id, label, code in rows:
         s = state.get(h.id, Standing())
-        head = [h.id, h.building_id, osm_id or "", code or "", h.room, h.head_name or "", h.phone or "",
+        head = [h.id, h.building_id, osm_id or "", display_label(label), code or "", h.room, h.head_name or "",
+                h.phone or "",
                 "" if h.members is None else h.members, h.note or ""]
         tail = [s.last_visit_at.isoformat() if s.last_visit_at else "",
                 s.next_due_on.isoformat() if s.next_due_on else ""]

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from patrol.city.labels import building_display
 from patrol.core.models import (
     Building,
     Household,
@@ -134,7 +135,8 @@ def standing_dict(s: Standing | None) -> dict:
 
 
 def household_row(h: Household, b: Building, s: Standing | None) -> dict:
-    return {"id": h.id, "building_id": h.building_id, "grid_id": b.grid_id, "room": h.room, "head_name": h.head_name,
+    return {"id": h.id, "building_id": h.building_id, "building_label": building_display(b), "grid_id": b.grid_id,
+            "room": h.room, "head_name": h.head_name,
             "phone": mask_phone(h.phone), "members": h.members, **standing_dict(s)}
 
 
@@ -146,7 +148,7 @@ def need_dict(n: ResidentNeed, h: Household | None = None, b: Building | None = 
     if h is not None:
         out.update({"room": h.room, "head_name": h.head_name, "building_id": h.building_id})
     if b is not None:
-        out["grid_id"] = b.grid_id
+        out["grid_id"], out["building_label"] = b.grid_id, building_display(b)
     return out
 
 

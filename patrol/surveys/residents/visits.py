@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from patrol.cases import worktime
+from patrol.city.labels import display_label, label_column
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, InvalidInput
 from patrol.core.models import (
@@ -104,14 +105,15 @@ def due_visits(session: Session, actor: Actor, *, today: dt.date, settings: Sett
     if not due:
         return []
     inside = func.ST_PointOnSurface(Building.geom)
-    rows = session.execute(select(Household, Building.grid_id, func.ST_X(inside), func.ST_Y(inside))
+    rows = session.execute(select(Household, Building.grid_id, func.ST_X(inside), func.ST_Y(inside), label_column())
                            .join(Building, Building.id == Household.building_id)
                            .where(Household.id.in_(sorted(due)))).all()
     out = []
-    for h, gid, x, y in rows:
+    for h, gid, x, y, label in rows:
         s = due[h.id]
         assert s.next_due_on is not None  # a due household has a due date
-        out.append({"household_id": h.id, "building_id": h.building_id, "grid_id": gid, "room": h.room,
+        out.append({"household_id": h.id, "building_id": h.building_id, "building_label": display_label(label),
+                    "grid_id": gid, "room": h.room,
                     "head_name": h.head_name, "lon": None if x is None else round(float(x), 7),
                     "lat": None if y is None else round(float(y), 7), "due_on": s.next_due_on.isoformat(),
                     "days_overdue": s.days_overdue, "last_visit_at": iso(s.last_visit_at),
