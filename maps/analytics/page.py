@@ -130,6 +130,8 @@ PAGE_LABELS: dict[str, dict[str, str]] = {
 }
 """Texts of the page frame by language; ``title:<kind>`` per page, ``explain:<why>`` the empty-state advice."""
 
+OUTLINE_TOLERANCE = 2e-5
+"""Degrees the outlines are simplified by (about 2 m): finer than a line's width at the zoom they are read."""
 GRID_OUTLINE = {"color": "#1e3a8a", "weight": 1, "opacity": 0.55, "fill": False, "interactive": False}
 COMMUNITY_OUTLINE = {"color": "#111827", "weight": 2.5, "opacity": 0.75, "dashArray": "6 4", "fill": False,
                      "interactive": False}
@@ -298,7 +300,8 @@ def add_outlines(m: folium.Map, grids: gpd.GeoDataFrame | None, communities: gpd
     m.add_child(CustomPane(pane("outlines"), z_index=440, pointer_events=False))
     group = folium.FeatureGroup(name=t["outlines"], show=True)
     for frame, style in parts:
-        shown = to_datum(gpd.GeoDataFrame(geometry=frame.geometry.boundary.values, crs=4326), datum)
+        lines = frame.geometry.boundary.simplify(OUTLINE_TOLERANCE).values  # ~2 m: invisible, half the bytes
+        shown = to_datum(gpd.GeoDataFrame(geometry=lines, crs=4326), datum)
         folium.GeoJson(feature_collection(shown, {}), style_function=constant(style), pane=pane("outlines"),
                        control=False).add_to(group)
     m.add_child(group)

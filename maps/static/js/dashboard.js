@@ -184,7 +184,7 @@
     form.community.addEventListener("change", () => { grids(); });
     form.subdistrict.addEventListener("change", async () => {
       form.community.value = ""; await communities().catch(() => {}); await grids().catch(() => {}); });
-    form.status.addEventListener("change", () => { state.ready = load(); });
+    form.status.addEventListener("change", () => { drawLinks(); state.ready = load(); });
     for (const b of form.querySelectorAll("[data-preset]")) b.addEventListener("click", () => {
       preset(b.dataset.preset); state.ready = load(); });
     // #logout leads to /login, which ends the session (static/js/login.js) and clears the HttpOnly cookie
