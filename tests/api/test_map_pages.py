@@ -72,5 +72,6 @@ def test_the_survey_report_pro_rates_this_months_plan(world):
     today = local_today(world.settings.timezone)
     html = _get(world, "/surveys")
     assert 'id="prorated"' in html and "按已过天数折算" in html and f"已过 {today.day} 天" in html
+    assert "计划（折算）" in html  # the column says what it holds
     past = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     assert 'id="prorated"' not in _get(world, f"/surveys?month={past}")

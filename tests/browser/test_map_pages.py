@@ -1,6 +1,7 @@
 """Every analysis map page as a supervisor meets it (Chromium, 1366×768, the simulated month): a title, the period
 in words, the controls, grid and community outlines and a link back to the dashboard; changing the period or the
-category changes what is drawn; the dashboard's 状态 = 当前超期 filter changes the ranking. One walk, several checks;
+category changes what is drawn; the dashboard's 状态 = 当前超期 filter changes the ranking; sparklines have ≥ 3
+points; the survey report pro-rates this month's plan. One walk, several checks;
 screenshots in test-output/maps/pages-*.png."""
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from patrol.core.db import session_factory, transaction
 from patrol.simulate.month import DEMO_PASSWORD
+from patrol.surveys.checklists import load_builtin_checklists
 from tests.browser.conftest import ARGS, chromium_path, serve, simulated_city
 
 pytestmark = pytest.mark.browser
@@ -27,6 +30,8 @@ OUTLINES = ".leaflet-gridpatrol-outlines-pane path"
 def app_url(tmp_path_factory, monaco_model) -> Iterator[str]:
     url = f"sqlite:///{tmp_path_factory.mktemp('mappages') / 'mappages.db'}"
     settings, engine = simulated_city(url, monaco_model)
+    with transaction(session_factory(engine)) as s:  # the survey report plans from the checklists
+        load_builtin_checklists(s)
     with serve(settings) as base:
         yield base
     engine.dispose()
@@ -102,14 +107,15 @@ def test_every_map_page_reads_well_and_its_controls_change_the_map(app_url):
         _submit(page)
         quarter = _cases_total(page)
         assert 0 < week < quarter
-        # so does the category: the heat map of one category counts (and draws) fewer cases
-        _open(page, f"{base}/maps/heat")
-        everything = int(page.inner_text("#gp-count").split()[1])
+        # so does the category: the cases map of one category draws fewer cases
         code = page.locator("select[name=category] option").nth(1).get_attribute("value")
         page.select_option("select[name=category]", code)
         _submit(page)
-        assert f"category={code}" in page.url
-        assert int(page.inner_text("#gp-count").split()[1]) < everything
+        assert f"category={code}" in page.url and "period=90" in page.url  # the period stays as chosen
+        one = _cases_total(page)
+        assert one < quarter
+        assert one == int(page.inner_text("#gp-count").split()[1])  # the header counts what the map draws
+        _open(page, f"{base}/maps/heat")
         # a custom period without cases: the map says so and what to try
         page.fill("input[name=start]", "2020-01-01")
         page.fill("input[name=last]", "2020-01-31")
@@ -140,5 +146,12 @@ def test_every_map_page_reads_well_and_its_controls_change_the_map(app_url):
         assert "status=overdue" in page.get_attribute("a[data-map=cases_map]", "href") or \
             "overdue=true" in page.get_attribute("a[data-map=cases_map]", "href")
         _shot(page, "dashboard-overdue")
+        # a trend line only from 3 points on; with fewer, last month's figure in words
+        for points in page.eval_on_selector_all(".card svg.spark polyline", "ps => ps.map(p => p.points.length)"):
+            assert points >= 3
+        # the survey report: this month's plan pro-rated to the days elapsed, and saying so
+        page.goto(f"{base}/surveys")
+        assert "按已过天数折算" in page.inner_text("#prorated")
+        _shot(page, "surveys")
         assert not errors, errors
         browser.close()
