@@ -206,7 +206,8 @@ def coverage_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
     frame = _frame_of(session, actor, settings, "coverage", lang, (key, s, e),
                       explain=None if patrolled else "no_patrols",
                       keep={"grid": grid or "", "community": community or "",
-                            "worker_id": str(worker_id or ""), "day": day.isoformat() if day else ""})
+                            "worker_id": str(worker_id or ""), "day": day.isoformat() if day else "",
+                            "distance_m": f"{distance_m:g}" if distance_m != 25.0 else ""})
     return _finish(m, session, scope, frame, settings, grids=False)
 
 
