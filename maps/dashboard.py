@@ -63,6 +63,10 @@ LABELS = {
         "red": "红色预警",
         "lang": "English",
         "surveys": "巡查走访报表",
+        "prev": "上月",
+        "only_overdue": "状态“当前超期”：只列出有当前超期案件的 {n} 个（共 {of} 个），超期多的在前",
+        "only_open": "状态“在办”：只列出有在办案件的 {n} 个（共 {of} 个）",
+        "only_closed": "状态“已结案”：只列出所选时段内有结案的 {n} 个（共 {of} 个）",
     },
     "en": {
         "title": "gridpatrol · supervisor dashboard",
@@ -118,6 +122,10 @@ LABELS = {
         "red": "red",
         "lang": "中文",
         "surveys": "Survey reports",
+        "prev": "last month",
+        "only_overdue": "Status “overdue now”: only the {n} (of {of}) with cases overdue now, most overdue first",
+        "only_open": "Status “open”: only the {n} (of {of}) with open cases",
+        "only_closed": "Status “closed”: only the {n} (of {of}) that closed cases in the period",
     },
 }
 

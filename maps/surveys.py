@@ -40,6 +40,8 @@ LABELS = {
         "csv": "下载 CSV",
         "legend": "完成率：≥100% 绿色，≥70% 橙色，不足 70% 红色；“—”表示本月无计划。"
         "计划 = 检查对象数 × 30 ÷ 检查周期（天）。",
+        "planned_prorated": "计划（折算）",
+        "prorated": "本月计划按已过天数折算：已过 {days} 天（共 {of} 天），计划 = 整月计划 × {days} ÷ {of}，向上取整。",
         "findings": "不合格项（按类型，次数多的在前）",
         "checklist": "检查表",
         "item": "检查项",
@@ -81,6 +83,9 @@ LABELS = {
         "csv": "Download CSV",
         "legend": "Completion: ≥100 % green, ≥70 % orange, below 70 % red; “—” means nothing was planned. "
         "Planned = targets × 30 ÷ the checklist's frequency in days.",
+        "planned_prorated": "Planned (pro-rated)",
+        "prorated": "This month's plan is pro-rated to the days elapsed: {days} of {of} days, planned = the month's "
+        "plan × {days} ÷ {of}, rounded up.",
         "findings": "Failed items by type (most frequent first)",
         "checklist": "Checklist",
         "item": "Item",
@@ -266,6 +271,8 @@ def surveys_page(
     if lang not in LABELS:
         raise ValueError(f"lang must be one of {', '.join(LABELS)}, got {lang!r}")
     t = {k: (Markup(v) if k in RAW else v) for k, v in LABELS[lang].items()}
+    if inspections.get("prorated"):  # this month: the plan column is the pro-rated plan, and says so
+        t["planned"] = t["planned_prorated"]
     month = inspections["month"]
     names = grid_names or {}
     nxt = _shift(month, 1)
@@ -287,6 +294,7 @@ def surveys_page(
         ),
         visits=_visits_view(visits, names),
         visit_keys=VISIT_KEYS,
+        prorated=inspections.get("prorated"),
     )
 
 

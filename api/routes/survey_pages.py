@@ -39,14 +39,15 @@ def surveys_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep
                                                                              "checklist")] = "html") -> Response:
     language: str = lang or settings.lang  # the query's Literal, or the configured default
     label, _, _ = month_bounds(month, settings.timezone)  # 422 for a malformed month, before any work
-    inspections = ins.inspection_report(session, actor, label, timezone=settings.timezone)  # 403 out of role
+    today = res.local_today(settings)
+    # this month's plan is pro-rated to the days elapsed (按已过天数折算); a past month's is whole
+    inspections = ins.prorate(ins.inspection_report(session, actor, label, timezone=settings.timezone), today)
     names = dict(session.execute(select(Grid.id, Grid.name).where(
         Grid.id.in_({r["grid_id"] for r in inspections["rows"]} or {-1}))).all())
     if format == "csv":
         return csv_response(page.inspections_csv(inspections, lang=language, grid_names=names),
                             f"inspections_{label}.csv")
     findings = ins.findings_report(session, actor, label, timezone=settings.timezone)
-    today = res.local_today(settings)
     current = f"{today:%Y-%m}"
     # the visits report refuses a month that has not begun; the page says so instead of failing as a whole
     visits = res.visits_report(session, actor, month=label, settings=settings, today=today) \

@@ -435,6 +435,20 @@ def inspection_report(session: Session, actor: Actor, month: str | None = None, 
     return {"month": label, "rows": rows}
 
 
+def prorate(report: dict, today: dt.date) -> dict:
+    """``report`` (of :func:`inspection_report`) with each row's plan pro-rated to the days of its month elapsed
+    by ``today`` (included) when the month is today's (按已过天数折算, rounded up): a month's plan is not due in
+    its first days. ``planned_month`` keeps the whole month's plan; ``prorated`` is ``{"days": elapsed, "of":
+    days in the month}``, or None for a past (or future) month, whose plan stays whole."""
+    if report["month"] != f"{today:%Y-%m}":
+        return {**report, "prorated": None, "rows": [{**r, "planned_month": r["planned"]} for r in report["rows"]]}
+    days = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - today.replace(day=1)
+    of = days.days
+    rows = [{**r, "planned_month": r["planned"], "planned": math.ceil(r["planned"] * today.day / of)}
+            for r in report["rows"]]
+    return {**report, "rows": rows, "prorated": {"days": today.day, "of": of}}
+
+
 def findings_report(session: Session, actor: Actor, month: str | None = None, *,
                     timezone: str = "Asia/Shanghai") -> dict:
     """Per checklist item failed in the month (in the actor's scope): how often, and how many of the cases those

@@ -77,12 +77,12 @@ def _shot(page: Any, name: str) -> None:
 def test_login_then_every_case_in_view_from_the_server(page, app_url):
     base, engine = app_url
     page.context.clear_cookies()  # the page is shared by the module: log out whatever test ran before
-    page.goto(f"{base}/maps/cases")
+    page.goto(f"{base}/maps/cases?period=90")  # the last 90 days: the whole simulated month (default: 30 days)
     assert "/login" in page.url  # not logged in: sent to the login page, and back afterwards
     page.fill("#u", "admin")
     page.fill("#p", DEMO_PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/maps/cases")
+    page.wait_for_url(f"{base}/maps/cases?period=90")
     page.wait_for_function("window.gridpatrolCases && window.gridpatrolCases.lastAnswer")
     page.evaluate("window.gridpatrolCases.ready")
     with transaction(session_factory(engine)) as s:
@@ -93,7 +93,7 @@ def test_login_then_every_case_in_view_from_the_server(page, app_url):
     assert answer["total"] == total > 0
     assert page.evaluate("window.gridpatrolCases.drawnCount()") > 0
     _shot(page, "cases")
-    page.goto(f"{base}/maps/cases?status=closed")
+    page.goto(f"{base}/maps/cases?period=90&status=closed")
     page.wait_for_function("window.gridpatrolCases && window.gridpatrolCases.lastAnswer")
     page.evaluate("window.gridpatrolCases.ready")
     assert page.evaluate("window.gridpatrolCases.lastAnswer.total") == closed < total

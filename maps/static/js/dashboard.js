@@ -40,10 +40,14 @@
     if (v === null || v === undefined) return "—";
     return RATES.has(key) ? (v * 100).toFixed(1) + "%" : String(v);
   }
-  function spark(values) {
+  // a trend line needs at least 3 months to say anything (2 points draw a slash): else last month's figure
+  function spark(key, values) {
     const xs = values.map((v) => (v === null || v === undefined ? null : Number(v)));
     const ok = xs.filter((v) => v !== null);
-    if (ok.length < 2) return "";
+    if (ok.length < 3) {
+      const prev = xs.length >= 2 ? xs[xs.length - 2] : null;
+      return prev === null ? "" : `<small class="prev" data-prev>${esc(T.prev)} ${fmt(key, prev)}</small>`;
+    }
     const lo = Math.min(...ok), hi = Math.max(...ok), w = 90, h = 24;
     const pts = xs.map((v, i) => v === null ? null :
       [(i / (xs.length - 1)) * w, h - 2 - ((v - lo) / ((hi - lo) || 1)) * (h - 4)]).filter(Boolean);
@@ -56,8 +60,9 @@
     document.getElementById("cards").innerHTML = CARDS.map((k) => {
       const colour = warn[k] || "none";
       const sub = RATES.has(k) ? `<small>${fmt("n", row[k + "_num"])} ${T.of} ${fmt("n", row[k + "_den"])}</small>` : "";
-      return `<div class="card ${colour}" data-kpi="${k}" title="${esc(T[colour] || "")}"><span>${esc(T[k])}</span>` +
-        `<strong>${fmt(k, row[k])}</strong>${sub}${spark(trend.map((t) => t[k]))}</div>`;
+      const focus = FOCUS[form.status.value] === k ? " focus" : "";
+      return `<div class="card ${colour}${focus}" data-kpi="${k}" title="${esc(T[colour] || "")}"><span>${esc(T[k])}</span>` +
+        `<strong>${fmt(k, row[k])}</strong>${sub}${spark(k, trend.map((t) => t[k]))}</div>`;
     }).join("");
   }
   // the ranking: a 街道 user's communities, or the communities of the subdistrict an admin chose; else grids
@@ -65,8 +70,18 @@
     const wide = me.role === "subdistrict" || (form.subdistrict.value && !form.community.value);
     return wide && !form.grid.value ? "community" : "grid";
   }
-  function drawTable(rows) {
+  // the status filter: the ranking lists only the grids (communities) with such cases, the matching card is marked
+  const FOCUS = {open: "open_now", overdue: "overdue_now", closed: "closed"};
+  const KEEP = {open: (r) => (r.open_now ?? 0) > 0, overdue: (r) => (r.overdue_now ?? 0) > 0,
+                closed: (r) => (r.closed ?? 0) > 0};
+  function drawTable(all) {
     document.getElementById("ranking").textContent = rankBy() === "community" ? T.communities : T.grids;
+    const keep = KEEP[form.status.value];
+    const rows = keep ? all.filter(keep) : all;
+    const note = document.getElementById("status-note");
+    note.hidden = !keep;
+    note.textContent = keep ? T["only_" + form.status.value].replace("{n}", rows.length).replace("{of}", all.length)
+      : "";
     rows.sort((a, b) => (b.overdue_now ?? 0) - (a.overdue_now ?? 0) ||
       (a.satisfaction_rate ?? 2) - (b.satisfaction_rate ?? 2));
     document.querySelector("#table tbody").innerHTML = rows.map((r) =>
@@ -88,7 +103,9 @@
     if (p.get("end")) cases.set("until", p.get("end") + "T00:00:00+08:00");
     const q = (u) => (u.toString() ? "?" + u.toString() : "");
     const lang = new URLSearchParams({lang: G.lang});
-    const maps = [["cases_map", "/maps/cases", cases], ["heat", "/maps/heat", p], ["hotspots", "/maps/hotspots", p],
+    const heat = new URLSearchParams(p);
+    if (st) heat.set("status", st);
+    const maps = [["cases_map", "/maps/cases", cases], ["heat", "/maps/heat", heat], ["hotspots", "/maps/hotspots", p],
                   ["coverage", "/maps/coverage", p], ["grids_map", "/maps/grids", p]];
     document.querySelector("#links ul").innerHTML = maps.map(([k, path, u]) => {
       const v = new URLSearchParams(u); for (const [a, b] of lang) v.set(a, b);
@@ -167,7 +184,7 @@
     form.community.addEventListener("change", () => { grids(); });
     form.subdistrict.addEventListener("change", async () => {
       form.community.value = ""; await communities().catch(() => {}); await grids().catch(() => {}); });
-    form.status.addEventListener("change", drawLinks);
+    form.status.addEventListener("change", () => { drawLinks(); state.ready = load(); });
     for (const b of form.querySelectorAll("[data-preset]")) b.addEventListener("click", () => {
       preset(b.dataset.preset); state.ready = load(); });
     // #logout leads to /login, which ends the session (static/js/login.js) and clears the HttpOnly cookie
