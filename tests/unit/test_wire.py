@@ -221,3 +221,15 @@ def test_hashed_urls_are_immutable_and_plain_ones_revalidated(tmp_path):
         assert stale.headers["cache-control"] == "no-cache"  # an old hash is never cached for a year
         (tmp_path / "site.css").write_text("body { color: #000; }\n" * 100)
         assert c.get(hashed.url.path + "?" + hashed.url.query.decode()).headers["cache-control"] == "no-cache"
+
+
+def test_the_service_worker_changes_with_the_hash_of_any_file_it_keeps():
+    """A browser installs a new service worker when its bytes change: so a file's new hash is a new worker, which
+    precaches the new URL (and drops the old cache)."""
+    from maps import field as F
+
+    config = {"lang": "zh", "tiles": None, "datum": "wgs84"}
+    old = F.service_worker(config, url=lambda p: f"{p}?v=00000001")
+    new = F.service_worker(config, url=lambda p: f"{p}?v=00000002" if p == "/app/texts.js" else f"{p}?v=00000001")
+    assert old != new and '"/app/texts.js?v=00000002"' in new and '"/app/app.js?v=00000001"' in new
+    assert '"/app/"' in new and '"/app/manifest.webmanifest"' in new  # the page itself: by its plain URL
