@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISREG
 
 from maps.assets import STATIC_DIR
 from maps.field import FIELD_DIR
@@ -36,8 +38,10 @@ __all__ = ["IMMUTABLE", "SITE", "AssetIndex"]
 IMMUTABLE = "public, max-age=31536000, immutable"
 """The Cache-Control of a URL that carries its file's hash."""
 
+_TAG = re.compile(r"<(?:script|link|img|source)\b[^>]*>", re.IGNORECASE)
 _LINK = re.compile(r"""(\s(?:src|href)\s*=\s*)(["'])(/[^"'?#\s<>]+)\2""", re.IGNORECASE)
-_SCRIPT_TAG = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+_SCRIPT_OPEN = re.compile(r"<script\b([^>]*)>", re.IGNORECASE)
+_SCRIPT_CLOSE = re.compile(r"</script\s*>", re.IGNORECASE)
 _SRC = re.compile(r"""\bsrc\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _MODULE = re.compile(r"""\btype\s*=\s*["']?module\b""", re.IGNORECASE)
 _IMPORTMAP = re.compile(r"""<script\b[^>]*\btype\s*=\s*["']?importmap""", re.IGNORECASE)
@@ -54,24 +58,36 @@ class AssetIndex:
     def __init__(self, roots: Mapping[str, Path], *, hidden: Iterable[str] = ()) -> None:
         self.roots = {prefix: folder.resolve() for prefix, folder in roots.items()}
         self.hidden = frozenset(hidden)
+        self._imports: dict[tuple[str, int, int], tuple[frozenset[str], frozenset[str]]] = {}
 
-    def file(self, url_path: str) -> Path | None:
-        """The file served at ``url_path`` (no query), or None when it is no file of a root."""
+    def _found(self, url_path: str) -> tuple[Path, os.stat_result] | None:
         if url_path in self.hidden:
             return None
         for prefix, folder in self.roots.items():
             if url_path.startswith(prefix):
-                candidate = (folder / url_path.removeprefix(prefix)).resolve()
-                if candidate.is_relative_to(folder) and candidate.is_file():
-                    return candidate
+                relative = posixpath.normpath(url_path.removeprefix(prefix))
+                if relative.startswith(("../", "/")) or relative in ("..", "."):
+                    return None
+                candidate = folder / relative
+                try:
+                    stat = os.stat(candidate)
+                except (OSError, ValueError):
+                    continue
+                if S_ISREG(stat.st_mode):
+                    return candidate, stat
         return None
+
+    def file(self, url_path: str) -> Path | None:
+        """The file served at ``url_path`` (no query), or None when it is no file of a root."""
+        found = self._found(url_path)
+        return found[0] if found else None
 
     def digest(self, url_path: str) -> str | None:
         """The first 8 hex digits of the SHA-256 of the file at ``url_path``; None for no file."""
-        path = self.file(url_path)
-        if path is None:
+        found = self._found(url_path)
+        if found is None:
             return None
-        stat = path.stat()
+        path, stat = found
         return _digest(path, stat.st_mtime_ns, stat.st_size)
 
     def url(self, url_path: str) -> str:
@@ -83,19 +99,22 @@ class AssetIndex:
 
     def imports(self, url_path: str) -> tuple[frozenset[str], frozenset[str]]:
         """What the JavaScript file at ``url_path`` imports statically, and every ``.js`` file it names at all
-        (static imports included), as URL paths of files of the index."""
-        path = self.file(url_path)
-        if path is None:
+        (static imports included), as URL paths of files of the index (worked out once per version of the file)."""
+        found = self._found(url_path)
+        if found is None:
             return frozenset(), frozenset()
-        stat = path.stat()
-        static, named = _scan(path, stat.st_mtime_ns, stat.st_size)
-        base = posixpath.dirname(url_path) + "/"
+        path, stat = found
+        key = (url_path, stat.st_mtime_ns, stat.st_size)
+        if key not in self._imports:
+            static, named = _scan(path, stat.st_mtime_ns, stat.st_size)
+            base = posixpath.dirname(url_path) + "/"
 
-        def resolved(specs: Iterable[str]) -> frozenset[str]:
-            found = (posixpath.normpath(s if s.startswith("/") else posixpath.join(base, s)) for s in specs)
-            return frozenset(p for p in found if self.file(p) is not None)
+            def resolved(specs: Iterable[str]) -> frozenset[str]:
+                paths = (posixpath.normpath(s if s.startswith("/") else posixpath.join(base, s)) for s in specs)
+                return frozenset(p for p in paths if self._found(p) is not None)
 
-        return resolved(static), resolved(named)
+            self._imports[key] = (resolved(static), resolved(named))
+        return self._imports[key]
 
     def graph(self, entries: Iterable[str]) -> tuple[list[str], list[str]]:
         """From the scripts ``entries``: every module reachable (sorted), and those reachable by static imports."""
@@ -113,23 +132,29 @@ class AssetIndex:
             todo += [(p, static) for p in fixed] + [(p, False) for p in named - fixed]
         return sorted(reachable), sorted(statically)
 
+    def _hashed(self, link: re.Match[str]) -> str:
+        return f"{link.group(1)}{link.group(2)}{self.url(link.group(3))}{link.group(2)}"
+
     def rewrite_html(self, html: str) -> str:
         """``html`` with hashed URLs, an import map and module preloads (see the module's docstring)."""
         if "/static/" not in html and "/app/" not in html:
             return html
-        html = _LINK.sub(lambda m: f"{m.group(1)}{m.group(2)}{self.url(m.group(3))}{m.group(2)}", html)
+        html = _TAG.sub(lambda tag: _LINK.sub(self._hashed, tag.group(0)), html)
         if _IMPORTMAP.search(html):
             return html
         modules: list[str] = []
         classic: list[str] = []
-        for attrs, body in _SCRIPT_TAG.findall(html):
+        for opening in _SCRIPT_OPEN.finditer(html):
+            attrs = opening.group(1)
             src = _SRC.search(attrs)
             is_module = bool(_MODULE.search(attrs))
             if src:
                 plain = src.group(1).partition("?")[0]
                 if self.file(plain) is not None:
                     (modules if is_module else classic).append(plain)
-            elif is_module:
+            elif is_module:  # an inline module: its imports
+                close = _SCRIPT_CLOSE.search(html, opening.end())
+                body = html[opening.end():close.start() if close else len(html)]
                 modules += [s for s in _STATIC_IMPORT.findall(body) if s.startswith("/")]
         if not modules and not classic:
             return html
