@@ -181,7 +181,7 @@ def main() -> None:
     parser.add_argument("--database", help="a database holding the demo (default: build one in a temporary folder)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--before", help="git ref of the source to compare with (default: before the wire work)")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # bench/run.py leaves its own arguments (bench names) in sys.argv
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database or f"sqlite:///{Path(tmp) / 'demo.db'}"
         if not args.database:
