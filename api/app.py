@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
+from api.compression import Compress, ContentETag
 from api.deps import SessionDep, SettingsDep
 from api.errors import install_error_handlers
 from api.middleware import BodyLimit, SecurityHeaders
@@ -37,6 +37,7 @@ from api.routes import mine as mine_routes
 from api.routes import plans as plan_routes
 from api.schemas.bounds import check_bounds
 from api.schemas.meta import HealthOut, SummaryOut
+from api.static import AssetLinks, HashedStaticFiles
 from maps.assets import STATIC_DIR
 from maps.field import tiles_config
 from maps.overview import overview_map
@@ -74,8 +75,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.writing_engine = engine.execution_options(sqlite_immediate=True)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(AssetLinks)  # hashed asset URLs in every page, before its scripts are hashed for the policy
     app.add_middleware(SecurityHeaders, tile_origins=tile_origins(settings))
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(ContentETag)  # outside the policy: a 304 carries the page's own policy
+    app.add_middleware(Compress)  # outermost: compresses what the others produced
+    app.mount("/static", HashedStaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(layers.router)
     app.include_router(auth.router)
     app.include_router(auth.pages)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,6 +40,10 @@ SHELL: tuple[str, ...] = (
     *SHARED_MODULES,
 )
 """What the service worker caches on install: the app opens offline from these (every module it imports)."""
+UNVERSIONED: frozenset[str] = frozenset({
+    "/app/", "/app/manifest.webmanifest", *(p for p in SHELL if p.startswith(f"{_LEAFLET}/images/"))})
+"""Shell entries asked for by their plain URL (the page, the manifest, the images Leaflet's CSS and script name);
+every other one is asked for, and so cached, by its content-hashed URL (:mod:`maps.fingerprint`)."""
 
 
 def tiles_config(tiles: str | None, attribution: str | None = None) -> dict | None:
@@ -77,9 +82,16 @@ def index_html(config: dict) -> str:
     return text.replace("__CONFIG__", data)
 
 
-def service_worker(config: dict) -> str:
+def shell(url: Callable[[str], str] = str) -> list[str]:
+    """:data:`SHELL` as the page asks for it: ``url`` (the content-hashed URL of a file) applied to the versioned
+    entries."""
+    return [path if path in UNVERSIONED else url(path) for path in SHELL]
+
+
+def service_worker(config: dict, url: Callable[[str], str] = str) -> str:
+    """The service worker, precaching :func:`shell` (``url``: the hashed URL of a file, as the pages name it)."""
     text = (FIELD_DIR / "sw.js").read_text(encoding="utf-8")
-    return text.replace("'__VERSION__'", json.dumps(version(config))).replace("__SHELL__", json.dumps(list(SHELL)))
+    return text.replace("'__VERSION__'", json.dumps(version(config))).replace("__SHELL__", json.dumps(shell(url)))
 
 
 def manifest(lang: str = "zh") -> dict:

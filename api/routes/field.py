@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from api.deps import ActorDep, SessionDep, SettingsDep
 from api.schemas.field import TodayOut
+from api.static import asset_response
 from maps import field as F
+from maps.fingerprint import SITE
 from patrol.field.day import field_today
 
 router = APIRouter(prefix="/api/v1/field", tags=["field app"])
@@ -47,7 +49,7 @@ def app_page(settings: SettingsDep) -> HTMLResponse:
 
 @shell.get("/app/sw.js", include_in_schema=False)
 def service_worker(settings: SettingsDep) -> Response:
-    return Response(F.service_worker(_config(settings)), media_type="text/javascript; charset=utf-8",
+    return Response(F.service_worker(_config(settings), url=SITE.url), media_type="text/javascript; charset=utf-8",
                     headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/app/"})
 
 
@@ -57,7 +59,7 @@ def manifest(settings: SettingsDep) -> JSONResponse:
 
 
 @shell.get("/app/{name}", include_in_schema=False)
-def asset(name: str) -> Response:
+def asset(name: str, request: Request) -> Response:
     if name not in F.ASSETS:
         raise HTTPException(404, f"no file /app/{name}")
-    return Response((F.FIELD_DIR / name).read_bytes(), media_type=F.ASSETS[name], headers=NO_CACHE)
+    return asset_response(request, F.FIELD_DIR / name, f"/app/{name}", F.ASSETS[name])

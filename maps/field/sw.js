@@ -1,6 +1,9 @@
 /* gridpatrol field app — service worker. The app shell (page, scripts, styles, Leaflet, icons) is served from the
  * cache first, so the app opens in a stairwell with no signal; map tiles seen once are kept too. API calls are not
- * touched here: the app keeps the day's data and its outbox in IndexedDB (store.js), where it can tell what is sent. */
+ * touched here: the app keeps the day's data and its outbox in IndexedDB (store.js), where it can tell what is sent.
+ * SHELL names the files by their content-hashed URLs (…/app.js?v=1a2b3c4d, as the page and its import map ask for
+ * them): a release changes this file, the browser installs it, and only the files whose hash changed are downloaded
+ * (the others come from the HTTP cache, where they are immutable). The page and plain URLs are always re-fetched. */
 const VERSION = '__VERSION__';
 const SHELL_CACHE = `gridpatrol-shell-${VERSION}`;
 const TILE_CACHE = 'gridpatrol-tiles';
@@ -10,7 +13,7 @@ const SHELL = __SHELL__;
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(SHELL_CACHE);
-    await cache.addAll(SHELL.map((u) => new Request(u, { cache: 'reload' })));
+    await cache.addAll(SHELL.map((u) => new Request(u, { cache: u.includes('?v=') ? 'default' : 'reload' })));
     await self.skipWaiting();
   })());
 });
@@ -36,7 +39,7 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(req.url);
   if (url.origin === self.location.origin) {
     if (url.pathname.startsWith('/api/')) return;               // data: the app's own business
-    const path = req.mode === 'navigate' && url.pathname.startsWith('/app') ? '/app/' : url.pathname;
+    const path = req.mode === 'navigate' && url.pathname.startsWith('/app') ? '/app/' : url.pathname + url.search;
     if (!SHELL.includes(path)) return;
     event.respondWith((async () => {
       const cache = await caches.open(SHELL_CACHE);
