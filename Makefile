@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup setup-test serve bench lint lint-only clean
+.PHONY: demo test setup setup-test serve users bench lint lint-only clean
 
 ## Build gridpatrol.db from a real city (first run only) and serve http://$(HOST):$(PORT)
 demo: setup
@@ -29,6 +29,10 @@ setup-test:
 
 serve: setup
 	$(BIN)/gridpatrol serve --host $(HOST) --port $(PORT)
+
+## The accounts of gridpatrol.db (the demo's: password demo-pass-2026); any other command: .venv/bin/gridpatrol …
+users: setup
+	$(BIN)/gridpatrol users list
 
 ## Benchmarks (run on purpose; they start their own PostGIS)
 bench: setup-test

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from sqlalchemy import func, select
 
@@ -29,9 +31,14 @@ def categories_load(file: str | None) -> None:
     print(f"loaded {n} categories" + (f" from {file}" if file else " (shipped taxonomy)"))
 
 
-@categories.command("list", help="list the active categories")
+CATEGORIES_HEADER = "code\tname_zh\tname_en\tkind\tlevel\tdeadline\tseverity"
+RESPONSIBILITY_HEADER = "category\tlevel\tunit_type\tpriority\tprofile\tunits\tnote"
+
+
+@categories.command("list", help="list the active categories, one per line under a header row (tab-separated)")
 def categories_list() -> None:
     sessions = open_database().sessions
+    print(CATEGORIES_HEADER)
     with sessions() as session:
         for c in active_categories(session):
             print(f"{c.code}\t{c.name_zh}\t{c.name_en}\t{c.kind}\t{c.level}\t{c.deadline_hours:g} h"
@@ -52,7 +59,7 @@ def responsibility_load(file: str | None) -> None:
     print(f"loaded {n} responsibility rules" + (f" from {file}" if file else " (shipped table)"))
 
 
-@responsibility.command("list", help="list the rules and how many units of each type exist")
+@responsibility.command("list", help="list the rules and how many units of each type exist, under a header row")
 def responsibility_list() -> None:
     sessions = open_database().sessions
     with sessions() as session:
@@ -61,7 +68,9 @@ def responsibility_list() -> None:
         units = dict(session.execute(select(ResponsibleUnit.type, func.count())
                                      .group_by(ResponsibleUnit.type)).all())
     if not loaded:
-        print("no table loaded: the shipped one applies (gridpatrol responsibility load FILE to replace it)")
+        print("no table loaded: the shipped one applies (gridpatrol responsibility load FILE to replace it)",
+              file=sys.stderr)
+    print(RESPONSIBILITY_HEADER)
     for r in rules:
         print(f"{r.category}\t{r.level}\t{r.unit_type}\tpriority {r.priority}\t{r.profile}\t"
               f"{units.get(r.unit_type, 0) if r.unit_type != 'grid_worker' else '-'} units\t{r.note_zh or ''}")

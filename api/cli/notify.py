@@ -50,15 +50,20 @@ def notify_add(username: str | None, unit_id: int | None, email: str | None, web
     print(f"channel {channel_id}: {kind} {address} for {owner}")
 
 
-@notify.command("list", help="list the notification channels")
+NOTIFY_HEADER = "id\towner\tkind\taddress\tstate"
+
+
+@notify.command("list", help="list the notification channels under a header row (tab-separated)")
 def notify_list() -> None:
     sessions = open_database().sessions
     with sessions() as session:
         rows = list_channels(session)
     if not rows:
         print("no channels (gridpatrol notify add --user NAME --email ADDR to add one)")
+        return
+    print(NOTIFY_HEADER)
     for r in rows:
-        print(f"{r.id}\t{r.owner}\t{r.kind}\t{r.address}" + ("" if r.active else "\tinactive"))
+        print(f"{r.id}\t{r.owner}\t{r.kind}\t{r.address}\t{'active' if r.active else 'inactive'}")
 
 
 @notify.command("remove", help="remove a notification channel (its id from notify list)")

@@ -32,13 +32,18 @@ def plans() -> None:
     pass
 
 
-@plans.command("list", help="list the grid plans, newest first")
+PLANS_HEADER = "id\tstatus\tgrids\twhen\tname"
+
+
+@plans.command("list", help="list the grid plans, newest first, under a header row (tab-separated)")
 def plans_list() -> None:
     sessions = open_database().sessions
     with sessions() as session:
         rows = list_plans(session, SYSTEM)
     if not rows:
         print("no grid plans yet (the first draft records the grids in force as the baseline)")
+        return
+    print(PLANS_HEADER)
     for p in rows:
         when = f"published {p['published_at'][:16]}, effective {p['effective_from'] or '-'}" if p["published_at"] \
             else f"created {p['created_at'][:16]}"

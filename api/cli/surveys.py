@@ -55,13 +55,19 @@ def checklists_load(files: tuple[str, ...]) -> None:
     print("\n".join(lines))
 
 
-@checklists.command("list", help="list the active checklists")
+CHECKLISTS_HEADER = "code\tversion\ttarget\tfrequency\titems\ttitle_zh\ttitle_en"
+SHOPS_HEADER = "code\tname\tkind\tgrid\tbuilding\tlast inspection\topen findings"
+
+
+@checklists.command("list", help="list the active checklists under a header row (tab-separated)")
 def checklists_list() -> None:
     sessions = open_database().sessions
     with sessions() as session:
         rows = cl.latest_checklists(session)
         if not rows:
             print("no checklists yet: gridpatrol checklists load (the shipped ones) or load FILE.yaml")
+            return
+        print(CHECKLISTS_HEADER)
         for c in rows:
             s = cl.checklist_summary(c)
             every = f"every {c.frequency_days} d" if c.frequency_days else "no frequency"
@@ -121,13 +127,14 @@ def shops_import(file: str) -> None:
     print("\n".join(result.lines()))
 
 
-@shops.command("list", help="list shops")
+@shops.command("list", help="list shops under a header row (tab-separated), then how many")
 @click.option("--grid", help="grid code")
 def shops_list(grid: str | None) -> None:
     sessions = open_database().sessions
     with sessions() as session:
         rows = list_shops(session, SYSTEM, grid_id=grid_id_of(session, grid))
         codes = dict(session.execute(select(Grid.id, Grid.code)).all())
+    print(SHOPS_HEADER)
     for r in rows:
         print(f"{r['code']}\t{r['name']}\t{r['kind'] or '-'}\tgrid {codes.get(r['grid_id'], '-')}\t"
               f"building {r['building_id']}\tlast inspection {r['last_inspection_at'] or '-'}\t"

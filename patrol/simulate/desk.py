@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patrol.cases import service as svc
@@ -31,6 +31,8 @@ COMMUNITY_QUEUES = ("reported", "registered", "returned", "verified", "unrated",
                     "near_deadline", "overdue", "dispatched", "accepted", "reworked")
 #: the queues filled once per subdistrict (街道)
 SUBDISTRICT_QUEUES = ("escalated_department", "whistle", "urged")
+#: the queues whose case is due today or overdue (counted in the grid's 按期结案率 as 应结未结)
+DUE_NOW = ("near_deadline", "overdue")
 #: the category of the desk cases: 楼道堆放杂物, a grid-level item (so it can be escalated twice), 24 working hours
 DESK_CATEGORY = "C0102"
 
@@ -166,37 +168,43 @@ def fill_desk(s: Session, rng: random.Random, settings: Settings, people: dict, 
              for u in people["units"].values()}
     streets = {sub: actor_for(s, s.get(User, uid)) for sub, uid in people.get("streets", {}).items()}
     places = _places(s)
+    closed = dict(s.execute(select(Case.grid_id, func.count()).where(Case.status == "closed")
+                            .group_by(Case.grid_id)).all())
     made: dict[str, int] = {}
     seen_subdistricts: set[int] = set()
     for n, com in enumerate(s.scalars(select(Community).order_by(Community.id)).all()):
-        place = places.get(com.id)
+        spots = [(g, p) for g, p in places.get(com.id, []) if people["workers"].get(g) is not None]
         sup_id = people["sups"].get(com.id)
-        worker_id = people["workers"].get(place[0]) if place else None
-        if place is None or sup_id is None or worker_id is None:
+        if not spots or sup_id is None:
             continue
         queues = list(COMMUNITY_QUEUES)
         if com.subdistrict_id not in seen_subdistricts:
             seen_subdistricts.add(com.subdistrict_id)
             queues += SUBDISTRICT_QUEUES
-        desk = _Desk(s, settings, now, actor_for(s, s.get(User, worker_id)), actor_for(s, s.get(User, sup_id)),
-                     streets.get(com.subdistrict_id), units[n % len(units)], units[(n + 1) % len(units)],
-                     lambda u: depts[u])
-        for queue in queues:
-            if _make(desk, rng, queue, RECIPES[queue], place[1]):
+        busiest = max(spots, key=lambda spot: closed.get(spot[0], 0))
+        for queue in queues:  # each in one of the community's grids, so that no grid holds the whole desk
+            # a case due now goes to the community's busiest grid, where one late case among many is one among many
+            grid, point = busiest if queue in DUE_NOW else rng.choice(spots)
+            desk = _Desk(s, settings, now, actor_for(s, s.get(User, people["workers"][grid])),
+                         actor_for(s, s.get(User, sup_id)), streets.get(com.subdistrict_id), units[n % len(units)],
+                         units[(n + 1) % len(units)], lambda u: depts[u])
+            if _make(desk, rng, queue, RECIPES[queue], point):
                 made[queue] = made.get(queue, 0) + 1
     return made
 
 
-def _places(s: Session) -> dict[int, tuple[int, tuple[float, float]]]:
-    """Per community: a grid of it and a point inside a building of that grid."""
+def _places(s: Session) -> dict[int, list[tuple[int, tuple[float, float]]]]:
+    """Per community: each of its grids with a point inside a building of that grid."""
     b = read_frame(s, [Building.id, Building.grid_id], Building.geom, where=[Building.grid_id.is_not(None)])
     com_of = dict(s.execute(select(Grid.id, Grid.community_id)).all())
-    out: dict[int, tuple[int, tuple[float, float]]] = {}
+    seen: set[int] = set()
+    out: dict[int, list[tuple[int, tuple[float, float]]]] = {}
     for gid, geom in zip(b["grid_id"], b.geometry, strict=True):
         com = com_of.get(int(gid))
-        if com is not None and com not in out:
+        if com is not None and int(gid) not in seen:
+            seen.add(int(gid))
             p = geom.representative_point()
-            out[com] = (int(gid), (p.x, p.y))
+            out.setdefault(com, []).append((int(gid), (p.x, p.y)))
     return out
 
 

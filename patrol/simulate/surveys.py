@@ -20,6 +20,7 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from patrol.cases.worktime import calendar
 from patrol.core.auth import actor_for
 from patrol.core.db import transaction
 from patrol.core.frames import ewkt, read_frame
@@ -37,7 +38,9 @@ from patrol.core.models import (
     Visit,
 )
 from patrol.core.settings import Settings
-from patrol.simulate.month import GIVEN, SURNAMES
+from patrol.simulate.desk import desk_now
+from patrol.simulate.loop import Plan, Walk, crew, walk
+from patrol.simulate.names import NameMaker
 from patrol.surveys.checklists import (
     condition_holds,
     definition_of,
@@ -88,12 +91,14 @@ def simulate_surveys(factory: sessionmaker[Session], settings: Settings, *, osm_
         n_visits = _visits(s, rng, workers, today, tz)
         yield f"simulated household visits: {n_visits}"
     with transaction(factory) as s:
-        n_insp, n_failed = _inspections(s, rng, settings, workers, today, days, tz, buildings_per_grid)
-    yield f"simulated inspections: {n_insp}, with {n_failed} failed items (rectification cases opened)"
+        n_insp, n_failed, opened = _inspections(s, rng, settings, workers, today, days, tz, buildings_per_grid)
+        states = _rectify(s, rng, settings, opened, desk_now(today, tz))
+    yield (f"simulated inspections: {n_insp}, with {n_failed} failed items; rectification cases (限期整改) "
+           f"opened: {len(opened)}, now " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
 
 
 def _name(rng: random.Random) -> str:
-    return rng.choice(SURNAMES) + rng.choice(GIVEN) + " (模拟)"
+    return NameMaker(rng).full(fresh=False) + " (模拟)"
 
 
 def _phone(rng: random.Random) -> str:
@@ -119,7 +124,7 @@ def _shops(s: Session, rng: random.Random, buildings: dict[int, list]) -> int:
         shopfronts = [r for r in rows if r[1] in ("retail", "commercial", "kiosk", "supermarket")] or rows
         for bid, _, _, p in rng.sample(shopfronts, min(len(shopfronts), 3)):
             kind, label = rng.choice(SHOP_KINDS)
-            s.add(Shop(code=unused_shop_code(s), name=f"{rng.choice(SURNAMES)}记{label} (模拟)", kind=kind,
+            s.add(Shop(code=unused_shop_code(s), name=f"{NameMaker(rng).surname()}记{label} (模拟)", kind=kind,
                        building_id=bid, simulated=True, geom=ewkt([p])[0]))
             s.flush()
             n += 1
@@ -213,7 +218,8 @@ def _photo(label: str) -> bytes:
 
 
 def _inspections(s: Session, rng: random.Random, settings: Settings, workers: dict[int, int], today: dt.date,
-                 days: int, tz: ZoneInfo, per_grid: int) -> tuple[int, int]:
+                 days: int, tz: ZoneInfo, per_grid: int) -> tuple[int, int, list[int]]:
+    """A month of inspections; how many, their failed items and the ids of the rectification cases opened."""
     lists = {c.target: c for c in latest_checklists(s)}
     shops = {}
     for code, gid in s.execute(select(Shop.code, Building.grid_id).join(Building, Building.id == Shop.building_id)):
@@ -223,6 +229,7 @@ def _inspections(s: Session, rng: random.Random, settings: Settings, workers: di
                                                                           Building.grid_id.is_not(None))):
         homes.setdefault(gid, []).append(bid)
     n = failed = 0
+    opened: list[int] = []
     for gid, worker_id in sorted(workers.items()):
         actor = actor_for(s, s.get(User, worker_id))
         targets = [("building", b) for b in rng.sample(homes.get(gid, []), min(len(homes.get(gid, [])), per_grid))]
@@ -244,9 +251,27 @@ def _inspections(s: Session, rng: random.Random, settings: Settings, workers: di
                 if f["case_id"] is not None:
                     case = s.get(Case, f["case_id"])
                     case.simulated, case.description = True, f"{case.description} (模拟)"
+                    opened.append(case.id)
             for item in photos:
                 add_photo(s, actor, settings, cid, item=item, client_id=answers[item][0], data=_photo(item))
             n += 1
             failed += result["failed"]
     s.flush()
-    return n, failed
+    return n, failed, opened
+
+
+def _rectify(s: Session, rng: random.Random, settings: Settings, case_ids: list[int], end: dt.datetime
+             ) -> dict[str, int]:
+    """Each rectification case through the loop by its deadline (限期整改: handled is rectified, verified is the
+    re-inspection), until ``end``; the cases per final status."""
+    casts = crew(s)
+    cal = calendar(settings)
+    states: dict[str, int] = {}
+    for cid in case_ids:
+        case = s.get(Case, cid)
+        cast = casts.get(case.grid_id or -1)
+        if cast is None:
+            continue
+        final = walk(Walk(s, settings, cal, case, cast, rng, end), Plan(keep_deadline=True))
+        states[final] = states.get(final, 0) + 1
+    return states

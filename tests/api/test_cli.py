@@ -229,7 +229,7 @@ def test_users_apikeys_and_escalate_from_the_command_line(fresh_url):
 
 
 def test_responsibility_table_from_the_command_line(fresh_url, tmp_path):
-    assert "the shipped one applies" in run(fresh_url, "responsibility", "list").stdout
+    assert "the shipped one applies" in run(fresh_url, "responsibility", "list").stderr
     bad = tmp_path / "rules.csv"
     bad.write_text("category,level,unit_type\nB0109,street,power\n", encoding="utf-8")
     r = run(fresh_url, "responsibility", "load", str(bad))
@@ -240,4 +240,5 @@ def test_responsibility_table_from_the_command_line(fresh_url, tmp_path):
     r = run(fresh_url, "responsibility", "load", str(good))
     assert r.exit_code == 0 and "loaded 3 responsibility rules" in r.stdout
     listed = run(fresh_url, "responsibility", "list").stdout.splitlines()
-    assert len(listed) == 3 and listed[0].startswith("*\tcommunity\tcommunity_office")
+    assert listed[0] == "category\tlevel\tunit_type\tpriority\tprofile\tunits\tnote"
+    assert len(listed) == 4 and listed[1].startswith("*\tcommunity\tcommunity_office")

@@ -283,7 +283,7 @@ def test_notify_cli_adds_lists_delivers_and_refuses_bad_input(world, monkeypatch
             worker = run(world.url, "worker", "--once")
             assert worker.exit_code == 0, worker.output
         assert f"https://patrol.example.gov.cn/desk/cases/{number}" in hook.seen[0].body["markdown"]["content"]
-        channel_id = listed.split("\t")[0]
+        channel_id = listed.splitlines()[1].split("\t")[0]  # under the header row
         assert run(world.url, "notify", "remove", channel_id).exit_code == 0
         assert run(world.url, "notify", "remove", "99999").exit_code == 1
     finally:

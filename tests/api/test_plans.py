@@ -568,7 +568,8 @@ def test_the_command_line(world, capsys, tmp_path):
     assert main([*db, "plans", "list"]) == 0
     out = capsys.readouterr().out
     assert "baseline" in out
-    newest = out.splitlines()[0].split("\t")
+    assert out.splitlines()[0] == "id\tstatus\tgrids\twhen\tname"
+    newest = out.splitlines()[1].split("\t")
     in_force = next(line.split("\t")[0] for line in out.splitlines() if "\tpublished\t" in line)
     assert newest[:2] == [str(draft), "draft"]
     assert main([*db, "plans", "validate", in_force]) == 0

@@ -188,8 +188,8 @@ def test_shops_from_openstreetmap_are_imported_once(world, capsys):
                         .where(Building.grid_id == world.grid_a, Shop.active))
     assert cli_main(["--database", world.url, "shops", "list", "--grid", grid_code]) == 0
     listed = capsys.readouterr().out.splitlines()
-    assert listed[-1] == f"{in_a} shops" and len(listed) == in_a + 1
-    assert all(f"grid {grid_code}" in line for line in listed[:-1])
+    assert listed[0].startswith("code\tname\tkind\tgrid") and listed[-1] == f"{in_a} shops" and len(listed) == in_a + 2
+    assert all(f"grid {grid_code}" in line for line in listed[1:-1])
 
 
 def test_shops_qr_command_writes_the_sticker(world, tmp_path, capsys):

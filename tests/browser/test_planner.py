@@ -12,15 +12,15 @@ import pytest
 import shapely
 from sqlalchemy import func, select
 
-from patrol.core.auth import create_user
 from patrol.core.db import session_factory, transaction
 from patrol.core.models import Building, Grid, GridPlan
+from patrol.simulate.logins import DEMO_PASSWORD
 from tests.browser.conftest import ARGS, LOCAL_ONLY, chromium_path, serve, simulated_city
 
 pytestmark = pytest.mark.browser
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "planner"
-PASSWORD = "grid-editor-pass-1"
+PASSWORD = DEMO_PASSWORD  # the demo's planner (issue 21: the simulated month has one)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,6 @@ def planner_app(tmp_path_factory, monaco_model) -> Iterator[dict]:
     settings, engine = simulated_city(url, monaco_model, cases=60)
     factory = session_factory(engine)
     with transaction(factory) as s:
-        create_user(s, username="planner", role="planner", password=PASSWORD)
         # the grid to split: the one with the most buildings
         gid, _ = s.execute(select(Building.grid_id, func.count(Building.id)).where(Building.grid_id.is_not(None))
                            .group_by(Building.grid_id).order_by(func.count(Building.id).desc()).limit(1)).one()
