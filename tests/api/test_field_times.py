@@ -132,3 +132,61 @@ def test_a_handle_done_after_the_deadline_is_late_though_sent_at_once(world):
                           json={"occurred_at": _stamp(now - dt.timedelta(hours=1))})
     assert r.status_code in (403, 409), r.text
     assert world.client.get(f"/api/v1/cases/{cid}", headers=world.h("sup")).json()["escalations"] == 1
+
+
+def _photo(exif_time: str | None = None) -> bytes:
+    import io
+
+    from PIL import Image
+
+    im = Image.effect_noise((640, 480), 30).convert("RGB")
+    out = io.BytesIO()
+    if exif_time:
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9003] = exif_time
+        im.save(out, "JPEG", quality=90, exif=exif)
+    else:
+        im.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def test_a_photo_keeps_its_capture_is_served_watermarked_and_its_original_only_to_staff(world):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from patrol.cases.images import strip_metadata
+    from patrol.core.models import Photo
+
+    case = _report(world, None)
+    plain = _photo()
+    form = {"taken_at": "2026-12-05T09:00:00+08:00", "lon": str(world.point_a[0]), "lat": str(world.point_a[1]),
+            "taken_source": "device"}
+    r = world.client.post(f"/api/v1/cases/{case['id']}/photos", headers=world.h("worker_a"),
+                          files={"file": ("a.jpg", plain, "image/jpeg")}, data=form)
+    assert r.status_code == 201, r.text
+    sent = r.json()
+    assert _t(sent["taken_at"]) == _t(form["taken_at"]) and sent["exif_lon"] == world.point_a[0]
+    # a file with EXIF: its own time wins over what the phone says
+    r = world.client.post(f"/api/v1/cases/{case['id']}/photos", headers=world.h("worker_a"),
+                          files={"file": ("b.jpg", _photo("2026:12:04 18:30:00"), "image/jpeg")}, data=form)
+    assert _t(r.json()["taken_at"]) == dt.datetime(2026, 12, 4, 18, 30, tzinfo=SH)
+    with transaction(session_factory(world.engine)) as s:
+        sources = {p.id: p.taken_source for p in s.query(Photo).filter(Photo.case_id == case["id"])}
+    assert sources == {sent["id"]: "device", r.json()["id"]: "exif"}
+    # served: the picture with a darker band of text at its bottom; the top as it was
+    served = world.client.get(sent["url"], headers=world.h("sup")).content
+    a = np.asarray(Image.open(io.BytesIO(strip_metadata(plain))).convert("L"), dtype=int)
+    b = np.asarray(Image.open(io.BytesIO(served)).convert("L"), dtype=int)
+    assert a.shape == b.shape and np.abs(a[:200] - b[:200]).mean() < 3
+    assert b[-40:, :200].mean() < a[-40:, :200].mean() - 15
+    thumb = world.client.get(f"{sent['url']}/thumbnail", headers=world.h("sup")).content
+    assert Image.open(io.BytesIO(thumb)).size[0] == 320
+    # the original, byte for byte, to the case's staff only
+    for who, status in (("sup", 200), ("admin", 200), ("worker_a", 403), ("planner", 403), ("sup_other", 403)):
+        got = world.client.get(f"{sent['url']}/original", headers=world.h(who))
+        assert got.status_code == status, (who, got.text)
+        if status == 200:
+            assert got.content == plain and "attachment" in got.headers["content-disposition"]
+    assert world.client.get(f"{sent['url']}/original").status_code == 401
