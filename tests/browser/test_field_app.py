@@ -11,6 +11,7 @@ Screenshots of each screen: test-output/field/.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import time
@@ -44,7 +45,7 @@ from patrol.core.models import (
     Visit,
 )
 from patrol.simulate.month import DEMO_PASSWORD
-from tests.browser.conftest import phone_page, serve, simulated_city
+from tests.browser.conftest import PHONE, phone_page, serve, simulated_city
 
 pytestmark = pytest.mark.browser
 
@@ -413,7 +414,23 @@ def _accepted_case(s, settings, worker: User, sup: User, point: tuple[float, flo
     return case.id
 
 
-def test_offline_work_keeps_its_time_a_wrong_clock_is_flagged_and_photos_are_watermarked(field):
+@contextlib.contextmanager
+def _another_phone(browser: Any, lon: float, lat: float) -> Iterator[Any]:
+    """A second phone (a context of its own) in the browser of the module's phone: one Playwright per process."""
+    context = browser.new_context(bypass_csp=True, **PHONE, locale="zh-CN", service_workers="allow",
+                                  geolocation={"latitude": lat, "longitude": lon, "accuracy": 6},
+                                  permissions=["geolocation"])
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.errors = []
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        yield page
+    finally:
+        context.close()
+
+
+def test_offline_work_keeps_its_time_a_wrong_clock_is_flagged_and_photos_are_watermarked(phone, field):
     """The phone's clock says 8 hours ago (the worker's "09:00"): a report with a photo and a 处置完成 made offline
     then, synced at "17:00" (now, for the server too), keep 09:00 as when they happened — the report's deadline
     counts from it and the handle is on time against a deadline that passed while it sat in the outbox. A phone
@@ -432,7 +449,7 @@ def test_offline_work_keeps_its_time_a_wrong_clock_is_flagged_and_photos_are_wat
         handle_id = _accepted_case(s, settings, worker, sup, field["walk"][3], now - dt.timedelta(hours=10))
         s.execute(Case.__table__.update().where(Case.id == handle_id).values(deadline_at=now + dt.timedelta(days=3)))
     lon, lat = field["walk"][0]
-    with phone_page(lon, lat) as page:
+    with _another_phone(phone.context.browser, lon, lat) as page:
         page.clock.install(time=nine)  # the phone's clock: 09:00 of the worker's day, running
         page.goto(f"{field['base']}/app")
         page.fill("#login-user", field["worker"])
@@ -476,9 +493,7 @@ def test_offline_work_keeps_its_time_a_wrong_clock_is_flagged_and_photos_are_wat
             assert abs((handled.handled_at - nine).total_seconds()) < 300
             ev = s.scalars(select(CaseEvent).where(CaseEvent.case_id == handle_id, CaseEvent.action == "handle")).one()
             assert ev.received_at - ev.at > dt.timedelta(hours=7)
-            sup_actor = actor_for(s, s.get(User, field["sup_id"]))
-            svc.transition(s, sup_actor, settings, handle_id, "verify")
-            assert svc.transition(s, sup_actor, settings, handle_id, "close").closed_on_time is True
+            # (closing it then counts it on time: tests/api/test_field_times.py; no write here, the app is syncing)
             photo = s.scalars(select(Photo).where(Photo.case_id == report.id)).one()
             assert photo.taken_source == "device" and abs((photo.taken_at - nine).total_seconds()) < 300
             assert photo.exif_lon is not None and photo.original is not None
@@ -507,4 +522,21 @@ def test_offline_work_keeps_its_time_a_wrong_clock_is_flagged_and_photos_are_wat
                                                   Case.received_at >= before)).one()
             assert skewed.time_flag == "skew" and abs(skewed.clock_skew_s - 2 * 86400) < 600
             assert abs((skewed.reported_at - skewed.received_at).total_seconds()) < 300
+            numbers = report.number, skewed.number
         assert not page.errors, page.errors
+
+        # -- the desk's case page shows both times, and the flag
+        desk = page.context.new_page()
+        desk.set_viewport_size({"width": 1366, "height": 768})
+        desk.goto(f"{field['base']}/desk/cases/{numbers[0]}")
+        desk.fill("#u", "admin")
+        desk.fill("#p", DEMO_PASSWORD)
+        desk.click("button[type=submit]")
+        desk.wait_for_selector("#timeline li[data-action=report] .received")
+        step = desk.inner_text("#timeline li[data-action=report] .when")
+        assert "发生时间" in step and "接收时间" in step
+        assert "接收时间" in desk.inner_text("#place")
+        desk.screenshot(path=str(SHOTS / "22-desk-both-times.png"))
+        desk.goto(f"{field['base']}/desk/cases/{numbers[1]}?lang=en")
+        desk.wait_for_selector("#timeline li[data-action=report] .time-flag[data-flag=skew]")
+        assert "device clock off" in desk.inner_text("#place")

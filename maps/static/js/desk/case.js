@@ -154,8 +154,9 @@ function renderPlace(d) {
   add(T.worker, p.grid && p.grid.worker);
   add(T.community, p.community && p.community.name);
   add(T.subdistrict, p.subdistrict && p.subdistrict.name);
-  add(T.reported_at, when(d.reported_at));
-  if (apart(d.reported_at, d.received_at)) add(T.received_at, when(d.received_at));   // sent later (offline)
+  const late = apart(d.reported_at, d.received_at);   // reported offline, sent later: both times
+  add(late ? T.occurred_at : T.reported_at, when(d.reported_at));
+  if (late) add(T.received_at, when(d.received_at));
   if (d.time_flag) add(T.time_flag, flagText(d));
   if (d.rating) add(T.rating, `${d.rating}/5 ${T['rate_' + d.rating] || ''}`);
   if (d.rework_count) add(T.rework, String(d.rework_count));
