@@ -118,6 +118,8 @@ class RevisitIn(BaseModel):
     note: str | None = Field(None, max_length=4000)
     client_id: uuid.UUID | None = Field(None, description="makes a retried revisit idempotent")
     occurred_at: str | None = Field(None, max_length=40, description=OCCURRED_AT)
+    lat: float | None = None
+    lon: float | None = None
 
 
 @router.post("/revisits/{revisit_id}", tags=["patrols"], summary="Record a revisit: still fixed, or reopen",
@@ -126,7 +128,9 @@ def record_revisit(revisit_id: int, body: RevisitIn, actor: ActorDep, session: S
                    settings: SettingsDep, device_time: DeviceTimeDep = None) -> dict:
     occurred = occurrence(body.occurred_at, device_time, settings, now=svc.now_utc())
     rv = svc.record_revisit(session, actor, settings, revisit_id, body.outcome, note=body.note,
-                            client_id=str(body.client_id) if body.client_id else None, occurred=occurred)
+                            client_id=str(body.client_id) if body.client_id else None, occurred=occurred,
+                            point=svc.to_point(body.lon, body.lat) if body.lat is not None and body.lon is not None
+                            else None)
     return {"id": rv.id, "case_id": rv.case_id, "outcome": rv.outcome, "done_at": iso(rv.done_at)}
 
 

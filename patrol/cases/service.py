@@ -239,7 +239,8 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
     if action == "rate" and step.rating <= 2:  # 不满意: the rating is recorded, then the case reopened (再接单)
         _event(session, case, actor, "rate", before, Status.CLOSED, now=now, note=note, client_id=client_id,
                times=times)
-        return _reopen(session, actor, case, cat, cal, now, f"resident not satisfied ({step.rating}/5) 再接单")
+        return _reopen(session, actor, case, cat, cal, now, f"resident not satisfied ({step.rating}/5) 再接单",
+                       times=times)
     case.status = step.target
     case.updated_at = times["received_at"]
     ev = _event(session, case, actor, action, before, step.target, now=now, note=step.note,
@@ -421,7 +422,7 @@ def _raise_level(case: Case, cat: Category, cal: WorkCalendar, now: dt.datetime)
 
 
 def _reopen(session: Session, actor: Actor, case: Case, cat: Category, cal: WorkCalendar, now: dt.datetime,
-            note: str, client_id: str | None = None) -> Case:
+            note: str, client_id: str | None = None, times: dict | None = None) -> Case:
     before = case.status
     case.status = Status.DISPATCHED if (case.unit_id or case.assignee_id) else Status.REGISTERED
     case.rework_count += 1
@@ -434,7 +435,7 @@ def _reopen(session: Session, actor: Actor, case: Case, cat: Category, cal: Work
     session.execute(CaseTask.__table__.update().where(CaseTask.case_id == case.id, CaseTask.status == "handled")
                     .values(status="dispatched", handled_at=None))
     _event(session, case, actor, "reopen", before, case.status, now=now, note=note, unit_id=case.unit_id,
-           client_id=client_id)
+           client_id=client_id, times=times)
     return case
 
 
@@ -483,7 +484,7 @@ def escalate_overdue(session: Session, settings: Settings, *, now: dt.datetime |
 
 def record_revisit(session: Session, actor: Actor, settings: Settings, revisit_id: int, outcome: str, *,
                    note: str | None = None, now: dt.datetime | None = None, client_id: str | None = None,
-                   occurred: Occurrence | None = None) -> Revisit:
+                   occurred: Occurrence | None = None, point: tuple[float, float] | None = None) -> Revisit:
     """Record a 回头看: still fixed, or reopen the case. A retried call with the same ``client_id`` (given to the
     event it writes) returns the revisit as recorded."""
     if outcome not in ("still_fixed", "reopen"):
@@ -511,10 +512,10 @@ def record_revisit(session: Session, actor: Actor, settings: Settings, revisit_i
         if case.status != Status.CLOSED:
             raise Conflict(f"the case is {case.status}, not closed", field="outcome")
         _reopen(session, actor, case, session.get(Category, case.category_code), calendar(settings), now,
-                f"回头看: problem is back. {note or ''}".strip(), client_id=client_id)
+                f"回头看: problem is back. {note or ''}".strip(), client_id=client_id, times=times)
     else:
         _event(session, case, actor, "revisit", case.status, case.status, now=now,
-               note=f"回头看: still fixed. {note or ''}".strip(), client_id=client_id, times=times)
+               note=f"回头看: still fixed. {note or ''}".strip(), client_id=client_id, times=times, point=point)
     session.flush()
     return rv
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import pytest
 from sqlalchemy import update
 
 from patrol.cases.worktime import calendar
@@ -111,11 +112,14 @@ def test_a_handle_done_before_the_deadline_offline_is_on_time_even_after_an_esca
     rv = closed["revisits"][0]["id"]
     done_at = _stamp(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
     r = world.client.post(f"/api/v1/revisits/{rv}", headers=world.h("worker_a"),
-                          json={"outcome": "still_fixed", "occurred_at": done_at})
+                          json={"outcome": "still_fixed", "occurred_at": done_at, "lon": world.point_a[0],
+                                "lat": world.point_a[1]})
     assert r.status_code == 200, r.text
     assert _t(r.json()["done_at"]) == _t(done_at)
     again = world.client.get(f"/api/v1/cases/{cid}", headers=world.h("sup")).json()
     assert _t(again["revisits"][0]["received_at"]) >= _t(done_at)
+    revisit = next(e for e in again["timeline"] if e["action"] == "revisit")
+    assert _t(revisit["at"]) == _t(done_at) and revisit["lon"] == pytest.approx(world.point_a[0])
 
 
 def test_a_handle_done_after_the_deadline_is_late_though_sent_at_once(world):
