@@ -38,6 +38,7 @@ from patrol.core.settings import Settings
 
 #: the deadline an automatic escalation found passed, as its note gives it (service.escalate_if_overdue)
 _PASSED = re.compile(r"\(deadline (\S+)\)")
+MAX_SKEW_S = 10 * 365 * 86400
 FLAGS = ("future", "too_old", "skew")
 #: what the flags say, for the desk (zh, en)
 FLAG_TEXT = {
@@ -74,7 +75,8 @@ def parse_time(value: object, field: str) -> dt.datetime | None:
     else:
         try:
             t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
+            t.astimezone(dt.UTC)
+        except (ValueError, OverflowError):
             raise InvalidInput(f"{field} must be an ISO 8601 time with offset such as 2026-12-05T09:00:00+08:00, "
                                f"got {value!r}", field=field) from None
     if t.tzinfo is None:
@@ -89,12 +91,17 @@ def occurrence(occurred_at: object, sent_at: object, settings: Settings, *, now:
     at = parse_time(occurred_at, field)
     sent = parse_time(sent_at, "sent_at")
     skew = round((sent - now).total_seconds()) if sent is not None else None
+    if skew is not None:  # kept in a 32-bit column: a clock off by more than ten years is off by ten years
+        skew = max(-MAX_SKEW_S, min(MAX_SKEW_S, skew))
     if at is None:
         return Occurrence(now, now, skew, None)
     allowance = dt.timedelta(seconds=settings.clock_skew_allowance_s)
     flag = None
     if skew is not None and abs(skew) > settings.clock_skew_allowance_s:
-        at, flag = at - dt.timedelta(seconds=skew), "skew"
+        try:
+            at, flag = at - dt.timedelta(seconds=skew), "skew"
+        except OverflowError:  # a clock off by millennia: nothing of its time is believable
+            at, flag = now, "skew"
     if at > now + allowance:
         at, flag = now, "future"
     elif at < now - dt.timedelta(hours=settings.occurrence_window_hours):
