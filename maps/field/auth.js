@@ -19,15 +19,15 @@ function msLeft(tokens) {
   return jwtExp(tokens.access_token) - Date.now();
 }
 
-/** Refresh this long before the end: a minute, or a quarter of a short token's life (a 36 s token would otherwise
- * be refreshed before every request, each refresh one more chance of an answer lost to the network). */
-function margin(tokens) { return Math.min(60000, (tokens.expires_in || 3600) * 250); }
+/** Refresh this long before the end (a token shorter than this, as in the tests, is refreshed before each request;
+ * an answer lost to the network meanwhile is answered again by the server: patrol/core/sessions.py). */
+const MARGIN_MS = 60000;
 
 export const auth = {
   async accessToken() {
     if (!S.tokens) S.tokens = await store.kv.get('tokens');
     if (!S.tokens) return null;
-    if (msLeft(S.tokens) < margin(S.tokens) && navigator.onLine) await auth.refresh();
+    if (msLeft(S.tokens) < MARGIN_MS && navigator.onLine) await auth.refresh();
     return S.tokens && S.tokens.access_token;
   },
   /** A new access token from the refresh token (kept for days): true when it worked, false when it was refused.
