@@ -20,7 +20,7 @@ STATIC_DIR: Path = Path(__file__).resolve().parent / "static"
 MODULES: tuple[str, ...] = (
     "app.js", "state.js", "texts.js", "auth.js", "store.js", "ui.js", "map.js", "patrol.js", "tasks.js", "due.js",
     "report.js", "visits.js", "inspect.js", "checklist.js", "shop.js", "outbox.js", "mine.js", "dupes.js",
-    "selfhandle.js", "footprints.js",
+    "selfhandle.js", "footprints.js", "exif.js",
 )
 """The app's ES modules in maps/field (app.js is the entry; no build step)."""
 SHARED_MODULES: tuple[str, ...] = ("/static/js/datum.js", "/static/js/html.js", "/static/js/i18n.js")

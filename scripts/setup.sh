@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-demo}"
 
-pkgs=(python3.11-venv libsqlite3-mod-spatialite)
+pkgs=(python3.11-venv libsqlite3-mod-spatialite fonts-wqy-microhei)  # the font: Chinese on photo watermarks
 if [ "$what" = test ]; then
-  pkgs+=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin chromium fonts-wqy-microhei)
+  pkgs+=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin chromium)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

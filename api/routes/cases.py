@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from api.csv_safe import csv_response
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.device_clock import OCCURRED_AT, DeviceTimeDep
 from api.schemas.base import FeatureCollection
 from api.schemas.cases import BatchOut, CaseDetail, CasesMapOut, CategoryOut, CreatedCase, EscalationOut
 from api.schemas.queries import CaseExportQuery, CaseListQuery, CaseMapQuery
@@ -22,6 +23,7 @@ from patrol.cases import service as svc
 from patrol.cases import views
 from patrol.cases.batch import create_cases as ingest
 from patrol.cases.lifecycle import ACTIONS
+from patrol.cases.times import occurrence
 from patrol.city.exporting import write_frame
 from patrol.core.errors import Forbidden
 from patrol.notify.notices import near_deadline
@@ -51,16 +53,18 @@ class CaseIn(BaseModel):
     building_id: int | None = None
     floor: str | None = Field(None, max_length=20)
     unit_no: str | None = Field(None, max_length=20)
+    occurred_at: str | None = Field(None, max_length=40, description=OCCURRED_AT)
 
 
 @router.post("/cases", status_code=201, summary="Report a case (201 created, 200 when the client_id is known)",
              response_model=CreatedCase, response_model_exclude_unset=True)
 def create_case(body: CaseIn, response: Response, actor: ActorDep, session: SessionDep,
-                settings: SettingsDep) -> dict:
+                settings: SettingsDep, device_time: DeviceTimeDep = None) -> dict:
+    occurred = occurrence(body.occurred_at, device_time, settings, now=svc.now_utc())
     result = svc.create_case(session, actor, settings, client_id=str(body.client_id), category=body.category,
                              lon=body.lon, lat=body.lat, crs=body.crs, description=body.description,
                              address=body.address, building_id=body.building_id, floor=body.floor,
-                             unit_no=body.unit_no)
+                             unit_no=body.unit_no, occurred=occurred)
     if not result.created:
         response.status_code = 200
     out = views.case_view(session, result.case, wkb=result.wkb)
@@ -75,8 +79,9 @@ class BatchIn(BaseModel):
 
 @router.post("/cases/batch", summary="Report many cases at once (a phone's offline queue): one result per case",
              response_model=BatchOut, response_model_exclude_unset=True)
-def create_cases(body: BatchIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
-    results = ingest(session, actor, settings, body.cases)
+def create_cases(body: BatchIn, actor: ActorDep, session: SessionDep, settings: SettingsDep,
+                 device_time: DeviceTimeDep = None) -> dict:
+    results = ingest(session, actor, settings, body.cases, sent_at=device_time)
     counts: dict[str, int] = {}
     for r in results:
         counts[str(r["status"])] = counts.get(str(r["status"]), 0) + 1
@@ -147,18 +152,21 @@ class ActionIn(BaseModel):
     lon: float | None = None
     crs: Datum = Datum.WGS84
     client_id: uuid.UUID | None = Field(None, description="makes a retried action idempotent")
+    occurred_at: str | None = Field(None, max_length=40, description=OCCURRED_AT)
 
 
 @router.post("/cases/{case_id}/actions/{action}", summary="Move a case: " + ", ".join(ACTIONS),
              response_model=CaseDetail, response_model_exclude_unset=True)
 def act(case_id: int, action: str, actor: ActorDep, session: SessionDep, settings: SettingsDep,
-        body: ActionIn | None = None) -> dict:
+        body: ActionIn | None = None, device_time: DeviceTimeDep = None) -> dict:
     body = body or ActionIn()
+    occurred = occurrence(body.occurred_at, device_time, settings, now=svc.now_utc())
     point = svc.to_point(body.lon, body.lat, body.crs) if body.lat is not None and body.lon is not None else None
     case = svc.transition(session, actor, settings, case_id, action, note=body.note, unit_id=body.unit_id,
                           assignee_id=body.assignee_id, units=body.units, hours=body.hours,
                           report_in_hours=body.report_in_hours, duplicate_of=body.duplicate_of, rating=body.rating,
-                          point=point, client_id=str(body.client_id) if body.client_id else None)
+                          point=point, client_id=str(body.client_id) if body.client_id else None,
+                          occurred=occurred)
     return views.case_view(session, case, detail=True)
 
 

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.device_clock import OCCURRED_AT, DeviceTimeDep
 from api.schemas.cases import RecordedRevisit, RevisitOut
 from api.schemas.patrols import AddFixesOut, PatrolOut, VisitOut
 from geo.crs import Datum
 from patrol.cases import service as svc
 from patrol.cases import views
+from patrol.cases.times import occurrence
 from patrol.core.time import iso
 from patrol.field import patrols as pat
 from patrol.surveys.residents import visit_register
@@ -115,14 +117,20 @@ class RevisitIn(BaseModel):
     outcome: Literal["still_fixed", "reopen"]
     note: str | None = Field(None, max_length=4000)
     client_id: uuid.UUID | None = Field(None, description="makes a retried revisit idempotent")
+    occurred_at: str | None = Field(None, max_length=40, description=OCCURRED_AT)
+    lat: float | None = None
+    lon: float | None = None
 
 
 @router.post("/revisits/{revisit_id}", tags=["patrols"], summary="Record a revisit: still fixed, or reopen",
              response_model=RecordedRevisit, response_model_exclude_unset=True)
 def record_revisit(revisit_id: int, body: RevisitIn, actor: ActorDep, session: SessionDep,
-                   settings: SettingsDep) -> dict:
+                   settings: SettingsDep, device_time: DeviceTimeDep = None) -> dict:
+    occurred = occurrence(body.occurred_at, device_time, settings, now=svc.now_utc())
     rv = svc.record_revisit(session, actor, settings, revisit_id, body.outcome, note=body.note,
-                            client_id=str(body.client_id) if body.client_id else None)
+                            client_id=str(body.client_id) if body.client_id else None, occurred=occurred,
+                            point=svc.to_point(body.lon, body.lat) if body.lat is not None and body.lon is not None
+                            else None)
     return {"id": rv.id, "case_id": rv.case_id, "outcome": rv.outcome, "done_at": iso(rv.done_at)}
 
 

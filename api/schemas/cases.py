@@ -52,6 +52,11 @@ class CaseOut(Out):
     category_name: Label | None = None
     lon: float | None = None
     lat: float | None = None
+    received_at: str | None = Field(None, description="when the server received the report (reported_at: when it "
+                                                      "happened on the phone)")
+    time_flag: str | None = Field(None, description="why the phone's time was not taken as given: future, too_old, "
+                                                    "skew")
+    clock_skew_s: int | None = Field(None, description="the phone's clock minus the server's when it sent, s")
 
 
 class CreatedCase(CaseOut):
@@ -67,6 +72,9 @@ class TimelineEvent(Out):
     level: str | None
     actor: str | None
     at: str | None
+    received_at: str | None = Field(None, description="when the server received it (at: when it happened)")
+    time_flag: str | None = None
+    clock_skew_s: int | None = None
     note: str | None
     unit_id: int | None
     lon: float | None
@@ -101,6 +109,7 @@ class CaseRevisit(Out):
     due_on: str
     done_at: str | None
     outcome: str | None
+    received_at: str | None = None
 
 
 class CaseDetail(CaseOut):

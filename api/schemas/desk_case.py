@@ -74,6 +74,9 @@ class Step(Out):
     actor: str
     system: bool
     at: str
+    received_at: str | None = None  # when the server received it (at: when it happened on the phone)
+    time_flag: str | None = None
+    clock_skew_s: int | None = None
     note: str | None = None
     auto: bool
     unit: str | None = None
@@ -130,6 +133,9 @@ class CaseFileOut(Out):
     description: str | None = None
     place: Place
     reported_at: str | None = None
+    received_at: str | None = None
+    time_flag: str | None = None
+    clock_skew_s: int | None = None
     handler: str | None = None
     clock: Clock
     timeline: list[Step]

@@ -122,7 +122,7 @@ async function login(ev) {
   const data = await r.json();
   if (data.role !== 'grid_worker') { $('login-error').textContent = t('not_worker'); return; }
   if (owner && owner !== user) { await store.clear(); S.pending = {}; }
-  S.tokens = data;
+  S.tokens = Object.assign(data, { got_at: Date.now() });   // auth.js counts the token's life from here
   await store.kv.put('tokens', data);
   await store.kv.put('owner', user);
   $('login-pass').value = '';

@@ -9,12 +9,28 @@
  *
  * An ES module: `store` holds kv get/put, the queue, the id map (client id → server id) and the sync engine. It sends
  * with the tokens of the auth given to store.setAuth (auth.js), which it does not import, so the two stay apart.
+ *
+ * Times of the work, not of the sync: every item is stamped with the phone's time when it was queued (`occurred_at`,
+ * ISO with the phone's offset; reports, case steps and 回头看 send it in their body), every request carries the
+ * phone's clock when it is sent (header X-Device-Time) so that the server can tell a wrong clock from offline work,
+ * and a photo carries when and where it was taken (read from its EXIF before the downscale, or recorded at capture:
+ * exif.js).
  */
+import { captureOf } from './exif.js';
+
 let auth = null;   // {accessToken() → token or null, refresh() → true unless the refresh token was refused}
 const DB_NAME = 'gridpatrol';
 const MAX_BATCH = 50;            // reports per POST /cases/batch
 const MAX_FIXES = 200;           // GPS fixes per queue item (the server takes up to 1000 per request)
 const BACKOFF_S = [1, 2, 4, 8, 16, 30, 60];
+const TIMED = new Set(['case', 'action', 'revisit']);   // the items whose body says when they happened
+
+/** A time as ISO 8601 with the phone's own UTC offset (2026-12-05T09:00:00.000+08:00). */
+export function localIso(d = new Date()) {
+  const off = -d.getTimezoneOffset(), sign = off >= 0 ? '+' : '-', a = Math.abs(off);
+  const local = new Date(d.getTime() + off * 60000).toISOString().slice(0, -1);
+  return `${local}${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+}
 
 // ------------------------------------------------------------------------------------------ IndexedDB
 
@@ -98,8 +114,11 @@ async function counts() {
 
 /** Add an item ({kind, ...}); returns its seq. Sending starts at once when online. */
 async function enqueue(item) {
-  const seq = await tx(['queue'], 'readwrite', (t) =>
-    req(t.objectStore('queue').add(Object.assign({ created_at: new Date().toISOString(), attempts: 0 }, item))));
+  const now = localIso();
+  item = Object.assign({ created_at: new Date().toISOString(), occurred_at: now, attempts: 0 }, item);
+  if (TIMED.has(item.kind) && item.body && !item.body.occurred_at) item.body = Object.assign({ occurred_at: now }, item.body);
+  if (item.blob && !item.capture) item.capture = captureOf(item.blob);
+  const seq = await tx(['queue'], 'readwrite', (t) => req(t.objectStore('queue').add(item)));
   changed();
   engine.kick();
   return seq;
@@ -191,7 +210,7 @@ async function call(method, path, body, isForm) {
   for (let attempt = 0; attempt < 2; attempt++) {
     const token = await auth.accessToken();
     if (!token) throw new NeedLogin('not logged in');
-    const headers = { Authorization: `Bearer ${token}` };
+    const headers = { Authorization: `Bearer ${token}`, 'X-Device-Time': localIso() };
     if (body !== undefined && !isForm) headers['Content-Type'] = 'application/json';
     let r;
     try {
@@ -256,6 +275,12 @@ const senders = {
     const form = new FormData();
     form.append('file', item.blob, item.name || 'photo.jpg');
     if (item.event_client_id) form.append('event_client_id', item.event_client_id);
+    const c = item.capture;   // when and where it was taken (EXIF, or the phone at capture)
+    if (c && c.taken_at) {
+      form.append('taken_at', c.taken_at);
+      form.append('taken_source', c.source);
+      if (c.lon != null && c.lat != null) { form.append('lon', String(c.lon)); form.append('lat', String(c.lat)); }
+    }
     return call('POST', `/api/v1/cases/${caseId}/photos`, form, true);
   },
   /** A report handled on the spot (自行处置) and its after-photo, in one request; its case id kept for its photos. */

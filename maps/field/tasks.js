@@ -79,7 +79,7 @@ export async function onTaskClick(ev) {
   const where = S.pos ? { lat: S.pos.lat, lon: S.pos.lon } : {};
   if (s.kind === 'revisit') {
     await store.enqueue({ kind: 'revisit', revisit_id: s.revisit_id, case_id: s.case_id, client_id,
-      body: Object.assign({ outcome: action, note: res.note || null, client_id }), summary: t('case_n', s.case_id) });
+      body: Object.assign({ outcome: action, note: res.note || null, client_id }, where), summary: t('case_n', s.case_id) });
   } else {
     await store.enqueue({ kind: 'action', case_id: s.case_id, action, client_id,
       body: Object.assign({ note: res.note || null, client_id }, where), summary: t('case_n', s.case_id) });

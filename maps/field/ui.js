@@ -1,7 +1,9 @@
 /* gridpatrol field app — screen helpers shared by the screens: the bottom sheet (a dialog with a note, photos and
  * an optional extra part), the toast, and the in-browser downscaling of camera photos. */
 
-import { $ } from './state.js';
+import { $, S } from './state.js';
+import { localIso } from './store.js';
+import { readCapture, remember } from './exif.js';
 
 let toastTimer = null;
 /** Show a short message at the bottom for 2.5 s. */
@@ -58,8 +60,16 @@ export function sheet(opts) {
   });
 }
 
-/** Downscale a camera photo in the browser (longest side ≤ 1600 px, JPEG 0.82) before it is queued. */
+/** Downscale a camera photo in the browser (longest side ≤ 1600 px, JPEG 0.82) before it is queued; when and where
+ * it was taken (its EXIF, read first, or the phone's time and position now) is remembered for the blob (exif.js). */
 export async function downscale(file, max = 1600, quality = 0.82) {
+  const exif = await readCapture(file, localIso);
+  const capture = {
+    taken_at: (exif && exif.taken_at) || localIso(),
+    source: exif && exif.taken_at ? 'exif' : 'device',
+    lon: exif && exif.lon != null ? exif.lon : S.pos ? S.pos.lon : null,
+    lat: exif && exif.lat != null ? exif.lat : S.pos ? S.pos.lat : null,
+  };
   let src;
   try {
     src = await createImageBitmap(file, { imageOrientation: 'from-image' });
@@ -76,6 +86,6 @@ export async function downscale(file, max = 1600, quality = 0.82) {
   canvas.width = Math.round(w * k);
   canvas.height = Math.round(h * k);
   canvas.getContext('2d').drawImage(src, 0, 0, canvas.width, canvas.height);
-  return new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', quality));
+  return new Promise((resolve) => canvas.toBlob((blob) => resolve(remember(blob, capture)), 'image/jpeg', quality));
 }
 

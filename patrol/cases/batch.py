@@ -24,6 +24,7 @@ from geo.assign import PolygonIndex, build_polygon_index
 from patrol.cases.numbers import assign_numbers
 from patrol.cases.places import nearby, to_point
 from patrol.cases.service import parse_client_id
+from patrol.cases.times import occurrence
 from patrol.cases.worktime import calendar
 from patrol.core.auth import Actor
 from patrol.core.errors import Conflict, Forbidden, GridPatrolError, InvalidInput
@@ -105,9 +106,10 @@ def _check_item(actor: Actor, item: dict, cat: Category | None, point: tuple[flo
 
 
 def create_cases(session: Session, actor: Actor, settings: Settings, items: list[dict], *,
-                 now: dt.datetime | None = None) -> list[dict]:
+                 now: dt.datetime | None = None, sent_at: object = None) -> list[dict]:
     """Create the cases of ``items`` (dicts with the fields of a single report); one result per item, in order:
-    ``{"client_id", "status": 201|200|4xx, "id", "possible_duplicates", "recurrence_of", "error"}``."""
+    ``{"client_id", "status": 201|200|4xx, "id", "possible_duplicates", "recurrence_of", "error"}``. An item's
+    ``occurred_at`` (with ``sent_at``, the device clock at sending) is when it was reported (patrol.cases.times)."""
     if len(items) > MAX_BATCH:
         raise InvalidInput(f"at most {MAX_BATCH} cases per batch, got {len(items)}", field="cases")
     if actor.role in ("planner", "department"):
@@ -125,6 +127,7 @@ def create_cases(session: Session, actor: Actor, settings: Settings, items: list
                 raise InvalidInput("channel is set by the server from who reports (patrol, staff, open311); "
                                    "leave it out", field="channel")
             x, y = to_point(item.get("lon"), item.get("lat"), item.get("crs") or "wgs84")
+            results[i]["occurred"] = occurrence(item.get("occurred_at"), sent_at, settings, now=now)
         except GridPatrolError as exc:
             results[i].update(status=exc.status_code, error=_error(exc))
             continue
@@ -171,6 +174,7 @@ def create_cases(session: Session, actor: Actor, settings: Settings, items: list
     if fresh:
         _insert(session, actor, settings, cal, items, results, ok, fresh, cats, xs, ys, coms, grids, blds, now)
     for r in results:  # a client id repeated inside the batch answers with the case of its first occurrence
+        r.pop("occurred", None)
         if "same_as" in r:
             r["id"] = results[r.pop("same_as")]["id"]
     return results
@@ -182,13 +186,15 @@ def _insert(session: Session, actor: Actor, settings: Settings, cal, items, resu
                    settings.duplicate_radius_m, now - dt.timedelta(days=settings.recurrence_days))
     channel = "open311" if actor.api_key_id else "patrol" if actor.role == "grid_worker" else "staff"
     rows = []
-    deadlines: dict[float, dt.datetime] = {}
+    deadlines: dict[tuple[float, dt.datetime], dt.datetime] = {}
     for n, k in enumerate(fresh):
         i = ok[k]
         item, cat = items[i], cats[str(items[i]["category"])]
+        occ = results[i]["occurred"]
         level = cat.level if grids[k] is not None or cat.level != "grid" else "community"
-        if cat.deadline_hours not in deadlines:
-            deadlines[cat.deadline_hours] = cal.add_working_hours(now, cat.deadline_hours)
+        key = (cat.deadline_hours, occ.at)  # the deadline counts from when it was reported on the phone
+        if key not in deadlines:
+            deadlines[key] = cal.add_working_hours(occ.at, cat.deadline_hours)
         duplicates, recurrent = hints[n]
         results[i].update(possible_duplicates=duplicates, recurrence_of=max(recurrent, default=None))
         rows.append({
@@ -198,18 +204,20 @@ def _insert(session: Session, actor: Actor, settings: Settings, cal, items, resu
             "input_crs": item.get("crs") or "wgs84", "community_id": coms[k], "grid_id": grids[k],
             "building_id": item.get("building_id") or blds[k], "floor": item.get("floor"),
             "unit_no": item.get("unit_no"), "reporter_id": actor.user_id, "api_key_id": actor.api_key_id,
-            "reported_at": now, "deadline_at": deadlines[cat.deadline_hours], "updated_at": now,
+            "reported_at": occ.at, "deadline_at": deadlines[key], "updated_at": now, **occ.columns(),
             "recurrence_of_id": results[i]["recurrence_of"], "rework_count": 0, "reopened_count": 0,
             "escalations": 0, "simulated": False,
         })
     made = session.execute(insert(Case).returning(Case.id, Case.client_id, sort_by_parameter_order=True), rows).all()
     ids = {cid: case_id for case_id, cid in made}
-    assign_numbers(session, [(case_id, now) for case_id, _ in made], settings.timezone)
+    at = {results[ok[k]]["client_id"]: results[ok[k]]["occurred"].at for k in fresh}
+    assign_numbers(session, [(case_id, at[cid]) for case_id, cid in made], settings.timezone)
     events = []
     for n, k in enumerate(fresh):
         i = ok[k]
+        occ = results[i]["occurred"]
         results[i].update(status=201, id=ids[results[i]["client_id"]])
         events.append({"case_id": results[i]["id"], "action": "report", "from_status": None, "to_status": "reported",
-                       "level": rows[n]["level"], "actor_id": actor.user_id, "actor": actor.label, "at": now,
-                       "note": items[i].get("description"), "geom": rows[n]["geom"]})
+                       "level": rows[n]["level"], "actor_id": actor.user_id, "actor": actor.label, "at": occ.at,
+                       "note": items[i].get("description"), "geom": rows[n]["geom"], **occ.columns()})
     session.execute(insert(CaseEvent), events)

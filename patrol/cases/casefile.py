@@ -146,6 +146,8 @@ def case_timeline(session: Session, case: Case) -> list[dict[str, Any]]:
         out.append({"id": s["id"], "action": s["action"], "label_zh": s["label_zh"],
                     "label_en": EXTRA_LABELS_EN.get(s["action"]), "from": s["from"], "to": s["to"],
                     "level": s["level"], "actor": who, "system": system, "at": s["at"], "note": s["note"],
+                    "received_at": s.get("received_at"), "time_flag": s.get("time_flag"),
+                    "clock_skew_s": s.get("clock_skew_s"),
                     "auto": bool(s["note"] and s["note"].startswith("自动")),
                     "unit": units.get(s["unit_id"]) if s["unit_id"] is not None else None,
                     "lon": s["lon"], "lat": s["lat"], "photos": [_photo(p) for p in s["photos"]]})
@@ -336,6 +338,7 @@ def case_file(session: Session, actor: Actor, settings: Settings, number: str, *
         "category": {"code": cat.code, "zh": cat.name_zh, "en": cat.name_en, "major_zh": cat.major_zh,
                      "major_en": cat.major_en, "deadline_hours": cat.deadline_hours},
         "description": case.description, "place": place, "reported_at": iso(case.reported_at),
+        "received_at": iso(case.received_at), "time_flag": case.time_flag, "clock_skew_s": case.clock_skew_s,
         "handled_at": iso(case.handled_at), "closed_at": iso(case.closed_at), "rating": case.rating,
         "rework_count": case.rework_count, "escalations": case.escalations, "handler": handler,
         "duplicate_of": _number_of(session, case.duplicate_of_id),

@@ -88,6 +88,7 @@ def case_dict(case: Case, wkb: bytes | None = None, *, now: dt.datetime | None =
         "duplicate_of": case.duplicate_of_id, "recurrence_of": case.recurrence_of_id,
         "overdue": is_overdue(case.status, deadline, now),
         "allowed_actions": actions_from(case.status), "simulated": case.simulated,
+        "received_at": iso(case.received_at), "time_flag": case.time_flag, "clock_skew_s": case.clock_skew_s,
     }
     if category is not None:
         out["category_name"] = {"zh": category.name_zh, "en": category.name_en}
@@ -109,7 +110,8 @@ def timeline(session: Session, case_id: int) -> list[dict]:
         p = shapely.from_wkb(bytes(wkb)) if wkb is not None else None
         out.append({"id": ev.id, "action": ev.action, "label_zh": step_label(ev.action),
                     "from": ev.from_status, "to": ev.to_status, "level": ev.level, "actor": ev.actor,
-                    "at": iso(ev.at), "note": ev.note, "unit_id": ev.unit_id,
+                    "at": iso(ev.at), "received_at": iso(ev.received_at), "time_flag": ev.time_flag,
+                    "clock_skew_s": ev.clock_skew_s, "note": ev.note, "unit_id": ev.unit_id,
                     "lon": p.x if p else None, "lat": p.y if p else None, "photos": photos.get(ev.id, [])})
     return out
 

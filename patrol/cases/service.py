@@ -23,6 +23,7 @@ from patrol.cases.numbers import case_number
 from patrol.cases.places import locate, nearby, nearest_grid, to_point
 from patrol.cases.reads import CaseFilter, case_clusters, case_dict, case_query, tasks_of, timeline
 from patrol.cases.routing import responsible
+from patrol.cases.times import Occurrence, undo_later_escalation
 from patrol.cases.worktime import WorkCalendar, calendar
 from patrol.core.auth import SYSTEM, Actor
 from patrol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -76,12 +77,15 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
                 lon: float, lat: float, crs: str = "wgs84", description: str | None = None,
                 address: str | None = None, building_id: int | None = None, floor: str | None = None,
                 unit_no: str | None = None, channel: str | None = None, contact: dict | None = None,
-                now: dt.datetime | None = None, deadline_at: dt.datetime | None = None) -> Created:
+                now: dt.datetime | None = None, deadline_at: dt.datetime | None = None,
+                occurred: Occurrence | None = None) -> Created:
     """Register a report as a case at ``reported``. A second call with the same ``client_id`` returns the first
     case (``created`` False) and changes nothing.
 
     ``deadline_at`` replaces the category's deadline in working hours when the deadline was set by someone with the
-    authority to set it: an inspection ordering a rectification by a date (限期整改, ``channel="inspection"``)."""
+    authority to set it: an inspection ordering a rectification by a date (限期整改, ``channel="inspection"``).
+    ``occurred``: when it happened on the phone (:mod:`patrol.cases.times`): the case is reported then and its
+    deadline counts from then; its receipt is kept next to it."""
     cid = parse_client_id(client_id)
     existing = session.scalars(select(Case).where(Case.client_id == cid)).first()
     if existing is not None:
@@ -108,7 +112,8 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
         raise Forbidden("the point lies outside your subdistrict's communities", field="lat")
     if building_id is not None and session.get(Building, building_id) is None:
         raise InvalidInput(f"no building {building_id}", field="building_id")
-    now = now or now_utc()
+    now = occurred.at if occurred is not None else now or now_utc()
+    times = occurred.columns() if occurred is not None else {"received_at": now}
     cal = calendar(settings)
     level = cat.level if place.grid_id is not None or cat.level != "grid" else "community"
     since = now - dt.timedelta(days=settings.recurrence_days)
@@ -121,13 +126,15 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
         community_id=place.community_id, grid_id=place.grid_id, building_id=building_id or place.building_id,
         floor=floor, unit_no=unit_no, reporter_id=actor.user_id, api_key_id=actor.api_key_id,
         contact_name=contact.get("name"), contact_email=contact.get("email"), contact_phone=contact.get("phone"),
-        reported_at=now, deadline_at=deadline_at or cal.add_working_hours(now, cat.deadline_hours), updated_at=now,
-        recurrence_of_id=max(recurrent, default=None),
+        reported_at=now, deadline_at=deadline_at or cal.add_working_hours(now, cat.deadline_hours),
+        updated_at=times["received_at"],
+        recurrence_of_id=max(recurrent, default=None), **times,
     )
     session.add(case)
     session.flush()
     case.number = case_number(now, case.id, settings.timezone)
-    _event(session, case, actor, "report", None, Status.REPORTED, now=now, note=description, point=(x, y))
+    _event(session, case, actor, "report", None, Status.REPORTED, now=now, note=description, point=(x, y),
+           times=times)
     return Created(case, True, duplicates, shapely.to_wkb(shapely.Point(x, y)))
 
 
@@ -180,10 +187,11 @@ def handle_event_id(session: Session, case_id: int) -> int | None:
 
 def _event(session: Session, case: Case, actor: Actor, action: str, from_status: str | None, to_status: str, *,
            now: dt.datetime, note: str | None = None, unit_id: int | None = None,
-           point: tuple[float, float] | None = None, client_id: str | None = None) -> CaseEvent:
+           point: tuple[float, float] | None = None, client_id: str | None = None,
+           times: dict | None = None) -> CaseEvent:
     ev = CaseEvent(case_id=case.id, action=action, from_status=from_status, to_status=to_status, level=case.level,
                    actor_id=actor.user_id, actor=actor.label, at=now, note=note, unit_id=unit_id, client_id=client_id,
-                   geom=ewkt([shapely.Point(*point)])[0] if point else None)
+                   geom=ewkt([shapely.Point(*point)])[0] if point else None, **(times or {"received_at": now}))
     session.add(ev)
     session.flush()
     return ev
@@ -238,10 +246,11 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
                units: list[int] | None = None, hours: float | None = None, report_in_hours: float = 1.0,
                duplicate_of: int | None = None, rating: int | None = None,
                point: tuple[float, float] | None = None, client_id: str | None = None,
-               now: dt.datetime | None = None) -> Case:
+               now: dt.datetime | None = None, occurred: Occurrence | None = None) -> Case:
     """Apply ``action`` to a case; raises Conflict (409) listing the allowed actions when it does not apply.
     A retried call with the same event ``client_id`` returns the case unchanged. ``hours``: the deadline in working
-    hours (default the category's); ``point``: where it was done (WGS-84 lon, lat)."""
+    hours (default the category's); ``point``: where it was done (WGS-84 lon, lat); ``occurred``: when it was done
+    on the phone (:mod:`patrol.cases.times`): the step is recorded, and counted against the deadline, then."""
     if action not in ACTIONS:
         raise InvalidInput(f"unknown action {action!r}; actions: {', '.join(ACTIONS)}", field="action")
     check_hours(hours, "hours")
@@ -251,9 +260,14 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
     if replayed is not None:
         return replayed
     case = get_case(session, actor, case_id, for_update=True)
-    now = now or now_utc()
-    escalate_if_overdue(session, case, settings, now=now)
+    now = occurred.at if occurred is not None else now or now_utc()
+    times = occurred.columns() if occurred is not None else {"received_at": now}
+    escalate_if_overdue(session, case, settings, now=now)  # overdue when it was done, not when it arrived
     spec = ACTIONS[action]
+    undone = undo_later_escalation(session, case, actor, action, spec.sources, now) \
+        if occurred is not None and occurred.offline else None
+    if undone:
+        note = f"{note}\n{undone}" if note else undone
     if case.status not in spec.sources:
         raise Conflict(f"cannot {action} a case that is {case.status}; allowed: "
                        f"{', '.join(actions_from(case.status)) or 'none (the case is finished)'}",
@@ -268,12 +282,14 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
     before = case.status
     _apply(session, actor, case, step, cat, cal, now)
     if action == "rate" and step.rating <= 2:  # 不满意: the rating is recorded, then the case reopened (再接单)
-        _event(session, case, actor, "rate", before, Status.CLOSED, now=now, note=note, client_id=client_id)
-        return _reopen(session, actor, case, cat, cal, now, f"resident not satisfied ({step.rating}/5) 再接单")
+        _event(session, case, actor, "rate", before, Status.CLOSED, now=now, note=note, client_id=client_id,
+               times=times)
+        return _reopen(session, actor, case, cat, cal, now, f"resident not satisfied ({step.rating}/5) 再接单",
+                       times=times)
     case.status = step.target
-    case.updated_at = now
+    case.updated_at = times["received_at"]
     ev = _event(session, case, actor, action, before, step.target, now=now, note=step.note,
-                unit_id=step.event_unit or case.unit_id, point=point, client_id=client_id)
+                unit_id=step.event_unit or case.unit_id, point=point, client_id=client_id, times=times)
     notices.case_event(session, case, ev, settings)
     return case
 
@@ -453,7 +469,7 @@ def _raise_level(case: Case, cat: Category, cal: WorkCalendar, now: dt.datetime)
 
 
 def _reopen(session: Session, actor: Actor, case: Case, cat: Category, cal: WorkCalendar, now: dt.datetime,
-            note: str, client_id: str | None = None) -> Case:
+            note: str, client_id: str | None = None, times: dict | None = None) -> Case:
     before = case.status
     case.status = Status.DISPATCHED if (case.unit_id or case.assignee_id) else Status.REGISTERED
     case.rework_count += 1
@@ -466,7 +482,7 @@ def _reopen(session: Session, actor: Actor, case: Case, cat: Category, cal: Work
     session.execute(CaseTask.__table__.update().where(CaseTask.case_id == case.id, CaseTask.status == "handled")
                     .values(status="dispatched", handled_at=None))
     _event(session, case, actor, "reopen", before, case.status, now=now, note=note, unit_id=case.unit_id,
-           client_id=client_id)
+           client_id=client_id, times=times)
     return case
 
 
@@ -496,7 +512,8 @@ def escalate_if_overdue(session: Session, case: Case, settings: Settings, *, now
     case.status = Status.REGISTERED if before != Status.REPORTED else Status.REPORTED
     case.updated_at = now
     ev = _event(session, case, SYSTEM, "escalate", before, case.status, now=now,
-                note=f"deadline passed at {level} level: escalated to {case.level} (自动升级)")
+                note=f"deadline passed at {level} level: escalated to {case.level} (自动升级) "
+                     f"(deadline {deadline.isoformat()})")
     notices.case_event(session, case, ev, settings)
     return True
 
@@ -513,7 +530,8 @@ def escalate_overdue(session: Session, settings: Settings, *, now: dt.datetime |
 
 
 def record_revisit(session: Session, actor: Actor, settings: Settings, revisit_id: int, outcome: str, *,
-                   note: str | None = None, now: dt.datetime | None = None, client_id: str | None = None) -> Revisit:
+                   note: str | None = None, now: dt.datetime | None = None, client_id: str | None = None,
+                   occurred: Occurrence | None = None, point: tuple[float, float] | None = None) -> Revisit:
     """Record a 回头看: still fixed, or reopen the case. A retried call with the same ``client_id`` (given to the
     event it writes) returns the revisit as recorded."""
     if outcome not in ("still_fixed", "reopen"):
@@ -534,16 +552,17 @@ def record_revisit(session: Session, actor: Actor, settings: Settings, revisit_i
         raise Forbidden("revisits are made by the grid's worker or the community's supervisor", field="revisit_id")
     if rv.done_at is not None:
         raise Conflict(f"revisit {revisit_id} was already recorded ({rv.outcome})", field="revisit_id")
-    now = now or now_utc()
-    rv.done_at, rv.outcome, rv.note = now, outcome, note
+    now = occurred.at if occurred is not None else now or now_utc()
+    times = occurred.columns() if occurred is not None else {"received_at": now}
+    rv.done_at, rv.outcome, rv.note, rv.received_at = now, outcome, note, times["received_at"]
     if outcome == "reopen":
         if case.status != Status.CLOSED:
             raise Conflict(f"the case is {case.status}, not closed", field="outcome")
         _reopen(session, actor, case, session.get(Category, case.category_code), calendar(settings), now,
-                f"回头看: problem is back. {note or ''}".strip(), client_id=client_id)
+                f"回头看: problem is back. {note or ''}".strip(), client_id=client_id, times=times)
     else:
         _event(session, case, actor, "revisit", case.status, case.status, now=now,
-               note=f"回头看: still fixed. {note or ''}".strip(), client_id=client_id)
+               note=f"回头看: still fixed. {note or ''}".strip(), client_id=client_id, times=times, point=point)
     session.flush()
     return rv
 

@@ -47,7 +47,7 @@ def case_view(session: Session, case: Case, *, detail: bool = False, wkb: bytes 
                           "url": f"/api/v1/photos/{p.id}", "thumbnail": f"/api/v1/photos/{p.id}/thumbnail"}
                          for p in session.scalars(select(Photo).where(Photo.case_id == case.id).order_by(Photo.id))]
         out["revisits"] = [{"id": r.id, "due_on": r.due_on.isoformat(), "done_at": iso(r.done_at),
-                            "outcome": r.outcome}
+                            "received_at": iso(r.received_at), "outcome": r.outcome}
                            for r in session.scalars(select(Revisit).where(Revisit.case_id == case.id))]
         out["reported_grid"] = grid_at(session, case)
     return out

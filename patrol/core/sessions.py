@@ -11,19 +11,28 @@ Presenting a used refresh token again means two parties hold it (a copy was stol
 also ends the access tokens of that session — they carry the family as ``sid`` and :func:`patrol.core.auth.
 actor_from_token` refuses them once no token of the family is left unrevoked. Logging out, an admin's ``gridpatrol
 users logout NAME``, a password change and disabling a user revoke families the same way.
+
+A lost answer is not a theft: a phone that sent its refresh and lost the network before the answer came back still
+holds the used token, and its next refresh would end the session. The successor of a token is therefore derived from
+it (an HMAC with the server's secret), so presenting a used token again within ``Settings.refresh_grace_s`` of its use,
+while its successor is still unused, answers the same successor again (nothing new is issued: whoever holds the used
+token gets the one token the first answer carried). Once the successor has been used, or after the grace, a second
+use ends the session as above.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from patrol.core.auth import hash_password, issue_token
+from patrol.core.auth import hash_password, issue_token, secret_key
 from patrol.core.errors import Unauthorized
 from patrol.core.models import RefreshToken, User
 from patrol.core.settings import Settings
@@ -70,9 +79,16 @@ def start_session(session: Session, user: User, settings: Settings, *, now: dt.d
     return issued
 
 
+def _successor(settings: Settings, token: str) -> str:
+    """The refresh token that follows ``token`` (the same every time: a retried refresh gets the same answer)."""
+    mac = hmac.new(secret_key(settings).encode(), b"refresh-successor\0" + token.encode(), hashlib.sha256).digest()
+    return REFRESH_PREFIX + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
 def _issue(session: Session, user: User, settings: Settings, *, family: str, absolute: dt.datetime,
-           now: dt.datetime, address: str | None, client: str | None) -> tuple[RefreshToken, Issued]:
-    token = REFRESH_PREFIX + secrets.token_urlsafe(32)
+           now: dt.datetime, address: str | None, client: str | None,
+           token: str | None = None) -> tuple[RefreshToken, Issued]:
+    token = token or REFRESH_PREFIX + secrets.token_urlsafe(32)
     row = RefreshToken(user_id=user.id, family=family, token_hash=token_digest(token), issued_at=now,
                        expires_at=min(now + dt.timedelta(days=settings.refresh_days), absolute),
                        absolute_expires_at=absolute, address=(address or None) and address[:64],
@@ -98,7 +114,7 @@ def rotate(session: Session, token: str, settings: Settings, *, now: dt.datetime
         raise Unauthorized("this login session has ended (logged out or revoked); log in again",
                            field="refresh_token")
     if row.used_at is not None:
-        raise RefreshReused(row.family)
+        return _answer_again(session, row, token, settings, now=now)
     if now >= row.absolute_expires_at:
         raise Unauthorized(f"a login lasts at most {settings.session_absolute_days:g} days; log in again",
                            field="refresh_token")
@@ -113,12 +129,31 @@ def rotate(session: Session, token: str, settings: Settings, *, now: dt.datetime
         RefreshToken.id == row.id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None)
     ).values(used_at=now).execution_options(synchronize_session=False))
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise RefreshReused(row.family)
+        session.refresh(row)
+        return _answer_again(session, row, token, settings, now=now)
     new, issued = _issue(session, user, settings, family=row.family, absolute=row.absolute_expires_at, now=now,
-                         address=row.address, client=row.client)
+                         address=row.address, client=row.client, token=_successor(settings, token))
     session.execute(update(RefreshToken).where(RefreshToken.id == row.id).values(replaced_by=new.id)
                     .execution_options(synchronize_session=False))
     return issued
+
+
+def _answer_again(session: Session, row: RefreshToken, token: str, settings: Settings, *,
+                  now: dt.datetime) -> Issued:
+    """The answer to a used token presented again: its successor once more while that is unused and the use was
+    within the grace (a lost answer, or racing requests of one client); else :class:`RefreshReused`."""
+    successor = session.get(RefreshToken, row.replaced_by) if row.replaced_by is not None else None
+    used_at = row.used_at
+    if (successor is None or used_at is None or successor.used_at is not None or successor.revoked_at is not None
+            or now - used_at > dt.timedelta(seconds=settings.refresh_grace_s)):
+        raise RefreshReused(row.family)
+    again = _successor(settings, token)
+    user = session.get(User, row.user_id)
+    if successor.token_hash != token_digest(again) or user is None or not user.active:
+        raise RefreshReused(row.family)
+    return Issued(access_token=issue_token(user, settings, sid=row.family, now=now), refresh_token=again,
+                  expires_in=int(settings.token_hours * 3600), role=user.role, user_id=user.id,
+                  session_id=row.family)
 
 
 def revoke_family(session: Session, family: str, *, now: dt.datetime) -> int:

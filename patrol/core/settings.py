@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = Field(None, description="Mark the login cookie Secure: true always (behind a TLS "
                                                          "proxy), false never; empty: when the request came over "
                                                          "https.")
+    clock_skew_allowance_s: int = Field(300, ge=0, description="How far a phone's clock may disagree with the "
+                                        "server's before its times are flagged (time_flag 'skew', corrected by the "
+                                        "difference) and how far in the future an occurrence may lie before it is "
+                                        "clamped to the receipt ('future'), s.")
+    occurrence_window_hours: float = Field(72.0, gt=0, description="Oldest accepted occurrence time of offline work "
+                                           "(a report, a step, a 回头看): older is clamped to the receipt and "
+                                           "flagged 'too_old', hours.")
+    refresh_grace_s: float = Field(30.0, ge=0, description="A refresh token presented again this soon after its "
+                                   "use, while its successor is still unused (the answer was lost: the phone "
+                                   "went offline), is exchanged again instead of ending the session, s.")
 
 
 @lru_cache

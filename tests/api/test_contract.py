@@ -70,6 +70,7 @@ NOT_JSON = {
     ("get", "/api/v1/cases/export"), ("get", "/api/v1/residents/export.csv"),
     ("get", "/api/v1/plans/{plan_id}/download"),
     ("get", "/api/v1/photos/{photo_id}"), ("get", "/api/v1/photos/{photo_id}/thumbnail"),
+    ("get", "/api/v1/photos/{photo_id}/original"),
     ("get", "/api/v1/inspection-photos/{photo_id}"), ("get", "/api/v1/shops/{code}/qr.svg"),
     ("get", "/ogc/api"), ("get", "/desk/cases/{number}"), ("get", "/desk/cases/{number}/print"),
 }

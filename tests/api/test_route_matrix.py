@@ -268,6 +268,9 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("GET", "/api/v1/photos/{photo_id}"): (answers(READ_A), lambda w, t: Req("GET", f"/api/v1/photos/{t.photo}")),
     ("GET", "/api/v1/photos/{photo_id}/thumbnail"): (answers(READ_A), lambda w, t: Req(
         "GET", f"/api/v1/photos/{t.photo}/thumbnail")),
+    # the upload as received (EXIF: position, phone): staff of the case's scope only — not its worker, unit, planner
+    ("GET", "/api/v1/photos/{photo_id}/original"): (answers(DESK_A), lambda w, t: Req(
+        "GET", f"/api/v1/photos/{t.photo}/original")),
     # ------------------------------------------------------------------ patrols, visits, revisits, tasks, notices
     ("POST", "/api/v1/patrols"): (answers(WORKERS), lambda w, t: Req("POST", "/api/v1/patrols", json={
         "client_id": str(uuid.uuid4())})),

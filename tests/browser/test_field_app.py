@@ -11,6 +11,7 @@ Screenshots of each screen: test-output/field/.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import time
@@ -44,7 +45,7 @@ from patrol.core.models import (
     Visit,
 )
 from patrol.simulate.month import DEMO_PASSWORD
-from tests.browser.conftest import phone_page, serve, simulated_city
+from tests.browser.conftest import PHONE, phone_page, serve, simulated_city
 
 pytestmark = pytest.mark.browser
 
@@ -404,3 +405,142 @@ def test_manifest_and_service_worker_make_it_installable(field):
         assert path in sw.text
         assert httpx.get(f"{base}{path}").status_code == 200  # everything the worker caches exists
     assert httpx.get(f"{base}/app/nothing.js").status_code == 404
+
+
+def _accepted_case(s, settings, worker: User, sup: User, point: tuple[float, float], at: dt.datetime) -> int:
+    """A case in the worker's grid reported, dispatched to her and accepted at ``at``: hers to handle (处置)."""
+    w, sup_actor = actor_for(s, worker), actor_for(s, sup)
+    case = svc.create_case(s, w, settings, client_id=str(uuid.uuid4()), category="C0103", lon=point[0],
+                           lat=point[1], description="测试：待处置", now=at).case
+    svc.transition(s, w, settings, case.id, "register", now=at)
+    svc.transition(s, sup_actor, settings, case.id, "dispatch", assignee_id=worker.id, now=at)
+    svc.transition(s, w, settings, case.id, "accept", now=at)
+    return case.id
+
+
+@contextlib.contextmanager
+def _another_phone(browser: Any, lon: float, lat: float) -> Iterator[Any]:
+    """A second phone (a context of its own) in the browser of the module's phone: one Playwright per process."""
+    context = browser.new_context(bypass_csp=True, **PHONE, locale="zh-CN", service_workers="allow",
+                                  geolocation={"latitude": lat, "longitude": lon, "accuracy": 6},
+                                  permissions=["geolocation"])
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.errors = []
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        yield page
+    finally:
+        context.close()
+
+
+def test_offline_work_keeps_its_time_a_wrong_clock_is_flagged_and_photos_are_watermarked(phone, field):
+    """The phone's clock says 8 hours ago (the worker's "09:00"): a report with a photo and a 处置完成 made offline
+    then, synced at "17:00" (now, for the server too), keep 09:00 as when they happened — the report's deadline
+    counts from it and the handle is on time against a deadline that passed while it sat in the outbox. A phone
+    whose clock runs 2 days ahead is flagged and corrected. The served photo carries the watermark."""
+    import hashlib
+
+    from patrol.cases.images import strip_metadata
+    from patrol.cases.worktime import calendar
+    from patrol.core.models import Category
+
+    factory, settings = field["factory"], field["settings"]
+    now = dt.datetime.now(dt.UTC)
+    nine = now - dt.timedelta(hours=8)
+    with transaction(factory) as s:
+        worker, sup = s.get(User, field["worker_id"]), s.get(User, field["sup_id"])
+        handle_id = _accepted_case(s, settings, worker, sup, field["walk"][3], now - dt.timedelta(hours=10))
+        s.execute(Case.__table__.update().where(Case.id == handle_id).values(deadline_at=now + dt.timedelta(days=3)))
+    lon, lat = field["walk"][0]
+    with _another_phone(phone.context.browser, lon, lat) as page:
+        page.clock.install(time=nine)  # the phone's clock: 09:00 of the worker's day, running
+        page.goto(f"{field['base']}/app")
+        page.fill("#login-user", field["worker"])
+        page.fill("#login-pass", DEMO_PASSWORD)
+        page.tap("#login-form button[type=submit]")
+        page.wait_for_selector("#shell:not([hidden])")
+        page.wait_for_selector(f"[data-key='handle{handle_id}'][data-act='handle']", state="attached")
+        today = page.evaluate("window.gridpatrolApp.state.today")
+        cat = next(c for c in today["categories"] if c["code"] == "C0103")
+
+        # -- 09:00, no network: a report with a photo, and the handle
+        page.context.set_offline(True)
+        page.wait_for_function("!navigator.onLine")
+        _report(page, cat, search=cat["initials"][:3], photo=_camera_jpeg(1200, 900), note="离线：九点上报")
+        page.tap("a[data-tab=tasks]")
+        page.tap(f"[data-key='handle{handle_id}'][data-act='handle']")
+        page.wait_for_selector("#sheet[open]")
+        page.tap("#sheet-ok")
+        page.wait_for_selector(f"li[data-key='handle{handle_id}'] .done")
+        queued = page.evaluate("window.gridpatrolApp.store.queued()")
+        report_cid = next(q["client_id"] for q in queued if q["kind"] == "case")
+        assert all(q["occurred_at"] for q in queued)
+        # the deadline of the case in hand passes while the handle waits in the outbox
+        deadline = now - dt.timedelta(hours=4)
+        with transaction(factory) as s:
+            s.execute(Case.__table__.update().where(Case.id == handle_id).values(deadline_at=deadline))
+
+        # -- 17:00 (now): the network is back, everything is sent
+        page.clock.set_system_time(now)
+        page.context.set_offline(False)
+        _wait_sent(page)
+        _shot(page, "20-synced-at-17")
+        with transaction(factory) as s:
+            report = s.scalars(select(Case).where(Case.client_id == report_cid)).one()
+            assert abs((report.reported_at - nine).total_seconds()) < 120, (report.reported_at, nine)
+            assert report.received_at - report.reported_at > dt.timedelta(hours=7) and report.time_flag is None
+            hours = s.get(Category, "C0103").deadline_hours
+            assert report.deadline_at == calendar(settings).add_working_hours(report.reported_at, hours)
+            handled = s.get(Case, handle_id)
+            assert handled.status == "handled" and handled.handled_at <= handled.deadline_at == deadline
+            assert abs((handled.handled_at - nine).total_seconds()) < 300
+            ev = s.scalars(select(CaseEvent).where(CaseEvent.case_id == handle_id, CaseEvent.action == "handle")).one()
+            assert ev.received_at - ev.at > dt.timedelta(hours=7)
+            # (closing it then counts it on time: tests/api/test_field_times.py; no write here, the app is syncing)
+            photo = s.scalars(select(Photo).where(Photo.case_id == report.id)).one()
+            assert photo.taken_source == "device" and abs((photo.taken_at - nine).total_seconds()) < 300
+            assert photo.exif_lon is not None and photo.original is not None
+            served, plain = photo.data, strip_metadata(photo.original)
+        # the served photo is the stamped one: a darker band at its bottom, the rest as uploaded
+        digest = page.evaluate("""async (id) => {
+            const tok = window.gridpatrolApp.state.tokens.access_token;
+            const r = await fetch(`/api/v1/photos/${id}`, {headers: {Authorization: `Bearer ${tok}`}});
+            const h = await crypto.subtle.digest('SHA-256', await r.arrayBuffer());
+            return Array.from(new Uint8Array(h), (b) => b.toString(16).padStart(2, '0')).join('');
+        }""", photo.id)
+        assert digest == hashlib.sha256(served).hexdigest()
+        a = np.asarray(Image.open(io.BytesIO(plain)).convert("L"), dtype=int)
+        b = np.asarray(Image.open(io.BytesIO(served)).convert("L"), dtype=int)
+        assert a.shape == b.shape and np.abs(a[:300] - b[:300]).mean() < 3
+        assert b[-60:, :300].mean() < a[-60:, :300].mean() - 15
+        Image.open(io.BytesIO(served)).save(SHOTS / "21-served-photo.png")
+
+        # -- a phone whose clock runs 2 days ahead: flagged, and its report put back to when it was made
+        page.clock.set_system_time(now + dt.timedelta(days=2))
+        before = dt.datetime.now(dt.UTC)
+        _report(page, cat, search=cat["initials"][:3], note="时钟快了两天")
+        _wait_sent(page)
+        with transaction(factory) as s:
+            skewed = s.scalars(select(Case).where(Case.reporter_id == field["worker_id"],
+                                                  Case.received_at >= before)).one()
+            assert skewed.time_flag == "skew" and abs(skewed.clock_skew_s - 2 * 86400) < 600
+            assert abs((skewed.reported_at - skewed.received_at).total_seconds()) < 300
+            numbers = report.number, skewed.number
+        assert not page.errors, page.errors
+
+        # -- the desk's case page shows both times, and the flag
+        desk = page.context.new_page()
+        desk.set_viewport_size({"width": 1366, "height": 768})
+        desk.goto(f"{field['base']}/desk/cases/{numbers[0]}")
+        desk.fill("#u", "admin")
+        desk.fill("#p", DEMO_PASSWORD)
+        desk.click("button[type=submit]")
+        desk.wait_for_selector("#timeline li[data-action=report] .received")
+        step = desk.inner_text("#timeline li[data-action=report] .when")
+        assert "发生时间" in step and "接收时间" in step
+        assert "接收时间" in desk.inner_text("#place")
+        desk.screenshot(path=str(SHOTS / "22-desk-both-times.png"))
+        desk.goto(f"{field['base']}/desk/cases/{numbers[1]}?lang=en")
+        desk.wait_for_selector("#timeline li[data-action=report] .time-flag[data-flag=skew]")
+        assert "device clock off" in desk.inner_text("#place")

@@ -154,7 +154,10 @@ function renderPlace(d) {
   add(T.worker, p.grid && p.grid.worker);
   add(T.community, p.community && p.community.name);
   add(T.subdistrict, p.subdistrict && p.subdistrict.name);
-  add(T.reported_at, when(d.reported_at));
+  const late = apart(d.reported_at, d.received_at);   // reported offline, sent later: both times
+  add(late ? T.occurred_at : T.reported_at, when(d.reported_at));
+  if (late) add(T.received_at, when(d.received_at));
+  if (d.time_flag) add(T.time_flag, flagText(d));
   if (d.rating) add(T.rating, `${d.rating}/5 ${T['rate_' + d.rating] || ''}`);
   if (d.rework_count) add(T.rework, String(d.rework_count));
   $('place').innerHTML = rows.join('');
@@ -177,9 +180,25 @@ function renderGallery(d) {
   $('gallery').innerHTML = `<div class="gallery">${side('before')}${side('after')}</div>`;
 }
 
+/** Did it reach the server more than a minute after it happened (queued on a phone offline)? */
+function apart(at, received) { return !!(at && received && Math.abs(new Date(received) - new Date(at)) > 60000); }
+
+function flagText(x) {
+  const skew = x.clock_skew_s ? ` (${T.skew} ${Math.round(x.clock_skew_s / 60)} min)` : '';
+  return `${T['flag_' + x.time_flag] || x.time_flag}${x.time_flag === 'skew' ? skew : ''}`;
+}
+
+/** When a step happened and, when it was synced later, when it was received; a flag when the device time was off. */
+function stepWhen(s) {
+  if (!apart(s.at, s.received_at) && !s.time_flag) return `<div class="when">${esc(when(s.at))}</div>`;
+  return `<div class="when"><span class="occurred" title="${esc(T.occurred_at)}">${esc(T.occurred_at)} ${esc(when(s.at))}</span>
+    <br><small class="muted received">${esc(T.received_at)} ${esc(when(s.received_at))}</small>
+    ${s.time_flag ? `<br><span class="pill hot time-flag" data-flag="${esc(s.time_flag)}">${esc(flagText(s))}</span>` : ''}</div>`;
+}
+
 function renderTimeline(d) {
   $('timeline').innerHTML = d.timeline.map((s) => `<li data-action="${esc(s.action)}">
-    <div class="when">${esc(when(s.at))}</div>
+    ${stepWhen(s)}
     <div><strong>${esc(stepText(s))}</strong>${s.auto ? ` <span class="pill auto">${esc(T.auto)}</span>` : ''}
      · ${esc(who(s))}${s.unit ? ` · ${esc(s.unit)}` : ''}
      ${s.to && s.from !== s.to ? ` <span class="muted">→ ${esc(statusText(s.to))}</span>` : ''}
