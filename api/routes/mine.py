@@ -12,12 +12,14 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from pydantic import Field, ValidationError
 
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.device_clock import DeviceTimeDep
 from api.routes.cases import CaseIn
 from api.schemas.mine import DuplicatesOut, MyReportsOut, SelfHandledOut
 from geo.crs import Datum
 from patrol.cases import service as svc
 from patrol.cases import views
 from patrol.cases.photos import store_photo
+from patrol.cases.times import occurrence
 from patrol.core.errors import InvalidInput
 from patrol.field.mine import PAGE_MAX, my_reports, possible_duplicates
 
@@ -53,7 +55,8 @@ async def self_handled(actor: ActorDep, session: SessionDep, settings: SettingsD
                        report: Annotated[str, Form(max_length=20_000,
                                                    description="the report as JSON: the fields of POST /cases, "
                                                                "note, report_event_client_id")],
-                       file: Annotated[UploadFile, File(description="the after-photo (required)")]) -> dict:
+                       file: Annotated[UploadFile, File(description="the after-photo (required)")],
+                       device_time: DeviceTimeDep = None) -> dict:
     try:
         body = SelfHandledIn.model_validate_json(report)
     except ValidationError as e:
@@ -65,7 +68,8 @@ async def self_handled(actor: ActorDep, session: SessionDep, settings: SettingsD
         session, actor, settings, client_id=str(body.client_id), category=body.category, lon=body.lon, lat=body.lat,
         crs=body.crs, description=body.description, address=body.address, building_id=body.building_id,
         floor=body.floor, unit_no=body.unit_no, note=body.note,
-        report_event_client_id=str(body.report_event_client_id) if body.report_event_client_id else None)
+        report_event_client_id=str(body.report_event_client_id) if body.report_event_client_id else None,
+        occurred=occurrence(body.occurred_at, device_time, settings, now=svc.now_utc()))
     photo, _ = store_photo(session, actor, result.case.id, data, max_bytes=settings.photo_max_bytes,
                            timezone=settings.timezone, event_id=svc.handle_event_id(session, result.case.id))
     if not result.created:

@@ -23,7 +23,7 @@ const DB_NAME = 'gridpatrol';
 const MAX_BATCH = 50;            // reports per POST /cases/batch
 const MAX_FIXES = 200;           // GPS fixes per queue item (the server takes up to 1000 per request)
 const BACKOFF_S = [1, 2, 4, 8, 16, 30, 60];
-const TIMED = new Set(['case', 'action', 'revisit']);   // the items whose body says when they happened
+const TIMED = new Set(['case', 'action', 'revisit', 'self_handled']);   // the items whose body says when they happened
 
 /** A time as ISO 8601 with the phone's own UTC offset (2026-12-05T09:00:00.000+08:00). */
 export function localIso(d = new Date()) {

@@ -144,7 +144,7 @@ SELF_HANDLED_NOTE = "自行处置"
 def create_self_handled(session: Session, actor: Actor, settings: Settings, *, client_id: str | None,
                         category: str, lon: float, lat: float, note: str | None = None,
                         report_event_client_id: str | None = None, now: dt.datetime | None = None,
-                        **report: Any) -> Created:
+                        occurred: Occurrence | None = None, **report: Any) -> Created:
     """自行处置 (小事网格办): a grid worker reports a small matter she has already handled on the spot. Only a grid
     worker, in her own grid, for a category the rules give to the grid (``Category.level == "grid"``; else 422 on
     ``category``). Written through the loop in the caller's transaction, each step an event by her at ``now``:
@@ -152,7 +152,8 @@ def create_self_handled(session: Session, actor: Actor, settings: Settings, *, c
     level and waits, like any other, for the community's verify and close (it does not close itself: a second pair
     of eyes is what makes 小事不出网格 credible). ``report_event_client_id`` is given to the report's event, so that
     photos of the problem queued apart attach to it (the after-photo goes to the handle event). A retry with the
-    same ``client_id`` returns the case as it is now (``created`` False)."""
+    same ``client_id`` returns the case as it is now (``created`` False). ``occurred``: when she did it on the phone
+    (every step is written at that time, its receipt kept next to it; see :mod:`patrol.cases.times`)."""
     cid = parse_client_id(client_id)
     if session.scalars(select(Case.id).where(Case.client_id == cid)).first() is not None:
         return create_case(session, actor, settings, client_id=cid, category=category, lon=lon, lat=lat, **report)
@@ -164,14 +165,14 @@ def create_self_handled(session: Session, actor: Actor, settings: Settings, *, c
                            "report it to be dispatched instead of handling it on the spot (自行处置)", field="category")
     now = now or now_utc()
     created = create_case(session, actor, settings, client_id=cid, category=category, lon=lon, lat=lat,
-                          channel=SELF_HANDLED, now=now, **report)
+                          channel=SELF_HANDLED, now=now, occurred=occurred, **report)
     case = created.case
     if report_event_client_id is not None:
         ev = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)).one()
         ev.client_id = parse_client_id(report_event_client_id, field="report_event_client_id")
     for action in ("register", "dispatch", "accept", "handle"):
         said = f"{SELF_HANDLED_NOTE}：{note}" if note and action == "handle" else SELF_HANDLED_NOTE
-        transition(session, actor, settings, case.id, action, now=now, note=said,
+        transition(session, actor, settings, case.id, action, now=now, note=said, occurred=occurred,
                    assignee_id=actor.user_id if action == "dispatch" else None)
     return created
 

@@ -6,6 +6,7 @@ KPIs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import uuid
@@ -151,6 +152,21 @@ def test_self_handled_ends_handled_at_grid_level_and_counts_in_kpis(world):
     assert after["settled_in_grid_rate_num"] == before["settled_in_grid_rate_num"] + 1
     assert after["settled_in_grid_rate_den"] == before["settled_in_grid_rate_den"] + 1
     assert 0 < after["settled_in_grid_rate"] <= 1
+
+
+def test_self_handled_offline_keeps_the_time_she_did_it(world):
+    """自行处置 done in a dead zone three hours ago and synced now: every step is at the time she did it, the receipt
+    kept next to it (patrol.cases.times)."""
+    did = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)).replace(microsecond=0)
+    _, r = _self_handled(world, occurred_at=did.isoformat())
+    assert r.status_code == 201, r.text
+    factory = session_factory(world.engine)
+    with factory() as s:
+        events = s.scalars(select(CaseEvent).where(CaseEvent.case_id == r.json()["id"]).order_by(CaseEvent.id)).all()
+        assert [e.action for e in events] == ["report", "register", "dispatch", "accept", "handle"]
+        assert all(e.at == did for e in events), [e.at for e in events]
+        assert all(e.received_at is not None and e.received_at - did > dt.timedelta(hours=2, minutes=59)
+                   for e in events)
 
 
 def test_self_handled_refusals_name_the_field(world):
