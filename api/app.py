@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep
+from api.docs_pages import install_docs
 from api.errors import install_error_handlers
 from api.middleware import BodyLimit, SecurityHeaders
 from api.routes import (
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="City grid governance (网格化管理): communities, grids, buildings, and the patrol case loop.",
         dependencies=[Depends(check_bounds)],
+        docs_url=None, redoc_url=None,  # served by api.docs_pages, with their assets from here
     )
     engine = make_engine(settings.database_url, spatialite_library=settings.spatialite_library)
     app.state.settings = settings
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(SecurityHeaders, tile_origins=tile_origins(settings))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_docs(app)
     app.include_router(layers.router)
     app.include_router(auth.router)
     app.include_router(auth.pages)
