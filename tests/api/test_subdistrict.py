@@ -153,7 +153,7 @@ def test_kpis_by_subdistrict_count_urges_and_keep_to_the_scope(world):
 
 def test_kpi_export_by_subdistrict(world):
     r = world.client.get("/api/v1/analytics/kpis", headers=world.h("subd"),
-                         params={"by": "subdistrict", "format": "csv"})
+                         params={"by": "subdistrict", "format": "csv", "headers": "keys"})
     assert r.status_code == 200, r.text
     rows = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
     assert [row["code"] for row in rows] == [world.sub_code]
