@@ -200,4 +200,5 @@ def print_page(lang: str | None, data: Mapping[str, Any], actions_zh: Mapping[st
         printed=dt.datetime.now(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M"),
         sketch=sketch_svg(grid.get("outline"), building.get("outline"), place["lon"], place["lat"],
                           label=str(T[lang]["sketch"])),
-        grid=grid, building={**building, "use": building_use(building.get("use"), lang)}, actions_zh=actions_zh)
+        grid=grid, building={**building, "use": building_use(building.get("use"), lang)} if building else building,
+        actions_zh=actions_zh)
