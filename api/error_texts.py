@@ -18,6 +18,9 @@ from typing import Any
 
 from fastapi import Request
 
+from maps.desk.common import STATUS
+from patrol.cases.lifecycle import ACTIONS
+
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -76,7 +79,8 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.DOTA
     (r"only the assignee can \w+ this case", "只有被派遣的处置人可以执行此操作"),
     (r"only the worker of the case's grid verifies on site", "只有案件所在网格的网格员可以现场核查"),
     (r"the case is not dispatched to your unit; use its whistle task", "该案件未派遣给本单位：请处理吹哨任务"),
-    (r"cannot \w+ a case that is (?P<status>\w+); allowed: .*", "案件当前状态不允许此操作（状态已变化，请刷新）"),
+    (r"cannot \w+ a case that is (?P<status>\w+); allowed: (?P<allowed>.*)",
+     "案件当前为「{status}」，不能进行此操作（状态已变化，请刷新；可进行：{allowed}）"),
     (r"cannot \w+ a task that is \w+ .*", "任务当前状态不允许此操作（状态已变化，请刷新）"),
     (r"\w+ needs a note giving the reason", "请填写原因"),
     (r"this case was whistled to several departments: act on its tasks", "该案件已吹哨多个部门：请处理对应的任务"),
@@ -156,8 +160,20 @@ def localise(code: str, message: str | None, field: str | None, lang: str) -> st
     for pattern, zh in PATTERNS:
         m = pattern.fullmatch(message.strip())
         if m:
-            return zh.format(**m.groupdict())
+            return zh.format(**{k: _words(k, v) for k, v in m.groupdict().items()})
     return generic(code, field)
+
+
+def _words(name: str, value: str | None) -> str:
+    """A status or a list of actions of a message in Chinese (the loop's own labels)."""
+    if value is None:
+        return ""
+    if name == "status":
+        return STATUS["zh"].get(value, value)
+    if name == "allowed":
+        names = [ACTIONS[a].label_zh for a in re.split(r",\s*", value) if a in ACTIONS]
+        return "、".join(names) or "无（案件已办结）"
+    return value
 
 
 def _mostly_cjk(text: str) -> bool:
