@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from api.compression import Compress, ContentETag
 from api.deps import SessionDep, SettingsDep
+from api.docs_pages import install_docs
 from api.errors import install_error_handlers
 from api.middleware import BodyLimit, SecurityHeaders
 from api.routes import (
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="City grid governance (网格化管理): communities, grids, buildings, and the patrol case loop.",
         dependencies=[Depends(check_bounds)],
+        docs_url=None, redoc_url=None,  # served by api.docs_pages, with their assets from here
     )
     engine = make_engine(settings.database_url, spatialite_library=settings.spatialite_library)
     app.state.settings = settings
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ContentETag)  # outside the policy: a 304 carries the page's own policy
     app.add_middleware(Compress)  # outermost: compresses what the others produced
     app.mount("/static", HashedStaticFiles(directory=STATIC_DIR), name="static")
+    install_docs(app)
     app.include_router(layers.router)
     app.include_router(auth.router)
     app.include_router(auth.pages)

@@ -16,8 +16,12 @@ from __future__ import annotations
 import csv
 import io
 import math
+from typing import Annotated, Literal
 
+from fastapi import Query
 from fastapi.responses import Response
+
+from patrol.core.columns import relabel
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
@@ -35,18 +39,29 @@ def safe_cell(cell: str) -> str:
     return f"'{cell}" if cell.startswith(TRIGGERS) and not _number(cell) else cell
 
 
-def safe_csv(text: str) -> str:
-    """CSV ``text`` with every cell :func:`safe_cell` (its BOM, quoting dialect and line ends kept)."""
+def safe_csv(text: str, header_mode: str | None = None) -> str:
+    """CSV ``text`` with every cell :func:`safe_cell` (its BOM, quoting dialect and line ends kept); with
+    ``header_mode`` ('zh', 'en' or 'keys') its header row of keys is named in that language
+    (:func:`patrol.core.columns.relabel`)."""
     bom, body = (BOM, text[1:]) if text.startswith(BOM) else ("", text)
     line_end = "\r\n" if "\r\n" in body.split("\n", 1)[0] + "\n" else "\n"
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=line_end)
-    for row in csv.reader(io.StringIO(body, newline="")):
+    for i, row in enumerate(csv.reader(io.StringIO(body, newline=""))):
+        if i == 0 and header_mode is not None:
+            row = relabel(row, header_mode)
         writer.writerow([safe_cell(cell) for cell in row])
     return bom + out.getvalue()
 
 
-def csv_response(text: str, filename: str, headers: dict[str, str] | None = None) -> Response:
-    """A CSV download of ``text`` made safe (:func:`safe_csv`)."""
-    return Response(safe_csv(text), media_type="text/csv; charset=utf-8",
+#: ``?headers=`` of every CSV download: the columns named in Chinese (default), English, or by their machine keys
+HeaderMode = Annotated[Literal["zh", "en", "keys"], Query(
+    description="CSV column names: zh (Chinese, default), en (English) or keys (machine-readable keys for "
+                "scripts, e.g. reported_at)")]
+
+
+def csv_response(text: str, filename: str, headers: dict[str, str] | None = None, *,
+                 header_mode: str | None = None) -> Response:
+    """A CSV download of ``text`` made safe (:func:`safe_csv`), its header row named per ``header_mode``."""
+    return Response(safe_csv(text, header_mode), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"', **(headers or {})})

@@ -120,8 +120,6 @@ SECURITY_HEADERS = [
 ]
 
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
-#: /docs and /redoc load FastAPI's Swagger UI and ReDoc from this CDN
-_DOCS_CDN = "https://cdn.jsdelivr.net"
 
 
 def page_policy(body: bytes, *, tile_origins: tuple[str, ...] = (), docs: bool = False) -> str:
@@ -132,14 +130,15 @@ def page_policy(body: bytes, *, tile_origins: tuple[str, ...] = (), docs: bool =
     (Leaflet positions its panes with style attributes)."""
     hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(m).digest()).decode()}'"
                       for m in _INLINE_SCRIPT.findall(body))
-    cdn = f" {_DOCS_CDN}" if docs else ""
+    # /docs and /redoc (api/docs_pages.py) take their assets from this site too; ReDoc runs a worker from a blob
+    worker = "worker-src 'self' blob:" if docs else "worker-src 'self'"
     tiles = "".join(f" {o}" for o in tile_origins)
     return ("default-src 'self'; "
-            f"script-src 'self'{cdn} {hashes}".rstrip() + "; "
-            f"style-src 'self' 'unsafe-inline'{cdn}; "
+            f"script-src 'self' {hashes}".rstrip() + "; "
+            "style-src 'self' 'unsafe-inline'; "
             f"img-src 'self' data: blob: https:{tiles}; "
             f"connect-src 'self'{tiles}; "
-            "font-src 'self' data:; worker-src 'self'; manifest-src 'self'; object-src 'none'; "
+            f"font-src 'self' data:; {worker}; manifest-src 'self'; object-src 'none'; "
             "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 

@@ -240,10 +240,15 @@ def _footprint_area(b: gpd.GeoDataFrame, r: gpd.GeoDataFrame, *, reach_m: float 
     return as_multipolygon(shapely.union_all(shells).simplify(5.0))
 
 
+#: the mark in the name of a community the software drew (its grids' names begin with it): 自动划分, "drawn
+#: automatically"; the flag ``derived`` says the same to programs
+DERIVED_LABEL = "（自动划分）"
+
+
 def _derive_communities(area: shapely.Geometry, b: gpd.GeoDataFrame, households: tuple[int, int],
                         crs: pyproj.CRS) -> gpd.GeoDataFrame:
     inside = b[b.geometry.representative_point().within(area)]
     part = generate_grids(area, inside[["households", "geometry"]], households_range=households)
     geoms = [as_multipolygon(g) for g in part.grids.geometry]
-    rows = [{"name": f"社区 {i + 1:02d} (derived)", "osm_id": None, "derived": True} for i in range(len(geoms))]
+    rows = [{"name": f"社区 {i + 1:02d}{DERIVED_LABEL}", "osm_id": None, "derived": True} for i in range(len(geoms))]
     return _frame(rows, geoms, crs)

@@ -109,6 +109,8 @@ def use_local_assets(m: E, *, prefix: str = "/static/vendor") -> E:
         if isinstance(element, ColorMap):
             online.append(f"{type(element).__name__}: d3 (loaded by branca when the colormap renders)")
     _forget_rendered_links(m, dropped)
+    if isinstance(m, folium.Map):
+        _add_leaflet_words(m, prefix)
     if online:
         warnings.warn(
             "this map still loads from the internet and will not work offline: " + "; ".join(online),
@@ -116,6 +118,17 @@ def use_local_assets(m: E, *, prefix: str = "/static/vendor") -> E:
             stacklevel=2,
         )
     return m
+
+
+def _add_leaflet_words(m: folium.Map, prefix: str) -> None:
+    """Leaflet's own words in the page's language (``static/js/leaflet-lang.js``): a script in the body, after
+    leaflet.js in the head and before the map's script at the end of the body."""
+    root = m.get_root()
+    if "gridpatrol_leaflet_lang" in getattr(root, "html", Element())._children:
+        return
+    static = prefix.rstrip("/").removesuffix("/vendor")
+    root.html.add_child(Element(f'<script src="{static}/js/leaflet-lang.js"></script>'),  # type: ignore[attr-defined]
+                        name="gridpatrol_leaflet_lang")
 
 
 def _localise(links: list[tuple[str, str]], drop: frozenset[str], prefix: str) -> list[tuple[str, str]]:

@@ -37,7 +37,7 @@ SHELL: tuple[str, ...] = (
     "/app/", *(f"/app/{name}" for name in MODULES), "/app/app.css", "/app/manifest.webmanifest", "/app/icon-192.png",
     "/app/icon-512.png", f"{_LEAFLET}/leaflet.js", f"{_LEAFLET}/leaflet.css", f"{_LEAFLET}/images/marker-icon.png",
     f"{_LEAFLET}/images/marker-icon-2x.png", f"{_LEAFLET}/images/marker-shadow.png", f"{_LEAFLET}/images/layers.png",
-    *SHARED_MODULES,
+    *SHARED_MODULES, "/static/js/leaflet-lang.js",
 )
 """What the service worker caches on install: the app opens offline from these (every module it imports)."""
 UNVERSIONED: frozenset[str] = frozenset({

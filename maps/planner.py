@@ -14,7 +14,7 @@ LABELS = {
         "finish": "完成画线", "cancel": "取消", "propose": "自动平衡", "community": "社区",
         "validation": "校验", "impact": "影响", "publish": "发布", "effective": "生效日期",
         "rollback": "回退到上一方案",
-        "download": "下载", "upload": "上传（GeoPackage / GeoJSON / Shapefile zip）", "code": "编码",
+        "download": "下载", "upload": "上传（GeoPackage / GeoJSON / Shapefile 压缩包）", "code": "编码",
         "status": "状态", "households": "户数", "buildings": "楼栋", "street": "街道(米)", "open_cases": "在办案件",
         "cases_90d": "近90天案件", "worker": "网格员", "before": "调整前", "after": "调整后",
         "ok": "校验通过", "errors": "错误", "warnings": "警告", "draft": "草案", "published": "现行",
@@ -26,6 +26,10 @@ LABELS = {
         "published_ok": "已发布", "confirm_publish": "确定发布此方案？楼栋、在办案件和回头看将随新网格调整。",
         "confirm_rollback": "确定回退到上一方案？", "no_plans": "还没有方案：新建一个草案开始", "lang": "English",
         "range": "户数范围", "locate": "定位", "logout": "退出",
+        "proposal_done": "已自动平衡{0}：{1} 个网格（调整 {2} 个，不变 {3} 个）",
+        "proposal_households": "每格 {0}–{1} 户（平均 {2} 户），{3}% 在户数范围内",
+        "proposal_new": "新编码：{0}", "proposal_retired": "撤销编码：{0}", "proposal_out": "仍超出户数范围：{0}",
+        "proposal_all_in": "全部网格都在户数范围内", "list_sep": "、", "sentence_sep": "；",
     },
     "en": {
         "title": "Grid planning", "plans": "Plans", "new_draft": "New draft (copy of the grids in force)",
@@ -48,6 +52,11 @@ LABELS = {
         "confirm_publish": "Publish this plan? Buildings, open cases and revisits will follow the new grids.",
         "confirm_rollback": "Roll back to the previous plan?", "no_plans": "No plans yet: open a draft to start",
         "lang": "中文", "range": "Households range", "locate": "Show", "logout": "Log out",
+        "proposal_done": "Rebalanced {0}: {1} grids ({2} changed, {3} kept)",
+        "proposal_households": "{0}–{1} households per grid (mean {2}), {3}% within the range",
+        "proposal_new": "new codes: {0}", "proposal_retired": "retired codes: {0}",
+        "proposal_out": "still out of range: {0}", "proposal_all_in": "every grid within the range",
+        "list_sep": ", ", "sentence_sep": "; ",
     },
 }
 
@@ -100,6 +109,7 @@ PAGE = """<!doctype html>
  </aside>
 </main>
 <script src="/static/vendor/leaflet-1.9.4/leaflet.js"></script>
+<script src="/static/js/leaflet-lang.js"></script>
 <script type="module" src="/static/js/planner.js"></script>
 </body></html>"""
 

@@ -59,7 +59,7 @@ LABELS = {
         "no_inspections": "本月暂无检查记录。",
         "no_findings": "本月没有不合格项。",
         "no_grids": "您的范围内没有网格。",
-        "no_households": "尚未登记住户（民情台账为空），网格员可在巡查 App 中登记。",
+        "no_households": "尚未登记住户（民情台账为空），网格员可在手机应用「网格通」中登记。",
         "not_begun": "该月尚未开始，暂无走访数据。",
         "no_plan": "—",
     },

@@ -214,6 +214,10 @@ class CityTemplates:
 
 
 #: The templates of this test process (an xdist worker has its own).
+#: the API answers errors in Chinese unless asked otherwise (api/error_texts.py); the API tests' clients ask for
+#: English, the language their assertions read (tests/api/test_error_language.py covers both)
+ENGLISH = {"Accept-Language": "en"}
+
 CITIES = CityTemplates()
 
 

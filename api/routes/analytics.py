@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from api.csv_safe import csv_response
+from api.csv_safe import HeaderMode, csv_response
 from api.deps import ActorDep, Period, PeriodEnd, SessionDep, SettingsDep, local_days
 from api.schemas.analytics import CoverageOut, KpisOut, KpiTrendOut
 from api.schemas.base import FeatureCollection
@@ -17,7 +17,7 @@ from patrol.analytics import service as svc
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
-def _csv(rows: list[dict], name: str) -> Response:
+def _csv(rows: list[dict], name: str, header_mode: str) -> Response:
     buf = io.StringIO()
     if rows:
         w = csv.DictWriter(buf, fieldnames=list(rows[0]))
@@ -26,7 +26,7 @@ def _csv(rows: list[dict], name: str) -> Response:
             w.writerow({k: ("" if v is None else ";".join(map(str, v)) if isinstance(v, list | tuple) else
                             v if not isinstance(v, dict) else "; ".join(f"{a}={b}" for a, b in v.items()))
                         for k, v in r.items()})
-    return csv_response("\ufeff" + buf.getvalue(), f"{name}.csv")
+    return csv_response("\ufeff" + buf.getvalue(), f"{name}.csv", header_mode=header_mode)
 
 
 @router.get("/kpis", summary="KPIs of the closed loop per grid / community / subdistrict / unit / category (办结率, "
@@ -36,14 +36,14 @@ def kpis(actor: ActorDep, session: SessionDep, settings: SettingsDep,
          by: Literal["grid", "community", "subdistrict", "unit", "category", "overall"] = "grid",
          start: Period = None, end: PeriodEnd = None, community: str | None = None, grid: str | None = None,
          unit_id: int | None = None, category: str | None = None, include_simulated: bool = True,
-         format: Literal["json", "csv"] = "json",
+         format: Literal["json", "csv"] = "json", headers: HeaderMode = "zh",
          subdistrict: Annotated[str | None, Query(description="subdistrict (街道) code or name")] = None):
     s, e = local_days(settings, start, end)
     rows = svc.kpi_table(session, actor, settings, by=None if by == "overall" else by, start=s, end=e,
                          community=community, grid=grid, unit_id=unit_id, category=category,
                          include_simulated=include_simulated, subdistrict=subdistrict)
     if format == "csv":
-        return _csv(rows, f"kpis_{by}_{s}_{e}")
+        return _csv(rows, f"kpis_{by}_{s}_{e}", headers)
     return {"by": by, "start": s.isoformat(), "end": e.isoformat(), "timezone": settings.timezone, "rows": rows}
 
 

@@ -112,7 +112,7 @@ def export_cases(actor: ActorDep, session: SessionDep, query: Annotated[CaseExpo
     name = "cases"
     if format == "csv":
         out = frame.drop(columns="geometry").assign(lon=[p.x for p in points], lat=[p.y for p in points])
-        return csv_response("\ufeff" + out.to_csv(index=False), f"{name}.csv")
+        return csv_response("\ufeff" + out.to_csv(index=False), f"{name}.csv", header_mode=query.headers)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{name}.{format}"
         write_frame(frame, path, name)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, SessionDep, SettingsDep
+from api.error_texts import request_lang
 from api.schemas.base import FeatureCollection
 from api.schemas.plans import (
     CaseGridOut,
@@ -177,11 +178,13 @@ def propose(plan_id: int, actor: PlannerDep, session: SessionDep, settings: Sett
 
 @router.get("/{plan_id}/validation", summary="Every problem of the plan at once, each with its place",
             response_model=ValidationOut, response_model_exclude_unset=True)
-def validation(plan_id: int, actor: PlannerDep, session: SessionDep, settings: SettingsDep,
+def validation(plan_id: int, actor: PlannerDep, session: SessionDep, settings: SettingsDep, request: Request,
                tolerance_m2: Annotated[float, Query(ge=0, description="gaps/overlaps up to this are noise")] = 1.0,
                sliver_width_m: Annotated[float, Query(ge=0, description="thinner parts are slivers")] = 2.0) -> dict:
+    """``message``/``label`` of each problem in the request's language (``?lang=en`` or ``Accept-Language``;
+    Chinese by default): grids by name, places in lon/lat."""
     return svc.validate(session, actor, plan_id, settings=settings, tolerance_m2=tolerance_m2,
-                        sliver_width_m=sliver_width_m)
+                        sliver_width_m=sliver_width_m, lang=request_lang(request))
 
 
 @router.get("/{plan_id}/impact", summary="Per grid before/after, and GeoJSON of what moves",

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from api.csv_safe import csv_response
+from api.csv_safe import HeaderMode, csv_response
 from api.deps import ActorDep, SessionDep, SettingsDep
 from api.schemas.residents import (
     AuditEntry,
@@ -122,10 +122,10 @@ def due(request: Request, actor: ActorDep, session: SessionDep, settings: Settin
 
 @router.get("/residents/export.csv", summary="The supervisor's register of her community as CSV, in full; audited")
 def export(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
-           grid_id: int | None = None, today: Today = None) -> Response:
+           grid_id: int | None = None, today: Today = None, headers: HeaderMode = "zh") -> Response:
     text = svc.export_csv(session, actor, today=_today(settings, today), settings=settings, via=request.url.path,
                           grid_id=grid_id)
-    return csv_response(text, "residents.csv", {"Cache-Control": "no-store"})
+    return csv_response(text, "residents.csv", {"Cache-Control": "no-store"}, header_mode=headers)
 
 
 @router.get("/residents/audit", summary="Who read or changed which records (ids and actors, no personal data)",

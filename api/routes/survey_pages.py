@@ -36,7 +36,10 @@ def surveys_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep
                  lang: Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or en")] = None,
                  month: Annotated[str | None, Query(description="YYYY-MM (default: this month, city time)")] = None,
                  format: Annotated[Literal["html", "csv"], Query(description="csv: table 1, one row per grid and "
-                                                                             "checklist")] = "html") -> Response:
+                                                                             "checklist")] = "html",
+                 headers: Annotated[Literal["zh", "en", "keys"] | None, Query(
+                     description="CSV column names: zh, en or keys (default: the page's language)")] = None
+                 ) -> Response:
     language: str = lang or settings.lang  # the query's Literal, or the configured default
     label, _, _ = month_bounds(month, settings.timezone)  # 422 for a malformed month, before any work
     today = res.local_today(settings)
@@ -46,7 +49,7 @@ def surveys_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep
         Grid.id.in_({r["grid_id"] for r in inspections["rows"]} or {-1}))).all())
     if format == "csv":
         return csv_response(page.inspections_csv(inspections, lang=language, grid_names=names),
-                            f"inspections_{label}.csv")
+                            f"inspections_{label}.csv", header_mode=headers or language)
     findings = ins.findings_report(session, actor, label, timezone=settings.timezone)
     current = f"{today:%Y-%m}"
     # the visits report refuses a month that has not begun; the page says so instead of failing as a whole

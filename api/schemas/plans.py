@@ -190,6 +190,8 @@ class PlanProblem(Out):
     kind: str | None = None
     severity: str | None = None
     message: str | None = None
+    label: str | None = None
+    detail: str | None = None
     feature: Any = None
     lon: float | None = None
     lat: float | None = None

@@ -61,6 +61,8 @@ class CaseListQuery(CaseQuery):
 
 class CaseExportQuery(CaseQuery):
     format: Literal["csv", "geojson", "gpkg"] = "csv"
+    headers: Literal["zh", "en", "keys"] = Field(
+        "zh", description="CSV column names: zh (Chinese, default), en (English) or keys (machine keys for scripts)")
 
 
 class CaseMapQuery(CaseQuery):

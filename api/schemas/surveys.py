@@ -60,6 +60,7 @@ class ShopDetail(Out):
     code: str | None = None
     name: str | None = None
     kind: str | None = None
+    kind_name: Bilingual | None = None  # the OSM value in words (patrol.surveys.shop_kinds)
     building_id: int | None = None
     grid_id: int | None = None
     address: str | None = None

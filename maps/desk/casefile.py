@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 
 from geo.labels import label_in
-from maps.desk.common import ACTION_EN, CHANNEL, LEVEL, STATUS, frame, page_config, pick
+from maps.desk.common import ACTION_EN, CHANNEL, LEVEL, STATUS, building_use, frame, page_config, pick
 from maps.templating import esc, render
 
 T: dict[str, dict[str, Any]] = {
@@ -210,4 +210,5 @@ def print_page(lang: str | None, data: Mapping[str, Any], actions_zh: Mapping[st
         printed=dt.datetime.now(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M"),
         sketch=sketch_svg(grid.get("outline"), building.get("outline"), place["lon"], place["lat"],
                           label=str(T[lang]["sketch"])),
-        grid=grid, building=building, actions_zh=actions_zh)
+        grid=grid, building={**building, "use": building_use(building.get("use"), lang)} if building else building,
+        actions_zh=actions_zh)

@@ -39,6 +39,32 @@ CHANNEL = {
            "survey": "Visit", "resident": "Resident", "hotline": "12345", "self_handled": "Handled on the spot"},
 }
 
+#: OpenStreetMap's building=* values in words (the case page and its print show a building's use); an unknown value
+#: reads 其他建筑 in Chinese and its words in English
+BUILDING_USE = {
+    "zh": {"yes": "建筑", "house": "住宅", "apartments": "公寓楼", "residential": "住宅楼", "detached": "独栋住宅",
+           "semidetached_house": "双拼住宅", "terrace": "联排住宅", "bungalow": "平房", "dormitory": "宿舍",
+           "commercial": "商业楼", "retail": "商铺", "office": "办公楼", "industrial": "工业建筑", "warehouse": "仓库",
+           "garage": "车库", "garages": "车库", "carport": "车棚", "parking": "停车楼", "shed": "棚屋", "hut": "小屋",
+           "cabin": "小屋", "roof": "雨棚", "construction": "在建建筑", "service": "设施用房", "power": "电力设施",
+           "school": "学校", "kindergarten": "幼儿园", "college": "学院", "university": "大学", "hospital": "医院",
+           "hotel": "酒店", "public": "公共建筑", "civic": "公共建筑", "government": "政府机关", "church": "教堂",
+           "chapel": "小教堂", "mosque": "清真寺", "temple": "寺庙", "museum": "博物馆", "stadium": "体育场",
+           "sports_centre": "体育馆", "train_station": "火车站", "transportation": "交通建筑", "farm": "农舍",
+           "barn": "谷仓", "greenhouse": "温室", "tower": "塔楼", "toilets": "公厕", "kiosk": "亭",
+           "static_caravan": "活动房", "bunker": "掩体"},
+}
+
+
+def building_use(value: str | None, lang: str) -> str:
+    """A building's use (OSM building=*) in words; '' for none."""
+    if not value:
+        return ""
+    if pick(lang) == "zh":
+        return BUILDING_USE["zh"].get(value, "其他建筑")
+    return value.replace("_", " ").capitalize() if value != "yes" else "Building"
+
+
 HEADER = {
     "zh": {"desk": "待办", "dashboard": "看板", "maps": "地图", "surveys": "走访报表", "notices": "通知",
            "no_notices": "暂无通知", "mark_read": "全部已读", "lang": "English", "logout": "退出",
@@ -61,9 +87,10 @@ def page_config(lang: str, actions_zh: Mapping[str, str], *, timezone: str | Non
     — the route passes them in, maps does not import patrol. ``timezone``: the city's, in which pages show times."""
     lang = pick(lang)
     actions = dict(actions_zh) if lang == "zh" else {k: ACTION_EN.get(k, k) for k in actions_zh}
+    uses = {k: building_use(k, lang) for k in BUILDING_USE["zh"]}
     return {"lang": lang, "timezone": timezone, "labels": {
         "status": STATUS[lang], "level": LEVEL[lang], "role": ROLE[lang], "action": actions,
-        "channel": CHANNEL[lang]}, **extra}
+        "channel": CHANNEL[lang], "building_use": uses}, **extra}
 
 
 def frame(lang: str, *, active: str) -> dict[str, Any]:

@@ -53,6 +53,9 @@ function renderTexts() {
   document.documentElement.lang = S.lang === 'en' ? 'en' : 'zh-CN';
   for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
   for (const el of document.querySelectorAll('[data-tp]')) el.placeholder = t(el.dataset.tp);
+  for (const el of document.querySelectorAll('[data-ta]')) el.setAttribute('aria-label', t(el.dataset.ta));
+  document.title = t('app_name');
+  if (window.gridpatrolLeafletLang) window.gridpatrolLeafletLang(S.lang);
   for (const el of document.querySelectorAll('.lang-toggle')) el.textContent = S.lang === 'en' ? '中' : 'EN';
   document.querySelector('#login .lang-toggle').textContent = t('lang_other');
 }

@@ -72,9 +72,11 @@ async function refreshNow() {
 
 export async function api(path) {
   const token = await auth.accessToken();
-  const r = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  // errors worded in the app's language (app.js keeps <html lang> to it)
+  const lang = (document.documentElement.lang || '').startsWith('en') ? 'en' : 'zh';
+  const r = await fetch(path, { headers: { Authorization: `Bearer ${token}`, 'Accept-Language': lang } });
   if (r.status === 401 && await auth.refresh()) {
-    return fetch(path, { headers: { Authorization: `Bearer ${S.tokens.access_token}` } });
+    return fetch(path, { headers: { Authorization: `Bearer ${S.tokens.access_token}`, 'Accept-Language': lang } });
   }
   return r;
 }

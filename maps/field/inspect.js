@@ -4,6 +4,7 @@
  * (photos too) so that a reload in a stairwell loses nothing. */
 
 import { esc } from '/static/js/html.js';
+import { localised } from '/static/js/i18n.js';
 import { $, S, SHOP_CODE, buildingLabel, buildings, catName, checklists, codeIn, doneToday, inspKey, loc, metres,
   shopByCode, shops, shortDate, t } from './state.js';
 import { store } from './store.js';
@@ -94,12 +95,13 @@ function renderInspShops() {
   const q = raw.toLowerCase();
   const code = codeIn(raw);
   let list = shops().map((x) => ({ x, d: S.pos && x.lat != null ? metres(S.pos, x) : null }));
-  if (q) list = list.filter(({ x }) => x.code === code || `${x.name} ${x.code} ${x.kind || ''}`.toLowerCase().includes(q));
+  const kindOf = (x) => localised(x.kind_name, S.lang) || x.kind || '';
+  if (q) list = list.filter(({ x }) => x.code === code || `${x.name} ${x.code} ${x.kind || ''} ${kindOf(x)}`.toLowerCase().includes(q));
   list.sort((a, c) => (a.d ?? 1e12) - (c.d ?? 1e12) || a.x.name.localeCompare(c.x.name));
   const byCode = SHOP_CODE.test(code) && !shopByCode(code) ?
     `<li class="card row" data-shop-code="${esc(code)}"><b class="grow">${esc(t('use_code', code))}</b><span class="chev">›</span></li>` : '';
   $('insp-s-list').innerHTML = byCode + (list.slice(0, 30).map(({ x, d }) => `<li class="card row" data-shop="${esc(x.code)}">
-    <div class="grow"><b>${esc(x.name)}</b> <small class="muted">${esc(x.code)}</small><div class="muted">${esc(x.kind || '')}
+    <div class="grow"><b>${esc(x.name)}</b> <small class="muted">${esc(x.code)}</small><div class="muted">${esc(kindOf(x))}
     ${d != null ? ` · ${Math.round(d)} m` : ''} · ${esc(x.last_inspection_at ? t('last_at', shortDate(x.last_inspection_at)) : t('never'))}
     ${x.open_findings ? ` · <span class="tag red">${esc(t('open_findings', x.open_findings))}</span>` : ''}</div></div>
     <span class="chev">›</span></li>`).join('') || (byCode ? '' : `<li class="empty">${esc(t('no_shops'))}</li>`));

@@ -2,6 +2,7 @@
  * building, its inspection history with the findings and their cases (online), and a button to inspect it. */
 
 import { esc } from '/static/js/html.js';
+import { localised } from '/static/js/i18n.js';
 import { $, S, SHOP_CODE, buildingLabel, buildings, checklists, here, loc, shopByCode, shortDate, t, view } from './state.js';
 import { api } from './auth.js';
 import { startInspection } from './inspect.js';
@@ -15,7 +16,7 @@ export async function renderShop() {
   const head = (sh) => {
     const b = sh.building_id ? buildings().find((x) => x.id === sh.building_id) : null;
     return `<div class="card"><h2>${esc(sh.name)}</h2><div class="muted">${esc(t('shop_code'))} <b class="code">${esc(sh.code)}</b>
-      ${sh.kind ? ` · ${esc(sh.kind)}` : ''}${b ? ` · ${esc(buildingLabel(b))}` : ''}</div>
+      ${sh.kind ? ` · ${esc(localised(sh.kind_name, S.lang) || sh.kind)}` : ''}${b ? ` · ${esc(buildingLabel(b))}` : ''}</div>
       <div class="muted">${esc(sh.last_inspection_at ? t('last_at', shortDate(sh.last_inspection_at)) : t('never'))}
       ${sh.open_findings ? ` · <span class="tag red">${esc(t('open_findings', sh.open_findings))}</span>` : ''}</div>
       <button type="button" class="primary big" id="shop-inspect" data-code="${esc(sh.code)}">${esc(t('inspect_shop'))}</button></div>`;

@@ -203,6 +203,11 @@ async function note(item, error) {
 // ------------------------------------------------------------------------------------------ sending
 
 class Retry extends Error {}
+
+/** The app's language as app.js sets it on <html>: 'en' or 'zh'. */
+function pageLang() {
+  return (document.documentElement.lang || '').startsWith('en') ? 'en' : 'zh';
+}
 class NeedLogin extends Error {}
 
 /** fetch with the access token; refreshes it once on 401. Network failures and 5xx/429 raise Retry. */
@@ -210,7 +215,8 @@ async function call(method, path, body, isForm) {
   for (let attempt = 0; attempt < 2; attempt++) {
     const token = await auth.accessToken();
     if (!token) throw new NeedLogin('not logged in');
-    const headers = { Authorization: `Bearer ${token}`, 'X-Device-Time': localIso() };
+    // the server words its refusals in the app's language (app.js keeps <html lang> to it)
+    const headers = { Authorization: `Bearer ${token}`, 'X-Device-Time': localIso(), 'Accept-Language': pageLang() };
     if (body !== undefined && !isForm) headers['Content-Type'] = 'application/json';
     let r;
     try {

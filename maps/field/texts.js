@@ -6,6 +6,7 @@ export function km(m) { return m >= 1000 ? `${(m / 1000).toFixed(2)} km` : `${Ma
 
 export const TEXTS = {
   zh: {
+    aria_lang: '切换语言', aria_menu: '菜单', aria_locate: '我的位置',
     app_name: '网格通', app_sub: '网格员巡查 · 上报 · 任务', username: '用户名', password: '密码', login: '登录',
     logout: '退出登录', refresh: '刷新今日数据', start_patrol: '开始巡查', end_patrol: '结束巡查',
     tasks: '今日任务', report: '上报事件', category: '类别', photo: '照片', take_photo: '拍照',
@@ -77,6 +78,7 @@ export const TEXTS = {
     after_photo_needed: '自行处置需要一张处置后的照片',
   },
   en: {
+    aria_lang: 'Language', aria_menu: 'Menu', aria_locate: 'My position',
     app_name: 'Grid Patrol', app_sub: 'Patrol · report · tasks for grid workers', username: 'Username',
     password: 'Password', login: 'Log in', logout: 'Log out', refresh: "Refresh today's data",
     start_patrol: 'Start patrol', end_patrol: 'End patrol', tasks: "Today's tasks", report: 'Report a problem',

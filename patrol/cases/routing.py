@@ -78,12 +78,14 @@ class Decision:
         return self.candidates[0] if self.candidates else None
 
     def why(self) -> str:
-        """One line for the case's timeline: which rule, which unit, how far, of how many."""
+        """One line for the case's timeline, in Chinese as people read it there: which rule (its category and what
+        it says; its level and unit type are codes), which unit, how far, of how many."""
+        rule = f"责任规则 {self.rule.category}" + (f"（{self.rule.note_zh}）" if self.rule.note_zh else "")
         if self.worker is not None:
-            return f"责任规则 {self.rule.label()}: 本网格网格员 {self.worker['name']}"
+            return f"{rule}：本网格网格员 {self.worker['name']}"
         c = self.chosen
-        how = "直线距离 (无道路可达)" if c.fallback else "道路最近"
-        return (f"责任规则 {self.rule.label()}: {c.name}, {how} {c.distance_m:.0f} m, 约 {c.eta_s / 60:.0f} 分钟, "
+        how = "直线距离（无道路可达）" if c.fallback else "道路最近"
+        return (f"{rule}：{c.name}，{how} {c.distance_m:.0f} 米，约 {c.eta_s / 60:.0f} 分钟，"
                 f"{len(self.candidates)} 个候选单位")
 
     def as_dict(self) -> dict:

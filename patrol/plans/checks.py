@@ -18,12 +18,15 @@ from patrol.core.models import Building
 from patrol.core.settings import Settings
 from patrol.plans.base import as_int, metric_epsg, plan_frame, plan_row, require_planner
 from patrol.plans.geometry import transformer
+from patrol.plans.problem_texts import describe, kind_label
 
 
 def validate(session: Session, actor: Actor | None, plan_id: int, *, settings: Settings,
-             tolerance_m2: float = 1.0, sliver_width_m: float = 2.0) -> dict:
+             tolerance_m2: float = 1.0, sliver_width_m: float = 2.0, lang: str = "en") -> dict:
     """Every problem of the plan at once, each with its kind, severity, message, feature and place (WGS-84
-    lon/lat): :func:`geo.grids.check.check_grids` with the configured households range."""
+    lon/lat): :func:`geo.grids.check.check_grids` with the configured households range. ``message`` and ``label``
+    are in ``lang`` ('en' or 'zh'), grids named and places in lon/lat (patrol.plans.problem_texts); ``detail`` is
+    the check's own wording."""
     if actor is not None:
         require_planner(actor)
     plan = plan_row(session, plan_id)
@@ -45,6 +48,7 @@ def validate(session: Session, actor: Actor | None, plan_id: int, *, settings: S
         raise InvalidInput(f"plan {plan.id} cannot be checked: {exc}", field="plan_id") from exc
     by_code = dict(zip(grids4326["code"], grids4326.geometry, strict=True))
     back = transformer(epsg, 4326)
+    names = {str(c): str(n) for c, n in zip(grids4326["code"], grids4326["name"], strict=True) if n}
     problems = []
     for p in check.problems:
         where = problem_location(p)
@@ -54,10 +58,13 @@ def validate(session: Session, actor: Actor | None, plan_id: int, *, settings: S
             lon, lat = _fallback_place(session, p.feature_id, by_code)
         count = FINDING_COUNTS.get(p.kind, "")
         fid = p.feature_id
+        lon = None if lon is None else round(float(lon), 7)
+        lat = None if lat is None else round(float(lat), 7)
+        feature = list(fid) if isinstance(fid, tuple) else _plain(fid)
         problems.append({"kind": str(p.kind), "severity": "error" if count in FATAL else "warning",
-                         "message": p.message, "feature": list(fid) if isinstance(fid, tuple) else _plain(fid),
-                         "lon": None if lon is None else round(float(lon), 7),
-                         "lat": None if lat is None else round(float(lat), 7)})
+                         "label": kind_label(str(p.kind), lang),
+                         "message": describe(str(p.kind), p.message, feature, lon, lat, names, lang),
+                         "detail": p.message, "feature": feature, "lon": lon, "lat": lat})
     counts = {name: int(getattr(check, name)) for name in FINDING_COUNTS.values()}
     return {"plan_id": plan.id, "ok": bool(check.ok), "errors": sum(counts[n] for n in FATAL),
             "warnings": sum(v for n, v in counts.items() if n not in FATAL), "counts": counts,

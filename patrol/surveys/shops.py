@@ -39,6 +39,7 @@ from patrol.core.errors import Forbidden, ImportFailed, InvalidInput, NotFound
 from patrol.core.frames import ewkt, read_frame
 from patrol.core.models import Building, Case, Checklist, City, Grid, Inspection, InspectionFinding, Shop
 from patrol.core.time import iso
+from patrol.surveys.shop_kinds import kind_name, kind_zh
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
@@ -255,7 +256,8 @@ def _rows(session: Session, where: list, q: str | None = None) -> list[dict]:
         .join(InspectionFinding, InspectionFinding.inspection_id == Inspection.id)
         .join(Case, Case.id == InspectionFinding.case_id)
         .where(Inspection.shop_id.in_(ids), Case.status.in_(tuple(OPEN))).group_by(Inspection.shop_id)).all())
-    return [{"id": s.id, "code": s.code, "name": s.name, "kind": s.kind, "building_id": s.building_id,
+    return [{"id": s.id, "code": s.code, "name": s.name, "kind": s.kind, "kind_name": kind_name(s.kind),
+             "building_id": s.building_id,
              "grid_id": g, "address": s.address, "active": s.active, "lon": x, "lat": y,
              "last_inspection_at": iso(last.get(s.id)), "open_findings": int(open_.get(s.id, 0))}
             for s, g, x, y in rows]
@@ -437,7 +439,8 @@ def import_osm_shops(session: Session, path: str | Path, *, max_m: float = NEAR_
         pt = poi.geometry if pg is not None and not (isinstance(pg, float) and math.isnan(pg)) and int(pg) == grid \
             else inside[bid]
         kind = str(poi["kind"]).split(";")[0][:60] if isinstance(poi["kind"], str) else None
-        name = poi["name"] if isinstance(poi["name"], str) and poi["name"].strip() else f"未命名商户 ({kind})"
+        unnamed = f"未命名商户（{kind_zh(kind) or '商户'}）"
+        name = poi["name"] if isinstance(poi["name"], str) and poi["name"].strip() else unnamed
         values = {"name": name.strip()[:200], "kind": kind, "building_id": bid,
                   "address": poi["address"][:300] if isinstance(poi["address"], str) else None}
         shop = existing.get(int(poi["osm_id"]))

@@ -19,7 +19,7 @@ from patrol.core.db import make_engine, session_factory, transaction
 from patrol.core.frames import ewkt
 from patrol.core.models import Grid, ResponsibleUnit, Subdistrict
 from patrol.core.settings import Settings
-from tests.conftest import CITIES, shared_scope
+from tests.conftest import CITIES, ENGLISH, shared_scope
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def city_url(monaco_city_url):
 @pytest.fixture
 def client(city_url):
     app = create_app(Settings(database_url=city_url, tiles=None))
-    with TestClient(app) as c:
+    with TestClient(app, headers=ENGLISH) as c:
         yield c
     app.state.engine.dispose()
 
@@ -143,7 +143,7 @@ def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
     settings = Settings(database_url=url, tiles=None, secret_key="test-secret-key-for-the-suite-0123456789",
                         timezone="Asia/Shanghai")
     app = create_app(settings)
-    with TestClient(app) as client:
+    with TestClient(app, headers=ENGLISH) as client:
         tokens = {}
         for name in ROLE_USERS:
             r = client.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from api.schemas.bounds import MAX_PARAM_CHARS
+from tests.conftest import ENGLISH
 
 BIG = str(2**63)  # one more than the largest 64-bit id
 BIG32 = str(2**31)  # one more than an INTEGER column holds on PostGIS
@@ -26,7 +27,7 @@ THREE_MB = 3 * 1024 * 1024
 @pytest.fixture
 def client(world) -> TestClient:
     """The world's app, answering a server error with a 500 (not raising it), as a real server does."""
-    return TestClient(world.client.app, raise_server_exceptions=False)
+    return TestClient(world.client.app, raise_server_exceptions=False, headers=ENGLISH)
 
 
 def _big_json() -> bytes:
@@ -328,7 +329,7 @@ def test_a_formula_in_a_description_comes_out_as_text_in_the_cases_csv(client, w
     assert r.status_code == 201, r.text
     case_id = r.json()[0]["service_request_id"]
     world.report(description="-42")
-    r = client.get("/api/v1/cases/export?format=csv", headers=world.h("admin"))
+    r = client.get("/api/v1/cases/export?format=csv&headers=keys", headers=world.h("admin"))
     rows = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
     row = next(x for x in rows if x["id"] == case_id)
     assert row["description"] == "'" + FORMULA
@@ -349,10 +350,13 @@ def test_the_register_export_is_safe_and_imports_again_unchanged(client, world, 
     r = client.post("/api/v1/households", headers=world.h("sup"), json={
         "building_id": building, "room": room, "head_name": FORMULA, "phone": "+86 13906172845"})
     assert r.status_code == 201, r.text
-    text = client.get("/api/v1/residents/export.csv", headers=world.h("sup")).text
+    text = client.get("/api/v1/residents/export.csv?headers=keys", headers=world.h("sup")).text
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     row = next(x for x in rows if x["room"] == "'" + room)
     assert row["head_name"] == "'" + FORMULA and row["phone"] == "'+86 13906172845"
+    # the download as people get it (Chinese headers) imports again too
+    text = client.get("/api/v1/residents/export.csv", headers=world.h("sup")).text
+    assert text.lstrip("\ufeff").startswith("住户编号,")
     (tmp_path / "register.csv").write_text(text, encoding="utf-8")
     again = next(x for x in read_csv(tmp_path / "register.csv") if x["room"] == room)
     assert again["head_name"] == FORMULA and again["phone"] == "+86 13906172845"

@@ -20,7 +20,7 @@ from patrol.core.db import session_factory, transaction
 from patrol.core.frames import read_frame
 from patrol.core.models import Building, Grid, User
 from patrol.publication import policy
-from tests.conftest import shared_scope
+from tests.conftest import ENGLISH, shared_scope
 
 RESIDENT = "诸葛秀兰"
 RESIDENT_LATIN = "Philippa Wrenbottom"
@@ -224,7 +224,7 @@ def test_worker_names_only_where_configured_public(world, planted):
     settings = world.settings.model_copy(update={"public_worker_names": True})
     app = create_app(settings)
     try:
-        with TestClient(app) as named:
+        with TestClient(app, headers=ENGLISH) as named:
             grids = named.get("/api/v1/grids", params={"limit": 5000}).json()["features"]
             mine = next(g for g in grids if g["properties"]["id"] == world.grid_a)
             assert mine["properties"]["worker"] == WORKER

@@ -312,7 +312,7 @@ def test_command_line_import_due_and_audit(world, tmp_path):
 
     # the supervisor's export imports back unchanged (an edited export is how a register is corrected)
     export = world.client.get("/api/v1/residents/export.csv", headers=world.h("sup"),
-                              params={"grid_id": world.grid_a})
+                              params={"grid_id": world.grid_a, "headers": "keys"})
     assert export.status_code == 200 and export.text.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
     assert {"陈爷爷", "陈静", "林海"} <= {x["name"] for x in rows}

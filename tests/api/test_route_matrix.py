@@ -227,6 +227,7 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("GET", "/docs/oauth2-redirect"): (PUBLIC, lambda w, t: Req("GET", "/docs/oauth2-redirect")),
     ("GET", "/redoc"): (PUBLIC, lambda w, t: Req("GET", "/redoc")),
     ("GET", "/static/{path}"): (PUBLIC, lambda w, t: Req("GET", "/static/css/desk.css")),
+    ("GET", "/docs-assets/{path}"): (PUBLIC, lambda w, t: Req("GET", "/docs-assets/swagger/swagger-ui.css")),
     ("GET", "/health"): (PUBLIC, lambda w, t: Req("GET", "/health")),
     ("GET", "/api/v1/summary"): (PUBLIC, lambda w, t: Req("GET", "/api/v1/summary")),
     ("GET", "/"): (PUBLIC, lambda w, t: Req("GET", "/")),

@@ -123,7 +123,7 @@ def test_dispatch_without_a_unit_chooses_the_responsible_one_and_excludes_who_re
         notes = list(s.scalars(select(CaseEvent.note).where(CaseEvent.case_id == case["id"],
                                                             CaseEvent.action == "dispatch")
                                .order_by(CaseEvent.id)))
-    assert len(notes) == 2 and all("自动派遣" in n for n in notes) and "power" in notes[0]
+    assert len(notes) == 2 and all("自动派遣" in n for n in notes) and "B0109" in notes[0] and "B0109" not in notes[1]
 
 
 def test_the_cached_index_follows_a_moved_unit(world):

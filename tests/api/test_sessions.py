@@ -30,6 +30,7 @@ from patrol.core.models import ApiKey, LoginAttempt, RefreshToken, User
 from patrol.core.passwords import password_problem
 from patrol.core.sessions import RefreshReused, rotate, start_session, token_digest
 from patrol.core.settings import Settings
+from tests.conftest import ENGLISH
 
 PASSWORD = "a long pass phrase 7"
 _addresses = itertools.count(1)
@@ -37,6 +38,7 @@ _addresses = itertools.count(1)
 
 def client_from(world, address: str | None = None, **kwargs) -> TestClient:
     """A client of the world's app calling from an address of its own (no lifespan: the world's app runs)."""
+    kwargs.setdefault("headers", ENGLISH)
     return TestClient(world.client.app, client=(address or f"10.9.{next(_addresses) % 250}.{uuid.uuid4().int % 250}",
                                                 40000), **kwargs)
 

@@ -67,7 +67,8 @@ def test_the_case_list_and_export_filter_by_subdistrict(world):
     # by name too, and in the export
     with transaction(session_factory(world.engine)) as s:
         name = s.scalar(select(Subdistrict.name).where(Subdistrict.code == world.sub_other_code))
-    r = c.get("/api/v1/cases/export", headers=world.h("admin"), params={"subdistrict": name, "format": "csv"})
+    r = c.get("/api/v1/cases/export", headers=world.h("admin"), params={"subdistrict": name, "format": "csv",
+                                                                 "headers": "keys"})
     assert r.status_code == 200, r.text
     ids = {int(row["id"]) for row in csv.DictReader(io.StringIO(r.text.lstrip("\ufeff")))}
     assert theirs["id"] in ids and mine["id"] not in ids
@@ -152,7 +153,7 @@ def test_kpis_by_subdistrict_count_urges_and_keep_to_the_scope(world):
 
 def test_kpi_export_by_subdistrict(world):
     r = world.client.get("/api/v1/analytics/kpis", headers=world.h("subd"),
-                         params={"by": "subdistrict", "format": "csv"})
+                         params={"by": "subdistrict", "format": "csv", "headers": "keys"})
     assert r.status_code == 200, r.text
     rows = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
     assert [row["code"] for row in rows] == [world.sub_code]

@@ -215,7 +215,7 @@ def test_english_csv_scope_empty_months_and_access(world, data):
     assert clutter["text"]["en"] in text and clutter["text"]["zh"] not in text
 
     # table 1 as CSV: one row per grid and checklist, the API's numbers
-    r = c.get("/surveys", params={"month": MONTH, "format": "csv", "lang": "en"},
+    r = c.get("/surveys", params={"month": MONTH, "format": "csv", "lang": "en", "headers": "keys"},
               headers={"Cookie": f"{COOKIE}={world.tokens['sup']}"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert f"inspections_{MONTH}.csv" in r.headers["content-disposition"]

@@ -349,7 +349,7 @@ def test_a_workers_day_online_then_offline_reaches_the_server_exactly_once(phone
     page.tap("#sync-pill")
     page.wait_for_selector("#problem-list li.problem")
     text = page.inner_text("#problem-list")
-    assert "案件状态已变化" in text and "closed" in text
+    assert "案件状态已变化" in text and "已结案" in text  # the server's refusal in the app's language
     assert page.inner_text("#sync-pill") == "1 个问题"
     _shot(page, "08-conflict")
     page.tap("#problem-list [data-dismiss]")

@@ -162,7 +162,9 @@ def test_dashboard_cards_ranking_links_and_downloads(page, app_url):
     href = page.get_attribute("a[data-map=cases_map]", "href")
     assert href.startswith("/maps/cases?") and "community=" in href
     csv_href = page.get_attribute("a[data-download=cases_csv]", "href")
-    text = page.evaluate(f"fetch({csv_href!r}).then(r => r.text())")
+    head = page.evaluate(f"fetch({csv_href!r}).then(r => r.text())").lstrip("\ufeff").splitlines()[0]
+    assert head.startswith("编号,") and "社区编号" in head  # Chinese headers by default; ?headers=keys for scripts
+    text = page.evaluate(f"fetch({csv_href + '&headers=keys'!r}).then(r => r.text())")
     assert text.lstrip("\ufeff").splitlines()[0].startswith("id,") and "community_id" in text.splitlines()[0]
     # downloads contain what is filtered: the community's cases reported in the period
     since, until = page.input_value("input[name=start]"), page.input_value("input[name=end]")
@@ -183,7 +185,7 @@ def test_dashboard_cards_ranking_links_and_downloads(page, app_url):
     import csv
     import io
 
-    text = page.evaluate(f"fetch({closed_csv!r}).then(r => r.text())").lstrip("\ufeff")
+    text = page.evaluate(f"fetch({closed_csv + '&headers=keys'!r}).then(r => r.text())").lstrip("\ufeff")
     statuses = {row["status"] for row in csv.DictReader(io.StringIO(text))}
     assert statuses <= {"closed"}
     gpkg = page.evaluate("fetch(document.querySelector('a[data-download=cases_gpkg]').href)"

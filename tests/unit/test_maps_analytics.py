@@ -277,8 +277,10 @@ def test_every_map_loads_only_local_files(lang):
     assert LINK.findall(pages["heatmap"])[2:] == [
         "/static/vendor/leaflet.heat-0.2.0/leaflet-heat.js",
         "/static/js/gridpatrol-heat.js",
+        "/static/js/leaflet-lang.js",  # Leaflet's words in the page's language (maps.assets)
     ]
-    assert LINK.findall(pages["cases"])[2:] == [CASES_JS, "/static/css/gridpatrol-cases.css"]
+    assert LINK.findall(pages["cases"])[2:] == [CASES_JS, "/static/css/gridpatrol-cases.css",
+                                                "/static/js/leaflet-lang.js"]
 
 
 def test_static_prefix_moves_every_link():
@@ -289,6 +291,7 @@ def test_static_prefix_moves_every_link():
         "/assets/vendor/leaflet-1.9.4/leaflet.css",
         "/assets/js/gridpatrol-cases.js",
         "/assets/css/gridpatrol-cases.css",
+        "/assets/js/leaflet-lang.js",
     ]
 
 

@@ -94,8 +94,13 @@ def render(m: folium.Map) -> str:
     return m.get_root().render()
 
 
+#: our own script on every folium page (Leaflet's words in the page's language), loaded after the vendored files
+LEAFLET_LANG = "/static/js/leaflet-lang.js"
+
+
 def links(html: str) -> list[str]:
-    return LINK.findall(html)
+    """The vendored scripts and stylesheets a page loads (our own leaflet-lang.js left out)."""
+    return [url for url in LINK.findall(html) if url != LEAFLET_LANG]
 
 
 def appears(text: str, html: str) -> bool:
@@ -116,6 +121,8 @@ def test_overview_loads_only_vendored_leaflet(frames):
     assert f"{PREFIX}/leaflet-1.9.4/leaflet.js" in urls
     assert f"{PREFIX}/leaflet-1.9.4/leaflet.css" in urls
     assert all(url.startswith(PREFIX + "/") for url in urls), urls
+    # Leaflet's words in the page's language: after leaflet.js, before the map is made
+    assert html.index(f"{PREFIX}/leaflet-1.9.4/leaflet.js") < html.index(LEAFLET_LANG) < html.index("L.map(")
     assert "cdn." not in html and "https://" not in html and "//code.jquery" not in html
     for url in urls:
         assert (VENDOR / url.removeprefix(PREFIX + "/")).is_file(), url

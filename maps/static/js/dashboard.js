@@ -16,7 +16,10 @@
   window.gridpatrolDashboard = state;
 
   async function api(path) {
-    const r = await fetch(path, {headers: token ? {Authorization: "Bearer " + token} : {}});
+    const lang = (document.documentElement.lang || "").startsWith("en") ? "en" : "zh";
+    const headers = {"Accept-Language": lang};
+    if (token) headers.Authorization = "Bearer " + token;
+    const r = await fetch(path, {headers: headers});
     if (r.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); }
     if (!r.ok) { const j = await r.json().catch(() => ({})); throw new Error(j.message || r.statusText); }
     return r.json();

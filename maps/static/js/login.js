@@ -33,7 +33,8 @@
     await ended;
     var r, j = {};
     try {
-      r = await fetch("/login", {method: "POST", body: body, credentials: "same-origin"});
+      r = await fetch("/login", {method: "POST", body: body, credentials: "same-origin",
+                                 headers: {"Accept-Language": (document.documentElement.lang || "zh").slice(0, 2)}});
       j = await r.json();
     } catch (_) { r = null; }
     if (!r || !r.ok) { err.textContent = failure(r, j); return; }

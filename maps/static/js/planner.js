@@ -9,6 +9,8 @@ import { translator } from './i18n.js';
 
 const CFG = JSON.parse(document.getElementById('cfg').textContent);
 const tr = translator({ [CFG.lang]: CFG.labels }, CFG.lang);
+/** A label with {0}, {1} … filled in (the server's labels are plain strings). */
+const fmt = (key, ...args) => tr(key).replace(/\{(\d+)\}/g, (_, i) => String(args[+i] ?? ''));
 const DATUM = datum(CFG.datum);
 const $ = (id) => document.getElementById(id);
 const token = localStorage.getItem('gridpatrol.token');
@@ -17,7 +19,7 @@ const S = { plans: [], plan: null, selected: [], mode: 'select', line: [], impac
   lastError: null, busy: 0 };
 
 async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${token}` };
+  const headers = { Authorization: `Bearer ${token}`, 'Accept-Language': CFG.lang === 'en' ? 'en' : 'zh' };
   const form = body instanceof FormData;
   if (body !== undefined && !form) headers['Content-Type'] = 'application/json';
   const r = await fetch(path, { method, headers, body: form ? body : body === undefined ? undefined : JSON.stringify(body) });
@@ -186,8 +188,22 @@ async function loadValidation() {
       L.circleMarker(DATUM.toMap(p.lat, p.lon), { radius: 7, color: p.severity === 'error' ? '#c62828' : '#f9a825', weight: 3, fillOpacity: 0.3 })
         .bindPopup(esc(p.message)).addTo(problemLayer);
     }
-    return `<li class="${p.severity}"><b>${esc(p.kind)}</b> ${esc(p.message)}${p.lat != null ? ` <button type="button" class="link" data-locate="${i}">${esc(tr('locate'))}</button>` : ''}</li>`;
+    return `<li class="${p.severity}"><b>${esc(p.label || p.kind)}</b> ${esc(p.message)}${p.lat != null ? ` <button type="button" class="link" data-locate="${i}">${esc(tr('locate'))}</button>` : ''}</li>`;
   }).join('');
+}
+
+/** What 自动平衡 did, as a sentence: grids before/after, the households range reached, codes added and retired,
+ * grids still out of range (the answer's stats; never shown raw). */
+function proposalSummary(out) {
+  const st = (out && out.stats) || {};
+  const list = (codes) => (codes || []).join(tr('list_sep'));
+  const parts = [fmt('proposal_done', out.community || '', st.grids, st.grids_changed, st.grids_kept),
+    fmt('proposal_households', Math.round(st.households_min), Math.round(st.households_max),
+      Math.round(st.households_mean), Math.round((st.in_range_share || 0) * 100))];
+  if ((st.codes_new || []).length) parts.push(fmt('proposal_new', list(st.codes_new)));
+  if ((st.codes_retired || []).length) parts.push(fmt('proposal_retired', list(st.codes_retired)));
+  parts.push((st.out_of_range || []).length ? fmt('proposal_out', list(st.out_of_range)) : tr('proposal_all_in'));
+  return parts.join(tr('sentence_sep'));
 }
 
 async function reload() { await loadPlan(S.plan.plan.id, false); }
@@ -224,7 +240,7 @@ $('do-merge').addEventListener('click', () => busy(async () => {
 }));
 $('propose').addEventListener('click', () => busy(async () => {
   const out = await api('POST', `/api/v1/plans/${S.plan.plan.id}/propose?community=${encodeURIComponent($('community').value)}`);
-  say(`${tr('saved')}: ${JSON.stringify(out.stats || out).slice(0, 300)}`);
+  say(proposalSummary(out));
   await reload();
 }));
 $('plan-select').addEventListener('change', (ev) => busy(() => loadPlan(+ev.target.value, true)));

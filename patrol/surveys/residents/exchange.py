@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from patrol.city.labels import display_label, label_column
 from patrol.core.auth import Actor
+from patrol.core.columns import key_of
 from patrol.core.errors import Forbidden, ImportFailed, InvalidInput
 from patrol.core.models import (
     Building,
@@ -133,6 +134,8 @@ def read_csv(path: Path) -> list[dict[str, str]]:
     else:  # pragma: no cover - gb18030 decodes any byte string
         raise ImportFailed(f"cannot import {Path(path).name}: not UTF-8 or GB18030 text")
     reader = csv.DictReader(io.StringIO(text))
+    # an exported file reads back whatever its headers (?headers=zh|en|keys: patrol.core.columns)
+    reader.fieldnames = [key_of(c or "") for c in reader.fieldnames or []]
     columns = [c.strip() for c in reader.fieldnames or []]
     unknown = [c for c in columns if c and c not in IMPORT_COLUMNS and c not in EXPORT_ONLY]
     problems = []

@@ -148,7 +148,10 @@ function renderPlace(d) {
   const rows = [];
   const add = (k, v) => { if (v) rows.push(`<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`); };
   add(T.address, p.address);
-  add(T.building, p.building && [p.building.label, p.building.use].filter(Boolean).join(' · '));
+  // the building's use (OSM building=*) in words; an unknown value is left out of a Chinese page
+  const use = p.building && p.building.use &&
+    ((CONFIG.labels.building_use || {})[p.building.use] || (LANG === 'en' ? p.building.use : ''));
+  add(T.building, p.building && [p.building.label, use].filter(Boolean).join(' · '));
   add(T.floor, [p.floor, p.unit_no].filter(Boolean).join(' · '));
   add(T.grid, p.grid && `${p.grid.name} (${p.grid.code})`);
   add(T.worker, p.grid && p.grid.worker);
