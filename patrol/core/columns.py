@@ -22,6 +22,7 @@ LABELS: Mapping[str, tuple[str, str]] = {
     "channel": ("来源", "Channel"), "description": ("描述", "Description"),
     "community_id": ("社区编号", "Community ID"),
     "grid_id": ("网格编号", "Grid ID"), "building_id": ("楼栋编号", "Building ID"),
+    "building_label": ("楼栋", "Building"),
     "unit_id": ("责任单位编号", "Unit ID"),
     "reported_at": ("上报时间", "Reported at"), "deadline_at": ("处置期限", "Deadline"),
     "handled_at": ("处置时间", "Handled at"), "closed_at": ("结案时间", "Closed at"),

@@ -219,6 +219,10 @@ def _report_on_the_phone(story: Story, p, who: dict, started: dt.datetime) -> st
     phone.tap("#cat-list [data-cat='B0109']")
     phone.fill("#report-note", "路灯不亮，夜里很黑（端到端测试）")
     phone.tap("#report-submit")
+    # open street-light cases nearby are offered first (dupes.js): this is a new one, she reports anyway
+    phone.wait_for_function("document.querySelector('#cat-chosen').hidden || document.querySelector('#dupes[open]')")
+    if phone.is_visible("#dupes[open]"):
+        phone.tap("#dupes [data-report]")
     phone.wait_for_function("document.querySelector('#cat-chosen').hidden")
     phone.wait_for_function("window.gridpatrolApp.state.counts.waiting === 0 && "
                             "window.gridpatrolApp.engineState() === 'idle'")
