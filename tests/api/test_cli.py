@@ -180,8 +180,10 @@ def test_layer_import_all_or_nothing_from_the_command_line(fresh_url, tmp_path):
 
 def test_users_apikeys_and_escalate_from_the_command_line(fresh_url):
     assert gridpatrol(fresh_url, "import", str(shared_file("osm/monaco.osm.pbf"))).returncode == 0
-    assert gridpatrol(fresh_url, "grids", "generate").returncode == 0
-    assert gridpatrol(fresh_url, "categories", "load").returncode == 0
+    # the rest in this process (a subprocess costs ~2 s of start-up each; the import and the --password-stdin
+    # login above and below are real processes)
+    assert run(fresh_url, "grids", "generate").exit_code == 0
+    assert run(fresh_url, "categories", "load").exit_code == 0
     from sqlalchemy import select
 
     from patrol.core.db import make_engine, session_factory
@@ -196,11 +198,11 @@ def test_users_apikeys_and_escalate_from_the_command_line(fresh_url):
                         "--name", "王芳", "--grids", grid, "--password-stdin"], input="long enough pw\n",
                        capture_output=True, text=True, env=env, check=False)
     assert r.returncode == 0 and f"grids {grid}" in r.stdout, r.stderr
-    dup = gridpatrol(fresh_url, "users", "add", "wang", "--role", "planner", "--password", "long enough pw")
-    assert dup.returncode == 1 and "exists already" in dup.stderr
-    short = gridpatrol(fresh_url, "users", "add", "li", "--role", "planner", "--password", "short")
-    assert short.returncode == 1 and "at least 12 characters" in short.stderr
-    listed = gridpatrol(fresh_url, "users", "list").stdout.splitlines()
+    dup = run(fresh_url, "users", "add", "wang", "--role", "planner", "--password", "long enough pw")
+    assert dup.exit_code == 1 and "exists already" in dup.stderr
+    short = run(fresh_url, "users", "add", "li", "--role", "planner", "--password", "short")
+    assert short.exit_code == 1 and "at least 12 characters" in short.stderr
+    listed = run(fresh_url, "users", "list").stdout.splitlines()
     assert listed[0] == "id\tusername\tname\trole\tcommunity\tsubdistrict\tunit\tgrids\temail\tsimulated"
     assert len(listed) == 2
     _, *fields, community, subdistrict, unit, grids, email, simulated = listed[1].split("\t")
@@ -211,21 +213,21 @@ def test_users_apikeys_and_escalate_from_the_command_line(fresh_url):
         sub_code, sub_name = s.execute(select(Subdistrict.code, Subdistrict.name)).first()
     engine.dispose()
     for who, given in (("zhao", sub_code), ("qian", sub_name)):
-        street = gridpatrol(fresh_url, "users", "add", who, "--role", "subdistrict", "--subdistrict", given,
-                            "--email", f"{who}@example.org", "--password", "long enough pw")
-        assert street.returncode == 0, street.stderr
-    listed = gridpatrol(fresh_url, "users", "list").stdout.splitlines()
+        street = run(fresh_url, "users", "add", who, "--role", "subdistrict", "--subdistrict", given,
+                     "--email", f"{who}@example.org", "--password", "long enough pw")
+        assert street.exit_code == 0, street.stderr
+    listed = run(fresh_url, "users", "list").stdout.splitlines()
     rows = {line.split("\t")[1]: line.split("\t") for line in listed}
     assert rows["zhao"][5] == rows["qian"][5] == sub_code and rows["zhao"][8] == "zhao@example.org"
-    missing = gridpatrol(fresh_url, "users", "add", "sun", "--role", "subdistrict", "--password", "long enough pw")
-    assert missing.returncode == 1 and "--subdistrict" in missing.stderr
-    unknown = gridpatrol(fresh_url, "users", "add", "sun", "--role", "subdistrict", "--subdistrict", "无此街道",
-                         "--password", "long enough pw")
-    assert unknown.returncode == 1 and "无此街道" in unknown.stderr
-    key = gridpatrol(fresh_url, "apikeys", "add", "12345 hotline")
-    assert key.returncode == 0 and key.stdout.strip().startswith("gp_")
-    esc = gridpatrol(fresh_url, "escalate")
-    assert esc.returncode == 0 and esc.stdout.startswith("escalated 0 overdue cases")
+    missing = run(fresh_url, "users", "add", "sun", "--role", "subdistrict", "--password", "long enough pw")
+    assert missing.exit_code == 1 and "--subdistrict" in missing.stderr
+    unknown = run(fresh_url, "users", "add", "sun", "--role", "subdistrict", "--subdistrict", "无此街道",
+                  "--password", "long enough pw")
+    assert unknown.exit_code == 1 and "无此街道" in unknown.stderr
+    key = run(fresh_url, "apikeys", "add", "12345 hotline")
+    assert key.exit_code == 0 and key.stdout.strip().startswith("gp_")
+    esc = run(fresh_url, "escalate")
+    assert esc.exit_code == 0 and esc.stdout.startswith("escalated 0 overdue cases")
 
 
 def test_responsibility_table_from_the_command_line(fresh_url, tmp_path):
