@@ -132,8 +132,11 @@ def test_dashboard_cards_ranking_links_and_downloads(page, app_url):
     page.wait_for_function("window.gridpatrolDashboard && window.gridpatrolDashboard.ready")
     page.evaluate("window.gridpatrolDashboard.ready")
     page.wait_for_selector(".card[data-kpi=received] strong")
-    # this month's figures, as the API gives them
+    # the last 30 days by default (today included; the end is the day after), as the API gives them
     start, end = page.input_value("input[name=start]"), page.input_value("input[name=end]")
+    import datetime as dt
+
+    assert (dt.date.fromisoformat(end) - dt.date.fromisoformat(start)).days == 30
     api = page.evaluate(f"fetch('/api/v1/analytics/kpis?by=overall&start={start}&end={end}', "
                         "{headers: {Authorization: 'Bearer ' + localStorage.getItem('gridpatrol.token')}})"
                         ".then(r => r.json())")["rows"][0]

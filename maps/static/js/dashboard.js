@@ -27,7 +27,9 @@
   function local(d) { return d.toISOString().slice(0, 10); }
   function preset(name) {
     const now = new Date(), y = now.getFullYear(), m = now.getMonth();
-    const start = name === "last_month" ? new Date(Date.UTC(y, m - 1, 1)) : new Date(Date.UTC(y, m, 1));
+    // the default, as on the map pages: the last 30 days, today included (a month's first days say little)
+    const start = name === "last_month" ? new Date(Date.UTC(y, m - 1, 1))
+      : name === "last_30" ? new Date(Date.UTC(y, m, now.getDate() - 29)) : new Date(Date.UTC(y, m, 1));
     const end = name === "last_month" ? new Date(Date.UTC(y, m, 1)) : new Date(Date.UTC(y, m, now.getDate() + 1));
     form.start.value = local(start); form.end.value = local(end);
   }
@@ -202,7 +204,7 @@
     for (const k of ["subdistrict", "community", "grid", "category", "start", "end", "status"]) {
       if (initial.get(k)) form[k].value = initial.get(k);
     }
-    if (!form.start.value) preset("this_month");
+    if (!form.start.value) preset("last_30");
     await load();
   })();
 })();
