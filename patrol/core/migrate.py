@@ -9,8 +9,6 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
-from patrol.core.relabel import relabel_derived
-
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -23,14 +21,11 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database behind ``engine`` to ``revision`` (idempotent), then its names to today's wording
-    (:func:`patrol.core.relabel.relabel_derived`)."""
+    """Bring the database behind ``engine`` to ``revision`` (idempotent)."""
     cfg = alembic_config()
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
-        if revision == "head":
-            relabel_derived(connection)
 
 
 def current_revision(engine: Engine) -> str | None:
