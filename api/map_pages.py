@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from maps.analytics.page import PAGE_LABELS, Select
 from patrol.analytics import service as svc
+from patrol.cases.lifecycle import OPEN
 from patrol.cases.worktime import local_today
 from patrol.core.errors import InvalidInput
 from patrol.core.frames import read_frame
@@ -29,7 +30,6 @@ LastDay = Annotated[dt.date | None, Query(description="last day shown (local, in
 
 STATUS_FILTERS = ("open", "overdue", "closed")
 """The status filter of the case maps, as on the dashboard: 在办, 当前超期, 已结案 (or all)."""
-OPEN = ("reported", "registered", "dispatched", "accepted", "handled", "verified", "suspended")
 
 
 def map_period(settings: Settings, period: str | None, start: dt.date | None, end: dt.date | None,
@@ -78,7 +78,7 @@ def status_filter(status: str | None) -> tuple[list[str] | None, bool | None]:
     if not status:
         return None, None
     if status == "open":
-        return list(OPEN), None
+        return sorted(s.value for s in OPEN), None
     if status == "overdue":
         return None, True
     if status == "closed":
