@@ -85,7 +85,12 @@ class Base(DeclarativeBase):
 
 
 class City(Base):
-    """The city this database serves (one row): its name, the metric CRS for its metric work, its district code."""
+    """The city this database serves (one row): its name, the metric CRS for its metric work, its district code.
+
+    ``timezone`` overrides the settings' when the city was created with one; ``code_scheme`` is how the city codes
+    its areas when not by the national region codes (declared once by ``gridpatrol city create``);
+    ``map_version`` is bumped whenever what the basemap tiles show changes (a layer import, a published plan), so
+    cached tiles are invalidated."""
 
     __tablename__ = "city"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,6 +99,9 @@ class City(Base):
     district_code: Mapped[str] = mapped_column(String(6), default="000000")
     source: Mapped[str] = mapped_column(String(500))
     imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    code_scheme: Mapped[str | None] = mapped_column(String(200))
+    map_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class Subdistrict(Base):
@@ -101,7 +109,8 @@ class Subdistrict(Base):
 
     __tablename__ = "subdistrict"
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(3), unique=True)
+    #: 3 digits (the street part of grid codes) or, from official layers, the 9-digit region code as given
+    code: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     osm_id: Mapped[int | None] = mapped_column(BigInteger)
     derived: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -115,7 +124,8 @@ class Community(Base):
     __tablename__ = "community"
     id: Mapped[int] = mapped_column(primary_key=True)
     subdistrict_id: Mapped[int] = mapped_column(ForeignKey("subdistrict.id", ondelete="CASCADE"), index=True)
-    code: Mapped[str] = mapped_column(String(3))
+    #: 3 digits within the subdistrict or, from official layers, the 12-digit region code as given
+    code: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200))
     osm_id: Mapped[int | None] = mapped_column(BigInteger)
     derived: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -153,6 +163,8 @@ class Building(Base):
     households_estimated: Mapped[bool] = mapped_column(Boolean, default=True)
     residents: Mapped[int | None] = mapped_column(Integer)
     address: Mapped[str | None] = mapped_column(String(300))
+    #: the house number alone (OSM ``addr:housenumber`` or a layer's column), drawn on the basemap at high zoom
+    housenumber: Mapped[str | None] = mapped_column(String(40))
     #: what people call it (house number and road, its name, or road + nearest number), set by the import
     label: Mapped[str | None] = mapped_column(String(300))
     geom = _area()
@@ -170,6 +182,17 @@ class RoadSegment(Base):
     length_m: Mapped[float] = mapped_column(Float)
     oneway: Mapped[bool] = mapped_column(Boolean, default=False)
     geom = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=True), nullable=False)
+
+
+class MapArea(Base):
+    """Water and green areas for the basemap (OSM ``natural=water``, ``landuse=grass`` … or a delivered layer);
+    ``kind`` is ``water`` or ``green``. Drawn only: no analysis uses them."""
+
+    __tablename__ = "map_area"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    geom = _area()
 
 
 class ResponsibleUnit(Base):
