@@ -258,7 +258,7 @@ def _grids(session: Session, city: City, layer: gpd.GeoDataFrame, *, source: str
             codes[i] = next(free)
     names = dict(zip(coms["id"], coms["name"], strict=True))
     rows = [{"community_id": int(c), "code": code,
-             "name": n if n is not None else f"{names[int(c)]} 第{int(code[-3:])}网格", "geom": g}
+             "name": n if n is not None else _grid_name(names[int(c)], code), "geom": g}
             for c, code, n, g in zip(layer["community_id"], codes, layer["name"], ewkt(layer.geometry.to_numpy()),
                                      strict=True)]
     session.execute(insert(Grid), rows)
@@ -268,6 +268,11 @@ def _grids(session: Session, city: City, layer: gpd.GeoDataFrame, *, source: str
     if placed < total:
         notes.append("run `gridpatrol grids check` to see the buildings in no grid")
     return LayerImportSummary("grids", len(layer), existing, notes)
+
+
+def _grid_name(community: str, code: str) -> str:
+    """``某社区 第3网格`` for a code ending in its sequence, else ``某社区 网格 CODE``."""
+    return f"{community} 第{int(code[-3:])}网格" if code[-3:].isdigit() else f"{community} 网格 {code}"
 
 
 def _stem(community_code: str, street_code: str, city: City) -> str | None:
