@@ -13,7 +13,7 @@ from patrol.city.layer_import import import_layer
 from patrol.city.osm_import import store_city
 from patrol.city.read_models import layer
 from patrol.core.errors import Conflict, ImportFailed
-from patrol.core.models import Building, Community, Grid, ResponsibleUnit
+from patrol.core.models import Building, Category, Community, Grid, Responsibility, ResponsibleUnit
 
 
 @pytest.fixture
@@ -112,3 +112,9 @@ def test_units_points_and_jurisdictions(city):
     with pytest.raises(ImportFailed):
         import_layer(session, "units", bad, source="units.geojson", replace=True)
     assert count(session, ResponsibleUnit) == 2
+
+
+def test_an_osm_import_loads_the_shipped_categories_and_rules_on_first_use(session, monaco):
+    assert count(session, Category) == 0
+    store_city(session, monaco, source="test")
+    assert count(session, Category) > 10 and count(session, Responsibility) > 10

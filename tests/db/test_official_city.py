@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.cli import cli
+from patrol.city.gridding import check_city_grids
 from patrol.core.db import make_engine
 from patrol.core.frames import read_frame
 from patrol.core.models import Category, City, Community, Grid, Subdistrict
@@ -163,12 +164,26 @@ def test_grids_name_their_community_get_codes_after_it_and_check_in_lonlat(hk, t
     assert "grids outside community: 1 (error)" in out and "np.int64" not in out
     places = [ln for ln in out.splitlines() if ln.startswith("  - ") and " at " in ln]
     assert places and all(re.search(r"at \(lon/lat 11[34]\.\d{4}, 22\.\d{4}\)", ln) for ln in places), places
-    assert re.search(r"\(feature 810000\d{6} [A-Z]", out)  # communities by code and name, not database id
+    assert re.search(r"\(feature 810000\d{9}\)", out)  # grids by code
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            [outside] = [p for p in check_city_grids(session, households_range=None).check.problems
+                         if p.kind == "grid_outside_community"]
+    finally:
+        engine.dispose()
+    assert re.fullmatch(r"[0-9.]+ m² outside community '810000011\d{3} [A-Z][^']+', at \(\d+\.\d, \d+\.\d\)",
+                        outside.message), outside.message  # the community by code and name, not database id
     assert not re.search(r"\d{5,}\.\d+[ ,]+\d{6,}\.\d", out)  # no projected metres
 
 
-def test_gcj02_layer_with_adcodes_needs_the_own_scheme_and_is_shifted_to_wgs84(fresh_url):
-    path = shared_file("china/yantai_370600_districts_datav.json")  # AMap (GCJ-02) outlines, adcode codes
+def test_gcj02_layer_with_adcodes_needs_the_own_scheme_and_is_shifted_to_wgs84(fresh_url, tmp_path):
+    raw = gpd.read_file(shared_file("china/yantai_370600_districts_datav.json"))  # AMap (GCJ-02), adcode codes
+    raw["geometry"] = raw.geometry.make_valid()  # 芝罘区's outline crosses itself once in the source
+    path = tmp_path / "yantai.geojson"
+    raw[["adcode", "name", "geometry"]].to_file(path)
+    empty = run(fresh_url, "info").stdout
+    assert empty.startswith("city: none yet — `gridpatrol city create") and "EPSG:0" not in empty
     assert run(fresh_url, "city", "create", "--name", "烟台", "--district-code", "370600").exit_code == 0
     r = run(fresh_url, "import", str(path), "--layer", "subdistricts", "--code-column", "adcode", "--datum", "gcj02")
     assert r.exit_code == 1 and "code must be 3 or 9 digits, got '370602'" in r.stderr
@@ -177,7 +192,7 @@ def test_gcj02_layer_with_adcodes_needs_the_own_scheme_and_is_shifted_to_wgs84(f
     assert r.exit_code == 0, r.stderr
     r = run(fresh_url, "import", str(path), "--layer", "subdistricts", "--code-column", "adcode", "--datum", "gcj02")
     assert r.exit_code == 0, r.stderr
-    raw = gpd.read_file(path).set_index("adcode")
+    raw = raw.set_index("adcode")
     engine = make_engine(fresh_url)
     try:
         with Session(engine) as session:
