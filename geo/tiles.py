@@ -17,7 +17,6 @@ from typing import Any
 import mapbox_vector_tile
 import numpy as np
 import shapely
-from mapbox_vector_tile.encoder import on_invalid_geometry_make_valid
 
 EXTENT = 4096
 BUFFER = 64
@@ -150,18 +149,22 @@ def to_units(geoms: np.ndarray, z: int, x: int, y: int) -> np.ndarray:
 def encode(z: int, x: int, y: int, layers: dict[str, tuple[np.ndarray, list[dict[str, Any]]]]) -> bytes:
     """One tile from WGS-84 features: ``layers`` maps a layer name to (shapely geometries, their properties). The
     geometries are brought into the tile's coordinates, clipped to the tile and its buffer, simplified by half a
-    tile unit, snapped to whole units (valid, as GEOS snaps them) and encoded; layers without features are left out
-    and an empty tile is ``b""``. Vectorised with shapely; the encoder only orients polygons and writes protobuf."""
+    tile unit, snapped to whole units (valid, as GEOS snaps them), polygons oriented as MVT wants them, and encoded;
+    layers without features are left out and an empty tile is ``b""``. Everything but the encoding is vectorised
+    (shapely); the encoder writes the geometry commands and the protobuf."""
     out = []
+    box = tile_lonlat(z, x, y, buffer=BUFFER)
     for name in LAYERS:
         geoms, props = layers.get(name, (np.empty(0, dtype=object), []))
         if not len(geoms):
             continue
-        geoms = shapely.clip_by_rect(to_units(np.asarray(geoms, dtype=object), z, x, y),
-                                     -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
+        # cut to the tile and its buffer in WGS-84 (a box there is the same box in mercator), then project
+        geoms = to_units(shapely.clip_by_rect(np.asarray(geoms, dtype=object), *box), z, x, y)
         if name != "labels":
             geoms = shapely.simplify(geoms, 0.5, preserve_topology=True)
         geoms = shapely.set_precision(geoms, 1.0)
+        if name not in ("roads", "labels"):  # exterior rings clockwise on screen (y down), holes the other way
+            geoms = shapely.orient_polygons(geoms, exterior_cw=False)
         keep = ~shapely.is_empty(geoms)
         features = [{"geometry": g, "properties": {k: v for k, v in p.items() if v is not None}}
                     for g, p, k in zip(geoms, props, keep, strict=True) if k]
@@ -170,4 +173,4 @@ def encode(z: int, x: int, y: int, layers: dict[str, tuple[np.ndarray, list[dict
     if not out:
         return b""
     return mapbox_vector_tile.encode(out, default_options={
-        "y_coord_down": True, "extents": EXTENT, "on_invalid_geometry": on_invalid_geometry_make_valid})
+        "y_coord_down": True, "extents": EXTENT, "check_winding_order": False})

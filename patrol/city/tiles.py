@@ -145,12 +145,18 @@ def _postgis_tile(session: Session, z: int, x: int, y: int) -> bytes:
     return bytes(session.execute(text(_POSTGIS_SQL), params).scalar_one() or b"")
 
 
+#: tables whose polygons are large (many vertices, bigger than a tile at high zooms): cut to the tile's box first
+_LARGE = ("map_area", "community", "grid")
+
+
 def _mvt_layer(name: str, table: str, columns: str, condition: str) -> str:
     where = f" AND {condition}" if condition else ""
-    geom = f"ST_SimplifyPreserveTopology(ST_Transform({table}.geom, 3857), :tol)"
+    geom = f"ST_ClipByBox2D({table}.geom, b.q::box2d)" if table in _LARGE else f"{table}.geom"
+    geom = f"ST_SimplifyPreserveTopology(ST_Transform({geom}, 3857), :tol)"
+    # OFFSET 0 keeps the filter on t.geom from being pushed down, which would compute ST_AsMVTGeom twice per row
     return (f"SELECT ST_AsMVT(t, '{name}', {gt.EXTENT}, 'geom') FROM (SELECT {columns}, "
             f"ST_AsMVTGeom({geom}, b.e, {gt.EXTENT}, {gt.BUFFER}, true) AS geom "
-            f"FROM {table}, b WHERE {table}.geom && b.q{where}) AS t WHERE t.geom IS NOT NULL")
+            f"FROM {table}, b WHERE {table}.geom && b.q{where} OFFSET 0) AS t WHERE t.geom IS NOT NULL")
 
 
 def _labels_layer() -> str:
@@ -158,7 +164,7 @@ def _labels_layer() -> str:
         f"SELECT '{kind}' AS kind, {table}.name, {table}.code, ST_AsMVTGeom(ST_Transform(ST_PointOnSurface("
         f"{table}.geom), 3857), b.e, {gt.EXTENT}, {gt.BUFFER}, true) AS geom FROM {table}, b WHERE {table}.geom && b.q"
         for kind, table in (("community", "community"), ("grid", "grid")))
-    return f"SELECT ST_AsMVT(t, 'labels', {gt.EXTENT}, 'geom') FROM ({rows}) AS t WHERE t.geom IS NOT NULL"
+    return f"SELECT ST_AsMVT(t, 'labels', {gt.EXTENT}, 'geom') FROM ({rows} OFFSET 0) AS t WHERE t.geom IS NOT NULL"
 
 
 _POSTGIS_SQL = _postgis_sql()

@@ -1,16 +1,18 @@
 """The basemap's vector tiles (api/routes/tiles.py, patrol/city/tiles.py, geo/tiles.py) on both databases, over the
 shared Monaco world: the layers and their properties as the browser renderer reads them, a known building with its
 label at z16 and z18, a named road, grids and communities with their codes, an empty tile outside the city, the
-ETag / 304 / Cache-Control, compression, and a new map version changing both ETag and content."""
+ETag / 304 / Cache-Control, compression, a new map version changing both ETag and content, and what makes one
+(a published plan, new building labels)."""
 
 from __future__ import annotations
 
 import mapbox_vector_tile
 import pytest
 import shapely
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 
 from geo.tiles import LAYERS, MEDIA_TYPE, PROPERTIES, tile_of
+from patrol.city.labels import label_buildings
 from patrol.city.map_version import bump
 from patrol.core.db import session_factory, transaction
 from patrol.core.frames import read_frame
@@ -118,3 +120,20 @@ def test_etag_304_cache_control_compression_and_a_new_version(world, known):
     with transaction(session_factory(world.engine)) as s:
         s.execute(update(Building).where(Building.label == "测试新名称楼").values(label=label))
         bump(s)
+
+
+def test_publishing_a_plan_and_relabelling_make_a_new_map_version(world):
+    meta = world.client.get("/tiles/meta.json").json()
+    plan = world.client.post("/api/v1/plans", headers=world.h("planner"), json={"name": "tiles"})
+    assert plan.status_code == 201, plan.text
+    r = world.client.post(f"/api/v1/plans/{plan.json()['id']}/publish", headers=world.h("planner"), json={})
+    assert r.status_code == 200, r.text
+    published = world.client.get("/tiles/meta.json").json()["version"]
+    assert published > meta["version"]
+    with transaction(session_factory(world.engine)) as s:  # a relabel that writes labels bumps; one that doesn't, not
+        s.execute(update(Building).where(Building.id == s.scalar(select(func.min(Building.id)))).values(label=None))
+    with transaction(session_factory(world.engine)) as s:
+        assert label_buildings(s).written == 1
+    with transaction(session_factory(world.engine)) as s:
+        assert label_buildings(s).written == 0
+    assert world.client.get("/tiles/meta.json").json()["version"] == published + 1
