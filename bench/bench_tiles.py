@@ -260,4 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    # run by bench/run.py, sys.argv is run.py's (the benches' names): take no options from it
+    main(sys.argv[1:] if Path(sys.argv[0]).name == Path(__file__).name else [])
