@@ -34,6 +34,7 @@ from api.routes import (
     survey_pages,
     surveys,
     tasks,
+    tiles,
 )
 from api.routes import mine as mine_routes
 from api.routes import plans as plan_routes
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(desk.router)
     app.include_router(desk.pages)
     app.include_router(casefile.router)
+    app.include_router(tiles.router)
     open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state", response_model=HealthOut)

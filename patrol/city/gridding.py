@@ -20,6 +20,7 @@ from geo.grids.check import GridCheck, check_grids, format_check
 from geo.grids.codes import assign_codes
 from geo.grids.partition import generate_grids
 from patrol.city.labels import label_buildings
+from patrol.city.map_version import bump
 from patrol.core.errors import Conflict, NotFound
 from patrol.core.frames import ewkt, read_frame
 from patrol.core.models import Building, City, Community, Grid, Subdistrict
@@ -106,6 +107,7 @@ def generate_city_grids(session: Session, *, households_range: tuple[int, int] =
         assignment += [{"id": int(b), "grid_id": grid_ids[int(g)]} for b, g in part.assignment.items()]
     if assignment:
         session.execute(update(Building), assignment)
+    bump(session)  # the basemap draws the grids
     session.flush()
     label_buildings(session)  # the fallback labels are numbered within grids
     return GridResult(len(households), len(communities), households_range, households)

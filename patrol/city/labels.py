@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.labels import KINDS, NO_GROUP, building_labels, label_in
+from patrol.city.map_version import bump
 from patrol.core.db import transaction
 from patrol.core.frames import read_frame
 from patrol.core.models import Building, City, Community, Grid, RoadSegment
@@ -83,6 +84,7 @@ def label_buildings(session: Session, *, overwrite: bool = False) -> LabelSummar
               zip(frame["id"], labels["label"], frame["label"], rewrite, strict=True) if w and lab != old]
     if values:
         session.execute(update(Building), values)
+        bump(session)  # the basemap draws the labels
         session.flush()
     return LabelSummary(len(frame), len(values), time.perf_counter() - started,
                         dict(Counter(labels["kind"])))

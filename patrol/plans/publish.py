@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from patrol.cases.lifecycle import CLOSED, OPEN
 from patrol.cases.worktime import local_today
+from patrol.city.map_version import bump
 from patrol.core.auth import Actor
 from patrol.core.errors import Conflict, InvalidInput
 from patrol.core.frames import read_frame
@@ -67,6 +68,7 @@ def publish(session: Session, actor: Actor, plan_id: int, *, settings: Settings,
     plan.effective_from = effective_from
     if note:
         plan.note = f"{plan.note}\n{note}" if plan.note else note
+    bump(session)  # the basemap draws the grids: tiles of the old ones are stale
     session.flush()
     return {"plan": plan_dict(session, plan), "replaced": previous.id if previous else None,
             "warnings": report["warnings"], **moved}

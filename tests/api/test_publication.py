@@ -10,12 +10,14 @@ import math
 import re
 from collections.abc import Iterator
 
+import mapbox_vector_tile
 import pytest
 import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from api.app import create_app
+from geo.tiles import PROPERTIES, tile_of
 from patrol.core.db import session_factory, transaction
 from patrol.core.frames import read_frame
 from patrol.core.models import Building, Grid, User
@@ -133,6 +135,9 @@ def _values(name: str, world, planted, collections: list[str]) -> list[str]:
         return ["C0116", "C0102", "B0109"]
     if name == "name":
         return ["index.html", "app.js"]
+    if name in ("z", "x", "y"):  # the basemap tile over the sensitive case
+        x, y = tile_of(*planted["point"], 16)
+        return [str({"z": 16, "x": x, "y": y}[name])]
     ids = {planted[k] for k in ("case", "welfare", "welfare_open311", "ordinary", "household", "building")}
     return [str(i) for i in sorted(ids | set(world.users.values()))]
 
@@ -179,6 +184,25 @@ def test_no_personal_data_and_no_sensitive_point_in_any_anonymous_response(world
         answered += r.status_code == 200
         _check(r.text, f"GET {url} ({r.status_code})", planted["point"])
     assert answered > 30
+
+
+def test_basemap_tiles_hold_places_only(world, planted):
+    """The tiles over the planted cases and register (z15–z18, decoded): only the layers' own properties — names and
+    codes of places, roads, buildings' labels — no worker, resident, phone or case, and no point near the case."""
+    seen = set()
+    for point in (planted["point"], world.point_a):
+        for z in (15, 16, 17, 18):
+            x, y = tile_of(*point, z)
+            r = world.client.get(f"/tiles/{z}/{x}/{y}.pbf")
+            assert r.status_code == 200, r.text
+            for name, layer in mapbox_vector_tile.decode(r.content).items():
+                assert name in PROPERTIES, name
+                for f in layer["features"]:
+                    assert set(f["properties"]) <= set(PROPERTIES[name]), (name, f["properties"])
+                    values = " ".join(str(v) for v in f["properties"].values())
+                    assert not [s for s in SECRETS if s in values], (name, f["properties"])
+                    seen.add(name)
+    assert {"buildings", "roads", "grids"} <= seen
 
 
 def test_open311_lists_only_its_own_requests_sensitive_ones_generalised(world, planted):

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from geo.tiles import tile_of
 from patrol.cases import service as svc
 from patrol.core.auth import SYSTEM
 from patrol.core.db import session_factory, transaction
@@ -42,6 +43,12 @@ def fresh_refresh_token(world) -> str:
     r = world.client.post("/api/v1/auth/token", data={"username": "planner", "password": PASSWORD})
     assert r.status_code == 200, r.text
     return r.json()["refresh_token"]
+
+
+def tile_at(point: tuple[float, float], z: int) -> str:
+    """The URL of the basemap tile at zoom ``z`` holding ``point``."""
+    x, y = tile_of(point[0], point[1], z)
+    return f"/tiles/{z}/{x}/{y}.pbf"
 
 
 STAFF_A = {"admin", "sup", "subd", "worker_a"}  # subd: the 街道 of grid A's community; subd_other another one
@@ -99,6 +106,8 @@ MATRIX = [
     ("my reports (我的上报)", set(ROLE_USERS), lambda w: ("GET", "/api/v1/field/my-reports?limit=5", None)),
     ("possible duplicates before a report", set(ROLE_USERS),
      lambda w: ("GET", f"/api/v1/field/duplicates?category=C0103&lon={w.point_a[0]}&lat={w.point_a[1]}", None)),
+    ("basemap tile (public)", set(ROLE_USERS), lambda w: ("GET", tile_at(w.point_a, 16), None)),
+    ("basemap meta (public)", set(ROLE_USERS), lambda w: ("GET", "/tiles/meta.json", None)),
     ("supplement (补充)", STAFF_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'dispatched')}/actions/supplement",
                                            {"note": "补充照片"})),
 ]

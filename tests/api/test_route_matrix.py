@@ -29,7 +29,7 @@ from patrol.core.db import session_factory, transaction
 from patrol.core.models import Building, Grid, Revisit
 from patrol.surveys.checklists import load_builtin_checklists
 from tests.api.conftest import PASSWORD, ROLE_USERS
-from tests.api.test_roles import PATH, case_in, fresh_refresh_token, number_of
+from tests.api.test_roles import PATH, case_in, fresh_refresh_token, number_of, tile_at
 
 CALLERS = ("anon", "key", *ROLE_USERS)
 ANONYMOUS = ("anon", "key")
@@ -236,6 +236,8 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("GET", "/api/v1/buildings"): (PUBLIC, lambda w, t: Req("GET", "/api/v1/buildings", params={"limit": 5})),
     ("GET", "/api/v1/roads"): (PUBLIC, lambda w, t: Req("GET", "/api/v1/roads", params={"limit": 5})),
     ("GET", "/api/v1/categories"): (PUBLIC, lambda w, t: Req("GET", "/api/v1/categories")),
+    ("GET", "/tiles/meta.json"): (PUBLIC, lambda w, t: Req("GET", "/tiles/meta.json")),
+    ("GET", "/tiles/{z}/{x}/{y}.pbf"): (PUBLIC, lambda w, t: Req("GET", tile_at(w.point_a, 16))),
     # ------------------------------------------------------------------ sessions
     ("POST", "/api/v1/auth/token"): (PUBLIC, lambda w, t: Req("POST", "/api/v1/auth/token", data={
         "username": "planner", "password": PASSWORD})),
