@@ -84,6 +84,7 @@ def _her_grid(s) -> dict:
 
 def _shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(400)  # Leaflet fades new tiles in: let the picture settle (nothing is asserted on it)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
