@@ -11,6 +11,8 @@ const SHELL_CACHE = `gridpatrol-shell-${VERSION}`;
 const TILE_CACHE = 'gridpatrol-tiles';
 const TILE_MAX = 3000;
 const OWN_TILES = 'gridpatrol-basemap-';   // + the map version (offline.js TILE_CACHE_PREFIX)
+const OWN_TILE_MAX = 6000;                 // her grids' tiles (≤ 1,500) and what she browsed online
+let ownPuts = 0;
 const SHELL = __SHELL__;
 
 self.addEventListener('install', (event) => {
@@ -46,6 +48,10 @@ async function ownTile(req, url) {
     await cache.put(req, res.clone());
     for (const key of await caches.keys()) {
       if (key.startsWith(OWN_TILES) && key !== name) await caches.delete(key);
+    }
+    if (++ownPuts % 100 === 0) {                 // now and then: the oldest go first
+      const keys = await cache.keys();
+      for (let i = 0; i < keys.length - OWN_TILE_MAX; i++) await cache.delete(keys[i]);
     }
   }
   return res;
