@@ -5,9 +5,10 @@
  *
  * Style: light and quiet, for Chinese streets — water blue, green areas, roads by class (white streets with grey
  * casings, yellow/orange main roads), building footprints from z15, community and grid outlines faint; labels with
- * canvas fillText in the system CJK fonts: road names along long enough stretches (z15+), house numbers and building
- * labels (z17+), community names (to z16) and grid names (z15+) from the `labels` layer, each kept clear of the ones
- * placed before it in the same tile. HiDPI: the canvas has devicePixelRatio pixels per CSS pixel.
+ * canvas fillText in the system CJK fonts: road names along long enough stretches (z15+), house numbers (z17) and
+ * building labels (z18) where they fit the building, community names (to z16) and grid names (z16+) from the `labels`
+ * layer, each kept clear of the ones placed before it in the same tile (and off the tile's edge, so never cut).
+ * HiDPI: the canvas has devicePixelRatio pixels per CSS pixel.
  *
  * Every tile element says what it drew (for tests and for curiosity): data-state (drawn | empty | error | skipped),
  * data-buildings, data-roads, data-areas and data-labels (the label texts, one a line). Needs Leaflet's global L. */
@@ -227,7 +228,7 @@ function drawLabels(ctx, parts, k, z, size) {
     const pt = { x: p.x * k, y: p.y * k };
     if (!inside(pt)) continue;
     if (kind === 'community' && z <= 16) pointLabel(ctx, placer, String(name), pt.x, pt.y, `bold 13px ${FONT}`, '#6a4c93');
-    else if (kind === 'grid' && z >= 15) pointLabel(ctx, placer, String(name), pt.x, pt.y, `12px ${FONT}`, '#2f6db5');
+    else if (kind === 'grid' && z >= 16) pointLabel(ctx, placer, String(name), pt.x, pt.y, `12px ${FONT}`, '#2f6db5');
   }
   if (z >= 15) {
     const named = new Map();
