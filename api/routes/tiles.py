@@ -64,6 +64,6 @@ def tile(request: Request, session: SessionDep, z: Annotated[int, Path(ge=0, le=
     etag = f'"t{gt.SCHEME}.{meta.version}-{z}-{x}-{y}"'
     headers = {"ETag": etag, "Cache-Control": LONG if v is not None and v == meta.version else REVALIDATE}
     if _matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
+        return Response(status_code=304, headers=headers, media_type=gt.MEDIA_TYPE)  # Vary and W/ as the 200 had
     body = cache.tile(session, meta.version, z, x, y) if gt.covers(meta.bounds, z, x, y) else b""
     return Response(body, media_type=gt.MEDIA_TYPE, headers=headers)

@@ -76,12 +76,14 @@ def store_city(session: Session, model: CityModel, *, source: str, district_code
                replace: bool = False, progress: bool = False) -> ImportSummary:
     """Write an assembled city. Refuses to overwrite an existing city unless ``replace``; the caller commits."""
     existing = city_exists(session)
+    # the map version never goes back (tile URLs ?v=N are cached for a year): a replaced city continues it
+    version = (existing.map_version or 0) + 1 if existing is not None else 1
     if existing is not None:
         if not replace:
             raise Conflict(f"this database already holds a city ({existing.name}); pass --replace to replace it")
         clear_city(session)
     session.add(City(name=model.name, metric_epsg=int(model.metric_crs.to_epsg()), district_code=district_code,
-                     source=source))
+                     source=source, map_version=version))
     sub_ids = _insert_areas(session, Subdistrict, model.subdistricts, {})
     com_ids = _insert_areas(session, Community, model.communities,
                             {"subdistrict_id": lambda row: sub_ids[int(row["subdistrict"])]})

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import ColumnElement, case, func, select, text
+from sqlalchemy import ColumnElement, case, func, literal_column, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from geo import tiles as gt
 from patrol.city.map_version import current
-from patrol.core.dialect import bbox_filter, extent
+from patrol.core.dialect import envelope, extent
 from patrol.core.models import Building, Community, Grid, MapArea, RoadSegment
 
 #: encoded tiles kept in memory per process (a z16 tile is ~10–60 KB: at most ~50 MB, usually far less)
@@ -89,13 +89,22 @@ def _layers(z: int) -> list[tuple[str, Any, list[ColumnElement], list[ColumnElem
     return out
 
 
+def _in_box(session: Session, model: Any, box: tuple[float, float, float, float]) -> ColumnElement:
+    """Rows whose bounding box meets ``box``, from SpatiaLite's R*Tree alone: the exact test is left to the clip
+    (a large community's polygon would cost more to test than to cut)."""
+    candidates = select(literal_column("rowid")).select_from(text("SpatialIndex")).where(
+        literal_column("f_table_name") == model.__tablename__, literal_column("f_geometry_column") == "geom",
+        literal_column("search_frame") == envelope(session, box))
+    return model.id.in_(candidates)
+
+
 def _python_tile(session: Session, z: int, x: int, y: int) -> bytes:
     box = gt.tile_lonlat(z, x, y, buffer=gt.BUFFER)
     layers: dict[str, tuple[np.ndarray, list[dict[str, Any]]]] = {}
     labels: list[tuple[str, np.ndarray, list[dict[str, Any]]]] = []
     for name, model, columns, where in _layers(z):
         rows = session.execute(select(*columns, func.AsBinary(model.geom))
-                               .where(bbox_filter(session, model.id, model.geom, box), *where)).all()
+                               .where(_in_box(session, model, box), *where)).all()
         keys = [c.key for c in columns]
         props = [dict(zip(keys, r[:-1], strict=True)) for r in rows]
         geoms = shapely.from_wkb(np.array([bytes(r[-1]) for r in rows], dtype=object))
