@@ -29,7 +29,7 @@ export function tileCacheName(url) {
   return TILE_CACHE_PREFIX + (new URL(url, location.href).searchParams.get('v') || '0');
 }
 
-const status = { key: null, done: 0, total: 0, failed: 0, running: null };
+const status = { key: null, done: 0, total: 0, failed: 0, finished: false, running: null };
 window.gridpatrolOfflineMap = status;
 
 function show() {
@@ -67,16 +67,18 @@ export function prefetchTiles() {
   const box = bbox(S.today.grids);
   if (!box) return null;
   const key = `${tiles.url}|${box.map((v) => v.toFixed(5)).join(',')}`;
-  if (status.key === key && status.running) return status.running;
+  // once per map version and extent; again after a run that could not fetch every tile (the network came and went)
+  if (status.key === key && status.running && (!status.finished || !status.failed)) return status.running;
   const urls = tilesOfBox(tiles, box, 15, 18).slice(0, MAX_TILES);
   const name = tileCacheName(tiles.url);
-  Object.assign(status, { key, done: 0, total: urls.length, failed: 0 });
+  Object.assign(status, { key, done: 0, total: urls.length, failed: 0, finished: false });
   show();
   status.running = (async () => {
     for (const old of await caches.keys()) {
       if (old.startsWith(TILE_CACHE_PREFIX) && old !== name) await caches.delete(old);
     }
     await fill(urls, await caches.open(name));
+    status.finished = true;
     return { done: status.done, total: status.total, failed: status.failed };
   })();
   return status.running;
