@@ -11,8 +11,8 @@ Basemaps and datums
 -------------------
 ``tiles`` is ``"gridpatrol"`` (our own vector tiles from the app's ``/tiles/``, drawn by ``js/basemap.js``; what
 the app's pages use by default), a folium tile name (default ``"OpenStreetMap"``), a URL template (then
-``tile_attribution`` is required) or ``None`` for a plain background. AMap (Gaode) and Tencent tiles are drawn in GCJ-02: pass
-``datum="gcj02"`` with them and every coordinate drawn (layers, bounds, a route, and the cases fetched by
+``tile_attribution`` is required) or ``None`` for a plain background. AMap (Gaode) and Tencent tiles are drawn in
+GCJ-02: pass ``datum="gcj02"`` with them and every coordinate drawn (layers, bounds, a route, and the cases fetched by
 :func:`cases_map`, converted in the browser) is shifted from WGS-84 with :func:`geo.crs.wgs84_to_gcj02`;
 otherwise everything lands 300–500 m off the streets. Tooltips still show the data, not shifted coordinates.
 
