@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
+from api.basemap import tile_attribution
 from api.compression import Compress, ContentETag
 from api.deps import SessionDep, SettingsDep
 from api.docs_pages import install_docs
@@ -125,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                  ) -> HTMLResponse:
         m = overview_map(
             layer(session, "communities"), layer(session, "grids", worker_names=worker_names_public(cfg)),
-            lang=lang or cfg.lang, tiles=cfg.tiles or None, tile_attribution=cfg.tile_attribution,
+            lang=lang or cfg.lang, tiles=cfg.tiles or None, tile_attribution=tile_attribution(session, cfg),
             buildings_url="/api/v1/buildings", households_range=(cfg.households_min, cfg.households_max),
         )
         return HTMLResponse(m.get_root().render())

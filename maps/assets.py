@@ -129,6 +129,10 @@ def _add_leaflet_words(m: folium.Map, prefix: str) -> None:
     static = prefix.rstrip("/").removesuffix("/vendor")
     root.html.add_child(Element(f'<script src="{static}/js/leaflet-lang.js"></script>'),  # type: ignore[attr-defined]
                         name="gridpatrol_leaflet_lang")
+    if any(type(child).__name__ == "OwnBasemap" for child in m._children.values()):
+        # our own basemap (maps.leaflet.OwnBasemap): a module, run after the map's script has made the map
+        root.html.add_child(Element(  # type: ignore[attr-defined]
+            f'<script type="module" src="{static}/js/basemap-folium.js"></script>'), name="gridpatrol_basemap")
 
 
 def _localise(links: list[tuple[str, str]], drop: frozenset[str], prefix: str) -> list[tuple[str, str]]:

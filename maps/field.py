@@ -20,11 +20,16 @@ STATIC_DIR: Path = Path(__file__).resolve().parent / "static"
 MODULES: tuple[str, ...] = (
     "app.js", "state.js", "texts.js", "auth.js", "store.js", "ui.js", "map.js", "patrol.js", "tasks.js", "due.js",
     "report.js", "visits.js", "inspect.js", "checklist.js", "shop.js", "outbox.js", "mine.js", "dupes.js",
-    "selfhandle.js", "footprints.js", "exif.js",
+    "selfhandle.js", "footprints.js", "exif.js", "offline.js",
 )
 """The app's ES modules in maps/field (app.js is the entry; no build step)."""
-SHARED_MODULES: tuple[str, ...] = ("/static/js/datum.js", "/static/js/html.js", "/static/js/i18n.js")
-"""The ES modules the app shares with the other pages (datum conversion, HTML escaping, texts)."""
+SHARED_MODULES: tuple[str, ...] = (
+    "/static/js/datum.js", "/static/js/html.js", "/static/js/i18n.js", "/static/js/basemap.js",
+    "/static/vendor/pbf-5.2.1/index.js", "/static/vendor/vector-tile-3.0.0/index.js",
+    "/static/vendor/point-geometry-1.1.0/index.js",
+)
+"""The ES modules the app shares with the other pages (datum conversion, HTML escaping, texts, our basemap and the
+vendored tile decoders it imports)."""
 _JS = "text/javascript; charset=utf-8"
 ASSETS: dict[str, str] = {  # file in maps/field -> media type
     **dict.fromkeys(MODULES, _JS),
@@ -46,11 +51,24 @@ UNVERSIONED: frozenset[str] = frozenset({
 every other one is asked for, and so cached, by its content-hashed URL (:mod:`maps.fingerprint`)."""
 
 
-def tiles_config(tiles: str | None, attribution: str | None = None) -> dict | None:
-    """A Leaflet tile layer for ``GRIDPATROL_TILES``: a URL template as given, or a folium / xyzservices name
-    (``OpenStreetMap``, ``CartoDB positron`` …) resolved to its URL; None for no basemap."""
+OWN_BASEMAP = "gridpatrol"
+"""``GRIDPATROL_TILES`` of our own basemap: the vector tiles served at /tiles/, drawn by static/js/basemap.js."""
+
+
+def own_basemap(tiles: str | None) -> bool:
+    """Whether ``GRIDPATROL_TILES`` names our own basemap."""
+    return bool(tiles) and tiles.strip().lower() == OWN_BASEMAP  # type: ignore[union-attr]
+
+
+def tiles_config(tiles: str | None, attribution: str | None = None, *, version: int | None = None) -> dict | None:
+    """A Leaflet tile layer for ``GRIDPATROL_TILES``: our own vector tiles (``gridpatrol``: kind ``vector``, the URL
+    carries the map ``version`` so a new map is fetched anew), a URL template as given, or a folium / xyzservices
+    name (``OpenStreetMap``, ``CartoDB positron`` …) resolved to its URL; None for no basemap."""
     if not tiles:
         return None
+    if own_basemap(tiles):
+        return {"kind": "vector", "url": f"/tiles/{{z}}/{{x}}/{{y}}.pbf?v={version or 1}",
+                "attribution": attribution or "", "minzoom": 10, "maxzoom": 18}
     if "{z}" in tiles or "{x}" in tiles:
         return {"url": tiles, "attribution": attribution or ""}
     name = {"openstreetmap": "OpenStreetMap.Mapnik"}.get(tiles.strip().lower(), tiles)

@@ -33,7 +33,11 @@ from stat import S_ISREG
 from maps.assets import STATIC_DIR
 from maps.field import FIELD_DIR
 
-__all__ = ["IMMUTABLE", "SITE", "AssetIndex"]
+__all__ = ["BARE", "IMMUTABLE", "SITE", "AssetIndex"]
+
+BARE: dict[str, str] = {"@mapbox/point-geometry": "/static/vendor/point-geometry-1.1.0/index.js"}
+"""Bare specifiers of vendored packages (``maps/static/vendor``, imported as published) -> the file they name; a
+page reaching such an import gets the specifier in its import map."""
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 """The Cache-Control of a URL that carries its file's hash."""
@@ -47,6 +51,8 @@ _MODULE = re.compile(r"""\btype\s*=\s*["']?module\b""", re.IGNORECASE)
 _IMPORTMAP = re.compile(r"""<script\b[^>]*\btype\s*=\s*["']?importmap""", re.IGNORECASE)
 _FIRST_SCRIPT = re.compile(r"<script\b", re.IGNORECASE)
 # static imports and re-exports: import x from '…'; import '…'; export { x } from '…'
+# a bare specifier (a package's name) as vendored npm modules import each other: import Point from '@mapbox/…'
+_BARE_IMPORT = re.compile(r"""(?:^|[;\s])import\s*[\w$*{}\s,]*?\bfrom\s*["']((?:@[\w.-]+/)?[\w.-]+)["']""")
 _STATIC_IMPORT = re.compile(r"""(?:^|[;\s])(?:import|export)\s*(?:[\w$*{}\s,]*?\bfrom\s*)?["']([^"'\n]+\.js)["']""")
 # any string naming a .js file: dynamic import('…'), new URL('datum.js', …)
 _JS_STRING = re.compile(r"""["']((?:\.{0,2}/)?[\w./-]+\.js)["']""")
@@ -110,7 +116,8 @@ class AssetIndex:
             base = posixpath.dirname(url_path) + "/"
 
             def resolved(specs: Iterable[str]) -> frozenset[str]:
-                paths = (posixpath.normpath(s if s.startswith("/") else posixpath.join(base, s)) for s in specs)
+                paths = (posixpath.normpath(s if s.startswith("/") else posixpath.join(base, s))
+                         for s in (BARE.get(s, s) for s in specs))
                 return frozenset(p for p in paths if self._found(p) is not None)
 
             self._imports[key] = (resolved(static), resolved(named))
@@ -162,6 +169,7 @@ class AssetIndex:
         more, _ = self.graph(classic)
         mapped = {p: self.url(p) for p in sorted(set(reachable) | set(more)) if p not in classic}
         mapped = {p: u for p, u in mapped.items() if u != p}
+        mapped |= {spec: self.url(path) for spec, path in BARE.items() if path in reachable or path in more}
         if not mapped:
             return html
         tags = ('<script type="importmap">' + json.dumps({"imports": mapped}, separators=(",", ":"))
@@ -182,7 +190,7 @@ def _scan(path: Path, mtime_ns: int, size: int) -> tuple[frozenset[str], frozens
     if path.suffix != ".js":
         return frozenset(), frozenset()
     text = path.read_text(encoding="utf-8", errors="replace")
-    static = frozenset(_STATIC_IMPORT.findall(text))
+    static = frozenset(_STATIC_IMPORT.findall(text)) | frozenset(b for b in _BARE_IMPORT.findall(text) if b in BARE)
     return static, static | frozenset(_JS_STRING.findall(text))
 
 

@@ -16,10 +16,12 @@ import folium
 import geopandas as gpd
 import pandas as pd
 import shapely
+from branca.element import MacroElement
 from folium.map import Layer
 from folium.template import Template
 
 from geo.errors import ProblemList
+from maps.field import own_basemap
 from maps.templating import esc
 
 __all__ = [
@@ -134,24 +136,44 @@ def _check_geometry_types(
 # --- map and GeoJSON ----------------------------------------------------------------------------------------
 
 
+class OwnBasemap(MacroElement):
+    """Our own basemap (``tiles="gridpatrol"``) on a folium map: a hidden element naming the map and its
+    attribution, which ``static/js/basemap-folium.js`` (added by :func:`maps.assets.use_local_assets`) finds and
+    draws the vector tiles of /tiles/ under (static/js/basemap.js)."""
+
+    _template = Template(
+        """{% macro html(this, kwargs) %}<div hidden class="gp-basemap-config" data-map="{{ this._parent.get_name() }}"
+ data-attribution="{{ this.attribution|e }}"></div>{% endmacro %}"""
+    )
+
+    def __init__(self, attribution: str | None) -> None:
+        super().__init__()
+        self._name = "OwnBasemap"
+        self.attribution = attribution or ""
+
+
 def base_map(
     frames: list[gpd.GeoDataFrame | None], tiles: str | None, tile_attribution: str | None
 ) -> folium.Map:
-    """A map fitted to the first non-empty frame of ``frames``; with none, :data:`EMPTY_CENTER` at zoom 4."""
+    """A map fitted to the first non-empty frame of ``frames``; with none, :data:`EMPTY_CENTER` at zoom 4.
+    ``tiles="gridpatrol"``: our own basemap (:class:`OwnBasemap`), else a folium tile name or URL (or None)."""
+    own = own_basemap(tiles)
+    folium_tiles, attr = (None, None) if own else (tiles, tile_attribution)
     extent = next((f for f in frames if f is not None and len(f)), None)
     if extent is None:
-        return folium.Map(
-            location=EMPTY_CENTER, zoom_start=4, tiles=tiles, attr=tile_attribution, control_scale=True
+        m = folium.Map(location=EMPTY_CENTER, zoom_start=4, tiles=folium_tiles, attr=attr, control_scale=True)
+    else:
+        minx, miny, maxx, maxy = extent.total_bounds
+        m = folium.Map(
+            location=((miny + maxy) / 2, (minx + maxx) / 2),
+            zoom_start=14,
+            tiles=folium_tiles,
+            attr=attr,
+            control_scale=True,
         )
-    minx, miny, maxx, maxy = extent.total_bounds
-    m = folium.Map(
-        location=((miny + maxy) / 2, (minx + maxx) / 2),
-        zoom_start=14,
-        tiles=tiles,
-        attr=tile_attribution,
-        control_scale=True,
-    )
-    m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(16, 16), max_zoom=18)
+        m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(16, 16), max_zoom=18)
+    if own:
+        m.add_child(OwnBasemap(tile_attribution))
     return m
 
 

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
+from api.basemap import page_tiles
 from api.deps import ActorDep, PageActorDep, SessionDep, SettingsDep
 from api.schemas.desk_case import CaseFileOut, RouteOut
 from maps.desk import casefile as page
-from maps.field import tiles_config
 from patrol.cases import routing
 from patrol.cases import service as svc
 from patrol.cases.casefile import case_file, find_case
@@ -61,7 +61,7 @@ def desk_case_page(number: str, actor: PageActorDep, session: SessionDep, settin
         return HTMLResponse(page.missing_page(lang_, number, forbidden=isinstance(e, Forbidden)),
                             status_code=403 if isinstance(e, Forbidden) else 404)
     return HTMLResponse(page.case_page(lang_, number, ACTIONS_ZH,
-                                       tiles=tiles_config(settings.tiles, settings.tile_attribution),
+                                       tiles=page_tiles(session, settings),
                                        datum=settings.tiles_datum, timezone=settings.timezone,
                                        role=actor.role, user=_display_name(session, actor.user_id) or actor.label))
 

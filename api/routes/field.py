@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from api.basemap import page_tiles
 from api.deps import ActorDep, SessionDep, SettingsDep
 from api.schemas.field import TodayOut
 from api.static import asset_response
@@ -32,9 +33,9 @@ shell = APIRouter(tags=["field app"])
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
-def _config(settings) -> dict:
+def _config(settings, session) -> dict:
     return {"lang": settings.lang if settings.lang in ("zh", "en") else "zh",
-            "tiles": F.tiles_config(settings.tiles, settings.tile_attribution), "datum": settings.tiles_datum}
+            "tiles": page_tiles(session, settings), "datum": settings.tiles_datum}
 
 
 @shell.get("/app", include_in_schema=False)
@@ -43,13 +44,14 @@ def app_redirect() -> RedirectResponse:
 
 
 @shell.get("/app/", response_class=HTMLResponse, summary="The grid worker's phone app (PWA, works offline)")
-def app_page(settings: SettingsDep) -> HTMLResponse:
-    return HTMLResponse(F.index_html(_config(settings)), headers=NO_CACHE)
+def app_page(settings: SettingsDep, session: SessionDep) -> HTMLResponse:
+    return HTMLResponse(F.index_html(_config(settings, session)), headers=NO_CACHE)
 
 
 @shell.get("/app/sw.js", include_in_schema=False)
-def service_worker(settings: SettingsDep) -> Response:
-    return Response(F.service_worker(_config(settings), url=SITE.url), media_type="text/javascript; charset=utf-8",
+def service_worker(settings: SettingsDep, session: SessionDep) -> Response:
+    return Response(F.service_worker(_config(settings, session), url=SITE.url),
+                    media_type="text/javascript; charset=utf-8",
                     headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/app/"})
 
 

@@ -18,12 +18,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from api import map_pages as mp
+from api.basemap import page_tiles, tile_attribution
 from api.deps import COOKIE, PageActorDep, Period, PeriodEnd, SessionDep, SettingsDep
 from maps import analytics as M
 from maps import login as login_html
 from maps.analytics import page as P
 from maps.dashboard import dashboard_page
-from maps.field import tiles_config
 from maps.planner import planner_page
 from patrol.analytics import service as svc
 from patrol.cases import routing
@@ -45,9 +45,9 @@ def _html(m) -> HTMLResponse:
     return HTMLResponse(m.get_root().render())
 
 
-def _opts(settings, lang) -> dict:
+def _opts(settings, lang, session) -> dict:
     return {"lang": lang or settings.lang, "tiles": settings.tiles or None,
-            "tile_attribution": settings.tile_attribution, "datum": settings.tiles_datum}
+            "tile_attribution": tile_attribution(session, settings), "datum": settings.tiles_datum}
 
 
 def _frame(fc: dict) -> gpd.GeoDataFrame:
@@ -102,7 +102,8 @@ def cases_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, 
                                  "since": lo.isoformat(), "until": hi.isoformat()}.items() if v}
     url = "/api/v1/cases/map?" + urlencode(params)
     count = int(session.scalar(select(func.count()).select_from(case_query(session, actor, f).subquery())) or 0)
-    m = M.cases_map(bounds=box, data_url=url, time_zone=settings.timezone, route=route, **_opts(settings, lang))
+    m = M.cases_map(bounds=box, data_url=url, time_zone=settings.timezone, route=route,
+                    **_opts(settings, lang, session=session))
     language = lang or settings.lang
     frame = _frame_of(session, actor, settings, "cases", lang, (key, s, e), count=count,
                       explain="no_cases" if count == 0 else None,
@@ -139,7 +140,7 @@ def heat_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, l
                                            tz=settings.timezone), status)
     language = lang or settings.lang
     labels = svc.category_labels(session, language)
-    m = M.heatmap_map(cases, category_labels=labels, closed_statuses=CLOSED, **_opts(settings, lang))
+    m = M.heatmap_map(cases, category_labels=labels, closed_statuses=CLOSED, **_opts(settings, lang, session=session))
     frame = _frame_of(session, actor, settings, "heat", lang, (key, s, e), count=len(cases),
                       explain="no_cases" if len(cases) == 0 else None,
                       selects=[mp.category_select(session, language, category), mp.status_select(language, status)],
@@ -166,7 +167,7 @@ def hotspots_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
                           size_m=size_m, category=category, measure=measure, community=community, grid=grid)
         by_id = {f["properties"]["id"]: f["properties"]["pattern"] for f in em["features"]}
         patterns = [by_id.get(i, "No Pattern Detected") for i in frame["id"]]
-    m = M.hotspot_map(frame, emerging=patterns, **_opts(settings, lang))
+    m = M.hotspot_map(frame, emerging=patterns, **_opts(settings, lang, session=session))
     count = int(frame["count"].sum()) if len(frame) else 0
     significant = bool(len(frame)) and bool((frame["bin"] != 0).any())
     language = lang or settings.lang
@@ -201,7 +202,8 @@ def coverage_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
     grids["building_pct"] = [table.get(c, {}).get("building_pct") for c in grids["code"]]
     tracks = svc.track_frame(session, scope, day=day, worker_id=whose, tz=settings.timezone) \
         if day is not None else None
-    m = M.coverage_map(grids, _frame(cov["streets"]), _frame(cov["buildings"]), tracks, **_opts(settings, lang))
+    m = M.coverage_map(grids, _frame(cov["streets"]), _frame(cov["buildings"]), tracks,
+                       **_opts(settings, lang, session=session))
     patrolled = any((g.get("coverage_pct") or 0) > 0 or (g.get("building_pct") or 0) > 0 for g in cov["grids"])
     frame = _frame_of(session, actor, settings, "coverage", lang, (key, s, e),
                       explain=None if patrolled else "no_patrols",
@@ -222,7 +224,7 @@ def grids_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, 
         grids = grids[grids["community_id"].isin(sorted(scope.community_ids))]
     if scope.grid_id is not None and "id" in grids:
         grids = grids[grids["id"] == scope.grid_id]
-    m = M.grids_map(grids, **_opts(settings, lang))
+    m = M.grids_map(grids, **_opts(settings, lang, session=session))
     language = lang or settings.lang
     _, coms = mp.outlines(session, svc.resolve_scope(session, actor))
     t = P.PAGE_LABELS[language]
@@ -244,8 +246,7 @@ def dashboard(actor: PageActorDep, session: SessionDep, settings: SettingsDep, l
 def planner(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
     if actor.role not in plan_svc.PLANNERS:  # the plans API refuses everyone else: no editor that cannot save
         return RedirectResponse(f"/dashboard?lang={lang or settings.lang}", status_code=303)
-    return HTMLResponse(planner_page(lang=lang or settings.lang, tiles=tiles_config(settings.tiles,
-                                                                                    settings.tile_attribution),
+    return HTMLResponse(planner_page(lang=lang or settings.lang, tiles=page_tiles(session, settings),
                                      datum=settings.tiles_datum,
                                      households_range=(settings.households_min, settings.households_max)))
 

@@ -5,13 +5,14 @@ read model in EPSG:4326 (other CRSs are reprojected, rows without geometry skipp
 decide what is hot, covered or overdue were applied before. Every map has a legend, a layer control and a
 scale bar; an empty frame gives a "no data" notice instead of a blank map. Everything the page loads comes
 from ``static_prefix`` (``maps/static``: the vendored Leaflet and plugins, ``js/gridpatrol-cases.js``), so the
-maps work without internet; only basemap tiles are remote.
+maps work without internet; only an external basemap's tiles are remote.
 
 Basemaps and datums
 -------------------
-``tiles`` is a folium tile name (default ``"OpenStreetMap"``), a URL template (then ``tile_attribution`` is
-required) or ``None`` for a plain background. AMap (Gaode) and Tencent tiles are drawn in GCJ-02: pass
-``datum="gcj02"`` with them and every coordinate drawn (layers, bounds, a route, and the cases fetched by
+``tiles`` is ``"gridpatrol"`` (our own vector tiles from the app's ``/tiles/``, drawn by ``js/basemap.js``; what
+the app's pages use by default), a folium tile name (default ``"OpenStreetMap"``), a URL template (then
+``tile_attribution`` is required) or ``None`` for a plain background. AMap (Gaode) and Tencent tiles are drawn in
+GCJ-02: pass ``datum="gcj02"`` with them and every coordinate drawn (layers, bounds, a route, and the cases fetched by
 :func:`cases_map`, converted in the browser) is shifted from WGS-84 with :func:`geo.crs.wgs84_to_gcj02`;
 otherwise everything lands 300–500 m off the streets. Tooltips still show the data, not shifted coordinates.
 

@@ -28,6 +28,7 @@ import { onShopClick, renderShop } from './shop.js';
 import { renderOutbox, renderSyncPill } from './outbox.js';
 import { renderMine } from './mine.js';
 import { wireSelfHandle } from './selfhandle.js';
+import { prefetchTiles } from './offline.js';
 
 // ------------------------------------------------------------------------------------------ screens
 
@@ -102,6 +103,7 @@ async function loadToday(fromNetwork) {
       await store.kv.put('pending', S.pending);
       renderAll();
       loadToday.failures = 0;
+      prefetchTiles();   // her grids' map for offline use, in the background
     } else if (r.status === 401) {
       showLogin();
     } else if (r.status >= 500 && (loadToday.failures = (loadToday.failures || 0) + 1) <= 3) {

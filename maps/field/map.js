@@ -1,14 +1,15 @@
 /* gridpatrol field app — the map screen: the worker's grid, the streets covered today, the walking route and the
  * stops of her tasks, her track while on patrol and her position (Leaflet, the global L; datum-shifted by toMap). */
 
+import { basemap } from '/static/js/basemap.js';
 import { esc } from '/static/js/html.js';
 import { $, CONFIG, S, catName, stopKey, t, toMap } from './state.js';
 
 export let map = null;
 const layers = {};
+/** The basemap of the deployment: our own vector tiles (kept offline by the service worker) or an external one. */
 export function tileLayer() {
-  if (!CONFIG.tiles || !CONFIG.tiles.url) return null;
-  return L.tileLayer(CONFIG.tiles.url, { maxZoom: 19, attribution: CONFIG.tiles.attribution || '' });
+  return basemap(CONFIG.tiles);
 }
 
 export function initMap() {

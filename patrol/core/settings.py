@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,9 +19,11 @@ class Settings(BaseSettings):
     )
     spatialite_library: str = Field("mod_spatialite", description="Name or path of the SpatiaLite extension.")
     lang: str = Field("zh", description="Default UI language: zh or en.")
-    tiles: str | None = Field("OpenStreetMap", description="Basemap tile URL or folium name; empty for none.")
-    tiles_datum: str = Field("wgs84", description="Datum of the basemap: wgs84 (OSM, Tianditu) or gcj02 (AMap, "
-                                                  "Tencent): with gcj02 every layer is shifted to match it.")
+    tiles: str | None = Field("gridpatrol", description="Basemap: gridpatrol (our own vector tiles at /tiles/, "
+                                                        "offline), a tile URL or folium name; empty for none.")
+    tiles_datum: str = Field("wgs84", description="Datum of an external basemap: wgs84 (OSM, Tianditu) or gcj02 "
+                                                  "(AMap, Tencent): with gcj02 every layer is shifted to match it. "
+                                                  "Our own basemap is always wgs84.")
     tile_attribution: str | None = None
     households_min: int = Field(300, description="Default lower bound of households per grid.")
     households_max: int = Field(500, description="Default upper bound of households per grid.")
@@ -106,6 +108,13 @@ class Settings(BaseSettings):
     refresh_grace_s: float = Field(30.0, ge=0, description="A refresh token presented again this soon after its "
                                    "use, while its successor is still unused (the answer was lost: the phone "
                                    "went offline), is exchanged again instead of ending the session, s.")
+
+    @model_validator(mode="after")
+    def _own_basemap_is_wgs84(self) -> Settings:
+        """Our own basemap (``tiles=gridpatrol``) is drawn from our WGS-84 data: nothing is shifted for it."""
+        if (self.tiles or "").strip().lower() == "gridpatrol":
+            self.tiles_datum = "wgs84"
+        return self
 
 
 @lru_cache

@@ -58,7 +58,8 @@ def simulated_city(url: str, monaco_model, *, cases: int = 200, **settings_kw) -
             load_categories(s)
             generate_city_grids(s, households_range=(300, 500))
     factory = session_factory(engine)
-    settings = Settings(database_url=url, tiles="OpenStreetMap", secret_key="browser-test-secret-key-0123456789",
+    settings_kw.setdefault("tiles", "OpenStreetMap")
+    settings = Settings(database_url=url, secret_key="browser-test-secret-key-0123456789",
                         timezone="Asia/Shanghai", **settings_kw)
     for _ in simulate_month(factory, settings, cases=cases):
         pass

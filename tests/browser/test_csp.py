@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, monaco_model) -> Iterator[dict[str, Any]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('csp') / 'csp.db'}"
-    settings, engine = simulated_city(url, monaco_model, cases=40, sse_seconds=5)
+    settings, engine = simulated_city(url, monaco_model, cases=40, sse_seconds=5, tiles="gridpatrol")
     with session_factory(engine)() as s:
         number = s.scalars(select(Case.number).where(Case.number.is_not(None)).order_by(Case.id)).first()
         worker = s.scalar(select(User.username).join(Grid, Grid.worker_id == User.id).order_by(Grid.id).limit(1))
@@ -59,9 +59,9 @@ def test_every_page_runs_under_its_policy(served):
         "/maps/hotspots": ".leaflet-container",
         "/maps/coverage": ".leaflet-container",
         "/maps/grids": ".leaflet-container path",
-        "/planner": ".leaflet-container",
+        "/planner": ".gp-basemap canvas[data-state]",  # our basemap, drawn by a module
         "/surveys": "table, .empty",
-        "/": ".leaflet-container",
+        "/": ".gp-basemap canvas[data-state=drawn]",  # and on a folium page
     }
     with sync_playwright() as p:
         browser, page = _browser_page(p, base)

@@ -6,6 +6,7 @@ import json
 import re
 
 from maps import field as F
+from maps.fingerprint import BARE
 
 
 def _config(html: str) -> dict:
@@ -63,7 +64,8 @@ def _module_graph() -> dict[str, list[str]]:
             continue
         folder, prefix = (F.FIELD_DIR, "/app/") if path.startswith("/app/") else (F.STATIC_DIR, "/static/")
         text = (folder / path.removeprefix(prefix)).read_text(encoding="utf-8")
-        graph[path] = [t if t.startswith("/") else prefix + t.removeprefix("./") for t in IMPORT.findall(text)]
+        specs = [BARE.get(t, t) for t in IMPORT.findall(text)]  # a vendored package's bare import: its file
+        graph[path] = [t if t.startswith("/") else prefix + t.removeprefix("./") for t in specs]
         todo.extend(graph[path])
     return graph
 

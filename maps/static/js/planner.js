@@ -3,6 +3,7 @@
  * impact before/after with what moves, publish with an effective date, roll back, download and upload.
  * An ES module (maps/planner.py loads it with <script type="module"> after Leaflet's classic script); its labels come
  * from the server in the page's language (maps/planner.py LABELS) and are looked up through the shared translator. */
+import { basemap } from './basemap.js';
 import { datum } from './datum.js';
 import { esc } from './html.js';
 import { translator } from './i18n.js';
@@ -51,7 +52,8 @@ async function busy(fn) {
 
 const map = L.map('map', { zoomControl: true }).setView([0, 0], 2);
 L.control.scale({ imperial: false }).addTo(map);
-if (CFG.tiles && CFG.tiles.url) L.tileLayer(CFG.tiles.url, { maxZoom: 19, attribution: CFG.tiles.attribution || '' }).addTo(map);
+const tiles = basemap(CFG.tiles, { areas: false });  // the plan's grids are what the planner edits
+if (tiles) tiles.addTo(map);
 const c2l = (c) => DATUM.toMap(c[1], c[0]);
 const gridLayer = L.geoJSON(null, { coordsToLatLng: c2l, style: gridStyle, onEachFeature: bindGrid }).addTo(map);
 const movedLayer = L.geoJSON(null, { coordsToLatLng: c2l,

@@ -6,6 +6,7 @@
  * case file again. Case keys are used only in those calls; the page shows case numbers. */
 
 import { api, errorHtml, esc, label, LANG, CONFIG, hoursText, when, caseLink } from '/static/js/desk/api.js';
+import { basemap } from '/static/js/basemap.js';
 import { datum } from '/static/js/datum.js';
 
 const T = CONFIG.t || {};
@@ -101,9 +102,8 @@ function renderMap(d) {
   if (!state.map) {
     state.map = L.map('map', { zoomControl: true, keyboard: true }).setView(DATUM.toMap(p.lat, p.lon), 17);
     L.control.scale({ imperial: false }).addTo(state.map);
-    if (CONFIG.tiles && CONFIG.tiles.url) {
-      L.tileLayer(CONFIG.tiles.url, { maxZoom: 19, attribution: CONFIG.tiles.attribution || '' }).addTo(state.map);
-    }
+    const tiles = basemap(CONFIG.tiles);
+    if (tiles) tiles.addTo(state.map);
   }
   Object.values(state.layers).forEach((l) => l && state.map.removeLayer(l));
   state.layers = {};
