@@ -87,14 +87,17 @@ def create_city(session: Session, *, name: str, district_code: str, timezone: st
     caller commits."""
     validate_city(name, district_code, timezone, metric_epsg, code_scheme)
     existing = city_exists(session)
+    version = 1
     if existing is not None:
         if not replace:
             raise Conflict(f"this database already holds a city ({existing.name}); pass --replace to replace it",
                            field="replace")
+        version = (existing.map_version or 0) + 1  # tile URLs ?v=N are immutable: never reuse an old city's N
         clear_city(session)
         session.flush()
     session.add(City(name=name.strip(), metric_epsg=metric_epsg or UNCHOSEN, district_code=district_code,
-                     source="gridpatrol city create", timezone=timezone, code_scheme=code_scheme))
+                     source="gridpatrol city create", timezone=timezone, code_scheme=code_scheme,
+                     map_version=version))
     session.flush()
     categories, rules = ensure_reference_tables(session)
     bump(session)

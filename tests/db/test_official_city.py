@@ -189,9 +189,12 @@ def test_gcj02_layer_with_adcodes_needs_the_own_scheme_and_is_shifted_to_wgs84(f
     assert run(fresh_url, "city", "create", "--name", "烟台", "--district-code", "370600").exit_code == 0
     r = run(fresh_url, "import", str(path), "--layer", "subdistricts", "--code-column", "adcode", "--datum", "gcj02")
     assert r.exit_code == 1 and "code must be 3 or 9 digits, got '370602'" in r.stderr
+    (before,), = _read(fresh_url, City.map_version)
     r = run(fresh_url, "city", "create", "--name", "烟台", "--district-code", "370600", "--code-scheme", "own",
             "--replace")
     assert r.exit_code == 0, r.stderr
+    (after,), = _read(fresh_url, City.map_version)
+    assert after > before  # the new city's tiles never take an old city's immutable ?v=N URL
     r = run(fresh_url, "import", str(path), "--layer", "subdistricts", "--code-column", "adcode", "--datum", "gcj02")
     assert r.exit_code == 0, r.stderr
     raw = raw.set_index("adcode")
