@@ -6,9 +6,9 @@ Database tests run on both SpatiaLite and PostGIS (``backend`` parameter). PostG
 
 ``make test`` runs the suite in a random order (pytest-randomly; ``--randomly-seed=N`` repeats one) in two
 pytest-xdist workers, one test file per worker at a time (``--dist loadfile``, so module fixtures are built once; see
-``shared_scope`` for what that asks of the tests): everything a test creates must be private to its process —
-PostgreSQL databases have random names, SpatiaLite files live in the worker's own ``tmp_path``, servers take a free
-port.
+``shared_scope`` for what that asks of the tests; the long files first, some split by database: LONG_FILES):
+everything a test creates must be private to its process — PostgreSQL databases have random names, SpatiaLite files
+live in the worker's own ``tmp_path``, servers take a free port.
 """
 
 from __future__ import annotations
@@ -77,6 +77,66 @@ def shared_scope(fixture_name: str, config: pytest.Config) -> str:
     with ``--fresh-fixtures`` (and ``-p randomly``) to check.
     """
     return "function" if config.getoption("fresh_fixtures") else "module"
+
+
+#: Seconds that the longest test files took in one ``make test`` (pytest --junitxml, summed per file; measured
+#: 2026-12-05 on a busy machine, so only their order counts). ``make test`` starts them first, so that the two workers
+#: end together instead of one of them running a long file alone at the end while the other core idles.
+LONG_FILES = {
+    "api/test_fault_injection": 272, "api/test_demo_month": 256, "browser/test_desk_e2e": 234,
+    "api/test_route_matrix": 222, "db/test_layer_import": 202, "api/test_simulate": 200, "api/test_cli": 155,
+    "browser/test_no_english": 152, "api/test_residents": 139, "browser/test_pages": 138,
+    "browser/test_field_app": 126, "browser/test_desk_case": 112, "browser/test_map_pages": 110,
+    "browser/test_desk_queues": 108, "browser/test_planner": 95, "unit/test_grids_liechtenstein": 95,
+    "api/test_fuzz": 84, "api/test_publication": 82, "api/test_plans": 78, "browser/test_subdistrict_dashboard": 73,
+    "api/test_upload_safety": 71, "db/test_import": 70, "browser/test_field_surveys": 59,
+    "api/test_cli_first_steps": 59, "browser/test_csp": 59, "db/test_building_labels": 58,
+    "browser/test_field_reports": 56, "browser/test_field_buildings": 41, "browser/test_login": 40,
+}
+#: Long files whose tests on SpatiaLite and those on PostGIS are two units of work (one worker may run one while
+#: the other runs the other): their shared fixtures are per database anyway, or they have none.
+BY_DATABASE = {
+    "api/test_fault_injection", "api/test_demo_month", "browser/test_desk_e2e", "api/test_route_matrix",
+    "db/test_layer_import", "api/test_simulate", "api/test_cli", "api/test_residents", "api/test_fuzz",
+    "api/test_publication", "api/test_upload_safety", "api/test_cli_first_steps", "db/test_building_labels",
+}
+
+
+def _weight(scope: str) -> int:
+    return LONG_FILES.get(scope.split("::")[0].removeprefix("tests/").removesuffix(".py"), 0)
+
+
+@pytest.hookimpl(optionalhook=True)  # the hook exists when pytest-xdist is loaded
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadfile`` as ``make test`` runs it: a test file is one unit of work for a worker (its module fixtures
+    are built once), except that a file of BY_DATABASE is two, its SpatiaLite and its PostGIS tests; and the units
+    start longest first (LONG_FILES), not in xdist's order (most tests first, which put the long files with one or
+    two tests last: one worker ran them alone while the other core idled)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LongestFileFirst(LoadFileScheduling):
+        _ordered = False
+
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            if file.removeprefix("tests/").removesuffix(".py") in BY_DATABASE and nodeid.endswith("]"):
+                params = nodeid[nodeid.rindex("[") + 1:-1].split("-")
+                database = next((b for b in BACKENDS if b in params), None)
+                if database is not None:
+                    return f"{file}::{database}"
+            return file
+
+        def _assign_work_unit(self, node) -> None:
+            if not self._ordered:  # the first assignment: the queue is complete
+                queue = sorted(self.workqueue.items(), key=lambda unit: -_weight(unit[0]))
+                self.workqueue.clear()
+                self.workqueue.update(queue)
+                self._ordered = True
+            super()._assign_work_unit(node)
+
+    return LongestFileFirst(config, log)
 
 
 def shared_file(relative: str) -> Path:

@@ -1,6 +1,6 @@
 """The residents register (民情台账) end to end on both databases: households and residents over HTTP with their
 validation, needs and their status, due visits and frequencies, the monthly visits report, and the command line
-(import all-or-nothing, due list, audit)."""
+(import all-or-nothing, due list, audit: the first command as a real process, the others in process)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from patrol.core.db import session_factory, transaction
 from patrol.core.models import Building, Grid, Household, Resident, ResidentAudit
+from tests.api.test_cli import run
 
 CN = dt.timezone(dt.timedelta(hours=8))
 
@@ -293,10 +294,10 @@ def test_command_line_import_due_and_audit(world, tmp_path):
         assert s.scalar(select(func.count(Household.id))) == count
 
     write_csv(tmp_path / "good.csv", good)
-    r = gridpatrol(world.url, "residents", "import", str(tmp_path / "good.csv"))
-    assert r.returncode == 0, r.stderr
+    r = run(world.url, "residents", "import", str(tmp_path / "good.csv"))
+    assert r.exit_code == 0, r.stderr
     assert "households 户: 3 added, 0 updated" in r.stdout and "residents 居民: 3 added, 0 updated" in r.stdout
-    again = gridpatrol(world.url, "residents", "import", str(tmp_path / "good.csv"))
+    again = run(world.url, "residents", "import", str(tmp_path / "good.csv"))
     assert "households 户: 0 added, 0 updated" in again.stdout and "residents 居民: 0 added, 0 updated" in again.stdout
     with transaction(session_factory(world.engine)) as s:
         chen = s.scalars(select(Household).where(Household.building_id == b1, Household.room == "1-101")).one()
@@ -318,19 +319,19 @@ def test_command_line_import_due_and_audit(world, tmp_path):
     assert {"陈爷爷", "陈静", "林海"} <= {x["name"] for x in rows}
     assert any(x["room"] == "2-203" and x["name"] == "" for x in rows)
     (tmp_path / "export.csv").write_text(export.text, encoding="utf-8")
-    back = gridpatrol(world.url, "residents", "import", str(tmp_path / "export.csv"))
-    assert back.returncode == 0, back.stderr
+    back = run(world.url, "residents", "import", str(tmp_path / "export.csv"))
+    assert back.exit_code == 0, back.stderr
     assert "0 added, 0 updated" in back.stdout.splitlines()[1] and "0 added, 0 updated" in back.stdout.splitlines()[2]
 
-    due = gridpatrol(world.url, "residents", "due", "--grid", code, "--today", "2026-06-01")
-    assert due.returncode == 0, due.stderr
+    due = run(world.url, "residents", "due", "--grid", code, "--today", "2026-06-01")
+    assert due.exit_code == 0, due.stderr
     assert "陈爷爷 135****2222 (高龄)" in due.stdout and "林海 - (残疾)" in due.stdout
     assert "13511112222" not in due.stdout and "2-203" not in due.stdout
     assert f"households due a visit on 2026-06-01 in grid {code} (" in due.stdout.splitlines()[0]
-    assert gridpatrol(world.url, "residents", "due", "--grid", "nope").returncode == 1
+    assert run(world.url, "residents", "due", "--grid", "nope").exit_code == 1
 
-    audit = gridpatrol(world.url, "residents", "audit", "--household", str(chen.id))
-    assert audit.returncode == 0, audit.stderr
+    audit = run(world.url, "residents", "audit", "--household", str(chen.id))
+    assert audit.exit_code == 0, audit.stderr
     out = audit.stdout.splitlines()
     assert any("\tdue\t" in x and x.endswith("\tcli") for x in out)
     assert any("\tsupervisor:sup\texport\t" in x and x.endswith("/api/v1/residents/export.csv") for x in out)

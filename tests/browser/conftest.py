@@ -4,7 +4,12 @@ simulated month (the demo's generator), one per test module."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -38,30 +43,102 @@ def chromium_path() -> str:
     return str(CHROMIUM)
 
 
+#: Settings that the simulation never reads (only the app does): a simulated month made with one value is the same
+#: database as one made with another, so they share a template (see SimulatedCities).
+APP_ONLY_SETTINGS = frozenset({"token_hours", "sse_seconds", "tiles"})
+
+
+class SimulatedCities:
+    """Simulated months of Monaco (``simulated_city`` on SpatiaLite), each built once per run and copied per module.
+
+    The simulation is seeded (``simulate_month(seed=2026)``), so two builds with the same cases and settings give the
+    same database; only "now" moves on (a copy made minutes after its build ends those minutes earlier, as a module
+    fixture does for its later tests). A build takes 10–40 s of CPU and the browser modules need fifteen, with six
+    different case counts: the two xdist workers share the builds through files in the run's base temporary folder,
+    under a lock, so each is built by one process while the other waits for it or copies it.
+    """
+
+    def __init__(self) -> None:
+        self.directory: Path | None = None
+
+    def key(self, cases: int, settings_kw: dict) -> str:
+        shared = sorted((k, repr(v)) for k, v in settings_kw.items() if k not in APP_ONLY_SETTINGS)
+        return hashlib.sha256(repr((cases, shared)).encode()).hexdigest()[:16]
+
+    def copy_to(self, path: Path, monaco_model, cases: int, settings_kw: dict) -> None:
+        """Put at ``path`` (which must not exist) a copy of the simulated month for ``cases`` and ``settings_kw``,
+        building it first if no process of this run has."""
+        if self.directory is None:
+            raise RuntimeError("SimulatedCities has no directory: the session fixture _simulated_cities sets it")
+        template = self.directory / f"simulated-{self.key(cases, settings_kw)}.db"
+        with open(template.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if not template.exists():
+                    self._build(template, monaco_model, cases, settings_kw)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        if path.exists():
+            raise FileExistsError(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, path)
+
+    @staticmethod
+    def _build(template: Path, monaco_model, cases: int, settings_kw: dict) -> None:
+        building = template.with_suffix(".building")
+        for leftover in template.parent.glob(building.name + "*"):
+            leftover.unlink()
+        url = CITIES.spatialite(monaco_model, building)
+        engine = make_engine(url)
+        try:
+            for _ in simulate_month(session_factory(engine), _settings(url, settings_kw), cases=cases):
+                pass
+        finally:
+            engine.dispose()
+        with contextlib.closing(sqlite3.connect(building)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        os.replace(building, template)
+
+
+#: The simulated months of this run (shared by the xdist workers of one run, see SimulatedCities).
+SIMULATED = SimulatedCities()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _simulated_cities(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Under xdist the base temporary folder is <the run's folder>/popen-gwN: the run's folder is shared by its
+    # workers and by no other run. Without xdist the process's own folder.
+    base = tmp_path_factory.getbasetemp()
+    SIMULATED.directory = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _settings(url: str, settings_kw: dict) -> Settings:
+    """The test's settings: an online basemap name unless the test asks for ``tiles`` (test_basemap: our own)."""
+    return Settings(database_url=url, secret_key="browser-test-secret-key-0123456789", timezone="Asia/Shanghai",
+                    **({"tiles": "OpenStreetMap"} | settings_kw))
+
+
 def simulated_city(url: str, monaco_model, *, cases: int = 200, **settings_kw) -> tuple[Settings, object]:
     """Monaco with grids and a simulated month of patrols and cases in the database at ``url``.
 
-    A new SpatiaLite file starts as a copy of the city template of this test process (tests/conftest.py CITIES:
-    the same migrated city, categories and grids, built once); any other database is built here.
+    A new SpatiaLite file starts as a copy of the simulated month of this run for these cases and settings
+    (SimulatedCities: built once, from the city template of tests/conftest.py CITIES); any other database is built
+    here.
     """
     db = make_url(url)
     on_disk = db.get_backend_name() == "sqlite" and db.database not in (None, "", ":memory:")
     path = Path(db.database) if on_disk else None
+    settings = _settings(url, settings_kw)
     if path is not None and not path.exists():
-        CITIES.spatialite(monaco_model, path)
-        engine = make_engine(url)
-    else:
-        engine = make_engine(url)
-        upgrade(engine)
-        with transaction(session_factory(engine)) as s:
-            store_city(s, monaco_model, source="monaco")
-            load_categories(s)
-            generate_city_grids(s, households_range=(300, 500))
-    factory = session_factory(engine)
-    settings_kw.setdefault("tiles", "OpenStreetMap")
-    settings = Settings(database_url=url, secret_key="browser-test-secret-key-0123456789",
-                        timezone="Asia/Shanghai", **settings_kw)
-    for _ in simulate_month(factory, settings, cases=cases):
+        SIMULATED.copy_to(path, monaco_model, cases, settings_kw)
+        return settings, make_engine(url)
+    engine = make_engine(url)
+    upgrade(engine)
+    with transaction(session_factory(engine)) as s:
+        store_city(s, monaco_model, source="monaco")
+        load_categories(s)
+        generate_city_grids(s, households_range=(300, 500))
+    for _ in simulate_month(session_factory(engine), settings, cases=cases):
         pass
     return settings, engine
 
