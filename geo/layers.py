@@ -23,6 +23,7 @@ from geo.city import as_multipolygon
 from geo.crs import DATUMS, WGS84, transform_geometry_to_wgs84
 from geo.errors import GeoValidationError, Problem
 from geo.intake import Limits, read_delivered
+from geo.roads import LINES, finish_roads, road_value_problems
 from geo.validation import validate_geometries
 
 POLYGONS = frozenset({"Polygon", "MultiPolygon"})
@@ -41,8 +42,12 @@ LAYER_KINDS: dict[str, LayerSpec] = {
     "communities": LayerSpec(POLYGONS, ("name",), ("code", "subdistrict")),
     "grids": LayerSpec(POLYGONS, (), ("code", "name", "community")),
     "buildings": LayerSpec(POLYGONS, (), ("name", "use", "levels", "households", "households_estimated", "residents",
-                                       "address", "osm_id")),
+                                       "address", "osm_id", "housenumber")),
     "units": LayerSpec(POLYGONS | {"Point"}, ("type", "name"), ("phone",)),
+    # centre lines for routing and the basemap (geo.roads), water and green areas for the basemap only
+    "roads": LayerSpec(LINES, (), ("name", "class", "oneway")),
+    "water": LayerSpec(POLYGONS, (), ("name",)),
+    "green": LayerSpec(POLYGONS, (), ("name",)),
 }
 #: A grid plan uploaded to replace a draft's grids (checked as ``grids``): every grid needs its code, and may name
 #: its community by id and its worker.
@@ -63,6 +68,9 @@ ALIASES: dict[str, str] = {
     "地址": "address", "addr": "address",
     "类型": "type", "unit_type": "type",
     "电话": "phone", "tel": "phone", "telephone": "phone",
+    "门牌号": "housenumber", "门牌": "housenumber", "addr:housenumber": "housenumber", "housenumbe": "housenumber",
+    "道路等级": "class", "等级": "class", "highway": "class", "fclass": "class", "road_class": "class",
+    "单行": "oneway", "单向": "oneway", "道路名称": "name", "路名": "name",
     "comm_id": "community_id", "community_": "community_id", "社区id": "community_id",  # DBF names stop at 10
     "worker": "worker_id", "网格员id": "worker_id",
 }
@@ -202,6 +210,8 @@ def _value_problems(frame: gpd.GeoDataFrame, kind: str, spec: LayerSpec) -> list
                 bad |= given & values.notna() & (values != values.round())
             problems += [Problem(Kind.BAD_VALUE, f"{column} must be a whole number ≥ 0, got {v!r}", int(r), column)
                          for r, v in zip(rows[bad.to_numpy()], frame.loc[bad, column], strict=True)]
+    if kind == "roads":
+        problems += road_value_problems(frame)
     for column in spec.required:
         if column in frame.columns:
             blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
@@ -272,6 +282,8 @@ def _finish(frame: gpd.GeoDataFrame, kind: str, spec: LayerSpec) -> gpd.GeoDataF
                                 else str(v).strip() or None)
         out[column] = values.to_numpy()
     geoms = np.asarray(frame.geometry.array, dtype=object)
+    if kind == "roads":
+        return finish_roads(out, geoms)
     if kind == "units":
         polygonal = shapely.get_type_id(geoms) != int(shapely.GeometryType.POINT)
         out["jurisdiction"] = [as_multipolygon(g) if p else None for g, p in zip(geoms, polygonal, strict=True)]

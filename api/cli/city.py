@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from api.cli.context import Command, Group, open_database
+from geo.columns import declare_crs, map_columns
 from geo.crs import DATUMS
 from geo.errors import GeoValidationError
 from geo.layers import read_layer
@@ -17,11 +18,12 @@ from patrol.city.gridding import check_city_grids, generate_city_grids
 from patrol.city.labels import label_buildings, label_if_missing
 from patrol.city.layer_import import import_layer
 from patrol.city.osm_import import read_city, store_city, summarize
+from patrol.city.osm_parts import import_osm_parts, parse_parts, read_parts
 from patrol.core.db import transaction
 from patrol.core.errors import GridPatrolError, ImportFailed, InvalidInput
 from patrol.core.migrate import current_revision
 
-LAYERS_IN = ("communities", "grids", "buildings", "units")
+LAYERS_IN = ("communities", "grids", "buildings", "units", "roads", "water", "green")
 LAYERS_OUT = ("subdistricts", "communities", "grids", "buildings", "roads")
 
 
@@ -88,15 +90,29 @@ def buildings_label(overwrite: bool) -> None:
 @click.option("--community-level", type=int, help="OSM admin_level of communities 社区 (default: auto)")
 @click.option("--district-code", help="6-digit district code for grid codes (default 000000)")
 @click.option("--replace", is_flag=True, help="replace the city (or the layer) already in the database")
+@click.option("--crs", help="the CRS of a layer file that declares none, e.g. EPSG:4490")
+@click.option("--name-column", help="the layer's column holding the name (名称)")
+@click.option("--households-column", help="buildings: the column holding the number of households (户数)")
+@click.option("--address-column", help="buildings: the column holding the address (地址)")
+@click.option("--housenumber-column", help="buildings: the column holding the house number (门牌号)")
+@click.option("--class-column", help="roads: the column holding the road class (OSM highway value or 快速路/主干路/"
+                                     "次干路/支路/街巷/人行)")
+@click.option("--oneway-column", help="roads: the column saying one-way (yes/no/1/0/是/否; -1 against the line)")
+@click.option("--only", help="OSM file into a city made from official layers: only these parts "
+                             "(buildings,roads,water,green)")
 def import_city(file: str, layer: str | None, source_layer: str | None, datum: str, name: str | None,
                 subdistrict_level: int | None, community_level: int | None, district_code: str | None,
-                replace: bool) -> None:
+                replace: bool, crs: str | None, only: str | None, **columns: str | None) -> None:
     path = Path(file)
     if layer:
-        return _import_layer(path, layer, source_layer=source_layer, datum=datum, replace=replace)
+        mapping = {k.removesuffix("_column"): v for k, v in columns.items()}
+        return _import_layer(path, layer, source_layer=source_layer, datum=datum, replace=replace, crs=crs,
+                             columns=mapping)
     if path.suffix.lower() != ".pbf":
         raise InvalidInput(f"{path.name}: expected an OpenStreetMap .osm.pbf file, or give --layer "
                            "communities|grids|buildings|units for a GeoJSON/GeoPackage/Shapefile layer", field="file")
+    if only is not None:
+        return _import_osm_parts(path, only, replace=replace)
     settings, _, sessions = open_database()
     print(f"reading {path} …")
     model = read_city(path, name=name, subdistrict_level=subdistrict_level, community_level=community_level,
@@ -107,10 +123,21 @@ def import_city(file: str, layer: str | None, source_layer: str | None, datum: s
     print("\n".join(summary.lines()))
 
 
-def _import_layer(path: Path, layer: str, *, source_layer: str | None, datum: str, replace: bool) -> None:
+def _import_osm_parts(path: Path, only: str, *, replace: bool) -> None:
+    parts = parse_parts(only)
+    settings, _, sessions = open_database()
+    print(f"reading {path} …")
+    osm = read_parts(path)
+    with transaction(sessions) as session:
+        lines = import_osm_parts(session, osm, parts, replace=replace, dwelling_m2=settings.dwelling_m2)
+    print("\n".join(lines))
+
+
+def _import_layer(path: Path, layer: str, *, source_layer: str | None, datum: str, replace: bool,
+                  crs: str | None = None, columns: dict[str, str | None] | None = None) -> None:
     """All or nothing: every problem of the file is reported and nothing is written unless it is all right."""
     try:
-        frame = read_layer(path, layer=source_layer, kind=layer)
+        frame = map_columns(declare_crs(read_layer(path, layer=source_layer, kind=layer), crs), columns or {})
     except GeoValidationError as exc:
         raise ImportFailed(f"cannot import {path.name}: nothing was written",
                            details=summarize_problems(exc.problems)) from exc

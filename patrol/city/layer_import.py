@@ -22,7 +22,9 @@ from geo.grids.codes import assign_codes
 from geo.households import estimate_households
 from geo.layers import LAYER_KINDS, prepare_layer
 from geo.validation import summarize_problems
+from patrol.city.basemap_layers import ensure_metric_epsg, write_map_areas, write_roads
 from patrol.city.labels import label_buildings
+from patrol.city.map_version import bump
 from patrol.city.rows import insert_chunked, plain
 from patrol.core.dialect import extent
 from patrol.core.errors import Conflict, ImportFailed, NotFound
@@ -71,16 +73,28 @@ def import_layer(session: Session, kind: str, gdf: gpd.GeoDataFrame, *, source: 
     if city is None:
         raise NotFound("no city imported yet: run `gridpatrol import FILE.osm.pbf` first", field="file")
     try:
-        layer = prepare_layer(gdf, kind, city_area=city_area(session), metric_crs=city.metric_epsg, datum=datum,
-                              tolerance_m=tolerance_m)
+        layer = prepare_layer(gdf, kind, city_area=_area_or_none(session), metric_crs=city.metric_epsg or None,
+                              datum=datum, tolerance_m=tolerance_m)
     except GeoValidationError as exc:
         raise _failed(source, exc.problems) from exc
-    writer = {"communities": _communities, "grids": _grids, "buildings": _buildings, "units": _units}[kind]
-    summary = writer(session, city, layer, source=source, replace=replace, dwelling_m2=dwelling_m2)
+    ensure_metric_epsg(city, layer)
+    writer = {"communities": _communities, "grids": _grids, "buildings": _buildings, "units": _units,
+              "roads": _roads, "water": _map_areas, "green": _map_areas}[kind]
+    summary = writer(session, city, layer, source=source, replace=replace, dwelling_m2=dwelling_m2, kind=kind)
     session.flush()
-    if kind != "units":
+    if kind not in ("units", "water", "green"):
         label_buildings(session)  # new buildings, or new grids and communities the fallback labels count within
+    if kind != "units":
+        bump(session)  # the basemap tiles draw it
     return summary
+
+
+def _area_or_none(session: Session) -> shapely.Geometry | None:
+    """The city's area, or None while it has none (a city just created: its first layer is not checked against)."""
+    try:
+        return city_area(session)
+    except NotFound:
+        return None
 
 
 def _failed(source: str, problems: list[Problem]) -> ImportFailed:
@@ -254,10 +268,12 @@ def _buildings(session: Session, city: City, layer: gpd.GeoDataFrame, *, replace
     households = np.where(surveyed, layer["households"].fillna(0).to_numpy(dtype=np.int64),
                           estimate["households"].to_numpy())
     rows = [{"osm_id": plain(o), "name": n, "use": u, "levels": plain(lv), "households": int(h),
-             "households_estimated": not bool(s), "residents": plain(r), "address": a, "geom": g}
-            for o, n, u, lv, h, s, r, a, g in zip(
+             "households_estimated": not bool(s), "residents": plain(r), "address": a,
+             "housenumber": None if plain(hn) is None else str(hn)[:40], "geom": g}
+            for o, n, u, lv, h, s, r, a, hn, g in zip(
                 layer["osm_id"], layer["name"], layer["use"], layer["levels"], households, surveyed,
-                layer["residents"], layer["address"], ewkt(layer.geometry.to_numpy()), strict=True)]
+                layer["residents"], layer["address"], layer["housenumber"], ewkt(layer.geometry.to_numpy()),
+                strict=True)]
     insert_chunked(session, Building, rows, "buildings", progress=False)
     _place_buildings(session, city)
     notes = [(f"households: {int(surveyed.sum())} surveyed, {int((~surveyed).sum())} estimated from footprint × "
@@ -277,6 +293,20 @@ def _units(session: Session, city: City, layer: gpd.GeoDataFrame, *, replace: bo
     types = layer["type"].value_counts()
     notes = ["types: " + ", ".join(f"{t} {n}" for t, n in types.items())]
     return LayerImportSummary("units", len(layer), existing, notes)
+
+
+# roads, water and green (patrol.city.basemap_layers) -------------------------------------------------------------
+
+
+def _roads(session: Session, city: City, layer: gpd.GeoDataFrame, *, replace: bool, **_) -> LayerImportSummary:
+    replaced, notes = write_roads(session, city, layer, replace=replace)
+    return LayerImportSummary("road segments", len(layer), replaced, notes)
+
+
+def _map_areas(session: Session, city: City, layer: gpd.GeoDataFrame, *, replace: bool, kind: str,
+               **_) -> LayerImportSummary:
+    replaced = write_map_areas(session, kind, layer, replace=replace)
+    return LayerImportSummary(f"{kind} areas", len(layer), replaced, ["drawn on the basemap"])
 
 
 # placing buildings ---------------------------------------------------------------------------------------------
