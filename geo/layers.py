@@ -1,4 +1,5 @@
-"""Layers that planners and surveying bureaus deliver: communities, grids, buildings and responsible units.
+"""Layers that planners and surveying bureaus deliver: subdistricts, communities, grids, buildings and responsible
+units.
 
 :func:`read_layer` reads a GeoJSON / GeoPackage / (zipped) Shapefile (those only: see :mod:`geo.intake`);
 :func:`prepare_layer` checks it completely — missing columns, geometry type, validity, CRS, features outside the
@@ -8,7 +9,9 @@ holding every problem found.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import dataclasses
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import pyproj
 import shapely
 
 from geo._checks import Kind, duplicate_code, missing_column
+from geo.area_codes import GB_DIGITS, format_problem, prefix_problem
 from geo.city import as_multipolygon
 from geo.crs import DATUMS, WGS84, transform_geometry_to_wgs84
 from geo.errors import GeoValidationError, Problem
@@ -39,6 +43,7 @@ class LayerSpec:
 
 
 LAYER_KINDS: dict[str, LayerSpec] = {
+    "subdistricts": LayerSpec(POLYGONS, ("name",), ("code",)),
     "communities": LayerSpec(POLYGONS, ("name",), ("code", "subdistrict")),
     "grids": LayerSpec(POLYGONS, (), ("code", "name", "community")),
     "buildings": LayerSpec(POLYGONS, (), ("name", "use", "levels", "households", "households_estimated", "residents",
@@ -52,6 +57,8 @@ LAYER_KINDS: dict[str, LayerSpec] = {
 #: A grid plan uploaded to replace a draft's grids (checked as ``grids``): every grid needs its code, and may name
 #: its community by id and its worker.
 GRID_PLAN = LayerSpec(POLYGONS, ("code",), ("name", "community", "community_id", "worker_id"))
+#: The column naming a feature's parent (its code or name), by layer kind: ``--parent-column`` maps onto it.
+PARENT_COLUMN: dict[str, str] = {"communities": "subdistrict", "grids": "community"}
 #: How far, m, a delivered feature may reach beyond the city area before it is ``outside_city``.
 OUTSIDE_CITY_M = 100.0
 
@@ -101,6 +108,10 @@ def prepare_layer(
     tolerance_m: float = OUTSIDE_CITY_M,
     spec: LayerSpec | None = None,
     crs_allowed: Collection[int] | None = None,
+    columns: Mapping[str, str] | None = None,
+    crs: str | int | None = None,
+    code_scheme: str | None = None,
+    district_code: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Check a delivered layer completely and return it in WGS-84 with canonical columns.
 
@@ -122,6 +133,11 @@ def prepare_layer(
         What the layer must hold when it differs from the kind's (e.g. :data:`GRID_PLAN`, checked as ``grids``).
     crs_allowed
         EPSG codes the layer may be delivered in (``wrong_crs`` otherwise); any CRS when None.
+    columns, crs
+        Canonical column → the file's column holding it (``--code-column`` …; one it lacks is ``missing_column``);
+        the CRS of a file that declares none (a .shp without .prj; a file declaring another is ``wrong_crs``).
+    code_scheme, district_code
+        How the city codes its areas (:mod:`geo.area_codes`; None is ``gb``) and its district: codes checked.
 
     Returns
     -------
@@ -144,28 +160,119 @@ def prepare_layer(
         raise GeoValidationError(f"datum must be one of {', '.join(DATUMS)}, got {datum!r}", field="datum")
     if gdf.empty:
         raise GeoValidationError(Problem(Kind.EMPTY_LAYER, "the layer has no features", field="file"))
+    gdf, problems = _given_columns_and_crs(gdf, spec, columns or {}, crs)
     frame = _canonical_columns(gdf, spec)
     frame["row"] = np.arange(1, len(frame) + 1)
-    problems = [missing_column(c, _columns(gdf)) for c in spec.required if c not in frame.columns]
-    problems += validate_geometries(frame, id_column="row", allowed_types=set(spec.types))
+    problems += [missing_column(c, _columns(gdf)) for c in spec.required if c not in frame.columns]
+    problems += in_lonlat(validate_geometries(frame, id_column="row", allowed_types=set(spec.types)), frame.crs)
+    problems += code_problems(frame, kind, code_scheme, district_code)
     problems += _value_problems(frame, kind, spec)
     if frame.crs is None:
         raise GeoValidationError(problems)
     if crs_allowed is not None:
         problems[:0] = _crs_problems(pyproj.CRS(frame.crs), crs_allowed)
-    frame = frame.to_crs(WGS84)
-    if datum != "wgs84":
-        if not pyproj.CRS(gdf.crs).is_geographic:
-            problems.append(Problem(Kind.DATUM_MISMATCH, f"--datum {datum} applies to longitude/latitude layers; this "
-                                                      f"one is in {gdf.crs.name}", field="datum"))
-        else:
-            frame = frame.set_geometry(transform_geometry_to_wgs84(np.asarray(frame.geometry.array), datum),
-                                       crs=WGS84)
+    frame = _to_wgs84(frame, datum, problems)
     if city_area is not None:
         problems += _outside_city(frame, city_area, metric_crs, tolerance_m)
     if problems:
         raise GeoValidationError(problems)
     return _finish(frame, kind, spec)
+
+
+def _to_wgs84(frame: gpd.GeoDataFrame, datum: str, problems: list[Problem]) -> gpd.GeoDataFrame:
+    """The layer in WGS-84, from lon/lat digitised on Chinese map SDKs (``datum``) when asked (a problem is added
+    when the layer is projected: the datum applies to lon/lat)."""
+    crs = pyproj.CRS(frame.crs)
+    frame = frame.to_crs(WGS84)
+    if datum == "wgs84":
+        return frame
+    if not crs.is_geographic:
+        problems.append(Problem(Kind.DATUM_MISMATCH, f"--datum {datum} applies to longitude/latitude layers; this "
+                                                  f"one is in {crs.name}", field="datum"))
+        return frame
+    return frame.set_geometry(transform_geometry_to_wgs84(np.asarray(frame.geometry.array), datum), crs=WGS84)
+
+
+def column_mapping(kind: str, *, code: str | None = None, name: str | None = None, parent: str | None = None,
+                   households: str | None = None, **more: str | None) -> dict[str, str]:
+    """The ``columns`` argument of :func:`prepare_layer` from the import's column flags: ``parent`` is the
+    ``subdistrict`` column of communities and the ``community`` column of grids; ``more`` canonical names as they
+    are. A parent column for a kind without parents is refused (``GeoValidationError``, field ``parent_column``)."""
+    mapping = {"code": code, "name": name, "households": households, **more}
+    if parent is not None:
+        if kind not in PARENT_COLUMN:
+            raise GeoValidationError(f"--parent-column applies to {' and '.join(PARENT_COLUMN)} layers, not {kind}",
+                                     field="parent_column")
+        mapping[PARENT_COLUMN[kind]] = parent
+    return {k: v for k, v in mapping.items() if v is not None}
+
+
+def _given_columns_and_crs(gdf: gpd.GeoDataFrame, spec: LayerSpec, columns: Mapping[str, str],
+                           crs: str | int | None) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Rename the file's columns named in ``columns`` onto ours (dropping any other column that would take the same
+    canonical name) and give a file without a CRS ``crs``."""
+    problems: list[Problem] = []
+    present = {str(c).strip().lower(): c for c in gdf.columns if c != gdf.geometry.name}
+    wanted = set(spec.required) | set(spec.optional)
+    renames: dict[object, str] = {}
+    for canonical, column in columns.items():
+        found = present.get(str(column).strip().lower())
+        if found is None:
+            problems.append(Problem(Kind.MISSING_COLUMN, f"the layer has no {column!r} column to read {canonical} "
+                                                         f"from (columns: {_columns(gdf)})", field=f"{canonical}"))
+        elif canonical in wanted:
+            renames[found] = canonical
+    taken = set(renames.values())
+    drop = [c for k, c in present.items() if c not in renames and (k in taken or ALIASES.get(k) in taken)]
+    gdf = gdf.drop(columns=drop).rename(columns=renames)
+    if crs is not None:
+        try:
+            given = pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError:
+            problems.append(Problem(Kind.UNKNOWN_CRS, f"--crs {crs}: not a CRS pyproj knows (e.g. EPSG:4490)",
+                                    field="crs"))
+            return gdf, problems
+        if gdf.crs is None:
+            gdf = gdf.set_crs(given)
+        elif not pyproj.CRS(gdf.crs).equals(given, ignore_axis_order=True):
+            problems.append(Problem(Kind.WRONG_CRS, f"the file declares its CRS ({gdf.crs.name}); --crs {crs} is only "
+                                                    "for files without one: leave it out", field="crs"))
+    return gdf, problems
+
+
+def code_problems(frame: gpd.GeoDataFrame, kind: str, code_scheme: str | None,
+                  district_code: str | None) -> list[Problem]:
+    """``bad_value`` for each code that is not well formed for its level (:mod:`geo.area_codes`): a subdistrict's
+    9-digit code must also start with the city's district code."""
+    if "code" not in frame.columns or kind not in GB_DIGITS:
+        return []
+    problems = []
+    for row, value in zip(frame["row"], [code_text(v) for v in frame["code"]], strict=True):
+        if value is None:
+            continue
+        wrong = format_problem(value, kind, code_scheme)
+        if wrong is None and kind == "subdistricts":
+            wrong = prefix_problem(value, None, kind, code_scheme, district=district_code)
+        if wrong is not None:
+            problems.append(Problem(Kind.BAD_VALUE, wrong, int(row), "code"))
+    return problems
+
+
+_AT = re.compile(r"\[(-?[0-9.]+(?:e[-+]?[0-9]+)?) (-?[0-9.]+(?:e[-+]?[0-9]+)?)\]")
+
+
+def in_lonlat(problems: list[Problem], crs: object) -> list[Problem]:
+    """Problems whose message gives a place as GEOS does (``Self-intersection[512957.37 2489415.16]``, in the
+    layer's CRS) with the place in lon/lat instead (``Self-intersection at 114.1234, 22.3456``)."""
+    if crs is None:
+        return problems
+    to_wgs = pyproj.Transformer.from_crs(pyproj.CRS(crs), WGS84, always_xy=True)
+
+    def lonlat(match: re.Match[str]) -> str:
+        lon, lat = to_wgs.transform(float(match.group(1)), float(match.group(2)))
+        return f" at {lon:.4f}, {lat:.4f}"
+
+    return [dataclasses.replace(p, message=_AT.sub(lonlat, p.message)) for p in problems]
 
 
 def _canonical_columns(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
@@ -217,17 +324,13 @@ def _value_problems(frame: gpd.GeoDataFrame, kind: str, spec: LayerSpec) -> list
             blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
             problems += [Problem(Kind.BAD_VALUE, f"{column} is empty", int(r), column) for r in rows[blank.to_numpy()]]
     if "code" in frame.columns:
-        width = {"communities": 3, "grids": 15}.get(kind)
         codes = frame["code"].map(code_text)
         given = codes.notna()
-        if width is not None:
-            wrong = given & ~codes.fillna("").str.fullmatch(rf"\d{{{width}}}")
-            problems += [Problem(Kind.BAD_VALUE, f"code must be {width} digits, got {c!r}", int(r), "code")
-                         for r, c in zip(rows[wrong.to_numpy()], codes[wrong], strict=True)]
         dup = given & codes.duplicated(keep=False)
         if kind == "communities" and "subdistrict" in frame.columns:
             pairs = pd.Series(list(zip(frame["subdistrict"], codes, strict=True)))
-            dup = given & pairs.duplicated(keep=False).to_numpy()
+            short = codes.fillna("").str.len().to_numpy() == 3  # a street's 3-digit part repeats across streets
+            dup = given.to_numpy() & np.where(short, pairs.duplicated(keep=False).to_numpy(), dup.to_numpy())
         problems += [duplicate_code(c, int(r))
                      for r, c in zip(rows[np.asarray(dup)], codes[np.asarray(dup)], strict=True)]
     return problems

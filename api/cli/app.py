@@ -25,6 +25,7 @@ PROG = "gridpatrol"
 
 #: command name → "module:attribute", in the order help lists them (the README's order)
 COMMANDS: dict[str, str] = {
+    "city": "api.cli.official:city",
     "import": "api.cli.city:import_city",
     "grids": "api.cli.city:grids",
     "export": "api.cli.city:export",

@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 
 from api.cli.context import Command, Group, open_database
-from geo.columns import declare_crs, map_columns
 from geo.crs import DATUMS
 from geo.errors import GeoValidationError
-from geo.layers import read_layer
+from geo.layers import column_mapping, read_layer
 from geo.validation import summarize_problems
 from patrol.city.exporting import export_layer
 from patrol.city.gridding import check_city_grids, generate_city_grids
@@ -23,7 +22,7 @@ from patrol.core.db import transaction
 from patrol.core.errors import GridPatrolError, ImportFailed, InvalidInput
 from patrol.core.migrate import current_revision
 
-LAYERS_IN = ("communities", "grids", "buildings", "units", "roads", "water", "green")
+LAYERS_IN = ("subdistricts", "communities", "grids", "buildings", "units", "roads", "water", "green")
 LAYERS_OUT = ("subdistricts", "communities", "grids", "buildings", "roads")
 
 
@@ -89,10 +88,15 @@ def buildings_label(overwrite: bool) -> None:
 @click.option("--subdistrict-level", type=int, help="OSM admin_level of subdistricts 街道 (default: auto)")
 @click.option("--community-level", type=int, help="OSM admin_level of communities 社区 (default: auto)")
 @click.option("--district-code", help="6-digit district code for grid codes (default 000000)")
+@click.option("--crs", metavar="EPSG:N", help="the CRS of a layer file that declares none (a .shp without .prj), "
+                                             "e.g. EPSG:4490 (CGCS2000) or EPSG:4547; a file that declares one is "
+                                             "reprojected from it")
+@click.option("--code-column", metavar="C", help="the layer's column holding the code")
+@click.option("--name-column", metavar="C", help="the layer's column holding the name")
+@click.option("--parent-column", metavar="C", help="the column naming each feature's parent by code or name (a "
+                                                   "community's subdistrict, a grid's community)")
+@click.option("--households-column", metavar="C", help="the column holding households (buildings)")
 @click.option("--replace", is_flag=True, help="replace the city (or the layer) already in the database")
-@click.option("--crs", help="the CRS of a layer file that declares none, e.g. EPSG:4490")
-@click.option("--name-column", help="the layer's column holding the name (名称)")
-@click.option("--households-column", help="buildings: the column holding the number of households (户数)")
 @click.option("--address-column", help="buildings: the column holding the address (地址)")
 @click.option("--housenumber-column", help="buildings: the column holding the house number (门牌号)")
 @click.option("--class-column", help="roads: the column holding the road class (OSM highway value or 快速路/主干路/"
@@ -102,15 +106,21 @@ def buildings_label(overwrite: bool) -> None:
                              "(buildings,roads,water,green)")
 def import_city(file: str, layer: str | None, source_layer: str | None, datum: str, name: str | None,
                 subdistrict_level: int | None, community_level: int | None, district_code: str | None,
-                replace: bool, crs: str | None, only: str | None, **columns: str | None) -> None:
+                crs: str | None, code_column: str | None, name_column: str | None, parent_column: str | None,
+                households_column: str | None, replace: bool, only: str | None, **more: str | None) -> None:
     path = Path(file)
     if layer:
-        mapping = {k.removesuffix("_column"): v for k, v in columns.items()}
-        return _import_layer(path, layer, source_layer=source_layer, datum=datum, replace=replace, crs=crs,
-                             columns=mapping)
+        try:
+            columns = column_mapping(layer, code=code_column, name=name_column, parent=parent_column,
+                                     households=households_column,
+                                     **{k.removesuffix("_column"): v for k, v in more.items()})
+        except GeoValidationError as exc:
+            raise InvalidInput(exc.problems[0].message, field="parent_column") from exc
+        return _import_layer(path, layer, source_layer=source_layer, datum=datum, replace=replace, columns=columns,
+                             crs=crs)
     if path.suffix.lower() != ".pbf":
         raise InvalidInput(f"{path.name}: expected an OpenStreetMap .osm.pbf file, or give --layer "
-                           "communities|grids|buildings|units for a GeoJSON/GeoPackage/Shapefile layer", field="file")
+                           f"{'|'.join(LAYERS_IN)} for a GeoJSON/GeoPackage/Shapefile layer", field="file")
     if only is not None:
         return _import_osm_parts(path, only, replace=replace)
     settings, _, sessions = open_database()
@@ -134,10 +144,10 @@ def _import_osm_parts(path: Path, only: str, *, replace: bool) -> None:
 
 
 def _import_layer(path: Path, layer: str, *, source_layer: str | None, datum: str, replace: bool,
-                  crs: str | None = None, columns: dict[str, str | None] | None = None) -> None:
+                  columns: dict[str, str], crs: str | None) -> None:
     """All or nothing: every problem of the file is reported and nothing is written unless it is all right."""
     try:
-        frame = map_columns(declare_crs(read_layer(path, layer=source_layer, kind=layer), crs), columns or {})
+        frame = read_layer(path, layer=source_layer, kind=layer)
     except GeoValidationError as exc:
         raise ImportFailed(f"cannot import {path.name}: nothing was written",
                            details=summarize_problems(exc.problems)) from exc
@@ -145,7 +155,7 @@ def _import_layer(path: Path, layer: str, *, source_layer: str | None, datum: st
     print(f"read {len(frame)} features from {path.name}; checking …")
     with transaction(sessions) as session:
         summary = import_layer(session, layer, frame, source=path.name, datum=datum, replace=replace,
-                               dwelling_m2=settings.dwelling_m2)
+                               dwelling_m2=settings.dwelling_m2, columns=columns, crs=crs)
     print("\n".join(summary.lines()))
 
 

@@ -1,4 +1,6 @@
-"""Grid codes: 15 digits = 6 district + 3 street (subdistrict) + 3 community + 3 sequence.
+"""Grid codes: 15 digits = 6 district + 3 street (subdistrict) + 3 community + 3 sequence; or, for a community
+coded otherwise (its 12-digit region code, the city's own code), that code + 3 sequence (see
+:func:`geo.area_codes.grid_stem`).
 
 This is the layout of Beijing's local standard for urban grid management: the district is its 6-digit administrative
 division code, and grids are numbered within their community in reading order, rows from north to south and west to
@@ -20,6 +22,7 @@ from geo.grids._validate import check_frame
 
 _DISTRICT = re.compile(r"[0-9]{6}")
 _PART_MAX = 999
+_STEM_MAX = 17  # a grid code is at most 20 characters: stem + 3 digits
 
 
 def grid_code(district: str, street: int, community: int, seq: int) -> str:
@@ -93,7 +96,8 @@ def reading_order(
     return rank
 
 
-def assign_codes(grids: gpd.GeoDataFrame, *, district: str, street: int, community: int) -> pd.Series:
+def assign_codes(grids: gpd.GeoDataFrame, *, district: str | None = None, street: int | None = None,
+                 community: int | None = None, stem: str | None = None) -> pd.Series:
     """Code every grid of one community, numbering them in reading order.
 
     Parameters
@@ -102,11 +106,14 @@ def assign_codes(grids: gpd.GeoDataFrame, *, district: str, street: int, communi
         The community's grids in a projected metric CRS.
     district, street, community
         See :func:`grid_code`.
+    stem
+        Instead of those three: what the community's grid codes start with (:func:`geo.area_codes.grid_stem`, e.g.
+        the community's 12-digit region code, or its own code), followed by the 3-digit sequence.
 
     Returns
     -------
     pandas.Series
-        15-digit codes (str) indexed like ``grids``, named ``"code"``.
+        Codes (str) indexed like ``grids``, named ``"code"``: 15 digits, or ``stem`` + 3 digits.
 
     Raises
     ------
@@ -120,13 +127,18 @@ def assign_codes(grids: gpd.GeoDataFrame, *, district: str, street: int, communi
         geoms = np.asarray(grids.geometry.array)
         for grid_id in grids.index[shapely.is_missing(geoms) | shapely.is_empty(geoms)]:
             problems.add("missing_geometry", "grid has no geometry", feature_id=grid_id, field="geometry")
+    if stem is not None and not 0 < len(stem) <= _STEM_MAX:
+        problems.add("code", f"a grid code stem must be 1 to {_STEM_MAX} characters, got {stem!r}", field="stem")
     problems.raise_if_any()
-    grid_code(district, street, community, 1)  # validates the shared parts even when there are no grids
+    if stem is None:
+        grid_code(district, street, community, 1)  # type: ignore[arg-type]  # validates the shared parts
     if len(grids) == 0:
         return pd.Series([], index=grids.index, name="code", dtype=object)
     points = shapely.get_coordinates(shapely.point_on_surface(geoms))
     rank = reading_order(points, areas=shapely.area(geoms))
-    codes = [grid_code(district, street, community, int(r) + 1) for r in rank]
+    codes = [f"{stem}{int(r) + 1:03d}" if stem is not None else
+             grid_code(district, street, community, int(r) + 1)  # type: ignore[arg-type]
+             for r in rank]
     return pd.Series(codes, index=grids.index, name="code", dtype=object)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from geo.assign import PolygonIndex, build_polygon_index
 from patrol.cases.numbers import assign_numbers
 from patrol.cases.places import nearby, to_point
+from patrol.cases.reference import ensure_categories
 from patrol.cases.service import parse_client_id
 from patrol.cases.times import occurrence
 from patrol.cases.worktime import calendar
@@ -139,6 +140,8 @@ def create_cases(session: Session, actor: Actor, settings: Settings, items: list
     known = {cid: (case_id, _reported_by(actor, user_id, key_id)) for cid, case_id, user_id, key_id in session.execute(
         select(Case.client_id, Case.id, Case.reporter_id, Case.api_key_id).where(Case.client_id.in_(cids)))} \
         if cids else {}
+    if ok:
+        ensure_categories(session)  # a fresh database: the shipped categories first
     cats = {c.code: c for c in session.scalars(select(Category).where(
         Category.code.in_({str(items[i].get("category")) for i in ok})))}
     layers = _located(session)

@@ -22,6 +22,7 @@ from patrol.cases.lifecycle import ACTIONS, ESCALATABLE, IN_HAND, SELF_HANDLED, 
 from patrol.cases.numbers import case_number
 from patrol.cases.places import locate, nearby, nearest_grid, to_point
 from patrol.cases.reads import CaseFilter, case_clusters, case_dict, case_query, tasks_of, timeline
+from patrol.cases.reference import ensure_categories
 from patrol.cases.routing import responsible
 from patrol.cases.times import Occurrence, undo_later_escalation
 from patrol.cases.worktime import WorkCalendar, calendar
@@ -95,6 +96,8 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
     if actor.role in ("planner", "department"):
         raise Forbidden(f"a {actor.role} cannot report cases", field="role")
     cat = session.get(Category, category)
+    if cat is None and ensure_categories(session):  # a fresh database: the shipped categories first
+        cat = session.get(Category, category)
     if cat is None or not cat.active:
         raise InvalidInput(f"unknown category {category!r}; see GET /api/v1/categories", field="category")
     x, y = to_point(lon, lat, crs)

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from geo.area_codes import grid_stem
 from geo.city import as_multipolygon
 from geo.grids.check import GridCheck, check_grids, format_check
 from geo.grids.codes import assign_codes
@@ -99,8 +100,8 @@ def generate_city_grids(session: Session, *, households_range: tuple[int, int] =
                        disable=not progress, leave=False):
         own = by_community.get_group(com["id"]) if com["id"] in by_community.groups else buildings.iloc[0:0]
         part = generate_grids(com.geometry, own[["households", "geometry"]], households_range=households_range)
-        codes = assign_codes(part.grids, district=city.district_code, street=int(com["street"]),
-                             community=int(com["code"]))
+        codes = assign_codes(part.grids, stem=grid_stem(str(com["code"]), street_code=str(com["street"]),
+                                                        district=city.district_code, scheme=city.code_scheme))
         grid_ids = _insert_grids(session, com, part.grids, codes, city.metric_epsg)
         households += part.grids["households"].astype(int).tolist()
         assignment += [{"id": int(b), "grid_id": grid_ids[int(g)]} for b, g in part.assignment.items()]

@@ -18,6 +18,7 @@ from geo.errors import GeoValidationError
 from geo.labels import building_labels
 from geo.osm import read_osm
 from geo.validation import summarize_problems
+from patrol.cases.reference import ensure_reference_tables
 from patrol.city.basemap_layers import MAP_AREA_KINDS, write_map_areas
 from patrol.city.map_version import bump
 from patrol.city.rows import insert_chunked, plain
@@ -40,8 +41,12 @@ class ImportSummary:
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        if not self.city:
+            return ["no city yet: `gridpatrol city create --name NAME --district-code NNNNNN` and import its layers "
+                    "(`gridpatrol import FILE --layer subdistricts` …), or `gridpatrol import FILE.osm.pbf`"]
+        crs = f"EPSG:{self.metric_epsg}" if self.metric_epsg else "not chosen yet: the first layer import chooses it"
         return [
-            f"city: {self.city} (metric CRS EPSG:{self.metric_epsg})",
+            f"city: {self.city} (metric CRS {crs})",
             f"subdistricts 街道: {self.subdistricts}",
             f"communities 社区: {self.communities}",
             (f"buildings 楼栋: {self.buildings} ({self.buildings_in_communities} inside communities), "
@@ -94,6 +99,7 @@ def store_city(session: Session, model: CityModel, *, source: str, district_code
         for kind in MAP_AREA_KINDS:
             write_map_areas(session, kind, model.areas[model.areas["kind"] == kind], replace=True)
     session.flush()
+    ensure_reference_tables(session)
     bump(session)
     return summarize(session, model.notes)
 

@@ -58,6 +58,9 @@ def import_osm_parts(session: Session, osm: OsmCity, parts: tuple[str, ...], *, 
         raise NotFound("no city yet: run `gridpatrol city create` and import its areas first, or import the whole "
                        "OpenStreetMap file without --only", field="file")
     area = city_area(session)
+    if area is None:
+        raise NotFound("the city has no area yet: import its subdistricts or communities first (`gridpatrol import "
+                       "FILE --layer subdistricts`)", field="file")
     out = [f"from {osm.path.name}, the parts touching the city ({', '.join(parts)}):"]
     if "buildings" in parts:
         b = _touching(osm.buildings, area)

@@ -14,6 +14,7 @@ import shapely
 from sqlalchemy import func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
+from geo.area_codes import grid_stem
 from patrol.city.gridding import city_of
 from patrol.core.auth import Actor
 from patrol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -164,18 +165,23 @@ def as_int(v: object) -> int | None:
 
 
 def next_code(session: Session, plan_id: int, code: str, community_id: int | None) -> str:
-    """The next free code of the community: its 12-digit stem and a sequence not used by any grid in force, in
-    this plan or in any plan before (a code never names two different grids in the history)."""
+    """The next free code of the community: its stem (a 15-digit code's first 12 digits, else the community's
+    :func:`geo.area_codes.grid_stem`) and a 3-digit sequence not used by any grid in force, in this plan or in any
+    plan before (a code never names two different grids in the history)."""
     stem = code[:12] if GRID_CODE.fullmatch(code or "") else None
     if stem is None:
         com = session.get(Community, community_id) if community_id is not None else None
         if com is None:
             raise InvalidInput(f"grid {code!r} has no community to number a new grid in", field="code")
         street = session.scalar(select(Subdistrict.code).where(Subdistrict.id == com.subdistrict_id))
-        stem = f"{city_of(session).district_code}{street}{com.code}"
+        city = city_of(session)
+        try:
+            stem = grid_stem(com.code, street_code=str(street), district=city.district_code, scheme=city.code_scheme)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="code") from exc
     used = set(session.scalars(select(GridPlanGrid.code).where(GridPlanGrid.code.like(f"{stem}%"))))
     used |= set(session.scalars(select(Grid.code).where(Grid.code.like(f"{stem}%"))))
-    seqs = {int(c[12:]) for c in used if len(c) == 15 and c[12:].isdigit()}
+    seqs = {int(c[len(stem):]) for c in used if len(c) == len(stem) + 3 and c[len(stem):].isdigit()}
     n = max(seqs, default=0) + 1
     if n > 999:
         n = next((i for i in range(1, 1000) if i not in seqs), 0)

@@ -10,14 +10,15 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from geo.area_codes import format_problem
 from geo.city import as_multipolygon
+from patrol.city.gridding import city_of
 from patrol.core.auth import Actor
 from patrol.core.dialect import at_point
 from patrol.core.errors import InvalidInput, NotFound
 from patrol.core.frames import ewkt
 from patrol.core.models import Community, GridPlanGrid, User
 from patrol.plans.base import (
-    GRID_CODE,
     default_name,
     metric_epsg,
     metric_shape,
@@ -196,8 +197,8 @@ def set_grid(session: Session, actor: Actor, plan_id: int, code: str, *, geometr
     if "community_id" in fields and session.get(Community, community_id) is None:
         raise InvalidInput(f"no community {community_id}", field="community_id")
     if row is None:
-        if not GRID_CODE.fullmatch(code):
-            raise InvalidInput(f"a grid code is 15 digits, got {code!r}", field="code")
+        if wrong := format_problem(code or "", "grids", city_of(session).code_scheme):
+            raise InvalidInput(wrong, field="code")
         if geom is None:
             raise InvalidInput(f"plan {plan_id} has no grid {code}: give its geometry to add it", field="geometry")
         if "community_id" not in fields:

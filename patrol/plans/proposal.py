@@ -19,7 +19,6 @@ from patrol.core.frames import read_frame
 from patrol.core.models import Building, Case, Community, GridPlanGrid, RoadSegment
 from patrol.core.settings import Settings
 from patrol.plans.base import (
-    GRID_CODE,
     RECENT_DAYS,
     default_name,
     metric_epsg,
@@ -77,11 +76,12 @@ def propose(session: Session, actor: Actor, plan_id: int, community: str, *, set
     buildings["workload"] = [int(work.get(int(i), 0)) for i in buildings.index]
     streets = read_frame(session, [RoadSegment.id], RoadSegment.geom).to_crs(epsg)
     codes = list(grids["code"])
-    first_new = int(next_code(session, plan_id, codes[0], com.id)[12:])
+    fresh = next_code(session, plan_id, codes[0], com.id)
+    first_new = int(fresh[-3:])
     try:
         result = balance(area, buildings, grids_m[["code", "geometry"]].reset_index(drop=True),
                          households_range=(settings.households_min, settings.households_max), workload="workload",
-                         streets=streets, code_prefix=codes[0][:12] if GRID_CODE.fullmatch(codes[0]) else None,
+                         streets=streets, code_prefix=fresh[:-3],
                          next_seq=first_new)
     except GeoValidationError as exc:
         raise InvalidInput(f"no proposal for community {com.name}: fix the draft first (see its validation): "

@@ -8,7 +8,7 @@ import pytest
 import shapely
 from sqlalchemy import delete, func, select
 
-from geo.columns import declare_crs, map_columns
+from geo.layers import prepare_layer
 from geo.osm import read_osm
 from patrol.city.layer_import import import_layer
 from patrol.city.map_version import current
@@ -59,10 +59,10 @@ def test_a_road_layer_in_gauss_kruger_replaces_the_roads_as_the_osm_import_write
     delivered.loc[1, "DX"] = "-1"  # one-way against the line: stored reversed
     path = tmp_path / "roads.gpkg"
     delivered.to_file(path)
-    frame = map_columns(gpd.read_file(path), {"name": "MC", "class": "DJ", "oneway": "DX"})
+    frame, columns = gpd.read_file(path), {"name": "MC", "class": "DJ", "oneway": "DX"}
     with pytest.raises(Conflict):
-        import_layer(session, "roads", frame, source=path.name)
-    summary = import_layer(session, "roads", frame, source=path.name, replace=True)
+        import_layer(session, "roads", frame, source=path.name, columns=columns)
+    summary = import_layer(session, "roads", frame, source=path.name, replace=True, columns=columns)
     assert summary.imported == len(before) and summary.replaced == len(before)
     assert any("1 segments of unknown class stored as unclassified: '乡间小路'" in n for n in summary.notes)
     after = session.scalars(select(RoadSegment).order_by(RoadSegment.id)).all()
@@ -84,24 +84,26 @@ def test_a_bad_road_layer_lists_every_problem_and_writes_nothing(city):
     delivered.loc[0, "DX"] = "有时"
     delivered.loc[1, "geometry"] = shapely.Point(delivered.geometry.iloc[1].coords[0])
     delivered.loc[2, "geometry"] = shapely.affinity.translate(delivered.geometry.iloc[2], xoff=80_000)
-    frame = map_columns(delivered, {"class": "DJ", "oneway": "DX"})
     with pytest.raises(ImportFailed) as exc:
-        import_layer(session, "roads", frame, source="bad.shp", replace=True)
+        import_layer(session, "roads", delivered, source="bad.shp", replace=True,
+                     columns={"class": "DJ", "oneway": "DX"})
     kinds = [line.split(":")[0] for line in exc.value.details]
     assert kinds == ["wrong_geometry_type", "bad_value", "outside_city"], exc.value.details
     assert "有时" in exc.value.details[1]
     assert count(session, RoadSegment) == before
 
 
-def test_column_flags_and_crs_for_a_file_without_one():
-    frame = gpd.GeoDataFrame({"名称": ["x"], "LM": ["人民路"]}, geometry=[shapely.LineString([(0, 0), (1, 1)])])
-    declared = declare_crs(frame, "EPSG:4490")
-    assert declared.crs.to_epsg() == 4490
-    assert list(map_columns(declared, {"name": "lm"}).columns) == ["name", "geometry"]  # 名称 (an alias) gives way
-    with pytest.raises(Exception, match="only for files without a CRS"):
-        declare_crs(declared, "EPSG:4326")
-    with pytest.raises(Exception, match="no 'MPH' column"):
-        map_columns(frame, {"housenumber": "MPH"})
+def test_road_columns_by_flag_and_a_crs_for_a_file_without_one():
+    frame = gpd.GeoDataFrame({"名称": ["x", "y"], "LM": ["人民路", "解放路"], "DJ": ["快速路", "cycleway"],
+                              "SX": ["-1", "否"]},
+                             geometry=[shapely.LineString([(116.39, 39.9), (116.40, 39.91)]),
+                                       shapely.MultiLineString([[(116.39, 39.9), (116.40, 39.9)],
+                                                                [(116.40, 39.9), (116.41, 39.9)]])])
+    out = prepare_layer(frame, "roads", columns={"name": "lm", "class": "DJ", "oneway": "SX"}, crs="EPSG:4490")
+    assert list(out["row"]) == [1, 2, 2]  # the MultiLineString's parts keep its row
+    assert list(out["name"]) == ["人民路", "解放路", "解放路"]  # 名称 (an alias of name) gave way to the named column
+    assert list(out["highway"]) == ["motorway", "cycleway", "cycleway"] and list(out["oneway"]) == [True, False, False]
+    assert out.geometry.iloc[0].coords[0] == pytest.approx((116.40, 39.91))  # -1: reversed
 
 
 def test_buildings_with_house_numbers_households_and_names_from_gauss_kruger(city):
@@ -112,8 +114,8 @@ def test_buildings_with_house_numbers_households_and_names_from_gauss_kruger(cit
         "JZMC": [f"{i}号楼" for i in range(30)], "MPH": [str(100 + i) for i in range(30)],
         "DZ": [f"人民路{100 + i}号" for i in range(30)], "HS": list(range(30))},
         geometry=buildings.geometry.to_numpy(), crs="EPSG:4326").to_crs(GK3)
-    frame = map_columns(delivered, {"name": "JZMC", "housenumber": "MPH", "address": "DZ", "households": "HS"})
-    summary = import_layer(session, "buildings", frame, source="jz.shp", replace=True)
+    summary = import_layer(session, "buildings", delivered, source="jz.shp", replace=True,
+                           columns={"name": "JZMC", "housenumber": "MPH", "address": "DZ", "households": "HS"})
     assert summary.imported == 30 and "30 surveyed" in summary.notes[0]
     rows = session.execute(select(Building.name, Building.housenumber, Building.address, Building.households,
                                   Building.community_id).order_by(Building.id)).all()
