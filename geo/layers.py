@@ -392,6 +392,11 @@ def _finish(frame: gpd.GeoDataFrame, kind: str, spec: LayerSpec) -> gpd.GeoDataF
         out["jurisdiction"] = [as_multipolygon(g) if p else None for g, p in zip(geoms, polygonal, strict=True)]
         points = [g.representative_point() if p else g for g, p in zip(geoms, polygonal, strict=True)]
         return gpd.GeoDataFrame(out, geometry=points, crs=WGS84)
+    # a ring valid in the file's CRS can cross itself once reprojected and rounded to the 9 decimals the database
+    # keeps (patrol.core.frames.ewkt): snapped to that grid keeping it valid, and repaired if still not
+    geoms = shapely.set_precision(geoms, 1e-9)
+    bent = ~shapely.is_valid(geoms)
+    geoms[bent] = shapely.make_valid(geoms[bent], method="structure", keep_collapsed=False)
     return gpd.GeoDataFrame(out, geometry=[as_multipolygon(g) for g in geoms], crs=WGS84)
 
 

@@ -195,13 +195,13 @@ def _check_outside(
 ) -> int:
     known = pd.Index(by_community.index).get_indexer(grid_community)
     for i in np.flatnonzero(known < 0):
-        found.add(Kind.GRID_OUTSIDE_COMMUNITY, f"community {grid_community[i]!r} does not exist; grid at "
+        found.add(Kind.GRID_OUTSIDE_COMMUNITY, f"community '{_plain(grid_community[i])}' does not exist; grid at "
                   f"{_where(grid_geoms[i])}", feature_id=grid_ids[i])
     inside = np.flatnonzero(known >= 0)
     outside = shapely.difference(grid_geoms[inside], by_community.to_numpy()[known[inside]])
     area = shapely.area(outside)
     for i, part, a in zip(inside[area > tol], outside[area > tol], area[area > tol], strict=True):
-        found.add(Kind.GRID_OUTSIDE_COMMUNITY, f"{a:.1f} m² outside community {grid_community[i]!r}, at "
+        found.add(Kind.GRID_OUTSIDE_COMMUNITY, f"{a:.1f} m² outside community '{_plain(grid_community[i])}', at "
                   f"{_where(part)}", feature_id=grid_ids[i])
     return int((known < 0).sum() + (area > tol).sum())
 
@@ -214,8 +214,8 @@ def _check_overlaps(grid_ids: np.ndarray, grid_geoms: np.ndarray, tol: float, fo
     area = shapely.area(shared)
     big = area > tol
     for i, j, part, a in zip(left[big], right[big], shared[big], area[big], strict=True):
-        found.add(Kind.OVERLAP, f"grids {grid_ids[i]!r} and {grid_ids[j]!r} share {a:.1f} m², at {_where(part)}",
-                  feature_id=(grid_ids[i], grid_ids[j]))
+        found.add(Kind.OVERLAP, f"grids '{_plain(grid_ids[i])}' and '{_plain(grid_ids[j])}' share {a:.1f} m², at "
+                  f"{_where(part)}", feature_id=(grid_ids[i], grid_ids[j]))
     return int(big.sum())
 
 
@@ -328,6 +328,11 @@ def problem_location(problem: Problem) -> tuple[float, float] | None:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds (its repr is ``np.int64(1)``, not for people)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _grid_ids(grids: gpd.GeoDataFrame) -> np.ndarray:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from geo._checks import Kind
 from geo.area_codes import free_codes, grid_stem, prefix_problem, scheme_of
+from geo.city import as_multipolygon
 from geo.errors import GeoValidationError, Problem
 from geo.grids.codes import assign_codes
 from geo.households import estimate_households
@@ -174,10 +175,10 @@ def _communities(session: Session, city: City, layer: gpd.GeoDataFrame, *, sourc
                  **_) -> LayerImportSummary:
     existing = _refuse_without_replace(session, Community, "communities", replace)
     subs = read_frame(session, [Subdistrict.id, Subdistrict.code, Subdistrict.name], Subdistrict.geom)
+    derived = []
     if subs.empty:
-        raise ImportFailed(f"cannot import {source}: nothing was written",
-                           details=["no_subdistricts: import the subdistricts 街道 first "
-                                    "(`gridpatrol import FILE --layer subdistricts`)"], field="layer")
+        derived = _derive_subdistricts(session, city, layer, source)
+        subs = read_frame(session, [Subdistrict.id, Subdistrict.code, Subdistrict.name], Subdistrict.geom)
     sub_of, problems = link_parents(layer, subs, "subdistrict", COMMUNITY_IN_SUBDISTRICT)
     street = {int(i): str(c) for i, c in zip(subs["id"], subs["code"], strict=True)}
     for row, code, sid in zip(layer["row"], layer["code"], sub_of, strict=True):
@@ -200,10 +201,31 @@ def _communities(session: Session, city: City, layer: gpd.GeoDataFrame, *, sourc
     session.execute(insert(Community), rows)
     placed = _place_buildings(session, city)
     notes = [f"{placed} buildings lie in a community"]
+    if derived:
+        notes.append(f"no subdistricts 街道 were imported: derived {len(derived)} from the communities "
+                     f"({', '.join(derived)}); import the real ones with --layer subdistricts --replace")
     if grids:
         notes.append(f"{grids} grids were removed with the old communities: run `gridpatrol grids generate` "
                      "or import a grids layer")
     return LayerImportSummary("communities", len(layer), existing, notes)
+
+
+def _derive_subdistricts(session: Session, city: City, layer: gpd.GeoDataFrame, source: str) -> list[str]:
+    """Subdistricts for communities imported before any: one per 9-digit prefix of 12-digit codes (gb), else one
+    named after the city; each the union of its communities (marked ``derived``). Returns their codes."""
+    if layer["subdistrict"].notna().any():
+        raise ImportFailed(f"cannot import {source}: nothing was written",
+                           details=["no_subdistricts: the communities name their subdistricts 街道 but none are "
+                                    "imported: import them first (`gridpatrol import FILE --layer subdistricts`)"],
+                           field="layer")
+    codes = [c if isinstance(c, str) and len(c) == 12 and c.isdigit() and scheme_of(city.code_scheme) == "gb"
+             else None for c in layer["code"]]
+    keys = [c[:9] if c is not None and all(x is not None for x in codes) else "001" for c in codes]
+    for key in sorted(set(keys)):
+        part = shapely.union_all(layer.geometry.to_numpy()[[k == key for k in keys]])
+        session.execute(insert(Subdistrict).values(code=key, name=city.name if key == "001" else key, osm_id=None,
+                                                   derived=True, geom=ewkt([as_multipolygon(part)])[0]))
+    return sorted(set(keys))
 
 
 def _area_codes(layer: gpd.GeoDataFrame, stems: list[str], metric: gpd.GeoDataFrame) -> list[str]:
@@ -229,6 +251,10 @@ def _grids(session: Session, city: City, layer: gpd.GeoDataFrame, *, source: str
            **_) -> LayerImportSummary:
     coms = read_frame(session, [Community.id, Community.code, Community.name, Community.subdistrict_id],
                       Community.geom)
+    if coms.empty:
+        raise ImportFailed(f"cannot import {source}: nothing was written",
+                           details=["no_communities: import the communities 社区 first "
+                                    "(`gridpatrol import FILE --layer communities`)"], field="layer")
     street = dict(session.execute(select(Subdistrict.id, Subdistrict.code)).all())
     community_of, problems = resolve_communities(layer, coms)
     stem = {int(i): _stem(str(c), str(street[int(s)]), city)
@@ -259,7 +285,7 @@ def _grids(session: Session, city: City, layer: gpd.GeoDataFrame, *, source: str
             codes[i] = next(free)
     names = dict(zip(coms["id"], coms["name"], strict=True))
     rows = [{"community_id": int(c), "code": code,
-             "name": n if n is not None else f"{names[int(c)]} 第{int(code[-3:])}网格", "geom": g}
+             "name": n if n is not None else _grid_name(names[int(c)], code), "geom": g}
             for c, code, n, g in zip(layer["community_id"], codes, layer["name"], ewkt(layer.geometry.to_numpy()),
                                      strict=True)]
     session.execute(insert(Grid), rows)
@@ -269,6 +295,11 @@ def _grids(session: Session, city: City, layer: gpd.GeoDataFrame, *, source: str
     if placed < total:
         notes.append("run `gridpatrol grids check` to see the buildings in no grid")
     return LayerImportSummary("grids", len(layer), existing, notes)
+
+
+def _grid_name(community: str, code: str) -> str:
+    """``某社区 第3网格`` for a code ending in its sequence, else ``某社区 网格 CODE``."""
+    return f"{community} 第{int(code[-3:])}网格" if code[-3:].isdigit() else f"{community} 网格 {code}"
 
 
 def _stem(community_code: str, street_code: str, city: City) -> str | None:

@@ -30,7 +30,7 @@ from patrol.core.models import Building, City, Community, Grid, MapArea, RoadSeg
 @dataclass
 class ImportSummary:
     city: str
-    metric_epsg: int
+    metric_epsg: int | None
     subdistricts: int
     communities: int
     buildings: int
@@ -41,12 +41,12 @@ class ImportSummary:
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        if not self.city:
-            return ["no city yet: `gridpatrol city create --name NAME --district-code NNNNNN` and import its layers "
-                    "(`gridpatrol import FILE --layer subdistricts` …), or `gridpatrol import FILE.osm.pbf`"]
         crs = f"EPSG:{self.metric_epsg}" if self.metric_epsg else "not chosen yet: the first layer import chooses it"
+        head = f"city: {self.city} (metric CRS {crs})" if self.city else (
+            "city: none yet — `gridpatrol city create --name NAME --district-code NNNNNN` and import its layers "
+            "(`gridpatrol import FILE --layer subdistricts` …), or `gridpatrol import FILE.osm.pbf`")
         return [
-            f"city: {self.city} (metric CRS {crs})",
+            head,
             f"subdistricts 街道: {self.subdistricts}",
             f"communities 社区: {self.communities}",
             (f"buildings 楼栋: {self.buildings} ({self.buildings_in_communities} inside communities), "
@@ -112,7 +112,7 @@ def summarize(session: Session, notes: list[str] | None = None) -> ImportSummary
 
     return ImportSummary(
         city=city.name if city else "",
-        metric_epsg=city.metric_epsg if city else 0,
+        metric_epsg=city.metric_epsg or None if city else None,  # None: no city, or its CRS not chosen yet
         subdistricts=count(Subdistrict),
         communities=count(Community),
         buildings=count(Building),

@@ -100,7 +100,8 @@ def check_upload(session: Session, name: str, frame: gpd.GeoDataFrame) -> list[d
     city = city_of(session)
     try:
         grids = prepare_layer(frame, "grids", spec=GRID_PLAN, city_area=city_area(session),
-                              metric_crs=city.metric_epsg, crs_allowed=(4326, int(city.metric_epsg)))
+                              metric_crs=city.metric_epsg, crs_allowed=(4326, int(city.metric_epsg)),
+                              code_scheme=city.code_scheme)
     except GeoValidationError as exc:
         raise _invalid(name, exc.problems) from exc
     coms = read_frame(session, [Community.id, Community.code, Community.name], Community.geom)

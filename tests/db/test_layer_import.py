@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
+
 import geopandas as gpd
 import pytest
 import shapely
-from sqlalchemy import func, select
+from geoalchemy2.shape import to_shape
+from sqlalchemy import delete, func, select
 
 from geo.layers import read_layer
+from patrol.cases.service import create_case
 from patrol.city.gridding import check_city_grids, generate_city_grids
 from patrol.city.layer_import import import_layer
 from patrol.city.osm_import import store_city
 from patrol.city.read_models import layer
+from patrol.core.auth import SYSTEM
 from patrol.core.errors import Conflict, ImportFailed
-from patrol.core.models import Building, Community, Grid, ResponsibleUnit
+from patrol.core.models import Building, Category, Community, Grid, Responsibility, ResponsibleUnit
+from patrol.core.settings import Settings
 
 
 @pytest.fixture
@@ -112,3 +118,14 @@ def test_units_points_and_jurisdictions(city):
     with pytest.raises(ImportFailed):
         import_layer(session, "units", bad, source="units.geojson", replace=True)
     assert count(session, ResponsibleUnit) == 2
+
+
+def test_categories_are_loaded_on_first_use_by_an_import_and_by_a_report(session, monaco):
+    assert count(session, Category) == 0
+    store_city(session, monaco, source="test")
+    assert count(session, Category) > 10 and count(session, Responsibility) > 10
+    session.execute(delete(Category))  # a database whose categories nobody loaded: a report does not fail
+    point = to_shape(session.scalars(select(Community)).first().geom).representative_point()
+    created = create_case(session, SYSTEM, Settings(), client_id=str(uuid.uuid4()), category="C0103", lon=point.x,
+                          lat=point.y)
+    assert created.case.category_code == "C0103" and count(session, Category) > 10
