@@ -1,5 +1,5 @@
-"""Layers that planners and surveying bureaus deliver: subdistricts, communities, grids, buildings and responsible
-units.
+"""Layers that planners and surveying bureaus deliver: subdistricts, communities, grids, buildings, responsible
+units, road centre lines (:mod:`geo.roads`) and the basemap's water and green areas.
 
 :func:`read_layer` reads a GeoJSON / GeoPackage / (zipped) Shapefile (those only: see :mod:`geo.intake`);
 :func:`prepare_layer` checks it completely — missing columns, geometry type, validity, CRS, features outside the
@@ -120,7 +120,7 @@ def prepare_layer(
     gdf
         The layer as read.
     kind
-        ``communities``, ``grids``, ``buildings`` or ``units`` (see :data:`LAYER_KINDS`).
+        A key of :data:`LAYER_KINDS` (subdistricts, communities, grids, buildings, units, roads, water, green).
     city_area
         The city's area in WGS-84; a feature farther than ``tolerance_m`` from it is ``outside_city``.
     metric_crs
@@ -145,7 +145,8 @@ def prepare_layer(
         EPSG:4326, columns ``row`` (1-based row number in the file), the kind's canonical columns present in
         the file (missing optional ones as nulls), and ``geometry``: MultiPolygon for areal kinds; for ``units``
         a Point, with a ``jurisdiction`` MultiPolygon column (the polygon delivered, its point being a
-        representative point inside it).
+        representative point inside it); for ``roads`` one LineString a row (a MultiLineString's parts keep its
+        ``row``) with ``name``, ``highway``, ``oneway`` and ``given_class`` (:func:`geo.roads.finish_roads`).
 
     Raises
     ------
