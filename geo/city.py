@@ -39,6 +39,8 @@ class CityModel:
     buildings: gpd.GeoDataFrame
     roads: gpd.GeoDataFrame
     notes: list[str] = field(default_factory=list)
+    #: water and green areas for the basemap (kind, name, geometry in WGS-84), when the source has them
+    areas: gpd.GeoDataFrame | None = None
 
 
 def choose_levels(levels: pd.Series) -> tuple[int | None, int | None]:

@@ -1,5 +1,5 @@
-"""Layers that planners and surveying bureaus deliver: subdistricts, communities, grids, buildings and responsible
-units.
+"""Layers that planners and surveying bureaus deliver: subdistricts, communities, grids, buildings, responsible
+units, road centre lines (:mod:`geo.roads`) and the basemap's water and green areas.
 
 :func:`read_layer` reads a GeoJSON / GeoPackage / (zipped) Shapefile (those only: see :mod:`geo.intake`);
 :func:`prepare_layer` checks it completely — missing columns, geometry type, validity, CRS, features outside the
@@ -27,6 +27,7 @@ from geo.city import as_multipolygon
 from geo.crs import DATUMS, WGS84, transform_geometry_to_wgs84
 from geo.errors import GeoValidationError, Problem
 from geo.intake import Limits, read_delivered
+from geo.roads import LINES, finish_roads, road_value_problems
 from geo.validation import validate_geometries
 
 POLYGONS = frozenset({"Polygon", "MultiPolygon"})
@@ -46,8 +47,12 @@ LAYER_KINDS: dict[str, LayerSpec] = {
     "communities": LayerSpec(POLYGONS, ("name",), ("code", "subdistrict")),
     "grids": LayerSpec(POLYGONS, (), ("code", "name", "community")),
     "buildings": LayerSpec(POLYGONS, (), ("name", "use", "levels", "households", "households_estimated", "residents",
-                                       "address", "osm_id")),
+                                       "address", "osm_id", "housenumber")),
     "units": LayerSpec(POLYGONS | {"Point"}, ("type", "name"), ("phone",)),
+    # centre lines for routing and the basemap (geo.roads), water and green areas for the basemap only
+    "roads": LayerSpec(LINES, (), ("name", "class", "oneway")),
+    "water": LayerSpec(POLYGONS, (), ("name",)),
+    "green": LayerSpec(POLYGONS, (), ("name",)),
 }
 #: A grid plan uploaded to replace a draft's grids (checked as ``grids``): every grid needs its code, and may name
 #: its community by id and its worker.
@@ -70,6 +75,9 @@ ALIASES: dict[str, str] = {
     "地址": "address", "addr": "address",
     "类型": "type", "unit_type": "type",
     "电话": "phone", "tel": "phone", "telephone": "phone",
+    "门牌号": "housenumber", "门牌": "housenumber", "addr:housenumber": "housenumber", "housenumbe": "housenumber",
+    "道路等级": "class", "等级": "class", "highway": "class", "fclass": "class", "road_class": "class",
+    "单行": "oneway", "单向": "oneway", "道路名称": "name", "路名": "name",
     "comm_id": "community_id", "community_": "community_id", "社区id": "community_id",  # DBF names stop at 10
     "worker": "worker_id", "网格员id": "worker_id",
 }
@@ -112,7 +120,7 @@ def prepare_layer(
     gdf
         The layer as read.
     kind
-        ``communities``, ``grids``, ``buildings`` or ``units`` (see :data:`LAYER_KINDS`).
+        A key of :data:`LAYER_KINDS` (subdistricts, communities, grids, buildings, units, roads, water, green).
     city_area
         The city's area in WGS-84; a feature farther than ``tolerance_m`` from it is ``outside_city``.
     metric_crs
@@ -137,7 +145,8 @@ def prepare_layer(
         EPSG:4326, columns ``row`` (1-based row number in the file), the kind's canonical columns present in
         the file (missing optional ones as nulls), and ``geometry``: MultiPolygon for areal kinds; for ``units``
         a Point, with a ``jurisdiction`` MultiPolygon column (the polygon delivered, its point being a
-        representative point inside it).
+        representative point inside it); for ``roads`` one LineString a row (a MultiLineString's parts keep its
+        ``row``) with ``name``, ``highway``, ``oneway`` and ``given_class`` (:func:`geo.roads.finish_roads`).
 
     Raises
     ------
@@ -309,6 +318,8 @@ def _value_problems(frame: gpd.GeoDataFrame, kind: str, spec: LayerSpec) -> list
                 bad |= given & values.notna() & (values != values.round())
             problems += [Problem(Kind.BAD_VALUE, f"{column} must be a whole number ≥ 0, got {v!r}", int(r), column)
                          for r, v in zip(rows[bad.to_numpy()], frame.loc[bad, column], strict=True)]
+    if kind == "roads":
+        problems += road_value_problems(frame)
     for column in spec.required:
         if column in frame.columns:
             blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
@@ -375,6 +386,8 @@ def _finish(frame: gpd.GeoDataFrame, kind: str, spec: LayerSpec) -> gpd.GeoDataF
                                 else str(v).strip() or None)
         out[column] = values.to_numpy()
     geoms = np.asarray(frame.geometry.array, dtype=object)
+    if kind == "roads":
+        return finish_roads(out, geoms)
     if kind == "units":
         polygonal = shapely.get_type_id(geoms) != int(shapely.GeometryType.POINT)
         out["jurisdiction"] = [as_multipolygon(g) if p else None for g, p in zip(geoms, polygonal, strict=True)]

@@ -22,6 +22,14 @@ from geo.validation import repair_polygons
 
 _TAG = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
 ONEWAY_TRUE = {"yes", "true", "1"}
+#: Water and green areas for the basemap: (column of GDAL's multipolygons layer, values) → map_area kind.
+#: ``waterway=riverbank`` is not a column of that layer: it is matched in ``other_tags``.
+AREA_TAGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "water": {"natural": ("water",), "landuse": ("reservoir", "basin")},
+    "green": {"leisure": ("park", "garden"), "natural": ("wood",),
+              "landuse": ("grass", "meadow", "forest", "recreation_ground", "village_green")},
+}
+_RIVERBANK = '"waterway"=>"riverbank"'
 
 
 @dataclass
@@ -33,6 +41,7 @@ class OsmCity:
     roads: gpd.GeoDataFrame  # osm_id, name, highway, oneway, geometry (LineString, oriented for one-way)
     boundaries: gpd.GeoDataFrame  # osm_id, name, admin_level (int), geometry (MultiPolygon)
     repaired_buildings: int = 0
+    areas: gpd.GeoDataFrame | None = None  # kind ('water' | 'green'), name, geometry (MultiPolygon): the basemap's
 
 
 def parse_tags(other_tags: str | None) -> dict[str, str]:
@@ -74,13 +83,38 @@ def read_osm(path: str | Path) -> OsmCity:
     if not path.is_file():
         raise GeoValidationError(Problem("unreadable", f"no such file: {path}", field="path"))
     try:
-        raw_buildings = _read(path, "multipolygons", "building IS NOT NULL")
+        # buildings, water and green in one pass over the file (a second read of the layer would cost as much)
+        raw_polygons = _read(path, "multipolygons", f"building IS NOT NULL OR {_area_filter()}")
         raw_roads = _read(path, "lines", "highway IS NOT NULL")
         raw_bounds = _read(path, "multipolygons", "boundary = 'administrative' AND admin_level IS NOT NULL")
     except Exception as exc:  # GDAL's errors are plain exceptions with its own text
         raise GeoValidationError(Problem("unreadable", f"GDAL cannot read {path.name} as OSM data: {exc}")) from exc
-    buildings, repaired = _buildings(raw_buildings)
-    return OsmCity(path, buildings, _roads(raw_roads), _boundaries(raw_bounds), repaired)
+    is_building = raw_polygons["building"].notna()
+    buildings, repaired = _buildings(raw_polygons[is_building])
+    return OsmCity(path, buildings, _roads(raw_roads), _boundaries(raw_bounds), repaired,
+                   areas=_areas(raw_polygons[~is_building]))
+
+
+def _area_filter() -> str:
+    """The OGR SQL ``where`` matching :data:`AREA_TAGS` (quoted: ``natural`` is an SQL keyword)."""
+    terms = [f'"{column}" IN ({", ".join(repr(v) for v in values)})'
+             for tags in AREA_TAGS.values() for column, values in tags.items()]
+    return "(" + " OR ".join([*terms, f"other_tags LIKE '%{_RIVERBANK}%'"]) + ")"
+
+
+def _areas(df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Water and green areas (kind, name, MultiPolygon); water wins where a feature is tagged as both."""
+    kind = pd.Series(None, index=df.index, dtype=object)
+    for name in ("green", "water"):
+        for column, values in AREA_TAGS[name].items():
+            if column in df.columns:
+                kind[df[column].isin(values)] = name
+    if "other_tags" in df.columns:
+        kind[df["other_tags"].fillna("").str.contains(_RIVERBANK, regex=False)] = "water"
+    geoms, _ = repair_polygons(df.geometry)
+    out = gpd.GeoDataFrame({"kind": kind, "name": df.get("name")}, geometry=geoms.reindex(df.index), crs=df.crs)
+    keep = out["kind"].notna() & out.geometry.notna() & ~out.geometry.is_empty
+    return out[keep].reset_index(drop=True)
 
 
 def _buildings(df: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:

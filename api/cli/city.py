@@ -17,11 +17,12 @@ from patrol.city.gridding import check_city_grids, generate_city_grids
 from patrol.city.labels import label_buildings, label_if_missing
 from patrol.city.layer_import import import_layer
 from patrol.city.osm_import import read_city, store_city, summarize
+from patrol.city.osm_parts import import_osm_parts, parse_parts, read_parts
 from patrol.core.db import transaction
 from patrol.core.errors import GridPatrolError, ImportFailed, InvalidInput
 from patrol.core.migrate import current_revision
 
-LAYERS_IN = ("subdistricts", "communities", "grids", "buildings", "units")
+LAYERS_IN = ("subdistricts", "communities", "grids", "buildings", "units", "roads", "water", "green")
 LAYERS_OUT = ("subdistricts", "communities", "grids", "buildings", "roads")
 
 
@@ -96,23 +97,32 @@ def buildings_label(overwrite: bool) -> None:
                                                    "community's subdistrict, a grid's community)")
 @click.option("--households-column", metavar="C", help="the column holding households (buildings)")
 @click.option("--replace", is_flag=True, help="replace the city (or the layer) already in the database")
+@click.option("--address-column", help="buildings: the column holding the address (地址)")
+@click.option("--housenumber-column", help="buildings: the column holding the house number (门牌号)")
+@click.option("--class-column", help="roads: the column holding the road class (OSM highway value or 快速路/主干路/"
+                                     "次干路/支路/街巷/人行)")
+@click.option("--oneway-column", help="roads: the column saying one-way (yes/no/1/0/是/否; -1 against the line)")
+@click.option("--only", help="OSM file into a city made from official layers: only these parts "
+                             "(buildings,roads,water,green)")
 def import_city(file: str, layer: str | None, source_layer: str | None, datum: str, name: str | None,
                 subdistrict_level: int | None, community_level: int | None, district_code: str | None,
                 crs: str | None, code_column: str | None, name_column: str | None, parent_column: str | None,
-                households_column: str | None, replace: bool) -> None:
+                households_column: str | None, replace: bool, only: str | None, **more: str | None) -> None:
     path = Path(file)
     if layer:
         try:
             columns = column_mapping(layer, code=code_column, name=name_column, parent=parent_column,
-                                     households=households_column)
+                                     households=households_column,
+                                     **{k.removesuffix("_column"): v for k, v in more.items()})
         except GeoValidationError as exc:
             raise InvalidInput(exc.problems[0].message, field="parent_column") from exc
         return _import_layer(path, layer, source_layer=source_layer, datum=datum, replace=replace, columns=columns,
                              crs=crs)
     if path.suffix.lower() != ".pbf":
         raise InvalidInput(f"{path.name}: expected an OpenStreetMap .osm.pbf file, or give --layer "
-                           "subdistricts|communities|grids|buildings|units for a GeoJSON/GeoPackage/Shapefile layer",
-                           field="file")
+                           f"{'|'.join(LAYERS_IN)} for a GeoJSON/GeoPackage/Shapefile layer", field="file")
+    if only is not None:
+        return _import_osm_parts(path, only, replace=replace)
     settings, _, sessions = open_database()
     print(f"reading {path} …")
     model = read_city(path, name=name, subdistrict_level=subdistrict_level, community_level=community_level,
@@ -121,6 +131,16 @@ def import_city(file: str, layer: str | None, source_layer: str | None, datum: s
         summary = store_city(session, model, source=str(path.resolve()), replace=replace,
                              district_code=district_code or settings.district_code, progress=True)
     print("\n".join(summary.lines()))
+
+
+def _import_osm_parts(path: Path, only: str, *, replace: bool) -> None:
+    parts = parse_parts(only)
+    settings, _, sessions = open_database()
+    print(f"reading {path} …")
+    osm = read_parts(path)
+    with transaction(sessions) as session:
+        lines = import_osm_parts(session, osm, parts, replace=replace, dwelling_m2=settings.dwelling_m2)
+    print("\n".join(lines))
 
 
 def _import_layer(path: Path, layer: str, *, source_layer: str | None, datum: str, replace: bool,

@@ -28,6 +28,7 @@ import shapely
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from geo.errors import GeoValidationError
 from geo.network import NOMINAL_SPEED_KMH, WALK_SPEED_KMH, FacilityIndex, RoadGraph, order_stops
 from patrol.cases.places import locate, metres, nearest_grid
 from patrol.cases.responsibility import GRID_WORKER, Rule, all_rules, rules_for
@@ -123,18 +124,19 @@ def _key(session: Session) -> str:
 
 
 def _network(session: Session) -> _Network:
-    """The city's roads, read again only when they changed (count, last id, total length)."""
+    """The city's roads, read again only when they changed (count, last id, total length, or the map version that
+    every import bumps: roads replaced by as many of the same length reuse SQLite's ids)."""
     sig = tuple(session.execute(select(func.count(RoadSegment.id), func.max(RoadSegment.id),
                                        func.sum(RoadSegment.length_m))).one())
     if not sig[0]:
         raise NoRoads("no roads imported: import the city (gridpatrol import) before routing", field="roads")
-    epsg = session.scalar(select(City.metric_epsg))
+    epsg, version = session.execute(select(City.metric_epsg, City.map_version).limit(1)).one()
     key = _key(session)
     with _lock:
         net = _cache.get(key)
-        if net is None or net.signature != (sig, epsg):
+        if net is None or net.signature != (sig, epsg, version):
             crs = pyproj.CRS.from_epsg(epsg)
-            net = _Network((sig, epsg), crs, pyproj.Transformer.from_crs(4326, crs, always_xy=True),
+            net = _Network((sig, epsg, version), crs, pyproj.Transformer.from_crs(4326, crs, always_xy=True),
                            pyproj.Transformer.from_crs(crs, 4326, always_xy=True))
             _cache[key] = net
         return net
@@ -146,7 +148,10 @@ def graph(session: Session, profile: str) -> tuple[_Network, RoadGraph]:
         g = net.graphs.get(profile)
     if g is None:
         roads = read_frame(session, [RoadSegment.id, RoadSegment.highway, RoadSegment.oneway], RoadSegment.geom)
-        g = RoadGraph.from_lines(roads.to_crs(net.crs), profile=profile)
+        try:
+            g = RoadGraph.from_lines(roads.to_crs(net.crs), profile=profile)
+        except GeoValidationError as exc:  # e.g. an imported road layer of footways only: nothing to drive on
+            raise NoRoads(f"no roads of the {profile} profile: {exc}", field="roads") from exc
         with _lock:
             net.graphs[profile] = g
     return net, g

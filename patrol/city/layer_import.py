@@ -36,6 +36,7 @@ from geo.parents import (
 )
 from geo.validation import summarize_problems
 from patrol.cases.reference import ensure_reference_tables
+from patrol.city.basemap_layers import write_map_areas, write_roads
 from patrol.city.labels import label_buildings
 from patrol.city.map_version import bump
 from patrol.city.official import choose_metric_crs
@@ -96,10 +97,10 @@ def import_layer(session: Session, kind: str, gdf: gpd.GeoDataFrame, *, source: 
         raise _failed(source, exc.problems) from exc
     choose_metric_crs(session, city, layer)
     writer = {"subdistricts": _subdistricts, "communities": _communities, "grids": _grids, "buildings": _buildings,
-              "units": _units}[kind]
-    summary = writer(session, city, layer, source=source, replace=replace, dwelling_m2=dwelling_m2)
+              "units": _units, "roads": _roads, "water": _map_areas, "green": _map_areas}[kind]
+    summary = writer(session, city, layer, source=source, replace=replace, dwelling_m2=dwelling_m2, kind=kind)
     session.flush()
-    if kind != "units":
+    if kind not in ("units", "water", "green"):
         label_buildings(session)  # new buildings, or new grids and communities the fallback labels count within
     ensure_reference_tables(session)
     bump(session)
@@ -344,10 +345,12 @@ def _buildings(session: Session, city: City, layer: gpd.GeoDataFrame, *, replace
     households = np.where(surveyed, layer["households"].fillna(0).to_numpy(dtype=np.int64),
                           estimate["households"].to_numpy())
     rows = [{"osm_id": plain(o), "name": n, "use": u, "levels": plain(lv), "households": int(h),
-             "households_estimated": not bool(s), "residents": plain(r), "address": a, "geom": g}
-            for o, n, u, lv, h, s, r, a, g in zip(
+             "households_estimated": not bool(s), "residents": plain(r), "address": a,
+             "housenumber": None if plain(hn) is None else str(hn)[:40], "geom": g}
+            for o, n, u, lv, h, s, r, a, hn, g in zip(
                 layer["osm_id"], layer["name"], layer["use"], layer["levels"], households, surveyed,
-                layer["residents"], layer["address"], ewkt(layer.geometry.to_numpy()), strict=True)]
+                layer["residents"], layer["address"], layer["housenumber"], ewkt(layer.geometry.to_numpy()),
+                strict=True)]
     insert_chunked(session, Building, rows, "buildings", progress=False)
     _place_buildings(session, city)
     notes = [(f"households: {int(surveyed.sum())} surveyed, {int((~surveyed).sum())} estimated from footprint × "
@@ -367,6 +370,20 @@ def _units(session: Session, city: City, layer: gpd.GeoDataFrame, *, replace: bo
     types = layer["type"].value_counts()
     notes = ["types: " + ", ".join(f"{t} {n}" for t, n in types.items())]
     return LayerImportSummary("units", len(layer), existing, notes)
+
+
+# roads, water and green (patrol.city.basemap_layers) -------------------------------------------------------------
+
+
+def _roads(session: Session, city: City, layer: gpd.GeoDataFrame, *, replace: bool, **_) -> LayerImportSummary:
+    replaced, notes = write_roads(session, city, layer, replace=replace)
+    return LayerImportSummary("road segments", len(layer), replaced, notes)
+
+
+def _map_areas(session: Session, city: City, layer: gpd.GeoDataFrame, *, replace: bool, kind: str,
+               **_) -> LayerImportSummary:
+    replaced = write_map_areas(session, kind, layer, replace=replace)
+    return LayerImportSummary(f"{kind} areas", len(layer), replaced, ["drawn on the basemap"])
 
 
 # placing buildings ---------------------------------------------------------------------------------------------

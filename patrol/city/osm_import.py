@@ -19,11 +19,12 @@ from geo.labels import building_labels
 from geo.osm import read_osm
 from geo.validation import summarize_problems
 from patrol.cases.reference import ensure_reference_tables
+from patrol.city.basemap_layers import MAP_AREA_KINDS, write_map_areas
 from patrol.city.map_version import bump
 from patrol.city.rows import insert_chunked, plain
 from patrol.core.errors import Conflict, ImportFailed
 from patrol.core.frames import ewkt
-from patrol.core.models import Building, City, Community, Grid, RoadSegment, Subdistrict
+from patrol.core.models import Building, City, Community, Grid, MapArea, RoadSegment, Subdistrict
 
 
 @dataclass
@@ -62,6 +63,7 @@ def read_city(path: str | Path, **options) -> CityModel:
         model = assemble_city(osm.buildings, osm.roads, osm.boundaries, **options)
     except GeoValidationError as exc:
         raise ImportFailed(f"cannot import {Path(path).name}", details=summarize_problems(exc.problems)) from exc
+    model.areas = osm.areas
     if osm.repaired_buildings:
         model.notes.append(f"{osm.repaired_buildings} broken building outlines were repaired (make_valid)")
     return model
@@ -74,7 +76,7 @@ def city_exists(session: Session) -> City | None:
 def clear_city(session: Session) -> None:
     """Delete the city's spatial data (grids, buildings, roads, communities, subdistricts, the city row)."""
     session.execute(update(Building).values(grid_id=None))
-    for model in (Grid, Building, RoadSegment, Community, Subdistrict, City):
+    for model in (Grid, Building, RoadSegment, MapArea, Community, Subdistrict, City):
         session.execute(delete(model))
 
 
@@ -95,6 +97,9 @@ def store_city(session: Session, model: CityModel, *, source: str, district_code
                             {"subdistrict_id": lambda row: sub_ids[int(row["subdistrict"])]})
     _insert_buildings(session, model.buildings, com_ids, city_labels(model), progress=progress)
     _insert_roads(session, model.roads, progress=progress)
+    if model.areas is not None:
+        for kind in MAP_AREA_KINDS:
+            write_map_areas(session, kind, model.areas[model.areas["kind"] == kind], replace=True)
     session.flush()
     ensure_reference_tables(session)
     bump(session)
@@ -145,12 +150,14 @@ def city_labels(model: CityModel) -> pd.Series:
 def _insert_buildings(session: Session, b, com_ids: dict[int, int], labels: pd.Series, *, progress: bool) -> None:
     geoms = ewkt(b.geometry.to_numpy())
     community = [None if pd.isna(c) else com_ids[int(c)] for c in b["community"]]
+    housenumbers = b["housenumber"] if "housenumber" in b.columns else [None] * len(b)
     rows = [
         {"osm_id": plain(o), "name": plain(n), "use": plain(u), "levels": plain(lv), "households": int(h),
-         "households_estimated": bool(e), "address": plain(a), "label": plain(lab), "community_id": c, "geom": g}
-        for o, n, u, lv, h, e, a, lab, c, g in zip(
+         "households_estimated": bool(e), "address": plain(a), "housenumber": _short(plain(hn)), "label": plain(lab),
+         "community_id": c, "geom": g}
+        for o, n, u, lv, h, e, a, hn, lab, c, g in zip(
             b["osm_id"], b["name"], b["use"], b["levels"], b["households"], b["households_estimated"],
-            b["address"], labels, community, geoms, strict=True)
+            b["address"], housenumbers, labels, community, geoms, strict=True)
     ]
     insert_chunked(session, Building, rows, "buildings", progress)
 
@@ -163,3 +170,8 @@ def _insert_roads(session: Session, r, *, progress: bool) -> None:
                                     strict=True)
     ]
     insert_chunked(session, RoadSegment, rows, "roads", progress)
+
+
+def _short(value: object, width: int = 40) -> str | None:
+    """A house number as stored (``building.housenumber`` holds 40 characters)."""
+    return None if value is None else str(value)[:width]
