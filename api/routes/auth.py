@@ -52,7 +52,7 @@ def _log_in(request: Request, settings: Settings, form: OAuth2PasswordRequestFor
 LoginForm = Annotated[OAuth2PasswordRequestForm, Depends()]
 
 
-@router.post("/auth/token", tags=["auth"], summary="Log in (OAuth2 password flow)",
+@router.post("/auth/token", summary="Log in (OAuth2 password flow)",
              responses={429: {"description": "too many failed logins of this user name or from this address; "
                                              "Retry-After says when to try again"}})
 def login(request: Request, settings: SettingsDep, form: LoginForm) -> TokenOut:
@@ -63,8 +63,8 @@ def _cookie_secure(request: Request, settings: Settings) -> bool:
     return settings.cookie_secure if settings.cookie_secure is not None else request.url.scheme == "https"
 
 
-@pages.post("/login", tags=["auth"], summary="Log in from the login page: the tokens as from /api/v1/auth/token, "
-                                             "and the login cookie for opening pages (HttpOnly)")
+@pages.post("/login", summary="Log in from the login page: the tokens as from /api/v1/auth/token, "
+                              "and the login cookie for opening pages (HttpOnly)")
 def login_with_cookie(request: Request, response: Response, settings: SettingsDep, form: LoginForm) -> TokenOut:
     issued = _log_in(request, settings, form)
     response.set_cookie(COOKIE, issued.access_token, max_age=issued.expires_in, path="/", httponly=True,
@@ -76,8 +76,8 @@ class RefreshIn(BaseModel):
     refresh_token: str = Field(max_length=4000)
 
 
-@router.post("/auth/refresh", tags=["auth"], summary="New tokens from a refresh token (it is used up: keep the new "
-                                                     "one; presenting it again ends the session)")
+@router.post("/auth/refresh", summary="New tokens from a refresh token (it is used up: keep the new "
+                                      "one; presenting it again ends the session)")
 def refresh(body: RefreshIn, request: Request, settings: SettingsDep) -> TokenOut:
     factory = request.app.state.session_factory
     now = dt.datetime.now(dt.UTC)
@@ -103,8 +103,8 @@ class LogoutOut(BaseModel):
     ended: int = Field(description="how many login sessions were ended (0: it had ended already)")
 
 
-@router.post("/auth/logout", tags=["auth"], summary="Log out: end this login session (or all of the user's) and "
-                                                    "clear the login cookie")
+@router.post("/auth/logout", summary="Log out: end this login session (or all of the user's) and "
+                                     "clear the login cookie")
 def logout(request: Request, response: Response, session: SessionDep, settings: SettingsDep, token: BearerDep,
            body: LogoutIn | None = None) -> LogoutOut:
     body = body or LogoutIn()
@@ -124,7 +124,7 @@ def logout(request: Request, response: Response, session: SessionDep, settings: 
     return LogoutOut(ended=ended)
 
 
-@router.get("/auth/me", tags=["auth"], summary="Who I am and my scope",
+@router.get("/auth/me", summary="Who I am and my scope",
             response_model=MeOut, response_model_exclude_unset=True)
 def me(actor: ActorDep, session: SessionDep) -> dict:
     user = session.get(User, actor.user_id)

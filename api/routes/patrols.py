@@ -31,7 +31,7 @@ class PatrolIn(BaseModel):
     grid_id: int | None = None
 
 
-@router.post("/patrols", status_code=201, tags=["patrols"], summary="Start a patrol (idempotent by client_id)",
+@router.post("/patrols", status_code=201, summary="Start a patrol (idempotent by client_id)",
              response_model=PatrolOut, response_model_exclude_unset=True)
 def start_patrol(body: PatrolIn, response: Response, actor: ActorDep, session: SessionDep) -> dict:
     p, created = pat.start_patrol(session, actor, client_id=str(body.client_id), started_at=body.started_at,
@@ -53,7 +53,7 @@ class FixesIn(BaseModel):
     fixes: list[FixIn]
 
 
-@router.post("/patrols/{patrol_id}/fixes", tags=["patrols"], summary="A batch of GPS fixes",
+@router.post("/patrols/{patrol_id}/fixes", summary="A batch of GPS fixes",
              response_model=AddFixesOut, response_model_exclude_unset=True)
 def add_fixes(patrol_id: int, body: FixesIn, actor: ActorDep, session: SessionDep) -> dict:
     fixes = [pat.Fix(f.time, f.lon, f.lat, f.accuracy, "gcj02" if f.gcj02 else "wgs84") for f in body.fixes]
@@ -64,14 +64,14 @@ class EndIn(BaseModel):
     ended_at: dt.datetime | None = None
 
 
-@router.post("/patrols/{patrol_id}/end", tags=["patrols"], summary="End a patrol",
+@router.post("/patrols/{patrol_id}/end", summary="End a patrol",
              response_model=PatrolOut, response_model_exclude_unset=True)
 def end_patrol(patrol_id: int, actor: ActorDep, session: SessionDep, body: EndIn | None = None) -> dict:
     pat.end_patrol(session, actor, patrol_id, ended_at=(body or EndIn()).ended_at)
     return pat.patrol_summary(session, actor, patrol_id)
 
 
-@router.get("/patrols/{patrol_id}", tags=["patrols"], summary="A patrol: fixes, flags, length and track",
+@router.get("/patrols/{patrol_id}", summary="A patrol: fixes, flags, length and track",
             response_model=PatrolOut, response_model_exclude_unset=True)
 def get_patrol(patrol_id: int, actor: ActorDep, session: SessionDep) -> dict:
     return pat.patrol_summary(session, actor, patrol_id)
@@ -91,7 +91,7 @@ class VisitIn(BaseModel):
                                                                         "household_id); recorded once per client_id")
 
 
-@router.post("/visits", status_code=201, tags=["patrols"], summary="Household visit check-in at a building",
+@router.post("/visits", status_code=201, summary="Household visit check-in at a building",
              response_model=VisitOut, response_model_exclude_unset=True)
 def visit(body: VisitIn, response: Response, actor: ActorDep, session: SessionDep) -> dict:
     v, created = pat.check_in(session, actor, client_id=str(body.client_id), building_id=body.building_id,
@@ -107,7 +107,7 @@ def visit(body: VisitIn, response: Response, actor: ActorDep, session: SessionDe
 # ---------------------------------------------------------------------------------------------- revisits, tasks
 
 
-@router.get("/revisits", tags=["patrols"], summary="回头看 revisits in my scope, by due date",
+@router.get("/revisits", summary="回头看 revisits in my scope, by due date",
             response_model=list[RevisitOut], response_model_exclude_unset=True)
 def revisits(actor: ActorDep, session: SessionDep, pending: bool = True) -> list[dict]:
     return views.revisits_in_scope(session, actor, pending=pending)
@@ -122,7 +122,7 @@ class RevisitIn(BaseModel):
     lon: float | None = None
 
 
-@router.post("/revisits/{revisit_id}", tags=["patrols"], summary="Record a revisit: still fixed, or reopen",
+@router.post("/revisits/{revisit_id}", summary="Record a revisit: still fixed, or reopen",
              response_model=RecordedRevisit, response_model_exclude_unset=True)
 def record_revisit(revisit_id: int, body: RevisitIn, actor: ActorDep, session: SessionDep,
                    settings: SettingsDep, device_time: DeviceTimeDep = None) -> dict:

@@ -12,7 +12,7 @@ from patrol.cases.worktime import local_today
 router = APIRouter(prefix="/api/v1", tags=["patrols"])
 
 
-@router.get("/tasks", tags=["patrols"], summary="My work: cases to handle or verify, revisits due",
+@router.get("/tasks", summary="My work: cases to handle or verify, revisits due",
             response_model=TasksOut, response_model_exclude_unset=True)
 def my_tasks(actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     return task_list(session, actor, local_today(settings.timezone))

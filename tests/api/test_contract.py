@@ -154,3 +154,14 @@ def test_every_page_opens_with_a_bearer_token(world: World, path: str) -> None:
     r = world.client.get(path, headers=world.h("admin"), follow_redirects=False)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/html")
+
+
+def test_no_operation_lists_a_tag_twice(tmp_path) -> None:
+    """A route's own ``tags=`` adds to its router's: repeating the router's tag lists the operation twice under it."""
+    from api.app import create_app
+    from patrol.core.settings import Settings
+
+    spec = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'none.db'}", tiles=None)).openapi()
+    twice = [f"{method.upper()} {path}: {op['tags']}" for path, methods in spec["paths"].items()
+             for method, op in methods.items() if len(op.get("tags", [])) != len(set(op.get("tags", [])))]
+    assert not twice, twice

@@ -7,8 +7,8 @@ places; users' display names; case numbers are digits) — see :data:`ALLOWED` a
 to type (``<code>``). Then a spot check in English: the same pages with ``?lang=en`` say their headings in English.
 
 Also here, as they need the same browser and server: /docs and /redoc render with no network (Chromium with every
-request that is not to 127.0.0.1 aborted, and the pages' real Content-Security-Policy): Swagger UI lists the
-operations, ReDoc its sections.
+request that is not to 127.0.0.1 aborted, and the pages' real Content-Security-Policy): Swagger UI lists every
+tag group and every operation of /openapi.json (scrolled through: it renders a long list windowed), ReDoc its sections.
 
 One module-scoped server over a simulated Monaco month, one browser, one login per role (admin for the dashboard, the
 maps, the planner and the surveys; the community supervisor for the desk; a grid worker for the phone app).
@@ -241,6 +241,42 @@ def test_spot_check_in_english(site, browser):
     context.close()
 
 
+#: the rows of Swagger UI's list in the DOM now: ['tag', name] or ['op', method, path] — from 150 rows (tags and
+#: operations) on, only those near the viewport are there, so :func:`_swagger_rows` scrolls the page through
+SWAGGER_ROWS = """() => Array.from(document.querySelectorAll('.opblock-tag, .opblock')).map(el =>
+  el.matches('.opblock-tag') ? ['tag', el.getAttribute('data-tag')]
+  : ['op', el.querySelector('.opblock-summary-method').innerText.toLowerCase(),
+     el.querySelector('.opblock-summary-path').getAttribute('data-path')])"""
+
+
+def _swagger_rows(page: Any) -> tuple[list[str], set[tuple[str, str]]]:
+    """The tag groups (in order) and the operations (method, path) Swagger UI renders, scrolling the page to its end:
+    from 150 rows on (tags and operations) it renders only the rows near the viewport (a windowed list)."""
+    tags: list[str] = []
+    ops: set[tuple[str, str]] = set()
+    for _ in range(400):
+        for row in page.evaluate(SWAGGER_ROWS):
+            if row[0] == "tag" and row[1] not in tags:
+                tags.append(row[1])
+            elif row[0] == "op":
+                ops.add((row[1], row[2]))
+        if page.evaluate("() => scrollY + innerHeight >= document.documentElement.scrollHeight - 2"):
+            break
+        page.mouse.wheel(0, 500)
+        page.wait_for_timeout(50)
+    return tags, ops
+
+
+def _spec_rows(spec: dict[str, Any]) -> tuple[list[str], set[tuple[str, str]]]:
+    tags: list[str] = []
+    ops: set[tuple[str, str]] = set()
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            ops.add((method, path))
+            tags += [t for t in op.get("tags") or ["default"] if t not in tags]
+    return tags, ops
+
+
 @pytest.mark.parametrize("path, selector", [("/docs", ".opblock"), ("/redoc", "[data-section-id]")])
 def test_api_docs_render_offline(site, browser, path, selector):
     base = site["base"]
@@ -261,10 +297,18 @@ def test_api_docs_render_offline(site, browser, path, selector):
     page.goto(f"{base}{path}")
     # (no wait_for_function: under the page's real policy an evaluated string is refused)
     page.wait_for_selector(selector, timeout=90_000)  # Swagger UI builds ~200 operations: slow on a busy machine
-    assert len(page.query_selector_all(selector)) > 20  # the operations (Swagger UI), the sections (ReDoc)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"docs{path.replace('/', '-')}.png"))
-    assert "/api/v1/cases" in page.inner_text("body")
+    if path == "/docs":  # every tag group and every operation of the spec, as the page is scrolled through
+        tags, ops = _swagger_rows(page)
+        spec_tags, spec_ops = _spec_rows(context.request.get(f"{base}/openapi.json").json())
+        assert len(ops) > 20
+        assert tags == spec_tags
+        assert ops == spec_ops, sorted(spec_ops ^ ops)
+        assert ("get", "/api/v1/cases") in ops
+    else:
+        assert len(page.query_selector_all(selector)) > 20  # ReDoc's sections
+        assert "/api/v1/cases" in page.inner_text("body")
     assert not blocked, blocked  # nothing asked of another host
     assert not [e for e in errors if "Content Security Policy" in e], errors
     context.close()
