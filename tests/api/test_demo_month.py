@@ -1,7 +1,7 @@
 """The demo's simulated month reads like a functioning 社区 (issue 21, part 7), on both databases: most grids green or
 yellow, a few red for a reason (the rain story), an overdue share of the open cases in a believable range, cases
-in every desk queue, and a planner who opens /planner. The figures asserted are the ones docs-snippets/demo.md
-states."""
+in every desk queue, and a planner who opens /planner. The figures asserted are the ones README.md's
+demo section states."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from patrol.simulate.month import DEMO_PASSWORD, simulate_month
 from patrol.simulate.stories import LATE, STILL_OPEN
 from tests.api.test_simulate import assert_desk_queues
 
-#: bounds stated in docs-snippets/demo.md: red grids (of all grids) and overdue cases (of the open ones)
+#: bounds stated in README.md (the demo): red grids (of all grids) and overdue cases (of the open ones)
 RED_SHARE_MAX = 0.15
 OVERDUE_SHARE = (0.03, 0.10)
 

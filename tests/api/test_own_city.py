@@ -1,5 +1,5 @@
-"""README "Your own city", followed literally on both databases: the shell block of that section (README.md, or
-docs-snippets/roads.md before it is folded in) runs in bash as written, with only these substitutions — the layer
+"""README "Your own city", followed literally on both databases: the shell block of that section of README.md runs
+in bash as written, with only these substitutions — the layer
 files by the files made here, the database URL and port by the test's, and the LON/LAT lines by points in her grid
 (the case at one of her buildings, she at another).
 
@@ -44,15 +44,13 @@ TOWNS = ("Vaduz", "Schaan", "Planken", "Gamprin", "Schellenberg")
 
 
 def readme_block() -> str:
-    """The shell block of the section "Your own city": README.md's once folded in, else the snippet's."""
-    for path in (ROOT / "README.md", ROOT / "docs-snippets" / "roads.md"):
-        text = path.read_text(encoding="utf-8")
-        heading = re.search(r"^#+ Your own city\s*$", text, re.M)
-        if heading:  # the section's shell block: the first one after its heading
-            block = re.search(r"^```sh\n(.*?)^```", text[heading.end():], re.M | re.S)
-            assert block, f"no ```sh block in the section of {path.name}"
-            return block.group(1)
-    raise AssertionError("no section 'Your own city' in README.md nor docs-snippets/roads.md")
+    """The shell block of README.md's section "Your own city" (the first one after its heading)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    heading = re.search(r"^#+ Your own city\s*$", text, re.M)
+    assert heading, "no section 'Your own city' in README.md"
+    block = re.search(r"^```sh\n(.*?)^```", text[heading.end():], re.M | re.S)
+    assert block, "no ```sh block in README.md's section 'Your own city'"
+    return block.group(1)
 
 
 @pytest.fixture(scope="module")
