@@ -1,7 +1,8 @@
 """README "Your own city", followed literally on both databases: the shell block of that section of README.md runs
-in bash as written, with only these substitutions — the layer
-files by the files made here, the database URL and port by the test's, and the LON/LAT lines by points in her grid
-(the case at one of her buildings, she at another).
+in bash as written, with only these substitutions — the layer files by the files made here, the database URL and port
+by the test's, and the LON/LAT lines by points in her grid (the case at one of her buildings, she at another). Then,
+beyond the README: a communities file naming the wrong 街道 for one town is refused with the mismatch listed and
+changes nothing, and the city's own basemap tiles are served from the official layers.
 
 The bureau's files are constructed from shared data (the Liechtenstein OSM extract,
 ../shared/data/osm/liechtenstein_2015.osm.pbf): its two districts (admin_level 6) as 街道 in CGCS2000 (EPSG:4490,
@@ -22,17 +23,24 @@ import sys
 from pathlib import Path
 
 import geopandas as gpd
+import mapbox_vector_tile
 import numpy as np
 import pyogrio
 import pytest
 import shapely
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from api.app import create_app
+from api.cli.app import cli
 from geo.households import estimate_households
 from geo.osm import read_osm
+from geo.tiles import tile_of
 from patrol.core.db import make_engine, session_factory
 from patrol.core.frames import read_frame
 from patrol.core.models import Building, Case, Community, Grid, MapArea, RoadSegment, Subdistrict, User
+from patrol.core.settings import Settings
 from tests.conftest import shared_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,6 +161,7 @@ def test_your_own_city_as_the_readme_says(fresh_url, bureau_files, tmp_path):
             worker = s.scalars(select(User).where(User.username == "wangfang")).one()
             assert grid.worker_id == worker.id and worker.role == "grid_worker"  # the worker has her grid
         assert "gaps: 0" in first.stdout and "overlaps: 0" in first.stdout and "buildings in no grid: 0" in first.stdout
+        _wrong_parent_is_refused(files["communities.shp"], fresh_url, tmp_path)
         engine.dispose()  # no connection of ours open while the server writes (SQLite)
         port = _free_port()
         exports = "".join(line + "\n" for line in head.splitlines() if line.startswith("export "))
@@ -170,8 +179,56 @@ def test_your_own_city_as_the_readme_says(fresh_url, bureau_files, tmp_path):
         lines = shapely.MultiLineString([g for g in roads.geometry if g is not None])
         inner = [shapely.Point(c) for c in day["route"]["coordinates"][1:-1]]
         assert inner and max(lines.distance(p) for p in inner) < 1e-5  # degrees: about a metre
+        _serves_tiles(fresh_url, points[0])
     finally:
         engine.dispose()
+
+
+def _wrong_parent_is_refused(communities: Path, url: str, tmp_path: Path) -> None:
+    """A communities file whose first town names the other 街道 is refused with the mismatch listed; nothing
+    changes."""
+    towns = gpd.read_file(communities)
+    wrong = towns.copy()
+    other = sorted(set(towns["JDBM"]) - {towns.loc[0, "JDBM"]})[0]
+    wrong.loc[0, "JDBM"] = other
+    path = tmp_path / "wrong_parent.shp"
+    pyogrio.write_dataframe(wrong, path, encoding="UTF-8")
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            before = sorted(s.execute(select(Community.code, Community.subdistrict_id)).all())
+        r = CliRunner().invoke(cli, ["import", str(path), "--layer", "communities", "--code-column", "BM",
+                                     "--name-column", "MC", "--parent-column", "JDBM", "--replace",
+                                     "--database", url])
+        assert r.exit_code == 1 and "parent_mismatch" in r.stderr and towns.loc[0, "MC"] in r.stderr, r.stderr
+        with session_factory(engine)() as s:
+            assert sorted(s.execute(select(Community.code, Community.subdistrict_id)).all()) == before
+    finally:
+        engine.dispose()
+
+
+def _serves_tiles(url: str, point: tuple[float, float]) -> None:
+    """Our basemap from the official layers: her building with its house number and the named roads around it."""
+    app = create_app(Settings(database_url=url, secret_key="own-city-test-secret-key-0123456789",
+                              timezone="Asia/Shanghai"))
+    with TestClient(app) as client:
+        meta = client.get("/tiles/meta.json").json()
+        w, south, e, n = meta["bounds"]
+        assert w <= point[0] <= e and south <= point[1] <= n
+        x, y = tile_of(point[0], point[1], 16)
+        layers = _decoded(client, 16, x, y, meta["version"])
+        assert len(layers["buildings"]["features"]) > 0 and {"grids", "communities", "roads"} <= set(layers)
+        # the main roads of her area (the z12 tile of her building, about 7 km across; her grid lies in the hills,
+        # where the z14–z16 tiles hold tracks and paths only) with their names
+        x, y = tile_of(point[0], point[1], 12)
+        names = {f["properties"].get("name") for f in _decoded(client, 12, x, y, meta["version"])["roads"]["features"]}
+        assert names - {None}, "no named road around her building"
+
+
+def _decoded(client: TestClient, z: int, x: int, y: int, version: int) -> dict:
+    r = client.get(f"/tiles/{z}/{x}/{y}.pbf", params={"v": version})
+    assert r.status_code == 200
+    return mapbox_vector_tile.decode(r.content)
 
 
 def _check_layers(s, expected: dict) -> None:
@@ -183,6 +240,8 @@ def _check_layers(s, expected: dict) -> None:
     assert s.scalar(select(func.count()).select_from(Building)) == expected["buildings"]
     assert s.scalar(select(func.count()).select_from(Building).where(Building.housenumber.is_not(None))) == \
         expected["housenumbers"]
+    named = s.scalar(select(func.count()).select_from(RoadSegment).where(RoadSegment.name.is_not(None)))
+    assert named > 0, "the roads lost their names (LM)"
     highways = set(s.scalars(select(RoadSegment.highway).distinct()))
     assert s.scalar(select(func.count()).select_from(RoadSegment)) == expected["roads"]
     assert {"primary", "secondary", "residential", "footway"} <= highways and not any(
