@@ -1,24 +1,68 @@
-"""The basemap's vector tiles (api/routes/tiles.py, patrol/city/tiles.py, geo/tiles.py) on both databases, over the
-shared Monaco world: the layers and their properties as the browser renderer reads them, a known building with its
-label at z16 and z18, a named road, grids and communities with their codes, an empty tile outside the city, the
-ETag / 304 / Cache-Control, compression, a new map version changing both ETag and content, and what makes one
-(a published plan, new building labels)."""
+"""The basemap's vector tiles (api/routes/tiles.py, patrol/city/tiles.py, geo/tiles.py) on both databases, over
+Monaco (a copy of the test template with grids, and a planner; lighter than the case-loop world): the layers and
+their properties as the browser renderer reads them, a known building with its label at z16 and z18, a named road,
+grids and communities with their codes, an empty tile outside the city, the ETag / 304 / Cache-Control,
+compression, a new map version changing both ETag and content, and what makes one (a published plan, new building
+labels)."""
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
 
 import mapbox_vector_tile
 import pytest
 import shapely
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
+from api.app import create_app
 from geo.tiles import LAYERS, MEDIA_TYPE, PROPERTIES, tile_of
 from patrol.city.labels import label_buildings
 from patrol.city.map_version import bump
-from patrol.core.db import session_factory, transaction
+from patrol.core.auth import create_user
+from patrol.core.db import drop_postgis_database, make_engine, session_factory, transaction
 from patrol.core.frames import read_frame
 from patrol.core.models import Building, Community, Grid, RoadSegment
+from patrol.core.settings import Settings
+from tests.conftest import CITIES, ENGLISH
 
 pytestmark = pytest.mark.db
+PASSWORD = "correct horse 1"
+
+
+@dataclasses.dataclass
+class City:
+    """Monaco with grids (a copy of the template), an app on it and a planner: lighter than the case-loop world."""
+    client: TestClient
+    engine: object
+    grid_a: int
+    point_a: tuple[float, float]
+    planner: dict[str, str]
+
+    def h(self, _who: str) -> dict[str, str]:
+        return self.planner
+
+
+@pytest.fixture(scope="module")
+def world(backend, tmp_path_factory, monaco_model) -> Iterator[City]:
+    url = CITIES.new(backend, monaco_model, tmp_path_factory.mktemp("tiles") / "city.db")
+    engine = make_engine(url)
+    with transaction(session_factory(engine)) as s:
+        create_user(s, username="planner", role="planner", password=PASSWORD)
+        grid = read_frame(s, [Grid.id], Grid.geom, order_by=[Grid.code], limit=1).iloc[0]
+        point = grid.geometry.representative_point()
+    app = create_app(Settings(database_url=url, tiles=None, secret_key="test-secret-key-for-the-suite-0123456789",
+                              timezone="Asia/Shanghai"))
+    with TestClient(app, headers=ENGLISH) as client:
+        r = client.post("/api/v1/auth/token", data={"username": "planner", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        yield City(client, engine, int(grid["id"]), (point.x, point.y),
+                   {"Authorization": f"Bearer {r.json()['access_token']}"})
+    app.state.engine.dispose()
+    engine.dispose()
+    if backend == "postgis":
+        drop_postgis_database(url)
 
 
 def _tile(world, point, z: int, **params) -> dict:
