@@ -395,9 +395,16 @@ def _finish(frame: gpd.GeoDataFrame, kind: str, spec: LayerSpec) -> gpd.GeoDataF
         return gpd.GeoDataFrame(out, geometry=points, crs=WGS84)
     # a ring valid in the file's CRS can cross itself once reprojected and rounded to the 9 decimals the database
     # keeps (patrol.core.frames.ewkt): snapped to that grid keeping it valid, and repaired if still not
-    geoms = shapely.set_precision(geoms, 1e-9)
-    bent = ~shapely.is_valid(geoms)
-    geoms[bent] = shapely.make_valid(geoms[bent], method="structure", keep_collapsed=False)
+    # (only those: the precision reducer also rotates and reorients rings, and a plan downloaded and uploaded again
+    # must come back vertex for vertex)
+    rounded = shapely.transform(geoms, lambda xy: np.round(xy, 9))
+    bent = ~shapely.is_valid(rounded)
+    if bent.any():
+        fixed = shapely.set_precision(geoms[bent], 1e-9)
+        still = ~shapely.is_valid(fixed)
+        fixed[still] = shapely.make_valid(fixed[still], method="structure", keep_collapsed=False)
+        geoms = geoms.copy()
+        geoms[bent] = fixed
     return gpd.GeoDataFrame(out, geometry=[as_multipolygon(g) for g in geoms], crs=WGS84)
 
 

@@ -69,7 +69,7 @@ def test_a_second_city_is_refused_without_replace_and_nothing_changes(session, m
     store_city(session, monaco, source="second", replace=True)
     assert session.scalar(select(func.count()).select_from(City)) == 1
     assert summarize(session).buildings == before.buildings
-    assert session.scalar(select(City.map_version)) == version + 1  # tile URLs of the first city are not reused
+    assert session.scalar(select(City.map_version)) > version  # tile URLs of the first city are not reused
 
 
 def test_subdistrict_is_derived_when_the_file_has_none(session, monaco):
