@@ -13,12 +13,13 @@ import pyogrio
 import pytest
 import shapely
 import shapely.ops
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from patrol.core.db import session_factory
-from patrol.core.models import Grid, RoadSegment
+from patrol.core.models import RoadSegment
 from tests.api.conftest import World, build_world
 from tests.api.test_cli import run
+from tests.api.test_routing import points_in_grid_a
 
 pytestmark = pytest.mark.db
 
@@ -40,20 +41,6 @@ def _roads(world) -> list[tuple]:
     with session_factory(world.engine)() as s:
         return s.execute(select(RoadSegment.name, RoadSegment.highway, RoadSegment.oneway, RoadSegment.length_m)
                          .order_by(RoadSegment.id)).all()
-
-
-def points_in_grid_a(world, n: int) -> list[tuple[float, float]]:
-    with session_factory(world.engine)() as s:
-        wkb = s.scalar(select(func.ST_AsBinary(Grid.geom)).where(Grid.id == world.grid_a))
-    grid = shapely.from_wkb(bytes(wkb)).buffer(-0.0002)
-    x0, y0, x1, y1 = grid.bounds
-    out, k = [], 0
-    while len(out) < n:
-        k += 1
-        p = shapely.Point(x0 + (x1 - x0) * ((k * 0.618) % 1), y0 + (y1 - y0) * ((k * 0.382) % 1))
-        if grid.contains(p):
-            out.append((p.x, p.y))
-    return out
 
 
 def _ask(world):

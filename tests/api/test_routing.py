@@ -151,7 +151,7 @@ def test_bad_input_is_a_clear_4xx(world):
 
 def test_a_workers_day_in_walking_order(world):
     c = world.client
-    made = [world.report(category="C0102", point=p) for p in _points_in_grid_a(world, 4)]
+    made = [world.report(category="C0102", point=p) for p in points_in_grid_a(world, 4)]
     for case in made[:3]:
         world.act("worker_a", case["id"], "register")
         world.act("worker_a", case["id"], "dispatch")  # grid level: to the grid's worker
@@ -172,7 +172,8 @@ def test_a_workers_day_in_walking_order(world):
     assert empty["empty"] is True and empty["stops"] == [] and empty["route"] is None
 
 
-def _points_in_grid_a(world, n: int) -> list[tuple[float, float]]:
+def points_in_grid_a(world, n: int) -> list[tuple[float, float]]:
+    """``n`` points spread over worker A's grid (a golden-ratio walk over its box, kept when inside)."""
     with transaction(session_factory(world.engine)) as s:
         wkb = s.scalar(select(func.ST_AsBinary(Grid.geom)).where(Grid.id == world.grid_a))
     grid = shapely.from_wkb(bytes(wkb)).buffer(-0.0002)
