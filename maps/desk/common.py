@@ -32,11 +32,14 @@ ACTION_EN = {"register": "Register", "reject": "Reject", "dispatch": "Dispatch",
              "rework": "Failed check (rework)", "close": "Close", "rate": "Rate", "suspend": "Suspend",
              "resume": "Resume", "escalate": "Escalate", "merge": "Merge (duplicate)", "urge": "Urge (督办)",
              "supplement": "Supplement (photo, note)"}
+#: the words of ``patrol.cases.channels.CHANNELS`` (maps imports no patrol code: tests/unit/test_channels.py keeps
+#: the two lists equal), and ``survey`` (a visit's finding)
 CHANNEL = {
-    "zh": {"patrol": "巡查上报", "staff": "工作人员", "open311": "Open311", "inspection": "检查整改",
-           "survey": "走访", "resident": "居民", "hotline": "12345", "self_handled": "自行处置"},
-    "en": {"patrol": "Patrol", "staff": "Staff", "open311": "Open311", "inspection": "Inspection",
-           "survey": "Visit", "resident": "Resident", "hotline": "12345", "self_handled": "Handled on the spot"},
+    "zh": {"patrol": "巡查上报", "self_handled": "自行处置", "resident": "居民扫码", "12345": "12345热线",
+           "open311": "Open311", "inspection": "检查整改", "staff": "工作人员", "history": "历史导入", "survey": "走访"},
+    "en": {"patrol": "Patrol", "self_handled": "Handled on the spot", "resident": "Resident (QR / H5)",
+           "12345": "12345 hotline", "open311": "Open311", "inspection": "Inspection", "staff": "Staff",
+           "history": "History import", "survey": "Visit"},
 }
 
 #: OpenStreetMap's building=* values in words (the case page and its print show a building's use); an unknown value

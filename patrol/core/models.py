@@ -365,7 +365,17 @@ class Case(Base):
     clock_skew_s: Mapped[int | None] = mapped_column(Integer)
     #: why the device time was not taken as given: ``skew`` (clock disagrees), ``future`` / ``too_old`` (clamped)
     time_flag: Mapped[str | None] = mapped_column(String(20))
+    #: the system a case came from and its number there: ``12345`` and the work-order number (工单编号), or a history
+    #: import's source name and its row id; unique together, so a re-import updates instead of duplicating
+    source: Mapped[str | None] = mapped_column(String(40))
+    source_ref: Mapped[str | None] = mapped_column(String(80))
+    #: sha256 of the resident's private follow-up link (/r/f/<token>); the token itself is never stored
+    follow_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    #: the resident says it was solved (解决率): from her rating on the follow-up page or the hotline's 回访
+    resident_solved: Mapped[bool | None] = mapped_column(Boolean)
     __table_args__ = (
+        Index("ix_patrol_case_source_source_ref", "source", "source_ref", unique=True),
+        Index("ix_patrol_case_channel_reported_at", "channel", "reported_at"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         CheckConstraint("level IN ('grid', 'community', 'department')", name="level"),
         # the desk's queues (patrol.cases.queues; migration 0008, measured in bench/bench_desk_queues.py)
@@ -695,6 +705,45 @@ class ResidentAudit(Base):
     household_id: Mapped[int | None] = mapped_column(Integer, index=True)  # no foreign key: the trail outlives
     resident_id: Mapped[int | None] = mapped_column(Integer, index=True)   # the record
     via: Mapped[str] = mapped_column(String(100))
+    #: a case whose reporter's contact (a resident's phone on the H5 page or a 12345 order) was read
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+HOTLINE_STATES = ("pending", "placed")
+
+
+class HotlineOrder(Base):
+    """A 12345 work order (工单) as the hotline platform sent it (imported file or pushed JSON). An order whose address
+    matched one building becomes a case at once (``placed``); one that matched none or several waits in the desk's
+    待定位 queue (``pending``, ``candidates`` holding the best guesses) until a supervisor places it on the map, which
+    creates its case. ``contact_*`` is personal data (the case's community's desk only, reads audited)."""
+
+    __tablename__ = "hotline_order"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(80), unique=True)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    category_code: Mapped[str | None] = mapped_column(ForeignKey("category.code"))
+    category_text: Mapped[str | None] = mapped_column(String(200))  # 诉求分类 as the hotline wrote it
+    description: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(300))
+    subdistrict_text: Mapped[str | None] = mapped_column(String(200))  # 所属街道 as written
+    urgency: Mapped[str | None] = mapped_column(String(20))
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    #: the address match: the best score (0–1) and the candidates as JSON ``[{"building_id", "score", "label"}]``
+    match_score: Mapped[float | None] = mapped_column(Float)
+    candidates: Mapped[str | None] = mapped_column(Text)
+    #: the scope of a pending order on the desk (from 所属街道 / the community named in the address), when known
+    subdistrict_id: Mapped[int | None] = mapped_column(ForeignKey("subdistrict.id", ondelete="SET NULL"), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"), unique=True)
+    #: the order's row as received (JSON), for the record and a re-match
+    raw: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    __table_args__ = (CheckConstraint("state IN ('pending', 'placed')", name="state"),)
 
 
 NOTIFY_KINDS = ("email", "webhook", "wecom", "dingtalk")
