@@ -36,7 +36,8 @@ ACTION_EN = {"register": "Register", "reject": "Reject", "dispatch": "Dispatch",
 #: the two lists equal), and ``survey`` (a visit's finding)
 CHANNEL = {
     "zh": {"patrol": "巡查上报", "self_handled": "自行处置", "resident": "居民扫码", "12345": "12345热线",
-           "open311": "Open311", "inspection": "检查整改", "staff": "工作人员", "history": "历史导入", "survey": "走访"},
+           "open311": "Open311", "inspection": "检查整改", "staff": "工作人员", "history": "历史导入",
+           "survey": "走访"},
     "en": {"patrol": "Patrol", "self_handled": "Handled on the spot", "resident": "Resident (QR / H5)",
            "12345": "12345 hotline", "open311": "Open311", "inspection": "Inspection", "staff": "Staff",
            "history": "History import", "survey": "Visit"},
