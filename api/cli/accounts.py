@@ -11,7 +11,7 @@ import click
 from sqlalchemy import select
 
 from api.cli.context import Group, open_database
-from patrol.core.auth import create_api_key, create_user, get_user, revoke_api_key
+from patrol.core.auth import KEY_SCOPES, create_api_key, create_user, get_user, revoke_api_key
 from patrol.core.db import transaction
 from patrol.core.errors import InvalidInput
 from patrol.core.logins import failures
@@ -78,18 +78,21 @@ def apikeys() -> None:
     pass
 
 
-@apikeys.command("add", help="create an API key for an Open311 client; it is printed only once")
+@apikeys.command("add", help="create an API key for an Open311 client or a 12345 platform; it is printed only once")
 @click.argument("name")
 @click.option("--days", type=click.FloatRange(min=0, min_open=True),
               help="refused after this many days (default: GRIDPATROL_API_KEY_DAYS, else never)")
-def apikeys_add(name: str, days: float | None) -> None:
+@click.option("--scope", type=click.Choice(KEY_SCOPES), default="open311", show_default=True,
+              help="what the key opens: Open311 GeoReport v2, or the 12345 hotline exchange")
+def apikeys_add(name: str, days: float | None, scope: str) -> None:
     database = open_database()
     days = days or database.settings.api_key_days
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=days) if days else None
     with transaction(database.sessions) as session:
-        key = create_api_key(session, name, expires_at=expires)
+        key = create_api_key(session, name, expires_at=expires, scope=scope)
     print(key)
-    print(f"(the Open311 api_key for {name}; it is shown only now)", file=sys.stderr)
+    what = "Open311" if scope == "open311" else "12345 hotline"
+    print(f"(the {what} api_key for {name}; it is shown only now)", file=sys.stderr)
 
 
 # ------------------------------------------------------------------------------------ sessions and accounts (issue 19)

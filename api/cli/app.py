@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "checklists": "api.cli.surveys:checklists",
     "shops": "api.cli.surveys:shops",
     "residents": "api.cli.residents:residents",
+    "hotline": "api.cli.hotline:hotline",
     "info": "api.cli.city:info",
     "serve": "api.cli.server:serve",
     "demo": "api.cli.server:demo",

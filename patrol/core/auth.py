@@ -25,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from patrol.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from patrol.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from patrol.core.models import ROLES, ApiKey, Community, Grid, RefreshToken, ResponsibleUnit, Subdistrict, User
 from patrol.core.passwords import check_password
 from patrol.core.settings import Settings
@@ -205,18 +205,26 @@ def _actor(session: Session, user: User, grids: frozenset[int]) -> Actor:
 KEY_USE_RESOLUTION = dt.timedelta(minutes=1)
 
 
-def create_api_key(session: Session, name: str, *, expires_at: dt.datetime | None = None) -> str:
-    """A new Open311 key, refused from ``expires_at`` on (None: never); the key itself is returned once, only its
-    hash is stored."""
+#: what an API key can open (``ApiKey.scope``): Open311 GeoReport v2, or the 12345 platform's exchange
+KEY_SCOPES = ("open311", "hotline")
+
+
+def create_api_key(session: Session, name: str, *, expires_at: dt.datetime | None = None,
+                   scope: str = "open311") -> str:
+    """A new key for Open311 (``scope="open311"``) or a 12345 platform (``"hotline"``), refused from ``expires_at`` on
+    (None: never); the key itself is returned once, only its hash is stored."""
+    if scope not in KEY_SCOPES:
+        raise InvalidInput(f"unknown key scope {scope!r}; scopes: {', '.join(KEY_SCOPES)}", field="scope")
     key = "gp_" + secrets.token_urlsafe(24)
-    session.add(ApiKey(name=name, key_hash=_digest(key), expires_at=expires_at))
+    session.add(ApiKey(name=name, key_hash=_digest(key), expires_at=expires_at, scope=scope))
     session.flush()
     return key
 
 
-def actor_for_key(session: Session, key: str | None, *, now: dt.datetime | None = None) -> Actor:
-    """The Open311 client of ``key``: 401 when it is unknown, revoked or expired. Notes when it was used, to the
-    minute (:data:`KEY_USE_RESOLUTION`)."""
+def actor_for_key(session: Session, key: str | None, *, now: dt.datetime | None = None,
+                  scope: str = "open311") -> Actor:
+    """The client of ``key`` (role ``open311`` or ``hotline``, as its scope): 401 when it is unknown, revoked or
+    expired, 403 when it opens another scope. Notes when it was used, to the minute (:data:`KEY_USE_RESOLUTION`)."""
     if not key:
         raise Unauthorized("an api_key is required to file requests", field="api_key")
     now = now or dt.datetime.now(dt.UTC)
@@ -227,9 +235,11 @@ def actor_for_key(session: Session, key: str | None, *, now: dt.datetime | None 
         raise Unauthorized("this api_key has been revoked", field="api_key")
     if found.expires_at is not None and now >= found.expires_at:
         raise Unauthorized(f"this api_key expired on {found.expires_at:%Y-%m-%d %H:%M} UTC", field="api_key")
+    if (found.scope or "open311") != scope:
+        raise Forbidden(f"this api_key is for {found.scope}, not {scope}", field="api_key")
     if found.last_used_at is None or now - found.last_used_at >= KEY_USE_RESOLUTION:
         found.last_used_at = now
-    return Actor(label=f"open311:{found.name}", role="open311", api_key_id=found.id)
+    return Actor(label=f"{scope}:{found.name}", role=scope, api_key_id=found.id)
 
 
 def revoke_api_key(session: Session, name_or_id: str, *, now: dt.datetime | None = None) -> ApiKey:

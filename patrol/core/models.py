@@ -243,6 +243,8 @@ class User(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("responsible_unit.id", ondelete="SET NULL"))
     subdistrict_id: Mapped[int | None] = mapped_column(ForeignKey("subdistrict.id", ondelete="SET NULL"))
     email: Mapped[str | None] = mapped_column(String(200))
+    #: the work phone printed on a grid worker's public card (网格员公示牌); not her private number
+    work_phone: Mapped[str | None] = mapped_column(String(40))
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     __table_args__ = (
@@ -262,6 +264,9 @@ class ApiKey(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: what the key opens: ``open311`` (GeoReport v2 for residents' apps) or ``hotline`` (a 12345 platform pushing
+    #: work orders and reading results); a key opens nothing else
+    scope: Mapped[str] = mapped_column(String(20), default="open311", server_default="open311")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
     #: refused from then on (None: never expires); ``revoked_at`` says when ``active`` was turned off

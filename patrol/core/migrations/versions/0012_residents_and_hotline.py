@@ -1,6 +1,7 @@
 """residents and the 12345 hotline: a case's source system and its number there (a 12345 work order, a history
 row), the resident's private follow-up link (its hash), whether she says it was solved, an index for filters by
-channel, the hotline's work orders (the 待定位 queue), and the audit of reads of a case's contact
+channel, the hotline's work orders (the 待定位 queue), the audit of reads of a case's contact, a grid worker's
+work phone for her public card, and what an API key opens (Open311 or the hotline)
 
 Revision ID: 0012
 Revises: 0011
@@ -64,9 +65,13 @@ def upgrade() -> None:
     op.create_index('ix_patrol_case_source_source_ref', 'patrol_case', ['source', 'source_ref'], unique=True)
     op.add_column('resident_audit', sa.Column('case_id', sa.Integer(), nullable=True))
     op.create_index(op.f('ix_resident_audit_case_id'), 'resident_audit', ['case_id'], unique=False)
+    op.add_column('app_user', sa.Column('work_phone', sa.String(length=40), nullable=True))
+    op.add_column('api_key', sa.Column('scope', sa.String(length=20), server_default='open311', nullable=False))
 
 
 def downgrade() -> None:
+    op.drop_column('api_key', 'scope')
+    op.drop_column('app_user', 'work_phone')
     op.drop_index(op.f('ix_resident_audit_case_id'), table_name='resident_audit')
     with op.batch_alter_table('resident_audit') as batch:
         batch.drop_column('case_id')
