@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from geo.layers import read_layer
 from patrol.cases.service import create_case
-from patrol.city.gridding import check_city_grids, generate_city_grids
+from patrol.city.gridding import check_city_grids
 from patrol.city.layer_import import import_layer
 from patrol.city.osm_import import store_city
 from patrol.city.read_models import layer
