@@ -337,7 +337,9 @@ class AddressIndex:
 def _split(address: str, number: str | None) -> tuple[str | None, str | None]:
     """A stored address as road and number: ``Landstrasse 12`` (OSM), ``中山路12号``; the number given wins."""
     a = address.strip()
-    m = re.match(r"^(.*?)\s*(\d+[A-Za-z]?(?:[-/]\d*[A-Za-z]?)?)\s*号?$", a)
+    if number and a.endswith(number) and len(a) > len(number):
+        return a[:-len(number)].strip() or None, number
+    m = re.match(r"^(.*?)\s*(\d+[A-Za-z]?(?:\s*[-/,;]\s*\d*[A-Za-z]?)*)\s*号?$", a)
     if m and m.group(1):
         return m.group(1), number or m.group(2)
     if m:  # a number alone: no road

@@ -79,7 +79,8 @@ def typo(road: str, rng: random.Random) -> str:
         a, b = rng.choice(alike)
         i = low.index(a, 1)
         return road[:i] + b + road[i + len(a):]
-    letters = [i for i in range(1, len(road) - 1) if road[i].isalpha() and road[i + 1].isalpha()]
+    letters = [i for i in range(1, len(road) - 1)
+               if road[i].isalpha() and road[i + 1].isalpha() and road[i] != road[i + 1]]
     if not letters:
         return road
     i = rng.choice(letters)
