@@ -46,6 +46,7 @@ SCORES = {
 #: words that say "near there", not a place: dropped, the score multiplied by SCORES["vague"]
 VAGUE_WORDS = ("附近", "门口", "对面", "旁边", "周边", "一带", "边上", "路口", "后面", "前面", "楼下", "隔壁", "左右",
                "斜对过", "对过", "那边", "这边")
+_VAGUE = re.compile("|".join(sorted(VAGUE_WORDS, key=len, reverse=True)))
 #: how many buildings of one road a number-less address lists as candidates
 ROAD_CANDIDATES = 5
 
@@ -53,6 +54,7 @@ _CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
               "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_RUN = re.compile("第?([〇零一二两三四五六七八九十百千]+)(?=[号栋单元室层楼户])")
+_ACCENTED = re.compile("[\u00c0-\u024f\u1e00-\u1eff]+")  # Latin letters with accents (ü, ã, ç …)
 _PUNCT = re.compile(r"[\s,，.。、;；:：()（）\[\]【】\-—–_/#'\"“”‘’·]+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # the administrative prefix: province, city, district / county (not 小区, 社区, 园区, 校区, 景区, 片区, 厂区 …)
@@ -83,6 +85,10 @@ def _cn_number(run: str) -> str:
     return str(total + digit)
 
 
+def _unaccent(m: re.Match[str]) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", m.group(0)) if not unicodedata.combining(c))
+
+
 def _drop_admin_prefix(s: str) -> str:
     for pattern in (_PROVINCE, _CITY):
         s = pattern.sub("", s, count=1)
@@ -97,8 +103,8 @@ def normalise(text: str | None) -> str:
     if not text:
         return ""
     s = unicodedata.normalize("NFKC", text).casefold()
-    s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
-    s = unicodedata.normalize("NFKC", s)
+    if not s.isascii():
+        s = _ACCENTED.sub(_unaccent, s)
     s = s.replace("號", "号").replace("幢", "栋").replace("座", "栋")
     s = _CN_RUN.sub(lambda m: _cn_number(m.group(1)), s)
     s = re.sub(r"第(?=\d)", "", s)
@@ -135,10 +141,8 @@ def parse(text: str | None, *, communities: re.Pattern[str] | None = None,
     """The tokens of ``text`` (normalised first). ``communities`` / ``subdistricts``: patterns of known names followed
     by 社区 / 街道 (:class:`AddressIndex` passes its own), found anywhere in the address."""
     s = normalise(text)
-    vague = False
-    for word in VAGUE_WORDS:
-        if word in s:
-            s, vague = s.replace(word, ""), True
+    s, said = _VAGUE.subn("", s)
+    vague = said > 0
     sub = com = None
     if subdistricts is not None and (m := subdistricts.search(s)):
         sub, s = m.group(1), s[:m.start()] + s[m.end():]
