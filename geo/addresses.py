@@ -247,13 +247,18 @@ class AddressIndex:
         """The index of ``rows``; ``roads``: further road names (street segments) recognised in addresses."""
         index = cls(list(rows))
         for r in index.rows:
-            road, number = r.road, r.housenumber
-            if road is None and r.address:
+            road, number, block = r.road, r.housenumber, None
+            if road is None and r.address and "栋" in normalise(r.address):  # 阳光小区3栋, 中山路12号3栋
+                p = parse(r.address)
+                road, number, block = p.road, number or p.number, p.block
+            elif road is None and r.address:
                 road, number = _split(r.address, number)
             if road and (key := normalise(road)):
                 numbers = index._roads.setdefault(key, {})
                 for part in re.split(r"[,;，；]", number or "") or [""]:
                     numbers.setdefault(_number_key(part) or "", []).append(r.building_id)
+                if block:
+                    numbers.setdefault(f"{_number_key(number) or ''}#{block}", []).append(r.building_id)
             if r.name and (key := normalise(r.name)):
                 index._names.setdefault(key, []).append(r.building_id)
             index._area[r.building_id] = (area_key(r.community, _COMMUNITY_SUFFIX),
@@ -278,7 +283,7 @@ class AddressIndex:
         q = self.parse(text)
         scores: dict[int, float] = {}
         for road, sim in self._find_roads(q.road or ""):
-            for b, s in self._on_road(road, q.number):
+            for b, s in self._on_road(road, q.number, q.block):
                 scores[b] = max(scores.get(b, 0.0), sim * s)
         if not scores and q.road:
             said = [q.road + f"{q.number}号" if q.number else "", q.road + f"{q.block}栋" if q.block else "", q.road]
@@ -322,11 +327,14 @@ class AddressIndex:
             self._road_cache[road] = result
         return result
 
-    def _on_road(self, road: str, number: str | None) -> list[tuple[int, float]]:
-        """The buildings of ``road`` for house number ``number`` with their score before the road's own."""
+    def _on_road(self, road: str, number: str | None, block: str | None = None) -> list[tuple[int, float]]:
+        """The buildings of ``road`` (or estate) for house number ``number`` and 栋 ``block`` with their score before
+        the road's own."""
         numbers = self._roads.get(road, {})
+        if block and (ids := numbers.get(f"{number or ''}#{block}")):
+            return [(b, SCORES["exact"]) for b in ids]
         if number is None:
-            ids = sorted(b for ids in numbers.values() for b in ids)[:ROAD_CANDIDATES]
+            ids = sorted({b for ids in numbers.values() for b in ids})[:ROAD_CANDIDATES]
             return [(b, SCORES["road_only"]) for b in ids]
         if number in numbers:
             return [(b, SCORES["exact"]) for b in numbers[number]]

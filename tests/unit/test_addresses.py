@@ -49,6 +49,10 @@ def index():
         BuildingAddress(6, road="中山路", housenumber="12", community="阳光社区", subdistrict="望京街道"),
         BuildingAddress(7, name="阳光小区", community="阳光社区"),
         BuildingAddress(8, "Täscherlochstrasse 76, 76a, 76b"),
+        BuildingAddress(9, "幸福里小区3栋"),
+        BuildingAddress(10, "幸福里小区4栋"),
+        BuildingAddress(11, "中山路20号1栋"),
+        BuildingAddress(12, "中山路20号2栋"),
     ], roads=["Burgstrasse"])
 
 
@@ -104,3 +108,11 @@ def test_simulated_noise_helpers():
     rng = random.Random(3)
     spelled = {typo("Landstrasse", rng) for _ in range(30)}
     assert "Landstrasse" not in spelled and len(spelled) > 3
+
+
+def test_estate_buildings_by_their_dong(index):
+    assert placed(index, "幸福里小区四号楼3单元") == 10
+    assert placed(index, "中山路二十号2幢附近") == 12
+    both = index.match("中山路20号")
+    assert {m.building_id for m in both} == {11, 12} and decide(both) is None
+    assert decide(index.match("幸福里小区")) is None
