@@ -15,9 +15,10 @@ and find the building it names, with a confidence score.
 Scores (see :data:`SCORES`): road and number exact 1.0; the road with one typo (one edit: a swapped, dropped, added
 or changed letter) 0.9, two typos 0.72 (longer names only), a homophone of a Chinese road (same pinyin) 0.95, a known
 road written inside other words 0.85; the number given but not on that road: its base number (12 for 12a) 0.7, else
-the road's nearest numbers 0.45; no number: every building on the road 0.55 (待定位 with candidates). A community or
-subdistrict named in the address that is not the building's costs 0.25 / 0.1; vague words multiply by 0.95. Without a
-road, a building's or estate's name said exactly scores 0.9.
+the road's nearest numbers 0.45; no number: the road's addressed buildings 0.55, those only labelled after the road
+0.5 (待定位 with candidates); an estate's 栋 said as stored (幸福里小区3栋) 1.0. A community or subdistrict named in the
+address that is not the building's costs 0.25 / 0.1; vague words multiply by 0.95. Without a road, a building's or
+estate's name said exactly scores 0.9.
 
 Pure: no database, no web; the loader from the database is :func:`patrol.intake.addresses.building_index`.
 """
@@ -40,7 +41,7 @@ MARGIN = 0.15
 #: the score of a building for each way the address can name it (module docstring)
 SCORES = {
     "exact": 1.0, "homophone": 0.95, "typo1": 0.9, "typo2": 0.72, "inside": 0.85,
-    "base_number": 0.7, "near_number": 0.45, "road_only": 0.55, "name": 0.9,
+    "base_number": 0.7, "near_number": 0.45, "road_only": 0.55, "road_unnumbered": 0.5, "name": 0.9,
     "other_community": 0.25, "other_subdistrict": 0.1, "vague": 0.95,
 }
 #: words that say "near there", not a place: dropped, the score multiplied by SCORES["vague"]
@@ -334,8 +335,9 @@ class AddressIndex:
         if block and (ids := numbers.get(f"{number or ''}#{block}")):
             return [(b, SCORES["exact"]) for b in ids]
         if number is None:
-            ids = sorted({b for ids in numbers.values() for b in ids})[:ROAD_CANDIDATES]
-            return [(b, SCORES["road_only"]) for b in ids]
+            numbered = sorted({b for k, ids in numbers.items() if k for b in ids})[:ROAD_CANDIDATES]
+            rest = [b for b in sorted(numbers.get("", [])) if b not in numbered][:ROAD_CANDIDATES - len(numbered)]
+            return [(b, SCORES["road_only"]) for b in numbered] + [(b, SCORES["road_unnumbered"]) for b in rest]
         if number in numbers:
             return [(b, SCORES["exact"]) for b in numbers[number]]
         base = _base(number)
