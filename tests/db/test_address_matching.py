@@ -39,5 +39,12 @@ def test_simulated_liechtenstein_orders_are_placed_precisely(session, liechtenst
     assert all(placed[no] is None for no, b in truth.items() if b is None)  # no number: 待定位
     assert 0 < len(truth) - len(named) < 200
 
+    # a road without a number: its buildings (addressed ones first, then those labelled after it) wait for a person
+    label = session.scalar(select(Building.label).where(Building.address.is_(None), Building.label.like("% %号附近"))
+                           .order_by(Building.id).limit(1))
+    road_only = index.match(label.rsplit(" ", 1)[0] + "门口", top=5)
+    assert len(road_only) == 5 and decide(road_only) is None
+    assert all(m.label.startswith(label.rsplit(" ", 1)[0]) for m in road_only)
+
     map_version.bump(session)
     assert building_index(session) is not index  # a new map version reads the buildings again
