@@ -93,8 +93,8 @@ def _pandas_join(session, rows: list[dict]) -> tuple[float, dict[str, int | None
 def _write_cases(sessions, rows: list[dict], placed: dict[str, int | None]) -> tuple[float, int, str]:
     """The placed orders as cases; (seconds, cases written, how)."""
     try:
-        from patrol.intake.hotline.mapping import load_mapping  # type: ignore[import-not-found]
-        from patrol.intake.hotline.orders import import_table  # type: ignore[import-not-found]
+        from patrol.intake.hotline.mapping import load_mapping
+        from patrol.intake.hotline.orders import import_table
     except ImportError:
         load_mapping = import_table = None
     settings = get_settings()
