@@ -344,8 +344,8 @@ class AddressIndex:
         same_base = [b for k, ids in numbers.items() if k and _base(k) == base for b in ids]
         if same_base:
             return [(b, SCORES["base_number"]) for b in same_base]
-        numbered = sorted(((abs((_base(k) or 0) - (base or 0)), b) for k, ids in numbers.items() if k for b in ids))
-        return [(b, SCORES["near_number"]) for _, b in numbered[:ROAD_CANDIDATES]]
+        nearest = sorted((abs((_base(k) or 0) - (base or 0)), b) for k, ids in numbers.items() if k for b in ids)
+        return [(b, SCORES["near_number"]) for _, b in nearest[:ROAD_CANDIDATES]]
 
 
 def _split(address: str, number: str | None) -> tuple[str | None, str | None]:
