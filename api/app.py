@@ -31,6 +31,7 @@ from api.routes import (
     photos,
     residents,
     routing,
+    stickers,
     survey_pages,
     surveys,
     tasks,
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(desk.pages)
     app.include_router(casefile.router)
     app.include_router(tiles.router)
+    app.include_router(stickers.router)
     open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state", response_model=HealthOut)

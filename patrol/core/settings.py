@@ -109,6 +109,11 @@ class Settings(BaseSettings):
                                    "use, while its successor is still unused (the answer was lost: the phone "
                                    "went offline), is exchanged again instead of ending the session, s.")
 
+    # issue 18, stickers: the grid worker's public card (网格员公示牌)
+    sticker_hotline: str = Field("12345", description="The service hotline printed on the grid workers' public "
+                                                      "cards (网格员公示牌); empty: none.")
+    sticker_card_title: str = Field("网格员公示牌", description="The title of the grid workers' public cards.")
+
     @model_validator(mode="after")
     def _own_basemap_is_wgs84(self) -> Settings:
         """Our own basemap (``tiles=gridpatrol``) is drawn from our WGS-84 data: nothing is shifted for it."""

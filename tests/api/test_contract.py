@@ -73,7 +73,7 @@ NOT_JSON = {
     ("get", "/api/v1/photos/{photo_id}/original"),
     ("get", "/api/v1/inspection-photos/{photo_id}"), ("get", "/api/v1/shops/{code}/qr.svg"),
     ("get", "/ogc/api"), ("get", "/desk/cases/{number}"), ("get", "/desk/cases/{number}/print"),
-    ("get", "/tiles/{z}/{x}/{y}.pbf"),
+    ("get", "/tiles/{z}/{x}/{y}.pbf"), ("get", "/api/v1/stickers"),
 }
 
 
