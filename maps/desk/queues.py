@@ -22,7 +22,7 @@ TEXT = {
         "page": "第 {from}–{to} 条，共 {total} 条",
         "loading": "加载中…", "results": "批量处理结果", "ok": "成功", "refused": "未处理", "live": "实时更新",
         "polling": "每 30 秒刷新", "sort_by": "按此列排序", "reported_in": "已报到", "late": "超时",
-        "waiting": "未报到", "to": "派遣到",
+        "waiting": "未报到", "to": "派遣到", "print_qr": "打印二维码",
     },
     "en": {
         "title": "Queues", "filters": "Filters", "grid": "Grid", "category": "Category", "channel": "Channel",
@@ -35,8 +35,12 @@ TEXT = {
         "page": "{from}–{to} of {total}", "loading": "Loading…", "results": "Results", "ok": "done",
         "refused": "not done", "live": "Live", "polling": "Refreshing every 30 s", "sort_by": "Sort by this column",
         "reported_in": "reported in", "late": "late", "waiting": "not reported in", "to": "Dispatch to",
+        "print_qr": "Print QR codes",
     },
 }
+
+#: the roles that print QR stickers and public cards (GET /api/v1/stickers; patrol.intake.stickers.PRINT_ROLES)
+PRINT_ROLES = ("supervisor", "subdistrict", "planner", "admin")
 
 #: what an empty queue means and what to do, per queue
 EMPTY = {
@@ -89,7 +93,8 @@ def queues_page(lang: str | None, *, actions_zh: Mapping[str, str], role: str, w
     empty = {k: v.replace("{pct}", str(pct)) for k, v in EMPTY[lang].items()}
     config = page_config(lang, actions_zh, timezone=timezone, role=role, who=who, text=TEXT[lang], empty=empty,
                          near_deadline_fraction=near_deadline_fraction)
-    return render("desk_queues.html", **frame(lang, active="desk"), t=TEXT[lang], config=_json(config))
+    return render("desk_queues.html", **frame(lang, active="desk"), t=TEXT[lang], config=_json(config),
+                  can_print=role in PRINT_ROLES)
 
 
 def _json(data: Any) -> str:
