@@ -133,7 +133,8 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.DOTA
     # issue 18, stickers (patrol.intake.stickers, patrol.intake.sheets)
     (r"nothing to print: .*", "没有可打印的内容：所选范围内没有楼栋或网格"),
     (r"the (card's )?QR would be \d+ mm wide.*", "每页数量太多，二维码会小于 25 毫米：请减少每页数量"),
-    (r"--per-page: .*", "不支持的每页数量：贴纸可选 1、2、4、6、8、9、12、15、16、20、24 张，公示牌 1 或 2 张"),
+    (r"(stickers|cards) come [\d, ]+ to a page, not \d+",
+     "不支持的每页数量：贴纸可选 1、2、4、6、8、9、12、15、16、20、24 张，公示牌 1 或 2 张"),
     (r"no grid '.*'", "找不到该网格"),
     (r"no (community|subdistrict) '.*'", "找不到该社区或街道"),
     (r"\S+ is outside your scope \(\w+\)", "所选网格或社区不在您的管辖范围内"),

@@ -137,7 +137,7 @@ def qr_matrix(url: str) -> tuple[tuple[bool, ...], ...]:
 
 def grid_of(per_page: int, table: dict[int, tuple[int, int]], what: str) -> tuple[int, int]:
     if per_page not in table:
-        raise InvalidInput(f"--per-page: {what} come {', '.join(map(str, table))} to a page, not {per_page}",
+        raise InvalidInput(f"{what} come {', '.join(map(str, table))} to a page, not {per_page}",
                            field="per_page")
     return table[per_page]
 

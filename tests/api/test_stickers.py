@@ -71,6 +71,11 @@ def test_out_of_scope_and_unknown_selections_are_refused(world):
     assert r.status_code == 404 and r.json()["field"] == "grid"
     r = world.client.get("/api/v1/stickers", params={"grid": code, "per_page": 5}, headers=world.h("admin"))
     assert r.status_code == 422 and r.json()["field"] == "per_page"
+    r = world.client.get("/api/v1/stickers", params={"grid": code, "lang": "zh"}, headers=world.h("sup_other"))
+    assert r.json()["message"] == "所选网格或社区不在您的管辖范围内"
+    r = world.client.get("/api/v1/stickers", params={"grid": code, "per_page": 5, "lang": "zh"},
+                         headers=world.h("admin"))
+    assert r.json()["message"].startswith("不支持的每页数量")
 
 
 def test_card_svg_shows_the_worker_and_her_work_phone_unless_left_off(world):
