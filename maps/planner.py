@@ -95,7 +95,6 @@ PAGE = """<!doctype html>
    <div class="row"><label>{community} <select id="community"></select></label>
     <button type="button" id="propose">{propose}</button></div>
    <p id="selected" class="muted"></p>
-   <div class="row"><button type="button" id="print-qr">{print_qr}</button></div>
   </section>
   <section><h2>{validation} <small id="valid-summary"></small></h2><ul id="problems"></ul></section>
   <section><h2>{impact} <small id="impact-summary"></small></h2>
@@ -109,6 +108,7 @@ PAGE = """<!doctype html>
    <div class="row">{download}: <a href="#" data-format="gpkg">GeoPackage</a>
     · <a href="#" data-format="geojson">GeoJSON</a> · <a href="#" data-format="shp">Shapefile</a></div>
    <label class="upload">{upload}<input type="file" id="upload" accept=".gpkg,.geojson,.json,.zip"></label>
+   <div class="row"><button type="button" id="print-qr">{print_qr}</button></div>
   </section>
  </aside>
 </main>
