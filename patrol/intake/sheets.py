@@ -275,9 +275,9 @@ def card_sheet(cards: Sequence[Card], per_page: int = 2) -> Sheet:
 # ---------------------------------------------------------------------------------------------- SVG
 
 
-def _qr_path(matrix: tuple[tuple[bool, ...], ...]) -> str:
-    """Dark modules as one path of horizontal runs, in module units."""
-    parts = []
+def _runs(matrix: tuple[tuple[bool, ...], ...]) -> list[tuple[int, int, int]]:
+    """The dark modules as horizontal runs: (row, first column, length)."""
+    out = []
     for r, row in enumerate(matrix):
         c = 0
         while c < len(row):
@@ -285,10 +285,15 @@ def _qr_path(matrix: tuple[tuple[bool, ...], ...]) -> str:
                 start = c
                 while c < len(row) and row[c]:
                     c += 1
-                parts.append(f"M{start} {r}h{c - start}v1h-{c - start}z")
+                out.append((r, start, c - start))
             else:
                 c += 1
-    return "".join(parts)
+    return out
+
+
+def _qr_path(matrix: tuple[tuple[bool, ...], ...]) -> str:
+    """Dark modules as one path of horizontal runs, in module units."""
+    return "".join(f"M{start} {r}h{n}v1h-{n}z" for r, start, n in _runs(matrix))
 
 
 def _svg_op(op: Op) -> str:
@@ -352,17 +357,10 @@ def _pdf_op(canvas, op: Op, font: str) -> None:
         x0, y0 = op.x * PT_PER_MM, y(op.y)
         canvas.setFillColor(HexColor("#ffffff"))
         canvas.rect(x0, y0 - op.size * PT_PER_MM, op.size * PT_PER_MM, op.size * PT_PER_MM, stroke=0, fill=1)
-        canvas.setFillColor(HexColor("#000000"))
-        for r, row in enumerate(op.matrix):
-            c = 0
-            while c < len(row):
-                if row[c]:
-                    start = c
-                    while c < len(row) and row[c]:
-                        c += 1
-                    canvas.rect(x0 + start * m, y0 - (r + 1) * m, (c - start) * m, m, stroke=0, fill=1)
-                else:
-                    c += 1
+        # the dark runs in module units under one transform, as raw operators: reportlab formats each number in
+        # Python, and a QR has hundreds of runs
+        runs = " ".join(f"{start} {r} {n} 1 re" for r, start, n in _runs(op.matrix))
+        canvas.addLiteral(f"q 0 g {m:.5f} 0 0 {-m:.5f} {x0:.3f} {y0:.3f} cm {runs} f Q")
     elif isinstance(op, Line):
         canvas.setLineWidth(op.width * PT_PER_MM)
         canvas.setStrokeColor(HexColor("#000000"))
