@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -111,3 +112,23 @@ def test_cards_two_a5_to_a_page_carry_the_rows_and_the_grid_qr():
                qrs(sheet.pages[0]))
     [one] = sh.card_sheet(cards[:1], per_page=1).pages  # a whole A4 card: the QR under the rows, larger
     assert qrs(one)[0].size > qrs(sheet.pages[0])[0].size
+
+
+def test_places_come_from_csv_or_geojson_with_every_problem_at_once():
+    from patrol.intake.stickers import PlacePoint, read_places
+
+    csv_text = "名称,经度,纬度\n中山广场,121.55,29.87\n".encode("utf-8-sig")
+    assert read_places(csv_text, "p.csv") == [PlacePoint("中山广场", 121.55, 29.87)]
+    good = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [121.5, 29.8]},
+            "properties": {"name": "公交站"}}
+    area = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": []}, "properties": {"name": "公园"}}
+    far = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [221.5, 29.8]}, "properties": {}}
+    doc = {"type": "FeatureCollection", "features": [good]}
+    assert read_places(json.dumps(doc).encode(), "p.geojson") == [PlacePoint("公交站", 121.5, 29.8)]
+    doc["features"] += [area, far]
+    with pytest.raises(InvalidInput) as bad:
+        read_places(json.dumps(doc).encode(), "p.geojson")
+    assert bad.value.field == "places" and bad.value.details == [
+        "feature 2: not a Point", "feature 3: no name", "feature 3: lon/lat must be WGS-84 degrees, got 221.5, 29.8"]
+    with pytest.raises(InvalidInput, match="nothing to print"):
+        read_places(b"name,lon,lat\n", "empty.csv")
