@@ -16,6 +16,7 @@ The SVG names common Chinese fonts and falls back to the system's sans-serif.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -129,6 +130,7 @@ def fit(text: str, size: float, width: float, smallest: float) -> tuple[str, flo
     return text, size
 
 
+@functools.lru_cache(maxsize=256)
 def qr_matrix(url: str) -> tuple[tuple[bool, ...], ...]:
     """The QR modules of ``url`` (error correction Q, not boosted) with the 4-module quiet zone around them."""
     code = segno.make_qr(url, error="q", boost_error=False)
