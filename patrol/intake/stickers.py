@@ -45,10 +45,10 @@ SEP = " · "
 TEXT = {
     "zh": {"heading": "扫码反映问题 · 无需下载APP", "grid": "网格", "code": "网格编码", "community": "社区",
            "worker": "网格员", "phone": "工作电话", "hotline": "服务热线", "vacant": "（待配备）",
-           "footer": "有事找网格员 · 诉求不出网格"},
+           "footer": "有事找网格员 · 诉求不出网格", "title": "网格员公示牌"},
     "en": {"heading": "Scan to report a problem · no app needed", "grid": "Grid", "code": "Grid code",
            "community": "Community", "worker": "Grid worker", "phone": "Work phone", "hotline": "Service hotline",
-           "vacant": "(to be appointed)", "footer": "Your grid worker is here to help"},
+           "vacant": "(to be appointed)", "footer": "Your grid worker is here to help", "title": "Your grid worker"},
 }
 
 
@@ -205,7 +205,9 @@ def cards(session: Session, grids: Sequence[Grid], base: str, *, hotline: str, p
             rows.append((t["phone"], worker.work_phone))
         if hotline:
             rows.append((t["hotline"], hotline))
-        out.append(Card(report_url(base, ReportPlace(grid_code=g.code)), title or "网格员公示牌", tuple(rows),
+        # the default title in the card's language; a title of one's own as written
+        shown = t["title"] if not title or title == TEXT["zh"]["title"] else title
+        out.append(Card(report_url(base, ReportPlace(grid_code=g.code)), shown, tuple(rows),
                         TEXT[lang]["heading"], t["footer"]))
     return out
 

@@ -90,6 +90,9 @@ def test_card_svg_shows_the_worker_and_her_work_phone_unless_left_off(world):
     r = world.client.get("/api/v1/stickers", params={"kind": "cards", "grid": code, "format": "svg", "phone": False},
                          headers=world.h("subd"))
     assert "0574-8765 4321" not in svg_texts(r.content)[0]
+    r = world.client.get("/api/v1/stickers", params={"kind": "cards", "grid": code, "format": "svg", "lang": "en"},
+                         headers=world.h("subd"))
+    assert {"Your grid worker", "Grid worker", "Work phone", "0574-8765 4321"} <= set(svg_texts(r.content)[0])
     # a community's grid stickers one to a page: a zip of SVG pages, one grid each
     r = world.client.get("/api/v1/stickers", params={"kind": "grids", "community": com_code, "format": "svg",
                                                      "per_page": 1}, headers=world.h("planner"))
