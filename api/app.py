@@ -105,12 +105,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(plan_routes.router)
     app.include_router(surveys.router)
     app.include_router(residents.router)
+    app.include_router(stickers.router)  # QR stickers and public cards (issue 18)
     app.include_router(survey_pages.router)
     app.include_router(desk.router)
     app.include_router(desk.pages)
     app.include_router(casefile.router)
     app.include_router(tiles.router)
-    app.include_router(stickers.router)
     open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state", response_model=HealthOut)

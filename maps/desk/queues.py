@@ -13,6 +13,7 @@ from maps.templating import render
 
 TEXT = {
     "zh": {
+        "print_qr": "打印二维码",  # stickers (issue 18)
         "title": "待办", "filters": "筛选", "grid": "网格", "category": "类别", "channel": "来源", "community": "社区",
         "start": "上报日期从", "end": "至", "apply": "筛选", "reset": "清除", "all": "全部", "number": "案件编号",
         "address": "地点", "status": "状态", "level": "层级", "reported_at": "上报时间", "deadline_at": "期限",
@@ -22,9 +23,10 @@ TEXT = {
         "page": "第 {from}–{to} 条，共 {total} 条",
         "loading": "加载中…", "results": "批量处理结果", "ok": "成功", "refused": "未处理", "live": "实时更新",
         "polling": "每 30 秒刷新", "sort_by": "按此列排序", "reported_in": "已报到", "late": "超时",
-        "waiting": "未报到", "to": "派遣到", "print_qr": "打印二维码",
+        "waiting": "未报到", "to": "派遣到",
     },
     "en": {
+        "print_qr": "Print QR codes",  # stickers (issue 18)
         "title": "Queues", "filters": "Filters", "grid": "Grid", "category": "Category", "channel": "Channel",
         "community": "Community", "start": "Reported from", "end": "to", "apply": "Filter", "reset": "Clear",
         "all": "All", "number": "Case no.", "address": "Place", "status": "Status", "level": "Level",
@@ -35,7 +37,6 @@ TEXT = {
         "page": "{from}–{to} of {total}", "loading": "Loading…", "results": "Results", "ok": "done",
         "refused": "not done", "live": "Live", "polling": "Refreshing every 30 s", "sort_by": "Sort by this column",
         "reported_in": "reported in", "late": "late", "waiting": "not reported in", "to": "Dispatch to",
-        "print_qr": "Print QR codes",
     },
 }
 
