@@ -31,6 +31,7 @@ from api.routes import (
     photos,
     residents,
     routing,
+    stickers,
     survey_pages,
     surveys,
     tasks,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(plan_routes.router)
     app.include_router(surveys.router)
     app.include_router(residents.router)
+    app.include_router(stickers.router)  # QR stickers and public cards (issue 18)
     app.include_router(survey_pages.router)
     app.include_router(desk.router)
     app.include_router(desk.pages)

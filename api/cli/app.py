@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "shops": "api.cli.surveys:shops",
     "residents": "api.cli.residents:residents",
     "hotline": "api.cli.hotline:hotline",
+    "stickers": "api.cli.stickers:stickers",
     "info": "api.cli.city:info",
     "serve": "api.cli.server:serve",
     "demo": "api.cli.server:demo",
