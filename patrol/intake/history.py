@@ -71,6 +71,7 @@ class Outcome:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    closed_from_updated: int = 0  # final rows without a closing time: the time of their last update (times.updated)
     clamped: int = 0  # closing times before the reported time taken as the reported time (times.early_close)
     skipped: Counter = field(default_factory=Counter)
     rows: list[dict] = field(default_factory=list)  # {row, id, outcome, field, message}
@@ -81,6 +82,8 @@ class Outcome:
         why = ", ".join(f"{n} {k}" for k, n in sorted(self.skipped.items()))
         return (f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, {skipped} skipped"
                 + (f" ({why})" if why else "")
+                + (f"; {self.closed_from_updated} closing times taken from the last update"
+                   if self.closed_from_updated else "")
                 + (f"; {self.clamped} closing times before the reported time taken as the reported time"
                    if self.clamped else ""))
 
@@ -171,7 +174,7 @@ def parse_times(values: pd.Series, formats: tuple[str, ...], tz: str) -> pd.Seri
 def _times(frame: pd.DataFrame, cols: dict[str, str], mapping: HistoryMapping, tz: str, rows: np.ndarray,
            refs: list[str], out: Outcome) -> dict[str, pd.Series]:
     times = {}
-    for name in ("reported", "registered", "handled", "closed"):
+    for name in ("reported", "registered", "handled", "closed", "updated"):
         column = getattr(mapping, name)
         if not column:
             continue
@@ -383,6 +386,11 @@ def check_rows(session: Session, frame: pd.DataFrame, file_xy: np.ndarray | None
     category = _mapped(frame, cols, mapping.category, "category", rows, refs, out, known)
     channel = _mapped(frame, cols, mapping.channel, "channel", rows, refs, out)
     closed = times.get("closed")
+    updated = times.pop("updated", None)
+    if closed is not None and updated is not None:  # a final row without its closing time: the last update's
+        gap = (closed.isna() & updated.notna() & pd.Series([s in CLOSED for s in status], index=closed.index))
+        closed[gap] = updated[gap]
+        out.closed_from_updated += int(gap.sum())
     for i, s in enumerate(status):
         if s == "closed" and (closed is None or pd.isna(closed.iloc[i])):
             _problem(out, int(rows[i]), refs[i], mapping.closed or "times.closed",

@@ -14,6 +14,7 @@ case between exports)::
       closed: ClosedDate          # optional: when it was closed (or rejected)
       registered: …               # optional: 立案 time (else the reported time)
       handled: …                  # optional: when the work was done (else the closed time)
+      updated: UpdatedDate        # optional: the last update, the closing time of a closed row that gives none
       early_close: clamp          # a closing time before the reported time: error (default) | clamp (taken as
                                   # the reported time: sources that record some closings by date only)
     location:
@@ -61,7 +62,7 @@ STATUSES = ("reported", "registered", "dispatched", "accepted", "handled", "veri
 LEVELS = ("grid", "community", "department")
 _TOP = {"source", "id", "layer", "timezone", "times", "location", "status", "category", "channel", "description",
         "address", "categories"}
-_TIMES = {"formats", "reported", "closed", "registered", "handled", "early_close"}
+_TIMES = {"formats", "reported", "closed", "registered", "handled", "updated", "early_close"}
 _LOCATION = {"lon", "lat", "crs", "datum", "address", "outside", "unlocated"}
 _VALUES = {"column", "values", "default"}
 _CATEGORY_KEYS = {"code", "name_zh", "name_en", "level", "deadline_hours", "kind", "major_zh", "major_en",
@@ -95,6 +96,7 @@ class HistoryMapping:
     closed: str | None = None
     registered: str | None = None
     handled: str | None = None
+    updated: str | None = None
     early_close: str = "error"
     lon: str | None = None
     lat: str | None = None
@@ -110,7 +112,7 @@ class HistoryMapping:
     def columns(self) -> dict[str, str]:
         """Every column the mapping names: what for → column name."""
         named = {"id": self.id, "times.reported": self.reported, "times.closed": self.closed,
-                 "times.registered": self.registered, "times.handled": self.handled, "location.lon": self.lon,
+                 "times.registered": self.registered, "times.handled": self.handled, "times.updated": self.updated, "location.lon": self.lon,
                  "location.lat": self.lat, "location.address": self.location_address, "address": self.address,
                  "status.column": self.status.column, "category.column": self.category.column,
                  "channel.column": self.channel.column}
@@ -249,7 +251,7 @@ def parse_mapping(raw: Any) -> HistoryMapping:
         status=status, category=category, channel=channel, layer=_text(raw, "layer", "", problems), timezone=tz,
         formats=tuple(formats), closed=_text(times, "closed", "times.", problems),
         registered=_text(times, "registered", "times.", problems),
-        handled=_text(times, "handled", "times.", problems),
+        handled=_text(times, "handled", "times.", problems), updated=_text(times, "updated", "times.", problems),
         early_close=str(times.get("early_close") or "error"), lon=_text(loc, "lon", "location.", problems),
         lat=_text(loc, "lat", "location.", problems), crs=str(loc.get("crs") or "EPSG:4326"),
         datum=str(loc.get("datum") or "wgs84"), location_address=_text(loc, "address", "location.", problems),
