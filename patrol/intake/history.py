@@ -156,18 +156,17 @@ def parse_times(values: pd.Series, formats: tuple[str, ...], tz: str) -> pd.Seri
     zone are in ``tz`` (a time that does not exist at a DST change moves forward, an ambiguous one is standard)."""
     text = values.str.strip()
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    zoned = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)  # the value says its offset
     for fmt in formats or ("ISO8601",):
-        todo = out.isna() & (text != "")
-        if not todo.any():
-            break
-        try:
-            parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
-        except (ValueError, TypeError):  # mixed offsets: each as given
-            parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True)
-        if parsed.dt.tz is None:
-            parsed = parsed.dt.tz_localize(tz, ambiguous=np.zeros(len(parsed), dtype=bool),
-                                           nonexistent="shift_forward")
-        out[todo] = parsed.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        for has_zone in (False, True):
+            todo = out.isna() & (text != "") & (zoned == has_zone)
+            if not todo.any():
+                continue
+            parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=has_zone)
+            if not has_zone:
+                parsed = parsed.dt.tz_localize(tz, ambiguous=np.zeros(len(parsed), dtype=bool),
+                                               nonexistent="shift_forward")
+            out[todo] = parsed.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
     return out
 
 

@@ -112,8 +112,9 @@ class HistoryMapping:
     def columns(self) -> dict[str, str]:
         """Every column the mapping names: what for → column name."""
         named = {"id": self.id, "times.reported": self.reported, "times.closed": self.closed,
-                 "times.registered": self.registered, "times.handled": self.handled, "times.updated": self.updated, "location.lon": self.lon,
-                 "location.lat": self.lat, "location.address": self.location_address, "address": self.address,
+                 "times.registered": self.registered, "times.handled": self.handled, "times.updated": self.updated,
+                 "location.lon": self.lon, "location.lat": self.lat, "location.address": self.location_address,
+                 "address": self.address,
                  "status.column": self.status.column, "category.column": self.category.column,
                  "channel.column": self.channel.column}
         named.update({f"description[{i}]": c for i, c in enumerate(self.description)})
