@@ -86,9 +86,9 @@ def tables(url: str) -> str:
     category = (cases["category"] + " (" + cases["category_code"] + ")").rename("category")
     by_category = pd.crosstab(category, day, margins=True, margins_name="total")[order + ["total"]]
     by_category = by_category.sort_values("total", ascending=False)
-    closed = (cases["status"] == "closed").mean()
+    closed = (cases["status"] == "closed").mean()  # as the export says (it was made months later)
     return (f"cases per day (local, {TZ}) by channel:\n{markdown(by_channel)}\n\n"
-            f"by category:\n{markdown(by_category)}\n\nstatus closed now: {closed:.1%} of {len(cases)}")
+            f"by category:\n{markdown(by_category)}\n\nclosed in the export: {closed:.1%} of {len(cases)}")
 
 
 def hotspots(settings: Settings) -> tuple[str, dict]:
@@ -97,13 +97,22 @@ def hotspots(settings: Settings) -> tuple[str, dict]:
         answer = client.get("/api/v1/analytics/hotspots", params=HOT,
                             headers={"Authorization": f"Bearer {token['access_token']}"})
         answer.raise_for_status()
+        table = client.get("/api/v1/analytics/kpis", params={**PERIOD, "by": "overall"},
+                           headers={"Authorization": f"Bearer {token['access_token']}"})
+        table.raise_for_status()
+    k = table.json()["rows"][0]
+    kpi_text = (f"KPIs over the five days (GET /api/v1/analytics/kpis?by=overall): received {k['received']}, "
+                f"registered {k['registered']}, rejected {k['rejected']}, closed {k['closed']}; 办结率 closure rate "
+                f"{k['closure_rate']:.1%} ({k['closure_rate_num']}/{k['closure_rate_den']}); 按期结案率 on-time rate "
+                f"{k['on_time_rate']:.1%} ({k['on_time_rate_num']}/{k['on_time_rate_den']}); mean time to closure "
+                f"{k['mean_close_hours']:.1f} working hours")
     cells = pd.DataFrame([f["properties"] for f in answer.json()["features"]])
     hot = cells[cells["bin"] >= 2].sort_values("z", ascending=False)
     text = (f"Gi* on {len(cells)} H3 resolution-8 cells (FDR): {len(hot)} hot at ≥ 95 % "
             f"({int((cells['bin'] == 3).sum())} at 99 %) holding {hot['count'].sum() / cells['count'].sum():.0%} "
             f"of the {int(cells['count'].sum())} cases; cold at ≥ 95 %: {int((cells['bin'] <= -2).sum())}; "
             f"top z {hot['z'].max():.1f}")
-    return text, answer.json()
+    return kpi_text + "\n" + text, answer.json()
 
 
 def screenshot(settings: Settings, out: Path) -> None:
