@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select
 from api.cli.app import cli
 from patrol.analytics.kpis import kpis
 from patrol.core.db import drop_postgis_database, make_engine, session_factory
-from patrol.core.models import Case, CaseEvent, Community
+from patrol.core.models import Building, Case, CaseEvent, Community
 from patrol.core.settings import Settings
 from patrol.intake.history import import_history
 from patrol.intake.history_mapping import load_mapping
@@ -150,6 +150,7 @@ def test_bad_rows_are_all_listed_and_nothing_is_written(la):
     f.to_csv(bad, index=False)
     mapping = yaml.safe_load(MAPPING.read_text(encoding="utf-8"))
     del mapping["category"]["default"]
+    mapping["location"]["outside"] = "error"  # the default: rows outside every council are errors too
     strict = la.dir / "strict.yaml"
     strict.write_text(yaml.safe_dump(mapping, allow_unicode=True), encoding="utf-8")
     with session_factory(la.engine)() as s:
@@ -158,8 +159,10 @@ def test_bad_rows_are_all_listed_and_nothing_is_written(la):
     assert r.exit_code == 1 and "nothing was imported" in r.output
     assert f"row 12 (id {f.loc[10, 'SRNumber']}), CreatedDate: cannot read the time '31/12/2017 25:61'" in r.output
     assert f"row 22 (id {f.loc[20, 'SRNumber']}), RequestType: no category for 'Pothole Repair'" in r.output
-    errors = pd.read_csv(la.dir / "bad_report.csv", dtype=str).query("outcome == 'error'")
-    assert errors["row"].tolist() == ["12", "22"]
+    errors = pd.read_csv(la.dir / "bad_report.csv", dtype=str, keep_default_na=False).query("outcome == 'error'")
+    outside = la.report.query("outcome == 'skipped' and message.str.contains('outside')", engine="python")
+    assert set(errors["row"]) == {"12", "22"} | set(outside["row"]) and len(outside) > 0
+    assert errors.loc[errors["row"].isin(outside["row"]), "message"].str.contains("outside every community").all()
     with session_factory(la.engine)() as s:
         assert (s.scalar(select(func.count(Case.id))), s.scalar(select(func.count(CaseEvent.id)))) == before
         assert s.scalar(select(func.count(Case.id)).where(Case.source_ref == "NEW-1")) == 0
@@ -213,3 +216,27 @@ def test_geojson_and_geopackage_input(la, tmp_path):
             s.rollback()
         assert out.created + out.skipped["outside"] == len(f) and out.created > 20, name
         assert got == {k: v for k, v in from_csv.items() if k in got} and len(got) == out.created, name
+
+
+def test_a_row_without_coordinates_is_placed_at_the_building_its_address_names(la, tmp_path):
+    """The address column is matched to the city's buildings (geo.addresses through the building index): a sure
+    match places the case at that building, in its community (written in a session that is rolled back)."""
+    f = la.frame[la.frame["Latitude"] == ""].head(2)
+    f.to_csv(tmp_path / "no_coordinates.csv", index=False)
+    address = f["Address"].iloc[0]
+    with session_factory(la.engine)() as s:
+        community = s.scalars(select(Community).order_by(Community.id).limit(1)).one()
+        inside = s.scalar(select(func.ST_AsText(func.ST_PointOnSurface(Community.geom)))
+                          .where(Community.id == community.id))
+        x, y = map(float, inside[inside.index("(") + 1:-1].split())
+        square = f"MULTIPOLYGON((({x} {y}, {x + 1e-4} {y}, {x + 1e-4} {y + 1e-4}, {x} {y + 1e-4}, {x} {y})))"
+        building = Building(community_id=community.id, address=address, households=0,
+                            geom=f"SRID=4326;{square}")
+        s.add(building)
+        s.flush()
+        out = import_history(s, Settings(), tmp_path / "no_coordinates.csv", load_mapping(MAPPING))
+        case = s.scalars(select(Case).where(Case.source_ref == f["SRNumber"].iloc[0])).one()
+        placed, expected = (case.building_id, case.community_id, case.address), (building.id, community.id, address)
+        s.rollback()
+    assert (out.updated, out.created, out.skipped["no_location"]) == (0, 1, 1)  # the other has no building
+    assert placed == expected
