@@ -204,7 +204,9 @@ def _mapped(frame: pd.DataFrame, cols: dict[str, str], vmap, name: str, rows: np
             out: Outcome, known: set[str] | None = None) -> list[str | None]:
     """Each row's value of ``vmap`` (status, category, channel); a value with no mapping and no default is a
     problem (a category may also be given as our own code)."""
-    if vmap.column is None:
+    if vmap.column is None:  # one value for every row
+        if known is not None and len(frame) and vmap.default not in known:
+            _problem(out, int(rows[0]), None, f"{name}.default", f"{vmap.default!r} is not a category of the city")
         return [vmap.default] * len(frame)
     raw = frame[cols[vmap.column]].astype(str)
     cache: dict[str, str | None] = {}
@@ -226,9 +228,11 @@ def _mapped(frame: pd.DataFrame, cols: dict[str, str], vmap, name: str, rows: np
     return values
 
 
-def _coordinates(frame: pd.DataFrame, cols: dict[str, str], mapping: HistoryMapping, file_xy: np.ndarray | None,
-                 rows: np.ndarray, refs: list[str], out: Outcome) -> tuple[np.ndarray, np.ndarray]:
-    """WGS-84 lon / lat of every row (NaN where the row gives none)."""
+def coordinates(frame: pd.DataFrame, cols: dict[str, str], mapping: HistoryMapping, file_xy: np.ndarray | None,
+                rows: np.ndarray, refs: list[str], out: Outcome) -> tuple[np.ndarray, np.ndarray]:
+    """WGS-84 lon / lat of every row (NaN where the row gives none; a problem where a value is not a number or
+    not a longitude/latitude after conversion), from the lon/lat columns in ``location.crs`` and ``location.datum``
+    or from the file's points (``file_xy``). ``cols``: the mapping's column names → the file's."""
     if mapping.lon and mapping.lat:
         xs_text, ys_text = (frame[cols[c]].astype(str).str.strip() for c in (mapping.lon, mapping.lat))
         x = pd.to_numeric(xs_text, errors="coerce").to_numpy(dtype=float, copy=True)
@@ -343,7 +347,7 @@ def _texts(frame: pd.DataFrame, cols: dict[str, str], columns: tuple[str, ...], 
 
 def _where(session: Session, frame: pd.DataFrame, cols: dict[str, str], mapping: HistoryMapping,
            file_xy: np.ndarray | None, rows: np.ndarray, refs: list[str], out: Outcome):
-    x, y = _coordinates(frame, cols, mapping, file_xy, rows, refs, out)
+    x, y = coordinates(frame, cols, mapping, file_xy, rows, refs, out)
     by_address = _by_address(session, frame, cols, mapping, x, y)
     places = _locate(session, x, y)
     places["building"] = np.where(by_address >= 0, by_address, places["building"])

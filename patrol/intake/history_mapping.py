@@ -150,7 +150,7 @@ def _value_map(raw: dict, key: str, problems: list[str], *, allowed: tuple[str, 
     sec = _section(raw, key, _VALUES, problems)
     if required and not sec:
         problems.append(f"{key}: required (column, values, default)")
-    column = _text(sec, "column", f"{key}.", problems, required=required)
+    column = _text(sec, "column", f"{key}.", problems)
     values_raw = sec.get("values") or {}
     if not isinstance(values_raw, dict):
         problems.append(f"{key}.values: must map source values to ours")
@@ -164,6 +164,8 @@ def _value_map(raw: dict, key: str, problems: list[str], *, allowed: tuple[str, 
     given_default = _text(sec, "default", f"{key}.", problems)
     if given_default is not None and allowed is not None and given_default not in allowed:
         problems.append(f"{key}.default: {given_default!r} is not one of {', '.join(allowed)}")
+    if required and sec and column is None and given_default is None:
+        problems.append(f"{key}.column: required (or a default for every row)")
     return ValueMap(column, values, given_default if given_default is not None else default)
 
 
