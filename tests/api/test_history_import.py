@@ -3,7 +3,8 @@ neighborhood councils (as README "History import" makes it) and the first 500 re
 
 Counts and skips as the file says, spot-checked rows (times, status, channel, category, steps), a re-import that
 changes one row (updated, never duplicated, then back), a file with bad rows (nothing written, every bad row listed),
-the KPIs over the imported days (closure rate recomputed from the file with pandas), and GeoJSON / GeoPackage input.
+the KPIs over the imported days (closure rate recomputed from the file with pandas), GeoJSON / GeoPackage input, a
+row placed by its address, and the 2020 export (lower-case headers) through the same mapping.
 """
 
 from __future__ import annotations
@@ -240,3 +241,19 @@ def test_a_row_without_coordinates_is_placed_at_the_building_its_address_names(l
         s.rollback()
     assert (out.updated, out.created, out.skipped["no_location"]) == (0, 1, 1)  # the other has no building
     assert placed == expected
+
+
+def test_the_same_mapping_reads_the_2020_export(la, tmp_path):
+    """2020's export has lower-case headers and ISO-like times: the shipped mapping reads it as it is (written in a
+    session that is rolled back)."""
+    f = pd.read_csv(shared_file("la311/myla311_2020-01-01_to_03.csv"), dtype=str, keep_default_na=False, nrows=200)
+    f.to_csv(tmp_path / "la311_2020.csv", index=False)
+    with session_factory(la.engine)() as s:
+        out = import_history(s, Settings(), tmp_path / "la311_2020.csv", load_mapping(MAPPING))
+        first = s.scalars(select(Case).where(Case.source_ref == "1-1523590121")).one()
+        got = (first.reported_at, first.closed_at, first.status, first.channel, first.category_code)
+        s.rollback()
+    assert out.created + sum(out.skipped.values()) == len(f) and out.created > 150
+    # "2020-01-01 00:05:00", closed "2020-01-02 08:43:00" in Los Angeles; Illegal Dumping Pickup by Call
+    assert got == (dt.datetime(2020, 1, 1, 8, 5, tzinfo=dt.UTC), dt.datetime(2020, 1, 2, 16, 43, tzinfo=dt.UTC),
+                   "closed", "12345", "E0101")
