@@ -16,7 +16,7 @@ How a row becomes a case (the mapping: :mod:`patrol.intake.history_mapping`):
 - the steps that make the KPIs and the case page truthful, at the source's times: report (reported_at), register
   (the registered time, else reported_at) unless rejected, handle when a handled time is given, then close or
   reject at the closing time. A status between (dispatched, handled …) without its own time is reached at the
-  reported time, with a note saying so.
+  registered time, with a note saying so.
 
 All-or-nothing: every problem (row number, id, field, what is wrong) is collected before anything is written; rows
 outside every community or without a place are errors unless the mapping says ``skip`` (then counted and listed in
@@ -466,7 +466,7 @@ def _steps(r: _Row, level: str, actor: str, note: str) -> list[dict]:
         steps.append(ev("close", last, "closed", r.closed or at))
     elif r.status != last:
         steps.append(ev(ACTION_TO[r.status], last, r.status, at,
-                        f"{r.status} in the source; the time of this step is not in it"))
+                        f"历史导入: 来源状态为 {r.status}, 此步时间不详"))  # the source gives no time for it
     return steps
 
 
@@ -571,7 +571,7 @@ def _update(session: Session, p: Prepared, mapping: HistoryMapping, cats: dict[s
             at = (r.closed or now) if r.status in CLOSED else now
             events.append({"case_id": cid, "action": action, "from_status": old, "to_status": r.status,
                            "level": _level(cats[p.category[i] or ""], p.places["grid"][i]), "actor_id": None,
-                           "actor": actor, "at": at, "note": f"updated by a re-import of {mapping.source}",
+                           "actor": actor, "at": at, "note": f"重新导入 {mapping.source} 时更新",
                            "geom": None})
         out.rows.append({"row": int(p.rows[i]), "id": p.refs[i], "outcome": "updated", "field": "status",
                          "message": f"{old} → {r.status}" if old != r.status else "closing time"})
