@@ -365,6 +365,14 @@ def session(engine: Engine) -> Iterator[Session]:
         connection.close()
 
 
+def new_database_url(backend: str, directory: Path) -> str:
+    """URL of a new, empty (unmigrated) database of the backend, for a module's own fixture (drop a PostGIS one with
+    ``drop_postgis_database`` when done)."""
+    if backend == "spatialite":
+        return f"sqlite:///{directory / f'{uuid.uuid4().hex[:8]}.db'}"
+    return _fresh_postgres_database(_postgres_url())
+
+
 @pytest.fixture
 def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """URL of a new, empty (unmigrated) database of the backend, for end-to-end CLI and API tests."""

@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "users": "api.cli.accounts:users",
     "apikeys": "api.cli.accounts:apikeys",
     "escalate": "api.cli.cases:escalate",
+    "cases": "api.cli.cases:cases",
     "notify": "api.cli.notify:notify",
     "worker": "api.cli.notify:worker",
     "plans": "api.cli.plans:plans",
