@@ -48,9 +48,10 @@ from patrol.cases.lifecycle import CLOSED
 from patrol.cases.numbers import case_number
 from patrol.cases.reference import ensure_categories
 from patrol.cases.worktime import calendar
+from patrol.city import zone
 from patrol.core.errors import ImportFailed
 from patrol.core.frames import read_frame
-from patrol.core.models import Building, Case, CaseEvent, Category, City, Community, Grid
+from patrol.core.models import Building, Case, CaseEvent, Category, Community, Grid
 from patrol.core.settings import Settings
 from patrol.core.time import now_utc
 from patrol.intake.addresses import building_index
@@ -583,8 +584,10 @@ def _update(session: Session, p: Prepared, mapping: HistoryMapping, cats: dict[s
 
 
 def city_timezone(session: Session, settings: Settings) -> str:
-    """The city's own time zone (``city create --timezone``), else the settings'."""
-    return session.scalar(select(City.timezone).where(City.timezone.is_not(None)).limit(1)) or settings.timezone
+    """The time zone the city keeps (:mod:`patrol.city.zone`: an explicit setting, else the city's own)."""
+    if "timezone" in settings.model_fields_set:
+        return settings.timezone
+    return zone.city_timezone(session) or settings.timezone
 
 
 def import_history(session: Session, settings: Settings, path: str | Path, mapping: HistoryMapping, *,
