@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patrol.cases.authority import allowed_actions, can_read, scope_filter
+from patrol.cases.contact import reporter_contact
 from patrol.cases.lifecycle import CLOSED, IN_HAND, RUNNING
 from patrol.cases.overdue import deadline_colour
 from patrol.cases.places import metres, nearby
@@ -349,6 +350,10 @@ def case_file(session: Session, actor: Actor, settings: Settings, number: str, *
         "earlier": earlier_at_building(session, actor, case), "urges": urges(steps),
         "actions": case_actions(session, actor, case, place["lon"], place["lat"]) if with_actions else [],
         "simulated": case.simulated,
+        # h5: where it came from, a 12345 order's number, and the reporter's contact (full + audited for the
+        # community's staff, masked for the others: patrol.cases.contact)
+        "source": case.source, "order_no": case.source_ref if case.source == "12345" else None,
+        "contact": reporter_contact(session, actor, case) if with_actions else None,
     }
 
 
