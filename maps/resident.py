@@ -27,7 +27,7 @@ T: dict[str, dict[str, str]] = {
         "failed": "提交失败", "need_category": "请选择问题类型", "need_place": "请定位：使用我的位置或在地图上选点",
         "done": "提交成功", "number": "案件编号", "save": "保存此链接",
         "save_hint": "凭此链接查看办理进度、处置结果并评价。链接只显示这一次，请截图、收藏或复制保存，不要转发给他人。",
-        "copy": "复制链接", "copied": "已复制", "open": "查看办理进度", "again": "再反映一个问题",
+        "copy_link": "复制链接", "copied": "已复制", "open": "查看办理进度", "again": "再反映一个问题",
         "photo_n": "照片", "remove": "删除",
     },
     "en": {
@@ -48,7 +48,7 @@ T: dict[str, dict[str, str]] = {
         "done": "Sent", "number": "Case number", "save": "Save this link",
         "save_hint": "With this link you follow the case, see the result and rate it. It is shown only now: "
                      "bookmark, copy or screenshot it, and do not share it.",
-        "copy": "Copy link", "copied": "Copied", "open": "Follow the case", "again": "Report another problem",
+        "copy_link": "Copy link", "copied": "Copied", "open": "Follow the case", "again": "Report another problem",
         "photo_n": "Photo", "remove": "Remove",
     },
 }

@@ -22,6 +22,7 @@ from api.basemap import page_tiles
 from api.deps import FormDep, SessionDep, SettingsDep
 from api.error_texts import request_lang
 from api.ratelimit import SlidingWindow
+from api.schemas.public import FollowOut, ReceiptOut, ResidentCategoryOut
 from maps import resident as pages
 from patrol.core.errors import GridPatrolError, InvalidInput, NotFound, TooManyAttempts
 from patrol.core.settings import Settings
@@ -40,13 +41,15 @@ class RatingIn(BaseModel):
     solved: bool | None = Field(None, description="问题解决了吗？ (解决率)")
 
 
-def _limits(request: Request, settings: Settings) -> tuple[SlidingWindow, SlidingWindow]:
+def _limits(request: Request, settings: Settings) -> tuple[SlidingWindow, SlidingWindow, SlidingWindow]:
+    """Reports per address, reports per phone, ratings per address (made on first use, kept on the app)."""
     state = request.app.state
     if not hasattr(state, "resident_limits"):
         window = settings.resident_window_minutes * 60
         state.resident_limits = (SlidingWindow(settings.resident_ip_limit, window),
-                                 SlidingWindow(settings.resident_phone_limit, window))
-    limits: tuple[SlidingWindow, SlidingWindow] = state.resident_limits
+                                 SlidingWindow(settings.resident_phone_limit, window),
+                                 SlidingWindow(settings.resident_ip_limit, window))
+    limits: tuple[SlidingWindow, SlidingWindow, SlidingWindow] = state.resident_limits
     return limits
 
 
@@ -87,7 +90,8 @@ async def _photos(files: list[Any], settings: Settings, lang: str) -> list[bytes
     return out
 
 
-@router.get("/api/v1/public/categories", summary="The residents' list of problems (words mapped to the taxonomy)")
+@router.get("/api/v1/public/categories", summary="The residents' list of problems (words mapped to the taxonomy)",
+            response_model=list[ResidentCategoryOut])
 def public_categories(request: Request, lang: Lang = None) -> list[dict[str, str]]:
     return h5.category_list(lang or request_lang(request))
 
@@ -95,11 +99,11 @@ def public_categories(request: Request, lang: Lang = None) -> list[dict[str, str
 @router.post("/api/v1/public/reports", status_code=201,
              summary="A resident's report (multipart: client_id UUID, category key, lon/lat + crs or the sticker's "
                      "b/at/n, description, phone, up to 3 photos as `photo`); a retry with the same client_id "
-                     "answers the same case and link")
+                     "answers the same case and link", response_model=ReceiptOut)
 async def public_report(request: Request, raw: FormDep, session: SessionDep, settings: SettingsDep,
                         lang: Lang = None) -> JSONResponse:
     lang_ = lang or request_lang(request)
-    ip_window, phone_window = _limits(request, settings)
+    ip_window, phone_window, _ = _limits(request, settings)
     _limit(ip_window, _address(request), "ip", lang_)
     form = {k: v for k, v in raw.multi_items() if isinstance(v, str)}
     if any(len(v) > TEXT_MAX for v in form.values()):
@@ -120,18 +124,20 @@ async def public_report(request: Request, raw: FormDep, session: SessionDep, set
 
 
 @router.get("/api/v1/public/follow/{token}", summary="The follow-up view of the resident's case (state, public "
-                                                     "timeline, after-photos, whether it can be rated)")
+                                                     "timeline, after-photos, whether it can be rated)",
+            response_model=FollowOut, response_model_exclude_unset=True)
 def public_follow(token: str, request: Request, session: SessionDep, settings: SettingsDep,
                   lang: Lang = None) -> dict[str, Any]:
     return h5.follow_view(session, settings, token, lang or request_lang(request))
 
 
 @router.post("/api/v1/public/follow/{token}/rating", summary="The resident rates the closed case (one rating per "
-                                                             "closure; ≤ 2 reopens it: 再接单)")
+                                                             "closure; ≤ 2 reopens it: 再接单)",
+             response_model=FollowOut, response_model_exclude_unset=True)
 def public_rating(token: str, body: RatingIn, request: Request, session: SessionDep, settings: SettingsDep,
                   lang: Lang = None) -> dict[str, Any]:
     lang_ = lang or request_lang(request)
-    _limit(_limits(request, settings)[0], _address(request), "ip", lang_)
+    _limit(_limits(request, settings)[2], _address(request), "ip", lang_)
     return h5.rate_case(session, settings, token, rating=body.rating, comment=body.comment, solved=body.solved,
                         lang=lang_)
 

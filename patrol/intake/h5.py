@@ -384,14 +384,12 @@ def case_by_token(session: Session, token: str, lang: str = "zh") -> Case:
     return case
 
 
-def _rated_since_close(events: list[CaseEvent]) -> int | None:
-    """The score given since the case's latest closure (None: not rated since)."""
+def _rated_since_close(events: list[CaseEvent]) -> bool:
+    """Whether the case was rated since its latest closure (one rating per closure)."""
     for ev in reversed(events):
-        if ev.action == "close":
-            return None
-        if ev.action == "rate":
-            return -1
-    return None
+        if ev.action in ("close", "rate"):
+            return ev.action == "rate"
+    return False
 
 
 def _steps(session: Session, events: list[CaseEvent], lang: str, timezone: str) -> list[dict[str, Any]]:
@@ -424,11 +422,12 @@ def follow_view(session: Session, settings: Settings, token: str, lang: str = "z
     events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
                                   .order_by(CaseEvent.at, CaseEvent.id)))
     cat = session.get(Category, case.category_code)
-    rated = _rated_since_close(events) is not None
+    rated = _rated_since_close(events)
     closed = case.status == Status.CLOSED
     photos = _after_photos(session, case, events)
-    reopened = any(e.action == "reopen" for e in events)
     last_rating = next((e for e in reversed(events) if e.action == "rate"), None)
+    # reopened by the resident's latest rating (再接单), and not closed since
+    reopened = last_rating is not None and any(e.action == "reopen" and e.at == last_rating.at for e in events)
     return {
         "number": case.number, "status": case.status,
         "state": _pick(STATE_TEXT.get(case.status, ("处理中", "In progress")), lang),
@@ -440,9 +439,6 @@ def follow_view(session: Session, settings: Settings, token: str, lang: str = "z
         "after_photos": [f"/api/v1/public/follow/{token}/photos/{n}" for n in range(1, len(photos) + 1)],
         "can_rate": closed and not rated, "rated": closed and rated,
         "reopened": reopened and case.status not in CLOSED,
-        "last_rating": None if last_rating is None else {
-            "at": iso(last_rating.at), "reopened": any(e.action == "reopen" and e.at == last_rating.at
-                                                       for e in events)},
         "resident_solved": case.resident_solved,
     }
 
@@ -480,7 +476,7 @@ def rate_case(session: Session, settings: Settings, token: str, *, rating: Any, 
         raise Conflict(said(lang, "not_closed"), field="rating")
     events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
                                   .order_by(CaseEvent.at, CaseEvent.id)))
-    if _rated_since_close(events) is not None:
+    if _rated_since_close(events):
         raise Conflict(said(lang, "rated"), field="rating")
     if solved is not None:
         case.resident_solved = solved

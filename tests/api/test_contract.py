@@ -74,6 +74,7 @@ NOT_JSON = {
     ("get", "/api/v1/inspection-photos/{photo_id}"), ("get", "/api/v1/shops/{code}/qr.svg"),
     ("get", "/ogc/api"), ("get", "/desk/cases/{number}"), ("get", "/desk/cases/{number}/print"),
     ("get", "/tiles/{z}/{x}/{y}.pbf"),
+    ("get", "/r/"), ("get", "/r/f/{token}"), ("get", "/api/v1/public/follow/{token}/photos/{n}"),  # h5
 }
 
 

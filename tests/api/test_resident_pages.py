@@ -37,7 +37,28 @@ def _jpeg(colour=(200, 60, 30), gps: bool = False) -> bytes:
 @pytest.fixture(autouse=True)
 def _generous_limits(world):
     """Each test starts with fresh limits high enough not to matter (the limits' own test sets small ones)."""
-    world.client.app.state.resident_limits = (SlidingWindow(1000, 3600), SlidingWindow(1000, 3600))
+    world.client.app.state.resident_limits = (SlidingWindow(1000, 3600), SlidingWindow(1000, 3600),
+                                              SlidingWindow(1000, 3600))
+
+
+def resident_case(world, *, closed: bool = False, photo: bool = False) -> str:
+    """A fresh resident's report in grid A through the service (no rate limit), closed through the loop when
+    asked, with an after-photo on its handle step when asked: its follow-up token."""
+    from patrol.cases.photos import store_photo
+    from patrol.core.auth import SYSTEM
+    from patrol.intake.h5 import ReportIn, submit_report
+
+    with transaction(session_factory(world.engine)) as s:
+        got = submit_report(s, world.settings, ReportIn(
+            client_id=str(uuid.uuid4()), category="streetlight", description="路灯不亮了",
+            lon=world.point_a[0], lat=world.point_a[1], phone=PHONE))
+        case_id = s.scalars(select(Case.id).where(Case.number == got.number)).one()
+        for action in ("register", "dispatch", "accept", "handle", "verify", "close") if closed else ():
+            svc.transition(s, SYSTEM, world.settings, case_id, action,
+                           unit_id=world.units[0] if action == "dispatch" else None)
+            if action == "handle" and photo:
+                store_photo(s, SYSTEM, case_id, _jpeg((0, 90, 200)), max_bytes=10**6)
+        return got.token
 
 
 def _report(world, *, photos=(), lang="en", expect=201, **fields):
@@ -115,13 +136,15 @@ def test_the_honeypot_answers_like_a_receipt_and_files_nothing(world):
 
 
 def test_rate_limits_per_address_and_per_phone(world):
-    world.client.app.state.resident_limits = (SlidingWindow(3, 3600), SlidingWindow(1, 3600))
+    world.client.app.state.resident_limits = (SlidingWindow(3, 3600), SlidingWindow(1, 3600), SlidingWindow(1, 3600))
     _report(world, phone=PHONE)
     by_phone = _report(world, phone=PHONE, lang="zh", expect=429)
     assert by_phone["field"] == "phone" and "该电话号码提交太频繁" in by_phone["message"]
     _report(world)  # another report from the address, without a phone
     by_ip = world.client.post(REPORTS, data={"client_id": str(uuid.uuid4()), "category": "rubbish"})
     assert by_ip.status_code == 429 and by_ip.json()["field"] == "ip" and int(by_ip.headers["retry-after"]) > 0
+    assert world.client.post("/api/v1/public/follow/nope/rating", json={"rating": 4}).status_code == 404
+    assert world.client.post("/api/v1/public/follow/nope/rating", json={"rating": 4}).status_code == 429
 
 
 def _kpi(world) -> dict:

@@ -207,7 +207,7 @@ function again() {
   $('report').reset();
   $('report').hidden = false;
   $('done').hidden = true;
-  $('copy').textContent = t.copy;
+  $('copy').textContent = t.copy_link;
   window.scrollTo(0, 0);
 }
 
