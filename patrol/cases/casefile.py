@@ -334,6 +334,8 @@ def case_file(session: Session, actor: Actor, settings: Settings, number: str, *
         handler = session.scalar(select(ResponsibleUnit.name).where(ResponsibleUnit.id == case.unit_id))
     elif case.assignee_id is not None:
         handler = session.scalar(select(User.display_name).where(User.id == case.assignee_id))
+    # the reporter's contact (none on the printed 派遣单, which goes to the handler)
+    contact = reporter_contact(session, actor, case) if with_actions else None
     return {
         "id": case.id, "number": case.number, "status": case.status, "level": case.level, "channel": case.channel,
         "category": {"code": cat.code, "zh": cat.name_zh, "en": cat.name_en, "major_zh": cat.major_zh,
@@ -353,7 +355,7 @@ def case_file(session: Session, actor: Actor, settings: Settings, number: str, *
         # h5: where it came from, a 12345 order's number, and the reporter's contact (full + audited for the
         # community's staff, masked for the others: patrol.cases.contact)
         "source": case.source, "order_no": case.source_ref if case.source == "12345" else None,
-        "contact": reporter_contact(session, actor, case) if with_actions else None,
+        **({"contact": contact} if contact else {}),
     }
 
 
