@@ -215,6 +215,8 @@ def test_unknown_links_say_the_link_is_wrong(world):
         assert api.status_code == 404 and api.json()["field"] == "token"
     assert world.client.get("/api/v1/public/categories?lang=zh").json()[0] == {"key": "streetlight",
                                                                                "name": "路灯不亮"}
+    english = world.client.get("/r/?lang=en").text
+    assert "Report a problem" in english and "我要反映问题" not in english and "Street light out" in english
 
 
 def test_the_reporters_phone_on_the_desk(world):
@@ -237,4 +239,11 @@ def test_the_reporters_phone_on_the_desk(world):
         assert contact["phone"] == (PHONE if full else "138****5678") and contact["masked"] is not full, who
         assert audits() == n + (1 if full else 0), who
     assert c.get(f"/api/v1/desk/cases/{got['number']}", headers=world.h("sup_other")).status_code == 403
+    # a 12345 order's number (工单编号) on the case page and in the lists
+    with transaction(session_factory(world.engine)) as s:
+        s.get(Case, case.id).source, s.get(Case, case.id).source_ref = "12345", "GD20261205000123"
+    assert c.get(f"/api/v1/desk/cases/{got['number']}", headers=world.h("sup")).json()["order_no"] \
+        == "GD20261205000123"
+    rows = c.get("/api/v1/desk/queues/to_register", headers=world.h("sup"), params={"limit": 200}).json()["rows"]
+    assert next(r for r in rows if r["number"] == got["number"])["order_no"] == "GD20261205000123"
     assert c.get(f"/api/v1/cases/{case.id}", headers=world.h("sup")).json().get("contact_phone") is None
