@@ -74,7 +74,8 @@ def test_a_resident_reports_from_a_sticker_follows_and_rates(tmp_path, monaco_mo
         p = shapely.from_wkb(bytes(wkb))
     with serve(settings) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=[*ARGS, LOCAL_ONLY])
-        context = browser.new_context(bypass_csp=True, **PHONE, locale="zh-CN")
+        context = browser.new_context(bypass_csp=True, **PHONE, locale="zh-CN", permissions=["geolocation"],
+                                      geolocation={"latitude": p.y, "longitude": p.x, "accuracy": 8})
         page = context.new_page()
         page.set_default_timeout(20_000)
         errors: list[str] = []
@@ -126,8 +127,33 @@ def test_a_resident_reports_from_a_sticker_follows_and_rates(tmp_path, monaco_mo
         page.wait_for_selector("#reopened")
         assert "再接单" in page.inner_text("#reopened") and page.locator("#rate").count() == 0
         page.screenshot(path=str(OUT / "resident-5-reopened.png"), full_page=True)
+        # 6. a grid's sticker: the map opens on the grid (Leaflet loaded on demand), a tap places the problem;
+        # then another report located by the phone's GPS
+        page.goto(f"{base}/r/?g={code}")
+        page.wait_for_selector("#map .leaflet-marker-icon")
+        page.click("label.chip:has-text('垃圾堆放')")
+        page.fill("#description", "垃圾桶旁堆满垃圾")
+        page.click("#map")
+        assert page.inner_text("#where-state") == "已在地图上选点"
+        page.screenshot(path=str(OUT / "resident-6-pin.png"), full_page=True)
+        page.click("#submit")
+        page.wait_for_selector("#done:not([hidden])")
+        pinned = page.inner_text("#done-number")
+        page.click("#again")
+        page.click("label.chip:has-text('噪音扰民')")
+        page.fill("#description", "夜间施工噪音")
+        page.click("#gps")
+        page.wait_for_selector("#where-state:has-text('已定位')")
+        page.click("#submit")
+        page.wait_for_selector("#done:not([hidden])")
+        located = page.inner_text("#done-number")
         assert errors == [], errors
         browser.close()
+    with session_factory(engine)() as s:
+        rows = {n: (g, shapely.from_wkb(bytes(w))) for n, g, w in s.execute(
+            select(Case.number, Case.grid_id, func.ST_AsBinary(Case.geom)).where(Case.number.in_([pinned, located])))}
+        assert rows[pinned][0] is not None and rows[located][0] is not None
+        assert rows[located][1].distance(p) < 1e-6  # the phone's GPS point, as sent (WGS-84)
     with session_factory(engine)() as s:
         case = s.scalars(select(Case).where(Case.number == number)).one()
         assert case.status == "dispatched" and case.reopened_count == 1 and case.resident_solved is False
