@@ -29,6 +29,7 @@ from api.routes import (
     open311,
     patrols,
     photos,
+    public,
     residents,
     routing,
     stickers,
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(desk.pages)
     app.include_router(casefile.router)
     app.include_router(tiles.router)
+    app.include_router(public.router)  # h5: the residents' pages /r/ and /api/v1/public/
     open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state", response_model=HealthOut)

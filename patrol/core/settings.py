@@ -112,6 +112,16 @@ class Settings(BaseSettings):
     refresh_grace_s: float = Field(30.0, ge=0, description="A refresh token presented again this soon after its "
                                    "use, while its successor is still unused (the answer was lost: the phone "
                                    "went offline), is exchanged again instead of ending the session, s.")
+    # -- h5: the residents' public pages (/r/, /r/f/<token>) ----------------------------------------------------
+    resident_photo_max_bytes: int = Field(5 * 1024 * 1024, gt=0, description="Largest photo of a resident's report "
+                                          "(the page downscales to ~1600 px JPEG, a few hundred KB), bytes.")
+    resident_ip_limit: int = Field(30, gt=0, description="Reports (and, counted apart, ratings) from one client "
+                                   "address within resident_window_minutes before it is refused with 429 (phones "
+                                   "on a mobile network often share an address: not too low).")
+    resident_phone_limit: int = Field(5, gt=0, description="Reports giving one phone number within "
+                                      "resident_window_minutes before it is refused with 429.")
+    resident_window_minutes: float = Field(60.0, gt=0, description="The sliding window of the residents' rate "
+                                           "limits, minutes.")
 
     @model_validator(mode="after")
     def _own_basemap_is_wgs84(self) -> Settings:

@@ -75,6 +75,7 @@ NOT_JSON = {
     ("get", "/api/v1/stickers"),  # stickers: PDF, SVG or a zip
     ("get", "/ogc/api"), ("get", "/desk/cases/{number}"), ("get", "/desk/cases/{number}/print"),
     ("get", "/tiles/{z}/{x}/{y}.pbf"),
+    ("get", "/r/"), ("get", "/r/f/{token}"), ("get", "/api/v1/public/follow/{token}/photos/{n}"),  # h5
 }
 
 

@@ -29,6 +29,7 @@ from patrol.core.db import session_factory, transaction
 from patrol.core.models import Building, Grid, Revisit
 from patrol.surveys.checklists import load_builtin_checklists
 from tests.api.conftest import PASSWORD, ROLE_USERS
+from tests.api.test_resident_pages import resident_case
 from tests.api.test_roles import PATH, case_in, fresh_refresh_token, number_of, tile_at
 
 CALLERS = ("anon", "key", *ROLE_USERS)
@@ -309,6 +310,19 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
                                                    "long": w.point_a[0], "description": "路灯不亮"})),
     ("POST", "/open311/v2/requests/{request_id}/rating.{fmt}"): (answers(key="ok", other=401), lambda w, t: Req(
         "POST", f"/open311/v2/requests/{closed_open311(w)}/rating.json", data={"rating": "5"})),
+    # ------------------------------------------------------------------ h5: the residents' public pages (no login)
+    ("GET", "/api/v1/public/categories"): (PUBLIC, lambda w, t: Req("GET", "/api/v1/public/categories")),
+    ("POST", "/api/v1/public/reports"): (PUBLIC, lambda w, t: Req("POST", "/api/v1/public/reports", data={
+        "client_id": str(uuid.uuid4()), "category": "streetlight", "description": "路灯不亮了",
+        "lon": str(w.point_a[0]), "lat": str(w.point_a[1])})),
+    ("GET", "/api/v1/public/follow/{token}"): (PUBLIC, lambda w, t: Req(
+        "GET", f"/api/v1/public/follow/{resident_case(w)}")),
+    ("POST", "/api/v1/public/follow/{token}/rating"): (PUBLIC, lambda w, t: Req(
+        "POST", f"/api/v1/public/follow/{resident_case(w, closed=True)}/rating", json={"rating": 4})),
+    ("GET", "/api/v1/public/follow/{token}/photos/{n}"): (PUBLIC, lambda w, t: Req(
+        "GET", f"/api/v1/public/follow/{resident_case(w, closed=True, photo=True)}/photos/1")),
+    ("GET", "/r/"): (PUBLIC, lambda w, t: Req("GET", "/r/", params={"b": str(t.building), "g": t.grid_a_code})),
+    ("GET", "/r/f/{token}"): (PUBLIC, lambda w, t: Req("GET", f"/r/f/{resident_case(w)}")),
     # ------------------------------------------------------------------ analytics and routing
     ("GET", "/api/v1/analytics/kpis"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/analytics/kpis", params={
         "by": "overall", "start": "2026-01-01", "end": "2026-01-02"})),
