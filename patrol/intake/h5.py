@@ -340,8 +340,6 @@ def submit_report(session: Session, settings: Settings, r: ReportIn, *, lang: st
         except InvalidInput as exc:
             raise InvalidInput(said(lang, "photo", n=n, why=exc.message), field="photo") from None
     lon, lat, crs, building, label = _where(session, r, lang)
-    if cat.key == "other":
-        text = f"【{cat.zh}】{text or ''}"
     try:
         created = svc.create_case(session, RESIDENT, settings, client_id=cid, category=cat.code, lon=lon, lat=lat,
                                   crs=crs, description=text, address=label, building_id=building,
