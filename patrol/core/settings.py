@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     refresh_grace_s: float = Field(30.0, ge=0, description="A refresh token presented again this soon after its "
                                    "use, while its successor is still unused (the answer was lost: the phone "
                                    "went offline), is exchanged again instead of ending the session, s.")
+    # hotline (the 12345 exchange, patrol/intake/hotline)
+    hotline_mapping: str | None = Field(None, description="The 12345 mapping file (YAML) read by the push API "
+                                        "(/api/v1/hotline/…) to map 诉求分类 and deadlines; empty: the sample "
+                                        "shipped (patrol/data/hotline_mapping.yaml).")
 
     @model_validator(mode="after")
     def _own_basemap_is_wgs84(self) -> Settings:
