@@ -9,7 +9,7 @@ import { basemap } from '/static/js/basemap.js';
 import { datum } from '/static/js/datum.js';
 
 const T = CONFIG.t || {};
-const $ = (id) => document.getElementById(id);
+const $ = (sel) => document.querySelector(sel);
 const DATUM = typeof L === 'undefined' ? null : datum(CONFIG.datum);
 const state = { rows: [], selected: null, map: null, layer: null, point: null, pointMarker: null, busy: false };
 const fmt = (s, vars) => String(s || '').replace(/\{(\w+)\}/g, (_, k) => (k in vars ? vars[k] : ''));
