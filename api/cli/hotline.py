@@ -35,13 +35,17 @@ class _Refused(Exception):
 MAPPING_HELP = "the mapping file (YAML; default: the sample shipped, patrol/data/hotline_mapping.yaml)"
 
 
-def _report(result: FileResult, report: str | None, what: str) -> None:
+def report_path(file: str, report: str | None) -> str:
+    """Where the per-row report goes: ``--report``, else next to the file (``orders.csv`` → ``orders.report.csv``)."""
+    return report or str(Path(file).with_suffix(".report.csv"))
+
+
+def _report(result: FileResult, report: str, what: str) -> None:
     """Write the per-row report (always, also when the file is refused) and say what happened in one line; a
     refused file ends the command non-zero, listing the refused rows."""
-    if report:
-        write_table(report, REPORT_HEADER, [r.cells() for r in result.rows])
+    write_table(report, REPORT_HEADER, [r.cells() for r in result.rows])
     counts = ", ".join(f"{n} {k}" for k, n in result.counts().items()) or "no rows"
-    where = f"; report: {report}" if report else ""
+    where = f"; report: {report}"
     if result.refused:
         bad = [f"row {r.row} ({r.order_no or 'no number'}): {r.why}" for r in result.rows
                if r.result == "refused" and not r.why.startswith("file refused")]
@@ -55,7 +59,8 @@ def _report(result: FileResult, report: str | None, what: str) -> None:
                                 "building become cases; the others wait in the desk's 待定位 queue.")
 @click.argument("file")
 @click.option("--mapping", "mapping_path", metavar="YAML", help=MAPPING_HELP)
-@click.option("--report", metavar="CSV", help="write the per-row report here (row, 工单编号, result, why)")
+@click.option("--report", metavar="CSV", help="write the per-row report (row, 工单编号, result, why) here; default: "
+                                              "FILE.report.csv next to the file")
 def import_orders(file: str, mapping_path: str | None, report: str | None) -> None:
     mapping = load_mapping(mapping_path)
     header, rows = read_table(file)
@@ -69,7 +74,7 @@ def import_orders(file: str, mapping_path: str | None, report: str | None) -> No
     except _Refused:
         pass
     assert result is not None
-    _report(result, report, Path(file).name)
+    _report(result, report_path(file, report), Path(file).name)
 
 
 def _day(text: str | None, option: str, zone: ZoneInfo) -> dt.datetime | None:
@@ -109,7 +114,8 @@ def export_results(since: str, until: str | None, out: str, mapping_path: str | 
                                   "once.")
 @click.argument("file")
 @click.option("--mapping", "mapping_path", metavar="YAML", help=MAPPING_HELP)
-@click.option("--report", metavar="CSV", help="write the per-row report here (row, 工单编号, result, why)")
+@click.option("--report", metavar="CSV", help="write the per-row report (row, 工单编号, result, why) here; default: "
+                                              "FILE.report.csv next to the file")
 def feedback(file: str, mapping_path: str | None, report: str | None) -> None:
     mapping = load_mapping(mapping_path)
     _, rows = read_table(file)
@@ -123,4 +129,4 @@ def feedback(file: str, mapping_path: str | None, report: str | None) -> None:
     except _Refused:
         pass
     assert result is not None
-    _report(result, report, Path(file).name)
+    _report(result, report_path(file, report), Path(file).name)

@@ -201,6 +201,11 @@ def test_import_refuse_fix_update_place_export_feedback(world, hl, tmp_path, mon
     served = c.get(link.removeprefix("https://grid.example.cn"))  # public: no login, the signature opens it
     assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
     assert c.get(f"/api/v1/hotline/photos/{photo_id}?s=0000").status_code == 404
+    with transaction(session_factory(world.engine)) as s:  # a sensitive category's photo: never by a link
+        s.execute(update(Case).where(Case.id == cid).values(category_code="C0116"))
+    assert c.get(link.removeprefix("https://grid.example.cn")).status_code == 404
+    with transaction(session_factory(world.engine)) as s:
+        s.execute(update(Case).where(Case.id == cid).values(category_code="C0102"))
     assert world.client.get("/api/v1/hotline/results", params={"since": str(today)},
                             headers={"X-API-Key": hl["key"]}).json()[-1]["order_no"] == "A001"
 
@@ -212,8 +217,9 @@ def test_import_refuse_fix_update_place_export_feedback(world, hl, tmp_path, mon
     case = _case(world, "A001")
     assert case.status == "dispatched" and case.reopened_count == 1 and case.rating == 2
     assert case.resident_solved is False
-    code, out = run(world, "hotline", "feedback", str(fb))
+    code, out = run(world, "hotline", "feedback", str(fb))  # no --report: next to the file
     assert code == 0 and "1 unchanged" in out, out
+    assert read_report(tmp_path / "feedback.report.csv")[0]["result"] == "unchanged"
     assert _case(world, "A001").reopened_count == 1
     bad_fb = tmp_path / "feedback_bad.csv"
     bad_fb.write_text("工单编号,回访结果,是否解决,回访时间\nA002,很好,是,\nZ999,满意,是,\n", encoding="utf-8")
