@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from api.cli import cli
 from patrol.core.auth import create_api_key
 from patrol.core.db import session_factory, transaction
-from patrol.core.models import Building, Case, Grid, HotlineOrder, Subdistrict
+from patrol.core.models import Building, Case, CaseEvent, Grid, HotlineOrder, Subdistrict
 from patrol.core.settings import get_settings
 from patrol.intake.hotline.mapping import load_mapping
 from patrol.intake.hotline.results import photo_signature
@@ -245,6 +245,12 @@ def test_push_api_with_a_hotline_key(world, hl):
     assert first.json()["results"] == [{"order_no": "P001", "result": "created", "why": ""}]
     again = c.post("/api/v1/hotline/orders", json=[order], headers=key).json()
     assert again["counts"] == {"unchanged": 1}
+    changed = c.post("/api/v1/hotline/orders", json={**order, "description": "路灯不亮，已三天"}, headers=key).json()
+    assert changed["results"][0]["result"] == "updated" and "description" in changed["results"][0]["why"]
+    with session_factory(world.engine)() as s:
+        steps = list(s.scalars(select(CaseEvent.actor).where(
+            CaseEvent.case_id == _case(world, "P001").id, CaseEvent.action == "supplement")))
+    assert steps == ["hotline:12345 platform"]  # the update is a step of the case, by the platform
     case = _case(world, "P001")
     assert case.category_code == "B0109" and case.reported_at == dt.datetime(2026, 12, 1, 8, 30, tzinfo=SHANGHAI)
     assert case.deadline_at == case.reported_at + dt.timedelta(hours=48)
