@@ -32,13 +32,13 @@ from api.deps import ActorDep, PageActorDep, SessionDep, SettingsDep
 from api.schemas.hotline import (
     ORDER_EXAMPLE,
     PUSH_MAX,
-    FeedbackIn,
-    OrderIn,
-    PlacedOut,
-    PlaceIn,
-    PushOut,
-    ResultOut,
-    UnlocatedPageOut,
+    HotlineFeedbackIn,
+    HotlineOrderIn,
+    HotlinePlacedOut,
+    HotlinePlaceIn,
+    HotlinePushOut,
+    HotlineResultOut,
+    HotlineUnlocatedPageOut,
 )
 from maps.desk.unlocated import unlocated_page
 from patrol.cases.lifecycle import ACTIONS
@@ -73,7 +73,7 @@ def _platform(session: Session, key: str | None) -> Actor:
     return Actor(label=actor.label, role="admin", api_key_id=actor.api_key_id)
 
 
-def _order_in(m: Mapping, o: OrderIn, at: str, add_working_hours: Any) -> tuple[O.OrderIn | None, list[str]]:
+def _order_in(m: Mapping, o: HotlineOrderIn, at: str, add_working_hours: Any) -> tuple[O.OrderIn | None, list[str]]:
     received = (o.received_at if o.received_at.tzinfo else o.received_at.replace(tzinfo=m.zone)).astimezone(dt.UTC)
     problems = []
     deadline = None
@@ -95,8 +95,8 @@ def _listed(body: Any) -> list:
 
 
 @router.post("/orders", summary="Push 12345 work orders (one or a list; idempotent by 工单编号; a list is all or "
-                                "nothing)", response_model=PushOut, responses=KEY_ERRORS)
-def push_orders(body: Annotated[OrderIn | list[OrderIn], Body(examples=[ORDER_EXAMPLE])],
+                                "nothing)", response_model=HotlinePushOut, responses=KEY_ERRORS)
+def push_orders(body: Annotated[HotlineOrderIn | list[HotlineOrderIn], Body(examples=[ORDER_EXAMPLE])],
                 session: SessionDep, settings: SettingsDep, key: KeyHeader = None) -> dict:
     actor = _platform(session, key)
     items = _listed(body)
@@ -142,8 +142,8 @@ def _answer(rows: list[dict[str, str]]) -> dict:
     return {"results": rows, "counts": counts}
 
 
-@router.get("/results", summary="The 办理结果 of the 12345 cases closed in a period", response_model=list[ResultOut],
-            responses=KEY_ERRORS)
+@router.get("/results", summary="The 办理结果 of the 12345 cases closed in a period",
+            response_model=list[HotlineResultOut], responses=KEY_ERRORS)
 def get_results(session: SessionDep, settings: SettingsDep,
                 since: Annotated[dt.datetime, Query(description="closed at or after (ISO; a date: local midnight)")],
                 until: Annotated[dt.datetime | None, Query(description="closed before (optional)")] = None,
@@ -161,8 +161,8 @@ def get_results(session: SessionDep, settings: SettingsDep,
 
 
 @router.post("/feedback", summary="Push 回访 results (one or a list): 满意 5, 基本满意 4, 不满意 2 (reopens: 再接单); "
-                                  "the same 回访 twice rates once", response_model=PushOut, responses=KEY_ERRORS)
-def push_feedback(body: Annotated[FeedbackIn | list[FeedbackIn], Body()], session: SessionDep,
+                                  "the same 回访 twice rates once", response_model=HotlinePushOut, responses=KEY_ERRORS)
+def push_feedback(body: Annotated[HotlineFeedbackIn | list[HotlineFeedbackIn], Body()], session: SessionDep,
                   settings: SettingsDep, key: KeyHeader = None) -> dict:
     actor = _platform(session, key)
     items = _listed(body)
@@ -220,7 +220,7 @@ def unlocated_rows(session: Session, actor: Actor, lang: str, limit: int, offset
 
 
 @desk.get("/unlocated", summary="待定位: the 12345 orders in my scope no single building was found for",
-          response_model=UnlocatedPageOut, response_model_exclude_unset=True)
+          response_model=HotlineUnlocatedPageOut, response_model_exclude_unset=True)
 def get_unlocated(actor: ActorDep, session: SessionDep, settings: SettingsDep,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
                   lang: Annotated[Literal["zh", "en"] | None, Query()] = None) -> dict:
@@ -228,8 +228,8 @@ def get_unlocated(actor: ActorDep, session: SessionDep, settings: SettingsDep,
 
 
 @router.post("/orders/{order_no}/place", summary="Place a 待定位 order at a building or a point: its case is created",
-             response_model=PlacedOut, status_code=201)
-def place(order_no: str, body: PlaceIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
+             response_model=HotlinePlacedOut, status_code=201)
+def place(order_no: str, body: HotlinePlaceIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     if body.building_id is None and (body.lon is None or body.lat is None):
         raise InvalidInput("give building_id, or lon and lat", field="building_id")
     case = U.place(session, actor, settings, order_no, building_id=body.building_id, lon=body.lon, lat=body.lat)

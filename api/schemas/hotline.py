@@ -20,7 +20,7 @@ ORDER_EXAMPLE: dict[str, JsonValue] = {
     "address": "崂山区海尔路1号", "subdistrict": "中韩街道", "deadline": "72小时", "urgency": "一般"}
 
 
-class OrderIn(BaseModel):
+class HotlineOrderIn(BaseModel):
     """One work order (工单), the fields of the mapping file's targets."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [ORDER_EXAMPLE]})
@@ -43,18 +43,18 @@ class OrderIn(BaseModel):
     urgency: str | None = Field(None, max_length=20, description="紧急程度")
 
 
-class RowResult(Out):
+class HotlineRowResult(Out):
     order_no: str
     result: str = Field(description="created | updated | unchanged | pending (待定位) | rated | reopened | refused")
     why: str = ""
 
 
-class PushOut(Out):
-    results: list[RowResult]
+class HotlinePushOut(Out):
+    results: list[HotlineRowResult]
     counts: dict[str, int]
 
 
-class ResultOut(Out):
+class HotlineResultOut(Out):
     order_no: str = Field(description="工单编号")
     result: str = Field(description="办理结果: the handling and closing notes")
     closed_at: dt.datetime = Field(description="办结时间")
@@ -63,7 +63,7 @@ class ResultOut(Out):
                                           "categories)")
 
 
-class FeedbackIn(BaseModel):
+class HotlineFeedbackIn(BaseModel):
     """One 回访 result: 满意 rates 5, 基本满意 4, 不满意 2 (reopens the case: 再接单)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
@@ -77,7 +77,7 @@ class FeedbackIn(BaseModel):
     comment: str | None = Field(None, max_length=2000)
 
 
-class PlaceIn(BaseModel):
+class HotlinePlaceIn(BaseModel):
     """Where a 待定位 order is: a building (a candidate, or any other) or a point on the map (WGS-84)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -87,13 +87,13 @@ class PlaceIn(BaseModel):
     lat: float | None = Field(None, ge=-90, le=90)
 
 
-class PlacedOut(Out):
+class HotlinePlacedOut(Out):
     order_no: str
     case_id: int
     case_number: str | None
 
 
-class CandidateOut(Out):
+class HotlineCandidateOut(Out):
     building_id: int = Field(description="opaque key for placing: never shown to users")
     score: float
     label: str
@@ -101,7 +101,7 @@ class CandidateOut(Out):
     lat: float | None = None
 
 
-class UnlocatedOut(Out):
+class HotlineUnlocatedOut(Out):
     order_no: str
     received_at: dt.datetime
     deadline_at: dt.datetime | None = None
@@ -111,9 +111,9 @@ class UnlocatedOut(Out):
     address: str | None = None
     subdistrict_text: str | None = None
     urgency: str | None = None
-    candidates: list[CandidateOut]
+    candidates: list[HotlineCandidateOut]
 
 
-class UnlocatedPageOut(Out):
+class HotlineUnlocatedPageOut(Out):
     total: int
-    rows: list[UnlocatedOut]
+    rows: list[HotlineUnlocatedOut]
