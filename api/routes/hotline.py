@@ -42,6 +42,7 @@ from api.schemas.hotline import (
 )
 from maps.desk.unlocated import unlocated_page
 from patrol.cases.lifecycle import ACTIONS
+from patrol.cases.reference import ensure_categories
 from patrol.cases.worktime import calendar
 from patrol.core.auth import Actor, actor_for_key
 from patrol.core.errors import InvalidInput, NotFound
@@ -105,6 +106,7 @@ def push_orders(body: Annotated[HotlineOrderIn | list[HotlineOrderIn], Body(exam
     m = _mapping(settings.hotline_mapping)
     cal = calendar(settings)
     parsed, problems, seen = [], [], set()
+    ensure_categories(session)  # a fresh database: the shipped categories first (as create_case does)
     codes = set(session.scalars(select(Category.code)))
     for i, o in enumerate(items):
         at = f"orders[{i}]" if isinstance(body, list) else "order"

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from geo.addresses import AddressIndex, BuildingAddress, Match, decide
 from patrol.cases import service as svc
+from patrol.cases.reference import ensure_categories
 from patrol.cases.worktime import calendar
 from patrol.core.auth import Actor
 from patrol.core.errors import Conflict, GridPatrolError, InvalidInput, NotFound
@@ -246,7 +247,8 @@ def upsert(session: Session, actor: Actor, settings: Settings, o: OrderIn, index
     """Insert or update one order; (outcome, why). ``index``: the address index, or a callable building it (only
     an order that must be matched builds it)."""
     order = session.scalar(select(HotlineOrder).where(HotlineOrder.order_no == o.order_no))
-    if o.category_code is not None and session.get(Category, o.category_code) is None:
+    if o.category_code is not None and session.get(Category, o.category_code) is None and \
+            (not ensure_categories(session) or session.get(Category, o.category_code) is None):
         raise InvalidInput(f"order {o.order_no}: unknown category {o.category_code!r}", field="category")
     new = _values(o)
     raw = json.dumps(o.raw, ensure_ascii=False, default=str) if o.raw is not None else None
