@@ -27,7 +27,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "desk"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, monaco_model) -> Iterator[dict[str, Any]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('unlocated') / 'unlocated.db'}"
-    settings, engine = simulated_city(url, monaco_model, cases=20, tiles="gridpatrol")
+    settings, engine = simulated_city(url, monaco_model, cases=40, tiles="gridpatrol")  # test_basemap's month
     with transaction(session_factory(engine)) as s:
         grid_id = s.scalar(select(Building.grid_id).join(Grid, Grid.id == Building.grid_id)
                            .where(Grid.worker_id.is_not(None)).group_by(Building.grid_id)
