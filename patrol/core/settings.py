@@ -65,6 +65,10 @@ class Settings(BaseSettings):
                                                          "open, s; the browser reconnects after it ends.")
     public_url: str = Field("http://127.0.0.1:8000", description="Where users reach this server: the base of the "
                                                                  "links in notifications (e-mail, webhooks).")
+    # issue 18, stickers: the grid worker's public card (网格员公示牌)
+    sticker_hotline: str = Field("12345", description="The service hotline printed on the grid workers' public "
+                                                      "cards (网格员公示牌); empty: none.")
+    sticker_card_title: str = Field("网格员公示牌", description="The title of the grid workers' public cards.")
     notify_max_attempts: int = Field(8, gt=0, description="Deliveries of one notification tried before it is dead.")
     notify_lease_seconds: float = Field(120.0, gt=0, description="How long a sender's claim on an outbox row holds; "
                                                                  "after it a crashed sender's rows are sent again.")

@@ -72,6 +72,7 @@ NOT_JSON = {
     ("get", "/api/v1/photos/{photo_id}"), ("get", "/api/v1/photos/{photo_id}/thumbnail"),
     ("get", "/api/v1/photos/{photo_id}/original"),
     ("get", "/api/v1/inspection-photos/{photo_id}"), ("get", "/api/v1/shops/{code}/qr.svg"),
+    ("get", "/api/v1/stickers"),  # stickers: PDF, SVG or a zip
     ("get", "/ogc/api"), ("get", "/desk/cases/{number}"), ("get", "/desk/cases/{number}/print"),
     ("get", "/tiles/{z}/{x}/{y}.pbf"),
     ("get", "/desk/unlocated"), ("get", "/api/v1/hotline/photos/{photo_id}"),

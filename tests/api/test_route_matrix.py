@@ -411,6 +411,8 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
         "GET", f"/api/v1/plans/{t.plan}/impact")),
     ("POST", "/api/v1/plans/{plan_id}/publish"): (answers(other="denied", admin=422, planner=422), lambda w, t: Req(
         "POST", f"/api/v1/plans/{t.plan}/publish", json={"effective_from": "2100-01-01T00:00:00Z"})),
+    ("GET", "/api/v1/stickers"): (answers({"admin", "planner", "sup", "subd"}), lambda w, t: Req(
+        "GET", "/api/v1/stickers", params={"kind": "grids", "grid": t.grid_a_code})),
     ("GET", "/api/v1/plans/{plan_id}/download"): (answers(PLANNERS), lambda w, t: Req(
         "GET", f"/api/v1/plans/{t.plan}/download", params={"format": "geojson"})),
     ("POST", "/api/v1/plans/{plan_id}/upload"): (answers(other="denied", admin=422, planner=422), lambda w, t: Req(

@@ -25,7 +25,7 @@ import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from geo.addresses import AddressIndex, BuildingAddress, Match, decide
+from geo.addresses import AddressIndex, Match, decide
 from patrol.cases import service as svc
 from patrol.cases.reference import ensure_categories
 from patrol.cases.worktime import calendar
@@ -34,6 +34,7 @@ from patrol.core.errors import Conflict, GridPatrolError, InvalidInput, NotFound
 from patrol.core.models import Building, Case, Category, Community, HotlineOrder, Subdistrict
 from patrol.core.settings import Settings
 from patrol.core.time import now_utc
+from patrol.intake.addresses import building_index
 from patrol.intake.hotline.mapping import Mapping, missing_columns, parse_deadline, parse_time
 
 SOURCE = "12345"
@@ -123,17 +124,7 @@ def parse_row(mapping: Mapping, row: dict[str, str], add_working_hours: Callable
 
 
 # ------------------------------------------------------------------------------------------- the address index
-
-def building_index(session: Session) -> AddressIndex:
-    """The city's buildings as an address index.
-    TODO(lead): switch to ``patrol.intake.addresses.building_index`` once the address part lands."""
-    rows = session.execute(select(Building.id, Building.address, Building.housenumber, Building.name,
-                                  Building.label, Community.name).outerjoin(Community,
-                                                                            Community.id == Building.community_id)
-                           .where((Building.address.is_not(None)) | (Building.name.is_not(None)))).all()
-    return AddressIndex.build(BuildingAddress(r[0], address=r[1] or r[4], housenumber=r[2], name=r[3],
-                                              community=r[5]) for r in rows)
-
+# (patrol.intake.addresses.building_index: the city's buildings, cached per map version)
 
 def _labels(session: Session, matches: list[Match]) -> list[dict]:
     """The candidates as stored: id, score, and the building's words (its label, address or name)."""
