@@ -22,6 +22,7 @@ from api.routes import (
     cases,
     desk,
     field,
+    hotline,
     layers,
     maps,
     notices,
@@ -116,6 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(casefile.router)
     app.include_router(tiles.router)
     app.include_router(public.router)  # h5: the residents' pages /r/ and /api/v1/public/
+    app.include_router(hotline.router)
+    app.include_router(hotline.desk)
+    app.include_router(hotline.pages)
     open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state", response_model=HealthOut)

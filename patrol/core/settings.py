@@ -122,6 +122,10 @@ class Settings(BaseSettings):
                                       "resident_window_minutes before it is refused with 429.")
     resident_window_minutes: float = Field(60.0, gt=0, description="The sliding window of the residents' rate "
                                            "limits, minutes.")
+    # hotline (the 12345 exchange, patrol/intake/hotline)
+    hotline_mapping: str | None = Field(None, description="The 12345 mapping file (YAML) read by the push API "
+                                        "(/api/v1/hotline/…) to map 诉求分类 and deadlines; empty: the sample "
+                                        "shipped (patrol/data/hotline_mapping.yaml).")
 
     @model_validator(mode="after")
     def _own_basemap_is_wgs84(self) -> Settings:

@@ -115,6 +115,8 @@ MATRIX = [
     ("basemap meta (public)", set(ROLE_USERS), lambda w: ("GET", "/tiles/meta.json", None)),
     ("supplement (补充)", STAFF_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'dispatched')}/actions/supplement",
                                            {"note": "补充照片"})),
+    ("12345 待定位 queue", {"admin", "sup", "sup_other", "subd", "subd_other"},
+     lambda w: ("GET", "/api/v1/desk/unlocated", None)),
 ]
 
 

@@ -53,6 +53,7 @@ def test_every_page_runs_under_its_policy(served):
     pages = {  # path → a selector that only the page's scripts produce
         "/dashboard": "#cards .card",
         "/desk": "#tabs [role=tab]",
+        "/desk/unlocated": "#orders .order, #orders .empty",
         f"/desk/cases/{number}": "#timeline li",
         f"/desk/cases/{number}/print": ".sign",
         "/maps/cases": ".leaflet-container",
