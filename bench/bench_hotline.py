@@ -116,7 +116,7 @@ def _write_cases(sessions, rows: list[dict], placed: dict[str, int | None]) -> t
                 if b is None or b not in points:  # 待定位, or a building outside every community (no case there)
                     continue
                 lon, lat = (float(v) for v in points[b][6:-1].split())
-                code = next((c for k, c in CODES.items() if k in r["诉求分类"]), "C0115")
+                code = next((c for k, c in CODES.items() if k in r["诉求分类"]), "C0117")
                 create_case(s, SYSTEM, settings, client_id=str(uuid.uuid5(uuid.NAMESPACE_URL, r["工单编号"])),
                             category=code, lon=lon, lat=lat, description=r["诉求内容"], address=r["事发地址"],
                             building_id=b, channel="12345", contact={"phone": r["联系电话"]},

@@ -29,5 +29,5 @@ def test_categories_exact_contained_and_default():
     m = load_mapping()
     assert m.category_of("噪音扰民") == "E0301"
     assert m.category_of("城市管理-市容环境-楼道堆物") == "C0102"
-    assert m.category_of("咨询") == m.default_category == "C0115"
-    assert m.category_of(None) == "C0115"
+    assert m.category_of("咨询") == m.default_category == "C0117"
+    assert m.category_of(None) == "C0117"
