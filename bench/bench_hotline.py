@@ -4,40 +4,38 @@ SpatiaLite and on PostGIS — side by side with the obvious alternative, a panda
 lower-cased addresses.
 
 Per database: the index load (``patrol.intake.addresses.building_index``), generating the orders, matching them all
-(time, orders/s, match rate, precision against the simulation's ground truth), then writing the placed ones as cases
-through the hotline importer when ``patrol.intake.hotline`` is there (else ``create_case`` with channel 12345, the
-order number, one transaction per 1,000) for the first ``--write`` orders (default 2,000; the full import's time is
-extrapolated from them: case writes, not matching, are what takes the time).
+(time, orders/s, match rate, precision against the simulation's ground truth), then the hotline importer over all of
+them in one file (``import_table``: set-based for new orders, placed ones become cases, the rest 待定位), and — the
+obvious alternative for the writes — the per-order path (one ``create_case`` per placed order) over ``--per-order``
+more orders.
 
-Run with ``GRIDPATROL_BENCH_POSTGRES_URL=… python bench/bench_hotline.py [--orders N] [--write N]``
+Run with ``GRIDPATROL_BENCH_POSTGRES_URL=… python bench/bench_hotline.py [--orders N] [--write N] [--per-order N]``
 (without the URL, SpatiaLite only).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import tempfile
 import time
 import unicodedata
 import uuid
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import func, select
 
 from geo.addresses import decide
 from patrol.cases.categories import load_categories
-from patrol.cases.service import create_case
 from patrol.city.osm_import import read_city, store_city
-from patrol.core.auth import SYSTEM
 from patrol.core.db import create_postgis_database, make_engine, session_factory, transaction
 from patrol.core.migrate import upgrade
 from patrol.core.models import Building, Case
 from patrol.core.settings import get_settings
 from patrol.intake.addresses import building_index
+from patrol.intake.hotline.mapping import load_mapping
+from patrol.intake.hotline.orders import IMPORT_ACTOR, check_rows, import_table, upsert
 from patrol.simulate.hotline import simulated_orders
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm" / "liechtenstein_2015.osm.pbf"
@@ -90,43 +88,32 @@ def _pandas_join(session, rows: list[dict]) -> tuple[float, dict[str, int | None
     return time.perf_counter() - t, placed
 
 
-def _write_cases(sessions, rows: list[dict], placed: dict[str, int | None]) -> tuple[float, int, str]:
-    """The placed orders as cases; (seconds, cases written, how)."""
-    try:
-        from patrol.intake.hotline.mapping import load_mapping
-        from patrol.intake.hotline.orders import import_table
-    except ImportError:
-        load_mapping = import_table = None
+def _write_cases(sessions, rows: list[dict]) -> tuple[float, int]:
+    """The hotline importer over ``rows`` (one file, one transaction): (seconds, orders written, pending included)."""
     settings = get_settings()
     t = time.perf_counter()
-    if import_table is not None:
-        with transaction(sessions) as s:
-            result = import_table(s, settings, load_mapping(), list(rows[0]), rows)
-        n = sum(v for k, v in result.counts().items() if k != "refused")
-        return time.perf_counter() - t, n, "patrol.intake.hotline import_table (all orders, pending ones too)"
+    with transaction(sessions) as s:
+        result = import_table(s, settings, load_mapping(), list(rows[0]), rows)
+    return time.perf_counter() - t, sum(v for k, v in result.counts().items() if k != "refused")
+
+
+def _per_order(sessions, rows: list[dict]) -> tuple[float, int]:
+    """The obvious way to write them: the per-order path (``upsert``: one create_case per placed order), one
+    transaction per 500 orders: (seconds, orders written)."""
+    settings = get_settings()
+    mapping = load_mapping()
+    good, _, _ = check_rows(mapping, list(rows[0]), rows)
+    t = time.perf_counter()
     with sessions() as s:
-        points = dict(s.execute(select(Building.id, func.ST_AsText(func.ST_PointOnSurface(Building.geom)))
-                                .where(Building.community_id.is_not(None))).all())
-    zone = ZoneInfo(settings.timezone)
-    n = 0
-    for start in range(0, len(rows), 1000):
+        index = building_index(s)
+    for start in range(0, len(good), 500):
         with transaction(sessions) as s:
-            for r in rows[start:start + 1000]:
-                b = placed[r["工单编号"]]
-                if b is None or b not in points:  # 待定位, or a building outside every community (no case there)
-                    continue
-                lon, lat = (float(v) for v in points[b][6:-1].split())
-                code = next((c for k, c in CODES.items() if k in r["诉求分类"]), "C0117")
-                create_case(s, SYSTEM, settings, client_id=str(uuid.uuid5(uuid.NAMESPACE_URL, r["工单编号"])),
-                            category=code, lon=lon, lat=lat, description=r["诉求内容"], address=r["事发地址"],
-                            building_id=b, channel="12345", contact={"phone": r["联系电话"]},
-                            now=dt.datetime.fromisoformat(r["受理时间"]).replace(tzinfo=zone))
-                n += 1
-    return (time.perf_counter() - t, n, "create_case per placed order in a community, 1,000 per transaction "
-            "(patrol.intake.hotline not on this branch)")
+            for _, order in good[start:start + 500]:
+                upsert(s, IMPORT_ACTOR, settings, order, index, level=mapping.level)
+    return time.perf_counter() - t, len(good)
 
 
-def run_one(name: str, url: str, n: int, write: int) -> None:
+def run_one(name: str, url: str, n: int, write: int, per_order: int) -> None:
     engine = make_engine(url)
     sessions = session_factory(engine)
     with sessions() as s:
@@ -134,7 +121,9 @@ def run_one(name: str, url: str, n: int, write: int) -> None:
         index = building_index(s)
         t_index = time.perf_counter() - t
         t = time.perf_counter()
-        rows, truth = simulated_orders(s, n, seed=18, noise=0.3)
+        rows, truth = simulated_orders(s, n + per_order, seed=18, noise=0.3)
+        rows, extra = rows[:n], rows[n:]
+        truth = {r["工单编号"]: truth[r["工单编号"]] for r in rows}
         t_gen = time.perf_counter() - t
         t_alt, alt = _pandas_join(s, rows)
     t_match, placed = _match(index, rows)
@@ -149,35 +138,36 @@ def run_one(name: str, url: str, n: int, write: int) -> None:
           f"{a_named:.1%} of those naming a building, precision {a_precision:.4f}")
     print(f"  ratio: ours places {named_rate / max(a_named, 1e-9):.1f}x as many orders right, "
           f"taking {t_match / t_alt:.1f}x the time")
-    t_write, written, how = _write_cases(sessions, rows[:write], placed)
+    t_write, written = _write_cases(sessions, rows[:write])
     with sessions() as s:
         cases = s.scalar(select(func.count(Case.id)).where(Case.channel == "12345"))
-    print(f"  write cases           {t_write:7.2f} s  {written / t_write:9,.0f} orders/s  {written:,} written "
-          f"({cases:,} 12345 cases in the database) via {how}")
-    full = t_index + t_match + t_write * n / max(write, 1)
-    print(f"  import of all {n:,} (index + match + writes extrapolated from {write:,}): {full / 60:.1f} min, "
-          f"{n / full:,.0f} orders/s; matching is {t_match / full:.1%} of it")
+    print(f"  import (set-based)    {t_write:7.2f} s  {written / t_write:9,.0f} orders/s  {written:,} orders "
+          f"({cases:,} placed as 12345 cases, the rest 待定位); matching is {t_match / t_write:.0%} of it")
+    t_one, one = _per_order(sessions, extra)
+    print(f"  per-order path        {t_one:7.2f} s  {one / t_one:9,.0f} orders/s  {one:,} more orders")
+    print(f"  ratio: the set-based import writes {(written / t_write) / (one / t_one):.0f}x as many orders per "
+          "second as the per-order path")
     engine.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=100_000)
-    parser.add_argument("--write", type=int, default=2000,
-                        help="write cases for the first N orders (default 2,000: case writes run at ~30/s, so all "
-                             "100,000 would take an hour per database; the figure printed is extrapolated)")
+    parser.add_argument("--write", type=int, default=None, help="import only the first N orders (default: all)")
+    parser.add_argument("--per-order", type=int, default=1000,
+                        help="orders written through the per-order path for the comparison (default 1,000)")
     args = parser.parse_args()
-    write = min(args.write, args.orders)
+    write = min(args.write or args.orders, args.orders)
     model = read_city(DATA)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         _city(url, model)
-        run_one("SpatiaLite", url, args.orders, write)
+        run_one("SpatiaLite", url, args.orders, write, args.per_order)
     base = os.environ.get("GRIDPATROL_BENCH_POSTGRES_URL")
     if base:
         url = create_postgis_database(base, f"bench_{uuid.uuid4().hex[:8]}")
         _city(url, model)
-        run_one("PostGIS", url, args.orders, write)
+        run_one("PostGIS", url, args.orders, write, args.per_order)
     else:
         print("\n(PostGIS skipped: set GRIDPATROL_BENCH_POSTGRES_URL)")
 

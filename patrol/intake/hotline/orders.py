@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -35,53 +34,19 @@ from patrol.core.models import Building, Case, Category, Community, HotlineOrder
 from patrol.core.settings import Settings
 from patrol.core.time import now_utc
 from patrol.intake.addresses import building_index
+from patrol.intake.hotline import bulk
 from patrol.intake.hotline.mapping import Mapping, missing_columns, parse_deadline, parse_time
-
-SOURCE = "12345"
-CHANNEL = "12345"
-#: the actor of orders coming in from a file at the command line
-IMPORT_ACTOR = Actor(label="12345 import", role="admin")
-OUTCOMES = ("created", "updated", "unchanged", "pending", "refused")
-REPORT_HEADER = ("row", "工单编号", "result", "why")
-#: the fields of an order a re-import compares (and the push API accepts)
-FIELDS = ("received_at", "deadline_at", "category_code", "category_text", "description", "address",
-          "subdistrict_text", "urgency", "contact_name", "contact_phone")
-_NS = uuid.UUID("6f1d2c8e-1234-4c7a-9e12-12345abcdef0")
-
-
-@dataclass
-class OrderIn:
-    """One work order as read (times aware UTC)."""
-
-    order_no: str
-    received_at: dt.datetime
-    address: str
-    deadline_at: dt.datetime | None = None
-    category_code: str | None = None
-    category_text: str | None = None
-    description: str | None = None
-    subdistrict_text: str | None = None
-    urgency: str | None = None
-    contact_name: str | None = None
-    contact_phone: str | None = None
-    raw: dict | None = None
-
-
-@dataclass(frozen=True)
-class ReportRow:
-    row: int            # the row in the file (the header is row 1); for pushed orders, the position from 1
-    order_no: str
-    result: str         # one of OUTCOMES
-    why: str = ""
-
-    def cells(self) -> tuple:
-        return (self.row, self.order_no, self.result, self.why)
-
-
-def case_client_id(order_no: str) -> str:
-    """The case's client id, fixed by the order number: a retried placement finds the same case."""
-    return str(uuid.uuid5(_NS, f"12345:{order_no}"))
-
+from patrol.intake.hotline.records import (
+    CHANNEL,
+    FIELDS,
+    IMPORT_ACTOR,
+    OUTCOMES,
+    REPORT_HEADER,
+    SOURCE,
+    OrderIn,
+    ReportRow,
+    case_client_id,
+)
 
 # ------------------------------------------------------------------------------------------------ reading rows
 
@@ -177,7 +142,7 @@ def place_order(session: Session, actor: Actor, settings: Settings, order: Hotli
         raise InvalidInput("give building_id, or lon and lat", field="building_id")
     made = svc.create_case(
         session, actor, settings, client_id=case_client_id(order.order_no),
-        category=order.category_code or "C0115", lon=lon, lat=lat, description=order.description,
+        category=order.category_code or "C0117", lon=lon, lat=lat, description=order.description,
         address=order.address, building_id=building_id, channel=CHANNEL,
         contact={"name": order.contact_name, "phone": order.contact_phone},
         now=order.received_at, deadline_at=order.deadline_at)
@@ -320,11 +285,14 @@ def import_table(session: Session, settings: Settings, mapping: Mapping, header:
             cache.append(building_index(session))
         return cache[0]
 
-    report = []
+    known = bulk.known_orders(session, [o.order_no for _, o in good])
+    report = bulk.import_new(session, settings, actor, [(i, o) for i, o in good if o.order_no not in known],
+                             index(), level=mapping.level) if len(known) < len(good) else []
     for i, order in good:
-        result, why = upsert(session, actor, settings, order, index, level=mapping.level)
-        report.append(ReportRow(i, order.order_no, result, why))
-    return FileResult(report, False)
+        if order.order_no in known:
+            result, why = upsert(session, actor, settings, order, index, level=mapping.level)
+            report.append(ReportRow(i, order.order_no, result, why))
+    return FileResult(sorted(report, key=lambda r: r.row), False)
 
 
 def order_dict(order: HotlineOrder) -> dict:
