@@ -30,6 +30,7 @@ from api.routes import (
     patrols,
     photos,
     residents,
+    responsiveness,
     routing,
     survey_pages,
     surveys,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notices.router)
     app.include_router(open311.router)
     app.include_router(analytics.router)
+    app.include_router(responsiveness.router)
     app.include_router(routing.router)
     app.include_router(field.router)
     app.include_router(mine_routes.router)
