@@ -166,8 +166,12 @@ def test_the_seed_figure_and_the_other_rates(orders):
     assert row["composite"] == pytest.approx(100 * (0.10 * 120 / 123 + 0.45 * 114 / 120 + 0.45 * 119 / 122), abs=0.01)
     assert row["composite"] == pytest.approx(96.40, abs=0.01)
     assert row["warning"] == "green"
-    by_orders = march(s, by=None, settings=SETTINGS.model_copy(update={"responsiveness_satisfaction": "orders"}))
+    assert "satisfied_order_rate" not in row["warnings"]  # no default threshold: recent orders are not rated yet
+    by_orders = march(s, by=None, settings=SETTINGS.model_copy(update={
+        "responsiveness_satisfaction": "orders",
+        "responsiveness_thresholds": {"satisfied_order_rate": (0.97, 0.9, 0.8)}}))
     assert by_orders["composite"].iloc[0] == pytest.approx(95.69, abs=0.01)
+    assert by_orders["warnings"].iloc[0]["satisfied_order_rate"] == "yellow"  # 96.0 % < 97 %
 
 
 def test_by_channel_and_by_grid(orders):
