@@ -178,23 +178,25 @@
       `<tr data-channel="${esc(r.key)}"><td>${esc(r.name || r.key)}</td><td>${r.received}</td><td>${r.closed}</td>` +
       `${cell("on_time_rate", r)}${cell("satisfaction_rate", r)}<td>${r.overdue_now ?? "—"}</td></tr>`).join("");
   }
+  // the channels table and the 接诉即办 panel, fetched at the same time as the KPI cards
   async function loadResidents() {
     const lang = {lang: G.lang};
-    const [chans] = await Promise.all([api("/api/v1/analytics/kpis?" + params({by: "channel", ...lang}))]);
-    drawChannels(chans.rows);
     const overallP = residentParams({by: "overall", ...lang});
-    if (!overallP) { drawResponsiveness(null, []); return; }
-    const [overall, groups] = await Promise.all([
-      api("/api/v1/kpis/responsiveness?" + overallP),
-      api("/api/v1/kpis/responsiveness?" + residentParams({by: rankBy(), ...lang})),
+    const [chans, overall, groups] = await Promise.all([
+      api("/api/v1/analytics/kpis?" + params({by: "channel", ...lang})),
+      overallP ? api("/api/v1/kpis/responsiveness?" + overallP) : null,
+      overallP ? api("/api/v1/kpis/responsiveness?" + residentParams({by: rankBy(), ...lang})) : null,
     ]);
-    drawResponsiveness(overall, groups.rows);
+    drawChannels(chans.rows);
+    drawResponsiveness(overall, groups ? groups.rows : []);
   }
 
   async function load() {
     status.textContent = T.loading;
     state.loads += 1;
     try {
+      const residents = loadResidents();
+      residents.catch(() => {});  // awaited below; a failure shows in the status line
       const [overall, byGrid, trend] = await Promise.all([
         api("/api/v1/analytics/kpis?" + params({by: "overall"})),
         api("/api/v1/analytics/kpis?" + params({by: rankBy()})),
@@ -205,7 +207,7 @@
       drawCards(row, trend.rows);
       drawTable(byGrid.rows);
       drawLinks();
-      await loadResidents();
+      await residents;
       status.textContent = row.received ? "" : T.empty;
       const shown = params({lang: G.lang});
       if (form.status.value) shown.set("status", form.status.value);
