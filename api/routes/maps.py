@@ -110,9 +110,9 @@ def cases_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, 
     language = lang or settings.lang
     frame = _frame_of(session, actor, settings, "cases", lang, (key, s, e), count=count,
                       explain="no_cases" if count == 0 else None,
-                      selects=[mp.category_select(session, language, category), mp.status_select(language, status)],
-                      keep={"grid": grid or "", "community": community or "", "case": str(case or ""),
-                            "channel": channel or ""})
+                      selects=[mp.category_select(session, language, category), mp.status_select(language, status),
+                               mp.channel_select(language, channel)],
+                      keep={"grid": grid or "", "community": community or "", "case": str(case or "")})
     scope = svc.resolve_scope(session, actor, community=community, grid=grid)
     return _finish(m, session, scope, frame, settings)
 
@@ -147,8 +147,9 @@ def heat_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, l
     m = M.heatmap_map(cases, category_labels=labels, closed_statuses=CLOSED, **_opts(settings, lang, session=session))
     frame = _frame_of(session, actor, settings, "heat", lang, (key, s, e), count=len(cases),
                       explain="no_cases" if len(cases) == 0 else None,
-                      selects=[mp.category_select(session, language, category), mp.status_select(language, status)],
-                      keep={"grid": grid or "", "community": community or "", "channel": channel or ""})
+                      selects=[mp.category_select(session, language, category), mp.status_select(language, status),
+                               mp.channel_select(language, channel)],
+                      keep={"grid": grid or "", "community": community or ""})
     return _finish(m, session, scope, frame, settings)
 
 
@@ -181,8 +182,9 @@ def hotspots_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
                      selects=[mp.category_select(session, language, category),
                               mp.choice_select(language, "measure", ("cases", "overdue", "reworked", "reopened"),
                                                measure),
-                              mp.choice_select(language, "emerging", ("week", "month", "none"), emerging)],
-                     keep={"grid": grid or "", "community": community or "", "channel": channel or "",
+                              mp.choice_select(language, "emerging", ("week", "month", "none"), emerging),
+                              mp.channel_select(language, channel)],
+                     keep={"grid": grid or "", "community": community or "",
                            "cells": cells if cells != "h3" else "",
                            "resolution": str(resolution) if resolution != 9 else "",
                            "size_m": f"{size_m:g}" if size_m != 250 else ""})
