@@ -22,6 +22,7 @@ from api.routes import (
     cases,
     desk,
     field,
+    hotline,
     layers,
     maps,
     notices,
@@ -29,9 +30,11 @@ from api.routes import (
     open311,
     patrols,
     photos,
+    public,
     residents,
     responsiveness,
     routing,
+    stickers,
     survey_pages,
     surveys,
     tasks,
@@ -47,6 +50,7 @@ from maps.field import tiles_config
 from maps.overview import overview_map
 from patrol.city.osm_import import summarize
 from patrol.city.read_models import layer
+from patrol.city.zone import with_city_timezone
 from patrol.core.db import make_engine, session_factory
 from patrol.core.migrate import current_revision
 from patrol.core.settings import Settings, get_settings
@@ -73,9 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None, redoc_url=None,  # served by api.docs_pages, with their assets from here
     )
     engine = make_engine(settings.database_url, spatialite_library=settings.spatialite_library)
+    sessions = session_factory(engine)
+    settings = with_city_timezone(settings, sessions)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = session_factory(engine)
+    app.state.session_factory = sessions
     # the same pool; a transaction on it begins IMMEDIATE on SQLite (takes the write lock when it starts)
     app.state.writing_engine = engine.execution_options(sqlite_immediate=True)
     install_error_handlers(app)
@@ -106,11 +112,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(plan_routes.router)
     app.include_router(surveys.router)
     app.include_router(residents.router)
+    app.include_router(stickers.router)  # QR stickers and public cards (issue 18)
     app.include_router(survey_pages.router)
     app.include_router(desk.router)
     app.include_router(desk.pages)
     app.include_router(casefile.router)
     app.include_router(tiles.router)
+    app.include_router(public.router)  # h5: the residents' pages /r/ and /api/v1/public/
+    app.include_router(hotline.router)
+    app.include_router(hotline.desk)
+    app.include_router(hotline.pages)
     open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state", response_model=HealthOut)

@@ -54,6 +54,8 @@ FIELD_ZH: Mapping[str, str] = {
     "phone": "电话", "address": "地址", "description": "描述", "occurred_at": "发生时间", "fixes": "定位点",
     "ended_at": "结束时间", "patrol_id": "巡查", "layer": "图层", "headers": "表头", "body": "请求内容",
     "households": "户数", "tolerance_m2": "容差", "shop_id": "商铺", "checklist": "检查表", "answers": "检查项",
+    # issue 18, stickers
+    "grid": "网格", "per_page": "每页数量", "selection": "打印范围", "kind": "内容",
 }
 
 #: (English message as raised, its Chinese wording): the first pattern that matches the whole message wins; named
@@ -129,6 +131,18 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.DOTA
     (r"no proposal for community .*", "该社区没有可用的调整建议：请先修正草稿的校验问题"),
     (r"plan \d+ has no grids in community .*", "方案在该社区没有网格"),
     (r"the file is larger than .*|request body larger than .*|.*too large.*", "文件或请求太大"),
+    # issue 18, stickers (patrol.intake.stickers, patrol.intake.sheets)
+    (r"nothing to print: .*", "没有可打印的内容：所选范围内没有楼栋或网格"),
+    (r"the (card's )?QR would be \d+ mm wide.*", "每页数量太多，二维码会小于 25 毫米：请减少每页数量"),
+    (r"(stickers|cards) come [\d, ]+ to a page, not \d+",
+     "不支持的每页数量：贴纸可选 1、2、4、6、8、9、12、15、16、20、24 张，公示牌 1 或 2 张"),
+    (r"no grid '.*'", "找不到该网格"),
+    (r"no (community|subdistrict) '.*'", "找不到该社区或街道"),
+    (r"\S+ is outside your scope \(\w+\)", "所选网格或社区不在您的管辖范围内"),
+    (r"a \w+ does not print stickers", "您的角色不能打印二维码"),
+    (r"(?P<n>\d+) \w+ are more than (?P<max>\d+) at once.*",
+     "共 {n} 张，一次最多 {max} 张：请选择一个网格或社区，或使用命令行"),
+    (r"give one of grid, community and subdistrict", "请只选择网格、社区或街道之一"),
 ))
 
 _GENERIC_ZH = {

@@ -40,6 +40,8 @@ def body_limits(settings: Settings) -> list[tuple[re.Pattern[str], int]]:
         (re.compile(r"^/api/v1/inspections/[^/]+/photos$"), photo),
         (re.compile(r"^/api/v1/field/self-handled$"), photo + 32_768),  # the after-photo and the report
         (re.compile(r"^/api/v1/plans/[^/]+/upload$"), upload),
+        # h5: a resident's report with up to three photos
+        (re.compile(r"^/api/v1/public/reports$"), 3 * settings.resident_photo_max_bytes + MULTIPART_SLACK),
         (re.compile(r"^/api/v1/cases/batch$"), upload),
         (re.compile(r"^/api/v1/patrols/[^/]+/fixes$"), upload),
     ]

@@ -30,6 +30,7 @@ LABELS = {
         "proposal_households": "每格 {0}–{1} 户（平均 {2} 户），{3}% 在户数范围内",
         "proposal_new": "新编码：{0}", "proposal_retired": "撤销编码：{0}", "proposal_out": "仍超出户数范围：{0}",
         "proposal_all_in": "全部网格都在户数范围内", "list_sep": "、", "sentence_sep": "；",
+        "print_qr": "打印二维码", "hint_print": "先在地图上选择网格（现行方案的网格），再打印它的二维码或网格员公示牌",
     },
     "en": {
         "title": "Grid planning", "plans": "Plans", "new_draft": "New draft (copy of the grids in force)",
@@ -56,7 +57,8 @@ LABELS = {
         "proposal_households": "{0}–{1} households per grid (mean {2}), {3}% within the range",
         "proposal_new": "new codes: {0}", "proposal_retired": "retired codes: {0}",
         "proposal_out": "still out of range: {0}", "proposal_all_in": "every grid within the range",
-        "list_sep": ", ", "sentence_sep": "; ",
+        "list_sep": ", ", "sentence_sep": "; ", "print_qr": "Print QR codes",
+        "hint_print": "Select grids on the map (of the plan in force) first, then print their QR codes or cards",
     },
 }
 
@@ -65,6 +67,7 @@ PAGE = """<!doctype html>
 <title>{title}</title>
 <link rel="stylesheet" href="/static/vendor/leaflet-1.9.4/leaflet.css">
 <link rel="stylesheet" href="/static/css/planner.css">
+<link rel="stylesheet" href="/static/css/stickers.css">
 <script id="cfg" type="application/json">{config}</script>
 </head><body>
 <header><h1>{title}</h1>
@@ -105,6 +108,7 @@ PAGE = """<!doctype html>
    <div class="row">{download}: <a href="#" data-format="gpkg">GeoPackage</a>
     · <a href="#" data-format="geojson">GeoJSON</a> · <a href="#" data-format="shp">Shapefile</a></div>
    <label class="upload">{upload}<input type="file" id="upload" accept=".gpkg,.geojson,.json,.zip"></label>
+   <div class="row"><button type="button" id="print-qr">{print_qr}</button></div>
   </section>
  </aside>
 </main>

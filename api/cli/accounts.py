@@ -73,6 +73,19 @@ def users_list() -> None:
                   f"\t{u.email or '-'}\t{'yes' if u.simulated else 'no'}")
 
 
+@users.command("set-work-phone", help="the work phone on a grid worker's public card (网格员公示牌); '' clears it")
+@click.argument("username")
+@click.argument("phone")
+def users_set_work_phone(username: str, phone: str) -> None:
+    phone = " ".join(phone.split())
+    if phone and (len(phone) > 40 or not all(c.isdigit() or c in " +-()" for c in phone)):
+        raise InvalidInput(f"not a phone number: {phone!r} (digits, spaces, + - and brackets)", field="phone")
+    sessions = open_database().sessions
+    with transaction(sessions) as session:
+        get_user(session, username).work_phone = phone or None
+    print(f"work phone of {username}: {phone or 'none'}")
+
+
 @click.group(cls=Group, help="Open311 API keys")
 def apikeys() -> None:
     pass

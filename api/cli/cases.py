@@ -1,5 +1,5 @@
-"""The case loop's reference tables and its clock: ``categories load|list``, ``responsibility load|list`` and
-``escalate`` (run periodically, e.g. from cron)."""
+"""The case loop's reference tables and its clock: ``categories load|list``, ``responsibility load|list``,
+``escalate`` (run periodically, e.g. from cron) and ``cases import-history`` (a 311 / 12345 history)."""
 
 from __future__ import annotations
 
@@ -86,3 +86,31 @@ def escalate() -> None:
         noticed = near_deadline(session, settings)
     print(f"escalated {len(ids)} overdue cases" + (f": {', '.join(map(str, ids))}" if ids else ""))
     print(f"{noticed} nearing-deadline notices")
+
+
+@click.group(cls=Group, help="cases in bulk: a history import")
+def cases() -> None:
+    pass
+
+
+@cases.command("import-history",
+               help="import a 311 / 12345-style case history (CSV, GeoJSON, GeoPackage) with its original times, "
+                    "statuses, categories and channels as the mapping says; re-imports update by the source's id; "
+                    "all-or-nothing (every problem listed)")
+@click.argument("file")
+@click.option("--mapping", "mapping_file", required=True, metavar="MAPPING.yaml",
+              help="what the columns are and how values map (e.g. patrol/data/history/la311.yaml)")
+@click.option("--report", "report_file", metavar="REPORT.csv",
+              help="write one line per row: created, updated, unchanged, skipped or error, with the field and why")
+def cases_import_history(file: str, mapping_file: str, report_file: str | None) -> None:
+    from patrol.intake.history import import_history, raise_for_problems, write_report  # pandas, GDAL: only here
+    from patrol.intake.history_mapping import load_mapping
+
+    settings, _, sessions = open_database()
+    mapping = load_mapping(mapping_file)
+    with transaction(sessions) as session:
+        out = import_history(session, settings, file, mapping)
+        if report_file:
+            write_report(out, report_file)
+        raise_for_problems(out, file)
+    print(f"{file}: {out.summary()} (source {mapping.source})" + (f"; report: {report_file}" if report_file else ""))

@@ -15,6 +15,7 @@ import click
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from patrol.city.zone import with_city_timezone
 from patrol.core.db import make_engine, session_factory
 from patrol.core.errors import InvalidInput
 from patrol.core.migrate import upgrade
@@ -94,7 +95,8 @@ def open_database() -> Database:
     # closed when the invocation ends, so that in-process runs (tests, Click's runner) leave no connection open
     click.get_current_context().call_on_close(engine.dispose)
     upgrade(engine)
-    return Database(settings, engine, session_factory(engine))
+    sessions = session_factory(engine)
+    return Database(with_city_timezone(settings, sessions), engine, sessions)
 
 
 def grid_id_of(session: Session, code: str | None) -> int | None:

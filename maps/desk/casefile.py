@@ -21,6 +21,7 @@ from maps.templating import esc, render
 T: dict[str, dict[str, Any]] = {
     "zh": {
         "title": "案件", "number": "案件编号", "category": "类别", "status": "状态", "level": "层级", "channel": "来源",
+        "order_no": "工单编号", "contact": "回访联系人",
         "deadline": "处置时限", "stopped": "计时暂停", "remaining": "剩余", "hours": "工时", "overdue": "已超期",
         "finished": "已办结",
         "on_time": "按期办结", "late_closed": "超期办结", "map": "位置", "description": "问题描述", "place": "地点",
@@ -63,7 +64,7 @@ T: dict[str, dict[str, Any]] = {
     },
     "en": {
         "title": "Case", "number": "Case No.", "category": "Category", "status": "Status", "level": "Level",
-        "channel": "Channel",
+        "channel": "Channel", "order_no": "12345 order", "contact": "Reporter (call-back)",
         "deadline": "Deadline", "stopped": "Clock stopped", "remaining": "left", "hours": "working h",
         "overdue": "Overdue", "finished": "Finished", "on_time": "Closed on time", "late_closed": "Closed late",
         "map": "Where", "description": "Description", "place": "Place", "address": "Address", "grid": "Grid",

@@ -13,6 +13,7 @@ from maps.templating import render
 
 TEXT = {
     "zh": {
+        "print_qr": "打印二维码",  # stickers (issue 18)
         "title": "待办", "filters": "筛选", "grid": "网格", "category": "类别", "channel": "来源", "community": "社区",
         "start": "上报日期从", "end": "至", "apply": "筛选", "reset": "清除", "all": "全部", "number": "案件编号",
         "address": "地点", "status": "状态", "level": "层级", "reported_at": "上报时间", "deadline_at": "期限",
@@ -25,6 +26,7 @@ TEXT = {
         "waiting": "未报到", "to": "派遣到", "resident_channels": "居民诉求（扫码、12345、Open311）",
     },
     "en": {
+        "print_qr": "Print QR codes",  # stickers (issue 18)
         "title": "Queues", "filters": "Filters", "grid": "Grid", "category": "Category", "channel": "Channel",
         "community": "Community", "start": "Reported from", "end": "to", "apply": "Filter", "reset": "Clear",
         "all": "All", "number": "Case no.", "address": "Place", "status": "Status", "level": "Level",
@@ -38,6 +40,9 @@ TEXT = {
         "resident_channels": "Residents' requests (QR, 12345, Open311)",
     },
 }
+
+#: the roles that print QR stickers and public cards (GET /api/v1/stickers; patrol.intake.stickers.PRINT_ROLES)
+PRINT_ROLES = ("supervisor", "subdistrict", "planner", "admin")
 
 #: what an empty queue means and what to do, per queue
 EMPTY = {
@@ -90,7 +95,8 @@ def queues_page(lang: str | None, *, actions_zh: Mapping[str, str], role: str, w
     empty = {k: v.replace("{pct}", str(pct)) for k, v in EMPTY[lang].items()}
     config = page_config(lang, actions_zh, timezone=timezone, role=role, who=who, text=TEXT[lang], empty=empty,
                          near_deadline_fraction=near_deadline_fraction)
-    return render("desk_queues.html", **frame(lang, active="desk"), t=TEXT[lang], config=_json(config))
+    return render("desk_queues.html", **frame(lang, active="desk"), t=TEXT[lang], config=_json(config),
+                  can_print=role in PRINT_ROLES)
 
 
 def _json(data: Any) -> str:

@@ -36,6 +36,13 @@ from patrol.core.time import now_utc
 from patrol.plans.service import grid_version
 
 MAX_BATCH = 500
+#: fields of a case's history that a report cannot set (each once ignored without a word), and what to do instead
+HISTORY_FIELDS = {
+    "reported_at": "send occurred_at (when it happened on the phone) with sent_at, or import a history with "
+                   "gridpatrol cases import-history",
+    "status": "a report starts at reported; import a history with its states with gridpatrol cases import-history",
+    "closed_at": "import a history with its closing times with gridpatrol cases import-history",
+}
 
 
 @dataclass
@@ -106,6 +113,17 @@ def _check_item(actor: Actor, item: dict, cat: Category | None, point: tuple[flo
             raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
 
 
+def _refuse_server_fields(item: dict) -> None:
+    """A report may not set its channel (the server sets it from the caller, as for a single report) nor its
+    history (:data:`HISTORY_FIELDS`, once silently ignored: a history sent here lost its times)."""
+    if item.get("channel") is not None:
+        raise InvalidInput("channel is set by the server from who reports (patrol, staff, open311); "
+                           "leave it out", field="channel")
+    for name, why in HISTORY_FIELDS.items():
+        if item.get(name) is not None:
+            raise InvalidInput(f"{name} is not taken by a report: {why}", field=name)
+
+
 def create_cases(session: Session, actor: Actor, settings: Settings, items: list[dict], *,
                  now: dt.datetime | None = None, sent_at: object = None) -> list[dict]:
     """Create the cases of ``items`` (dicts with the fields of a single report); one result per item, in order:
@@ -124,9 +142,7 @@ def create_cases(session: Session, actor: Actor, settings: Settings, items: list
     for i, item in enumerate(items):
         try:
             results[i]["client_id"] = parse_client_id(item.get("client_id"))
-            if item.get("channel") is not None:  # the server sets it from the caller, as for a single report
-                raise InvalidInput("channel is set by the server from who reports (patrol, staff, open311); "
-                                   "leave it out", field="channel")
+            _refuse_server_fields(item)
             x, y = to_point(item.get("lon"), item.get("lat"), item.get("crs") or "wgs84")
             results[i]["occurred"] = occurrence(item.get("occurred_at"), sent_at, settings, now=now)
         except GridPatrolError as exc:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patrol.cases.authority import allowed_actions, can_read, scope_filter
+from patrol.cases.contact import reporter_contact
 from patrol.cases.lifecycle import CLOSED, IN_HAND, RUNNING
 from patrol.cases.overdue import deadline_colour
 from patrol.cases.places import metres, nearby
@@ -333,6 +334,8 @@ def case_file(session: Session, actor: Actor, settings: Settings, number: str, *
         handler = session.scalar(select(ResponsibleUnit.name).where(ResponsibleUnit.id == case.unit_id))
     elif case.assignee_id is not None:
         handler = session.scalar(select(User.display_name).where(User.id == case.assignee_id))
+    # the reporter's contact (none on the printed 派遣单, which goes to the handler)
+    contact = reporter_contact(session, actor, case) if with_actions else None
     return {
         "id": case.id, "number": case.number, "status": case.status, "level": case.level, "channel": case.channel,
         "category": {"code": cat.code, "zh": cat.name_zh, "en": cat.name_en, "major_zh": cat.major_zh,
@@ -349,6 +352,10 @@ def case_file(session: Session, actor: Actor, settings: Settings, number: str, *
         "earlier": earlier_at_building(session, actor, case), "urges": urges(steps),
         "actions": case_actions(session, actor, case, place["lon"], place["lat"]) if with_actions else [],
         "simulated": case.simulated,
+        # h5: where it came from, a 12345 order's number, and the reporter's contact (full + audited for the
+        # community's staff, masked for the others: patrol.cases.contact)
+        "source": case.source, "order_no": case.source_ref if case.source == "12345" else None,
+        **({"contact": contact} if contact else {}),
     }
 
 

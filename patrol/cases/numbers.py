@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from patrol.core.models import Case
@@ -21,10 +21,13 @@ def case_number(reported_at: dt.datetime, case_id: int, timezone: str) -> str:
 
 
 def assign_numbers(session: Session, cases: list[tuple[int, dt.datetime]], timezone: str) -> None:
-    """Give each new case (id, reported_at) its number, in the caller's transaction."""
-    for case_id, reported_at in cases:
-        session.execute(update(Case).where(Case.id == case_id)
-                        .values(number=case_number(reported_at, case_id, timezone)))
+    """Give each new case (id, reported_at) its number, in the caller's transaction (one executemany)."""
+    if not cases:
+        return
+    table = Case.__table__
+    session.execute(update(table).where(table.c.id == bindparam("case_id")).values(number=bindparam("number")),
+                    [{"case_id": case_id, "number": case_number(reported_at, case_id, timezone)}
+                     for case_id, reported_at in cases])
 
 
 def looks_like_number(text: str) -> bool:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, aliased
 
 from patrol.cases.authority import can_read, scope_filter
 from patrol.cases.channels import check_channels
+from patrol.cases.contact import masked
 from patrol.cases.lifecycle import ACTIONS, IN_HAND, OPEN, RUNNING, Status
 from patrol.cases.overdue import deadline_colour, near_clause, near_thresholds, overdue_clause
 from patrol.cases.service import transition
@@ -283,7 +284,7 @@ _ROW = (Case.id, Case.number, Case.category_code, Case.status, Case.level, Case.
         Category.deadline_hours, Grid.code.label("grid_code"), Grid.name.label("grid_name"),
         Community.name.label("community_name"), ResponsibleUnit.name.label("unit_name"),
         Building.name.label("building_name"), Building.address.label("building_address"),
-        Building.label.label("building_label"))
+        Building.label.label("building_label"), Case.contact_phone, Case.source, Case.source_ref)
 
 
 def queue_page(session: Session, actor: Actor, settings: Settings, name: str, flt: QueueFilter, *,
@@ -363,6 +364,8 @@ def _rows(session: Session, settings: Settings, rows: Sequence[Any], now: dt.dat
                 hours if r.status in RUNNING else None, r.deadline_hours, fraction,
                 overdue=r.deadline_at is not None and aware(r.deadline_at) < now),
             "unit": r.unit_name, "urges": urges.get(r.id, 0),
+            # h5: the reporter's phone only masked in lists (patrol.cases.contact); a 12345 order's number
+            "phone": masked(r.contact_phone), "order_no": r.source_ref if r.source == "12345" else None,
             **({"tasks": whistles.get(r.id, [])} if tasks else {}),
         })
     return out

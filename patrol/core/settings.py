@@ -66,6 +66,10 @@ class Settings(BaseSettings):
                                                          "open, s; the browser reconnects after it ends.")
     public_url: str = Field("http://127.0.0.1:8000", description="Where users reach this server: the base of the "
                                                                  "links in notifications (e-mail, webhooks).")
+    # issue 18, stickers: the grid worker's public card (网格员公示牌)
+    sticker_hotline: str = Field("12345", description="The service hotline printed on the grid workers' public "
+                                                      "cards (网格员公示牌); empty: none.")
+    sticker_card_title: str = Field("网格员公示牌", description="The title of the grid workers' public cards.")
     notify_max_attempts: int = Field(8, gt=0, description="Deliveries of one notification tried before it is dead.")
     notify_lease_seconds: float = Field(120.0, gt=0, description="How long a sender's claim on an outbox row holds; "
                                                                  "after it a crashed sender's rows are sent again.")
@@ -109,6 +113,20 @@ class Settings(BaseSettings):
     refresh_grace_s: float = Field(30.0, ge=0, description="A refresh token presented again this soon after its "
                                    "use, while its successor is still unused (the answer was lost: the phone "
                                    "went offline), is exchanged again instead of ending the session, s.")
+    # -- h5: the residents' public pages (/r/, /r/f/<token>) ----------------------------------------------------
+    resident_photo_max_bytes: int = Field(5 * 1024 * 1024, gt=0, description="Largest photo of a resident's report "
+                                          "(the page downscales to ~1600 px JPEG, a few hundred KB), bytes.")
+    resident_ip_limit: int = Field(30, gt=0, description="Reports (and, counted apart, ratings) from one client "
+                                   "address within resident_window_minutes before it is refused with 429 (phones "
+                                   "on a mobile network often share an address: not too low).")
+    resident_phone_limit: int = Field(5, gt=0, description="Reports giving one phone number within "
+                                      "resident_window_minutes before it is refused with 429.")
+    resident_window_minutes: float = Field(60.0, gt=0, description="The sliding window of the residents' rate "
+                                           "limits, minutes.")
+    # hotline (the 12345 exchange, patrol/intake/hotline)
+    hotline_mapping: str | None = Field(None, description="The 12345 mapping file (YAML) read by the push API "
+                                        "(/api/v1/hotline/…) to map 诉求分类 and deadlines; empty: the sample "
+                                        "shipped (patrol/data/hotline_mapping.yaml).")
 
     # kpis (issue 18): 接诉即办 rates (patrol/analytics/responsiveness.py)
     response_hours: float = Field(2.0, gt=0, le=200, description="响应率: a resident's order counts as answered in "

@@ -81,6 +81,19 @@ def test_the_server_sets_the_channel_and_a_client_supplied_one_is_refused(world)
     assert c.get(f"/api/v1/cases/{staff[0]['id']}", headers=world.h("sup")).json()["channel"] == "staff"
 
 
+def test_history_fields_are_refused_not_ignored(world):
+    """A report's reported_at, status and closed_at were once dropped without a word (a forwarded history lost its
+    times); now each is refused by name, pointing at occurred_at or the history import, and the rest is written."""
+    c = world.client
+    items = [_item(world, reported_at="2025-01-02T08:00:00+08:00"), _item(world, status="closed"),
+             _item(world, closed_at="2025-01-03T08:00:00+08:00"), _item(world)]
+    res = c.post("/api/v1/cases/batch", headers=world.h("worker_a"), json={"cases": items}).json()["results"]
+    assert [x["status"] for x in res] == [422, 422, 422, 201]
+    assert [x["error"]["field"] for x in res[:3]] == ["reported_at", "status", "closed_at"]
+    assert "occurred_at" in res[0]["error"]["message"] and "import-history" in res[1]["error"]["message"]
+    assert _counts(world, [x["client_id"] for x in res[:3]]) == (0, 0)
+
+
 @pytest.mark.parametrize("who", ["worker_b", "sup", "sup_other"])
 def test_a_client_id_of_another_reporters_case_reveals_nothing(world, who):
     mine = _item(world)

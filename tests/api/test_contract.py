@@ -40,7 +40,7 @@ def test_every_case_listing_filters_by_status_the_same_way(world: World, path: s
 
 
 PAGES = ("/maps/cases", "/maps/heat", "/maps/hotspots", "/maps/coverage", "/maps/grids", "/dashboard", "/planner",
-         "/surveys", "/desk")
+         "/surveys", "/desk", "/desk/unlocated")
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -72,8 +72,11 @@ NOT_JSON = {
     ("get", "/api/v1/photos/{photo_id}"), ("get", "/api/v1/photos/{photo_id}/thumbnail"),
     ("get", "/api/v1/photos/{photo_id}/original"),
     ("get", "/api/v1/inspection-photos/{photo_id}"), ("get", "/api/v1/shops/{code}/qr.svg"),
+    ("get", "/api/v1/stickers"),  # stickers: PDF, SVG or a zip
     ("get", "/ogc/api"), ("get", "/desk/cases/{number}"), ("get", "/desk/cases/{number}/print"),
     ("get", "/tiles/{z}/{x}/{y}.pbf"),
+    ("get", "/r/"), ("get", "/r/f/{token}"), ("get", "/api/v1/public/follow/{token}/photos/{n}"),  # h5
+    ("get", "/desk/unlocated"), ("get", "/api/v1/hotline/photos/{photo_id}"),
 }
 
 

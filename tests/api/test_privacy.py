@@ -41,7 +41,8 @@ CONTACT = {"first_name": "Evander", "last_name": "Plumtree", "email": "evander.p
            "phone": "+1-555-0147-392"}
 SECRETS = (HEAD, NAME, NAME_LATIN, PHONE_HEAD, PHONE, PHONE_HEAD[-9:], PHONE[-9:], "139****2845", "158****0461",
            HEALTH, NEED)
-CONTACT_SECRETS = ("Evander", "Plumtree", "evander.plumtree", "0147-392", "5550147392")
+H5_PHONE = "17720486153"  # a resident's call-back number on the H5 report page (/r/)
+CONTACT_SECRETS = ("Evander", "Plumtree", "evander.plumtree", "0147-392", "5550147392", H5_PHONE, H5_PHONE[-8:])
 ALL_ROLES = (*ROLE_USERS, "open311", "anonymous")
 PERSONAL = {"sup", "worker_a"}
 
@@ -170,7 +171,8 @@ def test_a_supervisor_reads_a_building_without_a_grid_through_its_community(worl
 @pytest.fixture(scope=shared_scope)
 def register(world):
     """Personal data in grid A through the API as worker A (a household, a resident, a visit with a need whose note
-    names her), a case in grid A, and an Open311 request with a resident's contact details."""
+    names her), a case in grid A, an Open311 request with a resident's contact details, and a resident's report on
+    the H5 page with her phone."""
     c, h = world.client, world.h("worker_a")
     b = buildings(world, world.grid_a)[0]
     hh = c.post("/api/v1/households", headers=h, json={"building_id": b, "room": "7-2-1101", "head_name": HEAD,
@@ -190,6 +192,10 @@ def register(world):
     r = c.post("/open311/v2/requests.json", data={"api_key": world.api_key, "service_code": "C0103",
                                                    "lat": world.point_a[1], "long": world.point_a[0], **CONTACT})
     assert r.status_code == 201, r.text
+    h5 = c.post("/api/v1/public/reports", data={"client_id": str(uuid.uuid4()), "category": "ebike",
+                                                "description": "电动车在楼道充电", "phone": H5_PHONE,
+                                                "lon": str(world.point_a[0]), "lat": str(world.point_a[1])})
+    assert h5.status_code == 201, h5.text
     return {"household": hid, "resident": res.json()["id"], "building": b, "visit": visit.json()["id"],
             "request": r.json()[0]["service_request_id"]}
 

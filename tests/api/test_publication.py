@@ -20,7 +20,7 @@ from api.app import create_app
 from geo.tiles import PROPERTIES, tile_of
 from patrol.core.db import session_factory, transaction
 from patrol.core.frames import read_frame
-from patrol.core.models import Building, Grid, User
+from patrol.core.models import Building, Case, Grid, User
 from patrol.publication import policy
 from tests.conftest import ENGLISH, shared_scope
 
@@ -77,9 +77,44 @@ def planted(world):
         "api_key": world.api_key, "service_code": "B0109", "lat": world.point_a[1], "long": world.point_a[0],
         "description": "路灯不亮"})
     assert ordinary.status_code == 201, ordinary.text
-    return {"case": case["id"], "welfare": welfare["id"], "welfare_open311": int(r.json()[0]["service_request_id"]),
+    token = _resident_report(world)
+    return {"token": token, "case": case["id"], "welfare": welfare["id"],
+            "welfare_open311": int(r.json()[0]["service_request_id"]),
             "ordinary": int(ordinary.json()[0]["service_request_id"]), "point": (lon, lat),
             "household": hh.json()["id"], "building": building}
+
+
+def _resident_report(world) -> str:
+    """h5: a resident's report with her phone, a staff note naming her, handled by worker A (whose real name is
+    planted) with an after-photo: its follow-up token (the page and its JSON must show none of it)."""
+    c = world.client
+    r = c.post("/api/v1/public/reports", data={
+        "client_id": "6f1f7a52-3c1e-4d0b-9a1e-0c5f2b8d9e11", "category": "stairwell_light",
+        "description": "楼道灯坏了好几天", "phone": PHONE, "lon": str(world.point_a[0]), "lat": str(world.point_a[1])})
+    assert r.status_code == 201, r.text
+    token = r.json()["token"]
+    number = r.json()["number"]
+    with transaction(session_factory(world.engine)) as s:
+        case = {"id": s.scalar(select(Case.id).where(Case.number == number))}
+    world.act("sup", case["id"], "register", note=f"已电话联系 {RESIDENT}，{PHONE}")
+    world.act("sup", case["id"], "dispatch", assignee_id=world.users["worker_a"])
+    world.act("worker_a", case["id"], "accept")
+    world.act("worker_a", case["id"], "handle", note=f"{RESIDENT_LATIN} 家门口已换灯")
+    photo = c.post(f"/api/v1/cases/{case['id']}/photos", headers=world.h("worker_a"),
+                   files={"file": ("after.jpg", _jpeg(), "image/jpeg")})
+    assert photo.status_code == 201, photo.text
+    assert len(c.get(f"/api/v1/public/follow/{token}").json()["after_photos"]) == 1
+    return token
+
+
+def _jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (30, 120, 200)).save(out, "JPEG")
+    return out.getvalue()
 
 
 def _exact_point_patterns(lon: float, lat: float) -> list[re.Pattern]:
@@ -127,6 +162,10 @@ def _check(text: str, where: str, point: tuple[float, float]) -> None:
 
 
 def _values(name: str, world, planted, collections: list[str]) -> list[str]:
+    if name == "token":  # h5: the planted resident's follow-up link, and a token that opens nothing
+        return [planted["token"], "no-such-token"]
+    if name == "n":
+        return ["1"]
     if name == "fmt":
         return ["json", "xml"]
     if name == "collectionId":

@@ -10,7 +10,7 @@ from geo.tiles import tile_of
 from patrol.cases import service as svc
 from patrol.core.auth import SYSTEM
 from patrol.core.db import session_factory, transaction
-from patrol.core.models import Case
+from patrol.core.models import Case, Grid
 from tests.api.conftest import PASSWORD, ROLE_USERS
 
 PATH = {
@@ -35,6 +35,11 @@ def number_of(world, case_id: int) -> str:
     """The case number (what the desk's addresses use) of a case."""
     with transaction(session_factory(world.engine)) as s:
         return str(s.get(Case, case_id).number)
+
+
+def grid_code(world, grid_id: int) -> str:
+    with transaction(session_factory(world.engine)) as s:
+        return str(s.get(Grid, grid_id).code)
 
 
 def fresh_refresh_token(world) -> str:
@@ -112,6 +117,8 @@ MATRIX = [
     ("basemap meta (public)", set(ROLE_USERS), lambda w: ("GET", "/tiles/meta.json", None)),
     ("supplement (补充)", STAFF_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'dispatched')}/actions/supplement",
                                            {"note": "补充照片"})),
+    ("12345 待定位 queue", {"admin", "sup", "sup_other", "subd", "subd_other"},
+     lambda w: ("GET", "/api/v1/desk/unlocated", None)),
 ]
 
 

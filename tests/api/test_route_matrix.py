@@ -26,9 +26,10 @@ from sqlalchemy import select
 from patrol.cases import service as svc
 from patrol.core.auth import SYSTEM
 from patrol.core.db import session_factory, transaction
-from patrol.core.models import Building, Grid, Revisit
+from patrol.core.models import Building, Community, Grid, HotlineOrder, Revisit
 from patrol.surveys.checklists import load_builtin_checklists
 from tests.api.conftest import PASSWORD, ROLE_USERS
+from tests.api.test_resident_pages import resident_case
 from tests.api.test_roles import PATH, case_in, fresh_refresh_token, number_of, tile_at
 
 CALLERS = ("anon", "key", *ROLE_USERS)
@@ -309,6 +310,19 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
                                                    "long": w.point_a[0], "description": "路灯不亮"})),
     ("POST", "/open311/v2/requests/{request_id}/rating.{fmt}"): (answers(key="ok", other=401), lambda w, t: Req(
         "POST", f"/open311/v2/requests/{closed_open311(w)}/rating.json", data={"rating": "5"})),
+    # ------------------------------------------------------------------ h5: the residents' public pages (no login)
+    ("GET", "/api/v1/public/categories"): (PUBLIC, lambda w, t: Req("GET", "/api/v1/public/categories")),
+    ("POST", "/api/v1/public/reports"): (PUBLIC, lambda w, t: Req("POST", "/api/v1/public/reports", data={
+        "client_id": str(uuid.uuid4()), "category": "streetlight", "description": "路灯不亮了",
+        "lon": str(w.point_a[0]), "lat": str(w.point_a[1])})),
+    ("GET", "/api/v1/public/follow/{token}"): (PUBLIC, lambda w, t: Req(
+        "GET", f"/api/v1/public/follow/{resident_case(w)}")),
+    ("POST", "/api/v1/public/follow/{token}/rating"): (PUBLIC, lambda w, t: Req(
+        "POST", f"/api/v1/public/follow/{resident_case(w, closed=True)}/rating", json={"rating": 4})),
+    ("GET", "/api/v1/public/follow/{token}/photos/{n}"): (PUBLIC, lambda w, t: Req(
+        "GET", f"/api/v1/public/follow/{resident_case(w, closed=True, photo=True)}/photos/1")),
+    ("GET", "/r/"): (PUBLIC, lambda w, t: Req("GET", "/r/", params={"b": str(t.building), "g": t.grid_a_code})),
+    ("GET", "/r/f/{token}"): (PUBLIC, lambda w, t: Req("GET", f"/r/f/{resident_case(w)}")),
     # ------------------------------------------------------------------ analytics and routing
     ("GET", "/api/v1/analytics/kpis"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/analytics/kpis", params={
         "by": "overall", "start": "2026-01-01", "end": "2026-01-02"})),
@@ -413,6 +427,8 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
         "GET", f"/api/v1/plans/{t.plan}/impact")),
     ("POST", "/api/v1/plans/{plan_id}/publish"): (answers(other="denied", admin=422, planner=422), lambda w, t: Req(
         "POST", f"/api/v1/plans/{t.plan}/publish", json={"effective_from": "2100-01-01T00:00:00Z"})),
+    ("GET", "/api/v1/stickers"): (answers({"admin", "planner", "sup", "subd"}), lambda w, t: Req(
+        "GET", "/api/v1/stickers", params={"kind": "grids", "grid": t.grid_a_code})),
     ("GET", "/api/v1/plans/{plan_id}/download"): (answers(PLANNERS), lambda w, t: Req(
         "GET", f"/api/v1/plans/{t.plan}/download", params={"format": "geojson"})),
     ("POST", "/api/v1/plans/{plan_id}/upload"): (answers(other="denied", admin=422, planner=422), lambda w, t: Req(
@@ -492,7 +508,37 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
         "GET", f"/api/v1/desk/cases/{t.number}")),
     ("GET", "/api/v1/desk/cases/{number}/route"): (answers(READ_A), lambda w, t: Req(
         "GET", f"/api/v1/desk/cases/{t.number}/route", params={"unit": w.units[0]})),
+    # ------------------------------------------------------------------ the 12345 exchange (X-API-Key of scope hotline:
+    # no caller here has one, so every push is refused; tests/api/test_hotline.py goes through with it)
+    ("POST", "/api/v1/hotline/orders"): (answers(other=401), lambda w, t: Req("POST", "/api/v1/hotline/orders", json={
+        "order_no": "M1", "received_at": "2026-12-01T08:00:00+08:00", "address": "矩阵路1号"})),
+    ("GET", "/api/v1/hotline/results"): (answers(other=401), lambda w, t: Req(
+        "GET", "/api/v1/hotline/results", params={"since": "2026-12-01"})),
+    ("POST", "/api/v1/hotline/feedback"): (answers(other=401), lambda w, t: Req(
+        "POST", "/api/v1/hotline/feedback", json={"order_no": "M1", "satisfaction": "满意"})),
+    # a signed link opens an after-photo of a 12345 case; none other, and nothing without the signature
+    ("GET", "/api/v1/hotline/photos/{photo_id}"): (answers(anon="hidden", other="hidden"), lambda w, t: Req(
+        "GET", f"/api/v1/hotline/photos/{t.photo}")),
+    ("GET", "/api/v1/desk/unlocated"): (answers({"admin", "sup", "sup_other", "subd", "subd_other"}), lambda w, t: Req(
+        "GET", "/api/v1/desk/unlocated")),
+    ("POST", "/api/v1/hotline/orders/{order_no}/place"): (
+        answers({"admin", "sup", "subd"}, sup_other="hidden", subd_other="hidden"), lambda w, t: Req(
+            "POST", f"/api/v1/hotline/orders/{pending_order(w)}/place", json={"lon": w.point_a[0],
+                                                                               "lat": w.point_a[1]})),
+    ("GET", "/desk/unlocated"): (answers({"admin", "sup", "sup_other", "subd", "subd_other"}, other="away"),
+                                 lambda w, t: Req("GET", "/desk/unlocated")),
 }
+
+
+def pending_order(w) -> str:
+    """A new 12345 order waiting in 待定位 in grid A's community (and subdistrict); its number."""
+    no = f"M-{uuid.uuid4().hex[:12]}"
+    with transaction(session_factory(w.engine)) as s:
+        com = s.scalar(select(Grid.community_id).where(Grid.id == w.grid_a))
+        s.add(HotlineOrder(order_no=no, state="pending", received_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+                           category_code="C0102", address="矩阵路9号", community_id=com,
+                           subdistrict_id=s.scalar(select(Community.subdistrict_id).where(Community.id == com))))
+    return no
 
 
 def community_a(w) -> int:

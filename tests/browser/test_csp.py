@@ -27,8 +27,9 @@ def served(tmp_path_factory, monaco_model) -> Iterator[dict[str, Any]]:
     with session_factory(engine)() as s:
         number = s.scalars(select(Case.number).where(Case.number.is_not(None)).order_by(Case.id)).first()
         worker = s.scalar(select(User.username).join(Grid, Grid.worker_id == User.id).order_by(Grid.id).limit(1))
+        grid = s.scalar(select(Grid.code).order_by(Grid.id).limit(1))
     with serve(settings) as base:
-        yield {"base": base, "number": number, "worker": worker}
+        yield {"base": base, "number": number, "worker": worker, "grid": grid}
     engine.dispose()
 
 
@@ -52,6 +53,7 @@ def test_every_page_runs_under_its_policy(served):
     pages = {  # path → a selector that only the page's scripts produce
         "/dashboard": "#cards .card",
         "/desk": "#tabs [role=tab]",
+        "/desk/unlocated": "#orders .order, #orders .empty",
         f"/desk/cases/{number}": "#timeline li",
         f"/desk/cases/{number}/print": ".sign",
         "/maps/cases": ".leaflet-container",
@@ -62,6 +64,9 @@ def test_every_page_runs_under_its_policy(served):
         "/planner": ".gp-basemap canvas[data-state]",  # our basemap, drawn by a module
         "/surveys": "table, .empty",
         "/": ".gp-basemap canvas[data-state=drawn]",  # and on a folium page
+        "/r/": "body[data-ready='1']",  # h5: the residents' report page
+        f"/r/?g={served['grid']}": ".gp-basemap canvas[data-state]",  # a grid's sticker: Leaflet loaded on demand
+        "/r/f/no-such-link": "#missing",
     }
     with sync_playwright() as p:
         browser, page = _browser_page(p, base)

@@ -181,3 +181,42 @@ def test_grid_worker_is_sent_to_the_phone_app(page, desk):
     base = desk["base"]
     _login(page, base, desk["worker"], "/desk")
     page.wait_for_url(f"{base}/app/")
+
+
+def test_supervisor_prints_cards_and_stickers_of_her_grid(page, desk):
+    """打印二维码 on the desk: the dialog, a PDF of her grid worker's card, an SVG sheet of the grid's buildings seen
+    as a printed page (readable Chinese, QR codes at least 25 mm wide: 94 px at 96 px per inch)."""
+    with transaction(session_factory(desk["engine"])) as s:
+        code = s.scalar(select(Grid.code).where(Grid.community_id == desk["community_id"]).order_by(Grid.code))
+    _open(page, desk, "/desk")
+    page.click("#print-qr")
+    page.wait_for_selector("#sticker-dialog[open]")
+    assert [o.strip() for o in page.locator("#sticker-dialog select[name=kind] option").all_text_contents()] == [
+        "楼栋二维码（每栋一张）", "网格二维码（每个网格一张）", "网格员公示牌"]
+    page.select_option("#sticker-dialog select[name=kind]", "cards")
+    page.select_option("#sticker-dialog select[name=scope]", f"grid={code}")
+    _shot(page, "print-dialog")
+    with page.expect_download() as pdf:
+        page.click('#sticker-dialog button[value="download"]')
+    assert pdf.value.suggested_filename == f"stickers-cards-{code}.pdf"
+    assert Path(pdf.value.path()).read_bytes()[:5] == b"%PDF-"
+    page.wait_for_function("document.querySelector('.sticker-status').textContent.includes('已下载')")
+    page.select_option("#sticker-dialog select[name=kind]", "buildings")
+    page.check('#sticker-dialog input[value="svg"]')
+    with page.expect_download() as svg:
+        page.click('#sticker-dialog button[value="download"]')
+    data = Path(svg.value.path()).read_bytes()
+    if svg.value.suggested_filename.endswith(".zip"):  # more than one page: the first one
+        import io
+        import zipfile
+
+        data = zipfile.ZipFile(io.BytesIO(data)).read("page-01.svg")
+    assert not page.errors, page.errors
+    sheet = page.context.new_page()
+    sheet.set_viewport_size({"width": 800, "height": 1130})
+    sheet.set_content(f"<!doctype html><body style='margin:0'>{data.decode('utf-8').split('?>', 1)[1]}</body>")
+    boxes = [b for b in (g.bounding_box() for g in sheet.locator("g.qr").all()) if b]
+    assert boxes and min(b["width"] for b in boxes) >= 94
+    assert sheet.locator("text", has_text="扫码反映问题").count() == len(boxes)
+    sheet.screenshot(path=str(SHOTS / "stickers-svg-page.png"))
+    sheet.close()

@@ -171,7 +171,7 @@ def _look(page: Any, name: str, allowed: frozenset[str], found: dict[str, list[s
 
 #: the desk-side pages in Chinese, opened as admin ({number}: a case number of the data)
 ADMIN_PAGES = ("/", "/dashboard", "/maps/cases", "/maps/heat", "/maps/hotspots", "/maps/coverage", "/maps/grids",
-               "/planner", "/surveys")
+               "/planner", "/surveys", "/r/")  # /r/: the residents' public report page (h5)
 SUPERVISOR_PAGES = ("/desk", "/desk/cases/{number}", "/desk/cases/{number}/print")
 PHONE_TABS = ("map", "tasks", "inspect", "report", "visit", "sync")
 

@@ -143,3 +143,32 @@ def test_split_merge_publish_and_roll_back_in_the_editor(page, planner_app):
         assert s.scalar(select(func.count(Grid.id))) == planner_app["n_grids"]
         assert s.scalar(select(func.count(GridPlan.id)).where(GridPlan.status == "published")) == 1
     assert not page.errors, page.errors
+
+
+def test_planner_prints_the_cards_of_the_selected_grid(page, planner_app):
+    """打印二维码 in the planner: a hint without a selected grid, then the dialog for the selected grid's card."""
+    base = planner_app["base"]
+    page.goto(f"{base}/planner")
+    if "/login" in page.url:
+        page.fill("#u", "planner")
+        page.fill("#p", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/planner")
+    page.wait_for_function("window.gridpatrolPlanner.state.plan && !document.body.classList.contains('busy')")
+    with transaction(planner_app["factory"]) as s:
+        in_force = set(s.scalars(select(Grid.code)))
+    code = next(c for c in _features(page) if c in in_force)
+    page.evaluate("() => { window.gridpatrolPlanner.state.selected = []; }")
+    page.click("#print-qr")
+    assert "先在地图上选择网格" in page.inner_text("#message")
+    page.evaluate("(c) => { window.gridpatrolPlanner.state.selected = [c]; }", code)
+    page.click("#print-qr")
+    page.wait_for_selector("#sticker-dialog[open]")
+    assert page.input_value("#sticker-dialog select[name=kind]") == "cards"
+    assert page.input_value("#sticker-dialog select[name=scope]") == f"grid={code}"
+    _shot(page, "print-dialog")
+    with page.expect_download() as pdf:
+        page.click('#sticker-dialog button[value="download"]')
+    assert pdf.value.suggested_filename == f"stickers-cards-{code}.pdf"
+    assert Path(pdf.value.path()).read_bytes()[:5] == b"%PDF-"
+    assert not page.errors, page.errors

@@ -9,24 +9,31 @@ import pytest
 import shapely
 from geoalchemy2.shape import to_shape
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from geo.layers import read_layer
 from patrol.cases.service import create_case
-from patrol.city.gridding import check_city_grids, generate_city_grids
+from patrol.city.gridding import check_city_grids
 from patrol.city.layer_import import import_layer
 from patrol.city.osm_import import store_city
 from patrol.city.read_models import layer
 from patrol.core.auth import SYSTEM
+from patrol.core.db import make_engine
 from patrol.core.errors import Conflict, ImportFailed
 from patrol.core.models import Building, Category, Community, Grid, Responsibility, ResponsibleUnit
 from patrol.core.settings import Settings
 
 
 @pytest.fixture
-def city(session, monaco):
-    store_city(session, monaco, source="test")
-    generate_city_grids(session, households_range=(300, 500))
-    return session
+def city(monaco_city_url):
+    """A session on a database of this test's own holding Monaco with its grids: a copy of the run's template
+    (tests/conftest.py CityTemplates) instead of storing and gridding the city for each test."""
+    engine = make_engine(monaco_city_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def count(session, model, *where):

@@ -33,7 +33,7 @@ def rows() -> list[dict[str, str]]:
 
 
 def test_size_is_reasonable(rows: list[dict[str, str]]) -> None:
-    assert 50 <= len(rows) <= 70
+    assert 50 <= len(rows) <= 80
 
 
 def test_codes_are_unique_and_well_formed(rows: list[dict[str, str]]) -> None:

@@ -7,6 +7,7 @@ import { basemap } from './basemap.js';
 import { datum } from './datum.js';
 import { esc } from './html.js';
 import { translator } from './i18n.js';
+import { stickerDialog } from './stickers.js';
 
 const CFG = JSON.parse(document.getElementById('cfg').textContent);
 const tr = translator({ [CFG.lang]: CFG.labels }, CFG.lang);
@@ -291,6 +292,12 @@ $('upload').addEventListener('change', (ev) => busy(async () => {
   say(tr('saved'));
   await reload();
 }));
+$('print-qr').addEventListener('click', () => {
+  const feats = S.plan ? S.plan.features.filter((f) => S.selected.includes(f.properties.code)) : [];
+  if (!feats.length) { say(tr('hint_print'), true); return; }
+  stickerDialog({ lang: CFG.lang, kind: 'cards', scopes: feats.map((f) => ({
+    query: `grid=${encodeURIComponent(f.properties.code)}`, label: `${f.properties.code} ${f.properties.name || ''}` })) });
+});
 $('problems').addEventListener('click', (ev) => {
   const b = ev.target.closest('[data-locate]');
   if (!b) return;

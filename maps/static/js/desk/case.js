@@ -86,6 +86,11 @@ function renderHead(d) {
   const badges = [`<span class="pill status-${esc(d.status)}">${esc(statusText(d.status))}</span>`,
     `<span class="pill">${esc(T.level)}: ${esc(label('level', d.level))}</span>`,
     `<span class="pill">${esc(T.channel)}: ${esc(label('channel', d.channel))}</span>`];
+  if (d.order_no) badges.push(`<span class="pill" id="case-order-no">${esc(T.order_no)}: ${esc(d.order_no)}</span>`);
+  if (d.contact) {  // the reporter's contact: full for the community's staff (each read audited), masked otherwise
+    const who = [d.contact.name, d.contact.phone].filter(Boolean).join(' ');
+    badges.push(`<span class="pill" id="case-contact" data-masked="${d.contact.masked ? 1 : 0}">${esc(T.contact)}: ${esc(who)}</span>`);
+  }
   if (d.handler) badges.push(`<span class="pill">${esc(T.handler)}: ${esc(d.handler)}</span>`);
   if (d.urges.count) badges.push(`<span class="pill hot">${esc(T.urges)} ×${d.urges.count}</span>`);
   if (d.duplicate_of) badges.push(`<span class="pill">${esc(T.merged_into)} ${caseLink(d.duplicate_of)}</span>`);

@@ -145,7 +145,7 @@ function rowHtml(r, bulk, tasks) {
   return `<tr>${check}<td class="num">${caseLink(r.number)}</td><td>${esc(cat)}</td>
     <td>${esc(r.address || '')}<br><small>${esc(place)}</small></td>
     <td>${esc(label('status', r.status))}<br><small>${esc(label('level', r.level))}</small></td>
-    <td>${esc(label('channel', r.channel))}</td><td>${esc(when(r.reported_at))}</td>
+    <td>${esc(label('channel', r.channel))}${r.order_no || r.phone ? `<br><small>${esc(r.order_no || r.phone)}</small>` : ''}</td><td>${esc(when(r.reported_at))}</td>
     <td>${esc(when(r.deadline_at))}<br>${clock(r)}</td><td>${esc(r.unit || '')}</td>
     <td>${r.urges ? `<span class="badge hot">${esc(r.urges)}</span>` : ''}</td>
     ${tasks ? `<td>${tasksCell(r)}</td>` : ''}</tr>`;
