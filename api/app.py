@@ -32,6 +32,7 @@ from api.routes import (
     photos,
     public,
     residents,
+    responsiveness,
     routing,
     stickers,
     survey_pages,
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notices.router)
     app.include_router(open311.router)
     app.include_router(analytics.router)
+    app.include_router(responsiveness.router)
     app.include_router(routing.router)
     app.include_router(field.router)
     app.include_router(mine_routes.router)

@@ -42,7 +42,8 @@ def request_lang(request: Request) -> str:
 
 #: field names as people say them (the JSON names stay in ``field`` for programs)
 FIELD_ZH: Mapping[str, str] = {
-    "username": "用户名", "password": "密码", "note": "说明", "category": "类别", "lat": "纬度", "lon": "经度",
+    "username": "用户名", "password": "密码", "note": "说明", "category": "类别", "channel": "来源", "lat": "纬度",
+    "lon": "经度",
     "building_id": "楼栋", "grid_id": "网格", "community": "社区", "community_id": "社区", "subdistrict": "街道",
     "unit_id": "责任单位", "units": "部门", "assignee_id": "处置人", "hours": "期限（工时）", "rating": "评价",
     "duplicate_of": "合并到", "action": "操作", "case_id": "案件", "photo": "照片", "file": "文件",

@@ -12,7 +12,9 @@ from fastapi import Query
 from sqlalchemy import select
 
 from maps.analytics.page import PAGE_LABELS, Select
+from maps.desk.common import CHANNEL
 from patrol.analytics import service as svc
+from patrol.cases.channels import CHANNELS, RESIDENT_CHANNELS
 from patrol.cases.lifecycle import OPEN
 from patrol.cases.worktime import local_today
 from patrol.core.errors import InvalidInput
@@ -59,6 +61,14 @@ def category_select(session, lang: str, value: str | None) -> Select:
     labels = svc.category_labels(session, lang)
     return Select("category", t["category"], [("", t["all"])] + [(c, f"{c} {n}") for c, n in sorted(labels.items())],
                   value)
+
+
+def channel_select(lang: str, value: str | None) -> Select:
+    """Where the cases came from: every channel in words, and the residents' three at once."""
+    t = PAGE_LABELS[lang]
+    words = [(k, v) for k, v in CHANNEL[lang].items() if k in CHANNELS]
+    residents = ",".join(c for c in CHANNELS if c in RESIDENT_CHANNELS)  # resident,12345,open311 as the dashboard
+    return Select("channel", t["channel"], [("", t["all"]), (residents, t["channel:residents"]), *words], value)
 
 
 def status_select(lang: str, value: str | None) -> Select:

@@ -6,7 +6,12 @@ the logged-in user's token."""
 
 from __future__ import annotations
 
+from maps.desk.common import CHANNEL
 from maps.templating import render
+
+#: the residents' channels (``patrol.cases.channels.RESIDENT_CHANNELS``; maps imports no patrol code, and
+#: tests/unit/test_channels.py keeps the two equal): the 接诉即办 panel counts these
+RESIDENT_CHANNELS = ("resident", "12345", "open311")
 
 LABELS = {
     "zh": {
@@ -68,6 +73,24 @@ LABELS = {
         "only_overdue": "状态“当前超期”：只列出有当前超期案件的 {n} 个（共 {of} 个），超期多的在前",
         "only_open": "状态“在办”：只列出有在办案件的 {n} 个（共 {of} 个）",
         "only_closed": "状态“已结案”：只列出所选时段内有结案的 {n} 个（共 {of} 个）",
+        "channel": "来源",
+        "resident_channels": "居民诉求（扫码、12345、Open311）",
+        "responsiveness": "接诉即办",
+        "r_note": "居民诉求工单（所选时段内受理）。响应率：{h} 个工作小时内立案、不予立案、派遣或补充；"
+                  "解决率：居民称已解决 ÷ 有答复；满意工单率：满意(4–5分) ÷ 全部工单；评价满意率：满意 ÷ 已评价；"
+                  "综合得分：响应 {w1}% · 解决 {w2}% · 满意 {w3}%（{sat}）。",
+        "r_sat_rated": "按评价满意率",
+        "r_sat_orders": "按满意工单率",
+        "orders": "工单数",
+        "response_rate": "响应率",
+        "resolution_rate": "解决率",
+        "satisfied_order_rate": "满意工单率",
+        "rated_satisfaction_rate": "评价满意率",
+        "composite": "综合得分",
+        "r_none": "所选来源不含居民诉求：接诉即办只统计居民扫码、12345 和 Open311 的工单",
+        "r_empty": "所选范围内暂无居民诉求工单",
+        "channels": "按来源",
+        "r_csv": "接诉即办 CSV",
     },
     "en": {
         "title": "gridpatrol · supervisor dashboard",
@@ -128,6 +151,25 @@ LABELS = {
         "only_overdue": "Status “overdue now”: only the {n} (of {of}) with cases overdue now, most overdue first",
         "only_open": "Status “open”: only the {n} (of {of}) with open cases",
         "only_closed": "Status “closed”: only the {n} (of {of}) that closed cases in the period",
+        "channel": "Channel",
+        "resident_channels": "Residents' requests (QR, 12345, Open311)",
+        "responsiveness": "Answering residents (接诉即办)",
+        "r_note": "Residents' orders received in the period. Response: registered, rejected, dispatched or "
+                  "supplemented within {h} working hours; resolution: solved ÷ answered; satisfied ÷ all orders; "
+                  "satisfied ÷ rated (a rating of 4–5); composite: response {w1}% · resolution {w2}% · "
+                  "satisfaction {w3}% ({sat}).",
+        "r_sat_rated": "satisfied ÷ rated",
+        "r_sat_orders": "satisfied ÷ all orders",
+        "orders": "Orders",
+        "response_rate": "Response rate",
+        "resolution_rate": "Resolution rate",
+        "satisfied_order_rate": "Satisfied ÷ orders",
+        "rated_satisfaction_rate": "Satisfied ÷ rated",
+        "composite": "Composite score",
+        "r_none": "The channels chosen hold no residents' requests: 接诉即办 counts the QR page, 12345 and Open311",
+        "r_empty": "No residents' orders in this selection",
+        "channels": "By channel",
+        "r_csv": "接诉即办 CSV",
     },
 }
 
@@ -143,5 +185,7 @@ def dashboard_page(*, lang: str = "zh", timezone: str = "Asia/Shanghai") -> str:
         lang=lang,
         other_lang="en" if lang == "zh" else "zh",
         t=t,
-        config={"lang": lang, "labels": t, "timezone": timezone},
+        channels=CHANNEL[lang],
+        config={"lang": lang, "labels": t, "timezone": timezone, "channels": CHANNEL[lang],
+                "resident_channels": list(RESIDENT_CHANNELS)},
     )

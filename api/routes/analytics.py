@@ -6,18 +6,21 @@ import csv
 import io
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.csv_safe import HeaderMode, csv_response
 from api.deps import ActorDep, Period, PeriodEnd, SessionDep, SettingsDep, local_days
+from api.error_texts import request_lang
 from api.schemas.analytics import CoverageOut, KpisOut, KpiTrendOut
 from api.schemas.base import FeatureCollection
 from patrol.analytics import service as svc
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+Channel = Annotated[str | None, Query(description="channels, comma-separated (patrol, self_handled, resident, 12345, "
+                                                  "open311, inspection, staff, history)")]
 
-def _csv(rows: list[dict], name: str, header_mode: str) -> Response:
+def rows_csv(rows: list[dict], name: str, header_mode: str) -> Response:
     buf = io.StringIO()
     if rows:
         w = csv.DictWriter(buf, fieldnames=list(rows[0]))
@@ -29,21 +32,23 @@ def _csv(rows: list[dict], name: str, header_mode: str) -> Response:
     return csv_response("\ufeff" + buf.getvalue(), f"{name}.csv", header_mode=header_mode)
 
 
-@router.get("/kpis", summary="KPIs of the closed loop per grid / community / subdistrict / unit / category (办结率, "
-                             "按期结案率, 督办 …)",
+@router.get("/kpis", summary="KPIs of the closed loop per grid / community / subdistrict / unit / category / "
+                             "channel (办结率, 按期结案率, 督办 …)",
             response_model=KpisOut, response_model_exclude_unset=True)
-def kpis(actor: ActorDep, session: SessionDep, settings: SettingsDep,
-         by: Literal["grid", "community", "subdistrict", "unit", "category", "overall"] = "grid",
+def kpis(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
+         by: Literal["grid", "community", "subdistrict", "unit", "category", "channel", "overall"] = "grid",
          start: Period = None, end: PeriodEnd = None, community: str | None = None, grid: str | None = None,
          unit_id: int | None = None, category: str | None = None, include_simulated: bool = True,
          format: Literal["json", "csv"] = "json", headers: HeaderMode = "zh",
-         subdistrict: Annotated[str | None, Query(description="subdistrict (街道) code or name")] = None):
+         subdistrict: Annotated[str | None, Query(description="subdistrict (街道) code or name")] = None,
+         channel: Channel = None):
     s, e = local_days(settings, start, end)
     rows = svc.kpi_table(session, actor, settings, by=None if by == "overall" else by, start=s, end=e,
                          community=community, grid=grid, unit_id=unit_id, category=category,
-                         include_simulated=include_simulated, subdistrict=subdistrict)
+                         include_simulated=include_simulated, subdistrict=subdistrict, channel=channel,
+                         lang=request_lang(request))
     if format == "csv":
-        return _csv(rows, f"kpis_{by}_{s}_{e}", headers)
+        return rows_csv(rows, f"kpis_{by}_{s}_{e}", headers)
     return {"by": by, "start": s.isoformat(), "end": e.isoformat(), "timezone": settings.timezone, "rows": rows}
 
 
@@ -54,10 +59,11 @@ def kpi_trend(actor: ActorDep, session: SessionDep, settings: SettingsDep,
               n: Annotated[int, Query(ge=1, le=24, description="how many periods (at most 24)")] = 6,
               community: str | None = None, grid: str | None = None, unit_id: int | None = None,
               category: str | None = None, include_simulated: bool = True,
-              subdistrict: Annotated[str | None, Query(description="subdistrict (街道) code or name")] = None):
+              subdistrict: Annotated[str | None, Query(description="subdistrict (街道) code or name")] = None,
+              channel: Channel = None):
     rows = svc.kpi_trend(session, actor, settings, period=period, n=n, community=community, grid=grid,
                          unit_id=unit_id, category=category, include_simulated=include_simulated,
-                         subdistrict=subdistrict)
+                         subdistrict=subdistrict, channel=channel)
     return {"period": period, "rows": rows}
 
 
@@ -75,11 +81,12 @@ def hotspots(actor: ActorDep, session: SessionDep, settings: SettingsDep, start:
              category: str | None = None, measure: Measure = "cases",
              weight: Literal["count", "severity"] = "count",
              permutations: Annotated[int, Query(ge=0, le=9999)] = 0,
-             community: str | None = None, grid: str | None = None, include_simulated: bool = True) -> Response:
+             community: str | None = None, grid: str | None = None, include_simulated: bool = True,
+             channel: Channel = None) -> Response:
     s, e = local_days(settings, start, end)
     out = svc.hotspots(session, actor, settings, start=s, end=e, cells=cells, resolution=resolution, size_m=size_m,
                        category=category, measure=measure, weight=weight, permutations=permutations,
-                       community=community, grid=grid, include_simulated=include_simulated)
+                       community=community, grid=grid, include_simulated=include_simulated, channel=channel)
     return JSONResponse(out, media_type="application/geo+json")
 
 
@@ -89,10 +96,10 @@ def emerging(actor: ActorDep, session: SessionDep, settings: SettingsDep,
              step: Literal["day", "week", "month"] = "week", steps: Annotated[int, Query(ge=2, le=60)] = 8,
              cells: Cells = "h3", resolution: int = 9, size_m: float = 250, category: str | None = None,
              measure: Measure = "cases", community: str | None = None, grid: str | None = None,
-             include_simulated: bool = True) -> Response:
+             include_simulated: bool = True, channel: Channel = None) -> Response:
     out = svc.emerging(session, actor, settings, step=step, steps=steps, cells=cells, resolution=resolution,
                        size_m=size_m, category=category, measure=measure, community=community, grid=grid,
-                       include_simulated=include_simulated)
+                       include_simulated=include_simulated, channel=channel)
     return JSONResponse(out, media_type="application/geo+json")
 
 

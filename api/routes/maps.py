@@ -28,6 +28,7 @@ from maps.planner import planner_page
 from patrol.analytics import service as svc
 from patrol.cases import routing
 from patrol.cases import service as case_svc
+from patrol.cases.channels import check_channels
 from patrol.cases.lifecycle import CLOSED
 from patrol.cases.reads import CaseFilter, case_query
 from patrol.cases.worktime import local_today
@@ -59,6 +60,8 @@ def _frame(fc: dict) -> gpd.GeoDataFrame:
 
 Category = Annotated[str | None, Query(description="category code")]
 Status = Annotated[str | None, Query(description="open (在办), overdue (当前超期), closed (已结案), or case states")]
+Channel = Annotated[str | None, Query(description="where the cases came from, comma-separated (patrol, resident, "
+                                                  "12345, open311, …)")]
 
 
 def _frame_of(session, actor, settings, kind: str, lang: str | None, period: tuple[str, dt.date, dt.date] | None,
@@ -79,7 +82,7 @@ def _finish(m, session, scope, frame: P.PageFrame, settings, *, grids: bool = Tr
 def cases_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
                period: mp.PeriodKey = None, start: Period = None, end: PeriodEnd = None, last: mp.LastDay = None,
                status: Status = None, category: Category = None, overdue: bool | None = None,
-               grid: str | None = None, community: str | None = None,
+               grid: str | None = None, community: str | None = None, channel: Channel = None,
                since: Annotated[dt.datetime | None, Query(description="as start (older links)")] = None,
                until: Annotated[dt.datetime | None, Query(description="as end (older links)")] = None,
                case: Annotated[int | None, Query(description="draw this case's dispatch route (from its unit, "
@@ -96,9 +99,9 @@ def cases_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, 
     zone = ZoneInfo(settings.timezone)
     lo, hi = dt.datetime.combine(s, dt.time(), zone), dt.datetime.combine(e, dt.time(), zone)
     f = CaseFilter(grid=grid, community=community, category=category, status=statuses, overdue=late, since=lo,
-                   until=hi)
+                   until=hi, channels=check_channels(channel) or None)
     params = {k: v for k, v in {"status": ",".join(statuses or []), "category": category, "grid": grid,
-                                 "community": community, "overdue": "true" if late else None,
+                                 "community": community, "overdue": "true" if late else None, "channel": channel,
                                  "since": lo.isoformat(), "until": hi.isoformat()}.items() if v}
     url = "/api/v1/cases/map?" + urlencode(params)
     count = int(session.scalar(select(func.count()).select_from(case_query(session, actor, f).subquery())) or 0)
@@ -107,7 +110,8 @@ def cases_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, 
     language = lang or settings.lang
     frame = _frame_of(session, actor, settings, "cases", lang, (key, s, e), count=count,
                       explain="no_cases" if count == 0 else None,
-                      selects=[mp.category_select(session, language, category), mp.status_select(language, status)],
+                      selects=[mp.category_select(session, language, category), mp.status_select(language, status),
+                               mp.channel_select(language, channel)],
                       keep={"grid": grid or "", "community": community or "", "case": str(case or "")})
     scope = svc.resolve_scope(session, actor, community=community, grid=grid)
     return _finish(m, session, scope, frame, settings)
@@ -133,17 +137,18 @@ def _case_route(session, actor, case_id: int) -> dict | None:
 def heat_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
               period: mp.PeriodKey = None, start: Period = None, end: PeriodEnd = None, last: mp.LastDay = None,
               category: Category = None, status: Status = None,
-              community: str | None = None, grid: str | None = None) -> Response:
+              community: str | None = None, grid: str | None = None, channel: Channel = None) -> Response:
     key, s, e = mp.map_period(settings, period, start, end, last)
     scope = svc.resolve_scope(session, actor, community=community, grid=grid)
     cases = mp.filter_cases(svc.case_frame(session, scope, start=s, end=e, category=category,
-                                           tz=settings.timezone), status)
+                                           tz=settings.timezone, channel=channel), status)
     language = lang or settings.lang
     labels = svc.category_labels(session, language)
     m = M.heatmap_map(cases, category_labels=labels, closed_statuses=CLOSED, **_opts(settings, lang, session=session))
     frame = _frame_of(session, actor, settings, "heat", lang, (key, s, e), count=len(cases),
                       explain="no_cases" if len(cases) == 0 else None,
-                      selects=[mp.category_select(session, language, category), mp.status_select(language, status)],
+                      selects=[mp.category_select(session, language, category), mp.status_select(language, status),
+                               mp.channel_select(language, channel)],
                       keep={"grid": grid or "", "community": community or ""})
     return _finish(m, session, scope, frame, settings)
 
@@ -156,15 +161,16 @@ def hotspots_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
                   resolution: int = 9, size_m: float = 250, category: Category = None,
                   measure: Literal["cases", "overdue", "reworked", "reopened"] = "cases",
                   emerging: Literal["week", "month", "none"] = "week", community: str | None = None,
-                  grid: str | None = None) -> Response:
+                  grid: str | None = None, channel: Channel = None) -> Response:
     key, s, e = mp.map_period(settings, period, start, end, last)
     fc = svc.hotspots(session, actor, settings, start=s, end=e, cells=cells, resolution=resolution, size_m=size_m,
-                      category=category, measure=measure, community=community, grid=grid)
+                      category=category, measure=measure, community=community, grid=grid, channel=channel)
     frame = _frame(fc)
     patterns = None
     if emerging != "none" and len(frame):
         em = svc.emerging(session, actor, settings, step=emerging, steps=8, cells=cells, resolution=resolution,
-                          size_m=size_m, category=category, measure=measure, community=community, grid=grid)
+                          size_m=size_m, category=category, measure=measure, community=community, grid=grid,
+                          channel=channel)
         by_id = {f["properties"]["id"]: f["properties"]["pattern"] for f in em["features"]}
         patterns = [by_id.get(i, "No Pattern Detected") for i in frame["id"]]
     m = M.hotspot_map(frame, emerging=patterns, **_opts(settings, lang, session=session))
@@ -176,8 +182,10 @@ def hotspots_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
                      selects=[mp.category_select(session, language, category),
                               mp.choice_select(language, "measure", ("cases", "overdue", "reworked", "reopened"),
                                                measure),
-                              mp.choice_select(language, "emerging", ("week", "month", "none"), emerging)],
-                     keep={"grid": grid or "", "community": community or "", "cells": cells if cells != "h3" else "",
+                              mp.choice_select(language, "emerging", ("week", "month", "none"), emerging),
+                              mp.channel_select(language, channel)],
+                     keep={"grid": grid or "", "community": community or "",
+                           "cells": cells if cells != "h3" else "",
                            "resolution": str(resolution) if resolution != 9 else "",
                            "size_m": f"{size_m:g}" if size_m != 250 else ""})
     scope = svc.resolve_scope(session, actor, community=community, grid=grid)

@@ -55,3 +55,17 @@ class KpisOut(Out):
     end: str | None = None
     timezone: str | None = None
     rows: list[dict[str, Any]] | None = None
+
+
+class ResponsivenessOut(Out):
+    """接诉即办 rates (GET /api/v1/kpis/responsiveness)."""
+
+    by: str | None = None
+    start: str | None = None
+    end: str | None = None
+    timezone: str | None = None
+    response_hours: float | None = None
+    weights: dict[str, float] | None = None
+    satisfaction: str | None = None
+    rates: dict[str, dict[str, str]] | None = None
+    rows: list[dict[str, Any]] | None = None

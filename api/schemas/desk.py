@@ -22,7 +22,7 @@ class QueueQuery(BaseModel):
     order: Literal["asc", "desc"] = "asc"
     grid: str | None = Field(None, max_length=20, description="grid code")
     category: str | None = Field(None, max_length=20, description="category code")
-    channel: str | None = Field(None, max_length=20)
+    channel: str | None = Field(None, max_length=200, description="channels, comma-separated (resident, 12345, …)")
     community: str | None = Field(None, max_length=3, description="community code (街道 and admin)")
     start: dt.date | None = Field(None, description="first local day reported (included)")
     end: dt.date | None = Field(None, description="last local day reported (included)")

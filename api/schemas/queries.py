@@ -8,9 +8,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from patrol.cases.channels import CHANNELS, check_channels
 from patrol.cases.lifecycle import CLOSED, OPEN
 from patrol.cases.service import CaseFilter
 from patrol.city.read_models import parse_bbox
+from patrol.core.errors import InvalidInput
 
 STATUSES = frozenset(OPEN | CLOSED)
 
@@ -27,6 +29,17 @@ class CaseQuery(BaseModel):
     overdue: bool | None = None
     since: dt.datetime | None = Field(None, description="reported at or after (with a timezone)")
     until: dt.datetime | None = Field(None, description="reported before (with a timezone)")
+    channel: str | None = Field(None, max_length=200, description="where the cases came from, comma-separated: "
+                                + ", ".join(CHANNELS))
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channels(cls, value: str | None) -> str | None:
+        try:
+            check_channels(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from exc
+        return value
 
     @field_validator("status")
     @classmethod
@@ -51,7 +64,7 @@ class CaseQuery(BaseModel):
         return CaseFilter(bbox=parse_bbox(self.bbox), grid=self.grid, community=self.community,
                           subdistrict=self.subdistrict,
                           category=self.category, status=self.statuses() or None, overdue=self.overdue,
-                          since=self.since, until=self.until)
+                          since=self.since, until=self.until, channels=check_channels(self.channel) or None)
 
 
 class CaseListQuery(CaseQuery):

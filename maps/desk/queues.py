@@ -23,7 +23,7 @@ TEXT = {
         "page": "第 {from}–{to} 条，共 {total} 条",
         "loading": "加载中…", "results": "批量处理结果", "ok": "成功", "refused": "未处理", "live": "实时更新",
         "polling": "每 30 秒刷新", "sort_by": "按此列排序", "reported_in": "已报到", "late": "超时",
-        "waiting": "未报到", "to": "派遣到",
+        "waiting": "未报到", "to": "派遣到", "resident_channels": "居民诉求（扫码、12345、Open311）",
     },
     "en": {
         "print_qr": "Print QR codes",  # stickers (issue 18)
@@ -37,6 +37,7 @@ TEXT = {
         "page": "{from}–{to} of {total}", "loading": "Loading…", "results": "Results", "ok": "done",
         "refused": "not done", "live": "Live", "polling": "Refreshing every 30 s", "sort_by": "Sort by this column",
         "reported_in": "reported in", "late": "late", "waiting": "not reported in", "to": "Dispatch to",
+        "resident_channels": "Residents' requests (QR, 12345, Open311)",
     },
 }
 

@@ -13,7 +13,8 @@ P = [start, end), half-open, aware datetimes; a date means local midnight in the
 ``timezone``, default Asia/Shanghai). "Event in P" means a ``case_event`` row with ``start <= at < end``. Cases are
 grouped by their current ``grid_id`` / ``community_id`` / ``subdistrict_id`` (that of the case's community) /
 ``unit_id`` (the unit the case is or was last dispatched
-to; none for cases handled by a grid worker or whistled to several departments) / ``category_code``.
+to; none for cases handled by a grid worker or whistled to several departments) / ``category_code`` / ``channel``
+(where the case came from, :mod:`patrol.cases.channels`; named in words).
 
 | 中文 | English (column) | Definition / formula |
 |---|---|---|
@@ -81,6 +82,8 @@ from sqlalchemy.orm import Session
 
 from patrol.analytics.kpi_groups import group_keys, with_subdistricts
 from patrol.analytics.periods import KpiArgumentError, half_open, instant, last_periods, period_bounds
+from patrol.cases.channels import CHANNELS, check_channels
+from patrol.cases.channels import label as channel_label
 from patrol.cases.lifecycle import CLOSED, OPEN, SELF_HANDLED, Status
 from patrol.cases.overdue import overdue_mask
 from patrol.cases.worktime import WorkCalendar, calendar
@@ -91,7 +94,7 @@ __all__ = ["BY", "DEFAULT_THRESHOLDS", "KPIS", "KpiArgumentError", "Threshold", 
            "kpi_records", "kpi_trend", "kpis", "last_periods", "load_frames", "parse_thresholds", "period_bounds"]
 
 BY = {"grid": "grid_id", "community": "community_id", "subdistrict": "subdistrict_id", "unit": "unit_id",
-      "category": "category_code"}
+      "category": "category_code", "channel": "channel"}
 COLOURS = ("green", "yellow", "orange", "red")
 
 # name → (中文, English); the rates also have <name>_num and <name>_den columns
@@ -531,8 +534,9 @@ def compute_trend(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, periods: S
 # ---------------------------------------------------------------------------------------------- the database
 
 
-def _case_filters(*, community_id, grid_id, unit_id, category, include_simulated, community_ids=None) -> list:
-    where = []
+def _case_filters(*, community_id, grid_id, unit_id, category, include_simulated, community_ids=None,
+                  channels=None) -> list:
+    where = [Case.channel.in_(check_channels(channels))] if channels else []
     if community_id is not None:
         where.append(Case.community_id == community_id)
     if community_ids is not None:
@@ -579,21 +583,26 @@ def kpis(session: Session, *, by: str | None = None, start: dt.datetime | dt.dat
          now: dt.datetime | None = None, community_id: int | None = None, grid_id: int | None = None,
          unit_id: int | None = None, category: str | None = None, include_simulated: bool = True,
          settings: Settings | None = None, thresholds: Mapping[str, Any] | None = None,
-         community_ids: Iterable[int] | None = None) -> pd.DataFrame:
+         community_ids: Iterable[int] | None = None, channels: str | list[str] | None = None,
+         lang: str = "zh") -> pd.DataFrame:
     """The KPIs of [start, end) per ``by`` group from the database (SpatiaLite or PostGIS), with each group's
-    ``code`` and ``name``. Filters restrict the cases (and the listed groups); by grid / community every group of
-    the filtered area is listed, with zeros when it had no cases; ``community_ids`` restricts to a set of
-    communities (a subdistrict's). Definitions: the module docstring."""
+    ``code`` and ``name`` (a channel's in words, in ``lang``). Filters restrict the cases (and the listed groups);
+    by grid / community every group of the filtered area is listed, with zeros when it had no cases;
+    ``community_ids`` restricts to a set of communities (a subdistrict's); ``channels`` to those channels (a
+    comma-separated text or a list; 422 on ``channel`` for an unknown one). Definitions: the module docstring."""
     key_col = _by_column(by)
     settings, cal, now = _settings_and_now(settings, now)
     s, e = half_open(start, end, cal.timezone)
     where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
-                          include_simulated=include_simulated, community_ids=community_ids)
+                          include_simulated=include_simulated, community_ids=community_ids, channels=channels)
     cases, events = load_frames(session, start=s, end=e, where=where)
     if by == "subdistrict":
         cases = with_subdistricts(session, cases)
     groups, labels, households = group_keys(session, by, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
                                          category=category, community_ids=community_ids)
+    if by == "channel":  # the channels chosen, else those with cases; named in words
+        groups = check_channels(channels)
+        labels = {c: (c, channel_label(c, lang)) for c in CHANNELS}
     out = compute_kpis(cases, events, by=by, start=s, end=e, now=now, calendar=cal, households=households,
                        thresholds=thresholds, groups=groups)
     if key_col is not None:
@@ -605,15 +614,15 @@ def kpis(session: Session, *, by: str | None = None, start: dt.datetime | dt.dat
 def kpi_trend(session: Session, *, period: str = "month", n: int = 6, now: dt.datetime | None = None,
               community_id: int | None = None, grid_id: int | None = None, unit_id: int | None = None,
               category: str | None = None, include_simulated: bool = True, settings: Settings | None = None,
-              thresholds: Mapping[str, Any] | None = None, community_ids: Iterable[int] | None = None
-              ) -> pd.DataFrame:
+              thresholds: Mapping[str, Any] | None = None, community_ids: Iterable[int] | None = None,
+              channels: str | list[str] | None = None) -> pd.DataFrame:
     """The overall KPIs of the filtered group (a grid, a community, a unit, a category, or the city) for each of
     the last ``n`` weeks or months up to the one containing ``now`` (partial), oldest first: one query, then
     :func:`compute_trend`."""
     settings, cal, now = _settings_and_now(settings, now)
     bounds = last_periods(period, n, instant(now, "now", cal.timezone), cal.timezone)
     where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
-                          include_simulated=include_simulated, community_ids=community_ids)
+                          include_simulated=include_simulated, community_ids=community_ids, channels=channels)
     cases, events = load_frames(session, start=bounds[0][0], end=bounds[-1][1], where=where)
     _, _, households = group_keys(session, None, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
                                category=category, community_ids=community_ids)

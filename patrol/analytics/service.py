@@ -29,6 +29,7 @@ from geo.hotspots import GetisOrdStar, emerging_hotspots
 from geo.tracks import track_length_m
 from patrol.analytics import kpis as K
 from patrol.analytics.periods import half_open, last_periods
+from patrol.cases.channels import check_channels
 from patrol.cases.overdue import is_overdue
 from patrol.cases.views import check_route_reader
 from patrol.core.auth import Actor
@@ -161,23 +162,26 @@ def thresholds(settings: Settings) -> dict:
 def kpi_table(session: Session, actor: Actor, settings: Settings, *, by: str | None, start: dt.date | dt.datetime,
               end: dt.date | dt.datetime, community: str | None = None, grid: str | None = None,
               unit_id: int | None = None, category: str | None = None, include_simulated: bool = True,
-              now: dt.datetime | None = None, subdistrict: str | None = None) -> list[dict]:
+              now: dt.datetime | None = None, subdistrict: str | None = None, channel: str | None = None,
+              lang: str = "zh") -> list[dict]:
     scope = resolve_scope(session, actor, community=community, grid=grid, unit_id=unit_id, subdistrict=subdistrict)
     df = K.kpis(session, by=by, start=start, end=end, now=now, community_id=scope.community_id,
                 grid_id=scope.grid_id, unit_id=scope.unit_id, category=category,
                 include_simulated=include_simulated, settings=settings, thresholds=thresholds(settings),
-                community_ids=scope.community_ids)
+                community_ids=scope.community_ids, channels=channel, lang=lang)
     return K.kpi_records(df)
 
 
 def kpi_trend(session: Session, actor: Actor, settings: Settings, *, period: str, n: int,
               community: str | None = None, grid: str | None = None, unit_id: int | None = None,
               category: str | None = None, include_simulated: bool = True,
-              now: dt.datetime | None = None, subdistrict: str | None = None) -> list[dict]:
+              now: dt.datetime | None = None, subdistrict: str | None = None,
+              channel: str | None = None) -> list[dict]:
     scope = resolve_scope(session, actor, community=community, grid=grid, unit_id=unit_id, subdistrict=subdistrict)
     df = K.kpi_trend(session, period=period, n=n, now=now, community_id=scope.community_id, grid_id=scope.grid_id,
                      unit_id=scope.unit_id, category=category, include_simulated=include_simulated,
-                     settings=settings, thresholds=thresholds(settings), community_ids=scope.community_ids)
+                     settings=settings, thresholds=thresholds(settings), community_ids=scope.community_ids,
+                     channels=channel)
     return K.kpi_records(df)
 
 
@@ -203,9 +207,11 @@ class CellLayer:
 
 
 def _case_where(scope: Scope, start: dt.datetime, end: dt.datetime, category: str | None,
-                include_simulated: bool) -> list:
-    """Cases reported in [start, end) inside the scope, of a category if given."""
+                include_simulated: bool, channel: str | None = None) -> list:
+    """Cases reported in [start, end) inside the scope, of a category and channels (comma-separated) if given."""
     where = [Case.reported_at >= start, Case.reported_at < end, *scope.community_clauses(Case.community_id)]
+    if channel:
+        where.append(Case.channel.in_(check_channels(channel)))
     for col, value in ((Case.grid_id, scope.grid_id),
                        (Case.unit_id, scope.unit_id), (Case.category_code, category or None)):
         if value is not None:
@@ -216,11 +222,11 @@ def _case_where(scope: Scope, start: dt.datetime, end: dt.datetime, category: st
 
 
 def _case_points(session: Session, scope: Scope, *, start: dt.datetime, end: dt.datetime, category: str | None,
-                 measure: str, include_simulated: bool):
+                 measure: str, include_simulated: bool, channel: str | None = None):
 
     if measure not in MEASURES:
         raise InvalidInput(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}", field="measure")
-    where = _case_where(scope, start, end, category, include_simulated)
+    where = _case_where(scope, start, end, category, include_simulated, channel)
     if measure == "reworked":
         where.append(Case.rework_count > 0)
     elif measure == "reopened":
@@ -300,7 +306,8 @@ def read_frame_grids(session: Session, scope: Scope):
 def hotspots(session: Session, actor: Actor, settings: Settings, *, start: dt.date | dt.datetime,
              end: dt.date | dt.datetime, cells: str = "h3", resolution: int = 9, size_m: float = 250,
              category: str | None = None, measure: str = "cases", weight: str = "count", permutations: int = 0,
-             community: str | None = None, grid: str | None = None, include_simulated: bool = True) -> dict:
+             community: str | None = None, grid: str | None = None, include_simulated: bool = True,
+             channel: str | None = None) -> dict:
     """Getis-Ord Gi* hot and cold spots of cases aggregated to cells, with BH-FDR bins −3…+3, as GeoJSON."""
 
     scope = resolve_scope(session, actor, community=community, grid=grid)
@@ -308,7 +315,7 @@ def hotspots(session: Session, actor: Actor, settings: Settings, *, start: dt.da
     if not 0 <= permutations <= 9999:
         raise InvalidInput(f"permutations must be 0–9999, got {permutations}", field="permutations")
     points = _case_points(session, scope, start=s, end=e, category=category, measure=measure,
-                          include_simulated=include_simulated)
+                          include_simulated=include_simulated, channel=channel)
     layer = cell_layer(session, scope, points, cells=cells, resolution=resolution, size_m=size_m, weight=weight)
     y = np.asarray(layer.counts, dtype=float)
     n = len(y)
@@ -339,7 +346,7 @@ def hotspots(session: Session, actor: Actor, settings: Settings, *, start: dt.da
 def emerging(session: Session, actor: Actor, settings: Settings, *, step: str = "week", steps: int = 8,
              cells: str = "h3", resolution: int = 9, size_m: float = 250, category: str | None = None,
              measure: str = "cases", community: str | None = None, grid: str | None = None,
-             include_simulated: bool = True, now: dt.datetime | None = None) -> dict:
+             include_simulated: bool = True, now: dt.datetime | None = None, channel: str | None = None) -> dict:
     """Emerging hot spots: Gi* per time step and the Mann–Kendall trend, one ArcGIS pattern per cell."""
 
     if step not in ("day", "week", "month"):
@@ -359,7 +366,7 @@ def emerging(session: Session, actor: Actor, settings: Settings, *, step: str = 
     cols = []
     for s, e in bounds:
         pts = _case_points(session, scope, start=s, end=e, category=category, measure=measure,
-                           include_simulated=include_simulated)
+                           include_simulated=include_simulated, channel=channel)
         layer = cell_layer(session, scope, pts, cells=cells, resolution=resolution, size_m=size_m,
                            weight="count") if layer is None else \
             CellLayer(layer.frame, layer.weights, _recount(layer, pts), len(pts), layer.count_frame)
@@ -534,11 +541,13 @@ def feature_collection(frame: gpd.GeoDataFrame, columns: list[str]) -> dict:
 
 
 def case_frame(session: Session, scope: Scope, *, start: dt.datetime | dt.date, end: dt.datetime | dt.date,
-               category: str | None = None, tz: str = "Asia/Shanghai", include_simulated: bool = True):
-    """Cases reported in [start, end) in the scope as points with category, status, severity and overdue."""
+               category: str | None = None, tz: str = "Asia/Shanghai", include_simulated: bool = True,
+               channel: str | None = None):
+    """Cases reported in [start, end) in the scope (of the channels, comma-separated, if given) as points with
+    category, status, severity and overdue."""
 
     s, e = half_open(start, end, tz)
-    where = _case_where(scope, s, e, category, include_simulated)
+    where = _case_where(scope, s, e, category, include_simulated, channel)
     rows = session.execute(select(Case.id, Case.category_code, Case.status, Category.severity, Case.deadline_at,
                                   func.ST_X(Case.geom), func.ST_Y(Case.geom))
                            .join(Category, Category.code == Case.category_code).where(*where)).all()

@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from patrol.cases.authority import can_read, scope_filter
+from patrol.cases.channels import check_channels
 from patrol.cases.contact import masked
 from patrol.cases.lifecycle import ACTIONS, IN_HAND, OPEN, RUNNING, Status
 from patrol.cases.overdue import deadline_colour, near_clause, near_thresholds, overdue_clause
@@ -196,8 +197,9 @@ SORTS = {"reported_at": Case.reported_at, "deadline_at": Case.deadline_at, "cate
 
 @dataclass
 class QueueFilter:
-    """What the queue's table narrows to: grid code, category code, channel, community code (街道 and admin), and
-    the local days the case was reported in ``[start, end]`` (both included)."""
+    """What the queue's table narrows to: grid code, category code, channels (comma-separated; 422 naming
+    ``channel`` for an unknown one), community code (街道 and admin), and the local days the case was reported in
+    ``[start, end]`` (both included)."""
 
     grid: str | None = None
     category: str | None = None
@@ -220,8 +222,8 @@ class QueueFilter:
                 raise InvalidInput(f"unknown category {self.category!r}; see GET /api/v1/categories",
                                    field="category")
             out.append(Case.category_code == self.category)
-        if self.channel:
-            out.append(Case.channel == self.channel)
+        if self.channel:  # one channel or several, comma-separated (the picker's 居民诉求: the residents' three)
+            out.append(Case.channel.in_(check_channels(self.channel)))
         if self.community:
             out.append(Case.community_id.in_(_communities(session, actor, self.community)))
         zone = ZoneInfo(settings.timezone)

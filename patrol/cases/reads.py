@@ -37,6 +37,8 @@ class CaseFilter:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     ids: list[int] | None = None
+    #: where the cases came from (:mod:`patrol.cases.channels`): any of these
+    channels: list[str] | None = None
 
 
 def case_query(session: Session, actor: Actor, f: CaseFilter, *, now: dt.datetime | None = None) -> Select:
@@ -67,6 +69,8 @@ def case_query(session: Session, actor: Actor, f: CaseFilter, *, now: dt.datetim
         where.append(Case.reported_at < f.until)
     if f.ids:
         where.append(Case.id.in_(f.ids))
+    if f.channels:
+        where.append(Case.channel.in_(f.channels))
     return select(Case, func.ST_AsBinary(Case.geom)).where(*where).order_by(Case.id)
 
 

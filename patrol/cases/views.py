@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from patrol.cases import categories
 from patrol.cases.authority import get_case, scope_filter
+from patrol.cases.channels import label as channel_label
 from patrol.cases.reads import CaseFilter, case_dict, case_query, tasks_of, timeline
 from patrol.city.labels import with_building_labels
 from patrol.core.auth import Actor
@@ -24,7 +25,8 @@ from patrol.core.time import iso
 from patrol.plans.service import grid_at
 
 #: The columns of a cases download (CSV, GeoJSON, GeoPackage), in order; the CSV adds lon and lat.
-EXPORT_COLUMNS = ("id", "client_id", "category", "status", "level", "channel", "description", "community_id",
+EXPORT_COLUMNS = ("id", "client_id", "category", "status", "level", "channel", "channel_label", "description",
+                  "community_id",
                   "grid_id", "building_id", "building_label", "unit_id", "reported_at", "deadline_at", "handled_at",
                   "closed_at", "closed_on_time", "rating", "rework_count", "reopened_count", "escalations", "overdue",
                   "simulated")
@@ -100,6 +102,8 @@ def export_frame(session: Session, actor: Actor, f: CaseFilter) -> gpd.GeoDataFr
     (EPSG:4326), at most :data:`EXPORT_MAX`."""
     rows = session.execute(case_query(session, actor, f).limit(EXPORT_MAX)).all()
     cases = with_building_labels(session, [case_dict(c) for c, _ in rows])
+    for d in cases:
+        d["channel_label"] = channel_label(d["channel"])
     records = [{k: d[k] for k in EXPORT_COLUMNS} for d in cases]
     points = [shapely.from_wkb(bytes(w)) for _, w in rows]
     return gpd.GeoDataFrame(records or {k: [] for k in EXPORT_COLUMNS}, geometry=points, crs=4326)

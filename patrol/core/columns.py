@@ -19,7 +19,8 @@ LABELS: Mapping[str, tuple[str, str]] = {
     # cases (patrol.cases.views.EXPORT_COLUMNS, plus the point)
     "id": ("编号", "ID"), "number": ("案件编号", "Case number"), "client_id": ("上报端编号", "Client ID"),
     "category": ("类别", "Category"), "status": ("状态", "Status"), "level": ("层级", "Level"),
-    "channel": ("来源", "Channel"), "description": ("描述", "Description"),
+    "channel": ("来源代码", "Channel code"), "channel_label": ("来源", "Channel"),
+    "description": ("描述", "Description"),
     "community_id": ("社区编号", "Community ID"),
     "grid_id": ("网格编号", "Grid ID"), "building_id": ("楼栋编号", "Building ID"),
     "building_label": ("楼栋", "Building"),
@@ -56,6 +57,13 @@ LABELS: Mapping[str, tuple[str, str]] = {
     "reworked": ("返工案件数", "Reworked"), "reopened": ("重开案件数", "Reopened cases"),
     "self_handled": ("自行处置数", "Settled on the spot"),
     "settled_in_grid_rate": ("小事不出网格率", "Settled in grid"),
+    # 接诉即办 (patrol.analytics.responsiveness)
+    "orders": ("工单数", "Orders"), "response_due": ("应响应数", "Response due"),
+    "responded": ("已响应数", "Responded"),
+    "responded_in_time": ("按时响应数", "Responded in time"), "answered": ("解决情况回复数", "Answered solved?"),
+    "solved": ("已解决数", "Solved"), "response_rate": ("响应率", "Response rate"),
+    "resolution_rate": ("解决率", "Resolution rate"), "satisfied_order_rate": ("满意工单率", "Satisfied ÷ orders"),
+    "rated_satisfaction_rate": ("评价满意率", "Satisfied ÷ rated"), "composite": ("综合得分", "Composite score"),
     # the residents register (patrol.surveys.residents.exchange)
     "household_id": ("住户编号", "Household ID"), "building_osm_id": ("楼栋OSM编号", "Building OSM ID"),
     "grid_code": ("网格编码", "Grid code"), "room": ("门牌/房号", "Room"), "head_name": ("户主", "Head of household"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -126,6 +127,21 @@ class Settings(BaseSettings):
     hotline_mapping: str | None = Field(None, description="The 12345 mapping file (YAML) read by the push API "
                                         "(/api/v1/hotline/…) to map 诉求分类 and deadlines; empty: the sample "
                                         "shipped (patrol/data/hotline_mapping.yaml).")
+
+    # kpis (issue 18): 接诉即办 rates (patrol/analytics/responsiveness.py)
+    response_hours: float = Field(2.0, gt=0, le=200, description="响应率: a resident's order counts as answered in "
+                                  "time when staff register, reject, dispatch or supplement it within this many "
+                                  "working hours of its receipt.")
+    responsiveness_weights: dict[str, float] = Field(
+        default_factory=lambda: {"response": 0.10, "resolution": 0.45, "satisfaction": 0.45},
+        description='Weights of the 接诉即办 composite score as JSON {"response": 0.1, "resolution": 0.45, '
+                    '"satisfaction": 0.45} (Beijing\'s 三率 考评 weights by default).')
+    responsiveness_satisfaction: Literal["rated", "orders"] = Field(
+        "rated", description="The 满意率 in the composite score: rated (评价满意率 = satisfied ÷ rated) or orders "
+                             "(满意工单率 = satisfied ÷ all orders received).")
+    responsiveness_thresholds: dict[str, tuple[float, float, float]] = Field(
+        default_factory=dict, description='黄橙红 thresholds of the 接诉即办 rates as JSON, e.g. {"response_rate": '
+                                          '[0.9, 0.8, 0.7], "composite": [90, 80, 70]}; rates not named keep theirs.')
 
     @model_validator(mode="after")
     def _own_basemap_is_wgs84(self) -> Settings:

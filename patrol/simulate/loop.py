@@ -88,6 +88,9 @@ class Plan:
     hold: bool = False
     keep_deadline: bool = False
     rating: int | None = None
+    #: a resident's order: the desk answers it (registers or rejects it) this many working hours after receipt
+    #: (响应, :mod:`patrol.analytics.responsiveness`) instead of a share of the time to the deadline
+    respond_hours: tuple[float, float] | None = None
 
     @property
     def scripted(self) -> bool:
@@ -138,12 +141,13 @@ def walk(w: Walk, plan: Plan | None = None) -> str:
     """Move ``w.case`` along the loop as :class:`Plan` says, stopping at the end of the month; its final status."""
     plan = plan or Plan()
     rng, cast, case = w.rng, w.cast, w.case
+    answer = w.after(*plan.respond_hours) if plan.respond_hours else None
     if not plan.scripted and rng.random() < REJECT:
-        w.step(cast.sup, "reject", w.within(0.05, 0.3), note=rng.choice(REJECT_NOTES))
+        w.step(cast.sup, "reject", answer or w.within(0.05, 0.3), note=rng.choice(REJECT_NOTES))
         return case.status
     grid_level = case.level == "grid"
     desk = cast.worker if grid_level else cast.sup
-    if not w.step(desk, "register", w.within(0.02, 0.15)):
+    if not w.step(desk, "register", answer or w.within(0.02, 0.15)):
         return case.status
     kw = {}
     if plan.keep_deadline and case.deadline_at is not None:

@@ -6,7 +6,8 @@ Everything made here is labelled: users, patrols and cases carry ``simulated = T
 (OpenStreetMap); the people, walks and cases are not. Cases go through the real case loop
 (:func:`patrol.cases.service.transition`) on the working-hours clock (:mod:`patrol.simulate.loop`): almost all are
 closed in time, the open ones are the recent ones, and one grid has a reason to be red
-(:func:`patrol.simulate.stories.rain_backlog`: the drainage company behind after a week of rain). Then the case
+(:func:`patrol.simulate.stories.rain_backlog`: the drainage company behind after a week of rain). Residents'
+orders from the H5 page and the 12345 hotline come next (:mod:`patrol.simulate.residents`). Then the case
 desk gets cases in every queue (:mod:`patrol.simulate.desk`).
 """
 
@@ -49,6 +50,7 @@ from patrol.simulate.desk import desk_now, fill_desk
 from patrol.simulate.logins import DEMO_PASSWORD
 from patrol.simulate.loop import Walk, crew, walk
 from patrol.simulate.names import NameMaker
+from patrol.simulate.residents import resident_orders
 from patrol.simulate.stories import parking_dispute, rain_backlog
 
 UNIT_TYPES = [("urban_management", "城管中队"), ("power", "供电所"), ("water", "自来水公司"),
@@ -87,6 +89,9 @@ def simulate_month(factory: sessionmaker[Session], settings: Settings, *, days: 
         yield rain_backlog(s, rng, settings, casts, today, end)
         flooded = set(s.scalars(select(Case.grid_id).where(Case.description.like("%暴雨后%"))))
         yield parking_dispute(s, rng, settings, casts, today, end, avoid=flooded)
+        disputed = set(s.scalars(select(Case.grid_id).where(Case.description.like("%地锁拆除有争议%"))))
+        yield resident_orders(s, rng, settings, casts, today, days, max(6, cases // 6), end,
+                              avoid=flooded | disputed)
     with transaction(factory) as s:
         queues = fill_desk(s, rng, settings, people, today, tz)
         yield "simulated desk queues: " + ", ".join(f"{k} {v}" for k, v in queues.items())

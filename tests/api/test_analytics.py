@@ -221,3 +221,35 @@ def test_map_clusters_add_up_to_the_cases_in_view(world):
     assert sum(c["overdue"] for c in clustered["clusters"]) == late["total"]
     assert len(listed["cases"]) == total and not listed["clusters"]
     assert capped["clusters"] and not capped["cases"]  # too many to list even zoomed in: still clusters
+
+
+def test_channels_filter_kpis_cases_maps_and_exports(world):
+    """channel= on the KPIs (and by=channel, named in words), the cases API and its export, the hot spots; the
+    接诉即办 rates count the residents' channels only; an unknown channel is a 422 naming the field."""
+    c, admin = world.client, world.h("admin")
+    world.report()  # a grid worker's report: channel patrol
+    overall = c.get("/api/v1/analytics/kpis", headers=admin, params={"by": "overall"}).json()["rows"][0]
+    chans = c.get("/api/v1/analytics/kpis", headers=admin, params={"by": "channel", "lang": "zh"}).json()["rows"]
+    assert sum(r["received"] for r in chans) == overall["received"]
+    assert _row(chans, "patrol")["name"] == "巡查上报" and _row(chans, "patrol")["received"] >= 1
+    en = c.get("/api/v1/analytics/kpis", headers=admin, params={"by": "channel", "lang": "en"})
+    assert _row(en.json()["rows"], "patrol")["name"] == "Patrol"
+    only = c.get("/api/v1/analytics/kpis", headers=admin, params={"by": "overall", "channel": "patrol,staff"})
+    assert only.json()["rows"][0]["received"] == sum(r["received"] for r in chans if r["key"] in ("patrol", "staff"))
+    feats = c.get("/api/v1/cases", headers=admin, params={"channel": "patrol"}).json()["features"]
+    assert feats and {f["properties"]["channel"] for f in feats} == {"patrol"}
+    assert c.get("/api/v1/cases", headers=admin, params={"channel": "12345"}).json()["numberMatched"] == 0
+    export = c.get("/api/v1/cases/export", headers=admin, params={"channel": "patrol", "format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
+    assert rows and {r["来源"] for r in rows} == {"巡查上报"} and {r["来源代码"] for r in rows} == {"patrol"}
+    hot = c.get("/api/v1/analytics/hotspots", headers=admin, params={"channel": "12345"}).json()
+    assert hot["summary"]["points"] == 0
+    for path in ("/api/v1/cases", "/api/v1/cases/export", "/api/v1/analytics/kpis", "/api/v1/analytics/hotspots"):
+        bad = c.get(path, headers=admin, params={"channel": "fax"})
+        assert bad.status_code == 422 and bad.json()["field"] == "channel", path
+    resp = c.get("/api/v1/kpis/responsiveness", headers=admin, params={"by": "channel"}).json()
+    assert [r["key"] for r in resp["rows"]] == ["resident", "12345", "open311"]
+    assert resp["weights"] == {"response": 0.10, "resolution": 0.45, "satisfaction": 0.45}
+    assert resp["rates"]["satisfied_order_rate"]["zh"] == "满意工单率"
+    refused = c.get("/api/v1/kpis/responsiveness", headers=admin, params={"channel": "patrol"})
+    assert refused.status_code == 422 and refused.json()["field"] == "channel"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from api.app import create_app
 from api.cli.server import startup_lines
 from patrol.analytics import kpis as K
+from patrol.analytics import responsiveness as R
 from patrol.analytics.service import thresholds
 from patrol.core.db import make_engine, session_factory
 from patrol.core.models import Case, Grid, User
@@ -64,6 +66,16 @@ def test_the_simulated_month_reads_like_a_functioning_community(city_url):
         assert city["satisfaction_rate"] >= 0.94 and city["on_time_rate"] >= 0.9, city
         share = city["overdue_now"] / city["open_now"]
         assert OVERDUE_SHARE[0] <= share <= OVERDUE_SHARE[1], (city["overdue_now"], city["open_now"])
+        # residents' orders (H5 and 12345, labelled), answered and rated: the 接诉即办 panel has figures
+        hotline = s.scalars(select(Case).where(Case.channel == "12345")).all()
+        assert hotline and all(c.simulated and "(模拟)" in c.description and c.source == "12345"
+                               and re.fullmatch(r"GD\d{13}", c.source_ref or "") for c in hotline)
+        assert s.scalars(select(Case.id).where(Case.channel == "resident")).first() is not None
+        rates = R.responsiveness(s, by=None, start=today - dt.timedelta(days=30), end=today + dt.timedelta(days=1),
+                                 now=now, settings=settings).iloc[0]
+        assert rates["orders"] >= 30 and rates["rated"] > 0 and rates["answered"] > 0, rates
+        assert 0.75 <= rates["response_rate"] < 1 and rates["rated_satisfaction_rate"] >= 0.9, rates
+        assert rates["satisfied_order_rate"] < rates["rated_satisfaction_rate"]  # the recent ones are not rated yet
         assert_desk_queues(s, now)
         planner = s.scalars(select(User).where(User.role == "planner")).one()
         assert planner.username == "planner" and planner.simulated and "(模拟)" in planner.display_name

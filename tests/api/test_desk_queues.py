@@ -169,7 +169,7 @@ def test_paging_sort_and_filters(world):
     made = [build(world, "reported")[1] for _ in range(5)]
     with transaction(session_factory(world.engine)) as s:
         c = svc.create_case(s, SYSTEM, world.settings, client_id=None, category="B0109", lon=world.point_b[0],
-                            lat=world.point_b[1], channel="hotline").case
+                            lat=world.point_b[1], channel="12345").case
         other_cat = c.number
         grid_b = s.scalar(select(Grid.code).where(Grid.id == world.grid_b))
     everything = numbers(world, "sup", "to_register")
@@ -181,7 +181,10 @@ def test_paging_sort_and_filters(world):
     by_category = numbers(world, "sup", "to_register", sort="category")
     assert by_category[0] == other_cat  # B0109 before C0103
     assert numbers(world, "sup", "to_register", category="B0109") == [other_cat]
-    assert numbers(world, "sup", "to_register", channel="hotline") == [other_cat]
+    assert numbers(world, "sup", "to_register", channel="12345") == [other_cat]
+    # the residents' channels at once (the picker's 居民诉求), and a list of channels
+    assert numbers(world, "sup", "to_register", channel="resident,12345,open311") == [other_cat]
+    assert set(numbers(world, "sup", "to_register", channel="patrol,12345")) >= {other_cat}
     assert other_cat in numbers(world, "sup", "to_register", grid=grid_b)
     assert not set(made) & set(numbers(world, "sup", "to_register", grid=grid_b))
     today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
@@ -189,6 +192,7 @@ def test_paging_sort_and_filters(world):
     assert numbers(world, "sup", "to_register", end=str(today - dt.timedelta(days=1))) == []
     for params, field in (({"sort": "id"}, "sort"), ({"limit": 0}, "limit"), ({"grid": "nope"}, "grid"),
                           ({"category": "X9"}, "category"), ({"community": "001"}, "community"),
+                          ({"channel": "hotline"}, "channel"),
                           ({"start": "2026-02-30"}, "start"),
                           ({"start": str(today), "end": str(today - dt.timedelta(days=1))}, "end")):
         r = world.client.get("/api/v1/desk/queues/to_register", headers=world.h("sup"), params=params)

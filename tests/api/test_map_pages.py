@@ -75,3 +75,18 @@ def test_the_survey_report_pro_rates_this_months_plan(world):
     assert "计划（折算）" in html  # the column says what it holds
     past = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     assert 'id="prorated"' not in _get(world, f"/surveys?month={past}")
+
+
+def test_the_case_maps_filter_by_channel(world):
+    """channel= on the cases, heat and hot-spot pages: a select in words (the residents' three at once), the count
+    of the channel's cases, and a 422 naming the field for an unknown channel."""
+    world.report("worker_a")
+    patrol = _get(world, "/maps/heat?channel=patrol")
+    assert int(re.search(r"共 (\d+) 件案件", patrol).group(1)) >= 1
+    assert '<option value="patrol" selected>巡查上报</option>' in patrol
+    assert '<option value="resident,12345,open311">居民诉求（扫码、12345、Open311）</option>' in patrol
+    assert "共 0 件案件" in _get(world, "/maps/heat?channel=resident,12345,open311")
+    assert '<option value="12345" selected>12345热线</option>' in _get(world, "/maps/cases?channel=12345")
+    assert 'name="channel"' in _get(world, "/maps/hotspots?emerging=none&channel=patrol")
+    r = world.client.get("/maps/heat?channel=fax", headers=world.h("admin"))
+    assert r.status_code == 422 and r.json()["field"] == "channel"

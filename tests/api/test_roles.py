@@ -86,6 +86,8 @@ MATRIX = [
                                            {"note": "请加快办理"})),
     ("kpis by subdistrict", {"admin", "subd", "sup", "planner", "dept1", "dept2"},
      lambda w: ("GET", f"/api/v1/analytics/kpis?by=subdistrict&subdistrict={w.sub_code}", None)),
+    ("接诉即办 rates by channel", {"admin", "subd", "sup", "planner", "dept1", "dept2"},
+     lambda w: ("GET", f"/api/v1/kpis/responsiveness?by=channel&subdistrict={w.sub_code}", None)),
     ("run escalation", {"admin"}, lambda w: ("POST", "/api/v1/escalations/run", None)),
     ("who am I", set(ROLE_USERS), lambda w: ("GET", "/api/v1/auth/me", None)),
     ("refresh", set(ROLE_USERS), lambda w: ("POST", "/api/v1/auth/refresh",

@@ -326,6 +326,8 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     # ------------------------------------------------------------------ analytics and routing
     ("GET", "/api/v1/analytics/kpis"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/analytics/kpis", params={
         "by": "overall", "start": "2026-01-01", "end": "2026-01-02"})),
+    ("GET", "/api/v1/kpis/responsiveness"): (answers(ALL), lambda w, t: Req(
+        "GET", "/api/v1/kpis/responsiveness", params={"by": "overall", "start": "2026-01-01", "end": "2026-01-02"})),
     ("GET", "/api/v1/analytics/kpis/trend"): (answers(GRID_A_FIGURES), lambda w, t: Req(
         "GET", "/api/v1/analytics/kpis/trend", params={"period": "week", "n": 1, "grid": t.grid_a_code})),
     ("GET", "/api/v1/analytics/hotspots"): (answers(ALL), lambda w, t: Req(

@@ -22,3 +22,9 @@ def test_check_channels_names_the_bad_one():
     assert "wechat" in str(e.value) and e.value.field == "channel"
     assert set(channels.CHANNELS) >= channels.RESIDENT_CHANNELS
     assert channels.label("12345", "en") == "12345 hotline" and channels.label("odd") == "odd"
+
+
+def test_the_dashboards_resident_channels_are_the_list():
+    from maps.dashboard import RESIDENT_CHANNELS
+
+    assert frozenset(RESIDENT_CHANNELS) == channels.RESIDENT_CHANNELS

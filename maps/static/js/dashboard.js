@@ -10,7 +10,11 @@
   const status = document.getElementById("status");
   const CARDS = ["received", "closed", "closure_rate", "on_time_rate", "satisfaction_rate", "rework_rate",
                  "overdue_now", "settled_in_grid_rate"];
-  const RATES = new Set(["closure_rate", "on_time_rate", "satisfaction_rate", "rework_rate", "settled_in_grid_rate"]);
+  const RATES = new Set(["closure_rate", "on_time_rate", "satisfaction_rate", "rework_rate", "settled_in_grid_rate",
+                         "response_rate", "resolution_rate", "satisfied_order_rate", "rated_satisfaction_rate"]);
+  // 接诉即办: the residents' orders (patrol.analytics.responsiveness); the cards, then the table per community / grid
+  const R_CARDS = ["orders", "response_rate", "resolution_rate", "satisfied_order_rate", "rated_satisfaction_rate",
+                   "composite"];
   const state = {ready: null, loads: 0};
   let me = {role: null};  // /api/v1/auth/me: a 街道 user (subdistrict) ranks her communities, not grids
   window.gridpatrolDashboard = state;
@@ -35,7 +39,7 @@
   }
   function params(extra) {
     const p = new URLSearchParams();
-    for (const k of ["subdistrict", "community", "grid", "category", "start", "end"]) {
+    for (const k of ["subdistrict", "community", "grid", "category", "channel", "start", "end"]) {
       if (form[k].value) p.set(k, form[k].value);
     }
     for (const [k, v] of Object.entries(extra || {})) p.set(k, v);
@@ -43,6 +47,7 @@
   }
   function fmt(key, v) {
     if (v === null || v === undefined) return "—";
+    if (key === "composite") return Number(v).toFixed(1);
     return RATES.has(key) ? (v * 100).toFixed(1) + "%" : String(v);
   }
   // a trend line needs at least 3 months to say anything (2 points draw a slash): else last month's figure
@@ -118,6 +123,8 @@
     }).join("");
     const kpi = params({by: rankBy(), format: "csv"});
     const dl = [["kpi_csv", "/api/v1/analytics/kpis" + q(kpi)]];
+    const rp = residentParams({by: rankBy(), format: "csv"});
+    if (rp) dl.push(["r_csv", "/api/v1/kpis/responsiveness" + q(rp)]);
     for (const f of ["csv", "geojson", "gpkg"]) {
       const u = new URLSearchParams(cases); u.set("format", f);
       dl.push(["cases_" + f, "/api/v1/cases/export" + q(u)]);
@@ -126,10 +133,70 @@
       `<li><a href="${href}" data-download="${k}" download>${esc(T[k])}</a></li>`).join("");
   }
 
+  // the filters for the 接诉即办 rates: the residents' channels among those chosen (null: none of them chosen)
+  function residentParams(extra) {
+    const p = params(extra), chosen = (form.channel.value || "").split(",").filter(Boolean);
+    if (!chosen.length) return p;
+    const kept = chosen.filter((c) => G.resident_channels.includes(c));
+    if (!kept.length) return null;
+    p.set("channel", kept.join(","));
+    return p;
+  }
+  function cell(k, r) {
+    const c = (r.warnings || {})[k];
+    return `<td class="${c ? "c-" + c : ""}">${fmt(k, r[k])}</td>`;
+  }
+  function drawResponsiveness(overall, rows) {
+    const rs = document.getElementById("r-status");
+    const cards = document.getElementById("r-cards"), body = document.querySelector("#r-table tbody");
+    if (!overall) {
+      rs.textContent = T.r_none; cards.innerHTML = ""; body.innerHTML = ""; return;
+    }
+    const w = overall.weights || {};
+    document.getElementById("r-note").textContent = T.r_note.replace("{h}", overall.response_hours)
+      .replace("{w1}", Math.round((w.response || 0) * 100)).replace("{w2}", Math.round((w.resolution || 0) * 100))
+      .replace("{w3}", Math.round((w.satisfaction || 0) * 100))
+      .replace("{sat}", overall.satisfaction === "orders" ? T.r_sat_orders : T.r_sat_rated);
+    const row = overall.rows[0];
+    rs.textContent = row.orders ? "" : T.r_empty;
+    cards.innerHTML = R_CARDS.map((k) => {
+      const colour = (row.warnings || {})[k] || "none";
+      const sub = RATES.has(k) ? `<small>${fmt("n", row[k + "_num"])} ${T.of} ${fmt("n", row[k + "_den"])}</small>` : "";
+      return `<div class="card ${colour}" data-rate="${k}" title="${esc(T[colour] || "")}"><span>${esc(T[k])}</span>` +
+        `<strong>${fmt(k, row[k])}</strong>${sub}</div>`;
+    }).join("");
+    const list = rows.filter((r) => r.orders > 0);
+    list.sort((a, b) => (a.composite ?? 101) - (b.composite ?? 101) || b.orders - a.orders);
+    body.innerHTML = list.map((r) =>
+      `<tr class="${r.warning}"><td>${esc(r.code)}</td><td>${esc(r.name)}</td><td>${r.orders}</td>` +
+      ["response_rate", "resolution_rate", "satisfied_order_rate", "rated_satisfaction_rate", "composite"]
+        .map((k) => cell(k, r)).join("") +
+      `<td><span class="dot ${r.warning}"></span>${esc(T[r.warning] || r.warning)}</td></tr>`).join("");
+  }
+  function drawChannels(rows) {
+    document.querySelector("#channel-table tbody").innerHTML = rows.filter((r) => r.received || r.closed).map((r) =>
+      `<tr data-channel="${esc(r.key)}"><td>${esc(r.name || r.key)}</td><td>${r.received}</td><td>${r.closed}</td>` +
+      `${cell("on_time_rate", r)}${cell("satisfaction_rate", r)}<td>${r.overdue_now ?? "—"}</td></tr>`).join("");
+  }
+  // the channels table and the 接诉即办 panel, fetched at the same time as the KPI cards
+  async function loadResidents() {
+    const lang = {lang: G.lang};
+    const overallP = residentParams({by: "overall", ...lang});
+    const [chans, overall, groups] = await Promise.all([
+      api("/api/v1/analytics/kpis?" + params({by: "channel", ...lang})),
+      overallP ? api("/api/v1/kpis/responsiveness?" + overallP) : null,
+      overallP ? api("/api/v1/kpis/responsiveness?" + residentParams({by: rankBy(), ...lang})) : null,
+    ]);
+    drawChannels(chans.rows);
+    drawResponsiveness(overall, groups ? groups.rows : []);
+  }
+
   async function load() {
     status.textContent = T.loading;
     state.loads += 1;
     try {
+      const residents = loadResidents();
+      residents.catch(() => {});  // awaited below; a failure shows in the status line
       const [overall, byGrid, trend] = await Promise.all([
         api("/api/v1/analytics/kpis?" + params({by: "overall"})),
         api("/api/v1/analytics/kpis?" + params({by: rankBy()})),
@@ -140,6 +207,7 @@
       drawCards(row, trend.rows);
       drawTable(byGrid.rows);
       drawLinks();
+      await residents;
       status.textContent = row.received ? "" : T.empty;
       const shown = params({lang: G.lang});
       if (form.status.value) shown.set("status", form.status.value);
@@ -201,7 +269,7 @@
     listen();
     await options().catch(() => {});
     await grids().catch(() => {});
-    for (const k of ["subdistrict", "community", "grid", "category", "start", "end", "status"]) {
+    for (const k of ["subdistrict", "community", "grid", "category", "channel", "start", "end", "status"]) {
       if (initial.get(k)) form[k].value = initial.get(k);
     }
     if (!form.start.value) preset("last_30");
