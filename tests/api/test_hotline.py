@@ -226,10 +226,19 @@ def test_import_refuse_fix_update_place_export_feedback(world, hl, tmp_path, mon
     code, out = run(world, "hotline", "feedback", str(bad_fb))
     assert code != 0 and "回访结果: '很好'" in out, out
 
-    # 7. KPIs by channel: TODO(lead) — the kpis part adds by=channel; until then the cases carry the channel
+    # 7. KPIs by channel: the 12345 orders are counted under their channel, and the 回访 counts in 接诉即办
     with session_factory(world.engine)() as s:
-        channels = set(s.scalars(select(Case.channel).where(Case.source == "12345")))
-    assert channels == {"12345"}
+        hotline_cases = s.scalar(select(func.count(Case.id)).where(Case.channel == "12345"))
+    period = {"start": "2020-01-01", "end": "2030-01-01"}
+    by_channel = c.get("/api/v1/analytics/kpis", headers=world.h("admin"),
+                 params={"by": "channel", "lang": "zh", **period}).json()["rows"]
+    row = next(r for r in by_channel if r["key"] == "12345")
+    assert row["name"] == "12345热线" and row["received"] == hotline_cases >= 3
+    assert row["rated"] >= 1 and row["dissatisfied"] >= 1  # A001's 不满意 from the 回访 file
+    resp = c.get("/api/v1/kpis/responsiveness", headers=world.h("admin"),
+                 params={"by": "channel", **period}).json()
+    hot = next(r for r in resp["rows"] if r["key"] == "12345")
+    assert hot["orders"] == hotline_cases and hot["rated"] >= 1 and hot["answered"] >= 1
 
 
 def test_push_api_with_a_hotline_key(world, hl):
