@@ -42,11 +42,12 @@ from api.schemas.hotline import (
 )
 from maps.desk.unlocated import unlocated_page
 from patrol.cases.lifecycle import ACTIONS
+from patrol.cases.photos import public_copy
 from patrol.cases.reference import ensure_categories
 from patrol.cases.worktime import calendar
 from patrol.core.auth import Actor, actor_for_key
 from patrol.core.errors import InvalidInput, NotFound
-from patrol.core.models import Building, Category, Community, HotlineOrder
+from patrol.core.models import Building, Case, Category, Community, HotlineOrder
 from patrol.core.settings import Settings
 from patrol.intake.hotline import orders as O
 from patrol.intake.hotline import unlocated as U
@@ -188,7 +189,9 @@ def hotline_photo(photo_id: int, session: SessionDep, settings: SettingsDep,
     photo = signed_photo(session, settings, photo_id, s)
     if photo is None:
         raise NotFound("no such photo", field="photo_id")
-    return Response(photo.data, media_type=photo.mime, headers={"Cache-Control": "private, max-age=86400"})
+    number = session.scalar(select(Case.number).where(Case.id == photo.case_id)) or ""
+    return Response(public_copy(photo, number, settings.timezone), media_type=photo.mime,
+                    headers={"Cache-Control": "private, max-age=86400"})
 
 
 # ------------------------------------------------------------------------------------------------ the desk

@@ -102,3 +102,11 @@ def store_photo(session: Session, actor: Actor, case_id: int, data: bytes, *, ev
     session.add(photo)
     session.flush()
     return photo, True
+
+
+def public_copy(p: Photo, case_number: str, timezone: str) -> bytes:
+    """A photo for outside the desk (the resident's page, the hotline's links): the file as taken, without metadata,
+    stamped with its time and the case number only — the stored copy's stamp names the worker."""
+    when = (p.taken_at or now_utc()).astimezone(ZoneInfo(timezone))
+    lines = [f"时间 {when:%Y-%m-%d %H:%M}", f"案件 {case_number}"]
+    return watermark(strip_metadata(p.original if p.original is not None else p.data), p.mime, lines)

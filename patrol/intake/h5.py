@@ -39,11 +39,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patrol.cases import service as svc
-from patrol.cases.images import inspect, strip_metadata
+from patrol.cases.images import inspect
 from patrol.cases.lifecycle import CLOSED, Status
 from patrol.cases.numbers import case_number
-from patrol.cases.photos import store_photo
-from patrol.cases.watermark import watermark
+from patrol.cases.photos import public_copy, store_photo
 from patrol.core.auth import Actor, secret_key
 from patrol.core.errors import Conflict, InvalidInput, NotFound
 from patrol.core.models import Building, Case, CaseEvent, Category, Community, Grid, Photo, ResponsibleUnit
@@ -450,10 +449,9 @@ def public_photo(session: Session, settings: Settings, token: str, n: int, lang:
     if not 1 <= n <= len(ids):
         raise NotFound(said(lang, "not_found"), field="photo")
     p = session.get(Photo, ids[n - 1])
-    assert p is not None and p.original is not None
-    when = (p.taken_at or now_utc()).astimezone(ZoneInfo(settings.timezone))
-    lines = [f"时间 {when:%Y-%m-%d %H:%M}", f"案件 {case.number}"]
-    return watermark(strip_metadata(p.original), p.mime, lines), p.mime
+    assert p is not None
+    return public_copy(p, case.number or "", settings.timezone), p.mime
+
 
 
 def rate_case(session: Session, settings: Settings, token: str, *, rating: Any, comment: str | None = None,

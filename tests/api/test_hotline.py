@@ -17,9 +17,10 @@ from PIL import Image
 from sqlalchemy import func, select, update
 
 from api.cli import cli
+from patrol.cases.photos import public_copy
 from patrol.core.auth import create_api_key
 from patrol.core.db import session_factory, transaction
-from patrol.core.models import Building, Case, CaseEvent, Grid, HotlineOrder, Subdistrict
+from patrol.core.models import Building, Case, CaseEvent, Grid, HotlineOrder, Photo, Subdistrict
 from patrol.core.settings import get_settings
 from patrol.intake.hotline.mapping import load_mapping
 from patrol.intake.hotline.results import photo_signature
@@ -200,6 +201,11 @@ def test_import_refuse_fix_update_place_export_feedback(world, hl, tmp_path, mon
                     f"{photo_signature(world.settings, photo_id)}")
     served = c.get(link.removeprefix("https://grid.example.cn"))  # public: no login, the signature opens it
     assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+    with session_factory(world.engine)() as s:  # stamped anew, time and case number only: the stored copy's stamp
+        stored = s.get(Photo, photo_id)        # names the worker, and the link may be forwarded to the resident
+        number = s.scalar(select(Case.number).where(Case.id == stored.case_id))
+        assert served.content != stored.data
+        assert served.content == public_copy(stored, number, world.settings.timezone)
     assert c.get(f"/api/v1/hotline/photos/{photo_id}?s=0000").status_code == 404
     with transaction(session_factory(world.engine)) as s:  # a sensitive category's photo: never by a link
         s.execute(update(Case).where(Case.id == cid).values(category_code="C0116"))
