@@ -9,10 +9,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.cli.context import Group, open_database
 from patrol.core.db import transaction
@@ -40,6 +42,20 @@ def report_path(file: str, report: str | None) -> str:
     return report or str(Path(file).with_suffix(".report.csv"))
 
 
+def _all_or_nothing(sessions: sessionmaker[Session], run: Callable[[Session], FileResult]) -> FileResult:
+    """``run`` in one transaction, rolled back when the file was refused (nothing written; be sure of it)."""
+    result: FileResult | None = None
+    try:
+        with transaction(sessions) as session:
+            result = run(session)
+            if result.refused:
+                raise _Refused
+    except _Refused:
+        pass
+    assert result is not None
+    return result
+
+
 def _report(result: FileResult, report: str, what: str) -> None:
     """Write the per-row report (always, also when the file is refused) and say what happened in one line; a
     refused file ends the command non-zero, listing the refused rows."""
@@ -65,15 +81,7 @@ def import_orders(file: str, mapping_path: str | None, report: str | None) -> No
     mapping = load_mapping(mapping_path)
     header, rows = read_table(file)
     settings, _, sessions = open_database()
-    result: FileResult | None = None
-    try:
-        with transaction(sessions) as session:
-            result = import_table(session, settings, mapping, header, rows)
-            if result.refused:
-                raise _Refused  # roll back (nothing was written; be sure of it)
-    except _Refused:
-        pass
-    assert result is not None
+    result = _all_or_nothing(sessions, lambda session: import_table(session, settings, mapping, header, rows))
     _report(result, report_path(file, report), Path(file).name)
 
 
@@ -120,15 +128,7 @@ def feedback(file: str, mapping_path: str | None, report: str | None) -> None:
     mapping = load_mapping(mapping_path)
     _, rows = read_table(file)
     settings, _, sessions = open_database()
-    result: FileResult | None = None
-    try:
-        with transaction(sessions) as session:
-            result = import_feedback(session, settings, mapping, rows)
-            if result.refused:
-                raise _Refused
-    except _Refused:
-        pass
-    assert result is not None
+    result = _all_or_nothing(sessions, lambda session: import_feedback(session, settings, mapping, rows))
     _report(result, report_path(file, report), Path(file).name)
 
 

@@ -34,7 +34,7 @@ _CHUNK = 2000
 
 
 @dataclass
-class _Place:
+class Place:
     community_id: int | None
     grid_id: int | None
     point: tuple[float, float]
@@ -54,20 +54,20 @@ def known_orders(session: Session, numbers: Sequence[str]) -> set[str]:
     return found
 
 
-def _places(session: Session, ids: set[int]) -> dict[int, _Place]:
+def places_of(session: Session, ids: set[int]) -> dict[int, Place]:
     """The candidate buildings: community, grid, a point inside, and their words for the desk."""
-    out: dict[int, _Place] = {}
+    out: dict[int, Place] = {}
     for part in _chunks(sorted(ids)):
         rows = session.execute(select(Building.id, Building.community_id, Building.grid_id,
                                       func.ST_AsBinary(Building.geom), Building.label, Building.address,
                                       Building.name).where(Building.id.in_(part))).all()
         for bid, com, grid, wkb, label, address, name in rows:
             p = shapely.from_wkb(bytes(wkb)).representative_point()
-            out[bid] = _Place(com, grid, (p.x, p.y), label or address or name or "")
+            out[bid] = Place(com, grid, (p.x, p.y), label or address or name or "")
     return out
 
 
-def _case_row(o: OrderIn, place: _Place, building_id: int, cat: Category, cal: WorkCalendar, actor: Actor,
+def _case_row(o: OrderIn, place: Place, building_id: int, cat: Category, cal: WorkCalendar, actor: Actor,
               level: str | None, now: dt.datetime) -> dict:
     lvl = level or (cat.level if place.grid_id is not None or cat.level != "grid" else "community")
     return {
@@ -92,19 +92,42 @@ def _order_row(o: OrderIn, now: dt.datetime) -> dict:
             "updated_at": now}
 
 
-def _pending(row: dict, matches: list[Match], places: dict[int, _Place], subdistricts: dict[str, int],
-             community_subdistrict: dict[int, int]) -> None:
-    """A pending order's candidates and desk scope (the community all its candidates lie in, the subdistrict named
-    by 所属街道 or that community's), as the per-order path stores them."""
-    cands = [{"building_id": m.building_id, "score": round(m.score, 3),
-              "label": m.label or (places[m.building_id].words if m.building_id in places else "")}
-             for m in matches]
+@dataclass
+class Areas:
+    """Subdistricts by name and each community's subdistrict: where a pending order's desk scope comes from."""
+
+    subdistricts: dict[str, int]
+    community_subdistrict: dict[int, int]
+
+
+def areas(session: Session) -> Areas:
+    return Areas({name: sid for name, sid in session.execute(select(Subdistrict.name, Subdistrict.id))},
+                 {cid: sid for cid, sid in session.execute(select(Community.id, Community.subdistrict_id))})
+
+
+def candidates(matches: list[Match], places: dict[int, Place]) -> list[dict]:
+    """The candidates as stored on the order: building id, score, and the building's words."""
+    return [{"building_id": m.building_id, "score": round(m.score, 3),
+             "label": m.label or (places[m.building_id].words if m.building_id in places else "")}
+            for m in matches]
+
+
+def desk_scope(matches: list[Match], places: dict[int, Place], subdistrict_text: str | None,
+               known: Areas) -> tuple[int | None, int | None]:
+    """(community, subdistrict) of a pending order on the desk: the community all its candidates lie in (when they
+    agree), the subdistrict named by 所属街道, else that community's."""
     coms = {places[m.building_id].community_id for m in matches if m.building_id in places}
     community = coms.pop() if len(coms) == 1 else None
-    sub = subdistricts.get((row["subdistrict_text"] or "").strip()) if row["subdistrict_text"] else None
-    row.update(state="pending", candidates=json.dumps(cands, ensure_ascii=False),
-               match_score=matches[0].score if matches else None, community_id=community,
-               subdistrict_id=sub if sub is not None else community_subdistrict.get(community) if community else None)
+    sub = known.subdistricts.get(subdistrict_text.strip()) if subdistrict_text else None
+    if sub is None and community is not None:
+        sub = known.community_subdistrict.get(community)
+    return community, sub
+
+
+def _pending(row: dict, matches: list[Match], places: dict[int, Place], known: Areas) -> None:
+    community, sub = desk_scope(matches, places, row["subdistrict_text"], known)
+    row.update(state="pending", candidates=json.dumps(candidates(matches, places), ensure_ascii=False),
+               match_score=matches[0].score if matches else None, community_id=community, subdistrict_id=sub)
 
 
 def import_new(session: Session, settings: Settings, actor: Actor, orders: Sequence[tuple[int, OrderIn]],
@@ -118,9 +141,8 @@ def import_new(session: Session, settings: Settings, actor: Actor, orders: Seque
     cats = {c.code: c for c in session.scalars(select(Category))}
     matched = [(i, o, index.match(o.address or "", top=3)) for i, o in orders]
     chosen = [decide(ms) for _, _, ms in matched]
-    places = _places(session, {m.building_id for _, _, ms in matched for m in ms})
-    subdistricts = {name: sid for name, sid in session.execute(select(Subdistrict.name, Subdistrict.id))}
-    community_subdistrict = {cid: sid for cid, sid in session.execute(select(Community.id, Community.subdistrict_id))}
+    places = places_of(session, {m.building_id for _, _, ms in matched for m in ms})
+    known = areas(session)
     order_rows, case_rows, report = [], [], []
     for (i, o, matches), building in zip(matched, chosen, strict=True):
         row = _order_row(o, now)
@@ -132,7 +154,7 @@ def import_new(session: Session, settings: Settings, actor: Actor, orders: Seque
                        subdistrict_id=None)
             report.append(ReportRow(i, o.order_no, "created"))
         else:
-            _pending(row, matches, places, subdistricts, community_subdistrict)
+            _pending(row, matches, places, known)
             why = "no building matches the address" if not matches else \
                 "several buildings match the address" if building is None else \
                 "the matched building lies outside every community"

@@ -24,13 +24,13 @@ import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from geo.addresses import AddressIndex, Match, decide
+from geo.addresses import AddressIndex, decide
 from patrol.cases import service as svc
 from patrol.cases.reference import ensure_categories
 from patrol.cases.worktime import calendar
 from patrol.core.auth import Actor
 from patrol.core.errors import Conflict, GridPatrolError, InvalidInput, NotFound
-from patrol.core.models import Building, Case, Category, Community, HotlineOrder, Subdistrict
+from patrol.core.models import Building, Case, Category, HotlineOrder
 from patrol.core.settings import Settings
 from patrol.core.time import now_utc
 from patrol.intake.addresses import building_index
@@ -91,15 +91,6 @@ def parse_row(mapping: Mapping, row: dict[str, str], add_working_hours: Callable
 # ------------------------------------------------------------------------------------------- the address index
 # (patrol.intake.addresses.building_index: the city's buildings, cached per map version)
 
-def _labels(session: Session, matches: list[Match]) -> list[dict]:
-    """The candidates as stored: id, score, and the building's words (its label, address or name)."""
-    ids = [m.building_id for m in matches]
-    words = {r[0]: r[1] or r[2] or r[3] or "" for r in session.execute(
-        select(Building.id, Building.label, Building.address, Building.name).where(Building.id.in_(ids)))}
-    return [{"building_id": m.building_id, "score": round(m.score, 3), "label": m.label or words.get(m.building_id, "")}
-            for m in matches]
-
-
 def building_point(session: Session, building_id: int) -> tuple[float, float]:
     """A point inside the building (WGS-84 lon, lat); 404 naming ``building_id`` when there is no such building."""
     wkb = session.scalar(select(func.ST_AsBinary(Building.geom)).where(Building.id == building_id))
@@ -107,20 +98,6 @@ def building_point(session: Session, building_id: int) -> tuple[float, float]:
         raise NotFound(f"no building {building_id}", field="building_id")
     p = shapely.from_wkb(bytes(wkb)).representative_point()
     return p.x, p.y
-
-
-def _scope(session: Session, order: HotlineOrder, candidates: list[dict]) -> None:
-    """The desk scope of a pending order: the community all its candidates lie in (when they agree), and the
-    subdistrict named by 所属街道 (else the community's)."""
-    coms = {c for c in session.scalars(select(Building.community_id).where(
-        Building.id.in_([c["building_id"] for c in candidates])))} if candidates else set()
-    order.community_id = coms.pop() if len(coms) == 1 else None
-    sub = None
-    if order.subdistrict_text:
-        sub = session.scalar(select(Subdistrict.id).where(Subdistrict.name == order.subdistrict_text.strip()))
-    if sub is None and order.community_id is not None:
-        sub = session.scalar(select(Community.subdistrict_id).where(Community.id == order.community_id))
-    order.subdistrict_id = sub
 
 
 # ------------------------------------------------------------------------------------------------- placing
@@ -142,7 +119,7 @@ def place_order(session: Session, actor: Actor, settings: Settings, order: Hotli
         raise InvalidInput("give building_id, or lon and lat", field="building_id")
     made = svc.create_case(
         session, actor, settings, client_id=case_client_id(order.order_no),
-        category=order.category_code or "C0117", lon=lon, lat=lat, description=order.description,
+        category=order.category_code or bulk.OTHER, lon=lon, lat=lat, description=order.description,
         address=order.address, building_id=building_id, channel=CHANNEL,
         contact={"name": order.contact_name, "phone": order.contact_phone},
         now=order.received_at, deadline_at=order.deadline_at)
@@ -160,8 +137,8 @@ def _try_place(session: Session, actor: Actor, settings: Settings, order: Hotlin
     """Match the order's address and place it when one building wins; else leave it pending with its
     candidates. Returns why it is pending ('' when placed)."""
     matches = index.match(order.address or "", top=3)
-    candidates = _labels(session, matches)
-    order.candidates = json.dumps(candidates, ensure_ascii=False)
+    places = bulk.places_of(session, {m.building_id for m in matches})
+    order.candidates = json.dumps(bulk.candidates(matches, places), ensure_ascii=False)
     order.match_score = matches[0].score if matches else None
     chosen = decide(matches)
     why = "no building matches the address" if not matches else \
@@ -174,7 +151,8 @@ def _try_place(session: Session, actor: Actor, settings: Settings, order: Hotlin
         except GridPatrolError as exc:
             why = f"the matched building cannot take a case: {exc.message}"
     order.state = "pending"
-    _scope(session, order, candidates)
+    order.community_id, order.subdistrict_id = bulk.desk_scope(matches, places, order.subdistrict_text,
+                                                               bulk.areas(session))
     return why
 
 
