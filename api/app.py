@@ -17,6 +17,7 @@ from api.errors import install_error_handlers
 from api.middleware import BodyLimit, SecurityHeaders
 from api.routes import (
     analytics,
+    assessment,
     auth,
     casefile,
     cases,
@@ -25,10 +26,14 @@ from api.routes import (
     hotline,
     layers,
     maps,
+    mediation,
+    meetings,
+    needs,
     notices,
     ogc,
     open311,
     patrols,
+    people,
     photos,
     public,
     residents,
@@ -39,6 +44,7 @@ from api.routes import (
     surveys,
     tasks,
     tiles,
+    volunteers,
 )
 from api.routes import mine as mine_routes
 from api.routes import plans as plan_routes
@@ -122,6 +128,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hotline.router)
     app.include_router(hotline.desk)
     app.include_router(hotline.pages)
+    # the people of the grid and how their work is judged (issue 22)
+    app.include_router(people.router)
+    app.include_router(volunteers.router)
+    app.include_router(meetings.router)
+    app.include_router(mediation.router)
+    app.include_router(needs.router)
+    app.include_router(assessment.router)
     open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state", response_model=HealthOut)

@@ -72,10 +72,12 @@ def building_use(value: str | None, lang: str) -> str:
 HEADER = {
     "zh": {"desk": "待办", "dashboard": "看板", "maps": "地图", "surveys": "走访报表", "notices": "通知",
            "no_notices": "暂无通知", "mark_read": "全部已读", "lang": "English", "logout": "退出",
-           "app": "网格化管理 · 案件工作台", "unlocated": "待定位"},
+           "app": "网格化管理 · 案件工作台", "unlocated": "待定位", "meetings": "研判议事", "mediation": "调解",
+           "needs": "民情诉求", "people": "网格力量", "scorecards": "考核"},
     "en": {"desk": "Queues", "dashboard": "Dashboard", "maps": "Maps", "surveys": "Surveys", "notices": "Notices",
            "no_notices": "No notices", "mark_read": "Mark all read", "lang": "中文", "logout": "Log out",
-           "app": "Grid governance · case desk", "unlocated": "To locate"},
+           "app": "Grid governance · case desk", "unlocated": "To locate", "meetings": "Deliberation",
+           "mediation": "Mediation", "needs": "Needs", "people": "People", "scorecards": "Assessment"},
 }
 
 

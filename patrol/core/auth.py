@@ -26,7 +26,18 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from patrol.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from patrol.core.models import ROLES, ApiKey, Community, Grid, RefreshToken, ResponsibleUnit, Subdistrict, User
+from patrol.core.models import (
+    ROLES,
+    ApiKey,
+    Community,
+    Grid,
+    MicroGrid,
+    MicroGridBuilding,
+    RefreshToken,
+    ResponsibleUnit,
+    Subdistrict,
+    User,
+)
 from patrol.core.passwords import check_password
 from patrol.core.settings import Settings
 
@@ -50,6 +61,9 @@ class Actor:
     community_ids: frozenset[int] = field(default_factory=frozenset)
     #: the login session (refresh-token family) of the access token, for logout; None for API keys and the system
     session_id: str | None = None
+    #: a 楼栋长 / 微网格员 (``building_lead``): her micro-grids in force and their buildings; empty for other roles
+    micro_grid_ids: frozenset[int] = field(default_factory=frozenset)
+    building_ids: frozenset[int] = field(default_factory=frozenset)
 
     @property
     def is_staff(self) -> bool:
@@ -193,12 +207,23 @@ def actor_for(session: Session, user: User) -> Actor:
 
 def _actor(session: Session, user: User, grids: frozenset[int]) -> Actor:
     communities: frozenset[int] = frozenset()
+    micro: frozenset[int] = frozenset()
+    buildings: frozenset[int] = frozenset()
     if user.role == "subdistrict" and user.subdistrict_id is not None:
         communities = frozenset(session.scalars(select(Community.id).where(
             Community.subdistrict_id == user.subdistrict_id)))
+    if user.role == "grid_lead":  # 网格长: the grids she leads
+        grids = frozenset(session.scalars(select(Grid.id).where(Grid.lead_id == user.id)))
+    if user.role == "building_lead":  # 楼栋长: her micro-grids in force and their buildings, no grid of her own
+        grids = frozenset()
+        micro = frozenset(session.scalars(select(MicroGrid.id).where(MicroGrid.leader_id == user.id,
+                                                                     MicroGrid.plan_id.is_(None))))
+        buildings = frozenset(session.scalars(select(MicroGridBuilding.building_id).where(
+            MicroGridBuilding.micro_grid_id.in_(sorted(micro) or [-1]))))
     return Actor(label=f"{user.role}:{user.username}", role=user.role, user_id=user.id,
                  community_id=user.community_id, unit_id=user.unit_id, grid_ids=grids,
-                 subdistrict_id=user.subdistrict_id, community_ids=communities)
+                 subdistrict_id=user.subdistrict_id, community_ids=communities, micro_grid_ids=micro,
+                 building_ids=buildings)
 
 
 #: how precisely an API key's last use is kept: at most one write per key and minute, not one per request

@@ -31,7 +31,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 SRID = 4326
-ROLES = ("grid_worker", "supervisor", "subdistrict", "department", "planner", "admin")
+#: ``grid_lead`` 网格长 (leads several grids: ``Grid.lead_id``); ``building_lead`` a light account of a 楼栋长 /
+#: 微网格员 / volunteer, scoped to her 微网格 (``MicroGrid.leader_id``); ``User.post`` says which of them she is
+ROLES = ("grid_worker", "supervisor", "subdistrict", "department", "planner", "admin", "grid_lead", "building_lead")
+ROLE_CHECK = "role IN ('grid_worker', 'supervisor', 'subdistrict', 'department', 'planner', 'admin', 'grid_lead', " \
+             "'building_lead')"
 LEVELS = ("grid", "community", "department")
 CATEGORY_KINDS = ("component", "event")
 CASE_STATUSES = ("reported", "registered", "dispatched", "accepted", "handled", "verified", "closed", "rejected",
@@ -41,6 +45,13 @@ PLAN_STATUSES = ("draft", "published", "superseded")
 CHECKLIST_TARGETS = ("building", "shop", "place")
 NEED_TYPES = ("education", "medical", "housing", "jobs", "elderly_care", "other")
 NEED_STATUSES = ("open", "in_progress", "resolved")
+#: the resident's word on the answer to her need (and on a service): 满意 / 基本满意 / 不满意
+FEEDBACK = ("satisfied", "basically", "dissatisfied")
+TEAM_KINDS = ("mediation", "safety", "service", "other")  # 和事佬调解队, 平安志愿者, 志愿服务队, 其他
+SERVICE_MEMBER_KINDS = ("liaison", "party_member", "unit")  # 网格服务专员, 双报到党员, 双报到单位
+ASSESSMENT_KINDS = ("comprehensive", "special")  # 综合研判, 专题研判
+MEETING_STATES = ("planned", "held", "decided", "cancelled")
+MEDIATION_OUTCOMES = ("open", "agreed", "failed", "referred")  # 调解中, 达成协议, 未达成, 转交
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -102,6 +113,9 @@ class City(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     code_scheme: Mapped[str | None] = mapped_column(String(200))
     map_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: the households a grid should hold in this city (None: the settings' defaults)
+    grid_households_min: Mapped[int | None] = mapped_column(Integer)
+    grid_households_max: Mapped[int | None] = mapped_column(Integer)
 
 
 class Subdistrict(Base):
@@ -143,6 +157,8 @@ class Grid(Base):
     code: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     worker_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    #: the 网格长 leading this grid (one leads several)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     geom = _area()
@@ -222,6 +238,11 @@ class Category(Base):
     severity: Mapped[int] = mapped_column(Integer)
     revisit_days: Mapped[int] = mapped_column(Integer, default=7)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: the highest level the case may reach by escalation (关怀 stays with grid and community); None: department
+    top_level: Mapped[str | None] = mapped_column(String(20))
+    #: an enforcement matter (占道经营 …): the grid worker persuades first (劝导), she cannot close it by force;
+    #: when persuasion fails it goes to the law-enforcement squad (城管)
+    persuade_first: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     __table_args__ = (
         CheckConstraint("kind IN ('component', 'event')", name="kind"),
         CheckConstraint("level IN ('grid', 'community', 'department')", name="level"),
@@ -247,10 +268,9 @@ class User(Base):
     work_phone: Mapped[str | None] = mapped_column(String(40))
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    __table_args__ = (
-        CheckConstraint("role IN ('grid_worker', 'supervisor', 'subdistrict', 'department', 'planner', 'admin')",
-                        name="role"),
-    )
+    #: the post she holds (职务) in words, shown beside her name: 楼栋长, 微网格员, 平安志愿者, 网格长 …
+    post: Mapped[str | None] = mapped_column(String(40))
+    __table_args__ = (CheckConstraint(ROLE_CHECK, name="role"),)
 
 
 def _point(nullable: bool = False) -> Mapped:
@@ -378,6 +398,11 @@ class Case(Base):
     follow_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     #: the resident says it was solved (解决率): from her rating on the follow-up page or the hotline's 回访
     resident_solved: Mapped[bool | None] = mapped_column(Boolean)
+    #: the 诉求清单 list a 研判 sorted it into (``patrol/data/demand_lists.csv``: 党建, 民政, 安全生产 …)
+    demand_list: Mapped[str | None] = mapped_column(String(20))
+    #: marked at 研判: a 重难点 (hard) case, a 信访 (petition) case — each has its own list on the desk
+    key_case: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    petition: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     __table_args__ = (
         Index("ix_patrol_case_source_source_ref", "source", "source_ref", unique=True),
         Index("ix_patrol_case_channel_reported_at", "channel", "reported_at"),
@@ -692,7 +717,19 @@ class ResidentNeed(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: who answers it (事事有着落) and by when (a local date)
+    responsible_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    due_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    #: the answer given to the resident (件件有回应) and when
+    response: Mapped[str | None] = mapped_column(Text)
+    responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: the resident's word on the answer (:data:`FEEDBACK`)
+    feedback: Mapped[str | None] = mapped_column(String(20))
+    feedback_note: Mapped[str | None] = mapped_column(Text)
+    feedback_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     __table_args__ = (
+        CheckConstraint("feedback IS NULL OR feedback IN ('satisfied', 'basically', 'dissatisfied')",
+                        name="feedback"),
         CheckConstraint("type IN ('education', 'medical', 'housing', 'jobs', 'elderly_care', 'other')", name="type"),
         CheckConstraint("status IN ('open', 'in_progress', 'resolved')", name="status"),
     )
@@ -712,6 +749,243 @@ class ResidentAudit(Base):
     via: Mapped[str] = mapped_column(String(100))
     #: a case whose reporter's contact (a resident's phone on the H5 page or a 12345 order) was read
     case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+# ------------------------------------------------------------------------------- the people of the grid (issue 22)
+
+
+class MicroGrid(Base):
+    """微网格: a set of buildings inside a grid (tens of households) looked after by a 楼栋长 / 微网格员
+    (``leader_id``, a ``building_lead`` user). ``plan_id`` None: in force; otherwise the micro-grids of that grid plan
+    (a draft's are edited in the planner and come into force when it is published)."""
+
+    __tablename__ = "micro_grid"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("grid_plan.id", ondelete="CASCADE"), index=True)
+    #: the grid code + 2 digits (``…00101``); unique within a plan (or among those in force)
+    code: Mapped[str] = mapped_column(String(24))
+    name: Mapped[str] = mapped_column(String(200))
+    grid_code: Mapped[str] = mapped_column(String(20), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+    leader_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    geom = _area()
+    __table_args__ = (UniqueConstraint("plan_id", "code"),)
+
+
+class MicroGridBuilding(Base):
+    """A building of a micro-grid (a building is in one micro-grid per plan, and in one in force)."""
+
+    __tablename__ = "micro_grid_building"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    micro_grid_id: Mapped[int] = mapped_column(ForeignKey("micro_grid.id", ondelete="CASCADE"), index=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"), index=True)
+    __table_args__ = (UniqueConstraint("micro_grid_id", "building_id"),)
+
+
+class VolunteerTeam(Base):
+    """A volunteer team of a community (和事佬调解队, 平安志愿者 …: ``kind`` in :data:`TEAM_KINDS`)."""
+
+    __tablename__ = "volunteer_team"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    __table_args__ = (CheckConstraint("kind IN ('mediation', 'safety', 'service', 'other')", name="kind"),)
+
+
+class TeamMember(Base):
+    """A member of a volunteer team: a user (``user_id``) or a person without an account. ``phone`` is personal data
+    (the team's community's desk only)."""
+
+    __tablename__ = "team_member"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("volunteer_team.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    role_in_team: Mapped[str | None] = mapped_column(String(40))  # 队长, 队员
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class TeamTask(Base):
+    """A task given to a volunteer team (a patrol of a night market, a mediation, a visit), optionally for a case."""
+
+    __tablename__ = "team_task"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("volunteer_team.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="SET NULL"), index=True)
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+
+
+class ServiceMember(Base):
+    """网格服务专员 and 双报到 (``kind`` in :data:`SERVICE_MEMBER_KINDS`): a party member or a unit reporting to the
+    community, with the services pledged (``pledges``) and, for a person, a grid. ``phone`` is personal data."""
+
+    __tablename__ = "service_member"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    pledges: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    __table_args__ = (CheckConstraint("kind IN ('liaison', 'party_member', 'unit')", name="kind"),)
+
+
+class ServicePairing(Base):
+    """A service member paired with a (vulnerable) household (结对帮扶), from ``since`` until ``until``."""
+
+    __tablename__ = "service_pairing"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("service_member.id", ondelete="CASCADE"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"), index=True)
+    since: Mapped[dt.date] = mapped_column(Date)
+    until: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class ServiceRecord(Base):
+    """One service done by a service member (a monthly visit, a repair, a talk), for a household or the grid."""
+
+    __tablename__ = "service_record"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("service_member.id", ondelete="CASCADE"), index=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id", ondelete="SET NULL"), index=True)
+    on: Mapped[dt.date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    hours: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+
+
+class CaseAssessment(Base):
+    """研判: a case sorted into the city's 诉求清单 (``demand_list``), its level decided with a reason, marked 重难点 /
+    信访, and whether it needs the residents' agreement first (``needs_meeting``: dispatch waits for a 议事 decision).
+    The latest one counts; the earlier ones are the record."""
+
+    __tablename__ = "case_assessment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_event.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20), default="comprehensive")
+    demand_list: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    key_case: Mapped[bool] = mapped_column(Boolean, default=False)
+    petition: Mapped[bool] = mapped_column(Boolean, default=False)
+    needs_meeting: Mapped[bool] = mapped_column(Boolean, default=False)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    __table_args__ = (
+        CheckConstraint("kind IN ('comprehensive', 'special')", name="kind"),
+        CheckConstraint("level IN ('grid', 'community', 'department')", name="level"),
+    )
+
+
+class Meeting(Base):
+    """协商议事: a meeting of a community on a topic (问需会, 流动民主日, 议事会 …: ``kind`` free text from a list in
+    :mod:`patrol.cases.meetings`), with its options, its decision and the vote when one was taken. Cases and needs
+    are linked by :class:`MeetingLink` (topics, and follow-up cases created from the decision)."""
+
+    __tablename__ = "meeting"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: what people call it: ``YS2026-0007`` (议事, the local year, a sequence)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    topic: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="planned", index=True)
+    held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    place: Mapped[str | None] = mapped_column(String(200))
+    participants: Mapped[int | None] = mapped_column(Integer)
+    representatives: Mapped[int | None] = mapped_column(Integer)  # 居民代表
+    #: the options put to the meeting, JSON ``["…", "…"]``
+    options: Mapped[str | None] = mapped_column(Text)
+    decision: Mapped[str | None] = mapped_column(Text)
+    votes_for: Mapped[int | None] = mapped_column(Integer)
+    votes_against: Mapped[int | None] = mapped_column(Integer)
+    votes_abstain: Mapped[int | None] = mapped_column(Integer)
+    minutes: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (
+        CheckConstraint("status IN ('planned', 'held', 'decided', 'cancelled')", name="status"),
+        CheckConstraint("participants IS NULL OR participants >= 0", name="participants_non_negative"),
+    )
+
+
+class MeetingLink(Base):
+    """A case or a need on a meeting's agenda (``role`` ``topic``) or created from its decision (``follow_up``)."""
+
+    __tablename__ = "meeting_link"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), index=True)
+    need_id: Mapped[int | None] = mapped_column(ForeignKey("resident_need.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20), default="topic")
+    __table_args__ = (CheckConstraint("role IN ('topic', 'follow_up')", name="role"),)
+
+
+class Mediation(Base):
+    """调解 of a dispute case: the mediator (a user or a team), the outcome (:data:`MEDIATION_OUTCOMES`), the
+    agreement and its follow-up. Parties and sessions are in their own tables; parties are personal data."""
+
+    __tablename__ = "mediation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("patrol_case.id", ondelete="CASCADE"), unique=True)
+    mediator_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("volunteer_team.id", ondelete="SET NULL"), index=True)
+    outcome: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    agreement: Mapped[str | None] = mapped_column(Text)
+    follow_up: Mapped[str | None] = mapped_column(Text)
+    follow_up_on: Mapped[dt.date | None] = mapped_column(Date)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (CheckConstraint("outcome IN ('open', 'agreed', 'failed', 'referred')", name="outcome"),)
+
+
+class MediationParty(Base):
+    """A party to a mediation (申请人 / 被申请人 …): personal data, read like the register (the case's grid worker and
+    community supervisor, reads audited)."""
+
+    __tablename__ = "mediation_party"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mediation_id: Mapped[int] = mapped_column(ForeignKey("mediation.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(300))
+    role: Mapped[str | None] = mapped_column(String(40))
+
+
+class MediationSession(Base):
+    """One sitting of a mediation: when, where, who mediated, what was said (a staff note: never public)."""
+
+    __tablename__ = "mediation_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    mediation_id: Mapped[int] = mapped_column(ForeignKey("mediation.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    place: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
 
 
 HOTLINE_STATES = ("pending", "placed")

@@ -17,6 +17,7 @@ from patrol.city.osm_import import city_exists, read_city, store_city, summarize
 from patrol.core.db import transaction
 from patrol.core.settings import Settings
 from patrol.simulate.month import has_simulation, simulate_month
+from patrol.simulate.people import simulate_people
 from patrol.simulate.surveys import has_survey_simulation, simulate_surveys
 
 DEMO_EXTRACTS = {"kouvola": ("test_pbf", "Kouvola"), "helsinki": ("helsinki_pbf", "Helsinki")}
@@ -40,6 +41,7 @@ def build_demo(factory: sessionmaker[Session], *, city: str, settings: Settings)
             yield from simulate_month(factory, settings)
         if not surveyed:
             yield from simulate_surveys(factory, settings, osm_file=demo_file(city))
+        yield from simulate_people(factory, settings)
         return
     path = demo_file(city)
     yield f"building the demo from {path} (© OpenStreetMap contributors, ODbL)"
@@ -55,3 +57,4 @@ def build_demo(factory: sessionmaker[Session], *, city: str, settings: Settings)
     yield from grids.lines()
     yield from simulate_month(factory, settings)
     yield from simulate_surveys(factory, settings, osm_file=path)
+    yield from simulate_people(factory, settings)
