@@ -114,7 +114,7 @@ def _place(session: Session, data: dict, problems: list[str]) -> tuple[int | Non
             community_id = grid.community_id
         elif grid.community_id != community_id:
             problems.append(f"grid: {grid.code} is not in the community")
-    if community_id is None and not any(p.startswith("community") for p in problems):
+    if community_id is None and not any(p.startswith(("community", "grid")) for p in problems):
         problems.append("community: required (its code or name, or a grid of it)")
     return community_id, grid.id if grid is not None else None
 
