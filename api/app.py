@@ -131,7 +131,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the people of the grid and how their work is judged (issue 22)
     app.include_router(people.router)
     app.include_router(volunteers.router)
-    app.include_router(volunteers.pages)
     app.include_router(meetings.router)
     app.include_router(mediation.router)
     app.include_router(needs.router)

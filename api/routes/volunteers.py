@@ -35,7 +35,7 @@ from patrol.people import roster, services, teams
 from patrol.people.force import people_page
 from patrol.people.volunteer_access import READ_ROLES
 
-router = APIRouter(prefix="/api/v1/volunteers", tags=["volunteers"])
+api = APIRouter(prefix="/api/v1/volunteers", tags=["volunteers"])
 pages = APIRouter(tags=["volunteers"])
 
 Community = Annotated[int | None, Query(description="a community id (default: every community in your scope)")]
@@ -45,41 +45,41 @@ Month = Annotated[str | None, Query(description="YYYY-MM (default: this month in
 # ---------------------------------------------------------------------------------------------- teams
 
 
-@router.get("/teams", summary="Volunteer teams in my scope with their members and open tasks",
+@api.get("/teams", summary="Volunteer teams in my scope with their members and open tasks",
             response_model=list[TeamOut], response_model_exclude_unset=True)
 def list_teams(actor: ActorDep, session: SessionDep, community_id: Community = None,
                kind: Annotated[str | None, Query(max_length=20)] = None) -> list[dict]:
     return teams.list_teams(session, actor, community_id=community_id, kind=kind)
 
 
-@router.post("/teams", status_code=201, summary="Create a volunteer team (和事佬调解队, 平安志愿者 …)",
+@api.post("/teams", status_code=201, summary="Create a volunteer team (和事佬调解队, 平安志愿者 …)",
              response_model=TeamOut, response_model_exclude_unset=True)
 def create_team(body: TeamIn, actor: ActorDep, session: SessionDep) -> dict:
     return teams.create_team(session, actor, community_id=body.community_id, name=body.name, kind=body.kind,
                              note=body.note)
 
 
-@router.post("/teams/{team_id}/members", status_code=201, summary="Add a member: a user or a person (name, phone)",
+@api.post("/teams/{team_id}/members", status_code=201, summary="Add a member: a user or a person (name, phone)",
              response_model=TeamMemberOut, response_model_exclude_unset=True)
 def add_member(team_id: int, body: TeamMemberIn, actor: ActorDep, session: SessionDep) -> dict:
     return teams.add_member(session, actor, team_id, name=body.name, phone=body.phone,
                             role_in_team=body.role_in_team, username=body.username)
 
 
-@router.patch("/teams/{team_id}/members/{member_id}", summary="A member leaves (active false) or comes back",
+@api.patch("/teams/{team_id}/members/{member_id}", summary="A member leaves (active false) or comes back",
               response_model=TeamMemberOut, response_model_exclude_unset=True)
 def member_active(team_id: int, member_id: int, body: ActiveIn, actor: ActorDep, session: SessionDep) -> dict:
     return teams.set_member_active(session, actor, team_id, member_id, body.active)
 
 
-@router.post("/teams/{team_id}/tasks", status_code=201, summary="Give the team a task (optionally for a case)",
+@api.post("/teams/{team_id}/tasks", status_code=201, summary="Give the team a task (optionally for a case)",
              response_model=TaskOut, response_model_exclude_unset=True)
 def add_task(team_id: int, body: TaskIn, actor: ActorDep, session: SessionDep) -> dict:
     return teams.add_task(session, actor, team_id, title=body.title, due_on=body.due_on, case=body.case,
                           note=body.note)
 
 
-@router.post("/tasks/{task_id}/done", summary="Mark a team task done", response_model=TaskOut,
+@api.post("/tasks/{task_id}/done", summary="Mark a team task done", response_model=TaskOut,
              response_model_exclude_unset=True)
 def task_done(task_id: int, actor: ActorDep, session: SessionDep) -> dict:
     return teams.finish_task(session, actor, task_id)
@@ -88,7 +88,7 @@ def task_done(task_id: int, actor: ActorDep, session: SessionDep) -> dict:
 # ---------------------------------------------------------------------------------------------- the roster
 
 
-@router.get("/members", summary="The 网格服务专员 / 双报到 roster in my scope, with pledges",
+@api.get("/members", summary="The 网格服务专员 / 双报到 roster in my scope, with pledges",
             response_model=list[ServiceMemberOut], response_model_exclude_unset=True)
 def list_members(actor: ActorDep, session: SessionDep, community_id: Community = None,
                  kind: Annotated[str | None, Query(max_length=20)] = None,
@@ -97,13 +97,13 @@ def list_members(actor: ActorDep, session: SessionDep, community_id: Community =
     return roster.list_members(session, actor, community_id=community_id, kind=kind, active=active)
 
 
-@router.post("/members", status_code=201, summary="Add a member to the roster",
+@api.post("/members", status_code=201, summary="Add a member to the roster",
              response_model=ServiceMemberOut, response_model_exclude_unset=True)
 def create_member(body: ServiceMemberIn, actor: ActorDep, session: SessionDep) -> dict:
     return roster.create_member(session, actor, body.model_dump())
 
 
-@router.post("/members/import", summary="Import a roster CSV (text/csv): all or nothing, 422 listing every problem",
+@api.post("/members/import", summary="Import a roster CSV (text/csv): all or nothing, 422 listing every problem",
              openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {
                  "type": "string"}}}}},
              response_model=RosterImportOut, response_model_exclude_unset=True)
@@ -112,13 +112,13 @@ async def import_members(raw: RawBodyDep, actor: ActorDep, session: SessionDep) 
     return {"rows": summary.rows, "created": summary.created, "updated": summary.updated}
 
 
-@router.patch("/members/{member_id}", summary="A member leaves the roster (active false) or comes back",
+@api.patch("/members/{member_id}", summary="A member leaves the roster (active false) or comes back",
               response_model=ServiceMemberOut, response_model_exclude_unset=True)
 def member_on_roster(member_id: int, body: ActiveIn, actor: ActorDep, session: SessionDep) -> dict:
     return roster.set_active(session, actor, member_id, body.active)
 
 
-@router.post("/members/{member_id}/pairings", status_code=201,
+@api.post("/members/{member_id}/pairings", status_code=201,
              summary="Pair a member with a household of the register (the community's supervisor; audited)",
              response_model=PairingOut, response_model_exclude_unset=True)
 def pair(member_id: int, body: PairingIn, request: Request, actor: ActorDep, session: SessionDep,
@@ -127,14 +127,14 @@ def pair(member_id: int, body: PairingIn, request: Request, actor: ActorDep, ses
                          via=request.url.path)
 
 
-@router.post("/pairings/{pairing_id}/end", summary="End a pairing", response_model=PairingOut,
+@api.post("/pairings/{pairing_id}/end", summary="End a pairing", response_model=PairingOut,
              response_model_exclude_unset=True)
 def end_pairing(pairing_id: int, body: PairingEndIn, actor: ActorDep, session: SessionDep,
                 settings: SettingsDep) -> dict:
     return services.end_pairing(session, actor, settings, pairing_id, until=body.until)
 
 
-@router.post("/members/{member_id}/services", status_code=201,
+@api.post("/members/{member_id}/services", status_code=201,
              summary="Record a service (201; 200 with the first record when the client_id was seen before)",
              response_model=ServiceRecordOut, response_model_exclude_unset=True)
 def record(member_id: int, body: ServiceRecordIn, response: Response, actor: ActorDep, session: SessionDep,
@@ -147,7 +147,7 @@ def record(member_id: int, body: ServiceRecordIn, response: Response, actor: Act
     return {**out, "created": created}
 
 
-@router.get("/month", summary="A community's services this month: per member, who has none, the pairings "
+@api.get("/month", summary="A community's services this month: per member, who has none, the pairings "
                               "(households only where the register allows; audited)",
             response_model=MonthOut, response_model_exclude_unset=True)
 def month(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
@@ -168,3 +168,9 @@ def desk_people(request: Request, actor: PageActorDep, session: SessionDep, sett
         return RedirectResponse(target, status_code=303)
     data = people_page(session, actor, settings, community_id=community_id, month=month, via=request.url.path)
     return HTMLResponse(people_page_html(lang or settings.lang, data, role=actor.role))
+
+
+#: what api/app.py includes: the API and the page (one include line there)
+router = APIRouter()
+router.include_router(api)
+router.include_router(pages)

@@ -25,6 +25,7 @@ from patrol.core.models import (
 )
 from patrol.people.teams import clean_phone
 from patrol.people.volunteer_access import (
+    WRITE_ROLES,
     communities_read,
     community_of,
     require_read,
@@ -215,6 +216,8 @@ def import_roster(session: Session, actor: Actor, rows: list[dict[str, str]], *,
     """Import roster rows, all or nothing: every bad row is reported (``row 3: grid: no grid …``; row 1 is the
     header) and nothing is written. A member already on the roster (same community, kind, name and organisation)
     is updated with the values given, so importing the same file twice changes nothing."""
+    if actor.role not in WRITE_ROLES:
+        require_write(session, actor, None)  # 403 before any row is read
     problems: list[str] = []
     checked: list[dict] = []
     seen: dict[tuple, int] = {}

@@ -65,3 +65,4 @@ for (const form of document.querySelectorAll('form.api')) {
     form.addEventListener('change', () => { form.dataset.clientId = ''; });
   }
 }
+document.body.dataset.ready = '1';
