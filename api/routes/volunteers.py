@@ -163,8 +163,9 @@ def month(request: Request, actor: ActorDep, session: SessionDep, settings: Sett
 def desk_people(request: Request, actor: PageActorDep, session: SessionDep, settings: SettingsDep,
                 community_id: Community = None, month: Month = None,
                 lang: Annotated[Literal["zh", "en"] | None, Query()] = None) -> Response:
-    if actor.role not in READ_ROLES:  # a grid worker works on her phone; other roles have the dashboard
-        target = "/app/" if actor.role == "grid_worker" else f"/dashboard?lang={lang or settings.lang}"
+    if actor.role not in READ_ROLES:  # grid workers and 楼栋长 work on their phones; other roles have the dashboard
+        phone = actor.role in ("grid_worker", "building_lead")
+        target = "/app/" if phone else f"/dashboard?lang={lang or settings.lang}"
         return RedirectResponse(target, status_code=303)
     data = people_page(session, actor, settings, community_id=community_id, month=month, via=request.url.path)
     return HTMLResponse(people_page_html(lang or settings.lang, data, role=actor.role))
