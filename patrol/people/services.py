@@ -170,7 +170,7 @@ def month_view(session: Session, actor: Actor, settings: Settings, *, community_
                                                          ServiceRecord.on < after)
                              .order_by(ServiceRecord.on, ServiceRecord.id)):
         records.setdefault(r.member_id, []).append(r)
-    grids = dict(session.execute(select(Grid.id, Grid.code).where(Grid.community_id == cid)).all())
+    grids = dict(session.execute(select(Grid.id, Grid.name).where(Grid.community_id == cid)).all())
     out_members: list[dict] = []
     for m in members:
         done = records.get(m.id, [])

@@ -78,6 +78,7 @@ def test_a_supervisor_adds_a_member_records_a_service_and_the_gap_closes(served)
         form.locator("button[type=submit]").click()
         page.wait_for_selector("article.team >> nth=0 >> .field-error[data-for=phone]:not(:empty)")
         assert page.locator("#message .error").count() == 1
+        assert "电话" in page.locator("#message").inner_text() and "phone" not in page.locator("#message").inner_text()
         _shot(page, "error")
         form.locator("input[name=phone]").fill("10012345678")
         with page.expect_navigation():

@@ -34,14 +34,22 @@ function clearErrors(form) {
   form.querySelectorAll('[aria-invalid]').forEach((e) => e.removeAttribute('aria-invalid'));
 }
 
+/** The words of the label around a field (its first text), to name the field as the page does. */
+function labelOf(input) {
+  const label = input && input.closest && input.closest('label');
+  const first = label && label.childNodes[0];
+  return first && first.nodeType === Node.TEXT_NODE ? first.textContent.trim() : '';
+}
+
 function showError(form, e) {
-  const message = document.getElementById('message');
-  message.innerHTML = errorHtml(e);
   const field = e && e.field;
+  const input = field && (form.elements[field] || form.elements[field.replace(/_id$/, '')]);
+  const words = labelOf(input);
+  if (words && e.message) e.message = e.message.replace(field, words);  // the server's key → the page's label
+  document.getElementById('message').innerHTML = errorHtml(e);
   const slot = field && (form.querySelector(`.field-error[data-for="${CSS.escape(field)}"]`)
     || form.querySelector(`.field-error[data-for="${CSS.escape(field.replace(/_id$/, ''))}"]`));
   if (slot) slot.textContent = e.detail || e.message;
-  const input = field && (form.elements[field] || form.elements[field.replace(/_id$/, '')]);
   if (input && input.setAttribute) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
 }
 
