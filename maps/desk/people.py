@@ -41,6 +41,7 @@ TEXT = {
         "pair_private": "结对户的住户信息仅本社区工作人员可见。", "building": "楼栋", "room": "房号",
         "head_name": "户主", "vulnerable": "重点人员", "served": "本月已服务", "yes": "是", "no": "否",
         "read_only": "您可以查看本页，但不能修改。", "saved": "已保存", "since": "结对日期",
+        "pair": "结对帮扶重点人员户", "end_pairing": "结束结对",
         "reasons": {"elderly": "高龄", "disabled": "残疾", "lives_alone": "独居"},
     },
     "en": {
@@ -77,7 +78,8 @@ TEXT = {
         "building": "Building", "room": "Room", "head_name": "Head of household", "vulnerable": "Vulnerable",
         "served": "Served this month", "yes": "yes", "no": "no", "read_only": "You can read this page but not "
                                                                                 "change it.",
-        "saved": "Saved", "since": "Paired since",
+        "saved": "Saved", "since": "Paired since", "pair": "Pair with a vulnerable household",
+        "end_pairing": "End pairing",
         "reasons": {"elderly": "aged 80+", "disabled": "disabled", "lives_alone": "lives alone"},
     },
 }

@@ -13,7 +13,7 @@ from patrol.core.auth import Actor
 from patrol.core.models import Community, Grid, MicroGrid, User
 from patrol.core.settings import Settings
 from patrol.people.roster import KIND_LABELS as MEMBER_KINDS
-from patrol.people.services import SERVICE_KINDS, month_view
+from patrol.people.services import SERVICE_KINDS, month_view, pairing_candidates
 from patrol.people.teams import KIND_LABELS as TEAM_KINDS
 from patrol.people.teams import list_teams
 from patrol.people.volunteer_access import WRITE_ROLES, communities_read, default_community
@@ -65,5 +65,6 @@ def people_page(session: Session, actor: Actor, settings: Settings, *, community
             "people": grid_people(session, cid),
             "teams": list_teams(session, actor, community_id=cid, today=today),
             "month": month_view(session, actor, settings, community_id=cid, month=month, via=via),
+            "candidates": pairing_candidates(session, actor, settings, cid, via=via),
             "team_kinds": TEAM_KINDS, "member_kinds": MEMBER_KINDS, "service_kinds": SERVICE_KINDS,
             "today": today}

@@ -235,3 +235,26 @@ def _add_household_details(session: Session, settings: Settings, households: lis
     for h in households:
         hid = h["household_id"]
         h.update(room=rooms.get(hid), head_name=heads.get(hid), vulnerable=sorted(reasons.get(hid, set())))
+
+
+def pairing_candidates(session: Session, actor: Actor, settings: Settings, community_id: int, *, via: str,
+                       limit: int = 300) -> list[dict]:
+    """The households of the community with a vulnerable resident, for the page's pairing form: only for a caller
+    the register lets read them (the community's supervisor; an empty list for everyone else), audited ``list``."""
+    if not sees_phones(actor, community_id):
+        return []
+    grids = select(Grid.id).where(Grid.community_id == community_id)
+    rows = session.execute(
+        select(Household.id, Household.room, Household.head_name, label_column())
+        .join(Building, Building.id == Household.building_id)
+        .where(Building.grid_id.in_(grids), Household.id.in_(select(Resident.household_id)))
+        .order_by(label_column(), Household.room, Household.id).limit(limit * 3)).all()
+    today = worktime.local_today(settings.timezone)
+    reasons: dict[int, set[str]] = {}
+    for r in session.scalars(select(Resident).where(Resident.household_id.in_([h for h, *_ in rows] or [-1]))):
+        reasons.setdefault(r.household_id, set()).update(vulnerability(r, today, settings))
+    out = [{"household_id": h, "label": f"{display_label(label)} {room}" + (f" · {head}" if head else ""),
+            "vulnerable": sorted(reasons[h])} for h, room, head, label in rows if reasons.get(h)][:limit]
+    if out:
+        audit(session, actor, "list", via, [(x["household_id"], None) for x in out])
+    return out

@@ -166,10 +166,20 @@ def test_the_desk_page_shows_people_teams_and_the_gap_to_each_in_their_words(wor
     c = world.client
     with transaction(session_factory(world.engine)) as s:
         s.add(VolunteerTeam(community_id=place["community"], name="平安志愿者页面队", kind="safety"))
+    household = c.post("/api/v1/households", headers=world.h("worker_a"), json={
+        "building_id": place["building"], "room": f"{uuid.uuid4().hex[:4]}-9", "head_name": "皇甫秋月"}).json()["id"]
+    assert c.post(f"/api/v1/households/{household}/residents", headers=world.h("worker_a"),
+                  json={"name": "皇甫秋月", "birth_year": 1930}).status_code == 201
+    assert c.post("/api/v1/volunteers/members", headers=world.h("sup"), json={
+        "kind": "party_member", "name": "页面党员", "community_id": place["community"]}).status_code == 201
     en = c.get("/desk/people", headers=world.h("sup"), params={"lang": "en"})
     assert en.status_code == 200, en.text
     assert "平安志愿者页面队" in en.text and "Safety volunteers" in en.text and "Add a member" in en.text, en.text
     assert "No members yet" in en.text  # the new team's empty state says what to do
+    # the supervisor pairs from the register's vulnerable households; the subdistrict sees no household
+    assert "Pair with a vulnerable household" in en.text and "皇甫秋月" in en.text and "aged 80+" in en.text
+    sub = c.get("/desk/people", headers=world.h("subd"), params={"community_id": place["community"]})
+    assert sub.status_code == 200 and "页面党员" in sub.text and "皇甫秋月" not in sub.text
     with transaction(session_factory(world.engine)) as s:  # a community of its own: no team, whatever ran before
         s.execute(insert(Community).from_select(
             ["subdistrict_id", "code", "name", "derived", "geom"],
