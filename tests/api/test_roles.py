@@ -119,7 +119,16 @@ MATRIX = [
                                            {"note": "补充照片"})),
     ("12345 待定位 queue", {"admin", "sup", "sup_other", "subd", "subd_other"},
      lambda w: ("GET", "/api/v1/desk/unlocated", None)),
+    ("volunteer teams (网格力量)", {"admin", "sup", "sup_other", "subd", "subd_other"},
+     lambda w: ("GET", "/api/v1/volunteers/teams", None)),
+    ("a community's services this month", {"admin", "sup", "subd"},
+     lambda w: ("GET", f"/api/v1/volunteers/month?community_id={community_of_a(w)}", None)),
 ]
+
+
+def community_of_a(w) -> int:
+    with transaction(session_factory(w.engine)) as s:
+        return int(s.get(Grid, w.grid_a).community_id)
 
 
 @pytest.mark.parametrize("name,allowed,build", MATRIX, ids=[m[0] for m in MATRIX])

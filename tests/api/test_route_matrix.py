@@ -217,6 +217,7 @@ WORKERS = {"worker_a", "worker_b"}
 REGISTER_A = {"sup", "worker_a"}  # personal data: the grid's worker and the community's supervisor only
 REGISTER = {"sup", "sup_other", "worker_a", "worker_b"}  # lists in scope (empty for B's)
 GRID_A_FIGURES = ALL - {"sup_other", "subd_other", "worker_b"}  # the figures of grid A (?grid=<its code>)
+VOLUNTEER_READ = {"admin", "sup", "sup_other", "subd", "subd_other"}  # teams and roster lists (in scope)
 NO_GRID = "000000000000000"  # a grid code no plan has: a plan edit refused after the caller is let through
 
 Build = Callable[[Any, Things], Req]
@@ -527,7 +528,75 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
                                                                                "lat": w.point_a[1]})),
     ("GET", "/desk/unlocated"): (answers({"admin", "sup", "sup_other", "subd", "subd_other"}, other="away"),
                                  lambda w, t: Req("GET", "/desk/unlocated")),
+    # ------------------------------------------------------------------ volunteers (issue 22): teams, roster, month
+    ("GET", "/api/v1/volunteers/teams"): (answers(VOLUNTEER_READ), lambda w, t: Req("GET", "/api/v1/volunteers/teams")),
+    ("POST", "/api/v1/volunteers/teams"): (answers(DESK_A), lambda w, t: Req("POST", "/api/v1/volunteers/teams", json={
+        "community_id": community_a(w), "name": f"队{uuid.uuid4().hex[:8]}", "kind": "safety"})),
+    ("POST", "/api/v1/volunteers/teams/{team_id}/members"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/volunteers/teams/{team_in_a(w)[0]}/members", json={"name": "矩阵队员"})),
+    ("PATCH", "/api/v1/volunteers/teams/{team_id}/members/{member_id}"): (answers(DESK_A), lambda w, t: Req(
+        "PATCH", "/api/v1/volunteers/teams/{}/members/{}".format(*team_in_a(w)), json={"active": False})),
+    ("POST", "/api/v1/volunteers/teams/{team_id}/tasks"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/volunteers/teams/{team_in_a(w)[0]}/tasks", json={"title": "矩阵任务"})),
+    ("POST", "/api/v1/volunteers/tasks/{task_id}/done"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/volunteers/tasks/{team_in_a(w)[2]}/done")),
+    ("GET", "/api/v1/volunteers/members"): (answers(VOLUNTEER_READ), lambda w, t: Req(
+        "GET", "/api/v1/volunteers/members")),
+    ("POST", "/api/v1/volunteers/members"): (answers(DESK_A), lambda w, t: Req("POST", "/api/v1/volunteers/members",
+                                                                               json={"kind": "unit", "name": "矩阵单位",
+                                                                                     "community_id": community_a(w)})),
+    # a supervisor or subdistrict of elsewhere is let in, and every row (outside her scope) is a listed problem
+    ("POST", "/api/v1/volunteers/members/import"): (answers(DESK_A, sup_other=422, subd_other=422), lambda w, t: Req(
+        "POST", "/api/v1/volunteers/members/import", headers={"Content-Type": "text/csv"},
+        content=f"kind,name,grid\nunit,矩阵{uuid.uuid4().hex[:6]},{t.grid_a_code}\n".encode())),
+    ("PATCH", "/api/v1/volunteers/members/{member_id}"): (answers(DESK_A), lambda w, t: Req(
+        "PATCH", f"/api/v1/volunteers/members/{service_member_in_a(w)}", json={"active": True})),
+    # pairing with a household is personal data: the community's supervisor only (the register's rule)
+    ("POST", "/api/v1/volunteers/members/{member_id}/pairings"): (answers({"sup"}), lambda w, t: Req(
+        "POST", f"/api/v1/volunteers/members/{service_member_in_a(w)}/pairings",
+        json={"household_id": household_in_a(w, t)})),
+    ("POST", "/api/v1/volunteers/pairings/{pairing_id}/end"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/volunteers/pairings/{pairing_in_a(w, t)}/end", json={})),
+    ("POST", "/api/v1/volunteers/members/{member_id}/services"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/volunteers/members/{service_member_in_a(w)}/services",
+        json={"on": "2026-01-05", "kind": "visit", "client_id": str(uuid.uuid4())})),
+    ("GET", "/api/v1/volunteers/month"): (answers(DESK_A), lambda w, t: Req(
+        "GET", "/api/v1/volunteers/month", params={"community_id": community_a(w)})),
+    ("GET", "/desk/people"): (answers(VOLUNTEER_READ, other="away"), lambda w, t: Req("GET", "/desk/people")),
 }
+
+
+def team_in_a(w) -> tuple[int, int, int]:
+    """A new volunteer team in grid A's community with a member and an open task: (team, member, task) ids."""
+    from patrol.core.models import TeamMember, TeamTask, VolunteerTeam
+
+    with transaction(session_factory(w.engine)) as s:
+        team = VolunteerTeam(community_id=s.scalar(select(Grid.community_id).where(Grid.id == w.grid_a)),
+                             name=f"矩阵队{uuid.uuid4().hex[:8]}", kind="service")
+        s.add(team)
+        s.flush()
+        member, task = TeamMember(team_id=team.id, name="矩阵队员"), TeamTask(team_id=team.id, title="矩阵任务")
+        s.add_all([member, task])
+        s.flush()
+        return team.id, member.id, task.id
+
+
+def service_member_in_a(w) -> int:
+    """A new 网格服务专员 of grid A."""
+    from patrol.core.models import ServiceMember
+
+    with transaction(session_factory(w.engine)) as s:
+        m = ServiceMember(kind="liaison", name="矩阵专员", community_id=s.scalar(
+            select(Grid.community_id).where(Grid.id == w.grid_a)), grid_id=w.grid_a)
+        s.add(m)
+        s.flush()
+        return m.id
+
+
+def pairing_in_a(w, t: Things) -> int:
+    """A new pairing of a new service member with a new household of grid A (made by the supervisor)."""
+    return _ok(w.client.post(f"/api/v1/volunteers/members/{service_member_in_a(w)}/pairings", headers=w.h("sup"),
+                             json={"household_id": household_in_a(w, t)}), "pairing")["id"]
 
 
 def pending_order(w) -> str:
