@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(people.router)
     app.include_router(volunteers.router)
     app.include_router(meetings.router)
+    app.include_router(meetings.pages)
     app.include_router(mediation.router)
     app.include_router(needs.router)
     app.include_router(assessment.router)

@@ -42,6 +42,7 @@ from patrol.core.errors import Forbidden, GridPatrolError, InvalidInput, NotFoun
 from patrol.core.models import (
     Building,
     Case,
+    CaseAssessment,
     CaseEvent,
     CaseTask,
     Category,
@@ -52,8 +53,8 @@ from patrol.core.models import (
 from patrol.core.settings import Settings
 from patrol.core.time import aware, iso, now_utc
 
-__all__ = ["BULK", "QUEUES", "ROLE_QUEUES", "SORTS", "Queue", "QueueFilter", "bulk", "bulk_actions", "counts",
-           "desk_roles", "filter_options", "hours_left", "queue_page", "queues_of", "scope_signature"]
+__all__ = ["BULK", "DELIBERATION", "QUEUES", "ROLE_QUEUES", "SORTS", "Queue", "QueueFilter", "bulk", "bulk_actions",
+           "counts", "desk_roles", "filter_options", "hours_left", "queue_page", "queues_of", "scope_signature"]
 
 _RUNNING = tuple(sorted(RUNNING))
 _OPEN = tuple(sorted(OPEN))
@@ -142,15 +143,23 @@ QUEUES: dict[str, Queue] = {q.name: q for q in (
           tasks=True, own_scope=True),
     Queue("rework", "返工", "Rework", lambda c: [Case.status.in_(_IN_HAND), _mine(c), Case.rework_count > 0],
           own_scope=True),
+    # 研判 (patrol/cases/assessment.py): registered above the grid level and never assessed; the lists it marks
+    Queue("to_assess", "待研判", "To assess",
+          lambda c: [Case.status == Status.REGISTERED, Case.level != "grid",
+                     ~exists().where(CaseAssessment.case_id == Case.id)]),
+    Queue("key_cases", "重难点", "Hard cases", lambda c: [Case.status.in_(_OPEN), Case.key_case.is_(True)]),
+    Queue("petitions", "信访", "Petitions", lambda c: [Case.status.in_(_OPEN), Case.petition.is_(True)]),
 )}
+#: the 研判议事 page's lists (/desk/meetings), also tabs of the queues
+DELIBERATION = ("to_assess", "key_cases", "petitions")
 
 _SUPERVISOR = ("to_register", "to_dispatch", "returned", "to_close", "to_rate", "escalated", "near", "overdue")
 _SUBDISTRICT = ("escalated_subdistrict", "whistle", "overdue", "near", "urged")
 ROLE_QUEUES: dict[str, tuple[str, ...]] = {
-    "supervisor": _SUPERVISOR,
-    "subdistrict": _SUBDISTRICT,
+    "supervisor": _SUPERVISOR + DELIBERATION,
+    "subdistrict": _SUBDISTRICT + DELIBERATION,
     "department": ("to_accept", "in_hand", "tasks", "rework"),
-    "admin": _SUPERVISOR + ("escalated_subdistrict", "whistle", "urged"),
+    "admin": _SUPERVISOR + ("escalated_subdistrict", "whistle", "urged") + DELIBERATION,
 }
 
 
