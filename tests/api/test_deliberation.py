@@ -136,3 +136,24 @@ def test_cli_plans_and_decides(world, tmp_path):
     assert r.exit_code != 0 and "E04 is already in the list 'safety'" in r.stderr and "other" in r.stderr
     r = run("meetings", "lists")
     assert r.exit_code == 0 and "demand\tparty\t党建" in r.stdout and "网格协商议事会" in r.stdout
+
+
+def test_the_demo_step(world):
+    """The demo's 议事 on the small test city (no simulated month): an assessed 重难点 case, a decided meeting with
+    a vote and a follow-up case; a second run does nothing."""
+    from patrol.core.models import Meeting
+    from patrol.simulate.people_meetings import simulate_deliberation
+
+    with transaction(session_factory(world.engine)) as s:
+        line = simulate_deliberation(s, world.settings)
+    assert line and "议事" in line
+    with transaction(session_factory(world.engine)) as s:
+        assert simulate_deliberation(s, world.settings) is None
+        m = s.scalars(select(Meeting).where(Meeting.simulated.is_(True))).one()
+        assert (m.status, m.votes_for, m.votes_against, m.votes_abstain, m.participants) == ("decided", 31, 3, 2, 36)
+        links = s.execute(select(MeetingLink.role, Case).join(Case, Case.id == MeetingLink.case_id)
+                          .where(MeetingLink.meeting_id == m.id)).all()
+        topic = next(c for r, c in links if r == "topic")
+        assert topic.key_case and topic.level == "community" and topic.simulated
+        assert topic.status in ("dispatched", "registered")  # dispatched unless nobody is responsible there
+        assert [c.status for r, c in links if r == "follow_up"] == ["registered"]

@@ -119,6 +119,10 @@ MATRIX = [
                                            {"note": "补充照片"})),
     ("12345 待定位 queue", {"admin", "sup", "sup_other", "subd", "subd_other"},
      lambda w: ("GET", "/api/v1/desk/unlocated", None)),
+    ("研判 (assess)", DESK_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'registered')}/assessments",
+                                       {"reason": "需社区协调", "level": "community"})),
+    ("议事 meetings list", {"admin", "sup", "sup_other", "subd", "subd_other"},
+     lambda w: ("GET", "/api/v1/meetings", None)),
 ]
 
 
