@@ -73,6 +73,13 @@ def tile_origins(settings: Settings) -> tuple[str, ...]:
     return (f"{url.scheme}://{url.netloc}",) if url.scheme in ("http", "https") and url.netloc else ()
 
 
+def include_people_parts(app: FastAPI) -> None:
+    """The routers of the people of the grid and how their work is judged (issue 22)."""
+    for part in (people.router, volunteers.router, meetings.router, meetings.pages, mediation.router, needs.router,
+                 assessment.router):
+        app.include_router(part)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -128,14 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hotline.router)
     app.include_router(hotline.desk)
     app.include_router(hotline.pages)
-    # the people of the grid and how their work is judged (issue 22)
-    app.include_router(people.router)
-    app.include_router(volunteers.router)
-    app.include_router(meetings.router)
-    app.include_router(meetings.pages)
-    app.include_router(mediation.router)
-    app.include_router(needs.router)
-    app.include_router(assessment.router)
+    include_people_parts(app)
     open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state", response_model=HealthOut)

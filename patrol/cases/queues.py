@@ -3,7 +3,9 @@ actor's scope (:func:`patrol.cases.authority.scope_filter`), with cheap counts a
 
 社区 (supervisor): 待立案, 待派遣, 被退回, 待结案, 待评价/回访, 升级到社区, 即将超期, 已超期.
 街道 (subdistrict): 升级到街道, 吹哨, 已超期, 即将超期, 已督办. Admin: the supervisor's set over everything, plus the
-街道's. Department: 待接单, 处置中, 吹哨任务, 返工.
+街道's. Department: 待接单, 处置中, 吹哨任务, 返工. The three of 研判 (:mod:`patrol.cases.assessment`) for the
+社区, the 街道 and the admin: 待研判 (registered above the grid level, never assessed), 重难点 and 信访 (open cases
+their latest 研判 marked so); the /desk/meetings page lists them too.
 
 **即将超期 (near the deadline)** — the one definition, written once in :mod:`patrol.cases.overdue`
 (``near_clause``, ``deadline_colour``; the nearing-deadline notices read it too): a case whose deadline clock

@@ -71,3 +71,5 @@ for (const form of document.querySelectorAll('form[data-post]')) {
 
 const print = document.getElementById('print');
 if (print) print.addEventListener('click', () => window.print());
+
+document.body.dataset.ready = '1';  // the forms are live (tests/browser/test_csp.py waits for it)
