@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.deps import ActorDep, PageActorDep, SessionDep, SettingsDep
 from api.schemas.cases import CaseDetail
@@ -24,7 +26,9 @@ from maps.desk import meetings as page
 from patrol.cases import assessment, meetings, queues, views
 from patrol.cases import service as svc
 from patrol.cases.lists import demand_lists
+from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, NotFound
+from patrol.core.models import User
 
 router = APIRouter(prefix="/api/v1", tags=["meetings"])
 pages = APIRouter(tags=["meetings"])
@@ -205,7 +209,7 @@ def meetings_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
     return HTMLResponse(page.meetings_page(lang_, lists=_lists(session, actor, settings), meetings=rows,
                                            kinds=meetings.kinds_view(settings), timezone=settings.timezone,
                                            can_plan=actor.role in meetings.STAFF,
-                                           need_community=actor.role != "supervisor"))
+                                           need_community=actor.role != "supervisor", who=_who(session, actor)))
 
 
 @pages.get("/desk/meetings/{number}", response_class=HTMLResponse, summary="One meeting (agenda, decision, 纪要)")
@@ -217,4 +221,10 @@ def meeting_page(number: str, actor: PageActorDep, session: SessionDep, settings
     except (NotFound, Forbidden) as e:
         return HTMLResponse(page.refused_page(lang_, number=number, missing=isinstance(e, NotFound)),
                             status_code=404 if isinstance(e, NotFound) else 403)
-    return HTMLResponse(page.meeting_page(lang_, data, timezone=settings.timezone))
+    return HTMLResponse(page.meeting_page(lang_, data, timezone=settings.timezone, who=_who(session, actor)))
+
+
+def _who(session: Session, actor: Actor) -> dict[str, str]:
+    """The reader as the header names her: role and display name."""
+    name = session.scalar(select(User.display_name).where(User.id == actor.user_id)) if actor.user_id else None
+    return {"role": actor.role, "who": name or actor.label}

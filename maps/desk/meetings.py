@@ -78,7 +78,8 @@ def _config(lang: str, **extra: Any) -> Markup:
 
 
 def meetings_page(lang: str | None, *, lists: Mapping[str, Mapping[str, Any]], meetings: Sequence[Mapping[str, Any]],
-                  kinds: Sequence[Mapping[str, str]], timezone: str, can_plan: bool, need_community: bool) -> str:
+                  kinds: Sequence[Mapping[str, str]], timezone: str, can_plan: bool, need_community: bool,
+                  who: Mapping[str, str] | None = None) -> str:
     """``/desk/meetings``: ``lists`` the three queue pages (to_assess, key_cases, petitions: empty for a role
     without them), ``meetings`` the community's meetings."""
     lang = pick(lang)
@@ -95,11 +96,13 @@ def meetings_page(lang: str | None, *, lists: Mapping[str, Mapping[str, Any]], m
     rows = [{**m, "when": local_time(m["held_at"], timezone) if m["held_at"] else "—"} for m in meetings]
     return render("desk_meetings.html", **frame(lang, active="meetings"), t=t, sections=sections, meetings=rows,
                   kinds=[{"code": k["code"], "name": k["zh"] if lang == "zh" else k["en"]} for k in kinds],
-                  can_plan=can_plan, need_community=need_community, config=_config(lang, timezone=timezone))
+                  can_plan=can_plan, need_community=need_community,
+                  config=_config(lang, timezone=timezone, **(who or {})))
 
 
-def meeting_page(lang: str | None, m: Mapping[str, Any], *, timezone: str) -> str:
-    """``/desk/meetings/{number}``: one meeting (``m``: patrol.cases.meetings.meeting_view)."""
+def meeting_page(lang: str | None, m: Mapping[str, Any], *, timezone: str, who: Mapping[str, str] | None = None) -> str:
+    """``/desk/meetings/{number}``: one meeting (``m``: patrol.cases.meetings.meeting_view); ``who``: the reader's
+    ``role`` and name (``who``) for the header."""
     lang = pick(lang)
     t = T[lang]
 
@@ -112,7 +115,7 @@ def meeting_page(lang: str | None, m: Mapping[str, Any], *, timezone: str) -> st
     return render("desk_meeting.html", **frame(lang, active="meetings"), t=t, m=m, cases=case_rows(m["cases"]),
                   follow_ups=case_rows(m["follow_ups"]), needs=needs,
                   when=local_time(m["held_at"], timezone) if m["held_at"] else "—",
-                  config=_config(lang, timezone=timezone, number=m["number"]))
+                  config=_config(lang, timezone=timezone, number=m["number"], **(who or {})))
 
 
 def refused_page(lang: str | None, *, number: str | None = None, missing: bool = False) -> str:

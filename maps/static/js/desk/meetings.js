@@ -1,7 +1,7 @@
 /* The 研判议事 pages (ES module; maps/desk/meetings.py renders them): send each form (data-post) to the API as JSON,
  * then reload (or open the new meeting); an error is said next to the field the server names. */
 
-import { api, CONFIG, errorHtml } from '/static/js/desk/api.js';
+import { api, CONFIG, errorHtml, label } from '/static/js/desk/api.js';
 
 function value(el) {
   const type = el.dataset.type;
@@ -68,6 +68,9 @@ for (const form of document.querySelectorAll('form[data-post]')) {
     }
   });
 }
+
+const who = document.getElementById('who');
+if (who && CONFIG.role) who.textContent = `${label('role', CONFIG.role)} · ${CONFIG.who || ''}`;
 
 const print = document.getElementById('print');
 if (print) print.addEventListener('click', () => window.print());
