@@ -87,6 +87,8 @@ def prepare(settings: Settings, case: Case, reason: str | None, params: Mapping[
     level = params.get("level") or case.level
     if level not in LEVELS:
         raise InvalidInput(f"level must be one of {', '.join(LEVELS)}, got {level!r}", field="level")
+    if level == "grid" and case.grid_id is None:
+        raise InvalidInput("the case lies in no grid: it cannot be handled at grid level", field="level")
     return Prepared(kind, code, level, reason, _flag(params, "key_case"), _flag(params, "petition"),
                     _flag(params, "needs_meeting"), case.level)
 
