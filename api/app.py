@@ -98,6 +98,7 @@ ROUTERS = (
     people.router,
     volunteers.router,
     meetings.router,
+    meetings.pages,
     mediation.router,
     needs.router,
     assessment.router,

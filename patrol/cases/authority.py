@@ -97,6 +97,8 @@ def refusal(actor: Actor, case: Case, action: str) -> str | None:
             return "only the worker of the case's grid supplements it"
     if actor.role == "department" and case.unit_id != actor.unit_id:
         return "the case is not dispatched to your unit; use its whistle task"
+    if actor.role == "grid_lead" and case.grid_id not in actor.grid_ids:  # 网格长: 研判 in the grids she leads
+        return "a grid lead acts only on cases of the grids she leads"
     return None
 
 

@@ -257,6 +257,29 @@ def test_names_and_phones_never_in_layers_and_maps(world, register):
         c.cookies.clear()
 
 
+def test_a_need_on_a_meeting_agenda_shows_its_type_not_the_resident(world, register):
+    """议事 (issue 22): a 民情台账 need on a meeting's agenda is listed by type and state only — the meeting's answer
+    and its pages (the desk's, printed as the minutes) never carry the resident's name, room, phone or words, and
+    reading it writes no register audit (it reads nothing personal)."""
+    with transaction(session_factory(world.engine)) as s:
+        need = s.scalar(select(ResidentNeed.id).where(ResidentNeed.household_id == register["household"]))
+        audits = s.scalar(select(func.count(ResidentAudit.id)))
+    r = world.client.post("/api/v1/meetings", headers=world.h("sup"), json={
+        "kind": "needs", "topic": "问需会", "needs": [need]})
+    assert r.status_code == 201, r.text
+    number = r.json()["number"]
+    assert [n["type"] for n in r.json()["needs"]] == ["education"]
+    clean(r.text, "the meeting's answer")
+    for path in (f"/api/v1/meetings/{number}", f"/desk/meetings/{number}", "/desk/meetings", "/api/v1/meetings"):
+        got = world.client.get(path, headers=world.h("sup"))
+        assert got.status_code == 200, (path, got.text)
+        clean(got.text, path)
+        assert "7-2-1101" not in got.text, path
+    assert world.client.get(f"/api/v1/meetings/{number}", headers=world.h("worker_a")).status_code == 403
+    with transaction(session_factory(world.engine)) as s:
+        assert s.scalar(select(func.count(ResidentAudit.id))) == audits
+
+
 @pytest.mark.parametrize("fmt", ["csv", "geojson"])
 def test_names_and_phones_never_in_case_exports_and_lists(world, register, fmt):
     c = world.client

@@ -123,6 +123,10 @@ MATRIX = [
      lambda w: ("GET", "/api/v1/volunteers/teams", None)),
     ("a community's services this month", {"admin", "sup", "subd"},
      lambda w: ("GET", f"/api/v1/volunteers/month?community_id={community_of_a(w)}", None)),
+    ("研判 (assess)", DESK_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'registered')}/assessments",
+                                       {"reason": "需社区协调", "level": "community"})),
+    ("议事 meetings list", {"admin", "sup", "sup_other", "subd", "subd_other"},
+     lambda w: ("GET", "/api/v1/meetings", None)),
 ]
 
 

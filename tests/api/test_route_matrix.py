@@ -563,6 +563,32 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("GET", "/api/v1/volunteers/month"): (answers(DESK_A), lambda w, t: Req(
         "GET", "/api/v1/volunteers/month", params={"community_id": community_a(w)})),
     ("GET", "/desk/people"): (answers(VOLUNTEER_READ, other="away"), lambda w, t: Req("GET", "/desk/people")),
+    # ------------------------------------------------------------------ 研判 and 议事 (issue 22, deliberation)
+    ("POST", "/api/v1/cases/{case_id}/assessments"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/cases/{case_in(w, 'registered')}/assessments",
+        json={"reason": "矩阵研判", "level": "community"})),
+    ("GET", "/api/v1/cases/{case_id}/assessments"): (answers(READ_A), lambda w, t: Req(
+        "GET", f"/api/v1/cases/{t.case}/assessments")),
+    ("GET", "/api/v1/meetings/lists"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/meetings/lists")),
+    ("GET", "/api/v1/meetings"): (answers(DESK - {"dept1", "dept2"}), lambda w, t: Req("GET", "/api/v1/meetings")),
+    ("POST", "/api/v1/meetings"): (answers(DESK_A), lambda w, t: Req("POST", "/api/v1/meetings", json={
+        "kind": "grid_council", "topic": "矩阵议事", "community": community_code_a(w)})),
+    ("GET", "/api/v1/meetings/{number}"): (answers(DESK_A), lambda w, t: Req(
+        "GET", f"/api/v1/meetings/{meeting_in_a(w)}")),
+    ("POST", "/api/v1/meetings/{number}/links"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/meetings/{meeting_in_a(w)}/links", json={"case": number_of(w, case_in(w, 'registered'))})),
+    ("POST", "/api/v1/meetings/{number}/held"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/meetings/{meeting_in_a(w)}/held", json={"participants": 9})),
+    ("POST", "/api/v1/meetings/{number}/decision"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/meetings/{meeting_in_a(w)}/decision", json={
+            "decision": "同意", "participants": 9, "votes_for": 8})),
+    ("POST", "/api/v1/meetings/{number}/follow-ups"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/meetings/{meeting_in_a(w, decided=True)}/follow-ups", json={"category": "C0105"})),
+    ("POST", "/api/v1/meetings/{number}/cancel"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/meetings/{meeting_in_a(w)}/cancel", json={"reason": "改期"})),
+    ("GET", "/desk/meetings"): (answers(DESK - {"dept1", "dept2"}), lambda w, t: Req("GET", "/desk/meetings")),
+    ("GET", "/desk/meetings/{number}"): (answers(DESK_A), lambda w, t: Req(
+        "GET", f"/desk/meetings/{meeting_in_a(w)}")),
 }
 
 
@@ -597,6 +623,26 @@ def pairing_in_a(w, t: Things) -> int:
     """A new pairing of a new service member with a new household of grid A (made by the supervisor)."""
     return _ok(w.client.post(f"/api/v1/volunteers/members/{service_member_in_a(w)}/pairings", headers=w.h("sup"),
                              json={"household_id": household_in_a(w, t)}), "pairing")["id"]
+
+
+def community_code_a(w) -> str:
+    with transaction(session_factory(w.engine)) as s:
+        return str(s.scalar(select(Community.code).join(Grid, Grid.community_id == Community.id)
+                            .where(Grid.id == w.grid_a)))
+
+
+def meeting_in_a(w, *, decided: bool = False) -> str:
+    """A new 议事 meeting of grid A's community with a case of grid A on its agenda (decided when asked); its
+    number."""
+    from patrol.cases import meetings
+
+    case = number_of(w, case_in(w, "registered"))
+    with transaction(session_factory(w.engine)) as s:
+        m = meetings.plan_meeting(s, SYSTEM, w.settings, kind="grid_council", topic="矩阵议事",
+                                  community=community_code_a(w), cases=[case])
+        if decided:
+            meetings.decide(s, SYSTEM, w.settings, str(m.number), decision="同意")
+        return str(m.number)
 
 
 def pending_order(w) -> str:
