@@ -143,6 +143,10 @@ class Settings(BaseSettings):
         default_factory=dict, description='黄橙红 thresholds of the 接诉即办 rates as JSON, e.g. {"response_rate": '
                                           '[0.9, 0.8, 0.7], "composite": [90, 80, 70]}; rates not named keep theirs.')
 
+    # assessment (issue 22): 考核 scorecards and the 月报 (patrol/analytics/scorecard*.py)
+    assessment_rules: str | None = Field(None, description="The 考核细则 file (YAML) the scorecards score by; empty: "
+                                         "the sample shipped (patrol/data/assessment.yaml).")
+
     @model_validator(mode="after")
     def _own_basemap_is_wgs84(self) -> Settings:
         """Our own basemap (``tiles=gridpatrol``) is drawn from our WGS-84 data: nothing is shifted for it."""
