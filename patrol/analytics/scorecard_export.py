@@ -6,9 +6,9 @@ from __future__ import annotations
 import csv
 import io
 
-_FIXED = {"rank": ("名次", "rank"), "code": ("编码", "code"), "name": ("名称", "name"),
-          "grids": ("网格", "grids"), "total": ("总分", "total"), "grade": ("等次", "grade"),
-          "excellent": ("优秀", "excellent")}
+_FIXED = {"rank": ("名次", "Rank"), "code": ("编码", "Code"), "name": ("名称", "Name"),
+          "grids": ("网格", "Grids"), "total": ("总分", "Total"), "grade": ("等次", "Grade"),
+          "excellent": ("优秀", "Excellent")}
 
 
 def _head(key: str, zh: str, en: str, mode: str) -> str:

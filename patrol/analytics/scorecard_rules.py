@@ -167,7 +167,7 @@ def _item(raw: Any, i: int, seen: set[str], problems: list[str]) -> Item | None:
                 full=score.get("full"), undefined=score["undefined"])
 
 
-def _grades(raw: Any, total: float, problems: list[str]) -> tuple[float, float, int | None]:
+def _grades(raw: Any, total: float | None, problems: list[str]) -> tuple[float, float, int | None]:
     if not isinstance(raw, dict):
         problems.append("grades: a mapping {excellent: …, pass: …, excellent_top: …} is needed")
         return 0.0, 0.0, None
@@ -179,7 +179,7 @@ def _grades(raw: Any, total: float, problems: list[str]) -> tuple[float, float, 
     if exc is not None and ok is not None:
         if ok > exc:
             problems.append(f"grades: pass ({ok}) must not be above excellent ({exc})")
-        if exc > total:
+        if total is not None and exc > total:
             problems.append(f"grades.excellent: {exc} is more than the items' weights give ({total})")
     top = raw.get("excellent_top")
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
@@ -189,7 +189,7 @@ def _grades(raw: Any, total: float, problems: list[str]) -> tuple[float, float, 
 
 
 def parse_rules(text: str, source: str = "<text>") -> Rules:
-    """The rules in ``text`` (YAML); InvalidInput on ``rules`` listing every problem (``details.problems``)."""
+    """The rules in ``text`` (YAML); InvalidInput on ``rules`` listing every problem (``details``)."""
     try:
         raw = read_text(text)
     except InvalidInput as exc:
@@ -212,12 +212,14 @@ def parse_rules(text: str, source: str = "<text>") -> Rules:
         seen: set[str] = set()
         items = [it for i, r in enumerate(items_raw) if (it := _item(r, i, seen, problems)) is not None]
     total = sum(i.weight for i in items)
-    if items and len(items) == len(items_raw or []) and abs(total - 100) > 1e-6:
+    complete = bool(items) and len(items) == len(items_raw or [])
+    if complete and abs(total - 100) > 1e-6:
         problems.append(f"items: the weights must add up to 100, they add up to {total:g}")
-    exc, ok, top = _grades(raw.get("grades"), total, problems)
+    exc, ok, top = _grades(raw.get("grades"), total if complete else None, problems)
     if problems:
-        raise InvalidInput(f"{source}: {len(problems)} problem(s) in the 考核细则: " + "; ".join(problems),
-                           field="rules", details={"problems": problems})
+        first = f": {problems[0]}" if len(problems) == 1 else ""
+        raise InvalidInput(f"{source}: {len(problems)} problem(s) in the 考核细则{first}", field="rules",
+                           details=problems)
     return Rules(name_zh=zh, name_en=en, items=tuple(items), excellent=exc, passing=ok, excellent_top=top,
                  source=source)
 

@@ -3,6 +3,7 @@ the API's scope per role, ``by=worker`` KPIs, the 月报 workbook against the AP
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import json
@@ -44,7 +45,7 @@ def _case(s, grid_id: int, point, channel: str, reported: dt.datetime, events: l
     c = Case(client_id=str(uuid.uuid4()), category_code="C0103", status=events[-1][1], level="grid",
              channel=channel, geom=ewkt([shapely.Point(*point)])[0], grid_id=grid_id,
              community_id=s.scalar(select(Grid.community_id).where(Grid.id == grid_id)), reported_at=reported,
-             **cols)
+             number=f"2026-9{reported.day:02d}{reported.hour:03d}", **cols)
     s.add(c)
     s.flush()
     prev = "reported"
@@ -138,3 +139,121 @@ def test_a_month_scored_by_hand(world, month):
     assert b["total"] == 70 and b["grade"] == "pass" and b["rank"] == 1 and not b["excellent"]
     assert [t["month"] for t in a["trend"]] == ["2025-10", "2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
     assert a["trend"][-1]["total"] == 30.83
+
+
+def test_who_sees_which_cards(world, month):
+    """A supervisor ranks her community, a worker gets her own row (ranked among her community's workers) and her
+    own card only, the other community's supervisor and 街道 see nobody of ours; departments and planners are
+    refused; a 街道 user may not ask for another 街道."""
+    get = world.client.get
+    q = {"month": month, "by": "worker", "trend": "false"}
+    mine = get("/api/v1/scorecards", params=q, headers=world.h("worker_a")).json()["rows"]
+    assert [(r["username"], r["rank"], r["of"]) for r in mine] == [("worker_a", 2, 2)]
+    for who in ("sup_other", "subd_other"):
+        rows = get("/api/v1/scorecards", params=q, headers=world.h(who)).json()["rows"]
+        assert not {r["username"] for r in rows} & {"worker_a", "worker_b"}, who
+    assert {r["username"] for r in get("/api/v1/scorecards", params=q, headers=world.h("subd")).json()["rows"]} \
+        >= {"worker_a", "worker_b"}
+    for who in ("dept1", "planner"):
+        r = get("/api/v1/scorecards", params=q, headers=world.h(who))
+        assert r.status_code == 403 and r.json()["field"] == "role", who
+    r = get("/api/v1/scorecards", params={**q, "subdistrict": "902"}, headers=world.h("subd"))
+    assert r.status_code == 403 and r.json()["field"] == "subdistrict"
+    card = get("/api/v1/scorecards/workers/worker_a", params={"month": month}, headers=world.h("worker_a")).json()
+    assert card["card"]["total"] == 30.83 and len(card["card"]["trend"]) == 6
+    assert get("/api/v1/scorecards/workers/worker_a", params={"month": month},
+               headers=world.h("worker_b")).status_code == 403
+    assert get("/api/v1/scorecards/workers/worker_a", params={"month": month},
+               headers=world.h("sup_other")).status_code == 403
+    assert get("/api/v1/scorecards/workers/nobody", headers=world.h("admin")).status_code == 404
+    bad = get("/api/v1/scorecards", params={"month": "2026-13"}, headers=world.h("admin"))
+    assert bad.status_code == 422 and bad.json()["field"] == "month"
+    by_grid = get("/api/v1/scorecards", params={**q, "by": "grid"}, headers=world.h("sup")).json()["rows"]
+    code_a = next(r["grids"] for r in mine)[0]
+    assert next(r for r in by_grid if r["code"] == code_a)["total"] == 30.83
+    csv_text = get("/api/v1/scorecards", params={**q, "format": "csv", "headers": "en"},
+                   headers=world.h("sup")).text
+    assert "Total" in csv_text.splitlines()[0] and "Patrol days (points)" in csv_text and "30.83" in csv_text
+
+
+def test_kpis_by_worker(world, month):
+    """``by=worker`` groups the cases by the worker walking their grid: worker A's March has the scorecard's
+    on-time figures (2 of 4) and 4 cases received; worker B's none."""
+    r = world.client.get("/api/v1/analytics/kpis", params={"by": "worker", "start": "2026-03-01",
+                                                           "end": "2026-04-01"}, headers=world.h("sup"))
+    assert r.status_code == 200, r.text
+    rows = {row["code"]: row for row in r.json()["rows"]}
+    assert rows["worker_a"]["received"] == 4 and rows["worker_a"]["name"]
+    assert (rows["worker_a"]["on_time_rate_num"], rows["worker_a"]["on_time_rate_den"]) == (2, 4)
+    assert rows["worker_b"]["received"] == 0
+
+
+def test_monthly_report_workbook_equals_the_api(world, month, tmp_path):
+    """The 月报 workbook (API and CLI) opens with openpyxl; its KPI sheet holds the KPI API's figures for the
+    community and its ranking sheet the scorecards' totals; the printable page shows the map and the ranking."""
+    from openpyxl import load_workbook
+
+    from api.cli import cli
+
+    client, h = world.client, world.h("sup")
+    r = client.get("/api/v1/reports/monthly.xlsx", params={"month": month}, headers=h)
+    assert r.status_code == 200, r.text
+    wb = load_workbook(io.BytesIO(r.content))
+    assert {"指标", "排名", "网格排名", "超期"} <= set(wb.sheetnames)
+    kpi = client.get("/api/v1/analytics/kpis", params={"by": "overall", "start": "2026-03-01",
+                                                       "end": "2026-04-01"}, headers=h).json()["rows"][0]
+    sheet = {row[0]: row[1] for row in wb["指标"].iter_rows(min_row=3, values_only=True)}
+    assert sheet["受理数"] == kpi["received"] and sheet["按期结案率"] == pytest.approx(kpi["on_time_rate"])
+    assert sheet["满意率"] == pytest.approx(kpi["satisfaction_rate"])
+    cards = client.get("/api/v1/scorecards", params={"month": month, "trend": "false"}, headers=h).json()["rows"]
+    ranked = {row[1]: row for row in wb["排名"].iter_rows(min_row=2, values_only=True) if row[1]}
+    head = next(wb["排名"].iter_rows(max_row=1, values_only=True))
+    assert {c["code"]: c["total"] for c in cards} == {k: v[head.index("总分")] for k, v in ranked.items()}
+    assert len(wb["指标"]._charts) == 1 and len(wb["排名"]._charts) == 1
+    overdue = [row[0] for row in wb["超期"].iter_rows(min_row=2, values_only=True)]
+    assert "2026-920010" in overdue  # the open patrol case of the 20th past its deadline of the 25th
+    out = tmp_path / "m.xlsx"
+    res = CliRunner().invoke(cli, ["assess", "report", "--community", str(_community_id(world)), "--month", month,
+                                   "--out", str(out), "--database", world.url])
+    assert res.exit_code == 0, res.output
+    assert load_workbook(out)["指标"]["B3"].value == kpi["received"]
+    page = client.get("/desk/reports/monthly", params={"month": month}, headers=h)
+    assert page.status_code == 200 and "<svg class=\"gridmap\"" in page.text and "30.83" in page.text
+    assert "2026-920010" in page.text and "Overdue cases" in page.text
+    assert client.get("/api/v1/reports/monthly.xlsx", params={"month": month},
+                      headers=world.h("worker_a")).status_code == 403
+
+
+def _community_id(world) -> int:
+    with session_factory(world.engine)() as s:
+        return s.scalar(select(Grid.community_id).where(Grid.id == world.grid_a))
+
+
+def test_cli_scorecard_and_rules(world, month, tmp_path):
+    """``assess scorecard`` prints the ranking (CSV too) and takes ``--rules``; ``assess rules check`` lists every
+    problem of a bad file and exits 1."""
+    from api.cli import cli
+
+    def run(*args: str):
+        return CliRunner().invoke(cli, [*args, "--database", world.url])
+
+    res = run("assess", "scorecard", "--month", month, "--format", "csv", "--lang", "en")
+    assert res.exit_code == 0, res.output
+    rows = {r[1]: r for r in csv.reader(io.StringIO(res.stdout))}
+    assert rows["worker_a"][-3] == "30.83" and rows["worker_b"][0] == "1"
+    table = run("assess", "scorecard", "--month", month)
+    assert table.exit_code == 0 and "worker_a" in table.stdout and "30.83" in table.stdout
+    only_found = tmp_path / "found.yaml"
+    only_found.write_text("name: 只看发现\nitems:\n  - {id: f, label: 发现, measure: found, weight: 100, "
+                          "score: {type: target, target: 3}}\ngrades: {excellent: 90, pass: 60, excellent_top: 1}\n",
+                          encoding="utf-8")
+    res = run("assess", "scorecard", "--month", month, "--format", "csv", "--rules", str(only_found))
+    rows = {r[1]: r for r in csv.reader(io.StringIO(res.stdout))}
+    assert rows["worker_a"][-3] == "100.0" and rows["worker_a"][-1] == "是" and rows["worker_b"][-3] == "0.0"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("items:\n  - {id: a, measure: nope, weight: 60, score: {type: linear, zero: 1, full: 1}}\n",
+                   encoding="utf-8")
+    res = CliRunner().invoke(cli, ["assess", "rules", "check", str(bad)])
+    assert res.exit_code == 1
+    assert "measure: one of" in res.stderr and "zero and full must differ" in res.stderr and "grades" in res.stderr
+    assert CliRunner().invoke(cli, ["assess", "rules", "check", "patrol/data/assessment.yaml"]).exit_code == 0
