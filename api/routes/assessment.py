@@ -12,15 +12,17 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.csv_safe import HeaderMode, csv_response
 from api.deps import ActorDep, PageActorDep, SessionDep, SettingsDep
-from api.error_texts import request_lang
+from api.error_texts import localise, request_lang
+from api.schemas.assessment import RulesOut, ScorecardsOut
 from maps.desk import scorecards as pages
 from patrol.analytics import monthly_report as MR
 from patrol.analytics import scorecard as SC
 from patrol.analytics.scorecard_export import card_csv
+from patrol.core.errors import InvalidInput
 
 router = APIRouter(tags=["assessment"])
 By = Literal["worker", "grid", "community", "grid_lead"]
@@ -31,7 +33,9 @@ SubdistrictQ = Annotated[str | None, Query(description="subdistrict (街道) cod
 
 
 @router.get("/api/v1/scorecards", summary="考核: the month's scorecards ranked by worker / grid / community / "
-                                          "grid lead, with each item's figure and points, 优秀 marks and the trend")
+                                          "grid lead, with each item's figure and points, 优秀 marks and the trend "
+                                          "(or CSV with format=csv)",
+            response_model=ScorecardsOut, response_model_exclude_unset=True)
 def scorecards(actor: ActorDep, session: SessionDep, settings: SettingsDep, month: Month = None, by: By = "worker",
                community: CommunityQ = None, subdistrict: SubdistrictQ = None, trend: bool = True,
                format: Literal["json", "csv"] = "json", headers: HeaderMode = "zh"):
@@ -42,14 +46,16 @@ def scorecards(actor: ActorDep, session: SessionDep, settings: SettingsDep, mont
     return out
 
 
-@router.get("/api/v1/scorecards/rules", summary="The 考核细则 in force (items, weights, scoring, grades)")
+@router.get("/api/v1/scorecards/rules", summary="The 考核细则 in force (items, weights, scoring, grades)",
+            response_model=RulesOut, response_model_exclude_unset=True)
 def rules(actor: ActorDep, session: SessionDep, settings: SettingsDep):
     SC.visible_grids(session, actor)  # the same readers as the scorecards
     return SC.rules_for(settings).to_dict()
 
 
 @router.get("/api/v1/scorecards/workers/{username}", summary="One grid worker's card for the month, ranked among "
-                                                             "her community's workers, with the trend")
+                                                             "her community's workers, with the trend",
+            response_model=ScorecardsOut, response_model_exclude_unset=True)
 def worker_card(username: str, actor: ActorDep, session: SessionDep, settings: SettingsDep, month: Month = None):
     return SC.worker_card(session, actor, settings, username, month=month)
 
@@ -69,18 +75,32 @@ def monthly_xlsx(actor: ActorDep, session: SessionDep, settings: SettingsDep, mo
 @router.get("/desk/scorecards", response_class=HTMLResponse, include_in_schema=False)
 def scorecards_page(request: Request, actor: PageActorDep, session: SessionDep, settings: SettingsDep,
                     month: Month = None, by: By = "worker", community: CommunityQ = None,
-                    subdistrict: SubdistrictQ = None, worker: Annotated[str | None, Query(max_length=80)] = None):
+                    subdistrict: SubdistrictQ = None,
+                    worker: Annotated[str | None, Query(max_length=80)] = None) -> Response:
     lang = request_lang(request)
-    out = SC.scorecards(session, actor, settings, month=month, by=by, community=community, subdistrict=subdistrict)
+    if actor.role not in SC.READERS:
+        return RedirectResponse(f"/dashboard?lang={lang}", status_code=303)
+    error = None
+    try:
+        out = SC.scorecards(session, actor, settings, month=month, by=by, community=community,
+                            subdistrict=subdistrict)
+    except InvalidInput as exc:
+        if exc.field != "month":
+            raise
+        error = localise(exc.code, exc.message, exc.field, lang)
+        out = SC.scorecards(session, actor, settings, by=by, community=community, subdistrict=subdistrict)
     card = SC.worker_card(session, actor, settings, worker, month=out["month"]) if worker else None
     return HTMLResponse(pages.render_scorecards(out, card=card, lang=lang, actor_label=actor.label,
-                                                community=community, subdistrict=subdistrict))
+                                                community=community, subdistrict=subdistrict, error=error,
+                                                monthly=actor.role in MR.READERS))
 
 
 @router.get("/desk/reports/monthly", response_class=HTMLResponse, include_in_schema=False)
 def monthly_page(request: Request, actor: PageActorDep, session: SessionDep, settings: SettingsDep,
-                 month: Month = None, community: CommunityQ = None, subdistrict: SubdistrictQ = None):
+                 month: Month = None, community: CommunityQ = None, subdistrict: SubdistrictQ = None) -> Response:
     lang = request_lang(request)
+    if actor.role not in MR.READERS:
+        return RedirectResponse(f"/desk/scorecards?lang={lang}", status_code=303)
     report = MR.monthly_report(session, actor, settings, month=month, community=community, subdistrict=subdistrict,
                                with_map=True)
     return HTMLResponse(pages.render_monthly(report, lang=lang, actor_label=actor.label))

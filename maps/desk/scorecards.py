@@ -135,8 +135,10 @@ def _query(**kw: str | None) -> str:
 
 
 def render_scorecards(out: dict, *, card: dict | None, lang: str | None, actor_label: str,
-                      community: str | None = None, subdistrict: str | None = None) -> str:
-    """The HTML of /desk/scorecards for the scorecards ``out`` (and the worker's ``card`` when one is open)."""
+                      community: str | None = None, subdistrict: str | None = None, error: str | None = None,
+                      monthly: bool = True) -> str:
+    """The HTML of /desk/scorecards for the scorecards ``out`` (and the worker's ``card`` when one is open);
+    ``error``: what is wrong with the month asked for (shown beside the picker); ``monthly``: offer the 月报."""
     lang = pick(lang)
     t = TEXT[lang]
     rules = out["rules"]
@@ -162,7 +164,7 @@ def render_scorecards(out: dict, *, card: dict | None, lang: str | None, actor_l
     }
     return render("desk_scorecards.html", **frame(lang, active="scorecards"), t=t, out=out, rows=rows,
                   card=card_view, links=links, by_options=[(b, t[f"by_{b}"]) for b in BY], community=community or "",
-                  subdistrict=subdistrict or "", actor_label=actor_label)
+                  subdistrict=subdistrict or "", actor_label=actor_label, error=error, monthly=monthly)
 
 
 def render_monthly(report: dict, *, lang: str | None, actor_label: str) -> str:

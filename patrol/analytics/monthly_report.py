@@ -55,10 +55,11 @@ REPORT_KPIS: dict[str, tuple[str, str, bool]] = {
     "overdue_now": ("当前超期数", "overdue now", False),
 }
 OVERDUE_LIMIT = 500
+READERS = ("admin", "cli", "supervisor", "subdistrict")
 
 
 def _scope(session: Session, actor: Actor, community: str | None, subdistrict: str | None) -> dict:
-    if actor.role not in ("admin", "cli", "supervisor", "subdistrict"):
+    if actor.role not in READERS:
         raise Forbidden(f"the 月报 is for the community and the 街道, not a {actor.role}", field="role")
     if actor.role == "supervisor" and community is None and subdistrict is None:
         community = str(actor.community_id)

@@ -119,6 +119,9 @@ MATRIX = [
                                            {"note": "补充照片"})),
     ("12345 待定位 queue", {"admin", "sup", "sup_other", "subd", "subd_other"},
      lambda w: ("GET", "/api/v1/desk/unlocated", None)),
+    ("考核 scorecards", set(ROLE_USERS) - {"dept1", "dept2", "planner"},
+     lambda w: ("GET", "/api/v1/scorecards?month=2026-03&trend=false", None)),
+    ("a worker's 考核 card", STAFF_A, lambda w: ("GET", "/api/v1/scorecards/workers/worker_a?month=2026-03", None)),
 ]
 
 
