@@ -21,7 +21,7 @@ TEXT = {
         "export_csv": "导出 CSV", "export_xlsx": "月报 Excel", "report": "打印月报", "as_of": "截至",
         "empty": "本范围内没有可考核的对象：网格尚未指定网格员（或网格长）。", "close": "关闭",
         "rules": "考核细则", "of": "共 {n} 名", "open_card": "查看考核卡", "by_worker": "网格员",
-        "by_grid": "网格", "by_community": "社区", "by_grid_lead": "网格长", "no_value": "—（无数据）",
+        "by_grid": "网格", "by_community": "社区", "by_grid_lead": "网格长", "no_value": "—",
         "monthly": "月报", "kpis": "主要指标", "this_month": "本月", "last_month": "上月", "change": "变化",
         "workers": "网格员排名", "grid_rank": "网格排名", "overdue": "超期案件", "no_overdue": "本月无超期案件。",
         "number": "案件编号", "category": "类别", "deadline": "时限", "closed": "结案时间", "kind": "情形",
@@ -38,7 +38,7 @@ TEXT = {
         "as_of": "as of", "empty": "Nobody to assess here: no grid has a grid worker (or grid lead) yet.",
         "close": "Close", "rules": "Rules", "of": "of {n}", "open_card": "Open the scorecard",
         "by_worker": "Grid workers", "by_grid": "Grids", "by_community": "Communities", "by_grid_lead": "Grid leads",
-        "no_value": "— (nothing to count)", "monthly": "Monthly report", "kpis": "Key figures",
+        "no_value": "—", "monthly": "Monthly report", "kpis": "Key figures",
         "this_month": "This month", "last_month": "Last month", "change": "Change", "workers": "Grid workers ranked",
         "grid_rank": "Grids ranked", "overdue": "Overdue cases", "no_overdue": "No overdue cases this month.",
         "number": "Case no.", "category": "Category", "deadline": "Deadline", "closed": "Closed", "kind": "Kind",
@@ -58,6 +58,8 @@ def figure_text(item: dict, lang: str) -> str:
     if item["value"] is None:
         return TEXT[lang]["no_value"]
     if item["kind"] == "rate":
+        if item["measure"] == "street_coverage":  # metres: the fraction would read as noise
+            return f"{item['value'] * 100:.1f}% ({item['num']:,.0f}/{item['den']:,.0f} m)"
         return f"{item['value'] * 100:.1f}% ({item['num']:g}/{item['den']:g})"
     return f"{item['value']:g}"
 
@@ -99,8 +101,9 @@ def band_colour(total: float | None, passing: float, excellent: float) -> str:
 
 
 def grid_map_svg(grids: list[dict], *, passing: float, excellent: float, width: int = 640) -> Markup:
-    """The grids (``{code, name, rings: [[[lon, lat], …]], total, excellent}``) as an SVG map, coloured by score
-    band, labelled with code tails and totals (★ for 优秀); lon/lat scaled by cos(latitude) to keep shapes."""
+    """The grids (``{code, name, rings: [[[lon, lat], …]], label_at: [lon, lat], total, excellent}``) as an SVG
+    map, coloured by score band, labelled with code tails and totals (★ for 优秀); lon/lat scaled by cos(latitude)
+    to keep shapes."""
     pts = [(x, y) for g in grids for poly in g["rings"] for ring in poly for x, y in ring]
     if not pts:
         return Markup("")
@@ -120,9 +123,11 @@ def grid_map_svg(grids: list[dict], *, passing: float, excellent: float, width: 
         tip = esc(f"{g['code']} {g['name']}: {'—' if g['total'] is None else g['total']}")
         shapes.append(f'<path d="{d}" fill="{band_colour(g["total"], passing, excellent)}" fill-opacity="0.75" '
                       f'stroke="#1a202c" stroke-width="1"><title>{tip}</title></path>')
-        ring = max((r for poly in g["rings"] for r in poly), key=len)
-        cx = sum(p[0] for p in ring) / len(ring)
-        cy = sum(p[1] for p in ring) / len(ring)
+        if g.get("label_at"):
+            cx, cy = g["label_at"]
+        else:
+            ring = max((r for poly in g["rings"] for r in poly), key=len)
+            cx, cy = sum(p[0] for p in ring) / len(ring), sum(p[1] for p in ring) / len(ring)
         x, y = xy(cx, cy).split(",")
         text = f"{g['code'][-3:]} {'' if g['total'] is None else g['total']:}{' ★' if g['excellent'] else ''}"
         labels.append(f'<text x="{x}" y="{y}" text-anchor="middle" font-size="11">{esc(text)}</text>')

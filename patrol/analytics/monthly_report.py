@@ -95,9 +95,16 @@ def _kpis(session: Session, actor: Actor, settings: Settings, scope: dict, m, pr
              "num": this.get(f"{k}_num"), "den": this.get(f"{k}_den")} for k, (zh, en, rate) in REPORT_KPIS.items()]
 
 
-def _overdue(session: Session, scope: dict, m, now: dt.datetime) -> list[dict]:
+def _local(t: dt.datetime | None, zone: ZoneInfo) -> str | None:
+    """A stored instant as local time to the minute (``2026-11-26 10:30``), as a 月报 shows it."""
+    if t is None:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _overdue(session: Session, scope: dict, m, now: dt.datetime, zone: ZoneInfo) -> list[dict]:
     """Cases of the scope still open past their deadline at the as-of moment, and those closed late in the month,
-    by case number."""
+    by case number; times local."""
     until = min(now, m.end)
     in_scope = Case.community_id.in_(scope["community_ids"] or [-1])
     cols = (Case.number, Case.category_code, Category.name_zh, Category.name_en, Grid.code, Case.status,
@@ -113,8 +120,7 @@ def _overdue(session: Session, scope: dict, m, now: dt.datetime) -> list[dict]:
         for r in rows:
             out.append({"number": r[0], "category": {"zh": r[2], "en": r[3] or r[2]}, "category_code": r[1],
                         "grid": r[4], "status": r[5], "kind": kind,
-                        "deadline_at": r[6].isoformat() if r[6] else None,
-                        "closed_at": r[7].isoformat() if r[7] else None})
+                        "deadline_at": _local(r[6], zone), "closed_at": _local(r[7], zone)})
     return out
 
 
@@ -149,7 +155,9 @@ def _grid_map(session: Session, scope: dict, grid_rows: list[dict]) -> list[dict
             continue
         polys = list(geom.geoms) if isinstance(geom, shapely.MultiPolygon) else [geom]
         r = score.get(code)
+        inside = geom.representative_point()
         out.append({"code": code, "name": name, "rings": [[list(map(list, p.exterior.coords))] for p in polys],
+                    "label_at": [inside.x, inside.y],
                     "total": r["total"] if r else None, "excellent": bool(r and r["excellent"]),
                     "grade": r["grade"] if r else None})
     return out
@@ -167,13 +175,14 @@ def monthly_report(session: Session, actor: Actor, settings: Settings, *, month:
     prev = previous(m, settings)
     rules = SC.rules_for(settings)
     grid_ids = list(session.scalars(select(Grid.id).where(Grid.community_id.in_(scope["community_ids"] or [-1]))))
-    workers = SC.score_month(session, settings, rules, "worker", grid_ids, m, now=now)
-    grids = SC.score_month(session, settings, rules, "grid", grid_ids, m, now=now)
+    cards = SC.score_groupings(session, settings, rules, ("worker", "grid"), grid_ids, m, now=now)
+    workers, grids = cards["worker"], cards["grid"]
+    zone = ZoneInfo(settings.timezone)
     out = {"month": m.label, "previous_month": prev.label, "as_of": m.as_of.isoformat(),
            "scope": {k: scope[k] for k in ("kind", "code", "name")}, "rules": rules.to_dict(),
            "kpis": _kpis(session, actor, settings, scope, m, prev, now), "workers": workers, "grids": grids,
-           "overdue": _overdue(session, scope, m, now), "mediation_needs": _mediation_and_needs(session, scope, m,
-                                                                                    ZoneInfo(settings.timezone)),
+           "overdue": _overdue(session, scope, m, now, zone),
+           "mediation_needs": _mediation_and_needs(session, scope, m, zone),
            "query": {"community": community, "subdistrict": subdistrict}}
     if with_map:
         out["map"] = _grid_map(session, scope, grids)

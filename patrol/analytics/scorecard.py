@@ -126,13 +126,22 @@ def _rank(rows: list[dict], rules: Rules) -> None:
 def score_month(session: Session, settings: Settings, rules: Rules, by: str, grid_ids: list[int], month: Month,
                 *, now: dt.datetime) -> list[dict]:
     """The ranked cards ``by`` of the grids ``grid_ids`` for ``month`` (no trend)."""
-    gs = [g for g in groups(session, by, grid_ids) if g.grids]
-    used = sorted({g for grp in gs for g in grp.grids})
+    return score_groupings(session, settings, rules, (by,), grid_ids, month, now=now)[by]
+
+
+def score_groupings(session: Session, settings: Settings, rules: Rules, bys: tuple[str, ...], grid_ids: list[int],
+                    month: Month, *, now: dt.datetime) -> dict[str, list[dict]]:
+    """The ranked cards of each grouping in ``bys`` for ``month``, from one reading of the grids' figures."""
+    grouped = {by: [g for g in groups(session, by, grid_ids) if g.grids] for by in bys}
+    used = sorted({g for gs in grouped.values() for grp in gs for g in grp.grids})
     figs = grid_figures(session, settings, used, month, now=now, measures={i.measure for i in rules.items})
     codes = dict(session.execute(select(Grid.id, Grid.code).where(Grid.id.in_(used or [-1]))).all())
-    rows = [_card(g, figs, rules, month, codes) for g in gs]
-    _rank(rows, rules)
-    return rows
+    out = {}
+    for by, gs in grouped.items():
+        rows = [_card(g, figs, rules, month, codes) for g in gs]
+        _rank(rows, rules)
+        out[by] = rows
+    return out
 
 
 def scorecards(session: Session, actor: Actor, settings: Settings, *, month: str | None = None, by: str = "worker",

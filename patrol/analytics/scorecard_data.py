@@ -117,8 +117,9 @@ def _patrol_days(session: Session, figs: Figures, m: Month, zone: ZoneInfo) -> N
 
 def _coverage(session: Session, figs: Figures, m: Month) -> None:
     ids = sorted(figs)
-    try:
-        base = coverage_base(session, Scope())
+    coms = frozenset(session.scalars(select(Grid.community_id).where(Grid.id.in_(ids or [-1]))))
+    try:  # the streets of the grids' communities only (kept per process: the trend's months share it)
+        base = coverage_base(session, Scope(community_ids=coms))
     except InvalidInput:
         return
     rows = session.execute(select(GpsFix.patrol_id, GpsFix.time, func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom),
