@@ -31,7 +31,7 @@ MEASURES: dict[str, tuple[str, str, str]] = {
 }
 SCORE_TYPES = ("target", "linear")
 UNDEFINED = ("full", "zero")
-GRADES = {"excellent": ("优秀", "excellent"), "pass": ("合格", "pass"), "fail": ("不合格", "fail")}
+GRADES = {"excellent": ("优秀", "Excellent"), "pass": ("合格", "Pass"), "fail": ("不合格", "Fail")}
 
 
 @dataclass(frozen=True)

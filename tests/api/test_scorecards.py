@@ -257,3 +257,25 @@ def test_cli_scorecard_and_rules(world, month, tmp_path):
     assert res.exit_code == 1
     assert "measure: one of" in res.stderr and "zero and full must differ" in res.stderr and "grades" in res.stderr
     assert CliRunner().invoke(cli, ["assess", "rules", "check", "patrol/data/assessment.yaml"]).exit_code == 0
+
+
+def test_a_grid_lead_ranks_her_grids(world, month):
+    """A 网格长 leading grids A and B sees their workers and her own card, which adds up both grids' figures:
+    patrol days (3 + 0) ÷ 2 grids = 1.5 → 0.75; found (3 + 0) ÷ 2 = 1.5 → 1.5; the rates are grid A's (grid B has
+    nothing to count): visits 3.0, inspections 3.33, self_handled 3.33, satisfaction 15, needs 1.67, on_time, rework
+    and coverage 0 — total 28.58. She may not ask for a community."""
+    from patrol.core.auth import create_user
+    from tests.api.conftest import PASSWORD
+
+    with transaction(session_factory(world.engine)) as s:
+        lead = create_user(s, username="lead_ab", role="grid_lead", password=PASSWORD)
+        for g in s.scalars(select(Grid).where(Grid.id.in_([world.grid_a, world.grid_b]))):
+            g.lead_id = lead.id
+    token = world.client.post("/api/v1/auth/token", data={"username": "lead_ab", "password": PASSWORD})
+    h = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    q = {"month": month, "trend": "false"}
+    workers = world.client.get("/api/v1/scorecards", params={**q, "by": "worker"}, headers=h).json()["rows"]
+    assert {r["username"] for r in workers} == {"worker_a", "worker_b"}
+    mine = world.client.get("/api/v1/scorecards", params={**q, "by": "grid_lead"}, headers=h).json()["rows"]
+    assert [(r["code"], r["total"]) for r in mine] == [("lead_ab", 28.58)]
+    assert world.client.get("/api/v1/scorecards", params={**q, "community": "x"}, headers=h).status_code == 403
