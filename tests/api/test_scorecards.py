@@ -93,7 +93,7 @@ def month(world):
               deadline_at=at(25))
         for due, answered in ((10, at(9)), (15, at(15, 20)), (20, None)):
             s.add(ResidentNeed(household_id=h.id, type="other", detail="操心事", status="open",
-                               due_on=dt.date(2026, 3, due), responded_at=answered, response="已答复"
+                               due_on=dt.date(2026, 3, due), responded_at=answered, response="上门说明政策"
                                if answered else None))
     return MONTH
 
@@ -190,7 +190,8 @@ def test_kpis_by_worker(world, month):
 
 def test_monthly_report_workbook_equals_the_api(world, month, tmp_path):
     """The 月报 workbook (API and CLI) opens with openpyxl; its KPI sheet holds the KPI API's figures for the
-    community and its ranking sheet the scorecards' totals; the printable page shows the map and the ranking."""
+    community and its ranking sheet the scorecards' totals; the printable page shows the map and the ranking; none
+    of them carries a resident's data (the register's names and needs stay in the register)."""
     from openpyxl import load_workbook
 
     from api.cli import cli
@@ -220,6 +221,10 @@ def test_monthly_report_workbook_equals_the_api(world, month, tmp_path):
     page = client.get("/desk/reports/monthly", params={"month": month}, headers=h)
     assert page.status_code == 200 and "<svg class=\"gridmap\"" in page.text and "30.83" in page.text
     assert "2026-920010" in page.text and "Overdue cases" in page.text
+    # figures only: no resident's name, need or phone in the page, the workbook or the cards
+    cells = " ".join(str(c) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row if c)
+    for text in (page.text, cells, json.dumps(cards, ensure_ascii=False)):
+        assert "王奶奶" not in text and "操心事" not in text and "上门说明政策" not in text
     assert client.get("/api/v1/reports/monthly.xlsx", params={"month": month},
                       headers=world.h("worker_a")).status_code == 403
 
