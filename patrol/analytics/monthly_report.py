@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from patrol.analytics import scorecard as SC
 from patrol.analytics.scorecard_data import month_of, previous
-from patrol.analytics.service import kpi_table, resolve_scope
+from patrol.analytics.service import kpi_table, resolve_scope, subdistrict_id
 from patrol.cases.overdue import overdue_clause
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, InvalidInput
@@ -59,12 +59,21 @@ READERS = ("admin", "cli", "supervisor", "subdistrict")
 
 
 def _scope(session: Session, actor: Actor, community: str | None, subdistrict: str | None) -> dict:
+    """The community or subdistrict of the report, checked against ``actor``'s scope; without either, a
+    supervisor's community or a 街道 user's subdistrict."""
     if actor.role not in READERS:
         raise Forbidden(f"the 月报 is for the community and the 街道, not a {actor.role}", field="role")
-    if actor.role == "supervisor" and community is None and subdistrict is None:
-        community = str(actor.community_id)
-    if actor.role == "subdistrict" and community is None and subdistrict is None:
-        subdistrict = str(actor.subdistrict_id)
+    if community is None and subdistrict is None:
+        if actor.role == "supervisor" and actor.community_id is not None:
+            c = session.get(Community, actor.community_id)
+            assert c is not None
+            return {"kind": "community", "id": c.id, "code": c.code, "name": c.name, "community_ids": [c.id],
+                    "community": None, "subdistrict": None}
+        if actor.role == "subdistrict" and actor.subdistrict_id is not None:
+            sub = session.get(Subdistrict, actor.subdistrict_id)
+            assert sub is not None
+            return {"kind": "subdistrict", "id": sub.id, "code": sub.code, "name": sub.name,
+                    "community_ids": sorted(actor.community_ids), "community": None, "subdistrict": None}
     if (community is None) == (subdistrict is None):
         raise InvalidInput("give a community or a subdistrict (one of them)", field="community")
     inner = actor if actor.role != "cli" else Actor(label=actor.label, role="admin")
@@ -74,12 +83,9 @@ def _scope(session: Session, actor: Actor, community: str | None, subdistrict: s
         assert c is not None
         return {"kind": "community", "id": c.id, "code": c.code, "name": c.name, "community_ids": [c.id],
                 "community": community, "subdistrict": None}
-    assert scope.community_ids is not None
-    sid = session.scalar(select(Community.subdistrict_id).where(Community.id.in_(sorted(scope.community_ids)
-                                                                                  or [-1])))
-    sub = session.get(Subdistrict, sid) if sid is not None else None
-    if sub is None:
-        raise InvalidInput(f"the subdistrict {subdistrict!r} has no communities", field="subdistrict")
+    assert subdistrict is not None and scope.community_ids is not None
+    sub = session.get(Subdistrict, subdistrict_id(session, subdistrict))
+    assert sub is not None
     return {"kind": "subdistrict", "id": sub.id, "code": sub.code, "name": sub.name,
             "community_ids": sorted(scope.community_ids), "community": None, "subdistrict": subdistrict}
 

@@ -227,6 +227,11 @@ def test_monthly_report_workbook_equals_the_api(world, month, tmp_path):
         assert "王奶奶" not in text and "操心事" not in text and "上门说明政策" not in text
     assert client.get("/api/v1/reports/monthly.xlsx", params={"month": month},
                       headers=world.h("worker_a")).status_code == 403
+    sub = client.get("/api/v1/reports/monthly.xlsx", params={"month": month}, headers=world.h("subd"))
+    assert sub.status_code == 200 and world.sub_code in sub.headers["content-disposition"]
+    sub_ranked = [row[1] for row in load_workbook(io.BytesIO(sub.content))["排名"].iter_rows(min_row=2,
+                                                                                            values_only=True)]
+    assert {"worker_a", "worker_b"} <= set(sub_ranked)
 
 
 def _community_id(world) -> int:
