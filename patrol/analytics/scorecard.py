@@ -10,7 +10,8 @@ communities, a supervisor her community's, a 网格长 the grids she leads; a gr
 list gives her her own row (ranked among her community's workers, the others left out). Departments, planners and
 building leads are refused.
 
-Ranking: by total, highest first; equal totals share a rank. 优秀: a row whose total reaches the 优秀 score and whose
+Ranking: by total, highest first; equal totals share a rank. The trend: the totals of the last 6 months, None for
+a month before the grids' first patrol, case or inspection. 优秀: a row whose total reaches the 优秀 score and whose
 rank is within ``excellent_top`` (every row reaching the score when it is null).
 """
 
@@ -20,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patrol.analytics.scorecard_data import Figures, Month, grid_figures, month_of, previous
@@ -28,7 +29,7 @@ from patrol.analytics.scorecard_rules import GRADES, MEASURES, Rules, load_rules
 from patrol.analytics.service import resolve_scope, subdistrict_id
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, InvalidInput, NotFound
-from patrol.core.models import Community, Grid, Subdistrict, User
+from patrol.core.models import Case, Community, Grid, Inspection, Patrol, Subdistrict, User
 from patrol.core.settings import Settings
 from patrol.core.time import now_utc
 
@@ -168,14 +169,31 @@ def scorecards(session: Session, actor: Actor, settings: Settings, *, month: str
     return {"month": m.label, "as_of": m.as_of.isoformat(), "by": by, "rules": rules.to_dict(), "rows": rows}
 
 
+def _first_activity(session: Session, grid_ids: list[int]) -> dt.datetime | None:
+    """The earliest patrol, case or inspection in the grids (None: nothing yet): months before it have no card."""
+    ids = grid_ids or [-1]
+    found = [session.scalar(select(func.min(Patrol.started_at)).where(Patrol.grid_id.in_(ids))),
+             session.scalar(select(func.min(Case.reported_at)).where(Case.grid_id.in_(ids))),
+             session.scalar(select(func.min(Inspection.at)).where(Inspection.grid_id.in_(ids)))]
+    times = [t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t in found if t is not None]
+    return min(times) if times else None
+
+
 def _add_trend(session: Session, settings: Settings, rules: Rules, by: str, grid_ids: list[int], m: Month,
                rows: list[dict], now: dt.datetime) -> None:
+    """Each row's totals of the last 6 months (oldest first); a month before anything was recorded in the grids
+    has no total (None), rather than the points an empty month would give."""
     months = [previous(m, settings, k) for k in range(TREND_MONTHS - 1, 0, -1)] + [m]
     keys = {r["key"] for r in rows}
+    first = _first_activity(session, grid_ids)
     totals: dict[int, list[dict]] = {k: [] for k in keys}
     for mm in months:
-        past = {r["key"]: r["total"] for r in score_month(session, settings, rules, by, grid_ids, mm, now=now)} \
-            if mm is not m else {r["key"]: r["total"] for r in rows}
+        if mm is m:
+            past: dict = {r["key"]: r["total"] for r in rows}
+        elif first is None or mm.end <= first:
+            past = {}
+        else:
+            past = {r["key"]: r["total"] for r in score_month(session, settings, rules, by, grid_ids, mm, now=now)}
         for k in keys:
             totals[k].append({"month": mm.label, "total": past.get(k)})
     for r in rows:

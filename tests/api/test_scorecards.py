@@ -139,6 +139,10 @@ def test_a_month_scored_by_hand(world, month):
     assert b["total"] == 70 and b["grade"] == "pass" and b["rank"] == 1 and not b["excellent"]
     assert [t["month"] for t in a["trend"]] == ["2025-10", "2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
     assert a["trend"][-1]["total"] == 30.83
+    # nothing before February's inspection: no total for October to January. February: 王奶奶 due ⌈28/7⌉ = 4
+    # visits, none done (0 of 15); no patrol day, no coverage, nothing found (0); 工地A not yet a target, no cases,
+    # no needs due (undefined: inspections 10, on_time 15, self_handled 5, rework 5, satisfaction 15, needs 5) — 55
+    assert [t["total"] for t in a["trend"][:5]] == [None, None, None, None, 55.0]
 
 
 def test_who_sees_which_cards(world, month):

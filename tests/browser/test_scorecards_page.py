@@ -1,6 +1,7 @@
 """The 考核 page (/desk/scorecards) in Chromium over the demo city: a supervisor sees her community's workers ranked
 with figures, points and trend sparklines, opens a worker's card, switches the month with the picker (and sees a
-bad month explained beside it), reads the page in English and opens the printable 月报 with its map. Screenshots at
+bad month explained beside it), reads the page in English and opens the printable 月报 with its map — under the
+pages' real Content-Security-Policy, without a script error or a refused resource. Screenshots at
 1366×768 go to test-output/desk/scorecards-*.png."""
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def test_the_scorecard_page(site) -> None:
         page.set_default_timeout(30_000)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text)
+                if "Content Security Policy" in m.text or "Refused to" in m.text else None)
         page.goto(f"{base}/desk/scorecards")
         page.fill("#u", site["sup"])
         page.fill("#p", DEMO_PASSWORD)
