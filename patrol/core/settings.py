@@ -150,6 +150,9 @@ class Settings(BaseSettings):
                                           "其他).")
     meeting_kinds_file: str | None = Field(None, description="The kinds of 议事 meeting (CSV: code, name_zh, name_en); "
                                            "empty: the list shipped (patrol/data/meeting_kinds.csv).")
+    # assessment (issue 22): 考核 scorecards and the 月报 (patrol/analytics/scorecard*.py)
+    assessment_rules: str | None = Field(None, description="The 考核细则 file (YAML) the scorecards score by; empty: "
+                                         "the sample shipped (patrol/data/assessment.yaml).")
 
     @model_validator(mode="after")
     def _own_basemap_is_wgs84(self) -> Settings:

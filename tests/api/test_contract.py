@@ -40,7 +40,7 @@ def test_every_case_listing_filters_by_status_the_same_way(world: World, path: s
 
 
 PAGES = ("/maps/cases", "/maps/heat", "/maps/hotspots", "/maps/coverage", "/maps/grids", "/dashboard", "/planner",
-         "/surveys", "/desk", "/desk/unlocated", "/desk/people", "/desk/meetings")
+         "/surveys", "/desk", "/desk/unlocated", "/desk/people", "/desk/meetings", "/desk/scorecards")
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -79,6 +79,7 @@ NOT_JSON = {
     ("get", "/desk/unlocated"), ("get", "/api/v1/hotline/photos/{photo_id}"),
     ("get", "/desk/people"),
     ("get", "/desk/meetings"), ("get", "/desk/meetings/{number}"),  # 研判议事 pages
+    ("get", "/api/v1/reports/monthly.xlsx"),  # 考核 (issue 22): the 月报 workbook
 }
 
 

@@ -127,6 +127,9 @@ MATRIX = [
                                        {"reason": "需社区协调", "level": "community"})),
     ("议事 meetings list", {"admin", "sup", "sup_other", "subd", "subd_other"},
      lambda w: ("GET", "/api/v1/meetings", None)),
+    ("考核 scorecards", set(ROLE_USERS) - {"dept1", "dept2", "planner"},
+     lambda w: ("GET", "/api/v1/scorecards?month=2026-03&trend=false", None)),
+    ("a worker's 考核 card", STAFF_A, lambda w: ("GET", "/api/v1/scorecards/workers/worker_a?month=2026-03", None)),
 ]
 
 

@@ -218,6 +218,7 @@ REGISTER_A = {"sup", "worker_a"}  # personal data: the grid's worker and the com
 REGISTER = {"sup", "sup_other", "worker_a", "worker_b"}  # lists in scope (empty for B's)
 GRID_A_FIGURES = ALL - {"sup_other", "subd_other", "worker_b"}  # the figures of grid A (?grid=<its code>)
 VOLUNTEER_READ = {"admin", "sup", "sup_other", "subd", "subd_other"}  # teams and roster lists (in scope)
+SCORECARDS = ALL - {"dept1", "dept2", "planner"}  # 考核: a worker gets her own row, the others their scope
 NO_GRID = "000000000000000"  # a grid code no plan has: a plan edit refused after the caller is let through
 
 Build = Callable[[Any, Things], Req]
@@ -589,6 +590,19 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("GET", "/desk/meetings"): (answers(DESK - {"dept1", "dept2"}), lambda w, t: Req("GET", "/desk/meetings")),
     ("GET", "/desk/meetings/{number}"): (answers(DESK_A), lambda w, t: Req(
         "GET", f"/desk/meetings/{meeting_in_a(w)}")),
+    # ------------------------------------------------------------------ 考核 and the 月报 (issue 22, assessment)
+    ("GET", "/api/v1/scorecards"): (answers(SCORECARDS), lambda w, t: Req("GET", "/api/v1/scorecards", params={
+        "month": "2026-03", "trend": "false"})),
+    ("GET", "/api/v1/scorecards/rules"): (answers(SCORECARDS), lambda w, t: Req("GET", "/api/v1/scorecards/rules")),
+    ("GET", "/api/v1/scorecards/workers/{username}"): (answers(STAFF_A), lambda w, t: Req(
+        "GET", "/api/v1/scorecards/workers/worker_a", params={"month": "2026-03"})),
+    ("GET", "/api/v1/reports/monthly.xlsx"): (answers(DESK_A), lambda w, t: Req(
+        "GET", "/api/v1/reports/monthly.xlsx", params={"community": community_a(w), "month": "2026-03"})),
+    ("GET", "/desk/scorecards"): (answers(SCORECARDS, other="away"), lambda w, t: Req(
+        "GET", "/desk/scorecards", params={"month": "2026-03"})),
+    ("GET", "/desk/reports/monthly"): (answers(DESK_A, other="away", sup_other="denied", subd_other="denied"),
+                                       lambda w, t: Req("GET", "/desk/reports/monthly", params={
+                                           "community": community_a(w), "month": "2026-03"})),
 }
 
 
