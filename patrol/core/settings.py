@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     responsiveness_thresholds: dict[str, tuple[float, float, float]] = Field(
         default_factory=dict, description='黄橙红 thresholds of the 接诉即办 rates as JSON, e.g. {"response_rate": '
                                           '[0.9, 0.8, 0.7], "composite": [90, 80, 70]}; rates not named keep theirs.')
+    # issue 22, mediation and needs: how long a 民情台账 need may wait for its answer (件件有回应)
+    need_due_days: int = Field(7, gt=0, le=365, description="Days a new need of the register has for its answer "
+                                                            "(its due date when none is given).")
 
     @model_validator(mode="after")
     def _own_basemap_is_wgs84(self) -> Settings:

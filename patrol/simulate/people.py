@@ -18,7 +18,9 @@ Step = Callable[[Session, Settings], str | None]
 
 def steps() -> list[Step]:
     """The steps, imported when the demo runs (the simulation modules import much of patrol)."""
-    return []
+    from patrol.simulate.people_mediation import mediation_step
+
+    return [mediation_step]
 
 
 def simulate_people(factory: sessionmaker[Session], settings: Settings) -> Iterator[str]:
