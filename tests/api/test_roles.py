@@ -119,6 +119,12 @@ MATRIX = [
                                            {"note": "补充照片"})),
     ("12345 待定位 queue", {"admin", "sup", "sup_other", "subd", "subd_other"},
      lambda w: ("GET", "/api/v1/desk/unlocated", None)),
+    # issue 22, mediation: a mediation's parties are recorded by the case's grid worker and community only
+    ("open a mediation (调解)", {"sup", "worker_a"},
+     lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'dispatched')}/mediation", {"parties": [{"name": "矩阵"}]})),
+    ("open needs (民情诉求)", {"sup", "sup_other", "worker_a", "worker_b"},
+     lambda w: ("GET", "/api/v1/needs/open", None)),
+    ("needs figures", set(ROLE_USERS) - {"dept1", "dept2"}, lambda w: ("GET", "/api/v1/kpis/needs", None)),
 ]
 
 
