@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from maps.desk.common import frame, pick
+from maps.desk.records import records_config
 from maps.templating import render
 
 TEXT = {
@@ -77,6 +78,7 @@ def mediation_page(lang: str | None, *, rows: list[dict], kpis: dict | None, one
     zone = ZoneInfo(timezone)
     k = kpis or {"opened": 0, "closed": 0, "agreed": 0, "success_rate": None}
     rate = "—" if k.get("success_rate") is None else f"{k['success_rate'] * 100:.1f}%"
-    return render("desk_mediation.html", **frame(lang, active="mediation"), t=TEXT[lang], kpis=k, rate=rate,
+    return render("desk_mediation.html", **frame(lang, active="mediation"), t=TEXT[lang], config=records_config(lang),
+                  kpis=k, rate=rate,
                   rows=[_row(m, lang, zone) for m in rows], one=_row(one, lang, zone) if one else None,
                   case=case or "", case_id=case_id, choices=choices, problem=problem, state=state or "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from maps.desk.common import frame, pick
+from maps.desk.records import records_config
 from maps.templating import render
 
 TEXT = {
@@ -60,6 +61,7 @@ def needs_page(lang: str | None, *, rows: list[dict] | None, kpis: list[dict] | 
     listed = [{**r, "type_word": (r.get("type_label") or {}).get(lang, r["type"]),
                "status_word": (r.get("status_label") or {}).get(lang, r["status"]),
                "feedback_word": (r.get("feedback_label") or {}).get(lang, "")} for r in rows or []]
-    return render("desk_needs.html", **frame(lang, active="needs"), t=TEXT[lang], rows=listed,
+    return render("desk_needs.html", **frame(lang, active="needs"), t=TEXT[lang], config=records_config(lang),
+                  rows=listed,
                   personal=rows is not None, figures=figures, has_figures=kpis is not None, total=total,
                   overdue=overdue, categories=categories, month=month)

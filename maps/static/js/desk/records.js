@@ -2,7 +2,8 @@
  * fields as JSON with the logged-in token; a field named "parties.0.name" becomes {parties: [{name}]}, an empty field
  * is left out, data-type="int" on an input sends a number. A form with data-client-id sends a fresh client_id (kept
  * for a retry of the same submission). On success the page reloads (or goes to data-next); on an error the message
- * is shown next to the field the server named, or above the form's button. */
+ * is shown next to the field the server named, or above the form's button. The page's <main> gets
+ * data-records="ready" once the forms are live. */
 
 import { api, ApiError, LANG } from '/static/js/desk/api.js';
 
@@ -46,8 +47,11 @@ function show(form, err) {
   const msg = document.createElement('div');
   msg.className = 'field-error error';
   msg.setAttribute('role', 'alert');
-  msg.textContent = err instanceof ApiError ? `${err.message}${err.detail ? ' — ' + err.detail : ''}` : String(err);
   const field = err instanceof ApiError && err.field ? form.querySelector(`[name="${CSS.escape(err.field)}"]`) : null;
+  // the field by the words of its label on this page (the server names it parties.0.name)
+  const words = field && field.closest('label') ? field.closest('label').firstChild.textContent.trim() : '';
+  const head = words ? `${err.message.split(/[:：]/)[0]}：${words}` : (err && err.message ? err.message : String(err));
+  msg.textContent = err instanceof ApiError && err.detail ? `${head} — ${err.detail}` : head;
   if (field) {
     field.setAttribute('aria-invalid', 'true');
     field.insertAdjacentElement('afterend', msg);
@@ -76,3 +80,4 @@ for (const form of document.querySelectorAll('form[data-api]')) {
 }
 
 document.documentElement.lang = LANG === 'en' ? 'en' : 'zh-CN';
+document.querySelector('main').dataset.records = 'ready';  // the forms are live (tests wait for it)
