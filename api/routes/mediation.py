@@ -101,13 +101,14 @@ def mediation_kpis(actor: ActorDep, session: SessionDep, settings: SettingsDep,
 def mediation_html(request: Request, actor: PageActorDep, session: SessionDep, settings: SettingsDep,
                    lang: Annotated[Literal["zh", "en"] | None, Query()] = None,
                    case: Annotated[str | None, Query(description="a case number: its mediation in full")] = None,
-                   state: Annotated[Literal["open", "closed"] | None, Query()] = None) -> Response:
+                   state: Annotated[Literal["open", "closed"] | None, Query()] = None,
+                   outcome: Annotated[Literal["agreed", "failed", "referred"] | None, Query()] = None) -> Response:
     s, e = local_days(settings, None, None)
     try:
         kpis = svc.mediation_kpis(session, actor, settings, by="overall", start=s, end=e)
     except GridPatrolError:
         kpis = []
-    rows = svc.list_mediations(session, actor, state=state, via=request.url.path)
+    rows = svc.list_mediations(session, actor, state=state, outcome=outcome, via=request.url.path)
     found, one, problem = None, None, None
     if case:
         try:
@@ -122,4 +123,4 @@ def mediation_html(request: Request, actor: PageActorDep, session: SessionDep, s
     choices = svc.open_choices(session, actor, found) if found is not None and one is None else None
     return HTMLResponse(mediation_page(lang or settings.lang, rows=rows, kpis=kpis[0] if kpis else None, one=one,
                                        case=case, case_id=found.id if found else None, choices=choices,
-                                       problem=problem, state=state, timezone=settings.timezone))
+                                       problem=problem, state=outcome or state, timezone=settings.timezone))

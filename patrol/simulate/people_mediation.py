@@ -118,13 +118,20 @@ def _needs(session: Session, settings: Settings, rng: random.Random, now: dt.dat
 
 
 def _need_case(session: Session, settings: Settings, n: ResidentNeed, now: dt.datetime) -> str | None:
-    """A waiting need becomes a case, reported by its responsible grid worker (None when it cannot be)."""
-    worker = session.get(User, n.responsible_id) if n.responsible_id else None
-    if worker is None or worker.role != "grid_worker" or session.get(Category, "B0109") is None:
+    """A waiting need becomes a case, reported by the community's supervisor (else the responsible grid worker);
+    None when it cannot be."""
+    grid = session.scalar(select(Building.grid_id).join(Household, Household.building_id == Building.id)
+                          .where(Household.id == n.household_id))
+    community = session.scalar(select(Grid.community_id).where(Grid.id == grid)) if grid else None
+    who = session.scalars(select(User).where(User.role == "supervisor", User.community_id == community,
+                                             User.active.is_(True)).order_by(User.id)).first() \
+        if community else None
+    who = who or (session.get(User, n.responsible_id) if n.responsible_id else None)
+    if who is None or who.role not in ("grid_worker", "supervisor") or session.get(Category, "B0109") is None:
         return None
     try:
         with session.begin_nested():  # a building outside her grids' shapes: no case, the rest stands
-            out = needs_loop.need_to_case(session, actor_for(session, worker), settings, n.id, {
+            out = needs_loop.need_to_case(session, actor_for(session, who), settings, n.id, {
                 "category": "B0109", "description": "楼道灯不亮，需维修 (模拟)",
                 "client_id": str(uuid.uuid5(NAMESPACE, f"need-{n.id}"))}, via="demo", now=now)
     except GridPatrolError:
@@ -146,7 +153,8 @@ def mediation_step(session: Session, settings: Settings) -> str | None:
     if case is None:
         return None
     lines = [_mediate(session, settings, case, rng, now)]
-    if session.scalar(select(ResidentNeed.id).limit(1)) is None:
+    if session.scalar(select(ResidentNeed.id).where(ResidentNeed.case_id.is_(None), ResidentNeed.response.is_(None))
+                      .limit(1)) is None:  # none waiting (a small city without a register): one to turn into a case
         _a_need(session, settings, case, now)
     lines.append(_needs(session, settings, rng, now))
     return "; ".join(lines)

@@ -254,6 +254,8 @@ def test_the_desk_pages_show_people_only_to_the_register_roles(world):
     for who in ("planner", "admin"):
         page = c.get("/desk/mediation", headers=world.h(who), params={"case": number, "lang": "en"})
         assert page.status_code == 200 and PARTY not in page.text and "Mediation" in page.text, who
+    page = c.get("/desk/mediation", headers=world.h("sup"), params={"outcome": "failed", "lang": "en"})
+    assert page.status_code == 200 and number not in page.text and 'aria-current="page">No agreement' in page.text
     page = c.get("/desk/needs", headers=world.h("worker_a"))
     assert page.status_code == 200 and "独居老人需要助餐服务" in page.text
     assert f"/api/v1/needs/{need['id']}/answer" in page.text
