@@ -1,6 +1,6 @@
 /* The record forms of the desk's 调解 and 民情诉求 pages (ES module): every <form data-api="/api/v1/…"> posts its
  * fields as JSON with the logged-in token; a field named "parties.0.name" becomes {parties: [{name}]}, an empty field
- * is left out, data-type="int" on an input sends a number. A form with data-client-id sends a fresh client_id (kept
+ * is left out, data-type="int" on an input sends a number, a datetime-local one an instant. A form with data-client-id sends a fresh client_id (kept
  * for a retry of the same submission). On success the page reloads (or goes to data-next); on an error the message
  * is shown next to the field the server named, or above the form's button. The page's <main> gets
  * data-records="ready" once the forms are live. */
@@ -26,7 +26,10 @@ function body(form) {
     if (!el.name || el.disabled || ((el.type === 'radio' || el.type === 'checkbox') && !el.checked)) continue;
     const raw = (el.value || '').trim();
     if (!raw) continue;
-    put(out, el.name, el.dataset.type === 'int' ? Number(raw) : raw);
+    // a datetime-local field is the browser's local time: sent as an instant (ISO 8601, UTC)
+    const value = el.dataset.type === 'int' ? Number(raw) : el.type === 'datetime-local' ? new Date(raw).toISOString()
+      : raw;
+    put(out, el.name, value);
   }
   for (const key of Object.keys(out)) {  // a list of groups with every field empty is left out
     if (Array.isArray(out[key])) out[key] = out[key].filter((x) => x && Object.keys(x).length);
