@@ -104,8 +104,9 @@ def add_resident(household_id: int, body: ResidentIn, request: Request, actor: A
 
 @router.post("/households/{household_id}/needs", status_code=201, summary="Record a need of a household (民情台账)",
              response_model=NeedOut, response_model_exclude_unset=True)
-def add_need(household_id: int, body: NeedIn, request: Request, actor: ActorDep, session: SessionDep) -> dict:
-    return svc.add_need(session, actor, household_id, body.model_dump(), via=request.url.path)
+def add_need(household_id: int, body: NeedIn, request: Request, actor: ActorDep, session: SessionDep,
+             settings: SettingsDep) -> dict:
+    return svc.add_need(session, actor, household_id, body.model_dump(), via=request.url.path, settings=settings)
 
 
 # ---------------------------------------------------------------------------------------------- residents

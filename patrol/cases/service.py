@@ -18,7 +18,7 @@ import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from patrol.cases import assessment
+from patrol.cases import assessment, need_follow
 from patrol.cases.authority import authorize, can_read, get_case, scope_filter
 from patrol.cases.lifecycle import ACTIONS, ESCALATABLE, IN_HAND, SELF_HANDLED, Status, actions_from, next_level
 from patrol.cases.numbers import case_number
@@ -303,6 +303,8 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
                 unit_id=step.event_unit or case.unit_id, point=point, client_id=client_id, times=times)
     if step.prepared is not None:
         assessment.record(session, actor, case, ev, step.prepared)
+    if action == "close":  # a need of the register that became this case is resolved with it (issue 22)
+        need_follow.case_closed(session, case, now)
     notices.case_event(session, case, ev, settings)
     return case
 
@@ -501,6 +503,7 @@ def _reopen(session: Session, actor: Actor, case: Case, cat: Category, cal: Work
                     .values(status="dispatched", handled_at=None))
     _event(session, case, actor, "reopen", before, case.status, now=now, note=note, unit_id=case.unit_id,
            client_id=client_id, times=times)
+    need_follow.case_reopened(session, case)
     return case
 
 

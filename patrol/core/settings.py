@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     responsiveness_thresholds: dict[str, tuple[float, float, float]] = Field(
         default_factory=dict, description='黄橙红 thresholds of the 接诉即办 rates as JSON, e.g. {"response_rate": '
                                           '[0.9, 0.8, 0.7], "composite": [90, 80, 70]}; rates not named keep theirs.')
+    # issue 22, mediation and needs: how long a 民情台账 need may wait for its answer (件件有回应)
+    need_due_days: int = Field(7, gt=0, le=365, description="Days a new need of the register has for its answer "
+                                                            "(its due date when none is given).")
 
     # deliberation (issue 22): 研判 and 协商议事 (patrol/cases/lists.py, assessment.py, meetings.py)
     demand_lists_file: str | None = Field(None, description="The city's 诉求清单 (CSV: code, name_zh, name_en, "

@@ -18,10 +18,11 @@ Step = Callable[[Session, Settings], str | None]
 
 def steps() -> list[Step]:
     """The steps, imported when the demo runs (the simulation modules import much of patrol)."""
+    from patrol.simulate.people_mediation import mediation_step
     from patrol.simulate.people_meetings import simulate_deliberation
     from patrol.simulate.people_volunteers import simulate_volunteers
 
-    return [simulate_volunteers, simulate_deliberation]
+    return [simulate_volunteers, simulate_deliberation, mediation_step]
 
 
 def simulate_people(factory: sessionmaker[Session], settings: Settings) -> Iterator[str]:

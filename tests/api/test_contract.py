@@ -40,7 +40,8 @@ def test_every_case_listing_filters_by_status_the_same_way(world: World, path: s
 
 
 PAGES = ("/maps/cases", "/maps/heat", "/maps/hotspots", "/maps/coverage", "/maps/grids", "/dashboard", "/planner",
-         "/surveys", "/desk", "/desk/unlocated", "/desk/people", "/desk/meetings", "/desk/scorecards")
+         "/surveys", "/desk", "/desk/unlocated", "/desk/people", "/desk/meetings", "/desk/scorecards",
+         "/desk/mediation", "/desk/needs")
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -80,6 +81,7 @@ NOT_JSON = {
     ("get", "/desk/people"),
     ("get", "/desk/meetings"), ("get", "/desk/meetings/{number}"),  # 研判议事 pages
     ("get", "/api/v1/reports/monthly.xlsx"),  # 考核 (issue 22): the 月报 workbook
+    ("get", "/desk/mediation"), ("get", "/desk/needs"),  # issue 22, mediation
 }
 
 

@@ -42,6 +42,11 @@ CONTACT = {"first_name": "Evander", "last_name": "Plumtree", "email": "evander.p
            "phone": "+1-555-0147-392"}
 SECRETS = (HEAD, NAME, NAME_LATIN, PHONE_HEAD, PHONE, PHONE_HEAD[-9:], PHONE[-9:], "139****2845", "158****0461",
            HEALTH, NEED)
+# issue 22, mediation: a mediation's party and its staff note (tests/api/test_mediation.py has the rest)
+PARTY = "慕容婉清"
+PARTY_PHONE = "18672039415"
+SESSION_NOTE = "当事人承认擅自改动承重墙"
+SECRETS += (PARTY, PARTY_PHONE, PARTY_PHONE[-9:], "186****9415", SESSION_NOTE)
 H5_PHONE = "17720486153"  # a resident's call-back number on the H5 report page (/r/)
 CONTACT_SECRETS = ("Evander", "Plumtree", "evander.plumtree", "0147-392", "5550147392", H5_PHONE, H5_PHONE[-8:])
 ALL_ROLES = (*ROLE_USERS, "open311", "anonymous")
@@ -121,6 +126,15 @@ MATRIX = [
     ("visit with needs", {"worker_a"}, 201, False, lambda w: ("POST", "/api/v1/visits", {
         "client_id": str(uuid.uuid4()), "building_id": (x := seed(w))["building"], "household_id": x["household"],
         "needs": [{"type": "jobs", "detail": NEED}]})),
+    # issue 22, mediation: a need's answer and its case; a mediation's parties
+    ("answer a need", PERSONAL, 200, True,
+     lambda w: ("POST", f"/api/v1/needs/{seed(w, with_need=True)['need']}/answer", {"response": "已答复"})),
+    ("turn a need into a case", PERSONAL, 201, True,
+     lambda w: ("POST", f"/api/v1/needs/{seed(w, with_need=True)['need']}/case", {"category": "C0103"})),
+    ("open needs", PERSONAL | {"sup_other", "worker_b"}, 200, False, lambda w: ("GET", "/api/v1/needs/open", None)),
+    ("open a mediation", PERSONAL, 201, False,
+     lambda w: ("POST", f"/api/v1/cases/{w.report(category='C0115')['id']}/mediation",
+                {"parties": [{"name": PARTY, "phone": PARTY_PHONE}]})),
 ]
 
 
@@ -197,6 +211,16 @@ def register(world):
                                                 "description": "电动车在楼道充电", "phone": H5_PHONE,
                                                 "lon": str(world.point_a[0]), "lat": str(world.point_a[1])})
     assert h5.status_code == 201, h5.text
+    # issue 22, mediation: a dispute mediated with a party and a staff note; the visit's need turned into a case
+    dispute = world.report(category="C0115", point=world.point_a)["id"]
+    m = c.post(f"/api/v1/cases/{dispute}/mediation", headers=h,
+               json={"parties": [{"name": PARTY, "phone": PARTY_PHONE, "role": "申请人"}]})
+    assert m.status_code == 201, m.text
+    assert c.post(f"/api/v1/cases/{dispute}/mediation/sessions", headers=h,
+                  json={"note": SESSION_NOTE}).status_code == 200
+    need = c.get("/api/v1/needs", params={"household_id": hid}, headers=h).json()[0]["id"]
+    made = c.post(f"/api/v1/needs/{need}/case", headers=h, json={"category": "C0103"})
+    assert made.status_code == 201, made.text
     return {"household": hid, "resident": res.json()["id"], "building": b, "visit": visit.json()["id"],
             "request": r.json()[0]["service_request_id"]}
 

@@ -81,6 +81,16 @@ def planted(world):
     assert ordinary.status_code == 201, ordinary.text
     token = _resident_report(world)
     _volunteers(world, hh.json()["id"])
+    # issue 22, mediation: a dispute mediated with the resident as a party, a staff note and an agreement naming her
+    dispute = world.report(category="C0115", point=world.point_a, description="邻里纠纷")["id"]
+    world.act("sup", dispute, "register")
+    world.act("sup", dispute, "dispatch", assignee_id=world.users["worker_a"])
+    base = f"/api/v1/cases/{dispute}/mediation"
+    for path, body in ((base, {"parties": [{"name": RESIDENT, "phone": PHONE, "address": f"{RESIDENT_LATIN}'s"}]}),
+                       (f"{base}/sessions", {"note": f"{RESIDENT} 同意调解"}),
+                       (f"{base}/close", {"outcome": "agreed", "agreement": f"{RESIDENT} 与邻居达成协议"})):
+        done = c.post(path, headers=world.h("worker_a"), json=body)
+        assert done.status_code in (200, 201), done.text
     return {"token": token, "case": case["id"], "welfare": welfare["id"],
             "welfare_open311": int(r.json()[0]["service_request_id"]),
             "ordinary": int(ordinary.json()[0]["service_request_id"]), "point": (lon, lat),

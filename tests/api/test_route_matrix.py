@@ -657,6 +657,55 @@ def meeting_in_a(w, *, decided: bool = False) -> str:
         if decided:
             meetings.decide(s, SYSTEM, w.settings, str(m.number), decision="同意")
         return str(m.number)
+# ------------------------------------------------------------------ issue 22, mediation: 调解 and needs in the loop
+
+
+def mediated_in_a(w) -> int:
+    """A fresh case of grid A (dispatched to unit 1) with an open mediation opened by worker A: its id."""
+    cid = case_in(w, "dispatched")
+    _ok(w.client.post(f"/api/v1/cases/{cid}/mediation", headers=w.h("worker_a"), json={
+        "parties": [{"name": "矩阵当事人", "phone": "13800000000"}]}), "mediation")
+    return cid
+
+
+def need_in_a(w, t: Things, *, answered: bool = False) -> int:
+    """A fresh need of a household of grid A (answered when asked): its id."""
+    need = _ok(w.client.post(f"/api/v1/households/{household_in_a(w, t)}/needs", headers=w.h("worker_a"),
+                             json={"type": "other", "detail": "矩阵诉求"}), "need")["id"]
+    if answered:
+        _ok(w.client.post(f"/api/v1/needs/{need}/answer", headers=w.h("worker_a"), json={"response": "已答复"}),
+            "answer")
+    return need
+
+
+ROUTES |= {
+    ("GET", "/api/v1/mediations"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/mediations")),
+    ("POST", "/api/v1/cases/{case_id}/mediation"): (answers(REGISTER_A), lambda w, t: Req(
+        "POST", f"/api/v1/cases/{case_in(w, 'dispatched')}/mediation", json={"parties": [{"name": "矩阵"}]})),
+    ("GET", "/api/v1/cases/{case_id}/mediation"): (answers(READ_A), lambda w, t: Req(
+        "GET", f"/api/v1/cases/{mediated_in_a(w)}/mediation")),
+    ("POST", "/api/v1/cases/{case_id}/mediation/parties"): (answers(REGISTER_A), lambda w, t: Req(
+        "POST", f"/api/v1/cases/{mediated_in_a(w)}/mediation/parties", json={"name": "矩阵"})),
+    ("POST", "/api/v1/cases/{case_id}/mediation/sessions"): (answers(REGISTER_A), lambda w, t: Req(
+        "POST", f"/api/v1/cases/{mediated_in_a(w)}/mediation/sessions", json={"place": "调解室"})),
+    ("POST", "/api/v1/cases/{case_id}/mediation/close"): (answers(REGISTER_A), lambda w, t: Req(
+        "POST", f"/api/v1/cases/{mediated_in_a(w)}/mediation/close", json={"outcome": "failed"})),
+    ("GET", "/api/v1/kpis/mediation"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/kpis/mediation")),
+    ("GET", "/desk/mediation"): (answers(ALL), lambda w, t: Req("GET", "/desk/mediation")),
+    ("GET", "/api/v1/needs/open"): (answers(REGISTER), lambda w, t: Req("GET", "/api/v1/needs/open")),
+    ("POST", "/api/v1/needs/{need_id}/assign"): (answers(REGISTER_A), lambda w, t: Req(
+        "POST", f"/api/v1/needs/{t.need}/assign", json={"due_on": "2030-01-31"})),
+    ("POST", "/api/v1/needs/{need_id}/answer"): (answers(REGISTER_A), lambda w, t: Req(
+        "POST", f"/api/v1/needs/{need_in_a(w, t)}/answer", json={"response": "已答复"})),
+    ("POST", "/api/v1/needs/{need_id}/feedback"): (answers(REGISTER_A), lambda w, t: Req(
+        "POST", f"/api/v1/needs/{need_in_a(w, t, answered=True)}/feedback", json={"feedback": "satisfied"})),
+    ("POST", "/api/v1/needs/{need_id}/case"): (answers(REGISTER_A), lambda w, t: Req(
+        "POST", f"/api/v1/needs/{need_in_a(w, t)}/case", json={"category": "C0103"})),
+    ("POST", "/api/v1/needs/{need_id}/link"): (answers(REGISTER_A), lambda w, t: Req(
+        "POST", f"/api/v1/needs/{need_in_a(w, t)}/link", json={"case_id": t.case})),
+    ("GET", "/api/v1/kpis/needs"): (answers(ALL - {"dept1", "dept2"}), lambda w, t: Req("GET", "/api/v1/kpis/needs")),
+    ("GET", "/desk/needs"): (answers(ALL), lambda w, t: Req("GET", "/desk/needs")),
+}
 
 
 def pending_order(w) -> str:

@@ -69,6 +69,8 @@ def test_every_page_runs_under_its_policy(served):
         "/r/": "body[data-ready='1']",  # h5: the residents' report page
         f"/r/?g={served['grid']}": ".gp-basemap canvas[data-state]",  # a grid's sticker: Leaflet loaded on demand
         "/r/f/no-such-link": "#missing",
+        "/desk/mediation": "main[data-records=ready]",  # issue 22, mediation: 调解 and 民情诉求
+        "/desk/needs": "main[data-records=ready]",
     }
     with sync_playwright() as p:
         browser, page = _browser_page(p, base)

@@ -13,13 +13,16 @@ from patrol.core.models import (
     NEED_STATUSES,
     NEED_TYPES,
     Building,
+    Grid,
     Household,
     ResidentNeed,
 )
+from patrol.core.settings import Settings
 from patrol.surveys.residents.access import (
     audit,
     grid_in_scope,
     household_in_scope,
+    local_today,
     personal_scope,
     require_personal_role,
 )
@@ -33,12 +36,16 @@ from patrol.surveys.residents.register import (
 
 
 def add_need(session: Session, actor: Actor, household_id: int, data: dict, *, via: str,
-             visit_id: int | None = None, now: dt.datetime | None = None) -> dict:
-    """Record a need ``{type, detail}`` of a household (status ``open``); audited ``create``."""
+             visit_id: int | None = None, now: dt.datetime | None = None, settings: Settings | None = None) -> dict:
+    """Record a need ``{type, detail}`` of a household (status ``open``); audited ``create``. Its responsible is
+    the worker of the building's grid and, given ``settings``, it is due ``need_due_days`` later (issue 22)."""
     h, b = household_in_scope(session, actor, household_id)
     need = clean_need(data)
+    now = now or dt.datetime.now(dt.UTC)
+    worker = session.scalar(select(Grid.worker_id).where(Grid.id == b.grid_id)) if b.grid_id is not None else None
+    due = local_today(settings, now) + dt.timedelta(days=settings.need_due_days) if settings is not None else None
     n = ResidentNeed(household_id=h.id, visit_id=visit_id, type=need["type"], detail=need["detail"], status="open",
-                     created_by=actor.user_id, created_at=now or dt.datetime.now(dt.UTC))
+                     created_by=actor.user_id, created_at=now, responsible_id=worker, due_on=due)
     session.add(n)
     session.flush()
     audit(session, actor, "create", via, [(h.id, None)])
