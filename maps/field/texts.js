@@ -166,5 +166,6 @@ export const TEXTS = {
     step_verify: 'Verified on site', step_rework: 'Sent back for rework', step_close: 'Closed', step_rate: 'Rated',
     step_suspend: 'Suspended', step_resume: 'Resumed', step_escalate: 'Escalated', step_merge: 'Merged',
     step_urge: 'Urged', step_supplement: 'Supplemented', step_reopen: 'Reopened', step_revisit: 'Revisit',
+    step_persuade_fail: 'Persuasion failed (to law enforcement)',
   },
 };
