@@ -119,13 +119,17 @@ def test_street_order_is_persuaded_first_then_goes_to_the_law_enforcement_squad(
 
 
 def test_persuasion_failed_through_the_api(world):
-    """The step is an action of the loop like any other: the phone and the desk post it; the worker of another grid
-    is refused."""
+    """The step is an action of the loop like any other: the phone offers it at her stop and posts it; the worker of
+    another grid is refused."""
     lon, lat = world.point_a
     case = world.report("worker_a", category="E0501", point=(lon, lat))
     for action in ("register", "dispatch", "accept"):
         world.act("worker_a", case["id"], action)
     world.act("worker_b", case["id"], "persuade_fail", expect=403)
+    day = world.client.get("/api/v1/field/today", headers=world.h("worker_a"))
+    assert day.status_code == 200, day.text
+    stop = next(x for x in day.json()["tasks"]["stops"] if x["case_id"] == case["id"])
+    assert stop["actions"] == ["handle", "persuade_fail"]  # the phone's two buttons: 处置完成 (劝导成功), 劝导无效
     out = world.act("worker_a", case["id"], "persuade_fail", note="劝导无效")
     assert (out["level"], out["status"]) == ("department", "registered")
 
