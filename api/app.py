@@ -54,6 +54,7 @@ from api.static import AssetLinks, HashedStaticFiles
 from maps.assets import STATIC_DIR
 from maps.field import tiles_config
 from maps.overview import overview_map
+from patrol.city.households import grid_households
 from patrol.city.osm_import import summarize
 from patrol.city.read_models import layer
 from patrol.city.zone import with_city_timezone
@@ -160,7 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         m = overview_map(
             layer(session, "communities"), layer(session, "grids", worker_names=worker_names_public(cfg)),
             lang=lang or cfg.lang, tiles=cfg.tiles or None, tile_attribution=tile_attribution(session, cfg),
-            buildings_url="/api/v1/buildings", households_range=(cfg.households_min, cfg.households_max),
+            buildings_url="/api/v1/buildings", households_range=grid_households(session, cfg),
         )
         return HTMLResponse(m.get_root().render())
 

@@ -73,7 +73,8 @@ def responsibility_list() -> None:
     print(RESPONSIBILITY_HEADER)
     for r in rules:
         print(f"{r.category}\t{r.level}\t{r.unit_type}\tpriority {r.priority}\t{r.profile}\t"
-              f"{units.get(r.unit_type, 0) if r.unit_type != 'grid_worker' else '-'} units\t{r.note_zh or ''}")
+              f"{units.get(r.unit_type, 0) if r.unit_type not in ('grid_worker', 'none') else '-'} units\t"
+              f"{r.note_zh or ''}")
 
 
 @click.command("escalate", cls=Command,

@@ -14,6 +14,7 @@ from geo.layers import column_mapping, read_layer
 from geo.validation import summarize_problems
 from patrol.city.exporting import export_layer
 from patrol.city.gridding import check_city_grids, generate_city_grids
+from patrol.city.households import grid_households
 from patrol.city.labels import label_buildings, label_if_missing
 from patrol.city.layer_import import import_layer
 from patrol.city.osm_import import read_city, store_city, summarize
@@ -44,7 +45,8 @@ class HouseholdRange(click.ParamType):
 
 
 HOUSEHOLDS = click.option("--households", type=HouseholdRange(),
-                          help="household range per grid, e.g. 300-500 (default: the settings' range)")
+                          help="household range per grid, e.g. 300-500 (default: the city's range, else the "
+                               "settings')")
 
 
 @click.group(cls=Group, help="database maintenance")
@@ -169,8 +171,8 @@ def grids() -> None:
 @click.option("--replace", is_flag=True, help="replace existing grids")
 def grids_generate(households: tuple[int, int] | None, replace: bool) -> None:
     settings, _, sessions = open_database()
-    households = households or (settings.households_min, settings.households_max)
     with transaction(sessions) as session:
+        households = households or grid_households(session, settings)
         result = generate_city_grids(session, households_range=households, replace=replace, progress=True)
     print("\n".join(result.lines()))
 
@@ -179,8 +181,8 @@ def grids_generate(households: tuple[int, int] | None, replace: bool) -> None:
 @HOUSEHOLDS
 def grids_check(households: tuple[int, int] | None) -> None:
     settings, _, sessions = open_database()
-    households = households or (settings.households_min, settings.households_max)
     with sessions() as session:
+        households = households or grid_households(session, settings)
         report = check_city_grids(session, households_range=households)
     print(report.text)
     if not report.ok:

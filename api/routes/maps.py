@@ -32,6 +32,7 @@ from patrol.cases.channels import check_channels
 from patrol.cases.lifecycle import CLOSED
 from patrol.cases.reads import CaseFilter, case_query
 from patrol.cases.worktime import local_today
+from patrol.city.households import grid_households
 from patrol.city.read_models import layer
 from patrol.core.dialect import extent
 from patrol.core.errors import GridPatrolError
@@ -256,7 +257,7 @@ def planner(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lan
         return RedirectResponse(f"/dashboard?lang={lang or settings.lang}", status_code=303)
     return HTMLResponse(planner_page(lang=lang or settings.lang, tiles=page_tiles(session, settings),
                                      datum=settings.tiles_datum,
-                                     households_range=(settings.households_min, settings.households_max)))
+                                     households_range=grid_households(session, settings)))
 
 
 @router.get("/login", response_class=HTMLResponse, summary="Log in (the page posts to POST /login, which sets the "

@@ -10,7 +10,7 @@ import { centreOn, renderMap } from './map.js';
 import { renderDue } from './due.js';
 import { km } from './texts.js';
 
-const ACT_KIND = { handle: ['accept', 'handle'], verify: ['verify', 'rework'], revisit: ['still_fixed', 'reopen'] };
+const ACT_KIND = { handle: ['accept', 'handle', 'persuade_fail'], verify: ['verify', 'rework'], revisit: ['still_fixed', 'reopen'] };
 
 function stopActions(s) {
   if (s.kind === 'revisit') return ['still_fixed', 'reopen'];
@@ -41,7 +41,7 @@ export function renderTasks() {
     const dueText = due ? `${t('due')} ${due.toLocaleString(here(), { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' })}` : '';
     const b = s.building_id ? buildings().find((x) => x.id === s.building_id) : null;
     const buttons = done ? `<span class="done">✓ ${esc(t('pending'))}</span>` : stopActions(s).map((a) =>
-      `<button type="button" class="small ${a === 'rework' || a === 'reopen' ? 'warn' : 'primary'}" data-act="${a}" data-key="${key}">${esc(t(`act_${a}`))}</button>`).join('');
+      `<button type="button" class="small ${a === 'rework' || a === 'reopen' || a === 'persuade_fail' ? 'warn' : 'primary'}" data-act="${a}" data-key="${key}">${esc(t(`act_${a}`))}</button>`).join('');
     return `<li class="card stop-card kind-${s.kind}${s.overdue ? ' overdue' : ''}" data-key="${key}">
       <div class="row"><span class="num">${s.order || ''}</span>
         <span class="tag tag-${s.kind}">${esc(t(`kind_${s.kind}`))}</span>

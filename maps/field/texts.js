@@ -23,6 +23,7 @@ export const TEXTS = {
     kind_handle: '待处置', kind_verify: '待核查', kind_revisit: '回头看', overdue: '已超期', due: '期限',
     route: (m, min) => `步行路线 ${km(m)} · 约 ${min} 分钟`, no_tasks: '今天没有任务。可以开始巡查，发现问题随时上报。',
     act_accept: '接单', act_handle: '处置完成', act_verify: '核查通过', act_rework: '不通过（返工）',
+    act_persuade_fail: '劝导无效（转城管）',
     act_close: '结案', act_still_fixed: '仍已解决', act_reopen: '问题复发', act_visit: '走访签到',
     rework_note: '请写明不通过的原因', pending: '已提交，待发送', show_on_map: '地图',
     choose_category: '请选择类别', need_location: '还没有位置：请等待定位或在地图上放置图钉',
@@ -100,6 +101,7 @@ export const TEXTS = {
     route: (m, min) => `Walking route ${km(m)} · about ${min} min`,
     no_tasks: 'No tasks today. Start a patrol and report what you find.',
     act_accept: 'Accept', act_handle: 'Handled', act_verify: 'Verified OK', act_rework: 'Not fixed (rework)',
+    act_persuade_fail: 'Persuasion failed (to law enforcement)',
     act_close: 'Close', act_still_fixed: 'Still fixed', act_reopen: 'Problem is back', act_visit: 'Check in',
     rework_note: 'Say why it is not fixed', pending: 'Done, waiting to send', show_on_map: 'Map',
     choose_category: 'Choose a category', need_location: 'No location yet: wait for GPS or place the pin',
@@ -166,5 +168,6 @@ export const TEXTS = {
     step_verify: 'Verified on site', step_rework: 'Sent back for rework', step_close: 'Closed', step_rate: 'Rated',
     step_suspend: 'Suspended', step_resume: 'Resumed', step_escalate: 'Escalated', step_merge: 'Merged',
     step_urge: 'Urged', step_supplement: 'Supplemented', step_reopen: 'Reopened', step_revisit: 'Revisit',
+    step_persuade_fail: 'Persuasion failed (to law enforcement)',
   },
 };

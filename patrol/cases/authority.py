@@ -12,12 +12,13 @@ unit; a supervisor only in her community; a subdistrict user (街道) in every c
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from patrol.cases.lifecycle import ACTIONS, SELF_HANDLED, actions_from, next_level
+from patrol.cases.levels import PERSUADE_FAIL, level_above, persuasion_refusal
+from patrol.cases.lifecycle import ACTIONS, SELF_HANDLED, actions_from
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, NotFound
-from patrol.core.models import Case, CaseTask
+from patrol.core.models import Case, CaseTask, Category
 
 # ---------------------------------------------------------------------------------------------- reading
 
@@ -79,6 +80,8 @@ def refusal(actor: Actor, case: Case, action: str) -> str | None:
     """Why ``actor`` may not take ``action`` on ``case`` (whatever its status), or None when she may."""
     if actor.role not in ACTIONS[action].roles:
         return f"a {actor.role} cannot {action} a case"
+    if action == PERSUADE_FAIL and (why := persuasion_refusal(_category(case), case.level)) is not None:
+        return why
     if actor.role == "supervisor" and (case.community_id is None or case.community_id != actor.community_id):
         return f"case {case.id} is outside your scope ({actor.role})"
     if actor.role == "subdistrict" and (case.community_id is None or case.community_id not in actor.community_ids):
@@ -87,7 +90,7 @@ def refusal(actor: Actor, case: Case, action: str) -> str | None:
         mine = case.grid_id in actor.grid_ids
         if action in ("register", "dispatch", "close") and not (mine and case.level == "grid"):
             return f"a grid worker can {action} only grid-level cases of her grids"
-        if action in ("accept", "handle") and case.assignee_id != actor.user_id:
+        if action in ("accept", "handle", PERSUADE_FAIL) and case.assignee_id != actor.user_id:
             return f"only the assignee can {action} this case"
         if action in ("verify", "rework") and not mine:
             return "only the worker of the case's grid verifies on site"
@@ -111,7 +114,15 @@ def authorize(actor: Actor, case: Case, action: str) -> None:
 
 def allowed_actions(actor: Actor, case: Case) -> list[str]:
     """The actions ``actor`` may take on ``case`` now, in the order of the loop: those its status allows that
-    :func:`refusal` does not refuse; ``escalate`` not at the top level. (A case whistled to several departments is
-    acted on through its tasks: its accept / handle / return are refused by the service with 409.)"""
+    :func:`refusal` does not refuse; ``escalate`` not at the top level (the category's: :mod:`patrol.cases.levels`).
+    (A case whistled to several departments is acted on through its tasks: its accept / handle / return are refused
+    by the service with 409.)"""
     return [a for a in actions_from(case.status)
-            if refusal(actor, case, a) is None and not (a == "escalate" and next_level(case.level) is None)]
+            if refusal(actor, case, a) is None
+            and not (a == "escalate" and level_above(_category(case), case.level) is None)]
+
+
+def _category(case: Case) -> Category | None:
+    """The case's category, from the session the case was read in (None for a detached case)."""
+    session = object_session(case)
+    return session.get(Category, case.category_code) if session is not None else None

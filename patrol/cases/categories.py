@@ -2,6 +2,13 @@
 
 The CSV shipped in ``patrol/data/categories.csv`` is modelled on China's national digital urban-management coding
 plus the community items of the seeds. Cities differ, so a city replaces it with its own file of the same columns.
+
+Two optional columns say how far a matter goes (a file without them loads as before: no limit, no persuasion step):
+``top_level`` the highest level escalation may reach (``community`` for 邻里纠纷 C0115 and 重点人员关怀 C0116:
+小事不出网格，大事不出社区 — never the property company or a department; empty: department) and
+``persuade_first`` (``yes`` for the street-order matters 占道经营 / 店外经营 / 乱停乱放 / 流动摊贩 E0501–E0504: a grid
+worker has no power of enforcement (社区工作者没有执法权, S1), so she persuades (劝导); when that fails the case goes
+straight to the department level, 城管 — :mod:`patrol.cases.levels`).
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from patrol.core.models import CATEGORY_KINDS, LEVELS, Category
 
 COLUMNS = ("code", "name_zh", "name_en", "kind", "major_zh", "major_en", "level", "deadline_hours", "severity",
            "revisit_days")
+#: optional columns (see the module's docstring)
+OPTIONAL = ("top_level", "persuade_first")
+YES, NO = ("yes", "true", "1", "是"), ("", "no", "false", "0", "否")
 
 
 def default_csv() -> str:
@@ -49,7 +59,17 @@ def parse_categories(text: str, *, source: str = "categories.csv") -> list[dict]
 
 def _row(raw: dict) -> tuple[dict, list[str]]:
     errs: list[str] = []
-    row = {c: (raw.get(c) or "").strip() for c in COLUMNS}
+    row: dict = {c: (raw.get(c) or "").strip() for c in COLUMNS + OPTIONAL}
+    row["top_level"] = row["top_level"] or None
+    if row["top_level"] is not None and row["top_level"] not in LEVELS:
+        errs.append(f"top_level: {row['top_level']!r} is not one of {', '.join(LEVELS)} (or empty: department)")
+    elif row["top_level"] is not None and row["level"] in LEVELS \
+            and LEVELS.index(row["top_level"]) < LEVELS.index(row["level"]):
+        errs.append(f"top_level: {row['top_level']} lies below the category's level {row['level']}")
+    flag = row["persuade_first"].lower()
+    if flag not in YES + NO:
+        errs.append(f"persuade_first: {row['persuade_first']!r} is not yes or no")
+    row["persuade_first"] = flag in YES
     for c in ("code", "name_zh", "name_en", "major_zh", "major_en"):
         if not row[c]:
             errs.append(f"{c}: empty")

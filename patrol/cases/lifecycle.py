@@ -31,6 +31,9 @@ note, and a new deadline when she sets one; the status does not change. Whoever 
 can read it, the worker of its grid) can supplement (补充) it: a note and photos added as a step, the status unchanged
 — the phone's answer to a possible duplicate ("补充到该案件" instead of a second report). ``assess`` is taken by the
 staff of the case's scope and by the 网格长 (``grid_lead``) of its grid.
+How far a case climbs is the category's (:mod:`patrol.cases.levels`): 邻里纠纷 and 重点人员关怀 stop at the community; a
+street-order matter the worker persuades first (劝导) goes, when persuasion fails (persuade_fail 劝导无效, or its
+deadline), from the grid straight to the department level (城管).
 """
 
 from __future__ import annotations
@@ -96,6 +99,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     _a("suspend", {"dispatched", "accepted"}, "suspended", STAFF, "缓办"),
     _a("resume", {"suspended"}, None, STAFF, "恢复办理"),
     _a("escalate", {"reported", "registered", "dispatched", "accepted"}, "registered", STAFF, "上报升级"),
+    # a street-order matter the grid worker could not settle by persuasion: straight to 城管 (patrol.cases.levels)
+    _a("persuade_fail", {"dispatched", "accepted"}, "registered", STAFF | {"grid_worker"}, "劝导无效"),
     _a("merge", OPEN, "duplicate", STAFF, "合并(重复)"),
     _a("urge", OPEN - {"suspended"}, None, {"subdistrict", "admin"}, "督办"),
     _a("supplement", OPEN, None, STAFF | {"grid_worker"}, "补充"),

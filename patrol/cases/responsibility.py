@@ -3,8 +3,11 @@
 Rules are data, not code (like FixMyStreet's body × category contacts). A rule's ``category`` is a code (``B0109``),
 a prefix (``B01*``) or ``*``. For a case of category *c* at level *l* the rules of level *l* that match *c* are tried
 from the most specific (the code itself, then longer prefixes, then ``*``), and within one pattern by ``priority``:
-the first rule for which some unit of its type covers the case's point decides. The shipped table is
-``patrol/data/responsibility.csv``; a city replaces it with ``gridpatrol responsibility FILE``.
+the first rule for which some unit of its type covers the case's point decides. A rule of unit type ``none``
+ends the list: the rules after it (less specific ones, such as ``* × community → property``) are not tried, so a
+dispute between neighbours (C0115) goes to the community's mediation committee (``mediation``) or office and never
+to the property company. The shipped table is ``patrol/data/responsibility.csv``; a city replaces it with
+``gridpatrol responsibility FILE``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from patrol.core.models import LEVELS, Category, Responsibility
 COLUMNS = ("category", "level", "unit_type", "priority", "profile", "note_zh")
 PROFILES = ("walk", "drive")
 GRID_WORKER = "grid_worker"  # the grid's worker (a user), not a responsible unit
+NOBODY = "none"  # no further rule: the ones after it are not tried
 
 
 @dataclass(frozen=True)
@@ -131,5 +135,7 @@ def all_rules(session: Session) -> list[Rule]:
 def rules_for(session: Session, code: str, level: str) -> list[Rule]:
     """The rules that apply to ``code`` at ``level``, in the order they are tried."""
     matching = [(r.specificity(code), r) for r in all_rules(session) if r.level == level]
-    return [r for s, r in sorted(((s, r) for s, r in matching if s is not None),
-                                 key=lambda sr: (-sr[0], sr[1].priority, sr[1].unit_type))]
+    ordered = [r for s, r in sorted(((s, r) for s, r in matching if s is not None),
+                                    key=lambda sr: (-sr[0], sr[1].priority, sr[1].unit_type))]
+    stop = next((i for i, r in enumerate(ordered) if r.unit_type == NOBODY), len(ordered))
+    return ordered[:stop]

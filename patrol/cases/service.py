@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from patrol.cases import assessment, need_follow
 from patrol.cases.authority import authorize, can_read, get_case, scope_filter
-from patrol.cases.lifecycle import ACTIONS, ESCALATABLE, IN_HAND, SELF_HANDLED, Status, actions_from, next_level
+from patrol.cases.levels import PERSUADE_FAIL, handled_note, level_above
+from patrol.cases.lifecycle import ACTIONS, ESCALATABLE, IN_HAND, SELF_HANDLED, Status, actions_from
 from patrol.cases.numbers import case_number
 from patrol.cases.places import locate, nearby, nearest_grid, to_point
 from patrol.cases.reads import CaseFilter, case_clusters, case_dict, case_query, tasks_of, timeline
@@ -329,6 +330,7 @@ def _apply(session: Session, actor: Actor, case: Case, step: _Step, cat: Categor
         step.event_unit, case.unit_id, case.assignee_id = case.unit_id, None, None
     elif action == "handle":
         case.handled_at = now
+        step.note = handled_note(cat, case.level, step.note)  # a persuade-first matter: 劝导成功
     elif action == "rework":
         case.rework_count += 1
         case.handled_at = None
@@ -346,7 +348,7 @@ def _apply(session: Session, actor: Actor, case: Case, step: _Step, cat: Categor
         step.note = assessment.apply(settings, case, step.prepared, cat, cal, now)
     elif action in ("rate", "suspend", "resume", "urge"):
         _apply_clock(case, step, cat, cal, now)
-    elif action == "escalate":
+    elif action in ("escalate", PERSUADE_FAIL):  # persuade_fail: from the grid straight to 城管's level
         _raise_level(case, cat, cal, now)
     elif action == "merge":
         other = session.get(Case, step.duplicate_of) if step.duplicate_of is not None else None
@@ -480,9 +482,10 @@ def task_action(session: Session, actor: Actor, settings: Settings, case_id: int
 
 
 def _raise_level(case: Case, cat: Category, cal: WorkCalendar, now: dt.datetime) -> None:
-    up = next_level(case.level)
+    up = level_above(cat, case.level)
     if up is None:
-        raise Conflict("the case is already at department level and cannot be escalated further", field="action")
+        top = "department" if case.level == "department" else f"its category's top ({case.level})"
+        raise Conflict(f"the case is already at the {top} level and cannot be escalated further", field="action")
     case.level, case.unit_id, case.assignee_id = up, None, None
     case.escalations += 1
     case.deadline_at = cal.add_working_hours(now, cat.deadline_hours)
@@ -521,20 +524,22 @@ def escalate_if_overdue(session: Session, case: Case, settings: Settings, *, now
     """Raise a case one level when its deadline at the current level passed before it was handled."""
     now = now or now_utc()
     deadline = case.deadline_at
-    if (case.status not in ESCALATABLE or deadline is None
-            or deadline > now or next_level(case.level) is None):
+    if case.status not in ESCALATABLE or deadline is None or deadline > now:
+        return False
+    cat = session.get(Category, case.category_code)
+    if level_above(cat, case.level) is None:  # the department level, or the category's top (levels.py)
         return False
     has_tasks = session.scalars(select(CaseTask.id).where(CaseTask.case_id == case.id)).first() is not None
     if has_tasks:
         return False
-    cat = session.get(Category, case.category_code)
     before, level = case.status, case.level
     _raise_level(case, cat, calendar(settings), now)
     case.status = Status.REGISTERED if before != Status.REPORTED else Status.REPORTED
     case.updated_at = now
     ev = _event(session, case, SYSTEM, "escalate", before, case.status, now=now,
-                note=f"deadline passed at {level} level: escalated to {case.level} (自动升级) "
-                     f"(deadline {deadline.isoformat()})")
+                note=f"deadline passed at {level} level: escalated to {case.level} (自动升级"
+                     + ("，劝导未果转城管" if cat.persuade_first and level == "grid" else "")
+                     + f") (deadline {deadline.isoformat()})")
     notices.case_event(session, case, ev, settings)
     return True
 

@@ -39,7 +39,7 @@ from patrol.surveys.residents import due_visits
 from patrol.surveys.shops import shops_of
 
 #: The actions a stop of each kind offers (revisits are recorded through POST /api/v1/revisits/{id}).
-STOP_ACTIONS = {"handle": ("accept", "handle"), "verify": ("verify", "rework"), "revisit": ()}
+STOP_ACTIONS = {"handle": ("accept", "handle", "persuade_fail"), "verify": ("verify", "rework"), "revisit": ()}
 USES_DAYS = 90
 COVER_DISTANCE_M = 25.0
 

@@ -34,6 +34,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "whistle": ("吹哨报到", "Whistle: report in"),
     "return": ("案件被退回", "Case returned"),
     "escalate": ("案件升级", "Case escalated"),
+    "persuade_fail": ("劝导无效，转城管", "Persuasion failed: to law enforcement"),
     "urge": ("督办", "Case urged"),
     "rework": ("核查不通过，请返工", "Rework required"),
     "near_deadline": ("即将超期", "Deadline near"),
@@ -113,7 +114,7 @@ def addressees(session: Session, case: Case, event: CaseEvent) -> Recipients | N
         return Recipients(unit_users(session, units), units)
     if action == "return":
         return Recipients(supervisors(session, case.community_id))
-    if action == "escalate":
+    if action in ("escalate", "persuade_fail"):
         if event.level == "department" or case.level == "department":
             return Recipients(subdistrict_users(session, case.community_id))
         return Recipients(supervisors(session, case.community_id))

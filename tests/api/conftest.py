@@ -80,7 +80,8 @@ class World:
 @contextlib.contextmanager
 def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
     """Monaco with categories and grids (a copy of the template built once per backend, tests/conftest.py CITIES),
-    three responsible units, a user of every role logged in, an API key, and an app on it."""
+    four responsible units (城管, power, greening, the mediation committee), a user of every role logged in, an API
+    key, and an app on it."""
     url = CITIES.new(backend, monaco_model, directory / "world.db")
     engine = make_engine(url)
     with transaction(session_factory(engine)) as s:
@@ -96,7 +97,7 @@ def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
         pts = {g.id: frame.geometry[g.id].representative_point() for g in (pair[0], pair[1], other)}
         units = []
         for i, (kind, name) in enumerate((("urban_management", "城管中队"), ("power", "供电所"),
-                                          ("greening", "园林所"))):
+                                          ("greening", "园林所"), ("mediation", "人民调解委员会"))):
             u = ResponsibleUnit(type=kind, name=name, geom=ewkt([shapely.Point(7.42 + i / 1000, 43.735)])[0])
             s.add(u)
             s.flush()

@@ -1,7 +1,8 @@
 """The demo's simulated month reads like a functioning 社区 (issue 21, part 7), on both databases: most grids green or
 yellow, a few red for a reason (the rain story), an overdue share of the open cases in a believable range, cases
 in every desk queue, and a planner who opens /planner. The figures asserted are the ones README.md's
-demo section states."""
+demo section states. The same month is checked for its labels and its loop (tests/api/test_simulate.py's
+assert_month_labelled_and_in_the_loop: one month built for the two files)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from patrol.core.models import Case, Grid, User
 from patrol.core.settings import Settings
 from patrol.simulate.month import DEMO_PASSWORD, simulate_month
 from patrol.simulate.stories import LATE, STILL_OPEN
-from tests.api.test_simulate import assert_desk_queues
+from tests.api.test_simulate import assert_month_labelled_and_in_the_loop
 
 #: bounds stated in README.md (the demo): red grids (of all grids) and overdue cases (of the open ones)
 RED_SHARE_MAX = 0.15
@@ -37,6 +38,8 @@ def test_the_simulated_month_reads_like_a_functioning_community(city_url):
     tz = ZoneInfo(settings.timezone)
     lines = list(simulate_month(factory, settings, cases=300))
     assert any(line.startswith("simulated rain: grid") for line in lines), lines
+    assert lines[0].startswith("simulated users") and "GPS fixes" in lines[1]
+    assert list(simulate_month(factory, settings)) == ["simulated month already present"]
     now = dt.datetime.now(tz)
     today = now.date()
     with factory() as s:
@@ -76,7 +79,7 @@ def test_the_simulated_month_reads_like_a_functioning_community(city_url):
         assert rates["orders"] >= 30 and rates["rated"] > 0 and rates["answered"] > 0, rates
         assert 0.75 <= rates["response_rate"] < 1 and rates["rated_satisfaction_rate"] >= 0.9, rates
         assert rates["satisfied_order_rate"] < rates["rated_satisfaction_rate"]  # the recent ones are not rated yet
-        assert_desk_queues(s, now)
+        assert_month_labelled_and_in_the_loop(s, now)  # every desk queue has cases, too
         planner = s.scalars(select(User).where(User.role == "planner")).one()
         assert planner.username == "planner" and planner.simulated and "(模拟)" in planner.display_name
         names = [u.display_name for u in s.scalars(select(User).where(User.role == "grid_worker"))]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -60,39 +59,34 @@ def assert_desk_queues(s, now: dt.datetime) -> None:
     assert s.scalar(select(func.count()).select_from(Case).where(Case.status == "accepted", Case.unit_id.is_not(None)))
 
 
-def test_simulated_month_is_labelled_and_follows_the_loop(city_url):
-    engine = make_engine(city_url)
-    factory = session_factory(engine)
-    lines = list(simulate_month(factory, Settings(database_url=city_url), days=7, cases=70,
-                                today=dt.date(2026, 11, 23)))
-    assert lines[0].startswith("simulated users") and "GPS fixes" in lines[1]
-    assert list(simulate_month(factory, Settings(database_url=city_url))) == ["simulated month already present"]
-    with factory() as s:
-        users = s.scalars(select(User)).all()
-        assert users and all(u.simulated and ("模拟" in u.display_name) for u in users)
-        cases = s.scalars(select(Case)).all()
-        assert len(cases) >= 50 and all(c.simulated and "(模拟)" in c.description for c in cases)
-        states = {c.status for c in cases}
-        assert {"closed", "dispatched"} <= states and len(states) >= 5
-        actions = set(s.scalars(select(CaseEvent.action)))
-        task_actions = {f"task_{a}" for a in TASK_ACTIONS}  # a whistled department's report-in (吹哨报到)
-        assert actions <= set(ACTIONS) | {"report", "reopen"} | task_actions
-        assert {"register", "dispatch", "close", "urge", "whistle", "return", "rework", "task_report_in"} <= actions
-        # the case desk has work in every queue: each community's, the 街道's and the departments'
-        assert_desk_queues(s, dt.datetime(2026, 11, 23, 12, tzinfo=ZoneInfo("Asia/Shanghai")))
-        streets = s.scalars(select(User).where(User.role == "subdistrict")).all()
-        assert len(streets) == s.scalar(select(func.count()).select_from(Subdistrict))
-        assert all(u.username.startswith("street") and "街道" in u.display_name for u in streets)
-        staffed = set(s.scalars(select(User.unit_id).where(User.role == "department")))
-        assert staffed == set(s.scalars(select(ResponsibleUnit.id)))
-        p = s.scalars(select(Patrol).order_by(Patrol.id)).first()
-        fixes = s.execute(select(GpsFix.time, func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom))
-                          .where(GpsFix.patrol_id == p.id).order_by(GpsFix.time)).all()
-        times = [t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t, _, _ in fixes]
-        flags = flag_fixes(times, [f[1] for f in fixes], [f[2] for f in fixes], [None] * len(fixes),
-                           now=dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
-        assert len(fixes) > 10 and not any(flags)  # a walk at 1.2 m/s, no jumps
-    engine.dispose()
+def assert_month_labelled_and_in_the_loop(s, now: dt.datetime) -> None:
+    """A simulated month (tests/api/test_demo_month.py builds one, on both databases, and calls this: one month
+    for the two files) is labelled simulated and follows the loop: every user and case labelled, the loop's own
+    actions only, every kind of step taken, cases waiting in every queue of the desk at ``now``, a 街道 user per
+    subdistrict, every unit staffed, walks without jumps."""
+    users = s.scalars(select(User)).all()
+    assert users and all(u.simulated and ("模拟" in u.display_name) for u in users)
+    cases = s.scalars(select(Case)).all()
+    assert len(cases) >= 50 and all(c.simulated and "(模拟)" in c.description for c in cases)
+    states = {c.status for c in cases}
+    assert {"closed", "dispatched"} <= states and len(states) >= 5
+    actions = set(s.scalars(select(CaseEvent.action)))
+    task_actions = {f"task_{a}" for a in TASK_ACTIONS}  # a whistled department's report-in (吹哨报到)
+    assert actions <= set(ACTIONS) | {"report", "reopen"} | task_actions
+    assert {"register", "dispatch", "close", "urge", "whistle", "return", "rework", "task_report_in"} <= actions
+    # the case desk has work in every queue: each community's, the 街道's and the departments'
+    assert_desk_queues(s, now)
+    streets = s.scalars(select(User).where(User.role == "subdistrict")).all()
+    assert len(streets) == s.scalar(select(func.count()).select_from(Subdistrict))
+    assert all(u.username.startswith("street") and "街道" in u.display_name for u in streets)
+    staffed = set(s.scalars(select(User.unit_id).where(User.role == "department")))
+    assert staffed == set(s.scalars(select(ResponsibleUnit.id)))
+    p = s.scalars(select(Patrol).order_by(Patrol.id)).first()
+    fixes = s.execute(select(GpsFix.time, func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom))
+                      .where(GpsFix.patrol_id == p.id).order_by(GpsFix.time)).all()
+    times = [t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t, _, _ in fixes]
+    flags = flag_fixes(times, [f[1] for f in fixes], [f[2] for f in fixes], [None] * len(fixes), now=now)
+    assert len(fixes) > 10 and not any(flags)  # a walk at 1.2 m/s, no jumps
 
 
 def test_simulated_surveys_are_labelled_valid_and_open_rectification_cases(city_url):

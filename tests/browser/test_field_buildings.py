@@ -28,7 +28,7 @@ GEOD = Geod(ellps="WGS84")
 @pytest.fixture(scope="module")
 def city(tmp_path_factory, monaco_model) -> Iterator[dict]:
     url = f"sqlite:///{tmp_path_factory.mktemp('bldg') / 'bldg.db'}"
-    settings, engine = simulated_city(url, monaco_model, cases=20)
+    settings, engine = simulated_city(url, monaco_model, cases=40)
     factory = session_factory(engine)
     with transaction(factory) as s:
         grid = s.scalars(select(Grid).where(Grid.worker_id.is_not(None)).order_by(Grid.id)).first()

@@ -47,7 +47,7 @@ def _jpeg(colour: tuple[int, int, int]) -> dict:
 @pytest.fixture(scope="module")
 def field(tmp_path_factory, monaco_model) -> Iterator[dict]:
     url = f"sqlite:///{tmp_path_factory.mktemp('reports') / 'reports.db'}"
-    settings, engine = simulated_city(url, monaco_model, cases=30)
+    settings, engine = simulated_city(url, monaco_model, cases=40)
     factory = session_factory(engine)
     with transaction(factory) as s:
         grid = s.scalars(select(Grid).where(Grid.worker_id.is_not(None)).order_by(Grid.id)).first()

@@ -23,7 +23,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "maps"
 @pytest.fixture(scope="module")
 def base(tmp_path_factory, monaco_model) -> Iterator[str]:
     url = f"sqlite:///{tmp_path_factory.mktemp('login') / 'login.db'}"
-    settings, engine = simulated_city(url, monaco_model, cases=20)
+    settings, engine = simulated_city(url, monaco_model, cases=40)
     with serve(settings) as served:
         yield served
     engine.dispose()

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, monaco_model) -> Iterator[dict[str, Any]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('wire') / 'wire.db'}"
-    settings, engine = simulated_city(url, monaco_model, cases=30)
+    settings, engine = simulated_city(url, monaco_model, cases=40)
     from patrol.core.db import session_factory
 
     with session_factory(engine)() as s:
