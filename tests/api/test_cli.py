@@ -84,7 +84,7 @@ def test_wrong_household_range_is_rejected_by_the_parser(fresh_url):
       "(see gridpatrol grids generate --help)")),
     (["userz", "list"], "No such command 'userz' (see gridpatrol --help)"),
     (["users", "add", "li"], ("Missing option '--role'. Choose from: grid_worker, supervisor, subdistrict, department, "
-                              "planner, admin (see gridpatrol users add --help)")),
+                              "planner, admin, grid_lead, building_lead (see gridpatrol users add --help)")),
     (["export", "streets", "out.gpkg"],
      ("Invalid value for 'LAYER': 'streets' is not one of "
       "'subdistricts', 'communities', 'grids', 'buildings', 'roads' (see gridpatrol export --help)")),
