@@ -151,6 +151,8 @@ ROLE_QUEUES: dict[str, tuple[str, ...]] = {
     "subdistrict": _SUBDISTRICT,
     "department": ("to_accept", "in_hand", "tasks", "rework"),
     "admin": _SUPERVISOR + ("escalated_subdistrict", "whistle", "urged"),
+    # 网格长: the loop of the grids she leads (patrol.people.scope), read through the case scope
+    "grid_lead": ("to_register", "to_dispatch", "returned", "to_close", "near", "overdue"),
 }
 
 
@@ -436,6 +438,8 @@ def filter_options(session: Session, actor: Actor) -> dict[str, list[dict[str, s
         grids = grids.where(Grid.community_id == actor.community_id)
     elif actor.role == "subdistrict":
         grids = grids.where(Grid.community_id.in_(sorted(actor.community_ids) or [-1]))
+    elif actor.role == "grid_lead":
+        grids = grids.where(Grid.id.in_(sorted(actor.grid_ids) or [-1]))
     elif actor.role != "admin":
         grids = grids.where(Grid.id == -1)
     communities = select(Community.code, Community.name).order_by(Community.code)
