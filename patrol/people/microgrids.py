@@ -394,7 +394,7 @@ def export_csv(session: Session, actor: Actor, *, plan_id: int | None = None) ->
     w = csv.writer(out)
     w.writerow(["code", "name", "building_id", "address"])
     fc = feature_collection(session, actor, plan_id=plan_id)
-    addresses = dict(session.execute(select(Building.id, func.coalesce(Building.label, Building.address))))
+    addresses = dict(session.execute(select(Building.id, func.coalesce(Building.label, Building.address))).all())
     for f in fc["features"]:
         p = f["properties"]
         for b in p["buildings"]:

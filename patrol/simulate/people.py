@@ -18,7 +18,9 @@ Step = Callable[[Session, Settings], str | None]
 
 def steps() -> list[Step]:
     """The steps, imported when the demo runs (the simulation modules import much of patrol)."""
-    return []
+    from patrol.simulate.people_microgrids import microgrids_and_leads
+
+    return [microgrids_and_leads]
 
 
 def simulate_people(factory: sessionmaker[Session], settings: Settings) -> Iterator[str]:
