@@ -125,7 +125,8 @@ async function login(ev) {
   } catch (_) { $('login-error').textContent = t('no_network'); return; }
   if (r.status !== 200) { $('login-error').textContent = t('wrong_login'); return; }
   const data = await r.json();
-  if (data.role !== 'grid_worker') { $('login-error').textContent = t('not_worker'); return; }
+  // a grid worker, or a 楼栋长 (building_lead: her 微网格 only — no patrol, no inspections, no self-handling)
+  if (!FIELD_ROLES.includes(data.role)) { $('login-error').textContent = t('not_worker'); return; }
   if (owner && owner !== user) { await store.clear(); S.pending = {}; }
   S.tokens = Object.assign(data, { got_at: Date.now() });   // auth.js counts the token's life from here
   await store.kv.put('tokens', data);
@@ -178,7 +179,10 @@ function watchGps() {
 // ------------------------------------------------------------------------------------------ start
 
 let shellStarted = false;
+const FIELD_ROLES = ['grid_worker', 'building_lead'];
+
 async function startShell() {
+  document.body.classList.toggle('lead', !!(S.tokens && S.tokens.role === 'building_lead'));
   $('login').hidden = true;
   $('shell').hidden = false;
   S.pending = (await store.kv.get('pending')) || {};
