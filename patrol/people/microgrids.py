@@ -108,14 +108,14 @@ def generate(session: Session, actor: Actor, *, grids: list[str] | None = None, 
         rows = plan.frame.to_crs(4326)
         leaders = _clear(session, plan_id, [code])
         gid = _int(metric["id"].iloc[i])
-        for r in rows.itertuples():
-            mg = MicroGrid(plan_id=plan_id, code=r.code, name=r.name, grid_code=code, grid_id=gid,
-                           households=int(r.households), simulated=simulated, leader_id=leaders.get(r.code),
-                           geom=ewkt([r.geometry])[0])
-            session.add(mg)
-            session.flush()
-            session.add_all(MicroGridBuilding(micro_grid_id=mg.id, building_id=int(mine["id"].iloc[p]))
-                            for p in r.buildings)
+        made = [MicroGrid(plan_id=plan_id, code=r.code, name=r.name, grid_code=code, grid_id=gid,
+                          households=int(r.households), simulated=simulated, leader_id=leaders.get(r.code),
+                          geom=g) for r, g in zip(rows.itertuples(), ewkt(rows.geometry), strict=True)]
+        session.add_all(made)
+        session.flush()  # once per grid: the micro-grids' ids for their buildings
+        ids = mine["id"].to_numpy()
+        session.add_all(MicroGridBuilding(micro_grid_id=m.id, building_id=int(ids[p]))
+                        for m, members in zip(made, rows["buildings"], strict=True) for p in members)
         out.append({"grid": code, "micro_grids": len(rows), "households": int(mine["households"].sum()),
                     "buildings": len(mine)})
     session.flush()

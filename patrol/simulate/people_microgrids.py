@@ -35,13 +35,20 @@ def microgrids_and_leads(session: Session, settings: Settings) -> str | None:
     rng = random.Random(SEED)
     names = NameMaker(rng)
     hashed = hash_password(DEMO_PASSWORD)  # one argon2 hash for all of them: hundreds of 楼栋长 in a big city
-    leads = 0
-    for m in session.scalars(select(MicroGrid).where(MicroGrid.plan_id.is_(None), MicroGrid.leader_id.is_(None))
-                             .order_by(MicroGrid.code)).all():
-        u = create_user(session, username=f"b{m.code[-8:]}", role="building_lead", password=None,
-                        display_name=names.labelled(), micro_grid=m.code, post="楼栋长", simulated=True)
-        u.password_hash = hashed
-        leads += 1
+    # hundreds of 楼栋长 in a big city: made in bulk (create_user's checks hold by construction: one micro-grid in
+    # force each, her community its grid's)
+    free = session.scalars(select(MicroGrid).where(MicroGrid.plan_id.is_(None), MicroGrid.leader_id.is_(None))
+                           .order_by(MicroGrid.code)).all()
+    community = {g.id: g.community_id for g in grids}
+    taken = set(session.scalars(select(User.username).where(User.username.like("b%"))))
+    made = [(m, User(username=f"b{m.code[-8:]}", display_name=names.labelled(), role="building_lead", post="楼栋长",
+                     community_id=community.get(m.grid_id or -1), password_hash=hashed, simulated=True))
+            for m in free if f"b{m.code[-8:]}" not in taken]
+    session.add_all(u for _, u in made)
+    session.flush()
+    for m, u in made:
+        m.leader_id = u.id
+    leads = len(made)
     heads = 0
     for c in session.scalars(select(Community).order_by(Community.code)).all():
         codes = [g.code for g in grids if g.community_id == c.id and g.lead_id is None]
