@@ -67,7 +67,7 @@ LABELS["zh"] |= {"micro": "微网格", "micro_show": "显示微网格",
                  "micro_help": "点击一个微网格作为目标，再点击楼栋把它移入（草案中编辑，发布后生效）",
                  "micro_target": "目标微网格：{0}", "micro_moved": "楼栋 {0} 已移入 {1}",
                  "micro_zoom": "放大地图以显示楼栋",
-                 "micro_none": "此方案还没有微网格（gridpatrol people microgrids generate --plan …）",
+                 "micro_none": "此方案还没有微网格，请先生成",
                  "micro_readonly": "只有草案的微网格可以编辑", "micro_leader": "楼栋长"}
 LABELS["en"] |= {"micro": "Micro-grids (微网格)", "micro_show": "Show micro-grids",
                  "micro_help": "Click a micro-grid to pick it, then click buildings to move them into it (in a draft; "

@@ -67,7 +67,8 @@ function renderAll() {
   if (d) {
     const g = d.grids.features.map((f) => f.properties.name || f.properties.code).join('、');
     $('grid-name').textContent = g || t('app_name');
-    $('user-name').textContent = d.user ? d.user.display_name || d.user.username : '';
+    // a 楼栋长's post beside her name (her "grids" are her 微网格)
+    $('user-name').textContent = d.user ? (d.user.display_name || d.user.username) + (d.user.post ? ` · ${d.user.post}` : '') : '';
   }
   renderMap(!renderAll.fitted);
   if (d && !renderAll.fitted) renderAll.fitted = true;
