@@ -105,6 +105,8 @@ def resolve_scope(session: Session, actor: Actor, *, community: str | None = Non
         if unit_id not in (None, actor.unit_id):
             raise Forbidden("that unit is not yours", field="unit_id")
         return Scope(community_id, grid_id, actor.unit_id, in_sub)
+    if role == "grid_lead" and grid_id is None and _leads_whole_community(session, actor):
+        return Scope(actor.community_id, None, None)  # a 网格长 of every grid of her community: its figures
     if role in ("grid_worker", "grid_lead"):  # a 网格长 reads each grid she leads like its worker
         if grid_id is None and len(actor.grid_ids) == 1:
             grid_id = next(iter(actor.grid_ids))
@@ -113,6 +115,13 @@ def resolve_scope(session: Session, actor: Actor, *, community: str | None = Non
                             field="grid")
         return Scope(None, grid_id, None)
     raise Forbidden(f"a {role} cannot read analytics", field="role")  # a 楼栋长 among them
+
+
+def _leads_whole_community(session: Session, actor: Actor) -> bool:
+    """Whether a 网格长 leads every grid of her community (then its figures are hers without ``grid=``)."""
+    if actor.community_id is None or len(actor.grid_ids) < 2:
+        return False
+    return set(session.scalars(select(Grid.id).where(Grid.community_id == actor.community_id))) == set(actor.grid_ids)
 
 
 def _subdistrict_scope(session: Session, actor: Actor, community_id: int | None, grid_id: int | None,

@@ -123,6 +123,7 @@ def test_a_grid_lead_reads_and_acts_in_her_grids_only(world, place):
     assert {x["grid_id"] for x in c.get("/api/v1/households", headers=h).json()} == {world.grid_a}
     queues = c.get("/api/v1/desk/queues", headers=h).json()
     assert queues["role"] == "grid_lead" and {q["name"] for q in queues["queues"]} >= {"to_register", "to_close"}
+    assert c.get("/api/v1/analytics/kpis", headers=h).status_code == 200  # her one grid's figures
     grid_b = c.get("/api/v1/analytics/kpis", headers=h, params={"grid": _code(world, world.grid_b)})
     assert grid_b.status_code == 403 and grid_b.json()["field"] == "grid"
 

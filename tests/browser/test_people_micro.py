@@ -63,6 +63,7 @@ def app(tmp_path_factory, monaco_model) -> Iterator[dict]:
                 "moved_at": (moved_at.x, moved_at.y), "target_id": target}
         lead = s.scalars(select(User).where(User.role == "building_lead").order_by(User.username)).first()
         info["lead"] = lead.username
+        info["grid_lead"] = s.scalar(select(User.username).where(User.role == "grid_lead").order_by(User.username))
         info["lead_buildings"] = s.scalar(select(func.count(MicroGridBuilding.id)).join(
             MicroGrid, MicroGrid.id == MicroGridBuilding.micro_grid_id).where(
             MicroGrid.leader_id == lead.id, MicroGrid.plan_id.is_(None)))
@@ -140,4 +141,15 @@ def test_a_planner_moves_a_building_between_micro_grids_and_a_building_lead_sees
     assert not page.locator("#patrol-btn").is_visible()
     assert not page.locator("[data-tab=inspect]").is_visible() and page.locator("[data-tab=report]").is_visible()
     _shot(page, "app-building-lead")
+    # a 网格长 at the desk: the queues of the grids she leads
+    page.goto(f"{base}/login?next=/desk")
+    page.fill("#u", app["grid_lead"])
+    page.fill("#p", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/desk")
+    page.wait_for_selector("[role=tab]")
+    tabs = page.locator("[role=tab]").all_text_contents()
+    assert any("待立案" in x for x in tabs) and not any("吹哨" in x for x in tabs), tabs
+    page.wait_for_selector(".empty, table")
+    _shot(page, "desk-grid-lead")
     assert page.errors == []
