@@ -282,17 +282,25 @@ def redraw(session: Session, micro_grids: list[MicroGrid]) -> None:
     """Recount the households and redraw the hull of each micro-grid from its buildings."""
     if not micro_grids:
         return
-    epsg = _epsg(session)
     for mg in micro_grids:
         ids = list(session.scalars(select(MicroGridBuilding.building_id)
                                    .where(MicroGridBuilding.micro_grid_id == mg.id)))
-        b = read_frame(session, [Building.id, Building.households], Building.geom,
-                       where=[Building.id.in_(ids or [-1])]).to_crs(epsg)
-        mg.households = int(b["households"].sum()) if len(b) else 0
-        hull = hull_of(list(b.geometry))
-        geom = gpd.GeoSeries([hull], crs=epsg).to_crs(4326).iloc[0] if not hull.is_empty else None
-        mg.geom = ewkt([geom])[0] if geom is not None else None
+        households, geom = _drawn(session, ids)
+        mg.households = households
+        if geom is not None:  # an emptied micro-grid keeps its outline (0 households) until it is redrawn
+            mg.geom = geom
     session.flush()
+
+
+def _drawn(session: Session, building_ids: Iterable[int]) -> tuple[int, str | None]:
+    """The households and the hull (EWKT, None without buildings) of a set of buildings."""
+    epsg = _epsg(session)
+    b = read_frame(session, [Building.id, Building.households], Building.geom,
+                   where=[Building.id.in_(list(building_ids) or [-1])]).to_crs(epsg)
+    hull = hull_of(list(b.geometry))
+    if hull.is_empty:
+        return 0, None
+    return int(b["households"].sum()), ewkt([gpd.GeoSeries([hull], crs=epsg).to_crs(4326).iloc[0]])[0]
 
 
 # ---------------------------------------------------------------------------------------------- import / export
@@ -315,18 +323,23 @@ def import_rows(session: Session, actor: Actor, data: bytes, *, fmt: str, plan_i
         if len(grids) != 1 or None in grids:
             raise InvalidInput(f"micro-grid {code}: its buildings must lie in one grid", field="code")
         per_grid.setdefault(codes[grids.pop()], []).append(code)
+    in_plan = MicroGrid.plan_id.is_(None) if plan_id is None else MicroGrid.plan_id == plan_id
+    clash = session.execute(select(MicroGrid.code, MicroGrid.grid_code).where(
+        in_plan, MicroGrid.code.in_(list(groups)), MicroGrid.grid_code.not_in(list(per_grid)))).first()
+    if clash is not None:
+        raise InvalidInput(f"micro-grid code {clash[0]} is taken by grid {clash[1]}", field="code")
     for grid_code, mcodes in per_grid.items():
         leaders = _clear(session, plan_id, [grid_code])
         gid = session.scalar(select(Grid.id).where(Grid.code == grid_code))
         for code in mcodes:
             name, bids = groups[code]
+            households, geom = _drawn(session, bids)
             mg = MicroGrid(plan_id=plan_id, code=code, name=name, grid_code=grid_code, grid_id=gid,
-                           leader_id=leaders.get(code), households=0)
+                           leader_id=leaders.get(code), households=households, geom=geom)
             session.add(mg)
             session.flush()
             session.add_all(MicroGridBuilding(micro_grid_id=mg.id, building_id=b) for b in sorted(bids))
             session.flush()
-            redraw(session, [mg])
     return {"micro_grids": len(groups), "buildings": sum(len(g[1]) for g in groups.values())}
 
 

@@ -192,6 +192,24 @@ def test_the_cli_makes_leads_and_lists_micro_grids(world, tmp_path):
     assert lines[0] == "code,name,building_id,address"
     assert {ln.split(",")[2] for ln in lines if ln.startswith(world.micro_code + ",")} \
         == {str(b) for b in world.micro_buildings}
+    # the export imports again, into a draft (CSV by building ids; GeoJSON by the buildings within each feature)
+    plan = world.client.post("/api/v1/plans", headers=world.h("planner"), json={"name": "微网格导入"}).json()["id"]
+    mine = [ln for ln in lines if ln.startswith(world.micro_code + ",")]
+    (tmp_path / "one.csv").write_text("\n".join([lines[0], *(m.replace(world.micro_code, world.micro_code[:-2] + "77")
+                                                             for m in mine)]), encoding="utf-8")
+    r = run(world.url, "people", "microgrids", "import", str(tmp_path / "one.csv"), "--plan", str(plan))
+    assert r.exit_code == 0 and f"imported 1 micro-grids with {len(mine)} buildings" in r.stdout, r.output
+    listed = run(world.url, "people", "microgrids", "list", "--plan", str(plan)).stdout
+    assert f"{world.micro_code[:-2]}77\t" in listed and f"{world.micro_code}\t" not in listed  # grid A's replaced
+    assert f"{world.micro_code}\t" in run(world.url, "people", "microgrids", "list").stdout  # in force: unchanged
+    geo = tmp_path / "micro.geojson"
+    assert run(world.url, "people", "microgrids", "export", "--out", str(geo)).exit_code == 0
+    r = run(world.url, "people", "microgrids", "import", str(geo), "--plan", str(plan))
+    assert r.exit_code == 0 and "imported" in r.stdout, r.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,building_id\nX1,甲,999999999\n", encoding="utf-8")
+    r = run(world.url, "people", "microgrids", "import", str(bad), "--plan", str(plan))
+    assert r.exit_code != 0 and "row 2" in r.output and "999999999" in r.output
     with transaction(session_factory(world.engine)) as s:
         assert s.scalar(select(Grid.lead_id).where(Grid.code == code_b)) \
             == s.scalar(select(User.id).where(User.username == "lead_cli"))
