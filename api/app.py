@@ -62,6 +62,48 @@ from patrol.core.migrate import current_revision
 from patrol.core.settings import Settings, get_settings
 from patrol.publication.policy import worker_names_public
 
+#: every router, in the order they are matched
+ROUTERS = (
+    layers.router,
+    auth.router,
+    auth.pages,
+    cases.router,
+    photos.router,
+    patrols.router,
+    tasks.router,
+    notices.router,
+    open311.router,
+    analytics.router,
+    responsiveness.router,
+    routing.router,
+    field.router,
+    mine_routes.router,
+    field.shell,
+    maps.router,
+    ogc.router,
+    plan_routes.router,
+    surveys.router,
+    residents.router,
+    stickers.router,  # QR stickers and public cards (issue 18)
+    survey_pages.router,
+    desk.router,
+    desk.pages,
+    casefile.router,
+    tiles.router,
+    public.router,  # h5: the residents' pages /r/ and /api/v1/public/
+    hotline.router,
+    hotline.desk,
+    hotline.pages,
+    # the people of the grid and how their work is judged (issue 22)
+    people.router,
+    volunteers.router,
+    meetings.router,
+    meetings.pages,
+    mediation.router,
+    needs.router,
+    assessment.router,
+)
+
 
 def tile_origins(settings: Settings) -> tuple[str, ...]:
     """The origins (scheme://host[:port]) of the configured basemap, which the pages' policy lets them fetch from
@@ -98,43 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Compress)  # outermost: compresses what the others produced
     app.mount("/static", HashedStaticFiles(directory=STATIC_DIR), name="static")
     install_docs(app)
-    app.include_router(layers.router)
-    app.include_router(auth.router)
-    app.include_router(auth.pages)
-    app.include_router(cases.router)
-    app.include_router(photos.router)
-    app.include_router(patrols.router)
-    app.include_router(tasks.router)
-    app.include_router(notices.router)
-    app.include_router(open311.router)
-    app.include_router(analytics.router)
-    app.include_router(responsiveness.router)
-    app.include_router(routing.router)
-    app.include_router(field.router)
-    app.include_router(mine_routes.router)
-    app.include_router(field.shell)
-    app.include_router(maps.router)
-    app.include_router(ogc.router)
-    app.include_router(plan_routes.router)
-    app.include_router(surveys.router)
-    app.include_router(residents.router)
-    app.include_router(stickers.router)  # QR stickers and public cards (issue 18)
-    app.include_router(survey_pages.router)
-    app.include_router(desk.router)
-    app.include_router(desk.pages)
-    app.include_router(casefile.router)
-    app.include_router(tiles.router)
-    app.include_router(public.router)  # h5: the residents' pages /r/ and /api/v1/public/
-    app.include_router(hotline.router)
-    app.include_router(hotline.desk)
-    app.include_router(hotline.pages)
-    # the people of the grid and how their work is judged (issue 22)
-    app.include_router(people.router)
-    app.include_router(volunteers.router)
-    app.include_router(meetings.router)
-    app.include_router(mediation.router)
-    app.include_router(needs.router)
-    app.include_router(assessment.router)
+    for router in ROUTERS:
+        app.include_router(router)
     open311.install(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness and database state", response_model=HealthOut)

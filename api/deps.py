@@ -21,7 +21,7 @@ from patrol.core.settings import Settings
 
 # GETs that write as they read: personal-data reads are audited, reading a case escalates it when overdue
 WRITING_READS = ("/api/v1/field/", "/api/v1/households", "/api/v1/residents", "/api/v1/needs", "/api/v1/cases/",
-                 "/api/v1/desk/cases/")
+                 "/api/v1/desk/cases/", "/api/v1/volunteers/month", "/desk/people")
 
 
 def get_session(request: Request) -> Iterator[Session]:

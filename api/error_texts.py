@@ -56,6 +56,11 @@ FIELD_ZH: Mapping[str, str] = {
     "households": "户数", "tolerance_m2": "容差", "shop_id": "商铺", "checklist": "检查表", "answers": "检查项",
     # issue 18, stickers
     "grid": "网格", "per_page": "每页数量", "selection": "打印范围", "kind": "内容",
+    # issue 22, deliberation (研判, 议事)
+    "reason": "理由", "demand_list": "诉求清单", "level": "层级", "meeting": "议事", "topic": "议题",
+    "decision": "决定", "participants": "参会人数", "representatives": "居民代表人数", "votes_for": "赞成票",
+    "votes_against": "反对票", "votes_abstain": "弃权票", "options": "备选方案", "case": "案件", "need": "诉求",
+    "held_at": "时间", "number": "编号",
 }
 
 #: (English message as raised, its Chinese wording): the first pattern that matches the whole message wins; named
@@ -143,6 +148,21 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.DOTA
     (r"(?P<n>\d+) \w+ are more than (?P<max>\d+) at once.*",
      "共 {n} 张，一次最多 {max} 张：请选择一个网格或社区，或使用命令行"),
     (r"give one of grid, community and subdistrict", "请只选择网格、社区或街道之一"),
+    # issue 22, deliberation (patrol.cases.assessment, patrol.cases.meetings)
+    (r"研判 needs a reason.*", "研判须填写理由"),
+    (r"case \S+ waits for a 议事 decision.*", "该案件研判为需先议事：议事会作出决定前不能派遣"),
+    (r"the votes \(for \+ against \+ abstain = (?P<n>\d+)\) exceed the participants \((?P<p>\d+)\)",
+     "表决票数（{n}）超过参会人数（{p}）"),
+    (r"a vote needs the number of participants", "表决须填写参会人数"),
+    (r"representatives \((?P<r>\d+)\) cannot exceed the participants \((?P<p>\d+)\)",
+     "居民代表人数（{r}）不能超过参会人数（{p}）"),
+    (r"decision is required", "请填写决定"),
+    (r"topic is required", "请填写议题"),
+    (r"no case numbered .*", "找不到该案件编号"),
+    (r"case \S+ is not in the meeting's community", "该案件不在本次议事的社区"),
+    (r"case \S+ is already on meeting .*", "该案件已在本次议事的议程上"),
+    (r"meeting \S+ is (decided|cancelled): cannot .*", "该议事已决定或已取消，不能再修改"),
+    (r"no meeting numbered .*", "没有这个议事编号"),
 ))
 
 _GENERIC_ZH = {

@@ -99,6 +99,8 @@ LONG_FILES = {
     "browser/test_dashboard_residents": 70,
     # issue 18 (h5), timed on the loaded machine
     "browser/test_resident_h5": 45,
+    # issue 22, deliberation: timed on the loaded machine (the browser file's month is shared with test_basemap's)
+    "api/test_deliberation": 40, "browser/test_meetings_desk": 60,
 }
 #: Long files whose tests on SpatiaLite and those on PostGIS are two units of work (one worker may run one while
 #: the other runs the other): their shared fixtures are per database anyway, or they have none.
@@ -107,6 +109,7 @@ BY_DATABASE = {
     "db/test_layer_import", "api/test_simulate", "api/test_cli", "api/test_residents", "api/test_fuzz",
     "api/test_publication", "api/test_upload_safety", "api/test_cli_first_steps", "db/test_building_labels",
     "api/test_own_city", "db/test_official_city", "api/test_road_routing", "api/test_basemap_config", "api/test_tiles",
+    "api/test_deliberation",
 }
 
 

@@ -33,10 +33,11 @@ def rows_csv(rows: list[dict], name: str, header_mode: str) -> Response:
 
 
 @router.get("/kpis", summary="KPIs of the closed loop per grid / community / subdistrict / unit / category / "
-                             "channel (办结率, 按期结案率, 督办 …)",
+                             "channel / grid worker (办结率, 按期结案率, 督办 …)",
             response_model=KpisOut, response_model_exclude_unset=True)
 def kpis(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
-         by: Literal["grid", "community", "subdistrict", "unit", "category", "channel", "overall"] = "grid",
+         by: Literal["grid", "community", "subdistrict", "unit", "category", "channel", "worker",
+                     "overall"] = "grid",
          start: Period = None, end: PeriodEnd = None, community: str | None = None, grid: str | None = None,
          unit_id: int | None = None, category: str | None = None, include_simulated: bool = True,
          format: Literal["json", "csv"] = "json", headers: HeaderMode = "zh",

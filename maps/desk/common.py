@@ -32,7 +32,7 @@ ACTION_EN = {"register": "Register", "reject": "Reject", "dispatch": "Dispatch",
              "accept": "Accept", "return": "Return (not ours)", "handle": "Handled", "verify": "Verified on site",
              "rework": "Failed check (rework)", "close": "Close", "rate": "Rate", "suspend": "Suspend",
              "resume": "Resume", "escalate": "Escalate", "merge": "Merge (duplicate)", "urge": "Urge (督办)",
-             "supplement": "Supplement (photo, note)"}
+             "supplement": "Supplement (photo, note)", "assess": "Assess (研判)"}
 #: the words of ``patrol.cases.channels.CHANNELS`` (maps imports no patrol code: tests/unit/test_channels.py keeps
 #: the two lists equal), and ``survey`` (a visit's finding)
 CHANNEL = {

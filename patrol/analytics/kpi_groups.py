@@ -8,7 +8,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from patrol.core.models import Building, Category, Community, Grid, ResponsibleUnit, Subdistrict
+from patrol.core.models import Building, Category, Community, Grid, ResponsibleUnit, Subdistrict, User
 
 
 def group_keys(session: Session, by: str | None, *, community_id, grid_id, unit_id, category, community_ids=None
@@ -31,6 +31,8 @@ def group_keys(session: Session, by: str | None, *, community_id, grid_id, unit_
         return _area_groups(session, by, community_id, grid_id, community_ids)
     if by == "subdistrict":
         return _subdistrict_groups(session, community_id, grid_id, community_ids)
+    if by == "worker":
+        return _worker_groups(session, community_id, grid_id, community_ids)
     if by == "unit":
         stmt = select(ResponsibleUnit.id, ResponsibleUnit.type, ResponsibleUnit.name).order_by(ResponsibleUnit.id)
         if unit_id is not None:
@@ -80,6 +82,35 @@ def _subdistrict_groups(session: Session, community_id, grid_id, community_ids
                                    .group_by(Community.subdistrict_id)).all())
     households = {k: int(v or 0) for k, v in counted.items()} | {r[0]: int(counted.get(r[0]) or 0) for r in rows}
     return [r[0] for r in rows], {r[0]: (r[1], r[2]) for r in rows}, households
+
+
+def _worker_groups(session: Session, community_id, grid_id, community_ids) -> tuple[list, dict, dict | int | None]:
+    """The grid workers of the filtered area's grids (a worker: the user a grid's ``worker_id`` points at), labelled
+    (user name, display name), with the households of their grids."""
+    stmt = select(Grid.id, Grid.worker_id).where(Grid.worker_id.is_not(None))
+    if community_id is not None:
+        stmt = stmt.where(Grid.community_id == community_id)
+    if community_ids is not None:
+        stmt = stmt.where(Grid.community_id.in_(sorted(community_ids) or [-1]))
+    if grid_id is not None:
+        stmt = stmt.where(Grid.id == grid_id)
+    grid_worker = dict(session.execute(stmt).all())
+    counted = dict(session.execute(select(Building.grid_id, func.sum(Building.households))
+                                   .where(Building.grid_id.in_(sorted(grid_worker) or [-1]))
+                                   .group_by(Building.grid_id)).all())
+    households: dict[int, int] = {}
+    for g, w in grid_worker.items():
+        households[w] = households.get(w, 0) + int(counted.get(g) or 0)
+    rows = session.execute(select(User.id, User.username, User.display_name)
+                           .where(User.id.in_(sorted(households) or [-1])).order_by(User.username)).all()
+    return [r[0] for r in rows], {r[0]: (r[1], r[2]) for r in rows}, households
+
+
+def with_workers(session: Session, cases: pd.DataFrame) -> pd.DataFrame:
+    """``cases`` with the ``worker_id`` of the grid worker walking each case's grid (None without one)."""
+    of = dict(session.execute(select(Grid.id, Grid.worker_id)).all())
+    ids = [None if g is None or pd.isna(g) else of.get(int(g)) for g in cases["grid_id"]]
+    return cases.assign(worker_id=pd.Series(ids, index=cases.index, dtype=object))
 
 
 def with_subdistricts(session: Session, cases: pd.DataFrame) -> pd.DataFrame:

@@ -12,6 +12,7 @@ Definitions
 P = [start, end), half-open, aware datetimes; a date means local midnight in the city's time zone (setting
 ``timezone``, default Asia/Shanghai). "Event in P" means a ``case_event`` row with ``start <= at < end``. Cases are
 grouped by their current ``grid_id`` / ``community_id`` / ``subdistrict_id`` (that of the case's community) /
+``worker_id`` (the grid worker walking the case's grid now, ``Grid.worker_id``) /
 ``unit_id`` (the unit the case is or was last dispatched
 to; none for cases handled by a grid worker or whistled to several departments) / ``category_code`` / ``channel``
 (where the case came from, :mod:`patrol.cases.channels`; named in words).
@@ -80,7 +81,7 @@ import pandas as pd
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from patrol.analytics.kpi_groups import group_keys, with_subdistricts
+from patrol.analytics.kpi_groups import group_keys, with_subdistricts, with_workers
 from patrol.analytics.periods import KpiArgumentError, half_open, instant, last_periods, period_bounds
 from patrol.cases.channels import CHANNELS, check_channels
 from patrol.cases.channels import label as channel_label
@@ -94,7 +95,7 @@ __all__ = ["BY", "DEFAULT_THRESHOLDS", "KPIS", "KpiArgumentError", "Threshold", 
            "kpi_records", "kpi_trend", "kpis", "last_periods", "load_frames", "parse_thresholds", "period_bounds"]
 
 BY = {"grid": "grid_id", "community": "community_id", "subdistrict": "subdistrict_id", "unit": "unit_id",
-      "category": "category_code", "channel": "channel"}
+      "category": "category_code", "channel": "channel", "worker": "worker_id"}
 COLOURS = ("green", "yellow", "orange", "red")
 
 # name → (中文, English); the rates also have <name>_num and <name>_den columns
@@ -598,6 +599,8 @@ def kpis(session: Session, *, by: str | None = None, start: dt.datetime | dt.dat
     cases, events = load_frames(session, start=s, end=e, where=where)
     if by == "subdistrict":
         cases = with_subdistricts(session, cases)
+    if by == "worker":  # the grid worker walking the case's grid (issue 22)
+        cases = with_workers(session, cases)
     groups, labels, households = group_keys(session, by, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
                                          category=category, community_ids=community_ids)
     if by == "channel":  # the channels chosen, else those with cases; named in words

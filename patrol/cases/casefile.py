@@ -18,6 +18,7 @@ import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from patrol.cases import assessment
 from patrol.cases.authority import allowed_actions, can_read, scope_filter
 from patrol.cases.contact import reporter_contact
 from patrol.cases.lifecycle import CLOSED, IN_HAND, RUNNING
@@ -261,7 +262,7 @@ def earlier_at_building(session: Session, actor: Actor, case: Case) -> list[dict
 
 def _form(action: str) -> dict[str, Any]:
     """What the form of ``action`` asks for (the service's rules: :data:`patrol.cases.service.NOTE_REQUIRED` …)."""
-    return {"name": action, "note_required": action in NOTE_REQUIRED,
+    return {"name": action, "note_required": action in NOTE_REQUIRED or action == "assess",
             "hours": action in ("dispatch", "whistle", "urge"), "unit_choice": action == "dispatch",
             "units_choice": action == "whistle", "report_in_hours": action == "whistle",
             "rating": action == "rate", "duplicate_of": action == "merge",
@@ -352,7 +353,10 @@ def case_file(session: Session, actor: Actor, settings: Settings, number: str, *
         "tasks": case_tasks(session, actor, case, now), "revisits": case_revisits(session, case),
         "duplicates": duplicates(session, actor, settings, case, place["lon"], place["lat"], now),
         "earlier": earlier_at_building(session, actor, case), "urges": urges(steps),
-        "actions": case_actions(session, actor, case, place["lon"], place["lat"]) if with_actions else [],
+        "actions": (actions := case_actions(session, actor, case, place["lon"], place["lat"]) if with_actions
+                    else []),
+        # 研判: the record, a meeting waited for, and the form when the actor may assess now
+        "assessment": assessment.panel(session, settings, case, any(a["name"] == "assess" for a in actions)),
         "simulated": case.simulated,
         # h5: where it came from, a 12345 order's number, and the reporter's contact (full + audited for the
         # community's staff, masked for the others: patrol.cases.contact)

@@ -1,18 +1,36 @@
 """The case loop as data: which action moves a case from which states to which, and who may take it.
 
-The national seven-step loop (信息收集 → 立案 → 派遣 → 处理 → 反馈 → 核查结案 → 评价) and the seeds' 五步闭环:
+The national seven-step loop (信息收集 → 立案 → 派遣 → 处理 → 反馈 → 核查结案 → 评价):
 
     reported ─register→ registered ─dispatch/whistle→ dispatched ─accept→ accepted ─handle→ handled
-        │                   ▲   ▲                       │   ▲                                  │
-      reject            return  escalate             suspend rework ←──────────────────────── verify
-        ▼                                               ▼                                      ▼
+        │                 │ ▲   ▲                       │   ▲                                  │
+      reject         assess return escalate          suspend rework ←──────────────────────── verify
+        ▼           (研判, stays)                       ▼                                      ▼
     rejected                                        suspended ─resume→ (back)              verified ─close→ closed
 
-A closed case rated ≤ 2 by the resident, or found back on a revisit (回头看), is reopened: closed ─reopen→ dispatched.
+The seeds' 五步闭环 (春光山色) maps onto it so:
+
+1. 诉求收集 (collect): ``report`` — a worker's patrol, a resident's scan (/r/), a 12345 order, Open311, an
+   inspection; 民情台账 needs enter as cases too — then ``register`` (立案) or ``reject``.
+2. 评估研判 (assess): ``assess`` on a registered case (:mod:`patrol.cases.assessment`): the 诉求清单 it belongs to
+   (党建 / 民政 / 安全生产 / 环境卫生 / 物业管理 / 其他, :mod:`patrol.cases.lists`), the level that handles it with a
+   reason (escalation by assessment: the case is re-routed), 重难点 / 信访 marks. A 小事 of the grid skips it (the
+   grid worker registers and dispatches it herself, or handles it on the spot: 自行处置).
+3. 分清责任、制定方案 (whose, and the plan): ``dispatch`` to the unit the responsibility rules choose at the case's
+   level, or ``whistle`` several departments in (吹哨报到); when the 研判 said the residents must agree first, a
+   议事 meeting decides before that (:mod:`patrol.cases.meetings`: the case on its agenda, options, a vote, the
+   decision; dispatch and whistle are refused until then) and may create follow-up cases.
+4. 狠抓落实 (carry it out): ``accept`` / ``handle`` against the deadline in working hours, ``suspend`` / ``resume``,
+   ``urge`` (督办), ``escalate`` when the deadline passes (automatic) or by hand, ``return`` when it is not theirs.
+5. 多方满意、验收 (check, and the resident's word): ``verify`` on site or ``rework``, ``close``, ``rate`` — a closed
+   case rated ≤ 2 by the resident, or found back on a revisit (回头看), is reopened: closed ─reopen→ dispatched
+   (再接单).
+
 Any open case can be merged into another (duplicate). A subdistrict (街道) can urge (督办) whoever holds an open case: a
 note, and a new deadline when she sets one; the status does not change. Whoever works on an open case (staff who
 can read it, the worker of its grid) can supplement (补充) it: a note and photos added as a step, the status unchanged
-— the phone's answer to a possible duplicate ("补充到该案件" instead of a second report).
+— the phone's answer to a possible duplicate ("补充到该案件" instead of a second report). ``assess`` is taken by the
+staff of the case's scope and by the 网格长 (``grid_lead``) of its grid.
 """
 
 from __future__ import annotations
@@ -64,6 +82,7 @@ def _a(name: str, sources: set[str] | frozenset[str], target: str | None, roles:
 
 ACTIONS: dict[str, Action] = {a.name: a for a in (
     _a("register", {"reported"}, "registered", STAFF | {"grid_worker"}, "立案"),
+    _a("assess", {"registered"}, None, STAFF | {"grid_lead"}, "研判"),
     _a("reject", {"reported"}, "rejected", STAFF, "不予立案"),
     _a("dispatch", {"registered"}, "dispatched", STAFF | {"grid_worker"}, "派遣"),
     _a("whistle", {"registered"}, "dispatched", STAFF, "吹哨报到"),

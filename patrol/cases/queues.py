@@ -3,7 +3,9 @@ actor's scope (:func:`patrol.cases.authority.scope_filter`), with cheap counts a
 
 社区 (supervisor): 待立案, 待派遣, 被退回, 待结案, 待评价/回访, 升级到社区, 即将超期, 已超期.
 街道 (subdistrict): 升级到街道, 吹哨, 已超期, 即将超期, 已督办. Admin: the supervisor's set over everything, plus the
-街道's. Department: 待接单, 处置中, 吹哨任务, 返工.
+街道's. Department: 待接单, 处置中, 吹哨任务, 返工. The three of 研判 (:mod:`patrol.cases.assessment`) for the
+社区, the 街道 and the admin: 待研判 (registered above the grid level, never assessed), 重难点 and 信访 (open cases
+their latest 研判 marked so); the /desk/meetings page lists them too.
 
 **即将超期 (near the deadline)** — the one definition, written once in :mod:`patrol.cases.overdue`
 (``near_clause``, ``deadline_colour``; the nearing-deadline notices read it too): a case whose deadline clock
@@ -42,6 +44,7 @@ from patrol.core.errors import Forbidden, GridPatrolError, InvalidInput, NotFoun
 from patrol.core.models import (
     Building,
     Case,
+    CaseAssessment,
     CaseEvent,
     CaseTask,
     Category,
@@ -52,8 +55,8 @@ from patrol.core.models import (
 from patrol.core.settings import Settings
 from patrol.core.time import aware, iso, now_utc
 
-__all__ = ["BULK", "QUEUES", "ROLE_QUEUES", "SORTS", "Queue", "QueueFilter", "bulk", "bulk_actions", "counts",
-           "desk_roles", "filter_options", "hours_left", "queue_page", "queues_of", "scope_signature"]
+__all__ = ["BULK", "DELIBERATION", "QUEUES", "ROLE_QUEUES", "SORTS", "Queue", "QueueFilter", "bulk", "bulk_actions",
+           "counts", "desk_roles", "filter_options", "hours_left", "queue_page", "queues_of", "scope_signature"]
 
 _RUNNING = tuple(sorted(RUNNING))
 _OPEN = tuple(sorted(OPEN))
@@ -142,17 +145,25 @@ QUEUES: dict[str, Queue] = {q.name: q for q in (
           tasks=True, own_scope=True),
     Queue("rework", "返工", "Rework", lambda c: [Case.status.in_(_IN_HAND), _mine(c), Case.rework_count > 0],
           own_scope=True),
+    # 研判 (patrol/cases/assessment.py): registered above the grid level and never assessed; the lists it marks
+    Queue("to_assess", "待研判", "To assess",
+          lambda c: [Case.status == Status.REGISTERED, Case.level != "grid",
+                     ~exists().where(CaseAssessment.case_id == Case.id)]),
+    Queue("key_cases", "重难点", "Hard cases", lambda c: [Case.status.in_(_OPEN), Case.key_case.is_(True)]),
+    Queue("petitions", "信访", "Petitions", lambda c: [Case.status.in_(_OPEN), Case.petition.is_(True)]),
 )}
+#: the 研判议事 page's lists (/desk/meetings), also tabs of the queues
+DELIBERATION = ("to_assess", "key_cases", "petitions")
 
 _SUPERVISOR = ("to_register", "to_dispatch", "returned", "to_close", "to_rate", "escalated", "near", "overdue")
 _SUBDISTRICT = ("escalated_subdistrict", "whistle", "overdue", "near", "urged")
 ROLE_QUEUES: dict[str, tuple[str, ...]] = {
-    "supervisor": _SUPERVISOR,
-    "subdistrict": _SUBDISTRICT,
+    "supervisor": _SUPERVISOR + DELIBERATION,
+    "subdistrict": _SUBDISTRICT + DELIBERATION,
     "department": ("to_accept", "in_hand", "tasks", "rework"),
-    "admin": _SUPERVISOR + ("escalated_subdistrict", "whistle", "urged"),
-    # 网格长: the loop of the grids she leads (patrol.people.scope), read through the case scope
-    "grid_lead": ("to_register", "to_dispatch", "returned", "to_close", "near", "overdue"),
+    "admin": _SUPERVISOR + ("escalated_subdistrict", "whistle", "urged") + DELIBERATION,
+    # 网格长: the loop of the grids she leads (patrol.people.scope), read through the case scope, and their 研判
+    "grid_lead": ("to_register", "to_dispatch", "returned", "to_close", "near", "overdue") + DELIBERATION,
 }
 
 

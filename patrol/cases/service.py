@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from patrol.cases import assessment
 from patrol.cases.authority import authorize, can_read, get_case, scope_filter
 from patrol.cases.lifecycle import ACTIONS, ESCALATABLE, IN_HAND, SELF_HANDLED, Status, actions_from, next_level
 from patrol.cases.numbers import case_number
@@ -235,6 +237,7 @@ class _Step:
     duplicate_of: int | None = None
     rating: int | None = None
     event_unit: int | None = None  # the unit named in the event, when not the case's (dispatch, return)
+    prepared: assessment.Prepared | None = None  # assess: the 研判 checked (patrol.cases.assessment)
 
 
 def _replayed(session: Session, actor: Actor, case_id: int, client_id: str | None) -> Case | None:
@@ -254,8 +257,10 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
                units: list[int] | None = None, hours: float | None = None, report_in_hours: float = 1.0,
                duplicate_of: int | None = None, rating: int | None = None,
                point: tuple[float, float] | None = None, client_id: str | None = None,
-               now: dt.datetime | None = None, occurred: Occurrence | None = None) -> Case:
+               now: dt.datetime | None = None, occurred: Occurrence | None = None,
+               assess: Mapping[str, Any] | None = None) -> Case:
     """Apply ``action`` to a case; raises Conflict (409) listing the allowed actions when it does not apply.
+    ``assess``: the 研判's kind, demand_list, level and marks (its reason is ``note``; patrol.cases.assessment).
     A retried call with the same event ``client_id`` returns the case unchanged. ``hours``: the deadline in working
     hours (default the category's); ``point``: where it was done (WGS-84 lon, lat); ``occurred``: when it was done
     on the phone (:mod:`patrol.cases.times`): the step is recorded, and counted against the deadline, then."""
@@ -285,10 +290,12 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
         raise InvalidInput(f"{action} needs a note giving the reason", field="note")
     step = _Step(action, spec.target, note, unit_id, assignee_id, units, hours, report_in_hours, duplicate_of,
                  rating)
+    if action == "assess":
+        step.prepared = assessment.prepare(settings, case, note, assess)
     cat = session.get(Category, case.category_code)
     cal = calendar(settings)
     before = case.status
-    _apply(session, actor, case, step, cat, cal, now)
+    _apply(session, actor, case, step, cat, cal, now, settings)
     if action == "rate" and step.rating <= 2:  # 不满意: the rating is recorded, then the case reopened (再接单)
         _event(session, case, actor, "rate", before, Status.CLOSED, now=now, note=note, client_id=client_id,
                times=times)
@@ -298,15 +305,19 @@ def transition(session: Session, actor: Actor, settings: Settings, case_id: int,
     case.updated_at = times["received_at"]
     ev = _event(session, case, actor, action, before, step.target, now=now, note=step.note,
                 unit_id=step.event_unit or case.unit_id, point=point, client_id=client_id, times=times)
+    if step.prepared is not None:
+        assessment.record(session, actor, case, ev, step.prepared)
     notices.case_event(session, case, ev, settings)
     return case
 
 
 def _apply(session: Session, actor: Actor, case: Case, step: _Step, cat: Category, cal: WorkCalendar,
-           now: dt.datetime) -> None:
+           now: dt.datetime, settings: Settings) -> None:
     """The effect of ``step.action`` on the case's fields and its tasks and revisits (its status is set by the
     caller, to ``step.target``); raises InvalidInput / Conflict when the request does not fit."""
     action = step.action
+    if action in ("dispatch", "whistle"):  # a 研判 that asked for 议事 first: not before the meeting decided
+        assessment.meeting_gate(session, case)
     if action in ("accept", "handle", "return") and session.scalars(
             select(CaseTask.id).where(CaseTask.case_id == case.id)).first() is not None:
         raise Conflict("this case was whistled to several departments: act on its tasks", field="action")
@@ -332,6 +343,9 @@ def _apply(session: Session, actor: Actor, case: Case, step: _Step, cat: Categor
         _schedule_revisit(session, case, cat, cal, now)
     elif action == "supplement":  # 补充: a note and photos as a step of its own; nothing else changes
         step.target = case.status
+    elif action == "assess" and step.prepared is not None:  # 研判: the status stays, the level may move
+        step.target = case.status
+        step.note = assessment.apply(settings, case, step.prepared, cat, cal, now)
     elif action in ("rate", "suspend", "resume", "urge"):
         _apply_clock(case, step, cat, cal, now)
     elif action == "escalate":

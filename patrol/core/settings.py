@@ -146,6 +146,17 @@ class Settings(BaseSettings):
         default_factory=dict, description='黄橙红 thresholds of the 接诉即办 rates as JSON, e.g. {"response_rate": '
                                           '[0.9, 0.8, 0.7], "composite": [90, 80, 70]}; rates not named keep theirs.')
 
+    # deliberation (issue 22): 研判 and 协商议事 (patrol/cases/lists.py, assessment.py, meetings.py)
+    demand_lists_file: str | None = Field(None, description="The city's 诉求清单 (CSV: code, name_zh, name_en, "
+                                          "categories) a 研判 sorts cases into; empty: the sample shipped "
+                                          "(patrol/data/demand_lists.csv: 党建, 民政, 安全生产, 环境卫生, 物业管理, "
+                                          "其他).")
+    meeting_kinds_file: str | None = Field(None, description="The kinds of 议事 meeting (CSV: code, name_zh, name_en); "
+                                           "empty: the list shipped (patrol/data/meeting_kinds.csv).")
+    # assessment (issue 22): 考核 scorecards and the 月报 (patrol/analytics/scorecard*.py)
+    assessment_rules: str | None = Field(None, description="The 考核细则 file (YAML) the scorecards score by; empty: "
+                                         "the sample shipped (patrol/data/assessment.yaml).")
+
     @model_validator(mode="after")
     def _own_basemap_is_wgs84(self) -> Settings:
         """Our own basemap (``tiles=gridpatrol``) is drawn from our WGS-84 data: nothing is shifted for it."""

@@ -18,9 +18,11 @@ Step = Callable[[Session, Settings], str | None]
 
 def steps() -> list[Step]:
     """The steps, imported when the demo runs (the simulation modules import much of patrol)."""
+    from patrol.simulate.people_meetings import simulate_deliberation
     from patrol.simulate.people_microgrids import microgrids_and_leads
+    from patrol.simulate.people_volunteers import simulate_volunteers
 
-    return [microgrids_and_leads]
+    return [microgrids_and_leads, simulate_volunteers, simulate_deliberation]
 
 
 def simulate_people(factory: sessionmaker[Session], settings: Settings) -> Iterator[str]:

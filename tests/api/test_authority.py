@@ -31,7 +31,7 @@ def _args(world, action: str, other_case: int) -> dict:
     return {"reject": {"note": "不属实"}, "return": {"note": "非本单位职责"}, "rework": {"note": "未修好"},
             "suspend": {"note": "待材料"}, "urge": {"note": "请加快办理"}, "dispatch": {"unit_id": world.units[0]},
             "whistle": {"units": [world.units[0], world.units[1]]}, "rate": {"rating": 5},
-            "merge": {"duplicate_of": other_case}}.get(action, {})
+            "merge": {"duplicate_of": other_case}, "assess": {"note": "社区层面处理"}}.get(action, {})
 
 
 def _case(s, world, status: str, where: str, holder: str, level: str) -> int:

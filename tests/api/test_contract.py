@@ -40,7 +40,7 @@ def test_every_case_listing_filters_by_status_the_same_way(world: World, path: s
 
 
 PAGES = ("/maps/cases", "/maps/heat", "/maps/hotspots", "/maps/coverage", "/maps/grids", "/dashboard", "/planner",
-         "/surveys", "/desk", "/desk/unlocated")
+         "/surveys", "/desk", "/desk/unlocated", "/desk/people", "/desk/meetings", "/desk/scorecards")
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -77,6 +77,9 @@ NOT_JSON = {
     ("get", "/tiles/{z}/{x}/{y}.pbf"),
     ("get", "/r/"), ("get", "/r/f/{token}"), ("get", "/api/v1/public/follow/{token}/photos/{n}"),  # h5
     ("get", "/desk/unlocated"), ("get", "/api/v1/hotline/photos/{photo_id}"),
+    ("get", "/desk/people"),
+    ("get", "/desk/meetings"), ("get", "/desk/meetings/{number}"),  # 研判议事 pages
+    ("get", "/api/v1/reports/monthly.xlsx"),  # 考核 (issue 22): the 月报 workbook
 }
 
 

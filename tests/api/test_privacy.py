@@ -16,6 +16,7 @@ from patrol.core.auth import actor_for
 from patrol.core.db import session_factory, transaction
 from patrol.core.models import (
     Building,
+    Grid,
     Household,
     HouseholdVisit,
     Resident,
@@ -259,6 +260,29 @@ def test_names_and_phones_never_in_layers_and_maps(world, register):
         c.cookies.clear()
 
 
+def test_a_need_on_a_meeting_agenda_shows_its_type_not_the_resident(world, register):
+    """议事 (issue 22): a 民情台账 need on a meeting's agenda is listed by type and state only — the meeting's answer
+    and its pages (the desk's, printed as the minutes) never carry the resident's name, room, phone or words, and
+    reading it writes no register audit (it reads nothing personal)."""
+    with transaction(session_factory(world.engine)) as s:
+        need = s.scalar(select(ResidentNeed.id).where(ResidentNeed.household_id == register["household"]))
+        audits = s.scalar(select(func.count(ResidentAudit.id)))
+    r = world.client.post("/api/v1/meetings", headers=world.h("sup"), json={
+        "kind": "needs", "topic": "问需会", "needs": [need]})
+    assert r.status_code == 201, r.text
+    number = r.json()["number"]
+    assert [n["type"] for n in r.json()["needs"]] == ["education"]
+    clean(r.text, "the meeting's answer")
+    for path in (f"/api/v1/meetings/{number}", f"/desk/meetings/{number}", "/desk/meetings", "/api/v1/meetings"):
+        got = world.client.get(path, headers=world.h("sup"))
+        assert got.status_code == 200, (path, got.text)
+        clean(got.text, path)
+        assert "7-2-1101" not in got.text, path
+    assert world.client.get(f"/api/v1/meetings/{number}", headers=world.h("worker_a")).status_code == 403
+    with transaction(session_factory(world.engine)) as s:
+        assert s.scalar(select(func.count(ResidentAudit.id))) == audits
+
+
 @pytest.mark.parametrize("fmt", ["csv", "geojson"])
 def test_names_and_phones_never_in_case_exports_and_lists(world, register, fmt):
     c = world.client
@@ -456,3 +480,38 @@ def test_an_85_year_old_is_due_unvisited_not_after_a_visit_and_again_after_8_day
         actions = set(s.scalars(select(ResidentAudit.action).where(ResidentAudit.household_id == x["household"],
                                                                    ResidentAudit.actor_id == worker.user_id)))
     assert "due" in actions
+
+
+# ---------------------------------------------------------------------------------------------- volunteers (issue 22)
+
+VOLUNTEER_PHONE = "18604729135"  # a team member's and a service member's phone: the community's desk only
+
+
+def test_volunteers_phones_and_paired_households_only_for_the_communitys_desk(world, register):
+    """A team member's phone, a service member's phone and the household paired with her (the register's head of
+    household): on every volunteers route and /desk/people only the community's supervisor sees them; the other
+    roles are refused or see names and counts, and the anonymous and Open311 callers are refused."""
+    c, sup = world.client, world.h("sup")
+    with transaction(session_factory(world.engine)) as s:  # the register's building is in grid A
+        community = s.scalar(select(Grid.community_id).where(Grid.id == world.grid_a))
+    team = c.post("/api/v1/volunteers/teams", headers=sup, json={
+        "community_id": community, "name": f"隐私队{uuid.uuid4().hex[:6]}", "kind": "safety"}).json()["id"]
+    assert c.post(f"/api/v1/volunteers/teams/{team}/members", headers=sup,
+                  json={"name": "志愿者甲", "phone": VOLUNTEER_PHONE}).status_code == 201
+    member = c.post("/api/v1/volunteers/members", headers=sup, json={
+        "kind": "liaison", "name": "专员乙", "phone": VOLUNTEER_PHONE, "grid_id": world.grid_a}).json()["id"]
+    assert c.post(f"/api/v1/volunteers/members/{member}/pairings", headers=sup,
+                  json={"household_id": register["household"]}).status_code == 201
+    paths = ["/api/v1/volunteers/teams", "/api/v1/volunteers/members",
+             f"/api/v1/volunteers/month?community_id={community}", f"/desk/people?community_id={community}"]
+    secrets = (VOLUNTEER_PHONE, VOLUNTEER_PHONE[-8:], HEAD, PHONE_HEAD)
+    for role in ALL_ROLES:
+        for path in paths:
+            r = c.get(path, headers=headers(world, role), follow_redirects=False)
+            shown = [x for x in secrets if x in r.text]
+            if role == "sup":
+                assert r.status_code == 200 and VOLUNTEER_PHONE in r.text, (role, path)
+                assert HEAD in r.text or "teams" in path or "members" in path, (role, path)
+            else:
+                assert not shown, (role, path, r.status_code, shown)
+                assert r.status_code in (200, 303, 401, 403), (role, path, r.status_code)

@@ -28,7 +28,9 @@ RESIDENT = "诸葛秀兰"
 RESIDENT_LATIN = "Philippa Wrenbottom"
 PHONE = "13716480259"
 WORKER = "上官海棠"  # grid worker A's real name
-SECRETS = (RESIDENT, RESIDENT_LATIN, PHONE, PHONE[-8:], "137****0259", WORKER)
+VOLUNTEER, VOLUNTEER_PHONE = "东方明珠", "18937264051"  # a volunteer team member (issue 22)
+SECRETS = (RESIDENT, RESIDENT_LATIN, PHONE, PHONE[-8:], "137****0259", WORKER, VOLUNTEER, VOLUNTEER_PHONE,
+           VOLUNTEER_PHONE[-8:])
 
 
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -78,10 +80,29 @@ def planted(world):
         "description": "路灯不亮"})
     assert ordinary.status_code == 201, ordinary.text
     token = _resident_report(world)
+    _volunteers(world, hh.json()["id"])
     return {"token": token, "case": case["id"], "welfare": welfare["id"],
             "welfare_open311": int(r.json()[0]["service_request_id"]),
             "ordinary": int(ordinary.json()[0]["service_request_id"]), "point": (lon, lat),
             "household": hh.json()["id"], "building": building}
+
+
+def _volunteers(world, household: int) -> None:
+    """A volunteer team member and a service member with the volunteer's name and phone, the member paired with the
+    planted household (whose head is the resident)."""
+    c, sup = world.client, world.h("sup")
+    with transaction(session_factory(world.engine)) as s:
+        community = s.scalar(select(Grid.community_id).where(Grid.id == world.grid_a))
+    team = c.post("/api/v1/volunteers/teams", headers=sup, json={"community_id": community, "name": "平安志愿者",
+                                                                 "kind": "safety"})
+    assert team.status_code == 201, team.text
+    assert c.post(f"/api/v1/volunteers/teams/{team.json()['id']}/members", headers=sup,
+                  json={"name": VOLUNTEER, "phone": VOLUNTEER_PHONE}).status_code == 201
+    member = c.post("/api/v1/volunteers/members", headers=sup, json={
+        "kind": "party_member", "name": VOLUNTEER, "phone": VOLUNTEER_PHONE, "grid_id": world.grid_a})
+    assert member.status_code == 201, member.text
+    assert c.post(f"/api/v1/volunteers/members/{member.json()['id']}/pairings", headers=sup,
+                  json={"household_id": household}).status_code == 201
 
 
 def _resident_report(world) -> str:

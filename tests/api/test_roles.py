@@ -125,7 +125,23 @@ MATRIX = [
                                            {"note": "补充照片"})),
     ("12345 待定位 queue", {"admin", "sup", "sup_other", "subd", "subd_other"},
      lambda w: ("GET", "/api/v1/desk/unlocated", None)),
+    ("volunteer teams (网格力量)", {"admin", "sup", "sup_other", "subd", "subd_other"},
+     lambda w: ("GET", "/api/v1/volunteers/teams", None)),
+    ("a community's services this month", {"admin", "sup", "subd"},
+     lambda w: ("GET", f"/api/v1/volunteers/month?community_id={community_of_a(w)}", None)),
+    ("研判 (assess)", DESK_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'registered')}/assessments",
+                                       {"reason": "需社区协调", "level": "community"})),
+    ("议事 meetings list", {"admin", "sup", "sup_other", "subd", "subd_other"},
+     lambda w: ("GET", "/api/v1/meetings", None)),
+    ("考核 scorecards", set(ROLE_USERS) - {"dept1", "dept2", "planner"},
+     lambda w: ("GET", "/api/v1/scorecards?month=2026-03&trend=false", None)),
+    ("a worker's 考核 card", STAFF_A, lambda w: ("GET", "/api/v1/scorecards/workers/worker_a?month=2026-03", None)),
 ]
+
+
+def community_of_a(w) -> int:
+    with transaction(session_factory(w.engine)) as s:
+        return int(s.get(Grid, w.grid_a).community_id)
 
 
 @pytest.mark.parametrize("name,allowed,build", MATRIX, ids=[m[0] for m in MATRIX])

@@ -223,6 +223,8 @@ WORKERS = {"worker_a", "worker_b"}
 REGISTER_A = {"sup", "worker_a", "lead_a"}
 REGISTER = {"sup", "sup_other", "worker_a", "worker_b", "lead_a", "bldg_a"}  # lists in scope (empty for B's)
 GRID_A_FIGURES = ALL - {"sup_other", "subd_other", "worker_b", "bldg_a"}  # the figures of grid A (?grid=<its code>)
+VOLUNTEER_READ = {"admin", "sup", "sup_other", "subd", "subd_other"}  # teams and roster lists (in scope)
+SCORECARDS = ALL - {"dept1", "dept2", "planner"}  # 考核: a worker gets her own row, the others their scope
 NO_GRID = "000000000000000"  # a grid code no plan has: a plan edit refused after the caller is let through
 
 Build = Callable[[Any, Things], Req]
@@ -541,7 +543,134 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
         "POST", f"/api/v1/microgrids/{w.micro_code}/buildings", json={"building_id": t.building, "plan_id": t.plan})),
     ("PUT", "/api/v1/microgrids/{code}/leader"): (answers({"admin", "planner", "sup"}), lambda w, t: Req(
         "PUT", f"/api/v1/microgrids/{w.micro_code}/leader", json={"username": "bldg_a"})),
+    # ------------------------------------------------------------------ volunteers (issue 22): teams, roster, month
+    ("GET", "/api/v1/volunteers/teams"): (answers(VOLUNTEER_READ), lambda w, t: Req("GET", "/api/v1/volunteers/teams")),
+    ("POST", "/api/v1/volunteers/teams"): (answers(DESK_A), lambda w, t: Req("POST", "/api/v1/volunteers/teams", json={
+        "community_id": community_a(w), "name": f"队{uuid.uuid4().hex[:8]}", "kind": "safety"})),
+    ("POST", "/api/v1/volunteers/teams/{team_id}/members"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/volunteers/teams/{team_in_a(w)[0]}/members", json={"name": "矩阵队员"})),
+    ("PATCH", "/api/v1/volunteers/teams/{team_id}/members/{member_id}"): (answers(DESK_A), lambda w, t: Req(
+        "PATCH", "/api/v1/volunteers/teams/{}/members/{}".format(*team_in_a(w)), json={"active": False})),
+    ("POST", "/api/v1/volunteers/teams/{team_id}/tasks"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/volunteers/teams/{team_in_a(w)[0]}/tasks", json={"title": "矩阵任务"})),
+    ("POST", "/api/v1/volunteers/tasks/{task_id}/done"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/volunteers/tasks/{team_in_a(w)[2]}/done")),
+    ("GET", "/api/v1/volunteers/members"): (answers(VOLUNTEER_READ), lambda w, t: Req(
+        "GET", "/api/v1/volunteers/members")),
+    ("POST", "/api/v1/volunteers/members"): (answers(DESK_A), lambda w, t: Req("POST", "/api/v1/volunteers/members",
+                                                                               json={"kind": "unit", "name": "矩阵单位",
+                                                                                     "community_id": community_a(w)})),
+    # a supervisor or subdistrict of elsewhere is let in, and every row (outside her scope) is a listed problem
+    ("POST", "/api/v1/volunteers/members/import"): (answers(DESK_A, sup_other=422, subd_other=422), lambda w, t: Req(
+        "POST", "/api/v1/volunteers/members/import", headers={"Content-Type": "text/csv"},
+        content=f"kind,name,grid\nunit,矩阵{uuid.uuid4().hex[:6]},{t.grid_a_code}\n".encode())),
+    ("PATCH", "/api/v1/volunteers/members/{member_id}"): (answers(DESK_A), lambda w, t: Req(
+        "PATCH", f"/api/v1/volunteers/members/{service_member_in_a(w)}", json={"active": True})),
+    # pairing with a household is personal data: the community's supervisor only (the register's rule)
+    ("POST", "/api/v1/volunteers/members/{member_id}/pairings"): (answers({"sup"}), lambda w, t: Req(
+        "POST", f"/api/v1/volunteers/members/{service_member_in_a(w)}/pairings",
+        json={"household_id": household_in_a(w, t)})),
+    ("POST", "/api/v1/volunteers/pairings/{pairing_id}/end"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/volunteers/pairings/{pairing_in_a(w, t)}/end", json={})),
+    ("POST", "/api/v1/volunteers/members/{member_id}/services"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/volunteers/members/{service_member_in_a(w)}/services",
+        json={"on": "2026-01-05", "kind": "visit", "client_id": str(uuid.uuid4())})),
+    ("GET", "/api/v1/volunteers/month"): (answers(DESK_A), lambda w, t: Req(
+        "GET", "/api/v1/volunteers/month", params={"community_id": community_a(w)})),
+    ("GET", "/desk/people"): (answers(VOLUNTEER_READ, other="away"), lambda w, t: Req("GET", "/desk/people")),
+    # ------------------------------------------------------------------ 研判 and 议事 (issue 22, deliberation)
+    ("POST", "/api/v1/cases/{case_id}/assessments"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/cases/{case_in(w, 'registered')}/assessments",
+        json={"reason": "矩阵研判", "level": "community"})),
+    ("GET", "/api/v1/cases/{case_id}/assessments"): (answers(READ_A), lambda w, t: Req(
+        "GET", f"/api/v1/cases/{t.case}/assessments")),
+    ("GET", "/api/v1/meetings/lists"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/meetings/lists")),
+    ("GET", "/api/v1/meetings"): (answers(DESK - {"dept1", "dept2"}), lambda w, t: Req("GET", "/api/v1/meetings")),
+    ("POST", "/api/v1/meetings"): (answers(DESK_A), lambda w, t: Req("POST", "/api/v1/meetings", json={
+        "kind": "grid_council", "topic": "矩阵议事", "community": community_code_a(w)})),
+    ("GET", "/api/v1/meetings/{number}"): (answers(DESK_A), lambda w, t: Req(
+        "GET", f"/api/v1/meetings/{meeting_in_a(w)}")),
+    ("POST", "/api/v1/meetings/{number}/links"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/meetings/{meeting_in_a(w)}/links", json={"case": number_of(w, case_in(w, 'registered'))})),
+    ("POST", "/api/v1/meetings/{number}/held"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/meetings/{meeting_in_a(w)}/held", json={"participants": 9})),
+    ("POST", "/api/v1/meetings/{number}/decision"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/meetings/{meeting_in_a(w)}/decision", json={
+            "decision": "同意", "participants": 9, "votes_for": 8})),
+    ("POST", "/api/v1/meetings/{number}/follow-ups"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/meetings/{meeting_in_a(w, decided=True)}/follow-ups", json={"category": "C0105"})),
+    ("POST", "/api/v1/meetings/{number}/cancel"): (answers(DESK_A), lambda w, t: Req(
+        "POST", f"/api/v1/meetings/{meeting_in_a(w)}/cancel", json={"reason": "改期"})),
+    ("GET", "/desk/meetings"): (answers(DESK - {"dept1", "dept2"}), lambda w, t: Req("GET", "/desk/meetings")),
+    ("GET", "/desk/meetings/{number}"): (answers(DESK_A), lambda w, t: Req(
+        "GET", f"/desk/meetings/{meeting_in_a(w)}")),
+    # ------------------------------------------------------------------ 考核 and the 月报 (issue 22, assessment)
+    ("GET", "/api/v1/scorecards"): (answers(SCORECARDS), lambda w, t: Req("GET", "/api/v1/scorecards", params={
+        "month": "2026-03", "trend": "false"})),
+    ("GET", "/api/v1/scorecards/rules"): (answers(SCORECARDS), lambda w, t: Req("GET", "/api/v1/scorecards/rules")),
+    ("GET", "/api/v1/scorecards/workers/{username}"): (answers(STAFF_A), lambda w, t: Req(
+        "GET", "/api/v1/scorecards/workers/worker_a", params={"month": "2026-03"})),
+    ("GET", "/api/v1/reports/monthly.xlsx"): (answers(DESK_A), lambda w, t: Req(
+        "GET", "/api/v1/reports/monthly.xlsx", params={"community": community_a(w), "month": "2026-03"})),
+    ("GET", "/desk/scorecards"): (answers(SCORECARDS, other="away"), lambda w, t: Req(
+        "GET", "/desk/scorecards", params={"month": "2026-03"})),
+    ("GET", "/desk/reports/monthly"): (answers(DESK_A, other="away", sup_other="denied", subd_other="denied"),
+                                       lambda w, t: Req("GET", "/desk/reports/monthly", params={
+                                           "community": community_a(w), "month": "2026-03"})),
 }
+
+
+def team_in_a(w) -> tuple[int, int, int]:
+    """A new volunteer team in grid A's community with a member and an open task: (team, member, task) ids."""
+    from patrol.core.models import TeamMember, TeamTask, VolunteerTeam
+
+    with transaction(session_factory(w.engine)) as s:
+        team = VolunteerTeam(community_id=s.scalar(select(Grid.community_id).where(Grid.id == w.grid_a)),
+                             name=f"矩阵队{uuid.uuid4().hex[:8]}", kind="service")
+        s.add(team)
+        s.flush()
+        member, task = TeamMember(team_id=team.id, name="矩阵队员"), TeamTask(team_id=team.id, title="矩阵任务")
+        s.add_all([member, task])
+        s.flush()
+        return team.id, member.id, task.id
+
+
+def service_member_in_a(w) -> int:
+    """A new 网格服务专员 of grid A."""
+    from patrol.core.models import ServiceMember
+
+    with transaction(session_factory(w.engine)) as s:
+        m = ServiceMember(kind="liaison", name="矩阵专员", community_id=s.scalar(
+            select(Grid.community_id).where(Grid.id == w.grid_a)), grid_id=w.grid_a)
+        s.add(m)
+        s.flush()
+        return m.id
+
+
+def pairing_in_a(w, t: Things) -> int:
+    """A new pairing of a new service member with a new household of grid A (made by the supervisor)."""
+    return _ok(w.client.post(f"/api/v1/volunteers/members/{service_member_in_a(w)}/pairings", headers=w.h("sup"),
+                             json={"household_id": household_in_a(w, t)}), "pairing")["id"]
+
+
+def community_code_a(w) -> str:
+    with transaction(session_factory(w.engine)) as s:
+        return str(s.scalar(select(Community.code).join(Grid, Grid.community_id == Community.id)
+                            .where(Grid.id == w.grid_a)))
+
+
+def meeting_in_a(w, *, decided: bool = False) -> str:
+    """A new 议事 meeting of grid A's community with a case of grid A on its agenda (decided when asked); its
+    number."""
+    from patrol.cases import meetings
+
+    case = number_of(w, case_in(w, "registered"))
+    with transaction(session_factory(w.engine)) as s:
+        m = meetings.plan_meeting(s, SYSTEM, w.settings, kind="grid_council", topic="矩阵议事",
+                                  community=community_code_a(w), cases=[case])
+        if decided:
+            meetings.decide(s, SYSTEM, w.settings, str(m.number), decision="同意")
+        return str(m.number)
 
 
 def pending_order(w) -> str:

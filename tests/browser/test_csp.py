@@ -54,6 +54,8 @@ def test_every_page_runs_under_its_policy(served):
         "/dashboard": "#cards .card",
         "/desk": "#tabs [role=tab]",
         "/desk/unlocated": "#orders .order, #orders .empty",
+        "/desk/people": "body[data-ready='1']",
+        "/desk/meetings": "body[data-ready='1']",  # 研判议事: server-rendered, its script sends the forms
         f"/desk/cases/{number}": "#timeline li",
         f"/desk/cases/{number}/print": ".sign",
         "/maps/cases": ".leaflet-container",

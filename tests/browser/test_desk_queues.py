@@ -96,7 +96,7 @@ def _count(desk, status: str) -> int:
 def test_supervisor_registers_two_cases_in_bulk(page, desk):
     _open(page, desk, "/desk")
     tabs = page.locator("[role=tab]")
-    assert tabs.count() == 8
+    assert tabs.count() == 11  # 8 of the loop, and 研判's 待研判 / 重难点 / 信访
     assert "待立案" in tabs.first.text_content()
     reported = _count(desk, "reported")
     assert _badge(page, "to_register") == reported >= 2

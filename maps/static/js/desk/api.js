@@ -19,7 +19,9 @@ export function toLogin() {
 // own language what went wrong with which field, and keeps the server's words as the detail.
 const FIELD = {
   zh: { note: '原因/说明', unit_id: '责任单位', units: '部门', hours: '期限(工时)', rating: '评价', duplicate_of: '合并到',
-        action: '操作', case_id: '案件', photo: '照片', file: '照片', report_in_hours: '报到时限' },
+        action: '操作', case_id: '案件', photo: '照片', file: '照片', report_in_hours: '报到时限',
+        reason: '理由', meeting: '议事', demand_list: '诉求清单', level: '层级', topic: '议题', decision: '决定',
+        participants: '参会人数', representatives: '居民代表人数', votes_for: '赞成票', case: '案件', kind: '类型' },
   en: { note: 'note', unit_id: 'unit', units: 'departments', hours: 'deadline (working hours)', rating: 'rating',
         duplicate_of: 'merge into', action: 'action', case_id: 'case', photo: 'photo', file: 'photo',
         report_in_hours: 'report-in time' },

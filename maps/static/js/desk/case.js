@@ -8,6 +8,7 @@
 import { api, errorHtml, esc, label, LANG, CONFIG, hoursText, when, caseLink } from '/static/js/desk/api.js';
 import { basemap } from '/static/js/basemap.js';
 import { datum } from '/static/js/datum.js';
+import { renderAssessment } from '/static/js/desk/assess.js';
 
 const T = CONFIG.t || {};
 const NUMBER = CONFIG.number;
@@ -46,6 +47,7 @@ function render() {
   document.title = `${T.title} ${d.number}`;
   renderHead(d);
   renderActions(d);
+  renderAssessment(d, done);
   renderMap(d);
   renderPlace(d);
   $('description').textContent = d.description || T.none;
@@ -280,7 +282,7 @@ function renderEarlier(d) {
 // ------------------------------------------------------------------------------------------------ actions
 
 function renderActions(d) {
-  const forms = d.actions.filter((a) => !a.one_click);
+  const forms = d.actions.filter((a) => !a.one_click && a.name !== 'assess');  // 研判: its own panel (assess.js)
   const clicks = d.actions.filter((a) => a.one_click);
   if (!d.actions.length && !d.tasks.some((t) => t.actions.length)) {
     $('actions').innerHTML = `<p class="muted">${esc(T.no_actions)}</p>`;
