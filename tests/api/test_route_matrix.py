@@ -223,8 +223,10 @@ WORKERS = {"worker_a", "worker_b"}
 REGISTER_A = {"sup", "worker_a", "lead_a"}
 REGISTER = {"sup", "sup_other", "worker_a", "worker_b", "lead_a", "bldg_a"}  # lists in scope (empty for B's)
 GRID_A_FIGURES = ALL - {"sup_other", "subd_other", "worker_b", "bldg_a"}  # the figures of grid A (?grid=<its code>)
-VOLUNTEER_READ = {"admin", "sup", "sup_other", "subd", "subd_other"}  # teams and roster lists (in scope)
-SCORECARDS = ALL - {"dept1", "dept2", "planner"}  # 考核: a worker gets her own row, the others their scope
+# teams and roster lists (in scope; a 网格长 her community's)
+VOLUNTEER_READ = {"admin", "sup", "sup_other", "subd", "subd_other", "lead_a"}
+# 考核: a worker gets her own row, the others their scope (a 楼栋长 none)
+SCORECARDS = ALL - {"dept1", "dept2", "planner", "bldg_a"}
 NO_GRID = "000000000000000"  # a grid code no plan has: a plan edit refused after the caller is let through
 
 Build = Callable[[Any, Things], Req]
@@ -575,11 +577,11 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("POST", "/api/v1/volunteers/members/{member_id}/services"): (answers(DESK_A), lambda w, t: Req(
         "POST", f"/api/v1/volunteers/members/{service_member_in_a(w)}/services",
         json={"on": "2026-01-05", "kind": "visit", "client_id": str(uuid.uuid4())})),
-    ("GET", "/api/v1/volunteers/month"): (answers(DESK_A), lambda w, t: Req(
+    ("GET", "/api/v1/volunteers/month"): (answers(DESK_A | {"lead_a"}), lambda w, t: Req(
         "GET", "/api/v1/volunteers/month", params={"community_id": community_a(w)})),
     ("GET", "/desk/people"): (answers(VOLUNTEER_READ, other="away"), lambda w, t: Req("GET", "/desk/people")),
     # ------------------------------------------------------------------ 研判 and 议事 (issue 22, deliberation)
-    ("POST", "/api/v1/cases/{case_id}/assessments"): (answers(DESK_A), lambda w, t: Req(
+    ("POST", "/api/v1/cases/{case_id}/assessments"): (answers(DESK_A | {"lead_a"}), lambda w, t: Req(
         "POST", f"/api/v1/cases/{case_in(w, 'registered')}/assessments",
         json={"reason": "矩阵研判", "level": "community"})),
     ("GET", "/api/v1/cases/{case_id}/assessments"): (answers(READ_A), lambda w, t: Req(
@@ -588,7 +590,7 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("GET", "/api/v1/meetings"): (answers(DESK - {"dept1", "dept2"}), lambda w, t: Req("GET", "/api/v1/meetings")),
     ("POST", "/api/v1/meetings"): (answers(DESK_A), lambda w, t: Req("POST", "/api/v1/meetings", json={
         "kind": "grid_council", "topic": "矩阵议事", "community": community_code_a(w)})),
-    ("GET", "/api/v1/meetings/{number}"): (answers(DESK_A), lambda w, t: Req(
+    ("GET", "/api/v1/meetings/{number}"): (answers(DESK_A | {"lead_a"}), lambda w, t: Req(
         "GET", f"/api/v1/meetings/{meeting_in_a(w)}")),
     ("POST", "/api/v1/meetings/{number}/links"): (answers(DESK_A), lambda w, t: Req(
         "POST", f"/api/v1/meetings/{meeting_in_a(w)}/links", json={"case": number_of(w, case_in(w, 'registered'))})),
@@ -602,7 +604,7 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("POST", "/api/v1/meetings/{number}/cancel"): (answers(DESK_A), lambda w, t: Req(
         "POST", f"/api/v1/meetings/{meeting_in_a(w)}/cancel", json={"reason": "改期"})),
     ("GET", "/desk/meetings"): (answers(DESK - {"dept1", "dept2"}), lambda w, t: Req("GET", "/desk/meetings")),
-    ("GET", "/desk/meetings/{number}"): (answers(DESK_A), lambda w, t: Req(
+    ("GET", "/desk/meetings/{number}"): (answers(DESK_A | {"lead_a"}), lambda w, t: Req(
         "GET", f"/desk/meetings/{meeting_in_a(w)}")),
     # ------------------------------------------------------------------ 考核 and the 月报 (issue 22, assessment)
     ("GET", "/api/v1/scorecards"): (answers(SCORECARDS), lambda w, t: Req("GET", "/api/v1/scorecards", params={
