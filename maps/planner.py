@@ -62,6 +62,21 @@ LABELS = {
     },
 }
 
+# 微网格 (people, issue 22): the micro-grid layer of a draft — show it, pick a micro-grid, click buildings into it
+LABELS["zh"] |= {"micro": "微网格", "micro_show": "显示微网格",
+                 "micro_help": "点击一个微网格作为目标，再点击楼栋把它移入（草案中编辑，发布后生效）",
+                 "micro_target": "目标微网格：{0}", "micro_moved": "楼栋 {0} 已移入 {1}",
+                 "micro_zoom": "放大地图以显示楼栋",
+                 "micro_none": "此方案还没有微网格，请先生成",
+                 "micro_readonly": "只有草案的微网格可以编辑", "micro_leader": "楼栋长"}
+LABELS["en"] |= {"micro": "Micro-grids (微网格)", "micro_show": "Show micro-grids",
+                 "micro_help": "Click a micro-grid to pick it, then click buildings to move them into it (in a draft; "
+                               "in force once published)",
+                 "micro_target": "Target micro-grid: {0}", "micro_moved": "Building {0} moved into {1}",
+                 "micro_zoom": "Zoom in to see the buildings",
+                 "micro_none": "This plan has no micro-grids yet (gridpatrol people microgrids generate --plan …)",
+                 "micro_readonly": "Only a draft's micro-grids are edited", "micro_leader": "Building lead"}
+
 PAGE = """<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
@@ -110,11 +125,15 @@ PAGE = """<!doctype html>
    <label class="upload">{upload}<input type="file" id="upload" accept=".gpkg,.geojson,.json,.zip"></label>
    <div class="row"><button type="button" id="print-qr">{print_qr}</button></div>
   </section>
+  <section id="micro"><h2>{micro}</h2>
+   <label><input type="checkbox" id="micro-show"> {micro_show}</label>
+   <p class="muted">{micro_help}</p><p id="micro-state" role="status"></p></section>
  </aside>
 </main>
 <script src="/static/vendor/leaflet-1.9.4/leaflet.js"></script>
 <script src="/static/js/leaflet-lang.js"></script>
 <script type="module" src="/static/js/planner.js"></script>
+<script type="module" src="/static/js/planner-micro.js"></script>
 </body></html>"""
 
 

@@ -17,8 +17,9 @@ from patrol.core.errors import InvalidInput
 from patrol.core.logins import failures
 from patrol.core.models import ROLES, ApiKey, Grid, Subdistrict, User
 from patrol.core.sessions import change_password, revoke_user, set_active
+from patrol.people.scope import scope_words
 
-USERS_HEADER = "id\tusername\tname\trole\tcommunity\tsubdistrict\tunit\tgrids\temail\tsimulated"
+USERS_HEADER = "id\tusername\tname\trole\tcommunity\tsubdistrict\tunit\tgrids\temail\tsimulated\tpost\tscope"
 
 
 @click.group(cls=Group, help="users and roles")
@@ -48,16 +49,23 @@ def _password(username: str, given: str | None, from_stdin: bool) -> str:
 @click.option("--email", help="e-mail address (for notifications)")
 @click.option("--unit", type=int, help="responsible unit id (department users)")
 @click.option("--grids", help="comma-separated grid codes the worker walks (grid workers)")
+@click.option("--lead-grids", help="comma-separated codes of the grids a 网格长 leads (grid leads)")
+@click.option("--micro-grid", help="the code of the micro-grid (微网格) a 楼栋长 looks after (building leads)")
+@click.option("--post", help="her post in words (职务): 楼栋长, 微网格员, 平安志愿者, 网格长 …")
 def users_add(username: str, role: str, name: str | None, password: str | None, password_stdin: bool,
               community: str | None, subdistrict: str | None, email: str | None, unit: int | None,
-              grids: str | None) -> None:
+              grids: str | None, lead_grids: str | None, micro_grid: str | None, post: str | None) -> None:
     sessions = open_database().sessions
     password = _password(username, password, password_stdin)
     codes = [g for g in (grids or "").split(",") if g]
+    leads = [g.strip() for g in (lead_grids or "").split(",") if g.strip()]
     with transaction(sessions) as session:
         user = create_user(session, username=username, role=role, password=password, display_name=name,
-                           community=community, unit_id=unit, grids=codes, subdistrict=subdistrict, email=email)
-        print(f"added {user.role} {user.username} (id {user.id})" + (f", grids {', '.join(codes)}" if codes else ""))
+                           community=community, unit_id=unit, grids=codes, subdistrict=subdistrict, email=email,
+                           lead_grids=leads, micro_grid=micro_grid, post=post)
+        print(f"added {user.role} {user.username} (id {user.id})" + (f", grids {', '.join(codes)}" if codes else "")
+              + (f", leads grids {', '.join(leads)}" if leads else "")
+              + (f", micro-grid {micro_grid}" if micro_grid else ""))
 
 
 @users.command("list", help="list users, one per line under a header row (tab-separated)")
@@ -70,7 +78,8 @@ def users_list() -> None:
             codes = list(session.scalars(select(Grid.code).where(Grid.worker_id == u.id).order_by(Grid.code)))
             print(f"{u.id}\t{u.username}\t{u.display_name}\t{u.role}\t{u.community_id or '-'}"
                   f"\t{subs.get(u.subdistrict_id or -1) or '-'}\t{u.unit_id or '-'}\t{','.join(codes) or '-'}"
-                  f"\t{u.email or '-'}\t{'yes' if u.simulated else 'no'}")
+                  f"\t{u.email or '-'}\t{'yes' if u.simulated else 'no'}\t{u.post or '-'}"
+                  f"\t{scope_words(session, u) or '-'}")
 
 
 @users.command("set-work-phone", help="the work phone on a grid worker's public card (网格员公示牌); '' clears it")

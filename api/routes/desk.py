@@ -139,8 +139,8 @@ def _name(session, actor: Actor) -> str:
 @pages.get("/desk", response_class=HTMLResponse, summary="The case desk: my queues (待办)")
 def desk_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep,
               lang: Annotated[Literal["zh", "en"] | None, Query()] = None) -> Response:
-    if actor.role == "grid_worker":
-        return RedirectResponse("/app/", status_code=303)  # a grid worker works on her phone
+    if actor.role in ("grid_worker", "building_lead"):
+        return RedirectResponse("/app/", status_code=303)  # a grid worker (and a 楼栋长) works on her phone
     if actor.role not in Q.desk_roles():
         return RedirectResponse(f"/dashboard?lang={lang or settings.lang}", status_code=303)
     return HTMLResponse(queues_page(

@@ -247,6 +247,8 @@ def grids_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, 
 @router.get("/dashboard", response_class=HTMLResponse,
             summary="Supervisor dashboard: KPI cards, ranking, maps, downloads")
 def dashboard(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
+    if actor.role == "building_lead":  # a 楼栋长 has no dashboard: she works in the phone app
+        return RedirectResponse("/app/", status_code=303)
     return HTMLResponse(dashboard_page(lang=lang or settings.lang, timezone=settings.timezone))
 
 

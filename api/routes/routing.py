@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/v1", tags=["routing"])
 def responsible(actor: ActorDep, session: SessionDep, lat: float, lon: float, category: str,
                 level: Literal["grid", "community", "department"] | None = None,
                 crs: Datum = Datum.WGS84) -> dict:
-    if actor.role not in ("admin", "supervisor", "subdistrict", "grid_worker", "planner", "department"):
+    if actor.role not in ("admin", "supervisor", "subdistrict", "grid_worker", "planner", "department", "grid_lead"):
         raise Forbidden(f"a {actor.role} cannot query responsibility", field="role")
     x, y = to_point(lon, lat, crs)
     return svc.responsible(session, lon=x, lat=y, category=category, level=level).as_dict()

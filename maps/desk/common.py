@@ -23,9 +23,10 @@ LEVEL = {
 }
 ROLE = {
     "zh": {"grid_worker": "网格员", "supervisor": "社区", "subdistrict": "街道", "department": "职能部门",
-           "planner": "规划", "admin": "管理员"},
+           "planner": "规划", "admin": "管理员", "grid_lead": "网格长", "building_lead": "楼栋长"},
     "en": {"grid_worker": "Grid worker", "supervisor": "Community", "subdistrict": "Subdistrict",
-           "department": "Department", "planner": "Planner", "admin": "Administrator"},
+           "department": "Department", "planner": "Planner", "admin": "Administrator", "grid_lead": "Grid lead",
+           "building_lead": "Building lead"},
 }
 ACTION_EN = {"register": "Register", "reject": "Reject", "dispatch": "Dispatch", "whistle": "Whistle departments in",
              "accept": "Accept", "return": "Return (not ours)", "handle": "Handled", "verify": "Verified on site",

@@ -67,7 +67,8 @@ function renderAll() {
   if (d) {
     const g = d.grids.features.map((f) => f.properties.name || f.properties.code).join('、');
     $('grid-name').textContent = g || t('app_name');
-    $('user-name').textContent = d.user ? d.user.display_name || d.user.username : '';
+    // a 楼栋长's post beside her name (her "grids" are her 微网格)
+    $('user-name').textContent = d.user ? (d.user.display_name || d.user.username) + (d.user.post ? ` · ${d.user.post}` : '') : '';
   }
   renderMap(!renderAll.fitted);
   if (d && !renderAll.fitted) renderAll.fitted = true;
@@ -125,7 +126,8 @@ async function login(ev) {
   } catch (_) { $('login-error').textContent = t('no_network'); return; }
   if (r.status !== 200) { $('login-error').textContent = t('wrong_login'); return; }
   const data = await r.json();
-  if (data.role !== 'grid_worker') { $('login-error').textContent = t('not_worker'); return; }
+  // a grid worker, or a 楼栋长 (building_lead: her 微网格 only — no patrol, no inspections, no self-handling)
+  if (!FIELD_ROLES.includes(data.role)) { $('login-error').textContent = t('not_worker'); return; }
   if (owner && owner !== user) { await store.clear(); S.pending = {}; }
   S.tokens = Object.assign(data, { got_at: Date.now() });   // auth.js counts the token's life from here
   await store.kv.put('tokens', data);
@@ -178,7 +180,10 @@ function watchGps() {
 // ------------------------------------------------------------------------------------------ start
 
 let shellStarted = false;
+const FIELD_ROLES = ['grid_worker', 'building_lead'];
+
 async function startShell() {
+  document.body.classList.toggle('lead', !!(S.tokens && S.tokens.role === 'building_lead'));
   $('login').hidden = true;
   $('shell').hidden = false;
   S.pending = (await store.kv.get('pending')) || {};

@@ -37,7 +37,7 @@ export const TEXTS = {
     k_fixes: (n) => `定位点 ×${n}`, k_patrol_end: '结束巡查', k_visit: '走访签到',
     logout_pending: (n) => `还有 ${n} 条未发送。退出后它们会保留在本机，同一账号再次登录后继续发送。确定退出？`,
     other_user: (n) => `本机还有上一位用户的 ${n} 条未发送内容，请先用该账号登录发送。`,
-    wrong_login: '用户名或密码错误', no_network: '没有网络，无法登录', not_worker: '本应用供网格员使用',
+    wrong_login: '用户名或密码错误', no_network: '没有网络，无法登录', not_worker: '本应用供网格员和楼栋长（微网格）使用',
     no_data: '还没有今日数据：请联网后刷新', case_n: (id) => `案件 #${id}`, new_case: '新上报',
     photos_n: (n) => `${n} 张照片`, stop_n: (n) => `第 ${n} 站`,
     // field surveys: inspections (隐患排查), shops (一户一码), household visits (走访) with needs (民情台账)
@@ -116,7 +116,7 @@ export const TEXTS = {
     k_fixes: (n) => `GPS fixes ×${n}`, k_patrol_end: 'Patrol end', k_visit: 'Visit check-in',
     logout_pending: (n) => `${n} items are not sent yet. They stay on this phone and are sent when this account logs in again. Log out?`,
     other_user: (n) => `This phone still holds ${n} unsent items of the previous user; log in as that user first.`,
-    wrong_login: 'Wrong username or password', no_network: 'No network: cannot log in', not_worker: 'This app is for grid workers',
+    wrong_login: 'Wrong username or password', no_network: 'No network: cannot log in', not_worker: 'This app is for grid workers and building leads (micro-grids)',
     no_data: "No data for today yet: refresh when online", case_n: (id) => `Case #${id}`, new_case: 'New report',
     photos_n: (n) => `${n} photo${n > 1 ? 's' : ''}`, stop_n: (n) => `Stop ${n}`,
     tab_inspect: 'Inspect', inspect: 'Inspect', t_building: 'Building', t_shop: 'Shop', t_place: 'Place',

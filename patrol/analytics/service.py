@@ -91,8 +91,9 @@ def resolve_scope(session: Session, actor: Actor, *, community: str | None = Non
         return _subdistrict_scope(session, actor, community_id, grid_id, unit_id)
     if in_sub is not None and role == "supervisor" and actor.community_id not in in_sub:
         raise Forbidden("your community is not in that subdistrict", field="subdistrict")
-    if in_sub is not None and role == "grid_worker":
-        raise Forbidden("a grid worker sees the figures of her own grid", field="subdistrict")
+    if in_sub is not None and role in ("grid_worker", "grid_lead"):
+        raise Forbidden("a grid worker (网格长: the grids she leads) sees the figures of her own grids",
+                        field="subdistrict")
     if role == "supervisor":
         if community_id not in (None, actor.community_id):
             raise Forbidden("that community is outside your scope", field="community")
@@ -104,14 +105,23 @@ def resolve_scope(session: Session, actor: Actor, *, community: str | None = Non
         if unit_id not in (None, actor.unit_id):
             raise Forbidden("that unit is not yours", field="unit_id")
         return Scope(community_id, grid_id, actor.unit_id, in_sub)
-    if role == "grid_worker":
+    if role == "grid_lead" and grid_id is None and _leads_whole_community(session, actor):
+        return Scope(actor.community_id, None, None)  # a 网格长 of every grid of her community: its figures
+    if role in ("grid_worker", "grid_lead"):  # a 网格长 reads each grid she leads like its worker
         if grid_id is None and len(actor.grid_ids) == 1:
             grid_id = next(iter(actor.grid_ids))
         if grid_id is None or grid_id not in actor.grid_ids:
             raise Forbidden("a grid worker sees the figures of her own grid: give grid=<your grid code>",
                             field="grid")
         return Scope(None, grid_id, None)
-    raise Forbidden(f"a {role} cannot read analytics", field="role")
+    raise Forbidden(f"a {role} cannot read analytics", field="role")  # a 楼栋长 among them
+
+
+def _leads_whole_community(session: Session, actor: Actor) -> bool:
+    """Whether a 网格长 leads every grid of her community (then its figures are hers without ``grid=``)."""
+    if actor.community_id is None or len(actor.grid_ids) < 2:
+        return False
+    return set(session.scalars(select(Grid.id).where(Grid.community_id == actor.community_id))) == set(actor.grid_ids)
 
 
 def _subdistrict_scope(session: Session, actor: Actor, community_id: int | None, grid_id: int | None,
@@ -573,7 +583,7 @@ def track_reader_worker(session: Session, actor: Actor, worker_id: int | None) -
         return worker_id
     if actor.role == "grid_worker":
         return actor.user_id
-    if actor.role not in ("admin", "supervisor", "subdistrict"):
+    if actor.role not in ("admin", "supervisor", "subdistrict", "grid_lead"):  # 网格长: her grids' workers
         raise Forbidden(f"a {actor.role} cannot see grid workers' tracks", field="day")
     return None
 

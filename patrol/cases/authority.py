@@ -7,6 +7,11 @@ refinements by ownership: a grid worker registers, dispatches and closes only gr
 and handles only cases assigned to her, verifies and supplements only in her grids (but never what she handled on
 the spot herself, 自行处置: the community checks that); a department acts only on cases dispatched to its
 unit; a supervisor only in her community; a subdistrict user (街道) in every community of her subdistrict.
+
+The people around the grid (:mod:`patrol.people.scope`): a 网格长 (``grid_lead``) reads the cases of the grids she
+leads (and those she reported) and registers, dispatches, verifies, reworks, closes and supplements grid-level cases
+there, as the worker of those grids would — she leads them, she does not accept or handle; a 楼栋长
+(``building_lead``) reads only the cases she reported and supplements them while they are open, nothing else.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ def can_read(actor: Actor, case: Case, session: Session) -> bool:
         return case.community_id is not None and case.community_id in actor.community_ids
     if actor.role == "grid_worker":
         return case.grid_id in actor.grid_ids or case.assignee_id == actor.user_id or case.reporter_id == actor.user_id
+    if actor.role == "grid_lead":
+        return case.grid_id in actor.grid_ids or case.reporter_id == actor.user_id
+    if actor.role == "building_lead":
+        return actor.user_id is not None and case.reporter_id == actor.user_id
     if actor.role == "department":
         if actor.unit_id is None:
             return False
@@ -54,6 +63,10 @@ def scope_filter(actor: Actor) -> list[ColumnElement[bool]]:
     if actor.role == "grid_worker":
         return [or_(Case.grid_id.in_(actor.grid_ids or [-1]), Case.assignee_id == actor.user_id,
                     Case.reporter_id == actor.user_id)]
+    if actor.role == "grid_lead":
+        return [or_(Case.grid_id.in_(sorted(actor.grid_ids) or [-1]), Case.reporter_id == actor.user_id)]
+    if actor.role == "building_lead":
+        return [Case.reporter_id == (actor.user_id if actor.user_id is not None else -1)]
     if actor.role == "department":
         tasks = select(CaseTask.case_id).where(CaseTask.unit_id == actor.unit_id)
         return [or_(Case.unit_id == actor.unit_id, Case.id.in_(tasks))]
@@ -100,8 +113,21 @@ def refusal(actor: Actor, case: Case, action: str) -> str | None:
             return "only the worker of the case's grid supplements it"
     if actor.role == "department" and case.unit_id != actor.unit_id:
         return "the case is not dispatched to your unit; use its whistle task"
-    if actor.role == "grid_lead" and case.grid_id not in actor.grid_ids:  # 网格长: 研判 in the grids she leads
-        return "a grid lead acts only on cases of the grids she leads"
+    return _people_refusal(actor, case, action)
+
+
+def _people_refusal(actor: Actor, case: Case, action: str) -> str | None:
+    """The refinements for a 网格长 (her grids' grid-level cases) and a 楼栋长 (supplementing her own reports)."""
+    if actor.role == "grid_lead":
+        mine = case.grid_id in actor.grid_ids
+        if action in ("register", "dispatch", "close") and not (mine and case.level == "grid"):
+            return f"a grid lead can {action} only grid-level cases of the grids she leads"
+        if not mine:
+            return "the case is outside the grids you lead"
+        if action in ("verify", "rework") and case.channel == SELF_HANDLED:
+            return "a matter handled on the spot (自行处置) is checked by the community"
+    if actor.role == "building_lead" and case.reporter_id != actor.user_id:
+        return "a building lead supplements only her own reports"
     return None
 
 

@@ -33,6 +33,7 @@ from patrol.core.frames import read_frame
 from patrol.core.models import Building, Case, CaseEvent, Category, Community, Grid
 from patrol.core.settings import Settings
 from patrol.core.time import now_utc
+from patrol.people.scope import FIELD_ROLES, in_micro_grid
 from patrol.plans.service import grid_version
 
 MAX_BATCH = 500
@@ -100,7 +101,7 @@ def _check_item(actor: Actor, item: dict, cat: Category | None, point: tuple[flo
     if grid is None and community is None:
         raise InvalidInput(f"the point ({point[0]:.6f}, {point[1]:.6f}) lies outside every grid and community",
                            field="lat")
-    if actor.role == "grid_worker" and grid not in actor.grid_ids:
+    if actor.role in ("grid_worker", "grid_lead") and grid not in actor.grid_ids:
         raise Forbidden("the point lies outside your grids", field="lat")
     if actor.role == "supervisor" and community != actor.community_id:
         raise Forbidden("the point lies outside your community", field="lat")
@@ -185,6 +186,9 @@ def create_cases(session: Session, actor: Actor, settings: Settings, items: list
         try:
             _check_item(actor, item, cats.get(str(item.get("category"))), (xs[k], ys[k]), grids[k], coms[k],
                         existing_buildings)
+            if actor.role == "building_lead" and not in_micro_grid(session, actor, xs[k], ys[k],
+                                                                    item.get("building_id")):
+                raise Forbidden("a building lead reports only in her micro-grid (微网格)", field="lat")
         except GridPatrolError as exc:
             results[i].update(status=exc.status_code, error=_error(exc))
             continue
@@ -203,7 +207,7 @@ def _insert(session: Session, actor: Actor, settings: Settings, cal, items, resu
             grids, blds, now: dt.datetime) -> None:
     hints = nearby(session, [(items[ok[k]]["category"], xs[k], ys[k]) for k in fresh],
                    settings.duplicate_radius_m, now - dt.timedelta(days=settings.recurrence_days))
-    channel = "open311" if actor.api_key_id else "patrol" if actor.role == "grid_worker" else "staff"
+    channel = "open311" if actor.api_key_id else "patrol" if actor.role in FIELD_ROLES else "staff"
     rows = []
     deadlines: dict[tuple[float, dt.datetime], dt.datetime] = {}
     for n, k in enumerate(fresh):

@@ -159,8 +159,10 @@ def case_timeline(session: Session, case: Case) -> list[dict[str, Any]]:
 def _names(session: Session, model: Any, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    name = model.display_name if model is User else model.name
-    return {int(i): n for i, n in session.execute(select(model.id, name).where(model.id.in_(sorted(ids)))).all()}
+    if model is User:  # with her post when she holds one (楼栋长, 网格长 …): who reported from the building
+        return {int(i): f"{n}（{p}）" if p else n for i, n, p in session.execute(
+            select(User.id, User.display_name, User.post).where(User.id.in_(sorted(ids)))).all()}
+    return {int(i): n for i, n in session.execute(select(model.id, model.name).where(model.id.in_(sorted(ids)))).all()}
 
 
 def gallery(steps: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -38,7 +38,7 @@ deadline), from the grid straight to the department level (城管).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -105,6 +105,13 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     _a("urge", OPEN - {"suspended"}, None, {"subdistrict", "admin"}, "督办"),
     _a("supplement", OPEN, None, STAFF | {"grid_worker"}, "补充"),
 )}
+
+# The people around the grid (patrol.people.scope): a 网格长 (grid_lead) acts on her grids' grid-level cases as their
+# worker would, short of accepting and handling; a 楼栋长 (building_lead) supplements her own reports.
+for _name, _roles in (("register", {"grid_lead"}), ("dispatch", {"grid_lead"}), ("verify", {"grid_lead"}),
+                      ("rework", {"grid_lead"}), ("close", {"grid_lead"}),
+                      ("supplement", {"grid_lead", "building_lead"})):
+    ACTIONS[_name] = replace(ACTIONS[_name], roles=ACTIONS[_name].roles | _roles)
 
 # The derived sets: each read off the action table, so a change to the loop changes them with it.
 #: The deadline clock runs (a case can be overdue): open and not paused by ``suspend``.

@@ -162,6 +162,8 @@ ROLE_QUEUES: dict[str, tuple[str, ...]] = {
     "subdistrict": _SUBDISTRICT + DELIBERATION,
     "department": ("to_accept", "in_hand", "tasks", "rework"),
     "admin": _SUPERVISOR + ("escalated_subdistrict", "whistle", "urged") + DELIBERATION,
+    # 网格长: the loop of the grids she leads (patrol.people.scope), read through the case scope, and their 研判
+    "grid_lead": ("to_register", "to_dispatch", "returned", "to_close", "near", "overdue") + DELIBERATION,
 }
 
 
@@ -447,6 +449,8 @@ def filter_options(session: Session, actor: Actor) -> dict[str, list[dict[str, s
         grids = grids.where(Grid.community_id == actor.community_id)
     elif actor.role == "subdistrict":
         grids = grids.where(Grid.community_id.in_(sorted(actor.community_ids) or [-1]))
+    elif actor.role == "grid_lead":
+        grids = grids.where(Grid.id.in_(sorted(actor.grid_ids) or [-1]))
     elif actor.role != "admin":
         grids = grids.where(Grid.id == -1)
     communities = select(Community.code, Community.name).order_by(Community.code)

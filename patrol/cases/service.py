@@ -46,6 +46,7 @@ from patrol.core.models import (
 from patrol.core.settings import Settings
 from patrol.core.time import now_utc
 from patrol.notify import notices
+from patrol.people.scope import FIELD_ROLES, in_micro_grid
 
 # The case service is also the API's one import for the case loop: what it re-exports from the modules it is made of.
 __all__ = ["CaseFilter", "Created", "calendar", "can_read", "case_clusters", "case_dict", "case_query",
@@ -110,8 +111,11 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
         where = f"; the nearest grid is {near[0]}, {near[1]:.0f} m away" if near else ""
         raise InvalidInput(f"the point ({x:.6f}, {y:.6f}) lies outside every grid and community{where}",
                            field="lat")
-    if actor.role == "grid_worker" and place.grid_id not in actor.grid_ids:
+    if actor.role in ("grid_worker", "grid_lead") and place.grid_id not in actor.grid_ids:
         raise Forbidden("the point lies outside your grids", field="lat")
+    if actor.role == "building_lead" and not in_micro_grid(session, actor, x, y, building_id):
+        raise Forbidden("a building lead reports only in her micro-grid (微网格): at one of its buildings or a point "
+                        "within it", field="building_id" if building_id is not None else "lat")
     if actor.role == "supervisor" and place.community_id != actor.community_id:
         raise Forbidden("the point lies outside your community", field="lat")
     if actor.role == "subdistrict" and place.community_id not in actor.community_ids:
@@ -127,7 +131,7 @@ def create_case(session: Session, actor: Actor, settings: Settings, *, client_id
     contact = contact or {}
     case = Case(
         client_id=cid, category_code=category, status=Status.REPORTED, level=level,
-        channel=channel or ("open311" if actor.api_key_id else "patrol" if actor.role == "grid_worker" else "staff"),
+        channel=channel or ("open311" if actor.api_key_id else "patrol" if actor.role in FIELD_ROLES else "staff"),
         description=description, address=address, geom=ewkt([shapely.Point(x, y)])[0], input_crs=crs,
         community_id=place.community_id, grid_id=place.grid_id, building_id=building_id or place.building_id,
         floor=floor, unit_no=unit_no, reporter_id=actor.user_id, api_key_id=actor.api_key_id,

@@ -84,6 +84,9 @@ def task_list(session: Session, actor: Actor, today: dt.date) -> dict:
         todo, verify, revisits = [*scope, Case.status.in_(sorted(IN_HAND))], None, None
     elif actor.role in ("supervisor", "subdistrict", "admin"):
         todo, verify = [*scope, Case.status.in_(sorted(AT_DESK))], None
+    elif actor.role == "grid_lead":  # 网格长: what waits at the desk in her grids, and their verifications
+        todo = [*scope, Case.status.in_(sorted(AT_DESK))]
+        verify = [*to_verify(actor.grid_ids), Case.channel != SELF_HANDLED]
     else:
         raise Forbidden(f"a {actor.role} has no task list", field="role")
 

@@ -128,5 +128,9 @@ def check_route_reader(session: Session, actor: Actor, worker_id: int) -> None:
         communities = set(session.scalars(select(Grid.community_id).where(Grid.worker_id == worker_id)))
         if not communities & actor.community_ids:
             raise Forbidden("that worker's grids are outside your subdistrict", field="worker_id")
+    elif actor.role == "grid_lead":  # 网格长: the workers of the grids she leads
+        grids = set(session.scalars(select(Grid.id).where(Grid.worker_id == worker_id)))
+        if not grids & actor.grid_ids:
+            raise Forbidden("that worker walks none of the grids you lead", field="worker_id")
     elif actor.role not in ("admin", "grid_worker"):
         raise Forbidden(f"a {actor.role} cannot read workers' routes", field="role")

@@ -111,11 +111,16 @@ def secret_key(settings: Settings) -> str:
 
 def create_user(session: Session, *, username: str, role: str, password: str | None, display_name: str | None = None,
                 community: str | None = None, unit_id: int | None = None, grids: list[str] | None = None,
-                subdistrict: str | None = None, email: str | None = None, simulated: bool = False) -> User:
+                subdistrict: str | None = None, email: str | None = None, simulated: bool = False,
+                lead_grids: list[str] | None = None, micro_grid: str | None = None, post: str | None = None) -> User:
     """Add a user; ``community`` is a community code or name (supervisors), ``subdistrict`` a subdistrict code or
-    name (subdistrict users, 街道), ``grids`` grid codes (grid workers)."""
+    name (subdistrict users, 街道), ``grids`` grid codes (grid workers), ``lead_grids`` the grid codes a 网格长 leads
+    (``grid_lead``: sets ``Grid.lead_id``, her community from the grids), ``micro_grid`` the code of the micro-grid
+    in force a 楼栋长 looks after (``building_lead``: sets ``MicroGrid.leader_id``, her community from its grid);
+    ``post`` her post in words (楼栋长, 微网格员, 平安志愿者 …)."""
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; roles: {', '.join(ROLES)}", field="role")
+    lead, micro = _people_scope(session, role, lead_grids, micro_grid)
     if session.scalars(select(User).where(User.username == username)).first() is not None:
         raise Conflict(f"user {username!r} exists already", field="username")
     community_id = None
@@ -141,9 +146,11 @@ def create_user(session: Session, *, username: str, role: str, password: str | N
     user = User(username=username, display_name=display_name or username, role=role, community_id=community_id,
                 unit_id=unit_id if role == "department" else None, email=email,
                 subdistrict_id=subdistrict_id if role == "subdistrict" else None,
-                password_hash=hash_password(password, username) if password else None, simulated=simulated)
+                password_hash=hash_password(password, username) if password else None, simulated=simulated,
+                post=(post or "").strip()[:40] or None)
     session.add(user)
     session.flush()
+    _give_people_scope(session, user, lead, micro)
     for code in grids or []:
         grid = session.scalars(select(Grid).where(Grid.code == code)).first()
         if grid is None:
@@ -153,6 +160,49 @@ def create_user(session: Session, *, username: str, role: str, password: str | N
             user.community_id = grid.community_id
     session.flush()
     return user
+
+
+def _people_scope(session: Session, role: str, lead_grids: list[str] | None,
+                  micro_grid: str | None) -> tuple[list[Grid], MicroGrid | None]:
+    """The grids a 网格长 will lead and the micro-grid (in force) a 楼栋长 will look after, checked (422 naming the
+    field): each role needs its own, and neither is given to another role."""
+    if lead_grids and role != "grid_lead":
+        raise InvalidInput("--lead-grids is for a grid lead (网格长, role grid_lead)", field="lead_grids")
+    if micro_grid and role != "building_lead":
+        raise InvalidInput("--micro-grid is for a building lead (楼栋长, role building_lead)", field="micro_grid")
+    if role == "grid_lead" and not lead_grids:
+        raise InvalidInput("a grid lead (网格长) needs --lead-grids: the codes of the grids she leads",
+                           field="lead_grids")
+    if role == "building_lead" and not micro_grid:
+        raise InvalidInput("a building lead (楼栋长) needs --micro-grid: the code of her micro-grid",
+                           field="micro_grid")
+    lead = []
+    for code in lead_grids or []:
+        g = session.scalars(select(Grid).where(Grid.code == code.strip())).first()
+        if g is None:
+            raise InvalidInput(f"no grid coded {code!r}", field="lead_grids")
+        lead.append(g)
+    if len({g.community_id for g in lead}) > 1:
+        raise InvalidInput("a grid lead leads grids of one community", field="lead_grids")
+    micro = None
+    if micro_grid:
+        micro = session.scalars(select(MicroGrid).where(MicroGrid.code == micro_grid.strip(),
+                                                        MicroGrid.plan_id.is_(None))).first()
+        if micro is None:
+            raise InvalidInput(f"no micro-grid in force coded {micro_grid!r} (gridpatrol people microgrids list)",
+                               field="micro_grid")
+    return lead, micro
+
+
+def _give_people_scope(session: Session, user: User, lead: list[Grid], micro: MicroGrid | None) -> None:
+    """The 网格长 leads ``lead``, the 楼栋长 looks after ``micro``; her community is theirs."""
+    for g in lead:
+        g.lead_id = user.id
+    if micro is not None:
+        micro.leader_id = user.id
+    grid_id = lead[0].id if lead else micro.grid_id if micro is not None else None
+    if user.community_id is None and grid_id is not None:
+        user.community_id = session.scalar(select(Grid.community_id).where(Grid.id == grid_id))
 
 
 def issue_token(user: User, settings: Settings, *, sid: str, now: dt.datetime | None = None) -> str:

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     tile_attribution: str | None = None
     households_min: int = Field(300, description="Default lower bound of households per grid.")
     households_max: int = Field(500, description="Default upper bound of households per grid.")
+    # people (issue 22): 微网格 of tens of households (S0: 47 楼栋长 for 10 grids of ~240 households)
+    micro_households_min: int = Field(30, gt=0, description="Lower bound of households per micro-grid (微网格).")
+    micro_households_max: int = Field(80, gt=0, description="Upper bound of households per micro-grid (微网格).")
     dwelling_m2: float = Field(90.0, description="Gross floor area of one dwelling, for household estimates (m²).")
     district_code: str = Field("000000", description="6-digit district code used as the prefix of grid codes.")
     page_size_max: int = Field(5000, description="Largest page a GeoJSON endpoint returns.")

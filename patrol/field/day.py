@@ -30,7 +30,18 @@ from patrol.cases.worktime import local_today
 from patrol.city.labels import display_label, label_column, labels_of
 from patrol.core.auth import Actor
 from patrol.core.errors import Forbidden, InvalidInput
-from patrol.core.models import Building, Case, Category, Community, GpsFix, Grid, Patrol, User
+from patrol.core.models import (
+    Building,
+    Case,
+    Category,
+    Community,
+    GpsFix,
+    Grid,
+    MicroGrid,
+    MicroGridBuilding,
+    Patrol,
+    User,
+)
 from patrol.core.settings import Settings
 from patrol.core.time import iso, now_utc
 from patrol.surveys.checklists import definition_of, latest_checklists
@@ -46,9 +57,12 @@ COVER_DISTANCE_M = 25.0
 
 def field_today(session: Session, actor: Actor, settings: Settings, *, lat: float | None = None,
                 lon: float | None = None) -> dict:
-    """Everything a grid worker's phone needs for today (see the module docstring); 403 for other roles."""
+    """Everything a grid worker's phone needs for today (see the module docstring); a 楼栋长's lighter day
+    (:func:`building_lead_today`); 403 for other roles."""
+    if actor.role == "building_lead" and actor.user_id is not None:
+        return building_lead_today(session, actor, settings)
     if actor.role != "grid_worker" or actor.user_id is None:
-        raise Forbidden(f"the field app is for grid workers, not a {actor.role}", field="role")
+        raise Forbidden(f"the field app is for grid workers and 楼栋长, not a {actor.role}", field="role")
     if (lat is None) != (lon is None):
         raise InvalidInput("give both lat and lon for the start, or neither", field="lat" if lat is None else "lon")
     start = to_point(lon, lat) if lat is not None else None
@@ -75,6 +89,47 @@ def field_today(session: Session, actor: Actor, settings: Settings, *, lat: floa
     }
 
 
+def building_lead_today(session: Session, actor: Actor, settings: Settings) -> dict:
+    """A 楼栋长's phone (patrol.people.scope): her micro-grids (as ``grids``, with ``micro_grid`` True) and their
+    buildings, the categories to report, the vulnerable households of her buildings due a visit — no stops, no
+    patrol, no inspections, no shops (she reports, visits and reads her own items)."""
+    user = session.get(User, actor.user_id)
+    now = now_utc()
+    today = local_today(settings.timezone, now)
+    return {
+        "user": {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role,
+                 "post": user.post or "楼栋长"},
+        "date": today.isoformat(),
+        "timezone": settings.timezone,
+        "grids": _micro_grids(session, sorted(actor.micro_grid_ids)),
+        "buildings": _buildings(session, [], building_ids=sorted(actor.building_ids)),
+        "categories": _categories(session, actor.user_id, now),
+        "tasks": {"worker_id": user.id, "date": today.isoformat(), "start": None, "stops": [], "route": None,
+                  "length_m": None, "eta_s": None, "empty": True, "message": None},
+        "covered": {"type": "FeatureCollection", "features": []},
+        "walked_m": 0.0,
+        "open_patrol": None,
+        "checklists": [], "shops": [], "inspections_due": [],
+        "visits_due": due_visits(session, actor, today=today, settings=settings),
+    }
+
+
+def _micro_grids(session: Session, ids: list[int]) -> dict:
+    """Her micro-grids as the phone draws grids (code, name, households, buildings, ``micro_grid`` True)."""
+    n = dict(session.execute(select(MicroGridBuilding.micro_grid_id, func.count(MicroGridBuilding.id))
+                             .where(MicroGridBuilding.micro_grid_id.in_(ids or [-1]))
+                             .group_by(MicroGridBuilding.micro_grid_id)).all())
+    rows = session.execute(select(MicroGrid.id, MicroGrid.code, MicroGrid.name, MicroGrid.households,
+                                  MicroGrid.grid_code, func.ST_AsBinary(MicroGrid.geom))
+                           .where(MicroGrid.id.in_(ids or [-1])).order_by(MicroGrid.code)).all()
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": i, "geometry": shapely.geometry.mapping(shapely.from_wkb(bytes(wkb)))
+         if wkb is not None else None,
+         "properties": {"id": i, "code": code, "name": name, "households": int(hh or 0), "buildings": int(n.get(i, 0)),
+                        "grid_code": grid, "micro_grid": True}}
+        for i, code, name, hh, grid, wkb in rows]}
+
+
 # ---------------------------------------------------------------------------------------------- grids, buildings
 
 
@@ -96,7 +151,7 @@ def _grids(session: Session, grid_ids: list[int]) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _buildings(session: Session, grid_ids: list[int]) -> list[dict]:
+def _buildings(session: Session, grid_ids: list[int], *, building_ids: list[int] | None = None) -> list[dict]:
     """Her grids' buildings with their label, a point inside each footprint (ST_PointOnSurface on both databases)
     and the footprint's outline to tap on the report's map (``ring``: the outer ring simplified to ≈0.5 m, as
     [dx, dy] offsets from (``lon``, ``lat``) in millionths of a degree — a third of the bytes of coordinates)."""
@@ -104,7 +159,8 @@ def _buildings(session: Session, grid_ids: list[int]) -> list[dict]:
     rows = session.execute(
         select(Building.id, label_column(), Building.name, Building.address, Building.households, Building.grid_id,
                func.ST_X(inside), func.ST_Y(inside), func.ST_AsBinary(Building.geom))
-        .where(Building.grid_id.in_(grid_ids or [-1])).order_by(Building.id)).all()
+        .where(Building.grid_id.in_(grid_ids or [-1]) if building_ids is None
+               else Building.id.in_(building_ids or [-1])).order_by(Building.id)).all()
     out = []
     for i, label, name, address, hh, g, x, y, wkb in rows:
         lon = None if x is None else round(float(x), 7)

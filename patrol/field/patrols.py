@@ -176,7 +176,8 @@ def check_in(session: Session, actor: Actor, *, client_id: str | None, building_
     household's due visits, and ``needs`` (``[{type, detail}]``) raised at it go into the register. A retry with
     the same ``client_id`` returns the first visit and records nothing again — not the needs either. The client id
     of another worker's visit is a conflict (409) that reveals nothing of that visit or its household."""
-    _worker_only(actor)
+    if actor.role != "building_lead":  # a 楼栋长 checks in at her micro-grid's buildings (patrol.people.scope)
+        _worker_only(actor)
     cid = parse_client_id(client_id)
     found = session.scalars(select(Visit).where(Visit.client_id == cid)).first()
     if found is not None:
@@ -186,7 +187,9 @@ def check_in(session: Session, actor: Actor, *, client_id: str | None, building_
     b = session.get(Building, building_id)
     if b is None:
         raise InvalidInput(f"no building {building_id}", field="building_id")
-    if b.grid_id not in actor.grid_ids:
+    if actor.role == "building_lead" and building_id not in actor.building_ids:
+        raise Forbidden(f"building {building_id} is not in your micro-grid (微网格)", field="building_id")
+    if actor.role != "building_lead" and b.grid_id not in actor.grid_ids:
         raise Forbidden(f"building {building_id} is not in your grids", field="building_id")
     household, clean_needs = check_visit_household(session, b, household_id, needs)
     if patrol_id is not None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from patrol.core.auth import Actor
 from patrol.core.errors import Conflict
 from patrol.core.models import GridPlan, GridPlanGrid, User
+from patrol.people.microgrids import copy_to_plan as copy_micro_grids
 from patrol.plans.base import (
     as_int,
     copy_grids,
@@ -48,6 +49,7 @@ def create_draft(session: Session, actor: Actor, *, name: str | None = None, not
     session.add(plan)
     session.flush()
     copy_grids(session, plan.id)
+    copy_micro_grids(session, plan.id)  # the draft's own 微网格, edited with it (patrol.people.microgrids)
     session.flush()
     return plan
 

@@ -21,6 +21,7 @@ from patrol.core.errors import Conflict, InvalidInput
 from patrol.core.frames import read_frame
 from patrol.core.models import Building, Case, CaseEvent, Grid, GridPlan, GridPlanGrid, Revisit
 from patrol.core.settings import Settings
+from patrol.people.microgrids import put_in_force as put_micro_grids_in_force
 from patrol.plans.base import (
     as_int,
     copy_plan,
@@ -131,6 +132,7 @@ def _apply(session: Session, actor: Actor, plan_id: int, now: dt.datetime, effec
     buildings = _move_buildings(session, grids)
     cases = _move_cases(session, actor, grids, now)
     revisits = _move_revisits(session, grids)
+    put_micro_grids_in_force(session, plan_id)  # the plan's 微网格 replace those in force (patrol.people.microgrids)
     if grids.removed:
         session.execute(update(Building).where(Building.grid_id.in_(grids.removed)).values(grid_id=None))
         session.execute(delete(Grid).where(Grid.id.in_(grids.removed)))

@@ -18,7 +18,7 @@ from patrol.core.models import Case, User
 DEMO_PASSWORD = "demo-pass-2026"
 #: the roles shown, in this order, with where each starts
 ROLES = (("admin", "/dashboard"), ("planner", "/planner"), ("supervisor", "/desk"), ("subdistrict", "/desk"),
-         ("department", "/desk"), ("grid_worker", "/app/"))
+         ("department", "/desk"), ("grid_worker", "/app/"), ("grid_lead", "/desk"), ("building_lead", "/app/"))
 
 
 @dataclass(frozen=True)

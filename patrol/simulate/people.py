@@ -20,10 +20,11 @@ def steps() -> list[Step]:
     """The steps, imported when the demo runs (the simulation modules import much of patrol)."""
     from patrol.simulate.people_mediation import mediation_step
     from patrol.simulate.people_meetings import simulate_deliberation
+    from patrol.simulate.people_microgrids import microgrids_and_leads
     from patrol.simulate.people_rules import mediation_committees
     from patrol.simulate.people_volunteers import simulate_volunteers
 
-    return [mediation_committees, simulate_volunteers, simulate_deliberation, mediation_step]
+    return [microgrids_and_leads, mediation_committees, simulate_volunteers, simulate_deliberation, mediation_step]
 
 
 def simulate_people(factory: sessionmaker[Session], settings: Settings) -> Iterator[str]:

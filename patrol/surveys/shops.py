@@ -121,13 +121,13 @@ def may_read(actor: Actor, grid_id: int | None, community_id: int | None) -> boo
         return community_id is not None and community_id == actor.community_id
     if actor.role == "subdistrict":
         return community_id is not None and community_id in actor.community_ids
-    if actor.role == "grid_worker":
+    if actor.role in ("grid_worker", "grid_lead"):  # a 网格长: the grids she leads (patrol.people.scope)
         return grid_id is not None and grid_id in actor.grid_ids
     return False
 
 
 def require_reader(actor: Actor) -> None:
-    if actor.role not in ("admin", "planner", "supervisor", "subdistrict", "grid_worker"):
+    if actor.role not in ("admin", "planner", "supervisor", "subdistrict", "grid_worker", "grid_lead"):
         raise Forbidden(f"a {actor.role} has no access to shops and inspections", field="role")
 
 

@@ -14,11 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, literal, select
 
 from api.app import create_app
-from patrol.core.auth import create_api_key, create_user
+from patrol.core.auth import SYSTEM, create_api_key, create_user
 from patrol.core.db import make_engine, session_factory, transaction
-from patrol.core.frames import ewkt
-from patrol.core.models import Grid, ResponsibleUnit, Subdistrict
+from patrol.core.frames import ewkt, read_frame
+from patrol.core.models import Building, Grid, MicroGrid, MicroGridBuilding, ResponsibleUnit, Subdistrict
 from patrol.core.settings import Settings
+from patrol.people.microgrids import generate
 from tests.conftest import CITIES, ENGLISH, shared_scope
 
 
@@ -39,7 +40,8 @@ def client(city_url):
 # ---------------------------------------------------------------------------------------------- the case-loop world
 
 PASSWORD = "correct horse 1"
-ROLE_USERS = ("admin", "sup", "sup_other", "subd", "subd_other", "worker_a", "worker_b", "dept1", "dept2", "planner")
+ROLE_USERS = ("admin", "sup", "sup_other", "subd", "subd_other", "worker_a", "worker_b", "dept1", "dept2", "planner",
+              "lead_a", "bldg_a")
 
 
 @dataclasses.dataclass
@@ -60,6 +62,11 @@ class World:
     #: the code of grid A's subdistrict (user "subd") and of the second one made for the test (user "subd_other")
     sub_code: str = ""
     sub_other_code: str = "902"
+    #: the micro-grid (微网格) of grid A whose 楼栋长 is "bldg_a" (lead_a is grid A's 网格长), its buildings and a
+    #: point inside one of them (grid A's lowest-id building with households lies in another micro-grid)
+    micro_code: str = ""
+    micro_buildings: tuple[int, ...] = ()
+    point_micro: tuple[float, float] = (0.0, 0.0)
 
     def h(self, who: str) -> dict:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -91,7 +98,6 @@ def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
             by_com.setdefault(g.community_id, []).append(g)
         com, pair = next((c, gs) for c, gs in by_com.items() if len(gs) >= 2)
         other = next(gs[0] for c, gs in by_com.items() if c != com)
-        from patrol.core.frames import read_frame
 
         frame = read_frame(s, [Grid.id], Grid.geom).set_index("id")
         pts = {g.id: frame.geometry[g.id].representative_point() for g in (pair[0], pair[1], other)}
@@ -134,6 +140,7 @@ def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
             "subd_other": create_user(s, username="subd_other", role="subdistrict", password=PASSWORD,
                                       subdistrict="902"),
         }
+        users |= people_of_grid_a(s, pair[0].code, com_row.code)
         ids = {k: u.id for k, u in users.items()}
         key = create_api_key(s, "residents app")
         assert com_code
@@ -141,6 +148,12 @@ def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
         grid_a, grid_b = pair[0].id, pair[1].id
         other_id = other.id
         sub_code = sub_row.code
+        micro = s.scalars(select(MicroGrid).where(MicroGrid.leader_id == ids["bldg_a"])).one()
+        micro_code = micro.code
+        micro_buildings = tuple(sorted(s.scalars(select(MicroGridBuilding.building_id).where(
+            MicroGridBuilding.micro_grid_id == micro.id))))
+        frame = read_frame(s, [Building.id], Building.geom, where=[Building.id == micro_buildings[0]])
+        inner = frame.geometry.iloc[0].representative_point()
     settings = Settings(database_url=url, tiles=None, secret_key="test-secret-key-for-the-suite-0123456789",
                         timezone="Asia/Shanghai")
     app = create_app(settings)
@@ -151,13 +164,30 @@ def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
             assert r.status_code == 200, r.text
             tokens[name] = r.json()["access_token"]
         yield World(client, url, engine, settings, tokens, ids, units, grid_a, grid_b, point[grid_a], point[grid_b],
-                    point[other_id], key, sub_code)
+                    point[other_id], key, sub_code, micro_code=micro_code, micro_buildings=micro_buildings,
+                    point_micro=(inner.x, inner.y))
     app.state.engine.dispose()
     engine.dispose()
     if backend == "postgis":
         from patrol.core.db import drop_postgis_database
 
         drop_postgis_database(url)
+
+
+def people_of_grid_a(s, grid_code: str, community_code: str) -> dict:
+    """Grid A's 网格长 ("lead_a") and the 楼栋长 ("bldg_a") of a micro-grid of grid A generated for the test: the
+    first in code order that does not hold grid A's lowest-id building with households (the matrix's building)."""
+    generate(s, SYSTEM, grids=[grid_code])
+    first = s.scalar(select(Building.id).join(Grid, Grid.id == Building.grid_id)
+                     .where(Grid.code == grid_code, Building.households > 0).order_by(Building.id))
+    holding = select(MicroGridBuilding.micro_grid_id).where(MicroGridBuilding.building_id == first)
+    micro = s.scalars(select(MicroGrid.code).where(MicroGrid.grid_code == grid_code, MicroGrid.plan_id.is_(None),
+                                                   MicroGrid.id.not_in(holding)).order_by(MicroGrid.code)).first()
+    assert micro is not None, "grid A needs two micro-grids"
+    return {"lead_a": create_user(s, username="lead_a", role="grid_lead", password=PASSWORD, lead_grids=[grid_code],
+                                  post="网格长"),
+            "bldg_a": create_user(s, username="bldg_a", role="building_lead", password=PASSWORD, micro_grid=micro,
+                                  post="楼栋长")}
 
 
 @pytest.fixture(scope=shared_scope)

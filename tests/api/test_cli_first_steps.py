@@ -13,7 +13,7 @@ import time
 from tests.api.test_cli import run
 
 HEADERS = {
-    ("users", "list"): "id\tusername\tname\trole\tcommunity\tsubdistrict\tunit\tgrids\temail\tsimulated",
+    ("users", "list"): "id\tusername\tname\trole\tcommunity\tsubdistrict\tunit\tgrids\temail\tsimulated\tpost\tscope",
     ("apikeys", "list"): "id\tname\tstate\tcreated\texpires\tlast used",
     ("categories", "list"): "code\tname_zh\tname_en\tkind\tlevel\tdeadline\tseverity",
     ("responsibility", "list"): "category\tlevel\tunit_type\tpriority\tprofile\tunits\tnote",

@@ -336,8 +336,9 @@ def test_role_matrix_of_checklists_inspections_and_reports(world, lists):
     base = inspect(world, "worker_a", checklist_id=stair, building_id=a,
                    answers={**PASS, "clutter": False, "clutter_photo": [str(uuid.uuid4())]}).json()
     definition = probe("probe_roles").encode()
-    readers = {"admin", "planner", "sup", "subd", "worker_a"}  # the 街道 reads her communities', inspects none
-    everyone_but_departments = set(ROLE_USERS) - {"dept1", "dept2"}
+    # the 街道 reads her communities', inspects none; grid A's 网格长 reads them; a 楼栋长 has no inspections
+    readers = {"admin", "planner", "sup", "subd", "worker_a", "lead_a"}
+    everyone_but_departments = set(ROLE_USERS) - {"dept1", "dept2", "bldg_a"}
     matrix = [
         ("list checklists", set(ROLE_USERS), lambda: ("GET", "/api/v1/checklists", {})),
         ("read a checklist", set(ROLE_USERS), lambda: ("GET", "/api/v1/checklists/stairwell_fire", {})),

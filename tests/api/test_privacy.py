@@ -50,7 +50,9 @@ SECRETS += (PARTY, PARTY_PHONE, PARTY_PHONE[-9:], "186****9415", SESSION_NOTE)
 H5_PHONE = "17720486153"  # a resident's call-back number on the H5 report page (/r/)
 CONTACT_SECRETS = ("Evander", "Plumtree", "evander.plumtree", "0147-392", "5550147392", H5_PHONE, H5_PHONE[-8:])
 ALL_ROLES = (*ROLE_USERS, "open311", "anonymous")
-PERSONAL = {"sup", "worker_a"}
+# the grid's worker, the 网格长 leading it and the community's supervisor (bldg_a, a 楼栋长 of grid A, reads only the
+# buildings of her micro-grid: not the first buildings of grid A these requests use)
+PERSONAL = {"sup", "worker_a", "lead_a"}
 
 
 def headers(world, role: str) -> dict:
@@ -92,10 +94,10 @@ def seed(world, *, grid_id: int | None = None, birth_year: int | None = None, wi
 
 STAFF_AUDIT = {"sup", "sup_other", "admin"}  # the other supervisor reads her own community's trail (empty here)
 # the 街道 reads the counts of her communities (not a name: every personal read above is 403 for her)
-REPORT = {"admin", "planner", "sup", "sup_other", "subd", "subd_other", "worker_a", "worker_b"}
+REPORT = {"admin", "planner", "sup", "sup_other", "subd", "subd_other", "worker_a", "worker_b", "lead_a"}
 
 MATRIX = [
-    # (name, roles allowed, success status, 403 says "limited to the grid's worker and the community's supervisor",
+    # (name, roles allowed, success status, 403 says "limited to the grid's worker, its 网格长, …",
     #  request builder)
     ("list households", PERSONAL, 200, True, lambda w: ("GET", f"/api/v1/households?grid_id={w.grid_a}", None)),
     ("read a household", PERSONAL, 200, True,
@@ -153,7 +155,8 @@ def test_role_matrix(world, name, allowed, success, personal, build):
             assert r.status_code == 403, (name, role, r.text)
             assert r.json()["code"] == "forbidden"
             if personal:
-                assert "limited to the grid's worker and the community's supervisor" in r.json()["message"], r.text
+                assert "limited to the grid's worker, its 网格长, the 楼栋长 of the building and the community's " \
+                    "supervisor" in r.json()["message"], r.text
     assert set(outcome) == set(ALL_ROLES)
 
 
@@ -533,6 +536,8 @@ def test_volunteers_phones_and_paired_households_only_for_the_communitys_desk(wo
             if role == "sup":
                 assert r.status_code == 200 and VOLUNTEER_PHONE in r.text, (role, path)
                 assert HEAD in r.text or "teams" in path or "members" in path, (role, path)
+            elif role == "lead_a":  # grid A's 网格长 reads grid A's register (the paired household), no volunteer phone
+                assert not set(shown) - {HEAD, PHONE_HEAD}, (role, path, r.status_code, shown)
             else:
                 assert not shown, (role, path, r.status_code, shown)
                 assert r.status_code in (200, 303, 401, 403), (role, path, r.status_code)

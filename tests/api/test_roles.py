@@ -56,15 +56,20 @@ def tile_at(point: tuple[float, float], z: int) -> str:
     return f"/tiles/{z}/{x}/{y}.pbf"
 
 
-STAFF_A = {"admin", "sup", "subd", "worker_a"}  # subd: the 街道 of grid A's community; subd_other another one
+# subd: the 街道 of grid A's community; subd_other another one; lead_a: grid A's 网格长 (acts on its grid-level cases
+# as its worker would, short of accepting and handling; has desk queues); bldg_a: a 楼栋长 in grid A (reports only in
+# her micro-grid, which point_a is not in; reads her own reports; no desk, no figures)
+STAFF_A = {"admin", "sup", "subd", "worker_a", "lead_a"}
 DESK_A = {"admin", "sup", "subd"}
-DESK = {"admin", "sup", "sup_other", "subd", "subd_other", "dept1", "dept2"}  # the roles with desk queues
+DESK = {"admin", "sup", "sup_other", "subd", "subd_other", "dept1", "dept2", "lead_a"}  # the roles with desk queues
+READ_A = {"admin", "sup", "subd", "worker_a", "dept1", "planner", "lead_a"}
+DISPATCHERS = {"admin", "sup", "sup_other", "subd", "subd_other", "lead_a"}
 MATRIX = [
     # (name, allowed roles, request builder)
     ("list cases", set(ROLE_USERS), lambda w: ("GET", "/api/v1/cases", None)),
     ("report a case", STAFF_A, lambda w: ("POST", "/api/v1/cases", {
         "client_id": str(uuid.uuid4()), "category": "C0103", "lon": w.point_a[0], "lat": w.point_a[1]})),
-    ("read a case", {"admin", "sup", "subd", "worker_a", "dept1", "planner"},
+    ("read a case", READ_A,
      lambda w: ("GET", f"/api/v1/cases/{case_in(w, 'dispatched')}", None)),
     ("register", STAFF_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'reported')}/actions/register", {})),
     ("reject", DESK_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'reported')}/actions/reject",
@@ -81,7 +86,7 @@ MATRIX = [
                                              {"note": "待材料"})),
     ("start patrol", {"worker_a", "worker_b"}, lambda w: ("POST", "/api/v1/patrols",
                                                           {"client_id": str(uuid.uuid4())})),
-    ("task list", set(ROLE_USERS) - {"planner"}, lambda w: ("GET", "/api/v1/tasks", None)),
+    ("task list", set(ROLE_USERS) - {"planner", "bldg_a"}, lambda w: ("GET", "/api/v1/tasks", None)),
     ("urge", {"admin", "subd"}, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'dispatched')}/actions/urge",
                                            {"note": "请加快办理"})),
     ("kpis by subdistrict", {"admin", "subd", "sup", "planner", "dept1", "dept2"},
@@ -95,16 +100,17 @@ MATRIX = [
     ("log out a session by its refresh token", set(ROLE_USERS),
      lambda w: ("POST", "/api/v1/auth/logout", {"refresh_token": fresh_refresh_token(w)})),
     ("desk queues", DESK, lambda w: ("GET", "/api/v1/desk/queues", None)),
-    ("desk queue rows", {"admin", "sup", "sup_other"}, lambda w: ("GET", "/api/v1/desk/queues/to_register", None)),
+    ("desk queue rows", {"admin", "sup", "sup_other", "lead_a"},
+     lambda w: ("GET", "/api/v1/desk/queues/to_register", None)),
     ("desk department queue", {"dept1", "dept2"}, lambda w: ("GET", "/api/v1/desk/queues/to_accept", None)),
     # a supervisor of another community gets 200 with the case refused in its result (the scope is per case)
-    ("desk bulk register", {"admin", "sup", "sup_other", "subd", "subd_other"},
+    ("desk bulk register", DISPATCHERS,
      lambda w: ("POST", "/api/v1/desk/bulk", {"action": "register", "cases": [case_in(w, "reported")]})),
-    ("desk units", {"admin", "sup", "sup_other", "subd", "subd_other"}, lambda w: ("GET", "/api/v1/desk/units", None)),
+    ("desk units", DISPATCHERS, lambda w: ("GET", "/api/v1/desk/units", None)),
     ("desk live counts", DESK, lambda w: ("GET", "/api/v1/desk/events?seconds=0.1", None)),
-    ("case page file", {"admin", "sup", "subd", "worker_a", "dept1", "planner"},
+    ("case page file", READ_A,
      lambda w: ("GET", f"/api/v1/desk/cases/{number_of(w, case_in(w, 'dispatched'))}", None)),
-    ("case page route", {"admin", "sup", "subd", "worker_a", "dept1", "planner"},
+    ("case page route", READ_A,
      lambda w: ("GET", f"/api/v1/desk/cases/{number_of(w, case_in(w, 'dispatched'))}/route?unit={w.units[0]}",
                 None)),
     ("my notices", set(ROLE_USERS), lambda w: ("GET", "/api/v1/notices?unread=true&limit=5", None)),
@@ -119,15 +125,15 @@ MATRIX = [
                                            {"note": "补充照片"})),
     ("12345 待定位 queue", {"admin", "sup", "sup_other", "subd", "subd_other"},
      lambda w: ("GET", "/api/v1/desk/unlocated", None)),
-    ("volunteer teams (网格力量)", {"admin", "sup", "sup_other", "subd", "subd_other"},
+    ("volunteer teams (网格力量)", {"admin", "sup", "sup_other", "subd", "subd_other", "lead_a"},
      lambda w: ("GET", "/api/v1/volunteers/teams", None)),
-    ("a community's services this month", {"admin", "sup", "subd"},
+    ("a community's services this month", {"admin", "sup", "subd", "lead_a"},
      lambda w: ("GET", f"/api/v1/volunteers/month?community_id={community_of_a(w)}", None)),
-    ("研判 (assess)", DESK_A, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'registered')}/assessments",
+    ("研判 (assess)", DESK_A | {"lead_a"}, lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'registered')}/assessments",
                                        {"reason": "需社区协调", "level": "community"})),
-    ("议事 meetings list", {"admin", "sup", "sup_other", "subd", "subd_other"},
+    ("议事 meetings list", {"admin", "sup", "sup_other", "subd", "subd_other", "lead_a"},
      lambda w: ("GET", "/api/v1/meetings", None)),
-    ("考核 scorecards", set(ROLE_USERS) - {"dept1", "dept2", "planner"},
+    ("考核 scorecards", set(ROLE_USERS) - {"dept1", "dept2", "planner", "bldg_a"},
      lambda w: ("GET", "/api/v1/scorecards?month=2026-03&trend=false", None)),
     ("a worker's 考核 card", STAFF_A, lambda w: ("GET", "/api/v1/scorecards/workers/worker_a?month=2026-03", None)),
     # issue 22, mediation: a mediation's parties are recorded by the case's grid worker and community only

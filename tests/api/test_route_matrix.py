@@ -206,19 +206,27 @@ def answers(ok: set[str] | frozenset[str] = frozenset(), *, anon: str | int = "d
 
 ALL = frozenset(ROLE_USERS)
 PUBLIC = answers(ALL, anon="ok")
-STAFF_A = {"admin", "sup", "subd", "worker_a"}
+# lead_a: grid A's 网格长 (acts on and reads grid A like its worker, has desk queues, walks no patrol); bldg_a: a
+# 楼栋长 of a micro-grid of grid A that does not hold t.building (reports and visits only there, no desk, no figures)
+STAFF_A = {"admin", "sup", "subd", "worker_a", "lead_a"}
 DESK_A = {"admin", "sup", "subd"}
-DESK = {"admin", "sup", "sup_other", "subd", "subd_other", "dept1", "dept2"}
-READ_A = {"admin", "sup", "subd", "worker_a", "dept1", "planner"}  # who reads a case of grid A dispatched to unit 1
+DESK = {"admin", "sup", "sup_other", "subd", "subd_other", "dept1", "dept2", "lead_a"}
+# who reads a case of grid A dispatched to unit 1
+READ_A = {"admin", "sup", "subd", "worker_a", "dept1", "planner", "lead_a"}
 PLANNERS = {"admin", "planner"}
-NO_DEPT = ALL - {"dept1", "dept2"}
-SURVEY_READ_A = {"admin", "planner", "sup", "subd", "worker_a"}
+DISPATCHERS = {"admin", "sup", "sup_other", "subd", "subd_other", "lead_a"}  # the desk's bulk actions and units
+NO_DEPT = ALL - {"dept1", "dept2", "bldg_a"}
+FIGURES = ALL - {"bldg_a"}  # a 楼栋长 reads no figures, maps or analytics
+SURVEY_READ_A = {"admin", "planner", "sup", "subd", "worker_a", "lead_a"}
 WORKERS = {"worker_a", "worker_b"}
-REGISTER_A = {"sup", "worker_a"}  # personal data: the grid's worker and the community's supervisor only
-REGISTER = {"sup", "sup_other", "worker_a", "worker_b"}  # lists in scope (empty for B's)
-GRID_A_FIGURES = ALL - {"sup_other", "subd_other", "worker_b"}  # the figures of grid A (?grid=<its code>)
-VOLUNTEER_READ = {"admin", "sup", "sup_other", "subd", "subd_other"}  # teams and roster lists (in scope)
-SCORECARDS = ALL - {"dept1", "dept2", "planner"}  # 考核: a worker gets her own row, the others their scope
+# personal data: the grid's worker, its 网格长 and the community's supervisor (and a 楼栋长 in her buildings only)
+REGISTER_A = {"sup", "worker_a", "lead_a"}
+REGISTER = {"sup", "sup_other", "worker_a", "worker_b", "lead_a", "bldg_a"}  # lists in scope (empty for B's)
+GRID_A_FIGURES = ALL - {"sup_other", "subd_other", "worker_b", "bldg_a"}  # the figures of grid A (?grid=<its code>)
+# teams and roster lists (in scope; a 网格长 her community's)
+VOLUNTEER_READ = {"admin", "sup", "sup_other", "subd", "subd_other", "lead_a"}
+# 考核: a worker gets her own row, the others their scope (a 楼栋长 none)
+SCORECARDS = ALL - {"dept1", "dept2", "planner", "bldg_a"}
 NO_GRID = "000000000000000"  # a grid code no plan has: a plan edit refused after the caller is let through
 
 Build = Callable[[Any, Things], Req]
@@ -294,7 +302,7 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("GET", "/api/v1/revisits"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/revisits")),
     ("POST", "/api/v1/revisits/{revisit_id}"): (answers({"admin", "sup", "worker_a"}), lambda w, t: Req(
         "POST", f"/api/v1/revisits/{revisit_in_a(w)}", json={"outcome": "still_fixed"})),
-    ("GET", "/api/v1/tasks"): (answers(ALL - {"planner"}), lambda w, t: Req("GET", "/api/v1/tasks")),
+    ("GET", "/api/v1/tasks"): (answers(ALL - {"planner", "bldg_a"}), lambda w, t: Req("GET", "/api/v1/tasks")),
     ("GET", "/api/v1/notices"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/notices", params={"limit": 5})),
     ("GET", "/api/v1/notices/count"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/notices/count")),
     ("POST", "/api/v1/notices/read"): (answers(ALL), lambda w, t: Req("POST", "/api/v1/notices/read",
@@ -326,27 +334,27 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("GET", "/r/"): (PUBLIC, lambda w, t: Req("GET", "/r/", params={"b": str(t.building), "g": t.grid_a_code})),
     ("GET", "/r/f/{token}"): (PUBLIC, lambda w, t: Req("GET", f"/r/f/{resident_case(w)}")),
     # ------------------------------------------------------------------ analytics and routing
-    ("GET", "/api/v1/analytics/kpis"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/analytics/kpis", params={
+    ("GET", "/api/v1/analytics/kpis"): (answers(FIGURES), lambda w, t: Req("GET", "/api/v1/analytics/kpis", params={
         "by": "overall", "start": "2026-01-01", "end": "2026-01-02"})),
-    ("GET", "/api/v1/kpis/responsiveness"): (answers(ALL), lambda w, t: Req(
+    ("GET", "/api/v1/kpis/responsiveness"): (answers(FIGURES), lambda w, t: Req(
         "GET", "/api/v1/kpis/responsiveness", params={"by": "overall", "start": "2026-01-01", "end": "2026-01-02"})),
     ("GET", "/api/v1/analytics/kpis/trend"): (answers(GRID_A_FIGURES), lambda w, t: Req(
         "GET", "/api/v1/analytics/kpis/trend", params={"period": "week", "n": 1, "grid": t.grid_a_code})),
-    ("GET", "/api/v1/analytics/hotspots"): (answers(ALL), lambda w, t: Req(
+    ("GET", "/api/v1/analytics/hotspots"): (answers(FIGURES), lambda w, t: Req(
         "GET", "/api/v1/analytics/hotspots", params={"start": "2026-01-01", "end": "2026-01-02"})),
-    ("GET", "/api/v1/analytics/emerging"): (answers(ALL), lambda w, t: Req(
+    ("GET", "/api/v1/analytics/emerging"): (answers(FIGURES), lambda w, t: Req(
         "GET", "/api/v1/analytics/emerging", params={"step": "day", "steps": 2})),
     ("GET", "/api/v1/analytics/coverage"): (answers(GRID_A_FIGURES), lambda w, t: Req(
         "GET", "/api/v1/analytics/coverage", params={"start": "2026-01-01", "end": "2026-01-02",
                                                      "grid": t.grid_a_code})),
-    ("GET", "/api/v1/routing/responsible"): (answers(ALL), lambda w, t: Req(
+    ("GET", "/api/v1/routing/responsible"): (answers(FIGURES), lambda w, t: Req(
         "GET", "/api/v1/routing/responsible", params={"lat": w.point_a[1], "lon": w.point_a[0],
                                                       "category": "C0103"})),
-    ("GET", "/api/v1/workers/{worker_id}/route"): (answers({"admin", "sup", "subd", "worker_a"}),
+    ("GET", "/api/v1/workers/{worker_id}/route"): (answers({"admin", "sup", "subd", "worker_a", "lead_a"}),
                                                   lambda w, t: Req(
         "GET", f"/api/v1/workers/{w.users['worker_a']}/route")),
     # ------------------------------------------------------------------ the field app
-    ("GET", "/api/v1/field/today"): (answers(WORKERS), lambda w, t: Req("GET", "/api/v1/field/today")),
+    ("GET", "/api/v1/field/today"): (answers(WORKERS | {"bldg_a"}), lambda w, t: Req("GET", "/api/v1/field/today")),
     ("GET", "/api/v1/field/my-reports"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/field/my-reports")),
     ("GET", "/api/v1/field/duplicates"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/field/duplicates", params={
         "category": "C0103", "lon": w.point_a[0], "lat": w.point_a[1]})),
@@ -360,16 +368,16 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("GET", "/app/manifest.webmanifest"): (PUBLIC, lambda w, t: Req("GET", "/app/manifest.webmanifest")),
     ("GET", "/app/{name}"): (PUBLIC, lambda w, t: Req("GET", "/app/app.js")),
     # ------------------------------------------------------------------ pages
-    ("GET", "/maps/cases"): (answers(ALL), lambda w, t: Req("GET", "/maps/cases")),
-    ("GET", "/maps/heat"): (answers(ALL), lambda w, t: Req("GET", "/maps/heat")),
-    ("GET", "/maps/hotspots"): (answers(ALL), lambda w, t: Req("GET", "/maps/hotspots", params={
+    ("GET", "/maps/cases"): (answers(FIGURES), lambda w, t: Req("GET", "/maps/cases")),
+    ("GET", "/maps/heat"): (answers(FIGURES), lambda w, t: Req("GET", "/maps/heat")),
+    ("GET", "/maps/hotspots"): (answers(FIGURES), lambda w, t: Req("GET", "/maps/hotspots", params={
         "start": "2026-01-01", "end": "2026-01-02"})),
     # with worker A's track of a day: only who may read her route (not a department, not a planner)
-    ("GET", "/maps/coverage"): (answers({"admin", "sup", "subd", "worker_a"}), lambda w, t: Req(
+    ("GET", "/maps/coverage"): (answers({"admin", "sup", "subd", "worker_a", "lead_a"}), lambda w, t: Req(
         "GET", "/maps/coverage", params={"start": "2026-01-01", "end": "2026-01-02", "grid": t.grid_a_code,
                                          "worker_id": w.users["worker_a"], "day": "2026-01-01"})),
-    ("GET", "/maps/grids"): (answers(ALL), lambda w, t: Req("GET", "/maps/grids")),
-    ("GET", "/dashboard"): (answers(ALL), lambda w, t: Req("GET", "/dashboard")),
+    ("GET", "/maps/grids"): (answers(FIGURES), lambda w, t: Req("GET", "/maps/grids")),
+    ("GET", "/dashboard"): (answers(FIGURES, other="away"), lambda w, t: Req("GET", "/dashboard")),
     # the desk and the planner send the roles they are not for elsewhere (workers to /app/, others to /dashboard)
     ("GET", "/planner"): (answers(PLANNERS, other="away"), lambda w, t: Req("GET", "/planner")),
     ("GET", "/surveys"): (answers(NO_DEPT), lambda w, t: Req("GET", "/surveys")),
@@ -497,12 +505,12 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
         "GET", "/api/v1/surveys/report/visits", params={"month": "2026-01"})),
     # ------------------------------------------------------------------ the case desk
     ("GET", "/api/v1/desk/queues"): (answers(DESK), lambda w, t: Req("GET", "/api/v1/desk/queues")),
-    ("GET", "/api/v1/desk/queues/{queue}"): (answers({"admin", "sup", "sup_other"}), lambda w, t: Req(
+    ("GET", "/api/v1/desk/queues/{queue}"): (answers({"admin", "sup", "sup_other", "lead_a"}), lambda w, t: Req(
         "GET", "/api/v1/desk/queues/to_register")),
     # a supervisor of another community gets 200 with the case refused in its result (the scope is per case)
-    ("POST", "/api/v1/desk/bulk"): (answers({"admin", "sup", "sup_other", "subd", "subd_other"}), lambda w, t: Req(
+    ("POST", "/api/v1/desk/bulk"): (answers(DISPATCHERS), lambda w, t: Req(
         "POST", "/api/v1/desk/bulk", json={"action": "register", "cases": [case_in(w, "reported")]})),
-    ("GET", "/api/v1/desk/units"): (answers({"admin", "sup", "sup_other", "subd", "subd_other"}), lambda w, t: Req(
+    ("GET", "/api/v1/desk/units"): (answers(DISPATCHERS), lambda w, t: Req(
         "GET", "/api/v1/desk/units")),
     ("GET", "/api/v1/desk/events"): (answers(DESK), lambda w, t: Req("GET", "/api/v1/desk/events",
                                                                     params={"seconds": 0.1})),
@@ -529,6 +537,14 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
                                                                                "lat": w.point_a[1]})),
     ("GET", "/desk/unlocated"): (answers({"admin", "sup", "sup_other", "subd", "subd_other"}, other="away"),
                                  lambda w, t: Req("GET", "/desk/unlocated")),
+    # ------------------------------------------------------------ 微网格 (people): read in scope, drawn by planners
+    ("GET", "/api/v1/microgrids"): (answers(ALL - {"dept1", "dept2"}), lambda w, t: Req("GET", "/api/v1/microgrids")),
+    ("POST", "/api/v1/microgrids/generate"): (answers(PLANNERS), lambda w, t: Req(
+        "POST", "/api/v1/microgrids/generate", json={"grids": [t.grid_code], "plan_id": t.plan})),
+    ("POST", "/api/v1/microgrids/{code}/buildings"): (answers(PLANNERS), lambda w, t: Req(
+        "POST", f"/api/v1/microgrids/{w.micro_code}/buildings", json={"building_id": t.building, "plan_id": t.plan})),
+    ("PUT", "/api/v1/microgrids/{code}/leader"): (answers({"admin", "planner", "sup"}), lambda w, t: Req(
+        "PUT", f"/api/v1/microgrids/{w.micro_code}/leader", json={"username": "bldg_a"})),
     # ------------------------------------------------------------------ volunteers (issue 22): teams, roster, month
     ("GET", "/api/v1/volunteers/teams"): (answers(VOLUNTEER_READ), lambda w, t: Req("GET", "/api/v1/volunteers/teams")),
     ("POST", "/api/v1/volunteers/teams"): (answers(DESK_A), lambda w, t: Req("POST", "/api/v1/volunteers/teams", json={
@@ -561,11 +577,11 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("POST", "/api/v1/volunteers/members/{member_id}/services"): (answers(DESK_A), lambda w, t: Req(
         "POST", f"/api/v1/volunteers/members/{service_member_in_a(w)}/services",
         json={"on": "2026-01-05", "kind": "visit", "client_id": str(uuid.uuid4())})),
-    ("GET", "/api/v1/volunteers/month"): (answers(DESK_A), lambda w, t: Req(
+    ("GET", "/api/v1/volunteers/month"): (answers(DESK_A | {"lead_a"}), lambda w, t: Req(
         "GET", "/api/v1/volunteers/month", params={"community_id": community_a(w)})),
     ("GET", "/desk/people"): (answers(VOLUNTEER_READ, other="away"), lambda w, t: Req("GET", "/desk/people")),
     # ------------------------------------------------------------------ 研判 and 议事 (issue 22, deliberation)
-    ("POST", "/api/v1/cases/{case_id}/assessments"): (answers(DESK_A), lambda w, t: Req(
+    ("POST", "/api/v1/cases/{case_id}/assessments"): (answers(DESK_A | {"lead_a"}), lambda w, t: Req(
         "POST", f"/api/v1/cases/{case_in(w, 'registered')}/assessments",
         json={"reason": "矩阵研判", "level": "community"})),
     ("GET", "/api/v1/cases/{case_id}/assessments"): (answers(READ_A), lambda w, t: Req(
@@ -574,7 +590,7 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("GET", "/api/v1/meetings"): (answers(DESK - {"dept1", "dept2"}), lambda w, t: Req("GET", "/api/v1/meetings")),
     ("POST", "/api/v1/meetings"): (answers(DESK_A), lambda w, t: Req("POST", "/api/v1/meetings", json={
         "kind": "grid_council", "topic": "矩阵议事", "community": community_code_a(w)})),
-    ("GET", "/api/v1/meetings/{number}"): (answers(DESK_A), lambda w, t: Req(
+    ("GET", "/api/v1/meetings/{number}"): (answers(DESK_A | {"lead_a"}), lambda w, t: Req(
         "GET", f"/api/v1/meetings/{meeting_in_a(w)}")),
     ("POST", "/api/v1/meetings/{number}/links"): (answers(DESK_A), lambda w, t: Req(
         "POST", f"/api/v1/meetings/{meeting_in_a(w)}/links", json={"case": number_of(w, case_in(w, 'registered'))})),
@@ -588,7 +604,7 @@ ROUTES: dict[tuple[str, str], tuple[dict[str, str | int], Build]] = {
     ("POST", "/api/v1/meetings/{number}/cancel"): (answers(DESK_A), lambda w, t: Req(
         "POST", f"/api/v1/meetings/{meeting_in_a(w)}/cancel", json={"reason": "改期"})),
     ("GET", "/desk/meetings"): (answers(DESK - {"dept1", "dept2"}), lambda w, t: Req("GET", "/desk/meetings")),
-    ("GET", "/desk/meetings/{number}"): (answers(DESK_A), lambda w, t: Req(
+    ("GET", "/desk/meetings/{number}"): (answers(DESK_A | {"lead_a"}), lambda w, t: Req(
         "GET", f"/desk/meetings/{meeting_in_a(w)}")),
     # ------------------------------------------------------------------ 考核 and the 月报 (issue 22, assessment)
     ("GET", "/api/v1/scorecards"): (answers(SCORECARDS), lambda w, t: Req("GET", "/api/v1/scorecards", params={

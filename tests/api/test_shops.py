@@ -208,9 +208,10 @@ def test_shops_qr_command_writes_the_sticker(world, tmp_path, capsys):
 def test_role_matrix_of_shops(world, shop_checklist):
     shop_a = new_shop(world, name="角色测试店")
     building_a = building_of(world, world.grid_a)
-    readers = {"admin", "planner", "sup", "subd", "worker_a"}  # the 街道 reads her communities' shops, registers none
+    # the 街道 reads her communities' shops, registers none; grid A's 网格长 reads them; a 楼栋长 has no shops
+    readers = {"admin", "planner", "sup", "subd", "worker_a", "lead_a"}
     matrix = [
-        ("list shops", set(ROLE_USERS) - {"dept1", "dept2"}, ("GET", "/api/v1/shops", None)),
+        ("list shops", set(ROLE_USERS) - {"dept1", "dept2", "bldg_a"}, ("GET", "/api/v1/shops", None)),
         ("register a shop in grid A", {"admin", "sup", "worker_a"},
          ("POST", "/api/v1/shops", {"name": "矩阵店", "building_id": building_a})),
         ("read a shop of grid A", readers, ("GET", f"/api/v1/shops/{shop_a['code']}", None)),

@@ -1,5 +1,7 @@
 """Who may read the register, and the log of every read: personal data (names, phones, health, disability, needs)
-are read ONLY by the grid worker of the household's building's grid and the supervisor of that grid's community.
+are read ONLY by the grid worker of the household's building's grid, the 网格长 leading that grid (``grid_lead``),
+a 楼栋长 whose micro-grid holds the building (``building_lead``: her buildings only) and the supervisor of that grid's
+community (see :mod:`patrol.people.scope`).
 :func:`personal_scope` (SQL) and :func:`can_read_person` (one building) are the one place that says so; every read
 and write of the register goes through them. Lists mask phones (:func:`mask_phone`). Every read of a record writes
 :class:`~patrol.core.models.ResidentAudit` rows in the caller's transaction (:func:`audit`); :func:`audit_trail`
@@ -29,9 +31,11 @@ from patrol.core.settings import Settings
 #: her reads are audited like anyone's. No token can carry it (users' roles are constrained to ROLES).
 CLI_ROLE = "cli"
 #: who reads names and phones; a subdistrict user (街道), like a department, an admin or a planner, sees counts only
-PERSONAL_ROLES = ("grid_worker", "supervisor")
-PERSONAL_ONLY = ("personal data (民情台账: names, phones, health, needs) are limited to the grid's worker and the "
-                 "community's supervisor")
+PERSONAL_ROLES = ("grid_worker", "supervisor", "grid_lead", "building_lead")
+PERSONAL_ONLY = ("personal data (民情台账: names, phones, health, needs) are limited to the grid's worker, its 网格长, "
+                 "the 楼栋长 of the building and the community's supervisor")
+#: the roles whose register scope is a set of grids (the worker's, the grids a 网格长 leads)
+GRID_ROLES = ("grid_worker", "grid_lead")
 AUDIT_ACTIONS = ("list", "read", "export", "due", "create", "update", "delete")
 
 def cli_actor() -> Actor:
@@ -53,7 +57,7 @@ def local_today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
 def require_personal_role(actor: Actor) -> None:
     if actor.role == CLI_ROLE:
         return
-    if actor.role == "grid_worker" and actor.user_id is not None:
+    if actor.role in (*GRID_ROLES, "building_lead") and actor.user_id is not None:
         return
     if actor.role == "supervisor" and actor.community_id is not None:
         return
@@ -64,13 +68,16 @@ def require_personal_role(actor: Actor) -> None:
 
 def personal_scope(actor: Actor) -> list:
     """WHERE clauses over :class:`Building` restricting a query to the buildings whose households ``actor`` may read:
-    a grid worker's grids; a supervisor's community (the building's grid's community, or the building's own
-    community when it lies in no grid). Raises Forbidden for every other role."""
+    a grid worker's grids (a 网格长's: the grids she leads); a 楼栋长's buildings (those of her micro-grids); a
+    supervisor's community (the building's grid's community, or the building's own community when it lies in no
+    grid). Raises Forbidden for every other role."""
     require_personal_role(actor)
     if actor.role == CLI_ROLE:
         return []
-    if actor.role == "grid_worker":
+    if actor.role in GRID_ROLES:
         return [Building.grid_id.in_(sorted(actor.grid_ids) or [-1])]
+    if actor.role == "building_lead":
+        return [Building.id.in_(sorted(actor.building_ids) or [-1])]
     grids = select(Grid.id).where(Grid.community_id == actor.community_id)
     return [or_(Building.grid_id.in_(grids),
                 and_(Building.grid_id.is_(None), Building.community_id == actor.community_id))]
@@ -80,8 +87,10 @@ def can_read_person(actor: Actor, building: Building, session: Session) -> bool:
     """Whether ``actor`` may read (and write) the register of ``building`` — the same rule as :func:`personal_scope`."""
     if actor.role == CLI_ROLE:
         return True
-    if actor.role == "grid_worker":
+    if actor.role in GRID_ROLES:
         return actor.user_id is not None and building.grid_id is not None and building.grid_id in actor.grid_ids
+    if actor.role == "building_lead":
+        return actor.user_id is not None and building.id in actor.building_ids
     if actor.role == "supervisor" and actor.community_id is not None:
         if building.grid_id is not None:
             community = session.scalar(select(Grid.community_id).where(Grid.id == building.grid_id))
@@ -92,7 +101,8 @@ def can_read_person(actor: Actor, building: Building, session: Session) -> bool:
 
 
 def outside_scope(actor: Actor, what: str) -> Forbidden:
-    where = "your grids" if actor.role == "grid_worker" else "your community"
+    where = {"grid_worker": "your grids", "grid_lead": "the grids you lead",
+             "building_lead": "your micro-grid's buildings"}.get(actor.role, "your community")
     return Forbidden(f"{what} is outside {where}: {PERSONAL_ONLY}", field=what.split()[0] + "_id")
 
 
@@ -126,8 +136,10 @@ def building_of(session: Session, h: Household) -> Building:
 
 def grid_in_scope(session: Session, actor: Actor, grid_id: int) -> None:
     require_personal_role(actor)
-    if actor.role == "grid_worker":
+    if actor.role in GRID_ROLES:
         ok = grid_id in actor.grid_ids
+    elif actor.role == "building_lead":  # her buildings, never a whole grid
+        ok = False
     elif actor.role == "supervisor":
         ok = session.scalar(select(Grid.community_id).where(Grid.id == grid_id)) == actor.community_id
     else:

@@ -148,7 +148,7 @@ def visits_report(session: Session, actor: Actor, *, month: str | None, settings
         grid_where = [Grid.community_id == actor.community_id]
     elif actor.role == "subdistrict":  # counts only: the 街道 sees no names
         grid_where = [Grid.community_id.in_(sorted(actor.community_ids) or [-1])]
-    elif actor.role == "grid_worker":
+    elif actor.role in ("grid_worker", "grid_lead"):  # a 网格长: the grids she leads
         grid_where = [Grid.id.in_(sorted(actor.grid_ids) or [-1])]
     else:
         raise Forbidden(f"the visits report is for admins, planners, supervisors and grid workers, not a {actor.role}",
