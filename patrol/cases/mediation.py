@@ -58,8 +58,8 @@ OUTCOME_LABELS = {"open": {"zh": "调解中", "en": "In mediation"}, "agreed": {
 CLOSING = ("agreed", "failed", "referred")
 #: who may be a mediator (a user); a team must be of kind ``mediation``
 MEDIATOR_ROLES = ("grid_worker", "supervisor", "grid_lead", "building_lead", "subdistrict")
-PARTIES_ONLY = ("the parties of a mediation and its session notes are personal data: only the worker of the case's "
-                "grid and the supervisor of its community read them")
+PARTIES_ONLY = ("the parties of a mediation and its session notes are personal data: only the worker (and the 网格长) "
+                "of the case's grid and the supervisor of its community read them")
 MAX_PARTIES = 20
 LIMITS = {"name": 100, "phone": 40, "address": 300, "role": 40, "place": 200, "note": 4000, "agreement": 4000,
           "follow_up": 2000}
@@ -74,7 +74,7 @@ def reads_parties(actor: Actor, case: Case) -> bool:
     """Whether ``actor`` reads (and records) the mediation's parties and notes: the register's rule, on the case."""
     if actor.role == CLI_ROLE:
         return True
-    if actor.role == "grid_worker":
+    if actor.role in ("grid_worker", "grid_lead"):  # a 网格长 reads her grids' register (patrol.people.scope)
         return actor.user_id is not None and case.grid_id is not None and case.grid_id in actor.grid_ids
     if actor.role == "supervisor":
         return actor.community_id is not None and case.community_id == actor.community_id

@@ -203,9 +203,10 @@ def test_users_apikeys_and_escalate_from_the_command_line(fresh_url):
     short = run(fresh_url, "users", "add", "li", "--role", "planner", "--password", "short")
     assert short.exit_code == 1 and "at least 12 characters" in short.stderr
     listed = run(fresh_url, "users", "list").stdout.splitlines()
-    assert listed[0] == "id\tusername\tname\trole\tcommunity\tsubdistrict\tunit\tgrids\temail\tsimulated"
+    assert listed[0] == "id\tusername\tname\trole\tcommunity\tsubdistrict\tunit\tgrids\temail\tsimulated\tpost\tscope"
     assert len(listed) == 2
-    _, *fields, community, subdistrict, unit, grids, email, simulated = listed[1].split("\t")
+    _, *fields, community, subdistrict, unit, grids, email, simulated, post, _scope = listed[1].split("\t")
+    assert post == "-"
     assert fields == ["wang", "王芳", "grid_worker"] and community.isdigit()  # the community of her grid
     assert (subdistrict, unit, grids, email, simulated) == ("-", "-", grid, "-", "no")
     # a 街道 user: her subdistrict by code or name, and an e-mail address for her notices

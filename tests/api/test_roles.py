@@ -137,11 +137,11 @@ MATRIX = [
      lambda w: ("GET", "/api/v1/scorecards?month=2026-03&trend=false", None)),
     ("a worker's 考核 card", STAFF_A, lambda w: ("GET", "/api/v1/scorecards/workers/worker_a?month=2026-03", None)),
     # issue 22, mediation: a mediation's parties are recorded by the case's grid worker and community only
-    ("open a mediation (调解)", {"sup", "worker_a"},
+    ("open a mediation (调解)", {"sup", "worker_a", "lead_a"},
      lambda w: ("POST", f"/api/v1/cases/{case_in(w, 'dispatched')}/mediation", {"parties": [{"name": "矩阵"}]})),
-    ("open needs (民情诉求)", {"sup", "sup_other", "worker_a", "worker_b"},
+    ("open needs (民情诉求)", {"sup", "sup_other", "worker_a", "worker_b", "lead_a", "bldg_a"},
      lambda w: ("GET", "/api/v1/needs/open", None)),
-    ("needs figures", set(ROLE_USERS) - {"dept1", "dept2"}, lambda w: ("GET", "/api/v1/kpis/needs", None)),
+    ("needs figures", set(ROLE_USERS) - {"dept1", "dept2", "bldg_a"}, lambda w: ("GET", "/api/v1/kpis/needs", None)),
 ]
 
 

@@ -706,7 +706,7 @@ ROUTES |= {
         "POST", f"/api/v1/cases/{mediated_in_a(w)}/mediation/sessions", json={"place": "调解室"})),
     ("POST", "/api/v1/cases/{case_id}/mediation/close"): (answers(REGISTER_A), lambda w, t: Req(
         "POST", f"/api/v1/cases/{mediated_in_a(w)}/mediation/close", json={"outcome": "failed"})),
-    ("GET", "/api/v1/kpis/mediation"): (answers(ALL), lambda w, t: Req("GET", "/api/v1/kpis/mediation")),
+    ("GET", "/api/v1/kpis/mediation"): (answers(ALL - {"bldg_a"}), lambda w, t: Req("GET", "/api/v1/kpis/mediation")),
     ("GET", "/desk/mediation"): (answers(ALL), lambda w, t: Req("GET", "/desk/mediation")),
     ("GET", "/api/v1/needs/open"): (answers(REGISTER), lambda w, t: Req("GET", "/api/v1/needs/open")),
     ("POST", "/api/v1/needs/{need_id}/assign"): (answers(REGISTER_A), lambda w, t: Req(
@@ -719,7 +719,8 @@ ROUTES |= {
         "POST", f"/api/v1/needs/{need_in_a(w, t)}/case", json={"category": "C0103"})),
     ("POST", "/api/v1/needs/{need_id}/link"): (answers(REGISTER_A), lambda w, t: Req(
         "POST", f"/api/v1/needs/{need_in_a(w, t)}/link", json={"case_id": t.case})),
-    ("GET", "/api/v1/kpis/needs"): (answers(ALL - {"dept1", "dept2"}), lambda w, t: Req("GET", "/api/v1/kpis/needs")),
+    ("GET", "/api/v1/kpis/needs"): (answers(ALL - {"dept1", "dept2", "bldg_a"}),
+                                    lambda w, t: Req("GET", "/api/v1/kpis/needs")),
     ("GET", "/desk/needs"): (answers(ALL), lambda w, t: Req("GET", "/desk/needs")),
 }
 

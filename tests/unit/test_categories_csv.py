@@ -19,7 +19,7 @@ from tests.conftest import shared_scope
 CSV_PATH = Path(__file__).resolve().parents[2] / "patrol" / "data" / "categories.csv"
 COLUMNS = [
     "code", "name_zh", "name_en", "kind", "major_zh", "major_en", "level", "deadline_hours", "severity",
-    "revisit_days",
+    "revisit_days", "top_level", "persuade_first",
 ]  # fmt: skip
 CODE = re.compile(r"^[BEC]\d{4}$")
 
@@ -99,3 +99,12 @@ def test_known_deadlines(rows: list[dict[str, str]], name_zh: str, hours: int, s
     assert float(row["deadline_hours"]) == hours
     if severity is not None:
         assert int(row["severity"]) == severity
+
+
+def test_seed_rules_of_escalation(rows: list[dict[str, str]]) -> None:
+    """Disputes and care stay with grid and community (小事不出网格，大事不出社区); street-order matters are persuaded
+    first (S1: 社区工作者没有执法权); every other row leaves both columns empty."""
+    by_code = {r["code"]: r for r in rows}
+    assert {c for c, r in by_code.items() if r["top_level"]} == {"C0115", "C0116"}
+    assert {by_code[c]["top_level"] for c in ("C0115", "C0116")} == {"community"}
+    assert {c for c, r in by_code.items() if r["persuade_first"]} == {"E0501", "E0502", "E0503", "E0504"}
