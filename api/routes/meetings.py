@@ -40,10 +40,10 @@ Lang = Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or 
 
 class AssessIn(BaseModel):
     reason: str | None = Field(None, max_length=assessment.REASON_MAX, description="why this level (required)")
-    kind: str = Field("comprehensive", description="comprehensive (综合研判) or special (专题研判)")
+    kind: str = Field("comprehensive", max_length=20, description="comprehensive (综合研判) or special (专题研判)")
     demand_list: str | None = Field(None, max_length=20, description="a code of GET /api/v1/meetings/lists "
                                                                      "(default: suggested from the category)")
-    level: str | None = Field(None, description="grid, community or department (default: the case's)")
+    level: str | None = Field(None, max_length=20, description="grid, community or department (default: the case's)")
     key_case: bool = Field(False, description="重难点")
     petition: bool = Field(False, description="信访")
     needs_meeting: bool = Field(False, description="议事 first: dispatch waits for a meeting's decision")
@@ -84,7 +84,8 @@ class MeetingIn(BaseModel):
                                                                    "by default)")
     held_at: str | None = Field(None, max_length=40, description="date or local time, e.g. 2026-12-08T19:00")
     place: str | None = Field(None, max_length=200)
-    cases: list[str] = Field(default_factory=list, max_length=50, description="case numbers on the agenda")
+    cases: list[Annotated[str, Field(max_length=20)]] = Field(default_factory=list, max_length=50,
+                                                             description="case numbers on the agenda")
     needs: list[int] = Field(default_factory=list, max_length=50, description="民情台账 needs on the agenda")
 
 
@@ -130,7 +131,8 @@ def add_link(number: str, body: LinkIn, actor: ActorDep, session: SessionDep, se
 class HeldIn(BaseModel):
     participants: int | None = Field(None, ge=0, le=100000)
     representatives: int | None = Field(None, ge=0, le=100000, description="居民代表")
-    options: list[str] | None = Field(None, max_length=meetings.OPTIONS_MAX)
+    options: list[Annotated[str, Field(max_length=meetings.TOPIC_MAX)]] | None = Field(
+        None, max_length=meetings.OPTIONS_MAX)
     minutes: str | None = Field(None, max_length=meetings.TEXT_MAX, description="会议纪要")
     held_at: str | None = Field(None, max_length=40)
     place: str | None = Field(None, max_length=200)

@@ -25,8 +25,8 @@ router = APIRouter(prefix="/api/v1/microgrids", tags=["people"])
 
 
 class GenerateIn(BaseModel):
-    grids: list[str] | None = Field(None, max_length=500, description="grid codes (default: every grid, or "
-                                                                       "those of community)")
+    grids: list[Annotated[str, Field(max_length=20)]] | None = Field(
+        None, max_length=500, description="grid codes (default: every grid, or those of community)")
     community: str | None = Field(None, max_length=200, description="a community code or name")
     plan_id: int | None = Field(None, description="a draft plan (default: the micro-grids in force, admins only)")
     min: int | None = Field(None, gt=0, description="households per micro-grid, at least (default: settings)")

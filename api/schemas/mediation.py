@@ -31,7 +31,7 @@ class MediationOpenIn(_Strict):
 
 
 class MediationSessionIn(_Strict):
-    client_id: str | None = Field(None, description="a UUID: a retry with it records nothing more")
+    client_id: str | None = Field(None, max_length=36, description="a UUID: a retry with it records nothing more")
     at: dt.datetime | None = Field(None, description="when (with a timezone); default: now")
     place: str | None = Field(None, max_length=200)
     note: str | None = Field(None, max_length=4000, description="what was said (a staff note, never public)")
@@ -129,7 +129,7 @@ class NeedCaseIn(_Strict):
     description: str | None = Field(None, max_length=2000, description="the case's text: no resident's name "
                                                                        "(default: 民情诉求 and the need's type)")
     channel: Literal["staff", "patrol"] | None = None
-    client_id: str | None = Field(None, description="a UUID: a retry with it returns the same case")
+    client_id: str | None = Field(None, max_length=36, description="a UUID: a retry with it returns the same case")
 
 
 class NeedLinkIn(_Strict):

@@ -5,7 +5,7 @@ register allows (see :mod:`patrol.people.volunteer_access`)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,7 +50,8 @@ class ServiceMemberIn(_Strict):
     phone: str | None = Field(None, max_length=40)
     community_id: int | None = None
     grid_id: int | None = None
-    pledges: list[str] | str | None = Field(None, description="承诺服务: a list, or a text separated by ；")
+    pledges: list[Annotated[str, Field(max_length=200)]] | Annotated[str, Field(max_length=2000)] | None = Field(
+        None, description="承诺服务: a list, or a text separated by ；")
 
 
 class PairingIn(_Strict):

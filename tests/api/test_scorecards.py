@@ -282,9 +282,8 @@ def test_a_grid_lead_ranks_her_grids(world, month):
     from tests.api.conftest import PASSWORD
 
     with transaction(session_factory(world.engine)) as s:
-        lead = create_user(s, username="lead_ab", role="grid_lead", password=PASSWORD)
-        for g in s.scalars(select(Grid).where(Grid.id.in_([world.grid_a, world.grid_b]))):
-            g.lead_id = lead.id
+        codes = list(s.scalars(select(Grid.code).where(Grid.id.in_([world.grid_a, world.grid_b]))))
+        create_user(s, username="lead_ab", role="grid_lead", password=PASSWORD, lead_grids=codes)
     token = world.client.post("/api/v1/auth/token", data={"username": "lead_ab", "password": PASSWORD})
     h = {"Authorization": f"Bearer {token.json()['access_token']}"}
     q = {"month": month, "trend": "false"}

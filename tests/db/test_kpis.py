@@ -393,7 +393,7 @@ def test_compute_kpis_on_dataframes_without_a_database():
                          calendar=CAL)
     check(empty.iloc[0], received=0, closed=0, closure_rate=(0, 0), satisfaction_rate=(0, 0), open_now=0)
     with pytest.raises(ValueError, match="by must be one of 'grid', 'community', 'subdistrict', 'unit', 'category', "
-                                         "'channel' or None"):
+                                         "'channel', 'worker' or None"):
         compute_kpis(cases, events, by="district", start=MARCH[0], end=MARCH[1], now=NOW, calendar=CAL)
     with pytest.raises(ValueError, match="cases_df lacks columns rating"):
         compute_kpis(cases.drop(columns="rating"), events, by=None, start=MARCH[0], end=MARCH[1], now=NOW,

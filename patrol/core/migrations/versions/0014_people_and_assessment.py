@@ -329,6 +329,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
+    # the roles before 0014 have no 网格长 or 楼栋长: such accounts are kept, disabled, as grid workers without grids
+    op.get_bind().execute(sa.text("UPDATE app_user SET role = 'grid_worker', active = :off "
+                                  "WHERE role IN ('grid_lead', 'building_lead')"), {"off": False})
     if sqlite:
         _sqlite_edit("resident_need", (", CONSTRAINT fk_resident_need_responsible_id_app_user FOREIGN "
                                        "KEY(responsible_id) REFERENCES app_user (id) ON DELETE SET NULL", ""))
