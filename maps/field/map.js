@@ -63,7 +63,8 @@ function fitGrid() {
   if (!layers.grid.getLayers().length) return;
   if (!map.getContainer().offsetWidth) { needFit = true; return; }
   needFit = false;
-  map.fitBounds(layers.grid.getBounds(), { padding: [12, 12] });
+  // at most z18, where the basemap has its own tiles: a 楼栋长's micro-grid of a few buildings keeps its streets around it
+  map.fitBounds(layers.grid.getBounds(), { padding: [12, 12], maxZoom: 18 });
 }
 
 export function renderTrack() {
