@@ -35,8 +35,8 @@ class ListsOut(Out):
     kinds: list[ListEntry]
 
 
-class MeetingRow(Out):
-    """A meeting in a list."""
+class MeetingBase(Out):
+    """What a meeting's list row and its record share."""
 
     number: str
     community: str | None = None
@@ -51,8 +51,13 @@ class MeetingRow(Out):
     votes_for: int | None = None
     votes_against: int | None = None
     votes_abstain: int | None = None
-    topics: int
     simulated: bool
+
+
+class MeetingRow(MeetingBase):
+    """A meeting in a list."""
+
+    topics: int
 
 
 class AgendaCase(Out):
@@ -73,30 +78,16 @@ class AgendaNeed(Out):
     grid: str | None = None
 
 
-class MeetingOut(Out):
+class MeetingOut(MeetingBase):
     """A meeting: the record, the agenda, the decision with the vote, the follow-up cases."""
 
-    number: str
-    community: str | None = None
     community_code: str | None = None
-    kind: str
-    kind_name: str | None = None
-    topic: str
-    status: str
-    status_name: str
-    held_at: str | None = None
-    place: str | None = None
-    participants: int | None = None
     representatives: int | None = None
     options: list[str]
     decision: str | None = None
-    votes_for: int | None = None
-    votes_against: int | None = None
-    votes_abstain: int | None = None
     minutes: str | None = None
     created_by: str | None = None
     created_at: str | None = None
-    simulated: bool
     cases: list[AgendaCase]
     needs: list[AgendaNeed]
     follow_ups: list[AgendaCase]
