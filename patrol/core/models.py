@@ -403,6 +403,8 @@ class Case(Base):
     #: marked at 研判: a 重难点 (hard) case, a 信访 (petition) case — each has its own list on the desk
     key_case: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     petition: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    #: the H3 cell (resolution 9, ≈0.1 km²) of ``geom``, stored on insert so hotspots count in SQL (issue 23)
+    h3_9: Mapped[str | None] = mapped_column(String(16))
     __table_args__ = (
         Index("ix_patrol_case_source_source_ref", "source", "source_ref", unique=True),
         Index("ix_patrol_case_channel_reported_at", "channel", "reported_at"),

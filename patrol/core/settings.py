@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     sticker_hotline: str = Field("12345", description="The service hotline printed on the grid workers' public "
                                                       "cards (网格员公示牌); empty: none.")
     sticker_card_title: str = Field("网格员公示牌", description="The title of the grid workers' public cards.")
+    # issue 23, city scale
+    fast_reads: bool = Field(True, description="Use the city-scale read paths (summary tables, stored cell ids); "
+                                               "off: the original queries (bench/bench_scale.py compares the two).")
     notify_max_attempts: int = Field(8, gt=0, description="Deliveries of one notification tried before it is dead.")
     notify_lease_seconds: float = Field(120.0, gt=0, description="How long a sender's claim on an outbox row holds; "
                                                                  "after it a crashed sender's rows are sent again.")
