@@ -1,7 +1,8 @@
 """Fixtures shared by the whole suite.
 
 Database tests run on both SpatiaLite and PostGIS (``backend`` parameter). PostGIS comes from
-``GRIDPATROL_TEST_POSTGRES_URL`` (``make test`` starts a throwaway cluster and sets it). When
+``GRIDPATROL_TEST_POSTGRES_URL`` (``make test`` starts a throwaway cluster and sets it), its streaming standby (the
+read-replica tests) from ``GRIDPATROL_TEST_REPLICA_URL``. When
 ``GRIDPATROL_REQUIRE_ALL_DATABASES`` is set or ``CI`` is true, a missing database fails the run instead of skipping.
 
 ``make test`` runs the suite in a random order (pytest-randomly; ``--randomly-seed=N`` repeats one) in two
@@ -168,6 +169,18 @@ def _postgres_url() -> str:
     url = os.environ.get("GRIDPATROL_TEST_POSTGRES_URL")
     if not url:
         message = "PostGIS not configured: set GRIDPATROL_TEST_POSTGRES_URL (make test does)"
+        if _require_all():
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+def replica_url() -> str:
+    """The URL of the streaming standby of the test cluster (``make test`` starts it: ``scripts/pg.sh
+    start-replica``); a skip without one, a failure when every database is required."""
+    url = os.environ.get("GRIDPATROL_TEST_REPLICA_URL")
+    if not url:
+        message = "read replica not configured: set GRIDPATROL_TEST_REPLICA_URL (make test does)"
         if _require_all():
             pytest.fail(message)
         pytest.skip(message)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.csv_safe import csv_response
-from api.deps import ActorDep, SessionDep, SettingsDep
+from api.deps import ActorDep, ReadSessionDep, SessionDep, SettingsDep
 from api.device_clock import OCCURRED_AT, DeviceTimeDep
 from api.schemas.base import FeatureCollection
 from api.schemas.cases import BatchOut, CaseDetail, CasesMapOut, CategoryOut, CreatedCase, EscalationOut
@@ -90,7 +90,7 @@ def create_cases(body: BatchIn, actor: ActorDep, session: SessionDep, settings: 
 
 @router.get("/cases", summary="Cases in my scope as GeoJSON, filtered and paged",
             response_model=FeatureCollection, response_model_exclude_unset=True)
-def list_cases(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
+def list_cases(request: Request, actor: ActorDep, session: ReadSessionDep, settings: SettingsDep,
                query: Annotated[CaseListQuery, Query()]) -> JSONResponse:
     f = query.to_filter()
     limit, offset = min(query.limit, settings.page_size_max), query.offset
@@ -105,7 +105,7 @@ def list_cases(request: Request, actor: ActorDep, session: SessionDep, settings:
 
 @router.get("/cases/export", summary="Download the cases in my scope as CSV, GeoJSON or GeoPackage (filters as GET "
                                     "/cases)")
-def export_cases(actor: ActorDep, session: SessionDep, query: Annotated[CaseExportQuery, Query()]) -> Response:
+def export_cases(actor: ActorDep, session: ReadSessionDep, query: Annotated[CaseExportQuery, Query()]) -> Response:
     f, format = query.to_filter(), query.format
     frame = views.export_frame(session, actor, f)
     points = list(frame.geometry)
@@ -124,7 +124,7 @@ def export_cases(actor: ActorDep, session: SessionDep, query: Annotated[CaseExpo
 @router.get("/cases/map", summary="What a map of cases draws: clusters aggregated in the database, or the cases "
                                  "when zoomed in (bbox and zoom from the map)",
             response_model=CasesMapOut, response_model_exclude_unset=True)
-def cases_for_map(actor: ActorDep, session: SessionDep, query: Annotated[CaseMapQuery, Query()]) -> dict:
+def cases_for_map(actor: ActorDep, session: ReadSessionDep, query: Annotated[CaseMapQuery, Query()]) -> dict:
     f, zoom = query.to_filter(), query.zoom
     return svc.case_clusters(session, actor, f, zoom)
 

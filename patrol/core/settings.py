@@ -18,6 +18,10 @@ class Settings(BaseSettings):
         "sqlite:///gridpatrol.db",
         description="sqlite:///file.db selects SpatiaLite (embedded default); postgresql+psycopg://… selects PostGIS.",
     )
+    read_database_url: str = Field(
+        "", description="A PostgreSQL streaming replica of database_url (postgresql+psycopg://…) for read-only work "
+                        "(dashboards, KPIs, maps, analytics, exports, tiles, OGC / Open311 reads); empty: none. A "
+                        "user's own fresh writes are read from the primary; a replica that is down: the primary.")
     spatialite_library: str = Field("mod_spatialite", description="Name or path of the SpatiaLite extension.")
     lang: str = Field("zh", description="Default UI language: zh or en.")
     tiles: str | None = Field("gridpatrol", description="Basemap: gridpatrol (our own vector tiles at /tiles/, "
