@@ -4,8 +4,10 @@ from SpatiaLite to PostGIS when it outgrows the embedded database (PostGIS → S
 Both databases must be at this gridpatrol's Alembic head (``gridpatrol db upgrade --database URL`` first) and the
 target must hold no rows; anything else is refused before a row is written. Every table of the model is copied in
 foreign-key order (parents first), each in one transaction of its own: its rows are read in primary-key order in
-batches, geometries travel as WKB (``ST_AsBinary`` → ``ST_GeomFromWKB(…, 4326)``: exact coordinates, no text round
-trip) and every other value through the column's own type (UTC timestamps, booleans, binary photos). Then the
+batches and written with PostgreSQL's ``COPY … FROM STDIN`` (one statement per table; into SpatiaLite: batched
+INSERTs); geometries travel as WKB (``ST_AsBinary``, then EWKB of SRID 4326 in the COPY or ``ST_GeomFromWKB(…,
+4326)``: the coordinates' bytes unchanged, no text round trip) and every other value through the column's own type
+(UTC timestamps, booleans, binary photos). Then the
 PostgreSQL sequences are set past the largest id, and the rows of every table are counted on both sides.
 
 A table that fails rolls back alone and stops the copy: the tables before it are in the target, the report says
@@ -14,10 +16,12 @@ which one failed and why; start again on a fresh target (``DROP DATABASE`` / a n
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from alembic.script import ScriptDirectory
 from geoalchemy2 import Geometry
@@ -34,6 +38,10 @@ BATCH = 5000
 
 #: progress callback: (table, rows of the table done, rows of the table)
 Progress = Callable[[str, int, int], None]
+#: how rows are written: ``auto`` (COPY into PostgreSQL, INSERT into SQLite), ``copy`` or ``insert``
+Method = Literal["auto", "copy", "insert"]
+#: EWKB: the type word's flag saying an SRID follows
+EWKB_SRID_FLAG = 0x20000000
 
 
 @dataclass
@@ -117,14 +125,43 @@ def _writer(table: Table):
     return insert(table).values(values)
 
 
+def ewkb_hex(wkb: bytes | memoryview | None) -> str | None:
+    """WKB as the hexadecimal EWKB of SRID 4326 that PostGIS reads in a COPY (the SRID flag and the SRID inserted
+    after the outer geometry's type: the coordinates are the same bytes)."""
+    if wkb is None:
+        return None
+    wkb = bytes(wkb)
+    order = "<" if wkb[0] == 1 else ">"
+    kind = struct.unpack(order + "I", wkb[1:5])[0]
+    return (wkb[:1] + struct.pack(order + "II", kind | EWKB_SRID_FLAG, SRID) + wkb[5:]).hex()
+
+
 def copy_table(source: Connection, target: Engine, table: Table, total: int, progress: Progress | None,
-               batch: int = BATCH) -> int:
-    """Copy the rows of ``table`` in one transaction of the target; returns the rows written."""
-    statement = _writer(table)
+               batch: int = BATCH, method: Method = "auto") -> int:
+    """Copy the rows of ``table`` in one transaction of the target; returns the rows written. ``method``: ``copy``
+    (PostgreSQL's COPY FROM STDIN, one statement per table: the default into PostGIS), ``insert`` (batched
+    INSERTs, any target: the default into SpatiaLite)."""
     names = [c.name for c in table.columns]
+    use_copy = method == "copy" or (method == "auto" and target.dialect.name == "postgresql")
+    geoms = [i for i, c in enumerate(table.columns) if isinstance(c.type, Geometry)]
     done = 0
-    with target.begin() as conn:
+    with target.connect() as conn, conn.begin():
         result = source.execution_options(stream_results=True, yield_per=batch).execute(_reader(table))
+        if use_copy:
+            columns = ", ".join(f'"{n}"' for n in names)
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as stream:
+                for rows in result.partitions(batch):
+                    for row in rows:
+                        values = list(row)
+                        for i in geoms:
+                            values[i] = ewkb_hex(values[i])
+                        stream.write_row(values)
+                    done += len(rows)
+                    if progress:
+                        progress(table.name, done, total)
+            return done
+        statement = _writer(table)
         for rows in result.partitions(batch):
             conn.execute(statement, [{f"p_{k}": v for k, v in zip(names, row, strict=True)} for row in rows])
             done += len(rows)
@@ -162,7 +199,8 @@ def count_rows(engine: Engine) -> dict[str, int]:
 
 
 def copy_database(source_url: str, target_url: str, *, progress: Progress | None = None,
-                  on_table: Callable[[str, int], None] | None = None, batch: int = BATCH) -> CopyReport:
+                  on_table: Callable[[str, int], None] | None = None, batch: int = BATCH,
+                  method: Method = "auto") -> CopyReport:
     """Copy every table of ``source_url`` into the empty, migrated ``target_url`` (see the module's docstring);
     ``on_table(name, rows)`` is called before a table is copied, ``progress`` after each batch."""
     started = time.perf_counter()
@@ -188,7 +226,7 @@ def copy_database(source_url: str, target_url: str, *, progress: Progress | None
                     on_table(table.name, entry.source_rows)
                 t0 = time.perf_counter()
                 try:
-                    entry.target_rows = copy_table(conn, target, table, entry.source_rows, progress, batch)
+                    entry.target_rows = copy_table(conn, target, table, entry.source_rows, progress, batch, method)
                 except Exception as exc:
                     done = [t.name for t in report.tables[:-1] if t.source_rows]
                     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
