@@ -36,8 +36,8 @@ users: setup
 
 ## Benchmarks (run on purpose; they start their own PostGIS)
 bench: setup-test
-	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && \
-	  GRIDPATROL_BENCH_POSTGRES_URL=$$url $(BIN)/python bench/run.py
+	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && replica=$$(scripts/pg.sh start-replica) && \
+	  GRIDPATROL_BENCH_POSTGRES_URL=$$url GRIDPATROL_BENCH_REPLICA_URL=$$replica $(BIN)/python bench/run.py
 
 ## ruff (rules in pyproject.toml) on all the code, and mypy on the packages [tool.mypy] lists
 lint: setup-test

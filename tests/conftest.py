@@ -102,6 +102,8 @@ LONG_FILES = {
     "browser/test_resident_h5": 45,
     # issue 22, deliberation: timed on the loaded machine (the browser file's month is shared with test_basemap's)
     "api/test_deliberation": 40, "browser/test_meetings_desk": 60,
+    # issue 23, replica: timed on the loaded machine (load 10-12)
+    "db/test_db_copy": 135, "db/test_replica": 70,
     # issue 22 (rules): test_simulate's weight above is 125 since its month test moved onto test_demo_month's month
     # (the surveys test was ≈ 63 % of the file's time)
 }

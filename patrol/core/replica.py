@@ -41,7 +41,7 @@ LSN = re.compile(r"^[0-9A-F]{1,8}/[0-9A-F]{1,8}$")
 #: the cookie that carries a user's last write position, and how long it is kept (s): longer than any lag that
 #: should still be hidden from her; after it, her reads follow everyone's (the replica's)
 POSITION_COOKIE = "gridpatrol_wal"
-POSITION_MAX_AGE_S = 600
+POSITION_MAX_AGE_S = 120
 
 Source = Literal["replica", "primary-behind", "primary-down"]
 
