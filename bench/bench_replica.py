@@ -78,8 +78,8 @@ def main() -> None:
               f"p95 {pct(lag, .95) * ms:.2f} ms (n={len(lag)}, load {load:.2f})")
         print(f"a write: {statistics.median(plain) * ms:.2f} ms plain, {statistics.median(remembered) * ms:.2f} ms "
               f"with its position remembered ({statistics.median(remembered) / statistics.median(plain):.2f}x)")
-        print(f"a read on the replica: {statistics.median(unchecked) * ms:.2f} ms, {statistics.median(checked) * ms:.2f}"
-              f" ms with the replay check of a fresh write "
+        print(f"a read on the replica: {statistics.median(unchecked) * ms:.2f} ms, "
+              f"{statistics.median(checked) * ms:.2f} ms with the replay check of a fresh write "
               f"({statistics.median(checked) / statistics.median(unchecked):.2f}x)")
     finally:
         primary.dispose()

@@ -1,6 +1,7 @@
-"""``gridpatrol db copy SOURCE TARGET`` (patrol/core/transfer.py): the API tests' world plus a simulated three days copied
-from SpatiaLite into an empty, migrated PostGIS database and back into a new SpatiaLite file — every table's row
-count equal, sample rows and geometries equal value for value, the app's KPIs (接诉即办 too) equal on both; and the
+"""``gridpatrol db copy SOURCE TARGET`` (patrol/core/transfer.py): the tests' city (Monaco) with three simulated days
+of operations (the demo's month, surveys and people of the grid: 46 of the 52 tables hold rows) copied from
+SpatiaLite into an empty, migrated PostGIS database and back into a new SpatiaLite file — every table's row count
+equal, sample rows and geometries equal value for value, the app's KPIs (接诉即办 too) equal on all three; and the
 refusals (not migrated, another revision, a target with rows, no such file), each one readable line. Needs PostGIS
 (GRIDPATROL_TEST_POSTGRES_URL): SpatiaLite → PostGIS is the direction that matters.
 """
@@ -54,9 +55,10 @@ def _postgres() -> str:
 
 @pytest.fixture(scope="module")
 def copied(tmp_path_factory, monaco_model):
-    """The tests' city (Monaco with categories and grids) on SpatiaLite with a simulated three days (users, units, patrols,
-    cases through the loop, residents' orders, desk queues), the admin logged in; copied by the CLI to PostGIS and
-    from there to a new SpatiaLite file. Yields their URLs, the settings and the admin's token."""
+    """The tests' city (Monaco with categories and grids) on SpatiaLite with three simulated days (users, units,
+    patrols, cases through the loop, residents' orders, desk queues, surveys, the people of the grid), the admin
+    logged in; copied by the CLI to PostGIS and from there to a new SpatiaLite file. Yields their URLs, the settings
+    and the admin's token."""
     directory = tmp_path_factory.mktemp("copy")
     source = CITIES.new("spatialite", monaco_model, directory / "source.db")
     settings = Settings(database_url=source, tiles=None, timezone="Asia/Shanghai",
