@@ -105,13 +105,13 @@ def _shown(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def _geometry_columns(table: Table) -> set[str]:
+def geometry_columns(table: Table) -> set[str]:
     return {c.name for c in table.columns if isinstance(c.type, Geometry)}
 
 
 def _reader(table: Table):
     """SELECT every column, geometries as WKB, in primary-key order."""
-    geoms = _geometry_columns(table)
+    geoms = geometry_columns(table)
     columns = [type_coerce(func.ST_AsBinary(c), LargeBinary).label(c.name) if c.name in geoms else c
                for c in table.columns]
     return select(*columns).order_by(*table.primary_key.columns)
@@ -119,7 +119,7 @@ def _reader(table: Table):
 
 def _writer(table: Table):
     """INSERT of one row from parameters ``p_<column>``, geometries from WKB."""
-    geoms = _geometry_columns(table)
+    geoms = geometry_columns(table)
     values = {c.name: (func.ST_GeomFromWKB(bindparam(f"p_{c.name}", type_=LargeBinary), SRID) if c.name in geoms
                        else bindparam(f"p_{c.name}", type_=c.type)) for c in table.columns}
     return insert(table).values(values)

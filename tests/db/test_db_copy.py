@@ -22,9 +22,9 @@ from api.cli import cli
 from patrol.core.db import drop_postgis_database, make_engine, session_factory, transaction
 from patrol.core.frames import ewkt
 from patrol.core.migrate import upgrade
-from patrol.core.models import Base, ResponsibleUnit
+from patrol.core.models import Base, Category, City, ResponsibleUnit
 from patrol.core.settings import Settings
-from patrol.core.transfer import _geometry_columns
+from patrol.core.transfer import geometry_columns
 from patrol.simulate.logins import DEMO_PASSWORD
 from patrol.simulate.month import simulate_month
 from patrol.simulate.people import simulate_people
@@ -97,7 +97,7 @@ def client_on(copied, url: str) -> TestClient:
 
 def rows_of(url: str, table, n: int = SAMPLE) -> list[tuple]:
     """The first ``n`` rows of ``table`` by primary key, geometries as shapely geometries."""
-    geoms = _geometry_columns(table)
+    geoms = geometry_columns(table)
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -199,3 +199,25 @@ def test_refusals_are_one_readable_line(copied, tmp_path):
     # no such source file
     r = copy(f"sqlite:///{tmp_path / 'nope.db'}", older)
     assert r.exit_code == 1 and "does not exist" in r.output
+
+
+def test_a_failing_table_rolls_back_alone_and_is_named(monaco_model, tmp_path):
+    """SQLite does not enforce VARCHAR lengths, PostgreSQL does: a city whose district code is too long stops the
+    copy at table ``city``, which stays empty, while the table copied before it (the categories) is in the target."""
+    source = CITIES.new("spatialite", monaco_model, tmp_path / "bad.db")
+    engine = make_engine(source)
+    with engine.begin() as conn:
+        conn.execute(City.__table__.update().values(district_code="12345678"))
+    engine.dispose()
+    target = migrated_postgis()
+    try:
+        r = copy(source, target)
+        assert r.exit_code == 1, r.output
+        assert "table city failed and was rolled back" in r.output and "start again on a new database" in r.output
+        engine = make_engine(target)
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(City)).scalar() == 0
+            assert conn.execute(select(func.count()).select_from(Category)).scalar() > 50
+        engine.dispose()
+    finally:
+        drop_postgis_database(target)
