@@ -293,8 +293,18 @@ ENGLISH = {"Accept-Language": "en"}
 
 CITIES = CityTemplates()
 
+#: What other templates of this process (tests/api/conftest.py WORLDS, copies of CITIES) drop at the end of the run
+_AT_FINISH: list = []
+
+
+def on_session_finish(close) -> None:
+    """Call ``close()`` at the end of the run, before CITIES is dropped (templates built on CITIES' copies)."""
+    _AT_FINISH.append(close)
+
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    while _AT_FINISH:
+        _AT_FINISH.pop()()
     CITIES.close()
 
 
