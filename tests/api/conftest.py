@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import shutil
 import sqlite3
@@ -209,7 +210,8 @@ class WorldTemplates:
         PostGIS, which the caller drops): its URL and the World's fields."""
         if backend not in self._built:
             self._built[backend] = self._build(backend, monaco_model)
-        template, fields = self._built[backend]
+        template, built = self._built[backend]
+        fields = copy.deepcopy(built)  # a world's dicts are its own (a test may add a token to world.tokens)
         if backend == "postgis":
             return _copy_postgres_database(template), fields
         if path.exists():
