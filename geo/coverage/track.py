@@ -21,7 +21,7 @@ from geo.coverage.streets import (
 )
 from geo.crs import WGS84
 from geo.errors import GeoValidationError
-from geo.tracks import tracks_to_lines
+from geo.tracks import track_vertices
 
 # --- tracks -------------------------------------------------------------------------------------------------
 
@@ -73,37 +73,45 @@ def build_track(
     lat: str,
     flag: str | None,
 ) -> Track:
-    """Lines of :func:`tracks_to_lines` in ``crs``, cut into pieces of at most ``piece_m``, with fix times."""
+    """Lines of :func:`geo.tracks.tracks_to_lines` in ``crs``, cut into pieces of at most ``piece_m``, with
+    fix times (from :func:`geo.tracks.track_vertices`: the same vertices, without building the lines)."""
     frame = with_lon_lat(fixes, lon, lat)
     if period is not None:
         t = pd.to_datetime(frame[time], utc=True)
         start, end = (pd.Timestamp(v) for v in period)
         frame = frame[((t >= start) & (t < end) | t.isna()).to_numpy()]  # missing times: for tracks_to_lines
-    lines = tracks_to_lines(frame, by=by, time=time, lon=lon, lat=lat, flag=flag)
-    empty = np.empty((0, 2))
-    if len(lines) == 0:
+    lon_deg, lat_deg, t_us, line_of, patrols = track_vertices(
+        frame, by=by, time=time, lon=lon, lat=lat, flag=flag
+    )
+    if patrols.size == 0:
+        empty = np.empty((0, 2))
         return Track(
             empty, empty, np.empty(0), np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
         )
-    coords, line_of = shapely.get_coordinates(lines.geometry.to_numpy(), return_index=True)
-    times = _vertex_times(frame, lines, by=by, time=time, flag=flag)
-    x, y = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True).transform(coords[:, 0], coords[:, 1])
+    times = t_us / US_PER_S
+    x, y = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True).transform(lon_deg, lat_deg)
     xy = np.column_stack((x, y))
     same = line_of[1:] == line_of[:-1]
     a, b = xy[:-1][same], xy[1:][same]
     ta, tb, patrol = times[:-1][same], times[1:][same], line_of[:-1][same]
     seg, k, n = split_segments(a, b, piece_m)
-    f0, f1 = k / n, (k + 1) / n
-    delta, dt = (b - a)[seg], (tb - ta)[seg]
-    last = (k + 1 == n)[:, None]
-    return Track(
-        a=a[seg] + f0[:, None] * delta,
-        b=np.where(last, b[seg], a[seg] + f1[:, None] * delta),
-        ta=ta[seg] + f0 * dt,
-        tb=np.where(last[:, 0], tb[seg], ta[seg] + f1 * dt),
-        patrol=patrol[seg].astype(np.int64),
-        patrols=lines[by].to_numpy(),
-    )
+    f0 = k / n
+    piece_a = (b - a)[seg]
+    piece_a *= f0[:, None]
+    piece_a += a[seg]
+    piece_ta = (tb - ta)[seg]
+    piece_ta *= f0
+    piece_ta += ta[seg]
+    # A piece that is not the last of its segment ends where the next one starts (the same arithmetic,
+    # ``a + (k + 1) / n * (b - a)``); the last one ends at the segment's end.
+    last = np.flatnonzero(k + 1 == n)
+    piece_b = np.empty_like(piece_a)
+    piece_b[:-1] = piece_a[1:]
+    piece_b[last] = b[seg[last]]
+    piece_tb = np.empty_like(piece_ta)
+    piece_tb[:-1] = piece_ta[1:]
+    piece_tb[last] = tb[seg[last]]
+    return Track(piece_a, piece_b, piece_ta, piece_tb, patrol[seg].astype(np.int64), patrols)
 
 
 def with_lon_lat(fixes: pd.DataFrame, lon: str, lat: str) -> pd.DataFrame:
@@ -120,25 +128,6 @@ def with_lon_lat(fixes: pd.DataFrame, lon: str, lat: str) -> pd.DataFrame:
     frame[lon] = shapely.get_x(np.asarray(points.array))
     frame[lat] = shapely.get_y(np.asarray(points.array))
     return frame
-
-
-def _vertex_times(
-    frame: pd.DataFrame, lines: gpd.GeoDataFrame, *, by: str, time: str, flag: str | None
-) -> np.ndarray:
-    """Time (s since 1970, UTC) of each vertex of ``lines``, in the order :func:`tracks_to_lines` uses."""
-    usable = frame[by].notna().to_numpy()
-    if flag is not None:
-        usable = usable & frame[flag].isna().to_numpy()
-    keys = frame[by].to_numpy()[usable]
-    t_us = pd.DatetimeIndex(pd.to_datetime(frame[time], utc=True)).as_unit("us").asi8[usable]
-    codes, uniques = pd.factorize(keys, sort=True)
-    order = np.lexsort((t_us, codes))  # stable: ties keep row order, as tracks_to_lines does
-    counts = np.bincount(codes, minlength=uniques.size)
-    kept = np.repeat(counts >= 2, counts)
-    times = t_us[order][kept]
-    if times.size != int(lines["fixes"].sum()):  # pragma: no cover - tracks_to_lines changed its rules
-        raise RuntimeError("track vertex times do not match tracks_to_lines")
-    return times / US_PER_S
 
 
 # --- nearness -----------------------------------------------------------------------------------------------
