@@ -103,7 +103,7 @@ def _measure(targets: Targets, track: Track, distance: float) -> _Partial:
     tree = cKDTree(track.mid, balanced_tree=False, compact_nodes=False)
     street = np.zeros(targets.mid.shape[0], dtype=bool)
     near = in_box(targets.mid, track, distance)
-    street[near] = near_track(tree, track, targets.mid[near], distance)
+    street[near] = near_track(tree, track, np.take(targets.mid, near, axis=0), distance)
     building = _buildings_near(targets, track, tree, distance)
     track_m, patrol_s = _per_grid(targets, track)
     return _Partial(street, building, track_m, patrol_s, track.patrols)

@@ -96,14 +96,15 @@ def build_track(
     times = t_us / US_PER_S
     x, y = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True).transform(lon_deg, lat_deg)
     xy = np.column_stack((x, y))
-    same = line_of[1:] == line_of[:-1]
-    a, b = xy[:-1][same], xy[1:][same]
-    ta, tb, patrol = times[:-1][same], times[1:][same], line_of[:-1][same]
+    # np.take / np.compress: row gathers of (n, 2) arrays by fancy indexing are ten times slower.
+    same = np.flatnonzero(line_of[1:] == line_of[:-1])
+    a, b = np.take(xy, same, axis=0), np.take(xy, same + 1, axis=0)
+    ta, tb, patrol = times[same], times[same + 1], line_of[same]
     seg, k, n = split_segments(a, b, piece_m)
     f0 = k / n
-    piece_a = (b - a)[seg]
+    piece_a = np.take(b - a, seg, axis=0)
     piece_a *= f0[:, None]
-    piece_a += a[seg]
+    piece_a += np.take(a, seg, axis=0)
     piece_ta = (tb - ta)[seg]
     piece_ta *= f0
     piece_ta += ta[seg]
@@ -112,7 +113,7 @@ def build_track(
     last = np.flatnonzero(k + 1 == n)
     piece_b = np.empty_like(piece_a)
     piece_b[:-1] = piece_a[1:]
-    piece_b[last] = b[seg[last]]
+    piece_b[last] = np.take(b, seg[last], axis=0)
     piece_tb = np.empty_like(piece_ta)
     piece_tb[:-1] = piece_ta[1:]
     piece_tb[last] = tb[seg[last]]
@@ -136,6 +137,11 @@ def with_lon_lat(fixes: pd.DataFrame, lon: str, lat: str) -> pd.DataFrame:
 
 
 # --- nearness -----------------------------------------------------------------------------------------------
+
+
+def _rows(array: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """``array[which]`` for an (n, 2) array: np.take gathers rows about ten times faster than indexing."""
+    return np.take(array, which, axis=0)
 
 
 def _point_segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -189,7 +195,7 @@ def near_track(
         open_ = np.arange(len(mid))
     # First the nearest midpoints alone: both midpoints lie on their segments, so a pair within the distance
     # settles it; none within the bound settles it the other way.
-    dist, _ = tree.query(mid[open_], k=1, distance_upper_bound=bound)
+    dist, _ = tree.query(_rows(mid, open_), k=1, distance_upper_bound=bound)
     out[open_[dist <= distance - _SLACK]] = True
     todo = open_[(dist > distance - _SLACK) & np.isfinite(dist)]
     k = _FIRST_K
@@ -197,14 +203,14 @@ def near_track(
         if k > _MAX_K:  # very dense tracks around a few queries: take everything within the bound
             _near_ball(tree, track, mid, distance, bound, todo, ends, out)
             break
-        dist, cand = tree.query(mid[todo], k=min(k, track.size), distance_upper_bound=bound)
+        dist, cand = tree.query(_rows(mid, todo), k=min(k, track.size), distance_upper_bound=bound)
         dist, cand = dist.reshape(todo.size, -1), cand.reshape(todo.size, -1)
         row, col = np.nonzero(cand < track.size)
         q, j = todo[row], cand[row, col]
         if ends is None:
-            d = _point_segment_distance(mid[q], track.a[j], track.b[j])
+            d = _point_segment_distance(_rows(mid, q), _rows(track.a, j), _rows(track.b, j))
         else:
-            d = _segment_distance(ends[0][q], ends[1][q], track.a[j], track.b[j])
+            d = _segment_distance(_rows(ends[0], q), _rows(ends[1], q), _rows(track.a, j), _rows(track.b, j))
         hit = np.zeros(todo.size, dtype=bool)
         hit[row[d <= distance]] = True
         out[todo[hit]] = True
@@ -229,7 +235,7 @@ def _settle_groups(tree: cKDTree, mid: np.ndarray, distance: float, bound: float
     size = np.diff(np.r_[starts, n])
     group = np.repeat(np.arange(starts.size), size)
     centre = np.add.reduceat(mid, starts, axis=0) / size[:, None]
-    radius = np.maximum.reduceat(np.hypot(*(mid - centre[group]).T), starts)
+    radius = np.maximum.reduceat(np.hypot(*(mid - _rows(centre, group)).T), starts)
     usable = np.flatnonzero(radius <= _GROUP_RADIUS_SHARE * distance)
     dist, _ = tree.query(
         centre[usable], k=1, distance_upper_bound=bound + _GROUP_RADIUS_SHARE * distance + _SLACK
@@ -258,12 +264,12 @@ def _near_ball(
     ends: tuple[np.ndarray, np.ndarray] | None,
     out: np.ndarray,
 ) -> None:
-    pairs = cKDTree(mid[todo]).sparse_distance_matrix(tree, bound, output_type="ndarray")
+    pairs = cKDTree(_rows(mid, todo)).sparse_distance_matrix(tree, bound, output_type="ndarray")
     q, j = todo[pairs["i"]], pairs["j"]
     if ends is None:
-        d = _point_segment_distance(mid[q], track.a[j], track.b[j])
+        d = _point_segment_distance(_rows(mid, q), _rows(track.a, j), _rows(track.b, j))
     else:
-        d = _segment_distance(ends[0][q], ends[1][q], track.a[j], track.b[j])
+        d = _segment_distance(_rows(ends[0], q), _rows(ends[1], q), _rows(track.a, j), _rows(track.b, j))
     out[q[d <= distance]] = True
 
 
@@ -286,9 +292,9 @@ def latest_near(
     pairs = cKDTree(mid).sparse_distance_matrix(tree, bound, output_type="ndarray")
     q, j = pairs["i"], pairs["j"]
     if ends is None:
-        d = _point_segment_distance(mid[q], track.a[j], track.b[j])
+        d = _point_segment_distance(_rows(mid, q), _rows(track.a, j), _rows(track.b, j))
     else:
-        d = _segment_distance(ends[0][q], ends[1][q], track.a[j], track.b[j])
+        d = _segment_distance(_rows(ends[0], q), _rows(ends[1], q), _rows(track.a, j), _rows(track.b, j))
     q, j = q[d <= distance], j[d <= distance]
     order = np.lexsort((j, when[j], q))  # per query, latest last (ties: the higher piece)
     q, j = q[order], j[order]
