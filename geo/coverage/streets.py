@@ -263,7 +263,7 @@ def _prepared_buildings(
 
 
 def _fine_index(polygons: np.ndarray) -> PolygonIndex:
-    """A polygon index with buckets of about ``GRID_BUCKET_M`` (at most ``GRID_BUCKETS`` of them).
+    """A polygon index with buckets of about ``GRID_BUCKET_M`` (at most ``GRID_BUCKETS``, at least 4,096).
 
     Every end of every track piece is looked up in the grids: with the default of a few hundred buckets per
     polygon, a few large grids leave a fifth of the buckets on an edge (the slow exact test); fine buckets
@@ -274,7 +274,8 @@ def _fine_index(polygons: np.ndarray) -> PolygonIndex:
         return build_polygon_index(polygons)
     minx, miny, maxx, maxy = shapely.total_bounds(polygons[present])
     area = max(float(maxx - minx), GRID_BUCKET_M) * max(float(maxy - miny), GRID_BUCKET_M)
-    cell = max(GRID_BUCKET_M, math.sqrt(area / GRID_BUCKETS))
+    # Never coarser than an index of a few thousand buckets (small scenes), never finer than needed.
+    cell = min(max(GRID_BUCKET_M, math.sqrt(area / GRID_BUCKETS)), math.sqrt(area / 4096))
     return build_polygon_index(polygons, cell_size=cell, max_buckets=4 * GRID_BUCKETS)
 
 
