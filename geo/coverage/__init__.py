@@ -61,6 +61,7 @@ from __future__ import annotations
 
 from geo.coverage.latest import LastCovered, last_covered
 from geo.coverage.measure import Coverage, buffer_coverage, grid_coverage
+from geo.coverage.pieces import GridPieces, coverage_from_pieces, covered_pieces
 from geo.coverage.streets import (
     DISTANCE_M,
     EXCLUDED_HIGHWAYS,
@@ -76,9 +77,12 @@ __all__ = [
     "STEP_M",
     "Coverage",
     "CoverageBase",
+    "GridPieces",
     "LastCovered",
     "Targets",
     "buffer_coverage",
+    "coverage_from_pieces",
+    "covered_pieces",
     "grid_coverage",
     "last_covered",
     "prepare_coverage",
