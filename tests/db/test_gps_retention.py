@@ -29,7 +29,8 @@ from patrol.core.models import GpsFix, Grid, Patrol, PatrolDay, RoadSegment
 from patrol.core.settings import Settings, get_settings
 from patrol.field.retention import cutoff_of, drop_raw, ensure_partitions, forget_partitions, partitions
 
-OLD, OLDER, RECENT = 70, 71, 3  # days ago (local) of the walks; retention 30 days drops the first two
+OLD, OLDER, RECENT = 140, 141, 3  # days ago (local) of the walks; retention 100 days drops the first two
+KEEP = 100
 
 
 def _walk(s, grid: Grid, k: int) -> list[shapely.Point]:
@@ -78,7 +79,7 @@ def walked(monaco_city_url):
             _patrol(s, wa, a, day, tz, 0, flag_at=5)
             _patrol(s, wa, a, day, tz, 1, hour=14)
             _patrol(s, wb, b, day, tz, 0)
-    settings = Settings(database_url=monaco_city_url, tiles=None, timezone=tz, gps_retention_days=30)
+    settings = Settings(database_url=monaco_city_url, tiles=None, timezone=tz, gps_retention_days=KEEP)
     yield {"engine": engine, "sessions": sessions, "settings": settings, "tz": tz, "today": today, "grids": (a, b),
            "workers": (wa, wb), "community": com}
     engine.dispose()
@@ -173,7 +174,7 @@ def test_coverage_tracks_and_scorecards_the_same_before_and_after_dropping_raw_f
 
     done, dropped = gps_retain.retain(w["sessions"], w["settings"], today=w["today"])
     assert dropped.days and (dropped.partitions or dropped.rows)
-    cutoff = cutoff_of(w["today"], 30, w["tz"])
+    cutoff = cutoff_of(w["today"], KEEP, w["tz"])
     with w["sessions"]() as s:
         assert s.scalar(select(func.count(GpsFix.id)).where(GpsFix.time < cutoff)) == 0
         assert s.scalar(select(func.count(GpsFix.id))) > 0  # the recent day's
@@ -193,7 +194,7 @@ def test_coverage_tracks_and_scorecards_the_same_before_and_after_dropping_raw_f
 def test_retention_refuses_days_without_a_summary(walked):
     w = walked
     with transaction(w["sessions"]) as s, pytest.raises(Conflict) as exc:
-        drop_raw(s, cutoff_of(w["today"], 30, w["tz"]), w["tz"])
+        drop_raw(s, cutoff_of(w["today"], KEEP, w["tz"]), w["tz"])
     assert exc.value.field == "days" and "without a summary" in exc.value.message
     with w["sessions"]() as s:
         assert s.scalar(select(func.count(GpsFix.id))) > 0
@@ -202,7 +203,7 @@ def test_retention_refuses_days_without_a_summary(walked):
 def test_the_gps_commands(walked):
     w = walked
     url = w["settings"].database_url
-    runner = CliRunner(env={"GRIDPATROL_TIMEZONE": w["tz"], "GRIDPATROL_GPS_RETENTION_DAYS": "30"})
+    runner = CliRunner(env={"GRIDPATROL_TIMEZONE": w["tz"], "GRIDPATROL_GPS_RETENTION_DAYS": str(KEEP)})
     get_settings.cache_clear()  # the commands read the environment above
     r = runner.invoke(cli, ["gps", "summarise", "--database", url])
     assert r.exit_code == 0, r.output
