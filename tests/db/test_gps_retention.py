@@ -219,3 +219,7 @@ def test_the_gps_commands(walked):
     r = runner.invoke(cli, ["gps", "retain", "--database", url])
     assert r.exit_code == 0 and "nothing to drop" in r.output
     get_settings.cache_clear()
+    r = runner.invoke(cli, ["gps", "retain", "--database", url], env={"GRIDPATROL_GPS_RETENTION_DAYS": "10"})
+    assert r.exit_code == 1 and r.output.strip() == (
+        "gridpatrol: error: invalid setting GRIDPATROL_GPS_RETENTION_DAYS: Input should be greater than or equal to 90")
+    get_settings.cache_clear()
