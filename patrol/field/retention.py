@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -119,6 +120,9 @@ class Dropped:
     partition_rows: int = 0
     rows: int = 0
     days: list[dt.date] = field(default_factory=list)
+    #: seconds spent checking that every day is summarised, and dropping
+    check_s: float = 0.0
+    drop_s: float = 0.0
 
 
 def cutoff_of(today: dt.date, retention_days: int, tz: str) -> dt.datetime:
@@ -160,6 +164,7 @@ def drop_raw(session: Session, cutoff: dt.datetime, tz: str) -> Dropped:
     DROP) and the default partition's rows before it; on SpatiaLite by batched DELETE. Refuses (Conflict, nothing
     dropped) when a worker-day among them has no summary."""
     out = Dropped(cutoff)
+    started = time.perf_counter()
     if _postgres(session):
         months = [n for n in partitions(session) if _end_of(n) <= cutoff]
         for name in months:
@@ -172,11 +177,14 @@ def drop_raw(session: Session, cutoff: dt.datetime, tz: str) -> Dropped:
         if first is not None and (missing := _unsummarised(session, first, cutoff, tz, "gps_fix_default")):
             _refuse(missing)
         days: set[dt.date] = set()
+        out.check_s = time.perf_counter() - started
         for name in months:
             days |= _days_of(session, name, tz)
             out.partition_rows += int(session.scalar(text(f"SELECT count(*) FROM {name}")) or 0)
+            t = time.perf_counter()
             session.execute(text(f"ALTER TABLE gps_fix DETACH PARTITION {name}"))
             session.execute(text(f"DROP TABLE {name}"))
+            out.drop_s += time.perf_counter() - t
             out.partitions.append(name)
         if first is not None:
             days |= _days_of(session, "gps_fix_default", tz, cutoff)
