@@ -15,7 +15,7 @@ from patrol.analytics.gps_days import mark_dropped, pending_days, summarise_day
 from patrol.analytics.service import Scope, coverage_base
 from patrol.core.errors import InvalidInput
 from patrol.core.settings import Settings
-from patrol.field.retention import Dropped, cutoff_of, drop_raw
+from patrol.field.retention import Dropped, cutoff_of, drop_raw, partition_default
 
 
 @dataclass
@@ -52,6 +52,8 @@ def retain(sessions: sessionmaker[Session], settings: Settings, *, today: dt.dat
     cutoff = cutoff_of(today, settings.gps_retention_days, settings.timezone)
     before = cutoff.astimezone(ZoneInfo(settings.timezone)).date() - dt.timedelta(days=1)
     done = summarise(sessions, settings, through=min(today - dt.timedelta(days=1), before), progress=progress)
+    with sessions.begin() as s:
+        partition_default(s)  # months that landed in the DEFAULT partition (db copy) get theirs, so they can go whole
     with sessions.begin() as s:
         dropped = drop_raw(s, cutoff, settings.timezone)
         mark_dropped(s, dropped.days)

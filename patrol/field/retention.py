@@ -102,6 +102,22 @@ def _create_month(session: Session, m: dt.date) -> None:
     session.execute(text(f"ALTER TABLE gps_fix ATTACH PARTITION {name} {bounds}"))
 
 
+def partition_default(session: Session) -> list[str]:
+    """Give every month found in the DEFAULT partition its own partition (moving its rows there), e.g. after a
+    ``gridpatrol db copy`` into PostgreSQL wrote every fix through the parent; returns the partitions made."""
+    if not _postgres(session):
+        return []
+    months = session.scalars(text("SELECT DISTINCT date_trunc('month', time AT TIME ZONE 'UTC')::date "
+                                  "FROM gps_fix_default ORDER BY 1")).all()
+    existing = set(partitions(session))
+    made = []
+    for m in months:
+        if partition_name(m) not in existing:
+            _create_month(session, m)
+            made.append(partition_name(m))
+    return made
+
+
 def forget_partitions() -> None:
     """Forget the months known to this process (after a database was replaced, e.g. in tests)."""
     with _known_lock:

@@ -27,7 +27,14 @@ from patrol.core.errors import Conflict, InvalidInput
 from patrol.core.frames import ewkt
 from patrol.core.models import GpsFix, Grid, Patrol, PatrolDay, RoadSegment
 from patrol.core.settings import Settings, get_settings
-from patrol.field.retention import cutoff_of, drop_raw, ensure_partitions, forget_partitions, partitions
+from patrol.field.retention import (
+    cutoff_of,
+    drop_raw,
+    ensure_partitions,
+    forget_partitions,
+    partition_default,
+    partitions,
+)
 
 OLD, OLDER, RECENT = 140, 141, 3  # days ago (local) of the walks; retention 100 days drops the first two
 KEEP = 100
@@ -132,6 +139,13 @@ def test_partitions_hold_the_fixes_by_month(walked, backend):
         ensure_partitions(s, far, far + dt.timedelta(hours=1))
         assert s.scalar(text("SELECT count(*) FROM gps_fix_default")) == 0
         assert s.scalar(text("SELECT count(*) FROM gps_fix_y2031m03")) == 1
+        # rows that came in through the parent with no month (a db copy) get their month's partition
+        s.execute(text("ALTER TABLE gps_fix DETACH PARTITION gps_fix_y2031m03"))
+        s.execute(text("INSERT INTO gps_fix SELECT * FROM gps_fix_y2031m03"))
+        s.execute(text("DROP TABLE gps_fix_y2031m03"))
+        assert s.scalar(text("SELECT count(*) FROM gps_fix_default")) == 1
+        assert partition_default(s) == ["gps_fix_y2031m03"]
+        assert s.scalar(text("SELECT count(*) FROM gps_fix_default")) == 0
         s.rollback()
 
 
