@@ -209,8 +209,8 @@ def coverage_page(actor: PageActorDep, session: ReadSessionDep, settings: Settin
     table = {g["code"]: g for g in cov["grids"]}
     grids["coverage_pct"] = [table.get(c, {}).get("coverage_pct") for c in grids["code"]]
     grids["building_pct"] = [table.get(c, {}).get("building_pct") for c in grids["code"]]
-    tracks = svc.track_frame(session, scope, day=day, worker_id=whose, tz=settings.timezone) \
-        if day is not None else None
+    tracks = svc.track_frame(session, scope, day=day, worker_id=whose, tz=settings.timezone,
+                             fast_reads=settings.fast_reads) if day is not None else None
     m = M.coverage_map(grids, _frame(cov["streets"]), _frame(cov["buildings"]), tracks,
                        **_opts(settings, lang, session=session))
     patrolled = any((g.get("coverage_pct") or 0) > 0 or (g.get("building_pct") or 0) > 0 for g in cov["grids"])

@@ -60,7 +60,14 @@ streets are scattered to the workers once::
 from __future__ import annotations
 
 from geo.coverage.latest import LastCovered, last_covered
-from geo.coverage.measure import Coverage, buffer_coverage, grid_coverage
+from geo.coverage.measure import (
+    Coverage,
+    GridPieces,
+    buffer_coverage,
+    coverage_from_pieces,
+    covered_pieces,
+    grid_coverage,
+)
 from geo.coverage.streets import (
     DISTANCE_M,
     EXCLUDED_HIGHWAYS,
@@ -76,9 +83,12 @@ __all__ = [
     "STEP_M",
     "Coverage",
     "CoverageBase",
+    "GridPieces",
     "LastCovered",
     "Targets",
     "buffer_coverage",
+    "coverage_from_pieces",
+    "covered_pieces",
     "grid_coverage",
     "last_covered",
     "prepare_coverage",

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # issue 23, city scale
     fast_reads: bool = Field(True, description="Use the city-scale read paths (summary tables, stored cell ids); "
                                                "off: the original queries (bench/bench_scale.py compares the two).")
+    gps_retention_days: int = Field(365, ge=90, description="Raw GPS fixes older than this many days are dropped by "
+                                                            "gridpatrol gps retain, once summarised per worker-day "
+                                                            "(at least the 90 days the blind spots look back on).")
     notify_max_attempts: int = Field(8, gt=0, description="Deliveries of one notification tried before it is dead.")
     notify_lease_seconds: float = Field(120.0, gt=0, description="How long a sender's claim on an outbox row holds; "
                                                                  "after it a crashed sender's rows are sent again.")
