@@ -84,6 +84,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from patrol.analytics.kpi_groups import group_keys, with_subdistricts, with_workers
+from patrol.analytics.kpis_fast import fast_sums
 from patrol.analytics.periods import KpiArgumentError, half_open, instant, last_periods, period_bounds
 from patrol.cases.channels import CHANNELS, check_channels
 from patrol.cases.channels import label as channel_label
@@ -378,19 +379,33 @@ def _features(cases: pd.DataFrame, events: pd.DataFrame, start: dt.datetime, end
 
 def _compute(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, by: str | None, start, end, now, calendar,
              households, thresholds, groups, snapshot: bool) -> pd.DataFrame:
-    key_col = _by_column(by)
     tz = calendar.timezone
     start, end = half_open(start, end, tz)
     now = instant(now, "now", tz)
-    limits = parse_thresholds(thresholds)
+    agg = _aggregate(cases_df, events_df, by=by, start=start, end=end, now=now, calendar=calendar)
+    return _assemble(agg, by=by, start=start, end=end, tz=tz, households=households, thresholds=thresholds,
+                     groups=groups, snapshot=snapshot)
+
+
+def _aggregate(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, by: str | None, start: dt.datetime,
+               end: dt.datetime, now: dt.datetime, calendar: WorkCalendar) -> pd.DataFrame:
+    """The per-case features summed per group key (index ``_key``: the key, ``_NONE`` or ``"all"``)."""
+    key_col = _by_column(by)
     cases, events = _frames(cases_df, events_df)
     feats = _features(cases, events, start, end, now, calendar)
-
     if key_col is not None and key_col not in cases.columns:
         raise KpiArgumentError(f"cases_df lacks the column {key_col} to group by {by}", field="cases_df")
     keys = _keys(cases[key_col]) if key_col else ["all"] * len(cases)
     feats["_key"] = [_NONE if k is None else k for k in keys]
-    agg = feats.groupby("_key", sort=False).sum(numeric_only=True)
+    return feats.groupby("_key", sort=False).sum(numeric_only=True)
+
+
+def _assemble(agg: pd.DataFrame, *, by: str | None, start: dt.datetime, end: dt.datetime, tz: str, households,
+              thresholds, groups, snapshot: bool) -> pd.DataFrame:
+    """The KPI table of ``agg`` (summed features per key): the rows of ``groups`` and of the keys found, rates,
+    households and warnings."""
+    key_col = _by_column(by)
+    limits = parse_thresholds(thresholds)
     universe: list = ["all"] if key_col is None else []
     for k in ([] if key_col is None else _keys(pd.Series(list(groups or []), dtype=object))) + list(agg.index):
         k = _NONE if k is None else k
@@ -598,18 +613,21 @@ def kpis(session: Session, *, by: str | None = None, start: dt.datetime | dt.dat
     s, e = half_open(start, end, cal.timezone)
     where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
                           include_simulated=include_simulated, community_ids=community_ids, channels=channels)
-    cases, events = load_frames(session, start=s, end=e, where=where)
-    if by == "subdistrict":
-        cases = with_subdistricts(session, cases)
-    if by == "worker":  # the grid worker walking the case's grid (issue 22)
-        cases = with_workers(session, cases)
+    agg = _fast_aggregate(session, by=by, start=s, end=e, now=now, cal=cal, where=where) if settings.fast_reads \
+        else None
+    if agg is None:
+        cases, events = _load_grouped(session, by=by, start=s, end=e, where=where)
     groups, labels, households = group_keys(session, by, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
                                          category=category, community_ids=community_ids)
     if by == "channel":  # the channels chosen, else those with cases; named in words
         groups = check_channels(channels)
         labels = {c: (c, channel_label(c, lang)) for c in CHANNELS}
-    out = compute_kpis(cases, events, by=by, start=s, end=e, now=now, calendar=cal, households=households,
-                       thresholds=thresholds, groups=groups)
+    if agg is None:
+        out = compute_kpis(cases, events, by=by, start=s, end=e, now=now, calendar=cal, households=households,
+                           thresholds=thresholds, groups=groups)
+    else:
+        out = _assemble(agg, by=by, start=s, end=e, tz=cal.timezone, households=households, thresholds=thresholds,
+                        groups=groups, snapshot=True)
     if key_col is not None:
         out.insert(2, "code", [labels.get(k, (None, None))[0] for k in out["key"]])
         out.insert(3, "name", [labels.get(k, (None, None))[1] for k in out["key"]])
@@ -628,11 +646,58 @@ def kpi_trend(session: Session, *, period: str = "month", n: int = 6, now: dt.da
     bounds = last_periods(period, n, instant(now, "now", cal.timezone), cal.timezone)
     where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
                           include_simulated=include_simulated, community_ids=community_ids, channels=channels)
-    cases, events = load_frames(session, start=bounds[0][0], end=bounds[-1][1], where=where)
     _, _, households = group_keys(session, None, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
                                category=category, community_ids=community_ids)
+    if settings.fast_reads:
+        return _fast_trend(session, bounds=bounds, now=now, cal=cal, where=where, households=households,
+                           thresholds=thresholds)
+    cases, events = load_frames(session, start=bounds[0][0], end=bounds[-1][1], where=where)
     return compute_trend(cases, events, periods=bounds, now=now, calendar=cal, households=households,
                          thresholds=thresholds)
+
+
+def _load_grouped(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, where: Sequence
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``load_frames`` with the subdistrict or grid worker of each case when grouping by them."""
+    cases, events = load_frames(session, start=start, end=end, where=where)
+    if by == "subdistrict":
+        cases = with_subdistricts(session, cases)
+    if by == "worker":  # the grid worker walking the case's grid (issue 22)
+        cases = with_workers(session, cases)
+    return cases, events
+
+
+def _fast_aggregate(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, now: dt.datetime,
+                    cal: WorkCalendar, where: Sequence) -> pd.DataFrame:
+    """The features summed per key from the summary table (:mod:`patrol.analytics.kpis_fast`): equal to
+    :func:`_aggregate` over ``load_frames``; the cases it cannot read from the summary go through that path."""
+    def slow(slow_where: list) -> pd.DataFrame:
+        cases, events = _load_grouped(session, by=by, start=start, end=end, where=slow_where)
+        agg = _aggregate(cases, events, by=by, start=start, end=end, now=now, calendar=cal)
+        return agg.rename_axis("key").reset_index()
+
+    sums = fast_sums(session, by=by, start=start, end=end, now=now, cal=cal, where=where, slow=slow)
+    keys = _keys(sums["key"]) if len(sums) else []
+    sums["_key"] = [_NONE if k is None else k for k in keys]
+    features = [c for c in sums.columns if c not in ("key", "_key")]
+    agg = sums.drop(columns="key").groupby("_key", sort=False).sum(numeric_only=True)
+    return agg.reindex(columns=features, fill_value=0)
+
+
+def _fast_trend(session: Session, *, bounds: Sequence[tuple], now: dt.datetime, cal: WorkCalendar, where: Sequence,
+                households, thresholds) -> pd.DataFrame:
+    """:func:`compute_trend` from the summary table: one fast aggregate per period."""
+    now_utc = instant(now, "now", cal.timezone)
+    rows = []
+    for start, end in bounds:
+        s, e = half_open(start, end, cal.timezone)
+        current = s <= now_utc < e
+        agg = _fast_aggregate(session, by=None, start=s, end=e, now=now_utc, cal=cal, where=where)
+        row = _assemble(agg, by=None, start=s, end=e, tz=cal.timezone, households=households, thresholds=thresholds,
+                        groups=None, snapshot=current)
+        row.insert(4, "partial", current)
+        rows.append(row)
+    return pd.concat(rows, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------------------------- JSON
