@@ -80,7 +80,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from patrol.analytics.kpi_groups import group_keys, with_subdistricts, with_workers
@@ -570,12 +570,16 @@ def _case_filters(*, community_id, grid_id, unit_id, category, include_simulated
     return where
 
 
-def load_frames(session: Session, *, start: dt.datetime, end: dt.datetime, where: Sequence = ()
+def load_frames(session: Session, *, start: dt.datetime, end: dt.datetime, where: Sequence = (), probe: bool = False
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cases that can count in [start, end) or in the snapshot (an event, report, deadline or closure in the
-    period, or open now) and all their events, reading only the columns the KPIs need."""
+    period, or open now) and all their events, reading only the columns the KPIs need. ``probe``: test "an event
+    in the period" case by case (an index probe each) instead of reading every event of the period, for a ``where``
+    that keeps few cases (the summary path's non-simple ones)."""
+    in_period = (exists().where(CaseEvent.case_id == Case.id, CaseEvent.at >= start, CaseEvent.at < end) if probe
+                 else Case.id.in_(select(CaseEvent.case_id).where(CaseEvent.at >= start, CaseEvent.at < end)))
     relevant = or_(
-        Case.id.in_(select(CaseEvent.case_id).where(CaseEvent.at >= start, CaseEvent.at < end)),
+        in_period,
         and_(Case.reported_at >= start, Case.reported_at < end),
         and_(Case.deadline_at >= start, Case.deadline_at < end),
         and_(Case.closed_at >= start, Case.closed_at < end),
@@ -656,10 +660,10 @@ def kpi_trend(session: Session, *, period: str = "month", n: int = 6, now: dt.da
                          thresholds=thresholds)
 
 
-def _load_grouped(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, where: Sequence
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _load_grouped(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, where: Sequence,
+                  probe: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``load_frames`` with the subdistrict or grid worker of each case when grouping by them."""
-    cases, events = load_frames(session, start=start, end=end, where=where)
+    cases, events = load_frames(session, start=start, end=end, where=where, probe=probe)
     if by == "subdistrict":
         cases = with_subdistricts(session, cases)
     if by == "worker":  # the grid worker walking the case's grid (issue 22)
@@ -672,7 +676,7 @@ def _fast_aggregate(session: Session, *, by: str | None, start: dt.datetime, end
     """The features summed per key from the summary table (:mod:`patrol.analytics.kpis_fast`): equal to
     :func:`_aggregate` over ``load_frames``; the cases it cannot read from the summary go through that path."""
     def slow(slow_where: list) -> pd.DataFrame:
-        cases, events = _load_grouped(session, by=by, start=start, end=end, where=slow_where)
+        cases, events = _load_grouped(session, by=by, start=start, end=end, where=slow_where, probe=True)
         agg = _aggregate(cases, events, by=by, start=start, end=end, now=now, calendar=cal)
         return agg.rename_axis("key").reset_index()
 

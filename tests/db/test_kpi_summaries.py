@@ -203,3 +203,13 @@ def test_fast_trend_equals_the_pandas_path(world):
     for period, n, now in (("week", 6, t(3, 19, 12)), ("month", 3, NOW)):
         same(kpi_records(kpi_trend(s, period=period, n=n, now=now, settings=FAST)),
              kpi_records(kpi_trend(s, period=period, n=n, now=now, settings=SLOW)))
+
+
+def test_the_rebuild_command(tmp_path):
+    """``gridpatrol db rebuild-summaries`` (SpatiaLite; the rebuild itself is tested on both databases above)."""
+    from tests.api.test_cli import run
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    r = run(url, "db", "rebuild-summaries")
+    assert r.exit_code == 0 and r.stdout.startswith("case_kpi_fact rebuilt: 0 cases"), r.output
+    r = run(url, "db", "rebuild-summaries", "--hours-only")
+    assert r.exit_code == 0 and r.stdout.startswith("working hours of 0 cases filled"), r.output
