@@ -81,7 +81,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from patrol.analytics.kpi_groups import group_keys, with_subdistricts, with_workers
 from patrol.analytics.kpis_fast import fast_sums
@@ -278,32 +278,43 @@ def _net_hours(cal: WorkCalendar, a: dt.datetime, b: dt.datetime, pauses: list[t
 
 def _handling_times(cases: pd.DataFrame, events: pd.DataFrame, closed_ids: Iterable[int], in_p: pd.Series,
                     cal: WorkCalendar) -> pd.DataFrame:
+    """Per case closed in P: working hours from 立案 to the last handle before its last close in P and to that close,
+    less suspended time. One pass over the cases' events in plain Python (no per-case pandas indexing)."""
     cols = ["handle_hours_sum", "handle_n", "close_hours_sum", "close_n"]
     ids = list(closed_ids)
-    out = pd.DataFrame(0.0, index=pd.Index(ids, dtype="int64"), columns=cols)
     if not ids:
-        return out
-    sub = events[events["case_id"].isin(ids)].assign(_in=in_p[events["case_id"].isin(ids)])
-    for cid, evs in sub.groupby("case_id", sort=False):
-        closes = evs[(evs["action"] == "close") & evs["_in"]]
-        last_close = closes.iloc[-1]
-        regs = evs.loc[evs["action"] == "register", "at"]
-        reg_at = (regs.iloc[0] if len(regs) else cases.at[cid, "reported_at"]).to_pydatetime()
+        return pd.DataFrame(0.0, index=pd.Index(ids, dtype="int64"), columns=cols)
+    mask = events["case_id"].isin(ids).to_numpy()
+    sub = events.loc[mask]
+    order = np.argsort(sub["case_id"].to_numpy(), kind="stable")  # per case, in (at, id) order
+    case_ids = sub["case_id"].to_numpy()[order]
+    actions = sub["action"].to_numpy()[order]
+    ats = [ts.to_pydatetime() for ts in sub["at"].iloc[order]]
+    seqs = sub["seq"].to_numpy()[order]
+    inp = in_p.to_numpy()[mask][order]
+    reported = cases["reported_at"]
+    rows: dict[int, tuple[float, float, float, float]] = {}
+    bounds = np.flatnonzero(np.diff(case_ids)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(case_ids)], strict=True):
+        cid = int(case_ids[lo])
+        closes = [i for i in range(lo, hi) if actions[i] == "close" and inp[i]]
+        last = closes[-1]
+        regs = [i for i in range(lo, hi) if actions[i] == "register"]
+        reg_at = ats[regs[0]] if regs else reported.at[cid].to_pydatetime()
         pauses, paused_at = [], None
-        for action, at in zip(evs["action"], evs["at"], strict=True):
-            if action == "suspend" and paused_at is None:
-                paused_at = at.to_pydatetime()
-            elif action == "resume" and paused_at is not None:
-                pauses.append((paused_at, at.to_pydatetime()))
+        for i in range(lo, hi):
+            if actions[i] == "suspend" and paused_at is None:
+                paused_at = ats[i]
+            elif actions[i] == "resume" and paused_at is not None:
+                pauses.append((paused_at, ats[i]))
                 paused_at = None
         if paused_at is not None:
-            pauses.append((paused_at, last_close["at"].to_pydatetime()))
-        close_at = last_close["at"].to_pydatetime()
-        out.loc[cid, ["close_hours_sum", "close_n"]] = (_net_hours(cal, reg_at, close_at, pauses), 1.0)
-        handles = evs[(evs["action"] == "handle") & (evs["seq"] < last_close["seq"])]
-        if len(handles):
-            handled = handles["at"].iloc[-1].to_pydatetime()
-            out.loc[cid, ["handle_hours_sum", "handle_n"]] = (_net_hours(cal, reg_at, handled, pauses), 1.0)
+            pauses.append((paused_at, ats[last]))
+        handles = [i for i in range(lo, hi) if actions[i] == "handle" and seqs[i] < seqs[last]]
+        handle = (_net_hours(cal, reg_at, ats[handles[-1]], pauses), 1.0) if handles else (0.0, 0.0)
+        rows[cid] = (*handle, _net_hours(cal, reg_at, ats[last], pauses), 1.0)
+    out = pd.DataFrame([rows.get(i, (0.0, 0.0, 0.0, 0.0)) for i in ids], index=pd.Index(ids, dtype="int64"),
+                       columns=cols, dtype=float)
     return out
 
 
@@ -576,7 +587,8 @@ def load_frames(session: Session, *, start: dt.datetime, end: dt.datetime, where
     period, or open now) and all their events, reading only the columns the KPIs need. ``probe``: test "an event
     in the period" case by case (an index probe each) instead of reading every event of the period, for a ``where``
     that keeps few cases (the summary path's non-simple ones)."""
-    in_period = (exists().where(CaseEvent.case_id == Case.id, CaseEvent.at >= start, CaseEvent.at < end) if probe
+    step = aliased(CaseEvent)  # the events query also reads case_event: the probe reads its own
+    in_period = (exists().where(step.case_id == Case.id, step.at >= start, step.at < end).correlate(Case) if probe
                  else Case.id.in_(select(CaseEvent.case_id).where(CaseEvent.at >= start, CaseEvent.at < end)))
     relevant = or_(
         in_period,
