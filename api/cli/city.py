@@ -1,9 +1,10 @@
 """The city's geometry from the command line: ``import`` (OSM or a delivered layer), ``grids generate|check``,
-``export``, ``info``, ``db upgrade`` and ``db copy``."""
+``export``, ``info``, ``db upgrade``, ``db copy`` and ``db rebuild-summaries``."""
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from geo.crs import DATUMS
 from geo.errors import GeoValidationError
 from geo.layers import column_mapping, read_layer
 from geo.validation import summarize_problems
+from patrol.analytics.summaries import rebuild, refresh_hours
 from patrol.city.exporting import export_layer
 from patrol.city.gridding import check_city_grids, generate_city_grids
 from patrol.city.households import grid_households
@@ -98,6 +100,23 @@ def db_copy(source_url: str, target_url: str) -> None:
     finally:
         bars.close()
     print("\n".join(report.lines()))
+
+
+@db.command("rebuild-summaries", help="rebuild the KPI summary table (case_kpi_fact) from the cases' steps and fill "
+                                      "its working hours: after a bulk load that turned the triggers off "
+                                      "(session_replication_role = replica), or after the working calendar changed")
+@click.option("--hours-only", is_flag=True, help="only fill the working hours that are missing or stale")
+def db_rebuild_summaries(hours_only: bool) -> None:
+    settings, _, sessions = open_database()
+    started = time.perf_counter()
+    with transaction(sessions) as session:
+        if hours_only:
+            n = refresh_hours(session, settings)
+            what = f"working hours of {n:,} cases filled"
+        else:
+            n = rebuild(session, settings)
+            what = f"case_kpi_fact rebuilt: {n:,} cases"
+    print(f"{what} in {time.perf_counter() - started:.1f} s")
 
 
 @click.group(cls=Group, help="buildings 楼栋")

@@ -80,10 +80,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from patrol.analytics.kpi_groups import group_keys, with_subdistricts, with_workers
+from patrol.analytics.kpis_fast import fast_sums
 from patrol.analytics.periods import KpiArgumentError, half_open, instant, last_periods, period_bounds
 from patrol.cases.channels import CHANNELS, check_channels
 from patrol.cases.channels import label as channel_label
@@ -277,32 +278,43 @@ def _net_hours(cal: WorkCalendar, a: dt.datetime, b: dt.datetime, pauses: list[t
 
 def _handling_times(cases: pd.DataFrame, events: pd.DataFrame, closed_ids: Iterable[int], in_p: pd.Series,
                     cal: WorkCalendar) -> pd.DataFrame:
+    """Per case closed in P: working hours from 立案 to the last handle before its last close in P and to that close,
+    less suspended time. One pass over the cases' events in plain Python (no per-case pandas indexing)."""
     cols = ["handle_hours_sum", "handle_n", "close_hours_sum", "close_n"]
     ids = list(closed_ids)
-    out = pd.DataFrame(0.0, index=pd.Index(ids, dtype="int64"), columns=cols)
     if not ids:
-        return out
-    sub = events[events["case_id"].isin(ids)].assign(_in=in_p[events["case_id"].isin(ids)])
-    for cid, evs in sub.groupby("case_id", sort=False):
-        closes = evs[(evs["action"] == "close") & evs["_in"]]
-        last_close = closes.iloc[-1]
-        regs = evs.loc[evs["action"] == "register", "at"]
-        reg_at = (regs.iloc[0] if len(regs) else cases.at[cid, "reported_at"]).to_pydatetime()
+        return pd.DataFrame(0.0, index=pd.Index(ids, dtype="int64"), columns=cols)
+    mask = events["case_id"].isin(ids).to_numpy()
+    sub = events.loc[mask]
+    order = np.argsort(sub["case_id"].to_numpy(), kind="stable")  # per case, in (at, id) order
+    case_ids = sub["case_id"].to_numpy()[order]
+    actions = sub["action"].to_numpy()[order]
+    ats = [ts.to_pydatetime() for ts in sub["at"].iloc[order]]
+    seqs = sub["seq"].to_numpy()[order]
+    inp = in_p.to_numpy()[mask][order]
+    reported = cases["reported_at"]
+    rows: dict[int, tuple[float, float, float, float]] = {}
+    bounds = np.flatnonzero(np.diff(case_ids)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(case_ids)], strict=True):
+        cid = int(case_ids[lo])
+        closes = [i for i in range(lo, hi) if actions[i] == "close" and inp[i]]
+        last = closes[-1]
+        regs = [i for i in range(lo, hi) if actions[i] == "register"]
+        reg_at = ats[regs[0]] if regs else reported.at[cid].to_pydatetime()
         pauses, paused_at = [], None
-        for action, at in zip(evs["action"], evs["at"], strict=True):
-            if action == "suspend" and paused_at is None:
-                paused_at = at.to_pydatetime()
-            elif action == "resume" and paused_at is not None:
-                pauses.append((paused_at, at.to_pydatetime()))
+        for i in range(lo, hi):
+            if actions[i] == "suspend" and paused_at is None:
+                paused_at = ats[i]
+            elif actions[i] == "resume" and paused_at is not None:
+                pauses.append((paused_at, ats[i]))
                 paused_at = None
         if paused_at is not None:
-            pauses.append((paused_at, last_close["at"].to_pydatetime()))
-        close_at = last_close["at"].to_pydatetime()
-        out.loc[cid, ["close_hours_sum", "close_n"]] = (_net_hours(cal, reg_at, close_at, pauses), 1.0)
-        handles = evs[(evs["action"] == "handle") & (evs["seq"] < last_close["seq"])]
-        if len(handles):
-            handled = handles["at"].iloc[-1].to_pydatetime()
-            out.loc[cid, ["handle_hours_sum", "handle_n"]] = (_net_hours(cal, reg_at, handled, pauses), 1.0)
+            pauses.append((paused_at, ats[last]))
+        handles = [i for i in range(lo, hi) if actions[i] == "handle" and seqs[i] < seqs[last]]
+        handle = (_net_hours(cal, reg_at, ats[handles[-1]], pauses), 1.0) if handles else (0.0, 0.0)
+        rows[cid] = (*handle, _net_hours(cal, reg_at, ats[last], pauses), 1.0)
+    out = pd.DataFrame([rows.get(i, (0.0, 0.0, 0.0, 0.0)) for i in ids], index=pd.Index(ids, dtype="int64"),
+                       columns=cols, dtype=float)
     return out
 
 
@@ -378,19 +390,33 @@ def _features(cases: pd.DataFrame, events: pd.DataFrame, start: dt.datetime, end
 
 def _compute(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, by: str | None, start, end, now, calendar,
              households, thresholds, groups, snapshot: bool) -> pd.DataFrame:
-    key_col = _by_column(by)
     tz = calendar.timezone
     start, end = half_open(start, end, tz)
     now = instant(now, "now", tz)
-    limits = parse_thresholds(thresholds)
+    agg = _aggregate(cases_df, events_df, by=by, start=start, end=end, now=now, calendar=calendar)
+    return _assemble(agg, by=by, start=start, end=end, tz=tz, households=households, thresholds=thresholds,
+                     groups=groups, snapshot=snapshot)
+
+
+def _aggregate(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, by: str | None, start: dt.datetime,
+               end: dt.datetime, now: dt.datetime, calendar: WorkCalendar) -> pd.DataFrame:
+    """The per-case features summed per group key (index ``_key``: the key, ``_NONE`` or ``"all"``)."""
+    key_col = _by_column(by)
     cases, events = _frames(cases_df, events_df)
     feats = _features(cases, events, start, end, now, calendar)
-
     if key_col is not None and key_col not in cases.columns:
         raise KpiArgumentError(f"cases_df lacks the column {key_col} to group by {by}", field="cases_df")
     keys = _keys(cases[key_col]) if key_col else ["all"] * len(cases)
     feats["_key"] = [_NONE if k is None else k for k in keys]
-    agg = feats.groupby("_key", sort=False).sum(numeric_only=True)
+    return feats.groupby("_key", sort=False).sum(numeric_only=True)
+
+
+def _assemble(agg: pd.DataFrame, *, by: str | None, start: dt.datetime, end: dt.datetime, tz: str, households,
+              thresholds, groups, snapshot: bool) -> pd.DataFrame:
+    """The KPI table of ``agg`` (summed features per key): the rows of ``groups`` and of the keys found, rates,
+    households and warnings."""
+    key_col = _by_column(by)
+    limits = parse_thresholds(thresholds)
     universe: list = ["all"] if key_col is None else []
     for k in ([] if key_col is None else _keys(pd.Series(list(groups or []), dtype=object))) + list(agg.index):
         k = _NONE if k is None else k
@@ -555,12 +581,17 @@ def _case_filters(*, community_id, grid_id, unit_id, category, include_simulated
     return where
 
 
-def load_frames(session: Session, *, start: dt.datetime, end: dt.datetime, where: Sequence = ()
+def load_frames(session: Session, *, start: dt.datetime, end: dt.datetime, where: Sequence = (), probe: bool = False
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cases that can count in [start, end) or in the snapshot (an event, report, deadline or closure in the
-    period, or open now) and all their events, reading only the columns the KPIs need."""
+    period, or open now) and all their events, reading only the columns the KPIs need. ``probe``: test "an event
+    in the period" case by case (an index probe each) instead of reading every event of the period, for a ``where``
+    that keeps few cases (the summary path's non-simple ones)."""
+    step = aliased(CaseEvent)  # the events query also reads case_event: the probe reads its own
+    in_period = (exists().where(step.case_id == Case.id, step.at >= start, step.at < end).correlate(Case) if probe
+                 else Case.id.in_(select(CaseEvent.case_id).where(CaseEvent.at >= start, CaseEvent.at < end)))
     relevant = or_(
-        Case.id.in_(select(CaseEvent.case_id).where(CaseEvent.at >= start, CaseEvent.at < end)),
+        in_period,
         and_(Case.reported_at >= start, Case.reported_at < end),
         and_(Case.deadline_at >= start, Case.deadline_at < end),
         and_(Case.closed_at >= start, Case.closed_at < end),
@@ -598,18 +629,21 @@ def kpis(session: Session, *, by: str | None = None, start: dt.datetime | dt.dat
     s, e = half_open(start, end, cal.timezone)
     where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
                           include_simulated=include_simulated, community_ids=community_ids, channels=channels)
-    cases, events = load_frames(session, start=s, end=e, where=where)
-    if by == "subdistrict":
-        cases = with_subdistricts(session, cases)
-    if by == "worker":  # the grid worker walking the case's grid (issue 22)
-        cases = with_workers(session, cases)
+    agg = _fast_aggregate(session, by=by, start=s, end=e, now=now, cal=cal, where=where) if settings.fast_reads \
+        else None
+    if agg is None:
+        cases, events = _load_grouped(session, by=by, start=s, end=e, where=where)
     groups, labels, households = group_keys(session, by, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
                                          category=category, community_ids=community_ids)
     if by == "channel":  # the channels chosen, else those with cases; named in words
         groups = check_channels(channels)
         labels = {c: (c, channel_label(c, lang)) for c in CHANNELS}
-    out = compute_kpis(cases, events, by=by, start=s, end=e, now=now, calendar=cal, households=households,
-                       thresholds=thresholds, groups=groups)
+    if agg is None:
+        out = compute_kpis(cases, events, by=by, start=s, end=e, now=now, calendar=cal, households=households,
+                           thresholds=thresholds, groups=groups)
+    else:
+        out = _assemble(agg, by=by, start=s, end=e, tz=cal.timezone, households=households, thresholds=thresholds,
+                        groups=groups, snapshot=True)
     if key_col is not None:
         out.insert(2, "code", [labels.get(k, (None, None))[0] for k in out["key"]])
         out.insert(3, "name", [labels.get(k, (None, None))[1] for k in out["key"]])
@@ -628,11 +662,58 @@ def kpi_trend(session: Session, *, period: str = "month", n: int = 6, now: dt.da
     bounds = last_periods(period, n, instant(now, "now", cal.timezone), cal.timezone)
     where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
                           include_simulated=include_simulated, community_ids=community_ids, channels=channels)
-    cases, events = load_frames(session, start=bounds[0][0], end=bounds[-1][1], where=where)
     _, _, households = group_keys(session, None, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
                                category=category, community_ids=community_ids)
+    if settings.fast_reads:
+        return _fast_trend(session, bounds=bounds, now=now, cal=cal, where=where, households=households,
+                           thresholds=thresholds)
+    cases, events = load_frames(session, start=bounds[0][0], end=bounds[-1][1], where=where)
     return compute_trend(cases, events, periods=bounds, now=now, calendar=cal, households=households,
                          thresholds=thresholds)
+
+
+def _load_grouped(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, where: Sequence,
+                  probe: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``load_frames`` with the subdistrict or grid worker of each case when grouping by them."""
+    cases, events = load_frames(session, start=start, end=end, where=where, probe=probe)
+    if by == "subdistrict":
+        cases = with_subdistricts(session, cases)
+    if by == "worker":  # the grid worker walking the case's grid (issue 22)
+        cases = with_workers(session, cases)
+    return cases, events
+
+
+def _fast_aggregate(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, now: dt.datetime,
+                    cal: WorkCalendar, where: Sequence) -> pd.DataFrame:
+    """The features summed per key from the summary table (:mod:`patrol.analytics.kpis_fast`): equal to
+    :func:`_aggregate` over ``load_frames``; the cases it cannot read from the summary go through that path."""
+    def slow(slow_where: list) -> pd.DataFrame:
+        cases, events = _load_grouped(session, by=by, start=start, end=end, where=slow_where, probe=True)
+        agg = _aggregate(cases, events, by=by, start=start, end=end, now=now, calendar=cal)
+        return agg.rename_axis("key").reset_index()
+
+    sums = fast_sums(session, by=by, start=start, end=end, now=now, cal=cal, where=where, slow=slow)
+    keys = _keys(sums["key"]) if len(sums) else []
+    sums["_key"] = [_NONE if k is None else k for k in keys]
+    features = [c for c in sums.columns if c not in ("key", "_key")]
+    agg = sums.drop(columns="key").groupby("_key", sort=False).sum(numeric_only=True)
+    return agg.reindex(columns=features, fill_value=0)
+
+
+def _fast_trend(session: Session, *, bounds: Sequence[tuple], now: dt.datetime, cal: WorkCalendar, where: Sequence,
+                households, thresholds) -> pd.DataFrame:
+    """:func:`compute_trend` from the summary table: one fast aggregate per period."""
+    now_utc = instant(now, "now", cal.timezone)
+    rows = []
+    for start, end in bounds:
+        s, e = half_open(start, end, cal.timezone)
+        current = s <= now_utc < e
+        agg = _fast_aggregate(session, by=None, start=s, end=e, now=now_utc, cal=cal, where=where)
+        row = _assemble(agg, by=None, start=s, end=e, tz=cal.timezone, households=households, thresholds=thresholds,
+                        groups=None, snapshot=current)
+        row.insert(4, "partial", current)
+        rows.append(row)
+    return pd.concat(rows, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------------------------- JSON

@@ -1,10 +1,96 @@
-"""Summary tables of the case loop for the dashboards at city scale (issue 23). (Placeholder: filled in by the KPI
-summaries work.)"""
+"""Summary tables of the case loop for the dashboards at city scale (issue 23).
+
+``case_kpi_fact`` holds one row per case with events: the instants of the steps the KPIs of
+:mod:`patrol.analytics.kpis` read (first register, close, reject, merge, suspend, resume, rate; first and last
+handle, escalate, urge; the last handle before the close; the first rework or reopen; when the case reached its final
+status and when it was suspended and left that), whether the case is ``simple`` (its history lets every KPI be read
+from those instants exactly: no reopen, at most one of each single step, at most two handles / escalations / urges,
+one suspension, a final status that is its last), and its working hours register → handled / closed.
+
+Upkeep: database triggers on ``case_event`` (migration 0017) refresh a case's row on every insert, update and
+delete, whatever writes it (ORM, Core bulk inserts, the history and 12345 imports, batch, merge, delete). On
+PostgreSQL they are statement-level (one refresh per statement for all the cases it touched). A bulk load may turn
+them off with ``SET session_replication_role = replica`` (also turns off foreign-key checks) and must then call
+:func:`rebuild`. The working hours need the Python calendar: the triggers keep them when their inputs did not change
+and clear them otherwise; :func:`refresh_hours` fills the missing ones (and a KPI read computes those it needs).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+
+from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from patrol.analytics import summary_sql as S
+from patrol.cases.worktime import WorkCalendar, calendar
+from patrol.core.models import Case, CaseKpiFact
+from patrol.core.settings import Settings, get_settings
 
-def rebuild(session: Session) -> None:
-    """Rebuild every summary table from the raw rows (after a bulk load that bypassed the incremental upkeep)."""
+__all__ = ["calendar_key", "case_hours", "rebuild", "refresh_hours"]
+
+_BATCH = 20_000
+
+
+def calendar_key(cal: WorkCalendar) -> str:
+    """A short fingerprint of the working calendar the stored hours were computed with."""
+    text_ = repr((cal.timezone, cal.periods, sorted(cal.weekdays), sorted(cal.holidays), sorted(cal.workdays)))
+    return hashlib.sha1(text_.encode()).hexdigest()[:16]
+
+
+def _net(cal: WorkCalendar, a: dt.datetime, b: dt.datetime, pause: tuple[dt.datetime, dt.datetime] | None) -> float:
+    hours = cal.working_hours_between(a, b)  # as patrol.analytics.kpis._net_hours, with at most one pause
+    if pause is not None:
+        lo, hi = max(pause[0], a), min(pause[1], b)
+        if hi > lo:
+            hours -= cal.working_hours_between(lo, hi)
+    return hours
+
+
+def case_hours(cal: WorkCalendar, reported_at: dt.datetime, register_at: dt.datetime | None,
+               handled_at: dt.datetime | None, close_at: dt.datetime, suspend_at: dt.datetime | None,
+               resume_at: dt.datetime | None) -> tuple[float | None, float]:
+    """(handle hours or None, close hours) of a simple closed case, exactly as the KPIs' pandas path computes them."""
+    reg = register_at or reported_at
+    pause = None if suspend_at is None else (suspend_at, resume_at or close_at)
+    handle = None if handled_at is None else _net(cal, reg, handled_at, pause)
+    return handle, _net(cal, reg, close_at, pause)
+
+
+def refresh_hours(session: Session, settings: Settings | None = None, *, case_ids: list[int] | None = None) -> int:
+    """Compute the working hours of the simple closed cases that lack them (or were computed for another calendar);
+    returns how many rows were filled."""
+    cal = calendar(settings or get_settings())
+    key = calendar_key(cal)
+    stmt = (select(CaseKpiFact.case_id, Case.reported_at, CaseKpiFact.register_at,
+                   CaseKpiFact.handle_before_close_at, CaseKpiFact.close_at, CaseKpiFact.suspend_at,
+                   CaseKpiFact.resume_at)
+            .join(Case, Case.id == CaseKpiFact.case_id)
+            .where(CaseKpiFact.simple.is_(True), CaseKpiFact.close_at.is_not(None),
+                   or_(CaseKpiFact.hours_cal.is_(None), CaseKpiFact.hours_cal != key)))
+    if case_ids is not None:
+        stmt = stmt.where(CaseKpiFact.case_id.in_(case_ids))
+    rows = session.execute(stmt).all()
+    upd = (update(CaseKpiFact.__table__).where(CaseKpiFact.case_id == bindparam("cid"))
+           .values(handle_hours=bindparam("hh"), close_hours=bindparam("ch"), hours_cal=key))
+    for i in range(0, len(rows), _BATCH):
+        params = []
+        for cid, rep, reg, hdl, close, sus, res in rows[i:i + _BATCH]:
+            hh, ch = case_hours(cal, rep, reg, hdl, close, sus, res)
+            params.append({"cid": cid, "hh": hh, "ch": ch})
+        session.connection().execute(upd, params)
+    return len(rows)
+
+
+def rebuild(session: Session, settings: Settings | None = None) -> int:
+    """Rebuild every summary table from the raw rows (after a bulk load that bypassed the incremental upkeep, e.g.
+    a COPY under ``session_replication_role = replica``), then fill the working hours. Returns the fact rows."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("TRUNCATE case_kpi_fact"))
+    else:
+        conn.execute(text("DELETE FROM case_kpi_fact"))
+    conn.execute(text(f"INSERT INTO case_kpi_fact ({', '.join(S.COLUMNS)}) {S.fact_select('TRUE')}"))
+    refresh_hours(session, settings)
+    return int(session.scalar(select(text("count(*)")).select_from(CaseKpiFact.__table__)) or 0)

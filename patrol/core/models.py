@@ -1162,3 +1162,39 @@ class LoginAttempt(Base):
         Index("ix_login_attempt_username_at", "username", "at"),
         Index("ix_login_attempt_address_at", "address", "at"),
     )
+
+
+class CaseKpiFact(Base):
+    """The steps of one case the KPIs read (issue 23, :mod:`patrol.analytics.summaries`): kept by database triggers
+    on ``case_event`` (migration 0017), rebuilt by ``gridpatrol db rebuild-summaries``. ``simple``: the case's
+    history lets every KPI be read from these instants exactly (else the KPIs read its events); the working hours
+    (``handle_hours``, ``close_hours``, for the calendar ``hours_cal``) are filled by Python, NULL until then."""
+
+    __tablename__ = "case_kpi_fact"
+    case_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    simple: Mapped[bool] = mapped_column(Boolean)
+    first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    register_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    reject_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    merge_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    close_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    suspend_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    resume_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    rate_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    handle_first_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    handle_last_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    escalate_first_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    escalate_last_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    urge_first_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    urge_last_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    urge_n: Mapped[int] = mapped_column(Integer)
+    handle_before_close_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    rework_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    final_status: Mapped[str | None] = mapped_column(String(20))
+    final_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    susp_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    unsusp_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    handle_hours: Mapped[float | None] = mapped_column(Float)
+    close_hours: Mapped[float | None] = mapped_column(Float)
+    hours_cal: Mapped[str | None] = mapped_column(String(16))

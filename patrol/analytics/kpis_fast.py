@@ -1,0 +1,188 @@
+"""The KPIs' sums read from the summary table ``case_kpi_fact`` (:mod:`patrol.analytics.summaries`) in one SQL
+aggregate, for the dashboards at city scale (issue 23). :func:`patrol.analytics.kpis.kpis` uses it when
+``settings.fast_reads`` is on; the results are those of the pandas path (``load_frames`` + ``compute_kpis``):
+
+* the SQL reads the *simple* cases (and those without events): for them each per-case feature of
+  :func:`patrol.analytics.kpis._features` is a condition on the stored instants and the case's current columns,
+  equal to the pandas one (the derivations are in the comments below);
+* the other cases (reopened, closed / rated / suspended twice, more than two handles / escalations / urges, a
+  status history that leaves a final status: ≈ a few percent) are computed by the pandas path on their events
+  only, and added;
+* the working hours are the stored per-case values (computed by the same calendar code); those not stored yet are
+  computed for the cases closed in the period and added. Sums of hours are equal to rounding (the additions come in
+  another order: ≤ 1e-9 relative).
+
+Relevance (which cases a group lists) is that of ``load_frames``: an event, report, deadline or closure in the
+period, or open now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    text,
+    true,
+    union,
+)
+from sqlalchemy.orm import Session, aliased
+
+from patrol.analytics.summaries import calendar_key, case_hours
+from patrol.cases.lifecycle import OPEN, RUNNING, SELF_HANDLED
+from patrol.cases.worktime import WorkCalendar
+from patrol.core.models import Case, CaseEvent, CaseKpiFact, Community, Grid
+
+__all__ = ["fast_sums"]
+
+F = aliased(CaseKpiFact, name="f")
+_OPEN = sorted(OPEN)
+_RUNNING = sorted(RUNNING)
+
+
+def _in(col, s: dt.datetime, e: dt.datetime) -> ColumnElement[bool]:
+    return and_(col.is_not(None), col >= s, col < e)
+
+
+def _n(cond) -> ColumnElement:
+    return func.sum(case((cond, 1), else_=0))
+
+
+def _key_expr(by: str | None):
+    if by is None:
+        return literal("all"), []
+    if by == "subdistrict":
+        return Community.subdistrict_id, [(Community, Community.id == Case.community_id)]
+    if by == "worker":
+        return Grid.worker_id, [(Grid, Grid.id == Case.grid_id)]
+    col = {"grid": Case.grid_id, "community": Case.community_id, "unit": Case.unit_id,
+           "category": Case.category_code, "channel": Case.channel}[by]
+    return col, []
+
+
+def _candidates(s: dt.datetime, e: dt.datetime):
+    """Ids of the cases that may be relevant, each from an index: an event since ``s`` (the fact's last step),
+    a report, deadline or closure in the period, open now."""
+    return union(
+        select(F.case_id.label("id")).where(F.last_at >= s, F.first_at < e),
+        select(Case.id).where(Case.reported_at >= s, Case.reported_at < e),
+        select(Case.id).where(Case.deadline_at >= s, Case.deadline_at < e),
+        select(Case.id).where(Case.closed_at >= s, Case.closed_at < e),
+        select(Case.id).where(Case.status.in_(_OPEN)),
+    ).subquery("cand")
+
+
+def _features(s: dt.datetime, e: dt.datetime, now: dt.datetime, fresh) -> dict[str, ColumnElement]:
+    """Per simple case, each feature of ``kpis._features`` as an SQL condition (summed per group)."""
+    received = _in(Case.reported_at, s, e)
+    handled = or_(_in(F.handle_first_at, s, e), _in(F.handle_last_at, s, e))  # ≤ 2 handles: the first or the last
+    closed = _in(F.close_at, s, e)  # ≤ 1 close
+    closed_col = _in(Case.closed_at, s, e)
+    # status at e: the final status once reached (it is the last run), else suspended inside the one suspension
+    final_end = and_(F.final_at.is_not(None), F.final_at < e)
+    susp_end = and_(F.susp_at.is_not(None), F.susp_at < e, or_(F.unsusp_at.is_(None), F.unsusp_at >= e))
+    rated = _in(F.rate_at, s, e)  # ≤ 1 rating and no reopen: it is the latest, its score is the case's rating
+    # the snapshot: status at now from the stored runs; without a step by now, the case's status (reported by now)
+    final_now = and_(F.final_at.is_not(None), F.final_at <= now)
+    susp_now = and_(F.susp_at.is_not(None), F.susp_at <= now, or_(F.unsusp_at.is_(None), F.unsusp_at > now))
+    stepped = and_(F.first_at.is_not(None), F.first_at <= now)
+    fallback = and_(F.first_at.is_(None) | (F.first_at > now), Case.reported_at <= now)
+    late = and_(Case.deadline_at.is_not(None), Case.deadline_at < now)
+    return {
+        "received": _n(received),
+        "self_handled": _n(and_(received, Case.channel == SELF_HANDLED)),
+        "handled_in_p": _n(handled),
+        "settled_in_grid_rate_num": _n(and_(handled, Case.level == "grid")),
+        "registered": _n(_in(F.register_at, s, e)),
+        "rejected": _n(_in(F.reject_at, s, e)),
+        "merged": _n(_in(F.merge_at, s, e)),
+        "closed": _n(closed),
+        "escalated": _n(or_(_in(F.escalate_first_at, s, e), _in(F.escalate_last_at, s, e))),
+        "suspended": _n(_in(F.suspend_at, s, e)),
+        "urges": func.sum(case((_in(F.urge_first_at, s, e), 1), else_=0)
+                          + case((and_(F.urge_n == 2, _in(F.urge_last_at, s, e)), 1), else_=0)),
+        "urged": _n(or_(_in(F.urge_first_at, s, e), _in(F.urge_last_at, s, e))),
+        "closure_rate_num": _n(and_(_in(F.register_at, s, e), final_end, F.final_status == "closed")),
+        "on_time_closed": _n(and_(closed_col, Case.closed_on_time.is_(True))),
+        "late_closed": _n(and_(closed_col, Case.closed_on_time.is_(False))),
+        "due_unclosed": _n(and_(_in(Case.deadline_at, s, e), not_(or_(final_end, susp_end)), not_(closed_col))),
+        "rework_rate_num": _n(and_(closed, F.rework_at.is_not(None), F.rework_at < e)),
+        "reopen_rate_num": func.sum(literal(0)),  # no reopen in a simple case
+        "rated": _n(and_(rated, Case.rating.is_not(None))),
+        "satisfied": _n(and_(rated, Case.rating >= 4)),
+        "dissatisfied": _n(and_(rated, Case.rating <= 2)),
+        "ratings_unknown": _n(and_(rated, Case.rating.is_(None))),
+        "handle_hours_sum": func.sum(case((and_(closed, fresh, F.handle_before_close_at.is_not(None)),
+                                           F.handle_hours), else_=0.0)),
+        "handle_n": _n(and_(closed, F.handle_before_close_at.is_not(None))),
+        "close_hours_sum": func.sum(case((and_(closed, fresh), F.close_hours), else_=0.0)),
+        "close_n": _n(closed),
+        "open_now": _n(case((final_now, false()), (susp_now, true()), (stepped, true()),
+                            (fallback, Case.status.in_(_OPEN)), else_=false())),
+        "overdue_now": _n(case((final_now, false()), (susp_now, false()), (stepped, late),
+                               (fallback, and_(Case.status.in_(_RUNNING), late)), else_=false())),
+    }
+
+
+def _probe(s: dt.datetime, e: dt.datetime) -> ColumnElement[bool]:
+    """The case has a step in [s, e): an index probe per case. ``OFFSET 0`` keeps PostgreSQL from turning it into a
+    hashed subplan that reads every step of the period (it would, as one arm of an OR)."""
+    return select(literal(1)).where(CaseEvent.case_id == Case.id, CaseEvent.at >= s, CaseEvent.at < e) \
+        .offset(literal_column("0")).exists()
+
+
+def fast_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, now: dt.datetime,
+              cal: WorkCalendar, where: Sequence, slow: Callable[[list], pd.DataFrame]) -> pd.DataFrame:
+    """The summed features per raw group key (column ``key``; the others as ``kpis._features``) of the cases the
+    filters ``where`` keep, relevant to [start, end) (UTC) or open at ``now``. ``slow(where)`` is the pandas path
+    (load_frames + the features summed per key, as a frame with a ``key`` column) for the non-simple cases."""
+    s, e = start, end
+    key, joins = _key_expr(by)
+    cand = _candidates(s, e)
+    relevant = or_(_in(Case.reported_at, s, e), _in(Case.deadline_at, s, e), _in(Case.closed_at, s, e),
+                   Case.status.in_(_OPEN),
+                   and_(F.last_at >= s, F.first_at < e, _probe(s, e)))
+    fresh = F.hours_cal == calendar_key(cal)
+    simple = or_(F.case_id.is_(None), F.simple.is_(True))
+    frm = cand.join(Case, Case.id == cand.c.id).outerjoin(F, F.case_id == Case.id)
+    for model, on in joins:
+        frm = frm.outerjoin(model, on)
+    feats = _features(s, e, now, fresh)
+    stmt = (select(key.label("key"), *(v.label(k) for k, v in feats.items())).select_from(frm)
+            .where(relevant, simple, *where).group_by(key))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))  # compiling the ~30 sums costs more than it saves
+    rows = session.execute(stmt).all()
+    fast = pd.DataFrame([tuple(r) for r in rows], columns=["key", *feats])
+    parts = [fast, _stale_hours(session, frm, key, relevant, where, s, e, cal),
+             slow([*where, Case.id.in_(select(CaseKpiFact.case_id).where(CaseKpiFact.simple.is_(False)))])]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return fast
+    return pd.concat(parts, ignore_index=True)
+
+
+def _stale_hours(session: Session, frm, key, relevant, where: Sequence, s: dt.datetime, e: dt.datetime,
+                 cal: WorkCalendar) -> pd.DataFrame:
+    """The working hours of the simple cases closed in the period whose hours are not stored (for this calendar):
+    computed here as the pandas path does (the sums only; the counts come from the SQL)."""
+    stmt = (select(key.label("key"), Case.reported_at, F.register_at, F.handle_before_close_at, F.close_at,
+                   F.suspend_at, F.resume_at).select_from(frm)
+            .where(relevant, *where, F.simple.is_(True), _in(F.close_at, s, e),
+                   or_(F.hours_cal.is_(None), F.hours_cal != calendar_key(cal))))
+    out = []
+    for k, rep, reg, hdl, close, sus, res in session.execute(stmt).all():
+        hh, ch = case_hours(cal, rep, reg, hdl, close, sus, res)
+        out.append((k, hh or 0.0, ch))
+    return pd.DataFrame(out, columns=["key", "handle_hours_sum", "close_hours_sum"])
