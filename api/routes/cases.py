@@ -156,9 +156,10 @@ def _streamed_export(request: Request, actor, f, format: str, header_mode) -> Re
 @router.get("/cases/map", summary="What a map of cases draws: clusters aggregated in the database, or the cases "
                                  "when zoomed in (bbox and zoom from the map)",
             response_model=CasesMapOut, response_model_exclude_unset=True)
-def cases_for_map(actor: ActorDep, session: SessionDep, query: Annotated[CaseMapQuery, Query()]) -> dict:
+def cases_for_map(actor: ActorDep, session: SessionDep, settings: SettingsDep,
+                  query: Annotated[CaseMapQuery, Query()]) -> dict:
     f, zoom = query.to_filter(), query.zoom
-    return svc.case_clusters(session, actor, f, zoom)
+    return svc.case_clusters(session, actor, f, zoom, fast=settings.fast_reads)
 
 
 @router.get("/cases/{case_id}", summary="One case with its timeline, tasks, photos and revisits",

@@ -49,5 +49,6 @@ def _backfill(conn: sa.Connection) -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("patrol_case") as batch:
-        batch.drop_column("h3_9")
+    # a plain DROP COLUMN on both (SQLite ≥ 3.35): a batch table rebuild fails on SQLite, the cases being referenced
+    # by foreign keys (SpatiaLite's RenameTable: "FOREIGN KEY constraint failed")
+    op.execute("ALTER TABLE patrol_case DROP COLUMN h3_9")

@@ -1,0 +1,174 @@
+"""The city-scale reads of issue 23 before (``fast_reads=False``: the original queries) and after, in one run.
+
+On a database made by ``bench/reads_dataset.py`` (Liechtenstein, N SIMULATED cases over five years, PostGIS), in
+process (the service functions the routes call, a fresh session per call), p50 / p95 server time of:
+
+- hotspots, H3 resolution 9, the last year, the whole district (admin), count and severity weight, and overdue;
+- emerging hot spots, 52 weekly steps, H3 resolution 9;
+- the cases map (``/api/v1/cases/map``) at zooms 10–17, the whole district and a 1 km box;
+- the CSV / GeoJSON export's peak memory (tracemalloc) before (one frame) and after (streamed).
+
+"warm": the first call is dropped (cell frame cached, the table in PostgreSQL's buffers). Results are compared
+before / after (identical, or the run says which differ). Run
+``python bench/bench_reads.py URL [--repeat R] [--only hotspots,emerging,map,export]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def _timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
+    fn()  # warm: the cell frame cached, pages in the buffer cache
+    times, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], out
+
+
+def _row(name: str, before: tuple, after: tuple, same: bool) -> None:
+    ratio = before[0] / max(after[0], 1e-6)
+    print(f"{name:<52}{before[0]:>10.0f}{before[1]:>10.0f}{after[0]:>10.0f}{after[1]:>10.0f}{ratio:>8.1f}×"
+          f"  {'same' if same else 'DIFFERENT'}", flush=True)
+
+
+def _map(factory, settings, repeat: int, now: dt.datetime) -> None:
+    """The cases map's data call at zooms 10–17: the page's default (the last 30 days) and a year, the whole
+    district's view and a 1 km box."""
+    from patrol.cases.reads import CaseFilter, case_clusters
+    from patrol.core.auth import SYSTEM
+    from patrol.core.dialect import extent
+    from patrol.core.models import Grid
+
+    with factory() as s:
+        x0, y0, x1, y1 = extent(s, Grid.geom)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    boxes = {"district": (x0, y0, x1, y1), "1 km box": (cx - 0.0066, cy - 0.0045, cx + 0.0066, cy + 0.0045)}
+    for days in (30, 365):
+        for zoom in (10, 12, 14, 16, 17):
+            for where, box in boxes.items():
+                if (where == "district") != (zoom <= 14):
+                    continue
+                f = CaseFilter(bbox=box, since=now - dt.timedelta(days=days), until=now)
+
+                def run(fast: bool, f=f, zoom=zoom):
+                    def go():
+                        with factory() as s:
+                            return case_clusters(s, SYSTEM, f, zoom, now=now, fast=fast)
+                    return go
+                b, a = _timed(run(False), repeat), _timed(run(True), repeat)
+                _row(f"map z{zoom}, {where}, last {days} days ({a[2]['total']:,} cases)", b, a, a[2] == b[2])
+
+
+def _export(url: str) -> None:
+    """Peak Python memory (tracemalloc) of building the CSV / GeoJSON download of every case in scope (at most
+    EXPORT_MAX), as the route does it: one frame (before) and streamed (after, the pieces discarded as sent)."""
+    import tempfile
+    import tracemalloc
+    from pathlib import Path
+
+    from api.csv_safe import safe_csv
+    from patrol.cases import export_stream, views
+    from patrol.cases.reads import CaseFilter
+    from patrol.city.exporting import write_frame
+    from patrol.core.auth import SYSTEM
+    from patrol.core.db import make_engine, session_factory
+
+    factory = session_factory(make_engine(url))
+
+    def before(fmt: str) -> int:
+        with factory() as s:
+            frame = views.export_frame(s, SYSTEM, CaseFilter())
+        if fmt == "csv":
+            points = list(frame.geometry)
+            out = frame.drop(columns="geometry").assign(lon=[p.x for p in points], lat=[p.y for p in points])
+            return len(safe_csv("\ufeff" + out.to_csv(index=False)).encode())
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "cases.geojson"
+            write_frame(frame, path, "cases")
+            return len(path.read_bytes())
+
+    def after(fmt: str) -> int:
+        chunks = export_stream.frames(factory, SYSTEM, CaseFilter(), views.EXPORT_COLUMNS, views.EXPORT_MAX)
+        if fmt == "csv":
+            return sum(len((safe_csv("\ufeff" + p) if i == 0 else safe_csv(p)).encode())
+                       for i, p in enumerate(export_stream.csv_pieces(chunks)))
+        return sum(len(b) for b in export_stream.geojson_pieces(chunks, "cases"))
+
+    for fmt in ("csv", "geojson"):
+        peaks, sizes, times = {}, {}, {}
+        for name, fn in (("before", before), ("after", after)):
+            tracemalloc.start()
+            t = time.perf_counter()
+            sizes[name] = fn(fmt)
+            times[name] = time.perf_counter() - t
+            peaks[name] = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+        print(f"export {fmt} ({sizes['after'] / 2**20:.0f} MB): peak Python memory one frame {peaks['before']:.0f} MB,"
+              f" streamed {peaks['after']:.0f} MB ({peaks['before'] / max(peaks['after'], 1e-6):.1f}×); time "
+              f"{times['before']:.1f} s / {times['after']:.1f} s; same size: {sizes['after'] == sizes['before']}; "
+              f"load {os.getloadavg()[0]:.2f}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("url")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", default="hotspots,emerging,map,export")
+    args = ap.parse_args(argv)
+    from sqlalchemy import func, select
+
+    from patrol.analytics import service as svc
+    from patrol.core.auth import SYSTEM
+    from patrol.core.db import make_engine, session_factory
+    from patrol.core.models import Case
+    from patrol.core.settings import Settings
+
+    engine = make_engine(args.url)
+    factory = session_factory(engine)
+    with factory() as s:
+        n = s.scalar(select(func.count(Case.id)))
+    print(f"{engine.dialect.name}: {n:,} cases; load average {os.getloadavg()[0]:.2f} at the start")
+    print(f"{'read':<52}{'before p50':>10}{'p95':>10}{'after p50':>10}{'p95':>10}{'ratio':>9}")
+    settings = {fast: Settings(database_url=args.url, fast_reads=fast) for fast in (False, True)}
+    now = dt.datetime.now(dt.UTC)
+    start, end = (now - dt.timedelta(days=365)).date(), now.date()
+    only = set(args.only.split(","))
+
+    def call(fn, fast: bool, **kw):
+        def run():
+            with factory() as s:
+                return fn(s, SYSTEM, settings[fast], **kw)
+        return run
+
+    if "hotspots" in only:
+        for label, kw in (("hotspots res 9, one year, count", {}), ("hotspots res 9, one year, severity",
+                                                                   {"weight": "severity"}),
+                          ("hotspots res 9, one year, overdue", {"measure": "overdue"})):
+            b = _timed(call(svc.hotspots, False, start=start, end=end, **kw), args.repeat)
+            a = _timed(call(svc.hotspots, True, start=start, end=end, **kw), args.repeat)
+            _row(label, b, a, b[2] == a[2])
+    if "emerging" in only:
+        kw = {"step": "week", "steps": 52, "now": now}
+        b = _timed(call(svc.emerging, False, **kw), max(1, args.repeat // 2))
+        a = _timed(call(svc.emerging, True, **kw), args.repeat)
+        _row("emerging res 9, 52 weekly steps", b, a, b[2] == a[2])
+    if "map" in only:
+        _map(factory, settings, args.repeat, now)
+    if "export" in only:
+        _export(args.url)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
