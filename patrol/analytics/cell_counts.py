@@ -20,12 +20,14 @@ import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select
+from sqlalchemy import ARRAY, TIMESTAMP, ColumnElement, and_, cast, func, literal, or_, select
 from sqlalchemy import case as sql_case
+from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.orm import Session
 
 from geo.cells.ids import STORED_RESOLUTION
 from patrol.cases.overdue import overdue_clause
+from patrol.core.dialect import no_jit
 from patrol.core.models import Case, Category
 
 #: cell frames kept per process (area × resolution)
@@ -52,6 +54,7 @@ def measure_clauses(measure: str, now: dt.datetime) -> list[ColumnElement[bool]]
 
 def h3_counts(session: Session, where: Sequence, *, severity: bool) -> tuple[dict[str, float], int]:
     """Cases (or their severity summed) per stored cell, and the number of cases."""
+    no_jit(session)
     if severity:  # the category's severity; a count needs no join (category_code is a non-null foreign key)
         q = select(Case.h3_9, func.sum(Category.severity), func.count()).join(
             Category, Category.code == Case.category_code)
@@ -65,21 +68,33 @@ def h3_step_counts(session: Session, where: Sequence, bounds: Sequence[tuple[dt.
                    ) -> tuple[dict[tuple[int, str], int], list[int]]:
     """Cases per (time step, stored cell) in one query, the steps given as half-open [start, end) bounds; and the
     number of cases per step."""
-    kind = Case.reported_at.type  # bound as the column binds (SpatiaLite compares datetimes as text)
-    step = sql_case(*[(and_(Case.reported_at >= literal(s, kind), Case.reported_at < literal(e, kind)), k)
-                      for k, (s, e) in enumerate(bounds)], else_=-1).label("step")
+    no_jit(session)
     span = [Case.reported_at >= min(s for s, _ in bounds), Case.reported_at < max(e for _, e in bounds)]
-    rows = session.execute(select(step, Case.h3_9, func.count()).where(*where, *span)
+    rows = session.execute(select(step := _step(session, bounds), Case.h3_9, func.count()).where(*where, *span)
                            .group_by(step, Case.h3_9)).all()
     totals = [0] * len(bounds)
     out: dict[tuple[int, str], int] = {}
     for k, h, n in rows:
-        if k < 0:
+        if k is None or not 0 <= k < len(bounds):
             continue
         totals[k] += n
         if h is not None:
             out[(k, h)] = out.get((k, h), 0) + n
     return out, totals
+
+
+def _step(session: Session, bounds: Sequence[tuple[dt.datetime, dt.datetime]]) -> ColumnElement[int]:
+    """The step of a case's ``reported_at`` (−1 or out of range: in none). PostgreSQL with steps end to end:
+    ``width_bucket`` over the bounds (a binary search; 0.31–0.59 s instead of 1.10 s for the 52-branch CASE, 200k
+    cases of a year); otherwise a CASE."""
+    kind = Case.reported_at.type  # bound as the column binds (SpatiaLite compares datetimes as text)
+    joined = all(bounds[k][1] == bounds[k + 1][0] for k in range(len(bounds) - 1))
+    if session.get_bind().dialect.name == "postgresql" and joined:
+        edges = [s for s, _ in bounds] + [bounds[-1][1]]
+        return (func.width_bucket(Case.reported_at, cast(pg_array([literal(e, kind) for e in edges]),
+                                                         ARRAY(TIMESTAMP(timezone=True)))) - 1).label("step")
+    return sql_case(*[(and_(Case.reported_at >= literal(s, kind), Case.reported_at < literal(e, kind)), k)
+                      for k, (s, e) in enumerate(bounds)], else_=-1).label("step")
 
 
 def vector(ids: Sequence[str], counts: dict[str, float], *, severity: bool) -> np.ndarray:

@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import shapely
-from sqlalchemy import ColumnElement, Integer, Select, func, or_, select, text, true
+from sqlalchemy import ColumnElement, Integer, Select, func, or_, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from patrol.cases.authority import scope_filter
 from patrol.cases.lifecycle import ACTIONS, OPEN, actions_from
 from patrol.cases.overdue import is_overdue, overdue_clause
 from patrol.core.auth import Actor
-from patrol.core.dialect import bbox_filter
+from patrol.core.dialect import bbox_filter, no_jit
 from patrol.core.models import Case, CaseEvent, CaseTask, Category, Community, Grid, Photo, Subdistrict
 from patrol.core.time import iso, now_utc
 
@@ -151,8 +151,8 @@ def case_clusters(session: Session, actor: Actor, f: CaseFilter, zoom: int, *, n
     PostgreSQL without JIT compilation, which costs more than it saves on these queries (issue 23: ≈0.35 s of
     1.1 s for a month of a 1M-case district)."""
     now = now or now_utc()
-    if fast and session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL jit = off"))
+    if fast:
+        no_jit(session)
     where = case_query(session, actor, f, now=now).whereclause
     if where is None:  # an admin without filters
         where = true()

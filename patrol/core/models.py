@@ -422,6 +422,9 @@ class Case(Base):
               postgresql_where=text(UNRATED), sqlite_where=text(UNRATED)),
         Index("ix_patrol_case_unrated", "status", "reported_at",
               postgresql_where=text(UNRATED), sqlite_where=text(UNRATED)),
+        # hotspots / emerging hot spots: a period's cases counted per stored cell from the index alone (issue 23,
+        # migration 0016)
+        Index("ix_patrol_case_reported_at_h3_9", "reported_at", "h3_9"),
     )
 
 
