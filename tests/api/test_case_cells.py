@@ -9,12 +9,14 @@ import uuid
 
 import pytest
 import shapely
+from alembic import command
 from sqlalchemy import func, insert, select, update
 
 from geo.cells.ids import h3_ids
 from patrol.core.cells import backfill, point_h3, point_xy
 from patrol.core.db import session_factory, transaction
 from patrol.core.frames import ewkt
+from patrol.core.migrate import alembic_config, upgrade
 from patrol.core.models import Case
 
 pytestmark = pytest.mark.db
@@ -58,6 +60,18 @@ def test_moving_a_point_moves_its_cell(world):
         case.geom = ewkt([shapely.Point(*world.point_b)])[0]
     with session_factory(world.engine)() as s:
         assert s.get(Case, made["id"]).h3_9 == h3_ids([world.point_b[0]], [world.point_b[1]])[0]
+    assert mismatches(world.engine) == []
+
+
+def test_migration_0016_fills_the_cells_of_the_cases_already_there(world):
+    world.report()
+    cfg = alembic_config()
+    with world.engine.begin() as connection:  # a database from before the column: 0016 down, then up again
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0015")
+    upgrade(world.engine)
+    with session_factory(world.engine)() as s:
+        assert s.scalar(select(func.count()).where(Case.h3_9.is_(None))) == 0
     assert mismatches(world.engine) == []
 
 
