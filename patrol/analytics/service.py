@@ -215,6 +215,18 @@ class CellLayer:
     counts: object  # np.ndarray
     n_points: int
     count_frame: object = None  # what geo.cells.count_points counts in (the metric fishnet keeps its spec)
+    #: the cells' ids and GeoJSON geometries when kept with the frame (the fast path's cache), else made per call
+    shapes: tuple | None = None
+
+
+def _ids_and_geometries(layer: CellLayer) -> tuple:
+    """The plain ids and GeoJSON geometry dicts of the layer's cells, in order (hoisted out of the feature loops:
+    one frame lookup per cell cost more than the hot-spot test itself for 1,500 cells)."""
+    if layer.shapes is not None:
+        return layer.shapes
+    frame = layer.frame
+    return ([_plain(v) for v in frame["id"]],  # type: ignore[index]
+            [shapely.geometry.mapping(g) for g in frame.geometry])  # type: ignore[attr-defined]
 
 
 def _case_where(scope: Scope, start: dt.datetime, end: dt.datetime, category: str | None,
@@ -321,6 +333,12 @@ def _hexagons(area, resolution: int) -> tuple:
     return frame, C.h3_neighbours(frame["h3"].tolist()), frame
 
 
+def _kept_hexagons(area, resolution: int) -> tuple:
+    """What the fast path keeps per area and resolution: the cell frame, its weights, the cells' ids and GeoJSON."""
+    frame, w, _ = _hexagons(area, resolution)
+    return frame, w, ([_plain(v) for v in frame["id"]], [shapely.geometry.mapping(g) for g in frame.geometry])
+
+
 def _fast_layer(session: Session, scope: Scope, where: list, *, measure: str, resolution: int,
                 weight: str) -> CellLayer:
     """:func:`cell_layer` of the scope's cases counted in SQL by their stored cell (:mod:`.cell_counts`), the cell
@@ -329,11 +347,12 @@ def _fast_layer(session: Session, scope: Scope, where: list, *, measure: str, re
     area = _area(session, scope)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", C.IslandWarning)
-        frame, w, _ = cell_counts.cells_of(area, resolution, lambda: _hexagons(area, resolution))
+        frame, w, shapes = cell_counts.cells_of(area, resolution, lambda: _kept_hexagons(area, resolution))
     severity = weight == "severity"
     counts, n = cell_counts.h3_counts(session, [*where, *cell_counts.measure_clauses(measure, now_utc())],
                                       severity=severity)
-    return CellLayer(frame, w, cell_counts.vector(frame["id"].tolist(), counts, severity=severity), n, frame)
+    return CellLayer(frame, w, cell_counts.vector(frame["id"].tolist(), counts, severity=severity), n, frame,
+                     shapes)
 
 
 def read_frame_grids(session: Session, scope: Scope):
@@ -378,14 +397,16 @@ def hotspots(session: Session, actor: Actor, settings: Settings, *, start: dt.da
         summary["message"] = ("no cases in this period and area" if layer.n_points == 0 else
                               "too few cells or no variation: nothing to test")
     feats = []
-    for i, geom in enumerate(layer.frame.geometry):
+    ids, geometries = _ids_and_geometries(layer)
+    codes = layer.frame["code"].tolist() if "code" in layer.frame else None
+    for i, geometry in enumerate(geometries):
         b = int(bins[i]) if bins is not None else 0
-        props = {"id": _plain(layer.frame["id"].iloc[i]), "count": float(y[i]),
+        props = {"id": ids[i], "count": float(y[i]),
                  "z": _num(z, i), "p": _num(p, i), "p_fdr": _num(pf, i), "p_sim": _num(psim, i),
                  "bin": b, "label_zh": BIN_LABELS[b]}
-        if "code" in layer.frame:
-            props["code"] = layer.frame["code"].iloc[i]
-        feats.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": props})
+        if codes is not None:
+            props["code"] = codes[i]
+        feats.append({"type": "Feature", "geometry": geometry, "properties": props})
     if bins is not None:
         summary["bins"] = {str(k): int((bins == k).sum()) for k in range(-3, 4)}
     return {"type": "FeatureCollection", "features": feats, "summary": summary}
@@ -426,11 +447,12 @@ def emerging(session: Session, actor: Actor, settings: Settings, *, step: str = 
         summary["patterns"] = {str(k): int(v) for k, v in zip(*np.unique(names, return_counts=True), strict=True)}
     else:
         summary["message"] = "no cases in these periods and area" if counts.sum() == 0 else "nothing to test"
-    feats = [{"type": "Feature", "geometry": shapely.geometry.mapping(g),
-              "properties": {"id": _plain(layer.frame["id"].iloc[i]), "counts": counts[i].tolist(),
+    ids, geometries = _ids_and_geometries(layer)
+    feats = [{"type": "Feature", "geometry": g,
+              "properties": {"id": ids[i], "counts": counts[i].tolist(),
                              "code": 0 if codes is None else int(codes[i]),
                              "pattern": "No Pattern Detected" if names is None else str(names[i])}}
-             for i, g in enumerate(layer.frame.geometry)]
+             for i, g in enumerate(geometries)]
     return {"type": "FeatureCollection", "features": feats, "summary": summary}
 
 
@@ -457,7 +479,7 @@ def _fast_steps(session: Session, scope: Scope, bounds: list, *, category: str |
     area = _area(session, scope)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", C.IslandWarning)
-        frame, w, _ = cell_counts.cells_of(area, resolution, lambda: _hexagons(area, resolution))
+        frame, w, shapes = cell_counts.cells_of(area, resolution, lambda: _kept_hexagons(area, resolution))
     by_step, totals = cell_counts.h3_step_counts(
         session, [*where, *cell_counts.measure_clauses(measure, now_utc())], bounds)
     position = {str(c): i for i, c in enumerate(frame["id"])}
@@ -466,7 +488,7 @@ def _fast_steps(session: Session, scope: Scope, bounds: list, *, category: str |
         i = position.get(h)
         if i is not None:
             counts[i, k] = n
-    return CellLayer(frame, w, counts[:, -1], totals[-1], frame), counts
+    return CellLayer(frame, w, counts[:, -1], totals[-1], frame, shapes), counts
 
 
 def _recount(layer: CellLayer, points):
