@@ -78,11 +78,33 @@ def _rounded(out: dict) -> dict:
                                        sorted(c["statuses"].items())) for c in out["clusters"])}
 
 
-def _export(url: str, formats: tuple[str, ...]) -> None:
-    """Peak Python memory (tracemalloc) of building the CSV / GeoJSON download of every case in scope (at most
-    EXPORT_MAX), as the route does it: one frame (before) and streamed (after, the pieces discarded as sent)."""
+def _export(url: str, formats: tuple[str, ...], days: int | None) -> None:
+    """Peak memory (the process's max RSS, a fresh process each) of building the CSV / GeoJSON download of the
+    cases in scope (at most EXPORT_MAX; ``days``: reported in the last so many days), as the route does it: one
+    frame (before) and streamed (after, each piece discarded as sent)."""
+    import subprocess
+    import sys
+
+    since = int(time.time()) - (days or 0) * 86400  # one bound for both runs
+    for fmt in formats:
+        out = {}
+        for how in ("before", "after"):
+            t = time.perf_counter()
+            child = f"{how},{fmt},{since if days else 0}"
+            done = subprocess.run([sys.executable, __file__, url, "--export-child", child], capture_output=True,
+                                  text=True, check=True)
+            size, rss, base = (float(v) for v in done.stdout.split())
+            out[how] = (size, rss, time.perf_counter() - t, base)
+        b, a = out["before"], out["after"]
+        print(f"export {fmt}, {'every case' if not days else f'last {days} days'} ({a[0] / 2**20:.0f} MB): peak RSS "
+              f"one frame {b[1]:.0f} MB, streamed {a[1]:.0f} MB ({b[1] / a[1]:.1f}×; {b[3]:.0f} MB after the imports); "
+              f"{b[2]:.0f} s / {a[2]:.0f} s; "
+              f"same size: {a[0] == b[0]}; load {os.getloadavg()[0]:.2f}", flush=True)
+
+
+def _export_child(url: str, spec: str) -> None:
+    import resource
     import tempfile
-    import tracemalloc
     from pathlib import Path
 
     from api.csv_safe import safe_csv
@@ -92,40 +114,31 @@ def _export(url: str, formats: tuple[str, ...]) -> None:
     from patrol.core.auth import SYSTEM
     from patrol.core.db import make_engine, session_factory
 
+    how, fmt, since = spec.split(",")
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     factory = session_factory(make_engine(url))
-
-    def before(fmt: str) -> int:
+    f = CaseFilter(since=dt.datetime.fromtimestamp(int(since), dt.UTC)) if int(since) else CaseFilter()
+    size = 0
+    if how == "before":
         with factory() as s:
-            frame = views.export_frame(s, SYSTEM, CaseFilter())
+            frame = views.export_frame(s, SYSTEM, f)
         if fmt == "csv":
             points = list(frame.geometry)
             out = frame.drop(columns="geometry").assign(lon=[p.x for p in points], lat=[p.y for p in points])
-            return len(safe_csv("\ufeff" + out.to_csv(index=False)).encode())
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "cases.geojson"
-            write_frame(frame, path, "cases")
-            return len(path.read_bytes())
-
-    def after(fmt: str) -> int:
-        chunks = export_stream.frames(factory, SYSTEM, CaseFilter(), views.EXPORT_COLUMNS, views.EXPORT_MAX)
+            size = len(safe_csv("\ufeff" + out.to_csv(index=False)).encode())
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "cases.geojson"
+                write_frame(frame, path, "cases")
+                size = len(path.read_bytes())
+    else:
+        chunks = export_stream.frames(factory, SYSTEM, f, views.EXPORT_COLUMNS, views.EXPORT_MAX)
         if fmt == "csv":
-            return sum(len((safe_csv("\ufeff" + p) if i == 0 else safe_csv(p)).encode())
+            size = sum(len((safe_csv("\ufeff" + p) if i == 0 else safe_csv(p)).encode())
                        for i, p in enumerate(export_stream.csv_pieces(chunks)))
-        return sum(len(b) for b in export_stream.geojson_pieces(chunks, "cases"))
-
-    for fmt in formats:
-        peaks, sizes, times = {}, {}, {}
-        for name, fn in (("before", before), ("after", after)):
-            tracemalloc.start()
-            t = time.perf_counter()
-            sizes[name] = fn(fmt)
-            times[name] = time.perf_counter() - t
-            peaks[name] = tracemalloc.get_traced_memory()[1] / 2**20
-            tracemalloc.stop()
-        print(f"export {fmt} ({sizes['after'] / 2**20:.0f} MB): peak Python memory one frame {peaks['before']:.0f} MB,"
-              f" streamed {peaks['after']:.0f} MB ({peaks['before'] / max(peaks['after'], 1e-6):.1f}×); time "
-              f"{times['before']:.1f} s / {times['after']:.1f} s; same size: {sizes['after'] == sizes['before']}; "
-              f"load {os.getloadavg()[0]:.2f}", flush=True)
+        else:
+            size = sum(len(b) for b in export_stream.geojson_pieces(chunks, "cases"))
+    print(size, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, base)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -134,7 +147,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="hotspots,emerging,map,export")
     ap.add_argument("--formats", default="csv", help="export formats measured: csv,geojson")
+    ap.add_argument("--days", type=int, default=None, help="export: only the cases of the last so many days")
+    ap.add_argument("--export-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.export_child:
+        return _export_child(args.url, args.export_child)
     from sqlalchemy import func, select
 
     from patrol.analytics import service as svc
@@ -175,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     if "map" in only:
         _map(factory, settings, args.repeat, now)
     if "export" in only:
-        _export(args.url, tuple(args.formats.split(",")))
+        _export(args.url, tuple(args.formats.split(",")), args.days)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
     engine.dispose()
 
