@@ -13,12 +13,12 @@ demo: setup
 	$(BIN)/gridpatrol demo --host $(HOST) --port $(PORT)
 
 ## Lint (ruff) and type-check (mypy on the files in pyproject's [tool.mypy]), then run every test on SpatiaLite and
-## on a throwaway PostGIS, plus the browser tests in Chromium, in a random order (pytest-randomly; the header prints
-## the seed: repeat an order with PYTEST_ARGS=--randomly-seed=N)
+## on a throwaway PostGIS (and its streaming standby, for the read-replica tests), plus the browser tests in Chromium,
+## in a random order (pytest-randomly; the header prints the seed: repeat an order with PYTEST_ARGS=--randomly-seed=N)
 test: setup-test
 	@$(MAKE) --no-print-directory lint-only
-	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && \
-	  GRIDPATROL_TEST_POSTGRES_URL=$$url GRIDPATROL_REQUIRE_ALL_DATABASES=1 \
+	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && replica=$$(scripts/pg.sh start-replica) && \
+	  GRIDPATROL_TEST_POSTGRES_URL=$$url GRIDPATROL_TEST_REPLICA_URL=$$replica GRIDPATROL_REQUIRE_ALL_DATABASES=1 \
 	  $(BIN)/python -m pytest -p randomly -n 2 --dist loadfile $(PYTEST_ARGS)
 
 setup:
@@ -36,8 +36,8 @@ users: setup
 
 ## Benchmarks (run on purpose; they start their own PostGIS)
 bench: setup-test
-	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && \
-	  GRIDPATROL_BENCH_POSTGRES_URL=$$url $(BIN)/python bench/run.py
+	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && replica=$$(scripts/pg.sh start-replica) && \
+	  GRIDPATROL_BENCH_POSTGRES_URL=$$url GRIDPATROL_BENCH_REPLICA_URL=$$replica $(BIN)/python bench/run.py
 
 ## ruff (rules in pyproject.toml) on all the code, and mypy on the packages [tool.mypy] lists
 lint: setup-test

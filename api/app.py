@@ -11,10 +11,10 @@ from sqlalchemy import text
 
 from api.basemap import tile_attribution
 from api.compression import Compress, ContentETag
-from api.deps import SessionDep, SettingsDep
+from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from api.docs_pages import install_docs
 from api.errors import install_error_handlers
-from api.middleware import BodyLimit, SecurityHeaders
+from api.middleware import BodyLimit, ReadYourWrites, SecurityHeaders
 from api.routes import (
     analytics,
     assessment,
@@ -60,6 +60,7 @@ from patrol.city.read_models import layer
 from patrol.city.zone import with_city_timezone
 from patrol.core.db import make_engine, session_factory
 from patrol.core.migrate import current_revision
+from patrol.core.replica import ReadReplica
 from patrol.core.settings import Settings, get_settings
 from patrol.publication.policy import worker_names_public
 
@@ -133,11 +134,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = sessions
     # the same pool; a transaction on it begins IMMEDIATE on SQLite (takes the write lock when it starts)
     app.state.writing_engine = engine.execution_options(sqlite_immediate=True)
+    # issue 23: read-only work on a streaming replica (api.deps.get_read_session), a user's own writes excepted
+    app.state.replica = ReadReplica(settings.read_database_url, engine) if settings.read_database_url else None
     install_error_handlers(app)
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(AssetLinks)  # hashed asset URLs in every page, before its scripts are hashed for the policy
     app.add_middleware(SecurityHeaders, tile_origins=tile_origins(settings))
     app.add_middleware(ContentETag)  # outside the policy: a 304 carries the page's own policy
+    if app.state.replica is not None:
+        app.add_middleware(ReadYourWrites, secure=settings.cookie_secure)
     app.add_middleware(Compress)  # outermost: compresses what the others produced
     app.mount("/static", HashedStaticFiles(directory=STATIC_DIR), name="static")
     install_docs(app)
@@ -151,11 +156,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "database": engine.dialect.name, "revision": current_revision(engine)}
 
     @app.get("/api/v1/summary", tags=["meta"], summary="What the database holds", response_model=SummaryOut)
-    def summary(session: SessionDep) -> dict:
+    def summary(session: ReadSessionDep) -> dict:
         return summarize(session).__dict__
 
     @app.get("/", response_class=HTMLResponse, tags=["maps"], summary="Overview map of communities, grids, buildings")
-    def overview(session: SessionDep, cfg: SettingsDep,
+    def overview(session: ReadSessionDep, cfg: SettingsDep,
                  lang: Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or en")] = None
                  ) -> HTMLResponse:
         m = overview_map(

@@ -17,6 +17,7 @@ from maps.login import local_path
 from patrol.cases.worktime import local_today
 from patrol.core.auth import Actor, actor_from_token
 from patrol.core.errors import InvalidInput, Unauthorized
+from patrol.core.replica import POSITION_COOKIE, ReadReplica, insert_position, valid_lsn, wrote
 from patrol.core.settings import Settings
 
 # GETs that write as they read: personal-data reads are audited, reading a case escalates it when overdue
@@ -32,7 +33,33 @@ def get_session(request: Request) -> Iterator[Session]:
     failing when they first write; PostgreSQL ignores the option."""
     factory = request.app.state.session_factory
     writing = request.method not in ("GET", "HEAD") or request.url.path.startswith(WRITING_READS)
-    with factory(bind=request.app.state.writing_engine) if writing else factory() as session, session.begin():
+    replica: ReadReplica | None = getattr(request.app.state, "replica", None)
+    with factory(bind=request.app.state.writing_engine) if writing else factory() as session:
+        with session.begin():
+            yield session
+            remember = writing and replica is not None and wrote(session)
+        if remember:  # read-your-writes: the position this write's commit reached (api.middleware.ReadYourWrites)
+            request.state.write_position = insert_position(session)
+
+
+def get_read_session(request: Request, primary: Annotated[Session, Depends(get_session, scope="function")]
+                     ) -> Iterator[Session]:
+    """The session of read-only work (dashboards, KPIs, maps, analytics, exports, tiles, OGC / Open311 reads): on
+    the read replica when one is configured (``read_database_url``), has replayed the caller's own last write (the
+    WAL position in her :data:`POSITION_COOKIE`) and answers; else the request's primary session — the same
+    session as :data:`SessionDep`'s, so without a replica nothing changes. ``request.state.read_source`` says which
+    (``replica``, ``primary-behind``, ``primary-down``; the ``X-Read-Source`` header)."""
+    replica: ReadReplica | None = getattr(request.app.state, "replica", None)
+    if replica is None:
+        yield primary
+        return
+    position = valid_lsn(request.cookies.get(POSITION_COOKIE))
+    session, source = replica.session(request.app.state.session_factory, position)
+    request.state.read_source = source
+    if session is None:
+        yield primary
+        return
+    with session:
         yield session
 
 
@@ -58,6 +85,8 @@ def get_app_settings(request: Request) -> Settings:
 # scope="function": the transaction commits before the response is sent, so a client never sees a 2xx for a write
 # that did not land (the default scope would commit after sending).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+#: read-only work: the replica's session, or the primary's (see :func:`get_read_session`)
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 

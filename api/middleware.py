@@ -19,6 +19,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
+from patrol.core.replica import POSITION_COOKIE, POSITION_MAX_AGE_S
 from patrol.core.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -191,3 +192,36 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class ReadYourWrites:
+    """The read replica's web half (:mod:`patrol.core.replica`): a response to a request that wrote carries the
+    primary's WAL position after that write as the cookie :data:`POSITION_COOKIE` (HttpOnly, kept
+    :data:`POSITION_MAX_AGE_S`), which :func:`api.deps.get_read_session` compares with the replica's replay
+    position; a response served by a read session says where it was read (``X-Read-Source``). Installed only when a
+    replica is configured. The cookie holds no secret: a forged one can only send its own reads to the primary."""
+
+    def __init__(self, app: ASGIApp, secure: bool | None = None) -> None:
+        self.app = app
+        self.secure = secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        secure = self.secure if self.secure is not None else scope.get("scheme") == "https"
+
+        async def with_position(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state = scope.get("state") or {}
+                headers = list(message.get("headers") or [])
+                if position := state.get("write_position"):
+                    cookie = (f"{POSITION_COOKIE}={position}; Max-Age={POSITION_MAX_AGE_S}; Path=/; HttpOnly; "
+                              f"SameSite=Lax{'; Secure' if secure else ''}")
+                    headers.append((b"set-cookie", cookie.encode()))
+                if source := state.get("read_source"):
+                    headers.append((b"x-read-source", source.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_position)

@@ -6,7 +6,8 @@ Polygons (UTM 32N): ``voronoi`` — 10,000 Voronoi cells of random seeds in the 
 each), the cells grids are built from. Points are uniform in the polygons' bounding box (about half fall
 outside the country). Every method must give the same polygon per point: the lowest position among those that
 cover it, -1 for none (sjoin and the STRtree give all pairs; the lowest is kept, which is part of their
-timing). Goal: ours (build + query) ≥ 5× faster than sjoin.
+timing). Goal: ours (build + query) ≥ 5× faster than sjoin. Wall and CPU time (``time.process_time``) are
+both printed: on a shared machine the CPU ratio is the steadier one.
 
 Run ``python bench/bench_assign.py [--points N] [--polygons voronoi,tessellation] [--repeat R]`` or ``make
 bench``.
@@ -15,6 +16,7 @@ bench``.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,12 +32,17 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm" / "liecht
 METRIC = "EPSG:32632"
 
 
-def _best(func: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, result = [], None
+CPU: dict[str, float] = {}  # best CPU time (time.process_time) per method, next to the wall clock
+
+
+def _best(func: Callable[[], Any], repeat: int, name: str = "") -> tuple[float, Any]:
+    times, cpu, result = [], [], None
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = func()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    CPU[name] = min(cpu)
     return min(times), result
 
 
@@ -82,10 +89,10 @@ def run(kind: str, city: Any, country: shapely.Geometry, n_points: int, repeat: 
         f"{n_points:,} random points"
     )
 
-    build, index = _best(lambda: build_polygon_index(polys), repeat)
-    query, ours = _best(lambda: index.query(points), repeat)
-    query_xy, ours_xy = _best(lambda: index.query_xy(x, y), repeat)
-    one_call, ours_once = _best(lambda: assign_points(points, polys), repeat)
+    build, index = _best(lambda: build_polygon_index(polys), repeat, "ours: build")
+    query, ours = _best(lambda: index.query(points), repeat, "ours: query, points (built once)")
+    query_xy, ours_xy = _best(lambda: index.query_xy(x, y), repeat, "ours: query, x/y arrays")
+    one_call, ours_once = _best(lambda: assign_points(points, polys), repeat, "ours: build + query (one call)")
 
     def sjoin() -> np.ndarray:
         joined = gpd.sjoin(points, polys, predicate="intersects", how="left")
@@ -93,14 +100,14 @@ def run(kind: str, city: Any, country: shapely.Geometry, n_points: int, repeat: 
         found = ~np.isnan(right)
         return _lowest(n_points, joined.index.to_numpy()[found], right[found].astype(np.int64))
 
-    sjoin_s, theirs = _best(sjoin, repeat)
+    sjoin_s, theirs = _best(sjoin, repeat, "geopandas.sjoin + lowest")
 
     def strtree() -> np.ndarray:
         tree = shapely.STRtree(polygons)
         which, poly = tree.query(points.geometry.array, predicate="intersects")
         return _lowest(n_points, which, poly)
 
-    strtree_s, tree_result = _best(strtree, repeat)
+    strtree_s, tree_result = _best(strtree, repeat, "shapely STRtree + lowest")
 
     same = all(np.array_equal(ours, other) for other in (ours_xy, ours_once, theirs, tree_result))
     near = index.boundary_share
@@ -117,9 +124,13 @@ def run(kind: str, city: Any, country: shapely.Geometry, n_points: int, repeat: 
         ("geopandas.sjoin + lowest", sjoin_s),
         ("shapely STRtree + lowest", strtree_s),
     ]
-    print(f"{'method':<36}{'time':>10}{'sjoin / this':>14}")
+    sjoin_cpu = CPU["geopandas.sjoin + lowest"]
+    print(f"{'method':<36}{'time':>10}{'sjoin / this':>14}{'CPU time':>12}{'sjoin / this':>14}")
     for name, seconds in rows:
-        print(f"{name:<36}{seconds:>8.3f} s{sjoin_s / seconds:>13.1f}×")
+        print(
+            f"{name:<36}{seconds:>8.3f} s{sjoin_s / seconds:>13.1f}×{CPU[name]:>10.3f} s"
+            f"{sjoin_cpu / CPU[name]:>13.1f}×"
+        )
     if not same:
         raise SystemExit("assignments differ")
 
@@ -132,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--repeat", type=int, default=3, help="best of R runs per method")
     args, _ = parser.parse_known_args(argv)  # bench/run.py leaves its own arguments (bench names) in sys.argv
+    print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} (2 cores, shared)")
     if not DATA.exists():
         print(f"skipped: {DATA} not found")
         return

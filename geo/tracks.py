@@ -293,11 +293,42 @@ def tracks_to_lines(
     return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(rows["geometry"], crs="EPSG:4326"), crs="EPSG:4326")
 
 
-def _usable_fixes(
+def track_vertices(
+    frame: pd.DataFrame,
+    *,
+    by: str = "patrol_id",
+    time: str = "time",
+    lon: str = "lon",
+    lat: str = "lat",
+    flag: str | None = "flag",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The vertices of the lines of :func:`tracks_to_lines`, as arrays, without building the lines.
+
+    Same arguments, checks and errors as :func:`tracks_to_lines`; for a million fixes it is several times
+    faster (no per-track loop, no geodesic lengths).
+
+    Returns
+    -------
+    (x, y, t_us, line, keys)
+        Per vertex, in line order and along each line: lon, lat (degrees), time (µs since 1970, UTC) and
+        line position; then the ``by`` value of each line (sorted, tracks with at least two usable fixes).
+    """
+    keys, t_us, lons, lats = _usable_columns(frame, by=by, time=time, lon=lon, lat=lat, flag=flag)
+    codes, uniques = pd.factorize(keys, sort=True)
+    order = np.lexsort((t_us, codes))  # stable: ties keep row order, as tracks_to_lines does
+    counts = np.bincount(codes, minlength=len(uniques))
+    kept = counts >= 2
+    line_of_code = np.cumsum(kept) - 1
+    order = order[kept[codes[order]]]
+    line_keys = pd.Series(np.asarray(uniques, dtype=object)[kept], dtype=frame[by].dtype).to_numpy()
+    return lons[order], lats[order], t_us[order], line_of_code[codes[order]], line_keys
+
+
+def _usable_columns(
     frame: pd.DataFrame, *, by: str, time: str, lon: str, lat: str, flag: str | None
-) -> pd.DataFrame:
-    """The usable fixes of ``frame`` as columns ``key``, ``t`` (µs since 1970, UTC), ``x``, ``y`` (degrees),
-    in time order (ties in row order); every problem of the columns raised together."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Keys, times (µs since 1970, UTC), lon and lat of the usable fixes of ``frame``, in row order; every
+    problem of the columns raised together."""
     problems = ProblemList()
     columns = [by, time, lon, lat] + ([flag] if flag is not None else [])
     for name in columns:
@@ -314,9 +345,16 @@ def _usable_fixes(
     usable = frame[by].notna().to_numpy()
     if flag is not None:
         usable = usable & frame[flag].isna().to_numpy()
-    work = pd.DataFrame(
-        {"key": frame[by].to_numpy()[usable], "t": t_us[usable], "x": lons[usable], "y": lats[usable]}
-    )
+    return frame[by].to_numpy()[usable], t_us[usable], lons[usable], lats[usable]
+
+
+def _usable_fixes(
+    frame: pd.DataFrame, *, by: str, time: str, lon: str, lat: str, flag: str | None
+) -> pd.DataFrame:
+    """The usable fixes of ``frame`` as columns ``key``, ``t`` (µs since 1970, UTC), ``x``, ``y`` (degrees),
+    in time order (ties in row order); every problem of the columns raised together."""
+    keys, t_us, lons, lats = _usable_columns(frame, by=by, time=time, lon=lon, lat=lat, flag=flag)
+    work = pd.DataFrame({"key": keys, "t": t_us, "x": lons, "y": lats})
     # A stable sort by time keeps row order for ties; groupby keeps that order within each group.
     work = work.iloc[np.argsort(work["t"].to_numpy(), kind="stable")]
     return work
@@ -388,9 +426,13 @@ def _positions(mask: np.ndarray) -> str:
 
 def _coords(values: npt.ArrayLike, field: str, limit: float, problems: ProblemList) -> np.ndarray:
     """``values`` as a float array; record non-numbers and values outside [-limit, limit] (NaN included)."""
+    dtype = getattr(values, "dtype", None)
     try:
-        series = pd.to_numeric(pd.Series(np.asarray(values, dtype=object).ravel(), dtype=object))
-        out = series.to_numpy(dtype=float, na_value=np.nan)
+        if isinstance(dtype, np.dtype) and dtype.kind in "fiu":  # plain numbers: no conversion to check
+            out = np.asarray(values, dtype=float).ravel()
+        else:
+            series = pd.to_numeric(pd.Series(np.asarray(values, dtype=object).ravel(), dtype=object))
+            out = series.to_numpy(dtype=float, na_value=np.nan)
     except (TypeError, ValueError):
         problems.add("invalid_coordinate", f"{field} must be numbers", field=field)
         return np.full(len(np.asarray(values, dtype=object).ravel()), np.nan)

@@ -1,7 +1,8 @@
 """Fixtures shared by the whole suite.
 
 Database tests run on both SpatiaLite and PostGIS (``backend`` parameter). PostGIS comes from
-``GRIDPATROL_TEST_POSTGRES_URL`` (``make test`` starts a throwaway cluster and sets it). When
+``GRIDPATROL_TEST_POSTGRES_URL`` (``make test`` starts a throwaway cluster and sets it), its streaming standby (the
+read-replica tests) from ``GRIDPATROL_TEST_REPLICA_URL``. When
 ``GRIDPATROL_REQUIRE_ALL_DATABASES`` is set or ``CI`` is true, a missing database fails the run instead of skipping.
 
 ``make test`` runs the suite in a random order (pytest-randomly; ``--randomly-seed=N`` repeats one) in two
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -59,6 +60,20 @@ def _cheap_password_hashing() -> None:
 
 
 _cheap_password_hashing()
+
+
+@event.listens_for(Engine, "connect")
+def _no_fsync_per_sqlite_commit(dbapi_conn, record) -> None:
+    """SQLite files of the test processes with ``synchronous=NORMAL`` (the default is FULL): in WAL mode a commit
+    then no longer waits for an fsync of the write-ahead log; it is as atomic and as safe against a killed process
+    (what the fault-injection tests do) — only an operating-system crash or a power cut could lose the last commits,
+    which no test can see. The throwaway PostGIS cluster runs with ``fsync=off`` for the same reason. A commit took
+    1.5 ms on this machine idle and 6.8 ms with eight sessions running (0.02 ms without the fsync); every request
+    that writes commits once (the SpatiaLite half of tests/api/test_plans.py: 203 commits; a simulated month commits
+    only a few times). Servers started as subprocesses keep the production setting.
+    """
+    if isinstance(dbapi_conn, sqlite3.Connection):
+        dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -101,6 +116,8 @@ LONG_FILES = {
     "browser/test_resident_h5": 45,
     # issue 22, deliberation: timed on the loaded machine (the browser file's month is shared with test_basemap's)
     "api/test_deliberation": 40, "browser/test_meetings_desk": 60,
+    # issue 23, replica: timed on the loaded machine (load 10-12)
+    "db/test_db_copy": 135, "db/test_replica": 70,
     # issue 22 (rules): test_simulate's weight above is 125 since its month test moved onto test_demo_month's month
     # (the surveys test was ≈ 63 % of the file's time)
 }
@@ -168,6 +185,18 @@ def _postgres_url() -> str:
     url = os.environ.get("GRIDPATROL_TEST_POSTGRES_URL")
     if not url:
         message = "PostGIS not configured: set GRIDPATROL_TEST_POSTGRES_URL (make test does)"
+        if _require_all():
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+def replica_url() -> str:
+    """The URL of the streaming standby of the test cluster (``make test`` starts it: ``scripts/pg.sh
+    start-replica``); a skip without one, a failure when every database is required."""
+    url = os.environ.get("GRIDPATROL_TEST_REPLICA_URL")
+    if not url:
+        message = "read replica not configured: set GRIDPATROL_TEST_REPLICA_URL (make test does)"
         if _require_all():
             pytest.fail(message)
         pytest.skip(message)
@@ -293,8 +322,18 @@ ENGLISH = {"Accept-Language": "en"}
 
 CITIES = CityTemplates()
 
+#: What other templates of this process (tests/api/conftest.py WORLDS, copies of CITIES) drop at the end of the run
+_AT_FINISH: list = []
+
+
+def on_session_finish(close) -> None:
+    """Call ``close()`` at the end of the run, before CITIES is dropped (templates built on CITIES' copies)."""
+    _AT_FINISH.append(close)
+
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    while _AT_FINISH:
+        _AT_FINISH.pop()()
     CITIES.close()
 
 

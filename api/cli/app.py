@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from api.cli.context import CliState, Group
 from patrol.core.errors import GridPatrolError
@@ -49,6 +50,7 @@ COMMANDS: dict[str, str] = {
     "meetings": "api.cli.meetings:meetings",
     "mediation": "api.cli.mediation:mediation",
     "assess": "api.cli.assessment:assess",
+    "gps": "api.cli.gps:gps",
     "info": "api.cli.city:info",
     "serve": "api.cli.server:serve",
     "demo": "api.cli.server:demo",
@@ -118,6 +120,10 @@ class RootGroup(Group):
             return exc.exit_code
         except GridPatrolError as exc:
             print_domain_error(exc)
+            return 1
+        except ValidationError as exc:  # a setting from the environment out of range (GRIDPATROL_…)
+            bad = "; ".join(f"GRIDPATROL_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors() if e["loc"])
+            print(f"{PROG}: error: invalid setting {bad or exc}", file=sys.stderr)
             return 1
         except click.Abort:  # Ctrl-C (Click turns KeyboardInterrupt into Abort)
             return 130

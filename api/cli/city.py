@@ -1,9 +1,11 @@
 """The city's geometry from the command line: ``import`` (OSM or a delivered layer), ``grids generate|check``,
-``export``, ``info`` and ``db upgrade``."""
+``export``, ``info``, ``db upgrade`` and ``db copy``."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,6 +24,7 @@ from patrol.city.osm_parts import import_osm_parts, parse_parts, read_parts
 from patrol.core.db import transaction
 from patrol.core.errors import GridPatrolError, ImportFailed, InvalidInput
 from patrol.core.migrate import current_revision
+from patrol.core.transfer import copy_database
 
 LAYERS_IN = ("subdistricts", "communities", "grids", "buildings", "units", "roads", "water", "green")
 LAYERS_OUT = ("subdistricts", "communities", "grids", "buildings", "roads")
@@ -60,6 +63,41 @@ def db_upgrade() -> None:
     print(f"database at revision {current_revision(engine)} ({engine.dialect.name})")
     if summary := label_if_missing(sessions):
         print("\n".join(summary.lines()))
+
+
+class _TableBars:
+    """One progress bar per table while ``db copy`` runs (on stderr: the report goes to stdout)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def start(self, table: str, rows: int) -> None:
+        self.close()
+        self.bar = click.progressbar(length=rows, label=f"{table:<28}", file=sys.stderr, show_pos=True)
+        self.bar.__enter__()
+
+    def advance(self, table: str, done: int, total: int) -> None:
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@db.command("copy", help="copy a whole database into an empty, migrated one: SpatiaLite → PostGIS when a "
+                         "deployment outgrows SpatiaLite (e.g. sqlite:///gridpatrol.db postgresql+psycopg://"
+                         "user@host/db); every table in foreign-key order, one transaction per table, geometries "
+                         "as WKB, sequences reset, row counts verified")
+@click.argument("source_url")
+@click.argument("target_url")
+def db_copy(source_url: str, target_url: str) -> None:
+    bars = _TableBars()
+    try:
+        report = copy_database(source_url, target_url, on_table=bars.start, progress=bars.advance)
+    finally:
+        bars.close()
+    print("\n".join(report.lines()))
 
 
 @click.group(cls=Group, help="buildings 楼栋")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.csv_safe import HeaderMode, csv_response
-from api.deps import ActorDep, Period, PeriodEnd, SessionDep, SettingsDep, local_days
+from api.deps import ActorDep, Period, PeriodEnd, ReadSessionDep, SettingsDep, local_days
 from api.error_texts import request_lang
 from api.schemas.analytics import CoverageOut, KpisOut, KpiTrendOut
 from api.schemas.base import FeatureCollection
@@ -35,7 +35,7 @@ def rows_csv(rows: list[dict], name: str, header_mode: str) -> Response:
 @router.get("/kpis", summary="KPIs of the closed loop per grid / community / subdistrict / unit / category / "
                              "channel / grid worker (办结率, 按期结案率, 督办 …)",
             response_model=KpisOut, response_model_exclude_unset=True)
-def kpis(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
+def kpis(request: Request, actor: ActorDep, session: ReadSessionDep, settings: SettingsDep,
          by: Literal["grid", "community", "subdistrict", "unit", "category", "channel", "worker",
                      "overall"] = "grid",
          start: Period = None, end: PeriodEnd = None, community: str | None = None, grid: str | None = None,
@@ -55,7 +55,7 @@ def kpis(request: Request, actor: ActorDep, session: SessionDep, settings: Setti
 
 @router.get("/kpis/trend", summary="The same KPIs over the last weeks or months, for a sparkline",
             response_model=KpiTrendOut, response_model_exclude_unset=True)
-def kpi_trend(actor: ActorDep, session: SessionDep, settings: SettingsDep,
+def kpi_trend(actor: ActorDep, session: ReadSessionDep, settings: SettingsDep,
               period: Literal["week", "month"] = "month",
               n: Annotated[int, Query(ge=1, le=24, description="how many periods (at most 24)")] = 6,
               community: str | None = None, grid: str | None = None, unit_id: int | None = None,
@@ -75,7 +75,7 @@ Measure = Literal["cases", "overdue", "reworked", "reopened"]
 @router.get("/hotspots", summary="Gi* hot and cold spots of cases (or of overdue / reworked / reopened ones), "
                                  "FDR-corrected bins −3…+3, as GeoJSON cells",
             response_model=FeatureCollection, response_model_exclude_unset=True)
-def hotspots(actor: ActorDep, session: SessionDep, settings: SettingsDep, start: Period = None,
+def hotspots(actor: ActorDep, session: ReadSessionDep, settings: SettingsDep, start: Period = None,
              end: PeriodEnd = None, cells: Cells = "h3",
              resolution: Annotated[int, Query(description="H3 resolution (9 ≈ 0.1 km² cells)")] = 9,
              size_m: Annotated[float, Query(description="fishnet cell side, metres")] = 250,
@@ -93,7 +93,7 @@ def hotspots(actor: ActorDep, session: SessionDep, settings: SettingsDep, start:
 
 @router.get("/emerging", summary="Emerging hot spots (Gi* per step + Mann–Kendall): one ArcGIS pattern per cell",
             response_model=FeatureCollection, response_model_exclude_unset=True)
-def emerging(actor: ActorDep, session: SessionDep, settings: SettingsDep,
+def emerging(actor: ActorDep, session: ReadSessionDep, settings: SettingsDep,
              step: Literal["day", "week", "month"] = "week", steps: Annotated[int, Query(ge=2, le=60)] = 8,
              cells: Cells = "h3", resolution: int = 9, size_m: float = 250, category: str | None = None,
              measure: Measure = "cases", community: str | None = None, grid: str | None = None,
@@ -106,7 +106,7 @@ def emerging(actor: ActorDep, session: SessionDep, settings: SettingsDep,
 
 @router.get("/coverage", summary="Patrol coverage per grid (不留死角): streets and buildings within D m of the tracks",
             response_model=CoverageOut, response_model_exclude_unset=True)
-def coverage(actor: ActorDep, session: SessionDep, settings: SettingsDep, start: Period = None,
+def coverage(actor: ActorDep, session: ReadSessionDep, settings: SettingsDep, start: Period = None,
              end: PeriodEnd = None, community: str | None = None, grid: str | None = None,
              worker_id: int | None = None,
              distance_m: Annotated[float, Query(description="covered within this many metres of a track")] = 25.0,

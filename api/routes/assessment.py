@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.csv_safe import HeaderMode, csv_response
-from api.deps import ActorDep, PageActorDep, SessionDep, SettingsDep
+from api.deps import ActorDep, PageActorDep, ReadSessionDep, SettingsDep
 from api.error_texts import localise, request_lang
 from api.schemas.assessment import RulesOut, ScorecardsOut
 from maps.desk import scorecards as pages
@@ -36,7 +36,7 @@ SubdistrictQ = Annotated[str | None, Query(description="subdistrict (街道) cod
                                           "grid lead, with each item's figure and points, 优秀 marks and the trend "
                                           "(or CSV with format=csv)",
             response_model=ScorecardsOut, response_model_exclude_unset=True)
-def scorecards(actor: ActorDep, session: SessionDep, settings: SettingsDep, month: Month = None, by: By = "worker",
+def scorecards(actor: ActorDep, session: ReadSessionDep, settings: SettingsDep, month: Month = None, by: By = "worker",
                community: CommunityQ = None, subdistrict: SubdistrictQ = None, trend: bool = True,
                format: Literal["json", "csv"] = "json", headers: HeaderMode = "zh"):
     out = SC.scorecards(session, actor, settings, month=month, by=by, community=community, subdistrict=subdistrict,
@@ -48,7 +48,7 @@ def scorecards(actor: ActorDep, session: SessionDep, settings: SettingsDep, mont
 
 @router.get("/api/v1/scorecards/rules", summary="The 考核细则 in force (items, weights, scoring, grades)",
             response_model=RulesOut, response_model_exclude_unset=True)
-def rules(actor: ActorDep, session: SessionDep, settings: SettingsDep):
+def rules(actor: ActorDep, session: ReadSessionDep, settings: SettingsDep):
     SC.visible_grids(session, actor)  # the same readers as the scorecards
     return SC.rules_for(settings).to_dict()
 
@@ -56,14 +56,14 @@ def rules(actor: ActorDep, session: SessionDep, settings: SettingsDep):
 @router.get("/api/v1/scorecards/workers/{username}", summary="One grid worker's card for the month, ranked among "
                                                              "her community's workers, with the trend",
             response_model=ScorecardsOut, response_model_exclude_unset=True)
-def worker_card(username: str, actor: ActorDep, session: SessionDep, settings: SettingsDep, month: Month = None):
+def worker_card(username: str, actor: ActorDep, session: ReadSessionDep, settings: SettingsDep, month: Month = None):
     return SC.worker_card(session, actor, settings, username, month=month)
 
 
 @router.get("/api/v1/reports/monthly.xlsx", summary="月报: the month's workbook of a community or a subdistrict "
                                                     "(指标, 排名, 超期, 调解/民情, charts)",
             response_class=Response)
-def monthly_xlsx(actor: ActorDep, session: SessionDep, settings: SettingsDep, month: Month = None,
+def monthly_xlsx(actor: ActorDep, session: ReadSessionDep, settings: SettingsDep, month: Month = None,
                  community: CommunityQ = None, subdistrict: SubdistrictQ = None):
     report = MR.monthly_report(session, actor, settings, month=month, community=community, subdistrict=subdistrict)
     data = MR.workbook_bytes(report)
@@ -73,7 +73,7 @@ def monthly_xlsx(actor: ActorDep, session: SessionDep, settings: SettingsDep, mo
 
 
 @router.get("/desk/scorecards", response_class=HTMLResponse, include_in_schema=False)
-def scorecards_page(request: Request, actor: PageActorDep, session: SessionDep, settings: SettingsDep,
+def scorecards_page(request: Request, actor: PageActorDep, session: ReadSessionDep, settings: SettingsDep,
                     month: Month = None, by: By = "worker", community: CommunityQ = None,
                     subdistrict: SubdistrictQ = None,
                     worker: Annotated[str | None, Query(max_length=80)] = None) -> Response:
@@ -96,7 +96,7 @@ def scorecards_page(request: Request, actor: PageActorDep, session: SessionDep, 
 
 
 @router.get("/desk/reports/monthly", response_class=HTMLResponse, include_in_schema=False)
-def monthly_page(request: Request, actor: PageActorDep, session: SessionDep, settings: SettingsDep,
+def monthly_page(request: Request, actor: PageActorDep, session: ReadSessionDep, settings: SettingsDep,
                  month: Month = None, community: CommunityQ = None, subdistrict: SubdistrictQ = None) -> Response:
     lang = request_lang(request)
     if actor.role not in MR.READERS:

@@ -11,9 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from api.csv_safe import csv_response, safe_csv
-from api.deps import ActorDep, SessionDep, SettingsDep
+from api.deps import ActorDep, ReadSessionDep, SessionDep, SettingsDep
 from api.device_clock import OCCURRED_AT, DeviceTimeDep
 from api.schemas.base import FeatureCollection
 from api.schemas.cases import BatchOut, CaseDetail, CasesMapOut, CategoryOut, CreatedCase, EscalationOut
@@ -90,7 +91,7 @@ def create_cases(body: BatchIn, actor: ActorDep, session: SessionDep, settings: 
 
 @router.get("/cases", summary="Cases in my scope as GeoJSON, filtered and paged",
             response_model=FeatureCollection, response_model_exclude_unset=True)
-def list_cases(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
+def list_cases(request: Request, actor: ActorDep, session: ReadSessionDep, settings: SettingsDep,
                query: Annotated[CaseListQuery, Query()]) -> JSONResponse:
     f = query.to_filter()
     limit, offset = min(query.limit, settings.page_size_max), query.offset
@@ -105,11 +106,11 @@ def list_cases(request: Request, actor: ActorDep, session: SessionDep, settings:
 
 @router.get("/cases/export", summary="Download the cases in my scope as CSV, GeoJSON or GeoPackage (filters as GET "
                                     "/cases)")
-def export_cases(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
+def export_cases(request: Request, actor: ActorDep, session: ReadSessionDep, settings: SettingsDep,
                  query: Annotated[CaseExportQuery, Query()]) -> Response:
     f, format = query.to_filter(), query.format
     if settings.fast_reads:
-        return _streamed_export(request, actor, f, format, query.headers)
+        return _streamed_export(request, session, actor, f, format, query.headers)
     frame = views.export_frame(session, actor, f)
     points = list(frame.geometry)
     name = "cases"
@@ -124,10 +125,15 @@ def export_cases(request: Request, actor: ActorDep, session: SessionDep, setting
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{path.name}"'})
 
 
-def _streamed_export(request: Request, actor, f, format: str, header_mode) -> Response:
+def _streamed_export(request: Request, read: Session, actor, f, format: str, header_mode) -> Response:
     """The download read in chunks and sent as it is written (:mod:`patrol.cases.export_stream`), in a session of
-    its own: the request's closes when the route returns, before the body is sent."""
-    factory = request.app.state.session_factory
+    its own on the read session's database (the replica when the request reads from it): the request's session
+    closes when the route returns, before the body is sent."""
+    bind = read.get_bind()
+    engine = getattr(bind, "engine", bind)
+
+    def factory() -> Session:
+        return request.app.state.session_factory(bind=engine)
     chunks = export_stream.frames(factory, actor, f, views.EXPORT_COLUMNS, views.EXPORT_MAX)
     if format == "csv":
         def text():  # the BOM and the header row named per header_mode, then rows: each piece made safe alike
@@ -156,7 +162,7 @@ def _streamed_export(request: Request, actor, f, format: str, header_mode) -> Re
 @router.get("/cases/map", summary="What a map of cases draws: clusters aggregated in the database, or the cases "
                                  "when zoomed in (bbox and zoom from the map)",
             response_model=CasesMapOut, response_model_exclude_unset=True)
-def cases_for_map(actor: ActorDep, session: SessionDep, settings: SettingsDep,
+def cases_for_map(actor: ActorDep, session: ReadSessionDep, settings: SettingsDep,
                   query: Annotated[CaseMapQuery, Query()]) -> dict:
     f, zoom = query.to_filter(), query.zoom
     return svc.case_clusters(session, actor, f, zoom, fast=settings.fast_reads)

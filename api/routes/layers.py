@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import OptionalActorDep, SessionDep, SettingsDep
+from api.deps import OptionalActorDep, ReadSessionDep, SettingsDep
 from api.geojson import page_collection
 from api.schemas.base import FeatureCollection
 from patrol.city.read_models import layer_page, parse_bbox
@@ -35,21 +35,21 @@ def _respond(session, settings, request: Request, layer: str, bbox, limit, offse
 
 @router.get("/communities", summary="Communities 社区 as GeoJSON",
             response_model=FeatureCollection, response_model_exclude_unset=True)
-def communities(request: Request, session: SessionDep, settings: SettingsDep, bbox: BBox = None,
+def communities(request: Request, session: ReadSessionDep, settings: SettingsDep, bbox: BBox = None,
                 limit: Limit = 1000, offset: Offset = 0, subdistrict_id: int | None = None) -> JSONResponse:
     return _respond(session, settings, request, "communities", bbox, limit, offset, subdistrict_id=subdistrict_id)
 
 
 @router.get("/grids", summary="Grids 网格 as GeoJSON",
             response_model=FeatureCollection, response_model_exclude_unset=True)
-def grids(request: Request, session: SessionDep, settings: SettingsDep, actor: OptionalActorDep, bbox: BBox = None,
+def grids(request: Request, session: ReadSessionDep, settings: SettingsDep, actor: OptionalActorDep, bbox: BBox = None,
           limit: Limit = 1000, offset: Offset = 0, community_id: int | None = None) -> JSONResponse:
     return _respond(session, settings, request, "grids", bbox, limit, offset, actor=actor, community_id=community_id)
 
 
 @router.get("/buildings", summary="Buildings 楼栋 as GeoJSON",
             response_model=FeatureCollection, response_model_exclude_unset=True)
-def buildings(request: Request, session: SessionDep, settings: SettingsDep, bbox: BBox = None,
+def buildings(request: Request, session: ReadSessionDep, settings: SettingsDep, bbox: BBox = None,
               limit: Limit = 1000, offset: Offset = 0, community_id: int | None = None,
               grid_id: int | None = None) -> JSONResponse:
     return _respond(session, settings, request, "buildings", bbox, limit, offset, community_id=community_id,
@@ -58,6 +58,6 @@ def buildings(request: Request, session: SessionDep, settings: SettingsDep, bbox
 
 @router.get("/roads", summary="Road segments as GeoJSON",
             response_model=FeatureCollection, response_model_exclude_unset=True)
-def roads(request: Request, session: SessionDep, settings: SettingsDep, bbox: BBox = None,
+def roads(request: Request, session: ReadSessionDep, settings: SettingsDep, bbox: BBox = None,
           limit: Limit = 1000, offset: Offset = 0) -> JSONResponse:
     return _respond(session, settings, request, "roads", bbox, limit, offset)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from api import map_pages as mp
 from api.basemap import page_tiles, tile_attribution
-from api.deps import COOKIE, PageActorDep, Period, PeriodEnd, SessionDep, SettingsDep
+from api.deps import COOKIE, PageActorDep, Period, PeriodEnd, ReadSessionDep, SessionDep, SettingsDep
 from maps import analytics as M
 from maps import login as login_html
 from maps.analytics import page as P
@@ -80,7 +80,7 @@ def _finish(m, session, scope, frame: P.PageFrame, settings, *, grids: bool = Tr
 
 @router.get("/maps/cases", response_class=HTMLResponse, summary="Every case: clusters from the server, cases zoomed in "
                                                                 "(default: reported in the last 30 days)")
-def cases_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+def cases_page(actor: PageActorDep, session: ReadSessionDep, settings: SettingsDep, lang: Lang = None,
                period: mp.PeriodKey = None, start: Period = None, end: PeriodEnd = None, last: mp.LastDay = None,
                status: Status = None, category: Category = None, overdue: bool | None = None,
                grid: str | None = None, community: str | None = None, channel: Channel = None,
@@ -135,7 +135,7 @@ def _case_route(session, actor, case_id: int) -> dict | None:
 
 @router.get("/maps/heat", response_class=HTMLResponse, summary="Heatmap of cases weighted by severity (default: "
                                                                "reported in the last 30 days)")
-def heat_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+def heat_page(actor: PageActorDep, session: ReadSessionDep, settings: SettingsDep, lang: Lang = None,
               period: mp.PeriodKey = None, start: Period = None, end: PeriodEnd = None, last: mp.LastDay = None,
               category: Category = None, status: Status = None,
               community: str | None = None, grid: str | None = None, channel: Channel = None) -> Response:
@@ -156,7 +156,7 @@ def heat_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, l
 
 @router.get("/maps/hotspots", response_class=HTMLResponse, summary="Gi* hot and cold spots (default: the last 30 "
                                                                    "days), and emerging patterns")
-def hotspots_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+def hotspots_page(actor: PageActorDep, session: ReadSessionDep, settings: SettingsDep, lang: Lang = None,
                   period: mp.PeriodKey = None, start: Period = None, end: PeriodEnd = None, last: mp.LastDay = None,
                   cells: Literal["h3", "fishnet", "grid"] = "h3",
                   resolution: int = 9, size_m: float = 250, category: Category = None,
@@ -195,7 +195,7 @@ def hotspots_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
 
 @router.get("/maps/coverage", response_class=HTMLResponse, summary="Patrol coverage: grids, blind spots, tracks "
                                                                    "(default: the last 30 days)")
-def coverage_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+def coverage_page(actor: PageActorDep, session: ReadSessionDep, settings: SettingsDep, lang: Lang = None,
                   period: mp.PeriodKey = None, start: Period = None, end: PeriodEnd = None, last: mp.LastDay = None,
                   grid: str | None = None, community: str | None = None, worker_id: int | None = None,
                   day: Annotated[dt.date | None, Query(description="show this day's tracks (of worker_id)")] = None,
@@ -209,8 +209,8 @@ def coverage_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
     table = {g["code"]: g for g in cov["grids"]}
     grids["coverage_pct"] = [table.get(c, {}).get("coverage_pct") for c in grids["code"]]
     grids["building_pct"] = [table.get(c, {}).get("building_pct") for c in grids["code"]]
-    tracks = svc.track_frame(session, scope, day=day, worker_id=whose, tz=settings.timezone) \
-        if day is not None else None
+    tracks = svc.track_frame(session, scope, day=day, worker_id=whose, tz=settings.timezone,
+                             fast_reads=settings.fast_reads) if day is not None else None
     m = M.coverage_map(grids, _frame(cov["streets"]), _frame(cov["buildings"]), tracks,
                        **_opts(settings, lang, session=session))
     patrolled = any((g.get("coverage_pct") or 0) > 0 or (g.get("building_pct") or 0) > 0 for g in cov["grids"])
@@ -223,7 +223,7 @@ def coverage_page(actor: PageActorDep, session: SessionDep, settings: SettingsDe
 
 
 @router.get("/maps/grids", response_class=HTMLResponse, summary="Grids with codes, households and workers")
-def grids_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None,
+def grids_page(actor: PageActorDep, session: ReadSessionDep, settings: SettingsDep, lang: Lang = None,
                community: str | None = None) -> Response:
     scope = svc.resolve_scope(session, actor, community=community)
     grids = layer(session, "grids", worker_names=True)  # a staff page: names its workers
@@ -246,7 +246,7 @@ def grids_page(actor: PageActorDep, session: SessionDep, settings: SettingsDep, 
 
 @router.get("/dashboard", response_class=HTMLResponse,
             summary="Supervisor dashboard: KPI cards, ranking, maps, downloads")
-def dashboard(actor: PageActorDep, session: SessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
+def dashboard(actor: PageActorDep, session: ReadSessionDep, settings: SettingsDep, lang: Lang = None) -> Response:
     if actor.role == "building_lead":  # a 楼栋长 has no dashboard: she works in the phone app
         return RedirectResponse("/app/", status_code=303)
     return HTMLResponse(dashboard_page(lang=lang or settings.lang, timezone=settings.timezone))

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import ReadSessionDep, SettingsDep
 from api.geojson import feature_collection, page_collection
 from api.schemas.base import Feature, FeatureCollection
 from api.schemas.ogc import CollectionOut, CollectionsOut, ConformanceOut, LandingOut
@@ -296,7 +296,7 @@ def landing(request: Request) -> JSONResponse:
 
 
 @router.get("/api", summary="The OpenAPI 3.0 definition of the OGC API")
-def api_definition(request: Request, session: SessionDep) -> JSONResponse:
+def api_definition(request: Request, session: ReadSessionDep) -> JSONResponse:
     _check_format(request)
     return _json(_api_document(request, REGISTRY.all(session).values()), OPENAPI)
 
@@ -310,7 +310,7 @@ def conformance(request: Request) -> JSONResponse:
 
 @router.get("/collections", summary="The feature collections",
             response_model=CollectionsOut, response_model_exclude_unset=True)
-def collections(request: Request, session: SessionDep) -> JSONResponse:
+def collections(request: Request, session: ReadSessionDep) -> JSONResponse:
     _check_format(request)
     specs = REGISTRY.all(session).values()
     return _json({
@@ -321,7 +321,7 @@ def collections(request: Request, session: SessionDep) -> JSONResponse:
 
 @router.get("/collections/{collectionId}", summary="One feature collection",
             response_model=CollectionOut, response_model_exclude_unset=True)
-def collection(collectionId: str, request: Request, session: SessionDep) -> JSONResponse:
+def collection(collectionId: str, request: Request, session: ReadSessionDep) -> JSONResponse:
     _check_format(request)
     return _json(_collection(request, session, REGISTRY.get(session, collectionId)))
 
@@ -329,7 +329,7 @@ def collection(collectionId: str, request: Request, session: SessionDep) -> JSON
 @router.get("/collections/{collectionId}/items", summary="Features of a collection (GeoJSON)",
             openapi_extra={"parameters": _item_params(REGISTRY.queryables(), REGISTRY.queryables(), True)},
             response_model=FeatureCollection, response_model_exclude_unset=True)
-def items(collectionId: str, request: Request, session: SessionDep,
+def items(collectionId: str, request: Request, session: ReadSessionDep,
           settings: SettingsDep) -> JSONResponse:
     spec = REGISTRY.get(session, collectionId)
     _check_format(request)
@@ -344,7 +344,7 @@ def items(collectionId: str, request: Request, session: SessionDep,
 @router.get("/collections/{collectionId}/items/{featureId}", summary="One feature (GeoJSON)",
             response_model=Feature, response_model_exclude_unset=True)
 def item(collectionId: str, featureId: str, request: Request,
-         session: SessionDep) -> JSONResponse:
+         session: ReadSessionDep) -> JSONResponse:
     spec = REGISTRY.get(session, collectionId)
     _check_format(request)
     if not (featureId.isascii() and featureId.isdigit() and len(featureId) <= 18):

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from api.deps import FormDep, SessionDep, SettingsDep
+from api.deps import FormDep, ReadSessionDep, SessionDep, SettingsDep
 from api.schemas.bounds import problem
 from api.schemas.open311 import (
     CreatedServiceRequest,
@@ -130,7 +130,7 @@ def _service(c: Category) -> dict:
 
 @router.get("/services.{fmt}", summary="Services: our categories",
             response_model=list[Service], response_model_exclude_unset=True)
-def services(fmt: str, session: SessionDep) -> Response:
+def services(fmt: str, session: ReadSessionDep) -> Response:
     fmt = _fmt(fmt)
     rows = [_service(c) for c in active_categories(session)]
     return _out(fmt, "services", "service", rows)
@@ -138,7 +138,7 @@ def services(fmt: str, session: SessionDep) -> Response:
 
 @router.get("/services/{code}.{fmt}", summary="Service definition (no extra attributes)",
             response_model=ServiceDefinitionOut, response_model_exclude_unset=True)
-def service_definition(code: str, fmt: str, session: SessionDep) -> Response:
+def service_definition(code: str, fmt: str, session: ReadSessionDep) -> Response:
     fmt = _fmt(fmt)
     c = session.get(Category, code)
     if c is None or not c.active:
@@ -194,7 +194,7 @@ def _date(value: str | None, name: str, fmt: str) -> dt.datetime | None:
 
 @router.get("/requests.{fmt}", summary="Service requests (newest first; default the last 90 days, at most 1000)",
             response_model=list[ServiceRequest], response_model_exclude_unset=True)
-def requests_(fmt: str, session: SessionDep, service_request_id: str | None = None, service_code: str | None = None,
+def requests_(fmt: str, session: ReadSessionDep, service_request_id: str | None = None, service_code: str | None = None,
               start_date: str | None = None, end_date: str | None = None, status: str | None = None) -> Response:
     fmt = _fmt(fmt)
     stmt = select(Case, func.ST_AsBinary(Case.geom)).where(_published())
@@ -231,7 +231,7 @@ def requests_(fmt: str, session: SessionDep, service_request_id: str | None = No
 
 @router.get("/requests/{request_id}.{fmt}", summary="One service request",
             response_model=list[ServiceRequest], response_model_exclude_unset=True)
-def request_one(request_id: str, fmt: str, session: SessionDep) -> Response:
+def request_one(request_id: str, fmt: str, session: ReadSessionDep) -> Response:
     fmt = _fmt(fmt)
     if not request_id.isdigit() or problem(request_id, whole=True):
         raise Open311Error(404, f"service_request_id {request_id!r} not found", fmt)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 
 from api.csv_safe import HeaderMode
-from api.deps import ActorDep, Period, PeriodEnd, SessionDep, SettingsDep, local_days
+from api.deps import ActorDep, Period, PeriodEnd, ReadSessionDep, SettingsDep, local_days
 from api.error_texts import request_lang
 from api.routes.analytics import rows_csv
 from api.schemas.analytics import ResponsivenessOut
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1/kpis", tags=["analytics"])
 @router.get("/responsiveness", summary="接诉即办: 响应率, 解决率, 满意工单率 / 评价满意率 and the composite "
                                        "score of the residents' orders (H5, 12345, Open311) received in the period",
             response_model=ResponsivenessOut, response_model_exclude_unset=True)
-def responsiveness(request: Request, actor: ActorDep, session: SessionDep, settings: SettingsDep,
+def responsiveness(request: Request, actor: ActorDep, session: ReadSessionDep, settings: SettingsDep,
                    by: Literal["subdistrict", "community", "grid", "unit", "channel", "overall"] = "community",
                    start: Period = None, end: PeriodEnd = None,
                    channel: Annotated[str | None, Query(description="resident channels to count, comma-separated "

@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import SessionDep
+from api.deps import ReadSessionDep
 from api.schemas.tiles import TileMetaOut
 from geo import tiles as gt
 from patrol.city.tiles import TileCache
@@ -38,7 +38,7 @@ def cache_of(request: Request) -> TileCache:
 
 @router.get("/tiles/meta.json", summary="What the basemap tiles hold: map version, bounds, zooms, layers",
             response_model=TileMetaOut)
-def tiles_meta(request: Request, session: SessionDep) -> JSONResponse:
+def tiles_meta(request: Request, session: ReadSessionDep) -> JSONResponse:
     meta = cache_of(request).meta(session)
     return JSONResponse(meta.as_dict(), headers={"Cache-Control": REVALIDATE})
 
@@ -52,7 +52,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 @router.get("/tiles/{z}/{x}/{y}.pbf", summary="A basemap tile (Mapbox Vector Tile)", response_class=Response,
             responses={200: {"content": {gt.MEDIA_TYPE: {}}, "description": "the tile (empty body: nothing there)"},
                        304: {"description": "the client's copy (If-None-Match) is current"}})
-def tile(request: Request, session: SessionDep, z: Annotated[int, Path(ge=0, le=30)], x: int, y: int,
+def tile(request: Request, session: ReadSessionDep, z: Annotated[int, Path(ge=0, le=30)], x: int, y: int,
          v: Annotated[int | None, Query(description="map version (meta.json), a cache key only")] = None
          ) -> Response:
     if not gt.valid_tile(z, x, y):

@@ -26,7 +26,7 @@ widened until that bound is reached. So a street piece is covered exactly when i
 boundary between a covered and an uncovered stretch by at most half a piece, ``step_m / 2``; the covered
 length of a grid is off by at most ``step_m / 2`` times the number of such boundaries (in practice they err
 both ways and cancel: on Liechtenstein the share agrees with the exact buffer–union–intersect method,
-:func:`buffer_coverage`, to about 0.01 percentage points, 1M fixes 45× faster). Buildings are decided exactly:
+:func:`buffer_coverage`, to 0.003 percentage points for 1M simulated fixes, 55× faster). Buildings are decided exactly:
 footprint outline segments against track segments, plus track pieces whose middle is in a footprint (where
 footprints overlap, only in the first of them). Distance and time per grid: a track piece with both ends in
 one grid counts wholly in it (a piece cutting a corner of a concave grid by less than ``distance_m / 4`` is
@@ -60,7 +60,14 @@ streets are scattered to the workers once::
 from __future__ import annotations
 
 from geo.coverage.latest import LastCovered, last_covered
-from geo.coverage.measure import Coverage, buffer_coverage, grid_coverage
+from geo.coverage.measure import (
+    Coverage,
+    GridPieces,
+    buffer_coverage,
+    coverage_from_pieces,
+    covered_pieces,
+    grid_coverage,
+)
 from geo.coverage.streets import (
     DISTANCE_M,
     EXCLUDED_HIGHWAYS,
@@ -76,9 +83,12 @@ __all__ = [
     "STEP_M",
     "Coverage",
     "CoverageBase",
+    "GridPieces",
     "LastCovered",
     "Targets",
     "buffer_coverage",
+    "coverage_from_pieces",
+    "covered_pieces",
     "grid_coverage",
     "last_covered",
     "prepare_coverage",

@@ -34,6 +34,7 @@ from geo.coverage.track import (
     shipped,
     with_lon_lat,
 )
+from geo.errors import GeoValidationError
 from geo.tracks import tracks_to_lines
 
 
@@ -100,10 +101,11 @@ def _measure(targets: Targets, track: Track, distance: float) -> _Partial:
     """Covered street pieces and buildings, and distance and time per grid, for one set of track pieces."""
     if track.size == 0:
         return _Partial.zeros(targets)
-    tree = cKDTree(track.mid, balanced_tree=False, compact_nodes=False)
+    # Leaves of 32: the tree over ~2M track pieces builds ~10 % faster, searches as fast (same answers).
+    tree = cKDTree(track.mid, leafsize=32, balanced_tree=False, compact_nodes=False)
     street = np.zeros(targets.mid.shape[0], dtype=bool)
     near = in_box(targets.mid, track, distance)
-    street[near] = near_track(tree, track, targets.mid[near], distance)
+    street[near] = near_track(tree, track, np.take(targets.mid, near, axis=0), distance)
     building = _buildings_near(targets, track, tree, distance)
     track_m, patrol_s = _per_grid(targets, track)
     return _Partial(street, building, track_m, patrol_s, track.patrols)
@@ -111,9 +113,11 @@ def _measure(targets: Targets, track: Track, distance: float) -> _Partial:
 
 def in_box(points: np.ndarray, track: Track, margin: float) -> np.ndarray:
     """Positions of the points within ``margin`` of the bounding box of the track (a cheap first cut)."""
-    lo = np.minimum(track.a.min(axis=0), track.b.min(axis=0)) - margin
-    hi = np.maximum(track.a.max(axis=0), track.b.max(axis=0)) + margin
-    return np.flatnonzero((points >= lo).all(axis=1) & (points <= hi).all(axis=1))
+    # Column by column: numpy reduces an (n, 2) array along axis 0 about fifteen times slower.
+    lo = [min(track.a[:, i].min(), track.b[:, i].min()) - margin for i in (0, 1)]
+    hi = [max(track.a[:, i].max(), track.b[:, i].max()) + margin for i in (0, 1)]
+    x, y = points[:, 0], points[:, 1]
+    return np.flatnonzero((x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1]))
 
 
 def _buildings_near(targets: Targets, track: Track, tree: cKDTree, distance: float) -> np.ndarray:
@@ -147,8 +151,7 @@ def _per_grid(targets: Targets, track: Track) -> tuple[np.ndarray, np.ndarray]:
     n = targets.grid_geoms.size
     length = track.length
     duration = track.tb - track.ta
-    ga = targets.grid_index.query_xy(*track.a.T)
-    gb = targets.grid_index.query_xy(*track.b.T)
+    ga, gb = _grids_of_ends(targets, track)
     same = (ga == gb) & (ga >= 0)
     track_m = np.bincount(ga[same], np.round(length[same] * US_PER_S), minlength=n)
     patrol_s = np.bincount(ga[same], np.round(duration[same] * US_PER_S), minlength=n)
@@ -156,7 +159,10 @@ def _per_grid(targets: Targets, track: Track) -> tuple[np.ndarray, np.ndarray]:
     cross = np.flatnonzero(~same & (length > 0))
     if cross.size:
         lines = shapely.linestrings(np.stack((track.a[cross], track.b[cross]), axis=1))
-        which, grid = shapely.STRtree(targets.grid_geoms).query(lines, predicate="intersects")
+        # Polygons as the query side: GEOS prepares each grid once, instead of testing big grids unprepared.
+        grid, which = shapely.STRtree(lines).query(targets.grid_geoms, predicate="intersects")
+        order = np.lexsort((grid, which))
+        which, grid = which[order], grid[order]
         inside = shapely.length(shapely.intersection(lines[which], targets.grid_geoms[grid]))
         piece = cross[which]
         track_m += np.bincount(grid, np.round(inside * US_PER_S), minlength=n)
@@ -164,6 +170,20 @@ def _per_grid(targets: Targets, track: Track) -> tuple[np.ndarray, np.ndarray]:
             grid, np.round(duration[piece] * inside / length[piece] * US_PER_S), minlength=n
         )
     return track_m, patrol_s
+
+
+def _grids_of_ends(targets: Targets, track: Track) -> tuple[np.ndarray, np.ndarray]:
+    """The grid of each track piece's start and end; a piece that goes on where the previous one ended (the
+    same point) reuses its lookup."""
+    ga = targets.grid_index.query_xy(*track.a.T)
+    gb = np.empty_like(ga)
+    if ga.size:
+        cont = np.zeros(ga.size, dtype=bool)
+        cont[:-1] = (track.b[:-1, 0] == track.a[1:, 0]) & (track.b[:-1, 1] == track.a[1:, 1])
+        gb[:-1][cont[:-1]] = ga[1:][cont[:-1]]
+        rest = np.flatnonzero(~cont)
+        gb[rest] = targets.grid_index.query_xy(track.b[rest, 0], track.b[rest, 1])
+    return ga, gb
 
 
 def grid_coverage(
@@ -330,6 +350,89 @@ def _dask_measure(targets: Targets, fixes: Any, distance: float, piece_m: float,
     for p in parts:
         total = total.combine(p)
     return total
+
+
+# --- stored pieces ------------------------------------------------------------------------------------------
+#
+# What a set of tracks covered, kept apart from the prepared base so it can be stored and reused: per grid, the
+# covered street pieces as runs of offsets within that grid's pieces, the covered buildings, and the distance and
+# time patrolled in whole µm / µs (exact sums in any order).
+#
+# Offsets within a grid do not depend on which other grids a base was prepared with: a grid's street pieces are
+# the walkable streets clipped to that grid, in street order, cut into ``step_m`` pieces (see
+# :mod:`geo.coverage.streets`). A base prepared for a whole city and one prepared for a single community therefore
+# agree on every grid they share, as long as the streets are given in the same order. Coverage is a union over
+# tracks, so the pieces of many days (or workers) OR together: :func:`coverage_from_pieces` gives exactly what
+# :func:`geo.coverage.grid_coverage` gives for all their fixes at once — except where one patrol's track crosses
+# a boundary between the pieces' periods (the one segment joining the last fix before it to the first after).
+
+#: One grid's covered pieces: ``n`` (the grid's street pieces, to detect a changed base), ``runs`` (flat list of
+#: [first, end) offsets of covered pieces), ``track_um`` and ``patrol_us`` (integers).
+GridPieces = dict[str, Any]
+
+
+def _blocks(base: CoverageBase) -> tuple[np.ndarray, np.ndarray]:
+    """First piece and piece count of each grid position (pieces are ordered by grid)."""
+    piece_grid = base.part_grid[base.targets.part]
+    n = base.codes.size
+    first = np.searchsorted(piece_grid, np.arange(n), side="left")
+    last = np.searchsorted(piece_grid, np.arange(n), side="right")
+    return first, last - first
+
+
+def covered_pieces(base: CoverageBase, fixes: Any, *, distance_m: float = DISTANCE_M, period: Any = None,
+                   by: str = "patrol_id", time: str = "time", lon: str = "lon", lat: str = "lat",
+                   flag: str | None = "flag") -> tuple[dict[str, GridPieces], list[Any]]:
+    """Per grid code, what the tracks of ``fixes`` covered (only grids with something), and the ids of the
+    buildings they came near. Arguments as for :func:`geo.coverage.grid_coverage` (in-memory frames only)."""
+    check_measure_args(distance_m, period)
+    track = build_track(fixes, base.targets.crs, piece_m=float(distance_m) * TRACK_PIECE_SHARE, period=period,
+                        by=by, time=time, lon=lon, lat=lat, flag=flag)
+    partial = _measure(base.targets, track, float(distance_m))
+    first, count = _blocks(base)
+    out: dict[str, GridPieces] = {}
+    for g in range(base.codes.size):
+        block = partial.street[first[g]:first[g] + count[g]]
+        um, us = int(partial.track_m[g]), int(partial.patrol_s[g])
+        if not (block.any() or um or us):
+            continue
+        edges = np.flatnonzero(np.diff(np.r_[0, block.astype(np.int8), 0]))
+        out[str(base.codes[g])] = {"n": int(count[g]), "runs": edges.tolist(), "track_um": um, "patrol_us": us}
+    return out, base.building_ids[partial.building].tolist()
+
+
+def coverage_from_pieces(base: CoverageBase, pieces: Iterable[dict[str, GridPieces]],
+                         buildings: Iterable[Any] = (), visited: Iterable[Any] | None = None) -> Coverage:
+    """The :class:`geo.coverage.Coverage` of the union of stored pieces (grids of ``base`` only) and the covered
+    buildings (those of ``base``), as :func:`geo.coverage.grid_coverage` reports it.
+
+    Raises GeoValidationError when a grid's piece count differs from the base's (streets or grids changed
+    since the pieces were measured)."""
+    partial = _Partial.zeros(base.targets)
+    first, count = _blocks(base)
+    pos = {str(c): i for i, c in enumerate(base.codes)}
+    track_m, patrol_s = partial.track_m.copy(), partial.patrol_s.copy()
+    edges: list[np.ndarray] = []
+    for by_grid in pieces:
+        for code, p in by_grid.items():
+            g = pos.get(str(code))
+            if g is None:
+                continue
+            if int(p["n"]) != int(count[g]):
+                raise GeoValidationError(f"grid {code} has {int(count[g])} street pieces now, {p['n']} when its "
+                                         "coverage was stored (streets or grids changed)", field="pieces")
+            edges.append(np.asarray(p["runs"], dtype=np.int64) + first[g])
+            track_m[g] += p["track_um"]
+            patrol_s[g] += p["patrol_us"]
+    # the union of every run: +1 at each start, -1 at each end, covered where the running sum is positive
+    flat = np.concatenate(edges) if edges else np.empty(0, dtype=np.int64)
+    delta = np.zeros(partial.street.size + 1, dtype=np.int64)
+    np.add.at(delta, flat[0::2], 1)
+    np.add.at(delta, flat[1::2], -1)
+    street = np.cumsum(delta[:-1]) > 0
+    building = np.asarray(pd.Index(base.building_ids).isin(list(buildings)), dtype=bool)
+    total = _Partial(street, building, track_m, patrol_s, np.empty(0, dtype=object))
+    return _coverage(base, total, visited)
 
 
 # --- reference method ---------------------------------------------------------------------------------------

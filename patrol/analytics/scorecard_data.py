@@ -29,12 +29,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from geo.coverage import grid_coverage
+from geo.coverage import DISTANCE_M
 from patrol.analytics import kpis as K
+from patrol.analytics.gps_days import coverage_of, plan_days
 from patrol.analytics.service import Scope, coverage_base
 from patrol.cases.channels import INSPECTION, PATROL
 from patrol.cases.lifecycle import SELF_HANDLED
@@ -44,7 +44,6 @@ from patrol.core.errors import InvalidInput
 from patrol.core.models import (
     Building,
     Case,
-    GpsFix,
     Grid,
     Household,
     HouseholdVisit,
@@ -115,20 +114,15 @@ def _patrol_days(session: Session, figs: Figures, m: Month, zone: ZoneInfo) -> N
         f["patrol_days"] = [float(len(days.get(g, ()))), 1.0]
 
 
-def _coverage(session: Session, figs: Figures, m: Month) -> None:
+def _coverage(session: Session, figs: Figures, m: Month, settings: Settings) -> None:
     ids = sorted(figs)
     coms = frozenset(session.scalars(select(Grid.community_id).where(Grid.id.in_(ids or [-1]))))
     try:  # the streets of the grids' communities only (kept per process: the trend's months share it)
         base = coverage_base(session, Scope(community_ids=coms))
     except InvalidInput:
         return
-    rows = session.execute(select(GpsFix.patrol_id, GpsFix.time, func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom),
-                                  GpsFix.flag).join(Patrol, Patrol.id == GpsFix.patrol_id)
-                           .where(GpsFix.time >= m.start, GpsFix.time < m.until, Patrol.grid_id.in_(ids or [-1]))
-                           .order_by(GpsFix.patrol_id, GpsFix.time)).all()
-    fixes = pd.DataFrame(rows, columns=["patrol_id", "time", "lon", "lat", "flag"])
-    fixes["time"] = pd.to_datetime(fixes["time"], utc=True)
-    table = grid_coverage(base, fixes).grids
+    plan = plan_days(session, m.start, m.until, settings.timezone, fast=settings.fast_reads, distance_m=DISTANCE_M)
+    table = coverage_of(session, base, ids, plan)[0].grids
     code_of = dict(session.execute(select(Grid.id, Grid.code).where(Grid.id.in_(ids or [-1]))).all())
     by_code = {r["code"]: r for r in table.to_dict("records")}
     for g, f in figs.items():
@@ -221,7 +215,7 @@ def grid_figures(session: Session, settings: Settings, grid_ids: list[int], mont
     if "patrol_days" in want:
         _patrol_days(session, figs, month, zone)
     if "street_coverage" in want:
-        _coverage(session, figs, month)
+        _coverage(session, figs, month, settings)
     if "visits" in want:
         _visits(session, figs, month, settings)
     if "inspections" in want:

@@ -29,6 +29,7 @@ from geo.hotspots import GetisOrdStar, emerging_hotspots
 from geo.tracks import track_length_m
 from patrol.analytics import cell_counts
 from patrol.analytics import kpis as K
+from patrol.analytics.gps_days import coverage_of, plan_days, raw_fixes, summary_tracks
 from patrol.analytics.periods import half_open, last_periods
 from patrol.cases.channels import check_channels
 from patrol.cases.overdue import is_overdue
@@ -530,7 +531,9 @@ def coverage_base(session: Session, scope: Scope) -> object:
         raise InvalidInput("no grids here yet: draw them first (gridpatrol grids generate)", field="grid")
     where = [Building.grid_id.in_(grids["id"].tolist())]
     buildings = read_frame(session, [Building.id], Building.geom, where=where)
-    roads = read_frame(session, [RoadSegment.osm_id, RoadSegment.name, RoadSegment.highway], RoadSegment.geom)
+    # in id order: stored coverage pieces (patrol_day) are offsets along the streets of a grid in this order
+    roads = read_frame(session, [RoadSegment.osm_id, RoadSegment.name, RoadSegment.highway], RoadSegment.geom,
+                       order_by=[RoadSegment.id])
     epsg = session.scalar(select(City.metric_epsg))
     base = prepare_coverage(grids, roads, buildings=buildings, code="code", building_id="id",
                             metric_crs=f"EPSG:{epsg}" if epsg else None)
@@ -544,17 +547,7 @@ def coverage_base(session: Session, scope: Scope) -> object:
 def _fixes(session: Session, grid_ids: list[int], start: dt.datetime, end: dt.datetime,
            worker_id: int | None, include_simulated: bool):
 
-    where = [GpsFix.time >= start, GpsFix.time < end, Patrol.grid_id.in_(grid_ids)]
-    if worker_id is not None:
-        where.append(Patrol.worker_id == worker_id)
-    if not include_simulated:
-        where.append(Patrol.simulated.is_(False))
-    rows = session.execute(select(GpsFix.patrol_id, GpsFix.time, func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom),
-                                  GpsFix.flag).join(Patrol, Patrol.id == GpsFix.patrol_id).where(*where)
-                           .order_by(GpsFix.patrol_id, GpsFix.time)).all()
-    frame = pd.DataFrame(rows, columns=["patrol_id", "time", "lon", "lat", "flag"])
-    frame["time"] = pd.to_datetime(frame["time"], utc=True)
-    return frame
+    return raw_fixes(session, grid_ids, start, end, worker_id, include_simulated)
 
 
 def coverage(session: Session, actor: Actor, settings: Settings, *, start: dt.date | dt.datetime,
@@ -576,16 +569,21 @@ def coverage(session: Session, actor: Actor, settings: Settings, *, start: dt.da
     base = coverage_base(session, scope)
     grids = read_frame_grids(session, scope)
     ids = grids["id"].tolist()
-    fixes = _fixes(session, ids, s, e, worker_id, include_simulated)
     visits = session.execute(select(Visit.building_id, Visit.time).where(Visit.time >= s, Visit.time < e)).all()
-    cov = grid_coverage(base, fixes, distance_m=distance_m, visited={b for b, _ in visits})
+    plan = plan_days(session, s, e, settings.timezone, fast=settings.fast_reads, distance_m=distance_m)
+    if plan.summary:  # some days from the per worker-day summaries (patrol.analytics.gps_days)
+        cov, n_fixes = coverage_of(session, base, ids, plan, worker_id=worker_id, include_simulated=include_simulated,
+                                   distance_m=distance_m, visited={b for b, _ in visits})
+    else:
+        fixes = _fixes(session, ids, s, e, worker_id, include_simulated)
+        cov, n_fixes = grid_coverage(base, fixes, distance_m=distance_m, visited={b for b, _ in visits}), len(fixes)
     table = cov.grids.merge(grids[["id", "code"]], on="code", how="left")
     out = {
-        "start": s.isoformat(), "end": e.isoformat(), "distance_m": distance_m, "fixes": len(fixes),
+        "start": s.isoformat(), "end": e.isoformat(), "distance_m": distance_m, "fixes": n_fixes,
         "grids": [_row(r) for r in table.to_dict("records")],
         "streets": feature_collection(cov.streets.to_crs(4326), ["code", "name", "highway", "covered", "length_m"]),
         "buildings": feature_collection(cov.buildings.to_crs(4326), ["building_id", "code", "covered", "visited"]),
-        "message": None if len(fixes) else "no patrol tracks in this period and area",
+        "message": None if n_fixes else "no patrol tracks in this period and area",
     }
     if blind_days is not None:
         since = e - dt.timedelta(days=90)
@@ -680,12 +678,25 @@ def track_reader_worker(session: Session, actor: Actor, worker_id: int | None) -
     return None
 
 
-def track_frame(session: Session, scope: Scope, *, day: dt.date, worker_id: int | None, tz: str):
+def track_frame(session: Session, scope: Scope, *, day: dt.date, worker_id: int | None, tz: str,
+                fast_reads: bool = True):
     """The patrol tracks of a day (a worker's, or all in the scope) as LineStrings, flagged fixes left out; who
-    may see which is :func:`track_reader_worker`'s to say."""
+    may see which is :func:`track_reader_worker`'s to say. A summarised past day (``fast_reads``) or one whose raw
+    fixes are gone draws the lines kept in its summaries (the same lines)."""
 
     s, e = half_open(day, day + dt.timedelta(days=1), tz)
     grid_ids = read_frame_grids(session, scope)["id"].tolist()
+    if plan_days(session, s, e, tz, fast=fast_reads).summary:
+        out = _summary_track_rows(session, grid_ids, day, worker_id, tz)
+    else:
+        out = _raw_track_rows(session, grid_ids, s, e, worker_id, tz)
+    if not out:
+        return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=4326)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=4326)
+
+
+def _raw_track_rows(session: Session, grid_ids: list[int], s: dt.datetime, e: dt.datetime, worker_id: int | None,
+                    tz: str) -> list[dict]:
     where = [GpsFix.time >= s, GpsFix.time < e, GpsFix.flag.is_(None), Patrol.grid_id.in_(grid_ids or [-1])]
     if worker_id is not None:
         where.append(Patrol.worker_id == worker_id)
@@ -703,6 +714,16 @@ def track_frame(session: Session, scope: Scope, *, day: dt.date, worker_id: int 
                     "started": times.iloc[0].strftime("%H:%M"), "ended": times.iloc[-1].strftime("%H:%M"),
                     "length_m": round(track_length_m(g["lon"].to_numpy(), g["lat"].to_numpy()), 1),
                     "geometry": shapely.LineString(list(zip(g["lon"], g["lat"], strict=True)))})
-    if not out:
-        return gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=4326)
-    return gpd.GeoDataFrame(out, geometry="geometry", crs=4326)
+    return out
+
+
+def _summary_track_rows(session: Session, grid_ids: list[int], day: dt.date, worker_id: int | None,
+                        tz: str) -> list[dict]:
+    lines = summary_tracks(session, grid_ids, day, worker_id)
+    names = dict(session.execute(select(User.id, func.coalesce(User.display_name, User.username)).where(
+        User.id.in_(sorted({r["worker_id"] for r in lines}) or [-1]))).all())
+    zone = ZoneInfo(tz)
+    return [{"patrol": r["patrol"], "worker": names.get(r["worker_id"]),
+             "started": r["started"].astimezone(zone).strftime("%H:%M"),
+             "ended": r["ended"].astimezone(zone).strftime("%H:%M"),
+             "length_m": round(r["length_m"], 1), "geometry": r["geometry"]} for r in lines]

@@ -9,7 +9,14 @@ _SPATIALITE_TABLES = {"spatialite_history", "sql_statements_log", "SpatialIndex"
                       "geometry_columns", "views_geometry_columns", "virts_geometry_columns"}
 
 
+def is_gps_partition(name: str) -> bool:
+    """Whether ``name`` is one of gps_fix's partitions (``gps_fix_y2026m12``, ``gps_fix_default``)."""
+    return name == "gps_fix_default" or (name.startswith("gps_fix_y") and len(name) == 16 and name[13] == "m")
+
+
 def include_object(obj, name, type_, reflected, compare_to):
+    if type_ == "table" and name and reflected and is_gps_partition(name):
+        return False  # PostgreSQL's monthly partitions of gps_fix (migration 0018): the model has the parent only
     if type_ == "table" and name and (
         name in _SPATIALITE_TABLES
         or name.startswith(("idx_", "geometry_columns_", "views_geometry_columns_", "virts_geometry_columns_"))

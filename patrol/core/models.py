@@ -322,7 +322,40 @@ class GpsFix(Base):
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     flag: Mapped[str | None] = mapped_column(String(20))
     geom = _point()
-    __table_args__ = (UniqueConstraint("patrol_id", "time"),)
+    # On PostgreSQL the table is partitioned by month on ``time`` (migration 0018, patrol.field.retention) and its
+    # primary key is (id, time), as a partitioned table's keys must hold the partition column; SpatiaLite keeps
+    # the plain table with ``id`` alone. BRIN on time: a few pages per month, for the time ranges every read asks.
+    __table_args__ = (UniqueConstraint("patrol_id", "time"),
+                      Index("ix_gps_fix_time", "time", postgresql_using="brin"))
+
+
+class PatrolDay(Base):
+    """What one worker's GPS fixes of one local day said, per grid of her patrols (simulated ones apart): kept
+    when the raw fixes are dropped (``gridpatrol gps retain``). ``track`` holds the day's lines (flagged fixes
+    left out), one per patrol in the order of ``lines`` (patrol, started, ended, length_m); ``covered`` the street
+    pieces and buildings within ``coverage_m`` of them (geo.coverage.covered_pieces: per grid code the runs of
+    covered pieces, distance and time in µm / µs; building ids)."""
+
+    __tablename__ = "patrol_day"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    patrols: Mapped[int] = mapped_column(Integer)
+    fixes: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    walked_s: Mapped[float] = mapped_column(Float)
+    distance_m: Mapped[float] = mapped_column(Float)
+    coverage_m: Mapped[float] = mapped_column(Float)
+    lines: Mapped[str] = mapped_column(Text)
+    covered: Mapped[str] = mapped_column(Text)
+    track = mapped_column(Geometry("MULTILINESTRING", srid=SRID, spatial_index=True), nullable=True)
+    summarised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    #: the raw fixes of this day are gone (``gridpatrol gps retain``): every read of the day uses this row
+    raw_dropped: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (UniqueConstraint("worker_id", "day", "grid_id", "simulated"),)
 
 
 class Visit(Base):

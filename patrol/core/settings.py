@@ -18,6 +18,10 @@ class Settings(BaseSettings):
         "sqlite:///gridpatrol.db",
         description="sqlite:///file.db selects SpatiaLite (embedded default); postgresql+psycopg://… selects PostGIS.",
     )
+    read_database_url: str = Field(
+        "", description="A PostgreSQL streaming replica of database_url (postgresql+psycopg://…) for read-only work "
+                        "(dashboards, KPIs, maps, analytics, exports, tiles, OGC / Open311 reads); empty: none. A "
+                        "user's own fresh writes are read from the primary; a replica that is down: the primary.")
     spatialite_library: str = Field("mod_spatialite", description="Name or path of the SpatiaLite extension.")
     lang: str = Field("zh", description="Default UI language: zh or en.")
     tiles: str | None = Field("gridpatrol", description="Basemap: gridpatrol (our own vector tiles at /tiles/, "
@@ -76,6 +80,9 @@ class Settings(BaseSettings):
     # issue 23, city scale
     fast_reads: bool = Field(True, description="Use the city-scale read paths (summary tables, stored cell ids); "
                                                "off: the original queries (bench/bench_scale.py compares the two).")
+    gps_retention_days: int = Field(365, ge=90, description="Raw GPS fixes older than this many days are dropped by "
+                                                            "gridpatrol gps retain, once summarised per worker-day "
+                                                            "(at least the 90 days the blind spots look back on).")
     notify_max_attempts: int = Field(8, gt=0, description="Deliveries of one notification tried before it is dead.")
     notify_lease_seconds: float = Field(120.0, gt=0, description="How long a sender's claim on an outbox row holds; "
                                                                  "after it a crashed sender's rows are sent again.")

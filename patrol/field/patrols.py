@@ -23,6 +23,7 @@ from patrol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from patrol.core.frames import ewkt
 from patrol.core.models import Building, GpsFix, Grid, Patrol, Visit
 from patrol.core.time import now_utc
+from patrol.field.retention import ensure_partitions
 from patrol.surveys.residents import check_visit_household, record_household_visit
 
 MAX_BATCH = 5000
@@ -145,6 +146,7 @@ def add_fixes(session: Session, actor: Actor, patrol_id: int, fixes: list[Fix], 
     geoms = ewkt([shapely.Point(points[i]) for i in fresh])
     rows = [{"patrol_id": p.id, "time": times[i], "accuracy_m": fixes[i].accuracy_m, "flag": fl, "geom": g}
             for i, fl, g in zip(fresh, flags, geoms, strict=True)]
+    ensure_partitions(session, min(t_all), max(t_all) + dt.timedelta(microseconds=1))
     session.execute(insert(GpsFix), rows)
     return {"stored": len(rows), "duplicates": len(fixes) - len(rows), "flagged": sum(f is not None for f in flags)}
 

@@ -46,6 +46,7 @@ from patrol.core.models import (
     User,
 )
 from patrol.core.settings import Settings
+from patrol.field.retention import ensure_partitions
 from patrol.simulate.desk import desk_now, fill_desk
 from patrol.simulate.logins import DEMO_PASSWORD
 from patrol.simulate.loop import Walk, crew, walk
@@ -184,6 +185,7 @@ def _patrols(s: Session, rng: random.Random, people: dict, today: dt.date, days:
             wgs = gpd.GeoSeries(shapely.points(np.column_stack([xs, ys])), crs=metric).to_crs(4326).to_numpy()
             rows = [{"patrol_id": patrol.id, "time": ti, "accuracy_m": round(rng.uniform(3, 15), 1), "flag": None,
                      "geom": g} for ti, g in zip(ts, ewkt(wgs), strict=True)]
+            ensure_partitions(s, ts[0], ts[-1] + dt.timedelta(microseconds=1))
             s.execute(insert(GpsFix), rows)
             total += len(rows)
     return total

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
+import shutil
+import sqlite3
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,15 +16,16 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, literal, select
+from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from patrol.core.auth import SYSTEM, create_api_key, create_user
-from patrol.core.db import make_engine, session_factory, transaction
+from patrol.core.db import drop_postgis_database, make_engine, session_factory, transaction
 from patrol.core.frames import ewkt, read_frame
 from patrol.core.models import Building, Grid, MicroGrid, MicroGridBuilding, ResponsibleUnit, Subdistrict
 from patrol.core.settings import Settings
 from patrol.people.microgrids import generate
-from tests.conftest import CITIES, ENGLISH, shared_scope
+from tests.conftest import CITIES, ENGLISH, _copy_postgres_database, on_session_finish, shared_scope
 
 
 @pytest.fixture
@@ -84,12 +89,9 @@ class World:
         return r.json()
 
 
-@contextlib.contextmanager
-def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
-    """Monaco with categories and grids (a copy of the template built once per backend, tests/conftest.py CITIES),
-    four responsible units (城管, power, greening, the mediation committee), a user of every role logged in, an API
-    key, and an app on it."""
-    url = CITIES.new(backend, monaco_model, directory / "world.db")
+def _populate(url: str) -> dict:
+    """Store in the city at ``url`` the units, the subdistrict, the users and the key of the world; returns what the
+    World names (all but the client, the engine, the settings and the tokens)."""
     engine = make_engine(url)
     with transaction(session_factory(engine)) as s:
         grids = s.scalars(select(Grid).order_by(Grid.code)).all()
@@ -145,33 +147,110 @@ def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
         key = create_api_key(s, "residents app")
         assert com_code
         point = {k: (p.x, p.y) for k, p in pts.items()}
-        grid_a, grid_b = pair[0].id, pair[1].id
-        other_id = other.id
-        sub_code = sub_row.code
         micro = s.scalars(select(MicroGrid).where(MicroGrid.leader_id == ids["bldg_a"])).one()
-        micro_code = micro.code
         micro_buildings = tuple(sorted(s.scalars(select(MicroGridBuilding.building_id).where(
             MicroGridBuilding.micro_grid_id == micro.id))))
         frame = read_frame(s, [Building.id], Building.geom, where=[Building.id == micro_buildings[0]])
         inner = frame.geometry.iloc[0].representative_point()
-    settings = Settings(database_url=url, tiles=None, secret_key="test-secret-key-for-the-suite-0123456789",
-                        timezone="Asia/Shanghai")
-    app = create_app(settings)
-    with TestClient(app, headers=ENGLISH) as client:
-        tokens = {}
-        for name in ROLE_USERS:
-            r = client.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
-            assert r.status_code == 200, r.text
-            tokens[name] = r.json()["access_token"]
-        yield World(client, url, engine, settings, tokens, ids, units, grid_a, grid_b, point[grid_a], point[grid_b],
-                    point[other_id], key, sub_code, micro_code=micro_code, micro_buildings=micro_buildings,
-                    point_micro=(inner.x, inner.y))
-    app.state.engine.dispose()
+        out = {"users": ids, "units": units, "grid_a": pair[0].id, "grid_b": pair[1].id,
+               "point_a": point[pair[0].id], "point_b": point[pair[1].id], "point_other": point[other.id],
+               "api_key": key, "sub_code": sub_row.code, "micro_code": micro.code,
+               "micro_buildings": micro_buildings, "point_micro": (inner.x, inner.y)}
     engine.dispose()
-    if backend == "postgis":
-        from patrol.core.db import drop_postgis_database
+    return out
 
-        drop_postgis_database(url)
+
+def _world_settings(url: str) -> Settings:
+    return Settings(database_url=url, tiles=None, secret_key="test-secret-key-for-the-suite-0123456789",
+                    timezone="Asia/Shanghai")
+
+
+class WorldTemplates:
+    """The world as build_world hands it out — the city of CITIES, units, a second subdistrict, a user of every role
+    logged in (their login sessions stored, their access tokens kept), an API key — built once per backend in this
+    process and copied for each module (or test) that asks for a world.
+
+    Building it costs 1–2 s (twelve users, twelve logins through the app, the micro-grids of grid A); the suite
+    asks for some two hundred worlds. A copy is the same database (file copy on SpatiaLite, ``CREATE DATABASE …
+    TEMPLATE`` on PostGIS), ids, login sessions and sequences included, so the tokens of the build work in every
+    copy (the secret key is the suite's; they are valid for ``token_hours``, 12 h). Each world still gets an engine,
+    an app and a client of its own.
+    """
+
+    def __init__(self) -> None:
+        self._built: dict[str, tuple[str, dict]] = {}
+        self._dir: Path | None = None
+
+    def _build(self, backend: str, monaco_model) -> tuple[str, dict]:
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="gridpatrol-world-"))
+            on_session_finish(self.close)
+        url = CITIES.new(backend, monaco_model, self._dir / f"world-{backend}.db")
+        try:
+            fields = _populate(url)
+            app = create_app(_world_settings(url))
+            with TestClient(app, headers=ENGLISH) as client:
+                tokens = {}
+                for name in ROLE_USERS:
+                    r = client.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
+                    assert r.status_code == 200, r.text
+                    tokens[name] = r.json()["access_token"]
+            app.state.engine.dispose()
+        except BaseException:
+            if backend == "postgis":
+                drop_postgis_database(url)
+            raise
+        if backend == "spatialite":  # one self-contained file: fold the write-ahead log back
+            with contextlib.closing(sqlite3.connect(self._dir / f"world-{backend}.db")) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return url, fields | {"tokens": tokens}
+
+    def new(self, backend: str, monaco_model, path: Path) -> tuple[str, dict]:
+        """A copy of the world of ``backend`` (at ``path`` for SpatiaLite, which must not exist; a new database for
+        PostGIS, which the caller drops): its URL and the World's fields."""
+        if backend not in self._built:
+            self._built[backend] = self._build(backend, monaco_model)
+        template, built = self._built[backend]
+        fields = copy.deepcopy(built)  # a world's dicts are its own (a test may add a token to world.tokens)
+        if backend == "postgis":
+            return _copy_postgres_database(template), fields
+        if path.exists():
+            raise FileExistsError(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(make_url(template).database, path)
+        return f"sqlite:///{path}", fields
+
+    def close(self) -> None:
+        for backend, (url, _) in self._built.items():
+            if backend == "postgis":
+                drop_postgis_database(url)
+        self._built.clear()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+#: The world templates of this test process (an xdist worker has its own).
+WORLDS = WorldTemplates()
+
+
+@contextlib.contextmanager
+def build_world(backend: str, directory: Path, monaco_model) -> Iterator[World]:
+    """Monaco with categories and grids (tests/conftest.py CITIES), four responsible units (城管, power, greening,
+    the mediation committee), a user of every role logged in, an API key, and an app on it: a copy of the world
+    built once per backend (WORLDS) with an app and a client of its own."""
+    url, fields = WORLDS.new(backend, monaco_model, directory / "world.db")
+    engine = make_engine(url)
+    settings = _world_settings(url)
+    app = create_app(settings)
+    try:
+        with TestClient(app, headers=ENGLISH) as client:
+            yield World(client, url, engine, settings, **fields)
+    finally:
+        app.state.engine.dispose()
+        engine.dispose()
+        if backend == "postgis":
+            drop_postgis_database(url)
 
 
 def people_of_grid_a(s, grid_code: str, community_code: str) -> dict:

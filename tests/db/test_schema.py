@@ -72,4 +72,4 @@ def test_every_geometry_has_a_spatial_index(engine):
                 "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY(x.indkey) WHERE am.amname = 'gist'"
             )).all()
     assert geometry_columns <= {(r[0], r[1]) for r in rows}
-    assert len(geometry_columns) == 16
+    assert len(geometry_columns) == 17  # 0018 adds patrol_day.track

@@ -20,6 +20,8 @@ from scipy import sparse
 from geo.coverage import (
     EXCLUDED_HIGHWAYS,
     buffer_coverage,
+    coverage_from_pieces,
+    covered_pieces,
     grid_coverage,
     last_covered,
     prepare_coverage,
@@ -451,3 +453,35 @@ def test_real_last_covered_agrees_with_coverage(liechtenstein) -> None:
         result.buildings["last_covered"].notna().to_numpy().tolist() == covered.buildings["covered"].tolist()
     )
     assert result.streets["last_covered"].max() <= fixes["time"].max()
+
+
+# --- stored pieces (per worker-day summaries, issue 23)
+
+
+def test_stored_pieces_union_to_the_coverage_of_all_the_fixes_whatever_grids_a_base_has() -> None:
+    cells = grids(West=box(-50, -50, 60, 50), East=box(60, -50, 200, 50), North=box(-50, 50, 200, 150))
+    roads = streets(STREET, line((0, 100), (150, 100)), line((120, -40), (120, 140)))
+    footprints = gpd.GeoDataFrame({"osm_id": [1, 2]}, geometry=[box(0, 20, 10, 30), box(100, 110, 110, 120)],
+                                  crs=METRIC)
+    city = prepare_coverage(cells, roads, buildings=footprints)
+    one_day = walk((-100, 0), (90, 0), (90, 100))
+    next_day = walk((150, 100), (120, 100), (120, -30), patrol="p2", start=START + timedelta(days=1))
+    stored = [covered_pieces(city, fixes) for fixes in (one_day, next_day)]
+    both = pd.concat([one_day, next_day], ignore_index=True)
+    for base in (city, prepare_coverage(cells.iloc[[2, 0]], roads, buildings=footprints)):  # fewer grids, reordered
+        want = grid_coverage(base, both, visited=[2])
+        got = coverage_from_pieces(base, [p for p, _ in stored], [b for _, bs in stored for b in bs], visited=[2])
+        pd.testing.assert_frame_equal(got.grids, want.grids)
+        pd.testing.assert_frame_equal(got.buildings, want.buildings)
+        assert got.streets.to_wkt().equals(want.streets.to_wkt())
+    grid_pieces, near = stored[0]
+    assert set(grid_pieces) == {"West", "East", "North"} and near == [1, 2]  # 2: 14 m from the turn at (90, 100)
+    assert all(len(p["runs"]) % 2 == 0 and p["n"] > 0 for p in grid_pieces.values())
+
+
+def test_stored_pieces_of_another_street_network_are_refused() -> None:
+    cells = one_grid()
+    pieces, _ = covered_pieces(prepare_coverage(cells, streets(STREET)), walk((-100, 0), (150, 0)))
+    other = prepare_coverage(cells, streets(line((0, 0), (120, 0))))
+    with pytest.raises(GeoValidationError, match="street pieces now"):
+        coverage_from_pieces(other, [pieces])
