@@ -131,9 +131,12 @@ def _streamed_export(request: Request, read: Session, actor, f, format: str, hea
     closes when the route returns, before the body is sent."""
     bind = read.get_bind()
     engine = getattr(bind, "engine", bind)
+    if engine is getattr(request.app.state, "writing_engine", None):  # never the writers' engine (SQLite:
+        engine = None  # BEGIN IMMEDIATE, locked out by the request's own session): the default read engine
 
     def factory() -> Session:
-        return request.app.state.session_factory(bind=engine)
+        made: Session = request.app.state.session_factory(**({"bind": engine} if engine is not None else {}))
+        return made
     chunks = export_stream.frames(factory, actor, f, views.EXPORT_COLUMNS, views.EXPORT_MAX)
     if format == "csv":
         def text():  # the BOM and the header row named per header_mode, then rows: each piece made safe alike
