@@ -9,18 +9,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-from api.csv_safe import csv_response
+from api.csv_safe import csv_response, safe_csv
 from api.deps import ActorDep, ReadSessionDep, SessionDep, SettingsDep
 from api.device_clock import OCCURRED_AT, DeviceTimeDep
 from api.schemas.base import FeatureCollection
 from api.schemas.cases import BatchOut, CaseDetail, CasesMapOut, CategoryOut, CreatedCase, EscalationOut
 from api.schemas.queries import CaseExportQuery, CaseListQuery, CaseMapQuery
 from geo.crs import Datum
+from patrol.cases import export_stream, views
 from patrol.cases import service as svc
-from patrol.cases import views
 from patrol.cases.batch import create_cases as ingest
 from patrol.cases.lifecycle import ACTIONS
 from patrol.cases.times import occurrence
@@ -105,8 +106,11 @@ def list_cases(request: Request, actor: ActorDep, session: ReadSessionDep, setti
 
 @router.get("/cases/export", summary="Download the cases in my scope as CSV, GeoJSON or GeoPackage (filters as GET "
                                     "/cases)")
-def export_cases(actor: ActorDep, session: ReadSessionDep, query: Annotated[CaseExportQuery, Query()]) -> Response:
+def export_cases(request: Request, actor: ActorDep, session: ReadSessionDep, settings: SettingsDep,
+                 query: Annotated[CaseExportQuery, Query()]) -> Response:
     f, format = query.to_filter(), query.format
+    if settings.fast_reads:
+        return _streamed_export(request, session, actor, f, format, query.headers)
     frame = views.export_frame(session, actor, f)
     points = list(frame.geometry)
     name = "cases"
@@ -121,12 +125,50 @@ def export_cases(actor: ActorDep, session: ReadSessionDep, query: Annotated[Case
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{path.name}"'})
 
 
+def _streamed_export(request: Request, read: Session, actor, f, format: str, header_mode) -> Response:
+    """The download read in chunks and sent as it is written (:mod:`patrol.cases.export_stream`), in a session of
+    its own on the read session's database (the replica when the request reads from it): the request's session
+    closes when the route returns, before the body is sent."""
+    bind = read.get_bind()
+    engine = getattr(bind, "engine", bind)
+    if engine is getattr(request.app.state, "writing_engine", None):  # never the writers' engine (SQLite:
+        engine = None  # BEGIN IMMEDIATE, locked out by the request's own session): the default read engine
+
+    def factory() -> Session:
+        made: Session = request.app.state.session_factory(**({"bind": engine} if engine is not None else {}))
+        return made
+    chunks = export_stream.frames(factory, actor, f, views.EXPORT_COLUMNS, views.EXPORT_MAX)
+    if format == "csv":
+        def text():  # the BOM and the header row named per header_mode, then rows: each piece made safe alike
+            for i, piece in enumerate(export_stream.csv_pieces(chunks)):
+                yield (safe_csv("\ufeff" + piece, header_mode) if i == 0 else safe_csv(piece)).encode()
+        return StreamingResponse(text(), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": 'attachment; filename="cases.csv"'})
+    if format == "geojson":
+        return StreamingResponse(export_stream.geojson_pieces(chunks, "cases"), media_type="application/geo+json",
+                                 headers={"Content-Disposition": 'attachment; filename="cases.geojson"'})
+    tmp = tempfile.TemporaryDirectory()
+    path = Path(tmp.name) / "cases.gpkg"
+    export_stream.write_gpkg(chunks, str(path), "cases")
+
+    def file():
+        try:
+            with path.open("rb") as fh:
+                while block := fh.read(1 << 20):
+                    yield block
+        finally:
+            tmp.cleanup()
+    return StreamingResponse(file(), media_type="application/geopackage+sqlite3",
+                             headers={"Content-Disposition": 'attachment; filename="cases.gpkg"'})
+
+
 @router.get("/cases/map", summary="What a map of cases draws: clusters aggregated in the database, or the cases "
                                  "when zoomed in (bbox and zoom from the map)",
             response_model=CasesMapOut, response_model_exclude_unset=True)
-def cases_for_map(actor: ActorDep, session: ReadSessionDep, query: Annotated[CaseMapQuery, Query()]) -> dict:
+def cases_for_map(actor: ActorDep, session: ReadSessionDep, settings: SettingsDep,
+                  query: Annotated[CaseMapQuery, Query()]) -> dict:
     f, zoom = query.to_filter(), query.zoom
-    return svc.case_clusters(session, actor, f, zoom)
+    return svc.case_clusters(session, actor, f, zoom, fast=settings.fast_reads)
 
 
 @router.get("/cases/{case_id}", summary="One case with its timeline, tasks, photos and revisits",

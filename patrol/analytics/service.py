@@ -27,6 +27,7 @@ from geo import cells as C
 from geo.coverage import grid_coverage, last_covered, prepare_coverage
 from geo.hotspots import GetisOrdStar, emerging_hotspots
 from geo.tracks import track_length_m
+from patrol.analytics import cell_counts
 from patrol.analytics import kpis as K
 from patrol.analytics.gps_days import coverage_of, plan_days, raw_fixes, summary_tracks
 from patrol.analytics.periods import half_open, last_periods
@@ -215,6 +216,18 @@ class CellLayer:
     counts: object  # np.ndarray
     n_points: int
     count_frame: object = None  # what geo.cells.count_points counts in (the metric fishnet keeps its spec)
+    #: the cells' ids and GeoJSON geometries when kept with the frame (the fast path's cache), else made per call
+    shapes: tuple | None = None
+
+
+def _ids_and_geometries(layer: CellLayer) -> tuple:
+    """The plain ids and GeoJSON geometry dicts of the layer's cells, in order (hoisted out of the feature loops:
+    one frame lookup per cell cost more than the hot-spot test itself for 1,500 cells)."""
+    if layer.shapes is not None:
+        return layer.shapes
+    frame = layer.frame
+    return ([_plain(v) for v in frame["id"]],  # type: ignore[index]
+            [shapely.geometry.mapping(g) for g in frame.geometry])  # type: ignore[attr-defined]
 
 
 def _case_where(scope: Scope, start: dt.datetime, end: dt.datetime, category: str | None,
@@ -235,8 +248,7 @@ def _case_where(scope: Scope, start: dt.datetime, end: dt.datetime, category: st
 def _case_points(session: Session, scope: Scope, *, start: dt.datetime, end: dt.datetime, category: str | None,
                  measure: str, include_simulated: bool, channel: str | None = None):
 
-    if measure not in MEASURES:
-        raise InvalidInput(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}", field="measure")
+    _check_measure(measure)
     where = _case_where(scope, start, end, category, include_simulated, channel)
     if measure == "reworked":
         where.append(Case.rework_count > 0)
@@ -250,6 +262,11 @@ def _case_points(session: Session, scope: Scope, *, start: dt.datetime, end: dt.
         rows = [r for r in rows if r[4] is False or is_overdue(r[2], r[3], now)]
     geoms = shapely.from_wkb(np.array([bytes(r[0]) for r in rows], dtype=object)) if rows else []
     return gpd.GeoDataFrame({"severity": [r[1] for r in rows]}, geometry=list(geoms), crs=4326)
+
+
+def _check_measure(measure: str) -> None:
+    if measure not in MEASURES:
+        raise InvalidInput(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}", field="measure")
 
 
 def _area(session: Session, scope: Scope):
@@ -269,40 +286,74 @@ def _area(session: Session, scope: Scope):
 
 def cell_layer(session: Session, scope: Scope, points, *, cells: str, resolution: int, size_m: float,
                weight: str) -> CellLayer:
+    """The cells of the scope's area with their neighbour weights and the points counted in them."""
+    _check_weight(weight)
+    frame, w, metric_frame = _cells(session, scope, cells=cells, resolution=resolution, size_m=size_m)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", C.IslandWarning)
+        counts = C.count_points(points, metric_frame, weights="severity" if weight == "severity" else None) \
+            if len(points) else np.zeros(len(frame))
+    return CellLayer(frame, w, counts, len(points), metric_frame)
 
 
-    if cells not in CELLS:
-        raise InvalidInput(f"cells must be one of {', '.join(CELLS)}, got {cells!r}", field="cells")
+def _check_weight(weight: str) -> None:
     if weight not in ("count", "severity"):
         raise InvalidInput(f"weight must be count or severity, got {weight!r}", field="weight")
+
+
+def _cells(session: Session, scope: Scope, *, cells: str, resolution: int, size_m: float) -> tuple:
+    """The cell frame (WGS-84, ``id``), its weights and the frame points are counted in."""
+    if cells not in CELLS:
+        raise InvalidInput(f"cells must be one of {', '.join(CELLS)}, got {cells!r}", field="cells")
+    if cells == "h3" and not 5 <= resolution <= 12:
+        raise InvalidInput(f"resolution must be 5–12 for city hotspots, got {resolution}", field="resolution")
+    if cells == "fishnet" and not 25 <= size_m <= 5000:
+        raise InvalidInput(f"size_m must be 25–5000, got {size_m}", field="size_m")
     area = _area(session, scope)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", C.IslandWarning)
         if cells == "h3":
-            if not 5 <= resolution <= 12:
-                raise InvalidInput(f"resolution must be 5–12 for city hotspots, got {resolution}", field="resolution")
-            frame = C.hexagons(area, resolution)
-            if frame.empty:
-                frame = C.hexagons(gpd.GeoSeries([area.representative_point()], crs=4326), resolution, rings=1)
-            frame = frame.rename(columns={"h3": "id"}).assign(h3=lambda f: f["id"])
-            w = C.h3_neighbours(frame["h3"].tolist())
-            metric_frame = frame
-        else:
+            return _hexagons(area, resolution)
+        if cells == "fishnet":
             epsg = session.scalar(select(City.metric_epsg))
-            if cells == "fishnet":
-                if not 25 <= size_m <= 5000:
-                    raise InvalidInput(f"size_m must be 25–5000, got {size_m}", field="size_m")
-                metric_area = gpd.GeoSeries([area], crs=4326).to_crs(epsg).iloc[0]
-                net = C.fishnet(metric_area.bounds, size_m, epsg)
-                metric_frame = net[net.intersects(metric_area)].reset_index(drop=True)
-                frame = metric_frame.to_crs(4326).rename(columns={"cell": "id"})
-            else:
-                frame = read_frame_grids(session, scope)
-                metric_frame = frame
-            w = C.contiguity(frame.geometry, kind="queen") if len(frame) > 1 else None
-        counts = C.count_points(points, metric_frame, weights="severity" if weight == "severity" else None) \
-            if len(points) else np.zeros(len(frame))
-    return CellLayer(frame, w, counts, len(points), metric_frame)
+            metric_area = gpd.GeoSeries([area], crs=4326).to_crs(epsg).iloc[0]
+            net = C.fishnet(metric_area.bounds, size_m, epsg)
+            metric_frame = net[net.intersects(metric_area)].reset_index(drop=True)
+            frame = metric_frame.to_crs(4326).rename(columns={"cell": "id"})
+        else:
+            frame = metric_frame = read_frame_grids(session, scope)
+        w = C.contiguity(frame.geometry, kind="queen") if len(frame) > 1 else None
+    return frame, w, metric_frame
+
+
+def _hexagons(area, resolution: int) -> tuple:
+    frame = C.hexagons(area, resolution)
+    if frame.empty:
+        frame = C.hexagons(gpd.GeoSeries([area.representative_point()], crs=4326), resolution, rings=1)
+    frame = frame.rename(columns={"h3": "id"}).assign(h3=lambda f: f["id"])
+    return frame, C.h3_neighbours(frame["h3"].tolist()), frame
+
+
+def _kept_hexagons(area, resolution: int) -> tuple:
+    """What the fast path keeps per area and resolution: the cell frame, its weights, the cells' ids and GeoJSON."""
+    frame, w, _ = _hexagons(area, resolution)
+    return frame, w, ([_plain(v) for v in frame["id"]], [shapely.geometry.mapping(g) for g in frame.geometry])
+
+
+def _fast_layer(session: Session, scope: Scope, where: list, *, measure: str, resolution: int,
+                weight: str) -> CellLayer:
+    """:func:`cell_layer` of the scope's cases counted in SQL by their stored cell (:mod:`.cell_counts`), the cell
+    frame and weights kept per area and resolution."""
+    _check_weight(weight)
+    area = _area(session, scope)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", C.IslandWarning)
+        frame, w, shapes = cell_counts.cells_of(area, resolution, lambda: _kept_hexagons(area, resolution))
+    severity = weight == "severity"
+    counts, n = cell_counts.h3_counts(session, [*where, *cell_counts.measure_clauses(measure, now_utc())],
+                                      severity=severity)
+    return CellLayer(frame, w, cell_counts.vector(frame["id"].tolist(), counts, severity=severity), n, frame,
+                     shapes)
 
 
 def read_frame_grids(session: Session, scope: Scope):
@@ -325,9 +376,15 @@ def hotspots(session: Session, actor: Actor, settings: Settings, *, start: dt.da
     s, e = half_open(start, end, settings.timezone)
     if not 0 <= permutations <= 9999:
         raise InvalidInput(f"permutations must be 0–9999, got {permutations}", field="permutations")
-    points = _case_points(session, scope, start=s, end=e, category=category, measure=measure,
-                          include_simulated=include_simulated, channel=channel)
-    layer = cell_layer(session, scope, points, cells=cells, resolution=resolution, size_m=size_m, weight=weight)
+    if cell_counts.fast(settings.fast_reads, cells, resolution):
+        _check_measure(measure)
+        layer = _fast_layer(session, scope, _case_where(scope, s, e, category, include_simulated, channel),
+                            measure=measure, resolution=resolution, weight=weight)
+    else:
+        points = _case_points(session, scope, start=s, end=e, category=category, measure=measure,
+                              include_simulated=include_simulated, channel=channel)
+        layer = cell_layer(session, scope, points, cells=cells, resolution=resolution, size_m=size_m,
+                           weight=weight)
     y = np.asarray(layer.counts, dtype=float)
     n = len(y)
     summary = {"cells": n, "points": layer.n_points, "measure": measure, "cell_kind": cells,
@@ -341,14 +398,16 @@ def hotspots(session: Session, actor: Actor, settings: Settings, *, start: dt.da
         summary["message"] = ("no cases in this period and area" if layer.n_points == 0 else
                               "too few cells or no variation: nothing to test")
     feats = []
-    for i, geom in enumerate(layer.frame.geometry):
+    ids, geometries = _ids_and_geometries(layer)
+    codes = layer.frame["code"].tolist() if "code" in layer.frame else None
+    for i, geometry in enumerate(geometries):
         b = int(bins[i]) if bins is not None else 0
-        props = {"id": _plain(layer.frame["id"].iloc[i]), "count": float(y[i]),
+        props = {"id": ids[i], "count": float(y[i]),
                  "z": _num(z, i), "p": _num(p, i), "p_fdr": _num(pf, i), "p_sim": _num(psim, i),
                  "bin": b, "label_zh": BIN_LABELS[b]}
-        if "code" in layer.frame:
-            props["code"] = layer.frame["code"].iloc[i]
-        feats.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": props})
+        if codes is not None:
+            props["code"] = codes[i]
+        feats.append({"type": "Feature", "geometry": geometry, "properties": props})
     if bins is not None:
         summary["bins"] = {str(k): int((bins == k).sum()) for k in range(-3, 4)}
     return {"type": "FeatureCollection", "features": feats, "summary": summary}
@@ -373,16 +432,13 @@ def emerging(session: Session, actor: Actor, settings: Settings, *, step: str = 
                   for k in range(steps, 0, -1)]
     else:
         bounds = last_periods(step, steps, now, tz)
-    layer = None
-    cols = []
-    for s, e in bounds:
-        pts = _case_points(session, scope, start=s, end=e, category=category, measure=measure,
-                           include_simulated=include_simulated, channel=channel)
-        layer = cell_layer(session, scope, pts, cells=cells, resolution=resolution, size_m=size_m,
-                           weight="count") if layer is None else \
-            CellLayer(layer.frame, layer.weights, _recount(layer, pts), len(pts), layer.count_frame)
-        cols.append(np.asarray(layer.counts, dtype=float))
-    counts = np.column_stack(cols)
+    if cell_counts.fast(settings.fast_reads, cells, resolution):
+        layer, counts = _fast_steps(session, scope, bounds, category=category, measure=measure,
+                                    include_simulated=include_simulated, channel=channel, resolution=resolution)
+    else:
+        layer, counts = _steps(session, scope, bounds, category=category, measure=measure, cells=cells,
+                               include_simulated=include_simulated, channel=channel, resolution=resolution,
+                               size_m=size_m)
     summary = {"cells": counts.shape[0], "steps": [[s.isoformat(), e.isoformat()] for s, e in bounds],
                "points": int(counts.sum()), "message": None}
     codes = names = None
@@ -392,12 +448,48 @@ def emerging(session: Session, actor: Actor, settings: Settings, *, step: str = 
         summary["patterns"] = {str(k): int(v) for k, v in zip(*np.unique(names, return_counts=True), strict=True)}
     else:
         summary["message"] = "no cases in these periods and area" if counts.sum() == 0 else "nothing to test"
-    feats = [{"type": "Feature", "geometry": shapely.geometry.mapping(g),
-              "properties": {"id": _plain(layer.frame["id"].iloc[i]), "counts": counts[i].tolist(),
+    ids, geometries = _ids_and_geometries(layer)
+    feats = [{"type": "Feature", "geometry": g,
+              "properties": {"id": ids[i], "counts": counts[i].tolist(),
                              "code": 0 if codes is None else int(codes[i]),
                              "pattern": "No Pattern Detected" if names is None else str(names[i])}}
-             for i, g in enumerate(layer.frame.geometry)]
+             for i, g in enumerate(geometries)]
     return {"type": "FeatureCollection", "features": feats, "summary": summary}
+
+
+def _steps(session: Session, scope: Scope, bounds: list, *, category: str | None, measure: str, cells: str,
+           include_simulated: bool, channel: str | None, resolution: int, size_m: float) -> tuple:
+    """The cell layer and the counts per cell and step (columns), one read of the points per step."""
+    layer = None
+    cols = []
+    for s, e in bounds:
+        pts = _case_points(session, scope, start=s, end=e, category=category, measure=measure,
+                           include_simulated=include_simulated, channel=channel)
+        layer = cell_layer(session, scope, pts, cells=cells, resolution=resolution, size_m=size_m,
+                           weight="count") if layer is None else \
+            CellLayer(layer.frame, layer.weights, _recount(layer, pts), len(pts), layer.count_frame)
+        cols.append(np.asarray(layer.counts, dtype=float))
+    return layer, np.column_stack(cols)
+
+
+def _fast_steps(session: Session, scope: Scope, bounds: list, *, category: str | None, measure: str,
+                include_simulated: bool, channel: str | None, resolution: int) -> tuple:
+    """:func:`_steps` in one query grouped by (step, stored cell)."""
+    _check_measure(measure)
+    where = _case_where(scope, bounds[0][0], bounds[-1][1], category, include_simulated, channel)
+    area = _area(session, scope)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", C.IslandWarning)
+        frame, w, shapes = cell_counts.cells_of(area, resolution, lambda: _kept_hexagons(area, resolution))
+    by_step, totals = cell_counts.h3_step_counts(
+        session, [*where, *cell_counts.measure_clauses(measure, now_utc())], bounds)
+    position = {str(c): i for i, c in enumerate(frame["id"])}
+    counts = np.zeros((len(frame), len(bounds)))
+    for (k, h), n in by_step.items():
+        i = position.get(h)
+        if i is not None:
+            counts[i, k] = n
+    return CellLayer(frame, w, counts[:, -1], totals[-1], frame, shapes), counts
 
 
 def _recount(layer: CellLayer, points):

@@ -25,10 +25,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, attributes, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from patrol.core.cells import column_default, point_h3
 
 SRID = 4326
 #: ``grid_lead`` 网格长 (leads several grids: ``Grid.lead_id``); ``building_lead`` a light account of a 楼栋长 /
@@ -437,7 +440,7 @@ class Case(Base):
     key_case: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     petition: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     #: the H3 cell (resolution 9, ≈0.1 km²) of ``geom``, stored on insert so hotspots count in SQL (issue 23)
-    h3_9: Mapped[str | None] = mapped_column(String(16))
+    h3_9: Mapped[str | None] = mapped_column(String(16), default=column_default)
     __table_args__ = (
         Index("ix_patrol_case_source_source_ref", "source", "source_ref", unique=True),
         Index("ix_patrol_case_channel_reported_at", "channel", "reported_at"),
@@ -452,7 +455,17 @@ class Case(Base):
               postgresql_where=text(UNRATED), sqlite_where=text(UNRATED)),
         Index("ix_patrol_case_unrated", "status", "reported_at",
               postgresql_where=text(UNRATED), sqlite_where=text(UNRATED)),
+        # hotspots / emerging hot spots: a period's cases counted per stored cell from the index alone (issue 23,
+        # migration 0016)
+        Index("ix_patrol_case_reported_at_h3_9", "reported_at", "h3_9"),
     )
+
+
+@event.listens_for(Case, "before_update")
+def _case_moved(mapper: object, connection: object, case: Case) -> None:
+    """A case whose point moved gets the cell of the new point (inserts: the column default)."""
+    if attributes.get_history(case, "geom").has_changes():
+        case.h3_9 = point_h3(case.geom)
 
 
 class CaseEvent(Base):

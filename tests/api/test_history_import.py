@@ -27,6 +27,7 @@ from patrol.core.models import Building, Case, CaseEvent, Community
 from patrol.core.settings import Settings
 from patrol.intake.history import import_history
 from patrol.intake.history_mapping import load_mapping
+from tests.api.test_case_cells import mismatches
 from tests.conftest import new_database_url, shared_file, shared_scope
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +88,7 @@ def test_counts_skips_and_rows_as_in_the_file(la):
     assert set(skipped["id"]) >= set(f.loc[f["Latitude"] == "", "SRNumber"])
     created = set(report.loc[report["outcome"] == "created", "id"])
     assert f"{len(created)} created, 0 updated, 0 unchanged" in la.output
+    assert mismatches(la.engine) == []  # the Core insert stored each case's H3 cell (issue 23)
     with session_factory(la.engine)() as s:
         assert s.scalar(select(func.count(Case.id)).where(Case.source == "la311")) == len(created)
         assert set(s.scalars(select(Case.source_ref).where(Case.source == "la311"))) == created

@@ -25,6 +25,7 @@ from patrol.core.settings import get_settings
 from patrol.intake.hotline.mapping import load_mapping
 from patrol.intake.hotline.results import photo_signature
 from patrol.intake.hotline.tables import write_table
+from tests.api.test_case_cells import mismatches
 from tests.conftest import shared_scope
 
 pytestmark = pytest.mark.db
@@ -123,6 +124,7 @@ def test_import_refuse_fix_update_place_export_feedback(world, hl, tmp_path, mon
     assert case.reported_at == dt.datetime(2026, 11, 30, 9, 15, tzinfo=SHANGHAI)
     assert case.deadline_at == case.reported_at + dt.timedelta(hours=72)
     assert case.category_code == "C0102" and case.contact_phone == "13800138000" and case.address == "测试路1号"
+    assert mismatches(world.engine) == []  # the bulk path stored each case's H3 cell (issue 23)
     assert _case(world, "A002").deadline_at == dt.datetime(2026, 12, 3, 10, tzinfo=SHANGHAI)
     orders = _orders(world)
     assert orders["A003"].state == "pending" and orders["A003"].community_id == hl["community"]
