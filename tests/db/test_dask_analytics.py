@@ -1,7 +1,7 @@
 """Hotspots, emerging hotspots and coverage on Dask (patrol.analytics.history) give exactly the in-process answers,
 on both databases.
 
-Monaco (the test city: communities, grids, streets, buildings) with a SIMULATED history of 14 months: 700 cases
+Monaco (the test city: communities, grids, streets, buildings) with a SIMULATED history of 6 months: 700 cases
 (a cluster in one community, a few in no community, some overdue, reworked or of severity 1–3) and 60 patrols
 walking along the streets, one of them across a month boundary. The cluster is a LocalCluster of 2 in-process
 workers (``processes=False``); each task opens its own engine on the committed database, as on a real cluster.
@@ -15,7 +15,7 @@ import uuid
 import numpy as np
 import pytest
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from patrol.analytics import history as H
@@ -31,8 +31,8 @@ from tests.conftest import CITIES, drop_postgis_database, shared_scope
 distributed = pytest.importorskip("distributed")
 
 SETTINGS = Settings(timezone="Asia/Shanghai", dask_scheduler="")
-START, END = dt.date(2025, 1, 1), dt.date(2026, 3, 1)
-NOW = dt.datetime(2026, 2, 20, 12, tzinfo=dt.UTC)
+START, END = dt.date(2025, 1, 1), dt.date(2025, 7, 1)
+NOW = dt.datetime(2025, 6, 20, 12, tzinfo=dt.UTC)
 CATEGORIES = ("B0101", "B0105", "B0204")  # severities 3, 2, 1
 
 
@@ -75,7 +75,7 @@ def _patrols(session: Session, rng: np.random.Generator) -> None:
     for k in range(60):
         road = roads[int(rng.integers(len(roads)))]
         grid_id = int(grids["id"].iloc[int(shapely.distance(grids.geometry.to_numpy(), road.centroid).argmin())])
-        start = (dt.datetime(2025, 1 + k % 12, 1, tzinfo=dt.UTC) + dt.timedelta(days=int(rng.integers(27))))
+        start = (dt.datetime(2025, 1 + k % 6, 1, tzinfo=dt.UTC) + dt.timedelta(days=int(rng.integers(27))))
         if k == 0:  # across the end of January, local time (Asia/Shanghai, UTC+8)
             start = dt.datetime(2025, 1, 31, 15, 50, tzinfo=dt.UTC)
         patrol = Patrol(client_id=str(uuid.uuid4()), worker_id=worker.id, grid_id=grid_id, started_at=start,
@@ -84,9 +84,9 @@ def _patrols(session: Session, rng: np.random.Generator) -> None:
         session.flush()
         d = np.linspace(0, road.length, 40)
         pts = [road.interpolate(x) for x in d]
-        session.add_all(GpsFix(patrol_id=patrol.id, time=start + dt.timedelta(seconds=30 * j),
-                               flag="jump" if j == 5 and k % 10 == 0 else None, geom=ewkt([p])[0])
-                        for j, p in enumerate(pts))
+        session.execute(insert(GpsFix), [
+            {"patrol_id": patrol.id, "time": start + dt.timedelta(seconds=30 * j),
+             "flag": "jump" if j == 5 and k % 10 == 0 else None, "geom": g} for j, g in enumerate(ewkt(pts))])
 
 
 @pytest.fixture(scope=shared_scope)
@@ -136,10 +136,10 @@ def test_hotspots_read_once_and_scattered_equal_in_process(client, world, sessio
 
 
 def test_emerging_on_dask_equals_in_process(client, world, session) -> None:
-    args = {"step": "month", "steps": 14, "now": NOW}
+    args = {"step": "month", "steps": 6, "now": NOW}
     expected = svc.emerging(session, SYSTEM, SETTINGS, **args)
     result = svc.emerging(session, SYSTEM, SETTINGS, **args, runner=runner(client, world))
-    assert expected["summary"]["points"] > 300 and expected["summary"].get("patterns")
+    assert expected["summary"]["points"] > 200 and expected["summary"].get("patterns")
     assert result == expected  # the counts of every step and the pattern of every cell
     weekly = {"step": "week", "steps": 9, "now": dt.datetime(2025, 3, 5, tzinfo=dt.UTC), "cells": "grid"}
     assert svc.emerging(session, SYSTEM, SETTINGS, **weekly, runner=runner(client, world)) == \
@@ -159,7 +159,7 @@ def test_every_patrol_in_one_range(world, session) -> None:
     grid_ids = svc.read_frame_grids(session, svc.Scope())["id"].tolist()
     s, e = svc.half_open(START, END, SETTINGS.timezone)
     ranges = H.fix_ranges(session, grid_ids, s, e, SETTINGS.timezone)
-    assert ranges[0].low is None and ranges[-1].high is None and len(ranges) == 12
+    assert ranges[0].low is None and ranges[-1].high is None and len(ranges) == 6
     ids = session.scalars(select(Patrol.id)).all()
     assert all(sum(1 for r in ranges if (r.low or 0) <= i < (r.high or 10**12)) == 1 for i in ids)
 
