@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "meetings": "api.cli.meetings:meetings",
     "mediation": "api.cli.mediation:mediation",
     "assess": "api.cli.assessment:assess",
+    "analytics": "api.cli.analytics:analytics",
     "info": "api.cli.city:info",
     "serve": "api.cli.server:serve",
     "demo": "api.cli.server:demo",

@@ -109,6 +109,14 @@ def shared_client(settings: Settings) -> Any:
         return client
 
 
+def close_shared() -> None:
+    """Close the clients :func:`shared_client` kept (and a local cluster with its client)."""
+    with _shared_lock:
+        for client in _shared.values():
+            close_client(client)
+        _shared.clear()
+
+
 def runner_for(settings: Settings, session: Session, days: float) -> DaskRunner | None:
     """A runner on the configured scheduler when there is one and the period is longer than ``dask_min_days``;
     ``None`` (in-process) otherwise."""

@@ -10,6 +10,7 @@ workers (``processes=False``); each task opens its own engine on the committed d
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 import numpy as np
@@ -20,13 +21,13 @@ from sqlalchemy.orm import Session
 
 from patrol.analytics import history as H
 from patrol.analytics import service as svc
-from patrol.core.auth import SYSTEM
+from patrol.core.auth import SYSTEM, create_user
 from patrol.core.db import make_engine
 from patrol.core.errors import InvalidInput
 from patrol.core.frames import ewkt
 from patrol.core.models import Case, Community, GpsFix, Patrol, RoadSegment, User
 from patrol.core.settings import Settings
-from tests.conftest import CITIES, drop_postgis_database, shared_scope
+from tests.conftest import CITIES, ENGLISH, drop_postgis_database, shared_scope
 
 distributed = pytest.importorskip("distributed")
 
@@ -153,6 +154,61 @@ def test_coverage_on_dask_equals_in_process(client, world, session, reads) -> No
     assert expected["fixes"] == 60 * 40
     assert any(r["covered_m"] > 0 for r in expected["grids"])
     assert result == expected  # covered length per grid, street runs and buildings
+
+
+def test_cli_writes_the_history_as_geojson_through_the_cluster(client, world, tmp_path, capsys) -> None:
+    from api.cli import cli
+
+    out = tmp_path / "hot.geojson"
+    args = ["--database", world[0], "--dask", client.scheduler.address, "--out", str(out)]
+    assert cli.main(["analytics", "hotspots", "--history", *args], standalone_mode=False) == 0
+    printed = capsys.readouterr()
+    assert "hotspots" in printed.out and str(out) in printed.out and "partitions done" in printed.err
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert written["type"] == "FeatureCollection" and written["summary"]["points"] == 700
+    assert cli.main(["analytics", "coverage", "--start", "2025-01-01", "--end", "2025-07-01", *args],
+                    standalone_mode=False) == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["summary"]["fixes"] == 60 * 40
+    assert cli.main(["analytics", "emerging", *args[:2]], standalone_mode=False) == 2
+    assert "--steps" in capsys.readouterr().err
+    assert cli.main(["analytics", "hotspots", "--history", "--dask", "nowhere", *args[:2]],
+                    standalone_mode=False) == 1
+
+
+def test_the_api_sends_long_periods_to_the_configured_cluster(client, world, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with Session(world[1]) as s:
+        if s.scalar(select(User.id).where(User.username == "boss")) is None:
+            create_user(s, username="boss", role="admin", password="correct horse 1")
+            s.commit()
+    used = []
+    original = H.DaskRunner.hotspot_layer
+
+    def spy(self, *args, **kwargs):
+        used.append(self.url)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(H.DaskRunner, "hotspot_layer", spy)
+    settings = Settings(database_url=world[0], tiles=None, secret_key="test-secret-key-for-the-suite-0123456789",
+                        timezone="Asia/Shanghai", dask_scheduler=client.scheduler.address, dask_min_days=100)
+    app = create_app(settings)
+    try:
+        with TestClient(app, headers=ENGLISH) as c:
+            token = c.post("/api/v1/auth/token", data={"username": "boss", "password": "correct horse 1"})
+            auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            long = c.get("/api/v1/analytics/hotspots", headers=auth, params={"start": START, "end": END})
+            assert long.status_code == 200, long.text
+            assert used == [world[0]]  # 181 days > dask_min_days: on the cluster
+            with Session(world[1]) as s:
+                assert long.json() == json.loads(json.dumps(svc.hotspots(s, SYSTEM, SETTINGS, start=START, end=END)))
+            short = c.get("/api/v1/analytics/hotspots", headers=auth, params={"start": START, "end": "2025-02-01"})
+            assert short.status_code == 200 and used == [world[0]]  # 31 days: in the server process
+    finally:
+        H.close_shared()
+        app.state.engine.dispose()
 
 
 def test_every_patrol_in_one_range(world, session) -> None:
