@@ -6,8 +6,9 @@ years (millions of cases, tens of millions of fixes) that is slow and large; a :
 ``distributed`` cluster instead, and everything else (scope, cells, weights, Gi*, Mann–Kendall, the GeoJSON) stays
 the service's, so the answer is the same:
 
-- hotspots: the period is cut into slices — one per community (and one for cases in no community) and calendar month
-  — and each task reads its slice (``service.case_points`` with the slice's WHERE) with its own engine from the
+- hotspots: the period is cut into slices — one per community (and one for cases in no community) and calendar month,
+  or runs of months so that there are about 8 slices per worker thread (a task costs a query and a round trip of
+  its own) — and each task reads its slice (``service.case_points`` with the slice's WHERE) with its own engine from the
   database URL (never a session) and counts it per cell (``geo.cells.count_points``); the client adds the counts.
   Counts and severity weights are whole numbers, so the sums are exact in any order.
 - emerging hotspots: the same slices, each counted per time step: a (cells × steps) cube added up, then the service
@@ -48,6 +49,9 @@ from patrol.core.settings import Settings
 #: the topic of the progress events tasks send to the client (``Client.subscribe_topic``)
 TOPIC = "gridpatrol-history"
 READS = ("tasks", "client")
+#: slices of cases per worker thread: enough to balance the load, few enough that a task's own cost (a query, a
+#: round trip to the scheduler) stays small next to its reading and counting
+SLICES_PER_THREAD = 8
 Progress = Callable[[int, int], None]
 
 
@@ -267,19 +271,27 @@ def months(start: dt.datetime, end: dt.datetime, tz: str) -> list[tuple[dt.datet
     return out
 
 
-def case_slices(session: Session, query: CaseQuery, start: dt.datetime, end: dt.datetime,
-                tz: str) -> list[CaseSlice]:
-    """Community × month slices of [start, end) (month only for one grid's cases)."""
+def case_slices(session: Session, query: CaseQuery, start: dt.datetime, end: dt.datetime, tz: str,
+                most: int | None = None) -> list[CaseSlice]:
+    """Community × month slices of [start, end) (months only for one grid's cases); with ``most``, runs of
+    consecutive months (and no community split when there are more communities than that) so that there are
+    about ``most`` slices (a task has a cost of its own: a query, a round trip)."""
     scope = query.scope
-    if scope.grid_id is not None:
-        return [CaseSlice(a, b) for a, b in months(start, end, tz)]
+    communities: list[int | None] | None = None
     if scope.community_id is not None:
-        communities: list[int | None] = [scope.community_id]
+        communities = [scope.community_id]
     elif scope.community_ids is not None:
         communities = sorted(scope.community_ids)
-    else:
+    elif scope.grid_id is None:
         communities = [*session.scalars(select(Community.id).order_by(Community.id)), None]
-    return [CaseSlice(a, b, c, True) for a, b in months(start, end, tz) for c in communities]
+    if most is not None and communities is not None and len(communities) > most:
+        communities = None
+    spans = months(start, end, tz)
+    per = 1 if most is None else max(1, -(-len(spans) * len(communities or [None]) // most))
+    spans = [(spans[i][0], spans[min(i + per, len(spans)) - 1][1]) for i in range(0, len(spans), per)]
+    if communities is None:
+        return [CaseSlice(a, b) for a, b in spans]
+    return [CaseSlice(a, b, c, True) for a, b in spans for c in communities]
 
 
 def fix_ranges(session: Session, grid_ids: list[int], start: dt.datetime, end: dt.datetime,
@@ -305,14 +317,24 @@ class DaskRunner:
     """Reads and counts the history on the workers of ``client``; ``url``: the database the tasks read.
 
     ``reads``: ``tasks`` (each task reads its slice with its own engine) or ``client`` (one read here, scattered;
-    hotspots and coverage). ``progress(done, total)`` is called as slices finish.
+    hotspots and coverage). ``progress(done, total)`` is called as slices finish. ``slices_per_thread``: cases
+    are cut into about this many slices per worker thread (runs of months per community); ``None``: one per
+    community and month.
     """
 
     def __init__(self, client: Any, url: str, *, tz: str = "Asia/Shanghai", reads: str = "tasks",
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, slices_per_thread: int | None = SLICES_PER_THREAD) -> None:
         if reads not in READS:
             raise InvalidInput(f"reads must be one of {', '.join(READS)}, got {reads!r}", field="reads")
         self.client, self.url, self.tz, self.reads, self.progress = client, url, tz, reads, progress
+        self.slices_per_thread = slices_per_thread
+
+    def most_slices(self) -> int | None:
+        """About this many slices of cases: ``slices_per_thread`` per worker thread (None: every
+        community-month)."""
+        if not self.slices_per_thread:
+            return None
+        return self.slices_per_thread * max(1, sum(self.client.nthreads().values()))
 
     def _gather(self, futures: list[Any], shape: tuple[int, ...], dtype: Any) -> tuple[np.ndarray, int]:
         """Add up the sparse counts the tasks return, as they finish."""
@@ -342,7 +364,7 @@ class DaskRunner:
             data = self.client.scatter([points.iloc[p] for p in parts], hash=False)
             futures = self.client.map(count_points_part, data, frame=frame, weight=weight, pure=False)
         else:
-            slices = case_slices(session, query, start, end, self.tz)
+            slices = case_slices(session, query, start, end, self.tz, self.most_slices())
             futures = self.client.map(count_slice, slices, url=self.url, query=query, frame=frame, weight=weight,
                                       pure=False)
         counts, n = self._gather(futures, (len(layer.frame),), dtype)
@@ -353,7 +375,7 @@ class DaskRunner:
         """The (cells × steps) counts of the query's cases in each of ``bounds``, counted on the cluster."""
         query = replace(query, now=query.now or dt.datetime.now(dt.UTC))
         frame = self.client.scatter(layer.count_frame, broadcast=True, hash=False)
-        slices = case_slices(session, query, bounds[0][0], bounds[-1][1], self.tz)
+        slices = case_slices(session, query, bounds[0][0], bounds[-1][1], self.tz, self.most_slices())
         futures = self.client.map(count_steps, slices, url=self.url, query=query, frame=frame, bounds=bounds,
                                   pure=False)
         cube, _ = self._gather(futures, (len(layer.frame), len(bounds)), np.int64)

@@ -130,10 +130,24 @@ def test_hotspots_on_dask_equal_in_process(client, world, session, options) -> N
     assert result == expected  # z, p, bins and counts of every cell
 
 
-def test_hotspots_read_once_and_scattered_equal_in_process(client, world, session) -> None:
+def test_hotspots_read_once_and_scattered_or_sliced_otherwise_equal_in_process(client, world, session) -> None:
     expected = svc.hotspots(session, SYSTEM, SETTINGS, start=START, end=END)
     assert svc.hotspots(session, SYSTEM, SETTINGS, start=START, end=END,
                         runner=runner(client, world, "client")) == expected
+    for per_thread in (None, 1):  # every community-month; about two slices (months only, communities outnumber)
+        r = H.DaskRunner(client, world[0], tz=SETTINGS.timezone, slices_per_thread=per_thread)
+        assert svc.hotspots(session, SYSTEM, SETTINGS, start=START, end=END, runner=r) == expected
+
+
+def test_slices_cover_the_period_once(world, session) -> None:
+    s, e = svc.half_open(START, END, SETTINGS.timezone)
+    query = svc.CaseQuery(svc.Scope(), None, "cases", True)
+    communities = session.scalar(select(func.count()).select_from(Community)) + 1  # and "in no community"
+    assert len(H.case_slices(session, query, s, e, SETTINGS.timezone)) == 6 * communities
+    grouped = H.case_slices(session, query, s, e, SETTINGS.timezone, most=2 * communities)
+    assert len(grouped) == 2 * communities and grouped[0].start == s and grouped[-1].end == e
+    assert [p.end for p in grouped[::communities]][:-1] == [p.start for p in grouped[communities::communities]]
+    assert not any(p.by_community for p in H.case_slices(session, query, s, e, SETTINGS.timezone, most=3))
 
 
 def test_emerging_on_dask_equals_in_process(client, world, session) -> None:
