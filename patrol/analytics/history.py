@@ -400,10 +400,13 @@ class DaskRunner:
             parts = [read(self.url, grid_ids, start, end, worker_id, include_simulated, r) for r in ranges]
             frame = dd.from_delayed(parts, meta=pd.DataFrame({c: pd.Series(dtype=t)
                                                               for c, t in FIX_COLUMNS.items()}), verify_meta=False)
-            self._follow(len(ranges))
-        with self.client.as_current():
-            cov = grid_coverage(base, frame, distance_m=distance_m, visited=visited)
-        self._unfollow()
+        total = frame.npartitions
+        self._follow(total)
+        try:
+            with self.client.as_current():
+                cov = grid_coverage(base, frame, distance_m=distance_m, visited=visited)
+        finally:
+            self._unfollow(total)
         return cov, n
 
     def _follow(self, total: int) -> None:
@@ -419,9 +422,10 @@ class DaskRunner:
 
         self.client.subscribe_topic(TOPIC, handler)
 
-    def _unfollow(self) -> None:
+    def _unfollow(self, total: int) -> None:
         if self.progress is not None:
             self.client.unsubscribe_topic(TOPIC)
+            self.progress(total, total)  # events may still be on their way: the work is done
 
 
 def count_fixes(session: Session, grid_ids: list[int], start: dt.datetime, end: dt.datetime, worker_id: int | None,
