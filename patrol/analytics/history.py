@@ -26,6 +26,7 @@ address: a real scheduler) or :func:`shared_client` for the API (kept per server
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,6 +46,8 @@ from patrol.core.db import make_engine
 from patrol.core.errors import InvalidInput
 from patrol.core.models import Case, Community, GpsFix, Patrol
 from patrol.core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: the topic of the progress events tasks send to the client (``Client.subscribe_topic``)
 TOPIC = "gridpatrol-history"
@@ -79,7 +82,7 @@ def new_client(address: str, *, workers: int = 2, memory: str = "2GiB", processe
         client = Client(cluster, set_as_default=False)
         client._gridpatrol_cluster = cluster  # closed with the client (close_client)
         return client
-    return Client(address, set_as_default=False, timeout="10s")
+    return Client(address, set_as_default=False, timeout="3s")  # a scheduler on the LAN answers in ms
 
 
 def close_client(client: Any) -> None:
@@ -123,10 +126,15 @@ def close_shared() -> None:
 
 def runner_for(settings: Settings, session: Session, days: float) -> DaskRunner | None:
     """A runner on the configured scheduler when there is one and the period is longer than ``dask_min_days``;
-    ``None`` (in-process) otherwise."""
+    ``None`` (in-process) otherwise, and when the scheduler cannot be reached (logged: the answer is the same)."""
     if not settings.dask_scheduler.strip() or days <= settings.dask_min_days:
         return None
-    return DaskRunner(shared_client(settings), database_url(session), tz=settings.timezone)
+    try:
+        client = shared_client(settings)
+    except (OSError, TimeoutError) as exc:
+        log.warning("Dask scheduler %s unreachable (%s): analysing in this process", settings.dask_scheduler, exc)
+        return None
+    return DaskRunner(client, database_url(session), tz=settings.timezone)
 
 
 def database_url(session: Session) -> str:

@@ -244,5 +244,6 @@ def test_months_follow_the_local_calendar() -> None:
 def test_runner_only_for_long_periods_with_a_scheduler(session) -> None:
     assert H.runner_for(SETTINGS, session, 2000) is None
     assert H.runner_for(Settings(dask_scheduler="tcp://127.0.0.1:1"), session, 30) is None
+    assert H.runner_for(Settings(dask_scheduler="tcp://127.0.0.1:1"), session, 400) is None  # unreachable
     with pytest.raises(InvalidInput, match="scheduler address"):
         H.cluster_kind("nowhere")
