@@ -254,7 +254,7 @@ def timed(sessions, name: str, runner) -> tuple[float, dict]:
         return time.perf_counter() - t, out
 
 
-def run(url: str, names: list[str], workers: list[int], memory: str) -> None:
+def run(url: str, names: list[str], workers: list[int], memory: str, client_reads: bool = True) -> None:
     engine = make_engine(url)
     sessions = session_factory(engine)
     times: dict[tuple[str, str], float] = {}
@@ -267,7 +267,7 @@ def run(url: str, names: list[str], workers: list[int], memory: str) -> None:
     for n in workers:
         with H.open_client("local", workers=n, memory=memory) as client:
             client.run(lambda: __import__("patrol.analytics.history"))
-            for reads in ("tasks", "client") if n == max(workers) else ("tasks",):
+            for reads in ("tasks", "client") if n == max(workers) and client_reads else ("tasks",):
                 runner = H.DaskRunner(client, url, tz=SETTINGS.timezone, reads=reads)
                 for name in names:
                     if name == "emerging" and reads == "client":
@@ -298,13 +298,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", default="1,2", help="LocalCluster sizes to measure")
     parser.add_argument("--memory", default="3GiB", help="memory limit per worker")
     parser.add_argument("--generate-only", action="store_true")
+    parser.add_argument("--no-client-reads", action="store_true", help="skip one read here then scattered")
     args, _ = parser.parse_known_args(argv)  # bench/run.py leaves its own arguments (bench names) in sys.argv
     if not args.database and not os.environ.get("GRIDPATROL_TEST_POSTGRES_URL"):
         print("skipped: give --database postgresql+psycopg://… or GRIDPATROL_TEST_POSTGRES_URL (scripts/pg.sh start)")
         return
     url = prepare(args)
     if not args.generate_only:
-        run(url, args.only.split(","), [int(w) for w in args.workers.split(",")], args.memory)
+        run(url, args.only.split(","), [int(w) for w in args.workers.split(",")], args.memory,
+            not args.no_client_reads)
 
 
 if __name__ == "__main__":
