@@ -279,13 +279,15 @@ def run(url: str, names: list[str], workers: list[int], memory: str, client_read
     engine.dispose()
     print(f"\n{'analysis':<10}{'in-process':>11}{'1 worker':>10}{'2 workers':>11}{'2w, 1 read':>12}"
           f"{'in-proc ÷ 2w':>14}{'1→2 scaling':>13}")
+    def cell(v: float | None, width: int, unit: str) -> str:
+        return f"{'—':>{width}}" if v is None else f"{v:>{width - len(unit)}.{1 if unit == 's' else 2}f}{unit}"
+
     for name in names:
         one, two = times.get((name, "1 worker tasks")), times.get((name, "2 workers tasks"))
-        client_reads = times.get((name, "2 workers client"))
         base = times[(name, "in-process")]
-        print(f"{name:<10}{base:>10.1f}s{one or float('nan'):>9.1f}s{two or float('nan'):>10.1f}s"
-              f"{client_reads or float('nan'):>11.1f}s{base / two if two else float('nan'):>13.2f}×"
-              f"{one / two if one and two else float('nan'):>12.2f}×")
+        print(f"{name:<10}{cell(base, 11, 's')}{cell(one, 10, 's')}{cell(two, 11, 's')}"
+              f"{cell(times.get((name, '2 workers client')), 12, 's')}{cell(base / two if two else None, 14, '×')}"
+              f"{cell(one / two if one and two else None, 13, '×')}")
     print(f"({load()}; 2 cores shared with other work: Dask cannot beat the cores it has)")
 
 
