@@ -45,6 +45,7 @@ SETTINGS = Settings(timezone="Asia/Shanghai")
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)  # the history ends here
 YEARS = 5
 SPACING_M, NOISE_M, PATROL_M = 8.0, 3.0, 3000.0
+COVERAGE_DAYS = [365]  # --coverage-days
 
 
 def load() -> str:
@@ -242,8 +243,8 @@ ANALYSES = {
                                                end=NOW, runner=runner),
     "emerging": lambda s, runner: svc.emerging(s, SYSTEM, SETTINGS, step="month", steps=60, now=NOW,
                                                runner=runner),
-    "coverage": lambda s, runner: svc.coverage(s, SYSTEM, SETTINGS, start=NOW - dt.timedelta(days=365), end=NOW,
-                                               runner=runner),
+    "coverage": lambda s, runner: svc.coverage(s, SYSTEM, SETTINGS, start=NOW - dt.timedelta(days=COVERAGE_DAYS[0]),
+                                               end=NOW, runner=runner),
 }
 
 
@@ -300,12 +301,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", default="1,2", help="LocalCluster sizes to measure")
     parser.add_argument("--memory", default="3GiB", help="memory limit per worker")
     parser.add_argument("--generate-only", action="store_true")
+    parser.add_argument("--coverage-days", type=int, default=365,
+                        help="coverage of the last N days (the in-process read of a year's 10M fixes took > 5 GB)")
     parser.add_argument("--no-client-reads", action="store_true", help="skip one read here then scattered")
     args, _ = parser.parse_known_args(argv)  # bench/run.py leaves its own arguments (bench names) in sys.argv
     if not args.database and not os.environ.get("GRIDPATROL_TEST_POSTGRES_URL"):
         print("skipped: give --database postgresql+psycopg://… or GRIDPATROL_TEST_POSTGRES_URL (scripts/pg.sh start)")
         return
     url = prepare(args)
+    COVERAGE_DAYS[0] = args.coverage_days
     if not args.generate_only:
         run(url, args.only.split(","), [int(w) for w in args.workers.split(",")], args.memory,
             not args.no_client_reads)
