@@ -51,6 +51,7 @@ COMMANDS: dict[str, str] = {
     "mediation": "api.cli.mediation:mediation",
     "assess": "api.cli.assessment:assess",
     "gps": "api.cli.gps:gps",
+    "analytics": "api.cli.analytics:analytics",
     "info": "api.cli.city:info",
     "serve": "api.cli.server:serve",
     "demo": "api.cli.server:demo",

@@ -14,6 +14,7 @@ from api.deps import ActorDep, Period, PeriodEnd, ReadSessionDep, SettingsDep, l
 from api.error_texts import request_lang
 from api.schemas.analytics import CoverageOut, KpisOut, KpiTrendOut
 from api.schemas.base import FeatureCollection
+from patrol.analytics import history
 from patrol.analytics import service as svc
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
@@ -87,8 +88,13 @@ def hotspots(actor: ActorDep, session: ReadSessionDep, settings: SettingsDep, st
     s, e = local_days(settings, start, end)
     out = svc.hotspots(session, actor, settings, start=s, end=e, cells=cells, resolution=resolution, size_m=size_m,
                        category=category, measure=measure, weight=weight, permutations=permutations,
-                       community=community, grid=grid, include_simulated=include_simulated, channel=channel)
+                       community=community, grid=grid, include_simulated=include_simulated, channel=channel,
+                       runner=history.runner_for(settings, session, (e - s).days))
     return JSONResponse(out, media_type="application/geo+json")
+
+
+#: days of one step of emerging hot spots, for the choice of Dask (history.runner_for)
+STEP_DAYS = {"day": 1, "week": 7, "month": 30.44}
 
 
 @router.get("/emerging", summary="Emerging hot spots (Gi* per step + Mann–Kendall): one ArcGIS pattern per cell",
@@ -100,7 +106,8 @@ def emerging(actor: ActorDep, session: ReadSessionDep, settings: SettingsDep,
              include_simulated: bool = True, channel: Channel = None) -> Response:
     out = svc.emerging(session, actor, settings, step=step, steps=steps, cells=cells, resolution=resolution,
                        size_m=size_m, category=category, measure=measure, community=community, grid=grid,
-                       include_simulated=include_simulated, channel=channel)
+                       include_simulated=include_simulated, channel=channel,
+                       runner=history.runner_for(settings, session, steps * STEP_DAYS[step]))
     return JSONResponse(out, media_type="application/geo+json")
 
 
@@ -116,4 +123,4 @@ def coverage(actor: ActorDep, session: ReadSessionDep, settings: SettingsDep, st
     s, e = local_days(settings, start, end)
     return svc.coverage(session, actor, settings, start=s, end=e, community=community, grid=grid,
                         worker_id=worker_id, distance_m=distance_m, blind_days=blind_days,
-                        include_simulated=include_simulated)
+                        include_simulated=include_simulated, runner=history.runner_for(settings, session, (e - s).days))

@@ -55,9 +55,10 @@ def local_days(start: dt.datetime, end: dt.datetime, tz: str) -> list[dt.date] |
 
 
 def raw_fixes(session: Session, grid_ids: list[int], start: dt.datetime, end: dt.datetime,
-              worker_id: int | None = None, include_simulated: bool = True) -> pd.DataFrame:
-    """The raw fixes of the patrols of ``grid_ids`` in [start, end): patrol_id, time (UTC), lon, lat, flag."""
-    where = [GpsFix.time >= start, GpsFix.time < end, Patrol.grid_id.in_(grid_ids or [-1])]
+              worker_id: int | None = None, include_simulated: bool = True, extra: tuple = ()) -> pd.DataFrame:
+    """The raw fixes of the patrols of ``grid_ids`` in [start, end): patrol_id, time (UTC), lon, lat, flag;
+    ``extra``: more WHERE clauses (a Dask task's slice of the history)."""
+    where = [GpsFix.time >= start, GpsFix.time < end, Patrol.grid_id.in_(grid_ids or [-1]), *extra]
     if worker_id is not None:
         where.append(Patrol.worker_id == worker_id)
     if not include_simulated:

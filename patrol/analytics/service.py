@@ -245,11 +245,19 @@ def _case_where(scope: Scope, start: dt.datetime, end: dt.datetime, category: st
     return where
 
 
-def _case_points(session: Session, scope: Scope, *, start: dt.datetime, end: dt.datetime, category: str | None,
-                 measure: str, include_simulated: bool, channel: str | None = None):
+def check_measure(measure: str) -> None:
+    if measure not in MEASURES:
+        raise InvalidInput(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}", field="measure")
 
-    _check_measure(measure)
-    where = _case_where(scope, start, end, category, include_simulated, channel)
+
+def case_points(session: Session, scope: Scope, *, start: dt.datetime, end: dt.datetime, category: str | None,
+                measure: str, include_simulated: bool, channel: str | None = None, extra: tuple = (),
+                now: dt.datetime | None = None):
+    """The cases of ``measure`` reported in [start, end) in the scope as WGS-84 points with their severity;
+    ``extra``: more WHERE clauses (a Dask task's slice of the history); ``now``: when "overdue" is judged."""
+
+    check_measure(measure)
+    where = [*_case_where(scope, start, end, category, include_simulated, channel), *extra]
     if measure == "reworked":
         where.append(Case.rework_count > 0)
     elif measure == "reopened":
@@ -258,15 +266,32 @@ def _case_points(session: Session, scope: Scope, *, start: dt.datetime, end: dt.
                                   Case.closed_on_time).join(Category, Category.code == Case.category_code)
                            .where(*where)).all()
     if measure == "overdue":  # closed late, or still running past the deadline
-        now = now_utc()
+        now = now or now_utc()
         rows = [r for r in rows if r[4] is False or is_overdue(r[2], r[3], now)]
     geoms = shapely.from_wkb(np.array([bytes(r[0]) for r in rows], dtype=object)) if rows else []
     return gpd.GeoDataFrame({"severity": [r[1] for r in rows]}, geometry=list(geoms), crs=4326)
 
 
-def _check_measure(measure: str) -> None:
-    if measure not in MEASURES:
-        raise InvalidInput(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}", field="measure")
+@dataclass(frozen=True)
+class CaseQuery:
+    """Which cases hotspots count, as plain values a Dask task carries to its worker (see
+    :mod:`patrol.analytics.history`): ``points`` reads those of one slice of the history."""
+
+    scope: Scope
+    category: str | None
+    measure: str
+    include_simulated: bool
+    channel: str | None = None
+    now: dt.datetime | None = None
+
+    def points(self, session: Session, start: dt.datetime, end: dt.datetime, extra: tuple = ()):
+        return case_points(session, self.scope, start=start, end=end, category=self.category, measure=self.measure,
+                           include_simulated=self.include_simulated, channel=self.channel, extra=extra, now=self.now)
+
+
+def no_points():
+    """An empty frame of case points (a cell layer with its cells and weights, to be counted elsewhere)."""
+    return gpd.GeoDataFrame({"severity": []}, geometry=[], crs=4326)
 
 
 def _area(session: Session, scope: Scope):
@@ -369,22 +394,29 @@ def hotspots(session: Session, actor: Actor, settings: Settings, *, start: dt.da
              end: dt.date | dt.datetime, cells: str = "h3", resolution: int = 9, size_m: float = 250,
              category: str | None = None, measure: str = "cases", weight: str = "count", permutations: int = 0,
              community: str | None = None, grid: str | None = None, include_simulated: bool = True,
-             channel: str | None = None) -> dict:
-    """Getis-Ord Gi* hot and cold spots of cases aggregated to cells, with BH-FDR bins −3…+3, as GeoJSON."""
+             channel: str | None = None, runner=None) -> dict:
+    """Getis-Ord Gi* hot and cold spots of cases aggregated to cells, with BH-FDR bins −3…+3, as GeoJSON;
+    ``runner`` (:class:`patrol.analytics.history.DaskRunner`): count the cases on Dask, the same result."""
 
     scope = resolve_scope(session, actor, community=community, grid=grid)
     s, e = half_open(start, end, settings.timezone)
     if not 0 <= permutations <= 9999:
         raise InvalidInput(f"permutations must be 0–9999, got {permutations}", field="permutations")
-    if cell_counts.fast(settings.fast_reads, cells, resolution):
-        _check_measure(measure)
+    if cell_counts.fast(settings.fast_reads, cells, resolution):  # counted in SQL on the stored cells
+        check_measure(measure)
         layer = _fast_layer(session, scope, _case_where(scope, s, e, category, include_simulated, channel),
                             measure=measure, resolution=resolution, weight=weight)
-    else:
-        points = _case_points(session, scope, start=s, end=e, category=category, measure=measure,
-                              include_simulated=include_simulated, channel=channel)
+    elif runner is None:
+        points = case_points(session, scope, start=s, end=e, category=category, measure=measure,
+                             include_simulated=include_simulated, channel=channel)
         layer = cell_layer(session, scope, points, cells=cells, resolution=resolution, size_m=size_m,
                            weight=weight)
+    else:
+        check_measure(measure)
+        query = CaseQuery(scope, category, measure, include_simulated, channel)
+        layer = cell_layer(session, scope, no_points(), cells=cells, resolution=resolution, size_m=size_m,
+                           weight=weight)
+        layer = runner.hotspot_layer(session, query, layer, s, e, weight)
     y = np.asarray(layer.counts, dtype=float)
     n = len(y)
     summary = {"cells": n, "points": layer.n_points, "measure": measure, "cell_kind": cells,
@@ -416,8 +448,10 @@ def hotspots(session: Session, actor: Actor, settings: Settings, *, start: dt.da
 def emerging(session: Session, actor: Actor, settings: Settings, *, step: str = "week", steps: int = 8,
              cells: str = "h3", resolution: int = 9, size_m: float = 250, category: str | None = None,
              measure: str = "cases", community: str | None = None, grid: str | None = None,
-             include_simulated: bool = True, now: dt.datetime | None = None, channel: str | None = None) -> dict:
-    """Emerging hot spots: Gi* per time step and the Mann–Kendall trend, one ArcGIS pattern per cell."""
+             include_simulated: bool = True, now: dt.datetime | None = None, channel: str | None = None,
+             runner=None) -> dict:
+    """Emerging hot spots: Gi* per time step and the Mann–Kendall trend, one ArcGIS pattern per cell; ``runner``
+    (:class:`patrol.analytics.history.DaskRunner`): count the cases on Dask, the same result."""
 
     if step not in ("day", "week", "month"):
         raise InvalidInput(f"step must be day, week or month, got {step!r}", field="step")
@@ -432,13 +466,19 @@ def emerging(session: Session, actor: Actor, settings: Settings, *, step: str = 
                   for k in range(steps, 0, -1)]
     else:
         bounds = last_periods(step, steps, now, tz)
-    if cell_counts.fast(settings.fast_reads, cells, resolution):
+    if cell_counts.fast(settings.fast_reads, cells, resolution):  # one grouped query on the stored cells
         layer, counts = _fast_steps(session, scope, bounds, category=category, measure=measure,
                                     include_simulated=include_simulated, channel=channel, resolution=resolution)
-    else:
+    elif runner is None:
         layer, counts = _steps(session, scope, bounds, category=category, measure=measure, cells=cells,
                                include_simulated=include_simulated, channel=channel, resolution=resolution,
                                size_m=size_m)
+    else:
+        check_measure(measure)
+        query = CaseQuery(scope, category, measure, include_simulated, channel)
+        layer = cell_layer(session, scope, no_points(), cells=cells, resolution=resolution, size_m=size_m,
+                           weight="count")
+        counts = runner.emerging_counts(session, query, layer, bounds)
     summary = {"cells": counts.shape[0], "steps": [[s.isoformat(), e.isoformat()] for s, e in bounds],
                "points": int(counts.sum()), "message": None}
     codes = names = None
@@ -463,7 +503,7 @@ def _steps(session: Session, scope: Scope, bounds: list, *, category: str | None
     layer = None
     cols = []
     for s, e in bounds:
-        pts = _case_points(session, scope, start=s, end=e, category=category, measure=measure,
+        pts = case_points(session, scope, start=s, end=e, category=category, measure=measure,
                            include_simulated=include_simulated, channel=channel)
         layer = cell_layer(session, scope, pts, cells=cells, resolution=resolution, size_m=size_m,
                            weight="count") if layer is None else \
@@ -475,7 +515,7 @@ def _steps(session: Session, scope: Scope, bounds: list, *, category: str | None
 def _fast_steps(session: Session, scope: Scope, bounds: list, *, category: str | None, measure: str,
                 include_simulated: bool, channel: str | None, resolution: int) -> tuple:
     """:func:`_steps` in one query grouped by (step, stored cell)."""
-    _check_measure(measure)
+    check_measure(measure)
     where = _case_where(scope, bounds[0][0], bounds[-1][1], category, include_simulated, channel)
     area = _area(session, scope)
     with warnings.catch_warnings():
@@ -544,19 +584,22 @@ def coverage_base(session: Session, scope: Scope) -> object:
     return base
 
 
-def _fixes(session: Session, grid_ids: list[int], start: dt.datetime, end: dt.datetime,
-           worker_id: int | None, include_simulated: bool):
+def fixes_frame(session: Session, grid_ids: list[int], start: dt.datetime, end: dt.datetime,
+                worker_id: int | None, include_simulated: bool, extra: tuple = ()):
+    """The GPS fixes of [start, end) of the patrols of these grids (of one worker if given), in patrol and time
+    order, as geo.coverage reads them; ``extra``: more WHERE clauses (a Dask task's slice of the history)."""
 
-    return raw_fixes(session, grid_ids, start, end, worker_id, include_simulated)
+    return raw_fixes(session, grid_ids, start, end, worker_id, include_simulated, extra)
 
 
 def coverage(session: Session, actor: Actor, settings: Settings, *, start: dt.date | dt.datetime,
              end: dt.date | dt.datetime, community: str | None = None, grid: str | None = None,
              worker_id: int | None = None, distance_m: float = 25.0, blind_days: int | None = None,
-             include_simulated: bool = True) -> dict:
+             include_simulated: bool = True, runner=None) -> dict:
     """Patrol coverage (不留死角) per grid for a period: street length and buildings within ``distance_m`` of the
     tracks (or visited), covered / uncovered street runs and buildings; with ``blind_days``, the streets and
-    buildings not covered for more than that many days before ``end`` (looking back 90 days)."""
+    buildings not covered for more than that many days before ``end`` (looking back 90 days). ``runner``
+    (:class:`patrol.analytics.history.DaskRunner`): measure the period's fixes on Dask, the same result."""
 
     if not 1 <= distance_m <= 500:
         raise InvalidInput(f"distance_m must be 1–500, got {distance_m}", field="distance_m")
@@ -570,13 +613,17 @@ def coverage(session: Session, actor: Actor, settings: Settings, *, start: dt.da
     grids = read_frame_grids(session, scope)
     ids = grids["id"].tolist()
     visits = session.execute(select(Visit.building_id, Visit.time).where(Visit.time >= s, Visit.time < e)).all()
+    visited = {b for b, _ in visits}
     plan = plan_days(session, s, e, settings.timezone, fast=settings.fast_reads, distance_m=distance_m)
-    if plan.summary:  # some days from the per worker-day summaries (patrol.analytics.gps_days)
+    if plan.summary:  # some days from the per worker-day summaries (patrol.analytics.gps_days), in process
         cov, n_fixes = coverage_of(session, base, ids, plan, worker_id=worker_id, include_simulated=include_simulated,
-                                   distance_m=distance_m, visited={b for b, _ in visits})
+                                   distance_m=distance_m, visited=visited)
+    elif runner is None:
+        fixes = fixes_frame(session, ids, s, e, worker_id, include_simulated)
+        cov, n_fixes = grid_coverage(base, fixes, distance_m=distance_m, visited=visited), len(fixes)
     else:
-        fixes = _fixes(session, ids, s, e, worker_id, include_simulated)
-        cov, n_fixes = grid_coverage(base, fixes, distance_m=distance_m, visited={b for b, _ in visits}), len(fixes)
+        cov, n_fixes = runner.coverage(session, base, ids, s, e, worker_id=worker_id,
+                                       include_simulated=include_simulated, distance_m=distance_m, visited=visited)
     table = cov.grids.merge(grids[["id", "code"]], on="code", how="left")
     out = {
         "start": s.isoformat(), "end": e.isoformat(), "distance_m": distance_m, "fixes": n_fixes,
@@ -587,7 +634,7 @@ def coverage(session: Session, actor: Actor, settings: Settings, *, start: dt.da
     }
     if blind_days is not None:
         since = e - dt.timedelta(days=90)
-        old = _fixes(session, ids, since, e, worker_id, include_simulated)
+        old = fixes_frame(session, ids, since, e, worker_id, include_simulated)
         seen = session.execute(select(Visit.building_id, func.max(Visit.time)).where(
             Visit.time >= since, Visit.time < e).group_by(Visit.building_id)).all()
         last = last_covered(base, old, distance_m=distance_m,

@@ -83,6 +83,16 @@ class Settings(BaseSettings):
     gps_retention_days: int = Field(365, ge=90, description="Raw GPS fixes older than this many days are dropped by "
                                                             "gridpatrol gps retain, once summarised per worker-day "
                                                             "(at least the 90 days the blind spots look back on).")
+    # issue 23, heavy analytics on Dask (patrol/analytics/history.py)
+    dask_scheduler: str = Field("", max_length=300, description="Where hotspots, emerging hotspots and coverage over "
+                                "long periods run: empty: in this process; local: a distributed.LocalCluster of "
+                                "dask_workers workers started on first use; tcp://host:8786: a real cluster's "
+                                "scheduler (its workers need this Python environment and the database).")
+    dask_workers: int = Field(2, gt=0, le=256, description="Workers of the local cluster (dask_scheduler=local).")
+    dask_memory: str = Field("2GiB", max_length=20, description="Memory limit of each local worker, e.g. 2GiB "
+                             "(dask_scheduler=local).")
+    dask_min_days: int = Field(366, gt=0, description="The API sends hotspots, emerging hotspots and coverage to "
+                               "the Dask scheduler (when one is set) for periods longer than this many days.")
     notify_max_attempts: int = Field(8, gt=0, description="Deliveries of one notification tried before it is dead.")
     notify_lease_seconds: float = Field(120.0, gt=0, description="How long a sender's claim on an outbox row holds; "
                                                                  "after it a crashed sender's rows are sent again.")
