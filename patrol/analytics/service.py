@@ -402,7 +402,7 @@ def hotspots(session: Session, actor: Actor, settings: Settings, *, start: dt.da
     s, e = half_open(start, end, settings.timezone)
     if not 0 <= permutations <= 9999:
         raise InvalidInput(f"permutations must be 0–9999, got {permutations}", field="permutations")
-    if cell_counts.fast(settings.fast_reads, cells, resolution):  # counted in SQL on the stored cells
+    if runner is None and cell_counts.fast(settings.fast_reads, cells, resolution):  # SQL on stored cells
         check_measure(measure)
         layer = _fast_layer(session, scope, _case_where(scope, s, e, category, include_simulated, channel),
                             measure=measure, resolution=resolution, weight=weight)
@@ -466,7 +466,7 @@ def emerging(session: Session, actor: Actor, settings: Settings, *, step: str = 
                   for k in range(steps, 0, -1)]
     else:
         bounds = last_periods(step, steps, now, tz)
-    if cell_counts.fast(settings.fast_reads, cells, resolution):  # one grouped query on the stored cells
+    if runner is None and cell_counts.fast(settings.fast_reads, cells, resolution):  # one grouped query
         layer, counts = _fast_steps(session, scope, bounds, category=category, measure=measure,
                                     include_simulated=include_simulated, channel=channel, resolution=resolution)
     elif runner is None:
