@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from maps.analytics.page import PAGE_LABELS, Select
 from maps.desk.common import CHANNEL
+from patrol.analytics import map_frames as mf
 from patrol.analytics import service as svc
 from patrol.cases.channels import CHANNELS, RESIDENT_CHANNELS
 from patrol.cases.lifecycle import OPEN
@@ -58,7 +59,7 @@ def map_period(settings: Settings, period: str | None, start: dt.date | None, en
 
 def category_select(session, lang: str, value: str | None) -> Select:
     t = PAGE_LABELS[lang]
-    labels = svc.category_labels(session, lang)
+    labels = mf.category_labels(session, lang)
     return Select("category", t["category"], [("", t["all"])] + [(c, f"{c} {n}") for c, n in sorted(labels.items())],
                   value)
 

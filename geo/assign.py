@@ -1,4 +1,5 @@
-"""Bulk point-in-polygon: which polygon of a partition holds each of many points.
+"""Bulk point-in-polygon: which polygon of a partition holds each of many points. Long because the index, its
+rasterisation and the edge rules must be read together to see that the answer equals sjoin's.
 
 :func:`assign_points` answers, for each point, the position of the polygon that covers it, or -1. It gives the
 same answer as ``geopandas.sjoin(points, polygons, predicate="intersects")`` followed by the edge rule below,

@@ -25,6 +25,7 @@ from maps import login as login_html
 from maps.analytics import page as P
 from maps.dashboard import dashboard_page
 from maps.planner import planner_page
+from patrol.analytics import map_frames as mf
 from patrol.analytics import service as svc
 from patrol.cases import routing
 from patrol.cases import service as case_svc
@@ -141,10 +142,10 @@ def heat_page(actor: PageActorDep, session: ReadSessionDep, settings: SettingsDe
               community: str | None = None, grid: str | None = None, channel: Channel = None) -> Response:
     key, s, e = mp.map_period(settings, period, start, end, last)
     scope = svc.resolve_scope(session, actor, community=community, grid=grid)
-    cases = mp.filter_cases(svc.case_frame(session, scope, start=s, end=e, category=category,
+    cases = mp.filter_cases(mf.case_frame(session, scope, start=s, end=e, category=category,
                                            tz=settings.timezone, channel=channel), status)
     language = lang or settings.lang
-    labels = svc.category_labels(session, language)
+    labels = mf.category_labels(session, language)
     m = M.heatmap_map(cases, category_labels=labels, closed_statuses=CLOSED, **_opts(settings, lang, session=session))
     frame = _frame_of(session, actor, settings, "heat", lang, (key, s, e), count=len(cases),
                       explain="no_cases" if len(cases) == 0 else None,
@@ -201,7 +202,7 @@ def coverage_page(actor: PageActorDep, session: ReadSessionDep, settings: Settin
                   day: Annotated[dt.date | None, Query(description="show this day's tracks (of worker_id)")] = None,
                   distance_m: float = 25.0) -> Response:
     key, s, e = mp.map_period(settings, period, start, end, last)
-    whose = svc.track_reader_worker(session, actor, worker_id) if day is not None else None
+    whose = mf.track_reader_worker(session, actor, worker_id) if day is not None else None
     cov = svc.coverage(session, actor, settings, start=s, end=e, community=community, grid=grid,
                        worker_id=worker_id, distance_m=distance_m)
     scope = svc.resolve_scope(session, actor, community=community, grid=grid)
@@ -209,7 +210,7 @@ def coverage_page(actor: PageActorDep, session: ReadSessionDep, settings: Settin
     table = {g["code"]: g for g in cov["grids"]}
     grids["coverage_pct"] = [table.get(c, {}).get("coverage_pct") for c in grids["code"]]
     grids["building_pct"] = [table.get(c, {}).get("building_pct") for c in grids["code"]]
-    tracks = svc.track_frame(session, scope, day=day, worker_id=whose, tz=settings.timezone,
+    tracks = mf.track_frame(session, scope, day=day, worker_id=whose, tz=settings.timezone,
                              fast_reads=settings.fast_reads) if day is not None else None
     m = M.coverage_map(grids, _frame(cov["streets"]), _frame(cov["buildings"]), tracks,
                        **_opts(settings, lang, session=session))

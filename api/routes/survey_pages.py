@@ -19,7 +19,7 @@ from sqlalchemy import select
 from api.csv_safe import csv_response
 from api.deps import PageActorDep, SessionDep, SettingsDep
 from maps import surveys as page
-from patrol.analytics.service import category_labels
+from patrol.analytics.map_frames import category_labels
 from patrol.cases.worktime import month_bounds
 from patrol.core.models import Grid
 from patrol.surveys import checklists as cl

@@ -1,4 +1,5 @@
-"""KPIs of the closed loop (闭环考核指标) per grid, community, unit, category or overall, for a period.
+"""KPIs of the closed loop (闭环考核指标) per grid, community, unit, category or overall, for a period. Long because
+the definition of every KPI is this docstring's table, next to the code that computes it.
 
 A pure computation on two DataFrames (:func:`compute_kpis`: cases and their events) plus a loader that reads only
 the needed columns from SpatiaLite or PostGIS (:func:`kpis`), a trend over the last N weeks or months for a

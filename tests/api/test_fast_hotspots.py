@@ -56,7 +56,7 @@ def _both(world, monkeypatch, fn, who: str = "admin", **kw) -> tuple[dict, dict]
         cell_counts.clear_cache()
         with monkeypatch.context() as m, session_factory(world.engine)() as s:
             if fast and kw.get("resolution") == 9:
-                m.setattr(svc, "_case_points", _never)
+                m.setattr(svc, "case_points", _never)
             actor = SYSTEM if who == "admin" else actor_for(s, get_user(s, who))
             out.append(fn(s, actor, Settings(fast_reads=fast), **kw))
     return out[0], out[1]

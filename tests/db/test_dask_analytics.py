@@ -213,13 +213,19 @@ def test_the_api_sends_long_periods_to_the_configured_cluster(client, world, mon
         with TestClient(app, headers=ENGLISH) as c:
             token = c.post("/api/v1/auth/token", data={"username": "boss", "password": "correct horse 1"})
             auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
-            long = c.get("/api/v1/analytics/hotspots", headers=auth, params={"start": START, "end": END})
+            # resolution 8: not counted on the stored cells (resolution 9), so long periods go to the cluster
+            long = c.get("/api/v1/analytics/hotspots", headers=auth,
+                         params={"start": START, "end": END, "resolution": 8})
             assert long.status_code == 200, long.text
             assert used == [world[0]]  # 181 days > dask_min_days: on the cluster
             with Session(world[1]) as s:
-                assert long.json() == json.loads(json.dumps(svc.hotspots(s, SYSTEM, SETTINGS, start=START, end=END)))
-            short = c.get("/api/v1/analytics/hotspots", headers=auth, params={"start": START, "end": "2025-02-01"})
+                assert long.json() == json.loads(json.dumps(svc.hotspots(s, SYSTEM, SETTINGS, start=START, end=END,
+                                                                         resolution=8)))
+            short = c.get("/api/v1/analytics/hotspots", headers=auth,
+                          params={"start": START, "end": "2025-02-01", "resolution": 8})
             assert short.status_code == 200 and used == [world[0]]  # 31 days: in the server process
+            stored = c.get("/api/v1/analytics/hotspots", headers=auth, params={"start": START, "end": END})
+            assert stored.status_code == 200 and used == [world[0]]  # resolution 9: SQL on the stored cells
     finally:
         H.close_shared()
         app.state.engine.dispose()

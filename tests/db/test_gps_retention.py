@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select, text
 
 from api.cli import cli
 from patrol.analytics import gps_retain
+from patrol.analytics import map_frames as mf
 from patrol.analytics import service as svc
 from patrol.analytics.gps_days import FIX_COLUMNS, raw_fixes, summarise_day, summary_row
 from patrol.analytics.scorecard_data import grid_figures, month_of
@@ -105,7 +106,7 @@ def _comparable(cov: dict) -> dict:
 
 def _tracks(w, settings: Settings, day: dt.date) -> list:
     with w["sessions"]() as s:
-        frame = svc.track_frame(s, svc.Scope(), day=day, worker_id=None, tz=w["tz"], fast_reads=settings.fast_reads)
+        frame = mf.track_frame(s, svc.Scope(), day=day, worker_id=None, tz=w["tz"], fast_reads=settings.fast_reads)
     return [(r["patrol"], r["worker"], r["started"], r["ended"], r["length_m"], r["geometry"].wkt)
             for r in frame.to_dict("records")]
 
