@@ -31,7 +31,8 @@ ACTIONS = (("report", "reported"), ("register", "registered"), ("reject", "rejec
 CODE = {a: i for i, (a, _) in enumerate(ACTIONS)}
 NOTES = {"reject": "经核实不属实 (模拟)", "merge": "重复上报，已合并 (模拟)", "handle": "已处置 (模拟)",
          "suspend": "等待配件到货 (模拟)", "resume": "恢复办理 (模拟)", "rework": "核查未通过：问题仍在 (模拟)",
-         "urge": "请加快办理 (模拟)", "reopen": "居民不满意，重新办理 (模拟)", "escalate": "超时未处置，自动上报 (模拟)"}
+         "urge": "请加快办理 (模拟)", "reopen": "居民不满意，重新办理 (模拟)",
+         "escalate": "超时未处置，自动上报 (模拟)"}
 LEVELS = ("grid", "community", "department")
 SHARES = {"reject": 0.03, "merge": 0.01, "suspend": 0.015, "rework": 0.02, "urge": 0.03, "escalate": 0.05,
           "late": 0.06, "rated": 0.97}
