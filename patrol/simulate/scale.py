@@ -262,18 +262,25 @@ def _case_rows(world: sw.World, c: sc.Chunk, place: dict[str, np.ndarray], st: p
         "reported_at": c.t0, "deadline_at": when("deadline", status != "suspended"),
         "remaining_hours": np.where(status == "suspended", c.deadline_s / 3600 / sc.WALL_PER_WORK_HOUR * 0.8, np.nan),
         "handled_at": when("handled"), "closed_at": when("closed", closed),
-        "closed_on_time": np.where(closed & (on_time >= 0), on_time == 1, None).astype(object),
+        "closed_on_time": _maybe(on_time == 1, closed & (on_time >= 0)),
         "rating": nullable_ids(st["rating"].to_numpy().astype(np.int64)),
         "rework_count": st["rework"].to_numpy().astype(np.int64),
         "reopened_count": st["reopen"].to_numpy().astype(np.int64),
         "escalations": st["esc"].to_numpy().astype(np.int64),
         "duplicate_of_id": nullable_ids(np.where((status == "duplicate") & (ids > first), ids - 1, -1)),
         "updated_at": st["t"].to_numpy().astype(np.int64), "simulated": np.ones(n, dtype=bool),
-        "received_at": c.t0, "source": np.where(hotline, "12345", None).astype(object),
+        "received_at": c.t0, "source": _maybe(np.full(n, "12345", dtype=object), hotline),
         "source_ref": np.array([f"GD{i:010d}" if h else None for i, h in zip(ids.tolist(), hotline.tolist(),
                                                                              strict=True)], dtype=object),
         "h3_9": np.array(h3_ids(place["lon"], place["lat"], 9), dtype=object),
     }
+
+
+def _maybe(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``values`` where ``mask``, else None (NULL), as an object array."""
+    out = np.full(len(values), None, dtype=object)
+    out[mask] = values[mask]
+    return out
 
 
 def _event_rows(world: sw.World, c: sc.Chunk, ev: dict[str, np.ndarray], ids: dict[str, int], cats: np.ndarray
@@ -289,9 +296,9 @@ def _event_rows(world: sw.World, c: sc.Chunk, ev: dict[str, np.ndarray], ids: di
     notes = np.array([sc.NOTES.get(a) for a in actions], dtype=object)[ev["code"]]
     reports = ev["code"] == sc.CODE["report"]
     notes[reports] = world.cat_description[cats[ev["case"][reports]]]
-    from_status = np.where(ev["from"] >= 0, statuses[np.maximum(ev["from"], 0)], None)
+    from_status = _maybe(statuses[np.maximum(ev["from"], 0)], ev["from"] >= 0)
     return {"id": event_ids, "case_id": ids["case"] + ev["case"], "action": actions[ev["code"]],
-            "from_status": from_status.astype(object), "to_status": statuses[ev["code"]],
+            "from_status": from_status, "to_status": statuses[ev["code"]],
             "level": np.array(sc.LEVELS, dtype=object)[ev["level"].astype(int)],
             "actor_id": nullable_ids(ev["actor"]), "actor": label, "at": ev["t"], "note": notes,
             "unit_id": nullable_ids(ev["unit"]), "received_at": ev["t"]}

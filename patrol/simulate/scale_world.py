@@ -94,7 +94,7 @@ def _offices(s: Session, names: NameMaker) -> None:
         create_user(s, username=f"sup{c.id}", role="supervisor", password=None,
                     display_name=names.labelled(), community=c.name, simulated=True)
         poly = shapely.from_wkb(bytes(s.scalar(select(func.ST_AsBinary(Community.geom))
-                                               .where(Community.id == c.id))))
+                                               .where(Community.id == c.id)) or b""))
         u = ResponsibleUnit(type="community_office", name=f"{c.name}居委会 (模拟)",
                             geom=ewkt([poly.representative_point()])[0], jurisdiction=ewkt([poly])[0])
         s.add(u)
@@ -317,8 +317,8 @@ def patrol_plan(w: World, tours: Tours, rng: np.random.Generator, n_fixes: int, 
     days = np.arange(today - 365, today + 1)
     days = days[(days + 3) % 7 < 5]  # Monday … Friday (1970-01-01 was a Thursday)
     per_day = int(np.clip(round(n_fixes / (len(walkable) * len(days) * 0.9 * 720)), 1, 6))
-    g, d, j = np.meshgrid(walkable, days, np.arange(per_day), indexing="ij")
-    g, d, j = g.ravel(), d.ravel(), j.ravel()
+    mesh = np.meshgrid(walkable, days, np.arange(per_day), indexing="ij")
+    g, d, j = (m.ravel() for m in mesh)
     present = rng.random(len(g)) < 0.9
     g, d, j = g[present], d[present], j[present]
     start = d * 86400 - offset + int(8.5 * 3600) + j * (9 * 3600 // per_day) + rng.integers(0, 1200, len(g))
