@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,50 +151,51 @@ def with_timeout(url: str, seconds: float) -> str:
 
 
 class Bench:
+    """The app in-process with its logins; one per child process (see :func:`child`)."""
+
     def __init__(self, url: str, fast: bool, timeout: float, sc: dict) -> None:
         self.settings = Settings(database_url=with_timeout(url, timeout), fast_reads=fast, tiles=None)
         self.app = create_app(self.settings)
         self.client = TestClient(self.app)
         self.client.__enter__()
-        self.timeout = timeout
         self.tokens: dict[str, str] = {}
         for role, user in sc["users"].items():
             r = self.client.post("/api/v1/auth/token", data={"username": user, "password": DEMO_PASSWORD})
             if r.status_code == 200:
                 self.tokens[role] = r.json()["access_token"]
 
-    def close(self) -> None:
-        self.client.__exit__(None, None, None)
-        self.app.state.engine.dispose()
+    def headers(self, ep: Endpoint) -> dict:
+        return {"Authorization": f"Bearer {self.tokens.get(ep.role, '')}"}
 
-    def call(self, ep: Endpoint) -> tuple[float | None, int | None]:
-        """Seconds of one call (None when over the timeout: the call is left to finish in the background)."""
-        path = ep.path
-        headers = {"Authorization": f"Bearer {self.tokens.get(ep.role, '')}"}
-        if "{first}" in path:
-            r = self.client.get("/api/v1/desk/queues", headers=headers)
-            queues = r.json().get("queues", []) if r.status_code == 200 else []
-            first = max(queues, key=lambda q: q["count"])["name"] if queues else "none"
-            path = path.replace("{first}", first)
-        box: dict = {}
+    def path(self, ep: Endpoint) -> str:
+        if "{first}" not in ep.path:
+            return ep.path
+        r = self.client.get("/api/v1/desk/queues", headers=self.headers(ep))
+        queues = r.json().get("queues", []) if r.status_code == 200 else []
+        first = max(queues, key=lambda q: q["count"])["name"] if queues else "none"
+        return ep.path.replace("{first}", first)
 
-        def run() -> None:
-            t0 = time.perf_counter()
-            resp = self.client.get(path, params=ep.params, headers=headers)
-            box["s"], box["status"] = time.perf_counter() - t0, resp.status_code
+    def call(self, ep: Endpoint, path: str) -> tuple[float, int]:
+        t0 = time.perf_counter()
+        resp = self.client.get(path, params=ep.params, headers=self.headers(ep))
+        return time.perf_counter() - t0, resp.status_code
 
-        th = threading.Thread(target=run, daemon=True)
-        th.start()
-        th.join(self.timeout)
-        if th.is_alive():
-            return None, None
-        return box["s"], box["status"]
+    def export(self, ep: Endpoint) -> tuple[float, float, int]:
+        """Seconds, peak RSS growth (MB) and status of the export read to its end as a stream."""
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        t0 = time.perf_counter()
+        with self.client.stream("GET", ep.path, params=ep.params, headers=self.headers(ep)) as r:
+            for _ in r.iter_bytes():
+                pass
+            status = r.status_code
+        rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+        return time.perf_counter() - t0, rss, status
 
 
 def restart(cmd: str | None) -> bool:
     """Restart the database server and drop the OS page cache; False when the cache could not be dropped."""
     if cmd:
-        subprocess.run(cmd, shell=True, check=True, capture_output=True)  # noqa: S602 - the operator's command
+        subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S602
     try:
         subprocess.run("sync", check=True)
         Path("/proc/sys/vm/drop_caches").write_text("3\n")
@@ -204,64 +204,64 @@ def restart(cmd: str | None) -> bool:
         return False
 
 
-def export_rss(url: str, fast: bool, timeout: float, sc: dict, ep: Endpoint, q: mp.Queue) -> None:
-    """In a child process (its own peak RSS): the export streamed to nowhere; peak RSS growth in MB."""
+def child(url: str, fast: bool, timeout: float, sc: dict, ep: Endpoint, repeat: int, cold: bool,
+          restart_cmd: str | None, q: mp.Queue) -> None:
+    """One endpoint in one mode, in a process of its own (so that a call over the timeout can be killed): the cold
+    call first (after the restart), then the warm ones; each result is sent as soon as it is known."""
+    if cold and ep.kind == "time":
+        restart(restart_cmd)
     b = Bench(url, fast, timeout, sc)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
-    headers = {"Authorization": f"Bearer {b.tokens.get(ep.role, '')}"}
-    with b.client.stream("GET", ep.path, params=ep.params, headers=headers) as r:
-        size = sum(len(chunk) for chunk in r.iter_bytes())
-        status = r.status_code
-    q.put(((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024, time.perf_counter() - t0, status,
-           size))
+    if ep.kind == "memory":
+        s, rss, status = b.export(ep)
+        q.put(("export", s, rss, status))
+        return
+    path = b.path(ep)
+    s, status = b.call(ep, path)
+    q.put(("cold" if cold else "first", s, status))
+    for _ in range(repeat):
+        s, status = b.call(ep, path)
+        q.put(("warm", s, status))
+    q.put(("done",))
+
+
+def measure_one(url: str, sc: dict, fast: bool, ep: Endpoint, repeat: int, timeout: float, cold: bool,
+                restart_cmd: str | None) -> Result:
+    res = Result()
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=child, args=(url, fast, timeout, sc, ep, repeat, cold, restart_cmd, q), daemon=True)
+    p.start()
+    deadline = time.monotonic() + 60  # starting the app and logging in
+    while True:
+        try:
+            msg = q.get(timeout=max(1.0, deadline - time.monotonic() + timeout))
+        except Exception:  # noqa: BLE001 - queue.Empty: the call went over the timeout
+            res.over = True
+            break
+        if msg[0] == "done":
+            break
+        if msg[0] == "export":
+            res.warm, res.rss_mb, res.status = [msg[1]], msg[2], msg[3]
+            break
+        kind, s, status = msg
+        res.status = status
+        if s > timeout:
+            res.over = True
+            break
+        if kind == "cold":
+            res.cold = s
+        elif kind == "warm":
+            res.warm.append(s)
+        deadline = time.monotonic()
+    if p.is_alive():
+        p.kill()
+    p.join()
+    return res
 
 
 def measure(url: str, sc: dict, fast: bool, eps: list[Endpoint], repeat: int, timeout: float, cold: bool,
             restart_cmd: str | None) -> dict[str, Result]:
-    out: dict[str, Result] = {}
-    b = Bench(url, fast, timeout, sc)
-    try:
-        for ep in eps:
-            res = out.setdefault(ep.name, Result())
-            if ep.kind == "memory":
-                continue
-            first, res.status = b.call(ep)
-            if first is None:
-                res.over = True
-                continue
-            for _ in range(repeat):
-                s, _status = b.call(ep)
-                if s is None:
-                    res.over = True
-                    break
-                res.warm.append(s)
-    finally:
-        b.close()
-    if cold:
-        for ep in eps:
-            if ep.kind == "memory" or out[ep.name].over:
-                continue
-            restart(restart_cmd)
-            b = Bench(url, fast, timeout, sc)
-            try:
-                out[ep.name].cold, _ = b.call(ep)
-            finally:
-                b.close()
-    for ep in eps:
-        if ep.kind == "memory":
-            ctx = mp.get_context("spawn")
-            q = ctx.Queue()
-            p = ctx.Process(target=export_rss, args=(url, fast, timeout, sc, ep, q))
-            p.start()
-            p.join(timeout * 4)
-            if p.is_alive():
-                p.kill()
-                out[ep.name].over = True
-            elif not q.empty():
-                rss, s, status, _size = q.get()
-                out[ep.name].rss_mb, out[ep.name].warm, out[ep.name].status = rss, [s], status
-    return out
+    return {ep.name: measure_one(url, sc, fast, ep, repeat, timeout, cold, restart_cmd) for ep in eps}
 
 
 # ---------------------------------------------------------------------------------------------- the table
