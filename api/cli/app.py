@@ -55,6 +55,7 @@ COMMANDS: dict[str, str] = {
     "info": "api.cli.city:info",
     "serve": "api.cli.server:serve",
     "demo": "api.cli.server:demo",
+    "simulate": "api.cli.simulate:simulate",
     "db": "api.cli.city:db",
     "backup": "api.cli.backup:backup",
     "restore": "api.cli.backup:restore",
