@@ -6,18 +6,21 @@ database — residents, plans, everything) while the server keeps running, and t
   ``PRAGMA integrity_check``. Restoring copies the backup into the target file the same way (the server must be
   stopped: a restore replaces the database under it).
 * PostGIS: ``pg_dump --format=custom`` (one consistent snapshot, no lock on writers) and ``pg_restore --clean
-  --if-exists`` into the target database, with the PostgreSQL client tools of the server's major version.
+  --if-exists`` (its script run by psql in one transaction, less the drops of partitions' own constraints and
+  indexes, which PostgreSQL refuses) into the target database, with the client tools of the server's major version.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from patrol.core.errors import ConfigurationError, InvalidInput
@@ -140,9 +143,38 @@ def restore(url: str, backup_file: Path, *, force: bool = False) -> str:
             dst.close()
             src.close()
         return f"restored {backup_file} into {target}"
-    run = subprocess.run([_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
-                          "--dbname", libpq_url(url), str(backup_file)], capture_output=True, text=True)
+    script = subprocess.run([_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--file", "-",
+                             str(backup_file)], capture_output=True, text=True)
+    if script.returncode != 0:
+        last = script.stderr.strip().splitlines()[-1] if script.stderr.strip() else f"exit {script.returncode}"
+        raise ConfigurationError(f"pg_restore failed: {last}")
+    run = subprocess.run([_pg_tool("psql"), "--quiet", "--no-psqlrc", "--single-transaction", "-v", "ON_ERROR_STOP=1",
+                          "--dbname", libpq_url(url)], input=_without_partition_drops(script.stdout, url),
+                         capture_output=True, text=True)
     if run.returncode != 0:
         last = run.stderr.strip().splitlines()[-1] if run.stderr.strip() else f"exit {run.returncode}"
         raise ConfigurationError(f"pg_restore failed: {last}")
     return f"restored {backup_file} into {make_url(url).render_as_string(hide_password=True)}"
+
+
+def _without_partition_drops(script: str, url: str) -> str:
+    """The ``--clean`` script without the statements that drop a partition's own constraints and indexes (gps_fix's
+    monthly partitions): PostgreSQL refuses them, as they belong to the partitioned table, whose DROP TABLE takes
+    its partitions along with them."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            parts = set(conn.execute(text("SELECT relname FROM pg_class WHERE relispartition")).scalars())
+    finally:
+        engine.dispose()
+    if not parts:
+        return script
+    drop = re.compile(r"^(ALTER TABLE IF EXISTS ONLY public\.(\w+) DROP CONSTRAINT"
+                      r"|DROP INDEX IF EXISTS public\.(\w+);)")
+    kept = []
+    for line in script.splitlines(keepends=True):
+        m = drop.match(line)
+        if m and (m.group(2) or m.group(3)) in parts:
+            continue
+        kept.append(line)
+    return "".join(kept)

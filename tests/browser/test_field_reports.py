@@ -108,7 +108,7 @@ def test_my_reports_duplicates_and_self_handled(field):
         number = page.inner_text("#done-number-value")
         _shot(page, "01-confirmation")
         with transaction(factory) as s:
-            case = s.scalars(select(Case).where(Case.reporter_id == field["worker_id"],
+            case = s.scalars(select(Case).where(Case.reporter_id == field["worker_id"], Case.number == number,
                                                 Case.category_code == "C0103")).one()
             assert case.number == number and number.startswith("20") and "#" not in number
             case_id = case.id
