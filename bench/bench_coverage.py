@@ -22,6 +22,7 @@ import pandas as pd
 import pyproj
 import shapely
 from scipy import sparse
+from walks import street_walk  # bench/walks.py (the benchmarks run as scripts from bench/)
 
 from geo.coverage import buffer_coverage, grid_coverage, prepare_coverage
 
@@ -44,16 +45,7 @@ def simulate(lines: np.ndarray, crs: pyproj.CRS, n_fixes: int, seed: int = 2026)
     t0 = pd.Timestamp("2026-03-01T08:00:00+08:00")
     frames, total, patrol = [], 0, 0
     while total < n_fixes:
-        u, prev, path, length = int(rng.choice(starts)), -1, [], 0.0
-        path.append(u)
-        while length < PATROL_M:
-            nb = indices[indptr[u] : indptr[u + 1]]
-            nb = nb[nb != prev] if nb.size > 1 else nb
-            prev, u = u, int(nb[rng.integers(nb.size)])
-            length += float(np.hypot(*(nodes[u] - nodes[prev])))
-            path.append(u)
-        pts = nodes[path]
-        cum = np.r_[0.0, np.cumsum(np.hypot(*np.diff(pts, axis=0).T))]
+        pts, cum = street_walk(nodes, indptr, indices, int(rng.choice(starts)), PATROL_M, rng)
         d = np.arange(rng.uniform(0, SPACING_M), cum[-1], SPACING_M)
         x = np.interp(d, cum, pts[:, 0]) + rng.normal(0, NOISE_M, d.size)
         y = np.interp(d, cum, pts[:, 1]) + rng.normal(0, NOISE_M, d.size)

@@ -31,6 +31,7 @@ import shapely
 from scipy import sparse
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
+from walks import street_walk  # bench/walks.py (the benchmarks run as scripts from bench/)
 
 from patrol.analytics import history as H
 from patrol.analytics import service as svc
@@ -141,16 +142,7 @@ def walks(lines: np.ndarray, n_fixes: int, rng: np.random.Generator) -> list[np.
     starts = np.flatnonzero(np.diff(indptr) > 0)
     out, total = [], 0
     while total < n_fixes:
-        u, prev, path, length = int(rng.choice(starts)), -1, [], 0.0
-        path.append(u)
-        while length < PATROL_M:
-            nb = indices[indptr[u]: indptr[u + 1]]
-            nb = nb[nb != prev] if nb.size > 1 else nb
-            prev, u = u, int(nb[rng.integers(nb.size)])
-            length += float(np.hypot(*(nodes[u] - nodes[prev])))
-            path.append(u)
-        pts = nodes[path]
-        cum = np.r_[0.0, np.cumsum(np.hypot(*np.diff(pts, axis=0).T))]
+        pts, cum = street_walk(nodes, indptr, indices, int(rng.choice(starts)), PATROL_M, rng)
         d = np.arange(rng.uniform(0, SPACING_M), cum[-1], SPACING_M)
         xy = np.column_stack((np.interp(d, cum, pts[:, 0]), np.interp(d, cum, pts[:, 1])))
         out.append(xy + rng.normal(0, NOISE_M, xy.shape))

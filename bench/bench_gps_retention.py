@@ -29,6 +29,7 @@ import pyproj
 import shapely
 from scipy import sparse
 from sqlalchemy import func, select, text
+from walks import street_walk  # bench/walks.py (the benchmarks run as scripts from bench/)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm" / "monaco.osm.pbf"
 TZ = "Asia/Shanghai"
@@ -84,15 +85,7 @@ def _graph(s):
 
 def _walk(rng, nodes, indptr, indices, start: int, n: int) -> np.ndarray:
     """``n`` points every SPACING_M along a random walk (no immediate U-turns) from ``start``, 3 m noise."""
-    u, prev, path, length = start, -1, [start], 0.0
-    while length < n * SPACING_M:
-        nb = indices[indptr[u]:indptr[u + 1]]
-        nb = nb[nb != prev] if nb.size > 1 else nb
-        prev, u = u, int(nb[rng.integers(nb.size)])
-        length += float(np.hypot(*(nodes[u] - nodes[prev])))
-        path.append(u)
-    pts = nodes[path]
-    cum = np.r_[0.0, np.cumsum(np.hypot(*np.diff(pts, axis=0).T))]
+    pts, cum = street_walk(nodes, indptr, indices, start, n * SPACING_M, rng)
     d = np.arange(n) * SPACING_M
     return np.column_stack([np.interp(d, cum, pts[:, 0]), np.interp(d, cum, pts[:, 1])]) + rng.normal(0, 3, (n, 2))
 
