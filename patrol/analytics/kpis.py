@@ -85,7 +85,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from patrol.analytics.kpi_groups import group_keys, with_subdistricts, with_workers
-from patrol.analytics.kpis_fast import fast_sums
+from patrol.analytics.kpis_fast import fast_sums, place_filters
 from patrol.analytics.periods import KpiArgumentError, half_open, instant, last_periods, period_bounds
 from patrol.cases.channels import CHANNELS, check_channels
 from patrol.cases.channels import label as channel_label
@@ -630,8 +630,9 @@ def kpis(session: Session, *, by: str | None = None, start: dt.datetime | dt.dat
     s, e = half_open(start, end, cal.timezone)
     where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
                           include_simulated=include_simulated, community_ids=community_ids, channels=channels)
-    agg = _fast_aggregate(session, by=by, start=s, end=e, now=now, cal=cal, where=where) if settings.fast_reads \
-        else None
+    place = place_filters(community_id=community_id, grid_id=grid_id, community_ids=community_ids)
+    agg = _fast_aggregate(session, by=by, start=s, end=e, now=now, cal=cal, where=where, place=place) \
+        if settings.fast_reads else None
     if agg is None:
         cases, events = _load_grouped(session, by=by, start=s, end=e, where=where)
     groups, labels, households = group_keys(session, by, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
@@ -666,8 +667,9 @@ def kpi_trend(session: Session, *, period: str = "month", n: int = 6, now: dt.da
     _, _, households = group_keys(session, None, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
                                category=category, community_ids=community_ids)
     if settings.fast_reads:
-        return _fast_trend(session, bounds=bounds, now=now, cal=cal, where=where, households=households,
-                           thresholds=thresholds)
+        place = place_filters(community_id=community_id, grid_id=grid_id, community_ids=community_ids)
+        return _fast_trend(session, bounds=bounds, now=now, cal=cal, where=where, place=place,
+                           households=households, thresholds=thresholds)
     cases, events = load_frames(session, start=bounds[0][0], end=bounds[-1][1], where=where)
     return compute_trend(cases, events, periods=bounds, now=now, calendar=cal, households=households,
                          thresholds=thresholds)
@@ -685,7 +687,7 @@ def _load_grouped(session: Session, *, by: str | None, start: dt.datetime, end: 
 
 
 def _fast_aggregate(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, now: dt.datetime,
-                    cal: WorkCalendar, where: Sequence) -> pd.DataFrame:
+                    cal: WorkCalendar, where: Sequence, place: Sequence = ()) -> pd.DataFrame:
     """The features summed per key from the summary table (:mod:`patrol.analytics.kpis_fast`): equal to
     :func:`_aggregate` over ``load_frames``; the cases it cannot read from the summary go through that path."""
     def slow(slow_where: list) -> pd.DataFrame:
@@ -693,7 +695,7 @@ def _fast_aggregate(session: Session, *, by: str | None, start: dt.datetime, end
         agg = _aggregate(cases, events, by=by, start=start, end=end, now=now, calendar=cal)
         return agg.rename_axis("key").reset_index()
 
-    sums = fast_sums(session, by=by, start=start, end=end, now=now, cal=cal, where=where, slow=slow)
+    sums = fast_sums(session, by=by, start=start, end=end, now=now, cal=cal, where=where, slow=slow, place=place)
     keys = _keys(sums["key"]) if len(sums) else []
     sums["_key"] = [_NONE if k is None else k for k in keys]
     features = [c for c in sums.columns if c not in ("key", "_key")]
@@ -702,14 +704,14 @@ def _fast_aggregate(session: Session, *, by: str | None, start: dt.datetime, end
 
 
 def _fast_trend(session: Session, *, bounds: Sequence[tuple], now: dt.datetime, cal: WorkCalendar, where: Sequence,
-                households, thresholds) -> pd.DataFrame:
+                place: Sequence, households, thresholds) -> pd.DataFrame:
     """:func:`compute_trend` from the summary table: one fast aggregate per period."""
     now_utc = instant(now, "now", cal.timezone)
     rows = []
     for start, end in bounds:
         s, e = half_open(start, end, cal.timezone)
         current = s <= now_utc < e
-        agg = _fast_aggregate(session, by=None, start=s, end=e, now=now_utc, cal=cal, where=where)
+        agg = _fast_aggregate(session, by=None, start=s, end=e, now=now_utc, cal=cal, where=where, place=place)
         row = _assemble(agg, by=None, start=s, end=e, tz=cal.timezone, households=households, thresholds=thresholds,
                         groups=None, snapshot=current)
         row.insert(4, "partial", current)

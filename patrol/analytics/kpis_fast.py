@@ -19,7 +19,7 @@ period, or open now.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import pandas as pd
 from sqlalchemy import (
@@ -44,7 +44,7 @@ from patrol.cases.lifecycle import OPEN, RUNNING, SELF_HANDLED
 from patrol.cases.worktime import WorkCalendar
 from patrol.core.models import Case, CaseEvent, CaseKpiFact, Community, Grid
 
-__all__ = ["fast_sums"]
+__all__ = ["fast_sums", "place_filters"]
 
 F = aliased(CaseKpiFact, name="f")
 _OPEN = sorted(OPEN)
@@ -71,15 +71,29 @@ def _key_expr(by: str | None):
     return col, []
 
 
-def _candidates(s: dt.datetime, e: dt.datetime):
+def place_filters(*, community_id: int | None = None, grid_id: int | None = None,
+                  community_ids: Iterable[int] | None = None) -> list[ColumnElement[bool]]:
+    """The KPIs' place filters as conditions on the fact rows' copy of the case's place (migration 0019): they let
+    a community's or grid's facts be read from one index. The same filters stay on the cases too."""
+    out: list[ColumnElement[bool]] = []
+    if community_id is not None:
+        out.append(CaseKpiFact.community_id == community_id)
+    if community_ids is not None:
+        out.append(CaseKpiFact.community_id.in_(sorted(community_ids) or [-1]))
+    if grid_id is not None:
+        out.append(CaseKpiFact.grid_id == grid_id)
+    return out
+
+
+def _candidates(s: dt.datetime, e: dt.datetime, where: Sequence, place: Sequence):
     """Ids of the cases that may be relevant, each from an index: an event since ``s`` (the fact's last step),
-    a report, deadline or closure in the period, open now."""
+    a report, deadline or closure in the period, open now — each arm filtered by the place already."""
     return union(
-        select(F.case_id.label("id")).where(F.last_at >= s, F.first_at < e),
-        select(Case.id).where(Case.reported_at >= s, Case.reported_at < e),
-        select(Case.id).where(Case.deadline_at >= s, Case.deadline_at < e),
-        select(Case.id).where(Case.closed_at >= s, Case.closed_at < e),
-        select(Case.id).where(Case.status.in_(_OPEN)),
+        select(CaseKpiFact.case_id.label("id")).where(CaseKpiFact.last_at >= s, CaseKpiFact.first_at < e, *place),
+        select(Case.id).where(Case.reported_at >= s, Case.reported_at < e, *where),
+        select(Case.id).where(Case.deadline_at >= s, Case.deadline_at < e, *where),
+        select(Case.id).where(Case.closed_at >= s, Case.closed_at < e, *where),
+        select(Case.id).where(Case.status.in_(_OPEN), *where),
     ).subquery("cand")
 
 
@@ -143,13 +157,15 @@ def _probe(s: dt.datetime, e: dt.datetime) -> ColumnElement[bool]:
 
 
 def fast_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, now: dt.datetime,
-              cal: WorkCalendar, where: Sequence, slow: Callable[[list], pd.DataFrame]) -> pd.DataFrame:
+              cal: WorkCalendar, where: Sequence, slow: Callable[[list], pd.DataFrame],
+              place: Sequence = ()) -> pd.DataFrame:
     """The summed features per raw group key (column ``key``; the others as ``kpis._features``) of the cases the
     filters ``where`` keep, relevant to [start, end) (UTC) or open at ``now``. ``slow(where)`` is the pandas path
-    (load_frames + the features summed per key, as a frame with a ``key`` column) for the non-simple cases."""
+    (load_frames + the features summed per key, as a frame with a ``key`` column) for the non-simple cases.
+    ``place``: :func:`place_filters` of the same filters, read on the fact rows."""
     s, e = start, end
     key, joins = _key_expr(by)
-    cand = _candidates(s, e)
+    cand = _candidates(s, e, where, place)
     relevant = or_(_in(Case.reported_at, s, e), _in(Case.deadline_at, s, e), _in(Case.closed_at, s, e),
                    Case.status.in_(_OPEN),
                    and_(F.last_at >= s, F.first_at < e, _probe(s, e)))
@@ -165,12 +181,19 @@ def fast_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.d
         session.execute(text("SET LOCAL jit = off"))  # compiling the ~30 sums costs more than it saves
     rows = session.execute(stmt).all()
     fast = pd.DataFrame([tuple(r) for r in rows], columns=["key", *feats])
+    complex_ = select(CaseKpiFact.case_id).where(CaseKpiFact.simple.is_(False), *place)  # a partial index
     parts = [fast, _stale_hours(session, frm, key, relevant, where, s, e, cal),
-             slow([*where, Case.id.in_(select(CaseKpiFact.case_id).where(CaseKpiFact.simple.is_(False)))])]
+             slow([*where, Case.id.in_(complex_)])]
     parts = [p for p in parts if len(p)]
     if not parts:
         return fast
     return pd.concat(parts, ignore_index=True)
+
+
+def _stale(key: str) -> ColumnElement[bool]:
+    """Hours missing or for another calendar, as three ranges of the index (hours_cal, close_at): ``<>`` would not
+    use it."""
+    return or_(F.hours_cal.is_(None), F.hours_cal < key, F.hours_cal > key)
 
 
 def _stale_hours(session: Session, frm, key, relevant, where: Sequence, s: dt.datetime, e: dt.datetime,
@@ -179,8 +202,7 @@ def _stale_hours(session: Session, frm, key, relevant, where: Sequence, s: dt.da
     computed here as the pandas path does (the sums only; the counts come from the SQL)."""
     stmt = (select(key.label("key"), Case.reported_at, F.register_at, F.handle_before_close_at, F.close_at,
                    F.suspend_at, F.resume_at).select_from(frm)
-            .where(relevant, *where, F.simple.is_(True), _in(F.close_at, s, e),
-                   or_(F.hours_cal.is_(None), F.hours_cal != calendar_key(cal))))
+            .where(relevant, *where, F.simple.is_(True), _in(F.close_at, s, e), _stale(calendar_key(cal))))
     out = []
     for k, rep, reg, hdl, close, sus, res in session.execute(stmt).all():
         hh, ch = case_hours(cal, rep, reg, hdl, close, sus, res)

@@ -91,6 +91,6 @@ def rebuild(session: Session, settings: Settings | None = None) -> int:
         conn.execute(text("TRUNCATE case_kpi_fact"))
     else:
         conn.execute(text("DELETE FROM case_kpi_fact"))
-    conn.execute(text(f"INSERT INTO case_kpi_fact ({', '.join(S.COLUMNS)}) {S.fact_select('TRUE')}"))
+    conn.execute(text(f"INSERT INTO case_kpi_fact ({', '.join(S.columns())}) {S.fact_select('TRUE')}"))
     refresh_hours(session, settings)
     return int(session.scalar(select(text("count(*)")).select_from(CaseKpiFact.__table__)) or 0)

@@ -20,6 +20,9 @@ COLUMNS = ("case_id", "simple", "first_at", "last_at",
            *(f"{a}_at" for a in SINGLE),
            *(f"{a}_{w}_at" for a in DOUBLE for w in ("first", "last")),
            "urge_n", "handle_before_close_at", "rework_at", "final_status", "final_at", "susp_at", "unsusp_at")
+#: the case's place, copied into its fact row (migration 0019) so a community's or grid's facts are read from one
+#: index; kept by the fact upsert and by a trigger on ``patrol_case`` when a case moves
+PLACE = ("community_id", "grid_id")
 #: the inputs of the stored working hours: when one changes, the hours are computed again
 HOURS_INPUTS = ("simple", "register_at", "handle_before_close_at", "close_at", "suspend_at", "resume_at")
 
@@ -34,8 +37,14 @@ def _windowed(where: str) -> str:
             f"FROM case_event WHERE {where}")
 
 
-def fact_select(where: str) -> str:
-    """SELECT of the fact rows (columns :data:`COLUMNS`) of the cases whose events ``where`` selects (a condition on
+def columns(place: bool = True) -> tuple[str, ...]:
+    """The columns :func:`fact_select` writes: :data:`COLUMNS`, then :data:`PLACE` unless ``place`` is False (the
+    table as migration 0017 made it)."""
+    return (*COLUMNS, *PLACE) if place else COLUMNS
+
+
+def fact_select(where: str, place: bool = True) -> str:
+    """SELECT of the fact rows (:func:`columns`) of the cases whose events ``where`` selects (a condition on
     ``case_event``; a case's events must be selected whole). No CTE: SQLite refuses WITH inside a trigger."""
     k = (f"SELECT case_id, "
          f"MAX(CASE WHEN {_RUN} THEN rn END) AS last_run_rn, "
@@ -64,21 +73,23 @@ def fact_select(where: str) -> str:
         "MIN(CASE WHEN e.rn = k.final_rn THEN e.at END)",
         "MIN(CASE WHEN e.rn = k.susp_rn THEN e.at END)",
         "MIN(CASE WHEN e.rn > k.susp_rn AND e.to_status <> 'suspended' THEN e.at END)",
+        *(f"MIN(c.{c})" for c in PLACE if place),
     ]
     return (f"SELECT {', '.join(cols)} FROM ({_windowed(where)}) e JOIN ({k}) k ON k.case_id = e.case_id "
-            f"WHERE EXISTS (SELECT 1 FROM patrol_case c WHERE c.id = e.case_id) GROUP BY e.case_id")
+            f"JOIN patrol_case c ON c.id = e.case_id GROUP BY e.case_id")
 
 
-def upsert(where: str, dialect: str) -> str:
+def upsert(where: str, dialect: str, place: bool = True) -> str:
     """INSERT … ON CONFLICT of the fact rows of the cases ``where`` selects; the stored hours stay when their inputs
     are unchanged, else they are cleared (computed again by the next read or :func:`refresh_hours`)."""
     same = "IS NOT DISTINCT FROM" if dialect == "postgresql" else "IS"
     unchanged = " AND ".join(f"case_kpi_fact.{c} {same} excluded.{c}" for c in HOURS_INPUTS)
-    sets = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
+    cols = columns(place)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
     keep = ", ".join(f"{h} = CASE WHEN {unchanged} THEN case_kpi_fact.{h} ELSE NULL END"
                      for h in ("handle_hours", "close_hours", "hours_cal"))
     # the hours first: SET reads the old row's values whatever the order, but be explicit
-    return (f"INSERT INTO case_kpi_fact ({', '.join(COLUMNS)}) {fact_select(where)} "
+    return (f"INSERT INTO case_kpi_fact ({', '.join(cols)}) {fact_select(where, place)} "
             f"ON CONFLICT (case_id) DO UPDATE SET {keep}, {sets}")
 
 
@@ -89,29 +100,41 @@ def delete_gone(where_case: str) -> str:
             f"(SELECT 1 FROM case_event ev WHERE ev.case_id = case_kpi_fact.case_id)")
 
 
-def sqlite_triggers() -> list[str]:
-    """Row-level triggers on ``case_event`` (insert, update, delete) and ``patrol_case`` (delete)."""
+def _moved(ref_old: str, ref_new: str, distinct: str) -> str:
+    return " OR ".join(f"{ref_old}.{c} {distinct} {ref_new}.{c}" for c in PLACE)
+
+
+def sqlite_triggers(place: bool = True) -> list[str]:
+    """Row-level triggers on ``case_event`` (insert, update, delete) and ``patrol_case`` (delete; with ``place``,
+    an update that moves the case)."""
     out = []
     for op, refs in (("INSERT", ("NEW",)), ("UPDATE", ("OLD", "NEW")), ("DELETE", ("OLD",))):
         body = []
         for ref in refs:
-            body.append(upsert(f"case_id = {ref}.case_id", "sqlite") + ";")
+            body.append(upsert(f"case_id = {ref}.case_id", "sqlite", place) + ";")
             body.append(delete_gone(f"case_kpi_fact.case_id = {ref}.case_id") + ";")
         out.append(f"CREATE TRIGGER case_kpi_fact_{op.lower()} AFTER {op} ON case_event FOR EACH ROW BEGIN "
                    + " ".join(body) + " END")
     out.append("CREATE TRIGGER case_kpi_fact_case_delete AFTER DELETE ON patrol_case FOR EACH ROW BEGIN "
                "DELETE FROM case_kpi_fact WHERE case_id = OLD.id; END")
+    if place:
+        sets = ", ".join(f"{c} = NEW.{c}" for c in PLACE)
+        out.append(f"CREATE TRIGGER case_kpi_fact_case_move AFTER UPDATE OF {', '.join(PLACE)} ON patrol_case "
+                   f"FOR EACH ROW WHEN {_moved('OLD', 'NEW', 'IS NOT')} BEGIN "
+                   f"UPDATE case_kpi_fact SET {sets} WHERE case_id = NEW.id; END")
     return out
 
 
 SQLITE_DROP = ["DROP TRIGGER IF EXISTS case_kpi_fact_insert", "DROP TRIGGER IF EXISTS case_kpi_fact_update",
-               "DROP TRIGGER IF EXISTS case_kpi_fact_delete", "DROP TRIGGER IF EXISTS case_kpi_fact_case_delete"]
+               "DROP TRIGGER IF EXISTS case_kpi_fact_delete", "DROP TRIGGER IF EXISTS case_kpi_fact_case_delete",
+               "DROP TRIGGER IF EXISTS case_kpi_fact_case_move"]
 
 
-def postgres_triggers() -> list[str]:
-    """Statement-level triggers with transition tables: one refresh per statement for the distinct cases touched."""
+def postgres_triggers(place: bool = True) -> list[str]:
+    """Statement-level triggers with transition tables: one refresh per statement for the distinct cases touched
+    (with ``place``, also the statements on ``patrol_case`` that move cases)."""
     refresh = ("CREATE OR REPLACE FUNCTION case_kpi_fact_refresh(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$ "
-               f"BEGIN {upsert('case_id = ANY(ids)', 'postgresql')}; "
+               f"BEGIN {upsert('case_id = ANY(ids)', 'postgresql', place)}; "
                f"{delete_gone('case_kpi_fact.case_id = ANY(ids)')}; END $$")
     out = [refresh]
     for op, tables in (("insert", ("new_rows",)), ("update", ("old_rows", "new_rows")), ("delete", ("old_rows",))):
@@ -126,12 +149,21 @@ def postgres_triggers() -> list[str]:
                "BEGIN DELETE FROM case_kpi_fact f USING old_rows o WHERE f.case_id = o.id; RETURN NULL; END $$")
     out.append("CREATE TRIGGER case_kpi_fact_case_delete AFTER DELETE ON patrol_case REFERENCING OLD TABLE AS "
                "old_rows FOR EACH STATEMENT EXECUTE FUNCTION case_kpi_fact_case_delete()")
+    if place:  # transition tables and a column list cannot go together: compare the old and new rows instead
+        sets = ", ".join(f"{c} = n.{c}" for c in PLACE)
+        out.append("CREATE OR REPLACE FUNCTION case_kpi_fact_case_move() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                   f"BEGIN UPDATE case_kpi_fact f SET {sets} FROM new_rows n JOIN old_rows o ON o.id = n.id "
+                   f"WHERE f.case_id = n.id AND ({_moved('o', 'n', 'IS DISTINCT FROM')}); RETURN NULL; END $$")
+        out.append("CREATE TRIGGER case_kpi_fact_case_move AFTER UPDATE ON patrol_case REFERENCING OLD TABLE AS "
+                   "old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION case_kpi_fact_case_move()")
     return out
 
 
 POSTGRES_DROP = [
     *(f"DROP TRIGGER IF EXISTS case_kpi_fact_{op} ON case_event" for op in ("insert", "update", "delete")),
     "DROP TRIGGER IF EXISTS case_kpi_fact_case_delete ON patrol_case",
-    *(f"DROP FUNCTION IF EXISTS case_kpi_fact_{op}()" for op in ("insert", "update", "delete", "case_delete")),
+    "DROP TRIGGER IF EXISTS case_kpi_fact_case_move ON patrol_case",
+    *(f"DROP FUNCTION IF EXISTS case_kpi_fact_{op}()"
+      for op in ("insert", "update", "delete", "case_delete", "case_move")),
     "DROP FUNCTION IF EXISTS case_kpi_fact_refresh(bigint[])",
 ]

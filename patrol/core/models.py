@@ -458,6 +458,10 @@ class Case(Base):
         # hotspots / emerging hot spots: a period's cases counted per stored cell from the index alone (issue 23,
         # migration 0016)
         Index("ix_patrol_case_reported_at_h3_9", "reported_at", "h3_9"),
+        # a community's KPIs: its cases reported / due / closed in a period from one index each (migration 0019)
+        Index("ix_patrol_case_community_reported_at", "community_id", "reported_at"),
+        Index("ix_patrol_case_community_deadline_at", "community_id", "deadline_at"),
+        Index("ix_patrol_case_community_closed_at", "community_id", "closed_at"),
     )
 
 
@@ -1177,6 +1181,11 @@ class LoginAttempt(Base):
     )
 
 
+#: the partial index's condition on each database, as SQLAlchemy writes ``CaseKpiFact.simple.is_(False)``
+FACT_COMPLEX = "simple IS false"
+FACT_COMPLEX_SQLITE = "simple IS 0"
+
+
 class CaseKpiFact(Base):
     """The steps of one case the KPIs read (issue 23, :mod:`patrol.analytics.summaries`): kept by database triggers
     on ``case_event`` (migration 0017), rebuilt by ``gridpatrol db rebuild-summaries``. ``simple``: the case's
@@ -1211,3 +1220,16 @@ class CaseKpiFact(Base):
     handle_hours: Mapped[float | None] = mapped_column(Float)
     close_hours: Mapped[float | None] = mapped_column(Float)
     hours_cal: Mapped[str | None] = mapped_column(String(16))
+    # the case's place (migration 0019), kept by the upsert and by a trigger on patrol_case when a case moves
+    community_id: Mapped[int | None] = mapped_column(Integer)
+    grid_id: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_case_kpi_fact_community_last_at", "community_id", "last_at"),
+        Index("ix_case_kpi_fact_grid_last_at", "grid_id", "last_at"),
+        # the few cases the KPIs read from their events, per community (kpis_fast's pandas part)
+        Index("ix_case_kpi_fact_complex", "community_id",
+              postgresql_where=text(FACT_COMPLEX), sqlite_where=text(FACT_COMPLEX_SQLITE)),
+        # simple closed cases whose working hours are missing or for another calendar
+        Index("ix_case_kpi_fact_hours", "hours_cal", "close_at"),
+    )

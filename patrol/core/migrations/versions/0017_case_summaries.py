@@ -38,12 +38,12 @@ def upgrade() -> None:
     op.create_index("ix_case_kpi_fact_last_at", "case_kpi_fact", ["last_at"])
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        for stmt in S.postgres_triggers():
+        for stmt in S.postgres_triggers(place=False):
             op.execute(stmt)
     else:
-        for stmt in S.sqlite_triggers():
+        for stmt in S.sqlite_triggers(place=False):
             op.execute(stmt)
-    op.execute(f"INSERT INTO case_kpi_fact ({', '.join(S.COLUMNS)}) {S.fact_select('TRUE')}")
+    op.execute(f"INSERT INTO case_kpi_fact ({', '.join(S.COLUMNS)}) {S.fact_select('TRUE', place=False)}")
 
 
 def downgrade() -> None:
