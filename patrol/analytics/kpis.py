@@ -687,15 +687,18 @@ def _load_grouped(session: Session, *, by: str | None, start: dt.datetime, end: 
 
 
 def _fast_aggregate(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, now: dt.datetime,
-                    cal: WorkCalendar, where: Sequence, place: Sequence = ()) -> pd.DataFrame:
+                    cal: WorkCalendar, where: Sequence, place: Sequence = (),
+                    window: tuple[dt.datetime, dt.datetime] | None = None) -> pd.DataFrame:
     """The features summed per key from the summary table (:mod:`patrol.analytics.kpis_fast`): equal to
     :func:`_aggregate` over ``load_frames``; the cases it cannot read from the summary go through that path."""
     def slow(slow_where: list) -> pd.DataFrame:
-        cases, events = _load_grouped(session, by=by, start=start, end=end, where=slow_where, probe=True)
+        lo, hi = window or (start, end)
+        cases, events = _load_grouped(session, by=by, start=lo, end=hi, where=slow_where, probe=True)
         agg = _aggregate(cases, events, by=by, start=start, end=end, now=now, calendar=cal)
         return agg.rename_axis("key").reset_index()
 
-    sums = fast_sums(session, by=by, start=start, end=end, now=now, cal=cal, where=where, slow=slow, place=place)
+    sums = fast_sums(session, by=by, start=start, end=end, now=now, cal=cal, where=where, slow=slow, place=place,
+                     window=window)
     keys = _keys(sums["key"]) if len(sums) else []
     sums["_key"] = [_NONE if k is None else k for k in keys]
     features = [c for c in sums.columns if c not in ("key", "_key")]
@@ -707,11 +710,13 @@ def _fast_trend(session: Session, *, bounds: Sequence[tuple], now: dt.datetime, 
                 place: Sequence, households, thresholds) -> pd.DataFrame:
     """:func:`compute_trend` from the summary table: one fast aggregate per period."""
     now_utc = instant(now, "now", cal.timezone)
+    span = (half_open(*bounds[0], cal.timezone)[0], half_open(*bounds[-1], cal.timezone)[1])
     rows = []
     for start, end in bounds:
         s, e = half_open(start, end, cal.timezone)
         current = s <= now_utc < e
-        agg = _fast_aggregate(session, by=None, start=s, end=e, now=now_utc, cal=cal, where=where, place=place)
+        agg = _fast_aggregate(session, by=None, start=s, end=e, now=now_utc, cal=cal, where=where, place=place,
+                              window=span if current else None)  # compute_trend's snapshot: the whole span's cases
         row = _assemble(agg, by=None, start=s, end=e, tz=cal.timezone, households=households, thresholds=thresholds,
                         groups=None, snapshot=current)
         row.insert(4, "partial", current)

@@ -48,6 +48,8 @@ __all__ = ["fast_sums", "place_filters"]
 
 F = aliased(CaseKpiFact, name="f")
 _OPEN = sorted(OPEN)
+#: periods longer than this without a place filter read the case table in one pass rather than by index
+WHOLE_TABLE_AFTER = dt.timedelta(days=62)
 _RUNNING = sorted(RUNNING)
 
 
@@ -97,8 +99,16 @@ def _candidates(s: dt.datetime, e: dt.datetime, where: Sequence, place: Sequence
     ).subquery("cand")
 
 
-def _features(s: dt.datetime, e: dt.datetime, now: dt.datetime, fresh) -> dict[str, ColumnElement]:
-    """Per simple case, each feature of ``kpis._features`` as an SQL condition (summed per group)."""
+def _surely(s: dt.datetime, e: dt.datetime) -> ColumnElement[bool]:
+    """The case is relevant to [s, e) without probing its steps: a report, deadline or closure in it, or open."""
+    return or_(_in(Case.reported_at, s, e), _in(Case.deadline_at, s, e), _in(Case.closed_at, s, e),
+               Case.status.in_(_OPEN))
+
+
+def _features(s: dt.datetime, e: dt.datetime, now: dt.datetime, fresh, surely: ColumnElement[bool],
+              window: tuple[dt.datetime, dt.datetime]) -> dict[str, ColumnElement]:
+    """Per simple case, each feature of ``kpis._features`` as an SQL condition (summed per group). ``surely``: the
+    case is relevant to the snapshot's ``window`` without probing its steps (see :func:`fast_sums`)."""
     received = _in(Case.reported_at, s, e)
     handled = or_(_in(F.handle_first_at, s, e), _in(F.handle_last_at, s, e))  # ≤ 2 handles: the first or the last
     closed = _in(F.close_at, s, e)  # ≤ 1 close
@@ -142,11 +152,19 @@ def _features(s: dt.datetime, e: dt.datetime, now: dt.datetime, fresh) -> dict[s
         "handle_n": _n(and_(closed, F.handle_before_close_at.is_not(None))),
         "close_hours_sum": func.sum(case((and_(closed, fresh), F.close_hours), else_=0.0)),
         "close_n": _n(closed),
-        "open_now": _n(case((final_now, false()), (susp_now, true()), (stepped, true()),
-                            (fallback, Case.status.in_(_OPEN)), else_=false())),
-        "overdue_now": _n(case((final_now, false()), (susp_now, false()), (stepped, late),
-                               (fallback, and_(Case.status.in_(_RUNNING), late)), else_=false())),
+        "open_now": _snapshot(case((final_now, false()), (susp_now, true()), (stepped, true()),
+                                   (fallback, Case.status.in_(_OPEN)), else_=false()), surely, *window),
+        "overdue_now": _snapshot(case((final_now, false()), (susp_now, false()), (stepped, late),
+                                      (fallback, and_(Case.status.in_(_RUNNING), late)), else_=false()),
+                                 surely, *window),
     }
+
+
+def _snapshot(flag, surely: ColumnElement[bool], s: dt.datetime, e: dt.datetime) -> ColumnElement:
+    """Count ``flag`` (open / overdue now) for the relevant cases only: the only features a case that merely spans
+    the period (a step before it and one after, none in it) could count. The step probe runs only when the flag
+    holds and nothing else makes the case relevant: about never."""
+    return _n(case((not_(flag), false()), (surely, true()), (_probe(s, e), true()), else_=false()))
 
 
 def _probe(s: dt.datetime, e: dt.datetime) -> ColumnElement[bool]:
@@ -158,23 +176,30 @@ def _probe(s: dt.datetime, e: dt.datetime) -> ColumnElement[bool]:
 
 def fast_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, now: dt.datetime,
               cal: WorkCalendar, where: Sequence, slow: Callable[[list], pd.DataFrame],
-              place: Sequence = ()) -> pd.DataFrame:
+              place: Sequence = (), window: tuple[dt.datetime, dt.datetime] | None = None) -> pd.DataFrame:
     """The summed features per raw group key (column ``key``; the others as ``kpis._features``) of the cases the
     filters ``where`` keep, relevant to [start, end) (UTC) or open at ``now``. ``slow(where)`` is the pandas path
     (load_frames + the features summed per key, as a frame with a ``key`` column) for the non-simple cases.
-    ``place``: :func:`place_filters` of the same filters, read on the fact rows."""
+    ``place``: :func:`place_filters` of the same filters, read on the fact rows. ``window``: the span whose
+    relevance the snapshot counts (a trend's whole span, as ``compute_trend`` loads it; default the period)."""
     s, e = start, end
     key, joins = _key_expr(by)
-    cand = _candidates(s, e, where, place)
-    relevant = or_(_in(Case.reported_at, s, e), _in(Case.deadline_at, s, e), _in(Case.closed_at, s, e),
-                   Case.status.in_(_OPEN),
-                   and_(F.last_at >= s, F.first_at < e, _probe(s, e)))
+    # Relevance is that of load_frames: a report, deadline or closure in the period, open now, or a step in it. A
+    # case whose steps span the period (one before, one after) without one in it counts zero in every feature but
+    # the snapshot, so the WHERE keeps every spanning case without probing, and the snapshot probes (_snapshot).
+    ws, we = window or (s, e)
+    surely = _surely(ws, we)
+    relevant = or_(_surely(s, e), and_(F.last_at >= s, F.first_at < e), surely, and_(F.last_at >= ws, F.first_at < we))
     fresh = F.hours_cal == calendar_key(cal)
     simple = or_(F.case_id.is_(None), F.simple.is_(True))
-    frm = cand.join(Case, Case.id == cand.c.id).outerjoin(F, F.case_id == Case.id)
+    if place or we - ws <= WHOLE_TABLE_AFTER:  # the candidates from indexes
+        cand = _candidates(ws, we, where, place)
+        frm = cand.join(Case, Case.id == cand.c.id).outerjoin(F, F.case_id == Case.id)
+    else:  # a long period of a whole district: one pass over the cases beats a union of a million ids
+        frm = Case.__table__.outerjoin(F, F.case_id == Case.id)
     for model, on in joins:
         frm = frm.outerjoin(model, on)
-    feats = _features(s, e, now, fresh)
+    feats = _features(s, e, now, fresh, surely, (ws, we))
     stmt = (select(key.label("key"), *(v.label(k) for k, v in feats.items())).select_from(frm)
             .where(relevant, simple, *where).group_by(key))
     if session.get_bind().dialect.name == "postgresql":

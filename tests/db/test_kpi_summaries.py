@@ -99,6 +99,13 @@ def _more(s: Session, w: dict) -> dict:
     s.execute(update(Case).where(Case.id == x["edited"]).values(grid_id=w["g3"], community_id=w["c2"]))
     s.get(Case, x["urged2"]).grid_id = w["g2"]
     s.flush()
+    # steps in February and April, none in March, and a status set by hand to closed without a close step: open at
+    # NOW by its steps, yet not relevant to March — the fast path's snapshot must not count it
+    x["spanning"] = report(t(2, 20, 9), 12)
+    _act(s, x["spanning"], ("register", t(2, 20, 9, 30)), ("dispatch", t(2, 20, 10), {"unit_id": w["u1"]}),
+         ("accept", t(4, 2, 9)))
+    s.execute(update(Case).where(Case.id == x["spanning"]).values(status="closed", deadline_at=t(4, 9, 9)))
+    s.flush()
     x["step_deleted"] = report(t(3, 20, 9), 10)
     _act(s, x["step_deleted"], ("register", t(3, 20, 9, 30)), ("merge", t(3, 20, 10), {"duplicate_of": w["c"][2]}))
     ev = s.scalar(select(CaseEvent.id).where(CaseEvent.case_id == x["step_deleted"], CaseEvent.action == "merge"))
@@ -200,7 +207,7 @@ def test_fast_kpis_equal_the_pandas_path_with_filters(world, filters):
     if "community_ids" in kw:
         kw["community_ids"] = [world[v] for v in kw["community_ids"]]
     for by in (None, "category"):
-        for start, end in (PERIODS[0], PERIODS[2]):
+        for start, end in (PERIODS[0], PERIODS[2], PERIODS[3]):  # a year: one pass over the cases unless by place
             args = {**kw, "by": by, "start": start, "end": end, "now": NOW}
             same(kpi_records(kpis(s, settings=FAST, **args)), kpi_records(kpis(s, settings=SLOW, **args)))
 
