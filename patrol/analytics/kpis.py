@@ -582,6 +582,13 @@ def _case_filters(*, community_id, grid_id, unit_id, category, include_simulated
     return where
 
 
+def _fast_filters(*, community_id, grid_id, unit_id, category, include_simulated, community_ids, channels) -> dict:
+    """The filters for the summary path: ``where`` without the place, and the place apart (kpis_fast.place_filters)."""
+    return {"where": _case_filters(community_id=None, grid_id=None, unit_id=unit_id, category=category,
+                                   include_simulated=include_simulated, channels=channels),
+            "place": place_filters(community_id=community_id, grid_id=grid_id, community_ids=community_ids)}
+
+
 def load_frames(session: Session, *, start: dt.datetime, end: dt.datetime, where: Sequence = (), probe: bool = False
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cases that can count in [start, end) or in the snapshot (an event, report, deadline or closure in the
@@ -630,8 +637,9 @@ def kpis(session: Session, *, by: str | None = None, start: dt.datetime | dt.dat
     s, e = half_open(start, end, cal.timezone)
     where = _case_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
                           include_simulated=include_simulated, community_ids=community_ids, channels=channels)
-    place = place_filters(community_id=community_id, grid_id=grid_id, community_ids=community_ids)
-    agg = _fast_aggregate(session, by=by, start=s, end=e, now=now, cal=cal, where=where, place=place) \
+    agg = _fast_aggregate(session, by=by, start=s, end=e, now=now, cal=cal, **_fast_filters(
+        community_id=community_id, grid_id=grid_id, unit_id=unit_id, category=category,
+        include_simulated=include_simulated, community_ids=community_ids, channels=channels)) \
         if settings.fast_reads else None
     if agg is None:
         cases, events = _load_grouped(session, by=by, start=s, end=e, where=where)
@@ -667,9 +675,10 @@ def kpi_trend(session: Session, *, period: str = "month", n: int = 6, now: dt.da
     _, _, households = group_keys(session, None, community_id=community_id, grid_id=grid_id, unit_id=unit_id,
                                category=category, community_ids=community_ids)
     if settings.fast_reads:
-        place = place_filters(community_id=community_id, grid_id=grid_id, community_ids=community_ids)
-        return _fast_trend(session, bounds=bounds, now=now, cal=cal, where=where, place=place,
-                           households=households, thresholds=thresholds)
+        return _fast_trend(session, bounds=bounds, now=now, cal=cal, households=households, thresholds=thresholds,
+                           **_fast_filters(community_id=community_id, grid_id=grid_id, unit_id=unit_id,
+                                           category=category, include_simulated=include_simulated,
+                                           community_ids=community_ids, channels=channels))
     cases, events = load_frames(session, start=bounds[0][0], end=bounds[-1][1], where=where)
     return compute_trend(cases, events, periods=bounds, now=now, calendar=cal, households=households,
                          thresholds=thresholds)
@@ -687,7 +696,7 @@ def _load_grouped(session: Session, *, by: str | None, start: dt.datetime, end: 
 
 
 def _fast_aggregate(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, now: dt.datetime,
-                    cal: WorkCalendar, where: Sequence, place: Sequence = (),
+                    cal: WorkCalendar, where: Sequence, place: tuple[list, list] = ([], []),
                     window: tuple[dt.datetime, dt.datetime] | None = None) -> pd.DataFrame:
     """The features summed per key from the summary table (:mod:`patrol.analytics.kpis_fast`): equal to
     :func:`_aggregate` over ``load_frames``; the cases it cannot read from the summary go through that path."""
@@ -707,7 +716,7 @@ def _fast_aggregate(session: Session, *, by: str | None, start: dt.datetime, end
 
 
 def _fast_trend(session: Session, *, bounds: Sequence[tuple], now: dt.datetime, cal: WorkCalendar, where: Sequence,
-                place: Sequence, households, thresholds) -> pd.DataFrame:
+                place: tuple[list, list], households, thresholds) -> pd.DataFrame:
     """:func:`compute_trend` from the summary table: one fast aggregate per period."""
     now_utc = instant(now, "now", cal.timezone)
     span = (half_open(*bounds[0], cal.timezone)[0], half_open(*bounds[-1], cal.timezone)[1])

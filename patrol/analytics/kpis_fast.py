@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
@@ -74,28 +75,35 @@ def _key_expr(by: str | None):
 
 
 def place_filters(*, community_id: int | None = None, grid_id: int | None = None,
-                  community_ids: Iterable[int] | None = None) -> list[ColumnElement[bool]]:
-    """The KPIs' place filters as conditions on the fact rows' copy of the case's place (migration 0019): they let
-    a community's or grid's facts be read from one index. The same filters stay on the cases too."""
-    out: list[ColumnElement[bool]] = []
+                  community_ids: Iterable[int] | None = None) -> tuple[list, list]:
+    """The KPIs' place filters as (conditions on the cases, the same on the fact rows' copy of the case's place,
+    migration 0019): the copy lets a community's or grid's facts be read from one index."""
+    case_, fact = [], []
     if community_id is not None:
-        out.append(CaseKpiFact.community_id == community_id)
+        case_.append(Case.community_id == community_id)
+        fact.append(CaseKpiFact.community_id == community_id)
     if community_ids is not None:
-        out.append(CaseKpiFact.community_id.in_(sorted(community_ids) or [-1]))
+        chosen = sorted(community_ids) or [-1]
+        case_.append(Case.community_id.in_(chosen))
+        fact.append(CaseKpiFact.community_id.in_(chosen))
     if grid_id is not None:
-        out.append(CaseKpiFact.grid_id == grid_id)
-    return out
+        case_.append(Case.grid_id == grid_id)
+        fact.append(CaseKpiFact.grid_id == grid_id)
+    return case_, fact
 
 
-def _candidates(s: dt.datetime, e: dt.datetime, where: Sequence, place: Sequence):
+def _candidates(s: dt.datetime, e: dt.datetime, where: Sequence, place: tuple[list, list]):
     """Ids of the cases that may be relevant, each from an index: an event since ``s`` (the fact's last step),
-    a report, deadline or closure in the period, open now — each arm filtered by the place already."""
+    a report, deadline or closure in the period, open now — every arm within the place (the cases' arms with the
+    other filters too)."""
+    case_place, fact_place = place
     return union(
-        select(CaseKpiFact.case_id.label("id")).where(CaseKpiFact.last_at >= s, CaseKpiFact.first_at < e, *place),
-        select(Case.id).where(Case.reported_at >= s, Case.reported_at < e, *where),
-        select(Case.id).where(Case.deadline_at >= s, Case.deadline_at < e, *where),
-        select(Case.id).where(Case.closed_at >= s, Case.closed_at < e, *where),
-        select(Case.id).where(Case.status.in_(_OPEN), *where),
+        select(CaseKpiFact.case_id.label("id")).where(CaseKpiFact.last_at >= s, CaseKpiFact.first_at < e,
+                                                      *fact_place),
+        select(Case.id).where(Case.reported_at >= s, Case.reported_at < e, *where, *case_place),
+        select(Case.id).where(Case.deadline_at >= s, Case.deadline_at < e, *where, *case_place),
+        select(Case.id).where(Case.closed_at >= s, Case.closed_at < e, *where, *case_place),
+        select(Case.id).where(Case.status.in_(_OPEN), *where, *case_place),
     ).subquery("cand")
 
 
@@ -174,13 +182,31 @@ def _probe(s: dt.datetime, e: dt.datetime) -> ColumnElement[bool]:
         .offset(literal_column("0")).exists()
 
 
+def _source(session: Session, s: dt.datetime, e: dt.datetime, where: Sequence, place: tuple[list, list]
+            ) -> tuple[Any, list]:
+    """The FROM of the sums (cases with their facts) and the conditions that keep the candidates: by place or
+    for a short period the candidates from indexes, read by primary key on PostgreSQL (joined, it would plan a
+    read of every case); for a long period of a whole district one pass over the cases (a union of a million
+    candidate ids costs more)."""
+    frm = Case.__table__.outerjoin(F, F.case_id == Case.id)
+    if not any(place) and e - s > WHOLE_TABLE_AFTER:
+        return frm, []
+    cand = _candidates(s, e, where, place)
+    if session.get_bind().dialect.name == "postgresql":
+        return frm, [Case.id == func.any(func.array(select(cand.c.id).scalar_subquery()))]
+    return cand.join(Case, Case.id == cand.c.id).outerjoin(F, F.case_id == Case.id), []
+
+
 def fast_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, now: dt.datetime,
               cal: WorkCalendar, where: Sequence, slow: Callable[[list], pd.DataFrame],
-              place: Sequence = (), window: tuple[dt.datetime, dt.datetime] | None = None) -> pd.DataFrame:
+              place: tuple[list, list] = ([], []), window: tuple[dt.datetime, dt.datetime] | None = None
+              ) -> pd.DataFrame:
     """The summed features per raw group key (column ``key``; the others as ``kpis._features``) of the cases the
-    filters ``where`` keep, relevant to [start, end) (UTC) or open at ``now``. ``slow(where)`` is the pandas path
-    (load_frames + the features summed per key, as a frame with a ``key`` column) for the non-simple cases.
-    ``place``: :func:`place_filters` of the same filters, read on the fact rows. ``window``: the span whose
+    filters ``where`` and ``place`` (:func:`place_filters`) keep, relevant to [start, end) (UTC) or open at ``now``.
+    ``slow(where)`` is the pandas path (load_frames + the features summed per key, as a frame with a ``key``
+    column) for the non-simple cases. The place filters the candidates only: repeated on the joined cases, it
+    would lead PostgreSQL to read all of a community's cases (≈ 1M at 5M) instead of the ≈ 20k candidates of a
+    month by their primary key. ``window``: the span whose
     relevance the snapshot counts (a trend's whole span, as ``compute_trend`` loads it; default the period)."""
     s, e = start, end
     key, joins = _key_expr(by)
@@ -192,23 +218,19 @@ def fast_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.d
     relevant = or_(_surely(s, e), and_(F.last_at >= s, F.first_at < e), surely, and_(F.last_at >= ws, F.first_at < we))
     fresh = F.hours_cal == calendar_key(cal)
     simple = or_(F.case_id.is_(None), F.simple.is_(True))
-    if place or we - ws <= WHOLE_TABLE_AFTER:  # the candidates from indexes
-        cand = _candidates(ws, we, where, place)
-        frm = cand.join(Case, Case.id == cand.c.id).outerjoin(F, F.case_id == Case.id)
-    else:  # a long period of a whole district: one pass over the cases beats a union of a million ids
-        frm = Case.__table__.outerjoin(F, F.case_id == Case.id)
+    frm, scope = _source(session, ws, we, where, place)
     for model, on in joins:
         frm = frm.outerjoin(model, on)
     feats = _features(s, e, now, fresh, surely, (ws, we))
     stmt = (select(key.label("key"), *(v.label(k) for k, v in feats.items())).select_from(frm)
-            .where(relevant, simple, *where).group_by(key))
+            .where(relevant, simple, *where, *scope).group_by(key))
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL jit = off"))  # compiling the ~30 sums costs more than it saves
     rows = session.execute(stmt).all()
     fast = pd.DataFrame([tuple(r) for r in rows], columns=["key", *feats])
-    complex_ = select(CaseKpiFact.case_id).where(CaseKpiFact.simple.is_(False), *place)  # a partial index
-    parts = [fast, _stale_hours(session, frm, key, relevant, where, s, e, cal),
-             slow([*where, Case.id.in_(complex_)])]
+    complex_ = select(CaseKpiFact.case_id).where(CaseKpiFact.simple.is_(False), *place[1])  # a partial index
+    parts = [fast, _stale_hours(session, by, [*where, *place[0]], s, e, cal),
+             slow([*where, *place[0], Case.id.in_(complex_)])]
     parts = [p for p in parts if len(p)]
     if not parts:
         return fast
@@ -221,13 +243,17 @@ def _stale(key: str) -> ColumnElement[bool]:
     return or_(F.hours_cal.is_(None), F.hours_cal < key, F.hours_cal > key)
 
 
-def _stale_hours(session: Session, frm, key, relevant, where: Sequence, s: dt.datetime, e: dt.datetime,
+def _stale_hours(session: Session, by: str | None, where: Sequence, s: dt.datetime, e: dt.datetime,
                  cal: WorkCalendar) -> pd.DataFrame:
     """The working hours of the simple cases closed in the period whose hours are not stored (for this calendar):
-    computed here as the pandas path does (the sums only; the counts come from the SQL)."""
+    computed here as the pandas path does (the sums only; the counts come from the SQL). A close in the period
+    makes a case relevant; these few facts are found from the index (hours_cal, close_at)."""
+    key, joins = _key_expr(by)
     stmt = (select(key.label("key"), Case.reported_at, F.register_at, F.handle_before_close_at, F.close_at,
-                   F.suspend_at, F.resume_at).select_from(frm)
-            .where(relevant, *where, F.simple.is_(True), _in(F.close_at, s, e), _stale(calendar_key(cal))))
+                   F.suspend_at, F.resume_at).select_from(F).join(Case, Case.id == F.case_id))
+    for model, on in joins:
+        stmt = stmt.outerjoin(model, on)
+    stmt = stmt.where(*where, F.simple.is_(True), _in(F.close_at, s, e), _stale(calendar_key(cal)))
     out = []
     for k, rep, reg, hdl, close, sus, res in session.execute(stmt).all():
         hh, ch = case_hours(cal, rep, reg, hdl, close, sus, res)

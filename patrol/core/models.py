@@ -459,9 +459,9 @@ class Case(Base):
         # migration 0016)
         Index("ix_patrol_case_reported_at_h3_9", "reported_at", "h3_9"),
         # a community's KPIs: its cases reported / due / closed in a period from one index each (migration 0019)
-        Index("ix_patrol_case_community_reported_at", "community_id", "reported_at"),
-        Index("ix_patrol_case_community_deadline_at", "community_id", "deadline_at"),
-        Index("ix_patrol_case_community_closed_at", "community_id", "closed_at"),
+        Index("ix_patrol_case_community_reported_at", "community_id", "reported_at", postgresql_include=["id"]),
+        Index("ix_patrol_case_community_deadline_at", "community_id", "deadline_at", postgresql_include=["id"]),
+        Index("ix_patrol_case_community_closed_at", "community_id", "closed_at", postgresql_include=["id"]),
     )
 
 
@@ -1225,8 +1225,10 @@ class CaseKpiFact(Base):
     grid_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
-        Index("ix_case_kpi_fact_community_last_at", "community_id", "last_at"),
-        Index("ix_case_kpi_fact_grid_last_at", "grid_id", "last_at"),
+        # covering on PostgreSQL (index-only scans): the candidates of a community's period read no table page
+        Index("ix_case_kpi_fact_community_last_at", "community_id", "last_at",
+              postgresql_include=["first_at", "case_id"]),
+        Index("ix_case_kpi_fact_grid_last_at", "grid_id", "last_at", postgresql_include=["first_at", "case_id"]),
         # the few cases the KPIs read from their events, per community (kpis_fast's pandas part)
         Index("ix_case_kpi_fact_complex", "community_id",
               postgresql_where=text(FACT_COMPLEX), sqlite_where=text(FACT_COMPLEX_SQLITE)),
