@@ -207,7 +207,7 @@ def test_fast_kpis_equal_the_pandas_path_with_filters(world, filters):
     if "community_ids" in kw:
         kw["community_ids"] = [world[v] for v in kw["community_ids"]]
     for by in (None, "category"):
-        for start, end in (PERIODS[0], PERIODS[2], PERIODS[3]):  # a year: one pass over the cases unless by place
+        for start, end in (PERIODS[0], PERIODS[2], PERIODS[3]):
             args = {**kw, "by": by, "start": start, "end": end, "now": NOW}
             same(kpi_records(kpis(s, settings=FAST, **args)), kpi_records(kpis(s, settings=SLOW, **args)))
 
