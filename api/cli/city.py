@@ -102,9 +102,10 @@ def db_copy(source_url: str, target_url: str) -> None:
     print("\n".join(report.lines()))
 
 
-@db.command("rebuild-summaries", help="rebuild the KPI summary table (case_kpi_fact) from the cases' steps and fill "
-                                      "its working hours: after a bulk load that turned the triggers off "
-                                      "(session_replication_role = replica), or after the working calendar changed")
+@db.command("rebuild-summaries", help="rebuild the summary tables (case_kpi_fact from the cases' steps and its "
+                                      "working hours; the cases map's case_map_cell): after a bulk load that "
+                                      "turned the triggers off (session_replication_role = replica), or after the "
+                                      "working calendar changed")
 @click.option("--hours-only", is_flag=True, help="only fill the working hours that are missing or stale")
 def db_rebuild_summaries(hours_only: bool) -> None:
     settings, _, sessions = open_database()
@@ -115,7 +116,7 @@ def db_rebuild_summaries(hours_only: bool) -> None:
             what = f"working hours of {n:,} cases filled"
         else:
             n = rebuild(session, settings)
-            what = f"case_kpi_fact rebuilt: {n:,} cases"
+            what = f"case_kpi_fact and case_map_cell rebuilt: {n:,} cases"
     print(f"{what} in {time.perf_counter() - started:.1f} s")
 
 
