@@ -50,7 +50,8 @@ def counted(alias: str) -> str:
 def rebuild_select(dialect: str) -> str:
     """SELECT of every summary row (columns :data:`COLUMNS`) from ``patrol_case``."""
     keys = ", ".join(f"{e} AS {k}" for e, k in zip(key_exprs("c", dialect), PK, strict=True))
-    return (f"SELECT {keys}, COUNT(*), SUM(ST_X(c.geom)), SUM(ST_Y(c.geom)) FROM patrol_case c WHERE {counted('c')} GROUP BY {', '.join(PK)}")
+    return (f"SELECT {keys}, COUNT(*), SUM(ST_X(c.geom)), SUM(ST_Y(c.geom)) FROM patrol_case c "
+            f"WHERE {counted('c')} GROUP BY {', '.join(PK)}")
 
 
 def _changed(o: str, n: str) -> str:
