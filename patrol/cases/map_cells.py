@@ -5,8 +5,7 @@ years, never overdue). Kept by triggers on ``patrol_case`` (migration 0020); a b
 call :func:`rebuild` (``gridpatrol db rebuild-summaries`` does, as does the scale generator).
 
 :func:`summary_rows` answers :func:`patrol.cases.reads.case_clusters` exactly (the same counts per cell and status;
-the centroids up to the order of a floating-point sum): the summary's cells lying wholly inside the bbox (a
-margin of one base cell) plus, read live, the open cases, the final cases in the bbox's border strip (outside
+the centroids up to the order of a floating-point sum): the summary's cells lying wholly inside the bbox plus, read live, the open cases, the final cases in the bbox's border strip (outside
 those cells, by the stored index's own expression) and, for a department, the final cases of its whistle tasks
 dispatched to another unit. It answers None (the caller runs the live query) for what the summary cannot say:
 a zoom above the base zoom, no bbox, a period (``since`` / ``until``), a category, channels, ids, the scopes of
@@ -59,12 +58,14 @@ def answerable(actor: Actor, f: CaseFilter, zoom: int) -> bool:
 
 
 def _inner(bbox: tuple[float, float, float, float]) -> tuple[int, int, int, int] | None:
-    """The base cells (gx0, gy0, gx1, gy1, inclusive) whose every point lies inside ``bbox`` with a margin of a
-    whole cell (far beyond any rounding), or None when there are none."""
+    """The base cells (gx0, gy0, gx1, gy1, inclusive) whose every point lies inside ``bbox``, or None when there
+    are none. Exact: ``fl(fl(x + 180) / c)`` does not decrease with ``x`` (IEEE rounding is monotonic) and is the
+    same double in Python and in either database, so a point left of ``x0`` has an index ≤ ``floor(a0) < gx0``
+    (``a0`` the bbox edge's value), and likewise on the other three sides."""
     c = S.BASE_CELL
     x0, y0, x1, y1 = bbox
-    gx0, gx1 = math.floor((x0 + 180) / c) + 2, math.floor((x1 + 180) / c) - 2
-    gy0, gy1 = math.floor((y0 + 90) / c) + 2, math.floor((y1 + 90) / c) - 2
+    gx0, gx1 = math.floor((x0 + 180) / c) + 1, math.floor((x1 + 180) / c) - 1
+    gy0, gy1 = math.floor((y0 + 90) / c) + 1, math.floor((y1 + 90) / c) - 1
     return None if gx0 > gx1 or gy0 > gy1 else (gx0, gy0, gx1, gy1)
 
 
@@ -111,13 +112,14 @@ def _filters(f: CaseFilter) -> list[ColumnElement[bool]]:
 
 def _strips(bbox: tuple[float, float, float, float], inner: tuple[int, int, int, int]
             ) -> list[tuple[float, float, float, float]]:
-    """Four boxes covering the part of ``bbox`` outside the inner cells, reaching half a cell into them (only to
-    use the spatial index: the exact test is the stored index's expression)."""
+    """Four boxes covering the part of ``bbox`` outside the inner cells, reaching 1/64 of a cell into them (beyond
+    any rounding; the boxes only let the spatial index find the border: the exact test is the stored index's
+    expression)."""
     c = S.BASE_CELL
     x0, y0, x1, y1 = bbox
     gx0, gy0, gx1, gy1 = inner
-    xa, xb = gx0 * c - 180 + c / 2, (gx1 + 1) * c - 180 - c / 2
-    ya, yb = gy0 * c - 90 + c / 2, (gy1 + 1) * c - 90 - c / 2
+    xa, xb = gx0 * c - 180 + c / 64, (gx1 + 1) * c - 180 - c / 64
+    ya, yb = gy0 * c - 90 + c / 64, (gy1 + 1) * c - 90 - c / 64
     return [(x0, y0, xa, y1), (xb, y0, x1, y1), (x0, y0, x1, ya), (x0, yb, x1, y1)]
 
 
@@ -137,6 +139,8 @@ def summary_rows(session: Session, actor: Actor, f: CaseFilter, zoom: int, live:
                     func.sum(CaseMapCell.n), func.sum(CaseMapCell.sx), func.sum(CaseMapCell.sy)).where(
         CaseMapCell.gx.between(gx0, gx1), CaseMapCell.gy.between(gy0, gy1), CaseMapCell.n > 0,
         *_scope(actor), *_filters(f)).group_by("gx", "gy", CaseMapCell.status)
+    if session.get_bind().dialect.name == "postgresql":  # small live parts: a parallel worker's start costs more
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     rows = [(*r, 0) for r in session.execute(stored)]
     final = Case.status.in_(S.FINAL)
     in_inner = and_(_case_index(session, func.ST_X(Case.geom) + 180).between(gx0, gx1),

@@ -177,19 +177,19 @@ def _actors(world) -> dict[str, Actor]:
 
 
 @pytest.mark.parametrize("who", ["admin", "supervisor", "subdistrict", "department"])
-@pytest.mark.parametrize("zoom", [9, 12, 13, 15])
-def test_fast_clusters_equal_the_live_query(world, who, zoom):
+def test_fast_clusters_equal_the_live_query(world, who):
     s = world["s"]
     actor = _actors(world)[who]
     filters = [{}, {"status": ["closed", "reported"]}, {"grid": "999999M01M01"}, {"community": "M00"},
                {"subdistrict": "M01"}, {"overdue": True}, {"overdue": False}]
-    for bbox in BOXES:
+    for zoom, bbox in ((11, BOXES[0]), (13, BOXES[1]), (15, BOXES[2])):
+        assert map_cells.answerable(actor, CaseFilter(bbox=bbox), zoom)
         for kw in filters:
             f = CaseFilter(bbox=bbox, **kw)
             fast = _clusters(s, actor, f, zoom, True)
             _same_map(fast, _clusters(s, actor, f, zoom, False))
-            if kw == {} and bbox == BOXES[0]:
-                assert fast["total"] > 0
+            if not kw:
+                assert fast["total"] > 0 and fast["clusters"]
 
 
 def _no_live(*conds):  # pragma: no cover - never called
