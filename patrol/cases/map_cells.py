@@ -5,8 +5,9 @@ years, never overdue). Kept by triggers on ``patrol_case`` (migration 0020); a b
 call :func:`rebuild` (``gridpatrol db rebuild-summaries`` does, as does the scale generator).
 
 :func:`summary_rows` answers :func:`patrol.cases.reads.case_clusters` exactly (the same counts per cell and status;
-the centroids up to the order of a floating-point sum): the summary's cells lying wholly inside the bbox plus, read live, the open cases, the final cases in the bbox's border strip (outside
-those cells, by the stored index's own expression) and, for a department, the final cases of its whistle tasks
+the centroids up to the order of a floating-point sum): the summary's cells lying wholly inside the bbox plus,
+read live, the open cases, the final cases in the bbox's border strip (outside those cells, by the stored index's
+own expression) and, for a department, the final cases of its whistle tasks
 dispatched to another unit. It answers None (the caller runs the live query) for what the summary cannot say:
 a zoom above the base zoom, no bbox, a period (``since`` / ``until``), a category, channels, ids, the scopes of
 grid workers, grid leads and building leads (they depend on the assignee or reporter), and a bbox whose inner
