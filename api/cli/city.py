@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import func, select
 
 from api.cli.context import Command, Group, open_database
 from geo.crs import DATUMS
@@ -26,6 +27,7 @@ from patrol.city.osm_parts import import_osm_parts, parse_parts, read_parts
 from patrol.core.db import transaction
 from patrol.core.errors import GridPatrolError, ImportFailed, InvalidInput
 from patrol.core.migrate import current_revision
+from patrol.core.models import CaseMapCell
 from patrol.core.transfer import copy_database
 
 LAYERS_IN = ("subdistricts", "communities", "grids", "buildings", "units", "roads", "water", "green")
@@ -116,7 +118,8 @@ def db_rebuild_summaries(hours_only: bool) -> None:
             what = f"working hours of {n:,} cases filled"
         else:
             n = rebuild(session, settings)
-            what = f"case_kpi_fact and case_map_cell rebuilt: {n:,} cases"
+            cells = session.scalar(select(func.count()).select_from(CaseMapCell)) or 0
+            what = f"case_kpi_fact rebuilt: {n:,} cases; case_map_cell: {cells:,} rows"
     print(f"{what} in {time.perf_counter() - started:.1f} s")
 
 
