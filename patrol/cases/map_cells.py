@@ -11,7 +11,7 @@ own expression) and, for a department, the final cases of its whistle tasks
 dispatched to another unit. It answers None (the caller runs the live query) for what the summary cannot say:
 a zoom above the base zoom, no bbox, a period (``since`` / ``until``), a category, channels, ids, the scopes of
 grid workers, grid leads and building leads (they depend on the assignee or reporter), and a bbox whose inner
-cells are none.
+cells are none; and a view whose inner cells hold fewer than :data:`LIVE_BELOW` final cases (cheaper live).
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ __all__ = ["rebuild", "summary_rows", "SUMMARY_ROLES"]
 #: the roles whose scope the summary's key columns express
 SUMMARY_ROLES = ("admin", "planner", "supervisor", "subdistrict", "department")
 _OPEN = tuple(sorted(OPEN))
+#: when the summary's inner cells hold fewer final cases than this, the live query runs instead (on the 5M district,
+#: a zoom-15 view of 383 cases: 19 ms live, 41 ms through the summary's three queries)
+LIVE_BELOW = 5000
 
 #: a function building the live grouped query (gx, gy, status, count, sum x, sum y, overdue) of the cases that
 #: match the map's WHERE and the given extra conditions, at the zoom asked
@@ -143,6 +146,8 @@ def summary_rows(session: Session, actor: Actor, f: CaseFilter, zoom: int, live:
     if session.get_bind().dialect.name == "postgresql":  # small live parts: a parallel worker's start costs more
         session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     rows = [(*r, 0) for r in session.execute(stored)]
+    if sum(r[3] for r in rows) < LIVE_BELOW:  # a view of few cases: the live query alone is cheaper
+        return None
     final = Case.status.in_(S.FINAL)
     in_inner = and_(_case_index(session, func.ST_X(Case.geom) + 180).between(gx0, gx1),
                     _case_index(session, func.ST_Y(Case.geom) + 90).between(gy0, gy1))

@@ -87,6 +87,12 @@ def _build(s: Session) -> dict:
             "ids": ids}
 
 
+@pytest.fixture(autouse=True)
+def _summary_for_any_view(monkeypatch):
+    """This district is small: let the summary answer views of any size (the default reads few cases live)."""
+    monkeypatch.setattr(map_cells, "LIVE_BELOW", 0)
+
+
 def _stored(s: Session) -> dict[tuple, tuple]:
     return {tuple(r[:6]): (r[6], r[7], r[8]) for r in s.execute(select(*CaseMapCell.__table__.c))}
 
@@ -223,7 +229,7 @@ def test_filters_the_summary_cannot_answer_fall_back_to_the_live_query(world, kw
     _same_map(_clusters(s, admin, f, 12, True), _clusters(s, admin, f, 12, False))
 
 
-def test_other_fallbacks(world):
+def test_other_fallbacks(world, monkeypatch):
     s = world["s"]
     admin = _actors(world)["admin"]
     worker = Actor(label="w", role="grid_worker", grid_ids=frozenset({world["grids"][0].id}))
@@ -232,6 +238,8 @@ def test_other_fallbacks(world):
     assert not map_cells.answerable(worker, CaseFilter(bbox=BOXES[0]), 12)  # scope by assignee / reporter
     tiny = (121.44, 31.2, 121.441, 31.201)  # no inner cell: the live query
     assert map_cells.summary_rows(s, admin, CaseFilter(bbox=tiny), 12, _no_live) is None
+    monkeypatch.setattr(map_cells, "LIVE_BELOW", 5000)  # the default: 700 cases are read live
+    assert map_cells.summary_rows(s, admin, CaseFilter(bbox=BOXES[0]), 12, _no_live) is None
     for actor, zoom in ((worker, 12), (admin, 16)):
         f = CaseFilter(bbox=BOXES[0])
         _same_map(_clusters(s, actor, f, zoom, True), _clusters(s, actor, f, zoom, False))
