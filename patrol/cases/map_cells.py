@@ -154,8 +154,8 @@ def summary_rows(session: Session, actor: Actor, f: CaseFilter, zoom: int, live:
     strips = or_(*(bbox_filter(session, Case.id, Case.geom, b) for b in _strips(f.bbox, inner)))
     # the border's cases found first through the spatial index alone (OFFSET 0: not merged into the outer query,
     # where PostgreSQL would AND the bitmap of a scope's index, e.g. a community's 0.9M cases, to the strips')
-    border = select(Case.id).where(final, not_(in_inner), strips).offset(0)
-    parts = [live(Case.status.in_(_OPEN)), live(Case.id.in_(border))]
+    border = select(Case.id).where(not_(in_inner), strips).offset(0)
+    parts = [live(Case.status.in_(_OPEN)), live(Case.id.in_(border), final)]
     if actor.role == "department":  # its whistle tasks' cases dispatched to another unit (or none)
         tasks = select(CaseTask.case_id).where(CaseTask.unit_id == actor.unit_id)
         parts.append(live(final, in_inner, Case.id.in_(tasks),

@@ -6,10 +6,10 @@ Every read goes through the actor's scope (:func:`patrol.cases.authority.scope_f
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import shapely
-from sqlalchemy import ColumnElement, Integer, Select, func, or_, select, true
+from sqlalchemy import ColumnElement, Integer, Select, and_, func, or_, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
@@ -160,7 +160,8 @@ def case_clusters(session: Session, actor: Actor, f: CaseFilter, zoom: int, *, n
         where = true()
     late = overdue_clause(now)
     live = _live_query(session, where, late, zoom)
-    rows = map_cells.summary_rows(session, actor, f, zoom, live) if fast else None
+    rows = map_cells.summary_rows(session, actor, f, zoom, _fast_live(session, actor, f, now, late, zoom, live)) \
+        if fast else None
     if rows is None:
         rows = session.execute(live()).all()
     total = sum(r[3] for r in rows)
@@ -178,6 +179,19 @@ def case_clusters(session: Session, actor: Actor, f: CaseFilter, zoom: int, *, n
     clusters = [{"lon": c["sx"] / c["count"], "lat": c["sy"] / c["count"], "count": c["count"],
                  "overdue": c["overdue"], "statuses": c["statuses"]} for c in cells.values()]
     return {"clusters": clusters, "cases": [], "total": total, "truncated": False}
+
+
+def _fast_live(session: Session, actor: Actor, f: CaseFilter, now: dt.datetime, late: ColumnElement[bool],
+               zoom: int, live: map_cells.LiveQuery) -> map_cells.LiveQuery:
+    """The live query of the summary's small parts. On SpatiaLite the bbox is tested on the point's coordinates
+    (the same closed box as ``ST_Intersects`` with it): its R*Tree filter lists every case id of the view, which
+    costs more than the small parts themselves (a 100k-case district: 1.4 s instead of 1.1 s live)."""
+    if f.bbox is None or session.get_bind().dialect.name != "sqlite":
+        return live
+    x0, y0, x1, y1 = f.bbox
+    inside = and_(func.ST_X(Case.geom).between(x0, x1), func.ST_Y(Case.geom).between(y0, y1))
+    rest = case_query(session, actor, replace(f, bbox=None), now=now).whereclause
+    return _live_query(session, inside if rest is None else and_(inside, rest), late, zoom)
 
 
 def _live_query(session: Session, where: ColumnElement[bool], late: ColumnElement[bool],
