@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import func, select
 
 from api.cli.context import Command, Group, open_database
 from geo.crs import DATUMS
@@ -26,6 +27,7 @@ from patrol.city.osm_parts import import_osm_parts, parse_parts, read_parts
 from patrol.core.db import transaction
 from patrol.core.errors import GridPatrolError, ImportFailed, InvalidInput
 from patrol.core.migrate import current_revision
+from patrol.core.models import CaseMapCell
 from patrol.core.transfer import copy_database
 
 LAYERS_IN = ("subdistricts", "communities", "grids", "buildings", "units", "roads", "water", "green")
@@ -102,9 +104,10 @@ def db_copy(source_url: str, target_url: str) -> None:
     print("\n".join(report.lines()))
 
 
-@db.command("rebuild-summaries", help="rebuild the KPI summary table (case_kpi_fact) from the cases' steps and fill "
-                                      "its working hours: after a bulk load that turned the triggers off "
-                                      "(session_replication_role = replica), or after the working calendar changed")
+@db.command("rebuild-summaries", help="rebuild the summary tables (case_kpi_fact from the cases' steps and its "
+                                      "working hours; the cases map's case_map_cell): after a bulk load that "
+                                      "turned the triggers off (session_replication_role = replica), or after the "
+                                      "working calendar changed")
 @click.option("--hours-only", is_flag=True, help="only fill the working hours that are missing or stale")
 def db_rebuild_summaries(hours_only: bool) -> None:
     settings, _, sessions = open_database()
@@ -115,7 +118,8 @@ def db_rebuild_summaries(hours_only: bool) -> None:
             what = f"working hours of {n:,} cases filled"
         else:
             n = rebuild(session, settings)
-            what = f"case_kpi_fact rebuilt: {n:,} cases"
+            cells = session.scalar(select(func.count()).select_from(CaseMapCell)) or 0
+            what = f"case_kpi_fact rebuilt: {n:,} cases; case_map_cell: {cells:,} rows"
     print(f"{what} in {time.perf_counter() - started:.1f} s")
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from patrol.analytics import summary_sql as S
+from patrol.cases import map_cells
 from patrol.cases.worktime import WorkCalendar, calendar
 from patrol.core.models import Case, CaseKpiFact
 from patrol.core.settings import Settings, get_settings
@@ -85,7 +86,8 @@ def refresh_hours(session: Session, settings: Settings | None = None, *, case_id
 
 def rebuild(session: Session, settings: Settings | None = None) -> int:
     """Rebuild every summary table from the raw rows (after a bulk load that bypassed the incremental upkeep, e.g.
-    a COPY under ``session_replication_role = replica``), then fill the working hours. Returns the fact rows."""
+    a COPY under ``session_replication_role = replica``): ``case_kpi_fact`` (then its working hours) and the cases
+    map's ``case_map_cell`` (:func:`patrol.cases.map_cells.rebuild`). Returns the fact rows."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("TRUNCATE case_kpi_fact"))
@@ -93,4 +95,5 @@ def rebuild(session: Session, settings: Settings | None = None) -> int:
         conn.execute(text("DELETE FROM case_kpi_fact"))
     conn.execute(text(f"INSERT INTO case_kpi_fact ({', '.join(S.columns())}) {S.fact_select('TRUE')}"))
     refresh_hours(session, settings)
+    map_cells.rebuild(session)
     return int(session.scalar(select(text("count(*)")).select_from(CaseKpiFact.__table__)) or 0)

@@ -6,13 +6,14 @@ Every read goes through the actor's scope (:func:`patrol.cases.authority.scope_f
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import shapely
-from sqlalchemy import ColumnElement, Integer, Select, func, or_, select, true
+from sqlalchemy import ColumnElement, Integer, Select, and_, func, or_, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
+from patrol.cases import map_cells
 from patrol.cases.authority import scope_filter
 from patrol.cases.lifecycle import ACTIONS, OPEN, actions_from
 from patrol.cases.overdue import is_overdue, overdue_clause
@@ -147,9 +148,10 @@ def case_clusters(session: Session, actor: Actor, f: CaseFilter, zoom: int, *, n
                   max_cases: int = 2000, few: int = 300, fast: bool = False) -> dict:
     """What a map of cases draws in a bbox at a zoom: clusters (aggregated in the database on a grid of about
     64 px cells, so 100k cases cost the browser a few hundred markers) or, zoomed in (and at most ``max_cases``)
-    or when few, the cases themselves, open and overdue ones first. ``fast`` (``Settings.fast_reads``): on
-    PostgreSQL without JIT compilation, which costs more than it saves on these queries (issue 23: ≈0.35 s of
-    1.1 s for a month of a 1M-case district)."""
+    or when few, the cases themselves, open and overdue ones first. ``fast`` (``Settings.fast_reads``): the
+    final cases' clusters from the summary ``case_map_cell`` when it can answer (:mod:`patrol.cases.map_cells`:
+    the same counts per cell and status), and on PostgreSQL without JIT compilation, which costs more than it
+    saves on these queries (issue 23: ≈0.35 s of 1.1 s for a month of a 1M-case district)."""
     now = now or now_utc()
     if fast:
         no_jit(session)
@@ -157,18 +159,11 @@ def case_clusters(session: Session, actor: Actor, f: CaseFilter, zoom: int, *, n
     if where is None:  # an admin without filters
         where = true()
     late = overdue_clause(now)
-    cell = 360.0 / (2 ** max(0, min(zoom, 22))) / (256 / CLUSTER_PX)
-    x, y = func.ST_X(Case.geom), func.ST_Y(Case.geom)
-    gx: ColumnElement[float]
-    gy: ColumnElement[float]
-    if session.get_bind().dialect.name == "sqlite":  # no floor() in every SQLite; shifted positive, CAST truncates
-        gx, gy = func.cast((x + 180) / cell, Integer), func.cast((y + 90) / cell, Integer)
-    else:
-        gx, gy = func.floor((x + 180) / cell), func.floor((y + 90) / cell)
-    rows = session.execute(
-        select(gx.label("gx"), gy.label("gy"), Case.status, func.count(), func.sum(x), func.sum(y),
-               func.sum(sql_case((late, 1), else_=0)))
-        .where(where).group_by("gx", "gy", Case.status)).all()
+    live = _live_query(session, where, late, zoom)
+    rows = map_cells.summary_rows(session, actor, f, zoom, _fast_live(session, actor, f, now, late, zoom, live)) \
+        if fast else None
+    if rows is None:
+        rows = session.execute(live()).all()
     total = sum(r[3] for r in rows)
     if (zoom >= CASES_FROM_ZOOM and total <= max_cases) or total <= few:
         return {"clusters": [], "cases": _map_cases(session, where, late, max_cases), "total": total,
@@ -184,6 +179,39 @@ def case_clusters(session: Session, actor: Actor, f: CaseFilter, zoom: int, *, n
     clusters = [{"lon": c["sx"] / c["count"], "lat": c["sy"] / c["count"], "count": c["count"],
                  "overdue": c["overdue"], "statuses": c["statuses"]} for c in cells.values()]
     return {"clusters": clusters, "cases": [], "total": total, "truncated": False}
+
+
+def _fast_live(session: Session, actor: Actor, f: CaseFilter, now: dt.datetime, late: ColumnElement[bool],
+               zoom: int, live: map_cells.LiveQuery) -> map_cells.LiveQuery:
+    """The live query of the summary's small parts. On SpatiaLite the bbox is tested on the point's coordinates
+    (the same closed box as ``ST_Intersects`` with it): its R*Tree filter lists every case id of the view, which
+    costs more than the small parts themselves (a 100k-case district: 1.4 s instead of 1.1 s live)."""
+    if f.bbox is None or session.get_bind().dialect.name != "sqlite":
+        return live
+    x0, y0, x1, y1 = f.bbox
+    inside = and_(func.ST_X(Case.geom).between(x0, x1), func.ST_Y(Case.geom).between(y0, y1))
+    rest = case_query(session, actor, replace(f, bbox=None), now=now).whereclause
+    return _live_query(session, inside if rest is None else and_(inside, rest), late, zoom)
+
+
+def _live_query(session: Session, where: ColumnElement[bool], late: ColumnElement[bool],
+                zoom: int) -> map_cells.LiveQuery:
+    """The live grouped query of the map at ``zoom`` (per cell of about 64 px and status: count, sums of lon and
+    lat, overdue count) over the cases ``where`` and the extra conditions given select."""
+    cell = 360.0 / (2 ** max(0, min(zoom, 22))) / (256 / CLUSTER_PX)
+    x, y = func.ST_X(Case.geom), func.ST_Y(Case.geom)
+    gx: ColumnElement[float]
+    gy: ColumnElement[float]
+    if session.get_bind().dialect.name == "sqlite":  # no floor() in every SQLite; shifted positive, CAST truncates
+        gx, gy = func.cast((x + 180) / cell, Integer), func.cast((y + 90) / cell, Integer)
+    else:
+        gx, gy = func.floor((x + 180) / cell), func.floor((y + 90) / cell)
+
+    def query(*conds: ColumnElement[bool]) -> Select:
+        return (select(gx.label("gx"), gy.label("gy"), Case.status, func.count(), func.sum(x), func.sum(y),
+                       func.sum(sql_case((late, 1), else_=0)))
+                .where(where, *conds).group_by("gx", "gy", Case.status))
+    return query
 
 
 def _map_cases(session: Session, where: ColumnElement[bool], late: ColumnElement[bool], limit: int) -> list[dict]:

@@ -1235,3 +1235,22 @@ class CaseKpiFact(Base):
         # simple closed cases whose working hours are missing or for another calendar
         Index("ix_case_kpi_fact_hours", "hours_cal", "close_at"),
     )
+
+
+class CaseMapCell(Base):
+    """The cases map's clusters at city scale (issue 23, :mod:`patrol.cases.map_cells`): per cell of the base zoom's
+    lon/lat grid (``gx``, ``gy``: the cell index of zoom 15, computed as the map's live query computes it), final
+    status and the columns the map's scopes and filters read (0 for none), the count of the cases in a final status
+    (closed, rejected, duplicate: never overdue) and the sums of their lon and lat. Kept by database triggers on
+    ``patrol_case`` (migration 0020), rebuilt by ``gridpatrol db rebuild-summaries``."""
+
+    __tablename__ = "case_map_cell"
+    gx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    gy: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    community_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    grid_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer)
+    sx: Mapped[float] = mapped_column(Float)
+    sy: Mapped[float] = mapped_column(Float)

@@ -7,7 +7,8 @@ foreign-key order (parents first), each in one transaction of its own: its rows 
 batches and written with PostgreSQL's ``COPY … FROM STDIN`` (one statement per table; into SpatiaLite: batched
 INSERTs); geometries travel as WKB (``ST_AsBinary``, then EWKB of SRID 4326 in the COPY or ``ST_GeomFromWKB(…,
 4326)``: the coordinates' bytes unchanged, no text round trip) and every other value through the column's own type
-(UTC timestamps, booleans, binary photos). Then the
+(UTC timestamps, booleans, binary photos). A summary the target's triggers fill while its sources are copied
+(:data:`TRIGGER_KEPT`: the cases map's ``case_map_cell``) is copied last, over what the triggers wrote. Then the
 PostgreSQL sequences are set past the largest id, and the rows of every table are counted on both sides.
 
 A table that fails rolls back alone and stops the copy: the tables before it are in the target, the report says
@@ -40,6 +41,9 @@ BATCH = 5000
 Progress = Callable[[str, int, int], None]
 #: how rows are written: ``auto`` (COPY into PostgreSQL, INSERT into SQLite), ``copy`` or ``insert``
 Method = Literal["auto", "copy", "insert"]
+#: tables the target's triggers fill while their sources are copied (the cases map's sums per cell): copied last,
+#: over what the triggers wrote, so that they hold the source's rows exactly
+TRIGGER_KEPT = ("case_map_cell",)
 #: EWKB: the type word's flag saying an SRID follows
 EWKB_SRID_FLAG = 0x20000000
 
@@ -146,6 +150,8 @@ def copy_table(source: Connection, target: Engine, table: Table, total: int, pro
     geoms = [i for i, c in enumerate(table.columns) if isinstance(c.type, Geometry)]
     done = 0
     with target.connect() as conn, conn.begin():
+        if table.name in TRIGGER_KEPT:
+            conn.execute(text(f'DELETE FROM "{table.name}"'))
         result = source.execution_options(stream_results=True, yield_per=batch).execute(_reader(table))
         if use_copy:
             columns = ", ".join(f'"{n}"' for n in names)
@@ -217,10 +223,12 @@ def copy_database(source_url: str, target_url: str, *, progress: Progress | None
         report = CopyReport(revision, source.dialect.name, target.dialect.name)
         counts = count_rows(source)
         with source.connect() as conn:
-            for table in Base.metadata.sorted_tables:
+            tables = Base.metadata.sorted_tables
+            for table in [t for t in tables if t.name not in TRIGGER_KEPT] + [t for t in tables
+                                                                               if t.name in TRIGGER_KEPT]:
                 entry = TableCopy(table.name, counts[table.name])
                 report.tables.append(entry)
-                if not entry.source_rows:
+                if not entry.source_rows and table.name not in TRIGGER_KEPT:
                     continue
                 if on_table:
                     on_table(table.name, entry.source_rows)

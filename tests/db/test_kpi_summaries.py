@@ -224,6 +224,6 @@ def test_the_rebuild_command(tmp_path):
     from tests.api.test_cli import run
     url = f"sqlite:///{tmp_path / 'k.db'}"
     r = run(url, "db", "rebuild-summaries")
-    assert r.exit_code == 0 and r.stdout.startswith("case_kpi_fact rebuilt: 0 cases"), r.output
+    assert r.exit_code == 0 and r.stdout.startswith("case_kpi_fact rebuilt: 0 cases; case_map_cell: 0 rows"), r.output
     r = run(url, "db", "rebuild-summaries", "--hours-only")
     assert r.exit_code == 0 and r.stdout.startswith("working hours of 0 cases filled"), r.output
