@@ -19,9 +19,12 @@ def gps() -> None:
 @gps.command("summarise", help="summarise the GPS fixes of finished days per worker-day (idempotent)")
 @click.option("--through", type=click.DateTime(formats=["%Y-%m-%d"]), help="last local day to summarise "
               "(default: yesterday)")
-def summarise(through: dt.datetime | None) -> None:
+@click.option("--batch-days", type=int, default=gps_retain.BATCH_DAYS, show_default=True,
+              help="consecutive days read and summarised together (one transaction each)")
+def summarise(through: dt.datetime | None, batch_days: int) -> None:
     db = open_database()
-    done = gps_retain.summarise(db.sessions, db.settings, through=through.date() if through else None, progress=True)
+    done = gps_retain.summarise(db.sessions, db.settings, through=through.date() if through else None, progress=True,
+                                batch_days=batch_days)
     print(f"summarised {done.days} day(s) through {done.through}: {done.rows} worker-day row(s) written")
 
 

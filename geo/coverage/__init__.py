@@ -63,9 +63,11 @@ from geo.coverage.latest import LastCovered, last_covered
 from geo.coverage.measure import (
     Coverage,
     GridPieces,
+    GroupTracks,
     buffer_coverage,
     coverage_from_pieces,
     covered_pieces,
+    covered_pieces_by,
     grid_coverage,
 )
 from geo.coverage.streets import (
@@ -88,7 +90,9 @@ __all__ = [
     "Targets",
     "buffer_coverage",
     "coverage_from_pieces",
+    "GroupTracks",
     "covered_pieces",
+    "covered_pieces_by",
     "grid_coverage",
     "last_covered",
     "prepare_coverage",

@@ -65,6 +65,15 @@ class Track:
     def half_max(self) -> float:
         return float(self.length.max(initial=0.0)) / 2
 
+    def lines(self, first: int, end: int) -> Track:
+        """The pieces of lines [first, end) (line positions, as in ``patrol``): exactly the track those lines'
+        fixes alone give."""
+        lo, hi = np.searchsorted(self.patrol, [first, end])
+        return Track(
+            self.a[lo:hi], self.b[lo:hi], self.ta[lo:hi], self.tb[lo:hi], self.patrol[lo:hi] - first,
+            self.patrols[first:end],
+        )
+
 
 def build_track(
     fixes: pd.DataFrame,
@@ -88,6 +97,23 @@ def build_track(
     lon_deg, lat_deg, t_us, line_of, patrols = track_vertices(
         frame, by=by, time=time, lon=lon, lat=lat, flag=flag
     )
+    return track_from_vertices(lon_deg, lat_deg, t_us, line_of, patrols, crs, piece_m=piece_m)
+
+
+def track_from_vertices(
+    lon_deg: np.ndarray,
+    lat_deg: np.ndarray,
+    t_us: np.ndarray,
+    line_of: np.ndarray,
+    patrols: np.ndarray,
+    crs: pyproj.CRS,
+    *,
+    piece_m: float,
+) -> Track:
+    """The :class:`Track` of vertices as :func:`geo.tracks.track_vertices` returns them (see :func:`build_track`).
+
+    Pieces are in line order and never join two lines, so the pieces of a run of lines are a slice of the
+    track (:meth:`Track.lines`)."""
     if patrols.size == 0:
         empty = np.empty((0, 2))
         return Track(

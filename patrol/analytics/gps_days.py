@@ -20,12 +20,22 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Integer, delete, func, select, update
+from sqlalchemy import DateTime, Integer, delete, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
-from geo.coverage import DISTANCE_M, Coverage, CoverageBase, coverage_from_pieces, covered_pieces, grid_coverage
+from geo.coverage import (
+    DISTANCE_M,
+    Coverage,
+    CoverageBase,
+    GroupTracks,
+    coverage_from_pieces,
+    covered_pieces,
+    covered_pieces_by,
+    grid_coverage,
+)
 from geo.tracks import tracks_to_lines
 from patrol.core.errors import InvalidInput
 from patrol.core.frames import ewkt
@@ -75,19 +85,29 @@ def raw_fixes(session: Session, grid_ids: list[int], start: dt.datetime, end: dt
 
 
 def _day_fixes(session: Session, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
-    rows = session.execute(select(Patrol.worker_id, Patrol.grid_id, Patrol.simulated, GpsFix.patrol_id, GpsFix.time,
-                                  func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom), GpsFix.flag)
-                           .join(Patrol, Patrol.id == GpsFix.patrol_id)
-                           .where(GpsFix.time >= start, GpsFix.time < end)
-                           .order_by(GpsFix.patrol_id, GpsFix.time)).all()
-    frame = pd.DataFrame(rows, columns=["worker_id", "grid_id", "simulated", *FIX_COLUMNS])
+    """Every raw fix in [start, end) with its patrol's worker, grid and simulated flag (one Core query, no ORM
+    rows; the frame is built column by column)."""
+    # the time as the driver gives it (naive UTC on SQLite, aware on PostgreSQL): pandas makes both UTC, faster
+    # than UTCDateTime's conversion row by row
+    time = type_coerce(GpsFix.time, DateTime(timezone=True))
+    stmt = (select(Patrol.worker_id, Patrol.grid_id, Patrol.simulated, GpsFix.patrol_id, time,
+                   func.ST_X(GpsFix.geom), func.ST_Y(GpsFix.geom), GpsFix.flag)
+            .join(Patrol, Patrol.id == GpsFix.patrol_id).where(GpsFix.time >= start, GpsFix.time < end)
+            .order_by(GpsFix.patrol_id, GpsFix.time))
+    rows = session.connection().execute(stmt).all()
+    names = ["worker_id", "grid_id", "simulated", *FIX_COLUMNS]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    frame = pd.DataFrame({n: pd.Series(c, dtype=object if n in ("grid_id", "flag") else None)
+                          for n, c in zip(names, columns, strict=True)})
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     frame["grid_key"] = frame["grid_id"].fillna(-1).astype("int64")
     return frame
 
 
 def summary_row(base: CoverageBase, fixes: pd.DataFrame, *, distance_m: float = DISTANCE_M) -> dict:
-    """The summary columns of one group's fixes (one worker, day, grid, simulated flag): everything but the keys."""
+    """The summary columns of one group's fixes (one worker, day, grid, simulated flag): everything but the keys.
+
+    The reference for :func:`summarise_days`, which computes the same for many groups at once."""
     lines = tracks_to_lines(fixes, by="patrol_id")
     grids, buildings = covered_pieces(base, fixes, distance_m=distance_m)
     walked = float(sum((e - s).total_seconds() for s, e in zip(lines["started"], lines["ended"], strict=True)))
@@ -102,26 +122,73 @@ def summary_row(base: CoverageBase, fixes: pd.DataFrame, *, distance_m: float = 
             "track": track}
 
 
-def summarise_day(session: Session, base: CoverageBase, day: dt.date, tz: str, *,
-                  distance_m: float = DISTANCE_M, now: dt.datetime | None = None) -> int:
-    """(Re)write the summaries of ``day`` from its raw fixes, for the workers that have raw fixes that day (the rows
-    of workers whose raw fixes are gone stay); returns the rows written."""
-    start, end = day_bounds(day, tz)
-    fixes = _day_fixes(session, start, end)
+def _row_of(got: GroupTracks, stats: tuple, distance_m: float) -> dict:
+    """:func:`summary_row` from one group's lines and covered pieces (the same arithmetic, hence equal values) and
+    its (fixes, patrols, first time, last time)."""
+    started, ended = (pd.Series(pd.to_datetime(np.asarray(v, dtype=np.int64), unit="us", utc=True))
+                      for v in (got.started_us, got.ended_us))
+    walked = float(sum((e - s).total_seconds() for s, e in zip(started, ended, strict=True)))
+    meta = [{"patrol": int(p), "started": s.isoformat(), "ended": e.isoformat(), "length_m": float(m)}
+            for p, s, e, m in zip(got.keys, started, ended, got.length_m, strict=True)]
+    track = ewkt([shapely.MultiLineString(list(got.lines))])[0] if len(got.lines) else None
+    n, patrols, first, last = stats
+    return {"patrols": int(patrols), "fixes": int(n), "first_at": first.to_pydatetime(),
+            "last_at": last.to_pydatetime(), "walked_s": walked,
+            "distance_m": float(pd.Series(got.length_m, dtype="float64").sum()), "coverage_m": float(distance_m),
+            "lines": json.dumps(meta), "covered": json.dumps({"grids": got.grids, "buildings": got.buildings}),
+            "track": track}
+
+
+def _in_days(fixes: pd.DataFrame, days: list[dt.date], tz: str) -> pd.DataFrame:
+    """The fixes that fall on one of ``days`` (local), with the day's position in ``days`` as ``day_pos``."""
+    bounds = np.array([[pd.Timestamp(t).value for t in day_bounds(d, tz)] for d in days],  # ns since 1970
+                      dtype=np.int64).reshape(-1, 2)
+    t_ns = fixes["time"].dt.as_unit("ns").astype("int64").to_numpy()
+    pos = np.searchsorted(bounds[:, 0], t_ns, side="right") - 1
+    inside = (pos >= 0) & (t_ns < bounds[np.clip(pos, 0, None), 1])
+    out = fixes[inside].copy()
+    out["day_pos"] = pos[inside]
+    return out
+
+
+def summarise_days(session: Session, base: CoverageBase, days: Iterable[dt.date], tz: str, *,
+                   distance_m: float = DISTANCE_M, now: dt.datetime | None = None) -> int:
+    """(Re)write the summaries of ``days`` from their raw fixes, for the workers that have raw fixes on a day (the
+    rows of workers whose raw fixes are gone stay); returns the rows written.
+
+    One query reads the fixes of all the days, one pass (:func:`geo.coverage.covered_pieces_by`) makes every
+    worker-day's lines and covered pieces, one multi-row insert writes them: the same rows as
+    :func:`summary_row` per worker-day. Consecutive days read the least."""
+    days = sorted(set(days))
+    if not days:
+        return 0
+    fixes = _in_days(_day_fixes(session, day_bounds(days[0], tz)[0], day_bounds(days[-1], tz)[1]), days, tz)
     if fixes.empty:
         return 0
-    workers = sorted(int(w) for w in fixes["worker_id"].unique())
-    session.execute(delete(PatrolDay).where(PatrolDay.day == day, PatrolDay.worker_id.in_(workers)))
+    for pos, workers in fixes.groupby("day_pos")["worker_id"].unique().items():
+        session.execute(delete(PatrolDay).where(PatrolDay.day == days[int(pos)],
+                                                PatrolDay.worker_id.in_(sorted(int(w) for w in workers))))
+    keys = ["day_pos", "worker_id", "grid_key", "simulated"]
+    fixes["group"] = fixes.groupby(keys, sort=True).ngroup()
+    stats = fixes.groupby("group", sort=True).agg(n=("time", "size"), patrols=("patrol_id", "nunique"),
+                                                  first=("time", "min"), last=("time", "max"),
+                                                  **{k: (k, "first") for k in keys})
+    got = covered_pieces_by(base, fixes[[*FIX_COLUMNS, "group"]], "group", distance_m=distance_m)
     now = now or dt.datetime.now(dt.UTC)
     rows = []
-    for (worker, grid, sim), group in fixes.groupby(["worker_id", "grid_key", "simulated"], sort=True):
-        row = summary_row(base, group[FIX_COLUMNS], distance_m=distance_m)
-        rows.append({"worker_id": int(worker), "day": day, "grid_id": None if grid < 0 else int(grid),
-                     "simulated": bool(sim), "summarised_at": now, "raw_dropped": False, **row})
-    for row in rows:
-        session.add(PatrolDay(**row))
-    session.flush()
+    for g, st in zip(stats.index, stats.itertuples(index=False), strict=True):
+        rows.append({"worker_id": int(st.worker_id), "day": days[int(st.day_pos)],
+                     "grid_id": None if st.grid_key < 0 else int(st.grid_key), "simulated": bool(st.simulated),
+                     "summarised_at": now, "raw_dropped": False,
+                     **_row_of(got[g], (st.n, st.patrols, st.first, st.last), distance_m)})
+    session.execute(insert(PatrolDay), rows)
     return len(rows)
+
+
+def summarise_day(session: Session, base: CoverageBase, day: dt.date, tz: str, *,
+                  distance_m: float = DISTANCE_M, now: dt.datetime | None = None) -> int:
+    """(Re)write the summaries of ``day`` (:func:`summarise_days` of that day alone)."""
+    return summarise_days(session, base, [day], tz, distance_m=distance_m, now=now)
 
 
 def _raw_counts(session: Session, start: dt.datetime, end: dt.datetime, tz: str) -> dict[dt.date, int]:

@@ -11,11 +11,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from patrol.analytics.gps_days import mark_dropped, pending_days, summarise_day
+from patrol.analytics.gps_days import mark_dropped, pending_days, summarise_days
 from patrol.analytics.service import Scope, coverage_base
 from patrol.core.errors import InvalidInput
 from patrol.core.settings import Settings
 from patrol.field.retention import Dropped, cutoff_of, drop_raw, partition_default
+
+#: Days read and summarised together (a week: ~0.5M fixes in a 100-worker district).
+BATCH_DAYS = 7
 
 
 @dataclass
@@ -25,10 +28,23 @@ class Summarised:
     through: dt.date
 
 
+def batches(days: list[dt.date], size: int) -> list[list[dt.date]]:
+    """Sorted days in batches of at most ``size`` consecutive days (one query each reads no day outside)."""
+    out: list[list[dt.date]] = []
+    for day in sorted(days):
+        if out and len(out[-1]) < size and out[-1][-1] + dt.timedelta(days=1) == day:
+            out[-1].append(day)
+        else:
+            out.append([day])
+    return out
+
+
 def summarise(sessions: sessionmaker[Session], settings: Settings, *, through: dt.date | None = None,
-              progress: bool = False) -> Summarised:
+              progress: bool = False, batch_days: int = BATCH_DAYS) -> Summarised:
     """Summarise every finished local day up to ``through`` (default yesterday) whose raw fixes are not all
-    summarised yet; idempotent. One transaction per day."""
+    summarised yet; idempotent. One transaction per batch of up to ``batch_days`` consecutive days."""
+    if batch_days < 1:
+        raise InvalidInput(f"--batch-days must be at least 1, got {batch_days}", field="batch_days")
     today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     last = today - dt.timedelta(days=1)
     through = through or last
@@ -38,10 +54,12 @@ def summarise(sessions: sessionmaker[Session], settings: Settings, *, through: d
         days = pending_days(s, settings.timezone, through)
     rows = 0
     base = None
-    for day in tqdm(days, desc="summarising GPS days", unit=" days", disable=not progress, leave=False):
-        with sessions.begin() as s:
-            base = base or coverage_base(s, Scope())
-            rows += summarise_day(s, base, day, settings.timezone)
+    with tqdm(total=len(days), desc="summarising GPS days", unit=" days", disable=not progress, leave=False) as bar:
+        for batch in batches(days, batch_days):
+            with sessions.begin() as s:
+                base = base or coverage_base(s, Scope())
+                rows += summarise_days(s, base, batch, settings.timezone)
+            bar.update(len(batch))
     return Summarised(len(days), rows, through)
 
 

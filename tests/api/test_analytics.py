@@ -253,3 +253,27 @@ def test_channels_filter_kpis_cases_maps_and_exports(world):
     assert resp["rates"]["satisfied_order_rate"]["zh"] == "满意工单率"
     refused = c.get("/api/v1/kpis/responsiveness", headers=admin, params={"channel": "patrol"})
     assert refused.status_code == 422 and refused.json()["field"] == "channel"
+
+
+def test_the_coverage_json_is_what_its_response_model_gives():
+    """The coverage route writes the service's answer with plain json (fast for thousands of features): the same
+    JSON as validating it with CoverageOut; what json cannot write (a datetime) goes through the model."""
+    import datetime as dt
+    import json
+
+    from api.routes.analytics import plain_json
+    from api.schemas.analytics import CoverageOut
+
+    content = {"start": "2026-11-01T00:00:00+08:00", "distance_m": 25.0, "fixes": 3,
+               "grids": [{"code": "001", "id": 4, "street_m": 120.5, "covered_m": 60.25, "coverage_pct": 50.0}],
+               "streets": {"type": "FeatureCollection", "features": [
+                   {"type": "Feature",
+                    "geometry": {"type": "LineString", "coordinates": ((120.1, 30.2), (120.2, 30.3))},
+                    "properties": {"name": "解放路", "covered": True, "length_m": 1.5}}]},
+               "buildings": {"type": "FeatureCollection", "features": []}, "message": None}
+    model = CoverageOut.model_validate(content).model_dump(mode="json", exclude_unset=True)
+    assert json.loads(plain_json(content, CoverageOut).body) == model
+    assert model["streets"]["features"][0]["geometry"]["coordinates"] == [[120.1, 30.2], [120.2, 30.3]]
+    odd = {**content, "start": dt.datetime(2026, 11, 1, tzinfo=dt.UTC)}
+    out = json.loads(plain_json(odd, CoverageOut).body)
+    assert out == {**model, "start": "2026-11-01T00:00:00+00:00"}

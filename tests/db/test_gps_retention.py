@@ -13,13 +13,13 @@ import geopandas as gpd
 import pytest
 import shapely
 from click.testing import CliRunner
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 
 from api.cli import cli
 from patrol.analytics import gps_retain
 from patrol.analytics import map_frames as mf
 from patrol.analytics import service as svc
-from patrol.analytics.gps_days import FIX_COLUMNS, raw_fixes, summarise_day, summary_row
+from patrol.analytics.gps_days import FIX_COLUMNS, raw_fixes, summarise_day, summarise_days, summary_row
 from patrol.analytics.scorecard_data import grid_figures, month_of
 from patrol.city.zone import city_timezone
 from patrol.core.auth import SYSTEM, create_user
@@ -172,6 +172,40 @@ def test_summaries_equal_a_recomputation_from_the_raw_fixes(walked):
             assert r.first_at == fixes["time"].min() and r.last_at == fixes["time"].max()
         # a late fix makes its day pending again, and summarising it again gives the same row counts
         assert summarise_day(s, base, rows[0].day, w["tz"]) == 2
+
+
+SUMMARY_COLUMNS = ("patrols", "fixes", "first_at", "last_at", "walked_s", "distance_m", "coverage_m", "lines",
+                   "covered")
+
+
+def test_many_days_summarised_at_once_equal_the_reference_per_worker_day(walked):
+    """summarise_days reads all the days in one query and measures every worker-day in one pass (here two
+    consecutive days and one far off): every column equals summary_row of that worker-day's raw fixes alone,
+    exactly; in batches of one day the rows are the same."""
+    w = walked
+    days = [w["today"] - dt.timedelta(days=ago) for ago in (OLDER, OLD, RECENT)]
+    with pytest.raises(InvalidInput) as exc:
+        gps_retain.summarise(w["sessions"], w["settings"], batch_days=0)
+    assert exc.value.field == "batch_days"
+    with transaction(w["sessions"]) as s:
+        base = svc.coverage_base(s, svc.Scope())
+        assert summarise_days(s, base, days, w["tz"]) == 6
+        rows = s.execute(select(PatrolDay, func.ST_AsBinary(PatrolDay.track)).order_by(PatrolDay.day,
+                                                                                         PatrolDay.worker_id)).all()
+        assert [r.day for r, _ in rows] == sorted(days * 2)
+        for r, wkb in rows:
+            start = dt.datetime.combine(r.day, dt.time(), ZoneInfo(w["tz"])).astimezone(dt.UTC)
+            fixes = raw_fixes(s, [r.grid_id], start, start + dt.timedelta(days=1), r.worker_id)
+            ref = summary_row(base, fixes[FIX_COLUMNS])
+            assert {k: getattr(r, k) for k in SUMMARY_COLUMNS} == {k: ref[k] for k in SUMMARY_COLUMNS}
+            assert shapely.from_wkb(bytes(wkb)).wkb == shapely.from_wkt(ref["track"].split(";", 1)[1]).wkb
+        batched = [(r.day, r.worker_id, *(getattr(r, k) for k in SUMMARY_COLUMNS)) for r, _ in rows]
+        s.execute(delete(PatrolDay))
+    gps_retain.summarise(w["sessions"], w["settings"], batch_days=1)
+    with w["sessions"]() as s:
+        one_by_one = [(r.day, r.worker_id, *(getattr(r, k) for k in SUMMARY_COLUMNS))
+                      for r in s.scalars(select(PatrolDay).order_by(PatrolDay.day, PatrolDay.worker_id))]
+    assert one_by_one == batched
 
 
 def test_coverage_tracks_and_scorecards_the_same_before_and_after_dropping_raw_fixes(walked):

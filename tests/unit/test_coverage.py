@@ -22,12 +22,15 @@ from geo.coverage import (
     buffer_coverage,
     coverage_from_pieces,
     covered_pieces,
+    covered_pieces_by,
     grid_coverage,
     last_covered,
     prepare_coverage,
 )
+from geo.coverage.measure import _SortedPoints, in_box
+from geo.coverage.track import Track
 from geo.errors import GeoValidationError
-from geo.tracks import flag_fixes
+from geo.tracks import flag_fixes, tracks_to_lines
 from tests.conftest import shared_file, shared_scope
 
 METRIC = "EPSG:32632"
@@ -485,3 +488,42 @@ def test_stored_pieces_of_another_street_network_are_refused() -> None:
     other = prepare_coverage(cells, streets(line((0, 0), (120, 0))))
     with pytest.raises(GeoValidationError, match="street pieces now"):
         coverage_from_pieces(other, [pieces])
+
+
+def test_pieces_by_group_equal_each_group_measured_alone(liechtenstein) -> None:
+    """covered_pieces_by (many worker-days in one pass) gives exactly the lines of tracks_to_lines and the pieces
+    of covered_pieces of each group's fixes alone: with flagged fixes, a one-fix patrol (no line), a fix of no
+    patrol, and a group whose only patrol makes no line."""
+    _, base, fixes = liechtenstein
+    fixes = fixes.iloc[:2500].copy()
+    fixes["flag"] = fixes["flag"].astype(object)
+    fixes.loc[fixes.index[::37], "flag"] = "jump"
+    fixes["day"] = fixes["patrol_id"] % 2
+    lone = fixes.iloc[[10, 11]].assign(patrol_id=[100, None], day=[0, 1])
+    alone = fixes.iloc[[12]].assign(patrol_id=101, day=5)
+    fixes = pd.concat([fixes, lone, alone], ignore_index=True).sample(frac=1.0, random_state=3)  # any row order
+    got = covered_pieces_by(base, fixes, "day")
+    assert sorted(got) == [0, 1, 5] and len(got[5].keys) == 0 and got[5].grids == {} and got[5].buildings == []
+    for day in (0, 1):
+        mine = fixes[fixes["day"] == day]
+        lines = tracks_to_lines(mine)
+        grids, near = covered_pieces(base, mine)
+        g = got[day]
+        assert g.grids == grids and g.buildings == near and grids
+        assert list(g.keys) == list(lines["patrol_id"]) and 100 not in list(g.keys)
+        assert list(g.length_m) == list(lines["length_m"])
+        assert list(pd.to_datetime(g.started_us, unit="us", utc=True)) == list(lines["started"])
+        assert list(pd.to_datetime(g.ended_us, unit="us", utc=True)) == list(lines["ended"])
+        assert [x.wkb for x in g.lines] == [x.wkb for x in lines.geometry]
+
+
+def test_sorted_points_find_the_points_of_a_box_as_a_scan_does() -> None:
+    rng = np.random.default_rng(5)
+    points = np.round(rng.uniform(0, 2000, (20_000, 2)), 0)  # many ties, and points right on the box edges
+    sorted_points = _SortedPoints.of(points)
+    for _ in range(30):
+        a = np.round(rng.uniform(-100, 2100, (5, 2)), 0)
+        track = Track(a[:-1], a[1:], np.zeros(4), np.ones(4), np.zeros(4, dtype=np.int64), np.array(["p"], object))
+        for margin in (0.0, 25.0):
+            want = in_box(points, track, margin)
+            assert np.array_equal(sorted_points.in_box(track, margin), want)
