@@ -141,8 +141,8 @@ def plain_json(content: dict, model: type[Out]) -> Response:
     """``content`` as the JSON the response model gives for it, without running it through the model when plain
     ``json`` can write it: a community-month's coverage holds thousands of GeoJSON features (~100k coordinates),
     whose validation and re-encoding took twice as long as measuring the coverage. The same bytes (tuples become
-    lists either way); anything ``json`` cannot write (a datetime) takes the model's way."""
+    lists either way); anything ``json`` cannot write (a datetime, a NaN) takes the model's way."""
     try:
         return JSONResponse(content)
-    except TypeError:
+    except (TypeError, ValueError):
         return JSONResponse(model.model_validate(content).model_dump(mode="json", exclude_unset=True))
