@@ -107,5 +107,6 @@ def _restore(writer: Writer, saved: list[tuple[str, str, str]], spatial: dict[tu
     for kind, _, sql in saved:
         if kind == "trigger":
             writer.execute(sql)
+    writer.execute("PRAGMA cache_size = -2000")  # SQLite's default again for the pooled connection
     writer.commit()
     _pragma(writer, "PRAGMA foreign_keys = ON")
