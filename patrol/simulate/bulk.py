@@ -1,6 +1,7 @@
 """Bulk writing for the scale generator (:mod:`patrol.simulate.scale`): columns of numpy arrays into a table, as
 fast as each database takes them — PostgreSQL ``COPY`` through psycopg 3 (binary for the all-numeric GPS fixes,
-text otherwise), SpatiaLite ``executemany`` in one transaction per chunk.
+text otherwise), SpatiaLite ``executemany`` in one transaction per chunk (triggers and indexes off meanwhile:
+:mod:`patrol.simulate.bulk_lite`).
 
 A :class:`Table` is a table name and its columns; a chunk is a dict column → numpy array (or list) of equal
 length. Times are int64 seconds since the epoch (UTC); points are two float arrays ``lon`` / ``lat`` written to
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+
+from patrol.simulate.bulk_lite import spatialite_bulk
 
 PG_EPOCH = 946_684_800  # 2000-01-01 UTC in Unix seconds: PostgreSQL's binary timestamps count from there
 
@@ -242,9 +245,15 @@ def nullable_ids(ids: np.ndarray) -> np.ndarray:
 
 
 @contextmanager
-def bulk_mode(writer: Writer, tables: list[str], steps: dict[str, float]) -> Iterator[None]:
+def bulk_mode(writer: Writer, tables: list[str], steps: dict[str, float], fast: bool = True) -> Iterator[None]:
     """While loading: on PostgreSQL, the tables' secondary indexes dropped (recreated after, one pass each) and the
-    foreign-key triggers off for this session (the generator writes consistent ids); SpatiaLite unchanged."""
+    foreign-key triggers off for this session (the generator writes consistent ids); on SpatiaLite the same, and
+    its geometry and KPI triggers off with the R*Trees filled after (:mod:`patrol.simulate.bulk_lite`). ``fast``
+    False keeps SpatiaLite's triggers and indexes on (row by row, as any insert: the path the tests compare with)."""
+    if writer.sqlite and fast:
+        with spatialite_bulk(writer, tables, steps):
+            yield
+        return
     if writer.sqlite:
         writer.execute("PRAGMA foreign_keys = OFF")
         yield

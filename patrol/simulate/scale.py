@@ -14,7 +14,9 @@ ratings, the ``case_event`` rows the KPIs read), with case numbers, ``h3_9`` (:f
 photo row per patrol report (and the after-photo of 自行处置) pointing at one shared placeholder image (no files).
 GPS: one or more patrols per worker per working day, a fix every 5 s walking (1.2 m/s) along the real streets of
 her grid. Written with PostgreSQL ``COPY`` (the secondary indexes dropped and rebuilt, foreign-key triggers off for
-the load) or SpatiaLite ``executemany``, in chunks of bounded size; the time of each table is recorded.
+the load) or SpatiaLite ``executemany`` (its geometry and KPI triggers and secondary indexes off for the load,
+the R*Trees filled after: :mod:`patrol.simulate.bulk_lite`), in chunks of bounded size; the time of each table
+is recorded.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ class Options:
     now: dt.datetime | None = None
     osm: Path | None = None
     progress: bool = True
+    #: SpatiaLite: triggers and secondary indexes off during the load, R*Trees and indexes rebuilt after
+    #: (:mod:`patrol.simulate.bulk_lite`); False writes row by row through them (for comparison)
+    fast_load: bool = True
 
     def check(self) -> None:
         if self.city not in CITIES:
@@ -122,7 +127,7 @@ def generate(engine: Engine, factory: sessionmaker[Session], settings: Settings,
     offset = int(now.astimezone(tz).utcoffset().total_seconds())  # type: ignore[union-attr]
     writer = Writer(engine)
     try:
-        with bulk_mode(writer, list(TABLES), report.steps):
+        with bulk_mode(writer, list(TABLES), report.steps, fast=options.fast_load):
             _cases(writer, world, report, options, rng, now_s, offset)
             start = dt.datetime.fromtimestamp(now_s - YEAR_S, dt.UTC)
             with transaction(factory) as s:

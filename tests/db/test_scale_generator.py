@@ -11,11 +11,12 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from geo.cells.ids import h3_ids
+from patrol.analytics import summaries
 from patrol.analytics.kpis import kpis
-from patrol.core.db import drop_postgis_database, make_engine, session_factory
+from patrol.core.db import drop_postgis_database, make_engine, session_factory, transaction
 from patrol.core.errors import Conflict, InvalidInput
 from patrol.core.frames import read_frame
 from patrol.core.models import Case, CaseEvent, City, GpsFix, Grid, Patrol, Photo, User
@@ -141,3 +142,87 @@ def test_refuses_a_database_with_cases_and_bad_input(generated) -> None:
         generate(engine, factory, Settings(), Options(cases=10, fixes=0, now=NOW, progress=False))
     with pytest.raises(InvalidInput, match="cases"):
         generate(engine, factory, Settings(), Options(cases=0, progress=False))
+
+
+# ---------------------------------------------------------------------------------------------- SpatiaLite bulk load
+# SpatiaLite only: the PostGIS load is unchanged (COPY, indexes dropped and rebuilt, triggers off, summaries.rebuild).
+
+LOADED = ("patrol_case", "case_event", "photo", "patrol", "gps_fix", "case_kpi_fact")
+RTREES = ("idx_patrol_case_geom", "idx_case_event_geom", "idx_gps_fix_geom")
+
+
+@pytest.fixture(scope="module")
+def both_loads(monaco_model, tmp_path_factory: pytest.TempPathFactory):
+    """The same small district (same seed and now) generated twice on SpatiaLite: triggers and indexes off during
+    the load then rebuilt (the default), and row by row through SpatiaLite's triggers (``fast_load=False``)."""
+    directory = tmp_path_factory.mktemp("lite")
+    engines = {}
+    for fast in (True, False):
+        url = CITIES.new("spatialite", monaco_model, directory / f"fast_{fast}.db")
+        engine = make_engine(url)
+        generate(engine, session_factory(engine), Settings(), Options(cases=300, fixes=3000, years=2, now=NOW, seed=11,
+                                                                      progress=False, fast_load=fast))
+        engines[fast] = engine
+    yield engines
+    for engine in engines.values():
+        engine.dispose()
+
+
+def _rows(engine, sql: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def test_spatialite_fast_load_is_the_same_database(both_loads) -> None:
+    fast, slow = both_loads[True], both_loads[False]
+    for table in LOADED:
+        key = "case_id" if table == "case_kpi_fact" else "id"
+        rows = _rows(fast, f"SELECT * FROM {table} ORDER BY {key}")  # noqa: S608
+        assert rows, table
+        assert rows == _rows(slow, f"SELECT * FROM {table} ORDER BY {key}"), table  # noqa: S608
+    for rtree in RTREES:  # the R*Trees hold the same boxes (float32, rounded outwards) for the same rows
+        sql = f"SELECT pkid, xmin, xmax, ymin, ymax FROM {rtree} ORDER BY pkid"  # noqa: S608
+        assert _rows(fast, sql) == _rows(slow, sql), rtree
+    n_cases = _rows(fast, "SELECT count(*) FROM idx_patrol_case_geom")[0][0]
+    assert n_cases == 300 and _rows(fast, "SELECT count(*) FROM idx_gps_fix_geom")[0][0] >= 3000
+    # the same triggers and indexes afterwards, and SpatiaLite finds its indexes consistent
+    schema = "SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'index') ORDER BY name"
+    assert _rows(fast, schema) == _rows(slow, schema)
+    assert {r[1] for r in _rows(fast, schema)} >= {"gii_patrol_case_geom", "case_kpi_fact_insert",
+                                                    "ix_case_event_case_id", "ix_patrol_case_number"}
+    for table in ("patrol_case", "gps_fix"):
+        assert _rows(fast, f"SELECT CheckSpatialIndex('{table}', 'geom')")[0][0] == 1, table
+    # a box query answered through the spatial index: the same cases, and those really in the box
+    x, y = _rows(fast, "SELECT avg(ST_X(geom)), avg(ST_Y(geom)) FROM patrol_case")[0]
+    box = (f"SELECT id FROM patrol_case WHERE id IN (SELECT pkid FROM idx_patrol_case_geom WHERE xmax >= {x - 0.002} "
+           f"AND xmin <= {x + 0.002} AND ymax >= {y - 0.002} AND ymin <= {y + 0.002}) ORDER BY id")
+    found = _rows(fast, box)
+    assert found and found == _rows(slow, box)
+    scan = (f"SELECT id FROM patrol_case WHERE ST_X(geom) BETWEEN {x - 0.002} AND {x + 0.002} "
+            f"AND ST_Y(geom) BETWEEN {y - 0.002} AND {y + 0.002} ORDER BY id")
+    assert found == _rows(fast, scan)
+
+
+def test_spatialite_triggers_work_after_a_fast_load(both_loads) -> None:
+    """The restored triggers keep the R*Tree and the KPI facts on later writes: a moved case is found at its new
+    place, a new event changes its case's facts, and the facts then equal a recomputation."""
+    engine = both_loads[True]
+    factory = session_factory(engine)
+    with transaction(factory) as s:
+        case_id, x, y = s.execute(text("SELECT id, ST_X(geom), ST_Y(geom) FROM patrol_case WHERE status = 'closed' "
+                                       "ORDER BY id LIMIT 1")).one()
+        s.execute(text("UPDATE patrol_case SET geom = MakePoint(:x, :y, 4326) WHERE id = :id"),
+                  {"x": x + 0.05, "y": y + 0.05, "id": case_id})
+        before = s.execute(text("SELECT * FROM case_kpi_fact WHERE case_id = :id"), {"id": case_id}).one()
+        s.execute(text("INSERT INTO case_event (case_id, action, from_status, to_status, level, actor, at, note, "
+                       "received_at) VALUES (:id, 'reopen', 'closed', 'dispatched', 'community', '居民', "
+                       "'2026-11-20 09:00:00.000000', '(模拟)', '2026-11-20 09:00:00.000000')"), {"id": case_id})
+    hit = _rows(engine, f"SELECT pkid FROM idx_patrol_case_geom WHERE xmin <= {x + 0.05} AND xmax >= {x + 0.05} "
+                        f"AND ymin <= {y + 0.05} AND ymax >= {y + 0.05}")
+    assert (case_id,) in hit
+    after = _rows(engine, f"SELECT * FROM case_kpi_fact WHERE case_id = {case_id}")[0]
+    assert after != tuple(before)
+    facts = _rows(engine, "SELECT * FROM case_kpi_fact ORDER BY case_id")
+    with transaction(factory) as s:
+        summaries.rebuild(s)
+    assert _rows(engine, "SELECT * FROM case_kpi_fact ORDER BY case_id") == facts
