@@ -31,20 +31,24 @@ def main() -> None:
     parser.add_argument("--long", type=float, default=20, help="LONG_FILES threshold in seconds (default 20)")
     args = parser.parse_args()
     seconds: collections.Counter[str] = collections.Counter()
+    cpu: collections.Counter[str] = collections.Counter()
     tests: collections.Counter[str] = collections.Counter()
     failed = skipped = 0
     for report in args.report:
         for case in ET.parse(report).getroot().iter("testcase"):
             key = file_of(case.get("classname", ""))
             seconds[key] += float(case.get("time", 0))
+            cpu[key] += sum(float(p.get("value", 0)) for p in case.iter("property") if p.get("name") == "cpu_seconds")
             tests[key] += 1
             failed += case.find("failure") is not None or case.find("error") is not None
             skipped += case.find("skipped") is not None
-    total = sum(seconds.values())
+    total, cpu_total = sum(seconds.values()), sum(cpu.values())
     print(f"{sum(tests.values())} tests ({failed} failed or errors, {skipped} skipped) in {len(seconds)} files; "
-          f"sum of test durations {total:.0f} s = {total / 60:.1f} min ({total / 120:.1f} min on two workers)")
+          f"sum of test durations {total:.0f} s = {total / 60:.1f} min ({total / 120:.1f} min on two workers); "
+          f"CPU {cpu_total:.0f} s = {cpu_total / 60:.1f} min (tests/conftest.py cpu_seconds; not PostgreSQL's)")
+    print(f"{'':4s} {'file':48s} {'wall':>9s} {'CPU':>9s} {'tests':>5s} {'share':>6s}")
     for rank, (key, secs) in enumerate(seconds.most_common(args.top), start=1):
-        print(f"{rank:3d}. {key:48s} {secs:7.1f} s {tests[key]:5d} tests {100 * secs / total:5.1f} %")
+        print(f"{rank:3d}. {key:48s} {secs:7.1f} s {cpu[key]:7.1f} s {tests[key]:5d} {100 * secs / total:5.1f} %")
     long = {key: round(secs) for key, secs in seconds.most_common() if secs >= args.long}
     print(f"\nLONG_FILES candidates (≥ {args.long:g} s):")
     print("    " + ", ".join(f'"{key}": {secs}' for key, secs in long.items()))

@@ -15,6 +15,7 @@ live in the worker's own ``tmp_path``, servers take a free port.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import sqlite3
 import tempfile
@@ -167,6 +168,33 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             super()._assign_work_unit(node)
 
     return LongestFileFirst(config, log)
+
+
+def _cpu_seconds() -> float:
+    own, waited = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + waited.ru_utime + waited.ru_stime
+
+
+def _timed(hook: str):
+    @pytest.hookimpl(hookwrapper=True)
+    def timed(item: pytest.Item):
+        start = _cpu_seconds()
+        yield
+        item.stash[_CPU] = item.stash.get(_CPU, 0.0) + _cpu_seconds() - start
+        if hook == "teardown":
+            item.user_properties.append(("cpu_seconds", f"{item.stash[_CPU]:.3f}"))
+
+    timed.__name__ = f"pytest_runtest_{hook}"
+    return timed
+
+
+#: CPU seconds of each test (setup + call + teardown: the test process and the subprocesses it waited for, e.g. the
+#: CLI and Chromium; not the PostgreSQL server), as a ``cpu_seconds`` property in the --junitxml report that
+#: ``make test`` writes: scripts/test_times.py sums it per file. Steadier than the durations on a busy machine.
+_CPU = pytest.StashKey[float]()
+pytest_runtest_setup = _timed("setup")
+pytest_runtest_call = _timed("call")
+pytest_runtest_teardown = _timed("teardown")
 
 
 def shared_file(relative: str) -> Path:
