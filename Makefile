@@ -5,6 +5,7 @@ BIN   := $(VENV)/bin
 HOST  ?= 127.0.0.1
 PORT  ?= 8000
 PYTEST_ARGS ?=
+WORKERS ?= 2
 
 .PHONY: demo test setup setup-test serve users bench lint lint-only clean
 
@@ -14,12 +15,14 @@ demo: setup
 
 ## Lint (ruff) and type-check (mypy on the files in pyproject's [tool.mypy]), then run every test on SpatiaLite and
 ## on a throwaway PostGIS (and its streaming standby, for the read-replica tests), plus the browser tests in Chromium,
-## in a random order (pytest-randomly; the header prints the seed: repeat an order with PYTEST_ARGS=--randomly-seed=N)
+## in a random order (pytest-randomly; the header prints the seed: repeat an order with PYTEST_ARGS=--randomly-seed=N).
+## Each run writes test-output/junit.xml: `$(BIN)/python scripts/test_times.py test-output/junit.xml` lists the files
+## that took longest (tests/conftest.py LONG_FILES: the scheduler starts them first)
 test: setup-test
 	@$(MAKE) --no-print-directory lint-only
 	@url=$$(scripts/pg.sh start) && trap 'scripts/pg.sh stop' EXIT && replica=$$(scripts/pg.sh start-replica) && \
 	  GRIDPATROL_TEST_POSTGRES_URL=$$url GRIDPATROL_TEST_REPLICA_URL=$$replica GRIDPATROL_REQUIRE_ALL_DATABASES=1 \
-	  $(BIN)/python -m pytest -p randomly -n 2 --dist loadfile $(PYTEST_ARGS)
+	  $(BIN)/python -m pytest -p randomly -n $(WORKERS) --dist loadfile --junitxml=test-output/junit.xml $(PYTEST_ARGS)
 
 setup:
 	@scripts/setup.sh demo

@@ -15,6 +15,7 @@ live in the worker's own ``tmp_path``, servers take a free port.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import sqlite3
 import tempfile
@@ -94,32 +95,24 @@ def shared_scope(fixture_name: str, config: pytest.Config) -> str:
     return "function" if config.getoption("fresh_fixtures") else "module"
 
 
-#: Seconds that the longest test files took in one ``make test`` (pytest --junitxml, summed per file; measured
-#: 2026-12-05 on a busy machine, so only their order counts). ``make test`` starts them first, so that the two workers
-#: end together instead of one of them running a long file alone at the end while the other core idles.
+#: Seconds that the longest test files took in one full run (pytest --junitxml summed per file by
+#: scripts/test_times.py; files of 40 s or more; measured 2026-12-05 with other sessions at work, load average 7-11, so
+#: several times an idle machine's and only their order counts). ``make test`` starts them first, so that the two
+#: workers end together instead of one of them running a long file alone at the end while the other core idles.
+#: Refresh it from test-output/junit.xml, which ``make test`` writes.
 LONG_FILES = {
-    "api/test_fault_injection": 272, "api/test_demo_month": 256, "browser/test_desk_e2e": 234,
-    "api/test_route_matrix": 222, "db/test_layer_import": 100, "api/test_simulate": 125, "api/test_cli": 155,
-    "browser/test_no_english": 152, "api/test_residents": 139, "browser/test_pages": 138,
-    "browser/test_field_app": 126, "browser/test_desk_case": 112, "browser/test_map_pages": 110,
-    "browser/test_desk_queues": 108, "browser/test_planner": 95, "unit/test_grids_liechtenstein": 95,
-    "api/test_fuzz": 84, "api/test_publication": 82, "api/test_plans": 78, "browser/test_subdistrict_dashboard": 73,
-    "api/test_upload_safety": 71, "db/test_import": 70, "browser/test_field_surveys": 59,
-    "api/test_cli_first_steps": 59, "browser/test_csp": 59, "db/test_building_labels": 58,
-    "browser/test_field_reports": 56, "browser/test_field_buildings": 41, "browser/test_login": 40,
-    # issue 20's files, as their authors timed them on the loaded machine
-    "api/test_own_city": 140, "browser/test_basemap": 100, "db/test_official_city": 92, "api/test_road_routing": 53,
-    "api/test_basemap_config": 47, "api/test_tiles": 40,
-    # issue 18, kpis: the dashboard's 接诉即办 panel (a simulated month shared with the other browser files)
-    "browser/test_dashboard_residents": 70,
-    # issue 18 (h5), timed on the loaded machine
-    "browser/test_resident_h5": 45,
-    # issue 22, deliberation: timed on the loaded machine (the browser file's month is shared with test_basemap's)
-    "api/test_deliberation": 40, "browser/test_meetings_desk": 60,
-    # issue 23, replica: timed on the loaded machine (load 10-12)
-    "db/test_db_copy": 135, "db/test_replica": 70,
-    # issue 22 (rules): test_simulate's weight above is 125 since its month test moved onto test_demo_month's month
-    # (the surveys test was ≈ 63 % of the file's time)
+    "api/test_cli": 600, "api/test_own_city": 429, "api/test_route_matrix": 417, "api/test_plans": 374,
+    "browser/test_desk_e2e": 225, "browser/test_no_english": 185, "api/test_fault_injection": 185,
+    "db/test_kpi_summaries": 173, "api/test_fuzz": 172, "api/test_demo_month": 166, "db/test_import": 158,
+    "api/test_authority": 138, "browser/test_pages": 137, "db/test_official_city": 128, "browser/test_planner": 124,
+    "api/test_ogc": 123, "unit/test_grids_liechtenstein": 95, "db/test_basemap_layers": 87,
+    "api/test_publication": 87, "api/test_roles": 85, "api/test_cli_first_steps": 85, "unit/test_network": 74,
+    "db/test_layer_import": 73, "db/test_dask_analytics": 72, "browser/test_field_app": 72, "api/test_contract": 70,
+    "browser/test_basemap": 67, "db/test_db_copy": 60, "browser/test_csp": 59, "api/test_desk_queues": 58,
+    "api/test_road_routing": 56, "api/test_simulate": 55, "api/test_input_bounds": 53, "api/test_upload_safety": 50,
+    "api/test_privacy": 50, "db/test_building_labels": 48, "api/test_wire": 48, "db/test_replica": 46,
+    "browser/test_map_pages": 44, "api/test_history_import": 44, "api/test_export_stream": 42,
+    "browser/test_field_surveys": 42, "browser/test_people_micro": 42, "api/test_residents": 41,
 }
 #: Long files whose tests on SpatiaLite and those on PostGIS are two units of work (one worker may run one while
 #: the other runs the other): their shared fixtures are per database anyway, or they have none.
@@ -167,6 +160,33 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             super()._assign_work_unit(node)
 
     return LongestFileFirst(config, log)
+
+
+def _cpu_seconds() -> float:
+    own, waited = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + waited.ru_utime + waited.ru_stime
+
+
+def _timed(hook: str):
+    @pytest.hookimpl(hookwrapper=True)
+    def timed(item: pytest.Item):
+        start = _cpu_seconds()
+        yield
+        item.stash[_CPU] = item.stash.get(_CPU, 0.0) + _cpu_seconds() - start
+        if hook == "teardown":
+            item.user_properties.append(("cpu_seconds", f"{item.stash[_CPU]:.3f}"))
+
+    timed.__name__ = f"pytest_runtest_{hook}"
+    return timed
+
+
+#: CPU seconds of each test (setup + call + teardown: the test process and the subprocesses it waited for, e.g. the
+#: CLI and Chromium; not the PostgreSQL server), as a ``cpu_seconds`` property in the --junitxml report that
+#: ``make test`` writes: scripts/test_times.py sums it per file. Steadier than the durations on a busy machine.
+_CPU = pytest.StashKey[float]()
+pytest_runtest_setup = _timed("setup")
+pytest_runtest_call = _timed("call")
+pytest_runtest_teardown = _timed("teardown")
 
 
 def shared_file(relative: str) -> Path:

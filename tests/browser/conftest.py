@@ -53,9 +53,10 @@ class SimulatedCities:
 
     The simulation is seeded (``simulate_month(seed=2026)``), so two builds with the same cases and settings give the
     same database; only "now" moves on (a copy made minutes after its build ends those minutes earlier, as a module
-    fixture does for its later tests). A build takes 10–40 s of CPU and the browser modules need fifteen, with four
-    case counts (40 for the small ones — once 20, 30 and 40: two builds fewer — 60, 120 and the default 200; the
-    dashboards ask more of a bigger month, so those stay); test_desk_e2e, with settings of its own, has one more. The
+    fixture does for its later tests). A build takes 10–40 s of CPU and the browser modules need fifteen, with three
+    case counts (40 for the small ones — once 20, 30, 40 and 60: three builds fewer; the planner, people-micro and
+    subdistrict-dashboard files pass as well on 40 as on 60 — 120 and the default 200; the city dashboards ask more
+    of a bigger month, so those stay); test_desk_e2e, with settings of its own, has one more. The
     two xdist workers share the builds through files in the run's base temporary folder, under a lock, so each is
     built by one process while the other waits for it or copies it.
     """

@@ -33,7 +33,7 @@ def _geom(s, col, where) -> shapely.Geometry:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, monaco_model) -> Iterator[dict]:
     url = f"sqlite:///{tmp_path_factory.mktemp('people') / 'people.db'}"
-    settings, engine = simulated_city(url, monaco_model, cases=60)  # the planner test's template
+    settings, engine = simulated_city(url, monaco_model, cases=40)  # the small files' month
     factory = session_factory(engine)
     with transaction(factory) as s:
         microgrids_and_leads(s, Settings(database_url=url))

@@ -26,7 +26,7 @@ PASSWORD = DEMO_PASSWORD  # the demo's planner (issue 21: the simulated month ha
 @pytest.fixture(scope="module")
 def planner_app(tmp_path_factory, monaco_model) -> Iterator[dict]:
     url = f"sqlite:///{tmp_path_factory.mktemp('planner') / 'planner.db'}"
-    settings, engine = simulated_city(url, monaco_model, cases=60)
+    settings, engine = simulated_city(url, monaco_model, cases=40)
     factory = session_factory(engine)
     with transaction(factory) as s:
         # the grid to split: the one with the most buildings

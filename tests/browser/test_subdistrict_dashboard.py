@@ -22,7 +22,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "maps"
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, monaco_model) -> Iterator[tuple[str, object]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('subdistrict') / 'pages.db'}"
-    settings, engine = simulated_city(url, monaco_model, cases=60)
+    settings, engine = simulated_city(url, monaco_model, cases=40)
     with serve(settings) as base:
         yield base, engine
     engine.dispose()
