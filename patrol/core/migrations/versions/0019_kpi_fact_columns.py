@@ -22,9 +22,12 @@ COMPLEX = {"postgresql": "simple IS false", "sqlite": "simple IS 0"}
 CASE_INDEXES = ("reported_at", "deadline_at", "closed_at")
 
 
-def _triggers(dialect: str, place: bool) -> None:
+def _drop_triggers(dialect: str) -> None:
     for stmt in (S.POSTGRES_DROP if dialect == "postgresql" else S.SQLITE_DROP):
         op.execute(stmt)
+
+
+def _create_triggers(dialect: str, place: bool) -> None:
     for stmt in (S.postgres_triggers(place) if dialect == "postgresql" else S.sqlite_triggers(place)):
         op.execute(stmt)
 
@@ -40,7 +43,8 @@ def upgrade() -> None:
         op.execute("UPDATE case_kpi_fact SET "
                    "community_id = (SELECT c.community_id FROM patrol_case c WHERE c.id = case_kpi_fact.case_id), "
                    "grid_id = (SELECT c.grid_id FROM patrol_case c WHERE c.id = case_kpi_fact.case_id)")
-    _triggers(dialect, place=True)
+    _drop_triggers(dialect)
+    _create_triggers(dialect, place=True)
     # covering on PostgreSQL (index-only scans): the candidates of a community's period read no table page
     op.create_index("ix_case_kpi_fact_community_last_at", "case_kpi_fact", ["community_id", "last_at"],
                     postgresql_include=["first_at", "case_id"])
@@ -62,7 +66,9 @@ def downgrade() -> None:
         op.drop_index(f"ix_patrol_case_community_{col}", table_name="patrol_case")
     for name in ("hours", "complex", "grid_last_at", "community_last_at"):
         op.drop_index(f"ix_case_kpi_fact_{name}", table_name="case_kpi_fact")
-    _triggers(dialect, place=False)
+    # SQLite's batch mode copies the table and renames the copy: no trigger may name the table meanwhile
+    _drop_triggers(dialect)
     with op.batch_alter_table("case_kpi_fact") as batch:
         batch.drop_column("grid_id")
         batch.drop_column("community_id")
+    _create_triggers(dialect, place=False)
