@@ -24,10 +24,11 @@ from sqlalchemy import ColumnElement, Integer, Select, and_, false, func, not_, 
 from sqlalchemy.orm import Session
 
 from patrol.cases import map_cells_sql as S
+from patrol.cases.area_filters import area_clauses
 from patrol.cases.lifecycle import OPEN
 from patrol.core.auth import Actor
 from patrol.core.dialect import bbox_filter
-from patrol.core.models import Case, CaseMapCell, CaseTask, Community, Grid, Subdistrict
+from patrol.core.models import Case, CaseMapCell, CaseTask
 
 if TYPE_CHECKING:
     from patrol.cases.reads import CaseFilter
@@ -97,16 +98,7 @@ def _scope(actor: Actor) -> list[ColumnElement[bool]]:
 
 def _filters(f: CaseFilter) -> list[ColumnElement[bool]]:
     """The filters of :func:`patrol.cases.reads.case_query` that the summary answers, on its key columns."""
-    where: list[ColumnElement[bool]] = []
-    if f.grid:
-        where.append(CaseMapCell.grid_id.in_(select(Grid.id).where(Grid.code == f.grid)))
-    if f.community:
-        where.append(CaseMapCell.community_id.in_(select(Community.id).where(
-            or_(Community.code == f.community, Community.name == f.community))))
-    if f.subdistrict:
-        where.append(CaseMapCell.community_id.in_(select(Community.id).join(
-            Subdistrict, Subdistrict.id == Community.subdistrict_id).where(
-            or_(Subdistrict.code == f.subdistrict, Subdistrict.name == f.subdistrict))))
+    where = area_clauses(f, CaseMapCell.community_id, CaseMapCell.grid_id)
     if f.status:
         where.append(CaseMapCell.status.in_(f.status))
     if f.overdue:  # a final case is never overdue (and is always "not overdue")

@@ -9,17 +9,18 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 import shapely
-from sqlalchemy import ColumnElement, Integer, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Integer, Select, and_, func, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from patrol.cases import map_cells
+from patrol.cases.area_filters import area_clauses
 from patrol.cases.authority import scope_filter
 from patrol.cases.lifecycle import ACTIONS, OPEN, actions_from
 from patrol.cases.overdue import is_overdue, overdue_clause
 from patrol.core.auth import Actor
 from patrol.core.dialect import bbox_filter, no_jit
-from patrol.core.models import Case, CaseEvent, CaseTask, Category, Community, Grid, Photo, Subdistrict
+from patrol.core.models import Case, CaseEvent, CaseTask, Category, Photo
 from patrol.core.time import iso, now_utc
 
 
@@ -48,15 +49,7 @@ def case_query(session: Session, actor: Actor, f: CaseFilter, *, now: dt.datetim
     where = scope_filter(actor)
     if f.bbox:
         where.append(bbox_filter(session, Case.id, Case.geom, f.bbox))
-    if f.grid:
-        where.append(Case.grid_id.in_(select(Grid.id).where(Grid.code == f.grid)))
-    if f.community:
-        where.append(Case.community_id.in_(select(Community.id).where(
-            or_(Community.code == f.community, Community.name == f.community))))
-    if f.subdistrict:
-        where.append(Case.community_id.in_(select(Community.id).join(
-            Subdistrict, Subdistrict.id == Community.subdistrict_id).where(
-            or_(Subdistrict.code == f.subdistrict, Subdistrict.name == f.subdistrict))))
+    where += area_clauses(f, Case.community_id, Case.grid_id)
     if f.category:
         where.append(Case.category_code == f.category)
     if f.status:
