@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from scipy import sparse
-from walks import street_walk  # bench/walks.py (the benchmarks run as scripts from bench/)
+from walks import street_graph, street_walk  # bench/walks.py (the benchmarks run as scripts from bench/)
 
 from geo.coverage import buffer_coverage, grid_coverage, prepare_coverage
 
@@ -34,12 +33,7 @@ def simulate(lines: np.ndarray, crs: pyproj.CRS, n_fixes: int, seed: int = 2026)
     """SIMULATED fixes: random walks (no immediate U-turns) on the graph of street vertices."""
     rng = np.random.default_rng(seed)
     coords, which = shapely.get_coordinates(lines, return_index=True)
-    nodes, node = np.unique(np.round(coords, 2), axis=0, return_inverse=True)
-    node = node.ravel()
-    same = (which[1:] == which[:-1]) & (node[1:] != node[:-1])
-    a, b = node[:-1][same], node[1:][same]
-    graph = sparse.csr_matrix((np.ones(2 * a.size), (np.r_[a, b], np.r_[b, a])), shape=(len(nodes),) * 2)
-    indptr, indices = graph.indptr, graph.indices
+    nodes, indptr, indices = street_graph(coords, which, 2)
     starts = np.flatnonzero(np.diff(indptr) > 0)
     to_wgs = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     t0 = pd.Timestamp("2026-03-01T08:00:00+08:00")

@@ -28,10 +28,9 @@ import uuid
 import numpy as np
 import pandas as pd
 import shapely
-from scipy import sparse
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
-from walks import street_walk  # bench/walks.py (the benchmarks run as scripts from bench/)
+from walks import street_graph, street_walk  # bench/walks.py (the benchmarks run as scripts from bench/)
 
 from patrol.analytics import history as H
 from patrol.analytics import service as svc
@@ -133,12 +132,7 @@ def simulate_cases(engine, n: int, rng: np.random.Generator) -> None:
 def walks(lines: np.ndarray, n_fixes: int, rng: np.random.Generator) -> list[np.ndarray]:
     """SIMULATED walks (metric x, y per fix) on the graph of the street vertices, no immediate U-turns."""
     coords, which = shapely.get_coordinates(lines, return_index=True)
-    nodes, node = np.unique(np.round(coords, 2), axis=0, return_inverse=True)
-    node = node.ravel()
-    same = (which[1:] == which[:-1]) & (node[1:] != node[:-1])
-    a, b = node[:-1][same], node[1:][same]
-    graph = sparse.csr_matrix((np.ones(2 * a.size), (np.r_[a, b], np.r_[b, a])), shape=(len(nodes),) * 2)
-    indptr, indices = graph.indptr, graph.indices
+    nodes, indptr, indices = street_graph(coords, which, 2)
     starts = np.flatnonzero(np.diff(indptr) > 0)
     out, total = [], 0
     while total < n_fixes:

@@ -27,9 +27,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyproj
 import shapely
-from scipy import sparse
 from sqlalchemy import func, select, text
-from walks import street_walk  # bench/walks.py (the benchmarks run as scripts from bench/)
+from walks import street_graph, street_walk  # bench/walks.py (the benchmarks run as scripts from bench/)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm" / "monaco.osm.pbf"
 TZ = "Asia/Shanghai"
@@ -75,12 +74,8 @@ def _graph(s):
     to_m = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     coords, which = shapely.get_coordinates(np.array(lines, dtype=object), return_index=True)
     x, y = to_m.transform(coords[:, 0], coords[:, 1])
-    nodes, node = np.unique(np.round(np.column_stack([x, y]), 1), axis=0, return_inverse=True)
-    node = node.ravel()
-    same = (which[1:] == which[:-1]) & (node[1:] != node[:-1])
-    a, b = node[:-1][same], node[1:][same]
-    g = sparse.csr_matrix((np.ones(2 * a.size), (np.r_[a, b], np.r_[b, a])), shape=(len(nodes),) * 2)
-    return nodes, g.indptr, g.indices, pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    nodes, indptr, indices = street_graph(np.column_stack([x, y]), which, 1)
+    return nodes, indptr, indices, pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
 
 
 def _walk(rng, nodes, indptr, indices, start: int, n: int) -> np.ndarray:

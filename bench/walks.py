@@ -4,6 +4,19 @@ along a street graph, without immediate U-turns. SIMULATED data, for measuring o
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
+
+
+def street_graph(xy: np.ndarray, which: np.ndarray, decimals: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The street graph of the vertices ``xy`` (metric) of the lines ``which`` (shapely.get_coordinates's index):
+    vertices rounded to ``decimals`` are one node, consecutive vertices of a line an edge both ways. Returns the
+    nodes' coordinates and the CSR ``indptr``, ``indices``."""
+    nodes, node = np.unique(np.round(xy, decimals), axis=0, return_inverse=True)
+    node = node.ravel()
+    same = (which[1:] == which[:-1]) & (node[1:] != node[:-1])
+    a, b = node[:-1][same], node[1:][same]
+    graph = sparse.csr_matrix((np.ones(2 * a.size), (np.r_[a, b], np.r_[b, a])), shape=(len(nodes),) * 2)
+    return nodes, graph.indptr, graph.indices
 
 
 def street_walk(nodes: np.ndarray, indptr: np.ndarray, indices: np.ndarray, start: int, length_m: float,
