@@ -14,6 +14,7 @@ live in the worker's own ``tmp_path``, servers take a free port.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
@@ -419,9 +420,10 @@ def engine(backend: str, _engines: _Engines) -> Engine:
     return _engines.get(backend)
 
 
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    """A session inside a transaction that is rolled back after the test (commits become savepoints)."""
+@contextlib.contextmanager
+def rolled_back(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back at the end (commits become savepoints): the ``session``
+    fixture, and the module worlds that several tests read."""
     connection = engine.connect()
     outer = connection.begin()
     sess = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
@@ -431,6 +433,13 @@ def session(engine: Engine) -> Iterator[Session]:
         sess.close()
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test (commits become savepoints)."""
+    with rolled_back(engine) as sess:
+        yield sess
 
 
 def new_database_url(backend: str, directory: Path) -> str:

@@ -27,7 +27,7 @@ from patrol.cases.reads import CaseFilter, case_clusters
 from patrol.core.auth import Actor
 from patrol.core.frames import ewkt
 from patrol.core.models import Case, CaseMapCell, CaseTask, Category, Community, Grid, ResponsibleUnit, Subdistrict
-from tests.conftest import shared_scope
+from tests.conftest import rolled_back, shared_scope
 from tests.db.test_kpis import box
 
 NOW = dt.datetime(2025, 6, 1, 8, tzinfo=dt.UTC)
@@ -37,15 +37,8 @@ STATUSES = ["closed"] * 14 + ["rejected", "duplicate", "reported", "dispatched",
 
 @pytest.fixture(scope=shared_scope)
 def world(engine):
-    connection = engine.connect()
-    outer = connection.begin()
-    s = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
+    with rolled_back(engine) as s:
         yield _build(s)
-    finally:
-        s.close()
-        outer.rollback()
-        connection.close()
 
 
 def _build(s: Session) -> dict:

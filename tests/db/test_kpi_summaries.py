@@ -22,7 +22,7 @@ from patrol.analytics.kpis import BY, kpi_records, kpi_trend, kpis
 from patrol.cases import service as svc
 from patrol.core.auth import SYSTEM
 from patrol.core.models import Case, CaseEvent, CaseKpiFact
-from tests.conftest import shared_scope
+from tests.conftest import rolled_back, shared_scope
 from tests.db.test_kpis import MARCH, NOW, SETTINGS, SH, _build, t
 
 SLOW = SETTINGS.model_copy(update={"fast_reads": False})
@@ -32,17 +32,10 @@ FACT_COLS = S.columns()
 
 @pytest.fixture(scope=shared_scope)
 def world(engine):
-    connection = engine.connect()
-    outer = connection.begin()
-    s = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
+    with rolled_back(engine) as s:
         w = _build(s)
         w["extra"] = _more(s, w)
         yield w
-    finally:
-        s.close()
-        outer.rollback()
-        connection.close()
 
 
 def _act(s: Session, cid: int, *steps) -> None:

@@ -58,7 +58,7 @@ from patrol.core.auth import SYSTEM
 from patrol.core.frames import ewkt
 from patrol.core.models import Building, Case, Category, Community, Grid, ResponsibleUnit, Subdistrict
 from patrol.core.settings import Settings
-from tests.conftest import shared_scope
+from tests.conftest import rolled_back, shared_scope
 
 SH = ZoneInfo("Asia/Shanghai")
 SETTINGS = Settings(work_periods="09:00-12:00,13:30-17:30", holidays="", workdays="", timezone="Asia/Shanghai",
@@ -84,15 +84,8 @@ def box(x0: float, y0: float, x1: float, y1: float) -> str:
 @pytest.fixture(scope=shared_scope)
 def history(engine):
     """The world and the ten cases, written once per database in a transaction rolled back at the end."""
-    connection = engine.connect()
-    outer = connection.begin()
-    s = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
+    with rolled_back(engine) as s:
         yield _build(s)
-    finally:
-        s.close()
-        outer.rollback()
-        connection.close()
 
 
 def _build(s: Session) -> dict:

@@ -41,7 +41,7 @@ from patrol.core.errors import InvalidInput
 from patrol.core.frames import ewkt
 from patrol.core.models import Case, Category, Community, Grid, ResponsibleUnit, Subdistrict
 from patrol.core.settings import Settings
-from tests.conftest import shared_scope
+from tests.conftest import rolled_back, shared_scope
 
 SH = ZoneInfo("Asia/Shanghai")
 SETTINGS = Settings(work_periods="09:00-12:00,13:30-17:30", holidays="", workdays="", timezone="Asia/Shanghai",
@@ -72,15 +72,8 @@ def received(i: int) -> dt.datetime:
 
 @pytest.fixture(scope=shared_scope)
 def orders(engine):
-    connection = engine.connect()
-    outer = connection.begin()
-    s = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
+    with rolled_back(engine) as s:
         yield _build(s)
-    finally:
-        s.close()
-        outer.rollback()
-        connection.close()
 
 
 def _world(s: Session) -> tuple[list[Grid], int]:
