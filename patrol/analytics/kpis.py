@@ -85,6 +85,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from patrol.analytics.kpi_groups import group_keys, with_subdistricts, with_workers
+from patrol.analytics.kpis_days import day_sums
 from patrol.analytics.kpis_fast import fast_sums, place_filters
 from patrol.analytics.periods import KpiArgumentError, half_open, instant, last_periods, period_bounds
 from patrol.cases.channels import CHANNELS, check_channels
@@ -700,7 +701,7 @@ def _load_grouped(session: Session, *, by: str | None, start: dt.datetime, end: 
 
 
 def _fast_aggregate(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, now: dt.datetime,
-                    cal: WorkCalendar, where: Sequence, place: tuple[list, list] = ([], []),
+                    cal: WorkCalendar, where: Sequence, place: tuple[list, list, list] = ([], [], []),
                     window: tuple[dt.datetime, dt.datetime] | None = None) -> pd.DataFrame:
     """The features summed per key from the summary table (:mod:`patrol.analytics.kpis_fast`): equal to
     :func:`_aggregate` over ``load_frames``; the cases it cannot read from the summary go through that path."""
@@ -710,8 +711,11 @@ def _fast_aggregate(session: Session, *, by: str | None, start: dt.datetime, end
         agg = _aggregate(cases, events, by=by, start=start, end=end, now=now, calendar=cal)
         return agg.rename_axis("key").reset_index()
 
-    sums = fast_sums(session, by=by, start=start, end=end, now=now, cal=cal, where=where, slow=slow, place=place,
-                     window=window)
+    sums = day_sums(session, by=by, start=start, end=end, now=now, cal=cal, where=where, place=place, window=window,
+                    slow=slow)  # a long period from the per-day sums (PostgreSQL), else the facts
+    if sums is None:
+        sums = fast_sums(session, by=by, start=start, end=end, now=now, cal=cal, where=where, slow=slow,
+                         place=place, window=window)
     keys = _keys(sums["key"]) if len(sums) else []
     sums["_key"] = [_NONE if k is None else k for k in keys]
     features = [c for c in sums.columns if c not in ("key", "_key")]
@@ -720,7 +724,7 @@ def _fast_aggregate(session: Session, *, by: str | None, start: dt.datetime, end
 
 
 def _fast_trend(session: Session, *, bounds: Sequence[tuple], now: dt.datetime, cal: WorkCalendar, where: Sequence,
-                place: tuple[list, list], households, thresholds) -> pd.DataFrame:
+                place: tuple[list, list, list], households, thresholds) -> pd.DataFrame:
     """:func:`compute_trend` from the summary table: one fast aggregate per period."""
     now_utc = instant(now, "now", cal.timezone)
     span = (half_open(*bounds[0], cal.timezone)[0], half_open(*bounds[-1], cal.timezone)[1])

@@ -43,17 +43,24 @@ from sqlalchemy.orm import Session, aliased
 from patrol.analytics.summaries import calendar_key, case_hours
 from patrol.cases.lifecycle import OPEN, RUNNING, SELF_HANDLED
 from patrol.cases.worktime import WorkCalendar
-from patrol.core.models import Case, CaseEvent, CaseKpiFact, Community, Grid
+from patrol.core.models import Case, CaseEvent, CaseKpiDay, CaseKpiFact, Community, Grid
 
-__all__ = ["fast_sums", "place_filters"]
+__all__ = ["fast_sums", "place_filters", "snapshot_features", "with_the_rest"]
 
 F = aliased(CaseKpiFact, name="f")
 _OPEN = sorted(OPEN)
 _RUNNING = sorted(RUNNING)
 
 
-def _in(col, s: dt.datetime, e: dt.datetime) -> ColumnElement[bool]:
+def _in(col, s: dt.datetime | None, e: dt.datetime | None) -> ColumnElement[bool]:
+    """``col`` in [s, e); without bounds (a case's whole life: :mod:`patrol.analytics.kpi_days_sql`), set."""
+    if s is None or e is None:
+        return col.is_not(None)
     return and_(col.is_not(None), col >= s, col < e)
+
+
+def _before(col, e: dt.datetime | None) -> ColumnElement[bool]:
+    return col.is_not(None) if e is None else and_(col.is_not(None), col < e)
 
 
 def _n(cond) -> ColumnElement:
@@ -73,28 +80,26 @@ def _key_expr(by: str | None):
 
 
 def place_filters(*, community_id: int | None = None, grid_id: int | None = None,
-                  community_ids: Iterable[int] | None = None) -> tuple[list, list]:
+                  community_ids: Iterable[int] | None = None) -> tuple[list, list, list]:
     """The KPIs' place filters as (conditions on the cases, the same on the fact rows' copy of the case's place,
-    migration 0019): the copy lets a community's or grid's facts be read from one index."""
-    case_, fact = [], []
-    if community_id is not None:
-        case_.append(Case.community_id == community_id)
-        fact.append(CaseKpiFact.community_id == community_id)
-    if community_ids is not None:
-        chosen = sorted(community_ids) or [-1]
-        case_.append(Case.community_id.in_(chosen))
-        fact.append(CaseKpiFact.community_id.in_(chosen))
-    if grid_id is not None:
-        case_.append(Case.grid_id == grid_id)
-        fact.append(CaseKpiFact.grid_id == grid_id)
-    return case_, fact
+    migration 0019, and on the per-day sums' key, migration 0021): the copy lets a community's or grid's facts be
+    read from one index."""
+    case_, fact, day = [], [], []
+    for model, out in ((Case, case_), (CaseKpiFact, fact), (CaseKpiDay, day)):
+        if community_id is not None:
+            out.append(model.community_id == community_id)
+        if community_ids is not None:
+            out.append(model.community_id.in_(sorted(community_ids) or [-1]))
+        if grid_id is not None:
+            out.append(model.grid_id == grid_id)
+    return case_, fact, day
 
 
-def _candidates(s: dt.datetime, e: dt.datetime, where: Sequence, place: tuple[list, list]):
+def _candidates(s: dt.datetime, e: dt.datetime, where: Sequence, place: tuple[list, list, list]):
     """Ids of the cases that may be relevant, each from an index: an event since ``s`` (the fact's last step),
     a report, deadline or closure in the period, open now — every arm within the place (the cases' arms with the
     other filters too)."""
-    case_place, fact_place = place
+    case_place, fact_place = place[:2]
     return union(
         select(CaseKpiFact.case_id.label("id")).where(CaseKpiFact.last_at >= s, CaseKpiFact.first_at < e,
                                                       *fact_place),
@@ -111,25 +116,23 @@ def _surely(s: dt.datetime, e: dt.datetime) -> ColumnElement[bool]:
                Case.status.in_(_OPEN))
 
 
-def _features(s: dt.datetime, e: dt.datetime, now: dt.datetime, fresh, surely: ColumnElement[bool],
-              window: tuple[dt.datetime, dt.datetime]) -> dict[str, ColumnElement]:
+def _features(s: dt.datetime | None, e: dt.datetime | None, now: dt.datetime | None, fresh,
+              surely: ColumnElement[bool] | None, window: tuple[dt.datetime, dt.datetime] | None
+              ) -> dict[str, ColumnElement]:
     """Per simple case, each feature of ``kpis._features`` as an SQL condition (summed per group). ``surely``: the
-    case is relevant to the snapshot's ``window`` without probing its steps (see :func:`fast_sums`)."""
+    case is relevant to the snapshot's ``window`` without probing its steps (see :func:`fast_sums`). Without
+    bounds (``s``, ``e`` None): the features of a period that holds the case's whole life, without the snapshot
+    (``now`` None): the per-day sums of :mod:`patrol.analytics.kpi_days_sql`."""
     received = _in(Case.reported_at, s, e)
     handled = or_(_in(F.handle_first_at, s, e), _in(F.handle_last_at, s, e))  # ≤ 2 handles: the first or the last
     closed = _in(F.close_at, s, e)  # ≤ 1 close
     closed_col = _in(Case.closed_at, s, e)
     # status at e: the final status once reached (it is the last run), else suspended inside the one suspension
-    final_end = and_(F.final_at.is_not(None), F.final_at < e)
-    susp_end = and_(F.susp_at.is_not(None), F.susp_at < e, or_(F.unsusp_at.is_(None), F.unsusp_at >= e))
+    final_end = _before(F.final_at, e)
+    susp_end = and_(_before(F.susp_at, e), F.unsusp_at.is_(None) if e is None else or_(F.unsusp_at.is_(None),
+                                                                                         F.unsusp_at >= e))
     rated = _in(F.rate_at, s, e)  # ≤ 1 rating and no reopen: it is the latest, its score is the case's rating
-    # the snapshot: status at now from the stored runs; without a step by now, the case's status (reported by now)
-    final_now = and_(F.final_at.is_not(None), F.final_at <= now)
-    susp_now = and_(F.susp_at.is_not(None), F.susp_at <= now, or_(F.unsusp_at.is_(None), F.unsusp_at > now))
-    stepped = and_(F.first_at.is_not(None), F.first_at <= now)
-    fallback = and_(F.first_at.is_(None) | (F.first_at > now), Case.reported_at <= now)
-    late = and_(Case.deadline_at.is_not(None), Case.deadline_at < now)
-    return {
+    sums = {
         "received": _n(received),
         "self_handled": _n(and_(received, Case.channel == SELF_HANDLED)),
         "handled_in_p": _n(handled),
@@ -147,17 +150,33 @@ def _features(s: dt.datetime, e: dt.datetime, now: dt.datetime, fresh, surely: C
         "on_time_closed": _n(and_(closed_col, Case.closed_on_time.is_(True))),
         "late_closed": _n(and_(closed_col, Case.closed_on_time.is_(False))),
         "due_unclosed": _n(and_(_in(Case.deadline_at, s, e), not_(or_(final_end, susp_end)), not_(closed_col))),
-        "rework_rate_num": _n(and_(closed, F.rework_at.is_not(None), F.rework_at < e)),
+        "rework_rate_num": _n(and_(closed, _before(F.rework_at, e))),
         "reopen_rate_num": func.sum(literal(0)),  # no reopen in a simple case
         "rated": _n(and_(rated, Case.rating.is_not(None))),
         "satisfied": _n(and_(rated, Case.rating >= 4)),
         "dissatisfied": _n(and_(rated, Case.rating <= 2)),
         "ratings_unknown": _n(and_(rated, Case.rating.is_(None))),
         "handle_hours_sum": func.sum(case((and_(closed, fresh, F.handle_before_close_at.is_not(None)),
-                                           F.handle_hours), else_=0.0)),
+                                           func.coalesce(F.handle_hours, 0.0)), else_=0.0)),
         "handle_n": _n(and_(closed, F.handle_before_close_at.is_not(None))),
-        "close_hours_sum": func.sum(case((and_(closed, fresh), F.close_hours), else_=0.0)),
+        "close_hours_sum": func.sum(case((and_(closed, fresh), func.coalesce(F.close_hours, 0.0)), else_=0.0)),
         "close_n": _n(closed),
+    }
+    if now is None:
+        return sums
+    return {**sums, **snapshot_features(now, surely, window)}
+
+
+def snapshot_features(now: dt.datetime, surely: ColumnElement[bool], window: tuple[dt.datetime, dt.datetime]
+                      ) -> dict[str, ColumnElement]:
+    """open_now and overdue_now: the status at now from the stored runs (without a step by now, the case's status,
+    reported by now), counted for the cases relevant to ``window``."""
+    final_now = and_(F.final_at.is_not(None), F.final_at <= now)
+    susp_now = and_(F.susp_at.is_not(None), F.susp_at <= now, or_(F.unsusp_at.is_(None), F.unsusp_at > now))
+    stepped = and_(F.first_at.is_not(None), F.first_at <= now)
+    fallback = and_(F.first_at.is_(None) | (F.first_at > now), Case.reported_at <= now)
+    late = and_(Case.deadline_at.is_not(None), Case.deadline_at < now)
+    return {
         "open_now": _snapshot(case((final_now, false()), (susp_now, true()), (stepped, true()),
                                    (fallback, Case.status.in_(_OPEN)), else_=false()), surely, *window),
         "overdue_now": _snapshot(case((final_now, false()), (susp_now, false()), (stepped, late),
@@ -180,7 +199,7 @@ def _probe(s: dt.datetime, e: dt.datetime) -> ColumnElement[bool]:
         .offset(literal_column("0")).exists()
 
 
-def _source(session: Session, s: dt.datetime, e: dt.datetime, where: Sequence, place: tuple[list, list]
+def _source(session: Session, s: dt.datetime, e: dt.datetime, where: Sequence, place: tuple[list, list, list]
             ) -> tuple[Any, list]:
     """The FROM of the sums (cases with their facts) and the conditions that keep the candidates from indexes,
     read by primary key on PostgreSQL (joined, it would plan a read of every case). A year of a whole 5M-case
@@ -195,7 +214,7 @@ def _source(session: Session, s: dt.datetime, e: dt.datetime, where: Sequence, p
 
 def fast_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, now: dt.datetime,
               cal: WorkCalendar, where: Sequence, slow: Callable[[list], pd.DataFrame],
-              place: tuple[list, list] = ([], []), window: tuple[dt.datetime, dt.datetime] | None = None
+              place: tuple[list, list, list] = ([], [], []), window: tuple[dt.datetime, dt.datetime] | None = None
               ) -> pd.DataFrame:
     """The summed features per raw group key (column ``key``; the others as ``kpis._features``) of the cases the
     filters ``where`` and ``place`` (:func:`place_filters`) keep, relevant to [start, end) (UTC) or open at ``now``.
@@ -223,14 +242,22 @@ def fast_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.d
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL jit = off"))  # compiling the ~30 sums costs more than it saves
     rows = session.execute(stmt).all()
-    fast = pd.DataFrame([tuple(r) for r in rows], columns=["key", *feats])
+    return with_the_rest(session, [pd.DataFrame([tuple(r) for r in rows], columns=["key", *feats])], by=by,
+                         start=s, end=e, cal=cal, where=where, place=place, slow=slow)
+
+
+def with_the_rest(session: Session, parts: list[pd.DataFrame], *, by: str | None, start: dt.datetime,
+                  end: dt.datetime, cal: WorkCalendar, where: Sequence, place: tuple[list, list, list],
+                  slow: Callable[[list], pd.DataFrame]) -> pd.DataFrame:
+    """``parts`` (the simple cases' sums), the working hours not stored yet, and the non-simple cases through the
+    pandas path ``slow``, as one frame of per-key rows."""
     complex_ = select(CaseKpiFact.case_id).where(CaseKpiFact.simple.is_(False), *place[1])  # a partial index
-    parts = [fast, _stale_hours(session, by, [*where, *place[0]], s, e, cal),
+    parts = [*parts, _stale_hours(session, by, [*where, *place[0]], start, end, cal),
              slow([*where, *place[0], Case.id.in_(complex_)])]
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return fast
-    return pd.concat(parts, ignore_index=True)
+    kept = [p for p in parts if len(p)]
+    if not kept:
+        return pd.DataFrame(columns=list(dict.fromkeys(c for p in parts for c in p.columns)))
+    return pd.concat(kept, ignore_index=True)
 
 
 def _stale(key: str) -> ColumnElement[bool]:

@@ -23,6 +23,7 @@ import hashlib
 from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from patrol.analytics import kpi_days_sql as D
 from patrol.analytics import summary_sql as S
 from patrol.cases import map_cells
 from patrol.cases.worktime import WorkCalendar, calendar
@@ -84,16 +85,36 @@ def refresh_hours(session: Session, settings: Settings | None = None, *, case_id
     return len(rows)
 
 
+def _rebuild_postgres(session: Session, settings: Settings) -> None:
+    """The facts with their spans and a row for every case, their hours, then the per-day sums in the settings'
+    time zone (migration 0021), the per-day triggers off meanwhile (one pass instead of one per statement)."""
+    conn = session.connection()
+    days = [f"case_kpi_day_{op}" for op in ("insert", "update", "delete")]
+    for name in days:
+        conn.execute(text(f"ALTER TABLE case_kpi_fact DISABLE TRIGGER {name}"))
+    conn.execute(text("DELETE FROM case_kpi_day_meta"))
+    conn.execute(text("INSERT INTO case_kpi_day_meta (tz) VALUES (:tz)"), {"tz": settings.timezone})
+    conn.execute(text("TRUNCATE case_kpi_fact"))
+    conn.execute(text(f"INSERT INTO case_kpi_fact ({', '.join(S.columns(True, True))}) "
+                      f"{S.fact_select('TRUE', True, True)}"))
+    conn.execute(text(f"INSERT INTO case_kpi_fact ({', '.join(S.columns(True, True))}) {S.eventless_select('TRUE')}"))
+    refresh_hours(session, settings)
+    for stmt in D.rebuild_sql():
+        conn.execute(text(stmt))
+    for name in days:
+        conn.execute(text(f"ALTER TABLE case_kpi_fact ENABLE TRIGGER {name}"))
+
+
 def rebuild(session: Session, settings: Settings | None = None) -> int:
     """Rebuild every summary table from the raw rows (after a bulk load that bypassed the incremental upkeep, e.g.
     a COPY under ``session_replication_role = replica``): ``case_kpi_fact`` (then its working hours) and the cases
     map's ``case_map_cell`` (:func:`patrol.cases.map_cells.rebuild`). Returns the fact rows."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        conn.execute(text("TRUNCATE case_kpi_fact"))
+        _rebuild_postgres(session, settings or get_settings())
     else:
         conn.execute(text("DELETE FROM case_kpi_fact"))
-    conn.execute(text(f"INSERT INTO case_kpi_fact ({', '.join(S.columns())}) {S.fact_select('TRUE')}"))
-    refresh_hours(session, settings)
+        conn.execute(text(f"INSERT INTO case_kpi_fact ({', '.join(S.columns())}) {S.fact_select('TRUE')}"))
+        refresh_hours(session, settings)
     map_cells.rebuild(session)
     return int(session.scalar(select(text("count(*)")).select_from(CaseKpiFact.__table__)) or 0)

@@ -23,6 +23,13 @@ COLUMNS = ("case_id", "simple", "first_at", "last_at",
 #: the case's place, copied into its fact row (migration 0019) so a community's or grid's facts are read from one
 #: index; kept by the fact upsert and by a trigger on ``patrol_case`` when a case moves
 PLACE = ("community_id", "grid_id")
+#: the case's span (migration 0021, PostgreSQL only): its earliest and latest instant among its steps and its
+#: reported, deadline and closed times, and the local day (in ``case_kpi_day_meta.tz``) of the earliest; the KPIs
+#: of a long period read the per-day sums of ``case_kpi_day`` by that day, and the cases that straddle the period's
+#: bounds from a GiST index on the span (:mod:`patrol.analytics.kpis_days`)
+SPAN = ("span_lo", "span_hi", "span_day")
+#: the case columns a span or a per-day sum reads: a change refreshes the case's fact row (PostgreSQL)
+CASE_INPUTS = (*PLACE, "reported_at", "deadline_at", "closed_at", "channel", "level", "rating", "closed_on_time")
 #: the inputs of the stored working hours: when one changes, the hours are computed again
 HOURS_INPUTS = ("simple", "register_at", "handle_before_close_at", "close_at", "suspend_at", "resume_at")
 
@@ -37,13 +44,34 @@ def _windowed(where: str) -> str:
             f"FROM case_event WHERE {where}")
 
 
-def columns(place: bool = True) -> tuple[str, ...]:
+def columns(place: bool = True, span: bool = False) -> tuple[str, ...]:
     """The columns :func:`fact_select` writes: :data:`COLUMNS`, then :data:`PLACE` unless ``place`` is False (the
-    table as migration 0017 made it)."""
-    return (*COLUMNS, *PLACE) if place else COLUMNS
+    table as migration 0017 made it), then :data:`SPAN` with ``span`` (PostgreSQL, migration 0021)."""
+    return (*COLUMNS, *(PLACE if place else ()), *(SPAN if span else ()))
 
 
-def fact_select(where: str, place: bool = True) -> str:
+_DAY_TZ = "(SELECT tz FROM case_kpi_day_meta LIMIT 1)"
+
+
+def _span(lo: str, hi: str) -> list[str]:
+    """span_lo, span_hi, span_day from two PostgreSQL expressions (LEAST / GREATEST skip NULLs)."""
+    return [lo, hi, f"(({lo}) AT TIME ZONE {_DAY_TZ})::date"]
+
+
+def eventless_select(where_case: str) -> str:
+    """SELECT of the fact rows (:func:`columns` with the span) of the cases without events that ``where_case``
+    selects (a condition on ``patrol_case c``): PostgreSQL keeps a row for every case (migration 0021), so that the
+    per-day sums and the span index see them too."""
+    nulls = ["NULL"] * (len(COLUMNS) - 4)  # after case_id, simple, first_at, last_at
+    cols = ["c.id", "TRUE", "NULL", "NULL", *nulls, *(f"c.{c}" for c in PLACE),
+            *_span("LEAST(c.reported_at, c.deadline_at, c.closed_at)",
+                   "GREATEST(c.reported_at, c.deadline_at, c.closed_at)")]
+    cols[COLUMNS.index("urge_n")] = "0"
+    return (f"SELECT {', '.join(cols)} FROM patrol_case c WHERE {where_case} AND NOT EXISTS "
+            "(SELECT 1 FROM case_event ev WHERE ev.case_id = c.id)")
+
+
+def fact_select(where: str, place: bool = True, span: bool = False) -> str:
     """SELECT of the fact rows (:func:`columns`) of the cases whose events ``where`` selects (a condition on
     ``case_event``; a case's events must be selected whole). No CTE: SQLite refuses WITH inside a trigger."""
     k = (f"SELECT case_id, "
@@ -74,22 +102,25 @@ def fact_select(where: str, place: bool = True) -> str:
         "MIN(CASE WHEN e.rn = k.susp_rn THEN e.at END)",
         "MIN(CASE WHEN e.rn > k.susp_rn AND e.to_status <> 'suspended' THEN e.at END)",
         *(f"MIN(c.{c})" for c in PLACE if place),
+        *(_span("LEAST(MIN(e.at), MIN(c.reported_at), MIN(c.deadline_at), MIN(c.closed_at))",
+                "GREATEST(MAX(e.at), MIN(c.reported_at), MIN(c.deadline_at), MIN(c.closed_at))") if span else ()),
     ]
     return (f"SELECT {', '.join(cols)} FROM ({_windowed(where)}) e JOIN ({k}) k ON k.case_id = e.case_id "
             f"JOIN patrol_case c ON c.id = e.case_id GROUP BY e.case_id")
 
 
-def upsert(where: str, dialect: str, place: bool = True) -> str:
-    """INSERT … ON CONFLICT of the fact rows of the cases ``where`` selects; the stored hours stay when their inputs
-    are unchanged, else they are cleared (computed again by the next read or :func:`refresh_hours`)."""
+def upsert(where: str, dialect: str, place: bool = True, span: bool = False, select: str | None = None) -> str:
+    """INSERT … ON CONFLICT of the fact rows of the cases ``where`` selects (or of ``select``); the stored hours
+    stay when their inputs are unchanged, else they are cleared (computed again by the next read or
+    :func:`refresh_hours`)."""
     same = "IS NOT DISTINCT FROM" if dialect == "postgresql" else "IS"
     unchanged = " AND ".join(f"case_kpi_fact.{c} {same} excluded.{c}" for c in HOURS_INPUTS)
-    cols = columns(place)
+    cols = columns(place, span)
     sets = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
     keep = ", ".join(f"{h} = CASE WHEN {unchanged} THEN case_kpi_fact.{h} ELSE NULL END"
                      for h in ("handle_hours", "close_hours", "hours_cal"))
     # the hours first: SET reads the old row's values whatever the order, but be explicit
-    return (f"INSERT INTO case_kpi_fact ({', '.join(cols)}) {fact_select(where, place)} "
+    return (f"INSERT INTO case_kpi_fact ({', '.join(cols)}) {select or fact_select(where, place, span)} "
             f"ON CONFLICT (case_id) DO UPDATE SET {keep}, {sets}")
 
 
@@ -100,8 +131,8 @@ def delete_gone(where_case: str) -> str:
             f"(SELECT 1 FROM case_event ev WHERE ev.case_id = case_kpi_fact.case_id)")
 
 
-def _moved(ref_old: str, ref_new: str, distinct: str) -> str:
-    return " OR ".join(f"{ref_old}.{c} {distinct} {ref_new}.{c}" for c in PLACE)
+def _moved(ref_old: str, ref_new: str, distinct: str, cols: tuple[str, ...] = PLACE) -> str:
+    return " OR ".join(f"{ref_old}.{c} {distinct} {ref_new}.{c}" for c in cols)
 
 
 def sqlite_triggers(place: bool = True) -> list[str]:
@@ -167,3 +198,30 @@ POSTGRES_DROP = [
       for op in ("insert", "update", "delete", "case_delete", "case_move")),
     "DROP FUNCTION IF EXISTS case_kpi_fact_refresh(bigint[])",
 ]
+
+
+def postgres_span_triggers() -> list[str]:
+    """Migration 0021 (PostgreSQL): the refresh writes the span too and keeps a row for a case without events (its
+    last event deleted: the row of a case without events; its case deleted: no row); a new case gets its row
+    (``DO NOTHING``: ``db copy`` writes the source's rows first, with their hours); a change of a case column the
+    span or a per-day sum reads (:data:`CASE_INPUTS`) refreshes the case's row."""
+    cols = ", ".join(columns(True, True))
+    refresh = ("CREATE OR REPLACE FUNCTION case_kpi_fact_refresh(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$ "
+               f"BEGIN {upsert('case_id = ANY(ids)', 'postgresql', True, True)}; "
+               f"{upsert('', 'postgresql', True, True, eventless_select('c.id = ANY(ids)'))}; "
+               "DELETE FROM case_kpi_fact WHERE case_id = ANY(ids) AND NOT EXISTS "
+               "(SELECT 1 FROM patrol_case c WHERE c.id = case_kpi_fact.case_id); END $$")
+    insert = ("CREATE OR REPLACE FUNCTION case_kpi_fact_case_insert() RETURNS trigger LANGUAGE plpgsql AS $$ "
+              f"BEGIN INSERT INTO case_kpi_fact ({cols}) "
+              f"{eventless_select('c.id IN (SELECT id FROM new_rows)')} ON CONFLICT (case_id) DO NOTHING; "
+              "RETURN NULL; END $$")
+    change = ("CREATE OR REPLACE FUNCTION case_kpi_fact_case_move() RETURNS trigger LANGUAGE plpgsql AS $$ "
+              "BEGIN PERFORM case_kpi_fact_refresh(ARRAY(SELECT n.id::bigint FROM new_rows n JOIN old_rows o "
+              f"ON o.id = n.id WHERE {_moved('o', 'n', 'IS DISTINCT FROM', CASE_INPUTS)})); RETURN NULL; END $$")
+    return [refresh, insert, change,
+            "CREATE TRIGGER case_kpi_fact_case_insert AFTER INSERT ON patrol_case REFERENCING NEW TABLE AS "
+            "new_rows FOR EACH STATEMENT EXECUTE FUNCTION case_kpi_fact_case_insert()"]
+
+
+POSTGRES_SPAN_DROP = ["DROP TRIGGER IF EXISTS case_kpi_fact_case_insert ON patrol_case",
+                      "DROP FUNCTION IF EXISTS case_kpi_fact_case_insert()"]

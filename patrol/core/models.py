@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     Float,
@@ -1182,6 +1183,12 @@ class LoginAttempt(Base):
 
 
 #: the partial index's condition on each database, as SQLAlchemy writes ``CaseKpiFact.simple.is_(False)``
+#: the per-day sums of ``case_kpi_day`` (migration 0021): the features of ``patrol.analytics.kpis_fast._features``
+#: but the snapshot
+DAY_SUMS = ("received", "self_handled", "handled_in_p", "settled_in_grid_rate_num", "registered", "rejected", "merged",
+            "closed", "escalated", "suspended", "urges", "urged", "closure_rate_num", "on_time_closed",
+            "late_closed", "due_unclosed", "rework_rate_num", "reopen_rate_num", "rated", "satisfied",
+            "dissatisfied", "ratings_unknown", "handle_hours_sum", "handle_n", "close_hours_sum", "close_n")
 FACT_COMPLEX = "simple IS false"
 FACT_COMPLEX_SQLITE = "simple IS 0"
 
@@ -1195,8 +1202,8 @@ class CaseKpiFact(Base):
     __tablename__ = "case_kpi_fact"
     case_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     simple: Mapped[bool] = mapped_column(Boolean)
-    first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    first_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # NULL: a case without steps (0021)
+    last_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     register_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     reject_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     merge_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -1223,8 +1230,17 @@ class CaseKpiFact(Base):
     # the case's place (migration 0019), kept by the upsert and by a trigger on patrol_case when a case moves
     community_id: Mapped[int | None] = mapped_column(Integer)
     grid_id: Mapped[int | None] = mapped_column(Integer)
+    # the case's span (migration 0021; PostgreSQL only, NULL on SQLite): its first and last instant (steps,
+    # reported, deadline, closed) and the local day of the first, the key of case_kpi_day; a GiST index on
+    # tstzrange(span_lo, span_hi, '[]') finds the cases that straddle a period's bound
+    span_lo: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    span_hi: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    span_day: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (
+        # the fact rows of a (day, community, grid) row of case_kpi_day, and the cases not final by now (snapshot)
+        Index("ix_case_kpi_fact_span_day", "span_day", "community_id", "grid_id"),
+        Index("ix_case_kpi_fact_final_at", "final_at"),
         # covering on PostgreSQL (index-only scans): the candidates of a community's period read no table page
         Index("ix_case_kpi_fact_community_last_at", "community_id", "last_at",
               postgresql_include=["first_at", "case_id"]),
@@ -1235,6 +1251,36 @@ class CaseKpiFact(Base):
         # simple closed cases whose working hours are missing or for another calendar
         Index("ix_case_kpi_fact_hours", "hours_cal", "close_at"),
     )
+
+
+class CaseKpiDay(Base):
+    """Per local day, community and grid (0 for none), the KPI features summed over the simple cases whose span
+    begins that day, each counted as if the period held its whole life (issue 23, PostgreSQL only:
+    :mod:`patrol.analytics.kpi_days_sql`, kept by triggers on ``case_kpi_fact``; empty on SQLite). ``cal_lo`` /
+    ``cal_hi``: the calendars of the stored working hours of its closed cases. A long period's KPIs add the days it
+    holds (:mod:`patrol.analytics.kpis_days`)."""
+
+    __tablename__ = "case_kpi_day"
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    community_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    grid_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer)
+    cal_lo: Mapped[str | None] = mapped_column(String(16))
+    cal_hi: Mapped[str | None] = mapped_column(String(16))
+
+
+for _name in DAY_SUMS:  # one column per summed feature
+    _column = Column(_name, Float if _name.endswith("hours_sum") else Integer, nullable=False)
+    CaseKpiDay.__table__.append_column(_column)
+    CaseKpiDay.__mapper__.add_property(_name, _column)
+del _name, _column
+
+
+class CaseKpiDayMeta(Base):
+    """The time zone whose local days key ``case_kpi_day`` (one row; migration 0021)."""
+
+    __tablename__ = "case_kpi_day_meta"
+    tz: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class CaseMapCell(Base):

@@ -12,16 +12,21 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import pandas as pd
 import pytest
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from patrol.analytics import summaries
+from patrol.analytics import kpi_days_sql, summaries
 from patrol.analytics import summary_sql as S
 from patrol.analytics.kpis import BY, kpi_records, kpi_trend, kpis
+from patrol.analytics.kpis_days import day_sums
+from patrol.analytics.kpis_fast import place_filters
+from patrol.analytics.periods import half_open
 from patrol.cases import service as svc
+from patrol.cases.worktime import calendar
 from patrol.core.auth import SYSTEM
-from patrol.core.models import Case, CaseEvent, CaseKpiFact
+from patrol.core.models import Case, CaseEvent, CaseKpiDay, CaseKpiFact
 from tests.conftest import rolled_back, shared_scope
 from tests.db.test_kpis import MARCH, NOW, SETTINGS, SH, _build, t
 
@@ -104,6 +109,10 @@ def _more(s: Session, w: dict) -> dict:
     ev = s.scalar(select(CaseEvent.id).where(CaseEvent.case_id == x["step_deleted"], CaseEvent.action == "merge"))
     s.execute(delete(CaseEvent).where(CaseEvent.id == ev))  # the merge undone by hand
     s.execute(update(Case).where(Case.id == x["step_deleted"]).values(status="registered", duplicate_of_id=None))
+    # a case whose only step is deleted: no steps (PostgreSQL keeps its fact row, with the case's span)
+    x["stepless"] = report(t(3, 22, 9), 13)
+    s.flush()
+    s.execute(delete(CaseEvent).where(CaseEvent.case_id == x["stepless"]))
     gone = report(t(3, 21, 9), 11)
     _act(s, gone, ("register", t(3, 21, 9, 30)))
     s.flush()
@@ -113,17 +122,27 @@ def _more(s: Session, w: dict) -> dict:
     return x
 
 
-def _facts(s: Session) -> dict[int, tuple]:
-    cols = [getattr(CaseKpiFact, c) for c in FACT_COLS]
+def _facts(s: Session, names=FACT_COLS) -> dict[int, tuple]:
+    cols = [getattr(CaseKpiFact, c) for c in names]
     return {r[0]: tuple(r) for r in s.execute(select(*cols).order_by(CaseKpiFact.case_id)).all()}
 
 
-def _recomputed(s: Session) -> dict[int, tuple]:
-    """The fact rows computed afresh from the raw events (what rebuild writes), read through the model's types."""
+def _recomputed(s: Session, cols=FACT_COLS) -> dict[int, tuple]:
+    """The fact rows computed afresh from the raw events (what rebuild writes; on PostgreSQL with the spans and the
+    rows of the cases without steps), read through the model's types."""
     tmp = CaseKpiFact.__table__
-    sql = S.fact_select("TRUE")
-    rows = s.execute(text(sql).columns(*(tmp.c[c] for c in FACT_COLS))).all()
-    return {r[0]: tuple(r) for r in rows}
+    postgres = s.get_bind().dialect.name == "postgresql"
+    sql = S.fact_select("TRUE", True, postgres)
+    if postgres:
+        sql += " UNION ALL " + S.eventless_select("TRUE")
+    every = S.columns(True, postgres)
+    rows = s.execute(text(sql).columns(*(tmp.c[c] for c in every))).all()
+    return {r[0]: tuple(r[every.index(c)] for c in cols) for r in rows}
+
+
+def _day_rows(s: Session) -> list[tuple]:
+    cols = list(CaseKpiDay.__table__.columns)
+    return [tuple(r) for r in s.execute(select(*cols).order_by(*cols[:3])).all()]
 
 
 def test_the_triggers_keep_the_facts_equal_to_a_recomputation(world):
@@ -132,7 +151,16 @@ def test_the_triggers_keep_the_facts_equal_to_a_recomputation(world):
     assert facts == _recomputed(s)
     assert world["extra"]["gone"] not in facts
     ids = set(s.scalars(select(Case.id).where(Case.id.in_(select(CaseEvent.case_id)))))
-    assert set(facts) == ids
+    if s.get_bind().dialect.name == "postgresql":  # a row for every case, with its span
+        assert set(facts) == ids | {world["extra"]["stepless"]}
+        every = (*FACT_COLS, "span_lo", "span_hi", "span_day")
+        assert _facts(s, every) == _recomputed(s, every)
+        stepless = _facts(s, every)[world["extra"]["stepless"]]
+        assert stepless[1] is True and stepless[2] is None and stepless[-1] == dt.date(2025, 3, 22)
+        spanning = _facts(s, every)[world["extra"]["spanning"]]
+        assert spanning[-3:] == (t(2, 20, 9), t(4, 9, 9), dt.date(2025, 2, 20))
+    else:
+        assert set(facts) == ids
     simple = {cid: row[1] for cid, row in facts.items()}
     x = world["extra"]
     assert not simple[world["c"][6]]  # reopened
@@ -165,6 +193,33 @@ def test_rebuild_equals_the_incremental_upkeep_and_fills_the_hours(world):
     assert _facts(s) == before
 
 
+def test_the_triggers_keep_the_day_sums_equal_to_a_rebuild(world):
+    """PostgreSQL: the per-day sums after every write of the world (the loop, reopen, rating, a Core bulk insert, an
+    edited, a moved, a deleted step, a deleted case, a status set by hand) equal a rebuild from the facts, and
+    follow a rating set on a case and a case's move; SQLite keeps none."""
+    s = world["s"]
+    if s.get_bind().dialect.name != "postgresql":
+        assert _day_rows(s) == []
+        return
+    kept = _day_rows(s)
+    assert sum(r[3] for r in kept) == s.scalar(select(func.count()).select_from(CaseKpiFact)
+                                               .where(CaseKpiFact.simple.is_(True)))
+    nested = s.begin_nested()
+    try:
+        for stmt in kpi_days_sql.rebuild_sql():
+            s.execute(text(stmt))
+        assert _day_rows(s) == kept
+        c1 = world["c"][1]
+        s.execute(update(Case).where(Case.id == c1).values(rating=1, grid_id=world["g3"], community_id=world["c2"]))
+        changed = _day_rows(s)
+        assert changed != kept
+        for stmt in kpi_days_sql.rebuild_sql():
+            s.execute(text(stmt))
+        assert _day_rows(s) == changed
+    finally:
+        nested.rollback()
+
+
 def same(a: list[dict], b: list[dict]) -> None:
     assert len(a) == len(b)
     for ra, rb in zip(a, b, strict=True):
@@ -180,6 +235,46 @@ def same(a: list[dict], b: list[dict]) -> None:
 PERIODS = [MARCH, (dt.date(2025, 3, 17), dt.date(2025, 3, 18)),
            (dt.datetime(2025, 3, 5, 10, 30, tzinfo=SH), dt.datetime(2025, 3, 20, 9, 45, tzinfo=SH)),
            (dt.date(2025, 1, 1), dt.date(2026, 1, 1)), (dt.date(2025, 2, 1), dt.date(2025, 3, 1))]
+#: long periods (the per-day sums on PostgreSQL) whose bounds cut through the world's cases: the cases that
+#: straddle a bound are corrected from their steps
+LONG = [(dt.date(2025, 2, 1), dt.date(2025, 3, 18)), (dt.date(2025, 3, 10), dt.date(2025, 5, 1)),
+        (dt.date(2025, 3, 6), dt.date(2025, 4, 21))]
+
+
+@pytest.mark.parametrize("by", [None, "community", "grid", "subdistrict", "worker"])
+def test_long_periods_from_the_day_sums_equal_the_pandas_path(world, by):
+    s = world["s"]
+    postgres = s.get_bind().dialect.name == "postgresql"
+    for (start, end), now in zip(LONG, (NOW, t(3, 12, 12), NOW), strict=True):
+        kw = {"by": by, "start": start, "end": end, "now": now}
+        fast = kpi_records(kpis(s, settings=FAST, **kw))
+        same(fast, kpi_records(kpis(s, settings=SLOW, **kw)))
+        assert sum(r["received"] for r in fast) > 3
+        lo, hi = half_open(start, end, SETTINGS.timezone)
+        used = day_sums(s, by=by, start=lo, end=hi, now=now, cal=calendar(SETTINGS), where=[],
+                        place=place_filters(), window=None, slow=lambda w: pd.DataFrame())
+        assert (used is not None) == postgres  # the day rows are read on PostgreSQL only
+    for filters in ({"community_id": world["c1"]}, {"grid_id": world["g2"]}, {"community_ids": [world["c2"]]}):
+        kw = {**filters, "by": by, "start": LONG[1][0], "end": LONG[1][1], "now": NOW}
+        same(kpi_records(kpis(s, settings=FAST, **kw)), kpi_records(kpis(s, settings=SLOW, **kw)))
+
+
+def test_the_day_sums_are_not_read_for_another_calendar_or_time_zone(world):
+    """Hours stored for another calendar, or day rows of another time zone: the facts' path answers, still equal."""
+    s = world["s"]
+    start, end = LONG[1]
+    other = SETTINGS.model_copy(update={"timezone": "Asia/Tokyo"})
+    nested = s.begin_nested()
+    try:
+        s.execute(update(CaseKpiFact).where(CaseKpiFact.close_at.is_not(None)).values(hours_cal="another"))
+        lo, hi = half_open(start, end, SETTINGS.timezone)
+        for settings in (SETTINGS, other):
+            assert day_sums(s, by=None, start=lo, end=hi, now=NOW, cal=calendar(settings), where=[],
+                            place=place_filters(), window=None, slow=lambda w: pd.DataFrame()) is None
+        kw = {"by": "community", "start": start, "end": end, "now": NOW}
+        same(kpi_records(kpis(s, settings=FAST, **kw)), kpi_records(kpis(s, settings=SLOW, **kw)))
+    finally:
+        nested.rollback()
 
 
 @pytest.mark.parametrize("by", [None, *BY])
