@@ -1,6 +1,6 @@
 """The SQL of ``case_kpi_day`` (migration 0021, PostgreSQL only): per local day, community and grid, the KPI
 features summed over the *simple* cases whose span begins that day, each as if the period held the case's whole
-life (:func:`patrol.analytics.kpis_fast._features` without bounds, compiled here to PostgreSQL's text). A long
+life (:func:`patrol.analytics.kpis_fast.features` without bounds, compiled here to PostgreSQL's text). A long
 period's KPIs add the days it holds and correct for the few cases that straddle its bounds
 (:mod:`patrol.analytics.kpis_days`).
 
@@ -26,10 +26,10 @@ KEY = ("day", "community_id", "grid_id")
 
 def _sums() -> list[str]:
     """``SUM(…) AS name`` of every per-day feature, over ``case_kpi_fact f JOIN patrol_case``."""
-    from patrol.analytics.kpis_fast import F, _features  # the one definition of the features
+    from patrol.analytics.kpis_fast import F, features  # the one definition of the features
 
-    feats = _features(None, None, None, F.hours_cal.is_not(None), None, None)
-    assert tuple(feats) == DAY_SUMS, "the per-day columns must follow kpis_fast._features"
+    feats = features(None, None, None, F.hours_cal.is_not(None), None, None)
+    assert tuple(feats) == DAY_SUMS, "the per-day columns must follow kpis_fast.features"
     dialect = postgresql.dialect()
     return [f"{expr.compile(dialect=dialect, compile_kwargs={'literal_binds': True})} AS {name}"
             for name, expr in feats.items()]

@@ -9,7 +9,7 @@ begins that day. So the sums are
 
 * the day rows of [s, e) (the cases whose span begins in the period),
 * minus those cases' whole-life features for the ones whose span reaches past ``e``, plus the live features
-  (:func:`patrol.analytics.kpis_fast._features` at [s, e)) of every case whose span straddles ``s`` or ``e``: both
+  (:func:`patrol.analytics.kpis_fast.features` at [s, e)) of every case whose span straddles ``s`` or ``e``: both
   sets from the GiST index on ``tstzrange(span_lo, span_hi, '[]')``, a few thousand cases at a bound;
 * the snapshot (open / overdue now) of the simple cases not final by now (an index on ``final_at``);
 * the working hours not stored yet and the non-simple cases, as the facts' path adds them.
@@ -32,8 +32,8 @@ from sqlalchemy import and_, func, inspect, literal, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.util import ClauseAdapter
 
-from patrol.analytics.kpis_fast import F, _features, _key_expr, _surely, snapshot_features, with_the_rest
-from patrol.analytics.summaries import calendar_key
+from patrol.analytics.case_hours import calendar_key
+from patrol.analytics.kpis_fast import F, features, key_expr, snapshot_features, surely_relevant, with_the_rest
 from patrol.cases.worktime import WorkCalendar
 from patrol.core.models import DAY_SUMS, Case, CaseKpiDay, CaseKpiDayMeta, Community, Grid
 
@@ -68,7 +68,7 @@ def _frame(session: Session, stmt, names: list[str]) -> pd.DataFrame:
 
 
 def _grouped(by: str | None, feats: dict, *where) -> object:
-    key, joins = _key_expr(by)
+    key, joins = key_expr(by)
     frm = Case.__table__.join(F, F.case_id == Case.id)
     for model, on in joins:
         frm = frm.outerjoin(model, on)
@@ -108,12 +108,12 @@ def day_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.da
     span = func.tstzrange(F.span_lo, F.span_hi, "[]")
     crosses_start = and_(span.op("@>")(start), F.span_lo < start)
     crosses_end = and_(span.op("@>")(end), F.span_lo < end)
-    live = _frame(session, _grouped(by, _features(start, end, None, F.hours_cal == key, None, None),
+    live = _frame(session, _grouped(by, features(start, end, None, F.hours_cal == key, None, None),
                                     or_(crosses_start, crosses_end), *fact_place), list(DAY_SUMS))
-    counted = _frame(session, _grouped(by, _features(None, None, None, F.hours_cal.is_not(None), None, None),
+    counted = _frame(session, _grouped(by, features(None, None, None, F.hours_cal.is_not(None), None, None),
                                        crosses_end, F.span_lo >= start, *fact_place), list(DAY_SUMS))
     counted[list(DAY_SUMS)] = -counted[list(DAY_SUMS)]
-    snap = snapshot_features(now, _surely(start, end), (start, end))
+    snap = snapshot_features(now, surely_relevant(start, end), (start, end))
     snapshot = _frame(session, _grouped(by, snap, or_(F.final_at.is_(None), F.final_at > now), *fact_place),
                       list(snap))
     return with_the_rest(session, [days, live, counted, snapshot], by=by, start=start, end=end, cal=cal,

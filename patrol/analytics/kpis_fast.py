@@ -40,12 +40,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from patrol.analytics.summaries import calendar_key, case_hours
+from patrol.analytics.case_hours import calendar_key, case_hours
 from patrol.cases.lifecycle import OPEN, RUNNING, SELF_HANDLED
 from patrol.cases.worktime import WorkCalendar
 from patrol.core.models import Case, CaseEvent, CaseKpiDay, CaseKpiFact, Community, Grid
 
-__all__ = ["fast_sums", "place_filters", "snapshot_features", "with_the_rest"]
+__all__ = ["F", "fast_sums", "features", "key_expr", "place_filters", "snapshot_features", "surely_relevant",
+           "with_the_rest"]
 
 F = aliased(CaseKpiFact, name="f")
 _OPEN = sorted(OPEN)
@@ -67,7 +68,7 @@ def _n(cond) -> ColumnElement:
     return func.sum(case((cond, 1), else_=0))
 
 
-def _key_expr(by: str | None):
+def key_expr(by: str | None):
     if by is None:
         return literal("all"), []
     if by == "subdistrict":
@@ -110,13 +111,13 @@ def _candidates(s: dt.datetime, e: dt.datetime, where: Sequence, place: tuple[li
     ).subquery("cand")
 
 
-def _surely(s: dt.datetime, e: dt.datetime) -> ColumnElement[bool]:
+def surely_relevant(s: dt.datetime, e: dt.datetime) -> ColumnElement[bool]:
     """The case is relevant to [s, e) without probing its steps: a report, deadline or closure in it, or open."""
     return or_(_in(Case.reported_at, s, e), _in(Case.deadline_at, s, e), _in(Case.closed_at, s, e),
                Case.status.in_(_OPEN))
 
 
-def _features(s: dt.datetime | None, e: dt.datetime | None, now: dt.datetime | None, fresh,
+def features(s: dt.datetime | None, e: dt.datetime | None, now: dt.datetime | None, fresh,
               surely: ColumnElement[bool] | None, window: tuple[dt.datetime, dt.datetime] | None
               ) -> dict[str, ColumnElement]:
     """Per simple case, each feature of ``kpis._features`` as an SQL condition (summed per group). ``surely``: the
@@ -224,19 +225,20 @@ def fast_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.d
     month by their primary key. ``window``: the span whose
     relevance the snapshot counts (a trend's whole span, as ``compute_trend`` loads it; default the period)."""
     s, e = start, end
-    key, joins = _key_expr(by)
+    key, joins = key_expr(by)
     # Relevance is that of load_frames: a report, deadline or closure in the period, open now, or a step in it. A
     # case whose steps span the period (one before, one after) without one in it counts zero in every feature but
     # the snapshot, so the WHERE keeps every spanning case without probing, and the snapshot probes (_snapshot).
     ws, we = window or (s, e)
-    surely = _surely(ws, we)
-    relevant = or_(_surely(s, e), and_(F.last_at >= s, F.first_at < e), surely, and_(F.last_at >= ws, F.first_at < we))
+    surely = surely_relevant(ws, we)
+    relevant = or_(surely_relevant(s, e), and_(F.last_at >= s, F.first_at < e), surely,
+                   and_(F.last_at >= ws, F.first_at < we))
     fresh = F.hours_cal == calendar_key(cal)
     simple = or_(F.case_id.is_(None), F.simple.is_(True))
     frm, scope = _source(session, ws, we, where, place)
     for model, on in joins:
         frm = frm.outerjoin(model, on)
-    feats = _features(s, e, now, fresh, surely, (ws, we))
+    feats = features(s, e, now, fresh, surely, (ws, we))
     stmt = (select(key.label("key"), *(v.label(k) for k, v in feats.items())).select_from(frm)
             .where(relevant, simple, *where, *scope).group_by(key))
     if session.get_bind().dialect.name == "postgresql":
@@ -271,7 +273,7 @@ def _stale_hours(session: Session, by: str | None, where: Sequence, s: dt.dateti
     """The working hours of the simple cases closed in the period whose hours are not stored (for this calendar):
     computed here as the pandas path does (the sums only; the counts come from the SQL). A close in the period
     makes a case relevant; these few facts are found from the index (hours_cal, close_at)."""
-    key, joins = _key_expr(by)
+    key, joins = key_expr(by)
     stmt = (select(key.label("key"), Case.reported_at, F.register_at, F.handle_before_close_at, F.close_at,
                    F.suspend_at, F.resume_at).select_from(F).join(Case, Case.id == F.case_id))
     for model, on in joins:

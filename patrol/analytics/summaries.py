@@ -17,47 +17,20 @@ and clear them otherwise; :func:`refresh_hours` fills the missing ones (and a KP
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-
 from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from patrol.analytics import kpi_days_sql as D
 from patrol.analytics import summary_sql as S
+from patrol.analytics.case_hours import calendar_key, case_hours
 from patrol.cases import map_cells
-from patrol.cases.worktime import WorkCalendar, calendar
+from patrol.cases.worktime import calendar
 from patrol.core.models import Case, CaseKpiFact
 from patrol.core.settings import Settings, get_settings
 
-__all__ = ["calendar_key", "case_hours", "rebuild", "refresh_hours"]
+__all__ = ["calendar_key", "case_hours", "rebuild", "refresh_hours"]  # the first two from case_hours
 
 _BATCH = 20_000
-
-
-def calendar_key(cal: WorkCalendar) -> str:
-    """A short fingerprint of the working calendar the stored hours were computed with."""
-    text_ = repr((cal.timezone, cal.periods, sorted(cal.weekdays), sorted(cal.holidays), sorted(cal.workdays)))
-    return hashlib.sha1(text_.encode()).hexdigest()[:16]
-
-
-def _net(cal: WorkCalendar, a: dt.datetime, b: dt.datetime, pause: tuple[dt.datetime, dt.datetime] | None) -> float:
-    hours = cal.working_hours_between(a, b)  # as patrol.analytics.kpis._net_hours, with at most one pause
-    if pause is not None:
-        lo, hi = max(pause[0], a), min(pause[1], b)
-        if hi > lo:
-            hours -= cal.working_hours_between(lo, hi)
-    return hours
-
-
-def case_hours(cal: WorkCalendar, reported_at: dt.datetime, register_at: dt.datetime | None,
-               handled_at: dt.datetime | None, close_at: dt.datetime, suspend_at: dt.datetime | None,
-               resume_at: dt.datetime | None) -> tuple[float | None, float]:
-    """(handle hours or None, close hours) of a simple closed case, exactly as the KPIs' pandas path computes them."""
-    reg = register_at or reported_at
-    pause = None if suspend_at is None else (suspend_at, resume_at or close_at)
-    handle = None if handled_at is None else _net(cal, reg, handled_at, pause)
-    return handle, _net(cal, reg, close_at, pause)
 
 
 def refresh_hours(session: Session, settings: Settings | None = None, *, case_ids: list[int] | None = None) -> int:
