@@ -81,7 +81,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import ARRAY, Integer, and_, any_, cast, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from patrol.analytics.kpi_groups import group_keys, with_subdistricts, with_workers
@@ -291,7 +291,7 @@ def _handling_times(cases: pd.DataFrame, events: pd.DataFrame, closed_ids: Itera
     order = np.argsort(sub["case_id"].to_numpy(), kind="stable")  # per case, in (at, id) order
     case_ids = sub["case_id"].to_numpy()[order]
     actions = sub["action"].to_numpy()[order]
-    ats = [ts.to_pydatetime() for ts in sub["at"].iloc[order]]
+    ats = list(sub["at"].iloc[order].dt.to_pydatetime())  # one conversion, not one per element
     seqs = sub["seq"].to_numpy()[order]
     inp = in_p.to_numpy()[mask][order]
     reported = cases["reported_at"]
@@ -611,7 +611,9 @@ def load_frames(session: Session, *, start: dt.datetime, end: dt.datetime, where
     cases = pd.DataFrame([tuple(r) for r in rows], columns=names)
     ev_cols = [CaseEvent.id, CaseEvent.case_id, CaseEvent.action, CaseEvent.to_status, CaseEvent.at]
     if probe:  # few cases: their events by case id, without testing relevance a second time
-        chosen = CaseEvent.case_id.in_([int(v) for v in cases["id"]] or [-1])
+        ids = [int(v) for v in cases["id"]] or [-1]
+        chosen = (CaseEvent.case_id == any_(cast(ids, ARRAY(Integer)))  # one parameter, not thousands
+                  if session.get_bind().dialect.name == "postgresql" else CaseEvent.case_id.in_(ids))
         rows = session.execute(select(*ev_cols).where(chosen).order_by(CaseEvent.at, CaseEvent.id)).all()
     else:
         rows = session.execute(select(*ev_cols).join(Case, Case.id == CaseEvent.case_id).where(relevant, *where)

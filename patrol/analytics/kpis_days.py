@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import and_, func, inspect, literal, or_, select, text
+from sqlalchemy import DateTime, and_, cast, func, inspect, literal, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -106,15 +106,23 @@ def day_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.da
     on_f = ClauseAdapter(inspect(F).selectable)
     fact_place = [on_f.traverse(c) for c in place[1]]  # the place on the alias ``f`` the features read
     span = func.tstzrange(F.span_lo, F.span_hi, "[]")
-    crosses_start = and_(span.op("@>")(start), F.span_lo < start)
-    crosses_end = and_(span.op("@>")(end), F.span_lo < end)
-    live = _frame(session, _grouped(by, features(start, end, None, F.hours_cal == key, None, None),
-                                    or_(crosses_start, crosses_end), *fact_place), list(DAY_SUMS))
-    counted = _frame(session, _grouped(by, features(None, None, None, F.hours_cal.is_not(None), None, None),
-                                       crosses_end, F.span_lo >= start, *fact_place), list(DAY_SUMS))
-    counted[list(DAY_SUMS)] = -counted[list(DAY_SUMS)]
-    snap = snapshot_features(now, surely_relevant(start, end), (start, end))
-    snapshot = _frame(session, _grouped(by, snap, or_(F.final_at.is_(None), F.final_at > now), *fact_place),
-                      list(snap))
-    return with_the_rest(session, [days, live, counted, snapshot], by=by, start=start, end=end, cal=cal,
-                         where=where, place=place, slow=slow)
+    crosses_start = and_(span.op("@>")(cast(literal(start), DateTime(timezone=True))), F.span_lo < start)
+    crosses_end = and_(span.op("@>")(cast(literal(end), DateTime(timezone=True))), F.span_lo < end)
+    not_final = or_(F.final_at.is_(None), F.final_at > now)
+    # one pass over the cases of the three sets (two GiST probes and the index on final_at), each sum filtered
+    sets = {"live": (features(start, end, None, F.hours_cal == key, None, None), or_(crosses_start, crosses_end)),
+            "counted": (features(None, None, None, F.hours_cal.is_not(None), None, None),
+                        and_(crosses_end, F.span_lo >= start)),
+            "snapshot": (snapshot_features(now, surely_relevant(start, end), (start, end)), not_final)}
+    cols = [f"{part}.{name}" for part, (feats, _) in sets.items() for name in feats]
+    sums = [expr.filter(cond).label(f"{part}.{name}")  # type: ignore[attr-defined]
+            for part, (feats, cond) in sets.items() for name, expr in feats.items()]
+    rows = _frame(session, _grouped(by, {}, or_(crosses_start, crosses_end, not_final), *fact_place)
+                  .add_columns(*sums), cols)
+    parts = [days]
+    for part, (feats, _) in sets.items():
+        frame = rows[["key", *(f"{part}.{n}" for n in feats)]].rename(columns=lambda c: c.split(".")[-1])
+        values = frame[list(feats)].fillna(0).infer_objects()  # a filtered sum over no row is NULL
+        frame[list(feats)] = -values if part == "counted" else values
+        parts.append(frame)
+    return with_the_rest(session, parts, by=by, start=start, end=end, cal=cal, where=where, place=place, slow=slow)

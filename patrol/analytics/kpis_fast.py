@@ -245,15 +245,22 @@ def fast_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.d
         session.execute(text("SET LOCAL jit = off"))  # compiling the ~30 sums costs more than it saves
     rows = session.execute(stmt).all()
     return with_the_rest(session, [pd.DataFrame([tuple(r) for r in rows], columns=["key", *feats])], by=by,
-                         start=s, end=e, cal=cal, where=where, place=place, slow=slow)
+                         start=s, end=e, cal=cal, where=where, place=place, slow=slow, window=(ws, we))
 
 
 def with_the_rest(session: Session, parts: list[pd.DataFrame], *, by: str | None, start: dt.datetime,
                   end: dt.datetime, cal: WorkCalendar, where: Sequence, place: tuple[list, list, list],
-                  slow: Callable[[list], pd.DataFrame]) -> pd.DataFrame:
+                  slow: Callable[[list], pd.DataFrame], window: tuple[dt.datetime, dt.datetime] | None = None
+                  ) -> pd.DataFrame:
     """``parts`` (the simple cases' sums), the working hours not stored yet, and the non-simple cases through the
-    pandas path ``slow``, as one frame of per-key rows."""
-    complex_ = select(CaseKpiFact.case_id).where(CaseKpiFact.simple.is_(False), *place[1])  # a partial index
+    pandas path ``slow``, as one frame of per-key rows. The non-simple cases handed to it are those of the place
+    (a partial index) that may be relevant to ``window`` (default the period): steps around it, or a report,
+    deadline or closure in it, or open — the pandas path then probes each for a step in the window (at 5M, the
+    district's 14k non-simple cases probed step by step took 0.35 s of a year's KPIs)."""
+    lo, hi = window or (start, end)
+    complex_ = (select(CaseKpiFact.case_id).join(Case, Case.id == CaseKpiFact.case_id)
+                .where(CaseKpiFact.simple.is_(False), *place[1],
+                       or_(and_(CaseKpiFact.last_at >= lo, CaseKpiFact.first_at < hi), surely_relevant(lo, hi))))
     parts = [*parts, _stale_hours(session, by, [*where, *place[0]], start, end, cal),
              slow([*where, *place[0], Case.id.in_(complex_)])]
     kept = [p for p in parts if len(p)]

@@ -164,6 +164,10 @@ class WorkCalendar:
         if both:
             raise ValueError(f"holidays and workdays both contain {', '.join(d.isoformat() for d in both)}")
         _zone(self.timezone)
+        # each day's working periods as UTC instants, computed once per day (a KPI read asks for the same days
+        # tens of thousands of times); not a field: equality and hashing ignore it
+        object.__setattr__(self, "_day_intervals", {})
+        object.__setattr__(self, "_day_totals", {})
 
     @classmethod
     def from_text(cls, *, periods: str = "08:30-12:00,13:30-17:30", holidays: str = "", workdays: str = "",
@@ -321,17 +325,36 @@ class WorkCalendar:
     def _between(self, first: datetime, last: datetime) -> timedelta:
         """Exact working time in ``[first, last)``, both UTC, ``first <= last``."""
         total = timedelta()
-        day, last_day = first.astimezone(self.zone).date(), last.astimezone(self.zone).date()
+        first_day, last_day = first.astimezone(self.zone).date(), last.astimezone(self.zone).date()
+        day = first_day
         while day <= last_day:
-            for begin, end in self._intervals(day):
-                overlap = min(end, last) - max(begin, first)
-                if overlap > timedelta():
-                    total += overlap
+            if first_day < day < last_day:  # wholly inside: its whole working time
+                total += self._day_total(day)
+            else:
+                for begin, end in self._intervals(day):
+                    overlap = min(end, last) - max(begin, first)
+                    if overlap > timedelta():
+                        total += overlap
             day += _ONE_DAY
         return total
 
-    def _intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+    def _day_total(self, day: date) -> timedelta:
+        """The working time of ``day`` (exact: a sum of whole microseconds, as the overlaps would give)."""
+        totals: dict[date, timedelta] = self._day_totals  # type: ignore[attr-defined]
+        found = totals.get(day)
+        if found is None:
+            found = totals[day] = sum((end - begin for begin, end in self._intervals(day)), timedelta())
+        return found
+
+    def _intervals(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The working periods of ``day`` as UTC instants (empty on non-working days), never going backwards."""
+        cache: dict[date, tuple[tuple[datetime, datetime], ...]] = self._day_intervals  # type: ignore[attr-defined]
+        found = cache.get(day)
+        if found is None:
+            found = cache[day] = tuple(self._compute_intervals(day))
+        return found
+
+    def _compute_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         if not self.is_working_day(day):
             return []
         zone, out = self.zone, []
