@@ -209,3 +209,63 @@ def test_bad_inputs_are_reported() -> None:
     assert caught.value.problems[0].field == "y"
     with pytest.raises(GeoValidationError):
         index.query_xy([[1.0]], [[1.0]])
+
+
+def lattice_tessellation(n: int, offset: float, rng: np.random.Generator) -> np.ndarray:
+    """Voronoi cells of ``n`` seeds in a 1000 × 700 box at ``offset``, vertices snapped to whole units (so
+    points exactly on an edge can be written down), every other cell's rings reversed (clockwise shells), and
+    one cell with a hole holding another polygon."""
+    seeds = rng.uniform((0, 0), (1000, 700), (n, 2))
+    area = shapely.box(0, 0, 1000, 700)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=area))
+    cells = shapely.set_precision(shapely.intersection(cells, area), 1.0)
+    cells = cells[~shapely.is_empty(cells) & (shapely.get_type_id(cells) == 3)]
+    cells[::2] = shapely.reverse(cells[::2])
+    # The cell holding (500, 350) gets a hole; the hole is filled by a last polygon (its edges shared).
+    hole = shapely.box(480, 330, 520, 370)
+    host = int(np.flatnonzero(shapely.contains_xy(cells, 500.0, 350.0))[0])
+    cells[host] = shapely.difference(cells[host], hole)
+    cells = np.append(cells, shapely.reverse(hole))
+    return shapely.transform(cells, lambda xy: xy + offset)
+
+
+def points_on_edges(cells: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Points exactly on edges (whole-unit lattice points of the snapped edges), on vertices, within 1e-12
+    (relative) of edges on either side, one float step off the on-edge points, and anywhere along edges."""
+    coords, ring = shapely.get_coordinates(shapely.get_rings(shapely.get_parts(cells)), return_index=True)
+    same = ring[1:] == ring[:-1]
+    a, b = coords[:-1][same], coords[1:][same]
+    d = b - a
+    steps = np.gcd(np.abs(d[:, 0]).astype(np.int64), np.abs(d[:, 1]).astype(np.int64))
+    which = np.concatenate([np.flatnonzero(k < steps) for k in range(1, 4)])
+    k = np.concatenate([np.full(np.count_nonzero(k < steps), k) for k in range(1, 4)])
+    on_edges = a[which] + d[which] * (k / steps[which])[:, None]
+    # Exactly on their edges (GEOS decides a point on a segment exactly).
+    segments = shapely.linestrings(np.stack((a[which], b[which]), axis=1))
+    assert on_edges.size and shapely.intersects(segments, shapely.points(on_edges)).all()
+    normal = np.column_stack((-d[which, 1], d[which, 0]))
+    normal /= np.hypot(normal[:, 0], normal[:, 1])[:, None]
+    scale = np.abs(on_edges).max(axis=1, keepdims=True)
+    near = [on_edges + sign * 1e-12 * scale * normal for sign in (-1.0, 1.0)]
+    nudged = [np.nextafter(on_edges, toward) for toward in (-np.inf, np.inf)]
+    along = a + rng.uniform(0, 1, (len(a), 1)) * d
+    return np.concatenate((on_edges, coords, *near, *nudged, along))
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.125, 2.0**22])  # shifts that keep the lattice points exact
+def test_voronoi_points_on_and_near_shared_edges_and_vertices_match_sjoin(offset: float) -> None:
+    rng = np.random.default_rng(6)
+    cells = lattice_tessellation(400, offset, rng)
+    assert shapely.is_valid(cells).all()
+    edges = points_on_edges(cells, rng)
+    xy = np.concatenate((edges, rng.uniform(-20, 1020, (30_000, 2)) + offset))
+    points = shapely.points(xy)
+    expected = reference(points, cells)
+    assert (expected == -1).any() and (expected == cells.size - 1).any()  # outside; in the filled hole
+    # Many of them are covered by two or more cells (on a shared edge or vertex): the lowest must win.
+    on_shared = shapely.STRtree(cells).query(points[: len(edges)], predicate="intersects")[0]
+    assert (np.bincount(on_shared, minlength=len(edges)) >= 2).sum() > 1000
+    for cell_size in (None, 3.0, 7.7, 40.0):
+        index = build_polygon_index(cells, cell_size=cell_size)
+        assert np.array_equal(index.query_xy(xy[:, 0], xy[:, 1]), expected)
+        assert np.array_equal(index.query(points), expected)
