@@ -105,9 +105,10 @@ def db_copy(source_url: str, target_url: str) -> None:
 
 
 @db.command("rebuild-summaries", help="rebuild the summary tables (case_kpi_fact from the cases' steps and its "
-                                      "working hours; the cases map's case_map_cell): after a bulk load that "
-                                      "turned the triggers off (session_replication_role = replica), or after the "
-                                      "working calendar changed")
+                                      "working hours; on PostgreSQL the per-day sums case_kpi_day; the cases "
+                                      "map's case_map_cell): after a bulk load that turned the triggers off "
+                                      "(session_replication_role = replica), or after the working calendar or the "
+                                      "time zone changed")
 @click.option("--hours-only", is_flag=True, help="only fill the working hours that are missing or stale")
 def db_rebuild_summaries(hours_only: bool) -> None:
     settings, _, sessions = open_database()

@@ -58,8 +58,14 @@ def postgres_triggers() -> list[str]:
     """The refresh of a set of keys, and the statement-level triggers on ``case_kpi_fact`` that call it with the
     keys of the rows a statement touched (old and new)."""
     keys = "unnest(d, c, g) AS k(day, com, grd)"
+    # Concurrent writers of one key: each recomputes the row from its own snapshot, so the last to commit must have
+    # seen every other's facts. A transaction-level advisory lock per key (taken in one global order: the hash's)
+    # makes a second writer wait until the first commits; its DELETE and INSERT then see the first's facts (READ
+    # COMMITTED: a new snapshot per statement). Without it two writers of one grid's day inserted the same key.
+    lock = (f"PERFORM pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended('case_kpi_day/' || k.day "
+            f"|| '/' || k.com || '/' || k.grd, 0) AS h FROM {keys} ORDER BY 1) AS locks; ")
     refresh = ("CREATE OR REPLACE FUNCTION case_kpi_day_refresh(d date[], c int[], g int[]) RETURNS void "
-               "LANGUAGE plpgsql AS $$ BEGIN "
+               "LANGUAGE plpgsql AS $$ BEGIN " + lock +
                f"DELETE FROM case_kpi_day t USING {keys} WHERE t.day = k.day AND t.community_id = k.com "
                "AND t.grid_id = k.grd; "
                f"INSERT INTO case_kpi_day ({', '.join(columns())}) "

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import DateTime, and_, cast, func, inspect, literal, or_, select, text
+from sqlalchemy import DateTime, Select, and_, cast, func, inspect, literal, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -67,13 +67,13 @@ def _frame(session: Session, stmt, names: list[str]) -> pd.DataFrame:
     return pd.DataFrame([tuple(r) for r in session.execute(stmt).all()], columns=["key", *names])
 
 
-def _grouped(by: str | None, feats: dict, *where) -> object:
+def _grouped(by: str | None, sums: list, *where) -> Select:
+    """``sums`` of the simple cases (with their fact rows) that ``where`` keeps, per group key."""
     key, joins = key_expr(by)
     frm = Case.__table__.join(F, F.case_id == Case.id)
     for model, on in joins:
         frm = frm.outerjoin(model, on)
-    return (select(key.label("key"), *(v.label(k) for k, v in feats.items())).select_from(frm)
-            .where(F.simple.is_(True), *where).group_by(key))
+    return select(key.label("key"), *sums).select_from(frm).where(F.simple.is_(True), *where).group_by(key)
 
 
 def day_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.datetime, now: dt.datetime,
@@ -117,8 +117,7 @@ def day_sums(session: Session, *, by: str | None, start: dt.datetime, end: dt.da
     cols = [f"{part}.{name}" for part, (feats, _) in sets.items() for name in feats]
     sums = [expr.filter(cond).label(f"{part}.{name}")  # type: ignore[attr-defined]
             for part, (feats, cond) in sets.items() for name, expr in feats.items()]
-    rows = _frame(session, _grouped(by, {}, or_(crosses_start, crosses_end, not_final), *fact_place)
-                  .add_columns(*sums), cols)
+    rows = _frame(session, _grouped(by, sums, or_(crosses_start, crosses_end, not_final), *fact_place), cols)
     parts = [days]
     for part, (feats, _) in sets.items():
         frame = rows[["key", *(f"{part}.{n}" for n in feats)]].rename(columns=lambda c: c.split(".")[-1])
