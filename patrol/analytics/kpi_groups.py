@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from patrol.analytics.kpis_fast import place_clauses
 from patrol.core.models import Building, Category, Community, Grid, ResponsibleUnit, Subdistrict, User
 
 
@@ -19,13 +20,7 @@ def group_keys(session: Session, by: str | None, *, community_id, grid_id, unit_
         return int(session.scalar(select(func.coalesce(func.sum(Building.households), 0)).where(*where)) or 0)
 
     if by is None:
-        where = []
-        if community_id is not None:
-            where.append(Building.community_id == community_id)
-        if community_ids is not None:
-            where.append(Building.community_id.in_(sorted(community_ids) or [-1]))
-        if grid_id is not None:
-            where.append(Building.grid_id == grid_id)
+        where = place_clauses(Building, community_id=community_id, community_ids=community_ids, grid_id=grid_id)
         return [], {}, area_households(where)
     if by in ("grid", "community"):
         return _area_groups(session, by, community_id, grid_id, community_ids)

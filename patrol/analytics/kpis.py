@@ -86,7 +86,7 @@ from sqlalchemy.orm import Session, aliased
 
 from patrol.analytics.kpi_groups import group_keys, with_subdistricts, with_workers
 from patrol.analytics.kpis_days import day_sums
-from patrol.analytics.kpis_fast import fast_sums, place_filters
+from patrol.analytics.kpis_fast import fast_sums, place_clauses, place_filters
 from patrol.analytics.periods import KpiArgumentError, half_open, instant, last_periods, period_bounds
 from patrol.cases.channels import CHANNELS, check_channels
 from patrol.cases.channels import label as channel_label
@@ -568,12 +568,7 @@ def compute_trend(cases_df: pd.DataFrame, events_df: pd.DataFrame, *, periods: S
 def _case_filters(*, community_id, grid_id, unit_id, category, include_simulated, community_ids=None,
                   channels=None) -> list:
     where = [Case.channel.in_(check_channels(channels))] if channels else []
-    if community_id is not None:
-        where.append(Case.community_id == community_id)
-    if community_ids is not None:
-        where.append(Case.community_id.in_(sorted(community_ids) or [-1]))
-    if grid_id is not None:
-        where.append(Case.grid_id == grid_id)
+    where += place_clauses(Case, community_id=community_id, community_ids=community_ids, grid_id=grid_id)
     if unit_id is not None:
         where.append(Case.unit_id == unit_id)
     if category is not None:

@@ -45,7 +45,8 @@ from patrol.cases.lifecycle import OPEN, RUNNING, SELF_HANDLED
 from patrol.cases.worktime import WorkCalendar
 from patrol.core.models import Case, CaseEvent, CaseKpiDay, CaseKpiFact, Community, Grid
 
-__all__ = ["F", "fast_sums", "features", "key_expr", "place_filters", "snapshot_features", "surely_relevant",
+__all__ = ["F", "fast_sums", "features", "key_expr", "place_clauses", "place_filters", "snapshot_features",
+           "surely_relevant",
            "with_the_rest"]
 
 F = aliased(CaseKpiFact, name="f")
@@ -85,15 +86,24 @@ def place_filters(*, community_id: int | None = None, grid_id: int | None = None
     """The KPIs' place filters as (conditions on the cases, the same on the fact rows' copy of the case's place,
     migration 0019, and on the per-day sums' key, migration 0021): the copy lets a community's or grid's facts be
     read from one index."""
-    case_, fact, day = [], [], []
-    for model, out in ((Case, case_), (CaseKpiFact, fact), (CaseKpiDay, day)):
-        if community_id is not None:
-            out.append(model.community_id == community_id)
-        if community_ids is not None:
-            out.append(model.community_id.in_(sorted(community_ids) or [-1]))
-        if grid_id is not None:
-            out.append(model.grid_id == grid_id)
+    chosen = None if community_ids is None else sorted(community_ids)
+    case_, fact, day = (place_clauses(model, community_id=community_id, community_ids=chosen, grid_id=grid_id)
+                        for model in (Case, CaseKpiFact, CaseKpiDay))
     return case_, fact, day
+
+
+def place_clauses(model: Any, *, community_id: int | None = None, community_ids: Iterable[int] | None = None,
+                  grid_id: int | None = None) -> list[ColumnElement[bool]]:
+    """A community (or a set of them: none matches nothing) and a grid as conditions on ``model``'s
+    ``community_id`` / ``grid_id`` columns (cases, fact or day rows, buildings)."""
+    out: list[ColumnElement[bool]] = []
+    if community_id is not None:
+        out.append(model.community_id == community_id)
+    if community_ids is not None:
+        out.append(model.community_id.in_(sorted(community_ids) or [-1]))
+    if grid_id is not None:
+        out.append(model.grid_id == grid_id)
+    return out
 
 
 def _candidates(s: dt.datetime, e: dt.datetime, where: Sequence, place: tuple[list, list, list]):
