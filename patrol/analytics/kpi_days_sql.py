@@ -22,6 +22,8 @@ __all__ = ["POSTGRES_DROP", "SPAN_INDEX", "fill_spans_sql", "postgres_triggers",
 
 #: the key of a row: the local day and the case's community and grid (0 for none)
 KEY = ("day", "community_id", "grid_id")
+#: above this many keys in one statement the refresh locks the whole table instead of each key
+BULK_KEYS = 64
 
 
 def _sums() -> list[str]:
@@ -62,8 +64,14 @@ def postgres_triggers() -> list[str]:
     # seen every other's facts. A transaction-level advisory lock per key (taken in one global order: the hash's)
     # makes a second writer wait until the first commits; its DELETE and INSERT then see the first's facts (READ
     # COMMITTED: a new snapshot per statement). Without it two writers of one grid's day inserted the same key.
-    lock = (f"PERFORM pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended('case_kpi_day/' || k.day "
-            f"|| '/' || k.com || '/' || k.grd, 0) AS h FROM {keys} ORDER BY 1) AS locks; ")
+    # Advisory locks live in the shared lock table (≈ 6,400 slots by default): a statement of more than
+    # BULK_KEYS keys (a bulk update, a copy, the hours of thousands of cases) takes one table-wide lock instead,
+    # exclusive; the per-key writers hold it shared, so each waits for the other.
+    table = "hashtextextended('case_kpi_day', 0)"
+    lock = (f"IF cardinality(d) > {BULK_KEYS} THEN PERFORM pg_advisory_xact_lock({table}); ELSE "
+            f"PERFORM pg_advisory_xact_lock_shared({table}); "
+            f"PERFORM pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended('case_kpi_day/' || k.day "
+            f"|| '/' || k.com || '/' || k.grd, 0) AS h FROM {keys} ORDER BY 1) AS locks; END IF; ")
     refresh = ("CREATE OR REPLACE FUNCTION case_kpi_day_refresh(d date[], c int[], g int[]) RETURNS void "
                "LANGUAGE plpgsql AS $$ BEGIN " + lock +
                f"DELETE FROM case_kpi_day t USING {keys} WHERE t.day = k.day AND t.community_id = k.com "

@@ -216,6 +216,13 @@ def test_the_triggers_keep_the_day_sums_equal_to_a_rebuild(world):
         for stmt in kpi_days_sql.rebuild_sql():
             s.execute(text(stmt))
         assert _day_rows(s) == kept
+        # a statement of thousands of keys (a bulk update, a copy) locks the table once, not each key: 50,000 key
+        # locks overflowed PostgreSQL's shared lock table ("out of shared memory")
+        s.execute(text("SELECT case_kpi_day_refresh(ARRAY(SELECT DATE '2000-01-01' + i FROM generate_series(0, 49999) "
+                       "AS i) || ARRAY(SELECT day FROM case_kpi_day), array_fill(0, ARRAY[50000]) || ARRAY(SELECT "
+                       "community_id FROM case_kpi_day), array_fill(0, ARRAY[50000]) || ARRAY(SELECT grid_id FROM "
+                       "case_kpi_day))"))
+        assert _day_rows(s) == kept
         c1 = world["c"][1]
         s.execute(update(Case).where(Case.id == c1).values(rating=1, grid_id=world["g3"], community_id=world["c2"]))
         changed = _day_rows(s)
