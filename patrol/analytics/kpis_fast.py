@@ -46,8 +46,7 @@ from patrol.cases.worktime import WorkCalendar
 from patrol.core.models import Case, CaseEvent, CaseKpiDay, CaseKpiFact, Community, Grid
 
 __all__ = ["F", "fast_sums", "features", "key_expr", "place_clauses", "place_filters", "snapshot_features",
-           "surely_relevant",
-           "with_the_rest"]
+           "surely_relevant", "with_the_rest"]
 
 F = aliased(CaseKpiFact, name="f")
 _OPEN = sorted(OPEN)
@@ -128,8 +127,8 @@ def surely_relevant(s: dt.datetime, e: dt.datetime) -> ColumnElement[bool]:
 
 
 def features(s: dt.datetime | None, e: dt.datetime | None, now: dt.datetime | None, fresh,
-              surely: ColumnElement[bool] | None, window: tuple[dt.datetime, dt.datetime] | None
-              ) -> dict[str, ColumnElement]:
+             surely: ColumnElement[bool] | None, window: tuple[dt.datetime, dt.datetime] | None
+             ) -> dict[str, ColumnElement]:
     """Per simple case, each feature of ``kpis._features`` as an SQL condition (summed per group). ``surely``: the
     case is relevant to the snapshot's ``window`` without probing its steps (see :func:`fast_sums`). Without
     bounds (``s``, ``e`` None): the features of a period that holds the case's whole life, without the snapshot
