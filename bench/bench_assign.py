@@ -26,6 +26,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+import geo.assign
 from geo.assign import assign_points, build_polygon_index
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm" / "liechtenstein_2015.osm.pbf"
@@ -85,7 +86,9 @@ def run(kind: str, city: Any, country: shapely.Geometry, n_points: int, repeat: 
     points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=METRIC)
     vertices = shapely.get_num_coordinates(polygons).mean()
     print(
-        f"\n{kind}: {len(polygons):,} polygons ({vertices:.0f} vertices on average, made in {made:.1f} s), "
+        f"\n{kind}: {len(polygons):,} polygons, {geo.assign.THREADS} thread(s), "
+        f"{geo.assign.BUCKETS_PER_POLYGON} buckets per polygon ({vertices:.0f} vertices on average, "
+        f"made in {made:.1f} s), "
         f"{n_points:,} random points"
     )
 
@@ -93,6 +96,11 @@ def run(kind: str, city: Any, country: shapely.Geometry, n_points: int, repeat: 
     query, ours = _best(lambda: index.query(points), repeat, "ours: query, points (built once)")
     query_xy, ours_xy = _best(lambda: index.query_xy(x, y), repeat, "ours: query, x/y arrays")
     one_call, ours_once = _best(lambda: assign_points(points, polys), repeat, "ours: build + query (one call)")
+    threads, geo.assign.THREADS = geo.assign.THREADS, 1
+    try:
+        one_thread, ours_single = _best(lambda: assign_points(points, polys), repeat, "ours: build + query, 1 thread")
+    finally:
+        geo.assign.THREADS = threads
 
     def sjoin() -> np.ndarray:
         joined = gpd.sjoin(points, polys, predicate="intersects", how="left")
@@ -109,7 +117,7 @@ def run(kind: str, city: Any, country: shapely.Geometry, n_points: int, repeat: 
 
     strtree_s, tree_result = _best(strtree, repeat, "shapely STRtree + lowest")
 
-    same = all(np.array_equal(ours, other) for other in (ours_xy, ours_once, theirs, tree_result))
+    same = all(np.array_equal(ours, other) for other in (ours_xy, ours_once, ours_single, theirs, tree_result))
     near = index.boundary_share
     print(
         f"index: {index.shape[0]} × {index.shape[1]} buckets of {index.cell:.1f} m, {near:.1%} touched by an "
@@ -118,6 +126,7 @@ def run(kind: str, city: Any, country: shapely.Geometry, n_points: int, repeat: 
     )
     rows = [
         ("ours: build + query (one call)", one_call),
+        ("ours: build + query, 1 thread", one_thread),
         ("ours: build", build),
         ("ours: query, points (built once)", query),
         ("ours: query, x/y arrays", query_xy),
@@ -142,7 +151,10 @@ def main(argv: list[str] | None = None) -> None:
         "--polygons", default="voronoi,tessellation", help="comma-separated: voronoi, tessellation"
     )
     parser.add_argument("--repeat", type=int, default=3, help="best of R runs per method")
+    parser.add_argument("--buckets-per-polygon", type=int, default=geo.assign.BUCKETS_PER_POLYGON,
+                        help="geo.assign.BUCKETS_PER_POLYGON for this run (tuning)")
     args, _ = parser.parse_known_args(argv)  # bench/run.py leaves its own arguments (bench names) in sys.argv
+    geo.assign.BUCKETS_PER_POLYGON = args.buckets_per_polygon
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} (2 cores, shared)")
     if not DATA.exists():
         print(f"skipped: {DATA} not found")

@@ -16,8 +16,16 @@ of square buckets:
 - A touched bucket lists the polygons whose rings touch it (up to four) and the lowest polygon holding it
   wholly (only where polygons overlap). A point there gets the exact GEOS test (prepared ``intersects_xy``)
   against those candidates, lowest first; buckets touched by more than four polygons use an STRtree query.
+- A touched bucket is *closed* when every ring segment touching it has polygons on both sides: another
+  polygon's ring holds the same segment (end points bit for bit) with its interior on the other side, as the
+  cells of a tessellation share their edges. Every point of a closed bucket (that no polygon holds wholly) is
+  then covered by one of its listed polygons, so a point that all of them but the last miss is in the last
+  one, without a test. Segments on the tessellation's outer edge or around an empty hole close nothing.
 
-So the answer does not depend on the bucket size, only the speed does. Polygons must be valid (as for any GEOS
+So the answer does not depend on the bucket size, only the speed does. Large builds and queries use two threads
+(:data:`THREADS`): shapely's vectorised predicates and numpy's loops release the GIL, so the exact tests, the
+reading of point coordinates and the two halves of the build run side by side; a prepared polygon is never
+tested from two threads at once (GEOS builds its index lazily, without a lock). Polygons must be valid (as for any GEOS
 predicate): for a self-intersecting ring, crossing parity and GEOS may disagree about what is inside.
 
 Edge rule
@@ -45,7 +53,10 @@ distributed client connected, scattered to every worker). To run it on a cluster
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -63,14 +74,22 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Upper bound of the number of buckets an index uses by default (int32 labels: 16 MB at this bound).
 MAX_BUCKETS = 4_000_000
 #: Buckets per polygon aimed at by default (before ``MAX_BUCKETS`` caps it). Fewer buckets build faster, more
-#: send fewer points to the exact test; 200 gave the fastest build + query of 1M points on 10k grid cells.
-BUCKETS_PER_POLYGON = 200
+#: send fewer points to the exact test. 50 gave the fastest build + query of 1M points on 10k Voronoi cells and
+#: on 9k building cells (bench/bench_assign.py) once the exact tests ran on two threads and closed buckets
+#: (PolygonIndex.closed) spared the last test; it was 200 before.
+BUCKETS_PER_POLYGON = 50
 _MIN_BUCKETS = 4_096
+_Sides = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # coordinates, same ring, ring, hole
 # Pieces of a ring are at most this long, in buckets (Chebyshev length): each touches at most 2 × 2 buckets.
 _PIECE = 0.99
 # Margin (in buckets) around each piece's bounding box, far above the rounding of bucket arithmetic (1e-12).
 _MARGIN = 1e-6
 _BOUNDARY = -2
+#: Threads a large build or query uses (at most two; 1 keeps everything on the calling thread).
+THREADS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 2)
+# Work smaller than this (points, exact tests) stays on one thread: a hand-off costs tens of microseconds.
+_PARALLEL_MIN = 50_000
+_POOL: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child makes its own
 # Polygons listed per bucket touched by rings; buckets touched by more polygons go to the STRtree.
 _SLOTS = 4
 
@@ -101,8 +120,16 @@ class PolygonIndex:
         polygons overlap).
     overflow
         Per touched bucket, whether more than four polygons touch it (its points go to ``tree``).
+    closed
+        Per touched bucket, whether its listed polygons cover every point of it: no polygon holds it wholly, it
+        does not overflow, and every ring segment touching it has polygons on both sides (an edge shared by
+        two cells of a tessellation, not the edge of the tessellation or of a hole). A point that none of the
+        bucket's polygons but the last holds is then in the last one, without the exact test.
     tree
         STRtree of the polygons, for the overflowing buckets.
+    twin
+        A second, separately prepared copy of ``polygons`` for the second thread of a query: made while a large
+        index is built, else by the first query that runs on two threads.
     """
 
     polygons: np.ndarray
@@ -114,7 +141,9 @@ class PolygonIndex:
     slots: np.ndarray
     whole: np.ndarray
     overflow: np.ndarray
+    closed: np.ndarray
     tree: shapely.STRtree
+    twin: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # see _twin
 
     @property
     def boundary_share(self) -> float:
@@ -144,7 +173,8 @@ class PolygonIndex:
 
     def query(self, points: gpd.GeoSeries | gpd.GeoDataFrame | npt.ArrayLike) -> np.ndarray:
         """Position of the polygon covering each point geometry, -1 for none; see :func:`assign_points`."""
-        x, y = _point_coordinates(points, self.crs, "points")
+        x, y, points_crs = _point_xy(points, "points", parallel=True)
+        _check_crs(points_crs, self.crs, "points")
         return _query(self, x, y)
 
 
@@ -205,8 +235,10 @@ def build_polygon_index(
             field="cell_size",
         )
 
-    labels, slots, whole, overflow = _build_tables(geoms, x0, y0, 1.0 / cell, nrows, ncols, tree)
-    return PolygonIndex(geoms, crs, (x0, y0), cell, (nrows, ncols), labels, slots, whole, overflow, tree)
+    labels, slots, whole, overflow, closed, twin = _build_tables(geoms, x0, y0, 1.0 / cell, nrows, ncols, tree)
+    return PolygonIndex(
+        geoms, crs, (x0, y0), cell, (nrows, ncols), labels, slots, whole, overflow, closed, tree, twin
+    )
 
 
 def _check_index_inputs(
@@ -242,6 +274,7 @@ def _empty_index(geoms: np.ndarray, crs: pyproj.CRS | None, tree: shapely.STRtre
         np.full(1, -1, np.int32),
         empty.reshape(0, _SLOTS),
         empty,
+        empty.astype(bool),
         empty.astype(bool),
         tree,
     )
@@ -282,12 +315,41 @@ def assign_points(
         For non-point geometries (field ``points``), points and polygons in different CRSs, and the problems
         of :func:`build_polygon_index`.
     """
-    index = (
-        polygons if isinstance(polygons, PolygonIndex) else build_polygon_index(polygons, cell_size=cell_size)
+    if isinstance(polygons, PolygonIndex) or _is_dask(points):
+        index = (
+            polygons if isinstance(polygons, PolygonIndex) else build_polygon_index(polygons, cell_size=cell_size)
+        )
+        return _assign_dask(points, index) if _is_dask(points) else index.query(points)
+    # Cold: the points' coordinates are read on the other thread while the index is built here.
+    big = np.ndim(points) == 1 and len(points) >= _PARALLEL_MIN
+    (x, y, points_crs), index = _side_by_side(
+        lambda: _point_xy(points, "points", parallel=False),
+        lambda: build_polygon_index(polygons, cell_size=cell_size),
+        parallel=big,
     )
-    if _is_dask(points):
-        return _assign_dask(points, index)
-    return index.query(points)
+    _check_crs(points_crs, index.crs, "points")
+    return _query(index, x, y)
+
+
+# --- threads ------------------------------------------------------------------------------------------------
+
+
+def _side_by_side(first: Callable[[], Any], second: Callable[[], Any], *, parallel: bool) -> tuple[Any, Any]:
+    """(first(), second()): first on a pool thread while second runs here, when ``parallel`` and THREADS > 1.
+
+    Pool threads never wait for the pool, so two workers cannot deadlock. An exception of ``second`` wins.
+    """
+    if not parallel or THREADS < 2:
+        return first(), second()
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="geo-assign"))
+    future = _POOL[1].submit(first)
+    try:
+        b = second()
+    finally:
+        wait([future])
+    return future.result(), b
 
 
 # --- building -----------------------------------------------------------------------------------------------
@@ -302,14 +364,18 @@ def _default_cell(width: float, height: float, target: int) -> float:
     return math.sqrt(width * height / target)
 
 
-def _ring_segments(geoms: np.ndarray, x0: float, y0: float, inv_cell: float) -> tuple[np.ndarray, ...]:
-    """Every ring segment in bucket units: (ua, va, ub, vb, polygon position)."""
+def _ring_segments(
+    geoms: np.ndarray, x0: float, y0: float, inv_cell: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Sides]:
+    """Every ring segment in bucket units: (ua, va, ub, vb, polygon position, the arguments of :func:`_two_sided`
+    but the last)."""
     positions = np.arange(geoms.size)
     simple = (shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0)
     # Polygons without holes are one ring each: read their coordinates directly (creating ring geometries
     # costs ten times more); split the others into rings.
     coords, ring_of = shapely.get_coordinates(geoms[simple], return_index=True)
     owner_of_ring = positions[simple]
+    hole = np.zeros(owner_of_ring.size, dtype=bool)
     other = ~simple & ~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)
     if other.any():
         parts, part_of = shapely.get_parts(geoms[other], return_index=True)
@@ -318,11 +384,51 @@ def _ring_segments(geoms: np.ndarray, x0: float, y0: float, inv_cell: float) -> 
         coords = np.concatenate((coords, more))
         ring_of = np.concatenate((ring_of, more_ring + owner_of_ring.size))
         owner_of_ring = np.concatenate((owner_of_ring, positions[other][part_of[ring_part]]))
+        hole = np.concatenate((hole, np.r_[False, ring_part[1:] == ring_part[:-1]]))  # exterior ring first
     u = (coords[:, 0] - x0) * inv_cell
     v = (coords[:, 1] - y0) * inv_cell
     same = ring_of[1:] == ring_of[:-1]
-    owner = owner_of_ring[ring_of[:-1][same]].astype(np.int32)
-    return u[:-1][same], v[:-1][same], u[1:][same], v[1:][same], owner
+    ring = ring_of[:-1][same]
+    owner = owner_of_ring[ring].astype(np.int32)
+    ua, va, ub, vb = u[:-1][same], v[:-1][same], u[1:][same], v[1:][same]
+    return ua, va, ub, vb, owner, (coords, same, ring, hole)
+
+
+def _two_sided(
+    coords: np.ndarray, same: np.ndarray, ring: np.ndarray, hole: np.ndarray, u: tuple[np.ndarray, ...]
+) -> np.ndarray:
+    """Per segment: whether another segment with the same end points (bit for bit) has a polygon's interior on
+    the other side, so that polygons cover both sides of it. A ring's interior side follows from its orientation
+    (twice its signed area, from the segments ``u`` in bucket units) and whether it is a hole; rings of no area
+    count for nothing. Zero-length segments count as two-sided (the segments around them touch the same
+    buckets)."""
+    if ring.size == 0:
+        return np.zeros(0, dtype=bool)
+    ua, va, ub, vb = u
+    area2 = np.bincount(ring, weights=ua * vb - ub * va, minlength=hole.size)
+    left = ((area2 > 0) ^ hole)[ring]  # the interior is left of the segment as it runs
+    ax, ay = coords[:-1, 0][same], coords[:-1, 1][same]
+    bx, by = coords[1:, 0][same], coords[1:, 1][same]
+    swap = (ax > bx) | ((ax == bx) & (ay > by))
+    ax, bx = np.where(swap, bx, ax), np.where(swap, ax, bx)
+    ay, by = np.where(swap, by, ay), np.where(swap, ay, by)
+    side = np.where(left ^ swap, 1, 2).astype(np.int8)  # 1: interior left of the canonical direction, 2: right
+    side[(np.abs(area2) <= 1e-12)[ring]] = 0
+    # Group equal segments by a hash of their coordinates' bits (pandas' hash table: no sort), then check
+    # that every group's members really are equal; a collision (never seen) falls back to sorting.
+    bits = [np.ascontiguousarray(c).view(np.uint64) for c in (ax, ay, bx, by)]
+    key = bits[0].copy()
+    for b, prime in zip(bits[1:], (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9), strict=True):
+        key *= np.uint64(0x100000001B3)
+        key ^= b * np.uint64(prime)
+    group, firsts = pd.factorize(key)
+    head = np.zeros(firsts.size, dtype=np.int64)
+    head[group[::-1]] = np.arange(group.size)[::-1]  # the first member of each group
+    if not all(np.array_equal(c[head[group]], c) for c in (ax, ay, bx, by)):
+        group = np.unique(np.stack((ax, ay, bx, by)), axis=1, return_inverse=True)[1].ravel()
+    covered = [np.bincount(group, weights=side == k, minlength=group.max() + 1) > 0 for k in (1, 2)]
+    out = (covered[0] & covered[1])[group]
+    return out | ((ax == bx) & (ay == by))
 
 
 def _touched_pairs(
@@ -432,31 +538,58 @@ def _runs(
     return (row * ncols + c0)[keep], (row * ncols + c1)[keep], poly[keep].astype(np.int32)
 
 
-def _build_tables(
-    geoms: np.ndarray, x0: float, y0: float, inv_cell: float, nrows: int, ncols: int, tree: shapely.STRtree
+def _swept_runs(
+    ua: np.ndarray, va: np.ndarray, ub: np.ndarray, vb: np.ndarray, owner: np.ndarray, nrows: int, ncols: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """labels per bucket, and per touched bucket: slots, the lowest polygon holding it whole, overflow."""
+    """The runs (:func:`_runs`) and, per bucket, how many runs hold its centre (depth) and the sum of their
+    polygon positions + 1: the polygon itself where the depth is 1. Both are swept along the rows in one int64
+    difference array, the depth in the high 32 bits (a carry from the sum only ever raises a depth that is
+    already above 1). Exact for the buckets that no ring touches."""
     size = nrows * ncols
-    ua, va, ub, vb, owner = _ring_segments(geoms, x0, y0, inv_cell)
-    t_bucket, t_poly = _touched_pairs(ua, va, ub, vb, owner, ncols)
-    touched = np.zeros(size, dtype=bool)
-    touched[t_bucket] = True
-    before = np.zeros(size + 1, dtype=np.int32)  # touched buckets before each position
-    np.cumsum(touched, out=before[1:])
-    count = int(before[-1])
-    slots, overflow = _fill_slots(before[t_bucket], t_poly, count)
-
-    # Per bucket, how many runs hold its centre (depth) and the sum of their polygon positions + 1: the
-    # polygon itself where the depth is 1. Both are swept along the rows in one int64 difference array, the
-    # depth in the high 32 bits (a carry from the sum only ever raises a depth that is already above 1). Exact
-    # for the buckets that no ring touches.
     start, end, poly = _runs(ua, va, ub, vb, owner, nrows, ncols)
     step = poly.astype(np.int64) + (1 + (1 << 32))
     swept = np.zeros(size + 1, dtype=np.int64)
     np.add.at(swept, start, step)
     np.add.at(swept, end, -step)
     np.cumsum(swept, out=swept)
-    swept = swept[:size]
+    return start, end, poly, swept[:size]
+
+
+def _build_tables(
+    geoms: np.ndarray, x0: float, y0: float, inv_cell: float, nrows: int, ncols: int, tree: shapely.STRtree
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """labels per bucket, and per touched bucket: slots, the lowest polygon holding it whole, overflow, closed;
+    and the twin (see PolygonIndex)."""
+    size = nrows * ncols
+    ua, va, ub, vb, owner, sides = _ring_segments(geoms, x0, y0, inv_cell)
+
+    def touched_tables() -> tuple[np.ndarray, ...]:
+        t_bucket, t_poly = _touched_pairs(ua, va, ub, vb, owner, ncols)
+        touched = np.zeros(size, dtype=bool)
+        touched[t_bucket] = True
+        before = np.zeros(size + 1, dtype=np.int32)  # touched buckets before each position
+        np.cumsum(touched, out=before[1:])
+        return (touched, before, *_fill_slots(before[t_bucket], t_poly, int(before[-1])))
+
+    # The runs and their sweep (the centres) and which segments are shared on the other thread, the touched
+    # buckets here.
+    # With many polygons, the copy of them for a second query thread is made there too (PolygonIndex.twin).
+    parallel = ua.size >= _PARALLEL_MIN // 4 and THREADS > 1
+    (start, end, poly, swept, two_sided, twin), (touched, before, slots, overflow) = _side_by_side(
+        lambda: (
+            *_swept_runs(ua, va, ub, vb, owner, nrows, ncols),
+            _two_sided(*sides, (ua, va, ub, vb)),
+            _prepared_copy(geoms) if parallel else None,
+        ),
+        touched_tables,
+        parallel=parallel,
+    )
+    # A bucket is closed unless a one-sided segment touches it (those are few: a tessellation's outer edge).
+    closed = np.ones(int(before[-1]), dtype=bool)
+    one = ~two_sided
+    if one.any():
+        closed[before[_touched_pairs(ua[one], va[one], ub[one], vb[one], owner[one], ncols)[0]]] = False
+    count = int(before[-1])
     # Depth 1: 2**32 <= swept < 2 * 2**32; the low 32 bits are then the polygon + 1 (int32 cast keeps them).
     labels = swept.astype(np.int32)
     labels -= 1
@@ -479,7 +612,9 @@ def _build_tables(
     np.minimum.at(whole, cid[~listed], who[~listed])
     whole[whole == big] = -1
     labels[touched] = _BOUNDARY - np.arange(count, dtype=np.int32)
-    return labels, slots, whole, overflow
+    # Every point of such a bucket is covered by one of its listed polygons (see PolygonIndex.closed).
+    closed &= (whole < 0) & ~overflow
+    return labels, slots, whole, overflow, closed, {} if twin is None else {"polygons": twin}
 
 
 # --- querying -----------------------------------------------------------------------------------------------
@@ -513,18 +648,50 @@ def _bucket_of(index: PolygonIndex, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _query(index: PolygonIndex, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Many points: two halves on two threads, each testing its own copy of the polygons (a prepared polygon is
+    never used by two threads at once); the crowded buckets' points then go to the STRtree here."""
+    if x.size < 2 * _PARALLEL_MIN or THREADS < 2:
+        out, crowded = _query_part(index, index.polygons, x, y)
+    else:
+        half = x.size // 2
+        (a, crowded_a), (b, crowded_b) = _side_by_side(
+            lambda: _query_part(index, _twin(index), x[:half], y[:half]),
+            lambda: _query_part(index, index.polygons, x[half:], y[half:]),
+            parallel=True,
+        )
+        out, crowded = np.concatenate((a, b)), np.concatenate((crowded_a, crowded_b + half))
+    if crowded.size:
+        out[crowded] = _lowest_covering(index.tree, shapely.points(x[crowded], y[crowded]))
+    return out
+
+
+def _twin(index: PolygonIndex) -> np.ndarray:
+    """A second, separately prepared copy of the index's polygons (coordinates bit for bit), made once."""
+    if "polygons" not in index.twin:
+        index.twin["polygons"] = _prepared_copy(index.polygons)
+    return index.twin["polygons"]
+
+
+def _prepared_copy(geoms: np.ndarray) -> np.ndarray:
+    twin = shapely.transform(geoms, lambda coords: coords)
+    shapely.prepare(twin[~(shapely.is_missing(twin) | shapely.is_empty(twin))])
+    return twin
+
+
+def _query_part(
+    index: PolygonIndex, polygons: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The answers for points off crowded buckets, and the positions of those in crowded buckets (left to do)."""
     if x.size == 0:
-        return np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     out = index.labels[_bucket_of(index, x, y)].astype(np.int64)
     near = np.flatnonzero(out <= _BOUNDARY)
     if near.size == 0:
-        return out
+        return out, near
     cid = _BOUNDARY - out[near]
     many = index.overflow[cid]
-    if many.any():
-        crowded = near[many]
-        out[crowded] = _lowest_covering(index.tree, shapely.points(x[crowded], y[crowded]))
-        near, cid = near[~many], cid[~many]
+    crowded = near[many]
+    near, cid = near[~many], cid[~many]
     big = np.iinfo(np.int64).max
     best = index.whole[cid].astype(np.int64)
     best[best < 0] = big
@@ -535,19 +702,26 @@ def _query(index: PolygonIndex, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         todo, cand = todo[test], cand[test]
         if todo.size == 0:
             break
+        # The last polygon of a closed bucket holds the points that the ones before it do not.
+        last = index.closed[cid[todo]]
+        if k + 1 < _SLOTS:
+            last &= index.slots[cid[todo], k + 1] < 0
+        best[todo[last]] = cand[last]
+        todo, cand = todo[~last], cand[~last]
         pts = near[todo]
-        hit = shapely.intersects_xy(index.polygons[cand], x[pts], y[pts])
+        hit = shapely.intersects_xy(polygons[cand], x[pts], y[pts])
         best[todo[hit]] = cand[hit]
         todo = todo[~hit]  # slots ascend: the first hit is the lowest
     best[best == big] = -1
     out[near] = best
-    return out
+    return out, crowded
 
 
-def _coordinates(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _coordinates(geoms: np.ndarray, parallel: bool) -> tuple[np.ndarray, np.ndarray]:
     """x and y of point geometries; NaN for missing and empty geometries and for any other kind."""
     try:  # get_x / get_y give NaN for missing points and for other kinds …
-        return shapely.get_x(geoms), shapely.get_y(geoms)
+        both = parallel and geoms.size >= _PARALLEL_MIN
+        return _side_by_side(lambda: shapely.get_x(geoms), lambda: shapely.get_y(geoms), parallel=both)
     except shapely.errors.GEOSException:  # … but raise for empty points
         usable = ~shapely.is_empty(geoms)
         x = np.full(geoms.size, np.nan)
@@ -651,14 +825,12 @@ def _polygon_geometries(values: object, problems: ProblemList) -> tuple[np.ndarr
     return geoms, crs
 
 
-def _point_coordinates(
-    values: object, crs: pyproj.CRS | None, field: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """x and y of point geometries (NaN for missing or empty ones); non-points and a CRS mismatch raise."""
+def _point_xy(values: object, field: str, *, parallel: bool) -> tuple[np.ndarray, np.ndarray, pyproj.CRS | None]:
+    """x and y of point geometries (NaN for missing or empty ones) and their CRS; non-points raise."""
     problems = ProblemList()
     geoms, points_crs = _geometry_array(values, field, problems)
     problems.raise_if_any()
-    x, y = _coordinates(geoms)
+    x, y = _coordinates(geoms, parallel)
     # Only a geometry without coordinates can be something else than a point: look up kinds there alone.
     ok = np.ones(geoms.size, dtype=bool)
     suspect = np.flatnonzero(np.isnan(x))
@@ -667,14 +839,19 @@ def _point_coordinates(
         problems.add(
             "invalid_geometry_type", f"{field} must be points; {_positions(~ok)} are not", field=field
         )
+    problems.raise_if_any()
+    return x, y, points_crs
+
+
+def _check_crs(points_crs: pyproj.CRS | None, crs: pyproj.CRS | None, field: str) -> None:
     if crs is not None and points_crs is not None and not pyproj.CRS(points_crs).equals(crs):
+        problems = ProblemList()
         problems.add(
             "crs_mismatch",
             f"{field} are in {pyproj.CRS(points_crs).to_string()} but the polygons in {crs.to_string()}",
             field=field,
         )
-    problems.raise_if_any()
-    return x, y
+        problems.raise_if_any()
 
 
 def _xy_arrays(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:

@@ -269,3 +269,84 @@ def test_voronoi_points_on_and_near_shared_edges_and_vertices_match_sjoin(offset
         index = build_polygon_index(cells, cell_size=cell_size)
         assert np.array_equal(index.query_xy(xy[:, 0], xy[:, 1]), expected)
         assert np.array_equal(index.query(points), expected)
+
+
+def bucket_boxes(index: PolygonIndex, touched_ids: np.ndarray) -> np.ndarray:
+    """The squares of the k-th touched buckets (k in ``touched_ids``)."""
+    flat = np.flatnonzero(index.labels <= -2)[touched_ids]  # touched buckets in row-major order = k order
+    rows, cols = np.divmod(flat, index.shape[1])
+    x0, y0 = index.origin
+    return shapely.box(x0 + cols * index.cell, y0 + rows * index.cell,
+                       x0 + (cols + 1) * index.cell, y0 + (rows + 1) * index.cell)
+
+
+@pytest.mark.parametrize("offset", [0.0, 2.0**22])
+def test_a_closed_bucket_is_covered_by_its_listed_polygons(offset: float) -> None:
+    """PolygonIndex.closed lets a point that none of a bucket's polygons but the last holds go to the last one
+    untested: every closed bucket must lie within the union of its listed polygons, the tessellation's outer
+    edge and the edges of a hole without a polygon in it must not close a bucket, and most touched buckets of a
+    tessellation are closed (else the shortcut does nothing)."""
+    rng = np.random.default_rng(7)
+    cells = lattice_tessellation(400, offset, rng)
+    for polygons in (cells, np.delete(cells, -1)):  # the hole filled, then empty
+        index = build_polygon_index(polygons, cell_size=4.0)
+        assert index.closed.mean() > 0.8
+        closed = np.flatnonzero(index.closed)
+        boxes = bucket_boxes(index, closed)
+        listed = index.slots[closed]
+        unions = np.array([shapely.union_all(polygons[row[row >= 0]]) for row in listed], dtype=object)
+        assert shapely.covers(unions, boxes).all()
+        # Buckets across the outer edge or (when empty) the hole's edge are open.
+        edge = shapely.boundary(shapely.union_all(polygons))
+        across = shapely.intersects(bucket_boxes(index, np.arange(index.closed.size)), edge)
+        assert across.any() and not index.closed[across].any()
+
+
+def test_an_edge_shared_by_two_polygons_on_the_same_side_closes_no_bucket() -> None:
+    """Two polygons whose rings share an edge with both interiors on the same side (one inside the other): the
+    other side of that edge is outside both, so the edge is one-sided and its buckets stay open (a rule that
+    only matched end points would send the outside points to the second polygon)."""
+    polygons = np.array([shapely.box(0, 0, 10, 10), shapely.box(0, 0, 5, 10), shapely.box(-10, 20, 0, 30)])
+    rng = np.random.default_rng(8)
+    xy = np.concatenate((rng.uniform((-2, -1), (12, 31), (20_000, 2)), rng.uniform((-0.5, 0), (0, 10), (5000, 2))))
+    points = shapely.points(xy)
+    expected = reference(points, polygons)
+    assert (expected[-5000:] == -1).all()
+    for cell_size in (0.3, 1.0, 4.0):
+        index = build_polygon_index(polygons, cell_size=cell_size)
+        assert not index.closed.any()
+        assert np.array_equal(index.query(points), expected)
+
+
+def test_two_threads_give_the_one_threads_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large builds and queries run on two threads (each query half with its own prepared copy of the
+    polygons): the same answers as one thread, and a forked child (dask, multiprocessing) can still use them."""
+    import multiprocessing
+
+    import geo.assign
+
+    rng = np.random.default_rng(9)
+    cells = lattice_tessellation(3000, 0.0, rng)
+    xy = np.concatenate((rng.uniform(-20, 1020, (150_000, 2)), points_on_edges(cells, rng)))
+    points = shapely.points(xy)
+    monkeypatch.setattr(geo.assign, "THREADS", 1)
+    alone = assign_points(points, cells)
+    index = build_polygon_index(cells)
+    assert not index.twin
+    monkeypatch.setattr(geo.assign, "THREADS", 2)
+    assert np.array_equal(assign_points(points, cells), alone)
+    assert np.array_equal(index.query_xy(xy[:, 0], xy[:, 1]), alone)
+    assert index.twin["polygons"] is not index.polygons  # the query really ran on two threads
+    assert build_polygon_index(cells).twin  # a large build makes the copy on its second thread
+    assert np.array_equal(alone, reference(points, cells))
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        child = pool.apply_async(_assign_in_child, (xy, cells))
+        assert np.array_equal(child.get(timeout=120), alone)
+
+
+def _assign_in_child(xy: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    import geo.assign
+
+    geo.assign.THREADS = 2
+    return assign_points(shapely.points(xy), cells)
