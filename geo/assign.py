@@ -183,6 +183,7 @@ def build_polygon_index(
     *,
     cell_size: float | None = None,
     max_buckets: int = MAX_BUCKETS,
+    buckets_per_polygon: int | None = None,
 ) -> PolygonIndex:
     """Rasterise polygons once for many :meth:`PolygonIndex.query_xy` calls.
 
@@ -198,6 +199,9 @@ def build_polygon_index(
     max_buckets
         Cap of the default bucket count; with an explicit ``cell_size``, the index is refused when it would
         need more than this many buckets.
+    buckets_per_polygon
+        The default bucket count per polygon (``BUCKETS_PER_POLYGON`` when None): more suits an index queried
+        many times, or polygons that share no edges (no closed buckets).
 
     Returns
     -------
@@ -207,10 +211,10 @@ def build_polygon_index(
     ------
     GeoValidationError
         For geometries that are not polygonal (field ``polygons``, with the positions) or have NaN/infinite
-        coordinates, a ``cell_size`` that is not a positive number, a ``max_buckets`` outside [1, 2**31), or
-        a ``cell_size`` that needs more than ``max_buckets`` buckets.
+        coordinates, a ``cell_size`` that is not a positive number, a ``max_buckets`` outside [1, 2**31), a
+        ``buckets_per_polygon`` below 1, or a ``cell_size`` that needs more than ``max_buckets`` buckets.
     """
-    geoms, crs = _check_index_inputs(polygons, cell_size, max_buckets)
+    geoms, crs = _check_index_inputs(polygons, cell_size, max_buckets, buckets_per_polygon)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     shapely.prepare(geoms[present])
     tree = shapely.STRtree(geoms)
@@ -220,7 +224,8 @@ def build_polygon_index(
     minx, miny, maxx, maxy = shapely.total_bounds(geoms[present])
     width, height = float(maxx - minx), float(maxy - miny)
     if cell_size is None:
-        target = min(max(BUCKETS_PER_POLYGON * int(present.sum()), _MIN_BUCKETS), int(max_buckets))
+        per = BUCKETS_PER_POLYGON if buckets_per_polygon is None else int(buckets_per_polygon)
+        target = min(max(per * int(present.sum()), _MIN_BUCKETS), int(max_buckets))
         cell = _default_cell(width, height, target)
     else:
         cell = float(cell_size)
@@ -242,7 +247,10 @@ def build_polygon_index(
 
 
 def _check_index_inputs(
-    polygons: gpd.GeoSeries | gpd.GeoDataFrame | npt.ArrayLike, cell_size: float | None, max_buckets: int
+    polygons: gpd.GeoSeries | gpd.GeoDataFrame | npt.ArrayLike,
+    cell_size: float | None,
+    max_buckets: int,
+    buckets_per_polygon: int | None = None,
 ) -> tuple[np.ndarray, pyproj.CRS | None]:
     """The polygons as an array of geometries and their CRS; every problem of the arguments raised at once."""
     problems = ProblemList()
@@ -257,6 +265,13 @@ def _check_index_inputs(
             "invalid_argument",
             f"max_buckets must be an integer from 1 to 2**31 - 1, got {max_buckets!r}",
             field="max_buckets",
+        )
+    per = buckets_per_polygon
+    if per is not None and not (isinstance(per, (int, np.integer)) and not isinstance(per, bool) and per >= 1):
+        problems.add(
+            "invalid_argument",
+            f"buckets_per_polygon must be a whole number >= 1, got {per!r}",
+            field="buckets_per_polygon",
         )
     problems.raise_if_any()
     return geoms, crs

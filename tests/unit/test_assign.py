@@ -203,6 +203,12 @@ def test_bad_inputs_are_reported() -> None:
     with pytest.raises(GeoValidationError, match="EPSG:4326") as caught:
         assign_points(gpd.GeoSeries([shapely.Point(0, 0)], crs="EPSG:4326"), cells)
     assert caught.value.problems[0].field == "points"
+    for per in (0, 2.5, True):
+        with pytest.raises(GeoValidationError, match="buckets_per_polygon") as caught:
+            build_polygon_index(cells, buckets_per_polygon=per)  # type: ignore[arg-type]
+        assert caught.value.problems[0].field == "buckets_per_polygon"
+    big = fishnet(30, 30)
+    assert build_polygon_index(big, buckets_per_polygon=400).labels.size > build_polygon_index(big).labels.size
     index = build_polygon_index(cells)
     with pytest.raises(GeoValidationError) as caught:
         index.query_xy([1.0, 2.0], [1.0])
