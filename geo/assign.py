@@ -16,11 +16,12 @@ of square buckets:
 - A touched bucket lists the polygons whose rings touch it (up to four) and the lowest polygon holding it
   wholly (only where polygons overlap). A point there gets the exact GEOS test (prepared ``intersects_xy``)
   against those candidates, lowest first; buckets touched by more than four polygons use an STRtree query.
-- A touched bucket is *closed* when every ring segment touching it has polygons on both sides: another
-  polygon's ring holds the same segment (end points bit for bit) with its interior on the other side, as the
-  cells of a tessellation share their edges. Every point of a closed bucket (that no polygon holds wholly) is
-  then covered by one of its listed polygons, so a point that all of them but the last miss is in the last
-  one, without a test. Segments on the tessellation's outer edge or around an empty hole close nothing.
+- A touched bucket is *closed* when every ring segment within two buckets of it has polygons on both sides:
+  another polygon's ring holds the same segment (end points bit for bit) with its interior on the other side,
+  as the cells of a tessellation share their edges. Every point of a closed bucket (that no polygon holds
+  wholly) is then covered by one of its listed polygons, so a point that all of them but the last miss is in
+  the last one, without a test. Segments on the tessellation's outer edge, along its streets or around an
+  empty hole keep the buckets within two of them open (see ``_closed`` for why two).
 
 So the answer does not depend on the bucket size, only the speed does. Large builds and queries use two threads
 (:data:`THREADS`): shapely's vectorised predicates and numpy's loops release the GIL, so the exact tests, the
@@ -122,8 +123,8 @@ class PolygonIndex:
         Per touched bucket, whether more than four polygons touch it (its points go to ``tree``).
     closed
         Per touched bucket, whether its listed polygons cover every point of it: no polygon holds it wholly, it
-        does not overflow, and every ring segment touching it has polygons on both sides (an edge shared by
-        two cells of a tessellation, not the edge of the tessellation or of a hole). A point that none of the
+        does not overflow, and every ring segment within two buckets of it has polygons on both sides (an edge
+        shared by two cells of a tessellation, not the edge of the tessellation or of a hole). A point that none of the
         bucket's polygons but the last holds is then in the last one, without the exact test.
     tree
         STRtree of the polygons, for the overflowing buckets.
@@ -570,6 +571,34 @@ def _swept_runs(
     return start, end, poly, swept[:size]
 
 
+def _closed(
+    ua: np.ndarray, va: np.ndarray, ub: np.ndarray, vb: np.ndarray, owner: np.ndarray, one: np.ndarray,
+    touched: np.ndarray, before: np.ndarray, nrows: int, ncols: int,
+) -> np.ndarray:
+    """Per touched bucket: no one-sided segment (``one``) within two buckets of it (see PolygonIndex.closed).
+
+    Why not only the buckets one-sided segments touch: a bucket B is listed for a piece p whose bounding box
+    overlaps it, though p itself may pass up to 1.4 buckets away. Say B holds a point b that no polygon covers.
+    If B also holds a covered point c, the last covered point on the way from c to b lies on a one-sided segment
+    (uncovered points lie just beyond it), inside B: that segment's piece marks B. Otherwise take b in p's box;
+    the last covered point X on the way from p to b (p's points are covered) lies on a one-sided segment and in
+    p's box, which is under one bucket wide: X's bucket, marked by that segment, is at most one row and one
+    column from B. Two, here, is one more than needed.
+    """
+    closed = np.ones(int(before[-1]), dtype=bool)
+    if not one.any():  # one-sided segments are few: a tessellation's outer edge, empty holes
+        return closed
+    near = np.unique(_touched_pairs(ua[one], va[one], ub[one], vb[one], owner[one], ncols)[0])
+    rows, cols = np.divmod(near, ncols)
+    for dr in range(-2, 3):
+        for dc in range(-2, 3):
+            r, c = rows + dr, cols + dc
+            ok = (r >= 0) & (r < nrows) & (c >= 0) & (c < ncols)
+            flat = r[ok] * ncols + c[ok]
+            closed[before[flat[touched[flat]]]] = False
+    return closed
+
+
 def _build_tables(
     geoms: np.ndarray, x0: float, y0: float, inv_cell: float, nrows: int, ncols: int, tree: shapely.STRtree
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -599,11 +628,7 @@ def _build_tables(
         touched_tables,
         parallel=parallel,
     )
-    # A bucket is closed unless a one-sided segment touches it (those are few: a tessellation's outer edge).
-    closed = np.ones(int(before[-1]), dtype=bool)
-    one = ~two_sided
-    if one.any():
-        closed[before[_touched_pairs(ua[one], va[one], ub[one], vb[one], owner[one], ncols)[0]]] = False
+    closed = _closed(ua, va, ub, vb, owner, ~two_sided, touched, before, nrows, ncols)
     count = int(before[-1])
     # Depth 1: 2**32 <= swept < 2 * 2**32; the low 32 bits are then the polygon + 1 (int32 cast keeps them).
     labels = swept.astype(np.int32)

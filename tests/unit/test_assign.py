@@ -294,15 +294,27 @@ def test_a_closed_bucket_is_covered_by_its_listed_polygons(offset: float) -> Non
     tessellation are closed (else the shortcut does nothing)."""
     rng = np.random.default_rng(7)
     cells = lattice_tessellation(400, offset, rng)
-    for polygons in (cells, np.delete(cells, -1)):  # the hole filled, then empty
-        index = build_polygon_index(polygons, cell_size=4.0)
-        assert index.closed.mean() > 0.8
+    # Streets between blocks: gaps whose edges end shared edges (a bucket wholly in a street, listed only for a
+    # shared edge's piece whose bounding box overlaps it, once passed for closed).
+    streets = shapely.union_all(shapely.buffer(shapely.linestrings(
+        [[(0, 90), (1000, 610)], [(0, 500), (1000, 120)], [(333, 0), (333, 700)], [(0, 351.5), (1000, 351.5)]]
+    ), 3.0))
+    streets = shapely.transform(streets, lambda xy: xy + offset)
+    blocks = shapely.difference(cells, streets)
+    blocks = blocks[~shapely.is_empty(blocks)]
+    for polygons, cell_size, share in ((cells, 4.0, 0.8), (np.delete(cells, -1), 4.0, 0.8),
+                                       (blocks, 4.0, 0.5), (blocks, 1.3, 0.5)):
+        index = build_polygon_index(polygons, cell_size=cell_size)
+        assert index.closed.mean() > share
+        in_streets = shapely.points(rng.uniform(-5, 1005, (20_000, 2)) + offset)
+        in_streets = in_streets[shapely.intersects(streets, in_streets)]
+        assert np.array_equal(index.query(in_streets), reference(in_streets, polygons))
         closed = np.flatnonzero(index.closed)
         boxes = bucket_boxes(index, closed)
         listed = index.slots[closed]
         unions = np.array([shapely.union_all(polygons[row[row >= 0]]) for row in listed], dtype=object)
         assert shapely.covers(unions, boxes).all()
-        # Buckets across the outer edge or (when empty) the hole's edge are open.
+        # Buckets across the outer edge, a street's edge or (when empty) the hole's edge are open.
         edge = shapely.boundary(shapely.union_all(polygons))
         across = shapely.intersects(bucket_boxes(index, np.arange(index.closed.size)), edge)
         assert across.any() and not index.closed[across].any()
@@ -356,3 +368,22 @@ def _assign_in_child(xy: np.ndarray, cells: np.ndarray) -> np.ndarray:
 
     geo.assign.THREADS = 2
     return assign_points(shapely.points(xy), cells)
+
+
+def test_a_bucket_in_a_gap_listed_only_for_a_shared_edge_is_not_closed() -> None:
+    """Buckets of side 1 on whole-number lines. Polygons 0 and 1 share the edge (1.5, 0.3)–(2.4, 1.2), whose
+    bounding box overlaps the bucket [1, 2) × [1, 2) although the edge stays 0.14 away from it; that bucket lies
+    wholly outside both, and no one-sided edge's bounding box overlaps it. Its points must get -1, not the last
+    polygon listed for it."""
+    polygons = np.array([
+        shapely.Polygon([(1.5, 0.3), (2.4, 0.3), (2.4, 1.2)]),  # right of the shared edge
+        shapely.Polygon([(1.5, 0.3), (2.4, 1.2), (2.05, 0.99)]),  # left of it, a thin triangle below the bucket
+        shapely.box(-10, -10, -9.8, -9.8),  # far away: puts the bucket lines on whole numbers
+    ])
+    index = build_polygon_index(polygons, cell_size=1.0)
+    assert index.origin == (-11.0, -11.0)
+    rng = np.random.default_rng(10)
+    points = shapely.points(rng.uniform((1.0, 1.0), (2.0, 2.0), (2000, 2)))
+    assert index.labels[index.shape[1] * 12 + 12] <= -2  # the bucket is listed (for the shared edge only)
+    assert (reference(points, polygons) == -1).all()
+    assert (index.query(points) == -1).all()
