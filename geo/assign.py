@@ -55,9 +55,10 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -131,6 +132,10 @@ class PolygonIndex:
     twin
         A second, separately prepared copy of ``polygons`` for the second thread of a query: made while a large
         index is built, else by the first query that runs on two threads.
+    lock
+        Held by each query: GEOS prepared geometries are not thread-safe (libgeos/geos#825), so two threads
+        that query one index (a web server's cached layers) take turns. The polygons are the caller's
+        geometries, prepared in place: an index's polygons should not be queried elsewhere at the same time.
     """
 
     polygons: np.ndarray
@@ -145,6 +150,19 @@ class PolygonIndex:
     closed: np.ndarray
     tree: shapely.STRtree
     twin: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # see _twin
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (dask ships indexes to its workers) without the lock and the second copy."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("lock", "twin")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "twin", {})
+        object.__setattr__(self, "lock", threading.Lock())
+        # Unpickled geometries are not prepared: prepare them again.
+        shapely.prepare(self.polygons[~(shapely.is_missing(self.polygons) | shapely.is_empty(self.polygons))])
 
     @property
     def boundary_share(self) -> float:
@@ -689,7 +707,13 @@ def _bucket_of(index: PolygonIndex, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _query(index: PolygonIndex, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Many points: two halves on two threads, each testing its own copy of the polygons (a prepared polygon is
-    never used by two threads at once); the crowded buckets' points then go to the STRtree here."""
+    never used by two threads at once); the crowded buckets' points then go to the STRtree here. One query at a
+    time per index (its lock)."""
+    with index.lock:
+        return _query_locked(index, x, y)
+
+
+def _query_locked(index: PolygonIndex, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if x.size < 2 * _PARALLEL_MIN or THREADS < 2:
         out, crowded = _query_part(index, index.polygons, x, y)
     else:

@@ -387,3 +387,66 @@ def test_a_bucket_in_a_gap_listed_only_for_a_shared_edge_is_not_closed() -> None
     assert index.labels[index.shape[1] * 12 + 12] <= -2  # the bucket is listed (for the shared edge only)
     assert (reference(points, polygons) == -1).all()
     assert (index.query(points) == -1).all()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_two_callers_of_one_index_never_test_one_polygon_at_once(
+    monkeypatch: pytest.MonkeyPatch, threads: int
+) -> None:
+    """GEOS prepared geometries are not thread-safe (libgeos/geos#825) and a web server queries its cached
+    indexes from several threads: the exact tests of two callers (and of a query's two halves) must never use the
+    same polygon object at the same time."""
+    import threading
+    import time
+
+    import geo.assign
+
+    monkeypatch.setattr(geo.assign, "THREADS", threads)
+    rng = np.random.default_rng(11)
+    cells = lattice_tessellation(400, 0.0, rng)
+    index = build_polygon_index(cells, cell_size=5.0)
+    xy = rng.uniform(-20, 1020, (120_000, 2))
+    expected = reference(shapely.points(xy[:2000]), cells)
+    real = shapely.intersects_xy
+    in_use: set[int] = set()
+    guard = threading.Lock()
+    clashes = []
+
+    def watched(polygons: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        mine = set(map(id, polygons))
+        with guard:
+            if mine & in_use:
+                clashes.append(len(mine & in_use))
+            in_use.update(mine)
+        time.sleep(0.02)  # long enough for another caller to come in
+        try:
+            return real(polygons, x, y)
+        finally:
+            with guard:
+                in_use.difference_update(mine)
+
+    monkeypatch.setattr(shapely, "intersects_xy", watched)
+    answers: list[np.ndarray] = []
+    callers = [threading.Thread(target=lambda: answers.append(index.query_xy(xy[:, 0], xy[:, 1])))
+               for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert not clashes
+    assert len(answers) == 3 and all(np.array_equal(a[:2000], expected) for a in answers)
+
+
+def test_a_pickled_index_answers_the_same_with_prepared_polygons() -> None:
+    """dask ships an index to its workers pickled: it must come back with its polygons prepared again, a lock of
+    its own and no second copy."""
+    import pickle
+
+    rng = np.random.default_rng(12)
+    cells = lattice_tessellation(400, 0.0, rng)
+    index = build_polygon_index(cells)
+    index.twin["polygons"] = cells
+    again = pickle.loads(pickle.dumps(index))
+    assert shapely.is_prepared(again.polygons).all() and not again.twin and again.lock is not index.lock
+    xy = rng.uniform(-20, 1020, (20_000, 2))
+    assert np.array_equal(again.query_xy(xy[:, 0], xy[:, 1]), index.query_xy(xy[:, 0], xy[:, 1]))
