@@ -355,7 +355,10 @@ def assign_points(
         )
         return _assign_dask(points, index) if _is_dask(points) else index.query(points)
     # Cold: the points' coordinates are read on the other thread while the index is built here.
-    big = np.ndim(points) == 1 and len(points) >= _PARALLEL_MIN
+    try:  # a GeoDataFrame's rows, a GeoSeries', an array's
+        big = len(points) >= _PARALLEL_MIN
+    except TypeError:
+        big = False
     (x, y, points_crs), index = _side_by_side(
         lambda: _point_xy(points, "points", parallel=False),
         lambda: build_polygon_index(polygons, cell_size=cell_size),
