@@ -363,6 +363,32 @@ def test_two_threads_give_the_one_threads_answers(monkeypatch: pytest.MonkeyPatc
         assert np.array_equal(child.get(timeout=120), alone)
 
 
+def test_a_cold_assignment_reads_a_frames_points_beside_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GeoDataFrame, a GeoSeries or an array of many points: their coordinates are read on the second thread
+    while the index is built (a GeoDataFrame, two-dimensional, was once left out)."""
+    import threading
+
+    import geo.assign
+
+    monkeypatch.setattr(geo.assign, "THREADS", 2)
+    rng = np.random.default_rng(13)
+    cells = lattice_tessellation(400, 0.0, rng)
+    points = gpd.GeoSeries(shapely.points(rng.uniform(-20, 1020, (60_000, 2))))
+    real = geo.assign._point_xy
+    readers: list[str] = []
+
+    def recorded(*args: object, **kw: object) -> tuple:
+        readers.append(threading.current_thread().name)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(geo.assign, "_point_xy", recorded)
+    expected = reference(points, cells)
+    for given in (points, gpd.GeoDataFrame(geometry=points), np.asarray(points.array)):
+        readers.clear()
+        assert np.array_equal(assign_points(given, cells), expected)
+        assert len(readers) == 1 and readers[0].startswith("geo-assign"), readers
+
+
 def _assign_in_child(xy: np.ndarray, cells: np.ndarray) -> np.ndarray:
     import geo.assign
 
