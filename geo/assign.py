@@ -459,8 +459,8 @@ def _two_sided(
         key *= np.uint64(0x100000001B3)
         key ^= b * np.uint64(prime)
     group, firsts = pd.factorize(key)
-    head = np.zeros(firsts.size, dtype=np.int64)
-    head[group[::-1]] = np.arange(group.size)[::-1]  # the first member of each group
+    head = np.empty(firsts.size, dtype=np.int64)
+    head[group] = np.arange(group.size)  # one member of each group, to compare the others with
     if not all(np.array_equal(c[head[group]], c) for c in (ax, ay, bx, by)):
         group = np.unique(np.stack((ax, ay, bx, by)), axis=1, return_inverse=True)[1].ravel()
     covered = [np.bincount(group, weights=side == k, minlength=group.max() + 1) > 0 for k in (1, 2)]
@@ -770,9 +770,10 @@ def _query_part(
         if todo.size == 0:
             break
         # The last polygon of a closed bucket holds the points that the ones before it do not.
-        last = index.closed[cid[todo]]
+        bucket = cid[todo]
+        last = index.closed[bucket]
         if k + 1 < _SLOTS:
-            last &= index.slots[cid[todo], k + 1] < 0
+            last &= index.slots[bucket, k + 1] < 0
         best[todo[last]] = cand[last]
         todo, cand = todo[~last], cand[~last]
         pts = near[todo]
